@@ -1,0 +1,86 @@
+import { InputError } from './errors.js';
+
+export const BAN_SOURCES = ['filter', 'manual', 'import', 'fail2ban'] as const;
+export type BanSource = (typeof BAN_SOURCES)[number];
+
+/** One ban of one address in one jail, active or lifted. Times are epoch seconds. */
+export interface Ban {
+  readonly address: string;
+  readonly jail: string;
+  readonly bannedAt: number;
+  /** null = permanent. */
+  readonly expiresAt: number | null;
+  readonly source: BanSource;
+  readonly reason: string | null;
+  readonly failures: number;
+  readonly banCount: number;
+  readonly liftedAt: number | null;
+  /** Who lifted it: `unban`, `expired`, … null while not lifted. */
+  readonly liftedBy: string | null;
+}
+
+/** What a caller asks the store to ban. */
+export interface BanRequest {
+  /** Canonical text, as `Address.text`. */
+  readonly address: string;
+  readonly jail: string;
+  readonly expiresAt: number | null;
+  readonly source: BanSource;
+  readonly reason?: string | null;
+  readonly failures?: number;
+  readonly matches?: readonly string[];
+}
+
+/** Active at `now`: not lifted and not yet expired. */
+export function isActive(ban: Ban, now: number): boolean {
+  return ban.liftedAt === null && (ban.expiresAt === null || ban.expiresAt > now);
+}
+
+/** When the ban stopped blocking: its lift, or its expiry once passed; null while active. */
+export function endedAt(ban: Ban, now: number): number | null {
+  if (ban.liftedAt !== null) return ban.liftedAt;
+  return ban.expiresAt !== null && ban.expiresAt <= now ? ban.expiresAt : null;
+}
+
+const JAIL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/;
+
+/** Jail names become firewall object names, so they are kept to a safe alphabet and length. */
+export function checkJailName(name: string): string {
+  if (!JAIL_NAME.test(name)) {
+    throw new InputError(`bad jail name "${name}": use 1-32 letters, digits, '-', '_' or '.', starting with a letter or digit`);
+  }
+  return name;
+}
+
+export function checkSource(source: string): BanSource {
+  if (!(BAN_SOURCES as readonly string[]).includes(source)) {
+    throw new InputError(`bad source "${source}": use one of ${BAN_SOURCES.join(', ')}`);
+  }
+  return source as BanSource;
+}
+
+/** ISO-8601 UTC to the second, as in the JSON contract: `2026-11-23T09:18:55Z`. */
+export function isoTime(seconds: number): string {
+  return new Date(seconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+function iso(seconds: number | null): string | null {
+  return seconds === null ? null : isoTime(seconds);
+}
+
+/** The JSON form of the CLI contract; lifted means lifted or expired at `now`. */
+export function banToJson(ban: Ban, now: number): Record<string, unknown> {
+  const ended = endedAt(ban, now);
+  return {
+    address: ban.address,
+    jail: ban.jail,
+    bannedAt: iso(ban.bannedAt),
+    expiresAt: iso(ban.expiresAt),
+    source: ban.source,
+    reason: ban.reason,
+    failures: ban.failures,
+    banCount: ban.banCount,
+    liftedAt: iso(ended),
+    liftedBy: ban.liftedBy ?? (ended === null ? null : 'expired'),
+  };
+}

@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { contains, parseAddress, tryParseAddress, InputError } from '../../src/core/index.js';
+
+describe('address canonical form', () => {
+  const cases: [string, string][] = [
+    ['203.0.113.7', '203.0.113.7'],
+    [' 203.0.113.7 ', '203.0.113.7'],
+    ['203.0.113.7/32', '203.0.113.7'],
+    ['10.1.2.3/8', '10.0.0.0/8'],
+    ['198.51.100.77/24', '198.51.100.0/24'],
+    ['::ffff:203.0.113.7', '203.0.113.7'],
+    ['::ffff:cb00:7107', '203.0.113.7'],
+    ['::ffff:198.51.100.0/120', '198.51.100.0/24'],
+    ['2001:0DB8:0000:0000:0000:0000:0000:0001', '2001:db8::1'],
+    ['2001:db8:0:0:1:0:0:1', '2001:db8::1:0:0:1'],
+    ['fe80::1%eth0', 'fe80::1'],
+    ['2001:db8::1/128', '2001:db8::1'],
+    ['2001:db8:abcd:1234::99/48', '2001:db8:abcd::/48'],
+    ['[2001:db8::7]', '2001:db8::7'],
+    ['0.0.0.0/0', '0.0.0.0/0'],
+    ['::/0', '::/0'],
+  ];
+  for (const [input, canonical] of cases) {
+    it(`${JSON.stringify(input)} → ${canonical}`, () => {
+      assert.equal(parseAddress(input).text, canonical);
+    });
+  }
+
+  it('records family, prefix and whether it is a network', () => {
+    assert.deepEqual(parseAddress('10.9.8.7/16'), { text: '10.9.0.0/16', family: 4, prefix: 16, isNetwork: true });
+    assert.deepEqual(parseAddress('2001:db8::5'), { text: '2001:db8::5', family: 6, prefix: 128, isNetwork: false });
+  });
+
+  for (const bad of ['1.2.3', '999.1.1.1', '::g', '1.2.3.4/33', '2001:db8::/129', 'example.com', '', ' ',
+    '1.2.3.4/', '1.2.3.4/-1', '1.2.3.4/a', '01.2.3.4', '0x7f.0.0.1', '1.2.3.4.5', '1.2.3.4 5.6.7.8', '[2001:db8::1',
+    '127.1', '1.2.3.4/08']) {
+    it(`rejects ${JSON.stringify(bad)} naming the value`, () => {
+      assert.equal(tryParseAddress(bad), undefined);
+      assert.throws(() => parseAddress(bad), (e: unknown) => e instanceof InputError && e.exitCode === 2 && e.message.includes(`"${bad}"`));
+    });
+  }
+
+  it('is idempotent for any IPv4 or IPv6 address and prefix', () => {
+    const v4 = fc.tuple(fc.ipV4(), fc.integer({ min: 0, max: 32 })).map(([a, p]) => `${a}/${p}`);
+    const v6 = fc.tuple(fc.ipV6(), fc.integer({ min: 0, max: 128 })).map(([a, p]) => `${a}/${p}`);
+    fc.assert(fc.property(fc.oneof(fc.ipV4(), fc.ipV6(), v4, v6), (text) => {
+      const once = parseAddress(text);
+      assert.deepEqual(parseAddress(once.text), once);
+      assert.ok(contains(once, parseAddress(text.split('/')[0]!)), `${once.text} contains ${text}`);
+    }));
+  });
+});
+
+describe('address containment', () => {
+  it('a network contains its addresses and smaller networks, not other families', () => {
+    assert.ok(contains(parseAddress('198.51.100.0/24'), parseAddress('198.51.100.9')));
+    assert.ok(contains(parseAddress('198.51.100.0/24'), parseAddress('198.51.100.128/25')));
+    assert.ok(!contains(parseAddress('198.51.100.128/25'), parseAddress('198.51.100.0/24')));
+    assert.ok(!contains(parseAddress('198.51.100.0/24'), parseAddress('198.51.101.1')));
+    assert.ok(contains(parseAddress('2001:db8::/32'), parseAddress('2001:db8:1::9')));
+    assert.ok(!contains(parseAddress('0.0.0.0/0'), parseAddress('2001:db8::1')));
+  });
+});

@@ -1,0 +1,25 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { hostAddresses, lockoutReason, parseAddress } from '../../src/core/index.js';
+
+const local = [parseAddress('192.0.2.2'), parseAddress('fd00::2'), parseAddress('127.0.0.1')];
+const reason = (text: string): string | undefined => lockoutReason(parseAddress(text), local);
+
+describe('lockout protection', () => {
+  for (const [text, why] of [
+    ['0.0.0.0/0', 'wider than /8'], ['::/0', 'wider than /32'], ['10.0.0.0/7', 'wider than /8'],
+    ['2001:db8::/31', 'wider than /32'], ['127.0.0.1', 'loopback'], ['127.9.9.9', 'loopback'], ['::1', 'loopback'],
+    ['::ffff:127.0.0.1', 'loopback'], ['0.0.0.0', 'unspecified'], ['::', 'unspecified'],
+    ['192.0.2.2', 'address of this host'], ['192.0.2.0/24', 'contains 192.0.2.2'], ['fd00::/64', 'contains fd00::2'],
+  ] as const) {
+    it(`refuses ${text}: ${why}`, () => assert.match(reason(text) ?? '', new RegExp(why.replace(/[/.]/g, '\\$&'))));
+  }
+  for (const text of ['203.0.113.7', '198.51.100.0/24', '10.0.0.0/8', '2001:db8::/32', '2001:db8::66', '192.0.2.3']) {
+    it(`allows ${text}`, () => assert.equal(reason(text), undefined));
+  }
+  it('knows the real addresses of this host', () => {
+    const mine = hostAddresses();
+    assert.ok(mine.some((a) => a.text === '127.0.0.1'), 'loopback interface is listed');
+    for (const address of mine) assert.notEqual(lockoutReason(address, mine), undefined);
+  });
+});
