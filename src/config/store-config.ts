@@ -1,0 +1,93 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import ini from 'ini';
+import { InputError, OperationError, messageOf, parseDuration, type Duration } from '../core/index.js';
+
+export const DEFAULT_CONFIG_DIR = '/etc/f2b-store';
+export const DEFAULT_DB_PATH = '/var/lib/f2b-store/f2b-store.sqlite3';
+
+/** Backends the configuration may name. */
+export const BACKEND_NAMES = ['nftables', 'ipset', 'iptables', 'firewalld', 'hosts-deny', 'none'] as const;
+export type BackendName = (typeof BACKEND_NAMES)[number];
+
+/** `f2b-store.conf` (+ `.local`): the store's and the reconciler's settings. */
+export interface StoreConfig {
+  readonly dbfile: string;
+  /** Ended bans older than this many seconds are purged; null keeps history forever. */
+  readonly historyAge: Duration;
+  readonly backends: readonly BackendName[];
+  readonly schedule: string;
+  readonly hostsDenyFile: string;
+  readonly hostsDenyDaemons: string;
+}
+
+export const DEFAULT_STORE_CONFIG: StoreConfig = {
+  dbfile: DEFAULT_DB_PATH,
+  historyAge: 365 * 86400,
+  backends: ['nftables'],
+  schedule: '*/10 * * * * *',
+  hostsDenyFile: '/etc/hosts.deny',
+  hostsDenyDaemons: 'ALL',
+};
+
+type Sections = Record<string, Record<string, unknown> | undefined>;
+
+function readIni(path: string): Sections | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new OperationError(`cannot read ${path}: ${messageOf(error)}`, { cause: error });
+  }
+  return ini.parse(text) as Sections;
+}
+
+/** Parses a comma list of backend names; `what` names where the list came from, for the error. */
+export function parseBackendList(list: string, what: string): BackendName[] {
+  const names = list.split(',').map((n) => n.trim()).filter((n) => n !== '');
+  if (names.length === 0) throw new InputError(`${what}: empty backend list (use e.g. nftables, or none)`);
+  for (const name of names) {
+    if (!(BACKEND_NAMES as readonly string[]).includes(name)) {
+      throw new InputError(`${what}: unknown backend "${name}" (known: ${BACKEND_NAMES.join(', ')})`);
+    }
+  }
+  return names as BackendName[];
+}
+
+/** Reads `f2b-store.conf` then `f2b-store.local` from `dir`; a missing dir or file means defaults. */
+export function loadStoreConfig(dir: string): StoreConfig {
+  const merged: Record<string, Record<string, unknown>> = {};
+  const sources: Record<string, string> = {};
+  for (const file of ['f2b-store.conf', 'f2b-store.local']) {
+    const path = join(dir, file);
+    for (const [section, values] of Object.entries(readIni(path) ?? {})) {
+      if (typeof values !== 'object' || values === null) continue;
+      merged[section] = { ...merged[section], ...values };
+      for (const key of Object.keys(values)) sources[`${section}.${key}`] = path;
+    }
+  }
+  const get = (section: string, key: string): string | undefined => {
+    const value = merged[section]?.[key];
+    return value === undefined ? undefined : String(value).trim();
+  };
+  const where = (section: string, key: string): string => `${sources[`${section}.${key}`]} [${section}] ${key}`;
+  const historyAge = get('store', 'historyage');
+  const backends = get('reconcile', 'backends');
+  let parsedAge = DEFAULT_STORE_CONFIG.historyAge;
+  if (historyAge !== undefined) {
+    try {
+      parsedAge = parseDuration(historyAge);
+    } catch (error) {
+      throw new InputError(`${where('store', 'historyage')}: ${messageOf(error)}`);
+    }
+  }
+  return {
+    dbfile: get('store', 'dbfile') || DEFAULT_STORE_CONFIG.dbfile,
+    historyAge: parsedAge,
+    backends: backends === undefined ? DEFAULT_STORE_CONFIG.backends : parseBackendList(backends, where('reconcile', 'backends')),
+    schedule: get('reconcile', 'schedule') || DEFAULT_STORE_CONFIG.schedule,
+    hostsDenyFile: get('hosts-deny', 'file') || DEFAULT_STORE_CONFIG.hostsDenyFile,
+    hostsDenyDaemons: get('hosts-deny', 'daemons') || DEFAULT_STORE_CONFIG.hostsDenyDaemons,
+  };
+}

@@ -1,0 +1,201 @@
+import type Database from 'better-sqlite3';
+import { contains, tryParseAddress, type Ban, type BanRequest, type BanSource } from '../core/index.js';
+import { openDatabase, type OpenedDatabase } from './open.js';
+import type { MigrationReport } from './migrations.js';
+
+interface BanRow {
+  address: string;
+  prefix: number | null;
+  jail: string;
+  banned_at: number;
+  expires_at: number | null;
+  source: BanSource;
+  reason: string | null;
+  failures: number;
+  ban_count: number;
+  lifted_at: number | null;
+  lifted_by: string | null;
+}
+
+const COLUMNS = 'address, prefix, jail, banned_at, expires_at, source, reason, failures, ban_count, lifted_at, lifted_by';
+const ACTIVE = 'lifted_at IS NULL AND (expires_at IS NULL OR expires_at > @now)';
+
+function toBan(row: BanRow): Ban {
+  return {
+    address: row.address,
+    jail: row.jail,
+    bannedAt: row.banned_at,
+    expiresAt: row.expires_at,
+    source: row.source,
+    reason: row.reason,
+    failures: row.failures,
+    banCount: row.ban_count,
+    liftedAt: row.lifted_at,
+    liftedBy: row.lifted_by,
+  };
+}
+
+/** What a ban request did: a new row, a longer existing ban, or nothing (already banned at least as long). */
+export type BanChange = 'new' | 'extended' | 'kept';
+
+export interface BanResult {
+  readonly ban: Ban;
+  readonly change: BanChange;
+}
+
+export interface BulkBanReport {
+  readonly new: number;
+  readonly extended: number;
+  readonly kept: number;
+}
+
+/** Later expiry wins; permanent (null) always wins. */
+function laterExpiry(a: number | null, b: number | null): number | null {
+  return a === null || b === null ? null : Math.max(a, b);
+}
+
+/** The SQLite ban store. The only code that speaks SQL about bans. */
+export class BanStore {
+  readonly migration: MigrationReport;
+  private readonly db: Database.Database;
+  private readonly stmt;
+
+  constructor(opened: OpenedDatabase) {
+    this.db = opened.db;
+    this.migration = opened.migration;
+    const db = this.db;
+    this.stmt = {
+      // The open ban, if any, is always the newest row of its (address, jail): see banInTransaction.
+      latest: db.prepare<[string, string], BanRow & { id: number }>(
+        `SELECT id, ${COLUMNS} FROM bans WHERE address = ? AND jail = ? ORDER BY id DESC LIMIT 1`),
+      closeExpired: db.prepare('UPDATE bans SET lifted_at = expires_at, lifted_by = \'expired\' WHERE id = ?'),
+      extend: db.prepare<unknown[], BanRow>(
+        `UPDATE bans SET expires_at = @expiresAt, ban_count = ban_count + 1, reason = coalesce(@reason, reason),
+           failures = max(failures, @failures), matches = coalesce(@matches, matches)
+         WHERE id = @id RETURNING ${COLUMNS}`),
+      insert: db.prepare(
+        `INSERT INTO bans (address, prefix, jail, banned_at, expires_at, source, reason, failures, matches, ban_count)
+         VALUES (@address, @prefix, @jail, @banned_at, @expires_at, @source, @reason, @failures, @matches, @ban_count)`),
+      liftOne: db.prepare<unknown[], BanRow>(
+        `UPDATE bans SET lifted_at = @now, lifted_by = @by
+         WHERE address = @address AND jail = @jail AND ${ACTIVE} RETURNING ${COLUMNS}`),
+      liftAll: db.prepare<unknown[], BanRow>(
+        `UPDATE bans SET lifted_at = @now, lifted_by = @by
+         WHERE address = @address AND ${ACTIVE} RETURNING ${COLUMNS}`),
+      active: db.prepare<unknown[], BanRow>(`SELECT ${COLUMNS} FROM bans WHERE ${ACTIVE} ORDER BY jail, address`),
+      activeInJail: db.prepare<unknown[], BanRow>(
+        `SELECT ${COLUMNS} FROM bans WHERE jail = @jail AND ${ACTIVE} ORDER BY address`),
+      all: db.prepare<[], BanRow>(`SELECT ${COLUMNS} FROM bans ORDER BY banned_at, id`),
+      allInJail: db.prepare<[string], BanRow>(`SELECT ${COLUMNS} FROM bans WHERE jail = ? ORDER BY banned_at, id`),
+      ofAddress: db.prepare<[string], BanRow>(`SELECT ${COLUMNS} FROM bans WHERE address = ? ORDER BY banned_at, id`),
+      activeNetworks: db.prepare<unknown[], BanRow>(
+        `SELECT ${COLUMNS} FROM bans WHERE prefix IS NOT NULL AND ${ACTIVE} ORDER BY prefix, address`),
+      purge: db.prepare(
+        `DELETE FROM bans WHERE (lifted_at IS NOT NULL AND lifted_at < @before)
+           OR (lifted_at IS NULL AND expires_at IS NOT NULL AND expires_at < @before)`),
+    };
+  }
+
+  /** Opens (creating and migrating as needed) the store at `path`. */
+  static open(path: string): BanStore {
+    return new BanStore(openDatabase(path));
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  /**
+   * Records a ban. An active ban of the same address in the same jail is extended (later expiry
+   * wins, permanent wins) instead of duplicated; an expired one is closed as history first.
+   */
+  ban(request: BanRequest, now: number): BanResult {
+    return this.db.transaction(() => this.banInTransaction(request, now)).immediate();
+  }
+
+  /** Records many bans in one transaction: all of them or, on error, none. */
+  banMany(requests: Iterable<BanRequest>, now: number): BulkBanReport {
+    return this.db.transaction(() => {
+      const report = { new: 0, extended: 0, kept: 0 };
+      for (const request of requests) report[this.banInTransaction(request, now).change]++;
+      return report;
+    }).immediate();
+  }
+
+  private banInTransaction(request: BanRequest, now: number): BanResult {
+    // A new row is inserted only when no open one exists, and the unique index allows one open row
+    // per (address, jail): so the newest row is the open one if any, and holds the highest ban_count.
+    const latest = this.stmt.latest.get(request.address, request.jail);
+    let open = latest?.lifted_at === null ? latest : undefined;
+    if (open && open.expires_at !== null && open.expires_at <= now) {
+      this.stmt.closeExpired.run(open.id);
+      open = undefined;
+    }
+    const matches = request.matches && request.matches.length > 0 ? JSON.stringify(request.matches) : null;
+    const failures = request.failures ?? 0;
+    const reason = request.reason ?? null;
+    if (open) {
+      const expiresAt = laterExpiry(open.expires_at, request.expiresAt);
+      if (expiresAt === open.expires_at) return { ban: toBan(open), change: 'kept' };
+      // UPDATE … RETURNING of an existing id always yields the row.
+      const row = this.stmt.extend.get({ id: open.id, expiresAt, reason, failures, matches }) as BanRow;
+      return { ban: toBan(row), change: 'extended' };
+    }
+    const slash = request.address.indexOf('/');
+    const row: BanRow = {
+      address: request.address,
+      prefix: slash === -1 ? null : Number(request.address.slice(slash + 1)),
+      jail: request.jail,
+      banned_at: now,
+      expires_at: request.expiresAt,
+      source: request.source,
+      reason,
+      failures,
+      ban_count: (latest?.ban_count ?? 0) + 1,
+      lifted_at: null,
+      lifted_by: null,
+    };
+    this.stmt.insert.run({ ...row, matches });
+    return { ban: toBan(row), change: 'new' };
+  }
+
+  /** Lifts the active ban of `address` in `jail`, or in every jail when `jail` is undefined. */
+  lift(address: string, jail: string | undefined, by: string, now: number): Ban[] {
+    const rows = jail === undefined
+      ? this.stmt.liftAll.all({ address, by, now })
+      : this.stmt.liftOne.all({ address, jail, by, now });
+    return rows.map(toBan);
+  }
+
+  /** Active bans, ordered by jail then address; streamed, so a million rows never sit in memory. */
+  *active(now: number, jail?: string): IterableIterator<Ban> {
+    const rows = jail === undefined ? this.stmt.active.iterate({ now }) : this.stmt.activeInJail.iterate({ jail, now });
+    for (const row of rows) yield toBan(row);
+  }
+
+  /** Every ban, active or not, oldest first. */
+  *all(jail?: string): IterableIterator<Ban> {
+    const rows = jail === undefined ? this.stmt.all.iterate() : this.stmt.allInJail.iterate(jail);
+    for (const row of rows) yield toBan(row);
+  }
+
+  /** Every ban of exactly this address, oldest first. */
+  history(address: string): Ban[] {
+    return this.stmt.ofAddress.all(address).map(toBan);
+  }
+
+  /** Active bans of networks that contain `address` (other than the address itself). */
+  coveringNetworks(address: string, now: number): Ban[] {
+    const target = tryParseAddress(address);
+    if (!target) return [];
+    return this.stmt.activeNetworks.all({ now }).filter((row) => {
+      const network = tryParseAddress(row.address);
+      return network !== undefined && row.address !== target.text && contains(network, target);
+    }).map(toBan);
+  }
+
+  /** Deletes history that ended before `before`; returns how many rows went. */
+  purgeHistory(before: number): number {
+    return this.db.transaction(() => this.stmt.purge.run({ before }).changes).immediate();
+  }
+}

@@ -1,0 +1,173 @@
+import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { isActive, type BanRequest } from '../../src/core/index.js';
+import { BanStore } from '../../src/store/index.js';
+import { tempDir } from '../helpers/cli.js';
+
+const T0 = 1_800_000_000;
+const HOUR = 3600;
+
+function request(address: string, jail = 'sshd', expiresAt: number | null = T0 + HOUR, extra: Partial<BanRequest> = {}): BanRequest {
+  return { address, jail, expiresAt, source: 'filter', ...extra };
+}
+
+describe('ban store', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  let store: BanStore;
+  let path: string;
+
+  beforeEach(() => {
+    tmp = tempDir();
+    path = join(tmp.dir, 'state', 'bans.sqlite3');
+    store = BanStore.open(path);
+  });
+  afterEach(() => {
+    store.close();
+    tmp.cleanup();
+  });
+
+  it('creates the file 0600 in a 0700 directory, in WAL mode', () => {
+    assert.equal(statSync(path).mode & 0o777, 0o600);
+    assert.equal(statSync(join(tmp.dir, 'state')).mode & 0o777, 0o700);
+    store.ban(request('203.0.113.7'), T0);
+    assert.equal(statSync(`${path}-wal`).mode & 0o777, 0o600, 'the WAL file exists after a write, private too');
+  });
+
+  it('records a ban with everything the contract names', () => {
+    const { ban, change } = store.ban(request('203.0.113.7', 'sshd', T0 + HOUR, { reason: 'brute force', failures: 5, matches: ['line 1'] }), T0);
+    assert.equal(change, 'new');
+    assert.deepEqual(ban, {
+      address: '203.0.113.7', jail: 'sshd', bannedAt: T0, expiresAt: T0 + HOUR, source: 'filter',
+      reason: 'brute force', failures: 5, banCount: 1, liftedAt: null, liftedBy: null,
+    });
+    assert.deepEqual([...store.active(T0 + 1)], [ban]);
+  });
+
+  it('banning again extends: the later expiry wins and ban_count goes up, one active row', () => {
+    store.ban(request('203.0.113.7', 'sshd', T0 + HOUR), T0);
+    const longer = store.ban(request('203.0.113.7', 'sshd', T0 + 5 * HOUR), T0 + 10);
+    assert.equal(longer.change, 'extended');
+    assert.equal(longer.ban.expiresAt, T0 + 5 * HOUR);
+    assert.equal(longer.ban.banCount, 2);
+    assert.equal(longer.ban.bannedAt, T0, 'keeps the first ban time');
+    const shorter = store.ban(request('203.0.113.7', 'sshd', T0 + 2 * HOUR), T0 + 20);
+    assert.equal(shorter.change, 'kept');
+    assert.equal(shorter.ban.expiresAt, T0 + 5 * HOUR);
+    assert.equal([...store.active(T0 + 30)].length, 1);
+    assert.equal(store.history('203.0.113.7').length, 1);
+  });
+
+  it('permanent always wins, both ways', () => {
+    store.ban(request('203.0.113.7', 'sshd', T0 + HOUR), T0);
+    assert.equal(store.ban(request('203.0.113.7', 'sshd', null), T0).ban.expiresAt, null);
+    const after = store.ban(request('203.0.113.7', 'sshd', T0 + 1000 * HOUR), T0);
+    assert.equal(after.change, 'kept');
+    assert.equal(after.ban.expiresAt, null);
+    assert.equal([...store.active(T0 + 10_000 * HOUR)].length, 1, 'a permanent ban never expires');
+  });
+
+  it('an expired ban is not active, needs no job, and a new ban after it starts a new row', () => {
+    store.ban(request('203.0.113.7', 'sshd', T0 + HOUR), T0);
+    assert.equal([...store.active(T0 + HOUR - 1)].length, 1);
+    assert.equal([...store.active(T0 + HOUR)].length, 0, 'expired exactly at expires_at');
+    const again = store.ban(request('203.0.113.7', 'sshd', T0 + 3 * HOUR), T0 + 2 * HOUR);
+    assert.equal(again.change, 'new');
+    assert.equal(again.ban.banCount, 2, 'repeat offender count carries over');
+    const history = store.history('203.0.113.7');
+    assert.equal(history.length, 2);
+    assert.equal(history[0]!.liftedAt, T0 + HOUR);
+    assert.equal(history[0]!.liftedBy, 'expired');
+  });
+
+  it('lifting keeps the row as history and makes the address inactive', () => {
+    store.ban(request('203.0.113.7'), T0);
+    const lifted = store.lift('203.0.113.7', 'sshd', 'unban', T0 + 60);
+    assert.equal(lifted.length, 1);
+    assert.equal(lifted[0]!.liftedAt, T0 + 60);
+    assert.equal(lifted[0]!.liftedBy, 'unban');
+    assert.equal([...store.active(T0 + 61)].length, 0);
+    assert.equal([...store.all()].length, 1);
+    assert.deepEqual(store.lift('203.0.113.7', 'sshd', 'unban', T0 + 70), [], 'lifting twice lifts nothing');
+  });
+
+  it('an address banned in two jails stays banned until both lift', () => {
+    store.ban(request('203.0.113.7', 'sshd'), T0);
+    store.ban(request('203.0.113.7', 'recidive', null), T0);
+    store.lift('203.0.113.7', 'sshd', 'unban', T0 + 1);
+    const still = [...store.active(T0 + 2)];
+    assert.deepEqual(still.map((b) => b.jail), ['recidive']);
+    store.lift('203.0.113.7', 'recidive', 'unban', T0 + 3);
+    assert.equal([...store.active(T0 + 4)].length, 0);
+  });
+
+  it('lifting without a jail lifts every jail, and leaves other addresses alone', () => {
+    store.ban(request('203.0.113.7', 'sshd'), T0);
+    store.ban(request('203.0.113.7', 'postfix'), T0);
+    store.ban(request('203.0.113.8', 'sshd'), T0);
+    const lifted = store.lift('203.0.113.7', undefined, 'unban', T0 + 1);
+    assert.deepEqual(lifted.map((b) => b.jail).sort(), ['postfix', 'sshd']);
+    assert.deepEqual([...store.active(T0 + 2)].map((b) => b.address), ['203.0.113.8']);
+  });
+
+  it('lists active bans by jail, and everything with history', () => {
+    store.ban(request('203.0.113.9', 'sshd'), T0);
+    store.ban(request('203.0.113.7', 'sshd'), T0);
+    store.ban(request('198.51.100.0/24', 'manual', null), T0);
+    store.ban(request('2001:db8::1', 'sshd', T0 + 10), T0);
+    assert.deepEqual([...store.active(T0 + 20, 'sshd')].map((b) => b.address), ['203.0.113.7', '203.0.113.9']);
+    assert.deepEqual([...store.active(T0 + 20)].map((b) => `${b.jail}:${b.address}`),
+      ['manual:198.51.100.0/24', 'sshd:203.0.113.7', 'sshd:203.0.113.9']);
+    assert.equal([...store.all()].length, 4);
+    assert.equal([...store.all('manual')].length, 1);
+  });
+
+  it('finds the banned networks that cover an address', () => {
+    store.ban(request('198.51.100.0/24', 'manual', null), T0);
+    store.ban(request('198.51.0.0/16', 'manual', T0 + 10), T0);
+    store.ban(request('2001:db8::/48', 'manual', null), T0);
+    assert.deepEqual(store.coveringNetworks('198.51.100.9', T0).map((b) => b.address), ['198.51.0.0/16', '198.51.100.0/24']);
+    assert.deepEqual(store.coveringNetworks('198.51.100.9', T0 + 20).map((b) => b.address), ['198.51.100.0/24']);
+    assert.deepEqual(store.coveringNetworks('2001:db8::5', T0).map((b) => b.address), ['2001:db8::/48']);
+    assert.deepEqual(store.coveringNetworks('203.0.113.1', T0), []);
+  });
+
+  it('stores many bans in one transaction and reports what each did', () => {
+    store.ban(request('203.0.113.1', 'import', T0 + 10), T0);
+    const report = store.banMany([
+      request('203.0.113.1', 'import', T0 + 100),
+      request('203.0.113.2', 'import', T0 + 100),
+      request('203.0.113.2', 'import', T0 + 50),
+    ], T0);
+    assert.deepEqual(report, { new: 1, extended: 1, kept: 1 });
+    assert.deepEqual(store.banMany([request('203.0.113.2', 'import', T0 + 100)], T0), { new: 0, extended: 0, kept: 1 });
+  });
+
+  it('a failing bulk insert stores nothing', () => {
+    const bad = { ...request('203.0.113.3', 'import'), source: 'nonsense' } as unknown as BanRequest;
+    assert.throws(() => store.banMany([request('203.0.113.2', 'import'), bad], T0), /CHECK constraint/);
+    assert.equal([...store.all()].length, 0);
+  });
+
+  it('purges history that ended before the cut-off, never active bans', () => {
+    store.ban(request('203.0.113.1', 'sshd', T0 + 10), T0);          // expired at T0+10
+    store.ban(request('203.0.113.2', 'sshd', null), T0);
+    store.lift('203.0.113.2', 'sshd', 'unban', T0 + 20);               // lifted at T0+20
+    store.ban(request('203.0.113.3', 'sshd', null), T0);               // active, permanent
+    store.ban(request('203.0.113.4', 'sshd', T0 + 10 * HOUR), T0);     // active
+    assert.equal(store.purgeHistory(T0 + 15), 1);
+    assert.deepEqual([...store.all()].map((b) => b.address), ['203.0.113.2', '203.0.113.3', '203.0.113.4']);
+    assert.equal(store.purgeHistory(T0 + 5 * HOUR), 1);
+    assert.deepEqual([...store.all()].map((b) => b.address), ['203.0.113.3', '203.0.113.4']);
+    assert.ok([...store.all()].every((b) => isActive(b, T0 + 5 * HOUR)));
+  });
+
+  it('keeps everything across close and reopen', () => {
+    store.ban(request('2001:db8::66', 'sshd', null, { reason: 'kept' }), T0);
+    store.close();
+    store = BanStore.open(path);
+    assert.equal(store.migration.applied.length, 0, 'nothing to migrate the second time');
+    assert.deepEqual([...store.active(T0 + 10 ** 9)].map((b) => [b.address, b.reason]), [['2001:db8::66', 'kept']]);
+  });
+});
