@@ -1,0 +1,58 @@
+import { Option, type Command } from 'commander';
+import { banToJson, checkSource, formatDuration, isoTime } from '../../core/index.js';
+import { banTarget, createContext, expiryOption, jailOption } from '../context.js';
+import { printJson, relativeTime } from '../output.js';
+
+/** A manual ban with neither --for nor --permanent lasts this long. */
+const DEFAULT_MANUAL_BANTIME = 86400;
+
+interface BanOptions {
+  jail?: string;
+  for?: string;
+  permanent?: boolean;
+  reason?: string;
+  source: string;
+  force?: boolean;
+}
+
+export function register(program: Command): void {
+  program
+    .command('ban')
+    .description('record a ban and apply it to every enabled backend')
+    .argument('<address>', 'IPv4 or IPv6 address, or a CIDR network such as 198.51.100.0/24')
+    .option('-j, --jail <jail>', 'jail to hold the ban', 'manual')
+    .option('--for <duration>', `how long: 600, 10m, 1h, 7d, 4w, 1y, "1d 12h" (default ${formatDuration(DEFAULT_MANUAL_BANTIME)})`)
+    .addOption(new Option('--permanent', 'never expires').conflicts('for'))
+    .option('--reason <text>', 'why, kept with the ban')
+    .option('--source <source>', 'who decided: filter, manual, import, fail2ban', 'manual')
+    .option('--force', 'allow bans that could lock you out: loopback, this host, networks wider than /8 or /32')
+    .addHelpText('after', `
+Banning an address already banned in the jail extends it: the later expiry wins, permanent
+always wins. Refused without --force: loopback, this host's own addresses, and networks wider
+than /8 (IPv4) or /32 (IPv6).
+
+Examples:
+  f2b-store ban 203.0.113.7
+  f2b-store ban 198.51.100.0/24 --jail sshd --for 7d --reason "scanner"
+  f2b-store ban 2001:db8::66 --permanent`)
+    .action(async (text: string, options: BanOptions, command: Command) => {
+      const ctx = createContext(command);
+      const address = banTarget(text, options.force === true);
+      const request = {
+        address: address.text,
+        jail: jailOption(options.jail, 'manual'),
+        expiresAt: expiryOption(options, DEFAULT_MANUAL_BANTIME, ctx.now),
+        source: checkSource(options.source),
+        reason: options.reason ?? null,
+      };
+      const store = await ctx.store();
+      const { ban, change } = store.ban(request, ctx.now);
+      if (ctx.json) {
+        printJson({ ban: banToJson(ban, ctx.now), change });
+        return;
+      }
+      const until = ban.expiresAt === null ? 'permanently' : `until ${isoTime(ban.expiresAt)} (${relativeTime(ban.expiresAt, ctx.now)})`;
+      const verb = { new: 'banned', extended: 'extended ban of', kept: 'already banned:' }[change];
+      process.stdout.write(`${verb} ${ban.address} in jail ${ban.jail} ${until}\n`);
+    });
+}

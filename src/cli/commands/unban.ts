@@ -1,0 +1,40 @@
+import type { Command } from 'commander';
+import { banToJson, isActive, parseAddress } from '../../core/index.js';
+import { createContext, jailOption } from '../context.js';
+import { blockedBy, printJson } from '../output.js';
+
+export function register(program: Command): void {
+  program
+    .command('unban')
+    .description('lift the bans of an address (in every jail unless --jail) and remove it from every backend')
+    .argument('<address>', 'address or CIDR network, as banned')
+    .option('-j, --jail <jail>', 'lift only the ban held by this jail')
+    .addHelpText('after', `
+Lifted bans stay in the history (see show). An address stays blocked while another jail, or a
+banned network containing it, still holds it: unban tells you which.`)
+    .action(async (text: string, options: { jail?: string }, command: Command) => {
+      const ctx = createContext(command);
+      const address = parseAddress(text);
+      const jail = options.jail === undefined ? undefined : jailOption(options.jail, '');
+      const store = await ctx.store();
+      const lifted = store.lift(address.text, jail, 'unban', ctx.now);
+      if (ctx.json) {
+        printJson({ lifted: lifted.map((ban) => banToJson(ban, ctx.now)) });
+        return;
+      }
+      const lines: string[] = [];
+      if (lifted.length === 0) {
+        lines.push(`${address.text} was not banned${jail === undefined ? '' : ` in jail ${jail}`}`);
+      } else {
+        lines.push(`unbanned ${address.text} in jail${lifted.length > 1 ? 's' : ''} ${lifted.map((b) => b.jail).join(', ')}`);
+      }
+      const still = [
+        ...(jail === undefined ? [] : store.history(address.text).filter((b) => isActive(b, ctx.now))),
+        ...store.coveringNetworks(address.text, ctx.now),
+      ];
+      for (const ban of still) {
+        lines.push(`still ${blockedBy(ban, ctx.now)}`);
+      }
+      process.stdout.write(`${lines.join('\n')}\n`);
+    });
+}

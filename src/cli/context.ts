@@ -1,0 +1,94 @@
+import type { Command } from 'commander';
+import {
+  checkJailName, hostAddresses, InputError, lockoutReason, nowSeconds, parseAddress, parseDuration,
+  type Address, type Duration,
+} from '../core/index.js';
+import { DEFAULT_CONFIG_DIR, loadStoreConfig, parseBackendList, type BackendName, type StoreConfig } from '../config/index.js';
+import type { BanStore } from '../store/index.js';
+
+/** The global options every command accepts (see DESIGN.md, Contracts). */
+export interface GlobalOptions {
+  readonly db?: string;
+  readonly config?: string;
+  readonly backend?: string;
+  readonly netns?: string;
+  readonly json?: boolean;
+}
+
+/** What a command runs with: the global options resolved, the config and store opened on first use. */
+export interface Context {
+  readonly json: boolean;
+  readonly now: number;
+  readonly configDir: string;
+  readonly netns: string | undefined;
+  /** Backends named by `--backend` for this call, or undefined to use the configured ones. */
+  readonly backendOverride: readonly BackendName[] | undefined;
+  config(): StoreConfig;
+  dbPath(): string;
+  store(): Promise<BanStore>;
+  close(): void;
+}
+
+const NETNS_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** Backends that exist in this version; the others are accepted by the config syntax only. */
+const AVAILABLE_BACKENDS: readonly BackendName[] = ['none'];
+
+export function createContext(command: Command): Context {
+  const options = command.optsWithGlobals<GlobalOptions>();
+  const configDir = options.config ?? DEFAULT_CONFIG_DIR;
+  if (options.netns !== undefined && !NETNS_NAME.test(options.netns)) {
+    throw new InputError(`bad network namespace name "${options.netns}": use letters, digits, '-', '_' or '.'`);
+  }
+  let backendOverride: BackendName[] | undefined;
+  if (options.backend !== undefined) {
+    backendOverride = parseBackendList(options.backend, '--backend');
+    const missing = backendOverride.find((b) => !AVAILABLE_BACKENDS.includes(b));
+    if (missing) {
+      throw new InputError(`--backend: the ${missing} backend is not available in this version (available: ${AVAILABLE_BACKENDS.join(', ')})`);
+    }
+  }
+  let config: StoreConfig | undefined;
+  let store: BanStore | undefined;
+  const loadConfig = (): StoreConfig => (config ??= loadStoreConfig(configDir));
+  return {
+    json: options.json === true,
+    now: nowSeconds(),
+    configDir,
+    netns: options.netns,
+    backendOverride,
+    config: loadConfig,
+    // --db (or F2B_STORE_DB) wins without reading the config: start-up stays lean for scripts.
+    // An empty F2B_STORE_DB counts as unset.
+    dbPath: () => options.db || loadConfig().dbfile,
+    async store() {
+      if (!store) {
+        const { BanStore } = await import('../store/index.js');
+        store = BanStore.open(this.dbPath());
+      }
+      return store;
+    },
+    close() {
+      store?.close();
+      store = undefined;
+    },
+  };
+}
+
+export function jailOption(jail: string | undefined, fallback: string): string {
+  return checkJailName(jail ?? fallback);
+}
+
+/** `--for DUR` / `--permanent` into an expiry; `fallback` when neither is given. */
+export function expiryOption(options: { for?: string; permanent?: boolean }, fallback: Duration, now: number): number | null {
+  const duration = options.permanent ? null : options.for !== undefined ? parseDuration(options.for) : fallback;
+  return duration === null ? null : now + duration;
+}
+
+/** An address to ban: canonical, and not one that would lock the administrator out unless forced. */
+export function banTarget(text: string, force: boolean, local: () => readonly Address[] = hostAddresses): Address {
+  const address = parseAddress(text);
+  const reason = force ? undefined : lockoutReason(address, local());
+  if (reason) throw new InputError(`refusing to ban ${text}: ${reason} (pass --force if you really mean it)`);
+  return address;
+}

@@ -1,0 +1,96 @@
+import { banToJson, endedAt, formatDuration, type Ban } from '../core/index.js';
+
+/** Buffers small writes into large ones: printing 1,000,000 rows one write each is slow. */
+class Chunked {
+  private parts: string[] = [];
+  private size = 0;
+
+  write(text: string): void {
+    this.parts.push(text);
+    this.size += text.length;
+    if (this.size >= 1 << 16) this.flush();
+  }
+
+  flush(): void {
+    if (this.parts.length > 0) process.stdout.write(this.parts.join(''));
+    this.parts = [];
+    this.size = 0;
+  }
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value)}\n`);
+}
+
+/** Prints `[Ban…]` as a JSON array without building it in memory. */
+export function printBansJson(bans: Iterable<Ban>, now: number): void {
+  const out = new Chunked();
+  let first = true;
+  out.write('[');
+  for (const ban of bans) {
+    out.write(`${first ? '' : ','}${JSON.stringify(banToJson(ban, now))}`);
+    first = false;
+  }
+  out.write(']\n');
+  out.flush();
+}
+
+/** `in 6d 23h`, `5m ago`, `permanent`. */
+export function relativeTime(at: number | null, now: number): string {
+  if (at === null) return 'permanent';
+  if (at === now) return 'just now';
+  return at > now ? `in ${formatDuration(at - now)}` : `${formatDuration(now - at)} ago`;
+}
+
+/** How many rows set the column widths before the rest stream out (like `ps`, wider cells just push). */
+const WIDTH_SAMPLE = 2000;
+
+/**
+ * Prints aligned columns separated by two spaces. Streams: widths come from the first rows, so a
+ * million rows print without being held in memory.
+ */
+export function printTable(headers: readonly string[], rows: Iterable<readonly string[]>): number {
+  const out = new Chunked();
+  const widths = headers.map((h) => h.length);
+  const emit = (cells: readonly string[]): void => {
+    const last = cells.length - 1;
+    out.write(`${cells.map((c, i) => (i === last ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd()}\n`);
+  };
+  let pending: (readonly string[])[] | undefined = [];
+  const release = (): void => {
+    emit(headers);
+    pending?.forEach(emit);
+    pending = undefined;
+  };
+  let count = 0;
+  for (const row of rows) {
+    count++;
+    if (!pending) {
+      emit(row);
+      continue;
+    }
+    pending.push(row);
+    row.forEach((cell, i) => { widths[i] = Math.max(widths[i] ?? 0, cell.length); });
+    if (pending.length === WIDTH_SAMPLE) release();
+  }
+  if (pending && count > 0) release();
+  out.flush();
+  return count;
+}
+
+/** Table columns for a ban; for history, the last time column says what ended it and when. */
+export function banRow(ban: Ban, now: number): string[] {
+  const ended = endedAt(ban, now);
+  const ends = ended === null ? relativeTime(ban.expiresAt, now) : `${ban.liftedBy ?? 'expired'} ${relativeTime(ended, now)}`;
+  return [ban.address, ban.jail, relativeTime(ban.bannedAt, now), ends, ban.source, String(ban.banCount), ban.reason ?? ''];
+}
+
+export function banHeaders(history: boolean): string[] {
+  return ['ADDRESS', 'JAIL', 'BANNED', history ? 'ENDS' : 'EXPIRES', 'SOURCE', 'BANS', 'REASON'];
+}
+
+/** `blocked by 198.51.100.0/24 in jail sshd (expires in 2h)`: an active ban that keeps an address blocked. */
+export function blockedBy(ban: Ban, now: number): string {
+  const when = ban.expiresAt === null ? 'permanent' : `expires ${relativeTime(ban.expiresAt, now)}`;
+  return `blocked by ${ban.address} in jail ${ban.jail} (${when})`;
+}
