@@ -4,7 +4,8 @@ import {
   type Address, type Duration,
 } from '../core/index.js';
 import { DEFAULT_CONFIG_DIR, loadStoreConfig, parseBackendList, type BackendName, type StoreConfig } from '../config/index.js';
-import type { BanStore } from '../store/index.js';
+import { createBackends, systemExec, type Backend } from '../backends/index.js';
+import { BanStore } from '../store/index.js';
 
 /** The global options every command accepts (see DESIGN.md, Contracts). */
 export interface GlobalOptions {
@@ -26,13 +27,12 @@ export interface Context {
   config(): StoreConfig;
   dbPath(): string;
   store(): Promise<BanStore>;
+  /** The enabled backends: `--backend`, else `[reconcile] backends`; `none` means no backend. */
+  backends(): Promise<Backend[]>;
   close(): void;
 }
 
 const NETNS_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
-
-/** Backends that exist in this version; the others are accepted by the config syntax only. */
-const AVAILABLE_BACKENDS: readonly BackendName[] = ['none'];
 
 export function createContext(command: Command): Context {
   const options = command.optsWithGlobals<GlobalOptions>();
@@ -43,10 +43,6 @@ export function createContext(command: Command): Context {
   let backendOverride: BackendName[] | undefined;
   if (options.backend !== undefined) {
     backendOverride = parseBackendList(options.backend, '--backend');
-    const missing = backendOverride.find((b) => !AVAILABLE_BACKENDS.includes(b));
-    if (missing) {
-      throw new InputError(`--backend: the ${missing} backend is not available in this version (available: ${AVAILABLE_BACKENDS.join(', ')})`);
-    }
   }
   let config: StoreConfig | undefined;
   let store: BanStore | undefined;
@@ -63,10 +59,18 @@ export function createContext(command: Command): Context {
     dbPath: () => options.db || loadConfig().dbfile,
     async store() {
       if (!store) {
-        const { BanStore } = await import('../store/index.js');
         store = BanStore.open(this.dbPath());
       }
       return store;
+    },
+    async backends() {
+      const names = (backendOverride ?? loadConfig().backends).filter((name) => name !== 'none');
+      if (names.length === 0) return [];
+      const config = loadConfig();
+      return createBackends(names, {
+        exec: systemExec(options.netns),
+        hostsDeny: { file: config.hostsDenyFile, daemons: config.hostsDenyDaemons },
+      });
     },
     close() {
       store?.close();

@@ -1,4 +1,5 @@
 import { banToJson, endedAt, formatDuration, type Ban } from '../core/index.js';
+import type { BackendReport } from '../reconcile/index.js';
 
 /** Buffers small writes into large ones: printing 1,000,000 rows one write each is slow. */
 class Chunked {
@@ -93,4 +94,16 @@ export function banHeaders(history: boolean): string[] {
 export function blockedBy(ban: Ban, now: number): string {
   const when = ban.expiresAt === null ? 'permanent' : `expires ${relativeTime(ban.expiresAt, now)}`;
   return `blocked by ${ban.address} in jail ${ban.jail} (${when})`;
+}
+
+/** One line naming what went wrong in each backend, or undefined when all went well. */
+export function backendTrouble(reports: readonly BackendReport[]): string | undefined {
+  const problems = reports.flatMap((r) => {
+    const [first] = r.failed;
+    return [
+      ...(r.error === null ? [] : [`${r.name}: ${r.error}`]),
+      ...(first === undefined ? [] : [`${r.name}: ${r.failed.length} entries failed (first: ${first.address} in ${first.jail}: ${first.error})`]),
+    ];
+  });
+  return problems.length === 0 ? undefined : problems.join('; ');
 }

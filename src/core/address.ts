@@ -54,7 +54,18 @@ function stripZone(text: string): string {
   return at === -1 ? text : text.slice(0, at);
 }
 
-/** Parses the address if it is one, else returns undefined. Never throws. */
+/** `255.255.255.0` → 24, for IPv4 `net/mask` notation (tcp_wrappers, old ip.deny files). */
+function netmaskPrefix(ip: Ip, mask: string): number | undefined {
+  if (ip.kind() !== 'ipv4' || !ipaddr.IPv4.isValidFourPartDecimal(mask)) return undefined;
+  return ipaddr.IPv4.parse(mask).prefixLengthFromSubnetMask() ?? undefined;
+}
+
+/** The dotted IPv4 netmask of a prefix length: 24 → `255.255.255.0`. */
+export function ipv4Netmask(prefix: number): string {
+  return ipaddr.IPv4.subnetMaskFromPrefixLength(prefix).toString();
+}
+
+/** Parses the address if it is one (also IPv4 `net/mask`), else returns undefined. Never throws. */
 export function tryParseAddress(input: string): Address | undefined {
   let text = input.trim();
   if (text.startsWith('[')) {
@@ -70,8 +81,8 @@ export function tryParseAddress(input: string): Address | undefined {
   const full = ip.kind() === 'ipv4' ? 32 : 128;
   if (slash === -1) return build(ip, full);
   const prefixText = text.slice(slash + 1);
-  if (!/^(0|[1-9][0-9]{0,2})$/.test(prefixText)) return undefined;
-  const prefix = Number(prefixText);
+  const prefix = /^(0|[1-9][0-9]{0,2})$/.test(prefixText) ? Number(prefixText) : netmaskPrefix(ip, prefixText);
+  if (prefix === undefined) return undefined;
   if (prefix > full) return undefined;
   return build(ip, prefix);
 }

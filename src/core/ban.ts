@@ -42,12 +42,13 @@ export function endedAt(ban: Ban, now: number): number | null {
   return ban.expiresAt !== null && ban.expiresAt <= now ? ban.expiresAt : null;
 }
 
-const JAIL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/;
+// 24: iptables chain names (`f2b-<jail>`) stop at 28 characters, ipset names (`f2b-<jail>-6`) at 31.
+const JAIL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,23}$/;
 
 /** Jail names become firewall object names, so they are kept to a safe alphabet and length. */
 export function checkJailName(name: string): string {
   if (!JAIL_NAME.test(name)) {
-    throw new InputError(`bad jail name "${name}": use 1-32 letters, digits, '-', '_' or '.', starting with a letter or digit`);
+    throw new InputError(`bad jail name "${name}": use 1-24 letters, digits, '-', '_' or '.', starting with a letter or digit`);
   }
   return name;
 }

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { contains, tryParseAddress, type Ban, type BanRequest, type BanSource } from '../core/index.js';
+import { contains, isActive, tryParseAddress, type Ban, type BanRequest, type BanSource } from '../core/index.js';
 import { openDatabase, type OpenedDatabase } from './open.js';
 import type { MigrationReport } from './migrations.js';
 
@@ -192,6 +192,11 @@ export class BanStore {
       const network = tryParseAddress(row.address);
       return network !== undefined && row.address !== target.text && contains(network, target);
     }).map(toBan);
+  }
+
+  /** The active bans that block `address`: its own, in every jail, and those of networks covering it. */
+  activeTouching(address: string, now: number): Ban[] {
+    return [...this.history(address).filter((ban) => isActive(ban, now)), ...this.coveringNetworks(address, now)];
   }
 
   /** Deletes history that ended before `before`; returns how many rows went. */

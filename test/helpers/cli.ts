@@ -7,6 +7,13 @@ import { fileURLToPath } from 'node:url';
 /** The built binary, as users run it. `npm test` builds it first. */
 export const BIN = fileURLToPath(new URL('../../dist/cli/f2b-store.js', import.meta.url));
 
+/** Default config for CLI tests: `backends = none`, so nothing reaches a firewall unless a test asks (in a namespace). */
+export const SAFE_CONFIG = fileURLToPath(new URL('../fixtures/config-none/', import.meta.url));
+
+function testEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  return { ...process.env, F2B_STORE_CONFIG: SAFE_CONFIG, ...extra };
+}
+
 export interface CliResult {
   readonly code: number;
   readonly stdout: string;
@@ -22,7 +29,7 @@ export function runCli(args: readonly string[], options: { env?: NodeJS.ProcessE
   checkBuilt();
   const result = spawnSync(process.execPath, [BIN, ...args], {
     encoding: 'utf8',
-    env: { ...process.env, ...options.env },
+    env: testEnv(options.env),
     input: options.input,
   });
   if (result.error) throw result.error;
@@ -33,7 +40,7 @@ export function runCli(args: readonly string[], options: { env?: NodeJS.ProcessE
 export function runCliAsync(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
   checkBuilt();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } });
+    const child = spawn(process.execPath, [BIN, ...args], { env: testEnv(env) });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });

@@ -1,7 +1,8 @@
 import { Option, type Command } from 'commander';
-import { banToJson, checkSource, formatDuration, isoTime } from '../../core/index.js';
+import { banToJson, checkSource, formatDuration, isoTime, OperationError } from '../../core/index.js';
+import { changeAddress } from '../../reconcile/index.js';
 import { banTarget, createContext, expiryOption, jailOption } from '../context.js';
-import { printJson, relativeTime } from '../output.js';
+import { backendTrouble, printJson, relativeTime } from '../output.js';
 
 /** A manual ban with neither --for nor --permanent lasts this long. */
 const DEFAULT_MANUAL_BANTIME = 86400;
@@ -46,13 +47,16 @@ Examples:
         reason: options.reason ?? null,
       };
       const store = await ctx.store();
-      const { ban, change } = store.ban(request, ctx.now);
+      const backends = await ctx.backends();
+      const { result: { ban, change }, reports } = await changeAddress(store, backends, address, ctx.now, () => store.ban(request, ctx.now));
       if (ctx.json) {
-        printJson({ ban: banToJson(ban, ctx.now), change });
-        return;
+        printJson({ ban: banToJson(ban, ctx.now), change, backends: reports });
+      } else {
+        const until = ban.expiresAt === null ? 'permanently' : `until ${isoTime(ban.expiresAt)} (${relativeTime(ban.expiresAt, ctx.now)})`;
+        const verb = { new: 'banned', extended: 'extended ban of', kept: 'already banned:' }[change];
+        process.stdout.write(`${verb} ${ban.address} in jail ${ban.jail} ${until}\n`);
       }
-      const until = ban.expiresAt === null ? 'permanently' : `until ${isoTime(ban.expiresAt)} (${relativeTime(ban.expiresAt, ctx.now)})`;
-      const verb = { new: 'banned', extended: 'extended ban of', kept: 'already banned:' }[change];
-      process.stdout.write(`${verb} ${ban.address} in jail ${ban.jail} ${until}\n`);
+      const trouble = backendTrouble(reports);
+      if (trouble) throw new OperationError(`the ban is recorded, but applying it failed: ${trouble}; the next reconcile retries`);
     });
 }

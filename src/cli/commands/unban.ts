@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
-import { banToJson, isActive, parseAddress } from '../../core/index.js';
+import { banToJson, OperationError, parseAddress } from '../../core/index.js';
+import { changeAddress } from '../../reconcile/index.js';
 import { createContext, jailOption } from '../context.js';
-import { blockedBy, printJson } from '../output.js';
+import { backendTrouble, blockedBy, printJson } from '../output.js';
 
 export function register(program: Command): void {
   program
@@ -17,9 +18,13 @@ banned network containing it, still holds it: unban tells you which.`)
       const address = parseAddress(text);
       const jail = options.jail === undefined ? undefined : jailOption(options.jail, '');
       const store = await ctx.store();
-      const lifted = store.lift(address.text, jail, 'unban', ctx.now);
+      const backends = await ctx.backends();
+      const { result: lifted, reports } = await changeAddress(store, backends, address, ctx.now, () => store.lift(address.text, jail, 'unban', ctx.now));
+      const trouble = backendTrouble(reports);
+      const failed = trouble ? new OperationError(`the unban is recorded, but removing it from the firewall failed: ${trouble}; the next reconcile retries`) : undefined;
       if (ctx.json) {
-        printJson({ lifted: lifted.map((ban) => banToJson(ban, ctx.now)) });
+        printJson({ lifted: lifted.map((ban) => banToJson(ban, ctx.now)), backends: reports });
+        if (failed) throw failed;
         return;
       }
       const lines: string[] = [];
@@ -28,13 +33,8 @@ banned network containing it, still holds it: unban tells you which.`)
       } else {
         lines.push(`unbanned ${address.text} in jail${lifted.length > 1 ? 's' : ''} ${lifted.map((b) => b.jail).join(', ')}`);
       }
-      const still = [
-        ...(jail === undefined ? [] : store.history(address.text).filter((b) => isActive(b, ctx.now))),
-        ...store.coveringNetworks(address.text, ctx.now),
-      ];
-      for (const ban of still) {
-        lines.push(`still ${blockedBy(ban, ctx.now)}`);
-      }
+      for (const ban of store.activeTouching(address.text, ctx.now)) lines.push(`still ${blockedBy(ban, ctx.now)}`);
       process.stdout.write(`${lines.join('\n')}\n`);
+      if (failed) throw failed;
     });
 }

@@ -1,0 +1,26 @@
+import { InputError } from '../core/index.js';
+import type { Exec } from './exec.js';
+import { createHostsDenyBackend, type HostsDenyOptions } from './hosts-deny.js';
+import type { Backend } from './types.js';
+
+export { describeCommand, systemExec, type Exec } from './exec.js';
+export { ANY_JAIL, createHostsDenyBackend, hostsDenyBlock, representHostsDeny, type HostsDenyOptions } from './hosts-deny.js';
+export { joinHostsDeny, readHostsDeny, writeFileAtomic } from './hosts-deny-file.js';
+export type * from './types.js';
+
+export interface BackendSettings {
+  readonly exec: Exec;
+  readonly hostsDeny: HostsDenyOptions;
+}
+
+/** The one place that knows every backend. `none` is no backend at all: bans are only recorded. */
+export function createBackends(names: readonly string[], settings: BackendSettings): Backend[] {
+  return names.filter((name) => name !== 'none').map((name) => {
+    switch (name) {
+      case 'hosts-deny':
+        return createHostsDenyBackend(settings.hostsDeny);
+      default:
+        throw new InputError(`backend "${name}" is not available in this version`);
+    }
+  });
+}

@@ -1,0 +1,73 @@
+import type { Family } from '../core/index.js';
+
+/** What a backend needs to know about a jail (from its configuration). */
+export interface JailRule {
+  readonly name: string;
+  /** Ports to limit the ban to, as fail2ban writes them (`ssh`, `22,2222`, `8000:8100`); undefined = all ports. */
+  readonly port?: string;
+  /** `tcp`, `udp`, `sctp`…; only meaningful with `port`. Default `tcp`. */
+  readonly protocol?: string;
+  readonly blocktype: 'reject' | 'drop';
+}
+
+/** One address (or network) held for one jail. `address` is canonical (core/address). */
+export interface EntryKey {
+  readonly jail: string;
+  readonly address: string;
+  readonly family: Family;
+}
+
+/** An entry to hold, with its expiry: epoch seconds, null = permanent (for kernel timeouts as a safety net). */
+export interface Entry extends EntryKey {
+  readonly expiresAt: number | null;
+}
+
+/** What a backend must change: entries to add and entries to remove. */
+export interface Diff {
+  readonly add: readonly Entry[];
+  readonly remove: readonly EntryKey[];
+}
+
+/** One firewall command as data: an argument vector and optional stdin. Never a shell string. */
+export interface Command {
+  readonly argv: readonly string[];
+  readonly stdin?: string;
+}
+
+/** What `apply` did: how many entries went in and out, and the ones that failed after retrying one by one. */
+export interface ApplyReport {
+  readonly added: number;
+  readonly removed: number;
+  readonly failed: readonly { readonly entry: EntryKey; readonly error: string }[];
+}
+
+/**
+ * A firewall (or file) that f2b-store keeps equal to the store. Each backend owns only its own
+ * named objects and never reads or changes anything else.
+ */
+export interface Backend {
+  readonly name: string;
+  /**
+   * Makes sure its own objects exist for these jails (tables, chains, sets, jump rules, for IPv4
+   * and IPv6), creating only what is missing: when all exist it changes nothing. Returns the
+   * commands it ran (empty when nothing was missing).
+   */
+  ensure(jails: readonly JailRule[], now: number): Promise<readonly Command[]>;
+  /**
+   * What this backend actually holds for these desired entries: the reconciler diffs `list()`
+   * against this. E.g. an interval set cannot hold an address inside a prefix it holds, and
+   * hosts.deny has no jails. Pure.
+   */
+  represent(desired: readonly Entry[]): Entry[];
+  /** Every entry really present in every object it owns, read back from the system (never a cache). */
+  list(): Promise<EntryKey[]>;
+  /** The commands that would apply `diff`, as data (for --dry-run and unit tests). Pure. */
+  plan(diff: Diff, jails: readonly JailRule[], now: number): readonly Command[];
+  /**
+   * Applies `diff` in one batch; when the batch fails, retries entry by entry and reports which
+   * failed. Idempotent: adding a present entry or removing an absent one is not a failure.
+   */
+  apply(diff: Diff, jails: readonly JailRule[], now: number): Promise<ApplyReport>;
+  /** Removes every object it owns (for `stop --flush` and tests). */
+  flush(): Promise<void>;
+}

@@ -1,0 +1,34 @@
+import type { Address } from '../core/index.js';
+import type { Backend } from '../backends/index.js';
+import type { BanStore } from '../store/index.js';
+import { applyChange, reconcile, type BackendReport } from './reconcile.js';
+import type { JailRules } from './entries.js';
+
+export interface ChangeResult<T> {
+  readonly result: T;
+  readonly reports: BackendReport[];
+}
+
+/**
+ * Runs `change` (a store write about `address`) and brings every backend along at once. For one
+ * address only what touches it is compared; a network may overlap many entries, so a change to
+ * one runs a full reconcile. The store is written first: a firewall failure never loses the ban.
+ */
+export async function changeAddress<T>(
+  store: BanStore,
+  backends: readonly Backend[],
+  address: Address,
+  now: number,
+  change: () => T,
+  rules?: JailRules,
+): Promise<ChangeResult<T>> {
+  if (backends.length === 0) return { result: change(), reports: [] };
+  if (address.isNetwork) {
+    const result = change();
+    return { result, reports: await reconcile(store.active(now), backends, now, rules ? { rules } : {}) };
+  }
+  const before = store.activeTouching(address.text, now);
+  const result = change();
+  const after = store.activeTouching(address.text, now);
+  return { result, reports: await applyChange(before, after, backends, now, rules) };
+}

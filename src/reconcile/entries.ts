@@ -1,0 +1,17 @@
+import type { Ban } from '../core/index.js';
+import type { Entry, JailRule } from '../backends/index.js';
+
+export function entryOf(ban: Ban): Entry {
+  return { jail: ban.jail, address: ban.address, family: ban.address.includes(':') ? 6 : 4, expiresAt: ban.expiresAt };
+}
+
+/** A jail's firewall parameters; jails without configuration block every port with reject. */
+export type JailRules = (jail: string) => JailRule;
+
+export const defaultJailRules: JailRules = (name) => ({ name, blocktype: 'reject' });
+
+/** The rules of every jail that appears in `entries`, plus `extra`, each once, in name order. */
+export function rulesFor(entries: readonly { jail: string }[], rules: JailRules, extra: readonly string[] = []): JailRule[] {
+  const names = new Set([...extra, ...entries.map((e) => e.jail)]);
+  return [...names].sort().map(rules);
+}

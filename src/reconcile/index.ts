@@ -1,0 +1,4 @@
+export { changeAddress, type ChangeResult } from './address-change.js';
+export { applyChange, reconcile, type BackendReport, type ReconcileOptions } from './reconcile.js';
+export { diffEntries, type DiffResult } from './diff.js';
+export { defaultJailRules, entryOf, rulesFor, type JailRules } from './entries.js';

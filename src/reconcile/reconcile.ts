@@ -1,0 +1,101 @@
+import { messageOf, type Ban } from '../core/index.js';
+import type { Backend, Command, Diff, Entry } from '../backends/index.js';
+import { diffEntries } from './diff.js';
+import { defaultJailRules, entryOf, rulesFor, type JailRules } from './entries.js';
+
+/** What one backend did (or, in a dry run, would do). */
+export interface BackendReport {
+  readonly name: string;
+  readonly added: number;
+  readonly removed: number;
+  readonly unchanged: number;
+  readonly failed: readonly { readonly address: string; readonly jail: string; readonly error: string }[];
+  /** Set when the backend could not be reconciled at all; the others still were. */
+  readonly error: string | null;
+  /** Dry run only: the commands that would run. */
+  readonly plan?: readonly Command[];
+}
+
+export interface ReconcileOptions {
+  readonly dryRun?: boolean;
+  readonly rules?: JailRules;
+}
+
+function failure(name: string, error: unknown): BackendReport {
+  return { name, added: 0, removed: 0, unchanged: 0, failed: [], error: messageOf(error) };
+}
+
+/**
+ * Brings each backend to the desired state, the active bans: ensure its objects, read back what
+ * it really holds, diff, apply. Safe to run at any moment and twice: with nothing to change it
+ * runs no command that changes state. A failing backend is reported; the others go on.
+ */
+export async function reconcile(
+  active: Iterable<Ban>,
+  backends: readonly Backend[],
+  now: number,
+  options: ReconcileOptions = {},
+): Promise<BackendReport[]> {
+  const desired = [...active].map(entryOf);
+  const rules = rulesFor(desired, options.rules ?? defaultJailRules);
+  return Promise.all(backends.map(async (backend): Promise<BackendReport> => {
+    try {
+      if (!options.dryRun) await backend.ensure(rules, now);
+      const actual = await backend.list();
+      const { diff, unchanged } = diffEntries(backend.represent(desired), actual);
+      const base = { name: backend.name, added: diff.add.length, removed: diff.remove.length, unchanged, error: null };
+      if (options.dryRun) return { ...base, failed: [], plan: backend.plan(diff, rules, now) };
+      if (diff.add.length === 0 && diff.remove.length === 0) return { ...base, failed: [] };
+      const report = await backend.apply(diff, rules, now);
+      return { ...base, added: report.added, removed: report.removed, failed: report.failed.map(({ entry, error }) => ({ address: entry.address, jail: entry.jail, error })) };
+    } catch (error) {
+      return failure(backend.name, error);
+    }
+  }));
+}
+
+/**
+ * Applies the change of one address right away, without reading every backend back: `before`
+ * and `after` are the active bans touching that address (its own, in every jail, and the
+ * networks covering it) before and after the change. Backends apply idempotently, so repeating
+ * this is harmless; the scheduled reconcile repairs anything it could not do.
+ */
+export async function applyChange(
+  before: readonly Ban[],
+  after: readonly Ban[],
+  backends: readonly Backend[],
+  now: number,
+  rules: JailRules = defaultJailRules,
+): Promise<BackendReport[]> {
+  const all = [...before, ...after].map(entryOf);
+  const jailRules = rulesFor(all, rules);
+  return Promise.all(backends.map(async (backend): Promise<BackendReport> => {
+    try {
+      const was = backend.represent(before.map(entryOf));
+      const will = backend.represent(after.map(entryOf));
+      const diff = changeDiff(was, will);
+      if (diff.add.length === 0 && diff.remove.length === 0) {
+        return { name: backend.name, added: 0, removed: 0, unchanged: will.length, failed: [], error: null };
+      }
+      await backend.ensure(jailRules, now);
+      const report = await backend.apply(diff, jailRules, now);
+      return {
+        name: backend.name, added: report.added, removed: report.removed, unchanged: will.length - diff.add.length, error: null,
+        failed: report.failed.map(({ entry, error }) => ({ address: entry.address, jail: entry.jail, error })),
+      };
+    } catch (error) {
+      return failure(backend.name, error);
+    }
+  }));
+}
+
+function changeDiff(was: readonly Entry[], will: readonly Entry[]): Diff {
+  const { diff } = diffEntries(will, was);
+  // An entry whose expiry moved (a ban extended) is replaced, so a kernel timeout follows it.
+  const previous = new Map(was.map((e) => [`${e.jail}\u0000${e.address}`, e.expiresAt]));
+  const extended = will.filter((e) => {
+    const old = previous.get(`${e.jail}\u0000${e.address}`);
+    return old !== undefined && old !== e.expiresAt;
+  });
+  return { add: [...diff.add, ...extended], remove: [...diff.remove, ...extended] };
+}
