@@ -90,6 +90,8 @@ export class BanStore {
       ofAddress: db.prepare<[string], BanRow>(`SELECT ${COLUMNS} FROM bans WHERE address = ? ORDER BY banned_at, id`),
       activeNetworks: db.prepare<unknown[], BanRow>(
         `SELECT ${COLUMNS} FROM bans WHERE prefix IS NOT NULL AND ${ACTIVE} ORDER BY prefix, address`),
+      nextExpiry: db.prepare<unknown[], { at: number | null }>(
+        'SELECT min(expires_at) AS at FROM bans WHERE lifted_at IS NULL AND expires_at > @now'),
       purge: db.prepare(
         `DELETE FROM bans WHERE (lifted_at IS NOT NULL AND lifted_at < @before)
            OR (lifted_at IS NULL AND expires_at IS NOT NULL AND expires_at < @before)`),
@@ -197,6 +199,16 @@ export class BanStore {
   /** The active bans that block `address`: its own, in every jail, and those of networks covering it. */
   activeTouching(address: string, now: number): Ban[] {
     return [...this.history(address).filter((ban) => isActive(ban, now)), ...this.coveringNetworks(address, now)];
+  }
+
+  /** When the next active ban expires (epoch seconds), or null when none will. */
+  nextExpiry(now: number): number | null {
+    return this.stmt.nextExpiry.get({ now })?.at ?? null;
+  }
+
+  /** Changes whenever another connection (a CLI call, another process) commits: a cheap "anything new?". */
+  dataVersion(): number {
+    return this.db.pragma('data_version', { simple: true }) as number;
   }
 
   /** Deletes history that ended before `before`; returns how many rows went. */

@@ -1,0 +1,2 @@
+export { runDaemon, type DaemonOptions } from './daemon.js';
+export { claimPidFile, pidFileFor, runningDaemon } from './pidfile.js';

@@ -1,0 +1,110 @@
+import cron, { type ScheduledTask } from 'node-cron';
+import { InputError, messageOf } from '../core/index.js';
+import type { Backend } from '../backends/index.js';
+import type { BanStore } from '../store/index.js';
+import type { JailRules } from './entries.js';
+import { reconcile, type BackendReport } from './reconcile.js';
+
+/** setTimeout's longest delay; a later expiry is simply re-armed when this one fires. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export interface LoopOptions {
+  readonly store: BanStore;
+  readonly backends: readonly Backend[];
+  /** node-cron expression (six fields: seconds first) for the drift check. */
+  readonly schedule: string;
+  readonly rules?: JailRules;
+  readonly clock: () => number;
+  readonly log: (line: string) => void;
+}
+
+export function checkSchedule(expression: string, where: string): string {
+  if (!cron.validate(expression)) throw new InputError(`${where}: bad schedule "${expression}" (a node-cron expression, e.g. */10 * * * * * for every 10 s)`);
+  return expression;
+}
+
+/**
+ * Keeps the backends equal to the store while the daemon runs: a full reconcile at start, on the
+ * cron schedule (repairing flushes and reloads behind our back), and when the next ban expires.
+ * Runs never overlap: a request during a run queues one more run after it.
+ */
+export class ReconcileLoop {
+  private task: ScheduledTask | undefined;
+  private expiryTimer: NodeJS.Timeout | undefined;
+  private running: Promise<BackendReport[]> | undefined;
+  private again = false;
+  private seenVersion = -1;
+  private stopped = false;
+
+  constructor(private readonly options: LoopOptions) {}
+
+  /** Reconciles once, then keeps doing so on schedule and at expiries. */
+  async start(): Promise<BackendReport[]> {
+    const first = await this.run('start');
+    if (this.stopped) return first;
+    this.task = cron.schedule(this.options.schedule, () => this.tick(), { name: 'f2b-store drift check', noOverlap: true });
+    return first;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    void this.task?.stop();
+    clearTimeout(this.expiryTimer);
+  }
+
+  /** A full reconcile now (or right after the one under way). */
+  run(reason: string): Promise<BackendReport[]> {
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = this.once(reason).finally(() => {
+      this.running = undefined;
+      if (this.again && !this.stopped) {
+        this.again = false;
+        void this.run('queued');
+      }
+    });
+    return this.running;
+  }
+
+  private async tick(): Promise<void> {
+    // Another process wrote bans: its own call applied them, but the next expiry may have moved.
+    const version = this.options.store.dataVersion();
+    if (version !== this.seenVersion) {
+      this.seenVersion = version;
+      this.armExpiry();
+    }
+    await this.run('schedule');
+  }
+
+  private async once(reason: string): Promise<BackendReport[]> {
+    const { store, backends, clock, log, rules } = this.options;
+    const now = clock();
+    let reports: BackendReport[];
+    try {
+      reports = await reconcile(store.active(now), backends, now, rules ? { rules } : {});
+    } catch (error) {
+      log(`reconcile (${reason}) failed: ${messageOf(error)}`);
+      return [];
+    }
+    for (const r of reports) {
+      if (r.error !== null) log(`reconcile (${reason}) ${r.name}: ${r.error}`);
+      else if (r.added || r.removed || r.failed.length) {
+        log(`reconcile (${reason}) ${r.name}: added ${r.added}, removed ${r.removed}, unchanged ${r.unchanged}${r.failed.length ? `, ${r.failed.length} failed` : ''}`);
+      }
+    }
+    this.armExpiry();
+    return reports;
+  }
+
+  private armExpiry(): void {
+    clearTimeout(this.expiryTimer);
+    if (this.stopped) return;
+    const now = this.options.clock();
+    const next = this.options.store.nextExpiry(now);
+    if (next === null) return;
+    const delay = Math.min(MAX_TIMER_MS, (next - now) * 1000 + 50);
+    this.expiryTimer = setTimeout(() => void this.run('expiry'), delay);
+  }
+}
