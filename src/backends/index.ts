@@ -1,6 +1,10 @@
 import { InputError } from '../core/index.js';
 import type { Exec } from './exec.js';
+import { createFirewalldBackend } from './firewalld.js';
 import { createHostsDenyBackend, type HostsDenyOptions } from './hosts-deny.js';
+import { createIpsetBackend } from './ipset.js';
+import { createIptablesBackend } from './iptables.js';
+import { createNftablesBackend } from './nftables.js';
 import type { Backend } from './types.js';
 
 export { describeCommand, systemExec, type Exec } from './exec.js';
@@ -17,10 +21,18 @@ export interface BackendSettings {
 export function createBackends(names: readonly string[], settings: BackendSettings): Backend[] {
   return names.filter((name) => name !== 'none').map((name) => {
     switch (name) {
+      case 'nftables':
+        return createNftablesBackend({ exec: settings.exec });
+      case 'ipset':
+        return createIpsetBackend({ exec: settings.exec });
+      case 'iptables':
+        return createIptablesBackend({ exec: settings.exec });
+      case 'firewalld':
+        return createFirewalldBackend({ exec: settings.exec });
       case 'hosts-deny':
         return createHostsDenyBackend(settings.hostsDeny);
       default:
-        throw new InputError(`backend "${name}" is not available in this version`);
+        throw new InputError(`unknown backend "${name}" (known: nftables, ipset, iptables, firewalld, hosts-deny, none)`);
     }
   });
 }

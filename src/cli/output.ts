@@ -101,7 +101,7 @@ export function backendTrouble(reports: readonly BackendReport[]): string | unde
   const problems = reports.flatMap((r) => {
     const [first] = r.failed;
     return [
-      ...(r.error === null ? [] : [`${r.name}: ${r.error}`]),
+      ...(r.error === null ? [] : [r.error.startsWith(`${r.name}:`) ? r.error : `${r.name}: ${r.error}`]),
       ...(first === undefined ? [] : [`${r.name}: ${r.failed.length} entries failed (first: ${first.address} in ${first.jail}: ${first.error})`]),
     ];
   });

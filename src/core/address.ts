@@ -22,10 +22,10 @@ function bitsOf(family: Family): number {
 }
 
 function parseIp(text: string): Ip | undefined {
-  if (ipaddr.IPv4.isValidFourPartDecimal(text)) return ipaddr.IPv4.parse(text);
-  // ipaddr.js also accepts short IPv4 forms (`1.2.3`, `0x7f.1`); only full IPv6 text reaches here.
-  if (!text.includes(':') || !ipaddr.IPv6.isValid(text)) return undefined;
-  return ipaddr.IPv6.parse(text);
+  // ipaddr.js also accepts short IPv4 forms (`1.2.3`, `0x7f.1`): only four-part decimal IPv4 is taken.
+  // Its IPv4 check throws internally on IPv6 text (~40 µs each), so the colon decides first.
+  if (!text.includes(':')) return ipaddr.IPv4.isValidFourPartDecimal(text) ? ipaddr.IPv4.parse(text) : undefined;
+  return ipaddr.IPv6.isValid(text) ? ipaddr.IPv6.parse(text) : undefined;
 }
 
 function build(ip: Ip, prefix: number): Address {

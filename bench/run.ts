@@ -1,0 +1,112 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { nowSeconds } from '../src/core/index.js';
+import { describeMachine, machineLine } from './machine.js';
+import { writeSection } from './results.js';
+import type { Samples } from './stats.js';
+import { benchStore, type StoreFigures } from './store-bench.js';
+import { markdownTable, textTable, type Row } from './table.js';
+import { WORKLOAD } from './workload.js';
+
+const RESULTS = fileURLToPath(new URL('RESULTS.md', import.meta.url));
+const PROCESS_RUNS = 21;
+const LOOKUPS = 1000;
+const PLAN = [
+  { bans: 100_000, listRuns: 3 },
+  { bans: 1_000_000, listRuns: 1 },
+] as const;
+
+/** From DESIGN.md "Numbers to reach" and the benchmark brief. */
+interface Target {
+  readonly label: string;
+  readonly limitMs: number;
+  readonly inclusive: boolean;
+  readonly atBans: number;
+}
+const UNBAN_TARGET: Target = { label: '≤ 150 ms', limitMs: 150, inclusive: true, atBans: 100_000 };
+const LOOKUP_TARGET: Target = { label: '< 5 ms', limitMs: 5, inclusive: false, atBans: 1_000_000 };
+const RESTORE_TARGET = { seconds: 1.5, atBans: 100_000 };
+
+const int = (n: number): string => Math.round(n).toLocaleString('en-US');
+const sec = (s: number): string => `${s.toFixed(2)} s`;
+const ms = (v: number): string => `${v < 1 ? v.toFixed(3) : v < 10 ? v.toFixed(2) : v.toFixed(0)} ms`;
+const spread = (s: Samples): string => `median ${ms(s.median)}, min ${ms(s.min)}, p90 ${ms(s.p90)}`;
+
+function judged(value: number, target: Target, bans: number): [string, string] {
+  if (bans !== target.atBans) return [`(${target.label} at ${int(target.atBans)})`, '—'];
+  const met = target.inclusive ? value <= target.limitMs : value < target.limitMs;
+  const ratio = value / target.limitMs;
+  return [target.label, `${met ? 'met' : 'NOT met'} (${ratio < 0.1 ? ratio.toPrecision(2) : ratio.toFixed(2)}× target)`];
+}
+
+function rows(f: StoreFigures): Row[] {
+  const bans = int(f.bans);
+  const insertSeconds = f.insert.banMany + f.insert.close;
+  const list = f.cliList.runs === 1 ? sec(f.cliList.median / 1000) : `median ${sec(f.cliList.median / 1000)}, min ${sec(f.cliList.min / 1000)}`;
+  return [
+    [bans, 'insert: banMany() in one transaction + close', `${sec(insertSeconds)}, ${int(f.bans / insertSeconds)} bans/s (close/checkpoint ${sec(f.insert.close)})`, '', ''],
+    [bans, 'database file', `${(f.fileBytes / 2 ** 20).toFixed(0)} MiB`, '', ''],
+    [bans, 'store.active(): iterate all active bans', `${sec(f.active.seconds)}, ${int(f.active.count / f.active.seconds)} bans/s (${int(f.active.count)} active, ${int(f.active.permanent)} permanent)`, '', ''],
+    [bans, `\`list --json > /dev/null\` (${f.cliList.runs} run${f.cliList.runs > 1 ? 's' : ''})`, list, '', ''],
+    [bans, `store.history(address), ${int(f.lookup.runs)} random lookups`, `median ${ms(f.lookup.median)}, p90 ${ms(f.lookup.p90)}, max ${ms(f.lookup.max)}`, ...judged(f.lookup.median, LOOKUP_TARGET, f.bans)],
+    [bans, `\`--backend none unban ADDR\`, whole process (${f.unban.runs} runs)`, spread(f.unban), ...judged(f.unban.median, UNBAN_TARGET, f.bans)],
+    [bans, `\`node -e 0\`, process-start floor (${f.floor.runs} runs, alternating with unban)`, spread(f.floor), '', ''],
+  ];
+}
+
+function notes(figures: readonly StoreFigures[], load: { start: number; end: number }): string[] {
+  const lines = [`Workload: ${WORKLOAD}.`];
+  const { start, end } = load;
+  const busy = start > 0.5 || end > 1.5;
+  lines.push(`1-minute load average at start / end: ${start.toFixed(2)} / ${end.toFixed(2)} (the bench itself adds about 1)`
+    + `${busy ? ': other work was running, timings are inflated' : ''}.`);
+  for (const f of figures) {
+    lines.push(`${int(f.bans)} bans: \`unban\` median is ${ms(f.unban.median - f.floor.median)} above the \`node -e 0\` median.`);
+  }
+  const atRestore = figures.find((f) => f.bans === RESTORE_TARGET.atBans);
+  if (atRestore) {
+    const share = (100 * atRestore.active.seconds) / RESTORE_TARGET.seconds;
+    lines.push(`Reading ${int(RESTORE_TARGET.atBans)} active bans through store.active() takes ${share.toFixed(0)}% of the `
+      + `${RESTORE_TARGET.seconds} s end-to-end firewall restore target.`);
+  }
+  lines.push(`Bench process peak RSS: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB.`);
+  return lines;
+}
+
+function main(): void {
+  const machine = describeMachine();
+  const startedAt = new Date();
+  const loadAtStart = loadavg()[0]!;
+  const dir = mkdtempSync(join(tmpdir(), 'f2b-bench-'));
+  const env = { ...process.env, F2B_STORE_CONFIG: join(dir, 'no-config') };
+  const figures: StoreFigures[] = [];
+  try {
+    for (const { bans, listRuns } of PLAN) {
+      console.error(`store bench: ${int(bans)} bans…`);
+      figures.push(benchStore({ bans, dir, now: nowSeconds(), lookups: LOOKUPS, listRuns, unbanRuns: PROCESS_RUNS, env }));
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const headers = ['bans', 'what', 'result', 'target', 'status'];
+  const table = figures.flatMap(rows);
+  const remarks = notes(figures, { start: loadAtStart, end: loadavg()[0]! });
+  const title = `Store benchmark — ${startedAt.toISOString().slice(0, 10)}`;
+  const plain = (text: string): string => text.replaceAll('`', '');
+  console.log(`\n${title}\n${machineLine(machine)}\n\n${textTable(headers, table.map((r) => r.map(plain)))}\n`);
+  console.log(remarks.map(plain).join('\n'));
+  writeSection(RESULTS, 'store', [
+    `## ${title}`,
+    '',
+    `Run at ${startedAt.toISOString()} on ${machineLine(machine)}.`,
+    '',
+    markdownTable(headers, table),
+    '',
+    ...remarks.map((r) => `- ${r}`),
+  ].join('\n'));
+  console.log(`\nwritten to ${RESULTS}`);
+}
+
+main();

@@ -1,0 +1,295 @@
+import { InputError, tryParseAddress, type Address, type Family } from '../core/index.js';
+import type { Command, Diff, Entry, EntryKey, JailRule } from './types.js';
+
+/** The firewalld policy (ingress ANY → egress HOST) holding our rich rules; every rule in it is ours. */
+export const FIREWALLD_POLICY = 'f2b-store';
+/** Policies with a negative priority run before any zone; ours runs before other policies too. */
+export const FIREWALLD_POLICY_PRIORITY = -32000;
+/**
+ * `maxelem` of the ipsets we create. firewalld cannot change an ipset's options without deleting
+ * and re-creating it (and reloading), so it is set once, far above fail2ban's 65,536. It is a cap,
+ * not an allocation (an nftables set `size`, or ipset's limit beside its growing `hashsize`).
+ */
+export const FIREWALLD_DEFAULT_MAXELEM = 1_048_576;
+
+const IPSET_PREFIX = 'f2b-';
+const IPV6_SUFFIX = '-6';
+// The kernel's ipset name limit (firewalld's iptables backend uses real ipsets).
+const MAX_IPSET_NAME = 31;
+const FAMILY_NAME: Readonly<Record<Family, string>> = { 4: 'ipv4', 6: 'ipv6' };
+const IPSET_FAMILY: Readonly<Record<Family, string>> = { 4: 'inet', 6: 'inet6' };
+/** Where firewall-cmd reads `--add-entries-from-file` from: the command's stdin. */
+const STDIN_FILE = '/dev/stdin';
+/**
+ * firewall-cmd reads entries only from a file it opens, and Node hands a child its stdin as a
+ * socket, which /dev/stdin cannot open (ENXIO); `cat` turns it into a pipe, which it can. The
+ * script is fixed: the arguments stay arguments and the entries stay on stdin.
+ */
+const THROUGH_PIPE = ['sh', '-c', 'cat | exec firewall-cmd "$@"', 'firewall-cmd'];
+/** What firewall-cmd prints, with exit status 0, when it cannot read an entries file. */
+export const UNREADABLE_FILE = 'Failed to read file';
+
+const firewallCmd = (permanent: boolean, ...args: string[]): Command =>
+  ({ argv: ['firewall-cmd', ...(permanent ? ['--permanent'] : []), ...args] });
+
+/** The ipset of a jail for one family: `f2b-<jail>` or `f2b-<jail>-6`. Throws InputError when the jail cannot name one. */
+export function firewalldIpset(jail: string, family: Family): string {
+  const name = `${IPSET_PREFIX}${jail}${family === 6 ? IPV6_SUFFIX : ''}`;
+  if (!/^[A-Za-z0-9_.:-]+$/.test(jail) || name.length > MAX_IPSET_NAME) {
+    const longest = MAX_IPSET_NAME - IPSET_PREFIX.length - IPV6_SUFFIX.length;
+    throw new InputError(`firewalld: jail "${jail}" cannot name an ipset (letters, digits and _ . : - only, at most ${longest} characters)`);
+  }
+  return name;
+}
+
+/** True for the names of ipsets this backend owns. */
+export function isOwnIpset(name: string): boolean {
+  return name.startsWith(IPSET_PREFIX) && name.length > IPSET_PREFIX.length;
+}
+
+/** The jail whose ipset `name` holds an entry of `family` (the inverse of firewalldIpset). */
+export function jailOfIpset(name: string, family: Family): string {
+  const jail = name.slice(IPSET_PREFIX.length);
+  return family === 6 && jail.endsWith(IPV6_SUFFIX) ? jail.slice(0, -IPV6_SUFFIX.length) : jail;
+}
+
+/**
+ * fail2ban's `port` (`ssh`, `22,2222`, `8000:8100`) as firewalld ports (`8000-8100`), or
+ * undefined when the ban covers every port (no port, or protocol `all`).
+ */
+function portsOf(jail: JailRule): { ports: string[]; protocol: string } | undefined {
+  const protocol = (jail.protocol ?? 'tcp').trim().toLowerCase();
+  if (jail.port === undefined || protocol === 'all') return undefined;
+  const ports = jail.port.split(',').map((p) => p.trim().replace(':', '-')).filter((p) => p !== '');
+  if (ports.length === 0) return undefined;
+  for (const port of ports) {
+    if (!/^[A-Za-z0-9][\w.+]*(-[A-Za-z0-9][\w.+]*)?$/.test(port)) {
+      throw new InputError(`firewalld: jail "${jail.name}": bad port "${port}" (expected e.g. ssh, 22, 8000:8100)`);
+    }
+  }
+  if (!/^[a-z][a-z0-9-]*$/.test(protocol)) {
+    throw new InputError(`firewalld: jail "${jail.name}": bad protocol "${protocol}" (expected e.g. tcp, udp)`);
+  }
+  return { ports, protocol };
+}
+
+/**
+ * The rich rules (in the text firewalld prints back) that bind a jail's ipsets: one per family
+ * and port, e.g. `rule family="ipv4" source ipset="f2b-sshd" port port="22" protocol="tcp" reject`.
+ */
+export function firewalldRichRules(jail: JailRule): string[] {
+  const limit = portsOf(jail);
+  return ([4, 6] as const).flatMap((family) => {
+    const base = `rule family="${FAMILY_NAME[family]}" source ipset="${firewalldIpset(jail.name, family)}"`;
+    if (!limit) return [`${base} ${jail.blocktype}`];
+    return limit.ports.map((port) => `${base} port port="${port}" protocol="${limit.protocol}" ${jail.blocktype}`);
+  });
+}
+
+/** The ipset a rich rule matches on, if any. */
+export function ipsetOfRichRule(rule: string): string | undefined {
+  return /\bsource ipset="([^"]+)"/.exec(rule)?.[1];
+}
+
+/** What `firewall-cmd --info-policy` says about a policy. */
+export interface PolicyInfo {
+  readonly ingressZones: readonly string[];
+  readonly egressZones: readonly string[];
+  readonly richRules: readonly string[];
+}
+
+/** Reads the output of `firewall-cmd [--permanent] --info-policy=NAME`. */
+export function parsePolicyInfo(text: string): PolicyInfo {
+  const fields = new Map<string, string>();
+  const richRules: string[] = [];
+  for (const line of text.split('\n')) {
+    if (line.startsWith('\t')) {
+      if (line.trim() !== '') richRules.push(line.trim());
+      continue;
+    }
+    const colon = line.indexOf(':');
+    if (colon !== -1) fields.set(line.slice(0, colon).trim(), line.slice(colon + 1).trim());
+  }
+  const words = (key: string): string[] => (fields.get(key) ?? '').split(/\s+/).filter((w) => w !== '');
+  return { ingressZones: words('ingress-zones'), egressZones: words('egress-zones'), richRules };
+}
+
+/** Reads the output of `firewall-cmd [--permanent] --get-ipsets`: the names of ours. */
+export function parseOwnIpsets(text: string): string[] {
+  return text.split(/\s+/).filter(isOwnIpset);
+}
+
+/** Command: the list of ipsets. */
+export const getIpsetsCommand = (permanent: boolean): Command => firewallCmd(permanent, '--get-ipsets');
+/** Command: our policy's settings and rich rules (fails with INVALID_POLICY when it does not exist). */
+export const infoPolicyCommand = (permanent: boolean): Command => firewallCmd(permanent, `--info-policy=${FIREWALLD_POLICY}`);
+/** Command: the entries of one ipset, one a line. */
+export const getEntriesCommand = (ipset: string, permanent = false): Command => firewallCmd(permanent, `--ipset=${ipset}`, '--get-entries');
+export const reloadCommand: Command = firewallCmd(false, '--reload');
+
+/** Commands creating our (permanent) ipset for one family. */
+export function newIpsetCommand(ipset: string, family: Family, maxelem: number): Command {
+  return firewallCmd(true, `--new-ipset=${ipset}`, '--type=hash:net', `--option=family=${IPSET_FAMILY[family]}`, `--option=maxelem=${maxelem}`);
+}
+
+/** Commands creating our (permanent) policy: every zone to the host, before any zone's rules. firewall-cmd takes one setting per call. */
+export function newPolicyCommands(): Command[] {
+  return [
+    firewallCmd(true, `--new-policy=${FIREWALLD_POLICY}`),
+    firewallCmd(true, `--policy=${FIREWALLD_POLICY}`, `--set-priority=${FIREWALLD_POLICY_PRIORITY}`),
+    firewallCmd(true, `--policy=${FIREWALLD_POLICY}`, '--add-ingress-zone=ANY'),
+    firewallCmd(true, `--policy=${FIREWALLD_POLICY}`, '--add-egress-zone=HOST'),
+  ];
+}
+
+/** Commands giving an existing policy the ingress/egress zones it lacks. */
+export function policyZoneCommands(info: PolicyInfo, permanent: boolean): Command[] {
+  const commands: Command[] = [];
+  if (!info.ingressZones.includes('ANY')) commands.push(firewallCmd(permanent, `--policy=${FIREWALLD_POLICY}`, '--add-ingress-zone=ANY'));
+  if (!info.egressZones.includes('HOST')) commands.push(firewallCmd(permanent, `--policy=${FIREWALLD_POLICY}`, '--add-egress-zone=HOST'));
+  return commands;
+}
+
+/** One command adding or removing several rich rules of our policy (none when `rules` is empty). */
+export function richRuleCommands(op: 'add' | 'remove', rules: readonly string[], permanent: boolean): Command[] {
+  if (rules.length === 0) return [];
+  return [firewallCmd(permanent, `--policy=${FIREWALLD_POLICY}`, ...rules.map((r) => `--${op}-rich-rule=${r}`))];
+}
+
+/** Commands removing our policy and ipsets from the permanent configuration (policy first: its rules use the ipsets). */
+export function deleteCommands(policy: boolean, ipsets: readonly string[]): Command[] {
+  return [
+    ...(policy ? [firewallCmd(true, `--delete-policy=${FIREWALLD_POLICY}`)] : []),
+    ...ipsets.map((name) => firewallCmd(true, `--delete-ipset=${name}`)),
+  ];
+}
+
+/**
+ * At runtime, firewalld answers a file of entries by re-writing the whole set (flushed, then
+ * refilled), which costs with the size of the set (about 10 s at 60,000 entries here); one entry
+ * is checked against the set and added alone (about 1 s at 60,000). So up to this many entries go
+ * in one by one; more go as one file. The permanent configuration always takes one file (cheap).
+ */
+export const FIREWALLD_ONE_BY_ONE = 8;
+
+/** True when `count` entries go one command each (see FIREWALLD_ONE_BY_ONE). */
+export function oneByOne(permanent: boolean, count: number): boolean {
+  return !permanent && count <= FIREWALLD_ONE_BY_ONE;
+}
+
+/** Command adding or removing one entry of one ipset (one D-Bus call). */
+export function entryCommand(ipset: string, op: 'add' | 'remove', permanent: boolean, entry: string): Command {
+  return firewallCmd(permanent, `--ipset=${ipset}`, `--${op}-entry=${entry}`);
+}
+
+/** Command adding or removing entries of one ipset in one go, the entries on stdin. */
+export function entriesCommand(ipset: string, op: 'add' | 'remove', permanent: boolean, entries: readonly string[]): Command {
+  const [, ...args] = firewallCmd(permanent, `--ipset=${ipset}`, `--${op}-entries-from-file=${STDIN_FILE}`).argv;
+  return { argv: [...THROUGH_PIPE, ...args], stdin: entries.join('\n') };
+}
+
+/** One entry of a batch: the key it came from and the text firewalld gets. */
+export interface BatchItem {
+  readonly key: EntryKey;
+  readonly text: string;
+}
+
+/** Entries going into (or out of) one ipset together. */
+export interface EntryBatch {
+  readonly ipset: string;
+  readonly op: 'add' | 'remove';
+  readonly items: readonly BatchItem[];
+}
+
+/**
+ * Groups a diff into one batch per ipset and direction, removals first (so a prefix replacing
+ * the addresses it covers never overlaps them). Entries that cannot go in any ipset (not an
+ * address, a jail that cannot name an ipset) come back in `invalid`.
+ */
+export function firewalldBatches(diff: Diff): { batches: EntryBatch[]; invalid: { entry: EntryKey; error: string }[] } {
+  const invalid: { entry: EntryKey; error: string }[] = [];
+  const group = (op: 'add' | 'remove', entries: readonly EntryKey[]): EntryBatch[] => {
+    const byIpset = new Map<string, BatchItem[]>();
+    for (const key of entries) {
+      const address = tryParseAddress(key.address);
+      if (!address) {
+        invalid.push({ entry: key, error: `firewalld: not an IP address or CIDR: "${key.address}"` });
+        continue;
+      }
+      let ipset: string;
+      try {
+        ipset = firewalldIpset(key.jail, address.family);
+      } catch (error) {
+        invalid.push({ entry: key, error: (error as Error).message });
+        continue;
+      }
+      const items = byIpset.get(ipset) ?? [];
+      items.push({ key, text: address.text });
+      byIpset.set(ipset, items);
+    }
+    return [...byIpset].map(([ipset, items]) => ({ ipset, op, items }));
+  };
+  const batches = [...group('remove', diff.remove), ...group('add', diff.add)];
+  return { batches, invalid };
+}
+
+/** The commands changing these entries of one ipset, runtime or permanent: one each, or one file. */
+export function itemCommands(ipset: string, op: 'add' | 'remove', permanent: boolean, entries: readonly string[]): Command[] {
+  if (entries.length === 0) return [];
+  return oneByOne(permanent, entries.length)
+    ? entries.map((entry) => entryCommand(ipset, op, permanent, entry))
+    : [entriesCommand(ipset, op, permanent, entries)];
+}
+
+/** The commands applying the batches: for each, runtime first (in effect at once), then permanent (kept across reloads). */
+export function batchCommands(batches: readonly EntryBatch[]): Command[] {
+  return batches.flatMap((b) => [false, true].flatMap((permanent) => itemCommands(b.ipset, b.op, permanent, b.items.map((i) => i.text))));
+}
+
+/**
+ * What firewalld's `hash:net` ipsets can hold of `desired`: firewalld refuses overlapping entries
+ * in one set, so an address (or network) inside another network of the same jail and family is
+ * left out (and comes back when that network is lifted). Duplicates merge, the longest ban wins.
+ * Addresses come back canonical; what is not an address is left out.
+ */
+export function representFirewalld(desired: readonly Entry[]): Entry[] {
+  const merged = new Map<string, { entry: Entry; address: Address }>();
+  for (const entry of desired) {
+    const address = tryParseAddress(entry.address);
+    if (!address) continue;
+    const key = `${entry.jail}\u0000${address.text}`;
+    const seen = merged.get(key);
+    const expiresAt = seen === undefined ? entry.expiresAt
+      : seen.entry.expiresAt === null || entry.expiresAt === null ? null : Math.max(seen.entry.expiresAt, entry.expiresAt);
+    merged.set(key, { entry: { ...(seen?.entry ?? entry), address: address.text, family: address.family, expiresAt }, address });
+  }
+
+  // Networks kept so far, per jail and family, by prefix length.
+  const networks = new Map<string, Map<number, Set<string>>>();
+  const covered = (jail: string, address: Address): boolean => {
+    const byPrefix = networks.get(`${jail}\u0000${address.family}`);
+    if (!byPrefix) return false;
+    const host = address.isNetwork ? address.text.slice(0, address.text.indexOf('/')) : address.text;
+    for (const [prefix, texts] of byPrefix) {
+      if (prefix >= address.prefix) continue;
+      const outer = tryParseAddress(`${host}/${prefix}`);
+      if (outer && texts.has(outer.text)) return true;
+    }
+    return false;
+  };
+
+  const kept = new Set<string>();
+  const widestFirst = [...merged].sort(([, a], [, b]) => a.address.prefix - b.address.prefix);
+  for (const [key, { entry, address }] of widestFirst) {
+    if (covered(entry.jail, address)) continue;
+    kept.add(key);
+    if (!address.isNetwork) continue;
+    const group = `${entry.jail}\u0000${address.family}`;
+    const byPrefix = networks.get(group) ?? new Map<number, Set<string>>();
+    const texts = byPrefix.get(address.prefix) ?? new Set<string>();
+    texts.add(address.text);
+    byPrefix.set(address.prefix, texts);
+    networks.set(group, byPrefix);
+  }
+  return [...merged].filter(([key]) => kept.has(key)).map(([, { entry }]) => entry);
+}

@@ -1,0 +1,187 @@
+import { OperationError, messageOf, tryParseAddress, type Family } from '../core/index.js';
+import { describeCommand, type Exec } from './exec.js';
+import {
+  FIREWALLD_DEFAULT_MAXELEM, batchCommands, deleteCommands, entriesCommand, entryCommand, firewalldBatches, firewalldIpset,
+  firewalldRichRules, getEntriesCommand, getIpsetsCommand, infoPolicyCommand, ipsetOfRichRule, jailOfIpset,
+  newIpsetCommand, newPolicyCommands, oneByOne, parseOwnIpsets, parsePolicyInfo, policyZoneCommands, reloadCommand,
+  representFirewalld, richRuleCommands, UNREADABLE_FILE, type BatchItem, type EntryBatch, type PolicyInfo,
+} from './firewalld-commands.js';
+import type { ApplyReport, Backend, Command, Diff, EntryKey, JailRule } from './types.js';
+
+export { FIREWALLD_DEFAULT_MAXELEM, FIREWALLD_POLICY, firewalldIpset, firewalldRichRules, representFirewalld } from './firewalld-commands.js';
+
+export interface FirewalldOptions {
+  /** Runs firewall-cmd; it talks D-Bus, so the system bus it reaches is the firewalld it changes. */
+  readonly exec: Exec;
+  /** `maxelem` of the ipsets it creates (FIREWALLD_DEFAULT_MAXELEM by default). */
+  readonly maxelem?: number;
+}
+
+const FAMILIES: readonly Family[] = [4, 6];
+
+/**
+ * firewalld through `firewall-cmd`: an ipset per jail and family (`f2b-<jail>`, `f2b-<jail>-6`,
+ * hash:net) and rich rules in our own policy `f2b-store` (every zone → the host, priority -32000)
+ * that reject or drop what they hold. Everything is kept both in the runtime and in the permanent
+ * configuration, so `firewall-cmd --reload` (and a reboot) brings the bans straight back.
+ *
+ * firewalld creates ipsets and policies only in the permanent configuration, so `ensure` reloads
+ * firewalld when it had to create one (only then), and so does `flush` to remove them. No kernel
+ * timeouts: firewalld keeps no entries of an ipset with a timeout in its permanent configuration,
+ * so expiry is the store's alone.
+ */
+export function createFirewalldBackend(options: FirewalldOptions): Backend {
+  const { exec } = options;
+  const maxelem = options.maxelem ?? FIREWALLD_DEFAULT_MAXELEM;
+
+  async function run(command: Command, doing: string): Promise<string> {
+    try {
+      return await exec(command);
+    } catch (error) {
+      throw new OperationError(`firewalld: ${doing}: ${messageOf(error)}`, { cause: error });
+    }
+  }
+
+  const ownIpsets = async (permanent: boolean): Promise<Set<string>> =>
+    new Set(parseOwnIpsets(await run(getIpsetsCommand(permanent), 'listing ipsets')));
+
+  async function policy(permanent: boolean): Promise<PolicyInfo | undefined> {
+    try {
+      return parsePolicyInfo(await exec(infoPolicyCommand(permanent)));
+    } catch (error) {
+      if (messageOf(error).includes('INVALID_POLICY')) return undefined;
+      throw new OperationError(`firewalld: reading policy: ${messageOf(error)}`, { cause: error });
+    }
+  }
+
+  async function runAll(commands: readonly Command[], doing: string): Promise<readonly Command[]> {
+    for (const command of commands) await run(command, doing);
+    return commands;
+  }
+
+  /** Rich rule changes that make `present` hold exactly `wanted` among the rules on `ipsets`. */
+  function ruleChanges(present: readonly string[], wanted: readonly string[], ipsets: ReadonlySet<string>, permanent: boolean): Command[] {
+    const stale = present.filter((r) => !wanted.includes(r) && ipsets.has(ipsetOfRichRule(r) ?? ''));
+    return [
+      ...richRuleCommands('remove', stale, permanent),
+      ...richRuleCommands('add', wanted.filter((r) => !present.includes(r)), permanent),
+    ];
+  }
+
+  /** Runs one entries command; returns why it failed, or undefined. Removing from a missing ipset removed nothing that was there. */
+  async function tryEntries(command: Command, op: 'add' | 'remove'): Promise<string | undefined> {
+    try {
+      const output = await exec(command);
+      return output.includes(UNREADABLE_FILE) ? `firewalld: ${describeCommand(command)}: ${output.trim()}` : undefined;
+    } catch (error) {
+      const message = messageOf(error);
+      return op === 'remove' && message.includes('INVALID_IPSET') ? undefined : `firewalld: ${message}`;
+    }
+  }
+
+  /**
+   * Changes these entries of one batch, runtime or permanent. A few go one by one, in order; a
+   * file that firewalld refuses for an entry (INVALID_ENTRY: malformed, overlapping) is split
+   * until the refused entries stand alone — firewalld checks the whole file before changing
+   * anything, so a refused file changed nothing.
+   */
+  async function attempt(batch: EntryBatch, permanent: boolean, items: readonly BatchItem[]): Promise<{ item: BatchItem; error: string }[]> {
+    const refused: { item: BatchItem; error: string }[] = [];
+    if (items.length === 0) return refused;
+    if (oneByOne(permanent, items.length)) {
+      for (const item of items) {
+        const error = await tryEntries(entryCommand(batch.ipset, batch.op, permanent, item.text), batch.op);
+        if (error !== undefined) refused.push({ item, error });
+      }
+      return refused;
+    }
+    const error = await tryEntries(entriesCommand(batch.ipset, batch.op, permanent, items.map((i) => i.text)), batch.op);
+    if (error === undefined) return refused;
+    // Anything but a refused entry (no such ipset, firewalld not running) fails the same way for each one.
+    if (items.length === 1 || !error.includes('INVALID_ENTRY')) return items.map((item) => ({ item, error }));
+    const half = Math.ceil(items.length / 2);
+    return [...await attempt(batch, permanent, items.slice(0, half)), ...await attempt(batch, permanent, items.slice(half))];
+  }
+
+  return {
+    name: 'firewalld',
+    represent: representFirewalld,
+
+    async ensure(jails: readonly JailRule[]) {
+      if (jails.length === 0) return [];
+      const wanted = [...new Set(jails.flatMap((j) => FAMILIES.map((f) => firewalldIpset(j.name, f))))];
+      const familyOf = new Map(jails.flatMap((j) => FAMILIES.map((f) => [firewalldIpset(j.name, f), f] as const)));
+      const rules = [...new Set(jails.flatMap(firewalldRichRules))];
+      const ours = new Set(wanted);
+      const [permanentIpsets, runtimeIpsets, permanentPolicy, runtimePolicy] =
+        await Promise.all([ownIpsets(true), ownIpsets(false), policy(true), policy(false)]);
+
+      const missing = wanted.filter((name) => !permanentIpsets.has(name));
+      // A permanent ipset (re)made beside a runtime one starts with the runtime's entries, so a reload keeps them.
+      const copies = await Promise.all(missing.filter((name) => runtimeIpsets.has(name)).map(async (name) => {
+        const entries = (await run(getEntriesCommand(name), `reading ipset ${name}`)).split('\n').filter((l) => l.trim() !== '');
+        return entries.length === 0 ? [] : [entriesCommand(name, 'add', true, entries)];
+      }));
+      const permanent: Command[] = [
+        ...missing.map((name) => newIpsetCommand(name, familyOf.get(name) ?? 4, maxelem)),
+        ...copies.flat(),
+        ...(permanentPolicy ? policyZoneCommands(permanentPolicy, true) : newPolicyCommands()),
+        ...ruleChanges(permanentPolicy?.richRules ?? [], rules, ours, true),
+      ];
+      const runtime: Command[] = runtimePolicy === undefined || wanted.some((name) => !runtimeIpsets.has(name)) ? [reloadCommand] : [
+        ...policyZoneCommands(runtimePolicy, false),
+        ...ruleChanges(runtimePolicy.richRules, rules, ours, false),
+      ];
+      return runAll([...permanent, ...runtime], 'ensuring ipsets and rules');
+    },
+
+    async list() {
+      const names = [...await ownIpsets(false)].sort();
+      const outputs = await Promise.all(names.map((name) => run(getEntriesCommand(name), `reading ipset ${name}`)));
+      const entries: EntryKey[] = [];
+      names.forEach((name, i) => {
+        for (const line of (outputs[i] ?? '').split('\n')) {
+          const address = tryParseAddress(line);
+          if (address) entries.push({ jail: jailOfIpset(name, address.family), address: address.text, family: address.family });
+        }
+      });
+      return entries;
+    },
+
+    plan(diff: Diff) {
+      return batchCommands(firewalldBatches(diff).batches);
+    },
+
+    async apply(diff: Diff): Promise<ApplyReport> {
+      const { batches, invalid } = firewalldBatches(diff);
+      const failed = [...invalid];
+      let added = 0;
+      let removed = 0;
+      for (const batch of batches) {
+        const refused = await attempt(batch, false, batch.items);
+        const refusedItems = new Set(refused.map((r) => r.item));
+        // Only what the runtime took goes into the permanent configuration; removals go from both regardless.
+        const next = batch.op === 'add' ? batch.items.filter((i) => !refusedItems.has(i)) : batch.items;
+        for (const r of await attempt(batch, true, next)) {
+          if (!refusedItems.has(r.item)) refused.push(r);
+          refusedItems.add(r.item);
+        }
+        failed.push(...refused.map((r) => ({ entry: r.item.key, error: r.error })));
+        const done = batch.items.length - refusedItems.size;
+        if (batch.op === 'add') added += done;
+        else removed += done;
+      }
+      return { added, removed, failed };
+    },
+
+    async flush() {
+      const [permanentIpsets, runtimeIpsets, permanentPolicy, runtimePolicy] =
+        await Promise.all([ownIpsets(true), ownIpsets(false), policy(true), policy(false)]);
+      const reload = runtimePolicy !== undefined || runtimeIpsets.size > 0;
+      await runAll([
+        ...deleteCommands(permanentPolicy !== undefined, [...permanentIpsets].sort()),
+        ...(reload ? [reloadCommand] : []),
+      ], 'removing ipsets and policy');
+    },
+  };
+}

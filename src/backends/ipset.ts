@@ -1,0 +1,400 @@
+import { InputError, messageOf, OperationError, tryParseAddress, type Address, type Family } from '../core/index.js';
+import type { Exec } from './exec.js';
+import {
+  checkJail, createAddressMemo, FAMILIES, isJailName, portMatch, readFilterTable, restoreCommand, settleInputRule, verdict, type SavedRule,
+} from './iptables-rules.js';
+import type { ApplyReport, Backend, Command, Diff, EntryKey, JailRule } from './types.js';
+
+export interface IpsetBackendOptions {
+  readonly exec: Exec;
+}
+
+const MIN_MAXELEM = 65_536;
+const MIN_HASHSIZE = 1_024;
+const MAX_HASHSIZE = 1 << 20;
+/** The kernel's limit for an ipset timeout, in seconds. */
+export const MAX_IPSET_TIMEOUT = 2_147_483;
+/** Suffix of the set a growing set is rebuilt in; `~` is not allowed in jail names, so it never names a jail's set. */
+const TEMP_SUFFIX = '~';
+
+/** `f2b-<jail>` for IPv4, `f2b-<jail>-6` for IPv6. */
+export function ipsetName(jail: string, family: Family): string {
+  return family === 4 ? `f2b-${jail}` : `f2b-${jail}-6`;
+}
+
+function jailOfSet(name: string, family: Family | undefined): string | undefined {
+  if (!name.startsWith('f2b-')) return undefined;
+  const jail = family === 4 ? name.slice(4) : family === 6 && name.endsWith('-6') ? name.slice(4, -2) : undefined;
+  return jail !== undefined && isJailName(jail) ? jail : undefined;
+}
+
+function isOwnedSet(header: SetHeader): boolean {
+  const name = header.name.endsWith(TEMP_SUFFIX) ? header.name.slice(0, -TEMP_SUFFIX.length) : header.name;
+  return jailOfSet(name, header.family) !== undefined;
+}
+
+interface SetHeader {
+  readonly name: string;
+  readonly type: string;
+  readonly family: Family | undefined;
+  readonly maxelem: number;
+  readonly entries: number;
+  readonly timeout: boolean;
+}
+
+/** Reads `ipset list -t`: one block per set, `Name:`, `Type:`, `Header:`, `Number of entries:`. */
+function parseHeaders(text: string): Map<string, SetHeader> {
+  const headers = new Map<string, SetHeader>();
+  const save = (block: Map<string, string>): void => {
+    const name = block.get('Name');
+    if (name === undefined) return;
+    const header = (block.get('Header') ?? '').split(' ');
+    const after = (flag: string): string | undefined => {
+      const at = header.indexOf(flag);
+      return at === -1 ? undefined : header[at + 1];
+    };
+    const family = after('family');
+    headers.set(name, {
+      name,
+      type: block.get('Type') ?? '',
+      family: family === 'inet' ? 4 : family === 'inet6' ? 6 : undefined,
+      maxelem: Number(after('maxelem') ?? MIN_MAXELEM),
+      entries: Number(block.get('Number of entries') ?? 0),
+      timeout: header.includes('timeout'),
+    });
+  };
+  let block = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const colon = line.indexOf(': ');
+    const field = colon === -1 ? line.replace(/:$/, '') : line.slice(0, colon);
+    if (field === 'Name') {
+      save(block);
+      block = new Map();
+    }
+    block.set(field, colon === -1 ? '' : line.slice(colon + 2));
+  }
+  save(block);
+  return headers;
+}
+
+interface Member {
+  /** As `ipset save` printed it. */
+  readonly text: string;
+  readonly address: Address | undefined;
+  /** Everything after the address (` timeout 3599`), kept when the set is rebuilt. */
+  readonly options: string;
+}
+
+/** The `add SET …` lines of `ipset save SET`. Entries marked `nomatch` are exceptions, not bans, and are left out. */
+function parseMembers(text: string, set: string, parse: (text: string) => Address | undefined = tryParseAddress): Member[] {
+  const prefix = `add ${set} `;
+  const members: Member[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(prefix)) continue;
+    const rest = line.slice(prefix.length).trimEnd();
+    const space = rest.indexOf(' ');
+    const options = space === -1 ? '' : rest.slice(space);
+    if (/ nomatch\b/.test(options)) continue;
+    const printed = space === -1 ? rest : rest.slice(0, space);
+    members.push({ text: printed, address: parse(printed), options });
+  }
+  return members;
+}
+
+function createLine(name: string, family: Family, size: number): string {
+  let maxelem = MIN_MAXELEM;
+  while (maxelem < 2 * size) maxelem *= 2;
+  let hashsize = MIN_HASHSIZE;
+  while (hashsize < size / 2 && hashsize < MAX_HASHSIZE) hashsize *= 2;
+  return `create ${name} hash:net family ${family === 4 ? 'inet' : 'inet6'} hashsize ${hashsize} maxelem ${maxelem} timeout 0`;
+}
+
+/** Seconds an entry should live in the kernel: 0 = permanent, undefined = already expired. */
+function timeoutOf(expiresAt: number | null, now: number): number | undefined {
+  if (expiresAt === null) return 0;
+  const left = expiresAt - now;
+  return left > 0 ? Math.min(left, MAX_IPSET_TIMEOUT) : undefined;
+}
+
+interface Item {
+  readonly key: EntryKey;
+  readonly kind: 'add' | 'del';
+  readonly set: string;
+  readonly address: string;
+  readonly timeout: number;
+}
+
+interface Failure {
+  readonly entry: EntryKey;
+  readonly error: string;
+}
+
+function lineOf(item: Item, set = item.set): string {
+  return item.kind === 'del' ? `del ${set} ${item.address}` : `add ${set} ${item.address} timeout ${item.timeout}`;
+}
+
+/** The diff as items, removals first; expired additions dropped; the same entry added twice keeps its longest timeout. */
+function prepare(diff: Diff, now: number): { items: Item[]; invalid: Failure[] } {
+  const invalid: Failure[] = [];
+  const setsOf = new Map<string, Readonly<Record<Family, string>> | undefined>();
+  const locate = (key: EntryKey, kind: Item['kind'], timeout: number): Item | undefined => {
+    const address = tryParseAddress(key.address);
+    let sets = setsOf.get(key.jail);
+    if (!setsOf.has(key.jail)) {
+      sets = isJailName(key.jail) ? { 4: ipsetName(key.jail, 4), 6: ipsetName(key.jail, 6) } : undefined;
+      setsOf.set(key.jail, sets);
+    }
+    if (address && sets) return { key, kind, set: sets[address.family], address: address.text, timeout };
+    invalid.push({ entry: key, error: address ? `bad jail name "${key.jail}"` : `not an IP address or CIDR: "${key.address}"` });
+    return undefined;
+  };
+  const removes = new Map<string, Item>();
+  const adds = new Map<string, Item>();
+  for (const key of diff.remove) {
+    const item = locate(key, 'del', 0);
+    if (item) removes.set(`${item.set} ${item.address}`, item);
+  }
+  for (const entry of diff.add) {
+    const timeout = timeoutOf(entry.expiresAt, now);
+    if (timeout === undefined) continue;
+    const item = locate(entry, 'add', timeout);
+    if (!item) continue;
+    const id = `${item.set} ${item.address}`;
+    const earlier = adds.get(id);
+    if (!earlier || (earlier.timeout !== 0 && (timeout === 0 || timeout > earlier.timeout))) adds.set(id, item);
+  }
+  return { items: [...removes.values(), ...adds.values()], invalid };
+}
+
+/** One line of an `ipset restore` batch and what it stands for. */
+interface Line {
+  readonly text: string;
+  readonly set: string;
+  /** The entry this line adds or removes. */
+  readonly item?: Item;
+  /** Part of rebuilding a full set in a bigger one: `build` up to the swap, `cleanup` after it. */
+  readonly step?: 'build' | 'swap' | 'cleanup';
+}
+
+const RESTORE: readonly string[] = ['ipset', 'restore', '-exist'];
+
+function restore(lines: readonly string[]): Command {
+  return { argv: RESTORE, stdin: `${lines.join('\n')}\n` };
+}
+
+function ipsetErrorLine(message: string): { line: number; reason: string } | undefined {
+  const match = /Error in line (\d+): ([^;]*)/.exec(message);
+  return match ? { line: Number(match[1]), reason: (match[2] ?? '').trim() } : undefined;
+}
+
+function matchesSet(rule: SavedRule, sets: ReadonlySet<string>): boolean {
+  const at = rule.args.indexOf('--match-set');
+  return rule.chain === 'INPUT' && at > 0 && rule.args[at - 1] !== '!' && sets.has(rule.args[at + 1] ?? '') && rule.args[at + 2] === 'src';
+}
+
+/**
+ * The ipset backend: sets `f2b-<jail>` (IPv4) and `f2b-<jail>-6` (IPv6) of type `hash:net` with
+ * timeout support, each matched by one rule at the head of INPUT (`-m set --match-set SET src -j
+ * REJECT|DROP`, limited to the jail's ports when it has some). Every apply is one `ipset restore`;
+ * a set about to overflow its `maxelem` is rebuilt in a bigger one inside that same batch and
+ * swapped in (`ipset swap`), so its rule never sees it empty.
+ */
+export function createIpsetBackend(options: IpsetBackendOptions): Backend {
+  const { exec } = options;
+  const memo = createAddressMemo();
+
+  async function run(command: Command, what: string): Promise<string> {
+    try {
+      return await exec(command);
+    } catch (error) {
+      throw new OperationError(`${what}: ${messageOf(error)}`, { cause: error });
+    }
+  }
+
+  const readHeaders = async (): Promise<Map<string, SetHeader>> => parseHeaders(await run({ argv: ['ipset', 'list', '-t'] }, 'ipset list'));
+
+  async function ensure(jails: readonly JailRule[]): Promise<readonly Command[]> {
+    const wanted = new Map<string, { family: Family; jail: string }>();
+    for (const jail of jails) {
+      checkJail(jail);
+      for (const family of FAMILIES) {
+        const name = ipsetName(jail.name, family);
+        const other = wanted.get(name);
+        if (other && other.family !== family) {
+          throw new InputError(`jails "${other.jail}" and "${jail.name}" would both use ipset ${name}: rename one of them`);
+        }
+        wanted.set(name, { family, jail: jail.name });
+      }
+    }
+    const ran: Command[] = [];
+    const headers = await readHeaders();
+    const creates: string[] = [];
+    for (const [name, { family }] of wanted) {
+      const header = headers.get(name);
+      if (!header) creates.push(createLine(name, family, 0));
+      else if (header.type !== 'hash:net' || header.family !== family || !header.timeout) {
+        throw new OperationError(`ipset ${name} exists as ${header.type} family ${header.family === 6 ? 'inet6' : 'inet'}${header.timeout ? '' : ' without timeout'}; `
+          + `expected hash:net family ${family === 4 ? 'inet' : 'inet6'} with timeout: destroy it (f2b-store stop --flush) to let it be re-created`);
+      }
+    }
+    if (creates.length > 0) {
+      const command = restore(creates);
+      await run(command, `ipset restore (creating ${creates.length} sets)`);
+      ran.push(command);
+    }
+    for (const family of FAMILIES) {
+      const table = await readFilterTable(exec, family);
+      const lines: string[] = [];
+      for (const jail of jails) {
+        const set = ipsetName(jail.name, family);
+        const desired = [...portMatch(jail), '-m', 'set', '--match-set', set, 'src', ...verdict(jail.blocktype, family)];
+        const ours = table.rules.filter((rule) => matchesSet(rule, new Set([set])));
+        lines.push(...await settleInputRule(exec, family, desired, ours));
+      }
+      if (lines.length > 0) {
+        const command = restoreCommand(family, lines);
+        await run(command, `${command.argv[0]} (rules matching the f2b sets)`);
+        ran.push(command);
+      }
+    }
+    return ran;
+  }
+
+  async function list(): Promise<EntryKey[]> {
+    const entries: EntryKey[] = [];
+    memo.turn();
+    for (const header of (await readHeaders()).values()) {
+      const jail = jailOfSet(header.name, header.family);
+      if (jail === undefined) continue;
+      let text: string;
+      try {
+        text = await exec({ argv: ['ipset', 'save', header.name] });
+      } catch (error) {
+        if (/does not exist/.test(messageOf(error))) continue;
+        throw new OperationError(`ipset save ${header.name}: ${messageOf(error)}`, { cause: error });
+      }
+      for (const member of parseMembers(text, header.name, memo.parse)) {
+        if (member.address) entries.push({ jail, address: member.address.text, family: member.address.family });
+      }
+    }
+    return entries;
+  }
+
+  function plan(diff: Diff, _jails: readonly JailRule[], now: number): readonly Command[] {
+    const { items } = prepare(diff, now);
+    return items.length === 0 ? [] : [restore(items.map((item) => lineOf(item)))];
+  }
+
+  /** Lines that rebuild `set` with room for what it will hold: the old members (minus removals) and the additions. */
+  async function rebuild(set: string, family: Family, items: readonly Item[]): Promise<Line[]> {
+    const temp = `${set}${TEMP_SUFFIX}`;
+    const kept = new Map<string, Member>();
+    for (const member of parseMembers(await run({ argv: ['ipset', 'save', set] }, `ipset save ${set}`), set)) {
+      kept.set(member.address?.text ?? member.text, member);
+    }
+    for (const item of items) kept.delete(item.address);
+    const adds = items.filter((item) => item.kind === 'add');
+    return [
+      { text: `destroy ${temp}`, set, step: 'build' },
+      { text: createLine(temp, family, kept.size + adds.length), set, step: 'build' },
+      ...[...kept.values()].map((m): Line => ({ text: `add ${temp} ${m.text}${m.options}`, set, step: 'build' })),
+      ...adds.map((item): Line => ({ text: lineOf(item, temp), set, item })),
+      { text: `swap ${temp} ${set}`, set, step: 'swap' },
+      { text: `destroy ${temp}`, set, step: 'cleanup' },
+    ];
+  }
+
+  async function apply(diff: Diff, _jails: readonly JailRule[], now: number): Promise<ApplyReport> {
+    const { items, invalid } = prepare(diff, now);
+    const failures = new Map<Item, string>();
+    const bySet = new Map<string, Item[]>();
+    for (const item of items) {
+      const group = bySet.get(item.set);
+      if (group) group.push(item);
+      else bySet.set(item.set, [item]);
+    }
+    let batch: Line[] = [];
+    if (items.length > 0) {
+      const headers = await readHeaders();
+      for (const [set, setItems] of bySet) {
+        const header = headers.get(set);
+        if (!header || header.family === undefined) {
+          for (const item of setItems) if (item.kind === 'add') failures.set(item, `ipset ${set} does not exist (ensure creates it)`);
+          continue;
+        }
+        const adding = setItems.filter((item) => item.kind === 'add').length;
+        // concat, not push(...): a million lines would overflow the stack as arguments.
+        batch = batch.concat(header.entries + adding > header.maxelem
+          ? await rebuild(set, header.family, setItems)
+          : setItems.map((item): Line => ({ text: lineOf(item), set, item })));
+      }
+    }
+
+    const fail = (line: Line, reason: string): void => {
+      if (line.item) failures.set(line.item, reason);
+      else if (line.step !== 'cleanup') {
+        for (const item of bySet.get(line.set) ?? []) if (!failures.has(item)) failures.set(item, reason);
+      }
+    };
+    // ipset restore is not atomic: the lines before the one it names are done, so carry on after it.
+    let pending = batch;
+    while (pending.length > 0) {
+      try {
+        await exec(restore(pending.map((line) => line.text)));
+        break;
+      } catch (error) {
+        const message = messageOf(error);
+        const where = ipsetErrorLine(message);
+        const line = where === undefined ? undefined : pending[where.line - 1];
+        if (where === undefined || line === undefined) {
+          for (const each of pending) fail(each, message);
+          break;
+        }
+        const reason = `ipset ${line.set}: ${where.reason}`;
+        fail(line, reason);
+        let rest = pending.slice(where.line);
+        if (!line.item && line.step !== 'cleanup') rest = rest.filter((later) => later.set !== line.set || later.step === 'cleanup');
+        if (/does not exist|is full/i.test(where.reason)) {
+          rest = rest.filter((later) => {
+            if (later.set !== line.set || !later.item) return true;
+            failures.set(later.item, reason);
+            return false;
+          });
+        }
+        pending = rest;
+      }
+    }
+
+    const done = (kind: Item['kind']): number => items.filter((item) => item.kind === kind && !failures.has(item)).length;
+    return {
+      added: done('add'),
+      removed: done('del'),
+      failed: [...invalid, ...[...failures].map(([item, error]) => ({ entry: item.key, error }))],
+    };
+  }
+
+  async function flush(): Promise<void> {
+    const owned = [...(await readHeaders()).values()].filter(isOwnedSet).map((header) => header.name);
+    if (owned.length === 0) return;
+    const names = new Set(owned);
+    for (const family of FAMILIES) {
+      const table = await readFilterTable(exec, family);
+      const lines = table.rules.filter((rule) => matchesSet(rule, names)).map((rule) => `-D INPUT ${rule.spec}`);
+      if (lines.length > 0) {
+        const command = restoreCommand(family, lines);
+        await run(command, `${command.argv[0]} (removing the rules matching the f2b sets)`);
+      }
+    }
+    await run(restore(owned.map((name) => `destroy ${name}`)), `ipset destroy ${owned.join(' ')}`);
+  }
+
+  return {
+    name: 'ipset',
+    ensure: (jails) => ensure(jails),
+    represent: (desired) => [...desired],
+    list,
+    plan,
+    apply,
+    flush,
+  };
+}

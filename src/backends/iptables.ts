@@ -1,0 +1,276 @@
+import { messageOf, OperationError, tryParseAddress, type Address, type Family } from '../core/index.js';
+import type { Exec } from './exec.js';
+import {
+  argAfter, checkCommand, checkJail, createAddressMemo, FAMILIES, isJailName, portMatch, readFilterTable, restoreCommand, restoreErrorLine, settleInputRule,
+  sourceArgs, succeeds, verdict, type FilterTable, type SavedRule,
+} from './iptables-rules.js';
+import type { ApplyReport, Backend, Command, Diff, EntryKey, JailRule } from './types.js';
+
+export interface IptablesBackendOptions {
+  readonly exec: Exec;
+}
+
+/** Up to this many removals are verified with `iptables -C` each; more, by reading the table once. */
+const CHECK_ONE_BY_ONE = 2;
+
+/** `f2b-<jail>`, in the filter table of both iptables and ip6tables. */
+export function iptablesChain(jail: string): string {
+  return `f2b-${jail}`;
+}
+
+function jailOfChain(chain: string): string | undefined {
+  const jail = chain.startsWith('f2b-') ? chain.slice(4) : undefined;
+  return jail !== undefined && isJailName(jail) ? jail : undefined;
+}
+
+/** The address of a rule f2b-store writes into its chains (`-s ADDR -j REJECT|DROP`), else undefined. */
+function bannedBy(rule: SavedRule, parse: (text: string) => Address | undefined): string | undefined {
+  const [s, address, j, target, option] = rule.args;
+  const plain = rule.args.length === 4 || (rule.args.length === 6 && option === '--reject-with');
+  if (s !== '-s' || j !== '-j' || (target !== 'REJECT' && target !== 'DROP') || !plain) return undefined;
+  return parse(address ?? '')?.text;
+}
+
+/** Ban rules of our chains: chain → canonical address → the saved rules holding it (duplicates included). */
+function banIndex(table: FilterTable, parse: (text: string) => Address | undefined = tryParseAddress): Map<string, Map<string, SavedRule[]>> {
+  const index = new Map<string, Map<string, SavedRule[]>>();
+  for (const rule of table.rules) {
+    if (jailOfChain(rule.chain) === undefined) continue;
+    const address = bannedBy(rule, parse);
+    if (address === undefined) continue;
+    let chain = index.get(rule.chain);
+    if (!chain) index.set(rule.chain, chain = new Map());
+    const same = chain.get(address);
+    if (same) same.push(rule);
+    else chain.set(address, [rule]);
+  }
+  return index;
+}
+
+/** One entry to add or remove, with the restore lines doing it. */
+interface Op {
+  readonly key: EntryKey;
+  readonly kind: 'add' | 'del';
+  readonly family: Family;
+  readonly chain: string;
+  readonly address: string;
+  /** The rule as predicted: `-s ADDR/LEN -j TARGET …`. */
+  readonly rule: readonly string[];
+  lines: string[];
+}
+
+interface Failure {
+  readonly entry: EntryKey;
+  readonly error: string;
+}
+
+/**
+ * The diff as operations with the lines `iptables-save` would print for them (removals first,
+ * expired additions dropped). An addition needs its jail's blocktype; a removal of a jail no
+ * longer configured is written as REJECT, and `apply` corrects it from the real rules if needed.
+ */
+function prepare(diff: Diff, jails: readonly JailRule[], now: number): { ops: Op[]; invalid: Failure[] } {
+  const blocktype = new Map(jails.map((jail) => [jail.name, jail.blocktype]));
+  const invalid: Failure[] = [];
+  const ops = new Map<string, Op>();
+  const add = (key: EntryKey, kind: Op['kind']): void => {
+    const address = tryParseAddress(key.address);
+    if (!address) {
+      invalid.push({ entry: key, error: `not an IP address or CIDR: "${key.address}"` });
+      return;
+    }
+    if (!isJailName(key.jail)) {
+      invalid.push({ entry: key, error: `bad jail name "${key.jail}"` });
+      return;
+    }
+    const type = blocktype.get(key.jail);
+    if (kind === 'add' && type === undefined) {
+      invalid.push({ entry: key, error: `jail ${key.jail} is not configured for the iptables backend` });
+      return;
+    }
+    const chain = iptablesChain(key.jail);
+    const rule = [...sourceArgs(address.text, address.family), ...verdict(type ?? 'reject', address.family)];
+    ops.set(`${kind} ${address.family} ${chain} ${address.text}`, {
+      key, kind, family: address.family, chain, address: address.text, rule,
+      lines: [`${kind === 'add' ? '-I' : '-D'} ${chain} ${rule.join(' ')}`],
+    });
+  };
+  for (const key of diff.remove) add(key, 'del');
+  for (const entry of diff.add) {
+    if (entry.expiresAt === null || entry.expiresAt > now) add(entry, 'add');
+  }
+  return { ops: [...ops.values()], invalid };
+}
+
+/**
+ * The iptables backend: a chain `f2b-<jail>` in the filter table of iptables and ip6tables with
+ * one `-s ADDR -j REJECT|DROP` rule per entry and a final `-j RETURN`, jumped to from the head of
+ * INPUT (limited to the jail's ports when it has some). Each apply is one `iptables-restore
+ * --noflush` per family, which is atomic.
+ */
+export function createIptablesBackend(options: IptablesBackendOptions): Backend {
+  const { exec } = options;
+  const memo = createAddressMemo();
+
+  async function run(command: Command, what: string): Promise<void> {
+    try {
+      await exec(command);
+    } catch (error) {
+      throw new OperationError(`${what}: ${messageOf(error)}`, { cause: error });
+    }
+  }
+
+  async function ensure(jails: readonly JailRule[]): Promise<readonly Command[]> {
+    for (const jail of jails) checkJail(jail);
+    const ran: Command[] = [];
+    for (const family of FAMILIES) {
+      const table = await readFilterTable(exec, family);
+      const lines: string[] = [];
+      for (const jail of jails) {
+        const chain = iptablesChain(jail.name);
+        if (!table.chains.has(chain)) lines.push(`-N ${chain}`, `-A ${chain} -j RETURN`);
+        else if (!table.rules.some((rule) => rule.chain === chain && rule.spec === '-j RETURN')) lines.push(`-A ${chain} -j RETURN`);
+        const ours = table.rules.filter((rule) => rule.chain === 'INPUT' && argAfter(rule.args, '-j') === chain);
+        lines.push(...await settleInputRule(exec, family, [...portMatch(jail), '-j', chain], ours));
+      }
+      if (lines.length > 0) {
+        const command = restoreCommand(family, lines);
+        await run(command, `${command.argv[0]} (chains ${jails.map((jail) => iptablesChain(jail.name)).join(', ')})`);
+        ran.push(command);
+      }
+    }
+    return ran;
+  }
+
+  async function list(): Promise<EntryKey[]> {
+    const entries: EntryKey[] = [];
+    memo.turn();
+    for (const family of FAMILIES) {
+      for (const [chain, addresses] of banIndex(await readFilterTable(exec, family), memo.parse)) {
+        const jail = jailOfChain(chain);
+        if (jail !== undefined) for (const address of addresses.keys()) entries.push({ jail, address, family });
+      }
+    }
+    return entries;
+  }
+
+  function plan(diff: Diff, jails: readonly JailRule[], now: number): readonly Command[] {
+    const { ops } = prepare(diff, jails, now);
+    return FAMILIES.flatMap((family) => {
+      const lines = ops.filter((op) => op.family === family).flatMap((op) => op.lines);
+      return lines.length === 0 ? [] : [restoreCommand(family, lines)];
+    });
+  }
+
+  /**
+   * Re-derives each operation from the rules really there: additions already present and removals
+   * already gone need no line, a removal deletes every copy by its saved text.
+   */
+  function fromReality(ops: readonly Op[], table: FilterTable, failures: Map<Op, string>): void {
+    const index = banIndex(table);
+    for (const op of ops) {
+      const present = index.get(op.chain)?.get(op.address) ?? [];
+      if (op.kind === 'del') op.lines = present.map((rule) => `-D ${op.chain} ${rule.spec}`);
+      else if (present.length > 0) op.lines = [];
+      else if (!table.chains.has(op.chain)) failures.set(op, `${op.chain} does not exist (ensure creates it)`);
+    }
+  }
+
+  /** Runs the operations' lines in one restore; when it fails, drops the line it names and runs the rest again, or goes one by one. */
+  async function runWithRetry(family: Family, ops: readonly Op[], failures: Map<Op, string>): Promise<void> {
+    let pending = ops.filter((op) => op.lines.length > 0 && !failures.has(op));
+    let single = false;
+    while (pending.length > 0) {
+      const chunk = single ? pending.slice(0, 1) : pending;
+      const owners = chunk.flatMap((op) => op.lines.map(() => op));
+      try {
+        await exec(restoreCommand(family, chunk.flatMap((op) => op.lines)));
+        if (!single) return;
+        pending = pending.slice(1);
+      } catch (error) {
+        const message = messageOf(error);
+        const line = restoreErrorLine(message);
+        if (line === undefined) {
+          for (const op of pending) failures.set(op, message);
+          return;
+        }
+        // Line 1 is `*filter`; a failure found only at COMMIT names no entry.
+        const owner = single ? chunk[0] : owners[line - 2];
+        if (owner === undefined) {
+          single = true;
+          continue;
+        }
+        failures.set(owner, message);
+        pending = pending.filter((op) => op !== owner);
+      }
+    }
+  }
+
+  /**
+   * Whether a removal left a copy behind (two writers once added the same entry): asked with
+   * `-C` for a few removals, by reading the table for many.
+   */
+  async function leftBehind(family: Family, removals: readonly Op[]): Promise<boolean> {
+    if (removals.length > CHECK_ONE_BY_ONE) {
+      const index = banIndex(await readFilterTable(exec, family));
+      return removals.some((op) => index.get(op.chain)?.has(op.address) ?? false);
+    }
+    for (const op of removals) if (await succeeds(exec, checkCommand(family, op.chain, op.rule))) return true;
+    return false;
+  }
+
+  async function apply(diff: Diff, jails: readonly JailRule[], now: number): Promise<ApplyReport> {
+    const { ops, invalid } = prepare(diff, jails, now);
+    const failures = new Map<Op, string>();
+    for (const family of FAMILIES) {
+      const mine = ops.filter((op) => op.family === family);
+      if (mine.length === 0) continue;
+      try {
+        await exec(restoreCommand(family, mine.flatMap((op) => op.lines)));
+        if (!await leftBehind(family, mine.filter((op) => op.kind === 'del'))) continue;
+      } catch {
+        // The rules differ from what was predicted (gone already, other blocktype, chain missing).
+      }
+      // Look at the real rules and do what is left from them.
+      fromReality(mine, await readFilterTable(exec, family), failures);
+      await runWithRetry(family, mine, failures);
+      if (mine.some((op) => failures.has(op))) {
+        const index = banIndex(await readFilterTable(exec, family));
+        for (const op of mine) {
+          if (failures.has(op) && (index.get(op.chain)?.has(op.address) ?? false) === (op.kind === 'add')) failures.delete(op);
+        }
+      }
+    }
+    const done = (kind: Op['kind']): number => ops.filter((op) => op.kind === kind && !failures.has(op)).length;
+    return {
+      added: done('add'),
+      removed: done('del'),
+      failed: [...invalid, ...[...failures].map(([op, error]) => ({ entry: op.key, error }))],
+    };
+  }
+
+  async function flush(): Promise<void> {
+    for (const family of FAMILIES) {
+      const table = await readFilterTable(exec, family);
+      const chains = [...table.chains].filter((chain) => jailOfChain(chain) !== undefined);
+      if (chains.length === 0) continue;
+      const owned = new Set(chains);
+      const lines = [
+        ...table.rules.filter((rule) => rule.chain === 'INPUT' && owned.has(argAfter(rule.args, '-j') ?? '')).map((rule) => `-D INPUT ${rule.spec}`),
+        ...chains.flatMap((chain) => [`-F ${chain}`, `-X ${chain}`]),
+      ];
+      const command = restoreCommand(family, lines);
+      await run(command, `${command.argv[0]} (removing ${chains.join(', ')})`);
+    }
+  }
+
+  return {
+    name: 'iptables',
+    ensure: (jails) => ensure(jails),
+    represent: (desired) => [...desired],
+    list,
+    plan,
+    apply,
+    flush,
+  };
+}

@@ -1,0 +1,86 @@
+import { OperationError, tryParseAddress } from '../core/index.js';
+import { CHAIN, parseSetName, setName, type TableState } from './nftables-plan.js';
+import type { EntryKey } from './types.js';
+
+type Json = Record<string, unknown>;
+
+const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** The objects of `nft -j` output that belong to table `inet f2b-store`, as [kind, body] pairs. */
+function ourObjects(stdout: string): [string, Json][] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(stdout);
+  } catch (error) {
+    throw new OperationError(`nft -j printed something that is not JSON: ${stdout.slice(0, 80)}`, { cause: error });
+  }
+  const items = isObject(parsed) && Array.isArray(parsed.nftables) ? parsed.nftables as unknown[] : undefined;
+  if (!items) throw new OperationError(`nft -j output has no "nftables" array: ${stdout.slice(0, 80)}`);
+  const found: [string, Json][] = [];
+  for (const item of items) {
+    if (!isObject(item)) continue;
+    for (const [kind, body] of Object.entries(item)) {
+      if (!isObject(body) || body.family !== 'inet') continue;
+      const table = kind === 'table' ? body.name : body.table;
+      if (table === 'f2b-store') found.push([kind, body]);
+    }
+  }
+  return found;
+}
+
+const text = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
+
+/** The structure of our table (no elements needed) from `nft -j [-t] list ruleset inet` or `list table`. */
+export function parseTableState(stdout: string): TableState {
+  let table = false;
+  let chain: TableState['chain'];
+  const sets = new Map<string, { type: string; flags: string[] }>();
+  const rules: { handle: number; comment?: string }[] = [];
+  for (const [kind, body] of ourObjects(stdout)) {
+    if (kind === 'table') table = true;
+    else if (kind === 'chain' && body.name === CHAIN) {
+      chain = { type: text(body.type), hook: text(body.hook), prio: typeof body.prio === 'number' ? body.prio : undefined, policy: text(body.policy) };
+    } else if (kind === 'set' && typeof body.name === 'string') {
+      const flags = Array.isArray(body.flags) ? body.flags.filter((f): f is string => typeof f === 'string') : [];
+      sets.set(body.name, { type: text(body.type) ?? '', flags });
+    } else if (kind === 'rule' && body.chain === CHAIN && typeof body.handle === 'number') {
+      rules.push({ handle: body.handle, comment: text(body.comment) });
+    }
+  }
+  return { table, chain, sets, rules };
+}
+
+function elementText(value: unknown, set: string): string {
+  if (typeof value === 'string') return value;
+  if (isObject(value)) {
+    if (isObject(value.elem)) return elementText(value.elem.val, set);
+    const prefix = value.prefix;
+    if (isObject(prefix) && typeof prefix.addr === 'string' && typeof prefix.len === 'number') return `${prefix.addr}/${prefix.len}`;
+  }
+  throw new OperationError(
+    `set ${set} of table inet f2b-store holds ${JSON.stringify(value)}, which f2b-store never adds and cannot lift: delete it by hand or run a flush`,
+  );
+}
+
+/**
+ * Every entry held by a set of our table, from `nft -j list table inet f2b-store`. Sets whose name
+ * is not one of ours are ignored; an element that is not exactly an address or prefix of the set's
+ * family and kind (a range, a host in a prefix set) is an error, since it could never be lifted.
+ */
+export function parseEntries(stdout: string): EntryKey[] {
+  const entries: EntryKey[] = [];
+  for (const [kind, body] of ourObjects(stdout)) {
+    const id = kind === 'set' && typeof body.name === 'string' ? parseSetName(body.name) : undefined;
+    if (!id || !Array.isArray(body.elem)) continue;
+    const name = setName(id);
+    for (const element of body.elem as unknown[]) {
+      const raw = elementText(element, name);
+      const address = tryParseAddress(raw);
+      if (!address || address.family !== id.family || address.isNetwork !== (id.kind === 'net')) {
+        throw new OperationError(`set ${name} of table inet f2b-store holds "${raw}", which does not belong in it: delete it by hand or run a flush`);
+      }
+      entries.push({ jail: id.jail, address: address.text, family: address.family });
+    }
+  }
+  return entries;
+}

@@ -1,0 +1,318 @@
+import { createHash } from 'node:crypto';
+import { checkJailName, InputError, parseAddress, tryParseAddress, type Address, type Family } from '../core/index.js';
+import type { Diff, Entry, EntryKey, JailRule } from './types.js';
+
+// Everything f2b-store makes in nftables lives in this one table, so nothing else is ever touched.
+export const TABLE = 'inet f2b-store';
+export const CHAIN = 'input';
+const CHAIN_SPEC = { type: 'filter', hook: 'input', prio: -1, policy: 'accept' } as const;
+
+/** Kernel timeouts are a safety net only; ten years stays far below every kernel's limit. */
+const MAX_TIMEOUT_SECONDS = 3650 * 86_400;
+const CHUNK = 10_000;
+
+/**
+ * Set naming: `<kind><family>-<jail>`, kind `addr` (single addresses, a hash set) or `net`
+ * (prefixes, an interval set): `addr4-sshd`, `net6-sshd`. Jail names are limited to
+ * [A-Za-z0-9_.-] by core, all legal in an unquoted nft identifier, and the fixed letter prefix
+ * keeps jails that start with a digit legal too. The name maps back by splitting at the first `-`.
+ * Hosts and prefixes live in separate sets because an interval set refuses an address inside a
+ * prefix it already holds.
+ */
+type SetKind = 'addr' | 'net';
+
+export interface SetId {
+  readonly kind: SetKind;
+  readonly family: Family;
+  readonly jail: string;
+}
+
+export function setName(id: SetId): string {
+  return `${id.kind}${id.family}-${id.jail}`;
+}
+
+export function parseSetName(name: string): SetId | undefined {
+  const dash = name.indexOf('-');
+  const head = name.slice(0, dash);
+  const jail = name.slice(dash + 1);
+  const known: Record<string, Omit<SetId, 'jail'>> = {
+    addr4: { kind: 'addr', family: 4 }, addr6: { kind: 'addr', family: 6 },
+    net4: { kind: 'net', family: 4 }, net6: { kind: 'net', family: 6 },
+  };
+  const base = dash === -1 ? undefined : known[head];
+  return base && isJailName(jail) ? { ...base, jail } : undefined;
+}
+
+function isJailName(name: string): boolean {
+  try {
+    checkJailName(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function setType(id: SetId): string {
+  return id.family === 4 ? 'ipv4_addr' : 'ipv6_addr';
+}
+
+function setFlags(id: SetId): readonly string[] {
+  return id.kind === 'net' ? ['interval', 'timeout'] : ['timeout'];
+}
+
+function setsOf(jail: string): SetId[] {
+  return (['addr', 'net'] as const).flatMap((kind) => ([4, 6] as const).map((family) => ({ kind, family, jail })));
+}
+
+function addSet(id: SetId): string {
+  return `add set ${TABLE} ${setName(id)} { type ${setType(id)}; flags ${setFlags(id).join(', ')}; }`;
+}
+
+const PROTOCOLS = new Set(['tcp', 'udp', 'sctp', 'dccp', 'udplite']);
+const SERVICE = /^[a-z][a-z0-9-]{0,31}$/i;
+const PORT_NUMBER = /^[0-9]{1,5}$/;
+
+function portNumber(text: string, port: string): number {
+  const value = PORT_NUMBER.test(text) ? Number(text) : NaN;
+  if (!(value <= 65_535)) throw new InputError(`bad port "${port}": ${text} is not a port number`);
+  return value;
+}
+
+/** fail2ban's port list (`ssh`, `22,2222`, `8000:8100`) as nft set elements; service names are left to nft. */
+function nftPorts(port: string): string[] {
+  const items = port.split(/[\s,]+/).filter((p) => p !== '');
+  return items.map((item) => {
+    if (SERVICE.test(item)) return item.toLowerCase();
+    const colon = item.indexOf(':');
+    if (colon === -1) return String(portNumber(item, port));
+    const from = portNumber(item.slice(0, colon), port);
+    const to = portNumber(item.slice(colon + 1), port);
+    if (from > to) throw new InputError(`bad port "${port}": range ${item} runs backwards`);
+    return from === to ? String(from) : `${from}-${to}`;
+  });
+}
+
+function nftProtocols(rule: JailRule): string {
+  const protocols = (rule.protocol ?? 'tcp').split(/[\s,]+/).filter((p) => p !== '').map((p) => p.toLowerCase());
+  for (const p of protocols) {
+    if (!PROTOCOLS.has(p)) throw new InputError(`bad protocol "${rule.protocol}" for jail ${rule.name}: use ${[...PROTOCOLS].join(', ')}`);
+  }
+  const [only, ...more] = protocols;
+  if (only === undefined) return 'tcp';
+  return more.length === 0 ? only : `{ ${protocols.join(', ')} }`;
+}
+
+interface RuleSpec {
+  readonly set: string;
+  /** The rule without its comment, as given to `add rule`. */
+  readonly body: string;
+  /** `f2b-store <set> <hash of body>`: names the rule and tells whether it is up to date. */
+  readonly comment: string;
+}
+
+const COMMENT_PREFIX = 'f2b-store ';
+
+function ruleSpec(rule: JailRule, id: SetId): RuleSpec {
+  if (rule.blocktype !== 'reject' && rule.blocktype !== 'drop') {
+    throw new InputError(`bad blocktype "${String(rule.blocktype)}" for jail ${rule.name}: use reject or drop`);
+  }
+  const parts: string[] = [];
+  const ports = rule.port === undefined ? [] : nftPorts(rule.port);
+  if (ports.length > 0) parts.push(`meta l4proto ${nftProtocols(rule)}`, `th dport { ${ports.join(', ')} }`);
+  const set = setName(id);
+  parts.push(`${id.family === 4 ? 'ip' : 'ip6'} saddr @${set}`, rule.blocktype);
+  const body = parts.join(' ');
+  const hash = createHash('sha256').update(body).digest('hex').slice(0, 12);
+  return { set, body, comment: `${COMMENT_PREFIX}${set} ${hash}` };
+}
+
+/** The set named in one of our rule comments, or undefined for a rule f2b-store did not make. */
+function ruleCommentSet(comment: string | undefined): string | undefined {
+  if (comment === undefined || !comment.startsWith(COMMENT_PREFIX)) return undefined;
+  const [set, hash, ...rest] = comment.slice(COMMENT_PREFIX.length).split(' ');
+  return set !== undefined && parseSetName(set) && hash !== undefined && rest.length === 0 ? set : undefined;
+}
+
+/** What ensure() found in the table (structure only, no elements). */
+export interface TableState {
+  readonly table: boolean;
+  readonly chain?: { readonly type?: string; readonly hook?: string; readonly prio?: number; readonly policy?: string };
+  readonly sets: ReadonlyMap<string, { readonly type: string; readonly flags: readonly string[] }>;
+  readonly rules: readonly { readonly handle: number; readonly comment?: string }[];
+}
+
+/**
+ * The `nft -f` batch lines that bring the table to what these jails need, creating only what is
+ * missing or outdated; empty when everything is in place. Rules and sets of jails not listed are
+ * left alone.
+ */
+export function planEnsure(state: TableState, jails: readonly JailRule[]): string[] {
+  const byName = new Map(jails.map((j) => [checkJailName(j.name), j]));
+  const wanted = [...byName.values()].flatMap((rule) => setsOf(rule.name).map((id) => ({ id, rule: ruleSpec(rule, id) })));
+  const head: string[] = [];
+  const tail: string[] = [];
+  if (!state.table) head.push(`add table ${TABLE}`);
+  const chain = state.chain;
+  const chainLine = `add chain ${TABLE} ${CHAIN} { type ${CHAIN_SPEC.type} hook ${CHAIN_SPEC.hook} priority filter - 1; policy ${CHAIN_SPEC.policy}; }`;
+  const rebuild = chain !== undefined
+    && (chain.type !== CHAIN_SPEC.type || chain.hook !== CHAIN_SPEC.hook || chain.prio !== CHAIN_SPEC.prio);
+  if (rebuild) head.push(`flush chain ${TABLE} ${CHAIN}`, `delete chain ${TABLE} ${CHAIN}`);
+  if (chain === undefined || rebuild || chain.policy !== CHAIN_SPEC.policy) tail.push(chainLine);
+
+  const recreate = new Set<string>();
+  for (const { id } of wanted) {
+    const name = setName(id);
+    const found = state.sets.get(name);
+    if (found && (found.type !== setType(id) || [...found.flags].sort().join(',') !== setFlags(id).join(','))) recreate.add(name);
+    if (!found || recreate.has(name)) tail.push(addSet(id));
+  }
+  const wantedRules = new Map(wanted.map(({ rule }) => [rule.set, rule]));
+  const kept = new Set<string>();
+  const deletes: string[] = [];
+  for (const rule of rebuild ? [] : state.rules) {
+    const set = ruleCommentSet(rule.comment);
+    const want = set === undefined ? undefined : wantedRules.get(set);
+    if (!want) continue;
+    if (rule.comment === want.comment && !kept.has(want.set) && !recreate.has(want.set)) kept.add(want.set);
+    else deletes.push(`delete rule ${TABLE} ${CHAIN} handle ${rule.handle}`);
+  }
+  for (const rule of wantedRules.values()) {
+    if (!kept.has(rule.set)) tail.push(`add rule ${TABLE} ${CHAIN} ${rule.body} comment "${rule.comment}"`);
+  }
+  return [...head, ...deletes, ...[...recreate].map((name) => `delete set ${TABLE} ${name}`), ...tail];
+}
+
+/** One element to add to or delete from one set. */
+export interface ElementOp {
+  readonly action: 'add' | 'delete';
+  readonly set: string;
+  /** The element as written in the batch: the canonical address, then `timeout Ns` if any. */
+  readonly element: string;
+  readonly entry: EntryKey;
+}
+
+export interface ElementPlan {
+  /** Deletes first (a wider prefix may make room for a narrower one), then adds. */
+  readonly ops: readonly ElementOp[];
+  readonly invalid: readonly { readonly entry: EntryKey; readonly error: string }[];
+  /** Entries not added because they had already expired at `now`. */
+  readonly expired: number;
+}
+
+/** Turns a diff into element operations; every address is checked to be canonical before use. */
+export function planElements(diff: Diff, now: number): ElementPlan {
+  const invalid: { entry: EntryKey; error: string }[] = [];
+  const jails = new Map<string, boolean>();
+  // Elements are grouped by set, so the batch has one statement per set (and chunk).
+  const deletes = new Map<string, Map<string, ElementOp>>();
+  const adds = new Map<string, Map<string, { op: ElementOp; expiresAt: number | null }>>();
+  const target = (entry: EntryKey): { set: string; text: string } | undefined => {
+    let jailOk = jails.get(entry.jail);
+    if (jailOk === undefined) jails.set(entry.jail, jailOk = isJailName(entry.jail));
+    if (!jailOk) {
+      invalid.push({ entry, error: `bad jail name "${entry.jail}"` });
+      return undefined;
+    }
+    const address = tryParseAddress(entry.address);
+    if (!address || address.text !== entry.address || address.family !== entry.family) {
+      invalid.push({ entry, error: `not a canonical IPv${entry.family} address or network: "${entry.address}"` });
+      return undefined;
+    }
+    return { set: setName({ kind: address.isNetwork ? 'net' : 'addr', family: address.family, jail: entry.jail }), text: address.text };
+  };
+  const group = <T>(groups: Map<string, Map<string, T>>, set: string): Map<string, T> => {
+    let found = groups.get(set);
+    if (!found) groups.set(set, found = new Map());
+    return found;
+  };
+  for (const entry of diff.remove) {
+    const to = target(entry);
+    if (to) group(deletes, to.set).set(to.text, { action: 'delete', set: to.set, element: to.text, entry });
+  }
+  let expired = 0;
+  for (const entry of diff.add) {
+    const to = target(entry);
+    if (!to) continue;
+    if (entry.expiresAt !== null && entry.expiresAt <= now) {
+      expired++;
+      continue;
+    }
+    const inSet = group(adds, to.set);
+    const before = inSet.get(to.text);
+    if (before && (before.expiresAt === null || (entry.expiresAt !== null && entry.expiresAt <= before.expiresAt))) continue;
+    const timeout = entry.expiresAt === null ? '' : ` timeout ${Math.min(entry.expiresAt - now, MAX_TIMEOUT_SECONDS)}s`;
+    inSet.set(to.text, { op: { action: 'add', set: to.set, element: `${to.text}${timeout}`, entry }, expiresAt: entry.expiresAt });
+  }
+  const ops = [...deletes.values()].flatMap((ops) => [...ops.values()]);
+  for (const inSet of adds.values()) for (const { op } of inSet.values()) ops.push(op);
+  return { ops, invalid, expired };
+}
+
+/** The `nft -f` text for these operations, in order, at most CHUNK elements per statement. */
+export function elementBatch(ops: readonly ElementOp[]): string {
+  const statements: { action: string; set: string; elements: string[] }[] = [];
+  let current: (typeof statements)[number] | undefined;
+  for (const op of ops) {
+    if (!current || current.action !== op.action || current.set !== op.set || current.elements.length >= CHUNK) {
+      current = { action: op.action, set: op.set, elements: [] };
+      statements.push(current);
+    }
+    current.elements.push(op.element);
+  }
+  return statements.map((s) => `${s.action} element ${TABLE} ${s.set} { ${s.elements.join(', ')} }\n`).join('');
+}
+
+/**
+ * What the sets hold for these desired entries: hosts as they are; the prefixes of one jail and
+ * family made overlap-free by keeping the widest (a contained prefix comes back when the wider one
+ * is lifted); a prefix given twice keeps its longest expiry. Entries that are not addresses pass
+ * through for plan() to refuse.
+ */
+export function representEntries(desired: readonly Entry[]): Entry[] {
+  const groups = new Map<string, { index: number; entry: Entry; address: Address }[]>();
+  for (const [index, entry] of desired.entries()) {
+    if (!entry.address.includes('/')) continue; // a canonical host has no prefix length: nothing to parse
+    const address = tryParseAddress(entry.address);
+    if (!address?.isNetwork || address.text !== entry.address) continue;
+    const key = `${entry.jail} ${address.family}`;
+    const group = groups.get(key) ?? [];
+    group.push({ index, entry, address });
+    groups.set(key, group);
+  }
+  const replaced = new Map<number, Entry | undefined>();
+  for (const group of groups.values()) {
+    group.sort((a, b) => a.address.prefix - b.address.prefix || a.index - b.index);
+    const kept = new Map<string, { index: number; entry: Entry }>();
+    const lengths: number[] = [];
+    for (const { index, entry, address } of group) {
+      const cover = coveringPrefix(address, lengths, kept);
+      if (!cover) {
+        kept.set(address.text, { index, entry });
+        if (lengths.at(-1) !== address.prefix) lengths.push(address.prefix);
+        continue;
+      }
+      replaced.set(index, undefined);
+      const wider = cover.entry;
+      if (cover.entry.address === address.text && wider.expiresAt !== null && (entry.expiresAt === null || entry.expiresAt > wider.expiresAt)) {
+        cover.entry = { ...wider, expiresAt: entry.expiresAt };
+        replaced.set(cover.index, cover.entry);
+      }
+    }
+  }
+  return desired.flatMap((entry, index) => {
+    if (!replaced.has(index)) return [entry];
+    const instead = replaced.get(index);
+    return instead ? [instead] : [];
+  });
+}
+
+// CIDR blocks nest or are disjoint, so a kept prefix covers this one exactly when this one's
+// network, cut to the kept prefix's length, is that prefix.
+function coveringPrefix<T>(address: Address, lengths: readonly number[], kept: ReadonlyMap<string, T>): T | undefined {
+  const base = address.text.slice(0, address.text.indexOf('/'));
+  for (const length of lengths) {
+    const cover = kept.get(parseAddress(`${base}/${length}`).text);
+    if (cover) return cover;
+  }
+  return undefined;
+}

@@ -1,0 +1,261 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { after, before, describe, it } from 'node:test';
+import { systemExec } from '../../src/backends/exec.js';
+import { createFirewalldBackend } from '../../src/backends/firewalld.js';
+import type { Backend, Entry, EntryKey, JailRule } from '../../src/backends/types.js';
+import { parseAddress } from '../../src/core/index.js';
+import { diffEntries } from '../../src/reconcile/diff.js';
+import { startPrivateFirewalld, type PrivateFirewalld } from '../helpers/firewalld.js';
+import { createNetns, type Netns } from '../helpers/netns.js';
+
+const NOW = 1_700_000_000;
+const JAILS: readonly JailRule[] = [
+  { name: 'sshd', port: '22', protocol: 'tcp', blocktype: 'reject' },
+  { name: 'recidive', blocktype: 'drop' },
+];
+const FOREIGN_IPSET = 'admin-allow';
+const FOREIGN_RULE = 'rule family="ipv4" source address="198.51.100.200" drop';
+const SERVER = '203.0.113.1';
+const ATTACKER = '203.0.113.7';
+
+const entry = (jail: string, text: string): Entry => {
+  const address = parseAddress(text);
+  return { jail, address: address.text, family: address.family, expiresAt: null };
+};
+const keys = (entries: readonly EntryKey[]): string[] => entries.map((e) => `${e.jail} ${e.address}`).sort();
+
+describe('firewalld backend in a private firewalld', () => {
+  let fw: PrivateFirewalld;
+  let backend: Backend;
+  const savedBus = process.env.DBUS_SYSTEM_BUS_ADDRESS;
+  let peer: Netns | undefined;
+  let server: ChildProcess | undefined;
+
+  const cmd = (...args: string[]): string => fw.firewallCmd(args).trim();
+  const lines = (text: string): string[] => text.split('\n').map((l) => l.trim()).filter((l) => l !== '').sort();
+  const nftSet = (name: string): string => fw.netns.run(['nft', 'list', 'set', 'inet', 'firewalld', name]);
+
+  /** One reconcile pass as the reconciler runs it: ensure → list → diff → apply. */
+  async function reconcile(desired: readonly Entry[]): Promise<{ added: number; removed: number; unchanged: number }> {
+    await backend.ensure(JAILS, NOW);
+    const { diff, unchanged } = diffEntries(backend.represent(desired), await backend.list());
+    const report = await backend.apply(diff, JAILS, NOW);
+    assert.deepEqual(report.failed, []);
+    return { added: report.added, removed: report.removed, unchanged };
+  }
+
+  /** From the attacker's namespace: does a TCP connection to the server's port 22 open? */
+  function probe(): string {
+    const script = `const s = require('node:net').connect({ host: '${SERVER}', port: 22, localAddress: '${ATTACKER}' });
+      s.setTimeout(1500, () => { console.log('timeout'); process.exit(0); });
+      s.on('connect', () => { console.log('open'); process.exit(0); });
+      s.on('error', (e) => { console.log(e.code); process.exit(0); });`;
+    return peer!.run([process.execPath, '-e', script]).trim();
+  }
+
+  before(async () => {
+    assert.equal(process.getuid?.(), 0, 'firewalld integration tests run as root (network namespaces, a private firewalld)');
+    fw = await startPrivateFirewalld();
+    // firewall-cmd finds firewalld on the system bus; every command the backend runs goes to the private one.
+    process.env.DBUS_SYSTEM_BUS_ADDRESS = fw.busAddress;
+    backend = createFirewalldBackend({ exec: systemExec(fw.netns.name) });
+
+    cmd('--permanent', `--new-ipset=${FOREIGN_IPSET}`, '--type=hash:ip');
+    cmd('--permanent', `--ipset=${FOREIGN_IPSET}`, '--add-entry=198.51.100.201');
+    cmd('--permanent', '--zone=public', `--add-rich-rule=${FOREIGN_RULE}`);
+    cmd('--reload');
+
+    // An attacker next door: a veth pair made inside the namespaces, never in the host's.
+    peer = createNetns();
+    fw.netns.run(['ip', 'link', 'add', 'f2bsrv', 'type', 'veth', 'peer', 'name', 'f2batk', 'netns', peer.name]);
+    fw.netns.run(['ip', 'addr', 'add', `${SERVER}/24`, 'dev', 'f2bsrv']);
+    fw.netns.run(['ip', 'link', 'set', 'f2bsrv', 'up']);
+    peer.run(['ip', 'addr', 'add', `${ATTACKER}/24`, 'dev', 'f2batk']);
+    peer.run(['ip', 'link', 'set', 'f2batk', 'up']);
+    server = spawn('ip', ['netns', 'exec', fw.netns.name, process.execPath, '-e',
+      "require('node:net').createServer((s) => s.end()).listen(22, () => console.log('listening'))"], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise<void>((resolve, reject) => {
+      server!.stdout!.once('data', () => resolve());
+      server!.once('exit', (code) => reject(new Error(`test server exited (${code})`)));
+    });
+  });
+
+  after(async () => {
+    if (server?.pid !== undefined && server.exitCode === null) {
+      const exited = new Promise((resolve) => server!.once('exit', resolve));
+      server.kill('SIGTERM');
+      await exited;
+    }
+    try { peer?.remove(); } finally {
+      if (savedBus === undefined) delete process.env.DBUS_SYSTEM_BUS_ADDRESS;
+      else process.env.DBUS_SYSTEM_BUS_ADDRESS = savedBus;
+      await fw?.stop();
+    }
+  });
+
+  it('ensure creates ipsets, the policy and its rules, and changes nothing the second time', async () => {
+    const ran = await backend.ensure(JAILS, NOW);
+    assert.ok(ran.length > 0);
+    assert.deepEqual(lines(cmd('--get-ipsets').replace(/ /g, '\n')), [FOREIGN_IPSET, 'f2b-recidive', 'f2b-recidive-6', 'f2b-sshd', 'f2b-sshd-6']);
+    assert.match(cmd('--info-ipset=f2b-sshd-6'), /type: hash:net\n\s*options: family=inet6 maxelem=\d+/);
+    const rules = lines(cmd('--policy=f2b-store', '--list-rich-rules'));
+    assert.deepEqual(rules, lines(cmd('--permanent', '--policy=f2b-store', '--list-rich-rules')));
+    assert.deepEqual(rules, [
+      'rule family="ipv4" source ipset="f2b-recidive" drop',
+      'rule family="ipv4" source ipset="f2b-sshd" port port="22" protocol="tcp" reject',
+      'rule family="ipv6" source ipset="f2b-recidive-6" drop',
+      'rule family="ipv6" source ipset="f2b-sshd-6" port port="22" protocol="tcp" reject',
+    ]);
+    assert.deepEqual(await backend.ensure(JAILS, NOW), []);
+    assert.equal(probe(), 'open');
+  });
+
+  it('adds IPv4, IPv6 and a network; list shows exactly them, nft shows them in firewalld\'s table', async () => {
+    const add = [entry('sshd', ATTACKER), entry('sshd', '2001:db8::66'), entry('recidive', '198.51.100.0/24')];
+    const report = await backend.apply({ add, remove: [] }, JAILS, NOW);
+    assert.deepEqual(report, { added: 3, removed: 0, failed: [] });
+    assert.deepEqual(keys(await backend.list()), keys(add));
+    assert.match(nftSet('f2b-sshd'), /elements = \{ 203\.0\.113\.7 \}/);
+    assert.match(nftSet('f2b-sshd-6'), /elements = \{ 2001:db8::66 \}/);
+    assert.match(nftSet('f2b-recidive'), /elements = \{ 198\.51\.100\.0\/24 \}/);
+    const ruleset = fw.netns.run(['nft', 'list', 'ruleset']);
+    assert.match(ruleset, /ip saddr @f2b-sshd tcp dport 22 reject/);
+    assert.match(ruleset, /ip saddr @f2b-recidive drop/);
+    assert.deepEqual(lines(cmd('--permanent', '--ipset=f2b-sshd', '--get-entries')), [ATTACKER]);
+    assert.equal(probe(), 'ECONNREFUSED');
+  });
+
+  it('removes them again, runtime and permanent; removing an absent one is no failure', async () => {
+    const remove = [entry('sshd', ATTACKER), entry('sshd', '2001:db8::66'), entry('recidive', '198.51.100.0/24'), entry('sshd', '203.0.113.99')];
+    assert.deepEqual(await backend.apply({ add: [], remove }, JAILS, NOW), { added: 0, removed: 4, failed: [] });
+    assert.deepEqual(await backend.list(), []);
+    assert.deepEqual(lines(cmd('--permanent', '--ipset=f2b-sshd', '--get-entries')), []);
+    assert.doesNotMatch(nftSet('f2b-sshd'), /elements/);
+    assert.equal(probe(), 'open');
+  });
+
+  it('a refused entry fails alone; the rest of its batch goes in', async () => {
+    const add = [entry('recidive', '198.51.100.0/24'), entry('recidive', '198.51.100.9'), entry('recidive', '203.0.113.50')];
+    const report = await backend.apply({ add, remove: [] }, JAILS, NOW);
+    assert.equal(report.added, 2);
+    assert.deepEqual(report.failed.map((f) => f.entry.address), ['198.51.100.9']);
+    assert.match(report.failed[0]!.error, /overlaps/);
+    assert.deepEqual(keys(await backend.list()), ['recidive 198.51.100.0/24', 'recidive 203.0.113.50']);
+    await backend.apply({ add: [], remove: add }, JAILS, NOW);
+  });
+
+  it('leaves the foreign ipset and rich rule alone', () => {
+    for (const permanent of [[], ['--permanent']]) {
+      assert.deepEqual(lines(cmd(...permanent, `--ipset=${FOREIGN_IPSET}`, '--get-entries')), ['198.51.100.201']);
+      assert.deepEqual(lines(cmd(...permanent, '--zone=public', '--list-rich-rules')), [FOREIGN_RULE]);
+    }
+  });
+
+  it('bans are back right after firewall-cmd --reload, and a reconcile pass restores exactly the desired set', async () => {
+    const desired = [
+      entry('sshd', ATTACKER), entry('sshd', '2001:db8::66'), entry('sshd', '198.51.100.7'),
+      entry('recidive', '198.51.100.0/24'), entry('recidive', '198.51.100.9'), entry('recidive', '2001:db8:1::/48'),
+    ];
+    assert.deepEqual(await reconcile(desired), { added: 5, removed: 0, unchanged: 0 });
+    const held = keys(backend.represent(desired));
+    assert.ok(!held.includes('recidive 198.51.100.9'), 'an address inside a banned network of its jail is not held twice');
+
+    // Drift behind our back: a stray runtime-only entry, and an entry dropped from the permanent config.
+    cmd('--ipset=f2b-sshd', '--add-entry=203.0.113.200');
+    cmd('--permanent', '--ipset=f2b-sshd', '--remove-entry=198.51.100.7');
+    const started = Date.now();
+    cmd('--reload');
+    const back = keys(await backend.list());
+    console.log(`firewalld: bans listed back ${Date.now() - started} ms after the start of firewall-cmd --reload`);
+    assert.ok(Date.now() - started < 5000);
+    assert.deepEqual(back, held.filter((k) => k !== 'sshd 198.51.100.7'));
+    assert.equal(probe(), 'ECONNREFUSED');
+
+    assert.deepEqual(await reconcile(desired), { added: 1, removed: 0, unchanged: 4 });
+    assert.deepEqual(keys(await backend.list()), held);
+    assert.deepEqual(lines(cmd('--permanent', '--ipset=f2b-sshd', '--get-entries')), ['198.51.100.7', ATTACKER]);
+    assert.deepEqual(await backend.ensure(JAILS, NOW), []);
+    assert.deepEqual(diffEntries(backend.represent(desired), await backend.list()).diff, { add: [], remove: [] });
+
+    // Lifting the network puts back the address it covered.
+    const lifted = desired.filter((e) => e.address !== '198.51.100.0/24');
+    assert.deepEqual(await reconcile(lifted), { added: 1, removed: 1, unchanged: 4 });
+    assert.deepEqual(keys(await backend.list()), keys(lifted));
+  });
+
+  it('an admin wiping our objects is repaired by ensure + apply', async () => {
+    const desired = [entry('sshd', ATTACKER), entry('recidive', '2001:db8::77')];
+    await reconcile(desired);
+    await backend.flush();
+    assert.deepEqual(await backend.list(), []);
+    assert.deepEqual(parseIpsetsOf(cmd('--permanent', '--get-ipsets')), [FOREIGN_IPSET]);
+    assert.doesNotMatch(cmd('--permanent', '--get-policies'), /f2b-store/);
+    assert.equal(probe(), 'open');
+
+    assert.deepEqual(await reconcile(desired), { added: 2, removed: 0, unchanged: 0 });
+    assert.deepEqual(keys(await backend.list()), keys(desired));
+    assert.equal(probe(), 'ECONNREFUSED');
+    assert.deepEqual(await backend.ensure(JAILS, NOW), []);
+    assert.deepEqual(diffEntries(backend.represent(desired), await backend.list()).diff, { add: [], remove: [] });
+    await reconcile([]);
+  });
+
+  it('a changed jail rule replaces its old rule', async () => {
+    const changed = JAILS.map((j) => (j.name === 'sshd' ? { ...j, port: '2222,8000:8100', blocktype: 'drop' as const } : j));
+    const ran = await backend.ensure(changed, NOW);
+    assert.ok(ran.length > 0);
+    assert.deepEqual(lines(cmd('--policy=f2b-store', '--list-rich-rules')).filter((r) => r.includes('f2b-sshd"')), [
+      'rule family="ipv4" source ipset="f2b-sshd" port port="2222" protocol="tcp" drop',
+      'rule family="ipv4" source ipset="f2b-sshd" port port="8000-8100" protocol="tcp" drop',
+    ]);
+    assert.deepEqual(await backend.ensure(changed, NOW), []);
+    await backend.ensure(JAILS, NOW);
+    assert.deepEqual(await backend.ensure(JAILS, NOW), []);
+  });
+
+  it('applies 10,000 entries in one batch and keeps them across a reload', async () => {
+    const many = Array.from({ length: 10_000 }, (_, i) => entry('sshd', `2001:db8:${(i >> 8).toString(16)}:${(i & 0xff).toString(16)}::1`));
+    let t = Date.now();
+    const report = await backend.apply({ add: many, remove: [] }, JAILS, NOW);
+    console.log(`firewalld: apply of 10,000 entries took ${Date.now() - t} ms`);
+    assert.deepEqual(report, { added: 10_000, removed: 0, failed: [] });
+    t = Date.now();
+    const listed = await backend.list();
+    console.log(`firewalld: list of 10,000 entries took ${Date.now() - t} ms`);
+    assert.equal(listed.length, 10_000);
+    t = Date.now();
+    cmd('--reload');
+    console.log(`firewalld: firewall-cmd --reload with 10,000 entries took ${Date.now() - t} ms`);
+    assert.equal((await backend.list()).length, 10_000);
+    t = Date.now();
+    assert.deepEqual(await reconcile(many), { added: 0, removed: 0, unchanged: 10_000 });
+    console.log(`firewalld: a reconcile pass with nothing to do (10,000 entries) took ${Date.now() - t} ms`);
+    t = Date.now();
+    const one = entry('sshd', ATTACKER);
+    assert.deepEqual(await backend.apply({ add: [one], remove: [] }, JAILS, NOW), { added: 1, removed: 0, failed: [] });
+    console.log(`firewalld: one more ban beside 10,000 took ${Date.now() - t} ms`);
+    assert.equal(probe(), 'ECONNREFUSED');
+    t = Date.now();
+    assert.deepEqual(await backend.apply({ add: [], remove: [...many, one] }, JAILS, NOW), { added: 0, removed: 10_001, failed: [] });
+    console.log(`firewalld: removing 10,000 entries took ${Date.now() - t} ms`);
+    assert.deepEqual(await backend.list(), []);
+  });
+
+  it('flush removes every ipset and rule of ours, runtime and permanent, and nothing else', async () => {
+    await reconcile([entry('sshd', ATTACKER)]);
+    await backend.flush();
+    for (const permanent of [[], ['--permanent']]) {
+      assert.deepEqual(parseIpsetsOf(cmd(...permanent, '--get-ipsets')), [FOREIGN_IPSET]);
+      assert.doesNotMatch(cmd(...permanent, '--get-policies'), /f2b-store/);
+      assert.deepEqual(lines(cmd(...permanent, '--zone=public', '--list-rich-rules')), [FOREIGN_RULE]);
+    }
+    assert.doesNotMatch(fw.netns.run(['nft', 'list', 'ruleset']), /f2b-/);
+    assert.equal(probe(), 'open');
+    await backend.flush();
+  });
+});
+
+function parseIpsetsOf(text: string): string[] {
+  return text.split(/\s+/).filter((w) => w !== '').sort();
+}
