@@ -88,8 +88,10 @@ export class BanStore {
       all: db.prepare<[], BanRow>(`SELECT ${COLUMNS} FROM bans ORDER BY banned_at, id`),
       allInJail: db.prepare<[string], BanRow>(`SELECT ${COLUMNS} FROM bans WHERE jail = ? ORDER BY banned_at, id`),
       ofAddress: db.prepare<[string], BanRow>(`SELECT ${COLUMNS} FROM bans WHERE address = ? ORDER BY banned_at, id`),
+      // IPv6 text has a colon and IPv4 text has none: the family filter costs nothing.
       activeNetworks: db.prepare<unknown[], BanRow>(
-        `SELECT ${COLUMNS} FROM bans WHERE prefix IS NOT NULL AND ${ACTIVE} ORDER BY prefix, address`),
+        `SELECT ${COLUMNS} FROM bans WHERE prefix IS NOT NULL AND prefix <= @prefix AND (instr(address, ':') > 0) = @v6
+           AND ${ACTIVE} ORDER BY prefix, address`),
       nextExpiry: db.prepare<unknown[], { at: number | null }>(
         'SELECT min(expires_at) AS at FROM bans WHERE lifted_at IS NULL AND expires_at > @now'),
       purge: db.prepare(
@@ -190,7 +192,7 @@ export class BanStore {
   coveringNetworks(address: string, now: number): Ban[] {
     const target = tryParseAddress(address);
     if (!target) return [];
-    return this.stmt.activeNetworks.all({ now }).filter((row) => {
+    return this.stmt.activeNetworks.all({ now, prefix: target.prefix, v6: target.family === 6 ? 1 : 0 }).filter((row) => {
       const network = tryParseAddress(row.address);
       return network !== undefined && row.address !== target.text && contains(network, target);
     }).map(toBan);
