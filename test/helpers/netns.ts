@@ -16,7 +16,7 @@ export function createNetns(): Netns {
   const name = `f2bt-${randomBytes(4).toString('hex')}`;
   execFileSync('ip', ['netns', 'add', name]);
   const run = (argv: readonly string[], input?: string): string =>
-    execFileSync('ip', ['netns', 'exec', name, ...argv], { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] });
+    execFileSync('ip', ['netns', 'exec', name, ...argv], { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'], maxBuffer: 256 * 1024 * 1024 });
   try {
     run(['ip', 'link', 'set', 'lo', 'up']);
   } catch (error) {

@@ -1,40 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { systemExec } from '../../src/backends/exec.js';
 import { createIptablesBackend } from '../../src/backends/iptables.js';
-import type { Backend, Entry, EntryKey, JailRule } from '../../src/backends/types.js';
-import { nowSeconds, parseAddress } from '../../src/core/index.js';
-import { diffEntries } from '../../src/reconcile/diff.js';
-import { createNetns, type Netns } from '../helpers/netns.js';
-
-const sshd: JailRule = { name: 'sshd', blocktype: 'reject' };
-
-function entry(jail: string, address: string, expiresAt: number | null = null): Entry {
-  const parsed = parseAddress(address);
-  return { jail, address: parsed.text, family: parsed.family, expiresAt };
-}
-
-const keys = (entries: readonly EntryKey[]): string[] => entries.map((e) => `${e.jail} ${e.address}`).sort();
-
-/** Runs `fn` with the iptables backend inside a namespace of its own, removed afterwards whatever happens. */
-function inNetns(fn: (ns: Netns, backend: Backend) => Promise<void>): () => Promise<void> {
-  return async () => {
-    const ns = createNetns();
-    try {
-      assert.match(ns.name, /^f2bt-/);
-      await fn(ns, createIptablesBackend({ exec: systemExec(ns.name) }));
-    } finally {
-      ns.remove();
-    }
-  };
-}
-
-async function reconcile(backend: Backend, jails: readonly JailRule[], desired: readonly Entry[], now: number) {
-  const ensured = await backend.ensure(jails, now);
-  const { diff, unchanged } = diffEntries(backend.represent(desired), await backend.list());
-  const report = await backend.apply(diff, jails, now);
-  return { ensured, diff, unchanged, report };
-}
+import type { JailRule } from '../../src/backends/types.js';
+import { nowSeconds } from '../../src/core/index.js';
+import { entry, inNetns, keys, reconcilePass, sshd } from '../helpers/backend.js';
+import type { Netns } from '../helpers/netns.js';
 
 /** Our lines of `iptables -S`/`ip6tables -S` (every line naming an f2b- chain). */
 function ours(ns: Netns, tool: 'iptables' | 'ip6tables'): string[] {
@@ -48,7 +18,7 @@ function foreignRules(ns: Netns): string[] {
 }
 
 describe('iptables backend in a network namespace', () => {
-  it('ensure creates the chains and jumps, and a second ensure changes nothing', inNetns(async (ns, backend) => {
+  it('ensure creates the chains and jumps, and a second ensure changes nothing', inNetns(createIptablesBackend, async (ns, backend) => {
     const now = nowSeconds();
     assert.ok((await backend.ensure([sshd], now)).length > 0, 'ensure ran commands');
     assert.deepEqual(ours(ns, 'iptables'), ['-N f2b-sshd', '-A INPUT -j f2b-sshd', '-A f2b-sshd -j RETURN']);
@@ -57,10 +27,10 @@ describe('iptables backend in a network namespace', () => {
     assert.deepEqual(await backend.list(), []);
   }));
 
-  it('adds IPv4, IPv6 and a CIDR, lists exactly them, and removes them', inNetns(async (ns, backend) => {
+  it('adds IPv4, IPv6 and a CIDR, lists exactly them, and removes them', inNetns(createIptablesBackend, async (ns, backend) => {
     const now = nowSeconds();
     const desired = [entry('sshd', '203.0.113.7'), entry('sshd', '2001:db8::7', now + 3600), entry('sshd', '198.51.100.0/24')];
-    const { report } = await reconcile(backend, [sshd], desired, now);
+    const { report } = await reconcilePass(backend, [sshd], desired, now);
     assert.deepEqual(report, { added: 3, removed: 0, failed: [] });
     assert.deepEqual(keys(await backend.list()), keys(desired));
     const v4 = ours(ns, 'iptables');
@@ -69,7 +39,7 @@ describe('iptables backend in a network namespace', () => {
     assert.equal(v4.at(-1), '-A f2b-sshd -j RETURN');
     assert.ok(ours(ns, 'ip6tables').includes('-A f2b-sshd -s 2001:db8::7/128 -j REJECT --reject-with icmp6-port-unreachable'), 'IPv6 rule');
 
-    const again = await reconcile(backend, [sshd], desired, now);
+    const again = await reconcilePass(backend, [sshd], desired, now);
     assert.deepEqual(again.ensured, []);
     assert.deepEqual(again.diff, { add: [], remove: [] });
 
@@ -81,7 +51,7 @@ describe('iptables backend in a network namespace', () => {
     assert.equal(ours(ns, 'iptables').filter((line) => line.includes('198.51.100.0/24')).length, 1);
   }));
 
-  it('never touches foreign chains and rules', inNetns(async (ns, backend) => {
+  it('never touches foreign chains and rules', inNetns(createIptablesBackend, async (ns, backend) => {
     const now = nowSeconds();
     ns.run(['iptables', '-N', 'mychain']);
     ns.run(['iptables', '-A', 'mychain', '-s', '192.0.2.9', '-m', 'comment', '--comment', 'keep "me" here', '-j', 'ACCEPT']);
@@ -92,19 +62,19 @@ describe('iptables backend in a network namespace', () => {
     ns.run(['iptables', '-t', 'nat', '-A', 'POSTROUTING', '-s', '10.9.0.0/16', '-j', 'MASQUERADE']);
     const rules = foreignRules(ns);
 
-    await reconcile(backend, [sshd], [entry('sshd', '203.0.113.8'), entry('sshd', '2001:db8::8')], now);
+    await reconcilePass(backend, [sshd], [entry('sshd', '203.0.113.8'), entry('sshd', '2001:db8::8')], now);
     assert.deepEqual(keys(await backend.list()), ['sshd 2001:db8::8', 'sshd 203.0.113.8']);
-    await reconcile(backend, [sshd], [], now);
+    await reconcilePass(backend, [sshd], [], now);
     await backend.flush();
 
     assert.deepEqual(foreignRules(ns), rules);
   }));
 
-  it('restores exactly the desired state after everything was wiped behind its back', inNetns(async (ns, backend) => {
+  it('restores exactly the desired state after everything was wiped behind its back', inNetns(createIptablesBackend, async (ns, backend) => {
     const now = nowSeconds();
     const jails = [sshd, { name: 'postfix', port: 'smtp,465,submission', blocktype: 'drop' } as const];
     const desired = [entry('sshd', '203.0.113.9'), entry('sshd', '2001:db8::9'), entry('postfix', '198.51.100.0/24', now + 600)];
-    await reconcile(backend, jails, desired, now);
+    await reconcilePass(backend, jails, desired, now);
     const before = [...ours(ns, 'iptables'), ...ours(ns, 'ip6tables')].sort();
 
     for (const wipe of [
@@ -119,18 +89,18 @@ describe('iptables backend in a network namespace', () => {
       () => ns.run(['iptables', '-D', 'INPUT', '-j', 'f2b-sshd']),
     ]) {
       wipe();
-      const pass = await reconcile(backend, jails, desired, now);
+      const pass = await reconcilePass(backend, jails, desired, now);
       assert.ok(pass.ensured.length > 0 || pass.diff.add.length > 0, 'the wipe was noticed');
       assert.deepEqual(pass.report.failed, []);
       assert.deepEqual(keys(await backend.list()), keys(desired));
       assert.deepEqual([...ours(ns, 'iptables'), ...ours(ns, 'ip6tables')].sort(), before);
-      const second = await reconcile(backend, jails, desired, now);
+      const second = await reconcilePass(backend, jails, desired, now);
       assert.deepEqual(second.ensured, []);
       assert.deepEqual(second.diff, { add: [], remove: [] });
     }
   }));
 
-  it('does not add expired entries', inNetns(async (_ns, backend) => {
+  it('does not add expired entries', inNetns(createIptablesBackend, async (_ns, backend) => {
     const now = nowSeconds();
     await backend.ensure([sshd], now);
     const report = await backend.apply({
@@ -141,14 +111,14 @@ describe('iptables backend in a network namespace', () => {
     assert.deepEqual(keys(await backend.list()), ['sshd 203.0.113.12']);
   }));
 
-  it('writes ports, protocol and blocktype into the rules, and replaces a jump when they change', inNetns(async (ns, backend) => {
+  it('writes ports, protocol and blocktype into the rules, and replaces a jump when they change', inNetns(createIptablesBackend, async (ns, backend) => {
     const now = nowSeconds();
     const jails: JailRule[] = [
       { name: 'sshd', port: 'ssh, 2222', blocktype: 'reject' },
       { name: 'dns', port: '53', protocol: 'udp', blocktype: 'drop' },
       { name: 'web', port: '8000:8100', protocol: 'tcp', blocktype: 'drop' },
     ];
-    await reconcile(backend, jails, [entry('dns', '203.0.113.13'), entry('dns', '2001:db8::13'), entry('sshd', '203.0.113.14')], now);
+    await reconcilePass(backend, jails, [entry('dns', '203.0.113.13'), entry('dns', '2001:db8::13'), entry('sshd', '203.0.113.14')], now);
     const v4 = ours(ns, 'iptables');
     for (const line of [
       '-A INPUT -p tcp -m multiport --dports 22,2222 -j f2b-sshd',
@@ -174,7 +144,7 @@ describe('iptables backend in a network namespace', () => {
     assert.ok(!ours(ns, 'iptables').some((line) => line.includes('203.0.113.15')), 'every copy is gone');
   }));
 
-  it('reports entries it cannot add and still applies the rest', inNetns(async (_ns, backend) => {
+  it('reports entries it cannot add and still applies the rest', inNetns(createIptablesBackend, async (_ns, backend) => {
     const now = nowSeconds();
     await backend.ensure([sshd], now);
     const ghost: JailRule = { name: 'ghost', blocktype: 'drop' };
@@ -187,14 +157,14 @@ describe('iptables backend in a network namespace', () => {
     assert.deepEqual(keys(await backend.list()), ['sshd 2001:db8::20', 'sshd 203.0.113.20']);
   }));
 
-  it('loads 20,000 entries in one restore per family', inNetns(async (_ns, backend) => {
+  it('loads 20,000 entries in one restore per family', inNetns(createIptablesBackend, async (_ns, backend) => {
     const now = nowSeconds();
     const desired = Array.from({ length: 20_000 }, (_, i) => entry('sshd', `10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`));
     const started = performance.now();
-    const { report } = await reconcile(backend, [sshd], desired, now);
+    const { report } = await reconcilePass(backend, [sshd], desired, now);
     const applied = performance.now();
     assert.deepEqual(report, { added: 20_000, removed: 0, failed: [] });
-    const second = await reconcile(backend, [sshd], desired, now);
+    const second = await reconcilePass(backend, [sshd], desired, now);
     assert.deepEqual(second.diff, { add: [], remove: [] });
     const checked = performance.now();
     const removal = await backend.apply({ add: [], remove: desired.slice(0, 1) }, [sshd], now);
@@ -203,9 +173,9 @@ describe('iptables backend in a network namespace', () => {
       + `drift check with nothing changed ${(checked - applied).toFixed(0)} ms; one removal ${(performance.now() - checked).toFixed(0)} ms`);
   }));
 
-  it('flush removes its chains and jumps', inNetns(async (ns, backend) => {
+  it('flush removes its chains and jumps', inNetns(createIptablesBackend, async (ns, backend) => {
     const now = nowSeconds();
-    await reconcile(backend, [sshd, { name: 'web', port: 'http,https', blocktype: 'drop' }], [entry('sshd', '203.0.113.30')], now);
+    await reconcilePass(backend, [sshd, { name: 'web', port: 'http,https', blocktype: 'drop' }], [entry('sshd', '203.0.113.30')], now);
     await backend.flush();
     assert.deepEqual([...ours(ns, 'iptables'), ...ours(ns, 'ip6tables')], []);
     assert.deepEqual(await backend.list(), []);
