@@ -40,6 +40,9 @@ export function systemExec(netns?: string): Exec {
         : error.killed ? `timed out after ${TIMEOUT_MS / 1000} s` : (stderr.trim() || error.message).split('\n').slice(0, 5).join('; ');
       reject(new OperationError(`${describeCommand(command)}: ${why}`, { cause: error }));
     });
+    // A command that exits before reading its stdin (e.g. a missing namespace) makes the write
+    // fail with EPIPE; its exit status already reports the failure above.
+    child.stdin?.on('error', () => undefined);
     if (command.stdin !== undefined) child.stdin?.end(command.stdin);
   });
 }

@@ -17,6 +17,8 @@ export interface StoreConfig {
   readonly historyAge: Duration;
   readonly backends: readonly BackendName[];
   readonly schedule: string;
+  /** Seconds between full read-back checks; the scheduled ticks between them only check structure. */
+  readonly fullCheck: number;
   readonly hostsDenyFile: string;
   readonly hostsDenyDaemons: string;
 }
@@ -26,6 +28,7 @@ export const DEFAULT_STORE_CONFIG: StoreConfig = {
   historyAge: 365 * 86400,
   backends: ['nftables'],
   schedule: '*/10 * * * * *',
+  fullCheck: 300,
   hostsDenyFile: '/etc/hosts.deny',
   hostsDenyDaemons: 'ALL',
 };
@@ -72,21 +75,27 @@ export function loadStoreConfig(dir: string): StoreConfig {
     return value === undefined ? undefined : String(value).trim();
   };
   const where = (section: string, key: string): string => `${sources[`${section}.${key}`]} [${section}] ${key}`;
-  const historyAge = get('store', 'historyage');
-  const backends = get('reconcile', 'backends');
-  let parsedAge = DEFAULT_STORE_CONFIG.historyAge;
-  if (historyAge !== undefined) {
+  const durationOrPermanent = (section: string, key: string, fallback: Duration): Duration => {
+    const text = get(section, key);
+    if (text === undefined) return fallback;
     try {
-      parsedAge = parseDuration(historyAge);
+      return parseDuration(text);
     } catch (error) {
-      throw new InputError(`${where('store', 'historyage')}: ${messageOf(error)}`);
+      throw new InputError(`${where(section, key)}: ${messageOf(error)}`);
     }
-  }
+  };
+  const duration = (section: string, key: string, fallback: number): number => {
+    const value = durationOrPermanent(section, key, fallback);
+    if (value === null) throw new InputError(`${where(section, key)}: must be a duration, not permanent`);
+    return value;
+  };
+  const backends = get('reconcile', 'backends');
   return {
     dbfile: get('store', 'dbfile') || DEFAULT_STORE_CONFIG.dbfile,
-    historyAge: parsedAge,
+    historyAge: durationOrPermanent('store', 'historyage', DEFAULT_STORE_CONFIG.historyAge),
     backends: backends === undefined ? DEFAULT_STORE_CONFIG.backends : parseBackendList(backends, where('reconcile', 'backends')),
     schedule: get('reconcile', 'schedule') || DEFAULT_STORE_CONFIG.schedule,
+    fullCheck: duration('reconcile', 'fullcheck', DEFAULT_STORE_CONFIG.fullCheck),
     hostsDenyFile: get('hosts-deny', 'file') || DEFAULT_STORE_CONFIG.hostsDenyFile,
     hostsDenyDaemons: get('hosts-deny', 'daemons') || DEFAULT_STORE_CONFIG.hostsDenyDaemons,
   };

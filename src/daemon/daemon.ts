@@ -8,6 +8,7 @@ export interface DaemonOptions {
   readonly store: BanStore;
   readonly backends: readonly Backend[];
   readonly schedule: string;
+  readonly fullCheck: number;
   readonly pidFile: string;
   readonly rules?: JailRules;
   readonly log: (line: string) => void;
@@ -21,12 +22,12 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   const { store, backends, log } = options;
   checkSchedule(options.schedule, '[reconcile] schedule');
   const release = claimPidFile(options.pidFile);
-  const loop = new ReconcileLoop({ store, backends, schedule: options.schedule, rules: options.rules, clock: nowSeconds, log });
+  const loop = new ReconcileLoop({ store, backends, schedule: options.schedule, fullCheck: options.fullCheck, rules: options.rules, clock: nowSeconds, log });
   const stopped = new Promise<string>((resolve) => {
     for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => resolve(signal));
   });
   try {
-    log(`started (pid ${process.pid}); backends: ${backends.map((b) => b.name).join(', ') || 'none'}; drift check: ${options.schedule}`);
+    log(`started (pid ${process.pid}); backends: ${backends.map((b) => b.name).join(', ') || 'none'}; drift check: ${options.schedule}, full check every ${options.fullCheck} s`);
     await loop.start();
     const signal = await stopped;
     log(`${signal}: stopping; bans stay in the firewall`);

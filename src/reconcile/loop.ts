@@ -2,7 +2,7 @@ import cron, { type ScheduledTask } from 'node-cron';
 import { InputError, messageOf } from '../core/index.js';
 import type { Backend } from '../backends/index.js';
 import type { BanStore } from '../store/index.js';
-import type { JailRules } from './entries.js';
+import { defaultJailRules, rulesFor, type JailRules } from './entries.js';
 import { reconcile, type BackendReport } from './reconcile.js';
 
 /** setTimeout's longest delay; a later expiry is simply re-armed when this one fires. */
@@ -13,6 +13,8 @@ export interface LoopOptions {
   readonly backends: readonly Backend[];
   /** node-cron expression (six fields: seconds first) for the drift check. */
   readonly schedule: string;
+  /** Seconds between full read-back checks; ticks in between only make sure each backend's objects exist. */
+  readonly fullCheck: number;
   readonly rules?: JailRules;
   readonly clock: () => number;
   readonly log: (line: string) => void;
@@ -34,6 +36,7 @@ export class ReconcileLoop {
   private running: Promise<BackendReport[]> | undefined;
   private again = false;
   private seenVersion = -1;
+  private lastFull = Number.NEGATIVE_INFINITY;
   private stopped = false;
 
   constructor(private readonly options: LoopOptions) {}
@@ -75,12 +78,32 @@ export class ReconcileLoop {
       this.seenVersion = version;
       this.armExpiry();
     }
-    await this.run('schedule');
+    if (this.options.clock() - this.lastFull >= this.options.fullCheck) {
+      await this.run('schedule');
+      return;
+    }
+    if (this.running) return;
+    // The cheap check: a flush, reload or deleted table shows as missing objects, which ensure()
+    // re-creates. Only then is a full read-back worth its cost before the next full check.
+    const { store, backends, clock, log } = this.options;
+    const now = clock();
+    const rules = rulesFor(store.activeJails(now).map((jail) => ({ jail })), this.options.rules ?? defaultJailRules);
+    const repaired: string[] = [];
+    await Promise.all(backends.map(async (backend) => {
+      try {
+        if ((await backend.ensure(rules, now)).length > 0) repaired.push(backend.name);
+      } catch (error) {
+        log(`drift check ${backend.name}: ${messageOf(error)}`);
+        repaired.push(backend.name);
+      }
+    }));
+    if (repaired.length > 0) await this.run(`${repaired.join(', ')} objects were missing`);
   }
 
   private async once(reason: string): Promise<BackendReport[]> {
     const { store, backends, clock, log, rules } = this.options;
     const now = clock();
+    this.lastFull = now;
     let reports: BackendReport[];
     try {
       reports = await reconcile(store.active(now), backends, now, rules ? { rules } : {});

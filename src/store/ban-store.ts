@@ -92,6 +92,7 @@ export class BanStore {
       activeNetworks: db.prepare<unknown[], BanRow>(
         `SELECT ${COLUMNS} FROM bans WHERE prefix IS NOT NULL AND prefix <= @prefix AND (instr(address, ':') > 0) = @v6
            AND ${ACTIVE} ORDER BY prefix, address`),
+      activeJails: db.prepare<unknown[], { jail: string }>(`SELECT DISTINCT jail FROM bans WHERE ${ACTIVE} ORDER BY jail`),
       nextExpiry: db.prepare<unknown[], { at: number | null }>(
         'SELECT min(expires_at) AS at FROM bans WHERE lifted_at IS NULL AND expires_at > @now'),
       purge: db.prepare(
@@ -201,6 +202,11 @@ export class BanStore {
   /** The active bans that block `address`: its own, in every jail, and those of networks covering it. */
   activeTouching(address: string, now: number): Ban[] {
     return [...this.history(address).filter((ban) => isActive(ban, now)), ...this.coveringNetworks(address, now)];
+  }
+
+  /** The jails holding at least one active ban. */
+  activeJails(now: number): string[] {
+    return this.stmt.activeJails.all({ now }).map((row) => row.jail);
   }
 
   /** When the next active ban expires (epoch seconds), or null when none will. */

@@ -17,7 +17,7 @@ describe('daemon drift loop (hosts-deny)', () => {
     file = join(tmp.dir, 'hosts.deny');
     const config = join(tmp.dir, 'etc');
     mkdirSync(config);
-    writeFileSync(join(config, 'f2b-store.conf'), `[reconcile]\nbackends = hosts-deny\nschedule = * * * * * *\n[hosts-deny]\nfile = ${file}\n`);
+    writeFileSync(join(config, 'f2b-store.conf'), `[reconcile]\nbackends = hosts-deny\nschedule = * * * * * *\nfullcheck = 1s\n[hosts-deny]\nfile = ${file}\n`);
     args = ['--db', join(tmp.dir, 'bans.sqlite3'), '--config', config];
     assert.equal(runCli([...args, '--backend', 'none', 'ban', '203.0.113.7', '--permanent']).code, 0);
     assert.equal(runCli([...args, '--backend', 'none', 'ban', '203.0.113.8', '--for', '3s']).code, 0);

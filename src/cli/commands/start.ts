@@ -19,6 +19,7 @@ is undone within one interval. SIGTERM stops it and leaves the bans in the firew
         store,
         backends,
         schedule: ctx.config().schedule,
+        fullCheck: ctx.config().fullCheck,
         pidFile: pidFileFor(ctx.dbPath()),
         log: (line) => console.error(`${isoTime(nowSeconds())} f2b-store: ${line}`),
       });
