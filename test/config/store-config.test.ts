@@ -1,0 +1,42 @@
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { DEFAULT_STORE_CONFIG, loadStoreConfig } from '../../src/config/index.js';
+import { InputError } from '../../src/core/index.js';
+import { tempDir } from '../helpers/cli.js';
+
+describe('f2b-store.conf', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  beforeEach(() => { tmp = tempDir(); });
+  afterEach(() => tmp.cleanup());
+
+  it('a missing directory means the defaults', () => {
+    assert.deepEqual(loadStoreConfig(join(tmp.dir, 'nope')), DEFAULT_STORE_CONFIG);
+  });
+
+  it('reads .conf, then .local over it, with inline comments', () => {
+    writeFileSync(join(tmp.dir, 'f2b-store.conf'), '[store]\ndbfile = /a.sqlite3\nhistoryage = 30d\n[reconcile]\nbackends = nftables, hosts-deny ; both\nschedule = */5 * * * * *\nfullcheck = 2m\n');
+    writeFileSync(join(tmp.dir, 'f2b-store.local'), '[store]\ndbfile = /b.sqlite3\n[hosts-deny]\nfile = /tmp/x.deny\ndaemons = sshd\n');
+    assert.deepEqual(loadStoreConfig(tmp.dir), {
+      dbfile: '/b.sqlite3', historyAge: 30 * 86400, backends: ['nftables', 'hosts-deny'], schedule: '*/5 * * * * *',
+      fullCheck: 120, hostsDenyFile: '/tmp/x.deny', hostsDenyDaemons: 'sshd',
+    });
+  });
+
+  it('historyage = permanent keeps history forever', () => {
+    writeFileSync(join(tmp.dir, 'f2b-store.conf'), '[store]\nhistoryage = permanent\n');
+    assert.equal(loadStoreConfig(tmp.dir).historyAge, null);
+  });
+
+  for (const [text, message] of [
+    ['[reconcile]\nbackends = nftables, pf\n', /f2b-store\.conf \[reconcile\] backends: unknown backend "pf"/],
+    ['[store]\nhistoryage = 10x\n', /f2b-store\.conf \[store\] historyage: bad duration "10x"/],
+    ['[reconcile]\nfullcheck = permanent\n', /\[reconcile\] fullcheck: must be a duration/],
+  ] as const) {
+    it(`names the file and key of a bad value: ${text.trim().replace('\n', ' ')}`, () => {
+      writeFileSync(join(tmp.dir, 'f2b-store.conf'), text);
+      assert.throws(() => loadStoreConfig(tmp.dir), (e: unknown) => e instanceof InputError && message.test(e.message));
+    });
+  }
+});
