@@ -3,6 +3,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { nowSeconds } from '../src/core/index.js';
+import { runFirewallBench } from './firewall-bench.js';
 import { describeMachine, machineLine } from './machine.js';
 import { writeSection } from './results.js';
 import type { Samples } from './stats.js';
@@ -75,7 +76,7 @@ function notes(figures: readonly StoreFigures[], load: { start: number; end: num
   return lines;
 }
 
-function main(): void {
+function storeBench(): void {
   const machine = describeMachine();
   const startedAt = new Date();
   const loadAtStart = loadavg()[0]!;
@@ -109,4 +110,12 @@ function main(): void {
   console.log(`\nwritten to ${RESULTS}`);
 }
 
-main();
+/** F2B_BENCH_ONLY=store|firewall runs one section; default both. */
+async function main(): Promise<void> {
+  const only = process.env['F2B_BENCH_ONLY'];
+  if (only !== undefined && only !== '' && only !== 'store' && only !== 'firewall') throw new Error(`F2B_BENCH_ONLY: unknown section "${only}" (store, firewall)`);
+  if (!only || only === 'store') storeBench();
+  if (!only || only === 'firewall') await runFirewallBench();
+}
+
+await main();

@@ -123,6 +123,20 @@ describe('ban store', () => {
     assert.equal([...store.all('manual')].length, 1);
   });
 
+  it('names the jails holding active bans, and when the next one expires', () => {
+    store.ban(request('203.0.113.1', 'sshd', T0 + 10), T0);
+    store.ban(request('203.0.113.2', 'recidive', null), T0);
+    store.ban(request('203.0.113.3', 'postfix', T0 + 100), T0);
+    store.ban(request('203.0.113.4', 'postfix', T0 + 50), T0);
+    store.lift('203.0.113.2', 'recidive', 'unban', T0 + 1);
+    assert.deepEqual(store.activeJails(T0 + 5), ['postfix', 'sshd']);
+    assert.deepEqual(store.activeJails(T0 + 20), ['postfix']);
+    assert.deepEqual(store.activeJails(T0 + 100), []);
+    assert.equal(store.nextExpiry(T0 + 5), T0 + 10);
+    assert.equal(store.nextExpiry(T0 + 20), T0 + 50);
+    assert.equal(store.nextExpiry(T0 + 100), null);
+  });
+
   it('finds the banned networks that cover an address', () => {
     store.ban(request('198.51.100.0/24', 'manual', null), T0);
     store.ban(request('198.51.0.0/16', 'manual', T0 + 10), T0);
