@@ -21,13 +21,12 @@ import { defaultJailRules, rulesFor } from '../src/reconcile/index.js';
 import { BanStore } from '../src/store/index.js';
 import { createNetns, type Netns } from '../test/helpers/netns.js';
 import { measureFail2banRestore, type Fail2banRestoreResult } from './fail2ban-restore.js';
-import { describeMachine, machineLine } from './machine.js';
-import { writeSection } from './results.js';
+import { describeMachine } from './machine.js';
+import { report } from './results.js';
 import { summarize, type Samples } from './stats.js';
-import { markdownTable, textTable, type Row } from './table.js';
+import type { Row } from './table.js';
 import { banRequests, WORKLOAD } from './workload.js';
 
-const RESULTS = fileURLToPath(new URL('RESULTS.md', import.meta.url));
 const CLI = fileURLToPath(new URL('../dist/cli/f2b-store.js', import.meta.url));
 const BACKENDS = ['nftables', 'ipset'] as const;
 const COUNTS = [10_000, 100_000] as const;
@@ -239,17 +238,5 @@ export async function runFirewallBench(): Promise<void> {
     `1-minute load average at start / end: ${loadAtStart.toFixed(2)} / ${loadAtEnd.toFixed(2)}.`,
   ];
   const title = `Firewall benchmark — ${startedAt.toISOString().slice(0, 10)}`;
-  const plain = (text: string): string => text.replaceAll('`', '');
-  console.log(`\n${title}\n${machineLine(machine)}\n\n${textTable(headers, table.map((r) => r.map(plain)))}\n`);
-  console.log(remarks.map(plain).join('\n'));
-  writeSection(RESULTS, 'firewall', [
-    `## ${title}`,
-    '',
-    `Run at ${startedAt.toISOString()} on ${machineLine(machine)}.`,
-    '',
-    markdownTable(headers, table),
-    '',
-    ...remarks.map((r) => `- ${r}`),
-  ].join('\n'));
-  console.log(`\nwritten to ${RESULTS}`);
+  report('firewall', title, { machine, startedAt }, headers, table, remarks);
 }

@@ -1,4 +1,9 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { machineLine, type Machine } from './machine.js';
+import { markdownTable, textTable, type Row } from './table.js';
+
+export const RESULTS = fileURLToPath(new URL('RESULTS.md', import.meta.url));
 
 const HEADER = '# Benchmark results\n\nWritten by `npm run bench`. Each benchmark replaces only its own marked section.\n';
 
@@ -24,4 +29,21 @@ export function writeSection(file: string, name: string, body: string): void {
   const temp = `${file}.tmp-${process.pid}`;
   writeFileSync(temp, replaceSection(current, name, body));
   renameSync(temp, file);
+}
+
+/** Prints a benchmark's table and remarks, and writes them as section `name` of bench/RESULTS.md. */
+export function report(name: string, title: string, run: { machine: Machine; startedAt: Date }, headers: string[], table: Row[], remarks: string[]): void {
+  const plain = (text: string): string => text.replaceAll('`', '');
+  console.log(`\n${title}\n${machineLine(run.machine)}\n\n${textTable(headers, table.map((r) => r.map(plain)))}\n`);
+  console.log(remarks.map(plain).join('\n'));
+  writeSection(RESULTS, name, [
+    `## ${title}`,
+    '',
+    `Run at ${run.startedAt.toISOString()} on ${machineLine(run.machine)}.`,
+    '',
+    markdownTable(headers, table),
+    '',
+    ...remarks.map((r) => `- ${r}`),
+  ].join('\n'));
+  console.log(`\nwritten to ${RESULTS}`);
 }

@@ -1,17 +1,15 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { nowSeconds } from '../src/core/index.js';
 import { runFirewallBench } from './firewall-bench.js';
-import { describeMachine, machineLine } from './machine.js';
-import { writeSection } from './results.js';
+import { describeMachine } from './machine.js';
+import { report } from './results.js';
 import type { Samples } from './stats.js';
 import { benchStore, type StoreFigures } from './store-bench.js';
-import { markdownTable, textTable, type Row } from './table.js';
+import type { Row } from './table.js';
 import { WORKLOAD } from './workload.js';
 
-const RESULTS = fileURLToPath(new URL('RESULTS.md', import.meta.url));
 const PROCESS_RUNS = 21;
 const LOOKUPS = 1000;
 const PLAN = [
@@ -95,19 +93,7 @@ function storeBench(): void {
   const table = figures.flatMap(rows);
   const remarks = notes(figures, { start: loadAtStart, end: loadavg()[0]! });
   const title = `Store benchmark — ${startedAt.toISOString().slice(0, 10)}`;
-  const plain = (text: string): string => text.replaceAll('`', '');
-  console.log(`\n${title}\n${machineLine(machine)}\n\n${textTable(headers, table.map((r) => r.map(plain)))}\n`);
-  console.log(remarks.map(plain).join('\n'));
-  writeSection(RESULTS, 'store', [
-    `## ${title}`,
-    '',
-    `Run at ${startedAt.toISOString()} on ${machineLine(machine)}.`,
-    '',
-    markdownTable(headers, table),
-    '',
-    ...remarks.map((r) => `- ${r}`),
-  ].join('\n'));
-  console.log(`\nwritten to ${RESULTS}`);
+  report('store', title, { machine, startedAt }, headers, table, remarks);
 }
 
 /** F2B_BENCH_ONLY=store|firewall runs one section; default both. */
