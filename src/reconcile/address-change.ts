@@ -25,7 +25,7 @@ export async function changeAddress<T>(
   if (backends.length === 0) return { result: change(), reports: [] };
   if (address.isNetwork) {
     const result = change();
-    return { result, reports: await reconcile(store.active(now), backends, now, rules ? { rules } : {}) };
+    return { result, reports: await reconcile(store.activeAnyOrder(now), backends, now, rules ? { rules } : {}) };
   }
   const before = store.activeTouching(address.text, now);
   const result = change();

@@ -106,7 +106,7 @@ export class ReconcileLoop {
     this.lastFull = now;
     let reports: BackendReport[];
     try {
-      reports = await reconcile(store.active(now), backends, now, rules ? { rules } : {});
+      reports = await reconcile(store.activeAnyOrder(now), backends, now, rules ? { rules } : {});
     } catch (error) {
       log(`reconcile (${reason}) failed: ${messageOf(error)}`);
       return [];

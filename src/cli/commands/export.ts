@@ -21,7 +21,7 @@ between "# BEGIN f2b-store" and "# END f2b-store" (appended when missing), writt
       const daemons = options.daemons ?? ctx.config().hostsDenyDaemons;
       if (!/^[^:\n#]+$/.test(daemons)) throw new InputError(`bad daemon list "${daemons}": e.g. ALL, or sshd, vsftpd`);
       const store = await ctx.store();
-      const block = hostsDenyBlock(representHostsDeny([...store.active(ctx.now)].map(entryOf)), daemons);
+      const block = hostsDenyBlock(representHostsDeny([...store.activeAnyOrder(ctx.now)].map(entryOf)), daemons);
       if (options.file === undefined) {
         process.stdout.write(block.map((line) => `${line}\n`).join(''));
         return;

@@ -18,7 +18,7 @@ nothing the second time. Nothing outside f2b-store's own tables, chains and sets
       const ctx = createContext(command);
       const store = await ctx.store();
       const backends = await ctx.backends();
-      const reports = await reconcile(store.active(ctx.now), backends, ctx.now, { dryRun: options.dryRun === true });
+      const reports = await reconcile(store.activeAnyOrder(ctx.now), backends, ctx.now, { dryRun: options.dryRun === true });
       if (ctx.json) {
         printJson({ backends: reports });
       } else if (reports.length === 0) {
