@@ -1,7 +1,7 @@
 import { InputError, messageOf, OperationError, tryParseAddress, type Address, type Family } from '../core/index.js';
 import type { Exec } from './exec.js';
 import {
-  checkJail, createAddressMemo, FAMILIES, isJailName, portMatch, readFilterTable, restoreCommand, settleInputRule, verdict, type SavedRule,
+  applyReport, checkJail, createAddressMemo, FAMILIES, isJailName, portMatch, readFilterTable, restoreCommand, settleInputRule, verdict, type SavedRule,
 } from './iptables-rules.js';
 import type { ApplyReport, Backend, Command, Diff, EntryKey, JailRule } from './types.js';
 
@@ -365,12 +365,7 @@ export function createIpsetBackend(options: IpsetBackendOptions): Backend {
       }
     }
 
-    const done = (kind: Item['kind']): number => items.filter((item) => item.kind === kind && !failures.has(item)).length;
-    return {
-      added: done('add'),
-      removed: done('del'),
-      failed: [...invalid, ...[...failures].map(([item, error]) => ({ entry: item.key, error }))],
-    };
+    return applyReport(items, invalid, failures);
   }
 
   async function flush(): Promise<void> {

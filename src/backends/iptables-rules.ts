@@ -1,6 +1,6 @@
 import { checkJailName, InputError, messageOf, OperationError, tryParseAddress, type Address, type Family } from '../core/index.js';
 import type { Exec } from './exec.js';
-import type { Command, JailRule } from './types.js';
+import type { ApplyReport, Command, EntryKey, JailRule } from './types.js';
 
 /** Both families, in the order every backend handles them. */
 export const FAMILIES: readonly Family[] = [4, 6];
@@ -209,5 +209,19 @@ export function createAddressMemo(): AddressMemo {
       previous = current;
       current = new Map();
     },
+  };
+}
+
+/** The apply report from what was attempted, what was invalid up front and what failed on the way. */
+export function applyReport<T extends { readonly kind: 'add' | 'del'; readonly key: EntryKey }>(
+  attempted: readonly T[],
+  invalid: readonly { readonly entry: EntryKey; readonly error: string }[],
+  failures: ReadonlyMap<T, string>,
+): ApplyReport {
+  const done = (kind: T['kind']): number => attempted.filter((item) => item.kind === kind && !failures.has(item)).length;
+  return {
+    added: done('add'),
+    removed: done('del'),
+    failed: [...invalid, ...[...failures].map(([item, error]) => ({ entry: item.key, error }))],
   };
 }

@@ -1,7 +1,7 @@
 import { messageOf, OperationError, tryParseAddress, type Address, type Family } from '../core/index.js';
 import type { Exec } from './exec.js';
 import {
-  argAfter, checkCommand, checkJail, createAddressMemo, FAMILIES, isJailName, portMatch, readFilterTable, restoreCommand, restoreErrorLine, settleInputRule,
+  applyReport, argAfter, checkCommand, checkJail, createAddressMemo, FAMILIES, isJailName, portMatch, readFilterTable, restoreCommand, restoreErrorLine, settleInputRule,
   sourceArgs, succeeds, verdict, type FilterTable, type SavedRule,
 } from './iptables-rules.js';
 import type { ApplyReport, Backend, Command, Diff, EntryKey, JailRule } from './types.js';
@@ -241,12 +241,7 @@ export function createIptablesBackend(options: IptablesBackendOptions): Backend 
         }
       }
     }
-    const done = (kind: Op['kind']): number => ops.filter((op) => op.kind === kind && !failures.has(op)).length;
-    return {
-      added: done('add'),
-      removed: done('del'),
-      failed: [...invalid, ...[...failures].map(([op, error]) => ({ entry: op.key, error }))],
-    };
+    return applyReport(ops, invalid, failures);
   }
 
   async function flush(): Promise<void> {
