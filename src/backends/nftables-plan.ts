@@ -9,6 +9,15 @@ const CHAIN_SPEC = { type: 'filter', hook: 'input', prio: -1, policy: 'accept' }
 
 /** Kernel timeouts are a safety net only; ten years stays far below every kernel's limit. */
 const MAX_TIMEOUT_SECONDS = 3650 * 86_400;
+
+/**
+ * A timeout as nft reads it. nft 1.0.6 refuses plain seconds of nine digits or more ("value too
+ * large") though the kernel holds them, so whole days are written apart: `3650d0s`, `3600s`.
+ */
+export function nftTimeout(seconds: number): string {
+  const days = Math.floor(seconds / 86_400);
+  return days === 0 ? `${seconds}s` : `${days}d${seconds - days * 86_400}s`;
+}
 const CHUNK = 10_000;
 
 /**
@@ -240,7 +249,7 @@ export function planElements(diff: Diff, now: number): ElementPlan {
     const inSet = group(adds, to.set);
     const before = inSet.get(to.text);
     if (before && (before.expiresAt === null || (entry.expiresAt !== null && entry.expiresAt <= before.expiresAt))) continue;
-    const timeout = entry.expiresAt === null ? '' : ` timeout ${Math.min(entry.expiresAt - now, MAX_TIMEOUT_SECONDS)}s`;
+    const timeout = entry.expiresAt === null ? '' : ` timeout ${nftTimeout(Math.min(entry.expiresAt - now, MAX_TIMEOUT_SECONDS))}`;
     inSet.set(to.text, { op: { action: 'add', set: to.set, element: `${to.text}${timeout}`, entry }, expiresAt: entry.expiresAt });
   }
   const ops = [...deletes.values()].flatMap((ops) => [...ops.values()]);
