@@ -166,6 +166,8 @@ export async function succeeds(exec: Exec, command: Command): Promise<boolean> {
   }
 }
 
+const sameArgs = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && a.every((arg, i) => arg === b[i]);
+
 /**
  * Restore lines that leave exactly one rule equal to `desired` at the head of INPUT, given the
  * INPUT rules this backend owns for that object (`ours`, as saved). Nothing when the only one is
@@ -174,6 +176,9 @@ export async function succeeds(exec: Exec, command: Command): Promise<boolean> {
  * stale rules (ports or blocktype changed) and duplicates go away.
  */
 export async function settleInputRule(exec: Exec, family: Family, desired: readonly string[], ours: readonly SavedRule[]): Promise<string[]> {
+  const [only] = ours;
+  // Equal as saved needs no process; otherwise -C decides (it knows `ssh` is the saved `22`).
+  if (ours.length === 1 && only && sameArgs(only.args, desired)) return [];
   if (ours.length === 1 && await succeeds(exec, checkCommand(family, 'INPUT', desired))) return [];
   return [`-I INPUT ${desired.join(' ')}`, ...ours.map((rule) => `-D INPUT ${rule.spec}`)];
 }
