@@ -1,0 +1,213 @@
+/**
+ * The built CLI and daemon against each firewall in its own namespace, as an administrator would
+ * meet them: `ban`/`unban` take effect at once, a wipe behind f2b-store's back is repaired by
+ * `reconcile` and by the running daemon, foreign objects are never touched, expired bans go.
+ * (nftables and hosts-deny have the same in cli-nftables.test.ts and hosts-deny.test.ts.)
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { runCli, tempDir, type CliResult } from '../helpers/cli.js';
+import { startDaemon, waitFor } from '../helpers/daemon.js';
+import { startPrivateFirewalld } from '../helpers/firewalld.js';
+import { createNetns, type Netns } from '../helpers/netns.js';
+
+/** One firewall under test, as seen from outside f2b-store. */
+interface Firewall {
+  readonly netns: string;
+  readonly env: NodeJS.ProcessEnv;
+  /** Everything the firewall holds that the test looks for addresses in. */
+  dump(): string;
+  /** Foreign objects, made before f2b-store runs, in a form to compare later. */
+  foreign(): string;
+  /** The administrator wipes f2b-store's objects (sets, rules, chains), keeping their own. */
+  wipe(): void;
+  close(): Promise<void>;
+}
+
+const withoutCounters = (text: string): string => text.split('\n')
+  .filter((line) => line !== '' && !line.startsWith('#') && !line.includes('f2b-'))
+  .map((line) => line.replace(/\[\d+:\d+\]$/, '')).join('\n');
+
+/** Every rule and chain of both families, as iptables-save prints them, without ours. */
+function foreignRules(ns: Netns): { v4: string; v6: string } {
+  return { v4: withoutCounters(ns.run(['iptables-save'])), v6: withoutCounters(ns.run(['ip6tables-save'])) };
+}
+
+/** The administrator reloads their own rules file (replacing the table): whatever f2b-store had put in is gone. */
+function reloadForeignRules(ns: Netns, saved: { v4: string; v6: string }): void {
+  ns.run(['iptables-restore'], `${saved.v4}\n`);
+  ns.run(['ip6tables-restore'], `${saved.v6}\n`);
+}
+
+function addForeignRules(ns: Netns): void {
+  ns.run(['iptables', '-N', 'admin']);
+  ns.run(['iptables', '-A', 'admin', '-s', '192.0.2.9', '-j', 'ACCEPT']);
+  ns.run(['iptables', '-A', 'INPUT', '-p', 'tcp', '--dport', '9999', '-j', 'admin']);
+  ns.run(['ip6tables', '-A', 'INPUT', '-s', '2001:db8:ffff::/48', '-j', 'ACCEPT']);
+}
+
+function ipsetFirewall(): Firewall {
+  const ns = createNetns();
+  ns.run(['ipset', 'create', 'admin-allow', 'hash:ip']);
+  ns.run(['ipset', 'add', 'admin-allow', '192.0.2.44']);
+  addForeignRules(ns);
+  ns.run(['iptables', '-A', 'INPUT', '-m', 'set', '--match-set', 'admin-allow', 'src', '-j', 'ACCEPT']);
+  const rules = foreignRules(ns);
+  return {
+    netns: ns.name,
+    env: {},
+    dump: () => ns.run(['ipset', 'save']) + ns.run(['iptables-save']) + ns.run(['ip6tables-save']),
+    foreign: () => `${ns.run(['ipset', 'save', 'admin-allow'])}${JSON.stringify(foreignRules(ns))}`,
+    wipe() {
+      reloadForeignRules(ns, rules);
+      for (const set of ns.run(['ipset', 'list', '-n']).split('\n')) if (set.startsWith('f2b-')) ns.run(['ipset', 'destroy', set]);
+    },
+    close: async () => ns.remove(),
+  };
+}
+
+function iptablesFirewall(): Firewall {
+  const ns = createNetns();
+  addForeignRules(ns);
+  const rules = foreignRules(ns);
+  return {
+    netns: ns.name,
+    env: {},
+    dump: () => ns.run(['iptables-save']) + ns.run(['ip6tables-save']),
+    foreign: () => JSON.stringify(foreignRules(ns)),
+    wipe() {
+      for (const tool of ['iptables', 'ip6tables']) {
+        ns.run([tool, '-F']);
+        ns.run([tool, '-X']);
+      }
+      reloadForeignRules(ns, rules);
+    },
+    close: async () => ns.remove(),
+  };
+}
+
+async function firewalldFirewall(): Promise<Firewall> {
+  const fw = await startPrivateFirewalld();
+  const cmd = (...args: string[]): string => fw.firewallCmd(args);
+  cmd('--permanent', '--new-ipset=admin-allow', '--type=hash:ip');
+  cmd('--permanent', '--ipset=admin-allow', '--add-entry=198.51.100.201');
+  cmd('--permanent', '--zone=public', '--add-rich-rule=rule family="ipv4" source address="198.51.100.200" drop');
+  cmd('--reload');
+  return {
+    netns: fw.netns.name,
+    env: { DBUS_SYSTEM_BUS_ADDRESS: fw.busAddress },
+    dump: () => fw.netns.run(['nft', 'list', 'ruleset']),
+    foreign: () => cmd('--permanent', '--info-ipset=admin-allow') + cmd('--permanent', '--zone=public', '--list-rich-rules')
+      + cmd('--info-ipset=admin-allow') + cmd('--zone=public', '--list-rich-rules'),
+    wipe() {
+      // Our policy and ipsets deleted from the permanent configuration, then a reload.
+      cmd('--permanent', '--delete-policy=f2b-store');
+      for (const set of cmd('--permanent', '--get-ipsets').split(/\s+/)) if (set.startsWith('f2b-')) cmd('--permanent', `--delete-ipset=${set}`);
+      cmd('--reload');
+    },
+    close: () => fw.stop(),
+  };
+}
+
+const BACKENDS: readonly { name: string; open: () => Firewall | Promise<Firewall> }[] = [
+  { name: 'ipset', open: ipsetFirewall },
+  { name: 'iptables', open: iptablesFirewall },
+  { name: 'firewalld', open: firewalldFirewall },
+];
+
+const BANNED = ['203.0.113.7', '2001:db8::66', '198.51.100.0/24'] as const;
+
+/** Whether `address` appears in `text` as a whole address (not as the start of a longer one). */
+function holds(text: string, address: string): boolean {
+  const escaped = address.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`(^|[\\s,{"=])${escaped}(?=$|[\\s,}/"])`, 'm').test(text);
+}
+
+interface Report { name: string; added: number; removed: number; unchanged: number; error: string | null }
+
+for (const { name, open } of BACKENDS) {
+  describe(`the CLI and daemon with ${name} in a namespace`, () => {
+    let fw: Firewall;
+    let tmp: ReturnType<typeof tempDir>;
+    let args: string[];
+    let foreign: string;
+    const cli = (...rest: string[]): CliResult => runCli([...args, ...rest], { env: fw.env });
+    const ok = (...rest: string[]): string => {
+      const result = cli(...rest);
+      assert.equal(result.code, 0, `${rest.join(' ')}: ${result.stderr}`);
+      return result.stdout;
+    };
+    const reconcile = (): Report => (JSON.parse(ok('--json', 'reconcile')) as { backends: Report[] }).backends[0]!;
+    const missing = (addresses: readonly string[]): string[] => {
+      const text = fw.dump();
+      return addresses.filter((a) => !holds(text, a));
+    };
+
+    before(async () => {
+      fw = await open();
+      tmp = tempDir();
+      const config = join(tmp.dir, 'etc');
+      mkdirSync(config);
+      writeFileSync(join(config, 'f2b-store.conf'), `[reconcile]\nbackends = ${name}\nschedule = * * * * * *\n`);
+      args = ['--db', join(tmp.dir, 'bans.sqlite3'), '--config', config, '--netns', fw.netns];
+      foreign = fw.foreign();
+    });
+    after(async () => {
+      await fw?.close();
+      tmp?.cleanup();
+    });
+
+    it('ban puts IPv4, IPv6 and a network into the firewall at once', () => {
+      for (const address of BANNED) ok('ban', address, '--for', '1h');
+      assert.deepEqual(missing(BANNED), [], fw.dump());
+      assert.equal(fw.foreign(), foreign, 'foreign objects untouched');
+    });
+
+    it('unban takes an address out at once, the others stay', () => {
+      ok('unban', '203.0.113.7');
+      assert.ok(!holds(fw.dump(), '203.0.113.7'), 'gone from the firewall');
+      assert.deepEqual(missing(BANNED.slice(1)), []);
+    });
+
+    it('after a wipe behind its back, reconcile restores exactly the active bans and leaves foreign objects alone', () => {
+      fw.wipe();
+      assert.deepEqual(missing(BANNED.slice(1)), BANNED.slice(1), 'the wipe removed them');
+      const restored = reconcile();
+      assert.deepEqual([restored.added, restored.removed, restored.error], [2, 0, null]);
+      assert.deepEqual(missing(BANNED.slice(1)), []);
+      assert.ok(!holds(fw.dump(), '203.0.113.7'), 'the lifted ban stays out');
+      assert.equal(fw.foreign(), foreign, 'foreign objects untouched');
+    });
+
+    it('a second reconcile changes nothing', () => {
+      const again = reconcile();
+      assert.deepEqual([again.added, again.removed, again.unchanged, again.error], [0, 0, 2, null]);
+    });
+
+    it('an expired ban is gone after the next reconcile', async () => {
+      ok('ban', '203.0.113.50', '--for', '1');
+      assert.ok(holds(fw.dump(), '203.0.113.50'), 'banned for a second');
+      await sleep(1_500);
+      assert.equal(reconcile().error, null);
+      assert.ok(!holds(fw.dump(), '203.0.113.50'), 'expired, removed');
+      assert.deepEqual(missing(BANNED.slice(1)), []);
+    });
+
+    it('the daemon repairs a wipe by itself within 5 s, and SIGTERM leaves the bans', async () => {
+      const daemon = startDaemon(args, fw.env);
+      try {
+        await waitFor('daemon start', () => daemon.log().includes('started'), 15_000);
+        fw.wipe();
+        const took = await waitFor('repair', () => missing(BANNED.slice(1)).length === 0, 5_000);
+        console.log(`${name}: the daemon repaired a wipe in ${took} ms`);
+      } finally {
+        assert.equal(await daemon.stop(), 0, daemon.log());
+      }
+      assert.deepEqual(missing(BANNED.slice(1)), [], 'bans stay after SIGTERM');
+      assert.equal(fw.foreign(), foreign, 'foreign objects untouched');
+    });
+  });
+}
