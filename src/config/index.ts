@@ -1,1 +1,9 @@
 export * from './store-config.js';
+export { readConfig, readConfigFiles, type ConfigTree, type ReadConfigOptions } from './config-tree.js';
+export { resolveDefinition } from './definition-section.js';
+export { loadFilter, type FilterDefinition, type LoadFilterOptions, type RegexSource } from './filter-definition.js';
+export { parseIni, readIniFile, type IniFile, type IniOption, type IniOptions, type IniSection } from './ini-file.js';
+export { getOption, getQualifiedOption, type Vars } from './interpolation.js';
+export { parseOptionSpec, parseOptionSpecList, type Locate, type OptionSpec } from './option-list.js';
+export { asSourceLine, originAt, sourceLines, textAt, where, type Origin, type SourceLine, type SourcedText } from './sourced-text.js';
+export { substituteTags, type TagOptions } from './tag-substitution.js';
