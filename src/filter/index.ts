@@ -1,2 +1,21 @@
 export { createDateDetector, type DateDetector, type DateDetectorOptions, type DateMatch } from './date-detector.js';
 export { DEFAULT_DATE_PATTERNS } from './date-templates.js';
+export {
+  compileFailRegex,
+  failureHost,
+  type FailCaptures,
+  type FailRegex,
+  type FailRegexKind,
+  type FailRegexMatch,
+  type FailRegexOptions,
+  type FailureHost,
+  type FailureHostKind,
+} from './fail-regex.js';
+export { expandFailTags, type UseDns } from './fail-tags.js';
+export {
+  compilePythonRegex,
+  translatePythonRegex,
+  type PythonFlags,
+  type PythonRegex,
+  type TranslatedRegex,
+} from './python-regex.js';
