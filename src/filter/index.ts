@@ -19,3 +19,4 @@ export {
   type PythonRegex,
   type TranslatedRegex,
 } from './python-regex.js';
+export { LogFilter, type Failure, type LineResult, type LogFilterOptions } from './log-filter.js';

@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
+import { loadFilter } from '../../src/config/index.js';
 import { createDateDetector, type DateDetector } from '../../src/filter/index.js';
 
-// The corpus conventions (../shared/compat/README.md): TZ as below, now = 2005-08-14 12:00 CEST.
+// The corpus conventions (test/fixtures/compat/README.md): TZ as below, now = 2005-08-14 12:00 CEST.
 process.env.TZ = 'CET-01CEST-02,M3.5.0,M10.5.0';
 const NOW = 1124013600;
-const CORPUS = '/work/shared/compat/fail2ban-samples.jsonl';
+const CORPUS = fileURLToPath(new URL('../fixtures/compat/fail2ban-samples.jsonl', import.meta.url));
 const FILTER_D = '/etc/fail2ban/filter.d';
 const TEST_FILTER_D = '/usr/lib/python3/dist-packages/fail2ban/tests/config/filter.d';
 // Only goes up.
@@ -23,78 +24,14 @@ interface SampleRecord {
   readonly epoch: number | null;
 }
 
-type Ini = Map<string, Map<string, string>>;
-
-/**
- * Just enough of fail2ban's config reading to learn a filter's effective datepattern:
- * sections, continuation lines, [INCLUDES] before/after, `%(name)s`, `%(section/name)s`, `%%`,
- * `<tag>` and `<section/option>` tags, and [Init] / filter options overriding [Definition].
- */
-function readIni(path: string, into: Ini): void {
-  const text = readFileSync(path, 'utf8');
-  const own: Ini = new Map();
-  let section: Map<string, string> | undefined;
-  let key = '';
-  for (const line of text.split('\n')) {
-    if (/^\s*[#;]/.test(line) || line.trim() === '') continue;
-    const header = /^\[([^\]]+)\]/.exec(line);
-    if (header) {
-      const name = header[1] ?? '';
-      section = own.get(name) ?? new Map<string, string>();
-      own.set(name, section);
-    } else if (/^\s/.test(line) && section?.has(key)) {
-      section.set(key, `${section.get(key) ?? ''}\n${line.trim()}`);
-    } else if (section) {
-      const at = /^([^=:]+?)\s*[=:]\s?(.*)$/.exec(line);
-      if (!at) continue;
-      key = at[1] ?? '';
-      section.set(key, (at[2] ?? '').trim());
-    }
-  }
-  const includes = own.get('INCLUDES');
-  const include = (names: string | undefined): void => {
-    for (const name of (names ?? '').split(/\s+/).filter(Boolean)) {
-      // zzz-* filters name common.conf by its path in fail2ban's source tree (see the README).
-      const file = name.endsWith('config/filter.d/common.conf') ? `${FILTER_D}/common.conf` : resolve(dirname(path), name);
-      if (existsSync(file)) readIni(file, into);
-    }
-  };
-  include(includes?.get('before'));
-  for (const [name, values] of own) {
-    if (name === 'INCLUDES') continue;
-    const merged = into.get(name) ?? new Map<string, string>();
-    for (const [option, value] of values) merged.set(option, value);
-    into.set(name, merged);
-  }
-  include(includes?.get('after'));
-  const local = path.replace(/\.conf$/, '.local');
-  if (local !== path && existsSync(local)) readIni(local, into);
-}
-
+/** The filter's effective datepattern, as the configuration reader resolves it for this instance. */
 function effectiveDatepattern(filter: string, options: Readonly<Record<string, string>>): string | undefined {
-  const ini: Ini = new Map();
-  readIni(filter.startsWith('zzz-') ? `${TEST_FILTER_D}/${filter}.conf` : `${FILTER_D}/${filter}.conf`, ini);
-  const get = (section: string, key: string, depth = 0): string | undefined => {
-    const raw = ini.get(section)?.get(key) ?? ini.get('DEFAULT')?.get(key);
-    if (raw === undefined || depth > 10) return raw;
-    return raw.replace(/%\(([^)]+)\)s|%%/g, (all, name: string | undefined) => {
-      if (name === undefined) return '%';
-      const [from, option] = name.includes('/') ? (name.split('/') as [string, string]) : [section, name];
-      return get(from, option, depth + 1) ?? all;
-    });
-  };
-  const option = (key: string): string | undefined =>
-    options[key] ?? (ini.get('Init')?.has(key) ? get('Init', key) : get('Definition', key));
-  let value = option('datepattern');
-  for (let round = 0; value !== undefined && round < 10; round += 1) {
-    const next: string = value.replace(/<([\w-]+(?:\/[\w-]+)?)>/g, (tag, name: string) => {
-      const [section, key] = name.split('/');
-      return (key === undefined ? option(name) : get(section ?? '', key)) ?? tag;
-    });
-    if (next === value) break;
-    value = next;
-  }
-  return value;
+  const zzz = filter.startsWith('zzz-');
+  return loadFilter(filter, [zzz ? TEST_FILTER_D : FILTER_D], {
+    overrides: options,
+    // The zzz-* test filters include common.conf by its path in fail2ban's source tree.
+    resolveInclude: (path) => (path.endsWith('config/filter.d/common.conf') ? `${FILTER_D}/common.conf` : path),
+  }).datepattern;
 }
 
 describe('date detection on fail2ban\'s sample-log corpus', () => {

@@ -1,0 +1,396 @@
+import { InputError } from '../core/index.js';
+import type { FilterDefinition, RegexSource } from '../config/index.js';
+import { createDateDetector, type DateDetector } from './date-detector.js';
+import { compileFailRegex, failureHost, type FailCaptures, type FailRegex, type FailRegexMatch, type FailureHost } from './fail-regex.js';
+import type { UseDns } from './fail-tags.js';
+
+/** A log line split around its date as fail2ban keeps it: [before the date, the date text, after]. */
+type TupleLine = readonly [string, string, string];
+
+export interface LogFilterOptions {
+  /** Epoch seconds; dates without a year and lines without a date are read against it. */
+  readonly now: () => number;
+  /** fail2ban's `logtimezone` for dates that carry no zone. */
+  readonly timeZone?: string;
+  readonly useDns?: UseDns;
+  /**
+   * Try every failregex on every line and report them all (fail2ban-regex, the conformance
+   * test); the daemon stops at the first that matches, as fail2ban's jails do.
+   */
+  readonly checkAllRegex?: boolean;
+  /**
+   * Reading live (the daemon): a failure on a line without a usable date happened now. Off for
+   * test-filter, where such a failure has no time.
+   */
+  readonly assumeNow?: boolean;
+}
+
+/** One failure a line completed, with everything fail2ban would put in its ticket. */
+export interface Failure {
+  /** Index of the failregex that matched. */
+  readonly regex: number;
+  /** Who failed: the address (or name, or failure id) to ban. */
+  readonly host: FailureHost;
+  /** The failure id when it differs from the host (`<F-ID>` with a host beside it). */
+  readonly fid?: string;
+  /** Epoch seconds, from the line's date; undefined when the line has none and assumeNow is off. */
+  readonly time: number | undefined;
+  /** Every captured group (prefregex's overlaid by the failregex's, merged over a `<F-MLFID>` session). */
+  readonly captures: FailCaptures;
+  /** Every user name seen in the failure's `<F-MLFID>` session. */
+  readonly users?: readonly string[];
+  /** The log lines that make up the failure, as read. */
+  readonly lines: readonly string[];
+}
+
+export interface LineResult {
+  /** Failures this line completed (none for most lines). */
+  readonly failures: readonly Failure[];
+  /** Failregexes that matched without completing a failure (`<F-NOFAIL>`, a session still waiting for its host). */
+  readonly pending: readonly number[];
+  /** Index of the ignoreregex that discarded a match, if one did. */
+  readonly ignoredBy: number | undefined;
+  /** The date template that read the line's date, if one did. */
+  readonly dateTemplate: string | undefined;
+}
+
+/** fail2ban keeps at most 100 multi-line sessions, each for 5 minutes. */
+const SESSION_LIMIT = 100;
+const SESSION_SECONDS = 300;
+/** A line without a date inherits the previous line's date when that is this recent. */
+const LAST_DATE_SECONDS = 60;
+
+/** The failure data of a session or match: captures plus fail2ban's bookkeeping keys. */
+interface FailData {
+  values: Record<string, string>;
+  users: Set<string> | undefined;
+  matches: TupleLine[];
+  nofailMatches: TupleLine[];
+  pending: boolean;
+}
+
+const joinTuple = (t: TupleLine): string => t[0] + t[2];
+const fullLine = (t: TupleLine): string => t[0] + t[1] + t[2];
+/** The text fail2ban searches: each line without its date, each ending in a newline. */
+const bufferText = (lines: readonly TupleLine[]): string => {
+  let text = '';
+  for (const line of lines) text += `${joinTuple(line)}\n`;
+  return text;
+};
+
+function compileAll(sources: readonly RegexSource[], compile: (text: string) => FailRegex): FailRegex[] {
+  return sources.map((source) => {
+    try {
+      return compile(source.text);
+    } catch (error) {
+      if (error instanceof InputError) throw new InputError(`${source.file}:${source.line}: ${error.message}`, { cause: error });
+      throw error;
+    }
+  });
+}
+
+/**
+ * Which lines of `orgLines` a match in `buf` (their joined text) covered, and which it did not:
+ * the lines the match touches, minus those a `<SKIPLINES>` group swallowed.
+ */
+function splitByMatch(buf: string, match: FailRegexMatch, orgLines: readonly TupleLine[]): { matched: TupleLine[]; unmatched: TupleLine[] } {
+  if (orgLines.length <= 1) return { matched: [...orgLines], unmatched: [] };
+  const lineStart = buf.lastIndexOf('\n', match.start) + 1;
+  const endAt = buf.indexOf('\n', Math.max(0, match.end - 1));
+  const lineEnd = endAt === -1 ? buf.length : endAt + 1;
+  const first = countNewlines(buf, 0, lineStart);
+  const last = countNewlines(buf, 0, lineEnd);
+  const matched = orgLines.slice(first, last);
+  const unmatched = orgLines.slice(0, first);
+  let from = 0;
+  for (const skipped of skippedLines(match.captures)) {
+    const at = matched.findIndex((line, i) => i >= from && joinTuple(line) === skipped);
+    if (at === -1) continue;
+    unmatched.push(...matched.splice(at, 1));
+    from = at;
+  }
+  unmatched.push(...orgLines.slice(last));
+  return { matched, unmatched };
+}
+
+function countNewlines(text: string, from: number, to: number): number {
+  let n = 0;
+  for (let i = text.indexOf('\n', from); i !== -1 && i < to; i = text.indexOf('\n', i + 1)) n++;
+  return n;
+}
+
+function skippedLines(captures: FailCaptures): string[] {
+  let text = '';
+  for (let n = 0; `skiplines${n}` in captures; n++) text += captures[`skiplines${n}`] ?? '';
+  return text === '' ? [] : text.replace(/\n$/, '').split('\n');
+}
+
+/**
+ * One fail2ban filter at work on a stream of lines: the date is found and cut out, the line joins
+ * the `maxlines` buffer, prefregex, failregex and ignoreregex run as fail2ban runs them, and
+ * `<F-MLFID>` sessions merge failures over several lines. Holds the state that carries from one
+ * line to the next, so one instance reads one log.
+ */
+export class LogFilter {
+  readonly definition: FilterDefinition;
+  private readonly options: LogFilterOptions;
+  private readonly dates: DateDetector | undefined;
+  private readonly prefregex: FailRegex | undefined;
+  private readonly failregex: readonly FailRegex[];
+  private readonly ignoreregex: readonly FailRegex[];
+  private readonly maxlines: number;
+  private buffer: TupleLine[] = [];
+  private lastDate: number | undefined;
+  private lastDateText = '';
+  private readonly sessions = new Map<string, { at: number; data: FailData }>();
+
+  constructor(definition: FilterDefinition, options: LogFilterOptions) {
+    this.definition = definition;
+    this.options = options;
+    const useDns = options.useDns ?? (definition.options.usedns as UseDns | undefined);
+    this.maxlines = definition.maxlines;
+    const journal = definition.options.logtype === 'journal';
+    this.dates = journal ? undefined : createDateDetector({
+      ...(definition.datepattern === undefined ? {} : { datepattern: definition.datepattern }),
+      ...(options.timeZone === undefined ? {} : { timeZone: options.timeZone }),
+      now: options.now,
+    });
+    const prefregex = definition.prefregex && compileAll([definition.prefregex], (text) => compileFailRegex(text, { kind: 'prefregex', useDns }))[0];
+    this.prefregex = prefregex;
+    this.failregex = compileAll(definition.failregex, (text) => compileFailRegex(text, {
+      kind: 'failregex', multiline: this.maxlines > 1, useDns, ...(prefregex ? { prefregex } : {}),
+    }));
+    this.ignoreregex = compileAll(definition.ignoreregex, (text) => compileFailRegex(text, { kind: 'ignoreregex', useDns }));
+  }
+
+  /** Date templates in their current order, with how often each read a date. */
+  dateHits(): readonly { readonly name: string; readonly hits: number }[] {
+    return this.dates?.hits() ?? [];
+  }
+
+  /**
+   * Reads one line. `time` is given when the source already knows it (the journal): the line
+   * then carries no date to look for.
+   */
+  processLine(line: string, time?: number): LineResult {
+    let tuple: TupleLine;
+    let date: number | undefined;
+    let dateTemplate: string | undefined;
+    const now = this.options.now();
+    if (time !== undefined || this.dates === undefined) {
+      tuple = ['', '', line];
+      date = time ?? now;
+    } else {
+      const found = this.dates.match(line);
+      if (found) {
+        dateTemplate = found.template;
+        const text = line.slice(found.start, found.end);
+        tuple = [line.slice(0, found.start), text, line.slice(found.end)];
+        if (text !== '') {
+          if (found.time !== undefined) {
+            date = found.time;
+            this.lastDate = date;
+            this.lastDateText = text;
+          }
+        } else if (this.lastDate !== undefined && this.lastDate > now - LAST_DATE_SECONDS) {
+          tuple = ['', this.lastDateText, line];
+          date = this.lastDate;
+        } else {
+          date = now;
+        }
+      } else {
+        tuple = ['', '', line];
+      }
+      if (date === undefined) {
+        if (this.lastDate !== undefined && this.lastDate > now - LAST_DATE_SECONDS) {
+          tuple = ['', this.lastDateText, line];
+          date = this.lastDate;
+        } else if (this.options.assumeNow) {
+          date = now;
+        }
+      }
+    }
+    return { ...this.findFailures(tuple, date, now), dateTemplate };
+  }
+
+  private findFailures(tuple: TupleLine, date: number | undefined, now: number): Omit<LineResult, 'dateTemplate'> {
+    const failures: Failure[] = [];
+    const pending: number[] = [];
+    const checkAll = this.options.checkAllRegex === true;
+    const result = (ignoredBy?: number): Omit<LineResult, 'dateTemplate'> => ({ failures, pending, ignoredBy });
+    let orgBuffer: TupleLine[];
+    if (this.maxlines > 1) {
+      this.buffer.push(tuple);
+      if (this.buffer.length > this.maxlines) this.buffer = this.buffer.slice(-this.maxlines);
+      orgBuffer = this.buffer;
+    } else {
+      orgBuffer = this.buffer = [tuple];
+    }
+    let buf: string | undefined = bufferText(orgBuffer);
+
+    // fail2ban looks at ignoreregex first only when there are clearly fewer of them than failregexes.
+    if (this.ignoreregex.length > 0 && this.ignoreregex.length < this.failregex.length - 2) {
+      const ignoredBy = this.ignoredBy(buf, checkAll);
+      if (ignoredBy !== undefined) return result(ignoredBy);
+    }
+
+    let preGroups: Record<string, string> = {};
+    if (this.prefregex) {
+      const pre = this.prefregex.search(buf);
+      if (!pre) return result();
+      const { content, ...rest } = pre.captures;
+      preGroups = rest;
+      if (content) {
+        this.buffer = [['', '', content]];
+        buf = undefined;
+      }
+    }
+
+    let ignoredBy: number | undefined;
+    for (let index = 0; index < this.failregex.length; index++) {
+      const regex = this.failregex[index];
+      if (!regex) continue;
+      buf ??= bufferText(this.buffer);
+      const match = regex.search(buf);
+      if (!match) continue;
+      const lines = splitByMatch(buf, match, orgBuffer);
+      if (this.ignoreregex.length > 0) {
+        const hit = this.ignoredBy(this.maxlines > 1 ? bufferText(lines.matched) : buf, checkAll, lines.unmatched);
+        if (hit !== undefined) {
+          ignoredBy = hit;
+          buf = undefined;
+          if (!checkAll) break;
+          continue;
+        }
+      }
+      if (!checkAll || this.maxlines > 1) {
+        this.buffer = lines.unmatched;
+        buf = undefined;
+      }
+      // As fail2ban's dict update: a group of the failregex that took no part erases the prefregex's value.
+      const values: Record<string, string> = {};
+      for (const [name, value] of Object.entries(preGroups)) if (!regex.groupNames.includes(name)) values[name] = value;
+      let fail: FailData = { values: Object.assign(values, match.captures), users: undefined, matches: [], nofailMatches: [], pending: false };
+      const mlfid = fail.values.mlfid;
+      if (mlfid !== undefined) {
+        fail = this.mergeSession(mlfid, fail, lines.matched, now);
+        if (fail.values.nofail && !checkAll) {
+          pending.push(index);
+          return result(ignoredBy);
+        }
+      } else {
+        fail.matches.push(...lines.matched);
+      }
+      const host = failureHost(fail.values);
+      if (host === undefined) {
+        // A session still waiting for the line that names its host.
+        fail.pending = true;
+        pending.push(index);
+        if (!checkAll) return result(ignoredBy);
+        continue;
+      }
+      if (fail.values.nofail) {
+        pending.push(index);
+      } else {
+        const fid = fail.values.fid;
+        failures.push({
+          regex: index,
+          host,
+          ...(fid !== undefined && fid !== host.value ? { fid } : {}),
+          time: date,
+          captures: { ...fail.values },
+          ...(fail.users ? { users: [...fail.users] } : {}),
+          lines: fail.matches.map(fullLine),
+        });
+      }
+      if (!checkAll) break;
+    }
+    return result(ignoredBy);
+  }
+
+  /** Index of the (last, with checkAll) ignoreregex matching `buf`; a match also drops the failregex's lines from the buffer. */
+  private ignoredBy(buf: string, checkAll: boolean, unmatched?: TupleLine[]): number | undefined {
+    let found: number | undefined;
+    for (let index = 0; index < this.ignoreregex.length; index++) {
+      if (!this.ignoreregex[index]?.search(buf)) continue;
+      found = index;
+      if ((!checkAll || this.maxlines > 1) && unmatched) this.buffer = unmatched;
+      if (!checkAll) break;
+    }
+    return found;
+  }
+
+  /**
+   * Merges a failure into its `<F-MLFID>` session, as fail2ban does: `<F-NOFAIL>` marks lines that
+   * are no failure by themselves, `<F-MLFGAINED>` a success that clears what was pending,
+   * `<F-MLFFORGET>` the end of the session, and several user names in one session count as failure.
+   */
+  private mergeSession(mlfid: string, fail: FailData, matched: readonly TupleLine[], now: number): FailData {
+    this.expireSessions(now);
+    const session = this.sessions.get(mlfid);
+    const values = fail.values;
+    let flags = 0;
+    const NOFAIL = 1, FORGET = 2, WAS_NOFAIL = 4, GAINED = 8;
+    if (values.mlfgained) {
+      flags |= GAINED | NOFAIL;
+      if (!values.nofail) values.nofail = values.mlfgained;
+    } else if (values.nofail) {
+      flags |= NOFAIL;
+    }
+    if (values.mlfforget) flags |= FORGET;
+    delete values.mlfforget;
+    let users: Set<string> | undefined;
+    let merged: FailData;
+    if (session) {
+      const data = session.data;
+      if (values.user) (data.users ??= new Set()).add(values.user);
+      users = data.users;
+      if (data.values.nofail) flags |= WAS_NOFAIL;
+      if (data.values.mlfgained) flags |= WAS_NOFAIL;
+      delete data.values.nofail;
+      delete data.values.mlfgained;
+      if (flags & GAINED) data.pending = false;
+      if ((flags & WAS_NOFAIL) === 0 && !data.pending) data.matches = [];
+      Object.assign(data.values, values);
+      merged = data;
+      if (flags & FORGET) this.sessions.delete(mlfid);
+    } else {
+      merged = fail;
+      if ((flags & FORGET) === 0) {
+        if (values.user) merged.users = new Set([values.user]);
+        users = merged.users;
+        this.sessions.set(mlfid, { at: now, data: merged });
+        this.trimSessions();
+      }
+    }
+    if (merged.pending || (users && users.size > 1)) {
+      merged.pending = false;
+      delete merged.values.nofail;
+      delete merged.values.mlfgained;
+      flags &= ~(GAINED | NOFAIL);
+    }
+    if ((flags & NOFAIL) === 0) {
+      const lines = [...merged.nofailMatches, ...merged.matches];
+      if ((flags & GAINED) === 0) lines.push(...matched);
+      merged.nofailMatches = [];
+      merged.matches = lines;
+    } else if ((flags & (NOFAIL | FORGET)) === NOFAIL) {
+      merged.nofailMatches = [...merged.nofailMatches, ...matched];
+    }
+    return merged;
+  }
+
+  private expireSessions(now: number): void {
+    for (const [id, session] of this.sessions) {
+      if (session.at > now - SESSION_SECONDS) break;
+      this.sessions.delete(id);
+    }
+  }
+
+  private trimSessions(): void {
+    for (const id of this.sessions.keys()) {
+      if (this.sessions.size <= SESSION_LIMIT) break;
+      this.sessions.delete(id);
+    }
+  }
+}
