@@ -51,7 +51,7 @@ describe('filters: every stock filter resolves exactly as fail2ban resolves it',
     const stock = readdirSync(STOCK).filter((f) => f.endsWith('.conf')).map((f) => f.slice(0, -5));
     const plain = new Set(fixture.filters.filter((r) => Object.keys(r.options).length === 0).map((r) => r.filter));
     assert.deepEqual(stock.filter((f) => !plain.has(f)), []);
-    const corpus = readFileSync(new URL('../../../shared/compat/fail2ban-samples.jsonl', import.meta.url), 'utf8');
+    const corpus = readFileSync(new URL('../fixtures/compat/fail2ban-samples.jsonl', import.meta.url), 'utf8');
     const have = new Set(fixture.filters.map((r) => `${r.filter} ${JSON.stringify(Object.entries(r.options).sort())}`));
     const missing = new Set<string>();
     for (const line of corpus.split('\n')) {

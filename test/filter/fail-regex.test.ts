@@ -212,7 +212,7 @@ describe("fail2ban's own filters", () => {
 
   it('single-line filters find the host and captures the sample logs expect', () => {
     const corpus = new Map(
-      readFileSync(new URL('../../../shared/compat/fail2ban-samples.jsonl', import.meta.url), 'utf8')
+      readFileSync(new URL('../fixtures/compat/fail2ban-samples.jsonl', import.meta.url), 'utf8')
         .trim()
         .split('\n')
         .map((line) => JSON.parse(line) as CorpusRecord)
