@@ -2,7 +2,7 @@ import { banToJson, endedAt, formatDuration, type Ban } from '../core/index.js';
 import type { BackendReport } from '../reconcile/index.js';
 
 /** Buffers small writes into large ones: printing 1,000,000 rows one write each is slow. */
-class Chunked {
+export class Chunked {
   private parts: string[] = [];
   private size = 0;
 

@@ -9,6 +9,7 @@ import { register as reconcile } from './commands/reconcile.js';
 import { register as show } from './commands/show.js';
 import { register as start } from './commands/start.js';
 import { register as stop } from './commands/stop.js';
+import { register as testFilter } from './commands/test-filter.js';
 import { register as unban } from './commands/unban.js';
 
 /** The whole command-line interface; main.ts runs it. */
@@ -26,6 +27,6 @@ export function buildProgram(version: string): Command {
     .configureOutput({ outputError: () => undefined })
     .addHelpText('after', `
 Exit codes: 0 done; 1 could not be done (the message says what was kept); 2 bad input.`);
-  for (const register of [ban, unban, list, show, reconcile, exportCommand, importCommand, purge, start, stop]) register(program);
+  for (const register of [ban, unban, list, show, reconcile, exportCommand, importCommand, purge, testFilter, start, stop]) register(program);
   return program;
 }

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { InputError } from '../core/index.js';
 import { readConfig, readConfigFiles, type ConfigTree, type ReadConfigOptions } from './config-tree.js';
 import { DEFINITION, resolveDefinition } from './definition-section.js';
@@ -34,6 +35,16 @@ export interface LoadFilterOptions extends ReadConfigOptions {
   readonly backend?: string;
   /** Where the spec was written (a jail file's `filter =` line), for error messages. */
   readonly specOrigin?: Origin;
+}
+
+/** The filters shipped with f2b-store: two levels up from `src/config/` and from the bundle in `dist/cli/`. */
+export const SHIPPED_FILTER_DIR = fileURLToPath(new URL('../../filters/', import.meta.url));
+/** fail2ban's own filters, where Debian's package puts them. */
+export const FAIL2BAN_FILTER_DIR = '/etc/fail2ban/filter.d';
+
+/** Where a filter name is looked up: the config dir's `filter.d`, the shipped filters, then fail2ban's. */
+export function filterSearchDirs(configDir: string): string[] {
+  return [join(configDir, 'filter.d'), SHIPPED_FILTER_DIR, FAIL2BAN_FILTER_DIR];
 }
 
 /** The [Definition] keys fail2ban's filter reader acts on. */

@@ -1,7 +1,9 @@
 export * from './store-config.js';
 export { readConfig, readConfigFiles, type ConfigTree, type ReadConfigOptions } from './config-tree.js';
 export { resolveDefinition } from './definition-section.js';
-export { loadFilter, type FilterDefinition, type LoadFilterOptions, type RegexSource } from './filter-definition.js';
+export {
+  FAIL2BAN_FILTER_DIR, filterSearchDirs, loadFilter, SHIPPED_FILTER_DIR, type FilterDefinition, type LoadFilterOptions, type RegexSource,
+} from './filter-definition.js';
 export { parseIni, readIniFile, type IniFile, type IniOption, type IniOptions, type IniSection } from './ini-file.js';
 export { getOption, getQualifiedOption, type Vars } from './interpolation.js';
 export { parseOptionSpec, parseOptionSpecList, type Locate, type OptionSpec } from './option-list.js';

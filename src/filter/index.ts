@@ -20,3 +20,5 @@ export {
   type TranslatedRegex,
 } from './python-regex.js';
 export { LogFilter, type Failure, type LineResult, type LogFilterOptions } from './log-filter.js';
+export { runFilter, type FilterRun, type LineOutcome } from './filter-run.js';
+export { logLineBatches } from './log-lines.js';

@@ -46,13 +46,17 @@ export interface Failure {
 export interface LineResult {
   /** Failures this line completed (none for most lines). */
   readonly failures: readonly Failure[];
-  /** Failregexes that matched without completing a failure (`<F-NOFAIL>`, a session still waiting for its host). */
-  readonly pending: readonly number[];
+  /** Every failregex that matched, whether or not it completed a failure. */
+  readonly hits: readonly number[];
+  /** A failregex matched a line marked as no failure (`<F-NOFAIL>`, `<F-MLFGAINED>`). */
+  readonly nofail: boolean;
   /** Index of the ignoreregex that discarded a match, if one did. */
   readonly ignoredBy: number | undefined;
   /** The date template that read the line's date, if one did. */
   readonly dateTemplate: string | undefined;
 }
+
+const NONE: never[] = [];
 
 /** fail2ban keeps at most 100 multi-line sessions, each for 5 minutes. */
 const SESSION_LIMIT = 100;
@@ -210,14 +214,16 @@ export class LogFilter {
         }
       }
     }
-    return { ...this.findFailures(tuple, date, now), dateTemplate };
+    return this.findFailures(tuple, date, now, dateTemplate);
   }
 
-  private findFailures(tuple: TupleLine, date: number | undefined, now: number): Omit<LineResult, 'dateTemplate'> {
-    const failures: Failure[] = [];
-    const pending: number[] = [];
+  private findFailures(tuple: TupleLine, date: number | undefined, now: number, dateTemplate: string | undefined): LineResult {
+    // Most lines match nothing: they share empty arrays instead of allocating their own.
+    let failures: Failure[] = NONE;
+    let hits: number[] = NONE;
+    let nofail = false;
     const checkAll = this.options.checkAllRegex === true;
-    const result = (ignoredBy?: number): Omit<LineResult, 'dateTemplate'> => ({ failures, pending, ignoredBy });
+    const result = (ignoredBy?: number): LineResult => ({ failures, hits, nofail, ignoredBy, dateTemplate });
     let orgBuffer: TupleLine[];
     if (this.maxlines > 1) {
       this.buffer.push(tuple);
@@ -253,6 +259,8 @@ export class LogFilter {
       buf ??= bufferText(this.buffer);
       const match = regex.search(buf);
       if (!match) continue;
+      if (hits === NONE) hits = [];
+      hits.push(index);
       const lines = splitByMatch(buf, match, orgBuffer);
       if (this.ignoreregex.length > 0) {
         const hit = this.ignoredBy(this.maxlines > 1 ? bufferText(lines.matched) : buf, checkAll, lines.unmatched);
@@ -275,7 +283,7 @@ export class LogFilter {
       if (mlfid !== undefined) {
         fail = this.mergeSession(mlfid, fail, lines.matched, now);
         if (fail.values.nofail && !checkAll) {
-          pending.push(index);
+          nofail = true;
           return result(ignoredBy);
         }
       } else {
@@ -285,14 +293,14 @@ export class LogFilter {
       if (host === undefined) {
         // A session still waiting for the line that names its host.
         fail.pending = true;
-        pending.push(index);
         if (!checkAll) return result(ignoredBy);
         continue;
       }
       if (fail.values.nofail) {
-        pending.push(index);
+        nofail = true;
       } else {
         const fid = fail.values.fid;
+        if (failures === NONE) failures = [];
         failures.push({
           regex: index,
           host,

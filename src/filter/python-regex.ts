@@ -77,7 +77,9 @@ export function translatePythonRegex(source: string, flags: PythonFlags = {}): T
 export function compilePythonRegex(source: string, flags: PythonFlags = {}): PythonRegex {
   const translated = translatePythonRegex(source, flags);
   const regex = javascriptRegExp(translated, source);
-  const named = [...translated.groupNames];
+  // Parallel arrays: this loop runs for every match of every line, so no iterator or tuple per group.
+  const namedIndexes = [...translated.groupNames.keys()];
+  const namedNames = [...translated.groupNames.values()];
   const repeated = translated.repeated.map(({ span, iteration }) => ({
     span,
     regex: javascriptRegExp(iteration, source),
@@ -109,9 +111,9 @@ export function compilePythonRegex(source: string, flags: PythonFlags = {}): Pyt
     const match = regex.exec(text);
     if (match === null) return undefined;
     const groups: Record<string, string> = {};
-    for (const [index, name] of named) {
-      const value = match[index];
-      if (value !== undefined) groups[name] = value;
+    for (let i = 0; i < namedIndexes.length; i++) {
+      const value = match[namedIndexes[i] as number];
+      if (value !== undefined) groups[namedNames[i] as string] = value;
     }
     if (repeated.length > 0) recover(match, text, groups);
     return { groups, start: match.index, end: match.index + match[0].length };

@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { writeLog } from '../../bench/log-workload.js';
+import { runCli, tempDir, type CliResult } from '../helpers/cli.js';
+
+interface TestFilterJson {
+  lines: number;
+  matched: number;
+  ignored: number;
+  missed: number;
+  matches: { lineno: number; line: string; host: string; time: string | null; fid: string; user: string | null }[];
+  failregex: { regex: string; hits: number }[];
+  dateTemplates: { name: string; hits: number }[];
+}
+
+/** fail2ban-regex's own count line: `Lines: N lines, I ignored, M matched, X missed`. */
+function fail2banRegexCounts(log: string, filter: string): { lines: number; ignored: number; matched: number; missed: number } {
+  const out = execFileSync('fail2ban-regex', [log, filter], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const m = /^Lines: (\d+) lines, (\d+) ignored, (\d+) matched, (\d+) missed/m.exec(out);
+  assert.ok(m, `fail2ban-regex printed its counts:\n${out.slice(-600)}`);
+  return { lines: Number(m[1]), ignored: Number(m[2]), matched: Number(m[3]), missed: Number(m[4]) };
+}
+
+describe('f2b-store test-filter (the built binary)', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  let config: string;
+  const cli = (...args: string[]): CliResult => runCli(['--config', config, ...args]);
+  const json = (...args: string[]): TestFilterJson => {
+    const result = cli('--json', 'test-filter', ...args);
+    assert.equal(result.code, 0, result.stderr);
+    return JSON.parse(result.stdout) as TestFilterJson;
+  };
+
+  before(() => {
+    tmp = tempDir();
+    config = join(tmp.dir, 'etc');
+    mkdirSync(join(config, 'filter.d'), { recursive: true });
+  });
+  after(() => tmp.cleanup());
+
+  it('reads one literal line and prints the contract JSON', () => {
+    const line = 'Nov 23 06:11:57 mail-1 sshd[38624]: Failed password for invalid user oracle from 203.0.113.7 port 28275 ssh2';
+    const out = json(line, '/etc/fail2ban/filter.d/sshd.conf');
+    assert.deepEqual([out.lines, out.matched, out.ignored, out.missed], [1, 1, 0, 0]);
+    const [match] = out.matches;
+    assert.deepEqual(Object.keys(match!), ['lineno', 'line', 'host', 'time', 'fid', 'user']);
+    assert.deepEqual({ ...match, time: undefined }, { lineno: 1, line, host: '203.0.113.7', time: undefined, fid: '203.0.113.7', user: 'oracle' });
+    assert.match(match!.time!, /^\d{4}-11-23T\d\d:11:57Z$/);
+  });
+
+  for (const [kind, filter] of [['auth', 'sshd'], ['mail', 'postfix']] as const) {
+    it(`counts ${filter} over a generated ${kind}.log exactly as fail2ban-regex does`, async () => {
+      const log = join(tmp.dir, `${kind}.log`);
+      await writeLog(log, kind, 3_000, Math.floor(Date.now() / 1000));
+      const path = `/etc/fail2ban/filter.d/${filter}.conf`;
+      const ours = json(log, path);
+      const theirs = fail2banRegexCounts(log, path);
+      assert.deepEqual({ lines: ours.lines, ignored: ours.ignored, matched: ours.matched, missed: ours.missed }, theirs);
+      assert.ok(ours.matched > 100, `${filter} found failures (${ours.matched})`);
+      assert.equal(ours.matches.length, ours.matched, 'one match per matched line');
+      assert.equal(ours.dateTemplates.reduce((n, t) => n + t.hits, 0), 3_000, 'every line dated');
+    });
+  }
+
+  it('looks a name up in the config dir before fail2ban\'s filters, and takes options', () => {
+    writeFileSync(join(config, 'filter.d', 'mine.conf'), '[Definition]\nfailregex = ^\\s*\\S+ myapp: denied <HOST>$\n');
+    const out = json('Nov 23 10:00:00 h myapp: denied 198.51.100.4', 'mine');
+    assert.deepEqual(out.matches.map((m) => m.host), ['198.51.100.4']);
+    const normal = json('Nov 23 10:00:00 h sshd[1]: Connection reset by 203.0.113.9 port 22 [preauth]', '/etc/fail2ban/filter.d/sshd.conf');
+    const aggressive = json('Nov 23 10:00:00 h sshd[1]: Connection reset by 203.0.113.9 port 22 [preauth]', '/etc/fail2ban/filter.d/sshd.conf[mode=aggressive]');
+    assert.notDeepEqual(normal.failregex.length, aggressive.failregex.length, 'mode=aggressive loads other regexes');
+  });
+
+  it('prints counts, hits per regex and date templates for people, and missed lines with -v', () => {
+    const log = join(tmp.dir, 'few.log');
+    writeFileSync(log, [
+      'Nov 23 10:00:00 h sshd[1]: Invalid user admin from 203.0.113.5 port 4000',
+      'Nov 23 10:00:01 h CRON[2]: pam_unix(cron:session): session closed for user root',
+    ].join('\n'));
+    const result = cli('test-filter', '-v', log, '/etc/fail2ban/filter.d/sshd.conf');
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^Missed lines:\n2: Nov 23 10:00:01 h CRON/m);
+    assert.match(result.stdout, /^Failregex: 1 matches$/m);
+    assert.match(result.stdout, /^Lines: 2, matched 1, ignored 0, missed 1 /m);
+    assert.match(result.stdout, /^2\s+\{\^LN-BEG\}/m, 'the date template with its hits');
+  });
+
+  it('a missing filter or log file is exit 2 naming it', () => {
+    const noFilter = cli('test-filter', 'Nov 23 10:00:00 h x', 'no-such-filter');
+    assert.equal(noFilter.code, 2);
+    assert.match(noFilter.stderr, /^f2b-store: filter "no-such-filter": no filter "no-such-filter" in .*filter\.d.*\n$/);
+    const noLog = cli('test-filter', './missing.log', 'sshd');
+    assert.equal(noLog.code, 2);
+    assert.equal(noLog.stderr, 'f2b-store: log file not found: ./missing.log\n');
+    const badRegex = join(config, 'filter.d', 'broken.conf');
+    writeFileSync(badRegex, '[Definition]\nfailregex = ^(?P<host>x <HOST>\n');
+    const broken = cli('test-filter', 'x', 'broken');
+    assert.equal(broken.code, 2);
+    assert.match(broken.stderr, /broken\.conf:2: .*\n$/, broken.stderr);
+  });
+});
