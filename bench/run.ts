@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nowSeconds } from '../src/core/index.js';
+import { runFilterBench } from './filter-bench.js';
 import { runFirewallBench } from './firewall-bench.js';
 import { describeMachine } from './machine.js';
 import { report } from './results.js';
@@ -96,12 +97,17 @@ function storeBench(): void {
   report('store', title, { machine, startedAt }, headers, table, remarks);
 }
 
-/** F2B_BENCH_ONLY=store|firewall runs one section; default both. */
+const SECTIONS = ['store', 'firewall', 'filter'] as const;
+
+/** F2B_BENCH_ONLY=store|firewall|filter runs one section; default all. */
 async function main(): Promise<void> {
-  const only = process.env['F2B_BENCH_ONLY'];
-  if (only !== undefined && only !== '' && only !== 'store' && only !== 'firewall') throw new Error(`F2B_BENCH_ONLY: unknown section "${only}" (store, firewall)`);
+  const only = process.env['F2B_BENCH_ONLY'] || undefined;
+  if (only !== undefined && !(SECTIONS as readonly string[]).includes(only)) {
+    throw new Error(`F2B_BENCH_ONLY: unknown section "${only}" (${SECTIONS.join(', ')})`);
+  }
   if (!only || only === 'store') storeBench();
   if (!only || only === 'firewall') await runFirewallBench();
+  if (!only || only === 'filter') await runFilterBench();
 }
 
 await main();

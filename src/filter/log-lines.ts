@@ -7,7 +7,7 @@ import { createReadStream } from 'node:fs';
  */
 export async function* logLineBatches(path: string): AsyncGenerator<string[]> {
   let rest = '';
-  for await (const chunk of createReadStream(path, { encoding: 'utf8', highWaterMark: 1 << 20 }) as AsyncIterable<string>) {
+  for await (const chunk of createReadStream(path, { encoding: 'utf8', highWaterMark: 1 << 16 }) as AsyncIterable<string>) {
     const text = rest + chunk;
     const batch: string[] = [];
     let start = 0;
