@@ -1,0 +1,104 @@
+/**
+ * The filters f2b-store ships (filters/*.conf), each on its own sample log in fail2ban's
+ * sample-log convention (test/filters/samples/NAME): `# filterOptions: [...]` starts a section
+ * run once per option set, `# failJSON: {...}` says what the next line must give (match or not,
+ * host, time, user…), and an unannotated line must not match. Sample times are UTC; a date
+ * without a year is read as of 2026-11-23 13:05:01 UTC. test/filters/check-samples.py checks
+ * the same files with fail2ban itself.
+ */
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, it } from 'node:test';
+import { loadFilter, SHIPPED_FILTER_DIR } from '../../src/config/index.js';
+import { LogFilter, type Failure } from '../../src/filter/index.js';
+
+process.env.TZ = 'UTC';
+const NOW = Date.UTC(2026, 10, 23, 13, 5, 1) / 1000;
+const SAMPLES = fileURLToPath(new URL('samples/', import.meta.url));
+const NOT_CAPTURES = new Set(['time', 'match', 'host', 'desc']);
+
+interface Expectation {
+  readonly lineno: number;
+  readonly line: string;
+  readonly expect: Readonly<Record<string, unknown>>;
+}
+
+/** The sample file as sections: each with its option sets and its lines in order. */
+function readSamples(name: string): { options: Record<string, string>[]; lines: Expectation[] }[] {
+  const text = readFileSync(`${SAMPLES}${name}`, 'utf8').split('\n');
+  const sections: { options: Record<string, string>[]; lines: Expectation[] }[] = [];
+  let current: (typeof sections)[number] | undefined;
+  let pending: Record<string, unknown> | undefined;
+  text.forEach((line, i) => {
+    const note = /^#+ ?(failJSON|filterOptions):(.+)$/.exec(line);
+    if (note) {
+      const data = JSON.parse(note[2]!) as unknown;
+      if (note[1] === 'filterOptions') {
+        current = { options: (Array.isArray(data) ? data : [data]) as Record<string, string>[], lines: [] };
+        sections.push(current);
+      } else {
+        pending = data as Record<string, unknown>;
+      }
+      return;
+    }
+    if (line.startsWith('#') || line.trim() === '') return;
+    if (!current) sections.push(current = { options: [{}], lines: [] });
+    current.lines.push({ lineno: i + 1, line, expect: pending ?? { match: false } });
+    pending = undefined;
+  });
+  return sections;
+}
+
+function problem(expect: Readonly<Record<string, unknown>>, failures: readonly Failure[]): string | undefined {
+  if (expect.match !== true) return failures.length === 0 ? undefined : `matched ${failures.map((f) => f.host.value).join(', ')}, should not`;
+  if (failures.length !== 1) return failures.length === 0 ? 'did not match' : `${failures.length} regexes matched`;
+  const [failure] = failures as [Failure];
+  const wrong: string[] = [];
+  if (expect.host !== undefined && failure.host.value !== expect.host) wrong.push(`host ${failure.host.value} ≠ ${String(expect.host)}`);
+  if (typeof expect.time === 'string') {
+    const want = Date.parse(`${expect.time}Z`) / 1000;
+    if (failure.time !== want) wrong.push(`time ${failure.time} ≠ ${want} (${expect.time})`);
+  }
+  for (const [key, want] of Object.entries(expect)) {
+    if (NOT_CAPTURES.has(key)) continue;
+    if ((failure.captures[key] ?? null) !== want) wrong.push(`${key} ${JSON.stringify(failure.captures[key])} ≠ ${JSON.stringify(want)}`);
+  }
+  return wrong.length === 0 ? undefined : wrong.join('; ');
+}
+
+const shipped = readdirSync(SHIPPED_FILTER_DIR).filter((f) => f.endsWith('.conf') && f !== 'common.conf').map((f) => f.slice(0, -5)).sort();
+
+describe('shipped filters on their sample logs', () => {
+  it('every shipped filter has a sample log', () => {
+    const samples = new Set(readdirSync(SAMPLES));
+    assert.deepEqual(shipped.filter((name) => !samples.has(name)), []);
+  });
+
+  for (const name of shipped) {
+    it(`${name}: every sample line matches as annotated, hostile lines never yield the injected address`, () => {
+      const failed: string[] = [];
+      let matches = 0;
+      let injections = 0;
+      for (const section of readSamples(name)) {
+        for (const options of section.options) {
+          const filter = new LogFilter(loadFilter(name, [SHIPPED_FILTER_DIR], { overrides: options }), { now: () => NOW, checkAllRegex: true });
+          for (const { lineno, line, expect } of section.lines) {
+            const failures = filter.processLine(line).failures;
+            if (expect.match === true) matches++;
+            // Lines carrying a forged address (198.51.100.9, the samples' injected one) must never give it.
+            if (line.includes('198.51.100.9') && !/198\.51\.100\.9\d/.test(line)) {
+              injections++;
+              if (failures.some((f) => f.host.value === '198.51.100.9')) failed.push(`${lineno} ${JSON.stringify(options)}: yielded the injected 198.51.100.9`);
+            }
+            const wrong = problem(expect, failures);
+            if (wrong) failed.push(`${lineno} ${JSON.stringify(options)}: ${wrong}\n    ${line}`);
+          }
+        }
+      }
+      assert.deepEqual(failed, [], `${name} sample lines`);
+      assert.ok(matches >= 3, `${name} has at least 3 matching samples (${matches})`);
+      assert.ok(injections >= 1, `${name} has at least one log-injection sample (${injections})`);
+    });
+  }
+});
