@@ -22,3 +22,4 @@ export {
 export { LogFilter, type Failure, type LineResult, type LogFilterOptions } from './log-filter.js';
 export { runFilter, type FilterRun, type LineOutcome } from './filter-run.js';
 export { logLineBatches } from './log-lines.js';
+export { failureAddresses, type Lookup } from './failure-addresses.js';

@@ -82,6 +82,15 @@ const bufferText = (lines: readonly TupleLine[]): string => {
   return text;
 };
 
+const USE_DNS: readonly UseDns[] = ['yes', 'warn', 'no', 'raw'];
+
+function parseUseDns(definition: FilterDefinition): UseDns {
+  const value = (definition.options.usedns ?? 'warn').trim().toLowerCase();
+  const found = USE_DNS.find((v) => v === value);
+  if (found === undefined) throw new InputError(`${definition.file}: usedns must be one of ${USE_DNS.join(', ')}, not "${value}"`);
+  return found;
+}
+
 function compileAll(sources: readonly RegexSource[], compile: (text: string) => FailRegex): FailRegex[] {
   return sources.map((source) => {
     try {
@@ -137,6 +146,8 @@ function skippedLines(captures: FailCaptures): string[] {
  */
 export class LogFilter {
   readonly definition: FilterDefinition;
+  /** What a `<HOST>` that is a name becomes (fail2ban's `usedns`, default `warn`): see failureAddresses. */
+  readonly useDns: UseDns;
   private readonly options: LogFilterOptions;
   private readonly dates: DateDetector | undefined;
   private readonly prefregex: FailRegex | undefined;
@@ -151,7 +162,8 @@ export class LogFilter {
   constructor(definition: FilterDefinition, options: LogFilterOptions) {
     this.definition = definition;
     this.options = options;
-    const useDns = options.useDns ?? (definition.options.usedns as UseDns | undefined);
+    const useDns = options.useDns ?? parseUseDns(definition);
+    this.useDns = useDns;
     this.maxlines = definition.maxlines;
     const journal = definition.options.logtype === 'journal';
     this.dates = journal ? undefined : createDateDetector({

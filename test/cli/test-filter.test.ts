@@ -11,7 +11,7 @@ interface TestFilterJson {
   matched: number;
   ignored: number;
   missed: number;
-  matches: { lineno: number; line: string; host: string; time: string | null; fid: string; user: string | null }[];
+  matches: { lineno: number; line: string; host: string; time: string | null; fid: string; user: string | null; addresses: string[] }[];
   failregex: { regex: string; hits: number }[];
   dateTemplates: { name: string; hits: number }[];
 }
@@ -46,8 +46,10 @@ describe('f2b-store test-filter (the built binary)', () => {
     const out = json(line, '/etc/fail2ban/filter.d/sshd.conf');
     assert.deepEqual([out.lines, out.matched, out.ignored, out.missed], [1, 1, 0, 0]);
     const [match] = out.matches;
-    assert.deepEqual(Object.keys(match!), ['lineno', 'line', 'host', 'time', 'fid', 'user']);
-    assert.deepEqual({ ...match, time: undefined }, { lineno: 1, line, host: '203.0.113.7', time: undefined, fid: '203.0.113.7', user: 'oracle' });
+    assert.deepEqual(Object.keys(match!), ['lineno', 'line', 'host', 'time', 'fid', 'user', 'addresses']);
+    assert.deepEqual({ ...match, time: undefined }, {
+      lineno: 1, line, host: '203.0.113.7', time: undefined, fid: '203.0.113.7', user: 'oracle', addresses: ['203.0.113.7'],
+    });
     assert.match(match!.time!, /^\d{4}-11-23T\d\d:11:57Z$/);
   });
 
@@ -72,6 +74,20 @@ describe('f2b-store test-filter (the built binary)', () => {
     const normal = json('Nov 23 10:00:00 h sshd[1]: Connection reset by 203.0.113.9 port 22 [preauth]', '/etc/fail2ban/filter.d/sshd.conf');
     const aggressive = json('Nov 23 10:00:00 h sshd[1]: Connection reset by 203.0.113.9 port 22 [preauth]', '/etc/fail2ban/filter.d/sshd.conf[mode=aggressive]');
     assert.notDeepEqual(normal.failregex.length, aggressive.failregex.length, 'mode=aggressive loads other regexes');
+  });
+
+  it('a host name becomes addresses as usedns says: looked up with warn (the default), kept as a name with raw', () => {
+    writeFileSync(join(config, 'filter.d', 'named.conf'), '[Definition]\nfailregex = ^\\s*\\S+ app: denied <HOST>$\n');
+    writeFileSync(join(config, 'filter.d', 'named-raw.conf'), '[Definition]\nfailregex = ^\\s*\\S+ app: denied <HOST>$\nusedns = raw\n');
+    writeFileSync(join(config, 'filter.d', 'named-bad.conf'), '[Definition]\nfailregex = ^\\s*\\S+ app: denied <HOST>$\nusedns = maybe\n');
+    const line = 'Nov 23 10:00:00 h app: denied localhost';
+    const [looked] = json(line, 'named').matches;
+    assert.equal(looked?.host, 'localhost');
+    assert.ok(looked.addresses.includes('127.0.0.1'), `localhost resolved: ${looked.addresses.join(', ')}`);
+    assert.deepEqual(json(line, 'named-raw').matches.map((m) => [m.host, m.addresses]), [['localhost', []]]);
+    const bad = cli('test-filter', line, 'named-bad');
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /named-bad\.conf: usedns must be one of yes, warn, no, raw, not "maybe"/);
   });
 
   it('prints counts, hits per regex and date templates for people, and missed lines with -v', () => {

@@ -2,7 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { InputError, isoTime, nowSeconds } from '../../core/index.js';
 import { filterSearchDirs, loadFilter } from '../../config/index.js';
-import { LogFilter, logLineBatches, runFilter, type Failure, type FilterRun, type LineOutcome } from '../../filter/index.js';
+import { failureAddresses, LogFilter, logLineBatches, runFilter, type Failure, type FilterRun, type LineOutcome } from '../../filter/index.js';
 import { createContext } from '../context.js';
 import { Chunked, printTable } from '../output.js';
 
@@ -10,8 +10,8 @@ interface TestFilterOptions {
   verbose?: boolean;
 }
 
-/** A match as the contract prints it. */
-function matchJson(lineno: number, line: string, failure: Failure): Record<string, unknown> {
+/** A match as the contract prints it, plus the addresses its host stands for (a name resolved as `usedns` says). */
+function matchJson(lineno: number, line: string, failure: Failure, addresses: readonly string[]): Record<string, unknown> {
   return {
     lineno,
     line,
@@ -19,6 +19,7 @@ function matchJson(lineno: number, line: string, failure: Failure): Record<strin
     time: failure.time === undefined ? null : isoTime(Math.floor(failure.time)),
     fid: failure.fid ?? failure.host.value,
     user: failure.captures.user ?? null,
+    addresses,
   };
 }
 
@@ -60,7 +61,9 @@ export function register(program: Command): void {
 A filter name is looked up in CONFIG/filter.d, then the filters shipped with f2b-store, then
 /etc/fail2ban/filter.d. Dates without a year are read as fail2ban reads them: the latest date
 not after now. --json prints {"lines","matched","ignored","missed","matches":[{"lineno","line",
-"host","time","fid","user"}]} plus the hits per regex and date template.`)
+"host","time","fid","user","addresses"}]} plus the hits per regex and date template; "addresses"
+are what a ban would block: the host's address, or a host name looked up as the filter's usedns
+says (yes, warn: looked up; raw, no: none).`)
     .action(async (log: string, spec: string, options: TestFilterOptions, command: Command) => {
       const ctx = createContext(command);
       const source = logSource(log);
@@ -74,12 +77,28 @@ not after now. --json prints {"lines","matched","ignored","missed","matches":[{"
         const out = new Chunked();
         let first = true;
         out.write('{"matches":[');
-        const run = await runFilter(filter, lines, (lineno, line, _outcome, failures) => {
-          for (const failure of failures) {
-            out.write(`${first ? '' : ','}${JSON.stringify(matchJson(lineno, line, failure))}`);
+        // Names are looked up once each; addresses need no lookup at all.
+        const resolved = new Map<string, readonly string[]>();
+        const matches: { lineno: number; line: string; failure: Failure }[] = [];
+        const flush = async (): Promise<void> => {
+          for (const { lineno, line, failure } of matches.splice(0)) {
+            const key = `${failure.host.kind} ${failure.host.value}/${failure.host.cidr ?? ''}`;
+            let addresses = resolved.get(key);
+            if (addresses === undefined) resolved.set(key, addresses = await failureAddresses(failure.host, filter.useDns));
+            out.write(`${first ? '' : ','}${JSON.stringify(matchJson(lineno, line, failure, addresses))}`);
             first = false;
           }
+        };
+        const batches = async function* (): AsyncGenerator<readonly string[]> {
+          for await (const batch of lines) {
+            yield batch;
+            await flush();
+          }
+        };
+        const run = await runFilter(filter, batches(), (lineno, line, _outcome, failures) => {
+          for (const failure of failures) matches.push({ lineno, line, failure });
         });
+        await flush();
         const { lines: count, matched, ignored, missed } = run;
         const rest = {
           lines: count, matched, ignored, missed,
