@@ -49,6 +49,29 @@ export interface BulkBanReport {
   readonly kept: number;
 }
 
+/** Where a watched log was read up to (src/watch fills it; the store keeps it). */
+export interface LogPosition {
+  readonly path: string;
+  readonly device: number;
+  readonly inode: number;
+  readonly offset: number;
+  readonly headHash: string;
+}
+
+/** A jail's counted failures of one address, as the engine persists them; `state` null deletes them. */
+export interface FailureCounter {
+  readonly jail: string;
+  readonly address: string;
+  readonly state: string | null;
+}
+
+/** What one batch of log lines caused, committed together: a crash leaves all of it or none. */
+export interface LogBatchCommit {
+  readonly bans: readonly BanRequest[];
+  readonly counters: readonly FailureCounter[];
+  readonly positions: readonly LogPosition[];
+}
+
 /** Later expiry wins; permanent (null) always wins. */
 function laterExpiry(a: number | null, b: number | null): number | null {
   return a === null || b === null ? null : Math.max(a, b);
@@ -106,6 +129,20 @@ export class BanStore {
              AND (b.expires_at IS NULL OR b.expires_at > @now))`),
       nextExpiry: db.prepare<unknown[], { at: number | null }>(
         'SELECT min(expires_at) AS at FROM bans WHERE lifted_at IS NULL AND expires_at > @now'),
+      position: db.prepare<[string], { path: string; device: number; inode: number; offset: number; head_hash: string }>(
+        'SELECT path, device, inode, offset, head_hash FROM log_positions WHERE path = ?'),
+      savePosition: db.prepare(
+        `INSERT INTO log_positions (path, device, inode, offset, head_hash, updated_at) VALUES (@path, @device, @inode, @offset, @headHash, @now)
+         ON CONFLICT (path) DO UPDATE SET device = excluded.device, inode = excluded.inode, offset = excluded.offset,
+           head_hash = excluded.head_hash, updated_at = excluded.updated_at`),
+      counters: db.prepare<[string], { address: string; state: string }>('SELECT address, state FROM failure_counters WHERE jail = ?'),
+      saveCounter: db.prepare(
+        `INSERT INTO failure_counters (jail, address, state, updated_at) VALUES (@jail, @address, @state, @now)
+         ON CONFLICT (jail, address) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at`),
+      deleteCounter: db.prepare('DELETE FROM failure_counters WHERE jail = @jail AND address = @address'),
+      deleteCountersOf: db.prepare('DELETE FROM failure_counters WHERE address = ?'),
+      banCount: db.prepare<[string, string], { n: number | null }>('SELECT max(ban_count) AS n FROM bans WHERE address = ? AND jail = ?'),
+      banCountAllJails: db.prepare<[string], { n: number | null }>('SELECT count(*) AS n FROM bans WHERE address = ?'),
       purge: db.prepare(
         `DELETE FROM bans WHERE (lifted_at IS NOT NULL AND lifted_at < @before)
            OR (lifted_at IS NULL AND expires_at IS NOT NULL AND expires_at < @before)`),
@@ -233,6 +270,48 @@ export class BanStore {
   /** Changes whenever another connection (a CLI call, another process) commits: a cheap "anything new?". */
   dataVersion(): number {
     return this.db.pragma('data_version', { simple: true }) as number;
+  }
+
+  /** Where `path` was read up to by an earlier run, if it was. */
+  logPosition(path: string): LogPosition | undefined {
+    const row = this.stmt.position.get(path);
+    return row && { path: row.path, device: row.device, inode: row.inode, offset: row.offset, headHash: row.head_hash };
+  }
+
+  /** A jail's persisted failure counters, by address. */
+  failureCounters(jail: string): Map<string, string> {
+    return new Map(this.stmt.counters.all(jail).map((row) => [row.address, row.state]));
+  }
+
+  /** Drops every jail's counted failures of `address` (it was unbanned by hand: it starts afresh). */
+  forgetFailures(address: string): void {
+    this.stmt.deleteCountersOf.run(address);
+  }
+
+  /**
+   * How often `address` was banned before: in `jail` (the highest ban_count of its rows), or in
+   * any jail when `jail` is undefined (every row counts) — for bantime.increment.
+   */
+  previousBans(address: string, jail: string | undefined): number {
+    const row = jail === undefined ? this.stmt.banCountAllJails.get(address) : this.stmt.banCount.get(address, jail);
+    return row?.n ?? 0;
+  }
+
+  /**
+   * Commits what one batch of log lines caused in one transaction: the bans, the failure counters
+   * and the positions the lines were read up to. After a crash either all of it is there (and the
+   * lines are not read again) or none (and they are).
+   */
+  commitLogBatch(batch: LogBatchCommit, now: number): BanResult[] {
+    return this.db.transaction(() => {
+      const results = batch.bans.map((request) => this.banInTransaction(request, now));
+      for (const { jail, address, state } of batch.counters) {
+        if (state === null) this.stmt.deleteCounter.run({ jail, address });
+        else this.stmt.saveCounter.run({ jail, address, state, now });
+      }
+      for (const position of batch.positions) this.stmt.savePosition.run({ ...position, now });
+      return results;
+    }).immediate();
   }
 
   /** Deletes history that ended before `before`; returns how many rows went. */

@@ -54,18 +54,25 @@ export function migrate(db: Database.Database, path: string, migrations: readonl
       try {
         db.prepare('VACUUM INTO ?').run(backup);
       } catch (error) {
-        throw new OperationError(`cannot back up ${path} to ${backup} before upgrading: ${messageOf(error)}`, { cause: error });
+        // Another process upgrading at the same moment may have written it first.
+        if (!existsSync(backup)) {
+          throw new OperationError(`cannot back up ${path} to ${backup} before upgrading: ${messageOf(error)}`, { cause: error });
+        }
       }
     }
   }
   const applied: string[] = [];
-  for (const migration of migrations.slice(from)) {
-    db.transaction(() => {
-      if (schemaVersion(db) >= migration.version) return;
-      db.exec(migration.sql);
-      db.pragma(`user_version = ${migration.version}`);
-      applied.push(migration.name);
-    }).immediate();
+  const apply = (migration: Migration): void => {
+    if (schemaVersion(db) >= migration.version) return;
+    db.exec(migration.sql);
+    db.pragma(`user_version = ${migration.version}`);
+    applied.push(migration.name);
+  };
+  if (from === 0) {
+    // A new database is created in one transaction, so no other process ever sees it half made.
+    db.transaction(() => migrations.forEach(apply)).immediate();
+  } else {
+    for (const migration of migrations.slice(from)) db.transaction(() => apply(migration)).immediate();
   }
   return { from, to: schemaVersion(db), applied, backup };
 }

@@ -177,6 +177,46 @@ describe('ban store', () => {
     assert.ok([...store.all()].every((b) => isActive(b, T0 + 5 * HOUR)));
   });
 
+  it('commits a log batch — bans, failure counters, positions — all together, and reads them back after reopening', () => {
+    const position = { path: '/var/log/auth.log', device: 2049, inode: 131, offset: 4096, headHash: 'abc' };
+    const results = store.commitLogBatch({
+      bans: [request('203.0.113.9', 'sshd', T0 + HOUR, { failures: 5, matches: ['l1', 'l2'] })],
+      counters: [{ jail: 'sshd', address: '198.51.100.1', state: '{"t":[1,2]}' }, { jail: 'sshd', address: '198.51.100.2', state: '{"t":[3]}' }],
+      positions: [position],
+    }, T0);
+    assert.deepEqual(results.map((r) => [r.ban.address, r.change, r.ban.failures]), [['203.0.113.9', 'new', 5]]);
+    store.commitLogBatch({ bans: [], counters: [{ jail: 'sshd', address: '198.51.100.2', state: null }], positions: [{ ...position, offset: 8192 }] }, T0 + 1);
+    store.close();
+    store = BanStore.open(path);
+    assert.deepEqual(store.logPosition('/var/log/auth.log'), { ...position, offset: 8192 });
+    assert.equal(store.logPosition('/var/log/other.log'), undefined);
+    assert.deepEqual([...store.failureCounters('sshd')], [['198.51.100.1', '{"t":[1,2]}']]);
+    store.forgetFailures('198.51.100.1');
+    assert.equal(store.failureCounters('sshd').size, 0);
+  });
+
+  it('a failing log batch leaves nothing behind: no ban, no counter, no position', () => {
+    const bad = { ...request('203.0.113.3'), source: 'nonsense' } as unknown as BanRequest;
+    assert.throws(() => store.commitLogBatch({
+      bans: [request('203.0.113.2'), bad],
+      counters: [{ jail: 'sshd', address: '198.51.100.1', state: '{}' }],
+      positions: [{ path: '/x', device: 1, inode: 1, offset: 1, headHash: '' }],
+    }, T0), /CHECK constraint/);
+    assert.equal([...store.all()].length, 0);
+    assert.equal(store.failureCounters('sshd').size, 0);
+    assert.equal(store.logPosition('/x'), undefined);
+  });
+
+  it('counts earlier bans of an address per jail and over all jails (bantime.increment)', () => {
+    assert.equal(store.previousBans('203.0.113.5', 'sshd'), 0);
+    store.ban(request('203.0.113.5', 'sshd', T0 + 10), T0);
+    store.ban(request('203.0.113.5', 'sshd', T0 + 100), T0 + 20);
+    store.ban(request('203.0.113.5', 'postfix', T0 + 100), T0 + 20);
+    assert.equal(store.previousBans('203.0.113.5', 'sshd'), 2);
+    assert.equal(store.previousBans('203.0.113.5', 'postfix'), 1);
+    assert.equal(store.previousBans('203.0.113.5', undefined), 3);
+  });
+
   it('keeps everything across close and reopen', () => {
     store.ban(request('2001:db8::66', 'sshd', null, { reason: 'kept' }), T0);
     store.close();
