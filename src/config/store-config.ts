@@ -21,6 +21,8 @@ export interface StoreConfig {
   readonly fullCheck: number;
   readonly hostsDenyFile: string;
   readonly hostsDenyDaemons: string;
+  /** The daemon's log of bans and lifts (the `recidive` filter reads it); empty = none. */
+  readonly logFile: string;
 }
 
 export const DEFAULT_STORE_CONFIG: StoreConfig = {
@@ -31,6 +33,7 @@ export const DEFAULT_STORE_CONFIG: StoreConfig = {
   fullCheck: 300,
   hostsDenyFile: '/etc/hosts.deny',
   hostsDenyDaemons: 'ALL',
+  logFile: '/var/log/f2b-store.log',
 };
 
 type Sections = Record<string, Record<string, unknown> | undefined>;
@@ -98,5 +101,6 @@ export function loadStoreConfig(dir: string): StoreConfig {
     fullCheck: duration('reconcile', 'fullcheck', DEFAULT_STORE_CONFIG.fullCheck),
     hostsDenyFile: get('hosts-deny', 'file') || DEFAULT_STORE_CONFIG.hostsDenyFile,
     hostsDenyDaemons: get('hosts-deny', 'daemons') || DEFAULT_STORE_CONFIG.hostsDenyDaemons,
+    logFile: get('daemon', 'logfile') ?? DEFAULT_STORE_CONFIG.logFile,
   };
 }
