@@ -33,7 +33,7 @@ export const DEFAULT_STORE_CONFIG: StoreConfig = {
   fullCheck: 300,
   hostsDenyFile: '/etc/hosts.deny',
   hostsDenyDaemons: 'ALL',
-  logFile: '/var/log/f2b-store.log',
+  logFile: '/var/log/f2b-store/f2b-store.log',
 };
 
 type Sections = Record<string, Record<string, unknown> | undefined>;
