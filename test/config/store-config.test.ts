@@ -17,10 +17,10 @@ describe('f2b-store.conf', () => {
 
   it('reads .conf, then .local over it, with inline comments', () => {
     writeFileSync(join(tmp.dir, 'f2b-store.conf'), '[store]\ndbfile = /a.sqlite3\nhistoryage = 30d\n[reconcile]\nbackends = nftables, hosts-deny ; both\nschedule = */5 * * * * *\nfullcheck = 2m\n');
-    writeFileSync(join(tmp.dir, 'f2b-store.local'), '[store]\ndbfile = /b.sqlite3\n[hosts-deny]\nfile = /tmp/x.deny\ndaemons = sshd\n');
+    writeFileSync(join(tmp.dir, 'f2b-store.local'), '[store]\ndbfile = /b.sqlite3\n[hosts-deny]\nfile = /tmp/x.deny\ndaemons = sshd\n[daemon]\nlogfile =\n');
     assert.deepEqual(loadStoreConfig(tmp.dir), {
       dbfile: '/b.sqlite3', historyAge: 30 * 86400, backends: ['nftables', 'hosts-deny'], schedule: '*/5 * * * * *',
-      fullCheck: 120, hostsDenyFile: '/tmp/x.deny', hostsDenyDaemons: 'sshd',
+      fullCheck: 120, hostsDenyFile: '/tmp/x.deny', hostsDenyDaemons: 'sshd', logFile: '',
     });
   });
 
