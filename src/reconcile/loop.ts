@@ -16,8 +16,17 @@ export interface LoopOptions {
   /** Seconds between full read-back checks; ticks in between only make sure each backend's objects exist. */
   readonly fullCheck: number;
   readonly rules?: JailRules;
+  /** Jails whose objects must exist even before they hold a ban (the configured ones). */
+  readonly jails?: readonly string[];
   readonly clock: () => number;
   readonly log: (line: string) => void;
+}
+
+/** The outcome of the latest full reconcile, for status. */
+export interface LastReconcile {
+  readonly at: number;
+  readonly reason: string;
+  readonly reports: readonly BackendReport[];
 }
 
 export function checkSchedule(expression: string, where: string): string {
@@ -38,8 +47,14 @@ export class ReconcileLoop {
   private seenVersion = -1;
   private lastFull = Number.NEGATIVE_INFINITY;
   private stopped = false;
+  private latest: LastReconcile | undefined;
 
   constructor(private readonly options: LoopOptions) {}
+
+  /** The latest full reconcile, if one ran. */
+  last(): LastReconcile | undefined {
+    return this.latest;
+  }
 
   /** Reconciles once, then keeps doing so on schedule and at expiries. */
   async start(): Promise<BackendReport[]> {
@@ -87,7 +102,7 @@ export class ReconcileLoop {
     // re-creates. Only then is a full read-back worth its cost before the next full check.
     const { store, backends, clock, log } = this.options;
     const now = clock();
-    const rules = rulesFor(store.activeJails(now).map((jail) => ({ jail })), this.options.rules ?? defaultJailRules);
+    const rules = rulesFor(store.activeJails(now).map((jail) => ({ jail })), this.options.rules ?? defaultJailRules, this.options.jails);
     const repaired: string[] = [];
     await Promise.all(backends.map(async (backend) => {
       try {
@@ -106,11 +121,12 @@ export class ReconcileLoop {
     this.lastFull = now;
     let reports: BackendReport[];
     try {
-      reports = await reconcile(store.activeAnyOrder(now), backends, now, rules ? { rules } : {});
+      reports = await reconcile(store.activeAnyOrder(now), backends, now, { ...(rules ? { rules } : {}), ...(this.options.jails ? { jails: this.options.jails } : {}) });
     } catch (error) {
       log(`reconcile (${reason}) failed: ${messageOf(error)}`);
       return [];
     }
+    this.latest = { at: now, reason, reports };
     for (const r of reports) {
       if (r.error !== null) log(`reconcile (${reason}) ${r.name}: ${r.error}`);
       else if (r.added || r.removed || r.failed.length) {

@@ -19,6 +19,8 @@ export interface BackendReport {
 export interface ReconcileOptions {
   readonly dryRun?: boolean;
   readonly rules?: JailRules;
+  /** Jails whose objects must exist even without a ban (the configured ones). */
+  readonly jails?: readonly string[];
 }
 
 function failure(name: string, error: unknown): BackendReport {
@@ -37,7 +39,7 @@ export async function reconcile(
   options: ReconcileOptions = {},
 ): Promise<BackendReport[]> {
   const desired = [...active].map(entryOf);
-  const rules = rulesFor(desired, options.rules ?? defaultJailRules);
+  const rules = rulesFor(desired, options.rules ?? defaultJailRules, options.jails);
   return Promise.all(backends.map(async (backend): Promise<BackendReport> => {
     try {
       if (!options.dryRun) await backend.ensure(rules, now);

@@ -143,6 +143,10 @@ export class BanStore {
       deleteCountersOf: db.prepare('DELETE FROM failure_counters WHERE address = ?'),
       banCount: db.prepare<[string, string], { n: number | null }>('SELECT max(ban_count) AS n FROM bans WHERE address = ? AND jail = ?'),
       banCountAllJails: db.prepare<[string], { n: number | null }>('SELECT count(*) AS n FROM bans WHERE address = ?'),
+      jailCounts: db.prepare<unknown[], { jail: string; active: number; total: number }>(
+        `SELECT jail, sum(lifted_at IS NULL AND (expires_at IS NULL OR expires_at > @now)) AS active, count(*) AS total
+         FROM bans GROUP BY jail ORDER BY jail`),
+      counterCounts: db.prepare<[], { jail: string; n: number }>('SELECT jail, count(*) AS n FROM failure_counters GROUP BY jail'),
       purge: db.prepare(
         `DELETE FROM bans WHERE (lifted_at IS NOT NULL AND lifted_at < @before)
            OR (lifted_at IS NULL AND expires_at IS NOT NULL AND expires_at < @before)`),
@@ -270,6 +274,16 @@ export class BanStore {
   /** Changes whenever another connection (a CLI call, another process) commits: a cheap "anything new?". */
   dataVersion(): number {
     return this.db.pragma('data_version', { simple: true }) as number;
+  }
+
+  /** Per jail: bans active now, and every ban ever recorded (for status). */
+  jailCounts(now: number): Map<string, { active: number; total: number }> {
+    return new Map(this.stmt.jailCounts.all({ now }).map((row) => [row.jail, { active: row.active, total: row.total }]));
+  }
+
+  /** Per jail: how many addresses have counted failures (for status when no daemon runs). */
+  failureCounterCounts(): Map<string, number> {
+    return new Map(this.stmt.counterCounts.all().map((row) => [row.jail, row.n]));
   }
 
   /** Where `path` was read up to by an earlier run, if it was. */

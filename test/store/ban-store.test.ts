@@ -217,6 +217,16 @@ describe('ban store', () => {
     assert.equal(store.previousBans('203.0.113.5', undefined), 3);
   });
 
+  it('counts bans per jail, active and in all, and addresses with failure counters', () => {
+    store.ban(request('203.0.113.1', 'sshd', T0 + 10), T0);
+    store.ban(request('203.0.113.2', 'sshd', null), T0);
+    store.ban(request('203.0.113.3', 'postfix', T0 + HOUR), T0);
+    store.lift('203.0.113.3', 'postfix', 'unban', T0 + 1);
+    store.commitLogBatch({ bans: [], counters: [{ jail: 'sshd', address: '198.51.100.1', state: '{}' }], positions: [] }, T0);
+    assert.deepEqual([...store.jailCounts(T0 + 20)], [['postfix', { active: 0, total: 1 }], ['sshd', { active: 1, total: 2 }]]);
+    assert.deepEqual([...store.failureCounterCounts()], [['sshd', 1]]);
+  });
+
   it('keeps everything across close and reopen', () => {
     store.ban(request('2001:db8::66', 'sshd', null, { reason: 'kept' }), T0);
     store.close();
