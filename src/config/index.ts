@@ -9,3 +9,11 @@ export { getOption, getQualifiedOption, type Vars } from './interpolation.js';
 export { parseOptionSpec, parseOptionSpecList, type Locate, type OptionSpec } from './option-list.js';
 export { asSourceLine, originAt, sourceLines, textAt, where, type Origin, type SourceLine, type SourcedText } from './sourced-text.js';
 export { substituteTags, type TagOptions } from './tag-substitution.js';
+export {
+  actionSearchDirs, blockTypeOf, FAIL2BAN_ACTION_DIR, nativeBackendOf, parseActionList, type ActionSpec, type BlockType, type JailAction,
+} from './action-mapping.js';
+export {
+  FAIL2BAN_VERSION, loadJails, SHIPPED_CONFIG_DIR, type DisabledJail, type EnabledJail, type IncrementOptions, type JailDefinition,
+  type LoadJailsOptions,
+} from './jail-config.js';
+export { WATCH_BACKENDS, type LogPath, type UseDns } from './jail-values.js';

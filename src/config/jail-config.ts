@@ -1,0 +1,244 @@
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { checkJailName, InputError, messageOf, type Duration } from '../core/index.js';
+import { actionFiles, actionSearchDirs, mapActions, parseActionList, type ActionFiles, type BlockType, type JailAction } from './action-mapping.js';
+import { readConfig, type ConfigTree } from './config-tree.js';
+import { filterSearchDirs, loadFilter, type FilterDefinition } from './filter-definition.js';
+import { readIniFile, type IniOption } from './ini-file.js';
+import { getOption, type Vars } from './interpolation.js';
+import {
+  parseBackend, parseBool, parseCount, parseFactor, parseIgnoreIp, parseJailDuration, parseLogEncoding, parseLogPaths,
+  parseMultipliers, parsePort, parseProtocol, parseUseDns, type JailValue, type LogPath, type UseDns,
+} from './jail-values.js';
+import { asSourceLine, textAt, where, type Origin } from './sourced-text.js';
+import type { BackendName } from './store-config.js';
+
+/** The configuration shipped with f2b-store (`jail.conf`, `f2b-store.conf`): two levels up from `src/config/` and from `dist/cli/`. */
+export const SHIPPED_CONFIG_DIR = fileURLToPath(new URL('../../config/', import.meta.url));
+
+/** The fail2ban release whose configuration semantics f2b-store follows: `%(fail2ban_version)s` in jail files. */
+export const FAIL2BAN_VERSION = '1.0.2';
+
+/** `bantime.*`: how a repeat offender's ban grows. */
+export interface IncrementOptions {
+  readonly enabled: boolean;
+  readonly factor: number;
+  /** fail2ban's Python expression over `ban.Time`, `ban.Count`, `banFactor`; absent means its default formula. */
+  readonly formula?: string;
+  /** Used instead of the formula when given. */
+  readonly multipliers?: readonly number[];
+  /** Seconds. */
+  readonly maxtime?: number;
+  /** Seconds. */
+  readonly rndtime?: number;
+  readonly overalljails: boolean;
+}
+
+interface JailSettings {
+  readonly name: string;
+  /** The jail's `[name]` header (its first appearance in the layered files). */
+  readonly origin: Origin;
+  /** Empty for the systemd backend, which reads the journal (fail2ban ignores `logpath` there). */
+  readonly logpaths: readonly LogPath[];
+  /** auto, pyinotify, gamin, polling or systemd. */
+  readonly backend: string;
+  /** Options given with the backend: `systemd[journalpath=/x]`. */
+  readonly backendOptions: Readonly<Record<string, string>>;
+  readonly maxretry: number;
+  /** Seconds. */
+  readonly findtime: number;
+  /** Seconds; null = permanent (`-1`). */
+  readonly bantime: Duration;
+  readonly increment: IncrementOptions;
+  /** Addresses and networks in core's canonical form, and host names (lower case). */
+  readonly ignoreip: readonly string[];
+  readonly ignoreself: boolean;
+  readonly ignorecommand?: string;
+  readonly port?: string;
+  readonly protocol?: string;
+  /** How the native firewall backends refuse a banned address. */
+  readonly blocktype: BlockType;
+  /** Native backends from the jail's fail2ban firewall actions; empty: the configured `[reconcile] backends` apply. */
+  readonly backends: readonly BackendName[];
+  /** action.d actions that are not native, to be run as commands. */
+  readonly actions: readonly JailAction[];
+  /** A WHATWG encoding name (`utf-8` for fail2ban's `auto`). */
+  readonly logencoding: string;
+  readonly usedns: UseDns;
+  readonly maxmatches: number;
+}
+
+/** An enabled jail: its filter is loaded (and so known to load). */
+export interface EnabledJail extends JailSettings {
+  readonly enabled: true;
+  readonly filter: FilterDefinition;
+}
+
+/** A disabled jail: every option is checked, but, as in fail2ban, its filter is not loaded. */
+export interface DisabledJail extends JailSettings {
+  readonly enabled: false;
+  readonly filter?: undefined;
+}
+
+export type JailDefinition = EnabledJail | DisabledJail;
+
+export interface LoadJailsOptions {
+  /** Where filter names are looked up; default `filterSearchDirs(configDir)`. */
+  readonly filterDirs?: readonly string[];
+  /** Where action names are looked up; default `actionSearchDirs(configDir)`. */
+  readonly actionDirs?: readonly string[];
+}
+
+/** The [Definition] keys of a filter that a jail may set, replacing the filter's own (fail2ban's rule). */
+const FILTER_OPTIONS = ['usedns', 'prefregex', 'ignoreregex', 'failregex', 'maxlines', 'datepattern', 'journalmatch'];
+
+const DEFAULTS = { maxretry: 5, findtime: 600, bantime: 600 } as const;
+
+interface Context {
+  readonly tree: ConfigTree;
+  readonly headers: ReadonlyMap<string, Origin>;
+  readonly filterDirs: readonly string[];
+  readonly actions: ActionFiles;
+}
+
+/** fail2ban adds these to [DEFAULT] before it resolves anything, over what the files say. */
+function withStaticDefaults(tree: ConfigTree, configDir: string): ConfigTree {
+  const origin = { file: '(fail2ban built-in)', line: 0 };
+  const option = (key: string, text: string): [string, IniOption] => [key, { key, value: textAt(text, origin), ...origin }];
+  const defaults = new Map([...tree.defaults, option('fail2ban_version', FAIL2BAN_VERSION), option('fail2ban_confpath', resolve(configDir))]);
+  return { ...tree, defaults };
+}
+
+/** Where each section is first written: its header line. */
+function sectionHeaders(files: readonly string[]): Map<string, Origin> {
+  const headers = new Map<string, Origin>();
+  for (const file of new Set(files)) {
+    for (const section of readIniFile(file).sections) {
+      const name = section.name.replace(/\?.*$/s, '');
+      if (!headers.has(name)) headers.set(name, { file, line: section.line });
+    }
+  }
+  return headers;
+}
+
+/** A filter's resolved values as `known/<key>`, for jail options that extend them (`failregex = %(known/failregex)s ...`). */
+function knownOf(filter: FilterDefinition): Vars {
+  const origin = { file: filter.file, line: 0 };
+  return new Map(Object.entries(filter.options).map(([key, text]) => [`known/${key}`, textAt(text, origin)]));
+}
+
+/** Leaves out options that are not set, so a jail compares and prints as configured. */
+function compact<T extends object>(object: T): T {
+  return Object.fromEntries(Object.entries(object).filter(([, value]) => value !== undefined)) as T;
+}
+
+function loadJail(ctx: Context, name: string): JailDefinition {
+  const { tree } = ctx;
+  const origin = ctx.headers.get(name) ?? { file: tree.files[0] ?? '', line: 0 };
+  try {
+    checkJailName(name);
+  } catch (error) {
+    throw new InputError(`${where(origin)}: ${messageOf(error)}`);
+  }
+  const option = (key: string, vars?: Vars): JailValue | undefined => {
+    const value = getOption(tree, name, key, vars);
+    return value === undefined ? undefined : { jail: name, key, value };
+  };
+  /** Set and not blank: fail2ban takes a blank value as not given for most options. */
+  const given = (key: string, vars?: Vars): JailValue | undefined => {
+    const v = option(key, vars);
+    return v === undefined || v.value.text.trim() === '' ? undefined : v;
+  };
+  const missing = (problem: string, at: Origin = origin): InputError => new InputError(`${where(at)}: [${name}] ${problem}`);
+  const read = <T>(key: string, parse: (v: JailValue) => T, fallback: T): T => {
+    const v = given(key);
+    return v === undefined ? fallback : parse(v);
+  };
+  const readOptional = <T>(key: string, parse: (v: JailValue) => T | undefined): T | undefined => {
+    const v = given(key);
+    return v === undefined ? undefined : parse(v);
+  };
+  const textOf = (key: string): string | undefined => given(key)?.value.text.trim();
+
+  const enabled = read('enabled', parseBool, false);
+  const backend = read('backend', parseBackend, { name: 'auto', options: {} });
+  const maxretry = read('maxretry', (v) => parseCount(v, 1), DEFAULTS.maxretry);
+  const findtime = read('findtime', (v) => parseJailDuration(v, false) as number, DEFAULTS.findtime);
+  const bantime = read('bantime', (v) => parseJailDuration(v, true), DEFAULTS.bantime);
+  const increment: IncrementOptions = compact({
+    enabled: read('bantime.increment', parseBool, false),
+    factor: read('bantime.factor', parseFactor, 1),
+    formula: textOf('bantime.formula'),
+    multipliers: readOptional('bantime.multipliers', parseMultipliers),
+    maxtime: readOptional('bantime.maxtime', (v) => parseJailDuration(v, false) ?? undefined),
+    rndtime: readOptional('bantime.rndtime', (v) => parseJailDuration(v, false) ?? undefined),
+    overalljails: read('bantime.overalljails', parseBool, false),
+  });
+  const ignoreip = read('ignoreip', parseIgnoreIp, []);
+  const logpathValue = option('logpath');
+  const logpaths = backend.name === 'systemd' || logpathValue === undefined ? [] : parseLogPaths(logpathValue);
+  if (enabled && backend.name !== 'systemd' && logpaths.length === 0) {
+    throw missing('enabled, but no logpath (or backend = systemd) is given', logpathValue === undefined ? origin : asSourceLine(logpathValue.value));
+  }
+  const actionValue = option('action') ?? option('banaction');
+  const specs = actionValue === undefined ? [] : parseActionList(actionValue.value, `[${name}] ${actionValue.key}`);
+  const mapping = mapActions(specs, ctx.actions, { name, enabled });
+  const settings = compact({
+    name,
+    origin,
+    logpaths,
+    backend: backend.name,
+    backendOptions: backend.options,
+    maxretry,
+    findtime,
+    bantime,
+    increment,
+    ignoreip,
+    ignoreself: read('ignoreself', parseBool, true),
+    ignorecommand: textOf('ignorecommand'),
+    port: readOptional('port', parsePort),
+    protocol: readOptional('protocol', parseProtocol),
+    blocktype: mapping.blocktype,
+    backends: mapping.backends,
+    actions: mapping.actions,
+    logencoding: read('logencoding', parseLogEncoding, 'utf-8'),
+    maxmatches: read('maxmatches', (v) => parseCount(v, 0), maxretry),
+  });
+  const jailDns = readOptional('usedns', parseUseDns);
+  if (!enabled) return { ...settings, enabled, usedns: jailDns ?? 'warn' };
+
+  const filterValue = given('filter');
+  if (filterValue === undefined) throw missing('enabled, but no filter is given (filter = name[options])');
+  const spec = filterValue.value.text.trim();
+  const specOrigin = asSourceLine(filterValue.value);
+  const load = (overrides: Record<string, string>): FilterDefinition =>
+    loadFilter(spec, ctx.filterDirs, { backend: backend.name, specOrigin, overrides });
+  const raw = (key: string): string | undefined => (tree.sections.get(name)?.get(key) ?? tree.defaults.get(key))?.value.text;
+  const known = FILTER_OPTIONS.some((key) => raw(key)?.includes('known/')) ? knownOf(load({})) : undefined;
+  const overrides = Object.fromEntries(FILTER_OPTIONS.flatMap((key) => {
+    // A blank regex or journalmatch clears the filter's; a blank usedns or maxlines means "not given".
+    const v = key === 'usedns' || key === 'maxlines' ? given(key, known) : option(key, known);
+    return v === undefined ? [] : [[key, v.value.text]];
+  }));
+  const filter = load(overrides);
+  const filterDns = filter.options.usedns;
+  const usedns = jailDns ?? (filterDns === undefined ? 'warn' : parseUseDns({ jail: name, key: 'usedns', value: textAt(filterDns, { file: filter.file, line: 0 }) }));
+  return { ...settings, enabled, filter, usedns };
+}
+
+/**
+ * Reads every jail of `configDir` as fail2ban does (`jail.conf`, `jail.d/*.conf`, `jail.local`,
+ * `jail.d/*.local`, with `[INCLUDES]` and `%(...)s`): enabled jails with their filter loaded,
+ * disabled ones checked the same way but without their filter. A directory without jail files
+ * has no jails. The first problem is an InputError naming file, line, option and value.
+ */
+export function loadJails(configDir: string, options: LoadJailsOptions = {}): JailDefinition[] {
+  const tree = withStaticDefaults(readConfig(configDir, 'jail'), configDir);
+  const ctx: Context = {
+    tree,
+    headers: sectionHeaders(tree.files),
+    filterDirs: options.filterDirs ?? filterSearchDirs(configDir),
+    actions: actionFiles(options.actionDirs ?? actionSearchDirs(configDir)),
+  };
+  return [...tree.sections.keys()].filter((name) => name !== 'INCLUDES').map((name) => loadJail(ctx, name));
+}

@@ -1,0 +1,202 @@
+import { isAbsolute } from 'node:path';
+import { InputError, messageOf, parseDuration, tryParseAddress, type Duration } from '../core/index.js';
+import { evaluateArithmetic } from './arithmetic.js';
+import { parseOptionSpec } from './option-list.js';
+import { asSourceLine, sourceLines, where, type Origin, type SourcedText } from './sourced-text.js';
+
+/** One option of one jail as resolved (`%(...)s` done), with where its text was written. */
+export interface JailValue {
+  readonly jail: string;
+  readonly key: string;
+  readonly value: SourcedText;
+}
+
+/** A `logpath` line: a path that may hold globs, and fail2ban's ` tail` suffix (start at the end). */
+export interface LogPath {
+  readonly pattern: string;
+  readonly tail: boolean;
+}
+
+export type UseDns = 'yes' | 'warn' | 'no' | 'raw';
+
+/** fail2ban's log-watching backends; `systemd` reads the journal instead of files. */
+export const WATCH_BACKENDS = ['auto', 'pyinotify', 'gamin', 'polling', 'systemd'] as const;
+
+function fail(v: JailValue, problem: string, at: Origin = asSourceLine(v.value)): never {
+  throw new InputError(`${where(at)}: [${v.jail}] ${v.key}: ${problem}`);
+}
+
+function text(v: JailValue): string {
+  return v.value.text.trim();
+}
+
+const TRUE = ['1', 'yes', 'true', 'on'];
+const FALSE = ['0', 'no', 'false', 'off'];
+
+/** A yes/no value. fail2ban reads anything but 1/yes/true/on as false; a typo here is refused instead. */
+export function parseBool(v: JailValue): boolean {
+  const value = text(v).toLowerCase();
+  if (TRUE.includes(value)) return true;
+  if (FALSE.includes(value)) return false;
+  return fail(v, `expected true or false (yes/no, on/off, 1/0), not "${text(v)}"`);
+}
+
+/** A whole number of at least `min`. */
+export function parseCount(v: JailValue, min: number): number {
+  const value = text(v);
+  if (!/^\+?\d+$/.test(value) || Number(value) < min) {
+    return fail(v, `expected a whole number${min > 0 ? ` of at least ${min}` : ''}, not "${value}"`);
+  }
+  return Number(value);
+}
+
+// fail2ban's unit spellings (MyTime.str2seconds) beyond core's; month and year as core counts them.
+const UNIT_SECONDS: ReadonlyMap<string, number> = new Map([
+  ...['s', 'se', 'sec', 'secs', 'ss', 'second', 'seconds'].map((u) => [u, 1] as const),
+  ...['m', 'mi', 'min', 'mins', 'mm', 'minute', 'minutes'].map((u) => [u, 60] as const),
+  ...['h', 'ho', 'hou', 'hh', 'hour', 'hours'].map((u) => [u, 3600] as const),
+  ...['d', 'da', 'dd', 'day', 'days'].map((u) => [u, 86400] as const),
+  ...['w', 'we', 'wee', 'ww', 'week', 'weeks'].map((u) => [u, 7 * 86400] as const),
+  ...['mo', 'mon', 'month', 'months'].map((u) => [u, 30 * 86400] as const),
+  ...['y', 'ye', 'yea', 'yy', 'year', 'years'].map((u) => [u, 365 * 86400] as const),
+]);
+
+/**
+ * A duration in seconds as fail2ban reads one: what core's parseDuration reads (`10m`, `1d 12h`,
+ * `-1`), plus fail2ban's arithmetic (`1h+30m`, `1y-6mo`, `2*1h`). null is `-1`, permanent, and
+ * only allowed when `permanent` is true.
+ */
+export function parseJailDuration(v: JailValue, permanent: boolean): Duration {
+  const value = text(v);
+  let seconds: Duration;
+  try {
+    seconds = parseDuration(value);
+  } catch (error) {
+    let evaluated: number;
+    try {
+      evaluated = evaluateArithmetic(value, (word) => UNIT_SECONDS.get(word));
+    } catch {
+      return fail(v, messageOf(error));
+    }
+    if (evaluated === -1) seconds = null;
+    else if (Number.isFinite(evaluated) && evaluated >= 1) seconds = Math.round(evaluated);
+    else return fail(v, `bad duration "${value}": must be at least one second${permanent ? ' (or -1, permanent)' : ''}`);
+  }
+  if (seconds === null && !permanent) return fail(v, `must be a duration, not permanent: "${value}"`);
+  return seconds;
+}
+
+/** `bantime.factor`: a positive number, or arithmetic fail2ban would evaluate (`2.0 / 2.885385`). */
+export function parseFactor(v: JailValue): number {
+  let factor: number;
+  try {
+    factor = evaluateArithmetic(text(v));
+  } catch (error) {
+    return fail(v, `expected a number: ${messageOf(error)}`);
+  }
+  if (!Number.isFinite(factor) || factor <= 0) return fail(v, `must be more than 0: "${text(v)}"`);
+  return factor;
+}
+
+/** `bantime.multipliers`: whole numbers separated by spaces; undefined when empty. */
+export function parseMultipliers(v: JailValue): number[] | undefined {
+  const words = text(v).split(/\s+/).filter((w) => w !== '');
+  if (words.length === 0) return undefined;
+  const bad = words.find((w) => !/^\d+$/.test(w));
+  if (bad !== undefined) return fail(v, `expected whole numbers separated by spaces, not "${bad}"`);
+  return words.map(Number);
+}
+
+/** `backend`: one of WATCH_BACKENDS, optionally with options (`systemd[journalpath=/x]`). */
+export function parseBackend(v: JailValue): { name: string; options: Readonly<Record<string, string>> } {
+  const origin = asSourceLine(v.value);
+  const spec = parseOptionSpec(text(v) || 'auto', () => `${where(origin)}: [${v.jail}] ${v.key}`);
+  const name = spec.name.toLowerCase();
+  if (!(WATCH_BACKENDS as readonly string[]).includes(name)) {
+    return fail(v, `unknown backend "${spec.name}" (known: ${WATCH_BACKENDS.join(', ')})`);
+  }
+  return { name, options: spec.options };
+}
+
+/** The non-empty lines of a value, each with the place that wrote it. */
+function lines(v: JailValue): { text: string; origin: Origin }[] {
+  return sourceLines(v.value)
+    .map((l) => ({ text: l.text.trim(), origin: { file: l.file, line: l.line } }))
+    .filter((l) => l.text !== '');
+}
+
+/** `logpath`: one absolute path (globs allowed) per line, optionally followed by `head` or `tail`. */
+export function parseLogPaths(v: JailValue): LogPath[] {
+  return lines(v).map((line) => {
+    const words = line.text.split(/\s+/);
+    const last = words[words.length - 1];
+    const position = words.length > 1 && (last === 'tail' || last === 'head') ? last : undefined;
+    const pattern = position === undefined ? line.text : words.slice(0, -1).join(' ');
+    if (words.length > (position === undefined ? 1 : 2)) {
+      return fail(v, `one path per line, optionally followed by "tail" or "head": "${line.text}"`, line.origin);
+    }
+    if (!isAbsolute(pattern)) return fail(v, `not an absolute path: "${pattern}"`, line.origin);
+    return { pattern, tail: position === 'tail' };
+  });
+}
+
+const HOST_NAME = /^(?=.{1,253}\.?$)(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.?$/i;
+
+/**
+ * `ignoreip`: addresses and CIDR networks (canonical, as core writes them) and host names (lower
+ * case), separated by spaces, commas or new lines; duplicates dropped.
+ */
+export function parseIgnoreIp(v: JailValue): string[] {
+  const entries = new Set<string>();
+  for (const line of lines(v)) {
+    for (const entry of line.text.split(/[\s,]+/)) {
+      if (entry === '') continue;
+      const address = tryParseAddress(entry);
+      if (address !== undefined) {
+        entries.add(address.text);
+      } else if (/^[\d.]+$/.test(entry) || /[:/[\]]/.test(entry) || !HOST_NAME.test(entry)) {
+        fail(v, `not an IP address, CIDR network or host name: "${entry}"`, line.origin);
+      } else {
+        entries.add(entry.toLowerCase());
+      }
+    }
+  }
+  return [...entries];
+}
+
+/** `usedns`: yes, warn, no or raw. */
+export function parseUseDns(v: JailValue): UseDns {
+  const value = text(v).toLowerCase();
+  if (value === 'yes' || value === 'warn' || value === 'no' || value === 'raw') return value;
+  return fail(v, `expected yes, warn, no or raw, not "${text(v)}"`);
+}
+
+/** `logencoding`: `auto` (UTF-8) or an encoding Node can decode, by its WHATWG name (`utf-8`, `windows-1252`). */
+export function parseLogEncoding(v: JailValue): string {
+  const value = text(v).toLowerCase();
+  if (value === 'auto' || value === '') return 'utf-8';
+  // Python's spellings (latin_1, latin-1) where WHATWG's labels differ.
+  const label = value.replaceAll('_', '-').replace(/^latin-(\d)$/, 'latin$1');
+  try {
+    return new TextDecoder(label).encoding;
+  } catch {
+    return fail(v, `unknown encoding "${text(v)}"`);
+  }
+}
+
+/** `port`: ports, ranges (`1000:2000`) and service names (`ssh`) separated by commas; undefined when empty. */
+export function parsePort(v: JailValue): string | undefined {
+  const items = text(v).split(/\s*,\s*/).filter((p) => p !== '');
+  if (items.length === 0) return undefined;
+  const bad = items.find((p) => !/^[a-z0-9][\w.+-]*(?::[a-z0-9][\w.+-]*)?$/i.test(p));
+  if (bad !== undefined) return fail(v, `expected ports, ranges (a:b) or service names separated by commas, not "${bad}"`);
+  return items.join(',');
+}
+
+/** `protocol`: one word (`tcp`, `udp`, …); undefined when empty. */
+export function parseProtocol(v: JailValue): string | undefined {
+  const value = text(v);
+  if (value === '') return undefined;
+  if (!/^[a-z][\w-]*$/i.test(value)) return fail(v, `expected one protocol name (tcp, udp, ...), not "${value}"`);
+  return value.toLowerCase();
+}
