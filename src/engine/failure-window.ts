@@ -1,0 +1,137 @@
+import { contains, tryParseAddress, type Address } from '../core/index.js';
+
+/** What is kept of one address's recent failures. */
+export interface AddressFailures {
+  /** Epoch seconds from the log, ascending; at most `maxretry` of them. */
+  readonly times: readonly number[];
+  /** The newest matched lines, at most `maxmatches`. */
+  readonly matches: readonly string[];
+}
+
+export interface WindowLimits {
+  readonly maxretry: number;
+  readonly findtime: number;
+  readonly maxmatches: number;
+  /** Most addresses tracked at once; past it the one that failed least recently is forgotten. */
+  readonly maxTracked: number;
+}
+
+/** A matched line longer than this is kept cut: it goes into memory, the store and `show`. */
+export const MAX_MATCH_CHARS = 2048;
+
+interface Entry {
+  times: number[];
+  matches: string[];
+}
+
+function keepLine(line: string): string {
+  return line.length <= MAX_MATCH_CHARS ? line : `${line.slice(0, MAX_MATCH_CHARS - 1)}…`;
+}
+
+/**
+ * The failures of every address in one jail, each inside its `findtime` window: a failure older
+ * than `findtime` before the address's newest failure no longer counts. Remembers which
+ * addresses changed, so only those are written back to the store.
+ */
+export class FailureWindows {
+  /** In order of last failure, least recent first: eviction takes from the front. */
+  private readonly entries = new Map<string, Entry>();
+  private readonly changed = new Set<string>();
+
+  constructor(private readonly limits: WindowLimits) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /**
+   * Counts a failure of `address` at `time`. When the address reaches `maxretry` failures in its
+   * window, it is removed (a ban starts it afresh) and what was counted is returned.
+   */
+  record(address: string, time: number, lines: readonly string[]): AddressFailures | undefined {
+    const { maxretry, findtime, maxmatches } = this.limits;
+    const entry = this.entries.get(address) ?? { times: [], matches: [] };
+    this.entries.delete(address);
+    this.changed.add(address);
+    const times = entry.times;
+    let at = times.length;
+    while (at > 0 && (times[at - 1] ?? 0) > time) at--;
+    times.splice(at, 0, time);
+    const oldest = (times[times.length - 1] ?? time) - findtime;
+    let drop = 0;
+    while (drop < times.length && (times[drop] ?? 0) < oldest) drop++;
+    drop = Math.max(drop, times.length - maxretry);
+    if (drop > 0) times.splice(0, drop);
+    if (maxmatches > 0) {
+      for (const line of lines) entry.matches.push(keepLine(line));
+      if (entry.matches.length > maxmatches) entry.matches.splice(0, entry.matches.length - maxmatches);
+    }
+    if (times.length >= maxretry) return entry;
+    this.entries.set(address, entry);
+    this.evict();
+    return undefined;
+  }
+
+  /** Forgets the address, or every tracked address inside it when it is a network. */
+  forget(address: Address): void {
+    if (!address.isNetwork) {
+      if (this.entries.delete(address.text)) this.changed.add(address.text);
+      return;
+    }
+    for (const key of this.entries.keys()) {
+      const tracked = tryParseAddress(key);
+      if (tracked && contains(address, tracked)) {
+        this.entries.delete(key);
+        this.changed.add(key);
+      }
+    }
+  }
+
+  /** Drops addresses whose newest failure is before `oldest`: none of their failures can count again. */
+  expire(oldest: number): void {
+    for (const [key, entry] of this.entries) {
+      if ((entry.times[entry.times.length - 1] ?? 0) < oldest) {
+        this.entries.delete(key);
+        this.changed.add(key);
+      }
+    }
+  }
+
+  /** Puts back an address's failures (read from the store), keeping the limits. */
+  load(address: string, failures: AddressFailures): void {
+    const { maxretry, maxmatches } = this.limits;
+    const times = [...failures.times].sort((a, b) => a - b).slice(-maxretry);
+    const matches = maxmatches > 0 ? failures.matches.slice(-maxmatches).map(keepLine) : [];
+    this.entries.delete(address);
+    this.entries.set(address, { times, matches });
+    this.evict();
+  }
+
+  /** Marks an address as changed without tracking it: its stored copy is stale and must go. */
+  discard(address: string): void {
+    this.changed.add(address);
+  }
+
+  /** Every tracked address with its failures, least recent first. */
+  *all(): IterableIterator<[string, AddressFailures]> {
+    yield* this.entries;
+  }
+
+  /** The addresses changed since the last call, each with its failures, or undefined when no longer tracked. */
+  takeChanged(): [string, AddressFailures | undefined][] {
+    const out: [string, AddressFailures | undefined][] = [];
+    for (const address of this.changed) out.push([address, this.entries.get(address)]);
+    this.changed.clear();
+    return out;
+  }
+
+  private evict(): void {
+    // Checked before iterating: finding the first key walks past every slot deleted since the Map last compacted.
+    if (this.entries.size <= this.limits.maxTracked) return;
+    for (const key of this.entries.keys()) {
+      if (this.entries.size <= this.limits.maxTracked) return;
+      this.entries.delete(key);
+      this.changed.add(key);
+    }
+  }
+}

@@ -1,0 +1,123 @@
+import { lookup } from 'node:dns/promises';
+import { hostAddresses, InputError, messageOf, tryParseAddress, type Address } from '../core/index.js';
+import type { Lookup } from '../filter/index.js';
+import { AddressMatcher } from './address-matcher.js';
+import { parseIgnoreCommand, type RunCommand } from './ignore-command.js';
+import { TtlCache } from './ttl-cache.js';
+
+/** How long a host name in `ignoreip` keeps its looked-up addresses (fail2ban caches names for 5 min). */
+export const NAME_TTL = 300;
+/** How long an ignorecommand's answer for an address is reused, rather than run on every failure. */
+export const COMMAND_TTL = 60;
+/** How often this host's own addresses are read again (interfaces come and go). */
+const SELF_TTL = 60;
+
+export const systemResolve: Lookup = async (name) => (await lookup(name, { all: true })).map((a) => a.address);
+
+const LOOPBACK = [tryParseAddress('127.0.0.0/8'), tryParseAddress('::1')].filter((a) => a !== undefined);
+
+const LABEL = '[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?';
+const HOST_NAME = new RegExp(`^${LABEL}(?:\\.${LABEL})*\\.?$`);
+
+function isHostName(text: string): boolean {
+  // A name never ends in an all-digit label: `10.0.0.300` is a broken address, not a name.
+  return text.length <= 254 && HOST_NAME.test(text) && !/(^|\.)\d+\.?$/.test(text);
+}
+
+export interface IgnoreListOptions {
+  readonly jail: string;
+  /** Addresses, CIDRs and host names; an item may hold several separated by spaces or commas. */
+  readonly ignoreip: readonly string[];
+  readonly ignoreself: boolean;
+  readonly ignorecommand?: string;
+}
+
+export interface IgnoreListDeps {
+  readonly resolve: Lookup;
+  readonly runCommand: RunCommand;
+  readonly log: (message: string) => void;
+}
+
+/**
+ * fail2ban's ignore rules, checked in its order: this host's own addresses (`ignoreself`), then
+ * `ignoreip` (addresses and networks, then names looked up and cached), then `ignorecommand`
+ * (exit 0 = ignore). A network is ignored when it shares any address with an ignored one: banning
+ * it would block that address too.
+ */
+export class IgnoreList {
+  private readonly listed: AddressMatcher;
+  private readonly names: readonly string[];
+  private readonly command: ((address: Address) => string[]) | undefined;
+  private readonly nameCache = new TtlCache<string, Promise<AddressMatcher>>(NAME_TTL, 1_000);
+  private readonly commandCache = new TtlCache<string, Promise<boolean>>(COMMAND_TTL, 10_000);
+  private self: { readonly addresses: AddressMatcher; readonly until: number } | undefined;
+
+  constructor(
+    private readonly options: IgnoreListOptions,
+    private readonly deps: IgnoreListDeps,
+  ) {
+    const entries: Address[] = [];
+    const names: string[] = [];
+    for (const item of options.ignoreip.flatMap((text) => text.split(/[\s,]+/)).filter((text) => text !== '')) {
+      const address = tryParseAddress(item);
+      if (address) entries.push(address);
+      else if (isHostName(item)) names.push(item.toLowerCase());
+      else throw new InputError(`ignoreip: "${item}" is not an address, a CIDR or a host name`);
+    }
+    this.listed = new AddressMatcher(entries);
+    this.names = names;
+    this.command = options.ignorecommand === undefined || options.ignorecommand.trim() === '' ? undefined : parseIgnoreCommand(options.ignorecommand);
+  }
+
+  /** Why `address` must not be banned, or undefined when nothing ignores it. */
+  async reason(address: Address, now: number): Promise<string | undefined> {
+    if (this.options.ignoreself) {
+      const own = this.selfAddresses(now).find(address);
+      if (own) return `ignoreself (${own.text})`;
+    }
+    const listed = this.listed.find(address);
+    if (listed) return `ignoreip ${listed.text}`;
+    for (const name of this.names) {
+      const found = (await this.addressesOf(name, now)).find(address);
+      if (found) return `ignoreip ${name} (${found.text})`;
+    }
+    if (this.command && (await this.commandIgnores(this.command, address, now))) return 'ignorecommand';
+    return undefined;
+  }
+
+  private selfAddresses(now: number): AddressMatcher {
+    if (!this.self || this.self.until <= now) this.self = { addresses: new AddressMatcher([...LOOPBACK, ...hostAddresses()]), until: now + SELF_TTL };
+    return this.self.addresses;
+  }
+
+  private addressesOf(name: string, now: number): Promise<AddressMatcher> {
+    return this.nameCache.get(name, now) ?? this.nameCache.set(name, this.lookUp(name), now);
+  }
+
+  private async lookUp(name: string): Promise<AddressMatcher> {
+    try {
+      const addresses = (await this.deps.resolve(name)).map((text) => tryParseAddress(text)).filter((a) => a !== undefined);
+      if (addresses.length === 0) this.deps.log(`${this.options.jail}: ignoreip ${name} has no addresses`);
+      return new AddressMatcher(addresses);
+    } catch (error) {
+      this.deps.log(`${this.options.jail}: ignoreip ${name} could not be looked up: ${messageOf(error)}`);
+      return new AddressMatcher([]);
+    }
+  }
+
+  private commandIgnores(command: (address: Address) => string[], address: Address, now: number): Promise<boolean> {
+    return this.commandCache.get(address.text, now) ?? this.commandCache.set(address.text, this.runIgnoreCommand(command(address), address), now);
+  }
+
+  private async runIgnoreCommand(argv: readonly string[], address: Address): Promise<boolean> {
+    try {
+      const status = await this.deps.runCommand(argv);
+      // fail2ban: 0 ignores, 1 does not, anything else is the command failing (and does not ignore).
+      if (status !== 0 && status !== 1) this.deps.log(`${this.options.jail}: ignorecommand for ${address.text} exited with ${status}; not ignored`);
+      return status === 0;
+    } catch (error) {
+      this.deps.log(`${this.options.jail}: ignorecommand for ${address.text} failed: ${messageOf(error)}; not ignored`);
+      return false;
+    }
+  }
+}

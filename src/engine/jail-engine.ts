@@ -1,0 +1,207 @@
+import { checkJailName, InputError, tryParseAddress, type BanRequest, type Duration } from '../core/index.js';
+import { failureAddresses, type Failure, type Lookup, type UseDns } from '../filter/index.js';
+import { banTimeCalculator, type BanTimeCalculator, type BanTimeIncrement } from './ban-time.js';
+import { FailureWindows, type AddressFailures } from './failure-window.js';
+import { runCommand, type RunCommand } from './ignore-command.js';
+import { IgnoreList, systemResolve } from './ignore-list.js';
+import { decodeFailures, encodeFailures } from './persisted-failures.js';
+
+/** Most addresses a jail tracks failures of at once, unless `maxTracked` says otherwise. */
+export const DEFAULT_MAX_TRACKED = 100_000;
+
+/** Seconds between sweeps for addresses whose failures all left the window. */
+const EXPIRE_EVERY = 5;
+
+/** A jail's options as fail2ban names them, with durations in seconds. */
+export interface JailEngineOptions {
+  readonly jail: string;
+  readonly maxretry: number;
+  readonly findtime: number;
+  /** Seconds, or null for permanent. */
+  readonly bantime: Duration;
+  readonly increment: BanTimeIncrement;
+  readonly ignoreip: readonly string[];
+  readonly ignoreself: boolean;
+  readonly ignorecommand?: string;
+  readonly maxmatches: number;
+  readonly usedns: UseDns;
+  /** Cap on addresses tracked at once (DEFAULT_MAX_TRACKED). */
+  readonly maxTracked?: number;
+}
+
+export interface EngineDeps {
+  /** How many bans `address` had so far in `jail`, or in every jail when undefined (the store's history). */
+  readonly previousBans: (address: string, jail: string | undefined) => number;
+  /** Epoch seconds. */
+  readonly now: () => number;
+  /** For `bantime.rndtime`; Math.random by default. */
+  readonly random?: () => number;
+  /** Looks up host names (in failures with usedns yes/warn, and in ignoreip); node:dns by default. */
+  readonly resolve?: Lookup;
+  /** Runs ignorecommand; execFile with a timeout by default. */
+  readonly runCommand?: RunCommand;
+  /** Problems worth an administrator's eye (a name that does not resolve, an ignorecommand failing); console.error by default. */
+  readonly log?: (message: string) => void;
+}
+
+/** A ban the engine decided on: a BanRequest for the store, with what the engine knows besides. */
+export interface BanDecision extends BanRequest {
+  readonly source: 'filter';
+  readonly bannedAt: number;
+  readonly failures: number;
+  readonly matches: readonly string[];
+  /** The count this ban will have: earlier bans (in every jail with overalljails) plus one. */
+  readonly banCount: number;
+}
+
+/** One address's persisted failure counters as the store keeps them; `state` null means delete. */
+export interface FailureCounterChange {
+  readonly jail: string;
+  readonly address: string;
+  readonly state: string | null;
+}
+
+function checkCount(name: string, value: number, least: number): void {
+  if (!(Number.isInteger(value) && value >= least)) throw new InputError(`${name} must be a whole number of at least ${least}, not ${value}`);
+}
+
+/**
+ * One jail at run time, as fail2ban's filter + failure manager + ban-time observer: failures
+ * counted per address in a `findtime` window of log time, the ignore rules, and the ban (with
+ * its `bantime.increment` length) when an address reaches `maxretry`. Failures older than
+ * `findtime` before now are not counted, and ones from the future count as now — as fail2ban.
+ */
+export class JailEngine {
+  readonly jail: string;
+  private readonly options: JailEngineOptions;
+  private readonly deps: EngineDeps;
+  private readonly windows: FailureWindows;
+  private readonly ignore: IgnoreList;
+  private readonly banTime: BanTimeCalculator;
+  private readonly resolve: Lookup;
+  private total = 0;
+  private nextExpiry = Number.NEGATIVE_INFINITY;
+
+  /** Throws InputError (naming the jail and the value) for options fail2ban would refuse. */
+  constructor(options: JailEngineOptions, deps: EngineDeps) {
+    this.jail = checkJailName(options.jail);
+    const log = deps.log ?? ((message: string) => console.error(message));
+    this.resolve = deps.resolve ?? systemResolve;
+    try {
+      checkCount('maxretry', options.maxretry, 1);
+      checkCount('maxmatches', options.maxmatches, 0);
+      checkCount('maxTracked', options.maxTracked ?? DEFAULT_MAX_TRACKED, 1);
+      if (!(Number.isFinite(options.findtime) && options.findtime > 0)) throw new InputError(`findtime must be a positive number of seconds, not ${options.findtime}`);
+      this.banTime = banTimeCalculator(options.bantime, options.increment);
+      this.ignore = new IgnoreList(options, { resolve: this.resolve, runCommand: deps.runCommand ?? runCommand, log });
+    } catch (error) {
+      if (error instanceof InputError) throw new InputError(`jail ${options.jail}: ${error.message}`, { cause: error });
+      throw error;
+    }
+    this.options = options;
+    this.deps = deps;
+    this.windows = new FailureWindows({
+      maxretry: options.maxretry,
+      findtime: options.findtime,
+      maxmatches: options.maxmatches,
+      maxTracked: options.maxTracked ?? DEFAULT_MAX_TRACKED,
+    });
+  }
+
+  /**
+   * Counts one failure against every address its host stands for (a name may resolve to several),
+   * unless ignored; returns the bans it completes. The banned address's counters start afresh.
+   */
+  async add(failure: Failure): Promise<BanDecision[]> {
+    const now = this.deps.now();
+    const time = Math.min(failure.time ?? now, now);
+    if (time < now - this.options.findtime) return [];
+    this.expire(now);
+    const decisions: BanDecision[] = [];
+    for (const text of await failureAddresses(failure.host, this.options.usedns, this.resolve)) {
+      const address = tryParseAddress(text);
+      if (!address || (await this.ignore.reason(address, now)) !== undefined) continue;
+      this.total++;
+      const reached = this.windows.record(address.text, time, failure.lines);
+      if (reached) decisions.push(this.decide(address.text, reached));
+    }
+    return decisions;
+  }
+
+  /** Clears the counters of `address` (or of every address inside it, for a network): it was unbanned by hand. */
+  forget(address: string): void {
+    const parsed = tryParseAddress(address);
+    if (parsed) this.windows.forget(parsed);
+  }
+
+  /** fail2ban's status numbers: addresses with failures in their window now, and failures counted since start. */
+  counts(): { currentlyFailed: number; totalFailed: number } {
+    this.expire(this.deps.now(), true);
+    return { currentlyFailed: this.windows.size, totalFailed: this.total };
+  }
+
+  /**
+   * The counters changed since the last call, in the store's form: persist them in the same
+   * transaction as the bans and log positions of the lines that changed them.
+   */
+  takeChanges(): FailureCounterChange[] {
+    return this.windows.takeChanged().map(([address, failures]) => ({
+      jail: this.jail,
+      address,
+      state: failures ? encodeFailures(failures) : null,
+    }));
+  }
+
+  /** Every tracked address's counters in the stored form (address → state), as restore takes them. */
+  snapshot(): Map<string, string> {
+    this.expire(this.deps.now(), true);
+    const out = new Map<string, string>();
+    for (const [address, failures] of this.windows.all()) out.set(address, encodeFailures(failures));
+    return out;
+  }
+
+  /**
+   * Takes back counters persisted earlier (the store's rows for this jail, or a snapshot), e.g.
+   * after a restart. Rows that are damaged, or whose failures have all left the window, are
+   * dropped and reported as deleted by the next takeChanges. Returns how many addresses were restored.
+   */
+  restore(counters: Iterable<readonly [string, string]>): number {
+    const oldest = this.deps.now() - this.options.findtime;
+    let restored = 0;
+    for (const [key, state] of counters) {
+      const address = tryParseAddress(key);
+      const failures = decodeFailures(state);
+      const live = failures && { times: failures.times.filter((t) => t >= oldest), matches: failures.matches };
+      if (address?.text === key && live && live.times.length > 0) {
+        this.windows.load(key, live);
+        restored++;
+      } else {
+        this.windows.discard(key);
+      }
+    }
+    return restored;
+  }
+
+  private decide(address: string, counted: AddressFailures): BanDecision {
+    const { increment } = this.options;
+    const previous = this.deps.previousBans(address, increment.enabled && increment.overalljails ? undefined : this.jail);
+    const seconds = this.banTime(previous, this.deps.random ?? Math.random);
+    const bannedAt = this.deps.now();
+    return {
+      address,
+      jail: this.jail,
+      source: 'filter',
+      bannedAt,
+      expiresAt: seconds === null ? null : bannedAt + seconds,
+      failures: counted.times.length,
+      matches: counted.matches,
+      banCount: previous + 1,
+    };
+  }
+
+  private expire(now: number, force = false): void {
+    if (!force && now < this.nextExpiry) return;
+    this.nextExpiry = now + EXPIRE_EVERY;
+    this.windows.expire(now - this.options.findtime);
+  }
+}
