@@ -1,0 +1,108 @@
+import { constants } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { LineSplitter, type LineDecoder } from './line-splitter.js';
+import { readHeadHash, type FileIdentity, type LogPosition } from './log-position.js';
+
+/** How far back from the end a start "at the end" looks for the last complete line. */
+const TAIL_SCAN_BYTES = 1 << 16;
+
+/**
+ * One log file held open and read line by line from a byte offset. The descriptor stays open,
+ * so a file renamed or deleted by rotation is still read to its end, and its inode number
+ * cannot be reused by the file that replaces it.
+ */
+export class LogFile {
+  private readOffset = 0;
+
+  private constructor(
+    private readonly handle: FileHandle,
+    readonly device: number,
+    readonly inode: number,
+    private headHash: string,
+    private readonly splitter: LineSplitter,
+  ) {}
+
+  /** Opens `path` when it is a regular file (a FIFO or directory gives undefined). */
+  static async open(path: string, decode: LineDecoder, maxLineBytes: number): Promise<LogFile | undefined> {
+    // O_NONBLOCK: opening a FIFO that matched a glob must not wait for a writer.
+    const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      const stats = await handle.stat();
+      if (stats.isFile()) return new LogFile(handle, stats.dev, stats.ino, await readHeadHash(handle), new LineSplitter(decode, maxLineBytes));
+    } catch (error) {
+      await handle.close();
+      throw error;
+    }
+    await handle.close();
+    return undefined;
+  }
+
+  /** After the last complete line read; the bytes of an unfinished line are not counted. */
+  get offset(): number {
+    return this.readOffset - this.splitter.pendingBytes;
+  }
+
+  position(path: string): LogPosition {
+    return { path, device: this.device, inode: this.inode, offset: this.offset, headHash: this.headHash };
+  }
+
+  async identity(): Promise<FileIdentity> {
+    const { size } = await this.handle.stat();
+    return { device: this.device, inode: this.inode, size, headHash: this.headHash };
+  }
+
+  async modified(): Promise<number> {
+    return (await this.handle.stat()).mtimeMs;
+  }
+
+  /** The same file, or a copy of it (the same first line). */
+  sameContent(other: LogFile): boolean {
+    return (this.device === other.device && this.inode === other.inode) || (this.headHash !== '' && this.headHash === other.headHash);
+  }
+
+  seek(offset: number): void {
+    this.readOffset = offset;
+    this.splitter.reset();
+  }
+
+  /** Starts after the last complete line, so a line being written right now is read whole. */
+  async seekToEnd(): Promise<void> {
+    const { size } = await this.handle.stat();
+    const length = Math.min(size, TAIL_SCAN_BYTES);
+    const buffer = Buffer.alloc(length);
+    const { bytesRead } = await this.handle.read(buffer, 0, length, size - length);
+    const newline = buffer.subarray(0, bytesRead).lastIndexOf(10);
+    if (newline !== -1) this.seek(size - length + newline + 1);
+    else this.seek(size > TAIL_SCAN_BYTES ? size : 0);
+  }
+
+  /**
+   * True when the file was truncated or rewritten in place since it was read (copytruncate):
+   * it is now shorter than what was read, or its first line changed.
+   */
+  async rewritten(): Promise<boolean> {
+    const [{ size }, headHash] = await Promise.all([this.handle.stat(), readHeadHash(this.handle)]);
+    if (size < this.readOffset || (this.headHash !== '' && headHash !== this.headHash)) return true;
+    this.headHash = headHash;
+    return false;
+  }
+
+  /** Reads the file again from its start, as the new file it now is. */
+  async rewind(): Promise<void> {
+    this.seek(0);
+    this.headHash = await readHeadHash(this.handle);
+  }
+
+  /** The complete lines in the next chunk (possibly none), or undefined at the end of the file. */
+  async read(buffer: Buffer): Promise<string[] | undefined> {
+    const { bytesRead } = await this.handle.read(buffer, 0, buffer.length, this.readOffset);
+    if (bytesRead === 0) return undefined;
+    this.readOffset += bytesRead;
+    if (this.headHash === '') this.headHash = await readHeadHash(this.handle);
+    return this.splitter.push(buffer.subarray(0, bytesRead));
+  }
+
+  async close(): Promise<void> {
+    await this.handle.close();
+  }
+}

@@ -1,0 +1,75 @@
+import { dirname, resolve } from 'node:path';
+
+/**
+ * A `logpath` entry: a file name or a glob whose `*`, `?` and `[...]` stay within one path
+ * segment, as Python's `glob` (what fail2ban uses) reads them.
+ */
+export interface LogPattern {
+  readonly pattern: string;
+  /** A file first seen after start-up, with no stored position, starts at its end. */
+  readonly tail: boolean;
+  /** Names one file (no glob characters). */
+  readonly literal: boolean;
+  /** The deepest directory named without glob characters: every match lies under it. */
+  readonly base: string;
+  readonly segments: readonly RegExp[];
+}
+
+const MAGIC = /[*?[]/;
+
+export function compileLogPattern(pattern: string, tail: boolean): LogPattern {
+  const absolute = resolve(pattern);
+  const parts = absolute.split('/').slice(1);
+  const firstMagic = parts.findIndex((part) => MAGIC.test(part));
+  const baseParts = firstMagic === -1 ? parts.slice(0, -1) : parts.slice(0, firstMagic);
+  const rest = parts.slice(baseParts.length);
+  const base = firstMagic === -1 ? dirname(absolute) : `/${baseParts.join('/')}`;
+  return { pattern: absolute, tail, literal: firstMagic === -1, base, segments: rest.map(segmentRegExp) };
+}
+
+/** True when `path` is a file name `pattern` names. */
+export function patternMatches(pattern: LogPattern, path: string): boolean {
+  const rel = relativeParts(pattern.base, path);
+  return rel !== undefined && rel.length === pattern.segments.length && rel.every((part, i) => pattern.segments[i]?.test(part));
+}
+
+/** True when `path` is a directory on the way to a match: an ancestor of the base, or a partial match under it. */
+export function patternLeadsTo(pattern: LogPattern, path: string): boolean {
+  if (path === pattern.base || pattern.base.startsWith(withSlash(path))) return true;
+  const rel = relativeParts(pattern.base, path);
+  return rel !== undefined && rel.length < pattern.segments.length && rel.every((part, i) => pattern.segments[i]?.test(part));
+}
+
+function relativeParts(base: string, path: string): string[] | undefined {
+  const prefix = withSlash(base);
+  return path.startsWith(prefix) && path.length > prefix.length ? path.slice(prefix.length).split('/') : undefined;
+}
+
+function withSlash(dir: string): string {
+  return dir.endsWith('/') ? dir : `${dir}/`;
+}
+
+function segmentRegExp(segment: string): RegExp {
+  let source = '';
+  for (let i = 0; i < segment.length; i++) {
+    const c = segment.charAt(i);
+    if (c === '*') source += '.*';
+    else if (c === '?') source += '.';
+    else if (c === '[') {
+      const negated = segment.charAt(i + 1) === '!';
+      const bodyStart = i + (negated ? 2 : 1);
+      // As in fnmatch, a `]` right after the opening bracket is a member, and an unclosed `[` is literal.
+      const close = segment.indexOf(']', bodyStart + 1);
+      if (close === -1) {
+        source += '\\[';
+        continue;
+      }
+      const body = segment.slice(bodyStart, close).replace(/[\\^[\]]/g, '\\$&');
+      source += `[${negated ? '^' : ''}${body}]`;
+      i = close;
+    } else source += c.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+  }
+  // Python's glob lets a wildcard match a leading dot only when the pattern itself starts with one.
+  const hidden = MAGIC.test(segment) && !segment.startsWith('.') ? '(?!\\.)' : '';
+  return new RegExp(`^${hidden}${source}$`, 's');
+}

@@ -1,0 +1,376 @@
+import { existsSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { watch, type FSWatcher } from 'chokidar';
+import { InputError, OperationError } from '../core/index.js';
+import { LogFile } from './log-file.js';
+import { compileLogPattern, patternLeadsTo, patternMatches, type LogPattern } from './log-pattern.js';
+import { lineDecoder, type LineDecoder } from './line-splitter.js';
+import { continues, samePosition, type LogPosition } from './log-position.js';
+import { openRotated } from './rotated-file.js';
+
+/** Lines read from a log, in file order, and where reading stands after them. */
+export interface LineBatch {
+  readonly path: string;
+  /** Complete lines without `\n` (a trailing `\r` dropped); may be empty when only the position moved. */
+  readonly lines: readonly string[];
+  /**
+   * Where reading stands AFTER these lines. Persisting it together with what the lines caused
+   * means a restart reads each line exactly once. Late lines of a file rotated away carry the
+   * position in the file now at the path.
+   */
+  readonly position: LogPosition;
+}
+
+export interface LogTailerOptions {
+  /**
+   * fail2ban `logpath` entries: file names or globs. Without a stored position a file present at
+   * start-up starts at its end, one appearing later at its start — or at its end with `tail`.
+   */
+  readonly paths: readonly { readonly pattern: string; readonly tail: boolean }[];
+  /** The position an earlier run reached in `path`, if any. */
+  readonly stored: (path: string) => LogPosition | undefined;
+  /** Awaited before reading on (backpressure); never called concurrently. A rejected batch is read again later. */
+  readonly onLines: (batch: LineBatch) => Promise<void>;
+  /** Poll with stat instead of inotify (network file systems); also chosen when inotify fails. */
+  readonly polling?: boolean;
+  /** Milliseconds between polls; default 1000. */
+  readonly pollInterval?: number;
+  /** fail2ban `logencoding`; default UTF-8. Bytes invalid in it become U+FFFD. */
+  readonly encoding?: string;
+  /** A longer line keeps its first `maxLineBytes` bytes, the rest is dropped; default 64 KiB. */
+  readonly maxLineBytes?: number;
+  /** Problems reading a file or watching; following carries on. Default: printed to stderr. */
+  readonly onError?: (error: Error, path?: string) => void;
+}
+
+/** After an event, look once more this much later: chokidar drops events of writes close together. */
+const RECHECK_MS = 100;
+/** Every followed file is checked this often even without events, and rotated files are read on. */
+const SWEEP_MS = 2000;
+/** A rotated file is still read this long: writers keep writing to it until they reopen the log. */
+const ROTATED_GRACE_MS = 10_000;
+const READ_BYTES = 1 << 18;
+/** Chunks one file may read before the other files' turn (a long catch-up must not starve them). */
+const TURN_CHUNKS = 16;
+
+interface Followed {
+  /** The file now at the path; undefined while the path does not exist. */
+  current?: LogFile;
+  /** The file rotated away from the path, read on until `until`. */
+  retired?: { readonly file: LogFile; readonly until: number };
+  /** The last position given to `onLines` (or the stored one). */
+  reported?: LogPosition;
+}
+
+/**
+ * Follows log files as `tail -F` does, across rename + create, copytruncate and delete + create
+ * rotation. Rotation is detected on every check by inode, size and the hash of the first line,
+ * never by event names (chokidar reports most rotations as a plain `change`).
+ *
+ * Where a file starts: a stored position the file continues resumes at its offset; a stored
+ * position it does not continue (rotated while down) reads the rotated file on from the offset
+ * when it is still beside the log, then the new file from its start; with no stored position,
+ * a file present at start-up starts at its end, and a file appearing later at its start (every
+ * line in it is new) unless `tail`. A followed file replaced at its path is read from its start.
+ */
+export class LogTailer {
+  private readonly patterns: readonly LogPattern[];
+  private readonly decode: LineDecoder;
+  private readonly maxLineBytes: number;
+  private readonly pollInterval: number;
+  private readonly files = new Map<string, Followed>();
+  private readonly dirty = new Set<string>();
+  private readonly initial = new Set<string>();
+  private readonly rechecks = new Map<string, NodeJS.Timeout>();
+  private readonly errors = new Map<string, string>();
+  /** Paths whose start failed half-way through a rotated file, and the position delivered by then. */
+  private readonly unfinished = new Map<string, LogPosition>();
+  private readonly buffer = Buffer.alloc(READ_BYTES);
+  private polling: boolean;
+  private watcher?: FSWatcher;
+  private scanning = false;
+  private scanned: () => void = () => undefined;
+  private closed = false;
+  private pump?: Promise<void>;
+  private sweeper?: NodeJS.Timeout;
+
+  constructor(private readonly options: LogTailerOptions) {
+    this.maxLineBytes = options.maxLineBytes ?? 1 << 16;
+    this.pollInterval = options.pollInterval ?? 1000;
+    if (!Number.isInteger(this.maxLineBytes) || this.maxLineBytes < 1) throw new InputError(`maxLineBytes: not a positive integer: ${this.maxLineBytes}`);
+    if (!(this.pollInterval > 0)) throw new InputError(`pollInterval: not a positive number of milliseconds: ${this.pollInterval}`);
+    this.decode = lineDecoder(options.encoding);
+    this.patterns = options.paths.map((p) => compileLogPattern(p.pattern, p.tail));
+    this.polling = options.polling ?? false;
+  }
+
+  /**
+   * Resolves once every existing file is followed and the lines written while down (from
+   * stored positions) are delivered.
+   */
+  async start(): Promise<void> {
+    if (this.watcher !== undefined || this.closed) throw new OperationError('log tailer: start() called twice');
+    this.scanning = true;
+    const scanned = new Promise<void>((resolve) => (this.scanned = resolve));
+    this.watch();
+    await scanned;
+    this.scanning = false;
+    this.sweeper = setInterval(() => this.sweep(), SWEEP_MS).unref();
+    await this.settled();
+  }
+
+  /**
+   * Stops watching; a batch being delivered completes first, and no `onLines` call comes after
+   * this resolves (so awaiting it inside `onLines` would wait forever).
+   */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.sweeper);
+    for (const timer of this.rechecks.values()) clearTimeout(timer);
+    this.rechecks.clear();
+    await this.watcher?.close();
+    await this.settled();
+    for (const followed of this.files.values()) {
+      await followed.current?.close();
+      await followed.retired?.file.close();
+    }
+    this.files.clear();
+  }
+
+  /** The paths whose file is being followed now. */
+  watched(): string[] {
+    return [...this.files].filter(([, followed]) => followed.current !== undefined).map(([path]) => path).sort();
+  }
+
+  private watch(): void {
+    const roots = [...new Set(this.patterns.map((p) => existingAncestor(p.base)))];
+    const watcher = watch(roots, {
+      ignored: (path: string) => !this.patterns.some((p) => patternLeadsTo(p, path) || patternMatches(p, path)),
+      usePolling: this.polling,
+      interval: this.pollInterval,
+      binaryInterval: this.pollInterval,
+    });
+    watcher.on('all', (event, path) => this.onEvent(event, path));
+    watcher.on('ready', () => this.scanned());
+    watcher.on('error', (error) => this.onWatchError(error));
+    this.watcher = watcher;
+  }
+
+  private onWatchError(error: unknown): void {
+    const code = (error as NodeJS.ErrnoException | undefined)?.code;
+    if (this.polling || (code !== 'ENOSPC' && code !== 'EMFILE')) return this.report(error);
+    this.polling = true;
+    this.report(new OperationError(`watching logs: inotify failed (${code}); polling every ${this.pollInterval} ms instead`, { cause: error }));
+    const old = this.watcher;
+    this.watch();
+    old?.close().catch((e: unknown) => this.report(e));
+  }
+
+  private onEvent(event: string, path: string): void {
+    if (this.closed) return;
+    if (event === 'unlinkDir') return this.rewatch(path);
+    if (!this.patterns.some((p) => patternMatches(p, path))) return;
+    if (this.scanning && event === 'add') this.initial.add(path);
+    this.schedule(path);
+    clearTimeout(this.rechecks.get(path));
+    this.rechecks.set(
+      path,
+      setTimeout(() => {
+        this.rechecks.delete(path);
+        this.schedule(path);
+      }, RECHECK_MS).unref(),
+    );
+  }
+
+  /** chokidar stops watching a directory that was removed: watch from above again, to see it come back. */
+  private rewatch(removed: string): void {
+    for (const p of this.patterns) if (p.base === removed || p.base.startsWith(`${removed}/`)) this.watcher?.add(existingAncestor(p.base));
+  }
+
+  private sweep(): void {
+    for (const path of this.files.keys()) this.schedule(path);
+    // A named log whose directory was created after start-up is found even if no event came.
+    for (const p of this.patterns) if (p.literal && !this.files.has(p.pattern)) this.schedule(p.pattern);
+  }
+
+  private schedule(path: string): void {
+    if (this.closed) return;
+    this.dirty.add(path);
+    this.pump ??= this.run();
+  }
+
+  private async settled(): Promise<void> {
+    while (this.pump !== undefined) await this.pump;
+  }
+
+  /** Checks the dirty paths one at a time, so `onLines` is never called concurrently. */
+  private async run(): Promise<void> {
+    for (let path = first(this.dirty); path !== undefined && !this.closed; path = first(this.dirty)) {
+      this.dirty.delete(path);
+      try {
+        await this.check(path);
+        this.errors.delete(path);
+      } catch (error) {
+        // A file vanishing between stat and open is a rotation in progress: the next event sees it.
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') this.report(error, path);
+      }
+    }
+    this.pump = undefined;
+  }
+
+  private async check(path: string): Promise<void> {
+    const followed = this.files.get(path) ?? (await this.discover(path));
+    if (followed === undefined) return;
+    if (followed.retired !== undefined) await this.readRetired(path, followed);
+    const current = await this.currentFile(path, followed);
+    if (current === undefined) return;
+    if (!(await this.readOn(path, followed, current, () => current.position(path), TURN_CHUNKS))) this.dirty.add(path);
+    else if (!this.closed && !samePosition(followed.reported, current.position(path))) await this.deliver(path, followed, [], current.position(path));
+  }
+
+  /** A path seen for the first time: where its file starts (see the class comment). */
+  private async discover(path: string): Promise<Followed | undefined> {
+    const pattern = this.patterns.find((p) => patternMatches(p, path));
+    if (pattern === undefined) return undefined;
+    const file = await LogFile.open(path, this.decode, this.maxLineBytes);
+    if (file === undefined) return undefined;
+    const stored = this.unfinished.get(path) ?? this.options.stored(path);
+    const followed: Followed = { current: file, reported: stored };
+    try {
+      if (stored !== undefined) {
+        if (continues(stored, await file.identity())) file.seek(stored.offset);
+        else await this.readRotated(path, followed, stored);
+      } else if (this.initial.has(path) || pattern.tail || this.followedElsewhere(path, file)) await file.seekToEnd();
+    } catch (error) {
+      // Tried again at the next check, from what was delivered of the rotated file.
+      if (followed.reported !== undefined) this.unfinished.set(path, followed.reported);
+      await file.close();
+      throw error;
+    }
+    this.unfinished.delete(path);
+    this.initial.delete(path);
+    this.files.set(path, followed);
+    return followed;
+  }
+
+  /**
+   * A glob can match a rotated file too (`app.log` renamed to `app-20250101.log`, or copied
+   * there by copytruncate): its lines were read under the log's own path, so it starts at its end.
+   */
+  private followedElsewhere(path: string, file: LogFile): boolean {
+    for (const [other, followed] of this.files) {
+      if (other === path) continue;
+      for (const known of [followed.current, followed.retired?.file]) if (known?.sameContent(file)) return true;
+    }
+    return false;
+  }
+
+  /** The file now at the path, after finishing the one rotated away or reading a truncated one anew. */
+  private async currentFile(path: string, followed: Followed): Promise<LogFile | undefined> {
+    const stats = await stat(path).catch(() => undefined);
+    const present = stats?.isFile() === true;
+    const current = followed.current;
+    if (current === undefined) {
+      if (present) followed.current = await LogFile.open(path, this.decode, this.maxLineBytes);
+    } else if (!present || stats.dev !== current.device || stats.ino !== current.inode) {
+      // Renamed or deleted, maybe already replaced: the old file to its end, then the new one from its start.
+      await this.readOn(path, followed, current, () => current.position(path));
+      await this.retire(path, followed, current);
+      followed.current = present ? await LogFile.open(path, this.decode, this.maxLineBytes) : undefined;
+    } else if (await current.rewritten()) {
+      // copytruncate: what was not read yet is in the copy.
+      await this.readRotated(path, followed, current.position(path));
+      await current.rewind();
+    }
+    return followed.current;
+  }
+
+  private async retire(path: string, followed: Followed, file: LogFile): Promise<void> {
+    const older = followed.retired;
+    if (older !== undefined) {
+      followed.retired = undefined;
+      await this.readOn(path, followed, older.file, () => followed.current?.position(path) ?? older.file.position(path));
+      await older.file.close();
+    }
+    followed.retired = { file, until: Date.now() + ROTATED_GRACE_MS };
+  }
+
+  /**
+   * Late lines of the rotated file. They carry the current file's position: persisting the old
+   * file's would make a restart read the new file again.
+   */
+  private async readRetired(path: string, followed: Followed): Promise<void> {
+    const retired = followed.retired;
+    if (retired === undefined) return;
+    await this.readOn(path, followed, retired.file, () => followed.current?.position(path) ?? retired.file.position(path));
+    if (Date.now() >= retired.until) {
+      followed.retired = undefined;
+      await retired.file.close();
+    }
+  }
+
+  private async readRotated(path: string, followed: Followed, position: LogPosition): Promise<void> {
+    // After a failed delivery, the rotated file is read on from what was delivered of it.
+    const { reported } = followed;
+    const from = reported?.headHash === position.headHash && reported.offset > position.offset ? { ...position, offset: reported.offset } : position;
+    const rotated = await openRotated(from, this.decode, this.maxLineBytes);
+    if (rotated === undefined) return;
+    const { file } = rotated;
+    try {
+      await this.readOn(path, followed, file, () => file.position(path));
+    } catch (error) {
+      await file.close();
+      throw error;
+    }
+    // A glob matching the rotated file too follows it from here, not from its start.
+    if (!this.files.has(rotated.path) && this.patterns.some((p) => patternMatches(p, rotated.path))) this.files.set(rotated.path, { current: file });
+    else await file.close();
+  }
+
+  /** Reads `file` to its end (or for `chunks` chunks: false when there is more). */
+  private async readOn(path: string, followed: Followed, file: LogFile, positionOf: () => LogPosition, chunks = Infinity): Promise<boolean> {
+    for (let n = 0; !this.closed; n++) {
+      if (n >= chunks) return false;
+      const before = file.offset;
+      const lines = await file.read(this.buffer);
+      if (lines === undefined) return true;
+      if (lines.length === 0) continue;
+      try {
+        await this.deliver(path, followed, lines, positionOf());
+      } catch (error) {
+        file.seek(before);
+        throw error;
+      }
+    }
+    return true;
+  }
+
+  private async deliver(path: string, followed: Followed, lines: string[], position: LogPosition): Promise<void> {
+    await this.options.onLines({ path, lines, position });
+    followed.reported = position;
+  }
+
+  /** Each distinct problem of a path once, until reading it works again. */
+  private report(error: unknown, path?: string): void {
+    const err = error instanceof Error ? error : new Error(String(error));
+    if (path !== undefined) {
+      if (this.errors.get(path) === err.message) return;
+      this.errors.set(path, err.message);
+    }
+    if (this.options.onError !== undefined) this.options.onError(err, path);
+    else console.error(`f2b-store: watching ${path ?? 'logs'}: ${err.message}`);
+  }
+}
+
+function first(set: Set<string>): string | undefined {
+  for (const item of set) return item;
+  return undefined;
+}
+
+/** chokidar ignores a path that does not exist, so a missing log directory is watched from above. */
+function existingAncestor(dir: string): string {
+  let current = dir;
+  while (!existsSync(current) && dirname(current) !== current) current = dirname(current);
+  return current;
+}
