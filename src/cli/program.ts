@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { DEFAULT_CONFIG_DIR, DEFAULT_DB_PATH } from '../config/index.js';
 import { register as ban } from './commands/ban.js';
+import { register as check } from './commands/check.js';
 import { register as exportCommand } from './commands/export.js';
 import { register as importCommand } from './commands/import.js';
 import { register as list } from './commands/list.js';
@@ -8,6 +9,7 @@ import { register as purge } from './commands/purge.js';
 import { register as reconcile } from './commands/reconcile.js';
 import { register as show } from './commands/show.js';
 import { register as start } from './commands/start.js';
+import { register as status } from './commands/status.js';
 import { register as stop } from './commands/stop.js';
 import { register as testFilter } from './commands/test-filter.js';
 import { register as unban } from './commands/unban.js';
@@ -27,6 +29,6 @@ export function buildProgram(version: string): Command {
     .configureOutput({ outputError: () => undefined })
     .addHelpText('after', `
 Exit codes: 0 done; 1 could not be done (the message says what was kept); 2 bad input.`);
-  for (const register of [ban, unban, list, show, reconcile, exportCommand, importCommand, purge, testFilter, start, stop]) register(program);
+  for (const register of [ban, unban, list, show, reconcile, exportCommand, importCommand, purge, testFilter, status, check, start, stop]) register(program);
   return program;
 }

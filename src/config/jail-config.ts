@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { checkJailName, InputError, messageOf, type Duration } from '../core/index.js';
@@ -241,4 +242,13 @@ export function loadJails(configDir: string, options: LoadJailsOptions = {}): Ja
     actions: actionFiles(options.actionDirs ?? actionSearchDirs(configDir)),
   };
   return [...tree.sections.keys()].filter((name) => name !== 'INCLUDES').map((name) => loadJail(ctx, name));
+}
+
+/**
+ * The enabled jails of `configDir`; a config dir that does not exist means the shipped defaults
+ * (config/: the sshd jail), as a missing f2b-store.conf means the default settings.
+ */
+export function enabledJails(configDir: string): EnabledJail[] {
+  const dir = existsSync(configDir) ? configDir : SHIPPED_CONFIG_DIR;
+  return loadJails(dir).filter((jail): jail is EnabledJail => jail.enabled);
 }

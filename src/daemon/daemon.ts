@@ -1,7 +1,13 @@
-import { nowSeconds } from '../core/index.js';
-import type { Backend } from '../backends/index.js';
-import { ReconcileLoop, checkSchedule, type JailRules } from '../reconcile/index.js';
+import type { Server } from 'node:net';
+import { messageOf, nowSeconds } from '../core/index.js';
+import type { EnabledJail } from '../config/index.js';
+import type { Backend, JailRule } from '../backends/index.js';
+import { ReconcileLoop, checkSchedule, defaultJailRules, type JailRules } from '../reconcile/index.js';
 import type { BanStore } from '../store/index.js';
+import { LogTailer } from '../watch/index.js';
+import { createBanLog } from './ban-log.js';
+import { serveControl, type ControlRequest } from './control-socket.js';
+import { LogJails } from './log-jails.js';
 import { claimPidFile } from './pidfile.js';
 
 export interface DaemonOptions {
@@ -10,29 +16,142 @@ export interface DaemonOptions {
   readonly schedule: string;
   readonly fullCheck: number;
   readonly pidFile: string;
-  readonly rules?: JailRules;
+  readonly socketPath: string;
+  /** The ban log `recidive` reads; '' for none. */
+  readonly banLogFile: string;
+  /** Loads the enabled jails; called at start and on SIGHUP (a broken configuration keeps the running one). */
+  readonly loadJails: () => readonly EnabledJail[];
   readonly log: (line: string) => void;
 }
 
+/** What `status` gets from a running daemon. */
+export interface DaemonStatus {
+  readonly pid: number;
+  readonly jails: ReturnType<LogJails['status']>;
+  readonly reconcile: { readonly at: number; readonly reason: string; readonly backends: readonly { name: string; error: string | null; failed: number }[] } | null;
+}
+
+function jailRules(jails: readonly EnabledJail[]): JailRules {
+  const byName = new Map(jails.map((jail): [string, JailRule] => [jail.name, {
+    name: jail.name, blocktype: jail.blocktype,
+    ...(jail.port === undefined ? {} : { port: jail.port }), ...(jail.protocol === undefined ? {} : { protocol: jail.protocol }),
+  }]));
+  return (name) => byName.get(name) ?? defaultJailRules(name);
+}
+
+/** One tailer per log encoding and watch mode: jails sharing a file share its reading. */
+function tailerGroups(jails: readonly EnabledJail[]): Map<string, { encoding: string; polling: boolean; paths: Map<string, boolean> }> {
+  const groups = new Map<string, { encoding: string; polling: boolean; paths: Map<string, boolean> }>();
+  for (const jail of jails) {
+    const polling = jail.backend === 'polling';
+    const key = `${jail.logencoding} ${polling}`;
+    let group = groups.get(key);
+    if (!group) groups.set(key, group = { encoding: jail.logencoding, polling, paths: new Map() });
+    for (const path of jail.logpaths) group.paths.set(path.pattern, (group.paths.get(path.pattern) ?? true) && path.tail);
+  }
+  return groups;
+}
+
 /**
- * Runs until SIGTERM/SIGINT: reconciles at start, then on schedule and at each expiry. Stopping
- * leaves every ban in the firewall (they are the point); `stop --flush` removes them explicitly.
+ * Runs until SIGTERM/SIGINT: reconciles at start, then follows every enabled jail's logs, bans
+ * (store first, then every backend at once), and keeps the backends equal to the store on
+ * schedule and at each expiry. SIGHUP reloads the jails. Stopping leaves every ban in the
+ * firewall (they are the point); `stop --flush` removes them explicitly.
  */
 export async function runDaemon(options: DaemonOptions): Promise<void> {
   const { store, backends, log } = options;
   checkSchedule(options.schedule, '[reconcile] schedule');
+  let jails = options.loadJails();
+  let rules = jailRules(jails);
   const release = claimPidFile(options.pidFile);
-  const loop = new ReconcileLoop({ store, backends, schedule: options.schedule, fullCheck: options.fullCheck, rules: options.rules, clock: nowSeconds, log });
+  const loop = new ReconcileLoop({
+    store, backends, schedule: options.schedule, fullCheck: options.fullCheck, clock: nowSeconds, log,
+    rules: (name) => rules(name),
+    jails: () => jails.map((jail) => jail.name),
+  });
+  const logJails = new LogJails({
+    store, backends, now: nowSeconds, log, rules: (name) => rules(name), banLog: createBanLog(options.banLogFile, log),
+  }, jails);
+  let tailers: LogTailer[] = [];
+  let control: Server | undefined;
+
+  const startTailers = async (): Promise<void> => {
+    for (const jail of jails) {
+      if (jail.logpaths.length === 0) log(`[${jail.name}] reads no log files (backend ${jail.backend}): only files are followed so far`);
+    }
+    tailers = [...tailerGroups(jails).values()].map((group) => new LogTailer({
+      paths: [...group.paths].map(([pattern, tail]) => ({ pattern, tail })),
+      stored: (path) => store.logPosition(path),
+      onLines: (batch) => logJails.handle(batch),
+      encoding: group.encoding,
+      polling: group.polling,
+      onError: (error, path) => log(`reading ${path ?? 'logs'}: ${messageOf(error)}`),
+    }));
+    await Promise.all(tailers.map((tailer) => tailer.start()));
+  };
+  const stopTailers = async (): Promise<void> => {
+    await Promise.all(tailers.map((tailer) => tailer.close()));
+    tailers = [];
+  };
+  const watched = (): string[] => tailers.flatMap((tailer) => tailer.watched()).sort();
+
+  const reload = async (): Promise<void> => {
+    let next: readonly EnabledJail[];
+    try {
+      next = options.loadJails();
+    } catch (error) {
+      log(`SIGHUP: the configuration has a problem, keeping the running one: ${messageOf(error)}`);
+      return;
+    }
+    await stopTailers();
+    jails = next;
+    rules = jailRules(jails);
+    logJails.replace(jails);
+    await startTailers();
+    log(`SIGHUP: reloaded; jails: ${jails.map((j) => j.name).join(', ') || 'none'}`);
+    void loop.run('reload');
+  };
+
+  const answer = async (request: ControlRequest): Promise<unknown> => {
+    if (request.command === 'forget') {
+      logJails.forget(request.address);
+      return { forgotten: request.address };
+    }
+    const last = loop.last();
+    const status: DaemonStatus = {
+      pid: process.pid,
+      jails: logJails.status(watched()),
+      reconcile: last ? {
+        at: last.at, reason: last.reason,
+        backends: last.reports.map((r) => ({ name: r.name, error: r.error, failed: r.failed.length })),
+      } : null,
+    };
+    return status;
+  };
+
   const stopped = new Promise<string>((resolve) => {
     for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => resolve(signal));
   });
+  let reloading = Promise.resolve();
+  const onHup = (): void => {
+    reloading = reloading.then(reload);
+  };
   try {
-    log(`started (pid ${process.pid}); backends: ${backends.map((b) => b.name).join(', ') || 'none'}; drift check: ${options.schedule}, full check every ${options.fullCheck} s`);
+    log(`started (pid ${process.pid}); backends: ${backends.map((b) => b.name).join(', ') || 'none'}; jails: ${jails.map((j) => j.name).join(', ') || 'none'}; `
+      + `drift check: ${options.schedule}, full check every ${options.fullCheck} s`);
+    control = await serveControl(options.socketPath, answer);
     await loop.start();
+    await startTailers();
+    process.on('SIGHUP', onHup);
+    log(`watching ${watched().length} log files: ${watched().join(', ') || 'none yet'}`);
     const signal = await stopped;
     log(`${signal}: stopping; bans stay in the firewall`);
   } finally {
+    process.off('SIGHUP', onHup);
+    await reloading;
+    await stopTailers();
     loop.stop();
+    control?.close();
     release();
   }
 }

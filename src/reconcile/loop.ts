@@ -16,8 +16,8 @@ export interface LoopOptions {
   /** Seconds between full read-back checks; ticks in between only make sure each backend's objects exist. */
   readonly fullCheck: number;
   readonly rules?: JailRules;
-  /** Jails whose objects must exist even before they hold a ban (the configured ones). */
-  readonly jails?: readonly string[];
+  /** Jails whose objects must exist even before they hold a ban (the configured ones; asked each time, as a reload may change them). */
+  readonly jails?: () => readonly string[];
   readonly clock: () => number;
   readonly log: (line: string) => void;
 }
@@ -102,7 +102,7 @@ export class ReconcileLoop {
     // re-creates. Only then is a full read-back worth its cost before the next full check.
     const { store, backends, clock, log } = this.options;
     const now = clock();
-    const rules = rulesFor(store.activeJails(now).map((jail) => ({ jail })), this.options.rules ?? defaultJailRules, this.options.jails);
+    const rules = rulesFor(store.activeJails(now).map((jail) => ({ jail })), this.options.rules ?? defaultJailRules, this.options.jails?.());
     const repaired: string[] = [];
     await Promise.all(backends.map(async (backend) => {
       try {
@@ -121,7 +121,7 @@ export class ReconcileLoop {
     this.lastFull = now;
     let reports: BackendReport[];
     try {
-      reports = await reconcile(store.activeAnyOrder(now), backends, now, { ...(rules ? { rules } : {}), ...(this.options.jails ? { jails: this.options.jails } : {}) });
+      reports = await reconcile(store.activeAnyOrder(now), backends, now, { ...(rules ? { rules } : {}), ...(this.options.jails ? { jails: this.options.jails() } : {}) });
     } catch (error) {
       log(`reconcile (${reason}) failed: ${messageOf(error)}`);
       return [];

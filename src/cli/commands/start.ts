@@ -1,16 +1,24 @@
 import type { Command } from 'commander';
 import { isoTime, nowSeconds } from '../../core/index.js';
-import { pidFileFor, runDaemon } from '../../daemon/index.js';
+import { controlSocketFor, pidFileFor, runDaemon } from '../../daemon/index.js';
+import { enabledJails } from '../../config/index.js';
 import { createContext } from '../context.js';
 
 export function register(program: Command): void {
   program
     .command('start')
-    .description('run the daemon in the foreground: keep every backend equal to the database')
+    .description('run the daemon in the foreground: follow the jails\' logs, ban, keep every backend equal to the database')
     .addHelpText('after', `
+Jails come from jail.conf, jail.d/ and jail.local in the config dir (or, when that dir does not
+exist, the ones shipped in config/: sshd on /var/log/auth.log). Each enabled jail's logs are
+followed across rotation; an address reaching maxretry failures within findtime is banned in the
+database and in every backend at once. Positions and failure counters are kept in the database,
+so a restart (even kill -9) resumes without losing or doubling a line.
+
 At start, on the [reconcile] schedule (default every 10 s) and whenever a ban expires, each
 backend is compared with the active bans and repaired: a flushed ruleset or a firewall reload
-is undone within one interval. SIGTERM stops it and leaves the bans in the firewall.`)
+is undone within one interval. SIGHUP reloads the jails; SIGTERM stops and leaves the bans in
+the firewall.`)
     .action(async (_options: unknown, command: Command) => {
       const ctx = createContext(command);
       const store = await ctx.store();
@@ -21,6 +29,9 @@ is undone within one interval. SIGTERM stops it and leaves the bans in the firew
         schedule: ctx.config().schedule,
         fullCheck: ctx.config().fullCheck,
         pidFile: pidFileFor(ctx.dbPath()),
+        socketPath: controlSocketFor(ctx.dbPath()),
+        banLogFile: ctx.config().logFile,
+        loadJails: () => enabledJails(ctx.configDir),
         log: (line) => console.error(`${isoTime(nowSeconds())} f2b-store: ${line}`),
       });
     });

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { banToJson, OperationError, parseAddress } from '../../core/index.js';
+import { askDaemon, controlSocketFor } from '../../daemon/index.js';
 import { changeAddress } from '../../reconcile/index.js';
 import { createContext, jailOption } from '../context.js';
 import { backendTrouble, blockedBy, printJson } from '../output.js';
@@ -20,6 +21,9 @@ banned network containing it, still holds it: unban tells you which.`)
       const store = await ctx.store();
       const backends = await ctx.backends();
       const { result: lifted, reports } = await changeAddress(store, backends, address, ctx.now, () => store.lift(address.text, jail, 'unban', ctx.now));
+      // Unbanned by hand: its failures start afresh, in the database and in a running daemon.
+      store.forgetFailures(address.text);
+      await askDaemon(controlSocketFor(ctx.dbPath()), { command: 'forget', address: address.text });
       const trouble = backendTrouble(reports);
       const failed = trouble ? new OperationError(`the unban is recorded, but removing it from the firewall failed: ${trouble}; the next reconcile retries`) : undefined;
       if (ctx.json) {

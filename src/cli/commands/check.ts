@@ -1,0 +1,38 @@
+import { existsSync } from 'node:fs';
+import type { Command } from 'commander';
+import { nowSeconds } from '../../core/index.js';
+import { loadJails, SHIPPED_CONFIG_DIR } from '../../config/index.js';
+import { JailEngine } from '../../engine/index.js';
+import { LogFilter } from '../../filter/index.js';
+import { checkSchedule } from '../../reconcile/index.js';
+import { createContext } from '../context.js';
+import { printJson } from '../output.js';
+
+export function register(program: Command): void {
+  program
+    .command('check')
+    .description('load the whole configuration as start would, and report the first problem with its file and line')
+    .addHelpText('after', `
+Reads f2b-store.conf/.local and every jail (jail.conf, jail.d/, jail.local), loads and compiles
+each enabled jail's filter and checks its options (durations, ignoreip, bantime.formula…).
+Exit 0 when all is well, 2 with one line naming the file, line and value otherwise. Point it at
+fail2ban's own tree with --config /etc/fail2ban.`)
+    .action((_options: unknown, command: Command) => {
+      const ctx = createContext(command);
+      const config = ctx.config();
+      checkSchedule(config.schedule, '[reconcile] schedule');
+      const dir = existsSync(ctx.configDir) ? ctx.configDir : SHIPPED_CONFIG_DIR;
+      const jails = loadJails(dir);
+      const enabled = jails.filter((jail) => jail.enabled);
+      for (const jail of enabled) {
+        new LogFilter(jail.filter, { now: nowSeconds, useDns: jail.usedns });
+        new JailEngine({ ...jail, jail: jail.name }, { previousBans: () => 0, now: nowSeconds });
+      }
+      if (ctx.json) {
+        printJson({ ok: true, configDir: dir, jails: jails.map((j) => ({ name: j.name, enabled: j.enabled })) });
+        return;
+      }
+      process.stdout.write(`configuration OK (${dir}): ${jails.length} jails, ${enabled.length} enabled`
+        + `${enabled.length > 0 ? `: ${enabled.map((j) => j.name).join(', ')}` : ''}\n`);
+    });
+}

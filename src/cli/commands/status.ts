@@ -1,0 +1,84 @@
+import { existsSync } from 'node:fs';
+import type { Command } from 'commander';
+import { InputError } from '../../core/index.js';
+import { loadJails, SHIPPED_CONFIG_DIR } from '../../config/index.js';
+import { askDaemon, controlSocketFor, type DaemonStatus } from '../../daemon/index.js';
+import { reconcile } from '../../reconcile/index.js';
+import { createContext } from '../context.js';
+import { printJson, printTable, relativeTime } from '../output.js';
+
+interface JailLine {
+  name: string;
+  enabled: boolean;
+  currentlyFailed: number;
+  /** Since the daemon started; null when no daemon runs. */
+  totalFailed: number | null;
+  currentlyBanned: number;
+  totalBanned: number;
+  files: string[];
+}
+
+interface BackendLine {
+  name: string;
+  inSync: boolean;
+  /** Active bans the backend lacks, and entries it holds that no active ban wants. */
+  missing: number;
+  extra: number;
+  error: string | null;
+}
+
+export function register(program: Command): void {
+  program
+    .command('status')
+    .description('jails and their counters (like fail2ban-client status), and whether every backend is in sync')
+    .argument('[jail]', 'only this jail')
+    .addHelpText('after', `
+With a daemon running, the failure counters and watched files come from it (its control socket
+beside the database); without one, from the database and the configuration. Whether each
+backend is in sync is checked now, by reading it back and comparing it with the active bans.`)
+    .action(async (only: string | undefined, _options: unknown, command: Command) => {
+      const ctx = createContext(command);
+      const store = await ctx.store();
+      const live = await askDaemon(controlSocketFor(ctx.dbPath()), { command: 'status' }) as DaemonStatus | undefined;
+      const configured = loadJails(existsSync(ctx.configDir) ? ctx.configDir : SHIPPED_CONFIG_DIR);
+      const counts = store.jailCounts(ctx.now);
+      const counters = store.failureCounterCounts();
+      const names = new Set([...configured.map((j) => j.name), ...counts.keys()]);
+      if (only !== undefined && !names.has(only)) throw new InputError(`no jail "${only}" (jails: ${[...names].sort().join(', ') || 'none'})`);
+      const jails: JailLine[] = [...names].filter((name) => only === undefined || name === only).sort().map((name) => {
+        const running = live?.jails.find((j) => j.name === name);
+        const definition = configured.find((j) => j.name === name);
+        return {
+          name,
+          enabled: definition?.enabled ?? false,
+          currentlyFailed: running?.currentlyFailed ?? counters.get(name) ?? 0,
+          totalFailed: running?.totalFailed ?? null,
+          currentlyBanned: counts.get(name)?.active ?? 0,
+          totalBanned: counts.get(name)?.total ?? 0,
+          files: running ? [...running.files] : (definition?.enabled ? definition.logpaths.map((p) => p.pattern) : []),
+        };
+      });
+      const reports = await reconcile(store.activeAnyOrder(ctx.now), await ctx.backends(), ctx.now, { dryRun: true });
+      const backends: BackendLine[] = reports.map((r) => ({
+        name: r.name, inSync: r.error === null && r.added === 0 && r.removed === 0, missing: r.added, extra: r.removed, error: r.error,
+      }));
+      const daemon = live ? { running: true, pid: live.pid, lastReconcile: live.reconcile } : { running: false };
+      if (ctx.json) {
+        printJson({ daemon, jails, backends });
+        return;
+      }
+      printTable(['JAIL', 'ENABLED', 'FAILED', 'TOTAL FAILED', 'BANNED', 'TOTAL BANNED', 'FILES'], jails.map((j) => [
+        j.name, j.enabled ? 'yes' : 'no', String(j.currentlyFailed), j.totalFailed === null ? '-' : String(j.totalFailed),
+        String(j.currentlyBanned), String(j.totalBanned), j.files.join(', ') || '-',
+      ]));
+      const lines = [''];
+      lines.push(live
+        ? `daemon: running (pid ${live.pid})${live.reconcile ? `, last full reconcile ${relativeTime(live.reconcile.at, ctx.now)} (${live.reconcile.reason})` : ''}`
+        : 'daemon: not running (failure counts from the database; TOTAL FAILED needs the daemon)');
+      for (const b of backends) {
+        lines.push(`${b.name}: ${b.error !== null ? `cannot be read: ${b.error}` : b.inSync ? 'in sync' : `out of sync: ${b.missing} missing, ${b.extra} extra (f2b-store reconcile repairs it)`}`);
+      }
+      if (backends.length === 0) lines.push('backends: none enabled');
+      process.stdout.write(`${lines.join('\n')}\n`);
+    });
+}

@@ -1,0 +1,172 @@
+import { parseAddress, type Ban } from '../core/index.js';
+import type { EnabledJail } from '../config/index.js';
+import type { Backend } from '../backends/index.js';
+import { JailEngine, type BanDecision } from '../engine/index.js';
+import { LogFilter } from '../filter/index.js';
+import { applyChange, type BackendReport, type JailRules } from '../reconcile/index.js';
+import type { BanStore } from '../store/index.js';
+import { compileLogPattern, patternMatches, type LineBatch, type LogPattern } from '../watch/index.js';
+import type { BanLogEvent } from './ban-log.js';
+
+/** One jail at work: its engine (failure counters) and one filter per log file (multi-line state is per file). */
+interface RunningJail {
+  readonly definition: EnabledJail;
+  readonly engine: JailEngine;
+  readonly patterns: readonly LogPattern[];
+  readonly filters: Map<string, LogFilter>;
+}
+
+export interface LogJailsOptions {
+  readonly store: BanStore;
+  readonly backends: readonly Backend[];
+  readonly rules: JailRules;
+  readonly now: () => number;
+  readonly log: (line: string) => void;
+  readonly banLog: (events: readonly BanLogEvent[]) => void;
+}
+
+/** A jail's live numbers, as `status` shows them. */
+export interface JailStatus {
+  readonly name: string;
+  readonly currentlyFailed: number;
+  readonly totalFailed: number;
+  readonly files: readonly string[];
+}
+
+/** Two jail definitions that count failures the same way: counters carry over a reload. */
+function sameCounting(a: EnabledJail, b: EnabledJail): boolean {
+  const counting = (j: EnabledJail): unknown => [j.filter, j.logpaths, j.maxretry, j.findtime, j.bantime, j.increment, j.ignoreip,
+    j.ignoreself, j.ignorecommand, j.maxmatches, j.usedns, j.logencoding];
+  return JSON.stringify(counting(a)) === JSON.stringify(counting(b));
+}
+
+/**
+ * The daemon's jails: lines from the tailer go through every jail watching their file, failures
+ * into the jail's engine, and the bans they complete — with the failure counters and the log
+ * position — into the store in one transaction, then into every backend at once, as one batch.
+ */
+export class LogJails {
+  private jails = new Map<string, RunningJail>();
+
+  constructor(private readonly options: LogJailsOptions, definitions: readonly EnabledJail[]) {
+    this.replace(definitions);
+  }
+
+  /** Every `logpath` of every jail, for the tailer. */
+  paths(): { pattern: string; tail: boolean }[] {
+    const seen = new Map<string, boolean>();
+    for (const { definition } of this.jails.values()) {
+      for (const path of definition.logpaths) seen.set(path.pattern, (seen.get(path.pattern) ?? true) && path.tail);
+    }
+    return [...seen].map(([pattern, tail]) => ({ pattern, tail }));
+  }
+
+  names(): string[] {
+    return [...this.jails.keys()];
+  }
+
+  /**
+   * Takes a new set of jail definitions (SIGHUP): a jail whose counting is unchanged keeps its
+   * engine and filters; a new or changed one starts from the counters in the store.
+   */
+  replace(definitions: readonly EnabledJail[]): void {
+    const next = new Map<string, RunningJail>();
+    for (const definition of definitions) {
+      const running = this.jails.get(definition.name);
+      if (running && sameCounting(running.definition, definition)) {
+        next.set(definition.name, { ...running, definition });
+        continue;
+      }
+      const engine = new JailEngine({
+        jail: definition.name, maxretry: definition.maxretry, findtime: definition.findtime, bantime: definition.bantime,
+        increment: definition.increment, ignoreip: definition.ignoreip, ignoreself: definition.ignoreself,
+        maxmatches: definition.maxmatches, usedns: definition.usedns,
+        ...(definition.ignorecommand === undefined ? {} : { ignorecommand: definition.ignorecommand }),
+      }, {
+        previousBans: (address, jail) => this.options.store.previousBans(address, jail),
+        now: this.options.now,
+        log: (message) => this.options.log(`[${definition.name}] ${message}`),
+      });
+      engine.restore(this.options.store.failureCounters(definition.name));
+      next.set(definition.name, {
+        definition, engine, filters: new Map(), patterns: definition.logpaths.map((p) => compileLogPattern(p.pattern, p.tail)),
+      });
+    }
+    this.jails = next;
+  }
+
+  /** The tailer's callback: what these lines cause is committed with their position, then applied. */
+  async handle(batch: LineBatch): Promise<void> {
+    const decisions: BanDecision[] = [];
+    const decided = new Set<string>();
+    const now = this.options.now();
+    const jails = [...this.jails.values()].filter((jail) => jail.patterns.some((p) => patternMatches(p, batch.path)));
+    for (const jail of jails) {
+      const filter = this.filterFor(jail, batch.path);
+      for (const line of batch.lines) {
+        for (const failure of filter.processLine(line).failures) {
+          for (const decision of await jail.engine.add(failure)) {
+            // A burst longer than maxretry decides again every maxretry lines: one ban is enough.
+            const key = `${decision.jail} ${decision.address}`;
+            if (decided.has(key) || this.isBanned(decision, now)) continue;
+            decided.add(key);
+            decisions.push(decision);
+          }
+        }
+      }
+    }
+    const banned = [...new Set(decisions.map((d) => d.address))];
+    const before = banned.flatMap((address) => this.options.store.activeTouching(address, now));
+    const counters = jails.flatMap((jail) => jail.engine.takeChanges());
+    const results = this.options.store.commitLogBatch({ bans: decisions, counters, positions: [batch.position] }, now);
+    if (decisions.length === 0) return;
+    const changed = results.filter((r) => r.change !== 'kept').map((r) => r.ban);
+    this.report(changed, decisions);
+    if (changed.length === 0) return;
+    const after = banned.flatMap((address) => this.options.store.activeTouching(address, now));
+    this.reportBackends(await applyChange(before, after, this.options.backends, now, this.options.rules));
+  }
+
+  private isBanned(decision: BanDecision, now: number): boolean {
+    return this.options.store.activeTouching(decision.address, now).some((ban) => ban.jail === decision.jail && ban.address === decision.address);
+  }
+
+  /** An address was unbanned by hand: every jail counts its failures afresh. */
+  forget(address: string): void {
+    const text = parseAddress(address).text;
+    for (const jail of this.jails.values()) jail.engine.forget(text);
+  }
+
+  status(watched: readonly string[]): JailStatus[] {
+    return [...this.jails.values()].map(({ definition, engine, patterns }) => ({
+      name: definition.name,
+      ...engine.counts(),
+      files: watched.filter((path) => patterns.some((p) => patternMatches(p, path))),
+    }));
+  }
+
+  private filterFor(jail: RunningJail, path: string): LogFilter {
+    let filter = jail.filters.get(path);
+    if (!filter) {
+      filter = new LogFilter(jail.definition.filter, { now: this.options.now, assumeNow: true, useDns: jail.definition.usedns });
+      jail.filters.set(path, filter);
+    }
+    return filter;
+  }
+
+  private report(changed: readonly Ban[], decisions: readonly BanDecision[]): void {
+    const failures = new Map(decisions.map((d) => [`${d.jail} ${d.address}`, d.failures]));
+    for (const ban of changed) {
+      const until = ban.expiresAt === null ? 'permanently' : `for ${ban.expiresAt - ban.bannedAt} s`;
+      this.options.log(`[${ban.jail}] Ban ${ban.address} ${until} after ${failures.get(`${ban.jail} ${ban.address}`) ?? ban.failures} failures (ban #${ban.banCount})`);
+    }
+    this.options.banLog(changed.map((ban) => ({ action: 'Ban', jail: ban.jail, address: ban.address, time: ban.bannedAt })));
+  }
+
+  private reportBackends(reports: readonly BackendReport[]): void {
+    for (const r of reports) {
+      if (r.error !== null) this.options.log(`applying bans to ${r.name} failed: ${r.error}; the next reconcile retries`);
+      for (const f of r.failed) this.options.log(`applying ${f.address} (${f.jail}) to ${r.name} failed: ${f.error}`);
+    }
+  }
+}
