@@ -2,8 +2,6 @@ import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { nowSeconds } from '../../core/index.js';
 import { loadJails, SHIPPED_CONFIG_DIR } from '../../config/index.js';
-import { JailEngine } from '../../engine/index.js';
-import { LogFilter } from '../../filter/index.js';
 import { checkSchedule } from '../../reconcile/index.js';
 import { createContext } from '../context.js';
 import { printJson } from '../output.js';
@@ -17,8 +15,9 @@ Reads f2b-store.conf/.local and every jail (jail.conf, jail.d/, jail.local), loa
 each enabled jail's filter and checks its options (durations, ignoreip, bantime.formula…).
 Exit 0 when all is well, 2 with one line naming the file, line and value otherwise. Point it at
 fail2ban's own tree with --config /etc/fail2ban.`)
-    .action((_options: unknown, command: Command) => {
+    .action(async (_options: unknown, command: Command) => {
       const ctx = createContext(command);
+      const [{ JailEngine }, { LogFilter }] = await Promise.all([import('../../engine/index.js'), import('../../filter/index.js')]);
       const config = ctx.config();
       checkSchedule(config.schedule, '[reconcile] schedule');
       const dir = existsSync(ctx.configDir) ? ctx.configDir : SHIPPED_CONFIG_DIR;

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import { isoTime, nowSeconds } from '../../core/index.js';
-import { controlSocketFor, pidFileFor, runDaemon } from '../../daemon/index.js';
 import { enabledJails } from '../../config/index.js';
 import { createContext } from '../context.js';
 
@@ -21,6 +20,8 @@ is undone within one interval. SIGHUP reloads the jails; SIGTERM stops and leave
 the firewall.`)
     .action(async (_options: unknown, command: Command) => {
       const ctx = createContext(command);
+      // Loaded only here: the daemon's modules (watching, engine, filters) would slow every other command's start.
+      const { controlSocketFor, pidFileFor, runDaemon } = await import('../../daemon/index.js');
       const store = await ctx.store();
       const backends = await ctx.backends();
       await runDaemon({

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { messageOf, OperationError } from '../../core/index.js';
-import { pidFileFor, runningDaemon } from '../../daemon/index.js';
+import { pidFileFor, runningDaemon } from '../../daemon/pidfile.js';
 import { createContext } from '../context.js';
 
 /** How long a daemon gets to finish its current reconcile and exit. */

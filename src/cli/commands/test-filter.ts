@@ -2,7 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { InputError, isoTime, nowSeconds } from '../../core/index.js';
 import { filterSearchDirs, loadFilter } from '../../config/index.js';
-import { failureAddresses, LogFilter, logLineBatches, runFilter, type Failure, type FilterRun, type LineOutcome } from '../../filter/index.js';
+import type { Failure, FilterRun, LineOutcome, LogFilter } from '../../filter/index.js';
 import { createContext } from '../context.js';
 import { Chunked, printTable } from '../output.js';
 
@@ -66,6 +66,8 @@ are what a ban would block: the host's address, or a host name looked up as the 
 says (yes, warn: looked up; raw, no: none).`)
     .action(async (log: string, spec: string, options: TestFilterOptions, command: Command) => {
       const ctx = createContext(command);
+      // Loaded only here: the regex translator would slow every other command's start.
+      const { failureAddresses, LogFilter, logLineBatches, runFilter } = await import('../../filter/index.js');
       const source = logSource(log);
       const definition = loadFilter(spec, filterSearchDirs(ctx.configDir));
       // One "now" for the whole run: the file is read as it stands, and the clock is not read per line.

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { banToJson, OperationError, parseAddress } from '../../core/index.js';
-import { askDaemon, controlSocketFor } from '../../daemon/index.js';
+import { askDaemon, controlSocketFor } from '../../daemon/control-socket.js';
 import { changeAddress } from '../../reconcile/index.js';
 import { createContext, jailOption } from '../context.js';
 import { backendTrouble, blockedBy, printJson } from '../output.js';
