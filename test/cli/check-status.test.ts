@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { runCli, tempDir } from '../helpers/cli.js';
+
+describe('check and status without a daemon (the built binary)', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  let config: string;
+  let db: string;
+
+  before(() => {
+    tmp = tempDir();
+    config = join(tmp.dir, 'etc');
+    db = join(tmp.dir, 'bans.sqlite3');
+    mkdirSync(config);
+    writeFileSync(join(config, 'f2b-store.conf'), '[reconcile]\nbackends = none\n');
+    writeFileSync(join(config, 'jail.local'), `[sshd]\nenabled = true\nfilter = sshd\nlogpath = ${join(tmp.dir, 'auth.log')}\n\n[web]\nenabled = false\nfilter = nginx-http-auth\nlogpath = /var/log/nginx/error.log\n`);
+  });
+  after(() => tmp.cleanup());
+
+  it('check accepts the shipped defaults, fail2ban\'s own tree and a small jail.local', () => {
+    for (const dir of [join(tmp.dir, 'missing'), '/etc/fail2ban', config]) {
+      const result = runCli(['--config', dir, 'check']);
+      assert.equal(result.code, 0, `${dir}: ${result.stderr}`);
+      assert.match(result.stdout, /^configuration OK \(.*\): \d+ jails, 1 enabled: sshd\n$/);
+    }
+  });
+
+  it('check refuses a broken jail with one line naming the file, line and value', () => {
+    const broken = join(tmp.dir, 'broken');
+    mkdirSync(broken);
+    writeFileSync(join(broken, 'jail.local'), '[sshd]\nenabled = true\nfilter = sshd\nlogpath = /var/log/auth.log\nmaxretry = lots\n');
+    const result = runCli(['--config', broken, 'check']);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /^f2b-store: .*broken\/jail\.local:5: .*maxretry.*lots.*\n$/);
+  });
+
+  it('status reads jails and bans from the database and the configuration', () => {
+    assert.equal(runCli(['--db', db, '--config', config, 'ban', '203.0.113.7', '--jail', 'sshd', '--for', '1h']).code, 0);
+    assert.equal(runCli(['--db', db, '--config', config, 'ban', '203.0.113.8', '--jail', 'sshd', '--for', '1h']).code, 0);
+    assert.equal(runCli(['--db', db, '--config', config, 'unban', '203.0.113.8']).code, 0);
+    const result = runCli(['--db', db, '--config', config, '--json', 'status']);
+    assert.equal(result.code, 0, result.stderr);
+    const status = JSON.parse(result.stdout) as { daemon: { running: boolean }; jails: Record<string, unknown>[]; backends: unknown[] };
+    assert.deepEqual(status.daemon, { running: false });
+    assert.deepEqual(status.jails, [
+      { name: 'sshd', enabled: true, currentlyFailed: 0, totalFailed: null, currentlyBanned: 1, totalBanned: 2, files: [join(tmp.dir, 'auth.log')] },
+      { name: 'web', enabled: false, currentlyFailed: 0, totalFailed: null, currentlyBanned: 0, totalBanned: 0, files: [] },
+    ]);
+    assert.deepEqual(status.backends, []);
+    const text = runCli(['--db', db, '--config', config, 'status', 'sshd']);
+    assert.match(text.stdout, /^sshd\s+yes\s+0\s+-\s+1\s+2\s+/m);
+    assert.match(text.stdout, /daemon: not running/);
+    const unknown = runCli(['--db', db, '--config', config, 'status', 'nope']);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /no jail "nope" \(jails: sshd, web\)/);
+  });
+});
