@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict';
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { runCli, tempDir } from '../helpers/cli.js';
+import { startDaemon, waitFor, type DaemonProcess } from '../helpers/daemon.js';
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** A syslog date for now, in local time, as sshd's lines carry it. */
+function syslogNow(): string {
+  const d = new Date();
+  const pad = (n: number): string => String(n).padStart(2, '0');
+  return `${MONTHS[d.getMonth()]} ${String(d.getDate()).padStart(2, ' ')} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+describe('the daemon reloads its jails on SIGHUP (no firewall: backends = none)', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  let daemon: DaemonProcess;
+  let args: string[];
+  let config: string;
+  const authLog = (): string => join(tmp.dir, 'auth.log');
+  const mailLog = (): string => join(tmp.dir, 'mail.log');
+  const failSsh = (address: string): void => appendFileSync(authLog(),
+    `${syslogNow()} web1 sshd[4242]: Failed password for root from ${address} port 52144 ssh2\n`);
+  const banned = (): string[] => (JSON.parse(runCli([...args, '--json', 'list']).stdout) as { address: string; jail: string }[])
+    .map((b) => `${b.jail} ${b.address}`).sort();
+  const jails = (extra = ''): void => writeFileSync(join(config, 'jail.local'),
+    `[sshd]\nenabled = true\nfilter = sshd\nlogpath = ${authLog()}\nmaxretry = 3\n${extra}`);
+
+  before(async () => {
+    tmp = tempDir();
+    config = join(tmp.dir, 'etc');
+    mkdirSync(config);
+    writeFileSync(join(config, 'f2b-store.conf'), `[reconcile]\nbackends = none\n[daemon]\nlogfile = ${join(tmp.dir, 'bans.log')}\n`);
+    writeFileSync(authLog(), '');
+    writeFileSync(mailLog(), '');
+    jails();
+    args = ['--db', join(tmp.dir, 'bans.sqlite3'), '--config', config];
+    daemon = startDaemon(args);
+    await waitFor('the daemon watching its log', () => daemon.log().includes('watching 1 log files'), 15_000);
+  });
+  after(async () => {
+    await daemon?.stop();
+    tmp?.cleanup();
+  });
+
+  it('keeps the counters of an unchanged jail and starts a new one', async () => {
+    failSsh('203.0.113.30');
+    failSsh('203.0.113.30');
+    await waitFor('two failures counted', () => /"totalFailed":2/.test(runCli([...args, '--json', 'status']).stdout), 5_000);
+    jails(`\n[postfix-sasl]\nenabled = true\nfilter = postfix-sasl\nlogpath = ${mailLog()}\nmaxretry = 2\n`);
+    daemon.child.kill('SIGHUP');
+    await waitFor('the reload', () => daemon.log().includes('SIGHUP: reloaded; jails: sshd, postfix-sasl'), 10_000);
+    failSsh('203.0.113.30');
+    await waitFor('the third failure bans', () => banned().includes('sshd 203.0.113.30'), 5_000);
+    for (let i = 0; i < 2; i++) {
+      appendFileSync(mailLog(), `${syslogNow()} mail postfix/smtpd[77]: warning: unknown[198.51.100.31]: SASL LOGIN authentication failed: UGFzc3dvcmQ6\n`);
+    }
+    await waitFor('the new jail bans', () => banned().includes('postfix-sasl 198.51.100.31'), 5_000);
+  });
+
+  it('keeps running on the old jails when the new configuration is broken', async () => {
+    writeFileSync(join(config, 'jail.local'), '[sshd]\nenabled = true\nfilter = sshd\nlogpath = /var/log/auth.log\nmaxretry = lots\n');
+    daemon.child.kill('SIGHUP');
+    await waitFor('the refusal', () => /SIGHUP: the configuration has a problem, keeping the running one: .*jail\.local:5/.test(daemon.log()), 10_000);
+    for (let i = 0; i < 3; i++) failSsh('203.0.113.32');
+    await waitFor('the old sshd jail still bans', () => banned().includes('sshd 203.0.113.32'), 5_000);
+    assert.ok(banned().includes('sshd 203.0.113.30'), 'earlier bans kept');
+  });
+});
