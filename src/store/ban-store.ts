@@ -72,6 +72,36 @@ export interface LogBatchCommit {
   readonly positions: readonly LogPosition[];
 }
 
+/**
+ * A ban as another system recorded it (fail2ban's database): brought in with its own time of ban,
+ * expiry and count instead of now's.
+ */
+export interface BanRecord {
+  /** Canonical text, as `Address.text`. */
+  readonly address: string;
+  readonly jail: string;
+  readonly bannedAt: number;
+  /** null = permanent. */
+  readonly expiresAt: number | null;
+  readonly banCount: number;
+  readonly source: BanSource;
+  readonly failures?: number;
+  readonly matches?: readonly string[];
+}
+
+/** What importing records did: active bans new or lengthened, past ones kept as history, the rest already here. */
+export interface RecordImportReport {
+  readonly new: number;
+  readonly extended: number;
+  readonly history: number;
+  readonly kept: number;
+}
+
+function prefixOf(address: string): number | null {
+  const slash = address.indexOf('/');
+  return slash === -1 ? null : Number(address.slice(slash + 1));
+}
+
 /** Later expiry wins; permanent (null) always wins. */
 function laterExpiry(a: number | null, b: number | null): number | null {
   return a === null || b === null ? null : Math.max(a, b);
@@ -92,6 +122,14 @@ export class BanStore {
       latest: db.prepare<[string, string], BanRow & { id: number }>(
         `SELECT id, ${COLUMNS} FROM bans WHERE address = ? AND jail = ? ORDER BY id DESC LIMIT 1`),
       closeExpired: db.prepare('UPDATE bans SET lifted_at = expires_at, lifted_by = \'expired\' WHERE id = ?'),
+      sameBan: db.prepare<[string, string, number], { id: number }>(
+        'SELECT id FROM bans WHERE address = ? AND jail = ? AND banned_at = ? LIMIT 1'),
+      merge: db.prepare(
+        `UPDATE bans SET expires_at = @expiresAt, ban_count = @banCount, failures = max(failures, @failures),
+           matches = coalesce(matches, @matches) WHERE id = @id`),
+      insertLifted: db.prepare(
+        `INSERT INTO bans (address, prefix, jail, banned_at, expires_at, source, failures, matches, ban_count, lifted_at, lifted_by)
+         VALUES (@address, @prefix, @jail, @banned_at, @expires_at, @source, @failures, @matches, @ban_count, @expires_at, 'expired')`),
       extend: db.prepare<unknown[], BanRow>(
         `UPDATE bans SET expires_at = @expiresAt, ban_count = ban_count + 1, reason = coalesce(@reason, reason),
            failures = max(failures, @failures), matches = coalesce(@matches, matches)
@@ -110,6 +148,8 @@ export class BanStore {
       activeAnyOrder: db.prepare<unknown[], BanRow>(`SELECT ${COLUMNS} FROM bans NOT INDEXED WHERE ${ACTIVE}`),
       activeInJail: db.prepare<unknown[], BanRow>(
         `SELECT ${COLUMNS} FROM bans WHERE jail = @jail AND ${ACTIVE} ORDER BY address`),
+      // Walks the open-bans index on (address, jail): in order, without sorting.
+      activeByAddress: db.prepare<unknown[], BanRow>(`SELECT ${COLUMNS} FROM bans WHERE ${ACTIVE} ORDER BY address, jail`),
       all: db.prepare<[], BanRow>(`SELECT ${COLUMNS} FROM bans ORDER BY banned_at, id`),
       allInJail: db.prepare<[string], BanRow>(`SELECT ${COLUMNS} FROM bans WHERE jail = ? ORDER BY banned_at, id`),
       ofAddress: db.prepare<[string], BanRow>(`SELECT ${COLUMNS} FROM bans WHERE address = ? ORDER BY banned_at, id`),
@@ -198,10 +238,9 @@ export class BanStore {
       const row = this.stmt.extend.get({ id: open.id, expiresAt, reason, failures, matches }) as BanRow;
       return { ban: toBan(row), change: 'extended' };
     }
-    const slash = request.address.indexOf('/');
     const row: BanRow = {
       address: request.address,
-      prefix: slash === -1 ? null : Number(request.address.slice(slash + 1)),
+      prefix: prefixOf(request.address),
       jail: request.jail,
       banned_at: now,
       expires_at: request.expiresAt,
@@ -216,6 +255,69 @@ export class BanStore {
     return { ban: toBan(row), change: 'new' };
   }
 
+  /**
+   * Brings in bans recorded elsewhere, with their own times and counts, in one transaction (all or
+   * none). Safe to repeat: a ban already here with the same address, jail and time of ban is kept
+   * as it is, so importing the same records twice changes nothing. An active record meeting an
+   * open ban of its address and jail joins it (the later expiry and the higher count win; it is
+   * not counted as one more ban). An expired record becomes history, but only for an address and
+   * jail this store had no rows of: its own history is the truth where it has some.
+   */
+  importBans(records: Iterable<BanRecord>, now: number): RecordImportReport {
+    // Oldest first, so row ids follow time: the newest row of an (address, jail) stays the open one.
+    const ordered = [...records].sort((a, b) => a.bannedAt - b.bannedAt);
+    return this.db.transaction(() => {
+      const report = { new: 0, extended: 0, history: 0, kept: 0 };
+      const unknownBefore = new Map<string, boolean>();
+      for (const record of ordered) {
+        const key = `${record.jail} ${record.address}`;
+        const latest = this.stmt.latest.get(record.address, record.jail);
+        if (!unknownBefore.has(key)) unknownBefore.set(key, latest === undefined);
+        report[this.importInTransaction(record, latest, unknownBefore.get(key) === true, now)]++;
+      }
+      return report;
+    }).immediate();
+  }
+
+  private importInTransaction(
+    record: BanRecord, latest: (BanRow & { id: number }) | undefined, unknownBefore: boolean, now: number,
+  ): keyof RecordImportReport {
+    if (this.stmt.sameBan.get(record.address, record.jail, record.bannedAt)) return 'kept';
+    const matches = record.matches && record.matches.length > 0 ? JSON.stringify(record.matches) : null;
+    const failures = record.failures ?? 0;
+    const row = {
+      address: record.address,
+      prefix: prefixOf(record.address),
+      jail: record.jail,
+      banned_at: record.bannedAt,
+      expires_at: record.expiresAt,
+      source: record.source,
+      failures,
+      matches,
+      ban_count: Math.max(record.banCount, (latest?.ban_count ?? 0) + 1),
+    };
+    let open = latest?.lifted_at === null ? latest : undefined;
+    if (record.expiresAt !== null && record.expiresAt <= now) {
+      // A lifted row after an open one would hide it from banInTransaction (it reads the newest).
+      if (!unknownBefore || open) return 'kept';
+      this.stmt.insertLifted.run(row);
+      return 'history';
+    }
+    if (open && open.expires_at !== null && open.expires_at <= now) {
+      this.stmt.closeExpired.run(open.id);
+      open = undefined;
+    }
+    if (open) {
+      const expiresAt = laterExpiry(open.expires_at, record.expiresAt);
+      const banCount = Math.max(open.ban_count, record.banCount);
+      if (expiresAt === open.expires_at && banCount === open.ban_count) return 'kept';
+      this.stmt.merge.run({ id: open.id, expiresAt, banCount, failures, matches });
+      return 'extended';
+    }
+    this.stmt.insert.run({ ...row, reason: null });
+    return 'new';
+  }
+
   /** Lifts the active ban of `address` in `jail`, or in every jail when `jail` is undefined. */
   lift(address: string, jail: string | undefined, by: string, now: number): Ban[] {
     const rows = jail === undefined
@@ -227,6 +329,15 @@ export class BanStore {
   /** Active bans, ordered by jail then address; streamed, so a million rows never sit in memory. */
   *active(now: number, jail?: string): IterableIterator<Ban> {
     const rows = jail === undefined ? this.stmt.active.iterate({ now }) : this.stmt.activeInJail.iterate({ jail, now });
+    for (const row of rows) yield toBan(row);
+  }
+
+  /**
+   * Active bans ordered by address, so the bans of one address come together and can be merged
+   * while streaming (exports); in one jail when `jail` is given.
+   */
+  *activeByAddress(now: number, jail?: string): IterableIterator<Ban> {
+    const rows = jail === undefined ? this.stmt.activeByAddress.iterate({ now }) : this.stmt.activeInJail.iterate({ jail, now });
     for (const row of rows) yield toBan(row);
   }
 

@@ -1,5 +1,7 @@
 export {
-  BanStore, type BanChange, type BanResult, type BulkBanReport, type FailureCounter, type LogBatchCommit, type LogPosition,
+  BanStore, type BanChange, type BanRecord, type BanResult, type BulkBanReport, type FailureCounter, type LogBatchCommit,
+  type LogPosition, type RecordImportReport,
 } from './ban-store.js';
 export { loadMigrations, migrate, schemaVersion, SCHEMA_DIR, type Migration, type MigrationReport } from './migrations.js';
 export { openDatabase, type OpenedDatabase } from './open.js';
+export { readFail2banDb, type Fail2banDbBans, type Fail2banDbProblem } from './fail2ban-db.js';

@@ -3,6 +3,8 @@ import { Option, type Command } from 'commander';
 import { hostAddresses, InputError, lockoutReason, messageOf, parseAddressList, type BanRequest } from '../../core/index.js';
 import { createContext, expiryOption, jailOption } from '../context.js';
 import { printJson } from '../output.js';
+import { withProgress } from '../progress.js';
+import { registerFail2banDb } from './import-fail2ban-db.js';
 
 /** Bad lines reported one by one before the rest are only counted. */
 const REPORT_LIMIT = 50;
@@ -28,22 +30,26 @@ export function register(program: Command): void {
     .description('bring bans in from elsewhere');
   command
     .command('list')
-    .description('import a plain list: one address or CIDR per line (an ip.deny file), in one transaction')
+    .description('import a list of addresses: plain, ip.deny, hosts.deny or Apache deny lines, in one transaction')
     .argument('<path>', 'the list file, or - for standard input')
     .option('-j, --jail <jail>', 'jail to hold the bans', 'import')
     .option('--for <duration>', 'how long each ban lasts (default: permanent)')
     .addOption(new Option('--permanent', 'never expire (the default)').conflicts('for'))
     .option('--force', 'also import addresses that could lock you out (loopback, this host, wide networks)')
     .addHelpText('after', `
-Lines: an address or network per line; '#' starts a comment; blank lines are ignored. Bad lines
-are reported with their line number and skipped; the rest are stored all at once. An address
-already banned at least as long is skipped, so importing the same list twice adds nothing.`)
+Lines: an address or network (203.0.113.7, 198.51.100.0/24, 198.51.100.0/255.255.255.0,
+2001:db8::/32, [2001:db8::1]); hosts.deny lines (ALL: ADDR, sshd: ADDR, ADDR2, ALL: 203.0.113.
+for a /24), Apache lines (deny from ADDR…, Require not ip ADDR…). '#' starts a comment, and ';'
+after a blank; blank lines are ignored. Bad lines (and hosts.deny lines with EXCEPT or an allow
+option) are reported with their line number and skipped; the rest are stored all at once, with
+a progress bar on a terminal for large files. An address already banned at least as long is
+skipped, so importing the same list twice adds nothing.`)
     .action(async (path: string, options: ImportListOptions, sub: Command) => {
       const ctx = createContext(sub);
       const jail = jailOption(options.jail, 'import');
       const expiresAt = expiryOption(options, null, ctx.now);
       const { entries, problems } = parseAddressList(readInput(path));
-      const messages = problems.map((p) => `${path}:${p.lineno}: not an IP address or CIDR: "${p.text}"`);
+      const messages = problems.map((p) => `${path}:${p.lineno}: ${p.reason}: "${p.text}"`);
       const local = options.force ? [] : hostAddresses();
       const requests: BanRequest[] = [];
       for (const entry of entries) {
@@ -52,7 +58,7 @@ already banned at least as long is skipped, so importing the same list twice add
         else requests.push({ address: entry.address.text, jail, expiresAt, source: 'import' });
       }
       const store = await ctx.store();
-      const report = store.banMany(requests, ctx.now);
+      const report = store.banMany(withProgress(requests, 'importing'), ctx.now);
       const imported = report.new + report.extended;
       const skipped = messages.length + report.kept;
       for (const message of messages.slice(0, REPORT_LIMIT)) console.error(message);
@@ -66,4 +72,5 @@ already banned at least as long is skipped, so importing the same list twice add
         `skipped ${skipped} (${messages.length} bad or refused, ${report.kept} already banned)\n`,
       );
     });
+  registerFail2banDb(command);
 }
