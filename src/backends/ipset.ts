@@ -101,7 +101,8 @@ function parseMembers(text: string, set: string, parse: (text: string) => Addres
   return members;
 }
 
-function createLine(name: string, family: Family, size: number): string {
+/** The `create` line of a `hash:net` set with timeouts, sized for `size` entries. */
+export function createLine(name: string, family: Family, size: number): string {
   let maxelem = MIN_MAXELEM;
   while (maxelem < 2 * size) maxelem *= 2;
   let hashsize = MIN_HASHSIZE;
@@ -110,7 +111,7 @@ function createLine(name: string, family: Family, size: number): string {
 }
 
 /** Seconds an entry should live in the kernel: 0 = permanent, undefined = already expired. */
-function timeoutOf(expiresAt: number | null, now: number): number | undefined {
+export function timeoutOf(expiresAt: number | null, now: number): number | undefined {
   if (expiresAt === null) return 0;
   const left = expiresAt - now;
   return left > 0 ? Math.min(left, MAX_IPSET_TIMEOUT) : undefined;

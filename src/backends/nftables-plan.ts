@@ -8,7 +8,7 @@ export const CHAIN = 'input';
 const CHAIN_SPEC = { type: 'filter', hook: 'input', prio: -1, policy: 'accept' } as const;
 
 /** Kernel timeouts are a safety net only; ten years stays far below every kernel's limit. */
-const MAX_TIMEOUT_SECONDS = 3650 * 86_400;
+export const MAX_TIMEOUT_SECONDS = 3650 * 86_400;
 
 /**
  * A timeout as nft reads it. nft 1.0.6 refuses plain seconds of nine digits or more ("value too

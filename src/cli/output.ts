@@ -5,6 +5,12 @@ import type { BackendReport } from '../reconcile/index.js';
 export class Chunked {
   private parts: string[] = [];
   private size = 0;
+  private readonly out: (text: string) => void;
+
+  /** `out` receives the joined chunks; stdout by default. */
+  constructor(out: (text: string) => void = (text) => { process.stdout.write(text); }) {
+    this.out = out;
+  }
 
   write(text: string): void {
     this.parts.push(text);
@@ -13,7 +19,7 @@ export class Chunked {
   }
 
   flush(): void {
-    if (this.parts.length > 0) process.stdout.write(this.parts.join(''));
+    if (this.parts.length > 0) this.out(this.parts.join(''));
     this.parts = [];
     this.size = 0;
   }
@@ -23,17 +29,39 @@ export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value)}\n`);
 }
 
+/** `[Ban…]` as a JSON array, in pieces: never built in memory. */
+export function* banJsonParts(bans: Iterable<Ban>, now: number): Generator<string> {
+  let first = true;
+  yield '[';
+  for (const ban of bans) {
+    yield `${first ? '' : ','}${JSON.stringify(banToJson(ban, now))}`;
+    first = false;
+  }
+  yield ']\n';
+}
+
 /** Prints `[Ban…]` as a JSON array without building it in memory. */
 export function printBansJson(bans: Iterable<Ban>, now: number): void {
   const out = new Chunked();
-  let first = true;
-  out.write('[');
-  for (const ban of bans) {
-    out.write(`${first ? '' : ','}${JSON.stringify(banToJson(ban, now))}`);
-    first = false;
-  }
-  out.write(']\n');
+  for (const part of banJsonParts(bans, now)) out.write(part);
   out.flush();
+}
+
+/** The fields of the Ban JSON, in its order: the CSV columns. */
+const CSV_COLUMNS = ['address', 'jail', 'bannedAt', 'expiresAt', 'source', 'reason', 'failures', 'banCount', 'liftedAt', 'liftedBy'];
+
+function csvField(value: unknown): string {
+  const text = value === null || value === undefined ? '' : String(value);
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+/** CSV as RFC 4180 has it: a header, then one record per ban, CRLF line ends, quoted where needed; null is empty. */
+export function* banCsvLines(bans: Iterable<Ban>, now: number): Generator<string> {
+  yield `${CSV_COLUMNS.join(',')}\r\n`;
+  for (const ban of bans) {
+    const json = banToJson(ban, now);
+    yield `${CSV_COLUMNS.map((column) => csvField(json[column])).join(',')}\r\n`;
+  }
 }
 
 /** `in 6d 23h`, `5m ago`, `permanent`. */

@@ -1,0 +1,28 @@
+import cliProgress from 'cli-progress';
+
+/** Fewer items than this are done before a bar would be worth drawing. */
+const MIN_ITEMS = 10_000;
+const STEP = 1_000;
+
+/**
+ * Yields `items`, drawing a progress bar on stderr meanwhile when there are many and stderr is a
+ * terminal: scripts, pipes and logs see nothing of it.
+ */
+export function* withProgress<T>(items: readonly T[], label: string): Generator<T> {
+  if (!process.stderr.isTTY || items.length < MIN_ITEMS) {
+    yield* items;
+    return;
+  }
+  const bar = new cliProgress.SingleBar({ format: `${label} [{bar}] {percentage}% {value}/{total}`, stream: process.stderr });
+  bar.start(items.length, 0);
+  try {
+    let done = 0;
+    for (const item of items) {
+      yield item;
+      if (++done % STEP === 0) bar.update(done);
+    }
+    bar.update(done);
+  } finally {
+    bar.stop();
+  }
+}
