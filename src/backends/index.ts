@@ -12,6 +12,8 @@ export { ANY_JAIL, createHostsDenyBackend, hostsDenyBlock, representHostsDeny, t
 export { joinHostsDeny, readHostsDeny, writeFileAtomic } from './hosts-deny-file.js';
 export { DEFAULT_EXPORT_SET, exportSetNames, ipsetExportLines } from './ipset-export.js';
 export { checkExportTable, DEFAULT_EXPORT_TABLE, nftExportLines } from './nftables-export.js';
+export { actionStateFile, createActionBackend, type ActionBackendOptions, type BanDetails, type BanDetailsLookup } from './action-commands.js';
+export { runShell, type ShellRunner } from './shell-command.js';
 export type * from './types.js';
 
 export interface BackendSettings {

@@ -17,3 +17,4 @@ export {
   type LoadJailsOptions,
 } from './jail-config.js';
 export { WATCH_BACKENDS, type LogPath, type UseDns } from './jail-values.js';
+export { loadAction, type ActionJail, type LoadedAction } from './action-definition.js';

@@ -21,6 +21,8 @@ export interface DaemonOptions {
   readonly banLogFile: string;
   /** Loads the enabled jails; called at start and on SIGHUP (a broken configuration keeps the running one). */
   readonly loadJails: () => readonly EnabledJail[];
+  /** The action.d backends of these jails (their non-native actions), beside the native `backends`. */
+  readonly actionBackends?: (jails: readonly EnabledJail[]) => Backend[];
   readonly log: (line: string) => void;
 }
 
@@ -59,10 +61,15 @@ function tailerGroups(jails: readonly EnabledJail[]): Map<string, { encoding: st
  * firewall (they are the point); `stop --flush` removes them explicitly.
  */
 export async function runDaemon(options: DaemonOptions): Promise<void> {
-  const { store, backends, log } = options;
+  const { store, log } = options;
   checkSchedule(options.schedule, '[reconcile] schedule');
   let jails = options.loadJails();
   let rules = jailRules(jails);
+  // One list shared by the loop and the jails, updated in place when a reload changes the actions.
+  const backends: Backend[] = [...options.backends, ...(options.actionBackends?.(jails) ?? [])];
+  const setActions = (): void => {
+    backends.splice(0, backends.length, ...options.backends, ...(options.actionBackends?.(jails) ?? []));
+  };
   const release = claimPidFile(options.pidFile);
   const loop = new ReconcileLoop({
     store, backends, schedule: options.schedule, fullCheck: options.fullCheck, clock: nowSeconds, log,
@@ -106,6 +113,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     await stopTailers();
     jails = next;
     rules = jailRules(jails);
+    setActions();
     logJails.replace(jails);
     await startTailers();
     log(`SIGHUP: reloaded; jails: ${jails.map((j) => j.name).join(', ') || 'none'}`);

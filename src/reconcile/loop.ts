@@ -87,11 +87,13 @@ export class ReconcileLoop {
   }
 
   private async tick(): Promise<void> {
-    // Another process wrote bans: its own call applied them, but the next expiry may have moved.
+    // Another process wrote bans: it applied them to the backends it runs, but not to the ones
+    // only the daemon has (action.d commands), and the next expiry may have moved.
     const version = this.options.store.dataVersion();
     if (version !== this.seenVersion) {
       this.seenVersion = version;
-      this.armExpiry();
+      await this.run('the database changed');
+      return;
     }
     if (this.options.clock() - this.lastFull >= this.options.fullCheck) {
       await this.run('schedule');
@@ -119,6 +121,8 @@ export class ReconcileLoop {
     const { store, backends, clock, log, rules } = this.options;
     const now = clock();
     this.lastFull = now;
+    // What this reconcile reads includes every commit up to here: later ones show as a new version.
+    this.seenVersion = store.dataVersion();
     let reports: BackendReport[];
     try {
       reports = await reconcile(store.activeAnyOrder(now), backends, now, { ...(rules ? { rules } : {}), ...(this.options.jails ? { jails: this.options.jails() } : {}) });

@@ -169,6 +169,8 @@ export class BanStore {
              AND (b.expires_at IS NULL OR b.expires_at > @now))`),
       nextExpiry: db.prepare<unknown[], { at: number | null }>(
         'SELECT min(expires_at) AS at FROM bans WHERE lifted_at IS NULL AND expires_at > @now'),
+      latestWithMatches: db.prepare<[string, string], BanRow & { matches: string | null }>(
+        `SELECT ${COLUMNS}, matches FROM bans WHERE address = ? AND jail = ? ORDER BY id DESC LIMIT 1`),
       position: db.prepare<[string], { path: string; device: number; inode: number; offset: number; head_hash: string }>(
         'SELECT path, device, inode, offset, head_hash FROM log_positions WHERE path = ?'),
       savePosition: db.prepare(
@@ -395,6 +397,20 @@ export class BanStore {
   /** Per jail: how many addresses have counted failures (for status when no daemon runs). */
   failureCounterCounts(): Map<string, number> {
     return new Map(this.stmt.counterCounts.all().map((row) => [row.jail, row.n]));
+  }
+
+  /** The newest ban of `address` in `jail`, active or not, with its matched lines (for action.d tags). */
+  banDetails(address: string, jail: string): (Ban & { readonly matches: string[] }) | undefined {
+    const row = this.stmt.latestWithMatches.get(address, jail);
+    if (!row) return undefined;
+    let matches: string[] = [];
+    try {
+      const parsed = JSON.parse(row.matches ?? '[]') as unknown;
+      if (Array.isArray(parsed)) matches = parsed.filter((m): m is string => typeof m === 'string');
+    } catch {
+      matches = [];
+    }
+    return { ...toBan(row), matches };
   }
 
   /** Where `path` was read up to by an earlier run, if it was. */

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { nowSeconds } from '../../core/index.js';
-import { loadJails, SHIPPED_CONFIG_DIR } from '../../config/index.js';
+import { loadAction, loadJails, SHIPPED_CONFIG_DIR } from '../../config/index.js';
 import { checkSchedule } from '../../reconcile/index.js';
 import { createContext } from '../context.js';
 import { printJson } from '../output.js';
@@ -26,6 +26,7 @@ fail2ban's own tree with --config /etc/fail2ban.`)
       for (const jail of enabled) {
         new LogFilter(jail.filter, { now: nowSeconds, useDns: jail.usedns });
         new JailEngine({ ...jail, jail: jail.name }, { previousBans: () => 0, now: nowSeconds });
+        for (const action of jail.actions) loadAction(action, jail);
       }
       if (ctx.json) {
         printJson({ ok: true, configDir: dir, jails: jails.map((j) => ({ name: j.name, enabled: j.enabled })) });

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { isoTime, nowSeconds } from '../../core/index.js';
-import { enabledJails } from '../../config/index.js';
+import { enabledJails, loadAction } from '../../config/index.js';
+import { actionStateFile, createActionBackend } from '../../backends/index.js';
 import { createContext } from '../context.js';
 
 export function register(program: Command): void {
@@ -33,6 +34,16 @@ the firewall.`)
         socketPath: controlSocketFor(ctx.dbPath()),
         banLogFile: ctx.config().logFile,
         loadJails: () => enabledJails(ctx.configDir),
+        actionBackends: (jails) => jails.flatMap((jail) => jail.actions
+          // f2b-store's own action (fail2ban delegating to it) would only call f2b-store back.
+          .filter((action) => action.name !== 'f2b-store')
+          .map((action) => {
+            const loaded = loadAction(action, jail);
+            return createActionBackend({
+              action: loaded, jail: jail.name, stateFile: actionStateFile(ctx.dbPath(), jail.name, loaded.actname),
+              details: (name, address) => store.banDetails(address, name),
+            });
+          })),
         log: (line) => console.error(`${isoTime(nowSeconds())} f2b-store: ${line}`),
       });
     });

@@ -1,0 +1,50 @@
+import assert from 'node:assert/strict';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { runCli, tempDir } from '../helpers/cli.js';
+import { startDaemon, waitFor, type DaemonProcess } from '../helpers/daemon.js';
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const syslogNow = (): string => {
+  const d = new Date();
+  const pad = (n: number): string => String(n).padStart(2, '0');
+  return `${MONTHS[d.getMonth()]} ${String(d.getDate()).padStart(2, ' ')} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+};
+
+describe('the daemon runs a jail\'s action.d actions (Debian\'s dummy action)', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  let daemon: DaemonProcess;
+  let args: string[];
+  let target: string;
+  const actionFile = (): string => (existsSync(target) ? readFileSync(target, 'utf8') : '');
+
+  before(async () => {
+    tmp = tempDir();
+    const config = join(tmp.dir, 'etc');
+    mkdirSync(config);
+    target = join(tmp.dir, 'dummy.out');
+    writeFileSync(join(tmp.dir, 'auth.log'), '');
+    writeFileSync(join(config, 'f2b-store.conf'), `[reconcile]\nbackends = none\nschedule = * * * * * *\n[daemon]\nlogfile =\n`);
+    writeFileSync(join(config, 'jail.local'), `[sshd]\nenabled = true\nfilter = sshd\nlogpath = ${join(tmp.dir, 'auth.log')}\nmaxretry = 2\n`
+      + `action = dummy[target="${target}"]\n`);
+    args = ['--db', join(tmp.dir, 'bans.sqlite3'), '--config', config];
+    assert.equal(runCli([...args, 'check']).code, 0, 'check loads the action');
+    daemon = startDaemon(args);
+    await waitFor('the daemon watching its log', () => daemon.log().includes('watching 1 log files'), 15_000);
+  });
+  after(async () => {
+    await daemon?.stop();
+    tmp?.cleanup();
+  });
+
+  it('starts the action, bans through it, and unbans through it when the ban is lifted', async () => {
+    await waitFor('actionstart', () => actionFile().startsWith('123\n'), 5_000);
+    for (let i = 0; i < 2; i++) {
+      appendFileSync(join(tmp.dir, 'auth.log'), `${syslogNow()} web1 sshd[77]: Failed password for root from 203.0.113.60 port 4000 ssh2\n`);
+    }
+    await waitFor('actionban', () => actionFile().includes('+203.0.113.60\n'), 5_000);
+    assert.equal(runCli([...args, 'unban', '203.0.113.60']).code, 0);
+    await waitFor('actionunban on the next reconcile', () => actionFile().includes('-203.0.113.60\n'), 8_000);
+  });
+});
