@@ -124,7 +124,7 @@ export class LogJails {
     this.report(changed, decisions);
     if (changed.length === 0) return;
     const after = banned.flatMap((address) => this.options.store.activeTouching(address, now));
-    this.reportBackends(await applyChange(before, after, this.options.backends, now, this.options.rules));
+    this.reportBackends(await applyChange(before, after, this.options.backends, now, this.options.rules, () => this.options.store.activeAnyOrder(now)));
   }
 
   private isBanned(decision: BanDecision, now: number): boolean {

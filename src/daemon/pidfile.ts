@@ -16,6 +16,21 @@ function alive(pid: number): boolean {
   }
 }
 
+/**
+ * True while process `pid` has not exited. A zombie (exited, its parent has not collected it
+ * yet) has exited: `kill -0` still succeeds on it, its state in /proc says Z.
+ */
+export function processRunning(pid: number): boolean {
+  if (!alive(pid)) return false;
+  try {
+    // `PID (COMMAND) STATE …`; the command may itself hold ') '.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.charAt(stat.lastIndexOf(')') + 2) !== 'Z';
+  } catch {
+    return true;
+  }
+}
+
 /** The pid of the running daemon, or undefined (a stale file from a crash does not count). */
 export function runningDaemon(path: string): number | undefined {
   let pid: number;

@@ -30,5 +30,5 @@ export async function changeAddress<T>(
   const before = store.activeTouching(address.text, now);
   const result = change();
   const after = store.activeTouching(address.text, now);
-  return { result, reports: await applyChange(before, after, backends, now, rules) };
+  return { result, reports: await applyChange(before, after, backends, now, rules, () => store.activeAnyOrder(now)) };
 }

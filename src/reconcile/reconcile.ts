@@ -60,7 +60,10 @@ export async function reconcile(
  * Applies the change of one address right away, without reading every backend back: `before`
  * and `after` are the active bans touching that address (its own, in every jail, and the
  * networks covering it) before and after the change. Backends apply idempotently, so repeating
- * this is harmless; the scheduled reconcile repairs anything it could not do.
+ * this is harmless; the scheduled reconcile repairs anything it could not do. A backend whose
+ * objects had to be created lost its state (a flush, a firewall reload) or never had any: with
+ * `active` (every active ban) it is reconciled in full, since re-creating its objects for this
+ * one change would hide the loss from the drift check until the next full check.
  */
 export async function applyChange(
   before: readonly Ban[],
@@ -68,6 +71,7 @@ export async function applyChange(
   backends: readonly Backend[],
   now: number,
   rules: JailRules = defaultJailRules,
+  active?: () => Iterable<Ban>,
 ): Promise<BackendReport[]> {
   const all = [...before, ...after].map(entryOf);
   const jailRules = rulesFor(all, rules);
@@ -79,7 +83,10 @@ export async function applyChange(
       if (diff.add.length === 0 && diff.remove.length === 0) {
         return { name: backend.name, added: 0, removed: 0, unchanged: will.length, failed: [], error: null };
       }
-      await backend.ensure(jailRules, now);
+      if ((await backend.ensure(jailRules, now)).length > 0 && active) {
+        const [full] = await reconcile(active(), [backend], now, { rules });
+        if (full) return full;
+      }
       const report = await backend.apply(diff, jailRules, now);
       return {
         name: backend.name, added: report.added, removed: report.removed, unchanged: will.length - diff.add.length, error: null,

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { messageOf, OperationError } from '../../core/index.js';
-import { pidFileFor, runningDaemon } from '../../daemon/pidfile.js';
+import { pidFileFor, processRunning, runningDaemon } from '../../daemon/pidfile.js';
 import { createContext } from '../context.js';
 
 /** How long a daemon gets to finish its current reconcile and exit. */
@@ -21,8 +21,10 @@ export function register(program: Command): void {
       } else {
         process.kill(pid, 'SIGTERM');
         const deadline = Date.now() + STOP_WAIT_MS;
-        while (runningDaemon(pidFile) === pid && Date.now() < deadline) await sleep(100);
-        if (runningDaemon(pidFile) === pid) throw new OperationError(`daemon pid ${pid} did not stop within ${STOP_WAIT_MS / 1000} s`);
+        // The pid file goes first, the process a moment later: "stopped" means both.
+        const stopping = (): boolean => runningDaemon(pidFile) === pid || processRunning(pid);
+        while (stopping() && Date.now() < deadline) await sleep(100);
+        if (stopping()) throw new OperationError(`daemon pid ${pid} did not stop within ${STOP_WAIT_MS / 1000} s`);
         process.stdout.write(`stopped daemon pid ${pid}\n`);
       }
       if (!options.flush) return;

@@ -1,0 +1,127 @@
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { runCli, tempDir, type CliResult } from './cli.js';
+import { startDaemon, waitFor, type DaemonProcess } from './daemon.js';
+import { createNetns, type Netns } from './netns.js';
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** A syslog date in local time, as sshd's lines carry it; now unless `at` is given. */
+export function syslogDate(at = new Date()): string {
+  const pad = (n: number): string => String(n).padStart(2, '0');
+  return `${MONTHS[at.getMonth()]} ${String(at.getDate()).padStart(2, ' ')} ${pad(at.getHours())}:${pad(at.getMinutes())}:${pad(at.getSeconds())}`;
+}
+
+/** One sshd failure line for `address`, dated now (or `at`). */
+export function sshdFailure(address: string, at?: Date): string {
+  return `${syslogDate(at)} web1 sshd[4242]: Failed password for root from ${address} port 52144 ssh2\n`;
+}
+
+export interface BanJson {
+  address: string;
+  jail: string;
+  bannedAt: string;
+  expiresAt: string | null;
+  source: string;
+  failures: number;
+  banCount: number;
+  liftedAt: string | null;
+}
+
+export interface StatusJson {
+  daemon: { running: boolean; pid?: number };
+  jails: { name: string; enabled: boolean; currentlyFailed: number; totalFailed: number | null; currentlyBanned: number; totalBanned: number; files: string[] }[];
+  backends: { name: string; inSync: boolean; missing: number; extra: number; error: string | null }[];
+}
+
+/**
+ * A temp config dir with an sshd jail on a temp auth.log (maxretry 3, findtime 10m, bantime 1h),
+ * nftables as the backend inside a namespace of our own, and the real daemon on them.
+ */
+export interface SshdDaemon {
+  readonly dir: string;
+  readonly config: string;
+  readonly authLog: string;
+  readonly banLog: string;
+  readonly db: string;
+  readonly ns: Netns;
+  readonly args: readonly string[];
+  daemon: DaemonProcess | undefined;
+  cli(...rest: string[]): CliResult;
+  /** `nft list table inet f2b-store`, or '' without the table. */
+  table(): string;
+  inTable(address: string): boolean;
+  list(): BanJson[];
+  /** The active bans of `address` (every jail). */
+  activeBans(address: string): BanJson[];
+  status(): StatusJson;
+  sshd(): StatusJson['jails'][number];
+  /** Appends `count` failure lines for `address` to auth.log, in one write. */
+  fail(address: string, count?: number): void;
+  /** Starts the daemon and waits until it follows its log files. */
+  start(): Promise<DaemonProcess>;
+  /** Stops the daemon (SIGTERM) and returns its exit code. */
+  stop(): Promise<number | null>;
+  cleanup(): Promise<void>;
+}
+
+export const JAIL = (authLog: string, extra = ''): string =>
+  `[sshd]\nenabled = true\nfilter = sshd\nlogpath = ${authLog}\nmaxretry = 3\nfindtime = 10m\nbantime = 1h\n${extra}`;
+
+export function sshdDaemon(jailExtra = ''): SshdDaemon {
+  const { dir, cleanup } = tempDir();
+  const ns = createNetns();
+  const config = join(dir, 'etc');
+  const authLog = join(dir, 'auth.log');
+  const banLog = join(dir, 'f2b-store.log');
+  const db = join(dir, 'bans.sqlite3');
+  mkdirSync(config);
+  writeFileSync(join(config, 'f2b-store.conf'), `[reconcile]\nbackends = nftables\nschedule = * * * * * *\n[daemon]\nlogfile = ${banLog}\n`);
+  writeFileSync(join(config, 'jail.local'), JAIL(authLog, jailExtra));
+  writeFileSync(authLog, '');
+  const args = ['--db', db, '--config', config, '--netns', ns.name];
+  const cli = (...rest: string[]): CliResult => runCli([...args, ...rest]);
+  const json = <T>(...rest: string[]): T => {
+    const result = cli('--json', ...rest);
+    if (result.code !== 0) throw new Error(`f2b-store ${rest.join(' ')}: exit ${result.code}: ${result.stderr}`);
+    return JSON.parse(result.stdout) as T;
+  };
+  const table = (): string => {
+    try {
+      return ns.run(['nft', 'list', 'table', 'inet', 'f2b-store']);
+    } catch {
+      return '';
+    }
+  };
+  const setup: SshdDaemon = {
+    dir, config, authLog, banLog, db, ns, args, daemon: undefined, cli, table,
+    // Whole words only: 203.0.113.7 must not match 203.0.113.70.
+    inTable: (address) => new RegExp(`(^|[\\s{,])${address.replace(/[.:]/g, '\\$&')}([\\s},]|$)`, 'm').test(table()),
+    list: () => json<BanJson[]>('list'),
+    activeBans: (address) => json<BanJson[]>('show', address).filter((ban) => ban.liftedAt === null),
+    status: () => json<StatusJson>('status'),
+    sshd: () => {
+      const jail = setup.status().jails.find((j) => j.name === 'sshd');
+      if (!jail) throw new Error('no sshd jail in status');
+      return jail;
+    },
+    fail: (address, count = 1) => appendFileSync(authLog, sshdFailure(address).repeat(count)),
+    async start() {
+      const daemon = startDaemon(args);
+      setup.daemon = daemon;
+      await waitFor('the daemon following its log', () => /watching \d+ log files/.test(daemon.log()), 15_000);
+      return daemon;
+    },
+    async stop() {
+      const code = await setup.daemon?.stop();
+      setup.daemon = undefined;
+      return code ?? null;
+    },
+    async cleanup() {
+      await setup.stop();
+      ns.remove();
+      cleanup();
+    },
+  };
+  return setup;
+}
