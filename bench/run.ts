@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nowSeconds } from '../src/core/index.js';
+import { runDaemonBench } from './daemon-bench.js';
 import { runFilterBench } from './filter-bench.js';
 import { runFirewallBench } from './firewall-bench.js';
 import { describeMachine } from './machine.js';
@@ -97,9 +98,9 @@ function storeBench(): void {
   report('store', title, { machine, startedAt }, headers, table, remarks);
 }
 
-const SECTIONS = ['store', 'firewall', 'filter'] as const;
+const SECTIONS = ['store', 'firewall', 'filter', 'daemon'] as const;
 
-/** F2B_BENCH_ONLY=store|firewall|filter runs one section; default all. */
+/** F2B_BENCH_ONLY=store|firewall|filter|daemon runs one section; default all. */
 async function main(): Promise<void> {
   const only = process.env['F2B_BENCH_ONLY'] || undefined;
   if (only !== undefined && !(SECTIONS as readonly string[]).includes(only)) {
@@ -108,6 +109,7 @@ async function main(): Promise<void> {
   if (!only || only === 'store') storeBench();
   if (!only || only === 'firewall') await runFirewallBench();
   if (!only || only === 'filter') await runFilterBench();
+  if (!only || only === 'daemon') await runDaemonBench();
 }
 
 await main();
