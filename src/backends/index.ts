@@ -14,6 +14,7 @@ export { DEFAULT_EXPORT_SET, exportSetNames, ipsetExportLines } from './ipset-ex
 export { checkExportTable, DEFAULT_EXPORT_TABLE, nftExportLines } from './nftables-export.js';
 export { actionStateFile, createActionBackend, type ActionBackendOptions, type BanDetails, type BanDetailsLookup } from './action-commands.js';
 export { runShell, type ShellRunner } from './shell-command.js';
+export { forJails, routeJails } from './jail-routing.js';
 export type * from './types.js';
 
 export interface BackendSettings {

@@ -3,8 +3,8 @@ import {
   checkJailName, hostAddresses, InputError, lockoutReason, nowSeconds, parseAddress, parseDuration,
   type Address, type Duration,
 } from '../core/index.js';
-import { DEFAULT_CONFIG_DIR, loadStoreConfig, parseBackendList, type BackendName, type StoreConfig } from '../config/index.js';
-import { createBackends, systemExec, type Backend } from '../backends/index.js';
+import { DEFAULT_CONFIG_DIR, enabledJails, loadStoreConfig, parseBackendList, type BackendName, type StoreConfig } from '../config/index.js';
+import { createBackends, forJails, routeJails, systemExec, type Backend } from '../backends/index.js';
 import { BanStore } from '../store/index.js';
 
 /** The global options every command accepts (see DESIGN.md, Contracts). */
@@ -64,13 +64,12 @@ export function createContext(command: Command): Context {
       return store;
     },
     async backends() {
-      const names = (backendOverride ?? loadConfig().backends).filter((name) => name !== 'none');
-      if (names.length === 0) return [];
       const config = loadConfig();
-      return createBackends(names, {
-        exec: systemExec(options.netns),
-        hostsDeny: { file: config.hostsDenyFile, daemons: config.hostsDenyDaemons },
-      });
+      const settings = { exec: systemExec(options.netns), hostsDeny: { file: config.hostsDenyFile, daemons: config.hostsDenyDaemons } };
+      // --backend puts every ban there; otherwise a jail whose banaction names a firewall is held by that one.
+      if (backendOverride) return createBackends(backendOverride, settings);
+      const routes = routeJails(config.backends, enabledJails(configDir));
+      return [...routes].flatMap(([name, holds]) => createBackends([name], settings).map((backend) => forJails(backend, holds)));
     },
     close() {
       store?.close();

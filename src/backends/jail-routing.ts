@@ -1,0 +1,36 @@
+import type { Backend, Entry, EntryKey, JailRule } from './types.js';
+
+/**
+ * A backend that holds the bans of some jails only (a jail's `banaction` chose another
+ * firewall): what it is asked to hold, and what of its state is compared, are that jail set's.
+ * Entries of other jails it may hold are neither counted nor removed. Entries without a jail of
+ * their own (hosts.deny's) are always its.
+ */
+export function forJails(backend: Backend, holds: (jail: string) => boolean): Backend {
+  const mine = (entry: EntryKey): boolean => entry.jail === '*' || holds(entry.jail);
+  const rules = (jails: readonly JailRule[]): JailRule[] => jails.filter((jail) => holds(jail.name));
+  return {
+    name: backend.name,
+    ensure: (jails, now) => backend.ensure(rules(jails), now),
+    represent: (desired: readonly Entry[]) => backend.represent(desired.filter(mine)),
+    list: async () => (await backend.list()).filter(mine),
+    plan: (diff, jails, now) => backend.plan({ add: diff.add.filter(mine), remove: diff.remove.filter(mine) }, rules(jails), now),
+    apply: (diff, jails, now) => backend.apply({ add: diff.add.filter(mine), remove: diff.remove.filter(mine) }, rules(jails), now),
+    flush: () => backend.flush(),
+  };
+}
+
+/**
+ * The backends for a set of jails: the configured ones hold every jail that names no native
+ * backend of its own (and every ban not from a jail: manual, import…); a jail whose actions map
+ * to native backends is held by exactly those.
+ */
+export function routeJails(configured: readonly string[], jails: readonly { name: string; backends: readonly string[] }[]): Map<string, (jail: string) => boolean> {
+  const own = new Map(jails.filter((jail) => jail.backends.length > 0).map((jail) => [jail.name, jail.backends]));
+  const names = new Set([...configured, ...[...own.values()].flat()]);
+  names.delete('none');
+  return new Map([...names].map((name) => [name, (jail: string) => {
+    const chosen = own.get(jail);
+    return chosen === undefined ? configured.includes(name) : chosen.includes(name);
+  }]));
+}
