@@ -160,15 +160,15 @@ describe('fail2ban delegating its bans to f2b-store (actions/f2b-store.conf)', (
   it('a longer ban from bantime.increment (actionprolong) lengthens the ban in f2b-store', async () => {
     await fail2ban.start(jails);
     fail('repeat', '203.0.113.50');
-    await waitFor('the first ban', () => banned('203.0.113.50', 'repeat'), 10_000);
-    await waitFor('the first ban to end', () => !banned('203.0.113.50', 'repeat'), 10_000);
+    await waitFor('the first ban', () => banned('203.0.113.50', 'repeat'), 20_000);
+    await waitFor('the first ban to end', () => !banned('203.0.113.50', 'repeat'), 20_000);
     fail('repeat', '203.0.113.50');
     const length = (): number => {
       const ban = bans('--jail', 'repeat')[0];
       return ban?.expiresAt ? (Date.parse(ban.expiresAt) - Date.parse(ban.bannedAt)) / 1000 : 0;
     };
     // fail2ban doubles the second ban (3 s → 6 s) just after running actionban with the first length.
-    await waitFor('the second ban, doubled', () => length() >= 6, 10_000);
+    await waitFor('the second ban, doubled', () => length() >= 6, 20_000);
     const bip = fail2banBips(fail2ban.db).find((b) => b.jail === 'repeat');
     assert.deepEqual([bip?.bantime, bip?.bancount], [6, 2], 'fail2ban counted and doubled it');
   });
