@@ -1,4 +1,4 @@
-import { regexError } from './python-regex-syntax.js';
+import { childNodes, regexError } from './python-regex-syntax.js';
 import type { Node } from './python-regex-syntax.js';
 
 /**
@@ -32,26 +32,9 @@ export function resolveGroupTests(root: Node, source: string): Node {
 
 function collectReferences(node: Node, into: Set<number>): void {
   if (node.kind === 'backref' || node.kind === 'cond') into.add(node.index);
-  for (const child of children(node)) collectReferences(child, into);
+  for (const child of childNodes(node)) collectReferences(child, into);
 }
 
-function children(node: Node): readonly Node[] {
-  switch (node.kind) {
-    case 'seq':
-      return node.items;
-    case 'alt':
-      return node.options;
-    case 'group':
-    case 'look':
-    case 'atomic':
-    case 'repeat':
-      return [node.body];
-    case 'cond':
-      return [node.yes, node.no];
-    default:
-      return [];
-  }
-}
 
 class Expander {
   private readonly seqMemo = new WeakMap<readonly Node[], Map<string, readonly Branch[]>>();
@@ -102,14 +85,14 @@ class Expander {
       node.kind === 'backref' ||
       node.kind === 'cond' ||
       (node.kind === 'group' && node.index !== undefined && this.bits.has(node.index)) ||
-      children(node).some((child) => this.touches(child));
+      childNodes(node).some((child) => this.touches(child));
     this.touchMemo.set(node, result);
     return result;
   }
 
   private defines(node: Node): boolean {
     if (node.kind === 'group' && node.index !== undefined && this.bits.has(node.index)) return true;
-    return children(node).some((child) => this.defines(child));
+    return childNodes(node).some((child) => this.defines(child));
   }
 
   private sequence(items: readonly Node[], from: number, state: State): readonly Branch[] {

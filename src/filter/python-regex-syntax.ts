@@ -576,3 +576,22 @@ function withFlags(flags: Flags, add: string, del: string): Flags {
     ascii: add.includes('a') ? true : add.includes('u') ? false : flags.ascii,
   };
 }
+
+/** The direct sub-patterns of a node, for walks over the tree. */
+export function childNodes(node: Node): readonly Node[] {
+  switch (node.kind) {
+    case 'seq':
+      return node.items;
+    case 'alt':
+      return node.options;
+    case 'group':
+    case 'look':
+    case 'atomic':
+    case 'repeat':
+      return [node.body];
+    case 'cond':
+      return [node.yes, node.no];
+    default:
+      return [];
+  }
+}

@@ -1,7 +1,7 @@
 import { messageOf } from '../core/index.js';
 import { caseVariants, hasCase } from './python-case-fold.js';
 import { resolveGroupTests } from './python-regex-conditionals.js';
-import { parsePythonRegex, regexError } from './python-regex-syntax.js';
+import { childNodes, parsePythonRegex, regexError } from './python-regex-syntax.js';
 import type { Anchor, ClassName, Node, ParsedRegex, PythonFlags, SetItem } from './python-regex-syntax.js';
 
 export type { PythonFlags } from './python-regex-syntax.js';
@@ -418,23 +418,6 @@ function printable(cp: number): boolean {
   return cp >= 0x20 && cp < 0x7f;
 }
 
-function childNodes(node: Node): readonly Node[] {
-  switch (node.kind) {
-    case 'seq':
-      return node.items;
-    case 'alt':
-      return node.options;
-    case 'group':
-    case 'look':
-    case 'atomic':
-    case 'repeat':
-      return [node.body];
-    case 'cond':
-      return [node.yes, node.no];
-    default:
-      return [];
-  }
-}
 
 function containsKind(node: Node, kind: Node['kind']): boolean {
   return node.kind === kind || childNodes(node).some((child) => containsKind(child, kind));

@@ -4,13 +4,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli, tempDir } from '../helpers/cli.js';
 import { startDaemon, waitFor, type DaemonProcess } from '../helpers/daemon.js';
+import { syslogDate } from '../helpers/sshd-daemon.js';
 
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-const syslogNow = (): string => {
-  const d = new Date();
-  const pad = (n: number): string => String(n).padStart(2, '0');
-  return `${MONTHS[d.getMonth()]} ${String(d.getDate()).padStart(2, ' ')} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
-};
 
 describe('the daemon runs a jail\'s action.d actions (Debian\'s dummy action)', () => {
   let tmp: ReturnType<typeof tempDir>;
@@ -41,7 +36,7 @@ describe('the daemon runs a jail\'s action.d actions (Debian\'s dummy action)', 
   it('starts the action, bans through it, and unbans through it when the ban is lifted', async () => {
     await waitFor('actionstart', () => actionFile().startsWith('123\n'), 5_000);
     for (let i = 0; i < 2; i++) {
-      appendFileSync(join(tmp.dir, 'auth.log'), `${syslogNow()} web1 sshd[77]: Failed password for root from 203.0.113.60 port 4000 ssh2\n`);
+      appendFileSync(join(tmp.dir, 'auth.log'), `${syslogDate()} web1 sshd[77]: Failed password for root from 203.0.113.60 port 4000 ssh2\n`);
     }
     await waitFor('actionban', () => actionFile().includes('+203.0.113.60\n'), 5_000);
     assert.equal(runCli([...args, 'unban', '203.0.113.60']).code, 0);

@@ -4,15 +4,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli, tempDir } from '../helpers/cli.js';
 import { startDaemon, waitFor, type DaemonProcess } from '../helpers/daemon.js';
+import { syslogDate } from '../helpers/sshd-daemon.js';
 
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
-/** A syslog date for now, in local time, as sshd's lines carry it. */
-function syslogNow(): string {
-  const d = new Date();
-  const pad = (n: number): string => String(n).padStart(2, '0');
-  return `${MONTHS[d.getMonth()]} ${String(d.getDate()).padStart(2, ' ')} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
-}
 
 describe('the daemon reloads its jails on SIGHUP (no firewall: backends = none)', () => {
   let tmp: ReturnType<typeof tempDir>;
@@ -22,7 +16,7 @@ describe('the daemon reloads its jails on SIGHUP (no firewall: backends = none)'
   const authLog = (): string => join(tmp.dir, 'auth.log');
   const mailLog = (): string => join(tmp.dir, 'mail.log');
   const failSsh = (address: string): void => appendFileSync(authLog(),
-    `${syslogNow()} web1 sshd[4242]: Failed password for root from ${address} port 52144 ssh2\n`);
+    `${syslogDate()} web1 sshd[4242]: Failed password for root from ${address} port 52144 ssh2\n`);
   const banned = (): string[] => (JSON.parse(runCli([...args, '--json', 'list']).stdout) as { address: string; jail: string }[])
     .map((b) => `${b.jail} ${b.address}`).sort();
   const jails = (extra = ''): void => writeFileSync(join(config, 'jail.local'),
@@ -55,7 +49,7 @@ describe('the daemon reloads its jails on SIGHUP (no firewall: backends = none)'
     failSsh('203.0.113.30');
     await waitFor('the third failure bans', () => banned().includes('sshd 203.0.113.30'), 5_000);
     for (let i = 0; i < 2; i++) {
-      appendFileSync(mailLog(), `${syslogNow()} mail postfix/smtpd[77]: warning: unknown[198.51.100.31]: SASL LOGIN authentication failed: UGFzc3dvcmQ6\n`);
+      appendFileSync(mailLog(), `${syslogDate()} mail postfix/smtpd[77]: warning: unknown[198.51.100.31]: SASL LOGIN authentication failed: UGFzc3dvcmQ6\n`);
     }
     await waitFor('the new jail bans', () => banned().includes('postfix-sasl 198.51.100.31'), 5_000);
   });
