@@ -39,7 +39,7 @@ const CPU_TARGET_PERCENT = 2;
 const ANCHOR_BANS = 10_000;
 const CLK_TCK = 100;
 
-type BackendName = (typeof BACKENDS)[number];
+export type BackendName = (typeof BACKENDS)[number];
 
 interface ProcessTime {
   /** Wall time measured around spawnSync, seconds. */
@@ -80,7 +80,7 @@ function runReconcile(db: string, backend: BackendName, ns: string, dir: string)
 }
 
 /** Entries the firewall in `netns` holds in f2b-store's own sets. */
-function firewallEntries(netns: Netns, backend: BackendName): number {
+export function firewallEntries(netns: Netns, backend: BackendName): number {
   if (backend === 'nftables') {
     const json = JSON.parse(netns.run(['nft', '-j', 'list', 'table', 'inet', 'f2b-store'])) as { nftables: Record<string, unknown>[] };
     let total = 0;
