@@ -48,7 +48,10 @@ describe('address canonical form', () => {
     fc.assert(fc.property(fc.oneof(fc.ipV4(), fc.ipV6(), v4, v6), (text) => {
       const once = parseAddress(text);
       assert.deepEqual(parseAddress(once.text), once);
-      assert.ok(contains(once, parseAddress(text.split('/')[0]!)), `${once.text} contains ${text}`);
+      const host = parseAddress(text.split('/')[0]!);
+      // An IPv4-mapped host becomes IPv4, but a network of it wider than /96 has no IPv4 form and stays IPv6.
+      if (host.family === once.family) assert.ok(contains(once, host), `${once.text} contains ${text}`);
+      else assert.ok(once.family === 6 && once.prefix < 96, `${text}: only a wide mapped network changes family`);
     }));
   });
 });
