@@ -97,38 +97,39 @@ export class LogJails {
 
   /** The tailer's callback: what these lines cause is committed with their position, then applied. */
   async handle(batch: LineBatch): Promise<void> {
-    const decisions: BanDecision[] = [];
-    const decided = new Set<string>();
+    const candidates = new Map<string, BanDecision>();
     const now = this.options.now();
     const jails = [...this.jails.values()].filter((jail) => jail.patterns.some((p) => patternMatches(p, batch.path)));
     for (const jail of jails) {
       const filter = this.filterFor(jail, batch.path);
       for (const line of batch.lines) {
         for (const failure of filter.processLine(line).failures) {
+          // A burst longer than maxretry decides again every maxretry lines: one ban is enough.
           for (const decision of await jail.engine.add(failure)) {
-            // A burst longer than maxretry decides again every maxretry lines: one ban is enough.
             const key = `${decision.jail} ${decision.address}`;
-            if (decided.has(key) || this.isBanned(decision, now)) continue;
-            decided.add(key);
-            decisions.push(decision);
+            if (!candidates.has(key)) candidates.set(key, decision);
           }
         }
       }
     }
-    const banned = [...new Set(decisions.map((d) => d.address))];
-    const before = banned.flatMap((address) => this.options.store.activeTouching(address, now));
+    // What blocks each address now: it tells an address already banned in its jail, and it is
+    // the `before` of the change applied to the backends.
+    const touching = new Map<string, Ban[]>();
+    for (const { address } of candidates.values()) {
+      if (!touching.has(address)) touching.set(address, this.options.store.activeTouching(address, now));
+    }
+    const decisions = [...candidates.values()].filter((decision) =>
+      !touching.get(decision.address)?.some((ban) => ban.jail === decision.jail && ban.address === decision.address));
     const counters = jails.flatMap((jail) => jail.engine.takeChanges());
     const results = this.options.store.commitLogBatch({ bans: decisions, counters, positions: [batch.position] }, now);
     if (decisions.length === 0) return;
     const changed = results.filter((r) => r.change !== 'kept').map((r) => r.ban);
     this.report(changed, decisions);
     if (changed.length === 0) return;
+    const banned = [...new Set(decisions.map((d) => d.address))];
+    const before = banned.flatMap((address) => touching.get(address) ?? []);
     const after = banned.flatMap((address) => this.options.store.activeTouching(address, now));
     this.reportBackends(await applyChange(before, after, this.options.backends, now, this.options.rules, () => this.options.store.activeAnyOrder(now)));
-  }
-
-  private isBanned(decision: BanDecision, now: number): boolean {
-    return this.options.store.activeTouching(decision.address, now).some((ban) => ban.jail === decision.jail && ban.address === decision.address);
   }
 
   /** An address was unbanned by hand: every jail counts its failures afresh. */
