@@ -245,10 +245,14 @@ export function loadJails(configDir: string, options: LoadJailsOptions = {}): Ja
 }
 
 /**
- * The enabled jails of `configDir`; a config dir that does not exist means the shipped defaults
- * (config/: the sshd jail), as a missing f2b-store.conf means the default settings.
+ * Where the jails of `configDir` are read: the dir itself, or, when it does not exist, the shipped
+ * defaults (config/: the sshd jail), as a missing f2b-store.conf means the default settings.
  */
+export function jailConfigDir(configDir: string): string {
+  return existsSync(configDir) ? configDir : SHIPPED_CONFIG_DIR;
+}
+
+/** The enabled jails of `configDir` (see jailConfigDir). */
 export function enabledJails(configDir: string): EnabledJail[] {
-  const dir = existsSync(configDir) ? configDir : SHIPPED_CONFIG_DIR;
-  return loadJails(dir).filter((jail): jail is EnabledJail => jail.enabled);
+  return loadJails(jailConfigDir(configDir)).filter((jail): jail is EnabledJail => jail.enabled);
 }

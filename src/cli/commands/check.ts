@@ -1,7 +1,6 @@
-import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { nowSeconds } from '../../core/index.js';
-import { loadAction, loadJails, SHIPPED_CONFIG_DIR } from '../../config/index.js';
+import { jailConfigDir, loadAction, loadJails } from '../../config/index.js';
 import { checkSchedule } from '../../reconcile/index.js';
 import { createContext } from '../context.js';
 import { printJson } from '../output.js';
@@ -20,7 +19,7 @@ fail2ban's own tree with --config /etc/fail2ban.`)
       const [{ JailEngine }, { LogFilter }] = await Promise.all([import('../../engine/index.js'), import('../../filter/index.js')]);
       const config = ctx.config();
       checkSchedule(config.schedule, '[reconcile] schedule');
-      const dir = existsSync(ctx.configDir) ? ctx.configDir : SHIPPED_CONFIG_DIR;
+      const dir = jailConfigDir(ctx.configDir);
       const jails = loadJails(dir);
       const enabled = jails.filter((jail) => jail.enabled);
       for (const jail of enabled) {

@@ -1,7 +1,6 @@
-import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import { InputError } from '../../core/index.js';
-import { loadJails, SHIPPED_CONFIG_DIR } from '../../config/index.js';
+import { jailConfigDir, loadJails } from '../../config/index.js';
 import { askDaemon, controlSocketFor } from '../../daemon/control-socket.js';
 import type { DaemonStatus } from '../../daemon/index.js';
 import { reconcile } from '../../reconcile/index.js';
@@ -41,7 +40,7 @@ backend is in sync is checked now, by reading it back and comparing it with the 
       const ctx = createContext(command);
       const store = await ctx.store();
       const live = await askDaemon(controlSocketFor(ctx.dbPath()), { command: 'status' }) as DaemonStatus | undefined;
-      const configured = loadJails(existsSync(ctx.configDir) ? ctx.configDir : SHIPPED_CONFIG_DIR);
+      const configured = loadJails(jailConfigDir(ctx.configDir));
       const counts = store.jailCounts(ctx.now);
       const counters = store.failureCounterCounts();
       const names = new Set([...configured.map((j) => j.name), ...counts.keys()]);
