@@ -3,41 +3,11 @@ import { lookup, lookupService } from 'node:dns/promises';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import ipaddr from 'ipaddr.js';
-import { OperationError, messageOf, nowSeconds, type Family } from '../core/index.js';
+import { OperationError, messageOf, nowSeconds, type ActionDefinition, type ActionScripts, type Family } from '../core/index.js';
 import { readActionState, writeActionState, type ActionState, type HeldBan } from './action-state.js';
 import { runShell, type ShellResult, type ShellRunner } from './shell-command.js';
 import { fillTemplate, parseTemplate, type TagValue, type TemplatePart } from './shell-template.js';
 import type { ApplyReport, Backend, Command, Diff, Entry, EntryKey } from './types.js';
-
-export type ActionFamily = 'inet4' | 'inet6';
-
-/** An action's shell scripts for one family, static tags substituted; '' = nothing to run. */
-export interface ActionScripts {
-  readonly actionstart: string;
-  readonly actionstop: string;
-  readonly actioncheck: string;
-  readonly actionrepair: string;
-  readonly actionban: string;
-  readonly actionunban: string;
-  readonly actionprolong: string;
-  readonly actionflush: string;
-}
-
-/** An action.d action as a jail runs it: what config's `loadAction` gives (its LoadedAction fits). */
-export interface ActionDefinition {
-  readonly name: string;
-  readonly actname: string;
-  readonly file: string;
-  readonly perFamily: boolean;
-  readonly startOnDemand: boolean;
-  readonly commands: Readonly<Record<ActionFamily, ActionScripts>>;
-  /** Seconds. */
-  readonly timeout: number;
-  readonly norestored: boolean;
-  readonly repairOnUnban: boolean;
-  /** The jail's ban time in seconds, -1 = permanent: `<bantime>` without a ban. */
-  readonly bantime: number;
-}
 
 /** What the store knows of a ban, for the tags of its commands. */
 export interface BanDetails {

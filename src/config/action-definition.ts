@@ -1,20 +1,13 @@
 import { basename, dirname } from 'node:path';
-import { InputError, type Duration } from '../core/index.js';
+import {
+  ACTION_COMMANDS, InputError, type ActionCommand, type ActionDefinition, type ActionFamily, type ActionScripts, type Duration,
+} from '../core/index.js';
 import type { JailAction } from './action-mapping.js';
 import { readConfig, type ConfigTree, type ReadConfigOptions } from './config-tree.js';
 import { DEFINITION, resolveDefinition } from './definition-section.js';
 import { parseBool, parseJailDuration } from './jail-values.js';
 import { textAt, where, type SourcedText } from './sourced-text.js';
 import { substituteTags } from './tag-substitution.js';
-
-/** The commands fail2ban runs for an action; '' means nothing to run. */
-export const ACTION_COMMANDS = [
-  'actionstart', 'actionstop', 'actioncheck', 'actionrepair', 'actionban', 'actionunban', 'actionprolong', 'actionflush',
-] as const;
-export type ActionCommand = (typeof ACTION_COMMANDS)[number];
-export type ActionScripts = Readonly<Record<ActionCommand, string>>;
-
-export type ActionFamily = 'inet4' | 'inet6';
 
 /** What a jail's options give an action (fail2ban passes them as `action[port=…]` in jail.conf's `action_`). */
 export interface ActionJail {
@@ -25,36 +18,8 @@ export interface ActionJail {
   readonly bantime: Duration;
 }
 
-/**
- * One action.d action as one jail runs it: shell scripts with every static tag substituted
- * (`<name>`, `<port>`, [Init] values and the jail's `action = name[k=v]` arguments, `%(x)s`,
- * `[Init?family=inet6]`); the tags of a ban (`<ip>`, `<matches>`, `<F-USER>`…) are left for run time.
- */
-export interface LoadedAction {
-  /** As written in the jail's `action =`. */
-  readonly name: string;
-  /** fail2ban's `<actname>`: the action's name within its jail. */
-  readonly actname: string;
-  /** The action's file (its includes and `.local` are read too). */
-  readonly file: string;
-  /** The file has `[Init?family=…]` sections: each family has its own commands and start. */
-  readonly perFamily: boolean;
-  /** actionstart runs at the first ban of a family instead of at start (fail2ban's `actionstart_on_demand`). */
-  readonly startOnDemand: boolean;
-  /**
-   * The scripts per address family. Without `perFamily` both are the same, and `<family>` is left
-   * for run time (the address's family for a ban, empty for start and stop), as in fail2ban.
-   */
-  readonly commands: Readonly<Record<ActionFamily, ActionScripts>>;
-  /** Seconds a command may run before its process group is killed. */
-  readonly timeout: number;
-  /** Bans the action already had when it was (re)started are not replayed to it. */
-  readonly norestored: boolean;
-  /** A failed unban may run actionrepair (fail2ban's `actionrepair_on_unban`). */
-  readonly repairOnUnban: boolean;
-  /** The jail's ban time in seconds, -1 = permanent. */
-  readonly bantime: number;
-  /** The resolved [Init] values and arguments (without `known/`). */
+/** An action as config loads it for a jail: the definition a backend runs, and its resolved [Init] values and arguments (without `known/`). */
+export interface LoadedAction extends ActionDefinition {
   readonly init: Readonly<Record<string, string>>;
 }
 

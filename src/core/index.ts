@@ -5,3 +5,4 @@ export * from './clock.js';
 export * from './duration.js';
 export * from './errors.js';
 export * from './lockout.js';
+export * from './action.js';
