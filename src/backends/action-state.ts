@@ -1,7 +1,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { OperationError, messageOf, type Family } from '../core/index.js';
-import { writeFileAtomic } from './hosts-deny-file.js';
+import { writeFileAtomic } from './atomic-file.js';
 
 /** A ban an action.d action was given (its actionban succeeded) and not yet taken back. */
 export interface HeldBan {

@@ -1,5 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import { readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { ipv4Netmask, tryParseAddress, type Address } from '../core/index.js';
 
 export const BEGIN_MARK = '# BEGIN f2b-store';
@@ -63,15 +62,3 @@ export async function readHostsDeny(path: string): Promise<HostsDenyFile> {
   }
 }
 
-/** Replaces the file atomically (temp file in the same directory, then rename), keeping its mode. */
-export async function writeFileAtomic(path: string, text: string): Promise<void> {
-  const mode = await stat(path).then((s) => s.mode & 0o7777, () => 0o644);
-  const temp = `${path}.f2b-store-${randomBytes(4).toString('hex')}`;
-  try {
-    await writeFile(temp, text, { mode, flag: 'wx' });
-    await rename(temp, path);
-  } catch (error) {
-    await unlink(temp).catch(() => undefined);
-    throw error;
-  }
-}

@@ -1,5 +1,6 @@
 import { OperationError, messageOf, tryParseAddress } from '../core/index.js';
-import { blockLine, joinHostsDeny, parseHostsDenyLine, readHostsDeny, writeFileAtomic, type HostsDenyFile } from './hosts-deny-file.js';
+import { writeFileAtomic } from './atomic-file.js';
+import { blockLine, joinHostsDeny, parseHostsDenyLine, readHostsDeny, type HostsDenyFile } from './hosts-deny-file.js';
 import type { ApplyReport, Backend, Command, Diff, Entry, EntryKey } from './types.js';
 
 /** hosts.deny has no jails: every entry it holds belongs to this pseudo-jail. */

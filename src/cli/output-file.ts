@@ -1,5 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import { closeSync, fchmodSync, fsyncSync, openSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { openAtomicFile, type AtomicFile } from '../backends/index.js';
 import { messageOf, OperationError } from '../core/index.js';
 import { Chunked } from './output.js';
 
@@ -12,48 +11,21 @@ export interface Sink {
   discard(): void;
 }
 
-function removeTemp(temp: string): void {
-  try {
-    unlinkSync(temp);
-  } catch {
-    // Never made, or already gone: nothing is left behind either way.
-  }
-}
-
 export function stdoutSink(): Sink {
   const out = new Chunked();
   return { write: (text) => out.write(text), commit: () => out.flush(), discard: () => undefined };
 }
 
-/**
- * Writes into a temporary file beside `path` and renames it over `path` on commit, so readers see
- * the old file or the whole new one, never a part. An existing file's mode is kept, a new one gets
- * 0644.
- */
+/** Output to a file replacing `path` atomically (see openAtomicFile), buffered; errors name the file. */
 export function atomicFileSink(path: string): Sink {
   const failed = (error: unknown): OperationError => new OperationError(`cannot write ${path}: ${messageOf(error)}`, { cause: error });
-  const temp = `${path}.f2b-store-${randomBytes(4).toString('hex')}`;
-  let fd: number | undefined;
+  let file: AtomicFile;
   try {
-    const mode = statSync(path, { throwIfNoEntry: false })?.mode ?? 0o644;
-    fd = openSync(temp, 'wx', 0o600);
-    // Not through open's mode: the umask would change it.
-    fchmodSync(fd, mode & 0o7777);
+    file = openAtomicFile(path);
   } catch (error) {
-    if (fd !== undefined) closeSync(fd);
-    removeTemp(temp);
     throw failed(error);
   }
-  const handle = fd;
-  let open = true;
-  const close = (): void => {
-    if (open) closeSync(handle);
-    open = false;
-  };
-  const out = new Chunked((text) => {
-    const bytes = Buffer.from(text);
-    for (let at = 0; at < bytes.length;) at += writeSync(handle, bytes, at);
-  });
+  const out = new Chunked((text) => file.write(text));
   return {
     write(text) {
       try {
@@ -65,16 +37,11 @@ export function atomicFileSink(path: string): Sink {
     commit() {
       try {
         out.flush();
-        fsyncSync(handle);
-        close();
-        renameSync(temp, path);
+        file.commit();
       } catch (error) {
         throw failed(error);
       }
     },
-    discard() {
-      close();
-      removeTemp(temp);
-    },
+    discard: () => file.discard(),
   };
 }
