@@ -66,10 +66,11 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   let jails = options.loadJails();
   let rules = jailRules(jails);
   // One list shared by the loop and the jails, updated in place when a reload changes the actions.
-  const backends: Backend[] = [...options.backends, ...(options.actionBackends?.(jails) ?? [])];
+  const backends: Backend[] = [];
   const setActions = (): void => {
     backends.splice(0, backends.length, ...options.backends, ...(options.actionBackends?.(jails) ?? []));
   };
+  setActions();
   const release = claimPidFile(options.pidFile);
   const loop = new ReconcileLoop({
     store, backends, schedule: options.schedule, fullCheck: options.fullCheck, clock: nowSeconds, log,
