@@ -1,37 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { InputError } from '../../src/core/index.js';
-import { createDateDetector, type DateDetector, type DateDetectorOptions } from '../../src/filter/index.js';
+import { createDateDetector } from '../../src/filter/index.js';
+import { detector, expectEach, expectInOrder, NO_MATCH, NO_TIME, NOW, TZ, utc } from '../helpers/dates.js';
 
 // Expected values are what fail2ban 1.0.2's own DateDetector returns for the same lines fed in
-// the same order (TZ=CET-01CEST-02,M3.5.0,M10.5.0 unless said, now = 2005-08-14 12:00 CEST).
-const TZ = 'CET-01CEST-02,M3.5.0,M10.5.0';
-const NOW = 1124013600;
-const NO_TIME = 'no time';
-const NO_MATCH = 'no match';
-type Row = readonly [string, number | typeof NO_TIME, number, number] | readonly [string, typeof NO_MATCH];
-
-const utc = (text: string): number => Date.parse(`${text.replace(' ', 'T')}Z`) / 1000;
-
-function detector(options: Partial<DateDetectorOptions> = {}): DateDetector {
-  return createDateDetector({ now: () => NOW, localTimeZone: TZ, ...options });
-}
-
-function seen(found: ReturnType<DateDetector['match']>): unknown {
-  return found === undefined ? NO_MATCH : [found.time ?? NO_TIME, found.start, found.end];
-}
-
-function expectInOrder(dates: DateDetector, rows: readonly Row[]): void {
-  for (const [line, ...expected] of rows) {
-    assert.deepEqual(seen(dates.match(line)), expected.length === 1 ? NO_MATCH : expected, line);
-  }
-}
-
-function expectEach(options: Partial<DateDetectorOptions>, rows: readonly Row[]): void {
-  for (const [line, ...expected] of rows) {
-    assert.deepEqual(seen(detector(options).match(line)), expected.length === 1 ? NO_MATCH : expected, line);
-  }
-}
+// the same order (test/helpers/dates.ts: its test clock and zone unless said).
 
 describe('dates without a year or a day', () => {
   it('take the year that puts them at most a day after now', () => {

@@ -1,27 +1,11 @@
-import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createDateDetector, type DateDetector } from '../../src/filter/index.js';
+import { expectEach as expectEachOn, NO_MATCH, NO_TIME, utc, type Row } from '../helpers/dates.js';
 
 // Expected values are what fail2ban 1.0.2's own DateDetector returns for these datepatterns and
-// lines (TZ=CET-01CEST-02,M3.5.0,M10.5.0, now = 2005-08-14 12:00 CEST): the instant, and the
-// span of the date text in the line.
-const TZ = 'CET-01CEST-02,M3.5.0,M10.5.0';
-const NOW = 1124013600;
-const NO_TIME = 'no time';
-const NO_MATCH = 'no match';
-type Row = readonly [string, number | typeof NO_TIME, number, number] | readonly [string, typeof NO_MATCH];
-
-const utc = (text: string): number => Date.parse(`${text.replace(' ', 'T')}Z`) / 1000;
-
-function seen(found: ReturnType<DateDetector['match']>): unknown {
-  return found === undefined ? NO_MATCH : [found.time ?? NO_TIME, found.start, found.end];
-}
+// lines (test/helpers/dates.ts: its test clock and zone): the instant, and the span of the date text.
 
 function expectEach(datepattern: string, rows: readonly Row[]): void {
-  for (const [line, ...expected] of rows) {
-    const dates = createDateDetector({ datepattern, now: () => NOW, localTimeZone: TZ });
-    assert.deepEqual(seen(dates.match(line)), expected.length === 1 ? NO_MATCH : expected, `${datepattern} on ${line}`);
-  }
+  expectEachOn({ datepattern }, rows, `${datepattern} on `);
 }
 
 describe('strptime directives', () => {

@@ -2,41 +2,16 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { InputError } from '../../src/core/index.js';
-import { createDateDetector, DEFAULT_DATE_PATTERNS, type DateDetector } from '../../src/filter/index.js';
+import { DEFAULT_DATE_PATTERNS, type DateDetector } from '../../src/filter/index.js';
+import { detector as detectorOn, expectEach as expectEachOn, expectInOrder as expectInOrderOn, NO_MATCH, NO_TIME, utc, type Row } from '../helpers/dates.js';
 
-// Expected values are what fail2ban 1.0.2's own DateDetector returns for these lines (run with
-// TZ=CET-01CEST-02,M3.5.0,M10.5.0 and now = 2005-08-14 12:00 CEST, as its test suite does):
-// the instant, and the span of the date text that fail2ban cuts out of the line.
-const TZ = 'CET-01CEST-02,M3.5.0,M10.5.0';
-const NOW = 1124013600;
-const NO_TIME = 'no time';
-const NO_MATCH = 'no match';
-type Row = readonly [string, number | typeof NO_TIME, number, number] | readonly [string, typeof NO_MATCH];
+// Expected values are what fail2ban 1.0.2's own DateDetector returns for these lines (under its
+// test clock and zone, test/helpers/dates.ts): the instant, and the span of the date text that
+// fail2ban cuts out of the line.
 
-const utc = (text: string): number => Date.parse(`${text.replace(' ', 'T')}Z`) / 1000;
-
-function detector(datepattern?: string): DateDetector {
-  return createDateDetector({ datepattern, now: () => NOW, localTimeZone: TZ });
-}
-
-function seen(found: ReturnType<DateDetector['match']>): unknown {
-  return found === undefined ? NO_MATCH : [found.time ?? NO_TIME, found.start, found.end];
-}
-
-/** Each row on a detector of its own: what a template does with no history. */
-function expectEach(datepattern: string | undefined, rows: readonly Row[]): void {
-  for (const [line, ...expected] of rows) {
-    assert.deepEqual(seen(detector(datepattern).match(line)), expected.length === 1 ? NO_MATCH : expected, line);
-  }
-}
-
-/** The rows in order on one detector, as lines of one log. */
-function expectInOrder(datepattern: string | undefined, rows: readonly Row[]): void {
-  const dates = detector(datepattern);
-  for (const [line, ...expected] of rows) {
-    assert.deepEqual(seen(dates.match(line)), expected.length === 1 ? NO_MATCH : expected, line);
-  }
-}
+const detector = (datepattern?: string): DateDetector => detectorOn({ datepattern });
+const expectEach = (datepattern: string | undefined, rows: readonly Row[]): void => expectEachOn({ datepattern }, rows);
+const expectInOrder = (datepattern: string | undefined, rows: readonly Row[]): void => expectInOrderOn(detector(datepattern), rows);
 
 describe('default date templates', () => {
   it('are fail2ban 1.0.2\'s list, in its order', () => {
