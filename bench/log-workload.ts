@@ -6,22 +6,12 @@
  */
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
+import { random } from './workload.js';
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const USERS = ['root', 'admin', 'test', 'oracle', 'ubuntu', 'git', 'postgres', 'user', 'guest', 'ftpuser'];
 const MAILBOXES = ['info', 'sales', 'admin', 'office', 'contact', 'support'];
 
-/** A small deterministic generator (mulberry32), so every run writes the same file. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Rng = () => number;
 const pick = <T>(rng: Rng, items: readonly T[]): T => items[Math.floor(rng() * items.length)]!;
@@ -78,6 +68,7 @@ export type LogKind = keyof typeof LOG_KINDS;
 
 /** Writes `lines` lines of the given kind to `path`, dated a few a second up to `endEpoch`. */
 export async function writeLog(path: string, kind: LogKind, lines: number, endEpoch: number): Promise<void> {
+  // A fixed seed per kind, so every run writes the same file.
   const rng = random(kind === 'auth' ? 1 : 2);
   const line = LOG_KINDS[kind];
   const out = createWriteStream(path);

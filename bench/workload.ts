@@ -49,14 +49,20 @@ export function* banRequests(count: number, now: number): Generator<BanRequest> 
   for (let i = 0; i < count; i++) yield requestAt(i, now);
 }
 
-/** A reproducible pseudo-random sequence (mulberry32) of indexes below `limit`. */
-export function randomIndexes(seed: number, limit: number): () => number {
+/** A reproducible pseudo-random sequence (mulberry32) of numbers in [0, 1). */
+export function random(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
     state = (state + 0x6d2b79f5) >>> 0;
     let t = state;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 2 ** 32) * limit);
+    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
   };
+}
+
+/** A reproducible pseudo-random sequence of indexes below `limit`. */
+export function randomIndexes(seed: number, limit: number): () => number {
+  const next = random(seed);
+  return () => Math.floor(next() * limit);
 }
