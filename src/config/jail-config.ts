@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { checkJailName, InputError, messageOf, type Duration } from '../core/index.js';
+import { checkJailName, InputError, messageOf, type BanTimeIncrement, type Duration } from '../core/index.js';
 import { actionFiles, actionSearchDirs, mapActions, parseActionList, type ActionFiles, type BlockType, type JailAction } from './action-mapping.js';
 import { readConfig, type ConfigTree } from './config-tree.js';
 import { filterSearchDirs, loadFilter, type FilterDefinition } from './filter-definition.js';
@@ -21,19 +21,8 @@ export const SHIPPED_CONFIG_DIR = fileURLToPath(new URL('../../config/', import.
 export const FAIL2BAN_VERSION = '1.0.2';
 
 /** `bantime.*`: how a repeat offender's ban grows. */
-export interface IncrementOptions {
-  readonly enabled: boolean;
-  readonly factor: number;
-  /** fail2ban's Python expression over `ban.Time`, `ban.Count`, `banFactor`; absent means its default formula. */
-  readonly formula?: string;
-  /** Used instead of the formula when given. */
-  readonly multipliers?: readonly number[];
-  /** Seconds. */
-  readonly maxtime?: number;
-  /** Seconds. */
-  readonly rndtime?: number;
-  readonly overalljails: boolean;
-}
+export type IncrementOptions = BanTimeIncrement;
+
 
 interface JailSettings {
   readonly name: string;

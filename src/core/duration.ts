@@ -69,3 +69,18 @@ export function formatDuration(seconds: Duration): string {
   }
   return out.join(' ');
 }
+
+/** fail2ban's `bantime.*`: how a repeat offender's ban grows, durations in seconds. */
+export interface BanTimeIncrement {
+  readonly enabled: boolean;
+  /** `bantime.factor`, already evaluated (fail2ban reads it as a Python expression). */
+  readonly factor: number;
+  /** `bantime.formula`, fail2ban's Python expression over `ban.Time`, `ban.Count`, `banFactor`; its default formula when absent. */
+  readonly formula?: string;
+  /** `bantime.multipliers`; when given (non-empty) they replace the formula. */
+  readonly multipliers?: readonly number[];
+  readonly maxtime?: number;
+  readonly rndtime?: number;
+  /** Count earlier bans of the address in every jail, not only this one. */
+  readonly overalljails: boolean;
+}

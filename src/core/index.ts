@@ -6,3 +6,4 @@ export * from './duration.js';
 export * from './errors.js';
 export * from './lockout.js';
 export * from './action.js';
+export * from './log-position.js';

@@ -1,20 +1,8 @@
-import { InputError, type Duration } from '../core/index.js';
+import { InputError, type BanTimeIncrement, type Duration } from '../core/index.js';
+
+export type { BanTimeIncrement } from '../core/index.js';
 import { compileFormula, EvaluationError, type Formula } from './formula.js';
 
-/** fail2ban's `bantime.*` options, with durations already in seconds. */
-export interface BanTimeIncrement {
-  readonly enabled: boolean;
-  /** `bantime.factor`, already evaluated (fail2ban reads it as a Python expression). */
-  readonly factor: number;
-  /** `bantime.formula`; DEFAULT_BAN_FORMULA when absent. */
-  readonly formula?: string;
-  /** `bantime.multipliers`; when given (non-empty) they replace the formula. */
-  readonly multipliers?: readonly number[];
-  readonly maxtime?: number;
-  readonly rndtime?: number;
-  /** Count earlier bans of the address in every jail, not only this one. */
-  readonly overalljails: boolean;
-}
 
 /** fail2ban's default: the ban time doubles with every earlier ban, up to 2^20 times. */
 export const DEFAULT_BAN_FORMULA = 'ban.Time * (1<<(ban.Count if ban.Count<20 else 20)) * banFactor';

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { contains, isActive, tryParseAddress, type Ban, type BanRequest, type BanSource } from '../core/index.js';
+import { contains, isActive, tryParseAddress, type Ban, type BanRequest, type BanSource, type LogPosition } from '../core/index.js';
 import { openDatabase, type OpenedDatabase } from './open.js';
 import type { MigrationReport } from './migrations.js';
 
@@ -49,14 +49,6 @@ export interface BulkBanReport {
   readonly kept: number;
 }
 
-/** Where a watched log was read up to (src/watch fills it; the store keeps it). */
-export interface LogPosition {
-  readonly path: string;
-  readonly device: number;
-  readonly inode: number;
-  readonly offset: number;
-  readonly headHash: string;
-}
 
 /** A jail's counted failures of one address, as the engine persists them; `state` null deletes them. */
 export interface FailureCounter {

@@ -1,6 +1,6 @@
 export {
   BanStore, type BanChange, type BanRecord, type BanResult, type BulkBanReport, type FailureCounter, type LogBatchCommit,
-  type LogPosition, type RecordImportReport,
+  type RecordImportReport,
 } from './ban-store.js';
 export { loadMigrations, migrate, schemaVersion, SCHEMA_DIR, type Migration, type MigrationReport } from './migrations.js';
 export { openDatabase, type OpenedDatabase } from './open.js';

@@ -1,18 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { FileHandle } from 'node:fs/promises';
+import type { LogPosition } from '../core/index.js';
 
-/**
- * Where reading of a log stands: `offset` is the byte after the last complete line delivered,
- * in the file identified by `device`/`inode` and by `headHash`, the hash of its first line.
- * The store persists it (table `log_positions`).
- */
-export interface LogPosition {
-  readonly path: string;
-  readonly device: number;
-  readonly inode: number;
-  readonly offset: number;
-  readonly headHash: string;
-}
+export type { LogPosition } from '../core/index.js';
+
 
 /** The file identity a position is compared with. */
 export interface FileIdentity {
