@@ -33,13 +33,16 @@ function textDecoder(label: string): TextDecoder | undefined {
 
 /**
  * Splits a byte stream into lines on `\n`, dropping a trailing `\r`. A line longer than
- * `maxLineBytes` keeps its first `maxLineBytes` bytes; the rest, up to its `\n`, is skipped, so
- * a huge line costs bounded memory. The unfinished last line waits for the next chunk.
+ * `maxLineBytes` is dropped whole and counted: cutting it and matching the first part would let
+ * an attacker who pads a field choose what the filter sees (the address of a later `from …`).
+ * Bytes of a line being dropped are never kept, so a huge line costs bounded memory. The
+ * unfinished last line waits for the next chunk.
  */
 export class LineSplitter {
   private parts: Buffer[] = [];
   private kept = 0;
   private skipped = 0;
+  private dropped = 0;
 
   constructor(
     private readonly decode: LineDecoder,
@@ -51,11 +54,20 @@ export class LineSplitter {
     return this.kept + this.skipped;
   }
 
+  /** How many over-long lines were dropped since the last call. */
+  takeDropped(): number {
+    const dropped = this.dropped;
+    this.dropped = 0;
+    return dropped;
+  }
+
   push(chunk: Buffer): string[] {
     const lines: string[] = [];
     let start = 0;
     for (let end = chunk.indexOf(10, start); end !== -1; end = chunk.indexOf(10, start)) {
-      lines.push(this.finish(chunk.subarray(start, end)));
+      const line = this.finish(chunk.subarray(start, end));
+      if (line === undefined) this.dropped++;
+      else lines.push(line);
       start = end + 1;
     }
     this.keep(chunk.subarray(start));
@@ -68,19 +80,22 @@ export class LineSplitter {
     this.skipped = 0;
   }
 
-  private finish(last: Buffer): string {
-    let bytes: Buffer;
-    if (this.pendingBytes === 0) bytes = last.length > this.maxLineBytes ? last.subarray(0, this.maxLineBytes) : last;
-    else {
+  private finish(last: Buffer): string | undefined {
+    const length = this.pendingBytes + last.length;
+    let bytes = last;
+    if (this.pendingBytes > 0) {
       this.keep(last);
       bytes = Buffer.concat(this.parts, this.kept);
-      this.reset();
     }
-    return this.decode(bytes.at(-1) === 13 ? bytes.subarray(0, -1) : bytes);
+    this.reset();
+    const crlf = bytes.at(-1) === 13 ? 1 : 0;
+    if (length - crlf > this.maxLineBytes) return undefined;
+    return this.decode(bytes.subarray(0, bytes.length - crlf));
   }
 
   private keep(part: Buffer): void {
-    const room = Math.max(0, this.maxLineBytes - this.kept);
+    // One byte over the limit is kept: a line of exactly the limit may end in `\r`.
+    const room = Math.max(0, this.maxLineBytes + 1 - this.kept);
     const taken = part.subarray(0, room);
     // Copied: the chunk's buffer is reused for the next read.
     if (taken.length > 0) this.parts.push(Buffer.from(taken));

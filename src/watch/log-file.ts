@@ -102,6 +102,11 @@ export class LogFile {
     return this.splitter.push(buffer.subarray(0, bytesRead));
   }
 
+  /** How many lines over the length limit were dropped unread since the last call. */
+  takeDropped(): number {
+    return this.splitter.takeDropped();
+  }
+
   async close(): Promise<void> {
     await this.handle.close();
   }

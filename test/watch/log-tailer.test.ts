@@ -396,24 +396,39 @@ describe('LogTailer', () => {
     );
   });
 
-  it('keeps following through a 1 MiB line, binary junk and invalid UTF-8', async (t) => {
+  it('keeps following through a 1 MiB line (dropped whole and counted), binary junk and invalid UTF-8', async (t) => {
     const log = join(tempDir(t), 'auth.log');
     writeFileSync(log, '');
     const run = await follow(t, { paths: [{ pattern: log, tail: false }] });
     const junk = Buffer.from(Array.from({ length: 256 }, (_, i) => i).filter((b) => b !== 10));
     appendFileSync(log, 'before\n');
-    appendFileSync(log, `${'x'.repeat(1 << 20)}\n`);
+    appendFileSync(log, `${'x'.repeat(1 << 20)} from 203.0.113.5\n`);
     appendFileSync(log, Buffer.concat([junk, Buffer.from('\n')]));
     appendFileSync(log, Buffer.from([0x62, 0x61, 0x64, 0x20, 0xff, 0xc3, 0x0a]));
     appendFileSync(log, 'after\n');
-    const lines = await settledLines(run, 5, 'the lines after the hostile ones');
-    assert.equal(lines.length, 5, `five lines, got ${lines.length}`);
+    const lines = await settledLines(run, 4, 'the lines after the hostile ones');
+    assert.equal(lines.length, 4, `four lines, got ${lines.length}`);
     assert.equal(lines[0], 'before', 'the line before');
-    assert.equal(lines[1], 'x'.repeat(1 << 16), 'the huge line cut at 64 KiB');
-    assert.ok(lines[2]?.startsWith('\u0000\u0001') && lines[2].includes('\uFFFD'), 'binary junk delivered as one line, invalid bytes replaced');
-    assert.equal(lines[3], 'bad \uFFFD\uFFFD', 'invalid UTF-8 replaced');
-    assert.equal(lines[4], 'after', 'following continues');
+    assert.ok(lines[1]?.startsWith('\u0000\u0001') && lines[1].includes('\uFFFD'), 'binary junk delivered as one line, invalid bytes replaced');
+    assert.equal(lines[2], 'bad \uFFFD\uFFFD', 'invalid UTF-8 replaced');
+    assert.equal(lines[3], 'after', 'following continues');
+    assert.ok(!lines.some((line) => line.startsWith('xxx')), 'no part of the huge line is delivered');
+    assert.equal(run.batches.reduce((n, b) => n + b.dropped, 0), 1, 'the huge line is counted as dropped');
     assert.equal(run.last()?.offset, statSync(log).size, 'the position counts the whole huge line');
+  });
+
+  it('drops a line one byte over maxLineBytes and keeps one at the limit, with or without \\r', async (t) => {
+    const log = join(tempDir(t), 'auth.log');
+    writeFileSync(log, '');
+    const run = await follow(t, { paths: [{ pattern: log, tail: false }], maxLineBytes: 10 });
+    appendFileSync(log, '0123456789\n0123456789\r\n0123456789a\n0123456789a\r\nend\n');
+    // Written in pieces too: a line over the limit split across reads.
+    appendFileSync(log, '01234');
+    await sleep(300);
+    appendFileSync(log, '567890\nlast\n');
+    const lines = await settledLines(run, 4, 'the lines within the limit');
+    assert.deepEqual(lines, ['0123456789', '0123456789', 'end', 'last'], 'only the lines within the limit');
+    assert.equal(run.batches.reduce((n, b) => n + b.dropped, 0), 3, 'three lines dropped');
   });
 
   it('reads the log encoding given', async (t) => {
