@@ -1,7 +1,7 @@
-import cron, { type ScheduledTask } from 'node-cron';
-import { InputError, messageOf } from '../core/index.js';
+import { messageOf, monotonicMs, type Ban } from '../core/index.js';
 import type { Backend } from '../backends/index.js';
 import type { BanStore } from '../store/index.js';
+import { CronTimer } from './cron-timer.js';
 import { defaultJailRules, rulesFor, type JailRules } from './entries.js';
 import { reconcile, type BackendReport } from './reconcile.js';
 
@@ -13,11 +13,13 @@ export interface LoopOptions {
   readonly backends: readonly Backend[];
   /** node-cron expression (six fields: seconds first) for the drift check. */
   readonly schedule: string;
-  /** Seconds between full read-back checks; ticks in between only make sure each backend's objects exist. */
+  /** Seconds between full read-back checks (monotonic); ticks in between only make sure each backend's objects exist. */
   readonly fullCheck: number;
   readonly rules?: JailRules;
   /** Jails whose objects must exist even before they hold a ban (the configured ones; asked each time, as a reload may change them). */
   readonly jails?: () => readonly string[];
+  /** The active bans to enforce; the store's by default (the daemon adds bans held until the store can take them). */
+  readonly active?: (now: number) => Iterable<Ban>;
   readonly clock: () => number;
   readonly log: (line: string) => void;
 }
@@ -29,22 +31,20 @@ export interface LastReconcile {
   readonly reports: readonly BackendReport[];
 }
 
-export function checkSchedule(expression: string, where: string): string {
-  if (!cron.validate(expression)) throw new InputError(`${where}: bad schedule "${expression}" (a node-cron expression, e.g. */10 * * * * * for every 10 s)`);
-  return expression;
-}
-
 /**
  * Keeps the backends equal to the store while the daemon runs: a full reconcile at start, on the
  * cron schedule (repairing flushes and reloads behind our back), and when the next ban expires.
  * Runs never overlap: a request during a run queues one more run after it.
  */
 export class ReconcileLoop {
-  private task: ScheduledTask | undefined;
+  private timer: CronTimer | undefined;
   private expiryTimer: NodeJS.Timeout | undefined;
+  /** Wall time (epoch seconds) of the expiry the timer waits for: a tick runs it if a clock step made it due early. */
+  private expiryAt: number | undefined;
   private running: Promise<BackendReport[]> | undefined;
   private again = false;
   private seenVersion = -1;
+  /** monotonicMs() of the latest full reconcile. */
   private lastFull = Number.NEGATIVE_INFINITY;
   private stopped = false;
   private latest: LastReconcile | undefined;
@@ -60,13 +60,14 @@ export class ReconcileLoop {
   async start(): Promise<BackendReport[]> {
     const first = await this.run('start');
     if (this.stopped) return first;
-    this.task = cron.schedule(this.options.schedule, () => this.tick(), { name: 'f2b-store drift check', noOverlap: true });
+    this.timer = new CronTimer(this.options.schedule, () => this.tick());
+    this.timer.start();
     return first;
   }
 
   stop(): void {
     this.stopped = true;
-    void this.task?.stop();
+    this.timer?.stop();
     clearTimeout(this.expiryTimer);
   }
 
@@ -95,8 +96,12 @@ export class ReconcileLoop {
       await this.run('the database changed');
       return;
     }
-    if (this.options.clock() - this.lastFull >= this.options.fullCheck) {
+    if (monotonicMs() - this.lastFull >= this.options.fullCheck * 1000) {
       await this.run('schedule');
+      return;
+    }
+    if (this.expiryAt !== undefined && this.options.clock() >= this.expiryAt) {
+      await this.run('expiry');
       return;
     }
     if (this.running) return;
@@ -120,12 +125,12 @@ export class ReconcileLoop {
   private async once(reason: string): Promise<BackendReport[]> {
     const { store, backends, clock, log, rules } = this.options;
     const now = clock();
-    this.lastFull = now;
+    this.lastFull = monotonicMs();
     // What this reconcile reads includes every commit up to here: later ones show as a new version.
     this.seenVersion = store.dataVersion();
     let reports: BackendReport[];
     try {
-      reports = await reconcile(store.activeAnyOrder(now), backends, now, { ...(rules ? { rules } : {}), ...(this.options.jails ? { jails: this.options.jails() } : {}) });
+      reports = await reconcile(this.options.active?.(now) ?? store.activeAnyOrder(now), backends, now, { ...(rules ? { rules } : {}), ...(this.options.jails ? { jails: this.options.jails() } : {}) });
     } catch (error) {
       log(`reconcile (${reason}) failed: ${messageOf(error)}`);
       return [];
@@ -143,10 +148,12 @@ export class ReconcileLoop {
 
   private armExpiry(): void {
     clearTimeout(this.expiryTimer);
+    this.expiryAt = undefined;
     if (this.stopped) return;
     const now = this.options.clock();
     const next = this.options.store.nextExpiry(now);
     if (next === null) return;
+    this.expiryAt = next;
     const delay = Math.min(MAX_TIMER_MS, (next - now) * 1000 + 50);
     this.expiryTimer = setTimeout(() => void this.run('expiry'), delay);
   }

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
-import { InputError, OperationError } from '../core/index.js';
+import { InputError, monotonicMs, OperationError } from '../core/index.js';
 import { LogFile } from './log-file.js';
 import { compileLogPattern, patternLeadsTo, patternMatches, type LogPattern } from './log-pattern.js';
 import { lineDecoder, type LineDecoder } from './line-splitter.js';
@@ -20,6 +20,8 @@ export interface LineBatch {
    * position in the file now at the path.
    */
   readonly position: LogPosition;
+  /** Lines in this stretch longer than `maxLineBytes`: dropped unread, never matched. */
+  readonly dropped: number;
 }
 
 export interface LogTailerOptions {
@@ -38,12 +40,14 @@ export interface LogTailerOptions {
   readonly pollInterval?: number;
   /** fail2ban `logencoding`; default UTF-8. Bytes invalid in it become U+FFFD. */
   readonly encoding?: string;
-  /** A longer line keeps its first `maxLineBytes` bytes, the rest is dropped; default 64 KiB. */
+  /** A longer line is dropped whole (counted in `LineBatch.dropped`), never cut and matched; default 64 KiB. */
   readonly maxLineBytes?: number;
   /** Problems reading a file or watching; following carries on. Default: printed to stderr. */
   readonly onError?: (error: Error, path?: string) => void;
 }
 
+/** Lines longer than this (in bytes, without the newline) are dropped unless `maxLineBytes` says otherwise. */
+export const MAX_LINE_BYTES = 1 << 16;
 /** After an event, look once more this much later: chokidar drops events of writes close together. */
 const RECHECK_MS = 100;
 /** Every followed file is checked this often even without events, and rotated files are read on. */
@@ -96,7 +100,7 @@ export class LogTailer {
   private sweeper?: NodeJS.Timeout;
 
   constructor(private readonly options: LogTailerOptions) {
-    this.maxLineBytes = options.maxLineBytes ?? 1 << 16;
+    this.maxLineBytes = options.maxLineBytes ?? MAX_LINE_BYTES;
     this.pollInterval = options.pollInterval ?? 1000;
     if (!Number.isInteger(this.maxLineBytes) || this.maxLineBytes < 1) throw new InputError(`maxLineBytes: not a positive integer: ${this.maxLineBytes}`);
     if (!(this.pollInterval > 0)) throw new InputError(`pollInterval: not a positive number of milliseconds: ${this.pollInterval}`);
@@ -293,7 +297,7 @@ export class LogTailer {
       await this.readOn(path, followed, older.file, () => followed.current?.position(path) ?? older.file.position(path));
       await older.file.close();
     }
-    followed.retired = { file, until: Date.now() + ROTATED_GRACE_MS };
+    followed.retired = { file, until: monotonicMs() + ROTATED_GRACE_MS };
   }
 
   /**
@@ -304,7 +308,7 @@ export class LogTailer {
     const retired = followed.retired;
     if (retired === undefined) return;
     await this.readOn(path, followed, retired.file, () => followed.current?.position(path) ?? retired.file.position(path));
-    if (Date.now() >= retired.until) {
+    if (monotonicMs() >= retired.until) {
       followed.retired = undefined;
       await retired.file.close();
     }
@@ -335,9 +339,10 @@ export class LogTailer {
       const before = file.offset;
       const lines = await file.read(this.buffer);
       if (lines === undefined) return true;
-      if (lines.length === 0) continue;
+      const dropped = file.takeDropped();
+      if (lines.length === 0 && dropped === 0) continue;
       try {
-        await this.deliver(path, followed, lines, positionOf());
+        await this.deliver(path, followed, lines, positionOf(), dropped);
       } catch (error) {
         file.seek(before);
         throw error;
@@ -346,8 +351,8 @@ export class LogTailer {
     return true;
   }
 
-  private async deliver(path: string, followed: Followed, lines: string[], position: LogPosition): Promise<void> {
-    await this.options.onLines({ path, lines, position });
+  private async deliver(path: string, followed: Followed, lines: string[], position: LogPosition, dropped = 0): Promise<void> {
+    await this.options.onLines({ path, lines, position, dropped });
     followed.reported = position;
   }
 
