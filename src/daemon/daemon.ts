@@ -9,6 +9,7 @@ import { createBanLog } from './ban-log.js';
 import { serveControl, type ControlRequest } from './control-socket.js';
 import { LogJails } from './log-jails.js';
 import { claimPidFile } from './pidfile.js';
+import { DAEMON_BUSY_TIMEOUT_MS, StoreWriter, type WriterStatus } from './store-writer.js';
 
 export interface DaemonOptions {
   readonly store: BanStore;
@@ -30,6 +31,7 @@ export interface DaemonOptions {
 export interface DaemonStatus {
   readonly pid: number;
   readonly jails: ReturnType<LogJails['status']>;
+  readonly store: WriterStatus;
   readonly reconcile: { readonly at: number; readonly reason: string; readonly backends: readonly { name: string; error: string | null; failed: number }[] } | null;
 }
 
@@ -71,15 +73,18 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     backends.splice(0, backends.length, ...options.backends, ...(options.actionBackends?.(jails) ?? []));
   };
   setActions();
+  const writer = new StoreWriter({ store, log });
+  const logJails = new LogJails({
+    store, writer, backends, now: nowSeconds, log, rules: (name) => rules(name), banLog: createBanLog(options.banLogFile, log),
+  }, jails);
   const release = claimPidFile(options.pidFile);
+  store.setBusyTimeout(DAEMON_BUSY_TIMEOUT_MS);
   const loop = new ReconcileLoop({
     store, backends, schedule: options.schedule, fullCheck: options.fullCheck, clock: nowSeconds, log,
     rules: (name) => rules(name),
     jails: () => jails.map((jail) => jail.name),
+    active: (now) => logJails.active(now),
   });
-  const logJails = new LogJails({
-    store, backends, now: nowSeconds, log, rules: (name) => rules(name), banLog: createBanLog(options.banLogFile, log),
-  }, jails);
   let tailers: LogTailer[] = [];
   let control: Server | undefined;
 
@@ -107,6 +112,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     let next: readonly EnabledJail[];
     try {
       next = options.loadJails();
+      logJails.replace(next);
     } catch (error) {
       log(`SIGHUP: the configuration has a problem, keeping the running one: ${messageOf(error)}`);
       return;
@@ -115,7 +121,6 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     jails = next;
     rules = jailRules(jails);
     setActions();
-    logJails.replace(jails);
     await startTailers();
     log(`SIGHUP: reloaded; jails: ${jails.map((j) => j.name).join(', ') || 'none'}`);
     void loop.run('reload');
@@ -130,6 +135,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     const status: DaemonStatus = {
       pid: process.pid,
       jails: logJails.status(watched()),
+      store: writer.status(),
       reconcile: last ? {
         at: last.at, reason: last.reason,
         backends: last.reports.map((r) => ({ name: r.name, error: r.error, failed: r.failed.length })),
@@ -159,6 +165,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     process.off('SIGHUP', onHup);
     await reloading;
     await stopTailers();
+    writer.close();
     loop.stop();
     control?.close();
     release();

@@ -1,12 +1,13 @@
-import { parseAddress, type Ban } from '../core/index.js';
+import { messageOf, parseAddress, type Ban } from '../core/index.js';
 import type { EnabledJail } from '../config/index.js';
 import type { Backend } from '../backends/index.js';
-import { JailEngine, type BanDecision } from '../engine/index.js';
+import { JailEngine, type BanDecision, type FailureCounterChange } from '../engine/index.js';
 import { LogFilter } from '../filter/index.js';
 import { applyChange, type BackendReport, type JailRules } from '../reconcile/index.js';
 import type { BanStore } from '../store/index.js';
-import { compileLogPattern, patternMatches, type LineBatch, type LogPattern } from '../watch/index.js';
+import { compileLogPattern, MAX_LINE_BYTES, patternMatches, type LineBatch, type LogPattern } from '../watch/index.js';
 import type { BanLogEvent } from './ban-log.js';
+import type { StoreWriter } from './store-writer.js';
 
 /** One jail at work: its engine (failure counters) and one filter per log file (multi-line state is per file). */
 interface RunningJail {
@@ -18,6 +19,8 @@ interface RunningJail {
 
 export interface LogJailsOptions {
   readonly store: BanStore;
+  /** Where what the lines caused is committed (or held while the database cannot take it). */
+  readonly writer: StoreWriter;
   readonly backends: readonly Backend[];
   readonly rules: JailRules;
   readonly now: () => number;
@@ -31,6 +34,8 @@ export interface JailStatus {
   readonly currentlyFailed: number;
   readonly totalFailed: number;
   readonly files: readonly string[];
+  /** Lines of its files over the length limit, dropped unmatched since start. */
+  readonly droppedLines: number;
 }
 
 /** Two jail definitions that count failures the same way: counters carry over a reload. */
@@ -47,6 +52,8 @@ function sameCounting(a: EnabledJail, b: EnabledJail): boolean {
  */
 export class LogJails {
   private jails = new Map<string, RunningJail>();
+  /** Over-long lines dropped per file since start. */
+  private readonly dropped = new Map<string, number>();
 
   constructor(private readonly options: LogJailsOptions, definitions: readonly EnabledJail[]) {
     this.replace(definitions);
@@ -67,7 +74,9 @@ export class LogJails {
 
   /**
    * Takes a new set of jail definitions (SIGHUP): a jail whose counting is unchanged keeps its
-   * engine and filters; a new or changed one starts from the counters in the store.
+   * engine and filters; a new or changed one starts from the counters in the store. Throws
+   * (InputError, naming the file and line) before changing anything when a filter does not
+   * compile or a jail's options are bad.
    */
   replace(definitions: readonly EnabledJail[]): void {
     const next = new Map<string, RunningJail>();
@@ -87,6 +96,8 @@ export class LogJails {
         now: this.options.now,
         log: (message) => this.options.log(`[${definition.name}] ${message}`),
       });
+      // Compiled now: a filter that does not compile must stop a start or a reload, not stall its log later.
+      this.newFilter(definition);
       engine.restore(this.options.store.failureCounters(definition.name));
       next.set(definition.name, {
         definition, engine, filters: new Map(), patterns: definition.logpaths.map((p) => compileLogPattern(p.pattern, p.tail)),
@@ -95,8 +106,13 @@ export class LogJails {
     this.jails = next;
   }
 
-  /** The tailer's callback: what these lines cause is committed with their position, then applied. */
+  /**
+   * The tailer's callback. Each line is matched and counted exactly once: the jails' state moves
+   * on in memory, and the store follows with what the lines caused (or holds it until it can), so
+   * nothing here asks the tailer to deliver the lines again.
+   */
   async handle(batch: LineBatch): Promise<void> {
+    this.noteDropped(batch);
     const candidates = new Map<string, BanDecision>();
     const now = this.options.now();
     const jails = [...this.jails.values()].filter((jail) => jail.patterns.some((p) => patternMatches(p, batch.path)));
@@ -112,30 +128,52 @@ export class LogJails {
         }
       }
     }
+    const counters = jails.flatMap((jail) => jail.engine.takeChanges());
+    try {
+      await this.commitAndApply([...candidates.values()], counters, batch, now);
+    } catch (error) {
+      // The lines are counted already: reading them again would count them twice.
+      this.options.log(`applying what ${batch.path} caused failed: ${messageOf(error)}; the next reconcile repairs the firewall`);
+    }
+  }
+
+  private async commitAndApply(candidates: readonly BanDecision[], counters: readonly FailureCounterChange[], batch: LineBatch, now: number): Promise<void> {
+    const { writer } = this.options;
     // What blocks each address now: it tells an address already banned in its jail, and it is
     // the `before` of the change applied to the backends.
     const touching = new Map<string, Ban[]>();
-    for (const { address } of candidates.values()) {
-      if (!touching.has(address)) touching.set(address, this.options.store.activeTouching(address, now));
+    for (const { address } of candidates) {
+      if (!touching.has(address)) touching.set(address, this.activeTouching(address, now));
     }
-    const decisions = [...candidates.values()].filter((decision) =>
+    const decisions = candidates.filter((decision) =>
       !touching.get(decision.address)?.some((ban) => ban.jail === decision.jail && ban.address === decision.address));
-    const counters = jails.flatMap((jail) => jail.engine.takeChanges());
-    const results = this.options.store.commitLogBatch({ bans: decisions, counters, positions: [batch.position] }, now);
+    const results = writer.commit({ bans: decisions, counters, positions: [batch.position] });
     if (decisions.length === 0) return;
-    const changed = results.filter((r) => r.change !== 'kept').map((r) => r.ban);
-    this.report(changed, decisions);
+    const changed = results === undefined
+      ? writer.held(now).filter((ban) => decisions.some((d) => d.jail === ban.jail && d.address === ban.address))
+      : results.filter((r) => r.change !== 'kept').map((r) => r.ban);
+    this.report(changed, decisions, results === undefined);
     if (changed.length === 0) return;
     const banned = [...new Set(decisions.map((d) => d.address))];
     const before = banned.flatMap((address) => touching.get(address) ?? []);
-    const after = banned.flatMap((address) => this.options.store.activeTouching(address, now));
-    this.reportBackends(await applyChange(before, after, this.options.backends, now, this.options.rules, () => this.options.store.activeAnyOrder(now)));
+    const after = banned.flatMap((address) => this.activeTouching(address, now));
+    this.reportBackends(await applyChange(before, after, this.options.backends, now, this.options.rules, () => this.active(now)));
+  }
+
+  /** Active bans, the store's and those held until it can take them. */
+  active(now: number): Ban[] {
+    return [...this.options.store.activeAnyOrder(now), ...this.options.writer.held(now)];
+  }
+
+  private activeTouching(address: string, now: number): Ban[] {
+    return [...this.options.store.activeTouching(address, now), ...this.options.writer.heldTouching(address, now)];
   }
 
   /** An address was unbanned by hand: every jail counts its failures afresh. */
   forget(address: string): void {
     const text = parseAddress(address).text;
     for (const jail of this.jails.values()) jail.engine.forget(text);
+    this.options.writer.drop(text);
   }
 
   status(watched: readonly string[]): JailStatus[] {
@@ -143,23 +181,40 @@ export class LogJails {
       name: definition.name,
       ...engine.counts(),
       files: watched.filter((path) => patterns.some((p) => patternMatches(p, path))),
+      droppedLines: [...this.dropped].filter(([path]) => patterns.some((p) => patternMatches(p, path))).reduce((n, [, count]) => n + count, 0),
     }));
+  }
+
+  private noteDropped(batch: LineBatch): void {
+    if (batch.dropped === 0) return;
+    const before = this.dropped.get(batch.path) ?? 0;
+    this.dropped.set(batch.path, before + batch.dropped);
+    if (before === 0) {
+      this.options.log(`${batch.path}: dropped ${batch.dropped === 1 ? 'a line' : `${batch.dropped} lines`} longer than ${MAX_LINE_BYTES / 1024} KiB unmatched: `
+        + 'a padded line could otherwise choose the banned address; status counts the lines dropped');
+    }
   }
 
   private filterFor(jail: RunningJail, path: string): LogFilter {
     let filter = jail.filters.get(path);
     if (!filter) {
-      filter = new LogFilter(jail.definition.filter, { now: this.options.now, assumeNow: true, useDns: jail.definition.usedns });
+      filter = this.newFilter(jail.definition);
       jail.filters.set(path, filter);
     }
     return filter;
   }
 
-  private report(changed: readonly Ban[], decisions: readonly BanDecision[]): void {
-    const failures = new Map(decisions.map((d) => [`${d.jail} ${d.address}`, d.failures]));
+  private newFilter(definition: EnabledJail): LogFilter {
+    return new LogFilter(definition.filter, { now: this.options.now, assumeNow: true, useDns: definition.usedns });
+  }
+
+  private report(changed: readonly Ban[], decisions: readonly BanDecision[], held: boolean): void {
+    const failures = new Map(decisions.map((d) => [`${d.jail} ${d.address}`, d]));
     for (const ban of changed) {
       const until = ban.expiresAt === null ? 'permanently' : `for ${ban.expiresAt - ban.bannedAt} s`;
-      this.options.log(`[${ban.jail}] Ban ${ban.address} ${until} after ${failures.get(`${ban.jail} ${ban.address}`) ?? ban.failures} failures (ban #${ban.banCount})`);
+      const decision = failures.get(`${ban.jail} ${ban.address}`);
+      const count = held ? `held in memory until the database takes writes` : `ban #${ban.banCount}`;
+      this.options.log(`[${ban.jail}] Ban ${ban.address} ${until} after ${decision?.failures ?? ban.failures} failures (${count})`);
     }
     this.options.banLog(changed.map((ban) => ({ action: 'Ban', jail: ban.jail, address: ban.address, time: ban.bannedAt })));
   }

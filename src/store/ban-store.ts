@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { contains, isActive, tryParseAddress, type Ban, type BanRequest, type BanSource, type LogPosition } from '../core/index.js';
+import { contains, isActive, laterExpiry, tryParseAddress, type Ban, type BanRequest, type BanSource, type LogPosition } from '../core/index.js';
 import { openDatabase, type OpenedDatabase } from './open.js';
 import type { MigrationReport } from './migrations.js';
 
@@ -57,9 +57,14 @@ export interface FailureCounter {
   readonly state: string | null;
 }
 
+/** A ban the daemon decided, maybe a while before it could be written: `bannedAt` is when. */
+export interface DecidedBan extends BanRequest {
+  readonly bannedAt: number;
+}
+
 /** What one batch of log lines caused, committed together: a crash leaves all of it or none. */
 export interface LogBatchCommit {
-  readonly bans: readonly BanRequest[];
+  readonly bans: readonly DecidedBan[];
   readonly counters: readonly FailureCounter[];
   readonly positions: readonly LogPosition[];
 }
@@ -92,11 +97,6 @@ export interface RecordImportReport {
 function prefixOf(address: string): number | null {
   const slash = address.indexOf('/');
   return slash === -1 ? null : Number(address.slice(slash + 1));
-}
-
-/** Later expiry wins; permanent (null) always wins. */
-function laterExpiry(a: number | null, b: number | null): number | null {
-  return a === null || b === null ? null : Math.max(a, b);
 }
 
 /** The SQLite ban store. The only code that speaks SQL about bans. */
@@ -194,6 +194,14 @@ export class BanStore {
 
   close(): void {
     this.db.close();
+  }
+
+  /**
+   * How long a write waits for another process's transaction before failing with SQLITE_BUSY.
+   * The daemon keeps it short and retries on its own: a long wait would stall its event loop.
+   */
+  setBusyTimeout(ms: number): void {
+    this.db.pragma(`busy_timeout = ${Math.max(0, Math.round(ms))}`);
   }
 
   /**
@@ -437,7 +445,7 @@ export class BanStore {
    */
   commitLogBatch(batch: LogBatchCommit, now: number): BanResult[] {
     return this.db.transaction(() => {
-      const results = batch.bans.map((request) => this.banInTransaction(request, now));
+      const results = batch.bans.map((request) => this.banInTransaction(request, request.bannedAt));
       for (const { jail, address, state } of batch.counters) {
         if (state === null) this.stmt.deleteCounter.run({ jail, address });
         else this.stmt.saveCounter.run({ jail, address, state, now });

@@ -1,5 +1,5 @@
 export {
-  BanStore, type BanChange, type BanRecord, type BanResult, type BulkBanReport, type FailureCounter, type LogBatchCommit,
+  BanStore, type BanChange, type BanRecord, type BanResult, type BulkBanReport, type DecidedBan, type FailureCounter, type LogBatchCommit,
   type RecordImportReport,
 } from './ban-store.js';
 export { loadMigrations, migrate, schemaVersion, SCHEMA_DIR, type Migration, type MigrationReport } from './migrations.js';

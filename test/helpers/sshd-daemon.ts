@@ -29,8 +29,11 @@ export interface BanJson {
 }
 
 export interface StatusJson {
-  daemon: { running: boolean; pid?: number };
-  jails: { name: string; enabled: boolean; currentlyFailed: number; totalFailed: number | null; currentlyBanned: number; totalBanned: number; files: string[] }[];
+  daemon: { running: boolean; pid?: number; store?: { writable: boolean; error: string | null; heldBans: number } };
+  jails: {
+    name: string; enabled: boolean; currentlyFailed: number; totalFailed: number | null; currentlyBanned: number; totalBanned: number; files: string[];
+    droppedLines: number | null;
+  }[];
   backends: { name: string; inSync: boolean; missing: number; extra: number; error: string | null }[];
 }
 
@@ -65,16 +68,27 @@ export interface SshdDaemon {
   cleanup(): Promise<void>;
 }
 
-export const JAIL = (authLog: string, extra = ''): string =>
-  `[sshd]\nenabled = true\nfilter = sshd\nlogpath = ${authLog}\nmaxretry = 3\nfindtime = 10m\nbantime = 1h\n${extra}`;
+/** The sshd jail on `authLog`; a key set in `extra` replaces the default's. */
+export function JAIL(authLog: string, extra = ''): string {
+  const set = new Set(extra.split('\n').map((line) => line.split('=')[0]?.trim()));
+  const defaults = ['maxretry = 3', 'findtime = 10m', 'bantime = 1h'].filter((line) => !set.has(line.split('=')[0]?.trim()));
+  return `[sshd]\nenabled = true\nfilter = sshd\nlogpath = ${authLog}\n${defaults.map((line) => `${line}\n`).join('')}${extra}`;
+}
 
-export function sshdDaemon(jailExtra = ''): SshdDaemon {
+export interface SshdDaemonOptions {
+  /** Where the database (and the pid file and socket beside it) live; the temp dir by default. */
+  readonly stateDir?: string;
+  /** Environment of the daemon process (e.g. libfaketime's). */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+export function sshdDaemon(jailExtra = '', options: SshdDaemonOptions = {}): SshdDaemon {
   const { dir, cleanup } = tempDir();
   const ns = createNetns();
   const config = join(dir, 'etc');
   const authLog = join(dir, 'auth.log');
   const banLog = join(dir, 'f2b-store.log');
-  const db = join(dir, 'bans.sqlite3');
+  const db = join(options.stateDir ?? dir, 'bans.sqlite3');
   mkdirSync(config);
   writeFileSync(join(config, 'f2b-store.conf'), `[reconcile]\nbackends = nftables\nschedule = * * * * * *\n[daemon]\nlogfile = ${banLog}\n`);
   writeFileSync(join(config, 'jail.local'), JAIL(authLog, jailExtra));
@@ -107,9 +121,12 @@ export function sshdDaemon(jailExtra = ''): SshdDaemon {
     },
     fail: (address, count = 1) => appendFileSync(authLog, sshdFailure(address).repeat(count)),
     async start() {
-      const daemon = startDaemon(args);
+      const daemon = startDaemon(args, options.env);
       setup.daemon = daemon;
-      await waitFor('the daemon following its log', () => /watching \d+ log files/.test(daemon.log()), 15_000);
+      await waitFor('the daemon following its log', () => {
+        if (daemon.child.exitCode !== null) throw new Error(`the daemon exited (${daemon.child.exitCode}):\n${daemon.log()}`);
+        return /watching \d+ log files/.test(daemon.log());
+      }, 15_000);
       return daemon;
     },
     async stop() {

@@ -62,4 +62,27 @@ describe('the daemon reloads its jails on SIGHUP (no firewall: backends = none)'
     await waitFor('the old sshd jail still bans', () => banned().includes('sshd 203.0.113.32'), 5_000);
     assert.ok(banned().includes('sshd 203.0.113.30'), 'earlier bans kept');
   });
+
+  it('refuses a reload with a filter that does not compile, and the jail sharing its log goes on banning', async () => {
+    jails(`\n[postfix-sasl]\nenabled = true\nfilter = postfix-sasl\nlogpath = ${mailLog()}\nmaxretry = 2\n`);
+    daemon.child.kill('SIGHUP');
+    await waitFor('the reload', () => daemon.log().split('SIGHUP: reloaded; jails: sshd, postfix-sasl').length === 3, 10_000);
+    mkdirSync(join(config, 'filter.d'), { recursive: true });
+    writeFileSync(join(config, 'filter.d', 'broken.conf'), '[Definition]\nfailregex = ^(broken <HOST>\n');
+    jails(`\n[postfix-sasl]\nenabled = true\nfilter = postfix-sasl\nlogpath = ${mailLog()}\nmaxretry = 2\n`
+      + `\n[broken]\nenabled = true\nfilter = broken\nlogpath = ${mailLog()}\n`);
+    daemon.child.kill('SIGHUP');
+    await waitFor('the refusal', () => /SIGHUP: the configuration has a problem, keeping the running one: .*filter\.d\/broken\.conf:2/.test(daemon.log()), 10_000);
+    for (let i = 0; i < 2; i++) {
+      appendFileSync(mailLog(), `${syslogDate()} mail postfix/smtpd[77]: warning: unknown[198.51.100.33]: SASL LOGIN authentication failed: UGFzc3dvcmQ6\n`);
+    }
+    await waitFor('the jail on the shared log still bans', () => banned().includes('postfix-sasl 198.51.100.33'), 5_000);
+  });
+
+  it('refuses to start with a filter that does not compile, naming its file and line', () => {
+    const result = runCli([...args.map((a) => (a.endsWith('bans.sqlite3') ? join(tmp.dir, 'other.sqlite3') : a)), 'start']);
+    assert.equal(result.code, 2, `exit 2: ${result.stderr}`);
+    assert.match(result.stderr, /filter\.d\/broken\.conf:2/, 'names the file and line');
+    assert.equal(result.stderr.trim().split('\n').length, 1, 'in one line');
+  });
 });

@@ -3,7 +3,7 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { isActive, type BanRequest } from '../../src/core/index.js';
-import { BanStore } from '../../src/store/index.js';
+import { BanStore, type DecidedBan } from '../../src/store/index.js';
 import { tempDir } from '../helpers/cli.js';
 
 const T0 = 1_800_000_000;
@@ -180,11 +180,11 @@ describe('ban store', () => {
   it('commits a log batch — bans, failure counters, positions — all together, and reads them back after reopening', () => {
     const position = { path: '/var/log/auth.log', device: 2049, inode: 131, offset: 4096, headHash: 'abc' };
     const results = store.commitLogBatch({
-      bans: [request('203.0.113.9', 'sshd', T0 + HOUR, { failures: 5, matches: ['l1', 'l2'] })],
+      bans: [{ ...request('203.0.113.9', 'sshd', T0 + HOUR, { failures: 5, matches: ['l1', 'l2'] }), bannedAt: T0 - 30 }],
       counters: [{ jail: 'sshd', address: '198.51.100.1', state: '{"t":[1,2]}' }, { jail: 'sshd', address: '198.51.100.2', state: '{"t":[3]}' }],
       positions: [position],
     }, T0);
-    assert.deepEqual(results.map((r) => [r.ban.address, r.change, r.ban.failures]), [['203.0.113.9', 'new', 5]]);
+    assert.deepEqual(results.map((r) => [r.ban.address, r.change, r.ban.failures, r.ban.bannedAt]), [['203.0.113.9', 'new', 5, T0 - 30]], 'banned when decided');
     store.commitLogBatch({ bans: [], counters: [{ jail: 'sshd', address: '198.51.100.2', state: null }], positions: [{ ...position, offset: 8192 }] }, T0 + 1);
     store.close();
     store = BanStore.open(path);
@@ -196,9 +196,9 @@ describe('ban store', () => {
   });
 
   it('a failing log batch leaves nothing behind: no ban, no counter, no position', () => {
-    const bad = { ...request('203.0.113.3'), source: 'nonsense' } as unknown as BanRequest;
+    const bad = { ...request('203.0.113.3'), source: 'nonsense', bannedAt: T0 } as unknown as DecidedBan;
     assert.throws(() => store.commitLogBatch({
-      bans: [request('203.0.113.2'), bad],
+      bans: [{ ...request('203.0.113.2'), bannedAt: T0 }, bad],
       counters: [{ jail: 'sshd', address: '198.51.100.1', state: '{}' }],
       positions: [{ path: '/x', device: 1, inode: 1, offset: 1, headHash: '' }],
     }, T0), /CHECK constraint/);

@@ -16,6 +16,8 @@ interface JailLine {
   currentlyBanned: number;
   totalBanned: number;
   files: string[];
+  /** Log lines over the length limit dropped unmatched since the daemon started; null when no daemon runs. */
+  droppedLines: number | null;
 }
 
 interface BackendLine {
@@ -56,13 +58,14 @@ backend is in sync is checked now, by reading it back and comparing it with the 
           currentlyBanned: counts.get(name)?.active ?? 0,
           totalBanned: counts.get(name)?.total ?? 0,
           files: running ? [...running.files] : (definition?.enabled ? definition.logpaths.map((p) => p.pattern) : []),
+          droppedLines: running?.droppedLines ?? null,
         };
       });
       const reports = await reconcile(store.activeAnyOrder(ctx.now), await ctx.backends(), ctx.now, { dryRun: true });
       const backends: BackendLine[] = reports.map((r) => ({
         name: r.name, inSync: r.error === null && r.added === 0 && r.removed === 0, missing: r.added, extra: r.removed, error: r.error,
       }));
-      const daemon = live ? { running: true, pid: live.pid, lastReconcile: live.reconcile } : { running: false };
+      const daemon = live ? { running: true, pid: live.pid, lastReconcile: live.reconcile, store: live.store } : { running: false };
       if (ctx.json) {
         printJson({ daemon, jails, backends });
         return;
@@ -75,6 +78,13 @@ backend is in sync is checked now, by reading it back and comparing it with the 
       lines.push(live
         ? `daemon: running (pid ${live.pid})${live.reconcile ? `, last full reconcile ${relativeTime(live.reconcile.at, ctx.now)} (${live.reconcile.reason})` : ''}`
         : 'daemon: not running (failure counts from the database; TOTAL FAILED needs the daemon)');
+      if (live && !live.store.writable) {
+        lines.push(`database: cannot be written since ${relativeTime(live.store.failingSince ?? ctx.now, ctx.now)} (${live.store.error}): `
+          + `${live.store.heldBans} bans held in memory (in the firewall, not yet in the database), retrying`);
+      }
+      for (const j of jails) {
+        if (j.droppedLines) lines.push(`${j.name}: ${j.droppedLines} log lines over the length limit dropped unmatched`);
+      }
       for (const b of backends) {
         lines.push(`${b.name}: ${b.error !== null ? `cannot be read: ${b.error}` : b.inSync ? 'in sync' : `out of sync: ${b.missing} missing, ${b.extra} extra (f2b-store reconcile repairs it)`}`);
       }
