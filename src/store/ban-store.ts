@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { contains, isActive, tryParseAddress, type Ban, type BanRequest, type BanSource, type LogPosition } from '../core/index.js';
+import { contains, isActive, storedTime, tryParseAddress, type Ban, type BanRequest, type BanSource, type LogPosition } from '../core/index.js';
 import { openDatabase, type OpenedDatabase } from './open.js';
 import type { MigrationReport } from './migrations.js';
 
@@ -20,7 +20,30 @@ interface BanRow {
 const COLUMNS = 'address, prefix, jail, banned_at, expires_at, source, reason, failures, ban_count, lifted_at, lifted_by';
 const ACTIVE = 'lifted_at IS NULL AND (expires_at IS NULL OR expires_at > @now)';
 
-function toBan(row: BanRow): Ban {
+/** A stored count; anything but a number (a row written by hand) reads as `fallback`. */
+function storedCount(value: unknown, fallback: number): number {
+  return typeof value === 'number' && Number.isFinite(value) ? value : fallback;
+}
+
+/**
+ * A row as read, made safe to compute with. Rows are taken as they are on disk, which may be
+ * beyond what f2b-store writes (an expiry in the year 1,000,000 or text, from an old version or
+ * sqlite3 by hand): times are held to what can be computed and printed, so one such row never
+ * stops a reader, and a later ban compares with the held value.
+ */
+function cleanRow<T extends BanRow>(row: T): T {
+  return {
+    ...row,
+    banned_at: storedTime(row.banned_at),
+    expires_at: row.expires_at === null ? null : storedTime(row.expires_at),
+    failures: storedCount(row.failures, 0),
+    ban_count: storedCount(row.ban_count, 1),
+    lifted_at: row.lifted_at === null ? null : storedTime(row.lifted_at),
+  };
+}
+
+function toBan(stored: BanRow): Ban {
+  const row = cleanRow(stored);
   return {
     address: row.address,
     jail: row.jail,
@@ -213,10 +236,16 @@ export class BanStore {
     }).immediate();
   }
 
+  /** The newest row of (address, jail), the open one if any: see banInTransaction. */
+  private latest(address: string, jail: string): (BanRow & { id: number }) | undefined {
+    const row = this.stmt.latest.get(address, jail);
+    return row && cleanRow(row);
+  }
+
   private banInTransaction(request: BanRequest, now: number): BanResult {
     // A new row is inserted only when no open one exists, and the unique index allows one open row
     // per (address, jail): so the newest row is the open one if any, and holds the highest ban_count.
-    const latest = this.stmt.latest.get(request.address, request.jail);
+    const latest = this.latest(request.address, request.jail);
     let open = latest?.lifted_at === null ? latest : undefined;
     if (open && open.expires_at !== null && open.expires_at <= now) {
       this.stmt.closeExpired.run(open.id);
@@ -265,7 +294,7 @@ export class BanStore {
       const unknownBefore = new Map<string, boolean>();
       for (const record of ordered) {
         const key = `${record.jail} ${record.address}`;
-        const latest = this.stmt.latest.get(record.address, record.jail);
+        const latest = this.latest(record.address, record.jail);
         if (!unknownBefore.has(key)) unknownBefore.set(key, latest === undefined);
         report[this.importInTransaction(record, latest, unknownBefore.get(key) === true, now)]++;
       }
@@ -373,7 +402,8 @@ export class BanStore {
 
   /** When the next active ban expires (epoch seconds), or null when none will. */
   nextExpiry(now: number): number | null {
-    return this.stmt.nextExpiry.get({ now })?.at ?? null;
+    const at = this.stmt.nextExpiry.get({ now })?.at ?? null;
+    return at === null ? null : storedTime(at);
   }
 
   /** Changes whenever another connection (a CLI call, another process) commits: a cheap "anything new?". */
@@ -427,7 +457,7 @@ export class BanStore {
    */
   previousBans(address: string, jail: string | undefined): number {
     const row = jail === undefined ? this.stmt.banCountAllJails.get(address) : this.stmt.banCount.get(address, jail);
-    return row?.n ?? 0;
+    return storedCount(row?.n, 0);
   }
 
   /**
