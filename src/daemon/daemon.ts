@@ -3,7 +3,7 @@ import { messageOf, nowSeconds } from '../core/index.js';
 import type { EnabledJail } from '../config/index.js';
 import type { Backend, JailRule } from '../backends/index.js';
 import { ReconcileLoop, checkSchedule, defaultJailRules, type JailRules } from '../reconcile/index.js';
-import type { BanStore } from '../store/index.js';
+import { isDamaged, type BanStore } from '../store/index.js';
 import { LogTailer } from '../watch/index.js';
 import { createBanLog } from './ban-log.js';
 import { serveControl, type ControlRequest } from './control-socket.js';
@@ -71,7 +71,6 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     backends.splice(0, backends.length, ...options.backends, ...(options.actionBackends?.(jails) ?? []));
   };
   setActions();
-  const release = claimPidFile(options.pidFile);
   const loop = new ReconcileLoop({
     store, backends, schedule: options.schedule, fullCheck: options.fullCheck, clock: nowSeconds, log,
     rules: (name) => rules(name),
@@ -80,6 +79,10 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   const logJails = new LogJails({
     store, backends, now: nowSeconds, log, rules: (name) => rules(name), banLog: createBanLog(options.banLogFile, log),
   }, jails);
+  // Damage met from here on is said once (a damaged store met above ends the start with the error
+  // itself): every later tick, batch and reload meeting it stays quiet about it.
+  store.onDamage((error) => log(`${error.message}; until then the firewall is kept as it is and no new ban is recorded (stop f2b-store first)`));
+  const release = claimPidFile(options.pidFile);
   let tailers: LogTailer[] = [];
   let control: Server | undefined;
 
@@ -93,7 +96,9 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
       onLines: (batch) => logJails.handle(batch),
       encoding: group.encoding,
       polling: group.polling,
-      onError: (error, path) => log(`reading ${path ?? 'logs'}: ${messageOf(error)}`),
+      onError: (error, path) => {
+        if (!isDamaged(error)) log(`reading ${path ?? 'logs'}: ${messageOf(error)}`);
+      },
     }));
     await Promise.all(tailers.map((tailer) => tailer.start()));
   };
@@ -143,7 +148,9 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   });
   let reloading = Promise.resolve();
   const onHup = (): void => {
-    reloading = reloading.then(reload);
+    reloading = reloading.then(reload).catch((error: unknown) => {
+      if (!isDamaged(error)) log(`SIGHUP: reloading failed: ${messageOf(error)}`);
+    });
   };
   try {
     log(`started (pid ${process.pid}); backends: ${backends.map((b) => b.name).join(', ') || 'none'}; jails: ${jails.map((j) => j.name).join(', ') || 'none'}; `
