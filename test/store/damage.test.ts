@@ -55,6 +55,13 @@ describe('a damaged database (store)', () => {
     assert.ok(statSync(path).size > 0, 'the file holds the schema from the start');
   });
 
+  it('a creation cut short by a crash leaves only its temporary file, and the next open creates the database', () => {
+    writeFileSync(`${path}.new-4242-0badf00d`, '');
+    const store = BanStore.open(path);
+    assert.equal(store.ban({ address: '203.0.113.7', jail: 'sshd', expiresAt: null, source: 'manual' }, T0).change, 'new');
+    store.close();
+  });
+
   it('refuses an empty file (it never reads as a database without bans)', () => {
     filled();
     truncateSync(path, 0);
