@@ -1,5 +1,5 @@
 import { isAbsolute } from 'node:path';
-import { InputError, messageOf, parseDuration, tryParseAddress, type Duration } from '../core/index.js';
+import { durationTooLong, InputError, MAX_DURATION, messageOf, parseDuration, tryParseAddress, type Duration } from '../core/index.js';
 import { evaluateArithmetic } from './arithmetic.js';
 import { parseOptionSpec } from './option-list.js';
 import { asSourceLine, sourceLines, where, type Origin, type SourcedText } from './sourced-text.js';
@@ -79,7 +79,8 @@ export function parseJailDuration(v: JailValue, permanent: boolean): Duration {
       return fail(v, messageOf(error));
     }
     if (evaluated === -1) seconds = null;
-    else if (Number.isFinite(evaluated) && evaluated >= 1) seconds = Math.round(evaluated);
+    else if (evaluated > MAX_DURATION) return fail(v, durationTooLong(value).message);
+    else if (evaluated >= 1) seconds = Math.round(evaluated);
     else return fail(v, `bad duration "${value}": must be at least one second${permanent ? ' (or -1, permanent)' : ''}`);
   }
   if (seconds === null && !permanent) return fail(v, `must be a duration, not permanent: "${value}"`);

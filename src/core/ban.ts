@@ -65,9 +65,22 @@ export function checkSource(source: string): BanSource {
   return source as BanSource;
 }
 
-/** ISO-8601 UTC to the second, as in the JSON contract: `2026-11-23T09:18:55Z`. */
+/** The latest time a ban carries: 9999-12-31T23:59:59Z, the end of what ISO-8601 (and most JSON readers' dates) can write. */
+export const MAX_TIME = 253_402_300_799;
+
+/**
+ * A time as stored, made safe to compute and print with: numbers are held to 0…MAX_TIME; anything
+ * else (text or a blob written by hand or an old version, NaN) reads as MAX_TIME, the far end, as
+ * SQLite itself sorts text and blobs after every number (so such a ban counts as active).
+ */
+export function storedTime(value: unknown): number {
+  if (typeof value !== 'number' || Number.isNaN(value)) return MAX_TIME;
+  return Math.min(Math.max(value, 0), MAX_TIME);
+}
+
+/** ISO-8601 UTC to the second, as in the JSON contract: `2026-11-23T09:18:55Z`. Times past MAX_TIME print as MAX_TIME. */
 export function isoTime(seconds: number): string {
-  return new Date(seconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return new Date(storedTime(Math.floor(seconds)) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 function iso(seconds: number | null): string | null {

@@ -20,6 +20,12 @@ const UNITS: ReadonlyMap<string, number> = new Map([
   ...['y', 'yy', 'year', 'years'].map((u) => [u, YEAR] as const),
 ]);
 
+/**
+ * The longest duration anything accepts or computes: 100 years. A longer ban is meant to never
+ * end, which is what `permanent` says; and every expiry stays far inside the dates JSON can carry.
+ */
+export const MAX_DURATION = 100 * YEAR;
+
 const TOKEN = /([0-9]+(?:\.[0-9]+)?)\s*([a-z]*)/y;
 
 function bad(input: string, why: string): InputError {
@@ -46,7 +52,18 @@ export function parseDuration(input: string): Duration {
   }
   const seconds = Math.round(total);
   if (seconds <= 0) throw bad(input, 'must be at least one second');
+  if (seconds > MAX_DURATION) throw durationTooLong(input);
   return seconds;
+}
+
+/** The error for a duration `input` longer than MAX_DURATION. */
+export function durationTooLong(input: string): InputError {
+  return new InputError(`duration "${input}" is longer than the maximum of 100 years (100y): for no end at all, use permanent (or -1)`);
+}
+
+/** A computed duration (bans growing with bantime.increment, imported lengths) held to MAX_DURATION. */
+export function capDuration(seconds: number): number {
+  return Math.min(seconds, MAX_DURATION);
 }
 
 const PARTS: readonly (readonly [string, number])[] = [

@@ -3,7 +3,7 @@ import { messageOf, nowSeconds } from '../core/index.js';
 import type { EnabledJail } from '../config/index.js';
 import type { Backend, JailRule } from '../backends/index.js';
 import { ReconcileLoop, checkSchedule, defaultJailRules, type JailRules } from '../reconcile/index.js';
-import type { BanStore } from '../store/index.js';
+import { isDamaged, type BanStore } from '../store/index.js';
 import { LogTailer } from '../watch/index.js';
 import { createBanLog } from './ban-log.js';
 import { serveControl, type ControlRequest } from './control-socket.js';
@@ -77,6 +77,9 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   const logJails = new LogJails({
     store, writer, backends, now: nowSeconds, log, rules: (name) => rules(name), banLog: createBanLog(options.banLogFile, log),
   }, jails);
+  // Damage met from here on is said once (a damaged store met above ends the start with the error
+  // itself): every later tick, batch and reload meeting it stays quiet about it.
+  store.onDamage((error) => log(`${error.message}; until then the firewall keeps every ban it has, and new bans go to it held in memory (stop f2b-store first)`));
   const release = claimPidFile(options.pidFile);
   store.setBusyTimeout(DAEMON_BUSY_TIMEOUT_MS);
   const loop = new ReconcileLoop({
@@ -98,7 +101,9 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
       onLines: (batch) => logJails.handle(batch),
       encoding: group.encoding,
       polling: group.polling,
-      onError: (error, path) => log(`reading ${path ?? 'logs'}: ${messageOf(error)}`),
+      onError: (error, path) => {
+        if (!isDamaged(error)) log(`reading ${path ?? 'logs'}: ${messageOf(error)}`);
+      },
     }));
     await Promise.all(tailers.map((tailer) => tailer.start()));
   };
@@ -149,7 +154,9 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   });
   let reloading = Promise.resolve();
   const onHup = (): void => {
-    reloading = reloading.then(reload);
+    reloading = reloading.then(reload).catch((error: unknown) => {
+      if (!isDamaged(error)) log(`SIGHUP: reloading failed: ${messageOf(error)}`);
+    });
   };
   try {
     log(`started (pid ${process.pid}); backends: ${backends.map((b) => b.name).join(', ') || 'none'}; jails: ${jails.map((j) => j.name).join(', ') || 'none'}; `

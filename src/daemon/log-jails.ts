@@ -4,7 +4,7 @@ import type { Backend } from '../backends/index.js';
 import { JailEngine, type BanDecision, type FailureCounterChange } from '../engine/index.js';
 import { LogFilter } from '../filter/index.js';
 import { applyChange, type BackendReport, type JailRules } from '../reconcile/index.js';
-import type { BanStore } from '../store/index.js';
+import { isDamaged, type BanStore } from '../store/index.js';
 import { compileLogPattern, MAX_LINE_BYTES, patternMatches, type LineBatch, type LogPattern } from '../watch/index.js';
 import type { BanLogEvent } from './ban-log.js';
 import type { StoreWriter } from './store-writer.js';
@@ -92,7 +92,7 @@ export class LogJails {
         maxmatches: definition.maxmatches, usedns: definition.usedns,
         ...(definition.ignorecommand === undefined ? {} : { ignorecommand: definition.ignorecommand }),
       }, {
-        previousBans: (address, jail) => this.options.store.previousBans(address, jail),
+        previousBans: (address, jail) => this.read('earlier bans', () => this.options.store.previousBans(address, jail), 0),
         now: this.options.now,
         log: (message) => this.options.log(`[${definition.name}] ${message}`),
       });
@@ -166,7 +166,20 @@ export class LogJails {
   }
 
   private activeTouching(address: string, now: number): Ban[] {
-    return [...this.options.store.activeTouching(address, now), ...this.options.writer.heldTouching(address, now)];
+    return [...this.read('active bans', () => this.options.store.activeTouching(address, now), []), ...this.options.writer.heldTouching(address, now)];
+  }
+
+  /**
+   * A read the jails can do without: when the store cannot answer (damaged, which it says once
+   * itself), bans are decided and applied from what is known, and held until it can be written.
+   */
+  private read<T>(what: string, read: () => T, fallback: T): T {
+    try {
+      return read();
+    } catch (error) {
+      if (!isDamaged(error)) this.options.log(`reading ${what} from the database failed: ${messageOf(error)}`);
+      return fallback;
+    }
   }
 
   /** An address was unbanned by hand: every jail counts its failures afresh. */

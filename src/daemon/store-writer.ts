@@ -1,5 +1,5 @@
 import { contains, laterExpiry, messageOf, nowSeconds, tryParseAddress, type Ban, type LogPosition } from '../core/index.js';
-import type { BanResult, BanStore, DecidedBan, FailureCounter, LogBatchCommit } from '../store/index.js';
+import { isDamaged, type BanResult, type BanStore, type DecidedBan, type FailureCounter, type LogBatchCommit } from '../store/index.js';
 
 /** How long a daemon write waits for another process's lock: a moment, never a stall of the event loop. */
 export const DAEMON_BUSY_TIMEOUT_MS = 100;
@@ -43,6 +43,7 @@ export class StoreWriter {
   private failure: { since: number; error: string } | undefined;
   private retryMs = FIRST_RETRY_MS;
   private retryTimer: NodeJS.Timeout | undefined;
+  private closed = false;
   private readonly now: () => number;
 
   constructor(private readonly options: StoreWriterOptions) {
@@ -98,6 +99,7 @@ export class StoreWriter {
 
   /** Stops retrying after one last attempt; says what could not be written. */
   close(): void {
+    this.closed = true;
     clearTimeout(this.retryTimer);
     if (this.failure === undefined || this.write() !== undefined) return;
     this.options.log(`stopping with ${this.describeHeld()} not written to the database: the log lines that caused them are read again at the next start`);
@@ -133,12 +135,14 @@ export class StoreWriter {
 
   private failed(error: unknown): void {
     const message = messageOf(error);
-    if (this.failure?.error !== message) {
+    // Damage is said once by the store itself, with what to do about it.
+    if (this.failure?.error !== message && !isDamaged(error)) {
       this.options.log(`cannot write the database (${message}): holding ${this.describeHeld()} in memory; `
         + 'new bans still go to the firewall at once and are written when the database takes writes again');
     }
     this.failure = { since: this.failure?.since ?? this.now(), error: message };
     clearTimeout(this.retryTimer);
+    if (this.closed) return;
     this.retryTimer = setTimeout(() => this.write(), this.retryMs);
     this.retryMs = Math.min(this.retryMs * 2, LAST_RETRY_MS);
   }

@@ -1,4 +1,4 @@
-import { InputError, type BanTimeIncrement, type Duration } from '../core/index.js';
+import { capDuration, InputError, type BanTimeIncrement, type Duration } from '../core/index.js';
 
 export type { BanTimeIncrement } from '../core/index.js';
 import { compileFormula, EvaluationError, type Formula } from './formula.js';
@@ -43,9 +43,9 @@ function fromFormula(text: string, factor: number, bantime: number): (time: numb
 /**
  * fail2ban's `bantime.increment`: a first ban lasts `bantime`; the next one of an address banned
  * `n` times before lasts the formula (or multiplier) over ban.Time = bantime and ban.Count = n,
- * capped by `maxtime`, plus up to `rndtime` random seconds. A formula that fails at run time
- * (overflow, division by zero) gives `bantime`, as in fail2ban when its Python raises. Permanent
- * stays permanent. Throws InputError for a bad formula, factor, multiplier or time.
+ * capped by `maxtime`, plus up to `rndtime` random seconds, and never past core's MAX_DURATION. A
+ * formula that fails at run time (overflow, division by zero, NaN) gives `bantime`, as in fail2ban
+ * when its Python raises. Permanent stays permanent. Throws InputError for a bad formula, factor, multiplier or time.
  */
 export function banTimeCalculator(bantime: Duration, increment: BanTimeIncrement): BanTimeCalculator {
   if (bantime !== null && !(Number.isFinite(bantime) && bantime > 0)) throw new InputError(`bantime must be a positive number of seconds or permanent, not ${bantime}`);
@@ -68,8 +68,9 @@ export function banTimeCalculator(bantime: Duration, increment: BanTimeIncrement
       if (error instanceof EvaluationError) return bantime;
       throw error;
     }
+    if (Number.isNaN(seconds)) return bantime;
     if (maxtime !== undefined) seconds = Math.min(seconds, maxtime);
     if (rndtime !== undefined) seconds += random() * rndtime;
-    return Math.max(1, Math.round(seconds));
+    return capDuration(Math.max(1, Math.round(seconds)));
   };
 }

@@ -1,6 +1,6 @@
 import { messageOf, monotonicMs, type Ban } from '../core/index.js';
 import type { Backend } from '../backends/index.js';
-import type { BanStore } from '../store/index.js';
+import { isDamaged, type BanStore } from '../store/index.js';
 import { CronTimer } from './cron-timer.js';
 import { defaultJailRules, rulesFor, type JailRules } from './entries.js';
 import { reconcile, type BackendReport } from './reconcile.js';
@@ -60,7 +60,7 @@ export class ReconcileLoop {
   async start(): Promise<BackendReport[]> {
     const first = await this.run('start');
     if (this.stopped) return first;
-    this.timer = new CronTimer(this.options.schedule, () => this.tick());
+    this.timer = new CronTimer(this.options.schedule, () => this.tick().catch((error: unknown) => this.problem('drift check', error)));
     this.timer.start();
     return first;
   }
@@ -85,6 +85,11 @@ export class ReconcileLoop {
       }
     });
     return this.running;
+  }
+
+  /** A damaged database is told once, by the store's own listener (see BanStore.onDamage), not on every run. */
+  private problem(what: string, error: unknown): void {
+    if (!isDamaged(error)) this.options.log(`${what} failed: ${messageOf(error)}`);
   }
 
   private async tick(): Promise<void> {
@@ -126,13 +131,15 @@ export class ReconcileLoop {
     const { store, backends, clock, log, rules } = this.options;
     const now = clock();
     this.lastFull = monotonicMs();
-    // What this reconcile reads includes every commit up to here: later ones show as a new version.
-    this.seenVersion = store.dataVersion();
     let reports: BackendReport[];
     try {
+      // What this reconcile reads includes every commit up to here: later ones show as a new version.
+      this.seenVersion = store.dataVersion();
+      // reconcile() reads every active ban before it changes any backend: a store that fails to
+      // read leaves the firewall as it is, never emptied of the bans it could not read.
       reports = await reconcile(this.options.active?.(now) ?? store.activeAnyOrder(now), backends, now, { ...(rules ? { rules } : {}), ...(this.options.jails ? { jails: this.options.jails() } : {}) });
     } catch (error) {
-      log(`reconcile (${reason}) failed: ${messageOf(error)}`);
+      this.problem(`reconcile (${reason})`, error);
       return [];
     }
     this.latest = { at: now, reason, reports };
@@ -142,7 +149,11 @@ export class ReconcileLoop {
         log(`reconcile (${reason}) ${r.name}: added ${r.added}, removed ${r.removed}, unchanged ${r.unchanged}${r.failed.length ? `, ${r.failed.length} failed` : ''}`);
       }
     }
-    this.armExpiry();
+    try {
+      this.armExpiry();
+    } catch (error) {
+      this.problem('timing the next expiry', error);
+    }
     return reports;
   }
 

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
-import { contains, isActive, laterExpiry, tryParseAddress, type Ban, type BanRequest, type BanSource, type LogPosition } from '../core/index.js';
+import { contains, isActive, laterExpiry, storedTime, tryParseAddress, type Ban, type BanRequest, type BanSource, type LogPosition } from '../core/index.js';
+import { asDamaged, checkProblems, DatabaseDamagedError } from './damage.js';
 import { openDatabase, type OpenedDatabase } from './open.js';
 import type { MigrationReport } from './migrations.js';
 
@@ -20,19 +21,36 @@ interface BanRow {
 const COLUMNS = 'address, prefix, jail, banned_at, expires_at, source, reason, failures, ban_count, lifted_at, lifted_by';
 const ACTIVE = 'lifted_at IS NULL AND (expires_at IS NULL OR expires_at > @now)';
 
+/** A stored count; anything but a number (a row written by hand) reads as `fallback`. */
+function storedCount(value: unknown, fallback: number): number {
+  return typeof value === 'number' && Number.isFinite(value) ? value : fallback;
+}
+
+/**
+ * A row as a Ban. Rows are taken as they are on disk, which may be beyond what f2b-store writes
+ * (an expiry in the year 1,000,000 or text, from an old version or sqlite3 by hand): times are
+ * held to what can be computed and printed, so one such row never stops a reader, and a later
+ * ban compares with the held value.
+ */
 function toBan(row: BanRow): Ban {
   return {
     address: row.address,
     jail: row.jail,
-    bannedAt: row.banned_at,
-    expiresAt: row.expires_at,
+    bannedAt: storedTime(row.banned_at),
+    expiresAt: row.expires_at === null ? null : storedTime(row.expires_at),
     source: row.source,
     reason: row.reason,
-    failures: row.failures,
-    banCount: row.ban_count,
-    liftedAt: row.lifted_at,
+    failures: storedCount(row.failures, 0),
+    banCount: storedCount(row.ban_count, 1),
+    liftedAt: row.lifted_at === null ? null : storedTime(row.lifted_at),
     liftedBy: row.lifted_by,
   };
+}
+
+/** A stored ban with its row id. */
+interface StoredBan {
+  readonly id: number;
+  readonly ban: Ban;
 }
 
 /** What a ban request did: a new row, a longer existing ban, or nothing (already banned at least as long). */
@@ -102,11 +120,15 @@ function prefixOf(address: string): number | null {
 /** The SQLite ban store. The only code that speaks SQL about bans. */
 export class BanStore {
   readonly migration: MigrationReport;
+  private readonly path: string;
   private readonly db: Database.Database;
   private readonly stmt;
+  private damageTold = false;
+  private damageListener: ((error: DatabaseDamagedError) => void) | undefined;
 
   constructor(opened: OpenedDatabase) {
     this.db = opened.db;
+    this.path = opened.path;
     this.migration = opened.migration;
     const db = this.db;
     this.stmt = {
@@ -189,7 +211,14 @@ export class BanStore {
 
   /** Opens (creating and migrating as needed) the store at `path`. */
   static open(path: string): BanStore {
-    return new BanStore(openDatabase(path));
+    const opened = openDatabase(path);
+    try {
+      return new BanStore(opened);
+    } catch (error) {
+      // Preparing the statements reads the schema: the first page a damaged file may fail on.
+      opened.db.close();
+      throw asDamaged(path, error);
+    }
   }
 
   close(): void {
@@ -205,28 +234,78 @@ export class BanStore {
   }
 
   /**
+   * Calls `listener` the first time an operation finds the database damaged (each such operation
+   * still throws a DatabaseDamagedError): the daemon says so once instead of on every tick.
+   */
+  onDamage(listener: (error: DatabaseDamagedError) => void): void {
+    this.damageListener = listener;
+  }
+
+  /**
+   * Reads every page (SQLite's quick_check: as long as reading the whole file) and throws a
+   * DatabaseDamagedError naming the first problem found.
+   */
+  checkPages(): void {
+    const [problem] = checkProblems([String(this.guard(() => this.db.pragma('quick_check(1)', { simple: true })))]);
+    if (problem !== undefined) throw this.damaged(new DatabaseDamagedError(this.path, problem));
+  }
+
+  /** `error` as a DatabaseDamagedError when it says the file is damaged (the first one is told to the listener). */
+  private damaged(error: unknown): unknown {
+    const damaged = asDamaged(this.path, error);
+    if (damaged instanceof DatabaseDamagedError && this.damageListener && !this.damageTold) {
+      this.damageTold = true;
+      this.damageListener(damaged);
+    }
+    return damaged;
+  }
+
+  private guard<T>(run: () => T): T {
+    try {
+      return run();
+    } catch (error) {
+      throw this.damaged(error);
+    }
+  }
+
+  /** Rows as bans, streamed; an error in the middle of reading says which file is damaged. */
+  private *bans(rows: IterableIterator<BanRow>): IterableIterator<Ban> {
+    try {
+      for (const row of rows) yield toBan(row);
+    } catch (error) {
+      throw this.damaged(error);
+    }
+  }
+
+  /**
    * Records a ban. An active ban of the same address in the same jail is extended (later expiry
    * wins, permanent wins) instead of duplicated; an expired one is closed as history first.
    */
   ban(request: BanRequest, now: number): BanResult {
-    return this.db.transaction(() => this.banInTransaction(request, now)).immediate();
+    return this.guard(() => this.db.transaction(() => this.banInTransaction(request, now)).immediate());
   }
 
   /** Records many bans in one transaction: all of them or, on error, none. */
   banMany(requests: Iterable<BanRequest>, now: number): BulkBanReport {
-    return this.db.transaction(() => {
+    return this.guard(() => this.db.transaction(() => {
       const report = { new: 0, extended: 0, kept: 0 };
       for (const request of requests) report[this.banInTransaction(request, now).change]++;
       return report;
-    }).immediate();
+    }).immediate());
+  }
+
+  /** The newest row of (address, jail), the open one if any: see banInTransaction. */
+  private latest(address: string, jail: string): StoredBan | undefined {
+    const row = this.stmt.latest.get(address, jail);
+    return row && { id: row.id, ban: toBan(row) };
   }
 
   private banInTransaction(request: BanRequest, now: number): BanResult {
     // A new row is inserted only when no open one exists, and the unique index allows one open row
     // per (address, jail): so the newest row is the open one if any, and holds the highest ban_count.
-    const latest = this.stmt.latest.get(request.address, request.jail);
-    let open = latest?.lifted_at === null ? latest : undefined;
-    if (open && open.expires_at !== null && open.expires_at <= now) {
+    const latest = this.latest(request.address, request.jail);
+    let open = latest?.ban.liftedAt === null ? latest : undefined;
+    if (open && open.ban.expiresAt !== null && open.ban.expiresAt <= now) {
       this.stmt.closeExpired.run(open.id);
       open = undefined;
     }
@@ -234,8 +313,8 @@ export class BanStore {
     const failures = request.failures ?? 0;
     const reason = request.reason ?? null;
     if (open) {
-      const expiresAt = laterExpiry(open.expires_at, request.expiresAt);
-      if (expiresAt === open.expires_at) return { ban: toBan(open), change: 'kept' };
+      const expiresAt = laterExpiry(open.ban.expiresAt, request.expiresAt);
+      if (expiresAt === open.ban.expiresAt) return { ban: open.ban, change: 'kept' };
       // UPDATE … RETURNING of an existing id always yields the row.
       const row = this.stmt.extend.get({ id: open.id, expiresAt, reason, failures, matches }) as BanRow;
       return { ban: toBan(row), change: 'extended' };
@@ -249,7 +328,7 @@ export class BanStore {
       source: request.source,
       reason,
       failures,
-      ban_count: (latest?.ban_count ?? 0) + 1,
+      ban_count: (latest?.ban.banCount ?? 0) + 1,
       lifted_at: null,
       lifted_by: null,
     };
@@ -268,21 +347,21 @@ export class BanStore {
   importBans(records: Iterable<BanRecord>, now: number): RecordImportReport {
     // Oldest first, so row ids follow time: the newest row of an (address, jail) stays the open one.
     const ordered = [...records].sort((a, b) => a.bannedAt - b.bannedAt);
-    return this.db.transaction(() => {
+    return this.guard(() => this.db.transaction(() => {
       const report = { new: 0, extended: 0, history: 0, kept: 0 };
       const unknownBefore = new Map<string, boolean>();
       for (const record of ordered) {
         const key = `${record.jail} ${record.address}`;
-        const latest = this.stmt.latest.get(record.address, record.jail);
+        const latest = this.latest(record.address, record.jail);
         if (!unknownBefore.has(key)) unknownBefore.set(key, latest === undefined);
         report[this.importInTransaction(record, latest, unknownBefore.get(key) === true, now)]++;
       }
       return report;
-    }).immediate();
+    }).immediate());
   }
 
   private importInTransaction(
-    record: BanRecord, latest: (BanRow & { id: number }) | undefined, unknownBefore: boolean, now: number,
+    record: BanRecord, latest: StoredBan | undefined, unknownBefore: boolean, now: number,
   ): keyof RecordImportReport {
     if (this.stmt.sameBan.get(record.address, record.jail, record.bannedAt)) return 'kept';
     const matches = record.matches && record.matches.length > 0 ? JSON.stringify(record.matches) : null;
@@ -296,23 +375,23 @@ export class BanStore {
       source: record.source,
       failures,
       matches,
-      ban_count: Math.max(record.banCount, (latest?.ban_count ?? 0) + 1),
+      ban_count: Math.max(record.banCount, (latest?.ban.banCount ?? 0) + 1),
     };
-    let open = latest?.lifted_at === null ? latest : undefined;
+    let open = latest?.ban.liftedAt === null ? latest : undefined;
     if (record.expiresAt !== null && record.expiresAt <= now) {
       // A lifted row after an open one would hide it from banInTransaction (it reads the newest).
       if (!unknownBefore || open) return 'kept';
       this.stmt.insertLifted.run(row);
       return 'history';
     }
-    if (open && open.expires_at !== null && open.expires_at <= now) {
+    if (open && open.ban.expiresAt !== null && open.ban.expiresAt <= now) {
       this.stmt.closeExpired.run(open.id);
       open = undefined;
     }
     if (open) {
-      const expiresAt = laterExpiry(open.expires_at, record.expiresAt);
-      const banCount = Math.max(open.ban_count, record.banCount);
-      if (expiresAt === open.expires_at && banCount === open.ban_count) return 'kept';
+      const expiresAt = laterExpiry(open.ban.expiresAt, record.expiresAt);
+      const banCount = Math.max(open.ban.banCount, record.banCount);
+      if (expiresAt === open.ban.expiresAt && banCount === open.ban.banCount) return 'kept';
       this.stmt.merge.run({ id: open.id, expiresAt, banCount, failures, matches });
       return 'extended';
     }
@@ -322,16 +401,16 @@ export class BanStore {
 
   /** Lifts the active ban of `address` in `jail`, or in every jail when `jail` is undefined. */
   lift(address: string, jail: string | undefined, by: string, now: number): Ban[] {
-    const rows = jail === undefined
+    const rows = this.guard(() => jail === undefined
       ? this.stmt.liftAll.all({ address, by, now })
-      : this.stmt.liftOne.all({ address, jail, by, now });
+      : this.stmt.liftOne.all({ address, jail, by, now }));
     return rows.map(toBan);
   }
 
   /** Active bans, ordered by jail then address; streamed, so a million rows never sit in memory. */
   *active(now: number, jail?: string): IterableIterator<Ban> {
     const rows = jail === undefined ? this.stmt.active.iterate({ now }) : this.stmt.activeInJail.iterate({ jail, now });
-    for (const row of rows) yield toBan(row);
+    yield* this.bans(rows);
   }
 
   /**
@@ -340,30 +419,31 @@ export class BanStore {
    */
   *activeByAddress(now: number, jail?: string): IterableIterator<Ban> {
     const rows = jail === undefined ? this.stmt.activeByAddress.iterate({ now }) : this.stmt.activeInJail.iterate({ jail, now });
-    for (const row of rows) yield toBan(row);
+    yield* this.bans(rows);
   }
 
   /** Active bans in no particular order: the fastest full read, for reconciling. */
   *activeAnyOrder(now: number): IterableIterator<Ban> {
-    for (const row of this.stmt.activeAnyOrder.iterate({ now })) yield toBan(row);
+    yield* this.bans(this.stmt.activeAnyOrder.iterate({ now }));
   }
 
   /** Every ban, active or not, oldest first. */
   *all(jail?: string): IterableIterator<Ban> {
     const rows = jail === undefined ? this.stmt.all.iterate() : this.stmt.allInJail.iterate(jail);
-    for (const row of rows) yield toBan(row);
+    yield* this.bans(rows);
   }
 
   /** Every ban of exactly this address, oldest first. */
   history(address: string): Ban[] {
-    return this.stmt.ofAddress.all(address).map(toBan);
+    return this.guard(() => this.stmt.ofAddress.all(address)).map(toBan);
   }
 
   /** Active bans of networks that contain `address` (other than the address itself). */
   coveringNetworks(address: string, now: number): Ban[] {
     const target = tryParseAddress(address);
     if (!target) return [];
-    return this.stmt.activeNetworks.all({ now, prefix: target.prefix, v6: target.family === 6 ? 1 : 0 }).filter((row) => {
+    const rows = this.guard(() => this.stmt.activeNetworks.all({ now, prefix: target.prefix, v6: target.family === 6 ? 1 : 0 }));
+    return rows.filter((row) => {
       const network = tryParseAddress(row.address);
       return network !== undefined && row.address !== target.text && contains(network, target);
     }).map(toBan);
@@ -376,32 +456,33 @@ export class BanStore {
 
   /** The jails holding at least one active ban. */
   activeJails(now: number): string[] {
-    return this.stmt.activeJails.all({ now }).map((row) => row.jail);
+    return this.guard(() => this.stmt.activeJails.all({ now })).map((row) => row.jail);
   }
 
   /** When the next active ban expires (epoch seconds), or null when none will. */
   nextExpiry(now: number): number | null {
-    return this.stmt.nextExpiry.get({ now })?.at ?? null;
+    const at = this.guard(() => this.stmt.nextExpiry.get({ now }))?.at ?? null;
+    return at === null ? null : storedTime(at);
   }
 
   /** Changes whenever another connection (a CLI call, another process) commits: a cheap "anything new?". */
   dataVersion(): number {
-    return this.db.pragma('data_version', { simple: true }) as number;
+    return this.guard(() => this.db.pragma('data_version', { simple: true }) as number);
   }
 
   /** Per jail: bans active now, and every ban ever recorded (for status). */
   jailCounts(now: number): Map<string, { active: number; total: number }> {
-    return new Map(this.stmt.jailCounts.all({ now }).map((row) => [row.jail, { active: row.active, total: row.total }]));
+    return new Map(this.guard(() => this.stmt.jailCounts.all({ now })).map((row) => [row.jail, { active: row.active, total: row.total }]));
   }
 
   /** Per jail: how many addresses have counted failures (for status when no daemon runs). */
   failureCounterCounts(): Map<string, number> {
-    return new Map(this.stmt.counterCounts.all().map((row) => [row.jail, row.n]));
+    return new Map(this.guard(() => this.stmt.counterCounts.all()).map((row) => [row.jail, row.n]));
   }
 
   /** The newest ban of `address` in `jail`, active or not, with its matched lines (for action.d tags). */
   banDetails(address: string, jail: string): (Ban & { readonly matches: string[] }) | undefined {
-    const row = this.stmt.latestWithMatches.get(address, jail);
+    const row = this.guard(() => this.stmt.latestWithMatches.get(address, jail));
     if (!row) return undefined;
     let matches: string[] = [];
     try {
@@ -415,18 +496,18 @@ export class BanStore {
 
   /** Where `path` was read up to by an earlier run, if it was. */
   logPosition(path: string): LogPosition | undefined {
-    const row = this.stmt.position.get(path);
+    const row = this.guard(() => this.stmt.position.get(path));
     return row && { path: row.path, device: row.device, inode: row.inode, offset: row.offset, headHash: row.head_hash };
   }
 
   /** A jail's persisted failure counters, by address. */
   failureCounters(jail: string): Map<string, string> {
-    return new Map(this.stmt.counters.all(jail).map((row) => [row.address, row.state]));
+    return new Map(this.guard(() => this.stmt.counters.all(jail)).map((row) => [row.address, row.state]));
   }
 
   /** Drops every jail's counted failures of `address` (it was unbanned by hand: it starts afresh). */
   forgetFailures(address: string): void {
-    this.stmt.deleteCountersOf.run(address);
+    this.guard(() => this.stmt.deleteCountersOf.run(address));
   }
 
   /**
@@ -434,8 +515,8 @@ export class BanStore {
    * any jail when `jail` is undefined (every row counts) — for bantime.increment.
    */
   previousBans(address: string, jail: string | undefined): number {
-    const row = jail === undefined ? this.stmt.banCountAllJails.get(address) : this.stmt.banCount.get(address, jail);
-    return row?.n ?? 0;
+    const row = this.guard(() => jail === undefined ? this.stmt.banCountAllJails.get(address) : this.stmt.banCount.get(address, jail));
+    return storedCount(row?.n, 0);
   }
 
   /**
@@ -444,7 +525,7 @@ export class BanStore {
    * lines are not read again) or none (and they are).
    */
   commitLogBatch(batch: LogBatchCommit, now: number): BanResult[] {
-    return this.db.transaction(() => {
+    return this.guard(() => this.db.transaction(() => {
       const results = batch.bans.map((request) => this.banInTransaction(request, request.bannedAt));
       for (const { jail, address, state } of batch.counters) {
         if (state === null) this.stmt.deleteCounter.run({ jail, address });
@@ -452,11 +533,11 @@ export class BanStore {
       }
       for (const position of batch.positions) this.stmt.savePosition.run({ ...position, now });
       return results;
-    }).immediate();
+    }).immediate());
   }
 
   /** Deletes history that ended before `before`; returns how many rows went. */
   purgeHistory(before: number): number {
-    return this.db.transaction(() => this.stmt.purge.run({ before }).changes).immediate();
+    return this.guard(() => this.db.transaction(() => this.stmt.purge.run({ before }).changes).immediate());
   }
 }

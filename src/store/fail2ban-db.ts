@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { checkJailName, InputError, messageOf, OperationError, tryParseAddress } from '../core/index.js';
+import { capDuration, checkJailName, InputError, MAX_TIME, messageOf, OperationError, tryParseAddress } from '../core/index.js';
 import type { BanRecord } from './ban-store.js';
 
 /** A row of fail2ban's database that cannot become a ban: where it is and why. */
@@ -84,15 +84,15 @@ function toRecord(row: Fail2banRow): BanRecord | string {
   }
   const bannedAt = integer(row.timeofban);
   const bantime = integer(row.bantime);
-  if (bannedAt === undefined || bannedAt <= 0) return `bad timeofban "${String(row.timeofban)}"`;
+  if (bannedAt === undefined || bannedAt <= 0 || bannedAt > MAX_TIME) return `bad timeofban "${String(row.timeofban)}"`;
   if (bantime === undefined) return `bad bantime "${String(row.bantime)}"`;
   const bancount = integer(row.bancount);
   return {
     address: address.text,
     jail,
     bannedAt,
-    // fail2ban reads any negative bantime as permanent.
-    expiresAt: bantime < 0 ? null : bannedAt + bantime,
+    // fail2ban reads any negative bantime as permanent; a longer one than we keep is held to our longest.
+    expiresAt: bantime < 0 ? null : Math.min(bannedAt + capDuration(bantime), MAX_TIME),
     banCount: bancount !== undefined && bancount >= 1 ? bancount : 1,
     source: 'fail2ban',
     ...parseData(row.data),

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { formatDuration, InputError, parseDuration } from '../../src/core/index.js';
+import fc from 'fast-check';
+import { formatDuration, InputError, isoTime, MAX_DURATION, MAX_TIME, parseDuration, storedTime } from '../../src/core/index.js';
 
 describe('parseDuration', () => {
   const cases: [string, number | null][] = [
@@ -16,6 +17,33 @@ describe('parseDuration', () => {
       assert.throws(() => parseDuration(bad), (e: unknown) => e instanceof InputError && e.exitCode === 2 && e.message.includes(`"${bad}"`));
     });
   }
+});
+
+describe('the longest duration', () => {
+  it('is 100 years: 100y is accepted, a second more is refused naming the value and permanent', () => {
+    assert.equal(parseDuration('100y'), MAX_DURATION);
+    assert.equal(MAX_DURATION, 100 * 365 * 86400);
+    for (const bad of ['1000000y', '101y', '100y 1s', '3153600001', `1${'0'.repeat(400)}`]) {
+      assert.throws(() => parseDuration(bad), (e: unknown) => e instanceof InputError && e.exitCode === 2
+        && e.message.includes(`"${bad}"`) && /maximum of 100 years/.test(e.message) && /permanent/.test(e.message), bad);
+    }
+  });
+});
+
+describe('times as stored', () => {
+  it('are held to 0 … 9999-12-31T23:59:59Z; text, blobs and NaN read as the far end, as SQLite sorts them', () => {
+    assert.equal(storedTime(1_700_000_000), 1_700_000_000);
+    assert.equal(storedTime(1e15), MAX_TIME);
+    assert.equal(storedTime(Infinity), MAX_TIME);
+    assert.equal(storedTime(-5), 0);
+    for (const garbage of ['tomorrow', Buffer.from('x'), Number.NaN, 10n]) assert.equal(storedTime(garbage), MAX_TIME, String(garbage));
+    assert.equal(isoTime(MAX_TIME), '9999-12-31T23:59:59Z');
+  });
+
+  it('print as ISO-8601 whatever the number', () => {
+    fc.assert(fc.property(fc.double(), (seconds) => /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/.test(isoTime(seconds))));
+    assert.equal(isoTime(1e15), '9999-12-31T23:59:59Z');
+  });
 });
 
 describe('formatDuration', () => {

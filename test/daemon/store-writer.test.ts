@@ -85,12 +85,14 @@ describe('StoreWriter: the daemon writes each line\'s effects once, or holds the
     assert.deepEqual([...store.active(NOW)].map((b) => b.address), ['203.0.113.2']);
   });
 
-  it('stopping while the database is still locked says what the next start reads again', () => {
+  it('stopping while the database is still locked says what the next start reads again, and retries no more', async () => {
     other.exec('BEGIN IMMEDIATE');
     writer.commit({ bans: [ban('203.0.113.1')], counters: [], positions: [position(50)] });
     writer.close();
     assert.ok(logged.some((l) => /stopping with 1 bans, 0 failure counters and 1 log positions not written .* read again at the next start/.test(l)), logged.join('\n'));
     other.exec('COMMIT');
     assert.equal(store.logPosition('/var/log/auth.log'), undefined, 'the position was not written: the lines are read again');
+    await sleep(1_000);
+    assert.equal(store.logPosition('/var/log/auth.log'), undefined, 'no retry was left waiting (it would keep a stopping daemon alive)');
   });
 });

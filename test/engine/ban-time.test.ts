@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { InputError } from '../../src/core/index.js';
+import { InputError, MAX_DURATION } from '../../src/core/index.js';
 import { banTimeCalculator, type BanTimeIncrement } from '../../src/engine/index.js';
 
 const ON: BanTimeIncrement = { enabled: true, factor: 1, overalljails: false };
@@ -37,6 +37,13 @@ describe('bantime.increment', () => {
 
   it('caps at bantime.maxtime', () => {
     assert.deepEqual(series(banTimeCalculator(600, { ...ON, maxtime: 3000 }), 5), [600, 1200, 2400, 3000, 3000]);
+  });
+
+  it('never grows past 100 years (core\'s longest duration), whatever the formula or count', () => {
+    // fail2ban's default formula takes a 1-week ban to 2^20 weeks: 20,000 years.
+    assert.equal(banTimeCalculator(7 * 86400, ON)(20, fixed(0)), MAX_DURATION);
+    assert.equal(banTimeCalculator(600, { ...ON, formula: 'ban.Time * 10.0 ** (ban.Count * 100)' })(1, fixed(0)), MAX_DURATION);
+    assert.equal(banTimeCalculator(MAX_DURATION, { ...ON, rndtime: 86400 })(1, fixed(1)), MAX_DURATION);
   });
 
   it('adds up to bantime.rndtime random seconds to a repeat ban', () => {

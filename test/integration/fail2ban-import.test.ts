@@ -126,6 +126,28 @@ describe('import fail2ban-db from a database the real fail2ban wrote', () => {
     assert.deepEqual([ban?.jail, ban?.liftedAt], ['alpha', null]);
   });
 
+  it('holds a ban fail2ban kept for millions of years to 100 years, and refuses a time of ban past year 9999', () => {
+    const huge = join(tmp.dir, 'huge.sqlite3');
+    copyFileSync(db, huge);
+    python([
+      'import sqlite3, sys',
+      'con = sqlite3.connect(sys.stdin.read())',
+      'with con:',
+      '    con.execute("INSERT INTO bips(ip, jail, timeofban, bantime, bancount) VALUES(\'203.0.113.40\', \'alpha\', 1700000000, 100000000000000, 1)")',
+      '    con.execute("INSERT INTO bips(ip, jail, timeofban, bantime, bancount) VALUES(\'203.0.113.41\', \'alpha\', 1000000000000000, 600, 1)")',
+      'con.close()',
+    ].join('\n'), huge);
+    const target = ['--db', join(tmp.dir, 'huge-store.sqlite3')];
+    const result = runCli([...target, 'import', 'fail2ban-db', huge]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stderr, /bips row \d+: bad timeofban "1000000000000000"/);
+    const [ban, ...more] = JSON.parse(runCli([...target, '--json', 'show', '203.0.113.40']).stdout) as BanJson[];
+    assert.equal(more.length, 0);
+    assert.deepEqual([ban?.bannedAt, ban?.expiresAt], [isoTime(1_700_000_000), isoTime(1_700_000_000 + 100 * 365 * 86400)]);
+    const exported = runCli([...target, 'export', 'json']);
+    assert.equal(exported.code, 0, exported.stderr);
+  });
+
   it('refuses a file that is not a fail2ban database in one line, exit 2', () => {
     const result = cli('import', 'fail2ban-db', store());
     assert.equal(result.code, 2);

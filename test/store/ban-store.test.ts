@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { isActive, type BanRequest } from '../../src/core/index.js';
+import Database from 'better-sqlite3';
+import { isActive, MAX_TIME, type BanRequest } from '../../src/core/index.js';
 import { BanStore, type DecidedBan } from '../../src/store/index.js';
 import { tempDir } from '../helpers/cli.js';
 
@@ -135,6 +136,18 @@ describe('ban store', () => {
     assert.equal(store.nextExpiry(T0 + 5), T0 + 10);
     assert.equal(store.nextExpiry(T0 + 20), T0 + 50);
     assert.equal(store.nextExpiry(T0 + 100), null);
+  });
+
+  it('reads an expiry stored as text or past year 9999 as the far end: the next expiry is a time a timer can wait for', () => {
+    store.ban(request('203.0.113.1', 'sshd', T0 + 10), T0);
+    store.close();
+    const raw = new Database(path);
+    raw.prepare("UPDATE bans SET expires_at = 'never', ban_count = 'x'").run();
+    raw.close();
+    store = BanStore.open(path);
+    assert.equal(store.nextExpiry(T0), MAX_TIME);
+    assert.deepEqual([...store.active(T0)].map((b) => [b.expiresAt, b.banCount]), [[MAX_TIME, 1]]);
+    assert.equal(store.previousBans('203.0.113.1', 'sshd'), 0);
   });
 
   it('finds the banned networks that cover an address', () => {

@@ -22,15 +22,16 @@ export function register(program: Command): void {
     .description('record a ban and apply it to every enabled backend')
     .argument('<address>', 'IPv4 or IPv6 address, or a CIDR network such as 198.51.100.0/24')
     .option('-j, --jail <jail>', 'jail to hold the ban', 'manual')
-    .option('--for <duration>', `how long: 600, 10m, 1h, 7d, 4w, 1y, "1d 12h" (default ${formatDuration(DEFAULT_MANUAL_BANTIME)})`)
+    .option('--for <duration>', `how long: 600, 10m, 1h, 7d, 4w, 1y, "1d 12h", at most 100y (default ${formatDuration(DEFAULT_MANUAL_BANTIME)})`)
     .addOption(new Option('--permanent', 'never expires').conflicts('for'))
     .option('--reason <text>', 'why, kept with the ban')
     .option('--source <source>', 'who decided: filter, manual, import, fail2ban', 'manual')
     .option('--force', 'allow bans that could lock you out: loopback, this host, networks wider than /8 or /32')
     .addHelpText('after', `
 Banning an address already banned in the jail extends it: the later expiry wins, permanent
-always wins. Refused without --force: loopback, this host's own addresses, and networks wider
-than /8 (IPv4) or /32 (IPv6).
+always wins. A duration is at most 100 years (100y); a ban meant to never end is --permanent.
+Refused without --force: loopback, this host's own addresses, and networks wider than /8
+(IPv4) or /32 (IPv6).
 
 Examples:
   f2b-store ban 203.0.113.7

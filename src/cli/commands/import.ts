@@ -33,7 +33,7 @@ export function register(program: Command): void {
     .description('import a list of addresses: plain, ip.deny, hosts.deny or Apache deny lines, in one transaction')
     .argument('<path>', 'the list file, or - for standard input')
     .option('-j, --jail <jail>', 'jail to hold the bans', 'import')
-    .option('--for <duration>', 'how long each ban lasts (default: permanent)')
+    .option('--for <duration>', 'how long each ban lasts, at most 100y (default: permanent)')
     .addOption(new Option('--permanent', 'never expire (the default)').conflicts('for'))
     .option('--force', 'also import addresses that could lock you out (loopback, this host, wide networks)')
     .addHelpText('after', `

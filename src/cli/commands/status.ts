@@ -37,10 +37,13 @@ export function register(program: Command): void {
     .addHelpText('after', `
 With a daemon running, the failure counters and watched files come from it (its control socket
 beside the database); without one, from the database and the configuration. Whether each
-backend is in sync is checked now, by reading it back and comparing it with the active bans.`)
+backend is in sync is checked now, by reading it back and comparing it with the active bans.
+Every page of the database is read too: a damaged one makes status fail (exit code 1).`)
     .action(async (only: string | undefined, _options: unknown, command: Command) => {
       const ctx = createContext(command);
       const store = await ctx.store();
+      // status vouches for the database too: a damaged page is found even where no count below reads.
+      store.checkPages();
       const live = await askDaemon(controlSocketFor(ctx.dbPath()), { command: 'status' }) as DaemonStatus | undefined;
       const configured = loadJails(jailConfigDir(ctx.configDir));
       const counts = store.jailCounts(ctx.now);
