@@ -79,6 +79,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   });
   const logJails = new LogJails({
     store, backends, now: nowSeconds, log, rules: (name) => rules(name), banLog: createBanLog(options.banLogFile, log),
+    applied: (before, after, reports) => loop.applied(before, after, reports),
   }, jails);
   let tailers: LogTailer[] = [];
   let control: Server | undefined;

@@ -23,6 +23,8 @@ export interface LogJailsOptions {
   readonly now: () => number;
   readonly log: (line: string) => void;
   readonly banLog: (events: readonly BanLogEvent[]) => void;
+  /** Told every change applied to the backends (the reconcile loop's drift check counts with it and retries failures). */
+  readonly applied?: (before: readonly Ban[], after: readonly Ban[], reports: readonly BackendReport[]) => void;
 }
 
 /** A jail's live numbers, as `status` shows them. */
@@ -129,7 +131,9 @@ export class LogJails {
     const banned = [...new Set(decisions.map((d) => d.address))];
     const before = banned.flatMap((address) => touching.get(address) ?? []);
     const after = banned.flatMap((address) => this.options.store.activeTouching(address, now));
-    this.reportBackends(await applyChange(before, after, this.options.backends, now, this.options.rules, () => this.options.store.activeAnyOrder(now)));
+    const reports = await applyChange(before, after, this.options.backends, now, this.options.rules, () => this.options.store.activeAnyOrder(now));
+    this.options.applied?.(before, after, reports);
+    this.reportBackends(reports);
   }
 
   /** An address was unbanned by hand: every jail counts its failures afresh. */
