@@ -12,7 +12,7 @@ const CENSUS_SHARE = 0.01;
 const CENSUS_EVERY_TICK_MS = 100;
 const CENSUS_EVERY_TICK_ENTRIES = 10_000;
 const CENSUS_SAMPLES = 3;
-/** A backend that keeps failing is retried after 1, 2, 4 … ticks, at most this many. */
+/** A backend that keeps failing is retried at the next tick, then 2, 4, 8 … ticks apart, at most this many. */
 const MAX_RETRY_WAIT = 64;
 
 /** A backend the drift check wants reconciled in full, and why. */
@@ -61,7 +61,7 @@ interface BackendState {
  * of its objects should hold (from the last full reconcile and the changes applied since), and
  * whether its last apply failed. A backend whose counts differ (a set flushed, an entry deleted
  * behind our back) or whose apply failed is due for a full reconcile; one that keeps failing is
- * retried less and less often.
+ * retried less and less often, so a lasting failure does not cost a full reconcile every tick.
  */
 export class DriftCheck {
   private readonly states = new Map<string, BackendState>();
