@@ -104,7 +104,10 @@ export class ReconcileLoop {
     }
     if (this.running) return;
     const stale = await this.stale();
-    if (stale.length > 0) await this.run(stale.map((s) => `${s.backend.name}: ${s.why}`).join('; '), stale.map((s) => s.backend));
+    if (stale.length === 0) return;
+    const reason = stale.map((s) => `${s.backend.name}: ${s.why}`).join('; ');
+    this.options.log(`drift check: ${reason}`);
+    await this.run(reason, stale.map((s) => s.backend));
   }
 
   /**
