@@ -12,6 +12,14 @@ const CENSUS_SHARE = 0.01;
 const CENSUS_EVERY_TICK_MS = 100;
 const CENSUS_EVERY_TICK_ENTRIES = 10_000;
 const CENSUS_SAMPLES = 3;
+/**
+ * How long to wait after a census that cost `cost` ms on a backend holding `entries` entries
+ * before the next one, in ms: 0 means at the next tick.
+ */
+export function censusWait(cost: number, entries: number): number {
+  return entries <= CENSUS_EVERY_TICK_ENTRIES || cost <= CENSUS_EVERY_TICK_MS ? 0 : cost / CENSUS_SHARE;
+}
+
 /** A backend that keeps failing is retried at the next tick, then 2, 4, 8 … ticks apart, at most this many. */
 const MAX_RETRY_WAIT = 64;
 
@@ -105,8 +113,9 @@ export class DriftCheck {
     const found = await Promise.all(backends.map(async (backend): Promise<Stale | undefined> => {
       const state = this.state(backend.name);
       if (state.failures > 0) {
-        if (state.wait-- > 0) return undefined;
-        return { backend, why: 'retrying after a failed apply' };
+        if (state.wait === 0) return { backend, why: 'retrying after a failed apply' };
+        state.wait--;
+        return undefined;
       }
       const why = await this.count(backend, state);
       return why === undefined ? undefined : { backend, why };
@@ -125,9 +134,8 @@ export class DriftCheck {
       return `counting its entries failed: ${messageOf(error)}`;
     } finally {
       state.took = [...state.took.slice(1 - CENSUS_SAMPLES), this.clock() - started];
-      const cost = Math.min(...state.took);
-      const small = [...expected.values()].reduce((sum, n) => sum + n, 0) <= CENSUS_EVERY_TICK_ENTRIES;
-      state.censusAt = small || cost <= CENSUS_EVERY_TICK_MS ? 0 : started + cost / CENSUS_SHARE;
+      const wait = censusWait(Math.min(...state.took), [...expected.values()].reduce((sum, n) => sum + n, 0));
+      state.censusAt = wait === 0 ? 0 : started + wait;
     }
     const why = difference(counts, expected);
     if (why !== undefined) state.seen = counts;
