@@ -108,16 +108,20 @@ export class DriftCheck {
     for (const [object, n] of tally(backend.census, was)) expected.set(object, (expected.get(object) ?? 0) - n);
   }
 
-  /** The backends due for a full reconcile: a failed apply to retry, or counts that differ. */
-  async due(backends: readonly Backend[]): Promise<Stale[]> {
+  /**
+   * The backends due for a full reconcile at this tick, each with why: what `check` (the
+   * structural check, ensure()) found missing, a failed apply to retry, or counts that differ. A
+   * backend that keeps failing rests between its retries, unchecked.
+   */
+  async due(backends: readonly Backend[], check: (backend: Backend) => Promise<string | undefined>): Promise<Stale[]> {
     const found = await Promise.all(backends.map(async (backend): Promise<Stale | undefined> => {
       const state = this.state(backend.name);
-      if (state.failures > 0) {
-        if (state.wait === 0) return { backend, why: 'retrying after a failed apply' };
+      if (state.wait > 0) {
         state.wait--;
         return undefined;
       }
-      const why = await this.count(backend, state);
+      const why = await check(backend)
+        ?? (state.failures > 0 ? 'retrying after a failed apply' : await this.count(backend, state));
       return why === undefined ? undefined : { backend, why };
     }));
     return found.filter((stale): stale is Stale => stale !== undefined);

@@ -114,23 +114,20 @@ export class ReconcileLoop {
    * The cheap check between full read-backs, and the backends it finds worth one: a flush, reload
    * or deleted table shows as missing objects, which ensure() re-creates; an emptied set or an
    * entry deleted behind our back as counts that differ from what the store implies; and a
-   * backend whose last apply failed is retried.
+   * backend whose last apply failed is retried (see DriftCheck).
    */
   private async stale(): Promise<Stale[]> {
     const { store, backends, clock, log } = this.options;
     const now = clock();
     const rules = rulesFor(store.activeJails(now).map((jail) => ({ jail })), this.options.rules ?? defaultJailRules, this.options.jails?.());
-    const missing: Stale[] = [];
-    await Promise.all(backends.map(async (backend) => {
+    return this.drift.due(backends, async (backend) => {
       try {
-        if ((await backend.ensure(rules, now)).length > 0) missing.push({ backend, why: 'objects were missing' });
+        return (await backend.ensure(rules, now)).length > 0 ? 'objects were missing' : undefined;
       } catch (error) {
         log(`drift check ${backend.name}: ${messageOf(error)}`);
-        missing.push({ backend, why: 'its objects could not be checked' });
+        return 'its objects could not be checked';
       }
-    }));
-    const drifted = await this.drift.due(backends.filter((backend) => !missing.some((s) => s.backend === backend)));
-    return [...missing, ...drifted];
+    });
   }
 
   /**

@@ -20,7 +20,9 @@ describe('the drift check', () => {
   let backend: Backend;
   let drift: DriftCheck;
   let active: Ban[];
-  const due = async (): Promise<string[]> => (await drift.due([backend])).map((s) => `${s.backend.name}: ${s.why}`);
+  // The structural check (ensure()) finds nothing missing: hosts.deny has no objects but its block.
+  const nothingMissing = async (): Promise<undefined> => undefined;
+  const due = async (): Promise<string[]> => (await drift.due([backend], nothingMissing)).map((s) => `${s.backend.name}: ${s.why}`);
   const settle = (): Promise<unknown> => reconcile(active, [backend], NOW, { observe: (b, report, held) => drift.reconciled(b, report, held) });
   const editBlock = (edit: (lines: string[]) => string[]): void => {
     const [head, rest] = readFileSync(file, 'utf8').split('# BEGIN f2b-store\n') as [string, string];
@@ -64,17 +66,27 @@ describe('the drift check', () => {
     assert.equal((await due()).length, 1);
   });
 
-  it('retries a failed reconcile at the next tick, then 2, 4, 8 … ticks apart while it keeps failing', async () => {
+  it('retries a failed reconcile at the next tick, then 2, 4, 8 … ticks apart while it keeps failing, checking nothing in between', async () => {
     backend = createHostsDenyBackend({ file: join(tmp.dir, 'missing-dir', 'hosts.deny'), daemons: 'ALL' });
     drift = new DriftCheck();
     const retried: number[] = [];
+    const checked: number[] = [];
     for (let tick = 0; tick < 16; tick++) {
-      if (tick > 0 && (await drift.due([backend])).length === 0) continue;
-      if (tick > 0) retried.push(tick);
+      if (tick > 0) {
+        const stale = await drift.due([backend], async () => { checked.push(tick); return undefined; });
+        if (stale.length === 0) continue;
+        retried.push(tick);
+      }
       const [report] = await reconcile(active, [backend], NOW, { observe: (b, r, held) => drift.reconciled(b, r, held) });
       assert.match(report!.error ?? '', /cannot write/);
     }
     assert.deepEqual(retried, [1, 3, 7, 15]);
+    assert.deepEqual(checked, retried);
+  });
+
+  it('reports what the structural check found missing before anything else', async () => {
+    const stale = await drift.due([backend], async () => 'objects were missing');
+    assert.deepEqual(stale.map((s) => s.why), ['objects were missing']);
   });
 
   it('retries a change whose apply failed at the next tick, and stops once a reconcile succeeds', async () => {
