@@ -195,9 +195,9 @@ export function deleteCommands(policy: boolean, ipsets: readonly string[]): Comm
 /**
  * At runtime, firewalld answers a file of entries by re-writing the whole set (flushed, then
  * refilled), which costs with the size of the set (about 10 s at 60,000 entries here); one entry
- * is checked against the set and added alone, by one D-Bus call of a few milliseconds. So up to
- * this many entries go one call each; more go as one file. The permanent configuration always
- * takes one file: one firewall-cmd per change set.
+ * is checked against the set and added alone, by one D-Bus call (milliseconds on a small set;
+ * firewalld's overlap check grows with it). So up to this many entries go one call each; more go
+ * as one file. The permanent configuration always takes one file: one firewall-cmd per change set.
  */
 export const FIREWALLD_ONE_BY_ONE = 8;
 
