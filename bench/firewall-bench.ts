@@ -5,8 +5,9 @@
  * 1. restore into an empty firewall from the database (the reboot case): the real CLI process
  *    `f2b-store reconcile`, wall time, then the firewall's entry count is checked;
  * 2. a no-op reconcile right after (same command): wall and CPU (user+sys incl. children);
- * 3. one periodic drift tick, in-process: store.activeJails() + backend.ensure(); the CPU share at
- *    the default schedule (tick every 10 s, full read-back every 300 s);
+ * 3. one periodic drift tick, in-process: store.activeJails() + backend.ensure(), then the census
+ *    (entry counts per set); the CPU share at the default schedule (tick every 10 s, full read-back
+ *    every 300 s, the census spaced out by its cost as the daemon's drift check does);
  * 4. the anchor: fail2ban 1.0.2 restoring 10,000 saved bans (bench/fail2ban-restore.ts).
  * Env: F2B_BENCH_NO_FAIL2BAN=1 skips the anchor; F2B_BENCH_FIREWALL_BANS=10000 limits the counts.
  */
@@ -18,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { createBackends, systemExec } from '../src/backends/index.js';
 import { nowSeconds } from '../src/core/index.js';
 import { defaultJailRules, rulesFor } from '../src/reconcile/index.js';
+import { censusWait } from '../src/reconcile/drift.js';
 import { BanStore } from '../src/store/index.js';
 import { createNetns, type Netns } from '../test/helpers/netns.js';
 import { measureFail2banRestore, type Fail2banRestoreResult } from './fail2ban-restore.js';
@@ -58,6 +60,9 @@ interface FirewallFigures {
   readonly tickWall: Samples;
   /** Mean CPU of one tick incl. the firewall commands it ran, ms. */
   readonly tickCpu: number;
+  /** One census (entry counts per set), in ms, and its mean CPU incl. the commands it ran. */
+  readonly censusWall: Samples;
+  readonly censusCpu: number;
 }
 
 const int = (n: number): string => Math.round(n).toLocaleString('en-US');
@@ -110,21 +115,34 @@ function cpuSeconds(): number {
   return (own.user + own.system) / 1e6 + children;
 }
 
-async function measureTicks(db: string, backend: BackendName, ns: string): Promise<{ wall: Samples; cpu: number }> {
+/** Runs `step` TICKS times: its wall times, and its mean CPU incl. the commands it spawned, ms. */
+async function measure(step: () => Promise<void>): Promise<{ wall: Samples; cpu: number }> {
+  const times: number[] = [];
+  const cpu0 = cpuSeconds();
+  for (let i = 0; i < TICKS; i++) {
+    const start = performance.now();
+    await step();
+    times.push(performance.now() - start);
+  }
+  return { wall: summarize(times), cpu: ((cpuSeconds() - cpu0) / TICKS) * 1000 };
+}
+
+async function measureTicks(db: string, backend: BackendName, ns: string, bans: number) {
   const store = BanStore.open(db);
   try {
     const [fw] = createBackends([backend], { exec: systemExec(ns), hostsDeny: { file: '/dev/null', daemons: 'ALL' } });
-    const times: number[] = [];
-    const cpu0 = cpuSeconds();
-    for (let i = 0; i < TICKS; i++) {
-      const start = performance.now();
+    const tick = await measure(async () => {
       const now = nowSeconds();
       const rules = rulesFor(store.activeJails(now).map((jail) => ({ jail })), defaultJailRules);
       const ran = await fw!.ensure(rules, now);
-      times.push(performance.now() - start);
       if (ran.length > 0) throw new Error(`${backend}: ensure() ran ${ran.length} commands on an intact firewall`);
-    }
-    return { wall: summarize(times), cpu: ((cpuSeconds() - cpu0) / TICKS) * 1000 };
+    });
+    const census = await measure(async () => {
+      const counts = await fw!.census!.count();
+      const total = [...counts.values()].reduce((sum, n) => sum + n, 0);
+      if (total !== bans) throw new Error(`${backend}: the census counted ${total} entries, expected ${bans}`);
+    });
+    return { tickWall: tick.wall, tickCpu: tick.cpu, censusWall: census.wall, censusCpu: census.cpu };
   } finally {
     store.close();
   }
@@ -150,25 +168,35 @@ async function benchOne(db: string, backend: BackendName, bans: number, dir: str
     const restoredEntries = firewallEntries(netns, backend);
     if (restoredEntries !== bans) throw new Error(`${backend}: firewall holds ${restoredEntries} entries after restore, expected ${bans}`);
     const noop = runReconcile(db, backend, netns.name, dir);
-    const ticks = await measureTicks(db, backend, netns.name);
-    return { backend, bans, restore, restoredEntries, noop, tickWall: ticks.wall, tickCpu: ticks.cpu };
+    return { backend, bans, restore, restoredEntries, noop, ...await measureTicks(db, backend, netns.name, bans) };
   } finally {
     netns.remove();
   }
 }
 
-/** CPU share of one core at the default schedule, in %, from a tick cost (ms) and a full no-op reconcile (s). */
-function cpuShare(tickMs: number, fullSeconds: number): number {
+/** How many of the ticks between two full checks run a census, as the drift check spaces them by their cost. */
+function censusesPerFullCheck(f: FirewallFigures): number {
   const ticks = FULLCHECK_SECONDS / TICK_SECONDS - 1;
-  return (100 * (ticks * (tickMs / 1000) + fullSeconds)) / FULLCHECK_SECONDS;
+  const every = Math.max(TICK_SECONDS, censusWait(f.censusWall.median, f.bans) / 1000);
+  return Math.min(ticks, Math.floor(FULLCHECK_SECONDS / every));
+}
+
+/**
+ * CPU share of one core at the default schedule, in %: the ticks between two full checks, the
+ * censuses among them, and one full no-op reconcile (ms, ms, s).
+ */
+function cpuShare(f: FirewallFigures, tickMs: number, censusMs: number, fullSeconds: number): number {
+  const ticks = FULLCHECK_SECONDS / TICK_SECONDS - 1;
+  return (100 * (ticks * (tickMs / 1000) + censusesPerFullCheck(f) * (censusMs / 1000) + fullSeconds)) / FULLCHECK_SECONDS;
 }
 
 function rows(f: FirewallFigures, anchor: Fail2banRestoreResult | undefined): Row[] {
   const bans = int(f.bans);
   const atTarget = f.bans === RESTORE_TARGET.atBans;
   const restoreMet = f.restore.wall <= RESTORE_TARGET.seconds;
-  const share = cpuShare(f.tickCpu, f.noop.cpu);
-  const shareBound = cpuShare(f.tickWall.median, f.noop.wall);
+  const share = cpuShare(f, f.tickCpu, f.censusCpu, f.noop.cpu);
+  const shareBound = cpuShare(f, f.tickWall.median, f.censusWall.median, f.noop.wall);
+  const censuses = censusesPerFullCheck(f);
   const shareMet = share < CPU_TARGET_PERCENT;
   const out: Row[] = [
     [f.backend, bans, 'restore into an empty firewall: `reconcile` process, wall', `${sec(f.restore.wall)} (CPU ${sec(f.restore.cpu)}; ${int(f.restoredEntries)} entries verified)`,
@@ -176,7 +204,9 @@ function rows(f: FirewallFigures, anchor: Fail2banRestoreResult | undefined): Ro
       atTarget ? (restoreMet ? 'met' : 'NOT met') : '—'],
     [f.backend, bans, 'no-op `reconcile` right after (full read-back)', `wall ${sec(f.noop.wall)}, CPU ${sec(f.noop.cpu)}`, '', ''],
     [f.backend, bans, `drift tick: activeJails() + ensure() (${f.tickWall.runs} ticks)`, `median ${ms(f.tickWall.median)}, p90 ${ms(f.tickWall.p90)}; CPU ${ms(f.tickCpu)}/tick`, '', ''],
-    [f.backend, bans, `CPU share at default schedule (${FULLCHECK_SECONDS / TICK_SECONDS - 1} ticks + 1 full check per ${FULLCHECK_SECONDS} s)`,
+    [f.backend, bans, `drift tick: census, entry counts per set (${f.censusWall.runs} runs)`,
+      `median ${ms(f.censusWall.median)}, p90 ${ms(f.censusWall.p90)}; CPU ${ms(f.censusCpu)}/run; runs at ${censuses} of ${FULLCHECK_SECONDS / TICK_SECONDS - 1} ticks`, '', ''],
+    [f.backend, bans, `CPU share at default schedule (${FULLCHECK_SECONDS / TICK_SECONDS - 1} ticks, ${censuses} censuses, 1 full check per ${FULLCHECK_SECONDS} s)`,
       `${share.toFixed(3)}% of one core (from wall times: ${shareBound.toFixed(3)}%)`, atTarget ? `< ${CPU_TARGET_PERCENT}%` : `(< ${CPU_TARGET_PERCENT}% at ${int(RESTORE_TARGET.atBans)})`,
       atTarget ? (shareMet ? 'met' : 'NOT met') : '—'],
   ];
@@ -230,10 +260,12 @@ export async function runFirewallBench(): Promise<void> {
       + 'restore and no-op rows are the real CLI process `f2b-store --backend B --netns NS reconcile`, wall time around '
       + 'the spawn, CPU = user+sys of it and its children from `/usr/bin/time`.',
     `Drift tick = what the daemon does every ${TICK_SECONDS} s: \`store.activeJails(now)\`, \`rulesFor\` and the backend's `
-      + `\`ensure()\` (structural check, no element read-back), measured in-process over ${TICKS} ticks; its CPU includes the `
-      + 'firewall commands it spawns (cutime/cstime, 10 ms granularity, averaged).',
-    `CPU share = (${FULLCHECK_SECONDS / TICK_SECONDS - 1} × tick CPU + CPU of one full no-op reconcile) / ${FULLCHECK_SECONDS} s; `
-      + 'the figure "from wall times" uses wall times instead of CPU.',
+      + `\`ensure()\` (structural check), then its census (entry counts per set, compared with what the store implies), `
+      + `measured in-process over ${TICKS} runs each; CPU includes the firewall commands they spawn (cutime/cstime, 10 ms `
+      + 'granularity, averaged). A census that costs over 100 ms on a backend of over 10,000 entries runs at most at 1% of '
+      + 'wall time (src/reconcile/drift.ts), so it runs at some ticks only.',
+    `CPU share = (${FULLCHECK_SECONDS / TICK_SECONDS - 1} × tick CPU + censuses × census CPU + CPU of one full no-op reconcile) `
+      + `/ ${FULLCHECK_SECONDS} s; the figure "from wall times" uses wall times instead of CPU.`,
     anchorNote,
     `1-minute load average at start / end: ${loadAtStart.toFixed(2)} / ${loadAtEnd.toFixed(2)}.`,
   ];

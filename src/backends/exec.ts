@@ -9,7 +9,7 @@ export type Exec = (command: Command) => Promise<string>;
 const PACKAGE_OF: Readonly<Record<string, string>> = {
   nft: 'nftables', ipset: 'ipset', iptables: 'iptables', ip6tables: 'iptables',
   'iptables-restore': 'iptables', 'ip6tables-restore': 'iptables', 'iptables-save': 'iptables',
-  'ip6tables-save': 'iptables', 'firewall-cmd': 'firewalld', ip: 'iproute2',
+  'ip6tables-save': 'iptables', 'firewall-cmd': 'firewalld', 'dbus-send': 'dbus-bin (dbus-tools on Fedora)', ip: 'iproute2',
 };
 
 const TIMEOUT_MS = 60_000;

@@ -1,4 +1,5 @@
 import { InputError, tryParseAddress, type Address, type Family } from '../core/index.js';
+import { runtimeEntryCall, type DbusValue } from './firewalld-dbus.js';
 import type { Command, Diff, Entry, EntryKey, JailRule } from './types.js';
 
 /** The firewalld policy (ingress ANY → egress HOST) holding our rich rules; every rule in it is ours. */
@@ -73,17 +74,44 @@ function portsOf(jail: JailRule): { ports: string[]; protocol: string } | undefi
   return { ports, protocol };
 }
 
+/** One rich rule of our policy: the jail's ipset of one family, maybe limited to one port, and its verdict. */
+interface RichRule {
+  readonly family: Family;
+  readonly ipset: string;
+  readonly port?: { readonly port: string; readonly protocol: string };
+  readonly verdict: JailRule['blocktype'];
+}
+
+/** The rich rules binding a jail's ipsets: one per family and port. */
+function richRules(jail: JailRule): RichRule[] {
+  const limit = portsOf(jail);
+  return ([4, 6] as const).flatMap((family) => {
+    const base = { family, ipset: firewalldIpset(jail.name, family), verdict: jail.blocktype };
+    return limit ? limit.ports.map((port) => ({ ...base, port: { port, protocol: limit.protocol } })) : [base];
+  });
+}
+
+/** A rich rule in the text firewalld prints back. */
+function richRuleText(rule: RichRule): string {
+  const port = rule.port ? ` port port="${rule.port.port}" protocol="${rule.port.protocol}"` : '';
+  return `rule family="${FAMILY_NAME[rule.family]}" source ipset="${rule.ipset}"${port} ${rule.verdict}`;
+}
+
+const xmlEscapes: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };
+const xml = (text: string): string => text.replace(/[&<>"']/g, (c) => xmlEscapes[c] ?? c);
+
+/** A rich rule as an element of a policy file. */
+function richRuleXml(rule: RichRule): string {
+  const port = rule.port ? `<port port="${xml(rule.port.port)}" protocol="${xml(rule.port.protocol)}"/>` : '';
+  return `<rule family="${FAMILY_NAME[rule.family]}"><source ipset="${xml(rule.ipset)}"/>${port}<${rule.verdict}/></rule>`;
+}
+
 /**
  * The rich rules (in the text firewalld prints back) that bind a jail's ipsets: one per family
  * and port, e.g. `rule family="ipv4" source ipset="f2b-sshd" port port="22" protocol="tcp" reject`.
  */
 export function firewalldRichRules(jail: JailRule): string[] {
-  const limit = portsOf(jail);
-  return ([4, 6] as const).flatMap((family) => {
-    const base = `rule family="${FAMILY_NAME[family]}" source ipset="${firewalldIpset(jail.name, family)}"`;
-    if (!limit) return [`${base} ${jail.blocktype}`];
-    return limit.ports.map((port) => `${base} port port="${port}" protocol="${limit.protocol}" ${jail.blocktype}`);
-  });
+  return richRules(jail).map(richRuleText);
 }
 
 /** The ipset a rich rule matches on, if any. */
@@ -98,33 +126,15 @@ export interface PolicyInfo {
   readonly richRules: readonly string[];
 }
 
-/** Reads the output of `firewall-cmd [--permanent] --info-policy=NAME`. */
-export function parsePolicyInfo(text: string): PolicyInfo {
-  const fields = new Map<string, string>();
-  const richRules: string[] = [];
-  for (const line of text.split('\n')) {
-    if (line.startsWith('\t')) {
-      if (line.trim() !== '') richRules.push(line.trim());
-      continue;
-    }
-    const colon = line.indexOf(':');
-    if (colon !== -1) fields.set(line.slice(0, colon).trim(), line.slice(colon + 1).trim());
-  }
-  const words = (key: string): string[] => (fields.get(key) ?? '').split(/\s+/).filter((w) => w !== '');
-  return { ingressZones: words('ingress-zones'), egressZones: words('egress-zones'), richRules };
+/** Our policy's zones and rich rules, from its settings as firewalld's D-Bus API gives them. */
+export function policyInfo(settings: { readonly [key: string]: DbusValue }): PolicyInfo {
+  const strings = (key: string): string[] => {
+    const value = settings[key];
+    return Array.isArray(value) ? value.map(String) : [];
+  };
+  return { ingressZones: strings('ingress_zones'), egressZones: strings('egress_zones'), richRules: strings('rich_rules') };
 }
 
-/** Reads the output of `firewall-cmd [--permanent] --get-ipsets`: the names of ours. */
-export function parseOwnIpsets(text: string): string[] {
-  return text.split(/\s+/).filter(isOwnIpset);
-}
-
-/** Command: the list of ipsets. */
-export const getIpsetsCommand = (permanent: boolean): Command => firewallCmd(permanent, '--get-ipsets');
-/** Command: our policy's settings and rich rules (fails with INVALID_POLICY when it does not exist). */
-export const infoPolicyCommand = (permanent: boolean): Command => firewallCmd(permanent, `--info-policy=${FIREWALLD_POLICY}`);
-/** Command: the entries of one ipset, one a line. */
-export const getEntriesCommand = (ipset: string, permanent = false): Command => firewallCmd(permanent, `--ipset=${ipset}`, '--get-entries');
 export const reloadCommand: Command = firewallCmd(false, '--reload');
 
 /** Commands creating our (permanent) ipset for one family. */
@@ -132,14 +142,32 @@ export function newIpsetCommand(ipset: string, family: Family, maxelem: number):
   return firewallCmd(true, `--new-ipset=${ipset}`, '--type=hash:net', `--option=family=${IPSET_FAMILY[family]}`, `--option=maxelem=${maxelem}`);
 }
 
-/** Commands creating our (permanent) policy: every zone to the host, before any zone's rules. firewall-cmd takes one setting per call. */
-export function newPolicyCommands(): Command[] {
-  return [
-    firewallCmd(true, `--new-policy=${FIREWALLD_POLICY}`),
-    firewallCmd(true, `--policy=${FIREWALLD_POLICY}`, `--set-priority=${FIREWALLD_POLICY_PRIORITY}`),
-    firewallCmd(true, `--policy=${FIREWALLD_POLICY}`, '--add-ingress-zone=ANY'),
-    firewallCmd(true, `--policy=${FIREWALLD_POLICY}`, '--add-egress-zone=HOST'),
-  ];
+/**
+ * firewall-cmd reads a new policy only from a file named after it (`f2b-store.xml`), so a fixed
+ * script writes stdin into one in a temp dir, hands it over and removes it.
+ */
+const POLICY_FROM_STDIN = [
+  'sh', '-c',
+  'd=$(mktemp -d) || exit; cat > "$d/$1.xml" && firewall-cmd --permanent --new-policy-from-file="$d/$1.xml"; s=$?; rm -rf "$d"; exit $s',
+  'sh',
+];
+
+/**
+ * The command creating our (permanent) policy in one firewall-cmd call: every zone to the host,
+ * before any zone's rules, with the rich rules of these jails.
+ */
+export function newPolicyCommand(jails: readonly JailRule[]): Command {
+  const rules = [...new Map(jails.flatMap(richRules).map((rule) => [richRuleText(rule), rule])).values()];
+  const stdin = [
+    '<?xml version="1.0" encoding="utf-8"?>',
+    `<policy priority="${FIREWALLD_POLICY_PRIORITY}" target="CONTINUE">`,
+    '<ingress-zone name="ANY"/>',
+    '<egress-zone name="HOST"/>',
+    ...rules.map(richRuleXml),
+    '</policy>',
+    '',
+  ].join('\n');
+  return { argv: [...POLICY_FROM_STDIN, FIREWALLD_POLICY], stdin };
 }
 
 /** Commands giving an existing policy the ingress/egress zones it lacks. */
@@ -167,19 +195,15 @@ export function deleteCommands(policy: boolean, ipsets: readonly string[]): Comm
 /**
  * At runtime, firewalld answers a file of entries by re-writing the whole set (flushed, then
  * refilled), which costs with the size of the set (about 10 s at 60,000 entries here); one entry
- * is checked against the set and added alone (about 1 s at 60,000). So up to this many entries go
- * in one by one; more go as one file. The permanent configuration always takes one file (cheap).
+ * is checked against the set and added alone, by one D-Bus call (milliseconds on a small set;
+ * firewalld's overlap check grows with it). So up to this many entries go one call each; more go
+ * as one file. The permanent configuration always takes one file: one firewall-cmd per change set.
  */
 export const FIREWALLD_ONE_BY_ONE = 8;
 
 /** True when `count` entries go one command each (see FIREWALLD_ONE_BY_ONE). */
 export function oneByOne(permanent: boolean, count: number): boolean {
   return !permanent && count <= FIREWALLD_ONE_BY_ONE;
-}
-
-/** Command adding or removing one entry of one ipset (one D-Bus call). */
-export function entryCommand(ipset: string, op: 'add' | 'remove', permanent: boolean, entry: string): Command {
-  return firewallCmd(permanent, `--ipset=${ipset}`, `--${op}-entry=${entry}`);
 }
 
 /** Command adding or removing entries of one ipset in one go, the entries on stdin. */
@@ -237,7 +261,7 @@ export function firewalldBatches(diff: Diff): { batches: EntryBatch[]; invalid: 
 export function itemCommands(ipset: string, op: 'add' | 'remove', permanent: boolean, entries: readonly string[]): Command[] {
   if (entries.length === 0) return [];
   return oneByOne(permanent, entries.length)
-    ? entries.map((entry) => entryCommand(ipset, op, permanent, entry))
+    ? entries.map((entry) => runtimeEntryCall(ipset, op, entry))
     : [entriesCommand(ipset, op, permanent, entries)];
 }
 

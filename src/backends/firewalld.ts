@@ -1,11 +1,14 @@
 import { OperationError, messageOf, tryParseAddress, type Family } from '../core/index.js';
 import { describeCommand, type Exec } from './exec.js';
 import {
-  FIREWALLD_DEFAULT_MAXELEM, batchCommands, deleteCommands, entriesCommand, entryCommand, firewalldBatches, firewalldIpset,
-  firewalldRichRules, getEntriesCommand, getIpsetsCommand, infoPolicyCommand, ipsetOfRichRule, jailOfIpset,
-  newIpsetCommand, newPolicyCommands, oneByOne, parseOwnIpsets, parsePolicyInfo, policyZoneCommands, reloadCommand,
-  representFirewalld, richRuleCommands, UNREADABLE_FILE, type BatchItem, type EntryBatch, type PolicyInfo,
+  FIREWALLD_DEFAULT_MAXELEM, FIREWALLD_POLICY, batchCommands, deleteCommands, entriesCommand, firewalldBatches, firewalldIpset,
+  firewalldRichRules, ipsetOfRichRule, isOwnIpset, jailOfIpset, newIpsetCommand, newPolicyCommand, oneByOne, policyInfo,
+  policyZoneCommands, reloadCommand, representFirewalld, richRuleCommands, UNREADABLE_FILE, type BatchItem, type EntryBatch, type PolicyInfo,
 } from './firewalld-commands.js';
+import {
+  permanentIpsetsCall, permanentPoliciesCall, permanentPolicyCall, permanentPolicyPathCall, replyDictionary, replyString, replyStrings,
+  runtimeEntriesCall, runtimeEntryCall, runtimeIpsetsCall, runtimePoliciesCall, runtimePolicyCall,
+} from './firewalld-dbus.js';
 import type { ApplyReport, Backend, Command, Diff, EntryKey, JailRule } from './types.js';
 
 export { FIREWALLD_DEFAULT_MAXELEM, FIREWALLD_POLICY, firewalldIpset, firewalldRichRules, representFirewalld } from './firewalld-commands.js';
@@ -20,10 +23,12 @@ export interface FirewalldOptions {
 const FAMILIES: readonly Family[] = [4, 6];
 
 /**
- * firewalld through `firewall-cmd`: an ipset per jail and family (`f2b-<jail>`, `f2b-<jail>-6`,
- * hash:net) and rich rules in our own policy `f2b-store` (every zone → the host, priority -32000)
- * that reject or drop what they hold. Everything is kept both in the runtime and in the permanent
- * configuration, so `firewall-cmd --reload` (and a reboot) brings the bans straight back.
+ * firewalld: an ipset per jail and family (`f2b-<jail>`, `f2b-<jail>-6`, hash:net) and rich rules
+ * in our own policy `f2b-store` (every zone → the host, priority -32000) that reject or drop what
+ * they hold. Everything is kept both in the runtime and in the permanent configuration, so
+ * `firewall-cmd --reload` (and a reboot) brings the bans straight back. State is read, and a few
+ * entries changed, through firewalld's D-Bus API (dbus-send, milliseconds a call); firewall-cmd
+ * (half a second a call) only creates objects and takes files of entries.
  *
  * firewalld creates ipsets and policies only in the permanent configuration, so `ensure` reloads
  * firewalld when it had to create one (only then), and so does `flush` to remove them. No kernel
@@ -43,15 +48,18 @@ export function createFirewalldBackend(options: FirewalldOptions): Backend {
   }
 
   const ownIpsets = async (permanent: boolean): Promise<Set<string>> =>
-    new Set(parseOwnIpsets(await run(getIpsetsCommand(permanent), 'listing ipsets')));
+    new Set(replyStrings(await run(permanent ? permanentIpsetsCall() : runtimeIpsetsCall(), 'listing ipsets')).filter(isOwnIpset));
 
+  const entriesOf = async (ipset: string): Promise<string[]> => replyStrings(await run(runtimeEntriesCall(ipset), `reading ipset ${ipset}`));
+
+  /** Our policy, or undefined when it does not exist: its name is looked up first, so firewalld never logs asking for a missing one. */
   async function policy(permanent: boolean): Promise<PolicyInfo | undefined> {
-    try {
-      return parsePolicyInfo(await exec(infoPolicyCommand(permanent)));
-    } catch (error) {
-      if (messageOf(error).includes('INVALID_POLICY')) return undefined;
-      throw new OperationError(`firewalld: reading policy: ${messageOf(error)}`, { cause: error });
-    }
+    const names = replyStrings(await run(permanent ? permanentPoliciesCall() : runtimePoliciesCall(), 'listing policies'));
+    if (!names.includes(FIREWALLD_POLICY)) return undefined;
+    const settings = permanent
+      ? permanentPolicyCall(replyString(await run(permanentPolicyPathCall(FIREWALLD_POLICY), 'finding policy')))
+      : runtimePolicyCall(FIREWALLD_POLICY);
+    return policyInfo(replyDictionary(await run(settings, 'reading policy')));
   }
 
   async function runAll(commands: readonly Command[], doing: string): Promise<readonly Command[]> {
@@ -68,14 +76,18 @@ export function createFirewalldBackend(options: FirewalldOptions): Backend {
     ];
   }
 
-  /** Runs one entries command; returns why it failed, or undefined. Removing from a missing ipset removed nothing that was there. */
+  /**
+   * Runs one entries command; returns why it failed, or undefined. Adding what is there, removing
+   * what is not, and removing from a missing ipset leave it as asked.
+   */
   async function tryEntries(command: Command, op: 'add' | 'remove'): Promise<string | undefined> {
     try {
       const output = await exec(command);
       return output.includes(UNREADABLE_FILE) ? `firewalld: ${describeCommand(command)}: ${output.trim()}` : undefined;
     } catch (error) {
       const message = messageOf(error);
-      return op === 'remove' && message.includes('INVALID_IPSET') ? undefined : `firewalld: ${message}`;
+      const done = op === 'add' ? ['ALREADY_ENABLED'] : ['NOT_ENABLED', 'INVALID_IPSET'];
+      return done.some((code) => message.includes(code)) ? undefined : `firewalld: ${message}`;
     }
   }
 
@@ -90,7 +102,7 @@ export function createFirewalldBackend(options: FirewalldOptions): Backend {
     if (items.length === 0) return refused;
     if (oneByOne(permanent, items.length)) {
       for (const item of items) {
-        const error = await tryEntries(entryCommand(batch.ipset, batch.op, permanent, item.text), batch.op);
+        const error = await tryEntries(runtimeEntryCall(batch.ipset, batch.op, item.text), batch.op);
         if (error !== undefined) refused.push({ item, error });
       }
       return refused;
@@ -119,14 +131,13 @@ export function createFirewalldBackend(options: FirewalldOptions): Backend {
       const missing = wanted.filter((name) => !permanentIpsets.has(name));
       // A permanent ipset (re)made beside a runtime one starts with the runtime's entries, so a reload keeps them.
       const copies = await Promise.all(missing.filter((name) => runtimeIpsets.has(name)).map(async (name) => {
-        const entries = (await run(getEntriesCommand(name), `reading ipset ${name}`)).split('\n').filter((l) => l.trim() !== '');
+        const entries = await entriesOf(name);
         return entries.length === 0 ? [] : [entriesCommand(name, 'add', true, entries)];
       }));
       const permanent: Command[] = [
         ...missing.map((name) => newIpsetCommand(name, familyOf.get(name) ?? 4, maxelem)),
         ...copies.flat(),
-        ...(permanentPolicy ? policyZoneCommands(permanentPolicy, true) : newPolicyCommands()),
-        ...ruleChanges(permanentPolicy?.richRules ?? [], rules, ours, true),
+        ...(permanentPolicy ? [...policyZoneCommands(permanentPolicy, true), ...ruleChanges(permanentPolicy.richRules, rules, ours, true)] : [newPolicyCommand(jails)]),
       ];
       const runtime: Command[] = runtimePolicy === undefined || wanted.some((name) => !runtimeIpsets.has(name)) ? [reloadCommand] : [
         ...policyZoneCommands(runtimePolicy, false),
@@ -137,10 +148,10 @@ export function createFirewalldBackend(options: FirewalldOptions): Backend {
 
     async list() {
       const names = [...await ownIpsets(false)].sort();
-      const outputs = await Promise.all(names.map((name) => run(getEntriesCommand(name), `reading ipset ${name}`)));
+      const outputs = await Promise.all(names.map(entriesOf));
       const entries: EntryKey[] = [];
       names.forEach((name, i) => {
-        for (const line of (outputs[i] ?? '').split('\n')) {
+        for (const line of outputs[i] ?? []) {
           const address = tryParseAddress(line);
           if (address) entries.push({ jail: jailOfIpset(name, address.family), address: address.text, family: address.family });
         }
@@ -182,6 +193,15 @@ export function createFirewalldBackend(options: FirewalldOptions): Backend {
         ...deleteCommands(permanentPolicy !== undefined, [...permanentIpsets].sort()),
         ...(reload ? [reloadCommand] : []),
       ], 'removing ipsets and policy');
+    },
+
+    census: {
+      objectOf: (entry) => firewalldIpset(entry.jail, entry.family),
+      async count() {
+        const names = [...await ownIpsets(false)];
+        const counts = await Promise.all(names.map(async (name) => (await entriesOf(name)).length));
+        return new Map(names.map((name, i) => [name, counts[i] ?? 0]));
+      },
     },
   };
 }

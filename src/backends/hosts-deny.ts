@@ -96,5 +96,12 @@ export function createHostsDenyBackend(options: HostsDenyOptions): Backend {
       const current = await read();
       if (current.found) await writeFileAtomic(file, `${current.before}${current.after}`);
     },
+    census: {
+      objectOf: () => file,
+      async count() {
+        const current = await read();
+        return new Map(current.found ? [[file, current.block.length]] : []);
+      },
+    },
   };
 }

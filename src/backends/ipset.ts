@@ -384,6 +384,14 @@ export function createIpsetBackend(options: IpsetBackendOptions): Backend {
     await run(restore(owned.map((name) => `destroy ${name}`)), `ipset destroy ${owned.join(' ')}`);
   }
 
+  async function count(): Promise<Map<string, number>> {
+    const counts = new Map<string, number>();
+    for (const header of (await readHeaders()).values()) {
+      if (jailOfSet(header.name, header.family) !== undefined) counts.set(header.name, header.entries);
+    }
+    return counts;
+  }
+
   return {
     name: 'ipset',
     ensure: (jails) => ensure(jails),
@@ -392,5 +400,7 @@ export function createIpsetBackend(options: IpsetBackendOptions): Backend {
     plan,
     apply,
     flush,
+    // `ipset list -t` prints each set's header with its number of entries, never the entries.
+    census: { objectOf: (entry) => ipsetName(entry.jail, entry.family), count },
   };
 }

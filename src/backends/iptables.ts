@@ -2,7 +2,7 @@ import { messageOf, OperationError, tryParseAddress, type Address, type Family }
 import type { Exec } from './exec.js';
 import {
   applyReport, argAfter, checkCommand, checkJail, createAddressMemo, FAMILIES, isJailName, portMatch, readFilterTable, restoreCommand, restoreErrorLine, settleInputRule,
-  sourceArgs, succeeds, verdict, type FilterTable, type SavedRule,
+  sourceArgs, succeeds, toolOf, verdict, type FilterTable, type SavedRule,
 } from './iptables-rules.js';
 import type { ApplyReport, Backend, Command, Diff, EntryKey, JailRule } from './types.js';
 
@@ -17,6 +17,9 @@ const CHECK_ONE_BY_ONE = 2;
 export function iptablesChain(jail: string): string {
   return `f2b-${jail}`;
 }
+
+/** A chain of one family, as the census names it: `iptables f2b-sshd`, `ip6tables f2b-sshd`. */
+const chainObject = (chain: string, family: Family): string => `${toolOf(family)} ${chain}`;
 
 function jailOfChain(chain: string): string | undefined {
   const jail = chain.startsWith('f2b-') ? chain.slice(4) : undefined;
@@ -259,6 +262,15 @@ export function createIptablesBackend(options: IptablesBackendOptions): Backend 
     }
   }
 
+  async function count(): Promise<Map<string, number>> {
+    const counts = new Map<string, number>();
+    memo.turn();
+    for (const family of FAMILIES) {
+      for (const [chain, addresses] of banIndex(await readFilterTable(exec, family), memo.parse)) counts.set(chainObject(chain, family), addresses.size);
+    }
+    return counts;
+  }
+
   return {
     name: 'iptables',
     ensure: (jails) => ensure(jails),
@@ -267,5 +279,6 @@ export function createIptablesBackend(options: IptablesBackendOptions): Backend 
     plan,
     apply,
     flush,
+    census: { objectOf: (entry) => chainObject(iptablesChain(entry.jail), entry.family), count },
   };
 }

@@ -62,6 +62,16 @@ function elementText(value: unknown, set: string): string {
   );
 }
 
+/** How many elements each set of our table holds (sets not named by f2b-store left out), from `nft -j list table`. */
+export function countElements(stdout: string): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const [kind, body] of ourObjects(stdout)) {
+    if (kind !== 'set' || typeof body.name !== 'string' || !parseSetName(body.name)) continue;
+    counts.set(body.name, Array.isArray(body.elem) ? body.elem.length : 0);
+  }
+  return counts;
+}
+
 /**
  * Every entry held by a set of our table, from `nft -j list table inet f2b-store`. Sets whose name
  * is not one of ours are ignored; an element that is not exactly an address or prefix of the set's

@@ -42,6 +42,17 @@ export interface ApplyReport {
 }
 
 /**
+ * A cheap look at how many entries each object of a backend holds (a set, a chain, a file block),
+ * for the drift check between full read-backs: counts, not the entries themselves.
+ */
+export interface Census {
+  /** The object that holds `entry` (one of `represent()`'s), named as `count()` names it. Pure. */
+  objectOf(entry: EntryKey): string;
+  /** How many entries each of its objects holds now, read from the system; an object that does not exist is absent. */
+  count(): Promise<ReadonlyMap<string, number>>;
+}
+
+/**
  * A firewall (or file) that f2b-store keeps equal to the store. Each backend owns only its own
  * named objects and never reads or changes anything else.
  */
@@ -70,4 +81,6 @@ export interface Backend {
   apply(diff: Diff, jails: readonly JailRule[], now: number): Promise<ApplyReport>;
   /** Removes every object it owns (for `stop --flush` and tests). */
   flush(): Promise<void>;
+  /** Entry counts for the drift check; absent for a backend that cannot count (action.d commands). */
+  readonly census?: Census;
 }

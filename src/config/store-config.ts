@@ -17,7 +17,7 @@ export interface StoreConfig {
   readonly historyAge: Duration;
   readonly backends: readonly BackendName[];
   readonly schedule: string;
-  /** Seconds between full read-back checks; the scheduled ticks between them only check structure. */
+  /** Seconds between full read-back checks; the scheduled ticks between them check structure and entry counts. */
   readonly fullCheck: number;
   readonly hostsDenyFile: string;
   readonly hostsDenyDaemons: string;

@@ -76,6 +76,8 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   const writer = new StoreWriter({ store, log });
   const logJails = new LogJails({
     store, writer, backends, now: nowSeconds, log, rules: (name) => rules(name), banLog: createBanLog(options.banLogFile, log),
+    // The loop is made below; a change is applied only once lines come, after it exists.
+    applied: (before, after, reports) => loop.applied(before, after, reports),
   }, jails);
   // Damage met from here on is said once (a damaged store met above ends the start with the error
   // itself): every later tick, batch and reload meeting it stays quiet about it.

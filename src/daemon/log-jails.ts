@@ -26,6 +26,8 @@ export interface LogJailsOptions {
   readonly now: () => number;
   readonly log: (line: string) => void;
   readonly banLog: (events: readonly BanLogEvent[]) => void;
+  /** Told every change applied to the backends (the reconcile loop's drift check counts with it and retries failures). */
+  readonly applied?: (before: readonly Ban[], after: readonly Ban[], reports: readonly BackendReport[]) => void;
 }
 
 /** A jail's live numbers, as `status` shows them. */
@@ -157,7 +159,9 @@ export class LogJails {
     const banned = [...new Set(decisions.map((d) => d.address))];
     const before = banned.flatMap((address) => touching.get(address) ?? []);
     const after = banned.flatMap((address) => this.activeTouching(address, now));
-    this.reportBackends(await applyChange(before, after, this.options.backends, now, this.options.rules, () => this.active(now)));
+    const reports = await applyChange(before, after, this.options.backends, now, this.options.rules, () => this.active(now));
+    this.options.applied?.(before, after, reports);
+    this.reportBackends(reports);
   }
 
   /** Active bans, the store's and those held until it can take them. */

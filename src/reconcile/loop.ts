@@ -2,7 +2,8 @@ import { messageOf, monotonicMs, type Ban } from '../core/index.js';
 import type { Backend } from '../backends/index.js';
 import { isDamaged, type BanStore } from '../store/index.js';
 import { CronTimer } from './cron-timer.js';
-import { defaultJailRules, rulesFor, type JailRules } from './entries.js';
+import { DriftCheck, type Stale } from './drift.js';
+import { defaultJailRules, entryOf, rulesFor, type JailRules } from './entries.js';
 import { reconcile, type BackendReport } from './reconcile.js';
 
 /** setTimeout's longest delay; a later expiry is simply re-armed when this one fires. */
@@ -13,7 +14,7 @@ export interface LoopOptions {
   readonly backends: readonly Backend[];
   /** node-cron expression (six fields: seconds first) for the drift check. */
   readonly schedule: string;
-  /** Seconds between full read-back checks (monotonic); ticks in between only make sure each backend's objects exist. */
+  /** Seconds between full read-back checks (monotonic); ticks in between check each backend's objects and entry counts (see DriftCheck). */
   readonly fullCheck: number;
   readonly rules?: JailRules;
   /** Jails whose objects must exist even before they hold a ban (the configured ones; asked each time, as a reload may change them). */
@@ -33,8 +34,9 @@ export interface LastReconcile {
 
 /**
  * Keeps the backends equal to the store while the daemon runs: a full reconcile at start, on the
- * cron schedule (repairing flushes and reloads behind our back), and when the next ban expires.
- * Runs never overlap: a request during a run queues one more run after it.
+ * cron schedule (repairing flushes and reloads behind our back), and when the next ban expires;
+ * in between, a backend the cheap check finds drifted or failing is reconciled alone. Runs never
+ * overlap: a request during a run queues one more full run after it.
  */
 export class ReconcileLoop {
   private timer: CronTimer | undefined;
@@ -48,6 +50,7 @@ export class ReconcileLoop {
   private lastFull = Number.NEGATIVE_INFINITY;
   private stopped = false;
   private latest: LastReconcile | undefined;
+  private readonly drift = new DriftCheck();
 
   constructor(private readonly options: LoopOptions) {}
 
@@ -71,13 +74,13 @@ export class ReconcileLoop {
     clearTimeout(this.expiryTimer);
   }
 
-  /** A full reconcile now (or right after the one under way). */
-  run(reason: string): Promise<BackendReport[]> {
+  /** A full reconcile of every backend, or only of `only`, now (or of every backend right after the one under way). */
+  run(reason: string, only?: readonly Backend[]): Promise<BackendReport[]> {
     if (this.running) {
       this.again = true;
       return this.running;
     }
-    this.running = this.once(reason).finally(() => {
+    this.running = this.once(reason, only).finally(() => {
       this.running = undefined;
       if (this.again && !this.stopped) {
         this.again = false;
@@ -110,39 +113,67 @@ export class ReconcileLoop {
       return;
     }
     if (this.running) return;
-    // The cheap check: a flush, reload or deleted table shows as missing objects, which ensure()
-    // re-creates. Only then is a full read-back worth its cost before the next full check.
+    const stale = await this.stale();
+    if (stale.length === 0) return;
+    const reason = stale.map((s) => `${s.backend.name}: ${s.why}`).join('; ');
+    this.options.log(`drift check: ${reason}`);
+    await this.run(reason, stale.map((s) => s.backend));
+  }
+
+  /**
+   * The cheap check between full read-backs, and the backends it finds worth one: a flush, reload
+   * or deleted table shows as missing objects, which ensure() re-creates; an emptied set or an
+   * entry deleted behind our back as counts that differ from what the store implies; and a
+   * backend whose last apply failed is retried (see DriftCheck).
+   */
+  private async stale(): Promise<Stale[]> {
     const { store, backends, clock, log } = this.options;
     const now = clock();
     const rules = rulesFor(store.activeJails(now).map((jail) => ({ jail })), this.options.rules ?? defaultJailRules, this.options.jails?.());
-    const repaired: string[] = [];
-    await Promise.all(backends.map(async (backend) => {
+    return this.drift.due(backends, async (backend) => {
       try {
-        if ((await backend.ensure(rules, now)).length > 0) repaired.push(backend.name);
+        return (await backend.ensure(rules, now)).length > 0 ? 'objects were missing' : undefined;
       } catch (error) {
         log(`drift check ${backend.name}: ${messageOf(error)}`);
-        repaired.push(backend.name);
+        return 'its objects could not be checked';
       }
-    }));
-    if (repaired.length > 0) await this.run(`${repaired.join(', ')} objects were missing`);
+    });
   }
 
-  private async once(reason: string): Promise<BackendReport[]> {
-    const { store, backends, clock, log, rules } = this.options;
+  /**
+   * The daemon applied a change right away (`before` and `after`: the active bans it touched),
+   * with these reports: the drift check counts with it, and retries what failed at the next tick.
+   */
+  applied(before: readonly Ban[], after: readonly Ban[], reports: readonly BackendReport[]): void {
+    for (const report of reports) {
+      const backend = this.options.backends.find((b) => b.name === report.name);
+      if (backend) this.drift.changed(backend, backend.represent(before.map(entryOf)), backend.represent(after.map(entryOf)), report);
+    }
+  }
+
+  private async once(reason: string, only?: readonly Backend[]): Promise<BackendReport[]> {
+    const { store, clock, log, rules } = this.options;
     const now = clock();
-    this.lastFull = monotonicMs();
+    const backends = only ?? this.options.backends;
     let reports: BackendReport[];
     try {
-      // What this reconcile reads includes every commit up to here: later ones show as a new version.
-      this.seenVersion = store.dataVersion();
+      if (!only) {
+        this.lastFull = monotonicMs();
+        // What this reconcile reads includes every commit up to here: later ones show as a new version.
+        this.seenVersion = store.dataVersion();
+      }
       // reconcile() reads every active ban before it changes any backend: a store that fails to
       // read leaves the firewall as it is, never emptied of the bans it could not read.
-      reports = await reconcile(this.options.active?.(now) ?? store.activeAnyOrder(now), backends, now, { ...(rules ? { rules } : {}), ...(this.options.jails ? { jails: this.options.jails() } : {}) });
+      reports = await reconcile(this.options.active?.(now) ?? store.activeAnyOrder(now), backends, now, {
+        ...(rules ? { rules } : {}), ...(this.options.jails ? { jails: this.options.jails() } : {}),
+        observe: (backend, report, held) => this.drift.reconciled(backend, report, held),
+      });
     } catch (error) {
       this.problem(`reconcile (${reason})`, error);
       return [];
     }
-    this.latest = { at: now, reason, reports };
+    const others = only ? (this.latest?.reports ?? []).filter((r) => !reports.some((mine) => mine.name === r.name)) : [];
+    this.latest = { at: now, reason, reports: [...others, ...reports] };
     for (const r of reports) {
       if (r.error !== null) log(`reconcile (${reason}) ${r.name}: ${r.error}`);
       else if (r.added || r.removed || r.failed.length) {

@@ -1,5 +1,5 @@
 import { messageOf, type Ban } from '../core/index.js';
-import type { Backend, Command, Diff, Entry } from '../backends/index.js';
+import type { Backend, Command, Diff, Entry, JailRule } from '../backends/index.js';
 import { diffEntries } from './diff.js';
 import { defaultJailRules, entryOf, rulesFor, type JailRules } from './entries.js';
 
@@ -21,6 +21,8 @@ export interface ReconcileOptions {
   readonly rules?: JailRules;
   /** Jails whose objects must exist even without a ban (the configured ones). */
   readonly jails?: readonly string[];
+  /** Told each backend's outcome and, when it got that far, what it was brought to (its represent() of the active bans). */
+  readonly observe?: (backend: Backend, report: BackendReport, held?: readonly Entry[]) => void;
 }
 
 function failure(name: string, error: unknown): BackendReport {
@@ -40,20 +42,34 @@ export async function reconcile(
 ): Promise<BackendReport[]> {
   const desired = [...active].map(entryOf);
   const rules = rulesFor(desired, options.rules ?? defaultJailRules, options.jails);
-  return Promise.all(backends.map(async (backend): Promise<BackendReport> => {
-    try {
-      if (!options.dryRun) await backend.ensure(rules, now);
-      const actual = await backend.list();
-      const { diff, unchanged } = diffEntries(backend.represent(desired), actual);
-      const base = { name: backend.name, added: diff.add.length, removed: diff.remove.length, unchanged, error: null };
-      if (options.dryRun) return { ...base, failed: [], plan: backend.plan(diff, rules, now) };
-      if (diff.add.length === 0 && diff.remove.length === 0) return { ...base, failed: [] };
-      const report = await backend.apply(diff, rules, now);
-      return { ...base, added: report.added, removed: report.removed, failed: report.failed.map(({ entry, error }) => ({ address: entry.address, jail: entry.jail, error })) };
-    } catch (error) {
-      return failure(backend.name, error);
-    }
+  return Promise.all(backends.map(async (backend) => {
+    const { report, held } = await reconcileBackend(backend, desired, rules, now, options.dryRun === true);
+    options.observe?.(backend, report, held);
+    return report;
   }));
+}
+
+async function reconcileBackend(
+  backend: Backend,
+  desired: readonly Entry[],
+  rules: readonly JailRule[],
+  now: number,
+  dryRun: boolean,
+): Promise<{ report: BackendReport; held?: Entry[] }> {
+  try {
+    if (!dryRun) await backend.ensure(rules, now);
+    const actual = await backend.list();
+    const held = backend.represent(desired);
+    const { diff, unchanged } = diffEntries(held, actual);
+    const base = { name: backend.name, added: diff.add.length, removed: diff.remove.length, unchanged, error: null };
+    if (dryRun) return { report: { ...base, failed: [], plan: backend.plan(diff, rules, now) }, held };
+    if (diff.add.length === 0 && diff.remove.length === 0) return { report: { ...base, failed: [] }, held };
+    const applied = await backend.apply(diff, rules, now);
+    const failed = applied.failed.map(({ entry, error }) => ({ address: entry.address, jail: entry.jail, error }));
+    return { report: { ...base, added: applied.added, removed: applied.removed, failed }, held };
+  } catch (error) {
+    return { report: failure(backend.name, error) };
+  }
 }
 
 /**

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { describeCommand, type Exec } from '../../src/backends/exec.js';
-import { parsePolicyInfo } from '../../src/backends/firewalld-commands.js';
+import { policyInfo } from '../../src/backends/firewalld-commands.js';
+import { parseDbusReply, type DbusValue } from '../../src/backends/firewalld-dbus.js';
 import { createFirewalldBackend, firewalldIpset, firewalldRichRules, representFirewalld } from '../../src/backends/firewalld.js';
 import type { Command, Entry, JailRule } from '../../src/backends/types.js';
 import { InputError, OperationError } from '../../src/core/index.js';
@@ -14,46 +15,57 @@ const SSHD_RULES = [
   'rule family="ipv4" source ipset="f2b-sshd" port port="22" protocol="tcp" reject',
   'rule family="ipv6" source ipset="f2b-sshd-6" port port="22" protocol="tcp" reject',
 ];
+const DBUS = 'dbus-send --system --print-reply --dest=org.fedoraproject.FirewallD1';
 
-const POLICY_INFO = `f2b-store (active)
-  priority: -32000
-  target: CONTINUE
-  ingress-zones: ANY
-  egress-zones: HOST
-  services: 
-  ports: 
-  protocols: 
-  masquerade: no
-  forward-ports: 
-  source-ports: 
-  icmp-blocks: 
-  rich rules: 
-\t${SSHD_RULES[0]}
-\t${SSHD_RULES[1]}
-`;
+/** A value as `dbus-send --print-reply` prints it (strings unescaped, like dbus-send). */
+function printed(value: DbusValue, indent = '   '): string {
+  if (typeof value === 'string') return `${indent}string "${value}"`;
+  if (typeof value === 'number') return `${indent}int32 ${value}`;
+  if (typeof value === 'boolean') return `${indent}boolean ${value}`;
+  const inner = `${indent}   `;
+  const items = Array.isArray(value)
+    ? value.map((v) => printed(v, inner))
+    : Object.entries(value).map(([k, v]) => `${inner}dict entry(\n${printed(k, `${inner}   `)}\n${inner}   variant ${printed(v, '').trimStart()}\n${inner})`);
+  return [`${indent}array [`, ...items, `${indent}]`].join('\n');
+}
+const reply = (value?: DbusValue): string =>
+  `method return time=1796197035.963189 sender=:1.1 -> destination=:1.8 serial=7 reply_serial=2\n${value === undefined ? '' : `${printed(value)}\n`}`;
+
+/** A call as the fake sees it: `firewall-cmd ARGS`, or `dbus-send METHOD ARGS` (method without firewalld's prefix). */
+type Answer = (call: string, stdin?: string) => string | DbusValue | undefined;
 
 /**
- * A scripted firewall-cmd: `answer` gets the arguments after `firewall-cmd` (and stdin) and
- * returns stdout, or a string starting with `Error:` to fail the way systemExec fails.
+ * A scripted firewalld for plan and error handling (the real one runs in
+ * test/integration/firewalld.test.ts): `answer` gets each call and returns firewall-cmd's stdout,
+ * a D-Bus reply value, or a string starting with `Error:` to fail the way systemExec fails.
  */
-function fakeExec(answer: (args: string[], stdin?: string) => string): { exec: Exec; calls: string[] } {
+function fakeExec(answer: Answer): { exec: Exec; calls: string[] } {
   const calls: string[] = [];
   const exec: Exec = async (command) => {
-    const at = command.argv.lastIndexOf('firewall-cmd');
-    const args = command.argv.slice(at + 1);
-    calls.push([...args, ...(command.stdin === undefined ? [] : [`<${command.stdin.split('\n').join(',')}`])].join(' '));
-    const out = answer(args, command.stdin);
-    if (out.startsWith('Error:')) throw new OperationError(`${describeCommand(command)}: ${out}`);
-    return out;
+    const dbus = command.argv[0] === 'dbus-send';
+    const call = dbus
+      ? [command.argv[5]!.replace('org.fedoraproject.FirewallD1.', ''), ...command.argv.slice(6).map((a) => a.replace(/^string:/, ''))].join(' ')
+      : command.argv.slice(command.argv.lastIndexOf('firewall-cmd') + 1).join(' ');
+    calls.push(`${dbus ? 'dbus ' : ''}${call}${command.stdin === undefined ? '' : ` <${command.stdin.split('\n').join(',')}`}`);
+    const out = answer(call, command.stdin);
+    if (typeof out === 'string' && out.startsWith('Error:')) throw new OperationError(`${describeCommand(command)}: ${out}`);
+    if (!dbus) return typeof out === 'string' ? out : 'success\n';
+    return reply(out);
   };
   return { exec, calls };
 }
 
+const POLICY_SETTINGS = { target: 'CONTINUE', priority: -32000, ingress_zones: ['ANY'], egress_zones: ['HOST'], rich_rules: SSHD_RULES };
+const POLICY_PATH = '/org/fedoraproject/FirewallD1/config/policy/1';
+
 /** firewalld with everything for sshd in place, runtime and permanent. */
-const complete = (args: string[]): string => {
-  if (args.includes('--get-ipsets')) return 'admin-allow f2b-sshd f2b-sshd-6\n';
-  if (args.some((a) => a.startsWith('--info-policy'))) return POLICY_INFO;
-  return 'success\n';
+const complete: Answer = (call) => {
+  if (call === 'ipset.getIPSets' || call === 'config.getIPSetNames') return ['admin-allow', 'f2b-sshd', 'f2b-sshd-6'];
+  if (call === 'policy.getPolicies' || call === 'config.getPolicyNames') return ['allow-host-ipv6', 'f2b-store'];
+  if (call === 'config.getPolicyByName f2b-store') return POLICY_PATH;
+  if (call === 'policy.getPolicySettings f2b-store' || call === 'config.policy.getSettings') return POLICY_SETTINGS;
+  if (call.startsWith('ipset.getEntries')) return [];
+  return undefined;
 };
 
 describe('firewalld names and rules', () => {
@@ -86,10 +98,52 @@ describe('firewalld names and rules', () => {
     assert.throws(() => firewalldRichRules({ name: 'sshd', port: '22', protocol: 'tcp"', blocktype: 'drop' }), /bad protocol/);
   });
 
-  it('reads firewall-cmd --info-policy', () => {
-    assert.deepEqual(parsePolicyInfo(POLICY_INFO), { ingressZones: ['ANY'], egressZones: ['HOST'], richRules: SSHD_RULES });
-    assert.deepEqual(parsePolicyInfo('f2b-store\n  ingress-zones: \n  egress-zones: \n  rich rules: \n'),
-      { ingressZones: [], egressZones: [], richRules: [] });
+  it('reads dbus-send replies: lists, object paths, and a policy\'s settings with quotes inside its strings', () => {
+    const settings = `method return time=1796197036.633035 sender=:1.1 -> destination=:1.15 serial=1959 reply_serial=2
+   array [
+      dict entry(
+         string "target"
+         variant             string "CONTINUE"
+      )
+      dict entry(
+         string "masquerade"
+         variant             boolean false
+      )
+      dict entry(
+         string "rich_rules"
+         variant             array [
+               string "rule family="ipv4" source ipset="f2b-sshd" reject"
+            ]
+      )
+      dict entry(
+         string "priority"
+         variant             int32 -32000
+      )
+      dict entry(
+         string "ingress_zones"
+         variant             array [
+               string "ANY"
+            ]
+      )
+      dict entry(
+         string "egress_zones"
+         variant             array [
+            ]
+      )
+   ]
+`;
+    assert.deepEqual(parseDbusReply(settings), [{
+      target: 'CONTINUE', masquerade: false, rich_rules: ['rule family="ipv4" source ipset="f2b-sshd" reject'], priority: -32000,
+      ingress_zones: ['ANY'], egress_zones: [],
+    }]);
+    assert.deepEqual(policyInfo(parseDbusReply(settings)[0] as { [key: string]: DbusValue }),
+      { ingressZones: ['ANY'], egressZones: [], richRules: ['rule family="ipv4" source ipset="f2b-sshd" reject'] });
+    assert.deepEqual(parseDbusReply(reply(['f2b-sshd', 'admin-allow'])), [['f2b-sshd', 'admin-allow']]);
+    assert.deepEqual(parseDbusReply('method return time=1 sender=:1.1 -> destination=:1.18 serial=1974 reply_serial=2\n   object path "/org/fedoraproject/FirewallD1/config/ipset/0"\n'),
+      ['/org/fedoraproject/FirewallD1/config/ipset/0']);
+    assert.deepEqual(parseDbusReply(reply()), []);
+    assert.throws(() => parseDbusReply('Error org.fedoraproject.FirewallD1.Exception: INVALID_IPSET'), OperationError);
+    assert.throws(() => parseDbusReply(reply().concat('   struct {\n')), /cannot read: struct \{/);
   });
 });
 
@@ -121,19 +175,21 @@ describe('firewalld represent', () => {
 describe('firewalld plan', () => {
   const backend = createFirewalldBackend({ exec: fakeExec(() => 'success').exec });
 
-  it('runs removals first, runtime before permanent; a few entries one by one at runtime, the permanent config by file', () => {
+  it('runs removals first, runtime before permanent; a few entries one D-Bus call each at runtime, the permanent config by file', () => {
     const plan = backend.plan({
       add: [entry('sshd', '203.0.113.7'), entry('sshd', '2001:DB8::66'), entry('sshd', '198.51.100.1/24'), entry('x y', '203.0.113.8')],
       remove: [entry('sshd', '203.0.113.9'), entry('sshd', 'bogus')],
     }, [SSHD], 0);
     const viaFile = (args: string): string => `sh -c 'cat | exec firewall-cmd "$@"' firewall-cmd ${args}-entries-from-file=/dev/stdin < (1 lines)`;
+    const runtime = (method: string, ipset: string, address: string): string =>
+      `${DBUS} /org/fedoraproject/FirewallD1 org.fedoraproject.FirewallD1.ipset.${method} string:${ipset} string:${address}`;
     assert.deepEqual(shown(plan), [
-      'firewall-cmd --ipset=f2b-sshd --remove-entry=203.0.113.9',
+      runtime('removeEntry', 'f2b-sshd', '203.0.113.9'),
       viaFile('--permanent --ipset=f2b-sshd --remove'),
-      'firewall-cmd --ipset=f2b-sshd --add-entry=203.0.113.7',
-      'firewall-cmd --ipset=f2b-sshd --add-entry=198.51.100.0/24',
+      runtime('addEntry', 'f2b-sshd', '203.0.113.7'),
+      runtime('addEntry', 'f2b-sshd', '198.51.100.0/24'),
       viaFile('--permanent --ipset=f2b-sshd --add').replace('(1 lines)', '(2 lines)'),
-      'firewall-cmd --ipset=f2b-sshd-6 --add-entry=2001:db8::66',
+      runtime('addEntry', 'f2b-sshd-6', '2001:db8::66'),
       viaFile('--permanent --ipset=f2b-sshd-6 --add'),
     ]);
     assert.deepEqual(plan.filter((c) => c.stdin !== undefined).map((c) => c.stdin), ['203.0.113.9', '203.0.113.7\n198.51.100.0/24', '2001:db8::66']);
@@ -156,50 +212,62 @@ describe('firewalld plan', () => {
   });
 });
 
-describe('firewalld ensure, list, apply, flush against a scripted firewall-cmd', () => {
-  it('ensure reads state and changes nothing when everything exists', async () => {
+describe('firewalld ensure, list, apply, flush against a scripted firewalld', () => {
+  it('ensure reads state through D-Bus and changes nothing when everything exists', async () => {
     const { exec, calls } = fakeExec(complete);
     assert.deepEqual(await createFirewalldBackend({ exec }).ensure([SSHD], 0), []);
-    assert.deepEqual(calls.sort(), ['--get-ipsets', '--info-policy=f2b-store', '--permanent --get-ipsets', '--permanent --info-policy=f2b-store']);
+    assert.deepEqual(calls.sort(), [
+      'dbus config.getIPSetNames', 'dbus config.getPolicyByName f2b-store', 'dbus config.getPolicyNames', 'dbus config.policy.getSettings',
+      'dbus ipset.getIPSets', 'dbus policy.getPolicies', 'dbus policy.getPolicySettings f2b-store',
+    ]);
   });
 
-  it('ensure on an empty firewalld creates ipsets, policy and rules permanently, then reloads', async () => {
-    const { exec } = fakeExec((args) => {
-      if (args.includes('--get-ipsets')) return 'admin-allow\n';
-      if (args.some((a) => a.startsWith('--info-policy'))) return 'Error: INVALID_POLICY: f2b-store';
-      return 'success';
+  it('ensure on an empty firewalld creates ipsets and the policy with its rules permanently, then reloads, never asking for a missing policy', async () => {
+    const { exec, calls } = fakeExec((call) => {
+      if (call === 'ipset.getIPSets' || call === 'config.getIPSetNames') return ['admin-allow'];
+      if (call === 'policy.getPolicies' || call === 'config.getPolicyNames') return ['allow-host-ipv6'];
+      if (/^(policy\.getPolicySettings|config\.getPolicyByName|config\.policy\.)/.test(call)) return 'Error: INVALID_POLICY: f2b-store';
+      return undefined;
     });
-    const ran = shown(await createFirewalldBackend({ exec, maxelem: 4096 }).ensure([SSHD], 0));
-    assert.deepEqual(ran, [
+    const commands = await createFirewalldBackend({ exec, maxelem: 4096 }).ensure([SSHD], 0);
+    assert.deepEqual(shown(commands), [
       'firewall-cmd --permanent --new-ipset=f2b-sshd --type=hash:net --option=family=inet --option=maxelem=4096',
       'firewall-cmd --permanent --new-ipset=f2b-sshd-6 --type=hash:net --option=family=inet6 --option=maxelem=4096',
-      'firewall-cmd --permanent --new-policy=f2b-store',
-      'firewall-cmd --permanent --policy=f2b-store --set-priority=-32000',
-      'firewall-cmd --permanent --policy=f2b-store --add-ingress-zone=ANY',
-      'firewall-cmd --permanent --policy=f2b-store --add-egress-zone=HOST',
-      `firewall-cmd --permanent --policy=f2b-store '--add-rich-rule=${SSHD_RULES[0]}' '--add-rich-rule=${SSHD_RULES[1]}'`,
+      `sh -c 'd=$(mktemp -d) || exit; cat > "$d/$1.xml" && firewall-cmd --permanent --new-policy-from-file="$d/$1.xml"; s=$?; rm -rf "$d"; exit $s' sh f2b-store < (8 lines)`,
       'firewall-cmd --reload',
     ]);
+    assert.equal(commands[2]!.stdin, [
+      '<?xml version="1.0" encoding="utf-8"?>',
+      '<policy priority="-32000" target="CONTINUE">',
+      '<ingress-zone name="ANY"/>',
+      '<egress-zone name="HOST"/>',
+      '<rule family="ipv4"><source ipset="f2b-sshd"/><port port="22" protocol="tcp"/><reject/></rule>',
+      '<rule family="ipv6"><source ipset="f2b-sshd-6"/><port port="22" protocol="tcp"/><reject/></rule>',
+      '</policy>',
+      '',
+    ].join('\n'));
+    assert.ok(!calls.some((c) => c.startsWith('dbus ') && c.includes('f2b-store')), `no D-Bus call asks for the missing policy: ${calls.join('; ')}`);
   });
 
   it('ensure replaces a stale rule of a jail at runtime and permanently without reloading, and keeps rules of other jails', async () => {
     const other = 'rule family="ipv4" source ipset="f2b-other" drop';
-    const info = POLICY_INFO.replace(SSHD_RULES[0]!, 'rule family="ipv4" source ipset="f2b-sshd" drop').concat(`\t${other}\n`);
-    const { exec } = fakeExec((args) => (args.some((a) => a.startsWith('--info-policy')) ? info : complete(args)));
+    const stale = 'rule family="ipv4" source ipset="f2b-sshd" drop';
+    const settings = { ...POLICY_SETTINGS, rich_rules: [stale, SSHD_RULES[1]!, other] };
+    const { exec } = fakeExec((call) => (call === 'policy.getPolicySettings f2b-store' || call === 'config.policy.getSettings' ? settings : complete(call)));
     const ran = shown(await createFirewalldBackend({ exec }).ensure([SSHD], 0));
     assert.deepEqual(ran, [
-      `firewall-cmd --permanent --policy=f2b-store '--remove-rich-rule=rule family="ipv4" source ipset="f2b-sshd" drop'`,
+      `firewall-cmd --permanent --policy=f2b-store '--remove-rich-rule=${stale}'`,
       `firewall-cmd --permanent --policy=f2b-store '--add-rich-rule=${SSHD_RULES[0]}'`,
-      `firewall-cmd --policy=f2b-store '--remove-rich-rule=rule family="ipv4" source ipset="f2b-sshd" drop'`,
+      `firewall-cmd --policy=f2b-store '--remove-rich-rule=${stale}'`,
       `firewall-cmd --policy=f2b-store '--add-rich-rule=${SSHD_RULES[0]}'`,
     ]);
   });
 
   it('ensure re-creates a lost permanent ipset with the runtime entries, so a reload keeps them', async () => {
-    const { exec, calls } = fakeExec((args) => {
-      if (args.join(' ') === '--permanent --get-ipsets') return 'f2b-sshd';
-      if (args.join(' ') === '--ipset=f2b-sshd-6 --get-entries') return '2001:db8::1\n2001:db8::2\n';
-      return complete(args);
+    const { exec, calls } = fakeExec((call) => {
+      if (call === 'config.getIPSetNames') return ['f2b-sshd'];
+      if (call === 'ipset.getEntries f2b-sshd-6') return ['2001:db8::1', '2001:db8::2'];
+      return complete(call);
     });
     const ran = shown(await createFirewalldBackend({ exec }).ensure([SSHD], 0));
     assert.equal(ran.length, 2);
@@ -208,11 +276,11 @@ describe('firewalld ensure, list, apply, flush against a scripted firewall-cmd',
   });
 
   it('list reads the runtime entries of every f2b- ipset, canonical, with jail and family', async () => {
-    const { exec } = fakeExec((args) => {
-      if (args.includes('--get-ipsets')) return 'admin-allow f2b-sshd f2b-sshd-6 f2b-web-6\n';
-      if (args[0] === '--ipset=f2b-sshd') return '203.0.113.7\n198.51.100.0/24\n';
-      if (args[0] === '--ipset=f2b-sshd-6') return '2001:DB8:0::66\n';
-      if (args[0] === '--ipset=f2b-web-6') return '203.0.113.8\n';
+    const { exec } = fakeExec((call) => {
+      if (call === 'ipset.getIPSets') return ['admin-allow', 'f2b-sshd', 'f2b-sshd-6', 'f2b-web-6'];
+      if (call === 'ipset.getEntries f2b-sshd') return ['203.0.113.7', '198.51.100.0/24'];
+      if (call === 'ipset.getEntries f2b-sshd-6') return ['2001:DB8:0::66'];
+      if (call === 'ipset.getEntries f2b-web-6') return ['203.0.113.8'];
       return 'Error: unexpected';
     });
     assert.deepEqual(await createFirewalldBackend({ exec }).list(), [
@@ -223,9 +291,21 @@ describe('firewalld ensure, list, apply, flush against a scripted firewall-cmd',
     ]);
   });
 
+  it('census counts the runtime entries of every f2b- ipset', async () => {
+    const { exec } = fakeExec((call) => {
+      if (call === 'ipset.getIPSets') return ['admin-allow', 'f2b-sshd', 'f2b-sshd-6'];
+      if (call === 'ipset.getEntries f2b-sshd') return ['203.0.113.7', '198.51.100.0/24'];
+      if (call === 'ipset.getEntries f2b-sshd-6') return [];
+      return 'Error: unexpected';
+    });
+    const census = createFirewalldBackend({ exec }).census!;
+    assert.deepEqual([...await census.count()], [['f2b-sshd', 2], ['f2b-sshd-6', 0]]);
+    assert.equal(census.objectOf(entry('sshd', '2001:db8::66')), 'f2b-sshd-6');
+  });
+
   it('apply splits a refused file until the refused entry stands alone, and keeps it out of the permanent config', async () => {
-    const { exec, calls } = fakeExec((args, stdin) =>
-      ([...args, ...(stdin?.split('\n') ?? [])].some((a) => a.endsWith('198.51.100.9')) ? "Error: INVALID_ENTRY: Entry '198.51.100.9' overlaps" : 'success'));
+    const { exec, calls } = fakeExec((call, stdin) =>
+      ([call, ...(stdin?.split('\n') ?? [])].some((a) => a.endsWith('198.51.100.9')) ? "Error: INVALID_ENTRY: Entry '198.51.100.9' overlaps" : undefined));
     const add = Array.from({ length: 12 }, (_, i) => entry('sshd', i === 9 ? '198.51.100.9' : `203.0.113.${i}`));
     const report = await createFirewalldBackend({ exec }).apply({ add, remove: [] }, [SSHD], 0);
     assert.equal(report.added, 11);
@@ -236,15 +316,23 @@ describe('firewalld ensure, list, apply, flush against a scripted firewall-cmd',
     assert.equal(calls.at(-1), `--permanent --ipset=f2b-sshd --add-entries-from-file=/dev/stdin <${add.filter((_, i) => i !== 9).map((e) => e.address).join(',')}`);
   });
 
-  it('apply goes on past a refused entry among a few', async () => {
-    const { exec, calls } = fakeExec((args) => (args.includes('--add-entry=198.51.100.9') ? 'Error: INVALID_ENTRY: overlaps' : 'success'));
+  it('apply goes on past a refused entry among a few, and takes an entry already there or already gone as done', async () => {
+    const { exec, calls } = fakeExec((call) => {
+      if (call === 'ipset.addEntry f2b-sshd 198.51.100.9') return 'Error: INVALID_ENTRY: overlaps';
+      if (call === 'ipset.addEntry f2b-sshd 203.0.113.3') return "Error: ALREADY_ENABLED: '203.0.113.3' already is in 'f2b-sshd'";
+      if (call === 'ipset.removeEntry f2b-sshd 203.0.113.4') return "Error: NOT_ENABLED: '203.0.113.4' not in 'f2b-sshd'";
+      return undefined;
+    });
     const add = ['203.0.113.1', '198.51.100.9', '203.0.113.3'].map((a) => entry('sshd', a));
-    const report = await createFirewalldBackend({ exec }).apply({ add, remove: [] }, [SSHD], 0);
-    assert.deepEqual({ added: report.added, failed: report.failed.map((f) => f.entry.address) }, { added: 2, failed: ['198.51.100.9'] });
+    const report = await createFirewalldBackend({ exec }).apply({ add, remove: [entry('sshd', '203.0.113.4')] }, [SSHD], 0);
+    assert.deepEqual({ added: report.added, removed: report.removed, failed: report.failed.map((f) => f.entry.address) },
+      { added: 2, removed: 1, failed: ['198.51.100.9'] });
     assert.deepEqual(calls, [
-      '--ipset=f2b-sshd --add-entry=203.0.113.1',
-      '--ipset=f2b-sshd --add-entry=198.51.100.9',
-      '--ipset=f2b-sshd --add-entry=203.0.113.3',
+      'dbus ipset.removeEntry f2b-sshd 203.0.113.4',
+      '--permanent --ipset=f2b-sshd --remove-entries-from-file=/dev/stdin <203.0.113.4',
+      'dbus ipset.addEntry f2b-sshd 203.0.113.1',
+      'dbus ipset.addEntry f2b-sshd 198.51.100.9',
+      'dbus ipset.addEntry f2b-sshd 203.0.113.3',
       '--permanent --ipset=f2b-sshd --add-entries-from-file=/dev/stdin <203.0.113.1,203.0.113.3',
     ]);
   });
@@ -262,21 +350,20 @@ describe('firewalld ensure, list, apply, flush against a scripted firewall-cmd',
     const gone = fakeExec(() => 'Error: INVALID_IPSET: f2b-sshd');
     assert.deepEqual(await createFirewalldBackend({ exec: gone.exec }).apply({ add: [], remove: [entry('sshd', '203.0.113.7')] }, [SSHD], 0),
       { added: 0, removed: 1, failed: [] });
-    const unreadable = fakeExec((args) => (args[0] === '--permanent' ? "Failed to read file '/dev/stdin': [Errno 6] No such device or address" : 'success'));
+    const unreadable = fakeExec((call) => (call.startsWith('--permanent') ? "Failed to read file '/dev/stdin': [Errno 6] No such device or address" : undefined));
     const report = await createFirewalldBackend({ exec: unreadable.exec }).apply({ add: [entry('sshd', '203.0.113.7')], remove: [] }, [SSHD], 0);
     assert.equal(report.added, 0);
     assert.match(report.failed[0]!.error, /Failed to read file/);
   });
 
   it('flush deletes the policy before the ipsets its rules use, then reloads', async () => {
-    const { exec } = fakeExec(complete);
-    const ran: string[] = [];
-    await createFirewalldBackend({ exec: async (c) => { ran.push(describeCommand(c)); return exec(c); } }).flush();
-    assert.deepEqual(ran.filter((c) => !/--get-ipsets|--info-policy/.test(c)), [
-      'firewall-cmd --permanent --delete-policy=f2b-store',
-      'firewall-cmd --permanent --delete-ipset=f2b-sshd',
-      'firewall-cmd --permanent --delete-ipset=f2b-sshd-6',
-      'firewall-cmd --reload',
+    const { exec, calls } = fakeExec(complete);
+    await createFirewalldBackend({ exec }).flush();
+    assert.deepEqual(calls.filter((c) => !c.startsWith('dbus ')), [
+      '--permanent --delete-policy=f2b-store',
+      '--permanent --delete-ipset=f2b-sshd',
+      '--permanent --delete-ipset=f2b-sshd-6',
+      '--reload',
     ]);
   });
 });

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { systemExec } from '../../src/backends/exec.js';
 import { createFirewalldBackend } from '../../src/backends/firewalld.js';
@@ -35,6 +37,7 @@ describe('firewalld backend in a private firewalld', () => {
   const cmd = (...args: string[]): string => fw.firewallCmd(args).trim();
   const lines = (text: string): string[] => text.split('\n').map((l) => l.trim()).filter((l) => l !== '').sort();
   const nftSet = (name: string): string => fw.netns.run(['nft', 'list', 'set', 'inet', 'firewalld', name]);
+  const firewalldLog = (): string => readFileSync(join(fw.dir, 'firewalld.log'), 'utf8');
 
   /** One reconcile pass as the reconciler runs it: ensure → list → diff → apply. */
   async function reconcile(desired: readonly Entry[]): Promise<{ added: number; removed: number; unchanged: number }> {
@@ -94,9 +97,11 @@ describe('firewalld backend in a private firewalld', () => {
     }
   });
 
-  it('ensure creates ipsets, the policy and its rules, and changes nothing the second time', async () => {
+  it('ensure creates ipsets, the policy and its rules, and changes nothing the second time; firewalld logs no error', async () => {
     const ran = await backend.ensure(JAILS, NOW);
     assert.ok(ran.length > 0);
+    // Asking firewalld about a policy that does not exist yet would make it log INVALID_POLICY.
+    assert.doesNotMatch(firewalldLog(), /ERROR|WARNING/);
     assert.deepEqual(lines(cmd('--get-ipsets').replace(/ /g, '\n')), [FOREIGN_IPSET, 'f2b-recidive', 'f2b-recidive-6', 'f2b-sshd', 'f2b-sshd-6']);
     assert.match(cmd('--info-ipset=f2b-sshd-6'), /type: hash:net\n\s*options: family=inet6 maxelem=\d+/);
     const rules = lines(cmd('--policy=f2b-store', '--list-rich-rules'));
@@ -109,6 +114,7 @@ describe('firewalld backend in a private firewalld', () => {
     ]);
     assert.deepEqual(await backend.ensure(JAILS, NOW), []);
     assert.equal(probe(), 'open');
+    assert.doesNotMatch(firewalldLog(), /ERROR|WARNING/);
   });
 
   it('adds IPv4, IPv6 and a network; list shows exactly them, nft shows them in firewalld\'s table', async () => {

@@ -1,0 +1,114 @@
+import { OperationError } from '../core/index.js';
+import type { Command } from './types.js';
+
+/**
+ * firewalld's D-Bus API through `dbus-send` (dbus-bin, which firewalld's dbus package needs): a C
+ * program that costs a few milliseconds per call, where every firewall-cmd starts a Python
+ * interpreter and firewalld's client library (about half a second). Used for everything frequent:
+ * reading state, and changing a few entries; firewall-cmd stays for what dbus-send cannot express
+ * (structures, dictionaries of lists) and for entry files.
+ */
+const DESTINATION = 'org.fedoraproject.FirewallD1';
+const RUNTIME = '/org/fedoraproject/FirewallD1';
+const PERMANENT = '/org/fedoraproject/FirewallD1/config';
+
+/** A value of a D-Bus reply: strings (object paths too), numbers, booleans, arrays, and dictionaries with string keys. */
+export type DbusValue = string | number | boolean | readonly DbusValue[] | { readonly [key: string]: DbusValue };
+
+function call(path: string, method: string, ...args: readonly string[]): Command {
+  return { argv: ['dbus-send', '--system', '--print-reply', `--dest=${DESTINATION}`, path, `${DESTINATION}.${method}`, ...args.map((a) => `string:${a}`)] };
+}
+
+/** Runtime: the names of the ipsets. */
+export const runtimeIpsetsCall = (): Command => call(RUNTIME, 'ipset.getIPSets');
+/** Runtime: the entries of one ipset. */
+export const runtimeEntriesCall = (ipset: string): Command => call(RUNTIME, 'ipset.getEntries', ipset);
+/** Runtime: adds or removes one entry of one ipset. */
+export const runtimeEntryCall = (ipset: string, op: 'add' | 'remove', entry: string): Command =>
+  call(RUNTIME, `ipset.${op}Entry`, ipset, entry);
+/** Runtime: the names of the policies. */
+export const runtimePoliciesCall = (): Command => call(RUNTIME, 'policy.getPolicies');
+/** Runtime: one policy's settings (a dictionary). */
+export const runtimePolicyCall = (policy: string): Command => call(RUNTIME, 'policy.getPolicySettings', policy);
+/** Permanent: the names of the ipsets. */
+export const permanentIpsetsCall = (): Command => call(PERMANENT, 'config.getIPSetNames');
+/** Permanent: the names of the policies. */
+export const permanentPoliciesCall = (): Command => call(PERMANENT, 'config.getPolicyNames');
+/** Permanent: the object path of one policy, for its settings. */
+export const permanentPolicyPathCall = (policy: string): Command => call(PERMANENT, 'config.getPolicyByName', policy);
+/** Permanent: the settings of the policy at `path` (from permanentPolicyPathCall). */
+export const permanentPolicyCall = (path: string): Command => call(path, 'config.policy.getSettings');
+
+/**
+ * The values of a `dbus-send --print-reply` answer, e.g.
+ *
+ *     method return time=… sender=:1.1 -> destination=:1.8 serial=7 reply_serial=2
+ *        array [
+ *           dict entry(
+ *              string "rich_rules"
+ *              variant             array [
+ *                    string "rule family="ipv4" source ipset="f2b-sshd" reject"
+ *                 ]
+ *           )
+ *        ]
+ *
+ * A string runs from the first to the last quote of its line: dbus-send does not escape the
+ * quotes inside (rich rules have them), and none of the strings firewalld gives us holds a newline.
+ */
+export function parseDbusReply(stdout: string): DbusValue[] {
+  const lines = stdout.split('\n').map((line) => line.trim()).filter((line) => line !== '');
+  if (!lines[0]?.startsWith('method return')) throw new OperationError(`dbus-send printed no method return: ${stdout.slice(0, 80)}`);
+  let at = 1;
+  const next = (): string => {
+    const line = lines[at++];
+    if (line === undefined) throw new OperationError('dbus-send reply ended in the middle of a value');
+    return line;
+  };
+  const value = (text: string): DbusValue => {
+    if (text.startsWith('variant ')) return value(text.slice('variant '.length).trimStart());
+    if (text.startsWith('string "') || text.startsWith('object path "')) return text.slice(text.indexOf('"') + 1, text.lastIndexOf('"'));
+    if (text === 'boolean true' || text === 'boolean false') return text === 'boolean true';
+    const number = /^(?:byte|u?int(?:16|32|64)|double) (\S+)$/.exec(text);
+    if (number) return Number(number[1]);
+    if (text === 'array [') {
+      const items: DbusValue[] = [];
+      const entries: [string, DbusValue][] = [];
+      for (let line = next(); line !== ']'; line = next()) {
+        if (line === 'dict entry(') {
+          const key = value(next());
+          entries.push([String(key), value(next())]);
+          if (next() !== ')') throw new OperationError('dbus-send reply: a dict entry holds more than a key and a value');
+        } else {
+          items.push(value(line));
+        }
+      }
+      return entries.length > 0 ? Object.fromEntries(entries) : items;
+    }
+    throw new OperationError(`dbus-send reply holds a value f2b-store cannot read: ${text}`);
+  };
+  const values: DbusValue[] = [];
+  while (at < lines.length) values.push(value(next()));
+  return values;
+}
+
+/** The strings of a reply whose one value is an array of strings (`as`). */
+export function replyStrings(stdout: string): string[] {
+  const [first] = parseDbusReply(stdout);
+  if (!Array.isArray(first)) throw new OperationError(`dbus-send reply is not a list: ${stdout.slice(0, 80)}`);
+  return first.map(String);
+}
+
+/** The one string (or object path) of a reply. */
+export function replyString(stdout: string): string {
+  const [first] = parseDbusReply(stdout);
+  if (typeof first !== 'string') throw new OperationError(`dbus-send reply is not a string: ${stdout.slice(0, 80)}`);
+  return first;
+}
+
+/** The dictionary of a reply whose one value is one (`a{sv}`); an empty array is an empty dictionary. */
+export function replyDictionary(stdout: string): { readonly [key: string]: DbusValue } {
+  const [first] = parseDbusReply(stdout);
+  if (Array.isArray(first) && first.length === 0) return {};
+  if (typeof first !== 'object' || Array.isArray(first)) throw new OperationError(`dbus-send reply is not a dictionary: ${stdout.slice(0, 80)}`);
+  return first as { readonly [key: string]: DbusValue };
+}

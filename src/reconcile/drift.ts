@@ -1,0 +1,161 @@
+import { messageOf, monotonicMs } from '../core/index.js';
+import type { Backend, Census, Entry } from '../backends/index.js';
+import type { BackendReport } from './reconcile.js';
+
+/**
+ * The share of wall time one backend's census may take: one of 1 s runs at most every 100 s. A
+ * census runs at every tick, whatever the schedule, while it fits this share at the default 10 s
+ * schedule (up to 100 ms; its cost is the least of its last few runs, so a moment of load does not
+ * count), or while the backend holds at most 10,000 entries.
+ */
+const CENSUS_SHARE = 0.01;
+const CENSUS_EVERY_TICK_MS = 100;
+const CENSUS_EVERY_TICK_ENTRIES = 10_000;
+const CENSUS_SAMPLES = 3;
+/**
+ * How long to wait after a census that cost `cost` ms on a backend holding `entries` entries
+ * before the next one, in ms: 0 means at the next tick.
+ */
+export function censusWait(cost: number, entries: number): number {
+  return entries <= CENSUS_EVERY_TICK_ENTRIES || cost <= CENSUS_EVERY_TICK_MS ? 0 : cost / CENSUS_SHARE;
+}
+
+/** A backend that keeps failing is retried at the next tick, then 2, 4, 8 … ticks apart, at most this many. */
+const MAX_RETRY_WAIT = 64;
+
+/** A backend the drift check wants reconciled in full, and why. */
+export interface Stale {
+  readonly backend: Backend;
+  readonly why: string;
+}
+
+/** How many of these entries (a backend's represent() output) each object of the backend holds. */
+export function tally(census: Census, entries: readonly Entry[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const entry of entries) {
+    const object = census.objectOf(entry);
+    counts.set(object, (counts.get(object) ?? 0) + 1);
+  }
+  return counts;
+}
+
+/** The first object whose count differs, as a reason; objects missing on one side count 0. */
+function difference(actual: ReadonlyMap<string, number>, expected: ReadonlyMap<string, number>): string | undefined {
+  for (const object of new Set([...expected.keys(), ...actual.keys()])) {
+    const has = actual.get(object) ?? 0;
+    const want = expected.get(object) ?? 0;
+    if (has !== want) return `${object} holds ${has} entries, ${want} expected`;
+  }
+  return undefined;
+}
+
+interface BackendState {
+  /** Entries per object after the last full reconcile and the changes applied since; undefined until one succeeds. */
+  expected: Map<string, number> | undefined;
+  /** The census that found a difference, kept for the reconcile it causes. */
+  seen: ReadonlyMap<string, number> | undefined;
+  /** Failed reconciles and applies in a row. */
+  failures: number;
+  /** Ticks to let pass before the next retry. */
+  wait: number;
+  /** No census before this time (ms, monotonic). */
+  censusAt: number;
+  /** How long its last censuses took, ms. */
+  took: number[];
+}
+
+/**
+ * What the daemon's drift check knows between full read-backs: per backend, how many entries each
+ * of its objects should hold (from the last full reconcile and the changes applied since), and
+ * whether its last apply failed. A backend whose counts differ (a set flushed, an entry deleted
+ * behind our back) or whose apply failed is due for a full reconcile; one that keeps failing is
+ * retried less and less often, so a lasting failure does not cost a full reconcile every tick.
+ */
+export class DriftCheck {
+  private readonly states = new Map<string, BackendState>();
+
+  /** `clock`: monotonic milliseconds, to space out each backend's census by its cost. */
+  constructor(private readonly clock: () => number = monotonicMs) {}
+
+  /** After a full reconcile of `backend`; `held` is what it was brought to (its represent() of the active bans). */
+  reconciled(backend: Backend, report: BackendReport, held?: readonly Entry[]): void {
+    const state = this.state(backend.name);
+    if (report.error !== null || report.failed.length > 0 || held === undefined) {
+      this.failed(state);
+      return;
+    }
+    state.failures = 0;
+    state.wait = 0;
+    if (backend.census) {
+      // A reconcile that changed nothing cannot bring the counts to what the store implies (the
+      // firewall counts an entry list() does not show, e.g. an ipset `nomatch`): take them as they are.
+      const unfixable = state.seen !== undefined && report.added === 0 && report.removed === 0;
+      state.expected = unfixable && state.seen ? new Map(state.seen) : tally(backend.census, held);
+    }
+    state.seen = undefined;
+  }
+
+  /** After one change applied without a full read-back: `was` and `will` are the backend's represent() of the bans it touched. */
+  changed(backend: Backend, was: readonly Entry[], will: readonly Entry[], report: BackendReport): void {
+    const state = this.state(backend.name);
+    if (report.error !== null || report.failed.length > 0) {
+      this.failed(state);
+      return;
+    }
+    const { expected } = state;
+    if (!backend.census || !expected) return;
+    for (const [object, n] of tally(backend.census, will)) expected.set(object, (expected.get(object) ?? 0) + n);
+    for (const [object, n] of tally(backend.census, was)) expected.set(object, (expected.get(object) ?? 0) - n);
+  }
+
+  /**
+   * The backends due for a full reconcile at this tick, each with why: what `check` (the
+   * structural check, ensure()) found missing, a failed apply to retry, or counts that differ. A
+   * backend that keeps failing rests between its retries, unchecked.
+   */
+  async due(backends: readonly Backend[], check: (backend: Backend) => Promise<string | undefined>): Promise<Stale[]> {
+    const found = await Promise.all(backends.map(async (backend): Promise<Stale | undefined> => {
+      const state = this.state(backend.name);
+      if (state.wait > 0) {
+        state.wait--;
+        return undefined;
+      }
+      const why = await check(backend)
+        ?? (state.failures > 0 ? 'retrying after a failed apply' : await this.count(backend, state));
+      return why === undefined ? undefined : { backend, why };
+    }));
+    return found.filter((stale): stale is Stale => stale !== undefined);
+  }
+
+  private async count(backend: Backend, state: BackendState): Promise<string | undefined> {
+    const { expected } = state;
+    if (!backend.census || !expected || this.clock() < state.censusAt) return undefined;
+    const started = this.clock();
+    let counts: ReadonlyMap<string, number>;
+    try {
+      counts = await backend.census.count();
+    } catch (error) {
+      return `counting its entries failed: ${messageOf(error)}`;
+    } finally {
+      state.took = [...state.took.slice(1 - CENSUS_SAMPLES), this.clock() - started];
+      const wait = censusWait(Math.min(...state.took), [...expected.values()].reduce((sum, n) => sum + n, 0));
+      state.censusAt = wait === 0 ? 0 : started + wait;
+    }
+    const why = difference(counts, expected);
+    if (why !== undefined) state.seen = counts;
+    return why;
+  }
+
+  private failed(state: BackendState): void {
+    state.failures++;
+    state.wait = Math.min(2 ** (state.failures - 1), MAX_RETRY_WAIT) - 1;
+    state.expected = undefined;
+    state.seen = undefined;
+  }
+
+  private state(name: string): BackendState {
+    let state = this.states.get(name);
+    if (!state) this.states.set(name, state = { expected: undefined, seen: undefined, failures: 0, wait: 0, censusAt: 0, took: [] });
+    return state;
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * Every backend's census against the real firewall in a namespace: after a reconcile it counts,
+ * per object, exactly what represent() says the backend holds, and it sees an entry taken out
+ * behind the backend's back. (hosts-deny's: test/reconcile/drift.test.ts.)
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Exec } from '../../src/backends/exec.js';
+import { createIpsetBackend } from '../../src/backends/ipset.js';
+import { createIptablesBackend } from '../../src/backends/iptables.js';
+import { createNftablesBackend } from '../../src/backends/nftables.js';
+import type { Backend, JailRule } from '../../src/backends/types.js';
+import { tally } from '../../src/reconcile/drift.js';
+import { entry, inNetns, reconcilePass } from '../helpers/backend.js';
+import type { Netns } from '../helpers/netns.js';
+
+const NOW = 1_700_000_000;
+const JAILS: readonly JailRule[] = [{ name: 'sshd', port: '22', blocktype: 'reject' }, { name: 'recidive', blocktype: 'drop' }];
+const DESIRED = [
+  entry('sshd', '203.0.113.7'), entry('sshd', '2001:db8::66'), entry('sshd', '198.51.100.0/24'), entry('sshd', '198.51.100.9', NOW + 3600),
+  entry('recidive', '203.0.113.7'), entry('recidive', '2001:db8:1::/48'), entry('recidive', '2001:db8:1::5'),
+];
+
+const BACKENDS: readonly { name: string; create: (options: { exec: Exec }) => Backend; object: string; remove: (ns: Netns) => void }[] = [
+  { name: 'nftables', create: createNftablesBackend, object: 'addr4-sshd', remove: (ns) => ns.run(['nft', 'delete', 'element', 'inet', 'f2b-store', 'addr4-sshd', '{ 203.0.113.7 }']) },
+  { name: 'ipset', create: createIpsetBackend, object: 'f2b-sshd', remove: (ns) => ns.run(['ipset', 'del', 'f2b-sshd', '203.0.113.7']) },
+  {
+    name: 'iptables',
+    create: createIptablesBackend,
+    object: 'iptables f2b-sshd',
+    remove: (ns) => ns.run(['iptables', '-D', 'f2b-sshd', '-s', '203.0.113.7/32', '-j', 'REJECT', '--reject-with', 'icmp-port-unreachable']),
+  },
+];
+
+/** Counts as [object, n] pairs, objects holding nothing left out, in name order. */
+const nonZero = (counts: ReadonlyMap<string, number>): [string, number][] => [...counts].filter(([, n]) => n > 0).sort(([a], [b]) => a.localeCompare(b));
+
+describe('census: entry counts per object, read cheaply from the real firewall', () => {
+  for (const { name, create, object, remove } of BACKENDS) {
+    it(`${name}: counts what represent() says it holds, and sees an entry taken out`, inNetns(create, async (ns, backend) => {
+      const census = backend.census;
+      assert.ok(census, `${name} has a census`);
+      assert.deepEqual(nonZero(await census.count()), [], 'nothing before the first reconcile');
+      const { report } = await reconcilePass(backend, JAILS, DESIRED, NOW);
+      assert.deepEqual(report.failed, []);
+      const expected = nonZero(tally(census, backend.represent(DESIRED)));
+      assert.ok(expected.length >= 4, `entries spread over several objects: ${JSON.stringify(expected)}`);
+      assert.deepEqual(nonZero(await census.count()), expected);
+
+      remove(ns);
+      const after = new Map(await census.count());
+      assert.equal(after.get(object), (new Map(expected).get(object) ?? 0) - 1, `${object} lost one entry`);
+
+      await backend.flush();
+      assert.deepEqual(nonZero(await census.count()), [], 'nothing after a flush');
+    }));
+  }
+});

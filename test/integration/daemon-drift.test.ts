@@ -1,0 +1,185 @@
+/**
+ * The running daemon against drift that leaves every object in place, which the check that
+ * objects exist cannot see: a set or chain emptied behind its back, one entry deleted, and a ban
+ * whose apply failed. Each must be repaired at the next ticks (the daemon runs every second here),
+ * not at the full check five minutes later. Every firewall lives in a namespace of its own.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { tempDir } from '../helpers/cli.js';
+import { startDaemon, waitFor, type DaemonProcess } from '../helpers/daemon.js';
+import { startPrivateFirewalld } from '../helpers/firewalld.js';
+import { createNetns, type Netns } from '../helpers/netns.js';
+import { JAIL, sshdFailure } from '../helpers/sshd-daemon.js';
+
+/** Where a firewall runs: its namespace, the environment that reaches it, and how to take it down. */
+interface Place {
+  readonly ns: Netns;
+  readonly env: NodeJS.ProcessEnv;
+  /** A directory for files handed to the firewall's tools. */
+  readonly dir: string;
+  close(): Promise<void>;
+}
+
+/** One firewall as the administrator meets it: where the sshd jail's IPv4 bans are, and how to take them out by hand. */
+interface Firewall {
+  readonly name: string;
+  /** What holds the jail's IPv4 bans, as the daemon's log names it. */
+  readonly object: string;
+  open(): Promise<Place>;
+  holds(place: Place, address: string): boolean;
+  /** Empties that object, leaving it in place. */
+  empty(place: Place): void;
+  /** Deletes one entry from it. */
+  remove(place: Place, address: string): void;
+}
+
+const tryRun = (ns: Netns, argv: readonly string[]): string => {
+  try {
+    return ns.run(argv);
+  } catch {
+    return '';
+  }
+};
+const word = (text: string, address: string): boolean => new RegExp(`(^|[\\s{,])${address.replace(/[.:]/g, '\\$&')}([\\s},/]|$)`, 'm').test(text);
+
+async function namespace(): Promise<Place> {
+  const ns = createNetns();
+  const tmp = tempDir();
+  return { ns, env: {}, dir: tmp.dir, close: async () => { ns.remove(); tmp.cleanup(); } };
+}
+
+async function firewalld(): Promise<Place> {
+  const fw = await startPrivateFirewalld();
+  return { ns: fw.netns, env: { DBUS_SYSTEM_BUS_ADDRESS: fw.busAddress }, dir: fw.dir, close: () => fw.stop() };
+}
+
+const firewallCmd = (place: Place, ...args: string[]): string =>
+  execFileSync('ip', ['netns', 'exec', place.ns.name, 'firewall-cmd', ...args], { env: { ...process.env, ...place.env }, encoding: 'utf8' });
+
+const FIREWALLS: readonly Firewall[] = [
+  {
+    name: 'nftables',
+    object: 'addr4-sshd',
+    open: namespace,
+    holds: ({ ns }, address) => word(tryRun(ns, ['nft', 'list', 'set', 'inet', 'f2b-store', 'addr4-sshd']), address),
+    empty: ({ ns }) => ns.run(['nft', 'flush', 'set', 'inet', 'f2b-store', 'addr4-sshd']),
+    remove: ({ ns }, address) => ns.run(['nft', 'delete', 'element', 'inet', 'f2b-store', 'addr4-sshd', `{ ${address} }`]),
+  },
+  {
+    name: 'ipset',
+    object: 'f2b-sshd',
+    open: namespace,
+    holds: ({ ns }, address) => word(tryRun(ns, ['ipset', 'list', 'f2b-sshd']), address),
+    empty: ({ ns }) => ns.run(['ipset', 'flush', 'f2b-sshd']),
+    remove: ({ ns }, address) => ns.run(['ipset', 'del', 'f2b-sshd', address]),
+  },
+  {
+    name: 'iptables',
+    object: 'iptables f2b-sshd',
+    open: namespace,
+    holds: ({ ns }, address) => tryRun(ns, ['iptables-save', '-t', 'filter']).includes(`-A f2b-sshd -s ${address}/32 `),
+    // Its final `-j RETURN` goes too, which the structural check already notices.
+    empty: ({ ns }) => ns.run(['iptables', '-F', 'f2b-sshd']),
+    remove({ ns }, address) {
+      const rule = ns.run(['iptables-save', '-t', 'filter']).split('\n').find((line) => line.startsWith(`-A f2b-sshd -s ${address}/32 `));
+      assert.ok(rule, `a rule for ${address}`);
+      ns.run(['iptables', '-D', ...rule.split(' ').slice(1)]);
+    },
+  },
+  {
+    name: 'firewalld',
+    object: 'f2b-sshd',
+    open: firewalld,
+    // What the kernel holds: the set firewalld made for our ipset in its own table.
+    holds: ({ ns }, address) => word(tryRun(ns, ['nft', 'list', 'set', 'inet', 'firewalld', 'f2b-sshd']), address),
+    empty(place) {
+      const file = join(place.dir, 'entries');
+      writeFileSync(file, firewallCmd(place, '--ipset=f2b-sshd', '--get-entries'));
+      firewallCmd(place, '--ipset=f2b-sshd', `--remove-entries-from-file=${file}`);
+    },
+    remove: (place, address) => void firewallCmd(place, '--ipset=f2b-sshd', `--remove-entry=${address}`),
+  },
+];
+
+const BANNED = ['203.0.113.7', '203.0.113.8'] as const;
+const LATE = '203.0.113.9';
+
+for (const firewall of FIREWALLS) {
+  describe(`the daemon repairs drift in ${firewall.name} within seconds`, () => {
+    let place: Place;
+    let tmp: ReturnType<typeof tempDir>;
+    let authLog: string;
+    let daemon: DaemonProcess;
+    // A process inside the namespace keeps it alive while its name is gone (see the failed apply below).
+    let keeper: ChildProcess;
+    const holdsAll = (addresses: readonly string[]): boolean => addresses.every((a) => firewall.holds(place, a));
+    const repairLine = (why: string): RegExp =>
+      new RegExp(`reconcile \\(${firewall.name}: ${why}\\) ${firewall.name}: added \\d+, removed 0`);
+
+    before(async () => {
+      place = await firewall.open();
+      keeper = spawn('ip', ['netns', 'exec', place.ns.name, 'sleep', '3600'], { stdio: 'ignore' });
+      tmp = tempDir();
+      const config = join(tmp.dir, 'etc');
+      authLog = join(tmp.dir, 'auth.log');
+      mkdirSync(config);
+      writeFileSync(join(config, 'f2b-store.conf'), `[reconcile]\nbackends = ${firewall.name}\nschedule = * * * * * *\n[daemon]\nlogfile =\n`);
+      writeFileSync(join(config, 'jail.local'), JAIL(authLog));
+      writeFileSync(authLog, '');
+      daemon = startDaemon(['--db', join(tmp.dir, 'bans.sqlite3'), '--config', config, '--netns', place.ns.name], place.env);
+      await waitFor('the daemon following its log', () => /watching \d+ log files/.test(daemon.log()), 15_000);
+      for (const address of BANNED) appendFileSync(authLog, sshdFailure(address).repeat(3));
+      await waitFor('the bans in the firewall', () => holdsAll(BANNED), 15_000);
+    });
+    after(async () => {
+      try {
+        assert.equal(await daemon?.stop(), 0, daemon?.log());
+      } finally {
+        keeper?.kill('SIGTERM');
+        await place?.close();
+        tmp?.cleanup();
+      }
+    });
+
+    it(`an emptied ${firewall.object} is refilled within 5 s`, async () => {
+      firewall.empty(place);
+      assert.ok(!holdsAll(BANNED), 'emptied');
+      const took = await waitFor('the bans back', () => holdsAll(BANNED), 5_000);
+      console.log(`${firewall.name}: an emptied ${firewall.object} was refilled in ${took} ms`);
+    });
+
+    it('an entry deleted behind its back is back within 5 s, noticed by its count', async () => {
+      firewall.remove(place, BANNED[0]);
+      assert.ok(!firewall.holds(place, BANNED[0]), 'deleted');
+      const took = await waitFor('the ban back', () => holdsAll(BANNED), 5_000);
+      console.log(`${firewall.name}: a deleted entry was back in ${took} ms`);
+      await waitFor('the repair in the log', () => repairLine(`${firewall.object} holds 1 entries, 2 expected`).test(daemon.log()), 5_000);
+    });
+
+    it('a ban whose apply failed is applied at the next ticks once the firewall answers again', async () => {
+      // The namespace loses its name: every firewall command fails as it would with the firewall
+      // out of reach, while the firewall keeps all it holds. The name comes back on the same namespace.
+      const failures = (): number => (daemon.log().match(new RegExp(`applying bans to ${firewall.name} failed`, 'g')) ?? []).length;
+      execIp(['netns', 'delete', place.ns.name]);
+      try {
+        appendFileSync(authLog, sshdFailure(LATE).repeat(3));
+        await waitFor('the failed apply', () => failures() > 0, 15_000);
+      } finally {
+        execIp(['netns', 'attach', place.ns.name, String(keeper.pid)]);
+      }
+      assert.ok(!firewall.holds(place, LATE), 'not applied while the firewall was out of reach');
+      const took = await waitFor('the ban applied by a retry', () => firewall.holds(place, LATE), 15_000);
+      console.log(`${firewall.name}: a failed apply was retried and done ${took} ms after the firewall answered again`);
+      await waitFor('the retry in the log', () => repairLine('retrying after a failed apply').test(daemon.log()), 5_000);
+      assert.ok(holdsAll(BANNED), 'the other bans stay');
+    });
+  });
+}
+
+function execIp(args: readonly string[]): void {
+  execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+}
