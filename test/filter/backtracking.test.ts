@@ -81,7 +81,7 @@ describe('catastrophic backtracking: the filters that must load', () => {
 
   it('every filter shipped with f2b-store loads without a warning, in every mode and log type', () => {
     for (const file of readdirSync(SHIPPED_FILTER_DIR).filter((f) => f.endsWith('.conf') && f !== 'common.conf')) {
-      for (const overrides of [{}, { mode: 'aggressive' }, { logtype: 'journal' }, { logtype: 'rfc5424' }]) {
+      for (const overrides of [{}, { mode: 'aggressive' }, { logtype: 'journal' }, { logtype: 'rfc5424' }] as Record<string, string>[]) {
         const filter = new LogFilter(loadFilter(file.slice(0, -5), [SHIPPED_FILTER_DIR], { overrides }), { now: () => 0 });
         assert.deepEqual(filter.warnings, [], `${file} ${JSON.stringify(overrides)}`);
       }
