@@ -72,7 +72,12 @@ export function catastrophicBacktracking(pattern: { readonly source: string; rea
     loops = groups.map((group) => parse(group, unicode).alternatives[0]?.elements[0]).filter((e) => e?.type === 'Quantifier');
   } catch {
     // A backreference to a group outside: look at the whole pattern, innermost repetition first.
-    loops = quantifiers(parse(pattern.source, unicode), false).reverse();
+    try {
+      loops = quantifiers(parse(pattern.source, unicode), false).reverse();
+    } catch {
+      // regexpp refuses what V8 ran: nothing to say (the matching budget still bounds it).
+      return undefined;
+    }
   }
   for (const loop of loops) {
     if (loop.max <= MAX_BOUNDED) continue;

@@ -28,6 +28,8 @@ describe('catastrophic backtracking: the shapes', () => {
     assert.equal(shapeOf(String.raw`^(a|a)* <HOST>$`), 'alternatives (?:a|a)* a|a');
     assert.equal(shapeOf(String.raw`^(\w|\d)+ <HOST>$`), String.raw`alternatives (?:\w|\d)+ \w|\d`);
     assert.equal(shapeOf(String.raw`(?i)^(x+x+)+y <HOST>$`), 'nested (?:[Xx]+[Xx]+)+ [Xx]+');
+    // A backreference to a group outside the repetition: the whole pattern is looked at.
+    assert.equal(shapeOf(String.raw`^(\w)(?:\1?\w+)+ <HOST>$`), String.raw`nested (?:(?:\1)?\w+)+ \w+`);
   });
 
   it('leaves polynomial and unambiguous repetitions alone', () => {
