@@ -47,12 +47,17 @@ const parse = (source: string, unicode: boolean): AST.Pattern => {
   return parser.parsePattern(source, undefined, undefined, { unicode });
 };
 const analyse = (): typeof Analysis => (analysis ??= load('regexp-ast-analysis') as typeof Analysis);
-/** Characters an element can consume, by its text: the same Unicode classes (`\w` is hundreds of ranges) recur in every filter. */
-const consumed = new Map<string, CharSet>();
+/**
+ * Characters an element can consume. Those of a character or class are kept by its text: the same
+ * Unicode classes (`\w` is hundreds of ranges) recur in every filter.
+ */
+const classChars = new Map<string, CharSet>();
 const charsOf = (element: AST.Element | AST.Alternative, flags: ReadonlyFlags): CharSet => {
+  const single = element.type === 'Character' || element.type === 'CharacterClass' || element.type === 'CharacterSet';
+  if (!single) return analyse().getConsumedChars(element, flags).chars;
   const key = `${flags.unicode === true ? 'u' : ''} ${element.raw}`;
-  let chars = consumed.get(key);
-  if (chars === undefined) consumed.set(key, chars = analyse().getConsumedChars(element, flags).chars);
+  let chars = classChars.get(key);
+  if (chars === undefined) classChars.set(key, chars = analyse().getConsumedChars(element, flags).chars);
   return chars;
 };
 
