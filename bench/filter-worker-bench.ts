@@ -4,12 +4,15 @@
  * matched in-process (LogFilter.processLine, as the daemon does today) and through FilterWorker
  * (src/filter/filter-worker.ts): one batch at a time (the daemon awaits each), all batches queued,
  * and two jails on the file in one worker or in a worker each. Lines/s of matching only (the file
- * is read into batches first), and each worker's resident memory. Both ways must find the same failures.
+ * is read into batches first), the longest the event loop waited meanwhile, and a worker's
+ * resident memory. Both ways must find the same failures.
  * Env: F2B_BENCH_WORKER_LINES=N changes the log length.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { loadFilter, FAIL2BAN_FILTER_DIR } from '../src/config/index.js';
 import { FilterWorker, LogFilter, logLineBatches, type FilterEntry } from '../src/filter/index.js';
 import { writeLog } from './log-workload.js';
@@ -39,11 +42,13 @@ async function readBatches(path: string): Promise<string[][]> {
   return batches;
 }
 
-function inProcess(entries: readonly FilterEntry[], batches: readonly string[][], now: number): number {
+/** In-process as the daemon does: batch after batch, the event loop free only between batches. */
+async function inProcess(entries: readonly FilterEntry[], batches: readonly string[][], now: number): Promise<number> {
   let failures = 0;
-  for (const entry of entries) {
-    const filter = new LogFilter(entry.definition, { ...entry.options, now: () => now });
-    for (const batch of batches) for (const line of batch) failures += filter.processLine(line).failures.length;
+  const filters = entries.map((entry) => new LogFilter(entry.definition, { ...entry.options, now: () => now }));
+  for (const batch of batches) {
+    for (const filter of filters) for (const line of batch) failures += filter.processLine(line).failures.length;
+    await yieldToLoop();
   }
   return failures;
 }
@@ -64,16 +69,15 @@ async function throughWorkers(workers: readonly { worker: FilterWorker; keys: st
   return failures;
 }
 
-function timed<T>(run: () => T): { value: T; seconds: number } {
-  const started = performance.now();
-  const value = run();
-  return { value, seconds: (performance.now() - started) / 1000 };
-}
-
-async function timedAsync<T>(run: () => Promise<T>): Promise<{ value: T; seconds: number }> {
+/** Time taken, and the longest the event loop waited meanwhile (what a `status` request would wait). */
+async function timed<T>(run: () => Promise<T>): Promise<{ value: T; seconds: number; stallMs: number }> {
+  const delay = monitorEventLoopDelay({ resolution: 5 });
+  delay.enable();
   const started = performance.now();
   const value = await run();
-  return { value, seconds: (performance.now() - started) / 1000 };
+  const seconds = (performance.now() - started) / 1000;
+  delay.disable();
+  return { value, seconds, stallMs: delay.max / 1e6 };
 }
 
 export async function runFilterWorkerBench(): Promise<void> {
@@ -91,37 +95,39 @@ export async function runFilterWorkerBench(): Promise<void> {
     const batches = await readBatches(log);
     const sshd: FilterEntry = { definition: loadFilter('sshd', [FAIL2BAN_FILTER_DIR]), options: { assumeNow: true } };
     const aggressive: FilterEntry = { definition: loadFilter('sshd[mode=aggressive]', [FAIL2BAN_FILTER_DIR]), options: { assumeNow: true } };
-    const row = (what: string, seconds: number, jails: number, failures: number, note = ''): Row =>
-      [what, `${seconds.toFixed(2)} s, ${int((lines * jails) / seconds)} lines/s per jail-line, ${int(lines / seconds)} log lines/s`, int(failures), note];
+    const row = (what: string, run: { seconds: number; stallMs: number; value: number }, jails: number, note = ''): Row => [
+      what, `${run.seconds.toFixed(2)} s, ${int((lines * jails) / run.seconds)} lines/s per jail-line, ${int(lines / run.seconds)} log lines/s`,
+      `${run.stallMs.toFixed(0)} ms`, int(run.value), note,
+    ];
 
     console.error('worker bench: in-process…');
-    const one = timed(() => inProcess([sshd], batches, now));
-    table.push(row('in-process LogFilter, 1 jail', one.seconds, 1, one.value));
+    const one = await timed(() => inProcess([sshd], batches, now));
+    table.push(row('in-process LogFilter, 1 jail', one, 1));
 
     const rssBefore = process.memoryUsage().rss;
     const worker = new FilterWorker({ filters: new Map([['sshd', sshd], ['aggressive', aggressive]]) });
     await worker.process('/warm-up', ['sshd'], ['warm-up'], now);
     const workerMiB = (process.memoryUsage().rss - rssBefore) / 2 ** 20;
     console.error('worker bench: one worker, batch by batch…');
-    const seq = await timedAsync(() => throughWorkers([{ worker, keys: ['sshd'] }], batches, now, false));
-    table.push(row('FilterWorker, 1 jail, one batch at a time (as the daemon awaits)', seq.seconds, 1, seq.value,
+    const seq = await timed(() => throughWorkers([{ worker, keys: ['sshd'] }], batches, now, false));
+    table.push(row('FilterWorker, 1 jail, one batch at a time (as the daemon awaits)', seq, 1,
       `${batches.length} batches of ~256 KiB (${int(lines / batches.length)} lines); +${workerMiB.toFixed(0)} MiB RSS for the worker`));
-    const queued = await timedAsync(() => throughWorkers([{ worker, keys: ['sshd'] }], batches, now, true));
-    table.push(row('FilterWorker, 1 jail, every batch queued', queued.seconds, 1, queued.value));
+    const queued = await timed(() => throughWorkers([{ worker, keys: ['sshd'] }], batches, now, true));
+    table.push(row('FilterWorker, 1 jail, every batch queued', queued, 1));
     if (seq.value !== one.value || queued.value !== one.value) throw new Error(`failures differ: in-process ${one.value}, worker ${seq.value} / ${queued.value}`);
 
     console.error('worker bench: two jails on the file…');
-    const two = timed(() => inProcess([sshd, aggressive], batches, now));
-    table.push(row('in-process LogFilter, 2 jails', two.seconds, 2, two.value));
-    const shared = await timedAsync(() => throughWorkers([{ worker, keys: ['sshd', 'aggressive'] }], batches, now, false));
-    table.push(row('FilterWorker, 2 jails in one worker, batch by batch', shared.seconds, 2, shared.value, 'each batch sent once for both jails'));
+    const two = await timed(() => inProcess([sshd, aggressive], batches, now));
+    table.push(row('in-process LogFilter, 2 jails', two, 2));
+    const shared = await timed(() => throughWorkers([{ worker, keys: ['sshd', 'aggressive'] }], batches, now, false));
+    table.push(row('FilterWorker, 2 jails in one worker, batch by batch', shared, 2, 'each batch sent once for both jails'));
     await worker.close();
     const own = [
       { worker: new FilterWorker({ filters: new Map([['sshd', sshd]]) }), keys: ['sshd'] },
       { worker: new FilterWorker({ filters: new Map([['aggressive', aggressive]]) }), keys: ['aggressive'] },
     ];
-    const split = await timedAsync(() => throughWorkers(own, batches, now, false));
-    table.push(row('FilterWorker, a worker per jail, batch by batch', split.seconds, 2, split.value, 'each batch sent to both workers'));
+    const split = await timed(() => throughWorkers(own, batches, now, false));
+    table.push(row('FilterWorker, a worker per jail, batch by batch', split, 2, 'each batch sent to both workers'));
     await Promise.all(own.map(({ worker: w }) => w.close()));
     if (shared.value !== two.value || split.value !== two.value) throw new Error(`failures differ: in-process ${two.value}, worker ${shared.value} / ${split.value}`);
   } finally {
@@ -130,8 +136,9 @@ export async function runFilterWorkerBench(): Promise<void> {
   const remarks = [
     'Log: generated by bench/log-workload.ts (sshd among cron, sudo and logind, about one failure in eight lines), read into batches of ~256 KiB first: the times are matching (and, for the worker, handing batches over and failures back) only.',
     'Filter: fail2ban\'s own sshd.conf; the second jail is sshd[mode=aggressive] on the same file. "per jail-line": lines times jails, per second.',
+    'Longest event-loop wait: the maximum of monitorEventLoopDelay meanwhile, what a status request or another jail would have waited; in-process, the loop is free only between batches.',
     `1-minute load average at start / end: ${loadAtStart.toFixed(2)} / ${loadavg()[0]!.toFixed(2)}.`,
   ];
   report('filter-worker', `Filter worker benchmark — ${startedAt.toISOString().slice(0, 10)}`, { machine, startedAt },
-    ['how', 'result', 'failures', 'note'], table, remarks);
+    ['how', 'result', 'longest event-loop wait', 'failures', 'note'], table, remarks);
 }
