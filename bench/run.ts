@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { nowSeconds } from '../src/core/index.js';
 import { runDaemonBench } from './daemon-bench.js';
 import { runFilterBench } from './filter-bench.js';
+import { runFilterWorkerBench } from './filter-worker-bench.js';
 import { runFirewallBench } from './firewall-bench.js';
 import { runInteropBench } from './interop-bench.js';
 import { describeMachine } from './machine.js';
@@ -99,9 +100,9 @@ function storeBench(): void {
   report('store', title, { machine, startedAt }, headers, table, remarks);
 }
 
-const SECTIONS = ['store', 'firewall', 'filter', 'daemon', 'interop'] as const;
+const SECTIONS = ['store', 'firewall', 'filter', 'filter-worker', 'daemon', 'interop'] as const;
 
-/** F2B_BENCH_ONLY=store|firewall|filter|daemon|interop runs one section; default all. */
+/** F2B_BENCH_ONLY=store|firewall|filter|filter-worker|daemon|interop runs one section; default all. */
 async function main(): Promise<void> {
   const only = process.env['F2B_BENCH_ONLY'] || undefined;
   if (only !== undefined && !(SECTIONS as readonly string[]).includes(only)) {
@@ -110,6 +111,7 @@ async function main(): Promise<void> {
   if (!only || only === 'store') storeBench();
   if (!only || only === 'firewall') await runFirewallBench();
   if (!only || only === 'filter') await runFilterBench();
+  if (!only || only === 'filter-worker') await runFilterWorkerBench();
   if (!only || only === 'daemon') await runDaemonBench();
   if (!only || only === 'interop') runInteropBench();
 }

@@ -34,6 +34,8 @@ export interface FailRegex {
   readonly regex: string;
   /** Every named group, like Python's `groupindex`. */
   readonly groupNames: readonly string[];
+  /** The JavaScript pattern it runs. */
+  readonly javascript: { readonly source: string; readonly flags: string };
   /**
    * Search `buf` the way fail2ban does: `buf` is the date-stripped line, or lines, each ending in
    * `\n` (fail2ban always searches `line + "\n"`; `$` matches before that final newline).
@@ -84,6 +86,7 @@ export function compileFailRegex(text: string, options: FailRegexOptions): FailR
     text,
     regex,
     groupNames,
+    javascript: compiled.javascript,
     match: (buf) => search(buf)?.captures,
     search,
     test: (buf) => compiled.test(buf),

@@ -19,6 +19,9 @@ export {
   type PythonRegex,
   type TranslatedRegex,
 } from './python-regex.js';
+export { catastrophicBacktracking, describeBacktracking, type BacktrackingShape } from './backtracking.js';
+export { FilterWorker, slowLineMessage, type FilterWorkerOptions, type SlowLine } from './filter-worker.js';
+export type { FilterEntry, LineFailures, WorkerFilterOptions } from './worker-protocol.js';
 export { LogFilter, type Failure, type LineResult, type LogFilterOptions } from './log-filter.js';
 export { runFilter, type FilterRun, type LineOutcome } from './filter-run.js';
 export { logLineBatches } from './log-lines.js';

@@ -1,5 +1,6 @@
 import { InputError } from '../core/index.js';
-import type { FilterDefinition, RegexSource } from '../config/index.js';
+import { FAIL2BAN_FILTER_DIR, type FilterDefinition, type RegexSource } from '../config/index.js';
+import { catastrophicBacktracking, describeBacktracking } from './backtracking.js';
 import { createDateDetector, type DateDetector } from './date-detector.js';
 import { compileFailRegex, failureHost, type FailCaptures, type FailRegex, type FailRegexMatch, type FailureHost } from './fail-regex.js';
 import type { UseDns } from './fail-tags.js';
@@ -91,14 +92,33 @@ function parseUseDns(definition: FilterDefinition): UseDns {
   return found;
 }
 
-function compileAll(sources: readonly RegexSource[], compile: (text: string) => FailRegex): FailRegex[] {
+/**
+ * fail2ban's own filter files are loaded as fail2ban ships them: a few of their regexes (exim,
+ * domino-smtp, named-refused, dovecot's aggressive mode, the rfc5424 line prefix) have shapes
+ * that backtrack exponentially, and refusing them would refuse filters fail2ban users run.
+ */
+const isFail2bansOwn = (file: string): boolean => file.startsWith(`${FAIL2BAN_FILTER_DIR}/`) && file.endsWith('.conf');
+
+/**
+ * Compiles each regex, refusing (or, in fail2ban's own files, reporting to `warn`) one that can
+ * backtrack catastrophically; every problem names the file and line that wrote the regex.
+ */
+function compileAll(sources: readonly RegexSource[], compile: (text: string) => FailRegex, warn: (message: string) => void): FailRegex[] {
   return sources.map((source) => {
+    const where = `${source.file}:${source.line}`;
+    let regex: FailRegex;
     try {
-      return compile(source.text);
+      regex = compile(source.text);
     } catch (error) {
-      if (error instanceof InputError) throw new InputError(`${source.file}:${source.line}: ${error.message}`, { cause: error });
+      if (error instanceof InputError) throw new InputError(`${where}: ${error.message}`, { cause: error });
       throw error;
     }
+    const shape = catastrophicBacktracking(regex.javascript);
+    if (shape === undefined) return regex;
+    const problem = `${where}: ${regex.kind} '${source.text}': ${describeBacktracking(shape)}`;
+    if (!isFail2bansOwn(source.file)) throw new InputError(problem);
+    warn(`${problem} (fail2ban's own filter: loaded as it ships)`);
+    return regex;
   });
 }
 
@@ -158,6 +178,8 @@ export class LogFilter {
   private lastDate: number | undefined;
   private lastDateText = '';
   private readonly sessions = new Map<string, { at: number; data: FailData }>();
+  /** Regexes of fail2ban's own filters that can backtrack catastrophically, one message each. */
+  readonly warnings: readonly string[];
 
   constructor(definition: FilterDefinition, options: LogFilterOptions) {
     this.definition = definition;
@@ -171,12 +193,15 @@ export class LogFilter {
       ...(options.timeZone === undefined ? {} : { timeZone: options.timeZone }),
       now: options.now,
     });
-    const prefregex = definition.prefregex && compileAll([definition.prefregex], (text) => compileFailRegex(text, { kind: 'prefregex', useDns }))[0];
+    const warnings: string[] = [];
+    const warn = (message: string): void => void warnings.push(message);
+    const prefregex = definition.prefregex && compileAll([definition.prefregex], (text) => compileFailRegex(text, { kind: 'prefregex', useDns }), warn)[0];
     this.prefregex = prefregex;
     this.failregex = compileAll(definition.failregex, (text) => compileFailRegex(text, {
       kind: 'failregex', multiline: this.maxlines > 1, useDns, ...(prefregex ? { prefregex } : {}),
-    }));
-    this.ignoreregex = compileAll(definition.ignoreregex, (text) => compileFailRegex(text, { kind: 'ignoreregex', useDns }));
+    }), warn);
+    this.ignoreregex = compileAll(definition.ignoreregex, (text) => compileFailRegex(text, { kind: 'ignoreregex', useDns }), warn);
+    this.warnings = warnings;
   }
 
   /** Date templates in their current order, with how often each read a date. */

@@ -42,6 +42,8 @@ export interface TranslatedRegex {
 /** A compiled Python regex: `exec` returns the named groups that took part, by Python name. */
 export interface PythonRegex {
   readonly source: string;
+  /** The JavaScript pattern it runs. */
+  readonly javascript: { readonly source: string; readonly flags: string };
   /** Every named group of the pattern, like Python's `groupindex`. */
   readonly groupNames: readonly string[];
   exec(text: string): Record<string, string> | undefined;
@@ -121,6 +123,7 @@ export function compilePythonRegex(source: string, flags: PythonFlags = {}): Pyt
 
   return {
     source,
+    javascript: { source: regex.source, flags: regex.flags },
     groupNames: translated.pythonNames,
     exec: (text) => search(text)?.groups,
     search,
@@ -164,6 +167,21 @@ const CLASS_TEXT: Readonly<Record<ClassName, { unicode: string; ascii: string }>
   word: { unicode: '\\p{L}\\p{N}_', ascii: 'A-Za-z0-9_' },
   space: { unicode: UNICODE_SPACE, ascii: ' \\t-\\r' },
 };
+
+/**
+ * A piece of an emitted pattern made readable for messages: the classes emitted for Python's
+ * `\w`, `\s`, `\d` and `.` written as those again.
+ */
+export function readablePattern(javascript: string): string {
+  let text = javascript;
+  for (const [name, { unicode }] of Object.entries(CLASS_TEXT)) {
+    const letter = CLASS_LETTER[name as ClassName];
+    text = text.replaceAll(`[^${unicode}]`, `\\${letter.toUpperCase()}`).replaceAll(unicode, `\\${letter}`);
+  }
+  return text.replace(/\[(\\[wsd])\]/g, '$1').replaceAll('[^\\n]', '.');
+}
+
+const CLASS_LETTER: Readonly<Record<ClassName, string>> = { digit: 'd', word: 'w', space: 's' };
 
 class Emitter {
   readonly groupNames = new Map<number, string>();

@@ -22,7 +22,10 @@ the firewall.`)
     .action(async (_options: unknown, command: Command) => {
       const ctx = createContext(command);
       // Loaded only here: the daemon's modules (watching, engine, filters) would slow every other command's start.
-      const { controlSocketFor, pidFileFor, runDaemon } = await import('../../daemon/index.js');
+      const [{ controlSocketFor, pidFileFor, runDaemon }, { compileJailFilters }] = await Promise.all([
+        import('../../daemon/index.js'), import('../jail-filters.js'),
+      ]);
+      const log = (line: string): void => console.error(`${isoTime(nowSeconds())} f2b-store: ${line}`);
       const store = await ctx.store();
       const backends = await ctx.backends();
       await runDaemon({
@@ -33,7 +36,12 @@ the firewall.`)
         pidFile: pidFileFor(ctx.dbPath()),
         socketPath: controlSocketFor(ctx.dbPath()),
         banLogFile: ctx.config().logFile,
-        loadJails: () => enabledJails(ctx.configDir),
+        // Filters are compiled here: a bad regex stops start (or a reload) naming its file and line.
+        loadJails: () => {
+          const jails = enabledJails(ctx.configDir);
+          for (const warning of compileJailFilters(jails)) log(`warning: ${warning}`);
+          return jails;
+        },
         actionBackends: (jails) => jails.flatMap((jail) => jail.actions
           // f2b-store's own action (fail2ban delegating to it) would only call f2b-store back.
           .filter((action) => action.name !== 'f2b-store')
@@ -44,7 +52,7 @@ the firewall.`)
               details: (name, address) => store.banDetails(address, name),
             });
           })),
-        log: (line) => console.error(`${isoTime(nowSeconds())} f2b-store: ${line}`),
+        log,
       });
     });
 }

@@ -73,6 +73,7 @@ says (yes, warn: looked up; raw, no: none).`)
       // One "now" for the whole run: the file is read as it stands, and the clock is not read per line.
       const now = nowSeconds();
       const filter = new LogFilter(definition, { now: () => now, checkAllRegex: true });
+      for (const warning of filter.warnings) console.error(`f2b-store: warning: ${warning}`);
       const lines = 'file' in source ? logLineBatches(source.file) : [[source.line]];
       const started = performance.now();
       if (ctx.json) {

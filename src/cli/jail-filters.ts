@@ -1,0 +1,16 @@
+import { nowSeconds } from '../core/index.js';
+import type { EnabledJail } from '../config/index.js';
+import { LogFilter } from '../filter/index.js';
+
+/**
+ * Compiles the filter of each jail as the daemon will, so that a bad regex (one that cannot be
+ * translated, or that can backtrack catastrophically) stops `check` and `start` with an
+ * InputError naming its file and line. Returns the warnings about fail2ban's own filters, once each.
+ */
+export function compileJailFilters(jails: readonly Pick<EnabledJail, 'filter' | 'usedns'>[]): string[] {
+  const warnings = new Set<string>();
+  for (const jail of jails) {
+    for (const warning of new LogFilter(jail.filter, { now: nowSeconds, useDns: jail.usedns }).warnings) warnings.add(warning);
+  }
+  return [...warnings];
+}

@@ -1,0 +1,77 @@
+/**
+ * The worker thread behind FilterWorker (filter-worker.ts): it holds one LogFilter per (filter
+ * key, log path), runs batches of lines through them and publishes the line it is on in a
+ * shared array, so the main thread can see a line that takes too long and end the thread.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { LogFilter } from './log-filter.js';
+import type { FilterEntry, FromWorker, LineFailures, ToWorker, WorkerData } from './worker-protocol.js';
+import { PROGRESS_BATCH, PROGRESS_KEY, PROGRESS_LINE } from './worker-protocol.js';
+
+const port = parentPort;
+if (port === null) throw new Error('match-worker.js runs as a worker thread of FilterWorker');
+const data = workerData as WorkerData;
+const progress = new Int32Array(data.progress);
+
+/** Each entry with its JSON, to tell on `filters` which keys changed. */
+let entries = new Map<string, { entry: FilterEntry; json: string }>();
+const running = new Map<string, Map<string, LogFilter>>();
+/** The batch's clock: every line of a batch is read at the time the main thread sent it. */
+let now = 0;
+
+function setFilters(filters: readonly (readonly [string, FilterEntry])[]): void {
+  const next = new Map(filters.map(([key, entry]) => [key, { entry, json: JSON.stringify(entry) }]));
+  for (const [key, { json }] of entries) if (next.get(key)?.json !== json) running.delete(key);
+  entries = next;
+}
+
+function filterFor(key: string, path: string): LogFilter {
+  let byPath = running.get(key);
+  if (byPath === undefined) running.set(key, byPath = new Map());
+  let filter = byPath.get(path);
+  if (filter === undefined) {
+    const found = entries.get(key);
+    if (found === undefined) throw new Error(`no filter "${key}" in the worker`);
+    filter = new LogFilter(found.entry.definition, { ...found.entry.options, now: () => now });
+    byPath.set(path, filter);
+  }
+  return filter;
+}
+
+function runBatch(message: Extract<ToWorker, { type: 'batch' }>): void {
+  now = message.now;
+  Atomics.store(progress, PROGRESS_BATCH, message.id);
+  for (const [k, key] of message.keys.entries()) {
+    Atomics.store(progress, PROGRESS_LINE, -1);
+    Atomics.store(progress, PROGRESS_KEY, k);
+    const filter = filterFor(key, message.path);
+    const skip = new Set(message.skip.filter(([k]) => k === key).map(([, index]) => index));
+    const lines: LineFailures[] = [];
+    const { lines: text } = message;
+    for (let index = 0; index < text.length; index++) {
+      if (skip.has(index)) continue;
+      Atomics.store(progress, PROGRESS_LINE, index);
+      const { failures } = filter.processLine(text[index] as string);
+      if (failures.length > 0) lines.push({ index, failures });
+    }
+    post({ type: 'result', id: message.id, key, lines });
+  }
+  Atomics.store(progress, PROGRESS_LINE, -1);
+  post({ type: 'done', id: message.id });
+}
+
+const post = (message: FromWorker): void => port.postMessage(message);
+
+setFilters(data.filters);
+port.on('message', (message: ToWorker) => {
+  if (message.type === 'filters') {
+    setFilters(message.filters);
+    return;
+  }
+  try {
+    runBatch(message);
+  } catch (error) {
+    Atomics.store(progress, PROGRESS_LINE, -1);
+    post({ type: 'error', id: message.id, message: error instanceof Error ? error.message : String(error) });
+  }
+});

@@ -1,0 +1,119 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { writeLog } from '../../bench/log-workload.js';
+import { FAIL2BAN_FILTER_DIR, loadFilter, SHIPPED_FILTER_DIR } from '../../src/config/index.js';
+import { FilterWorker, LogFilter, slowLineMessage, type FilterEntry, type SlowLine } from '../../src/filter/index.js';
+import { BIN, tempDir } from '../helpers/cli.js';
+
+const NOW = 1458409244 + 100;
+/** fail2ban's own exim filter: its failregex at exim.conf:24 backtracks exponentially on a run of quotes. */
+const exim: FilterEntry = { definition: loadFilter('exim', [FAIL2BAN_FILTER_DIR]), options: { assumeNow: true } };
+const sshd: FilterEntry = { definition: loadFilter('sshd', [SHIPPED_FILTER_DIR]), options: { assumeNow: true } };
+const EXIM_FAILURE = '2016-03-19 18:40:44 [26221] SMTP protocol error in "AUTH LOGIN aW5mb0BtYW5iYXQub3Jn" H=([127.0.0.1]) [198.51.100.4]:14243 I=[172.89.0.6]:587 AUTH command used when not advertised';
+/** About 30 hours in V8: 22 quotes take ~0.4 s, and each quote doubles it. */
+const EXIM_ATTACK = `2016-03-19 18:40:44 [26221] SMTP protocol error in "a${'"'.repeat(40)} [198.51.100.9]:14243 AUTH command used when not advertised!`;
+const sshdFailure = (address: string): string => `Mar 19 18:40:45 host sshd[31602]: Failed password for invalid user root from ${address} port 50273 ssh2`;
+
+describe('FilterWorker: filters in a worker thread, with a time budget per line', () => {
+  it('drops a line that runs past the budget, logs it once, and goes on: the other lines and filters keep their failures', async () => {
+    const slow: SlowLine[] = [];
+    const worker = new FilterWorker({ filters: new Map([['exim', exim], ['sshd', sshd]]), budgetMs: 300, onSlowLine: (s) => slow.push(s) });
+    // Stands for the daemon's status and other jails: it must keep running while a regex is stuck.
+    let ticks = 0;
+    const counter = setInterval(() => ticks++, 10);
+    const started = performance.now();
+    try {
+      const lines = [sshdFailure('203.0.113.1'), EXIM_ATTACK, EXIM_FAILURE, sshdFailure('203.0.113.2')];
+      const results = await worker.process('/var/log/mixed.log', ['exim', 'sshd'], lines, NOW);
+      const elapsed = performance.now() - started;
+      const hosts = (key: string): [number, string][] =>
+        (results.get(key) ?? []).flatMap(({ index, failures }) => failures.map((f): [number, string] => [index, f.host.value]));
+      assert.deepEqual(hosts('exim'), [[2, '198.51.100.4']]);
+      assert.deepEqual(hosts('sshd'), [[0, '203.0.113.1'], [3, '203.0.113.2']]);
+      assert.equal(slow.length, 1, JSON.stringify(slow));
+      const [dropped] = slow as [SlowLine];
+      assert.deepEqual([dropped.key, dropped.path, dropped.index, dropped.line], ['exim', '/var/log/mixed.log', 1, EXIM_ATTACK]);
+      assert.ok(dropped.ms >= 300 && dropped.ms < 10_000, `dropped after ${dropped.ms} ms, within the budget's reach`);
+      assert.ok(elapsed < 30_000, `the batch took ${elapsed} ms, not the hours the line would`);
+      assert.ok(ticks >= 0.3 * (elapsed / 10), `the event loop ran meanwhile: ${ticks} ticks of 10 ms in ${Math.round(elapsed)} ms`);
+      assert.match(slowLineMessage(dropped), /^\[exim\] \/var\/log\/mixed\.log: a line took over \d+ ms in the filter and was dropped \(.*multi-line state.*\): "2016-03-19/);
+      // The fresh worker serves the next batch.
+      const next = await worker.process('/var/log/mixed.log', ['sshd'], [sshdFailure('203.0.113.3')], NOW);
+      assert.deepEqual(next.get('sshd')?.map((l) => l.failures[0]?.host.value), ['203.0.113.3']);
+    } finally {
+      clearInterval(counter);
+      await worker.close();
+    }
+  });
+
+  describe('on a generated auth.log', () => {
+    let tmp: ReturnType<typeof tempDir>;
+    let lines: string[];
+    before(async () => {
+      tmp = tempDir();
+      const log = join(tmp.dir, 'auth.log');
+      await writeLog(log, 'auth', 20_000, NOW);
+      lines = readFileSync(log, 'utf8').split('\n').filter(Boolean);
+    });
+    after(() => tmp.cleanup());
+
+    /** What one in-process LogFilter per (key, path) finds, as the daemon does today. */
+    const inProcess = (entry: FilterEntry, batches: readonly string[][]): [number, unknown][] => {
+      const filter = new LogFilter(entry.definition, { ...entry.options, now: () => NOW });
+      let offset = 0;
+      const found: [number, unknown][] = [];
+      for (const batch of batches) {
+        batch.forEach((line, i) => { for (const f of filter.processLine(line).failures) found.push([offset + i, f]); });
+        offset += batch.length;
+      }
+      return found;
+    };
+
+    it('finds exactly what an in-process LogFilter finds, batch after batch, with multi-line state carried over', async () => {
+      const batches: string[][] = [];
+      for (let i = 0; i < lines.length; i += 2_500) batches.push(lines.slice(i, i + 2_500));
+      const worker = new FilterWorker({ filters: new Map([['sshd', sshd], ['sshd-aggressive', {
+        definition: loadFilter('sshd[mode=aggressive]', [SHIPPED_FILTER_DIR]), options: { assumeNow: true },
+      }]]) });
+      try {
+        const found = new Map<string, [number, unknown][]>([['sshd', []], ['sshd-aggressive', []]]);
+        let offset = 0;
+        for (const batch of batches) {
+          const results = await worker.process('/var/log/auth.log', ['sshd', 'sshd-aggressive'], batch, NOW);
+          for (const [key, perLine] of results) for (const { index, failures } of perLine) for (const f of failures) found.get(key)?.push([offset + index, f]);
+          offset += batch.length;
+        }
+        const expected = inProcess(sshd, batches);
+        assert.ok(expected.length > 1_000, `the log holds failures (${expected.length})`);
+        assert.deepEqual(found.get('sshd'), expected);
+        assert.deepEqual(found.get('sshd-aggressive'), inProcess({ definition: loadFilter('sshd[mode=aggressive]', [SHIPPED_FILTER_DIR]), options: { assumeNow: true } }, batches));
+      } finally {
+        await worker.close();
+      }
+    });
+  });
+
+  it('replace brings new filters in, and close rejects what is still queued', async () => {
+    const worker = new FilterWorker({ filters: new Map([['sshd', sshd]]) });
+    worker.replace(new Map([['sshd', sshd], ['exim', exim]]));
+    const results = await worker.process('/var/log/auth.log', ['sshd', 'exim'], [sshdFailure('203.0.113.5'), EXIM_FAILURE], NOW);
+    assert.deepEqual([...results.keys()], ['sshd', 'exim']);
+    assert.equal(results.get('exim')?.[0]?.index, 1);
+    const pending = assert.rejects(worker.process('/var/log/auth.log', ['exim'], [EXIM_ATTACK], NOW), /closed/);
+    await worker.close();
+    await pending;
+    await assert.rejects(worker.process('/var/log/auth.log', ['sshd'], [], NOW), /closed/);
+  });
+
+  it('the worker entry of the built bundle loads and runs the same protocol', async () => {
+    const worker = new FilterWorker({ filters: new Map([['sshd', sshd]]), workerUrl: new URL('match-worker.js', new URL(`file://${BIN}`)) });
+    try {
+      const results = await worker.process('/var/log/auth.log', ['sshd'], ['noise', sshdFailure('203.0.113.6')], NOW);
+      assert.deepEqual(results.get('sshd')?.map((l) => [l.index, l.failures[0]?.host.value]), [[1, '203.0.113.6']]);
+    } finally {
+      await worker.close();
+    }
+  });
+});
