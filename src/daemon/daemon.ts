@@ -174,6 +174,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     process.off('SIGHUP', onHup);
     await reloading;
     await stopTailers();
+    await logJails.close();
     writer.close();
     loop.stop();
     control?.close();

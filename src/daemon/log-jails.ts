@@ -2,19 +2,18 @@ import { messageOf, parseAddress, type Ban } from '../core/index.js';
 import type { EnabledJail } from '../config/index.js';
 import type { Backend } from '../backends/index.js';
 import { JailEngine, type BanDecision, type FailureCounterChange } from '../engine/index.js';
-import { LogFilter } from '../filter/index.js';
+import { FilterWorker, slowLineMessage, type FilterEntry } from '../filter/index.js';
 import { applyChange, type BackendReport, type JailRules } from '../reconcile/index.js';
 import { isDamaged, type BanStore } from '../store/index.js';
 import { compileLogPattern, MAX_LINE_BYTES, patternMatches, type LineBatch, type LogPattern } from '../watch/index.js';
 import type { BanLogEvent } from './ban-log.js';
 import type { StoreWriter } from './store-writer.js';
 
-/** One jail at work: its engine (failure counters) and one filter per log file (multi-line state is per file). */
+/** One jail at work: its engine (failure counters); its filter runs in the filter worker, one per log file there. */
 interface RunningJail {
   readonly definition: EnabledJail;
   readonly engine: JailEngine;
   readonly patterns: readonly LogPattern[];
-  readonly filters: Map<string, LogFilter>;
 }
 
 export interface LogJailsOptions {
@@ -40,6 +39,10 @@ export interface JailStatus {
   readonly droppedLines: number;
 }
 
+function filterEntries(definitions: readonly EnabledJail[]): Map<string, FilterEntry> {
+  return new Map(definitions.map((d) => [d.name, { definition: d.filter, options: { assumeNow: true, useDns: d.usedns } }]));
+}
+
 /** Two jail definitions that count failures the same way: counters carry over a reload. */
 function sameCounting(a: EnabledJail, b: EnabledJail): boolean {
   const counting = (j: EnabledJail): unknown => [j.filter, j.logpaths, j.maxretry, j.findtime, j.bantime, j.increment, j.ignoreip,
@@ -54,11 +57,18 @@ function sameCounting(a: EnabledJail, b: EnabledJail): boolean {
  */
 export class LogJails {
   private jails = new Map<string, RunningJail>();
+  private readonly worker: FilterWorker;
   /** Over-long lines dropped per file since start. */
   private readonly dropped = new Map<string, number>();
 
   constructor(private readonly options: LogJailsOptions, definitions: readonly EnabledJail[]) {
+    this.worker = new FilterWorker({ filters: filterEntries(definitions), onSlowLine: (slow) => options.log(slowLineMessage(slow)) });
     this.replace(definitions);
+  }
+
+  /** Ends the filter worker; no batch is handled after. */
+  async close(): Promise<void> {
+    await this.worker.close();
   }
 
   /** Every `logpath` of every jail, for the tailer. */
@@ -76,9 +86,9 @@ export class LogJails {
 
   /**
    * Takes a new set of jail definitions (SIGHUP): a jail whose counting is unchanged keeps its
-   * engine and filters; a new or changed one starts from the counters in the store. Throws
-   * (InputError, naming the file and line) before changing anything when a filter does not
-   * compile or a jail's options are bad.
+   * engine and its filters' multi-line state; a new or changed one starts from the counters in
+   * the store. Throws (InputError) before changing anything when a jail's options are bad;
+   * filters are compiled before (see cli/jail-filters.ts), so a bad one never gets here.
    */
   replace(definitions: readonly EnabledJail[]): void {
     const next = new Map<string, RunningJail>();
@@ -98,14 +108,13 @@ export class LogJails {
         now: this.options.now,
         log: (message) => this.options.log(`[${definition.name}] ${message}`),
       });
-      // Compiled now: a filter that does not compile must stop a start or a reload, not stall its log later.
-      this.newFilter(definition);
       engine.restore(this.options.store.failureCounters(definition.name));
       next.set(definition.name, {
-        definition, engine, filters: new Map(), patterns: definition.logpaths.map((p) => compileLogPattern(p.pattern, p.tail)),
+        definition, engine, patterns: definition.logpaths.map((p) => compileLogPattern(p.pattern, p.tail)),
       });
     }
     this.jails = next;
+    this.worker.replace(filterEntries(definitions));
   }
 
   /**
@@ -118,10 +127,11 @@ export class LogJails {
     const candidates = new Map<string, BanDecision>();
     const now = this.options.now();
     const jails = [...this.jails.values()].filter((jail) => jail.patterns.some((p) => patternMatches(p, batch.path)));
+    // Matched in the filter worker: no regex holds up the event loop, and a line past its time budget is dropped.
+    const matched = await this.worker.process(batch.path, jails.map((jail) => jail.definition.name), batch.lines, now);
     for (const jail of jails) {
-      const filter = this.filterFor(jail, batch.path);
-      for (const line of batch.lines) {
-        for (const failure of filter.processLine(line).failures) {
+      for (const { failures } of matched.get(jail.definition.name) ?? []) {
+        for (const failure of failures) {
           // A burst longer than maxretry decides again every maxretry lines: one ban is enough.
           for (const decision of await jail.engine.add(failure)) {
             const key = `${decision.jail} ${decision.address}`;
@@ -210,19 +220,6 @@ export class LogJails {
       this.options.log(`${batch.path}: dropped ${batch.dropped === 1 ? 'a line' : `${batch.dropped} lines`} longer than ${MAX_LINE_BYTES / 1024} KiB unmatched: `
         + 'a padded line could otherwise choose the banned address; status counts the lines dropped');
     }
-  }
-
-  private filterFor(jail: RunningJail, path: string): LogFilter {
-    let filter = jail.filters.get(path);
-    if (!filter) {
-      filter = this.newFilter(jail.definition);
-      jail.filters.set(path, filter);
-    }
-    return filter;
-  }
-
-  private newFilter(definition: EnabledJail): LogFilter {
-    return new LogFilter(definition.filter, { now: this.options.now, assumeNow: true, useDns: definition.usedns });
   }
 
   private report(changed: readonly Ban[], decisions: readonly BanDecision[], held: boolean): void {

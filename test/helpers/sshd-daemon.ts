@@ -68,9 +68,10 @@ export interface SshdDaemon {
   cleanup(): Promise<void>;
 }
 
-/** The sshd jail on `authLog`; a key set in `extra` replaces the default's. */
+/** The sshd jail on `authLog`; a key set in `extra` (before any section of its own) replaces the default's. */
 export function JAIL(authLog: string, extra = ''): string {
-  const set = new Set(extra.split('\n').map((line) => line.split('=')[0]?.trim()));
+  const own = extra.split(/^\[/m)[0] ?? '';
+  const set = new Set(own.split('\n').map((line) => line.split('=')[0]?.trim()));
   const defaults = ['maxretry = 3', 'findtime = 10m', 'bantime = 1h'].filter((line) => !set.has(line.split('=')[0]?.trim()));
   return `[sshd]\nenabled = true\nfilter = sshd\nlogpath = ${authLog}\n${defaults.map((line) => `${line}\n`).join('')}${extra}`;
 }

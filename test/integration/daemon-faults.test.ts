@@ -204,3 +204,40 @@ describe('the daemon across wall-clock steps (libfaketime), with real nftables i
     assert.equal(s.daemon!.child.exitCode, null, 'still running');
   });
 });
+
+describe('the daemon with a filter that backtracks catastrophically (fail2ban\'s own exim), with real nftables in a namespace', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  let s: SshdDaemon;
+  let eximLog: string;
+
+  before(async () => {
+    tmp = tempDir();
+    eximLog = join(tmp.dir, 'exim-mainlog');
+    writeFileSync(eximLog, '');
+    // fail2ban's exim.conf loads with a warning (its failregex at line 24 backtracks exponentially on quotes).
+    s = sshdDaemon(`\n[exim]\nenabled = true\nfilter = exim\nlogpath = ${eximLog}\nmaxretry = 3\n`);
+    await s.start();
+  });
+  after(async () => {
+    await s?.cleanup();
+    tmp?.cleanup();
+  });
+
+  it('a line that would take hours is dropped after its budget; the other jail bans, status answers, the filter goes on', async () => {
+    const when = new Date().toISOString().replace('T', ' ').slice(0, 19);
+    const attack = `${when} [26221] SMTP protocol error in "a${'"'.repeat(40)} [198.51.100.9]:14243 AUTH command used when not advertised!\n`;
+    appendFileSync(eximLog, attack);
+    await sleep(200);
+    s.fail('203.0.113.195', 3);
+    const asked = performance.now();
+    assert.equal(s.status().daemon.running, true);
+    assert.ok(performance.now() - asked < 5_000, 'status answers while the line is being matched');
+    await waitFor('the sshd attacker banned', () => s.inTable('203.0.113.195'), 10_000);
+    assert.match(s.daemon!.log(), /\[exim\] .*exim-mainlog: a line took over \d+ ms in the filter and was dropped/, 'the dropped line is logged');
+    const failure = (address: string, n: number): string =>
+      `${when} [2622${n}] SMTP protocol error in "AUTH LOGIN aW5mb0BtYW5iYXQub3Jn" H=([127.0.0.1]) [${address}]:1424${n} I=[172.89.0.6]:587 AUTH command used when not advertised\n`;
+    appendFileSync(eximLog, [1, 2, 3].map((n) => failure('203.0.113.196', n)).join(''));
+    await waitFor('the exim jail still bans', () => s.inTable('203.0.113.196'), 10_000);
+    assert.ok(!s.inTable('198.51.100.9'), 'the address in the dropped line is not banned');
+  });
+});
