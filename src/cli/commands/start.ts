@@ -23,7 +23,7 @@ the firewall.`)
       const ctx = createContext(command);
       // Loaded only here: the daemon's modules (watching, engine, filters) would slow every other command's start.
       const { controlSocketFor, pidFileFor, runDaemon } = await import('../../daemon/index.js');
-      const store = await ctx.store();
+      const store = await ctx.store({ create: true });
       const backends = await ctx.backends();
       await runDaemon({
         store,
