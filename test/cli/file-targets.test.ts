@@ -110,7 +110,8 @@ describe('where export --file and the hosts-deny backend write: the real file, n
     const config = join(tmp.dir, 'etc-fifo');
     mkdirSync(config);
     writeFileSync(join(config, 'f2b-store.conf'), `[reconcile]\nbackends = hosts-deny\n[hosts-deny]\nfile = ${fifo}\n`);
-    const result = runCli(['--db', db, '--config', config, 'reconcile']);
+    // Reading a FIFO blocks until a writer comes: a hang is the failure.
+    const result = runCli(['--db', db, '--config', config, 'reconcile'], { timeoutMs: 30_000 });
     assert.equal(result.code, 1, result.stderr);
     assert.match(result.stderr, new RegExp(`${fifo} is a FIFO, not a regular file`));
     assert.equal(kind(fifo), 'fifo');

@@ -145,7 +145,8 @@ describe('the daemon under the unit\'s own sandbox (its mounts reproduced with u
 
   it('writes the stored bans into hosts.deny at start, in place, keeping everything else', async () => {
     const inode = statSync(hostsDeny).ino;
-    await waitFor('the bans in hosts.deny', () => holds('203.0.113.7') && holds('203.0.113.8'), 20_000);
+    await waitFor('the bans in hosts.deny', () => holds('203.0.113.7') && holds('203.0.113.8'), 20_000)
+      .catch((error: Error) => assert.fail(`${error.message}; the daemon said:\n${service!.log()}`));
     const text = readFileSync(hostsDeny, 'utf8');
     assert.ok(text.startsWith(FOREIGN), text);
     assert.equal(statSync(hostsDeny).ino, inode, 'the same file: the one the unit made writable');
@@ -154,7 +155,8 @@ describe('the daemon under the unit\'s own sandbox (its mounts reproduced with u
 
   it('lifts a ban from hosts.deny on its schedule, with the database in its StateDirectory', async () => {
     assert.equal(runCli(['--db', stateDb, '--backend', 'none', 'unban', '203.0.113.8']).code, 0);
-    await waitFor('the lifted ban gone from hosts.deny', () => !holds('203.0.113.8'), 20_000);
+    await waitFor('the lifted ban gone from hosts.deny', () => !holds('203.0.113.8'), 20_000)
+      .catch((error: Error) => assert.fail(`${error.message}; the daemon said:\n${service!.log()}`));
     assert.ok(holds('203.0.113.7'), 'the other ban stays');
     assert.doesNotMatch(service!.log(), /cannot write|EROFS/, service!.log());
   });
