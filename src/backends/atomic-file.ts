@@ -28,7 +28,7 @@ function kindOf(stats: Stats): string {
   if (stats.isBlockDevice()) return 'a block device';
   if (stats.isDirectory()) return 'a directory';
   if (stats.isSocket()) return 'a socket';
-  return 'not a file';
+  return 'something else';
 }
 
 /** Linux's limit on symlinks followed in one lookup. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
@@ -10,8 +10,26 @@ import { waitFor } from '../helpers/daemon.js';
 import { createNetns, type Netns } from '../helpers/netns.js';
 import { parseUnit, startSandboxed, type SandboxedService } from '../helpers/unit-sandbox.js';
 
-const UNIT = fileURLToPath(new URL('../../contrib/f2b-store.service', import.meta.url));
-const INSTALL = fileURLToPath(new URL('../../contrib/install-unit', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const UNIT = join(ROOT, 'contrib', 'f2b-store.service');
+const INSTALL = join(ROOT, 'contrib', 'install-unit');
+
+/** What the built binary reads at run time, below the package's root. */
+const RUNTIME = ['package.json', 'dist', 'schema', 'config', 'filters', 'actions', 'contrib', 'node_modules/bindings', 'node_modules/file-uri-to-path',
+  'node_modules/better-sqlite3/package.json', 'node_modules/better-sqlite3/lib', 'node_modules/better-sqlite3/build/Release/better_sqlite3.node'];
+
+/**
+ * This package where the unit's service can run it: itself, or — when this checkout lives under
+ * /tmp or /var/tmp, which PrivateTmp= hides and install-unit refuses — a copy of what it runs
+ * with, under /run.
+ */
+function runnablePackage(): { root: string; cleanup: () => void } {
+  if (!/^\/(var\/)?tmp\//.test(ROOT)) return { root: ROOT, cleanup: () => undefined };
+  const root = mkdtempSync('/run/f2bt-package-');
+  chmodSync(root, 0o755);
+  for (const path of RUNTIME) cpSync(join(ROOT, path), join(root, path), { recursive: true, dereference: true });
+  return { root, cleanup: () => rmSync(root, { recursive: true, force: true }) };
+}
 
 function settings(text: string): Map<string, string> {
   const found = new Map<string, string>();
@@ -52,18 +70,24 @@ describe('contrib/f2b-store.service', () => {
 
 describe('contrib/install-unit', () => {
   let tmp: ReturnType<typeof tempDir>;
+  let pkg: ReturnType<typeof runnablePackage>;
   before(() => {
     tmp = tempDir();
+    pkg = runnablePackage();
   });
-  after(() => tmp.cleanup());
+  after(() => {
+    pkg.cleanup();
+    tmp.cleanup();
+  });
 
   it('writes the unit with ExecStart= naming node and this built binary by absolute path, still a valid unit', () => {
-    const result = spawnSync(INSTALL, [tmp.dir], { encoding: 'utf8' });
+    const result = spawnSync(join(pkg.root, 'contrib', 'install-unit'), [tmp.dir], { encoding: 'utf8' });
     assert.equal(result.status, 0, result.stderr);
     const installed = join(tmp.dir, 'f2b-store.service');
     verify(installed);
     const execStart = settings(readFileSync(installed, 'utf8')).get('ExecStart');
-    assert.equal(execStart, `${execFileSync('readlink', ['-f', process.execPath], { encoding: 'utf8' }).trim()} ${BIN} start`);
+    const bin = pkg.root === ROOT ? BIN : join(pkg.root, 'dist', 'cli', 'f2b-store.js');
+    assert.equal(execStart, `${execFileSync('readlink', ['-f', process.execPath], { encoding: 'utf8' }).trim()} ${bin} start`);
     assert.equal(statSync(installed).mode & 0o777, 0o644);
   });
 
@@ -92,6 +116,7 @@ describe('contrib/install-unit', () => {
  */
 describe('the daemon under the unit\'s own sandbox (its mounts reproduced with unshare)', () => {
   let tmp: ReturnType<typeof tempDir>;
+  let pkg: ReturnType<typeof runnablePackage> | undefined;
   let ns: Netns;
   let service: SandboxedService | undefined;
   let hostsDeny: string;
@@ -101,10 +126,11 @@ describe('the daemon under the unit\'s own sandbox (its mounts reproduced with u
 
   before(async () => {
     tmp = tempDir();
+    pkg = runnablePackage();
     ns = createNetns();
     const units = join(tmp.dir, 'units');
     mkdirSync(units);
-    execFileSync(INSTALL, [units]);
+    execFileSync(join(pkg.root, 'contrib', 'install-unit'), [units]);
     const sandbox = parseUnit(readFileSync(join(units, 'f2b-store.service'), 'utf8'));
     const etc = join(tmp.dir, 'etc-upper');
     mkdirSync(join(etc, 'f2b-store'), { recursive: true });
@@ -133,6 +159,7 @@ describe('the daemon under the unit\'s own sandbox (its mounts reproduced with u
   after(async () => {
     await service?.stop();
     ns?.remove();
+    pkg?.cleanup();
     tmp?.cleanup();
   });
 
