@@ -1,5 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, fchmodSync, fsyncSync, openSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync, constants, fchmodSync, fstatSync, fsyncSync, ftruncateSync, openSync, readlinkSync, realpathSync, renameSync, statSync,
+  unlinkSync, writeSync, type Stats,
+} from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { InputError } from '../core/index.js';
 
 /** A file being replaced: written into a temporary file beside it, put in place by `commit`. */
 export interface AtomicFile {
@@ -8,6 +13,58 @@ export interface AtomicFile {
   commit(): void;
   /** Writing failed half-way: the file stays as it was, the temporary file goes. */
   discard(): void;
+}
+
+/** The path names a FIFO, a device, a directory or a socket: such a thing is never replaced by a file. */
+export class NotRegularFileError extends InputError {
+  constructor(path: string, stats: Stats) {
+    super(`${path} is ${kindOf(stats)}, not a regular file`);
+  }
+}
+
+function kindOf(stats: Stats): string {
+  if (stats.isFIFO()) return 'a FIFO';
+  if (stats.isCharacterDevice()) return 'a character device';
+  if (stats.isBlockDevice()) return 'a block device';
+  if (stats.isDirectory()) return 'a directory';
+  if (stats.isSocket()) return 'a socket';
+  return 'something else';
+}
+
+/** Linux's limit on symlinks followed in one lookup. */
+const MAX_LINKS = 40;
+
+/** Where a path that does not exist yet leads: a dangling symlink to the file it names, anything else to itself. */
+function missingTarget(path: string): string {
+  let at = resolve(path);
+  for (let hops = 0; hops <= MAX_LINKS; hops++) {
+    // The directory first: a link's text is relative to the directory it really sits in.
+    const dir = realpathSync(dirname(at));
+    at = join(dir, basename(at));
+    let link: string;
+    try {
+      link = readlinkSync(at);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'EINVAL') return at;
+      throw error;
+    }
+    at = resolve(dir, link);
+  }
+  throw Object.assign(new Error(`too many levels of symbolic links: ${path}`), { code: 'ELOOP' });
+}
+
+/**
+ * The file a write to `path` really changes: symlinks followed to the end (a dangling one to the
+ * file it names), so a symlink stays a symlink and its target gets the new text. Throws a
+ * NotRegularFileError when that is not a regular file.
+ */
+export function resolveTarget(path: string): string {
+  // stat follows links, /proc's too (/dev/stdout): a pipe or a terminal is seen for what it is.
+  const found = statSync(path, { throwIfNoEntry: false });
+  if (found === undefined) return missingTarget(path);
+  if (!found.isFile()) throw new NotRegularFileError(path, found);
+  return realpathSync(path);
 }
 
 function removeTemp(temp: string): void {
@@ -19,15 +76,18 @@ function removeTemp(temp: string): void {
 }
 
 /**
- * Replaces `path` so that readers see the old file or the whole new one, never a part. An
- * existing file's mode is kept, a new one gets 0644 — whatever the umask (the daemon runs with
- * 0077, and hosts.deny must stay readable). Errors are the file system's own.
+ * Replaces the file `path` leads to (see resolveTarget) so that readers see the old file or the
+ * whole new one, never a part: the new text goes into a temporary file beside the real target,
+ * renamed over it. An existing file's mode is kept, a new one gets 0644 — whatever the umask (the
+ * daemon runs with 0077, and hosts.deny must stay readable). Errors are the file system's own.
  */
 export function openAtomicFile(path: string): AtomicFile {
-  const temp = `${path}.f2b-store-${randomBytes(4).toString('hex')}`;
+  const target = resolveTarget(path);
+  const temp = `${target}.f2b-store-${randomBytes(4).toString('hex')}`;
   let fd: number | undefined;
   try {
-    const mode = statSync(path, { throwIfNoEntry: false })?.mode ?? 0o644;
+    const mode = statSync(target, { throwIfNoEntry: false })?.mode ?? 0o644;
+    // 'wx' is O_EXCL: a name someone planted there is never followed or reused.
     fd = openSync(temp, 'wx', 0o600);
     // Not through open's mode: the umask would change it.
     fchmodSync(fd, mode & 0o7777);
@@ -50,7 +110,7 @@ export function openAtomicFile(path: string): AtomicFile {
     commit() {
       fsyncSync(handle);
       close();
-      renameSync(temp, path);
+      renameSync(temp, target);
     },
     discard() {
       close();
@@ -68,5 +128,50 @@ export async function writeFileAtomic(path: string, text: string): Promise<void>
   } catch (error) {
     file.discard();
     throw error;
+  }
+}
+
+/**
+ * A new file cannot be put beside this one: its directory is read-only or closed to us (systemd's
+ * ProtectSystem= with the file alone in ReadWritePaths=), or the file is a mount point of its own
+ * (a bind mount of just that file), which a rename can neither replace nor cross.
+ */
+function renameImpossible(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === 'EROFS' || code === 'EACCES' || code === 'EPERM' || code === 'EBUSY' || code === 'EXDEV';
+}
+
+/**
+ * Writes `text` over the existing regular file `target`, keeping its inode (and so any bind mount
+ * of it): the whole text in one go from the start, then the file cut to its length. A reader in
+ * that instant may see the new text followed by the old tail, never an empty file.
+ */
+function writeInPlace(target: string, text: string): void {
+  const fd = openSync(target, constants.O_WRONLY | constants.O_NOFOLLOW);
+  try {
+    const stats = fstatSync(fd);
+    if (!stats.isFile()) throw new NotRegularFileError(target, stats);
+    const bytes = Buffer.from(text);
+    for (let at = 0; at < bytes.length;) at += writeSync(fd, bytes, at, bytes.length - at, at);
+    ftruncateSync(fd, bytes.length);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Replaces `path` with `text` atomically where its directory allows (see writeFileAtomic); where
+ * only the file itself may be written (see renameImpossible) it is written in place instead.
+ */
+export async function rewriteFile(path: string, text: string): Promise<void> {
+  try {
+    await writeFileAtomic(path, text);
+  } catch (error) {
+    if (!renameImpossible(error)) throw error;
+    const target = resolveTarget(path);
+    // A file that does not exist cannot be made here either: the first error says why.
+    if (statSync(target, { throwIfNoEntry: false }) === undefined) throw error;
+    writeInPlace(target, text);
   }
 }

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { ipv4Netmask, tryParseAddress, type Address } from '../core/index.js';
+import { resolveTarget } from './atomic-file.js';
 
 export const BEGIN_MARK = '# BEGIN f2b-store';
 export const END_MARK = '# END f2b-store';
@@ -52,10 +53,10 @@ export function blockLine(daemons: string, address: Address): string {
   return `${daemons}: ${hostsDenyPattern(address)}`;
 }
 
-/** Reads the file; a missing file is empty. */
+/** Reads the file; a missing file is empty. Anything but a regular file (a FIFO would block) is refused. */
 export async function readHostsDeny(path: string): Promise<HostsDenyFile> {
   try {
-    return splitHostsDeny(await readFile(path, 'utf8'));
+    return splitHostsDeny(await readFile(resolveTarget(path), 'utf8'));
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { found: false, before: '', block: [], after: '' };
     throw error;

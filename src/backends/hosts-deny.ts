@@ -1,5 +1,5 @@
 import { OperationError, messageOf, tryParseAddress } from '../core/index.js';
-import { writeFileAtomic } from './atomic-file.js';
+import { rewriteFile } from './atomic-file.js';
 import { blockLine, joinHostsDeny, parseHostsDenyLine, readHostsDeny, type HostsDenyFile } from './hosts-deny-file.js';
 import type { ApplyReport, Backend, Command, Diff, Entry, EntryKey } from './types.js';
 
@@ -36,7 +36,8 @@ export function hostsDenyBlock(entries: readonly EntryKey[], daemons: string): s
 
 /**
  * `/etc/hosts.deny` (tcp_wrappers): a block between `# BEGIN f2b-store` and `# END f2b-store`,
- * rewritten atomically; everything outside the block is kept byte for byte.
+ * rewritten atomically beside the file a symlink leads to, or in place where only the file itself
+ * may be written (see rewriteFile); everything outside the block is kept byte for byte.
  */
 export function createHostsDenyBackend(options: HostsDenyOptions): Backend {
   const { file, daemons } = options;
@@ -86,7 +87,7 @@ export function createHostsDenyBackend(options: HostsDenyOptions): Backend {
       const current = await read();
       const entries = changed(entriesOf(current), diff);
       try {
-        await writeFileAtomic(file, joinHostsDeny({ ...current, block: hostsDenyBlock(entries, daemons) }));
+        await rewriteFile(file, joinHostsDeny({ ...current, block: hostsDenyBlock(entries, daemons) }));
       } catch (error) {
         throw new OperationError(`hosts-deny: cannot write ${file}: ${messageOf(error)}`, { cause: error });
       }
@@ -94,7 +95,7 @@ export function createHostsDenyBackend(options: HostsDenyOptions): Backend {
     },
     async flush() {
       const current = await read();
-      if (current.found) await writeFileAtomic(file, `${current.before}${current.after}`);
+      if (current.found) await rewriteFile(file, `${current.before}${current.after}`);
     },
     census: {
       objectOf: () => file,

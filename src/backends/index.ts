@@ -9,7 +9,7 @@ import type { Backend } from './types.js';
 
 export { describeCommand, systemExec, type Exec } from './exec.js';
 export { ANY_JAIL, createHostsDenyBackend, hostsDenyBlock, representHostsDeny, type HostsDenyOptions } from './hosts-deny.js';
-export { openAtomicFile, writeFileAtomic, type AtomicFile } from './atomic-file.js';
+export { NotRegularFileError, openAtomicFile, resolveTarget, rewriteFile, writeFileAtomic, type AtomicFile } from './atomic-file.js';
 export { joinHostsDeny, readHostsDeny } from './hosts-deny-file.js';
 export { DEFAULT_EXPORT_SET, exportSetNames, ipsetExportLines } from './ipset-export.js';
 export { checkExportTable, DEFAULT_EXPORT_TABLE, nftExportLines } from './nftables-export.js';

@@ -14,6 +14,7 @@ export interface GlobalOptions {
   readonly backend?: string;
   readonly netns?: string;
   readonly json?: boolean;
+  readonly insecureDb?: boolean;
 }
 
 /** What a command runs with: the global options resolved, the config and store opened on first use. */
@@ -22,11 +23,17 @@ export interface Context {
   readonly now: number;
   readonly configDir: string;
   readonly netns: string | undefined;
+  /** --insecure-db: use a database that another user owns or may write. */
+  readonly insecureDb: boolean;
   /** Backends named by `--backend` for this call, or undefined to use the configured ones. */
   readonly backendOverride: readonly BackendName[] | undefined;
   config(): StoreConfig;
   dbPath(): string;
-  store(): Promise<BanStore>;
+  /**
+   * The store, opened on first use. Only commands that record bans (`create`) make a new
+   * database; for the others a missing one is an error, so a typo in --db never reads as "no bans".
+   */
+  store(options?: { create?: boolean }): Promise<BanStore>;
   /** The enabled backends: `--backend`, else `[reconcile] backends`; `none` means no backend. */
   backends(): Promise<Backend[]>;
   close(): void;
@@ -52,14 +59,22 @@ export function createContext(command: Command): Context {
     now: nowSeconds(),
     configDir,
     netns: options.netns,
+    insecureDb: options.insecureDb === true,
     backendOverride,
     config: loadConfig,
     // --db (or F2B_STORE_DB) wins without reading the config: start-up stays lean for scripts.
-    // An empty F2B_STORE_DB counts as unset.
-    dbPath: () => options.db || loadConfig().dbfile,
-    async store() {
+    dbPath: () => {
+      if (options.db === undefined) return loadConfig().dbfile;
+      if (options.db === '') {
+        throw new InputError(command.getOptionValueSourceWithGlobals('db') === 'env'
+          ? 'F2B_STORE_DB is empty: name the database file, or unset it for the default'
+          : 'empty --db: name the database file, or leave --db out for the default');
+      }
+      return options.db;
+    },
+    async store(open = {}) {
       if (!store) {
-        store = BanStore.open(this.dbPath());
+        store = BanStore.open(this.dbPath(), { create: open.create === true, insecure: this.insecureDb });
       }
       return store;
     },

@@ -1,5 +1,5 @@
 import { openAtomicFile, type AtomicFile } from '../backends/index.js';
-import { messageOf, OperationError } from '../core/index.js';
+import { F2bError, messageOf, OperationError } from '../core/index.js';
 import { Chunked } from './output.js';
 
 /** Where a command's long output goes, written as it is made. */
@@ -16,9 +16,13 @@ export function stdoutSink(): Sink {
   return { write: (text) => out.write(text), commit: () => out.flush(), discard: () => undefined };
 }
 
-/** Output to a file replacing `path` atomically (see openAtomicFile), buffered; errors name the file. */
+/**
+ * Output to a file replacing `path` atomically (see openAtomicFile), buffered; errors name the
+ * file. A path that is not a regular file is a NotRegularFileError (bad input).
+ */
 export function atomicFileSink(path: string): Sink {
-  const failed = (error: unknown): OperationError => new OperationError(`cannot write ${path}: ${messageOf(error)}`, { cause: error });
+  const failed = (error: unknown): F2bError => error instanceof F2bError ? error
+    : new OperationError(`cannot write ${path}: ${messageOf(error)}`, { cause: error });
   let file: AtomicFile;
   try {
     file = openAtomicFile(path);

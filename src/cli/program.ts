@@ -25,6 +25,7 @@ export function buildProgram(version: string): Command {
     .option('--backend <list>', 'backends for this call, comma separated; none records without touching any firewall')
     .option('--netns <name>', 'run every firewall command inside this network namespace')
     .option('--json', 'print machine-readable JSON')
+    .option('--insecure-db', 'use a database file or directory that another user owns or may write (refused otherwise)')
     // main.ts prints usage errors itself, as one line with exit code 2.
     .exitOverride()
     .configureOutput({ outputError: () => undefined })

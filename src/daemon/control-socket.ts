@@ -1,4 +1,4 @@
-import { chmodSync, rmSync } from 'node:fs';
+import { lstatSync, rmSync } from 'node:fs';
 import { createConnection, createServer, type Server } from 'node:net';
 import { dirname, join } from 'node:path';
 import { messageOf, OperationError } from '../core/index.js';
@@ -11,8 +11,13 @@ export function controlSocketFor(dbPath: string): string {
 /** What the CLI asks a running daemon. */
 export type ControlRequest =
   | { readonly command: 'status' }
+  /** Which process answers: `{"pid": N}`. */
+  | { readonly command: 'pid' }
   /** An address was unbanned by hand: its failure counters start afresh. */
   | { readonly command: 'forget'; readonly address: string };
+
+/** What is at the control socket's name is not a socket of the running user's: never believed. */
+export class ForeignSocketError extends OperationError {}
 
 /** Requests are one JSON line; a request larger than this is refused. */
 const MAX_REQUEST = 64 * 1024;
@@ -20,9 +25,10 @@ const MAX_REQUEST = 64 * 1024;
 /**
  * Serves the control socket (mode 0600: root only): one JSON request line per connection, one
  * JSON answer line `{"ok":true,"result":…}` or `{"ok":false,"error":…}`. A stale socket file
- * from a crashed daemon is replaced (the pid file already guarantees one daemon per database).
+ * from a crashed daemon is replaced (the caller made sure no daemon answers on it).
  */
 export async function serveControl(path: string, handle: (request: ControlRequest) => Promise<unknown>): Promise<Server> {
+  // unlink removes whatever is at the name (a symlink itself, never its target).
   rmSync(path, { force: true });
   const server = createServer((socket) => {
     let input = '';
@@ -51,27 +57,42 @@ export async function serveControl(path: string, handle: (request: ControlReques
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(path, () => {
-      server.off('error', reject);
-      resolve();
-    });
+    // The socket is made 0600 as it is bound (listen binds at once): a chmod after would follow
+    // a symlink swapped in meanwhile.
+    const umask = process.umask(0o177);
+    try {
+      server.listen(path, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    } finally {
+      process.umask(umask);
+    }
   });
-  chmodSync(path, 0o600);
   return server;
 }
 
 function parseRequest(line: string): ControlRequest {
   const value = JSON.parse(line) as { command?: unknown; address?: unknown };
   if (value.command === 'status') return { command: 'status' };
+  if (value.command === 'pid') return { command: 'pid' };
   if (value.command === 'forget' && typeof value.address === 'string') return { command: 'forget', address: value.address };
   throw new Error(`unknown request: ${line.slice(0, 100)}`);
 }
 
 /**
  * Asks the daemon listening on `path`; undefined when none listens (no socket, or a stale one).
- * A daemon that answers with an error, or not within `timeoutMs`, is an OperationError.
+ * A daemon that answers with an error, or not within `timeoutMs`, is an OperationError, and so is
+ * a socket the running user does not own: only our own daemon is believed.
  */
 export function askDaemon(path: string, request: ControlRequest, timeoutMs = 2_000): Promise<unknown> {
+  const found = lstatSync(path, { throwIfNoEntry: false });
+  if (found === undefined) return Promise.resolve(undefined);
+  const uid = process.geteuid?.() ?? 0;
+  if (!found.isSocket() || found.uid !== uid) {
+    return Promise.reject(new ForeignSocketError(`${path} is not f2b-store's control socket (${found.isSocket() ? `owned by uid ${found.uid}` : 'not a socket'}): `
+      + 'remove it, and check who writes to its directory'));
+  }
   return new Promise((resolve, reject) => {
     const socket = createConnection(path);
     let output = '';
@@ -98,4 +119,13 @@ export function askDaemon(path: string, request: ControlRequest, timeoutMs = 2_0
       }
     });
   });
+}
+
+/** The pid of the daemon answering on `path`, or undefined when none does. */
+export async function daemonPid(path: string): Promise<number | undefined> {
+  const answer = await askDaemon(path, { command: 'pid' }) as { pid?: unknown } | undefined;
+  if (answer === undefined) return undefined;
+  const pid = answer.pid;
+  if (typeof pid !== 'number' || !Number.isInteger(pid) || pid <= 0) throw new OperationError(`the daemon on ${path} gave no pid: ${JSON.stringify(answer)}`);
+  return pid;
 }

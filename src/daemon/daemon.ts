@@ -1,12 +1,12 @@
 import type { Server } from 'node:net';
-import { messageOf, nowSeconds } from '../core/index.js';
+import { messageOf, nowSeconds, OperationError } from '../core/index.js';
 import type { EnabledJail } from '../config/index.js';
 import type { Backend, JailRule } from '../backends/index.js';
 import { ReconcileLoop, checkSchedule, defaultJailRules, type JailRules } from '../reconcile/index.js';
 import { isDamaged, type BanStore } from '../store/index.js';
 import { LogTailer } from '../watch/index.js';
 import { createBanLog } from './ban-log.js';
-import { serveControl, type ControlRequest } from './control-socket.js';
+import { daemonPid, ForeignSocketError, serveControl, type ControlRequest } from './control-socket.js';
 import { LogJails } from './log-jails.js';
 import { claimPidFile } from './pidfile.js';
 import { DAEMON_BUSY_TIMEOUT_MS, StoreWriter, type WriterStatus } from './store-writer.js';
@@ -82,6 +82,15 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   // Damage met from here on is said once (a damaged store met above ends the start with the error
   // itself): every later tick, batch and reload meeting it stays quiet about it.
   store.onDamage((error) => log(`${error.message}; until then the firewall keeps every ban it has, and new bans go to it held in memory (stop f2b-store first)`));
+  // One daemon per database: one answering on the socket (its pid file lost) counts as much as the pid file.
+  const answering = await daemonPid(options.socketPath).catch((error: unknown) => {
+    // Something planted at the socket's name is no daemon: serveControl replaces it.
+    if (error instanceof ForeignSocketError) return undefined;
+    throw error;
+  });
+  if (answering !== undefined) {
+    throw new OperationError(`another f2b-store daemon (pid ${answering}) already runs on this database: stop it first (f2b-store stop)`);
+  }
   const release = claimPidFile(options.pidFile);
   store.setBusyTimeout(DAEMON_BUSY_TIMEOUT_MS);
   const loop = new ReconcileLoop({
@@ -134,6 +143,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   };
 
   const answer = async (request: ControlRequest): Promise<unknown> => {
+    if (request.command === 'pid') return { pid: process.pid };
     if (request.command === 'forget') {
       logJails.forget(request.address);
       return { forgotten: request.address };

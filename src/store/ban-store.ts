@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import { contains, isActive, laterExpiry, storedTime, tryParseAddress, type Ban, type BanRequest, type BanSource, type LogPosition } from '../core/index.js';
 import { asDamaged, checkProblems, DatabaseDamagedError } from './damage.js';
-import { openDatabase, type OpenedDatabase } from './open.js';
+import { openDatabase, type OpenedDatabase, type OpenOptions } from './open.js';
 import type { MigrationReport } from './migrations.js';
 
 interface BanRow {
@@ -209,9 +209,9 @@ export class BanStore {
     };
   }
 
-  /** Opens (creating and migrating as needed) the store at `path`. */
-  static open(path: string): BanStore {
-    const opened = openDatabase(path);
+  /** Opens (creating, unless told not to, and migrating as needed) the store at `path`; see openDatabase. */
+  static open(path: string, options: OpenOptions = {}): BanStore {
+    const opened = openDatabase(path, options);
     try {
       return new BanStore(opened);
     } catch (error) {

@@ -3,7 +3,8 @@ export {
   type RecordImportReport,
 } from './ban-store.js';
 export { loadMigrations, migrate, schemaVersion, SCHEMA_DIR, type Migration, type MigrationReport } from './migrations.js';
-export { openDatabase, type OpenedDatabase } from './open.js';
+export { openDatabase, type OpenedDatabase, type OpenOptions } from './open.js';
+export { checkDatabaseAccess } from './access.js';
 export { DatabaseDamagedError, isDamaged } from './damage.js';
 export { repairDatabase, type RepairReport } from './repair.js';
 export { readFail2banDb, type Fail2banDbBans, type Fail2banDbProblem } from './fail2ban-db.js';

@@ -3,11 +3,20 @@ import { closeSync, existsSync, linkSync, mkdirSync, openSync, rmSync, statSync 
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { OperationError, messageOf } from '../core/index.js';
+import { checkDatabaseAccess } from './access.js';
 import { asDamaged, DatabaseDamagedError } from './damage.js';
-import { loadMigrations, migrate, type MigrationReport } from './migrations.js';
+import { loadMigrations, migrate, schemaVersion, type MigrationReport } from './migrations.js';
 
 /** How long a writer waits for another process's transaction before giving up. */
 const BUSY_TIMEOUT_MS = 15_000;
+
+/** How a database is opened. */
+export interface OpenOptions {
+  /** Make a new database when none is there (default); otherwise a missing one is an OperationError. */
+  readonly create?: boolean;
+  /** Use a database file or directory that another user owns or may write (see checkDatabaseAccess). */
+  readonly insecure?: boolean;
+}
 
 export interface OpenedDatabase {
   readonly db: Database.Database;
@@ -60,26 +69,54 @@ function createDatabase(path: string): MigrationReport | undefined {
   }
 }
 
+/** Columns of our `bans` table since the first schema: a table of that name without them is another program's. */
+const OUR_BAN_COLUMNS = ['address', 'jail', 'banned_at', 'expires_at', 'lifted_at'];
+
+/**
+ * Refuses a SQLite database that is not an f2b-store one (fail2ban's own, or any other program's)
+ * before anything writes to it: it is never migrated into ours. A schema version above ours is
+ * left to migrate(), which says a newer f2b-store made it.
+ */
+function checkOurs(db: Database.Database, path: string, latest: number): void {
+  const version = schemaVersion(db);
+  if (version > latest) return;
+  const tables = (db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").pluck().all() as string[]);
+  const columns = new Set((db.pragma('table_info(bans)') as { name: string }[]).map((c) => c.name));
+  if (version > 0 && OUR_BAN_COLUMNS.every((c) => columns.has(c))) return;
+  const holds = tables.length === 0 ? 'no tables' : `tables ${tables.slice(0, 6).join(', ')}${tables.length > 6 ? ', …' : ''}`;
+  throw new OperationError(`${path} is not an f2b-store database (it holds ${holds}) and was not changed: `
+    + `to bring in fail2ban's bans use f2b-store import fail2ban-db ${path}; for f2b-store's own database choose another --db`);
+}
+
 /**
  * Opens (creating on demand: directory 0700, file 0600) and migrates the database at `path`.
  * WAL mode and a busy timeout make it safe to share between the daemon and CLI calls. A file
- * that is empty, not a database, or damaged is refused with a DatabaseDamagedError.
+ * that is empty, not a database, or damaged is refused with a DatabaseDamagedError; one that
+ * another user owns or may write (see checkDatabaseAccess), or another program's database, with
+ * an OperationError.
  */
-export function openDatabase(path: string): OpenedDatabase {
+export function openDatabase(path: string, options: OpenOptions = {}): OpenedDatabase {
+  const { create = true, insecure = false } = options;
   let db: Database.Database;
   let created: MigrationReport | undefined;
   try {
+    if (!create && !existsSync(path)) {
+      throw new OperationError(`no database at ${path}: check --db, F2B_STORE_DB or [store] dbfile (ban, import and start make a new one)`);
+    }
     mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    checkDatabaseAccess(path, insecure);
     if (!existsSync(path)) created = createDatabase(path);
     if (statSync(path).size === 0) throw new DatabaseDamagedError(path, 'the file is empty');
     db = new Database(path, { timeout: BUSY_TIMEOUT_MS, fileMustExist: true });
   } catch (error) {
-    if (error instanceof DatabaseDamagedError) throw error;
+    if (error instanceof OperationError) throw error;
     throw explain(path, error);
   }
   try {
+    const migrations = loadMigrations();
+    checkOurs(db, path, migrations.length);
     // migrate() refuses a newer database before anything writes to the file.
-    const migration = migrate(db, path, loadMigrations());
+    const migration = migrate(db, path, migrations);
     configure(db);
     return { db, path, migration: created ?? migration };
   } catch (error) {

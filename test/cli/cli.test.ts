@@ -182,14 +182,14 @@ describe('f2b-store command line (the built binary)', () => {
     mkdirSync(config);
     writeFileSync(join(config, 'f2b-store.conf'), `[store]\ndbfile = ${join(tmp.dir, 'wrong.sqlite3')}\n[reconcile]\nbackends = none\n`);
     writeFileSync(join(config, 'f2b-store.local'), `[store]\ndbfile = ${viaEnv}   ; .local wins\n`);
-    const env = { F2B_STORE_DB: '' };
+    const env = { F2B_STORE_DB: undefined };
     const viaConfig = runCli(['--config', config, '--json', 'list'], { env });
     assert.equal(viaConfig.code, 0, viaConfig.stderr);
     assert.equal(JSON.parse(viaConfig.stdout).length, 1);
   });
 
   it('a database it cannot open is exit 1, one line, naming the file', () => {
-    const result = runCli(['--db', '/proc/version/x.sqlite3', 'list']);
+    const result = runCli(['--db', '/proc/version/x.sqlite3', 'ban', '203.0.113.9']);
     assert.equal(result.code, 1);
     assert.match(result.stderr, /^f2b-store: cannot open database \/proc\/version\/x\.sqlite3: .*\n$/);
   });

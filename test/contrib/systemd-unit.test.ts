@@ -1,12 +1,35 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { DEFAULT_STORE_CONFIG } from '../../src/config/index.js';
+import { BIN, runCli, tempDir } from '../helpers/cli.js';
+import { waitFor } from '../helpers/daemon.js';
+import { createNetns, type Netns } from '../helpers/netns.js';
+import { parseUnit, startSandboxed, type SandboxedService } from '../helpers/unit-sandbox.js';
 
-const UNIT = fileURLToPath(new URL('../../contrib/f2b-store.service', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const UNIT = join(ROOT, 'contrib', 'f2b-store.service');
+const INSTALL = join(ROOT, 'contrib', 'install-unit');
+
+/** What the built binary reads at run time, below the package's root. */
+const RUNTIME = ['package.json', 'dist', 'schema', 'config', 'filters', 'actions', 'contrib', 'node_modules/bindings', 'node_modules/file-uri-to-path',
+  'node_modules/better-sqlite3/package.json', 'node_modules/better-sqlite3/lib', 'node_modules/better-sqlite3/build/Release/better_sqlite3.node'];
+
+/**
+ * This package where the unit's service can run it: itself, or — when this checkout lives under
+ * /tmp or /var/tmp, which PrivateTmp= hides and install-unit refuses — a copy of what it runs
+ * with, under /run.
+ */
+function runnablePackage(): { root: string; cleanup: () => void } {
+  if (!/^\/(var\/)?tmp\//.test(ROOT)) return { root: ROOT, cleanup: () => undefined };
+  const root = mkdtempSync('/run/f2bt-package-');
+  chmodSync(root, 0o755);
+  for (const path of RUNTIME) cpSync(join(ROOT, path), join(root, path), { recursive: true, dereference: true });
+  return { root, cleanup: () => rmSync(root, { recursive: true, force: true }) };
+}
 
 function settings(text: string): Map<string, string> {
   const found = new Map<string, string>();
@@ -17,12 +40,14 @@ function settings(text: string): Map<string, string> {
   return found;
 }
 
+function verify(unit: string): void {
+  execFileSync('systemd-analyze', ['verify', unit], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
 describe('contrib/f2b-store.service', () => {
   const unit = settings(readFileSync(UNIT, 'utf8'));
 
-  it('is a valid unit for systemd', () => {
-    execFileSync('systemd-analyze', ['verify', UNIT], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  });
+  it('is a valid unit for systemd', () => verify(UNIT));
 
   it('keeps only the capabilities f2b-store needs, on a read-only system', () => {
     assert.equal(unit.get('CapabilityBoundingSet'), 'CAP_DAC_READ_SEARCH CAP_NET_ADMIN CAP_NET_RAW');
@@ -40,5 +65,132 @@ describe('contrib/f2b-store.service', () => {
     assert.equal(unit.get('PartOf'), 'nftables.service firewalld.service');
     assert.equal(unit.get('ReloadPropagatedFrom'), 'nftables.service firewalld.service');
     assert.equal(unit.get('ExecReload'), '/bin/kill -HUP $MAINPID');
+  });
+});
+
+describe('contrib/install-unit', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  let pkg: ReturnType<typeof runnablePackage>;
+  before(() => {
+    tmp = tempDir();
+    pkg = runnablePackage();
+  });
+  after(() => {
+    pkg.cleanup();
+    tmp.cleanup();
+  });
+
+  it('writes the unit with ExecStart= naming node and this built binary by absolute path, still a valid unit', () => {
+    const result = spawnSync(join(pkg.root, 'contrib', 'install-unit'), [tmp.dir], { encoding: 'utf8' });
+    assert.equal(result.status, 0, result.stderr);
+    const installed = join(tmp.dir, 'f2b-store.service');
+    verify(installed);
+    const execStart = settings(readFileSync(installed, 'utf8')).get('ExecStart');
+    const bin = pkg.root === ROOT ? BIN : join(pkg.root, 'dist', 'cli', 'f2b-store.js');
+    assert.equal(execStart, `${execFileSync('readlink', ['-f', process.execPath], { encoding: 'utf8' }).trim()} ${bin} start`);
+    assert.equal(statSync(installed).mode & 0o777, 0o644);
+  });
+
+  it('refuses a copy of f2b-store under /tmp, which the unit\'s PrivateTmp=yes hides from the service', () => {
+    const copy = join(tmp.dir, 'clone');
+    mkdirSync(join(copy, 'contrib'), { recursive: true });
+    mkdirSync(join(copy, 'dist', 'cli'), { recursive: true });
+    copyFileSync(INSTALL, join(copy, 'contrib', 'install-unit'));
+    copyFileSync(UNIT, join(copy, 'contrib', 'f2b-store.service'));
+    writeFileSync(join(copy, 'dist', 'cli', 'f2b-store.js'), '');
+    chmodSync(join(copy, 'dist', 'cli', 'f2b-store.js'), 0o755);
+    const units = join(tmp.dir, 'units');
+    mkdirSync(units);
+    const result = spawnSync(join(copy, 'contrib', 'install-unit'), [units], { encoding: 'utf8' });
+    assert.equal(result.status, 1, result.stdout);
+    assert.match(result.stderr, /^install-unit: \/tmp\/.*clone is under \/tmp or \/var\/tmp, which the unit's PrivateTmp=yes hides from the service/);
+  });
+});
+
+/**
+ * The daemon run as the installed unit runs it — its ExecStart=, ProtectSystem=strict with only
+ * the unit's writable paths, PrivateTmp=, its capabilities — with the hosts-deny backend: /etc is
+ * read-only and hosts.deny alone writable, as systemd mounts them. What the sandbox needs that
+ * this host lacks (/etc/hosts.deny, the config, the state dirs) comes from overlays and temp
+ * dirs, never from the host's own files.
+ */
+describe('the daemon under the unit\'s own sandbox (its mounts reproduced with unshare)', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  let pkg: ReturnType<typeof runnablePackage> | undefined;
+  let ns: Netns;
+  let service: SandboxedService | undefined;
+  let hostsDeny: string;
+  let stateDb: string;
+  const FOREIGN = '# kept by hand\nsshd: 10.9.9.9\n';
+  const holds = (address: string): boolean => readFileSync(hostsDeny, 'utf8').includes(`ALL: ${address}\n`);
+
+  before(async () => {
+    tmp = tempDir();
+    pkg = runnablePackage();
+    ns = createNetns();
+    const units = join(tmp.dir, 'units');
+    mkdirSync(units);
+    execFileSync(join(pkg.root, 'contrib', 'install-unit'), [units]);
+    const sandbox = parseUnit(readFileSync(join(units, 'f2b-store.service'), 'utf8'));
+    const etc = join(tmp.dir, 'etc-upper');
+    mkdirSync(join(etc, 'f2b-store'), { recursive: true });
+    writeFileSync(join(etc, 'f2b-store', 'f2b-store.conf'), '[reconcile]\nbackends = hosts-deny\nschedule = * * * * * *\nfullcheck = 1s\n');
+    // The mount point of the hosts.deny bound in below: this host has none.
+    writeFileSync(join(etc, 'hosts.deny'), '');
+    const varUpper = join(tmp.dir, 'var-upper');
+    for (const dir of ['lib/f2b-store', 'log/f2b-store']) mkdirSync(join(varUpper, dir), { recursive: true });
+    hostsDeny = join(tmp.dir, 'hosts.deny');
+    writeFileSync(hostsDeny, FOREIGN);
+    const state = join(tmp.dir, 'state');
+    const logs = join(tmp.dir, 'log');
+    mkdirSync(state, { mode: 0o700 });
+    mkdirSync(logs, { mode: 0o700 });
+    stateDb = join(state, 'f2b-store.sqlite3');
+    for (const address of ['203.0.113.7', '203.0.113.8']) {
+      assert.equal(runCli(['--db', stateDb, '--backend', 'none', 'ban', address, '--permanent']).code, 0);
+    }
+    service = await startSandboxed(sandbox, {
+      overlays: { '/etc': etc, '/var': varUpper },
+      sources: { '/etc/hosts.deny': hostsDeny, '/var/lib/f2b-store': state, '/var/log/f2b-store': logs },
+      netns: ns.name,
+      env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' },
+    });
+  });
+  after(async () => {
+    await service?.stop();
+    ns?.remove();
+    pkg?.cleanup();
+    tmp?.cleanup();
+  });
+
+  it('sees /etc read-only but hosts.deny writable, and an empty /tmp', () => {
+    const probe = (script: string): string => service!.run(['sh', '-c', script]).trim();
+    assert.match(probe('touch /etc/f2b-probe 2>&1 || true'), /Read-only file system/);
+    assert.equal(probe('test -w /etc/hosts.deny && echo writable'), 'writable');
+    assert.equal(probe(`ls -A /tmp | wc -l`), '0');
+  });
+
+  it('writes the stored bans into hosts.deny at start, in place, keeping everything else', async () => {
+    const inode = statSync(hostsDeny).ino;
+    await waitFor('the bans in hosts.deny', () => holds('203.0.113.7') && holds('203.0.113.8'), 20_000)
+      .catch((error: Error) => assert.fail(`${error.message}; the daemon said:\n${service!.log()}`));
+    const text = readFileSync(hostsDeny, 'utf8');
+    assert.ok(text.startsWith(FOREIGN), text);
+    assert.equal(statSync(hostsDeny).ino, inode, 'the same file: the one the unit made writable');
+    assert.doesNotMatch(service!.log(), /cannot write|EROFS/, service!.log());
+  });
+
+  it('lifts a ban from hosts.deny on its schedule, with the database in its StateDirectory', async () => {
+    assert.equal(runCli(['--db', stateDb, '--backend', 'none', 'unban', '203.0.113.8']).code, 0);
+    await waitFor('the lifted ban gone from hosts.deny', () => !holds('203.0.113.8'), 20_000)
+      .catch((error: Error) => assert.fail(`${error.message}; the daemon said:\n${service!.log()}`));
+    assert.ok(holds('203.0.113.7'), 'the other ban stays');
+    assert.doesNotMatch(service!.log(), /cannot write|EROFS/, service!.log());
+  });
+
+  it('stops on SIGTERM with exit code 0', async () => {
+    const code = await service!.stop();
+    service = undefined;
+    assert.equal(code, 0);
   });
 });

@@ -24,13 +24,14 @@ function checkBuilt(): void {
   if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run npm run build (npm test does it)`);
 }
 
-/** Runs the real binary in a child process with `args`; no shell. */
-export function runCli(args: readonly string[], options: { env?: NodeJS.ProcessEnv; input?: string } = {}): CliResult {
+/** Runs the real binary in a child process with `args`; no shell. `timeoutMs` kills one that hangs, and throws. */
+export function runCli(args: readonly string[], options: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {}): CliResult {
   checkBuilt();
   const result = spawnSync(process.execPath, [BIN, ...args], {
     encoding: 'utf8',
     env: testEnv(options.env),
     input: options.input,
+    timeout: options.timeoutMs,
   });
   if (result.error) throw result.error;
   return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };

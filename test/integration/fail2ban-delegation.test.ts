@@ -31,6 +31,8 @@ describe('fail2ban delegating its bans to f2b-store (actions/f2b-store.conf)', (
   const cli = (...args: string[]): CliResult => runCli([...storeArgs, ...args]);
   const bans = (...args: string[]): BanJson[] => {
     const result = cli('--json', 'list', ...args);
+    // Until fail2ban's first ban makes the database, list says there is none instead of printing [].
+    if (result.code === 1 && result.stderr.startsWith('f2b-store: no database at ')) return [];
     assert.equal(result.code, 0, result.stderr);
     return JSON.parse(result.stdout) as BanJson[];
   };

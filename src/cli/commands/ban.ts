@@ -47,7 +47,7 @@ Examples:
         source: checkSource(options.source),
         reason: options.reason ?? null,
       };
-      const store = await ctx.store();
+      const store = await ctx.store({ create: true });
       const backends = await ctx.backends();
       const { result: { ban, change }, reports } = await changeAddress(store, backends, address, ctx.now, () => store.ban(request, ctx.now));
       if (ctx.json) {

@@ -2,12 +2,12 @@ import type { Command } from 'commander';
 import { InputError, messageOf, OperationError, parseDuration, type Ban } from '../../core/index.js';
 import {
   ANY_JAIL, checkExportTable, DEFAULT_EXPORT_SET, DEFAULT_EXPORT_TABLE, exportSetNames, hostsDenyBlock, ipsetExportLines,
-  joinHostsDeny, nftExportLines, readHostsDeny, representHostsDeny, writeFileAtomic, type Entry,
+  joinHostsDeny, nftExportLines, NotRegularFileError, readHostsDeny, representHostsDeny, rewriteFile, type Entry,
 } from '../../backends/index.js';
 import { entryOf } from '../../reconcile/index.js';
 import type { BanStore } from '../../store/index.js';
 import { createContext, jailOption } from '../context.js';
-import { atomicFileSink, stdoutSink } from '../output-file.js';
+import { atomicFileSink, stdoutSink, type Sink } from '../output-file.js';
 import { banCsvLines, banJsonParts } from '../output.js';
 
 interface FilterOptions {
@@ -99,8 +99,24 @@ function output<T>(items: Iterable<T>, unit: Output['unit'], format: (items: Ite
   return { parts: format(counted), unit, count: () => count };
 }
 
+/** `--file PATH` as where to write: undefined for stdout (no option, or `-`). */
+function fileOption(file: string | undefined): string | undefined {
+  return file === '-' ? undefined : file;
+}
+
+/** A stream (a FIFO, a terminal, /dev/stdout) is never replaced by a file: exit 2, with the way to write to one. */
+function streamRefused(error: unknown): unknown {
+  if (!(error instanceof NotRegularFileError)) return error;
+  return new InputError(`${error.message}: --file writes regular files only; for a stream use --file - or redirect stdout`, { cause: error });
+}
+
 function write(file: string | undefined, out: Output): void {
-  const sink = file === undefined ? stdoutSink() : atomicFileSink(file);
+  let sink: Sink;
+  try {
+    sink = file === undefined ? stdoutSink() : atomicFileSink(file);
+  } catch (error) {
+    throw streamRefused(error);
+  }
   try {
     for (const part of out.parts) sink.write(part);
     sink.commit();
@@ -178,7 +194,8 @@ const FORMATS: readonly Format[] = [
   },
 ];
 
-const FILE_HELP = 'write to this file instead of stdout (replaced atomically: a temporary file, then a rename)';
+const FILE_HELP = 'write to this file instead of stdout (- for stdout): a regular file, replaced atomically (a temporary file beside'
+  + ' the file a symlink leads to, then a rename)';
 
 function withFilters(command: Command): Command {
   return command
@@ -194,11 +211,13 @@ export function register(program: Command): void {
   withFilters(command
     .command('hosts-deny')
     .description('the active bans as tcp_wrappers lines (ALL: ADDR, IPv6 in [ ])')
-    .option('-f, --file <path>', 'write them into the marked block of this file, keeping the rest of it byte for byte')
+    .option('-f, --file <path>', 'write them into the marked block of this regular file, keeping the rest of it byte for byte (- for stdout)')
     .option('--daemons <list>', 'daemon list of each line (default: [hosts-deny] daemons, ALL)'))
     .addHelpText('after', `
 Without --file the lines go to stdout. With --file (e.g. /etc/hosts.deny) they replace the block
-between "# BEGIN f2b-store" and "# END f2b-store" (appended when missing), written atomically.`)
+between "# BEGIN f2b-store" and "# END f2b-store" (appended when missing), written atomically
+beside the file a symlink leads to (the symlink stays), or in place when only the file itself
+may be written (its directory is read-only, as under the systemd unit).`)
     .action(async (options: FilterOptions & { file?: string; daemons?: string }, sub: Command) => {
       const ctx = createContext(sub);
       const selection = selectionOf(options, ctx.now);
@@ -207,24 +226,27 @@ between "# BEGIN f2b-store" and "# END f2b-store" (appended when missing), writt
       const store = await ctx.store();
       const all = selection.jail === undefined ? store.activeAnyOrder(ctx.now) : store.active(ctx.now, selection.jail);
       const block = hostsDenyBlock(representHostsDeny([...kept(all, selection)].map(entryOf)), daemons);
-      if (options.file === undefined) {
+      const file = fileOption(options.file);
+      if (file === undefined) {
         process.stdout.write(block.map((line) => `${line}\n`).join(''));
         return;
       }
       try {
-        const current = await readHostsDeny(options.file);
-        await writeFileAtomic(options.file, joinHostsDeny({ ...current, block }));
+        const current = await readHostsDeny(file);
+        await rewriteFile(file, joinHostsDeny({ ...current, block }));
       } catch (error) {
-        throw new OperationError(`cannot write ${options.file}: ${messageOf(error)}`, { cause: error });
+        const refused = streamRefused(error);
+        if (refused !== error) throw refused;
+        throw new OperationError(`cannot write ${file}: ${messageOf(error)}`, { cause: error });
       }
-      process.stdout.write(`wrote ${block.length} addresses to ${options.file}\n`);
+      process.stdout.write(`wrote ${block.length} addresses to ${file}\n`);
     });
   for (const format of FORMATS) {
     const sub = withFilters(command.command(format.name).description(format.description).option('-f, --file <path>', FILE_HELP));
     (format.options?.(sub) ?? sub).action(async (options: ExportOptions, invoked: Command) => {
       const ctx = createContext(invoked);
       const make = format.prepare(options, selectionOf(options, ctx.now), ctx.now);
-      write(options.file, make(await ctx.store()));
+      write(fileOption(options.file), make(await ctx.store()));
     });
   }
   command.addHelpText('after', `

@@ -33,7 +33,7 @@ fail2ban may keep running meanwhile.`)
         if (refused) messages.push(`${path}: ${record.address} in jail ${record.jail}: refused: ${refused} (use --force to import it)`);
         else accepted.push(record);
       }
-      const store = await ctx.store();
+      const store = await ctx.store({ create: true });
       const report = store.importBans(accepted, ctx.now);
       const imported = report.new + report.extended;
       const skipped = messages.length + report.kept;

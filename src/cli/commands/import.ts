@@ -57,7 +57,7 @@ skipped, so importing the same list twice adds nothing.`)
         if (refused) messages.push(`${path}:${entry.lineno}: refused: ${refused} (use --force to import it)`);
         else requests.push({ address: entry.address.text, jail, expiresAt, source: 'import' });
       }
-      const store = await ctx.store();
+      const store = await ctx.store({ create: true });
       const report = store.banMany(withProgress(requests, 'importing'), ctx.now);
       const imported = report.new + report.extended;
       const skipped = messages.length + report.kept;

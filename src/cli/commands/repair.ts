@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { OperationError } from '../../core/index.js';
+import { controlSocketFor, daemonPid } from '../../daemon/control-socket.js';
 import { pidFileFor, runningDaemon } from '../../daemon/pidfile.js';
-import { repairDatabase, type RepairReport } from '../../store/index.js';
+import { checkDatabaseAccess, repairDatabase, type RepairReport } from '../../store/index.js';
 import { createContext } from '../context.js';
 import { printJson } from '../output.js';
 
@@ -31,10 +32,12 @@ Exit code 0 when the database is sound or was rebuilt, 1 when nothing could be d
     .action(async (_options: unknown, command: Command) => {
       const ctx = createContext(command);
       const path = ctx.dbPath();
-      const daemon = runningDaemon(pidFileFor(path));
+      const daemon = (await daemonPid(controlSocketFor(path))) ?? runningDaemon(pidFileFor(path));
       if (daemon !== undefined) {
         throw new OperationError(`the daemon (pid ${daemon}) is using ${path}: stop it first (f2b-store stop), then run repair again; nothing was changed`);
       }
+      // What repair saves becomes firewall rules: a file someone else may write is refused here too.
+      checkDatabaseAccess(path, ctx.insecureDb);
       const report = repairDatabase(path);
       if (ctx.json) {
         printJson({ ok: true, ...report });

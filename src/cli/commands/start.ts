@@ -26,7 +26,7 @@ the firewall.`)
         import('../../daemon/index.js'), import('../jail-filters.js'),
       ]);
       const log = (line: string): void => console.error(`${isoTime(nowSeconds())} f2b-store: ${line}`);
-      const store = await ctx.store();
+      const store = await ctx.store({ create: true });
       const backends = await ctx.backends();
       await runDaemon({
         store,
