@@ -1,4 +1,5 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { OperationError } from '../core/index.js';
 import type { Command } from './types.js';
 
@@ -9,7 +10,7 @@ export type Exec = (command: Command) => Promise<string>;
 const PACKAGE_OF: Readonly<Record<string, string>> = {
   nft: 'nftables', ipset: 'ipset', iptables: 'iptables', ip6tables: 'iptables',
   'iptables-restore': 'iptables', 'ip6tables-restore': 'iptables', 'iptables-save': 'iptables',
-  'ip6tables-save': 'iptables', 'firewall-cmd': 'firewalld', 'dbus-send': 'dbus-bin (dbus-tools on Fedora)', ip: 'iproute2',
+  'ip6tables-save': 'iptables', setpriv: 'util-linux', 'firewall-cmd': 'firewalld', 'dbus-send': 'dbus-bin (dbus-tools on Fedora)', ip: 'iproute2',
 };
 
 const TIMEOUT_MS = 60_000;
@@ -45,4 +46,42 @@ export function systemExec(netns?: string): Exec {
     child.stdin?.on('error', () => undefined);
     if (command.stdin !== undefined) child.stdin?.end(command.stdin);
   });
+}
+
+/** What a followed command reports: each line of its stdout, and its end (why it ended) unless stopped. */
+export interface FollowHandlers {
+  readonly onLine: (line: string) => void;
+  readonly onExit: (why: string) => void;
+}
+
+/** Starts a long-running command (an event stream) and returns the function that ends it. */
+export type Follow = (argv: readonly string[], handlers: FollowHandlers) => () => void;
+
+/**
+ * The real follower: like systemExec, an argument vector (inside `netns` when given), never a
+ * shell. The command is ended when this process dies, even by SIGKILL (util-linux's `setpriv
+ * --pdeathsig`): a stream left behind would run for ever, holding its network namespace.
+ */
+export function systemFollow(netns?: string): Follow {
+  return (command, handlers) => {
+    const guarded = ['setpriv', '--pdeathsig', 'TERM', '--', ...command];
+    const argv = netns === undefined ? guarded : ['ip', 'netns', 'exec', netns, ...guarded];
+    const [file, ...args] = argv as [string, ...string[]];
+    let stopped = false;
+    let stderr = '';
+    const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    createInterface({ input: child.stdout }).on('line', (line) => handlers.onLine(line));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr = (stderr + d).slice(-2000); });
+    const ended = (why: string): void => {
+      if (stopped) return;
+      stopped = true;
+      handlers.onExit(why);
+    };
+    child.on('error', (error: NodeJS.ErrnoException) => ended(error.code === 'ENOENT' ? `${file} not found: install ${PACKAGE_OF[file] ?? file}` : error.message));
+    child.on('exit', (code, signal) => ended(`${describeCommand({ argv })} ended (${signal ?? `exit ${code}`})${stderr.trim() ? `: ${stderr.trim().split('\n')[0]}` : ''}`));
+    return () => {
+      stopped = true;
+      child.kill();
+    };
+  };
 }

@@ -1,5 +1,5 @@
 import { InputError } from '../core/index.js';
-import type { Exec } from './exec.js';
+import type { Exec, Follow } from './exec.js';
 import { createFirewalldBackend } from './firewalld.js';
 import { createHostsDenyBackend, type HostsDenyOptions } from './hosts-deny.js';
 import { createIpsetBackend } from './ipset.js';
@@ -7,7 +7,7 @@ import { createIptablesBackend } from './iptables.js';
 import { createNftablesBackend } from './nftables.js';
 import type { Backend } from './types.js';
 
-export { describeCommand, systemExec, type Exec } from './exec.js';
+export { describeCommand, systemExec, systemFollow, type Exec, type Follow } from './exec.js';
 export { ANY_JAIL, createHostsDenyBackend, hostsDenyBlock, representHostsDeny, type HostsDenyOptions } from './hosts-deny.js';
 export { NotRegularFileError, openAtomicFile, resolveTarget, rewriteFile, writeFileAtomic, type AtomicFile } from './atomic-file.js';
 export { joinHostsDeny, readHostsDeny } from './hosts-deny-file.js';
@@ -20,6 +20,8 @@ export type * from './types.js';
 
 export interface BackendSettings {
   readonly exec: Exec;
+  /** For event streams (nftables' monitor); without it, a backend only counts on a timer. */
+  readonly follow?: Follow;
   readonly hostsDeny: HostsDenyOptions;
 }
 
@@ -28,7 +30,7 @@ export function createBackends(names: readonly string[], settings: BackendSettin
   return names.filter((name) => name !== 'none').map((name) => {
     switch (name) {
       case 'nftables':
-        return createNftablesBackend({ exec: settings.exec });
+        return createNftablesBackend({ exec: settings.exec, ...(settings.follow ? { follow: settings.follow } : {}) });
       case 'ipset':
         return createIpsetBackend({ exec: settings.exec });
       case 'iptables':

@@ -1,11 +1,13 @@
 import { InputError, messageOf, OperationError } from '../core/index.js';
-import type { Exec } from './exec.js';
+import type { Exec, Follow } from './exec.js';
 import { countElements, parseEntries, parseTableState } from './nftables-json.js';
 import { elementBatch, planElements, planEnsure, representEntries, setName, TABLE, type ElementOp, type TableState } from './nftables-plan.js';
 import type { ApplyReport, Backend, Command, Diff, EntryKey, JailRule } from './types.js';
 
 export interface NftablesOptions {
   readonly exec: Exec;
+  /** Follows `nft monitor` so the drift check hears of removed elements at once (see census.watch). */
+  readonly follow?: Follow;
 }
 
 const batch = (stdin: string): Command => ({ argv: ['nft', '-f', '-'], stdin });
@@ -173,10 +175,24 @@ export function createNftablesBackend(options: NftablesOptions): Backend {
       }
     },
     // nft 1.0.6 fetches every element of every set for any element command (0.5-1 s of CPU at
-    // 100,000), so counting costs as much as listing; the drift check spaces it out by its cost.
+    // 100,000), so counting costs as much as listing. The kernel tells every removal to `nft
+    // monitor` for nothing, though: with it, a costly count runs only after a removal.
     census: {
       objectOf: (entry) => setName({ kind: entry.address.includes('/') ? 'net' : 'addr', family: entry.family, jail: entry.jail }),
       count: () => read(countElements, new Map()),
+      ...(options.follow ? { watch: watchRemovals(options.follow) } : {}),
     },
   };
+}
+
+/** Our table in `nft -j monitor` output: `"table": "f2b-store"`. */
+const OUR_TABLE = new RegExp(`"table":\\s*"${TABLE.split(' ')[1]}"`);
+
+function watchRemovals(follow: Follow): NonNullable<Backend['census']>['watch'] {
+  return (onRemoved, onLost) => follow(['nft', '-j', 'monitor', 'destroy', 'elements'], {
+    onLine: (line) => {
+      if (OUR_TABLE.test(line)) onRemoved();
+    },
+    onExit: onLost,
+  });
 }

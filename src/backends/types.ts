@@ -50,6 +50,12 @@ export interface Census {
   objectOf(entry: EntryKey): string;
   /** How many entries each of its objects holds now, read from the system; an object that does not exist is absent. */
   count(): Promise<ReadonlyMap<string, number>>;
+  /**
+   * Where counting is costly: follows the firewall's own event stream and calls `onRemoved` when
+   * anyone removes an entry from one of its objects (so a count runs then, not on a timer), and
+   * `onLost` if the stream ends by itself. Returns the function that stops following.
+   */
+  watch?(onRemoved: () => void, onLost: (why: string) => void): () => void;
 }
 
 /**

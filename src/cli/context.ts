@@ -4,7 +4,7 @@ import {
   type Address, type Duration,
 } from '../core/index.js';
 import { DEFAULT_CONFIG_DIR, enabledJails, loadStoreConfig, parseBackendList, type BackendName, type StoreConfig } from '../config/index.js';
-import { createBackends, forJails, routeJails, systemExec, type Backend } from '../backends/index.js';
+import { createBackends, forJails, routeJails, systemExec, systemFollow, type Backend } from '../backends/index.js';
 import { BanStore } from '../store/index.js';
 
 /** The global options every command accepts (see DESIGN.md, Contracts). */
@@ -80,7 +80,7 @@ export function createContext(command: Command): Context {
     },
     async backends() {
       const config = loadConfig();
-      const settings = { exec: systemExec(options.netns), hostsDeny: { file: config.hostsDenyFile, daemons: config.hostsDenyDaemons } };
+      const settings = { exec: systemExec(options.netns), follow: systemFollow(options.netns), hostsDeny: { file: config.hostsDenyFile, daemons: config.hostsDenyDaemons } };
       // --backend puts every ban there; otherwise a jail whose banaction names a firewall is held by that one.
       if (backendOverride) return createBackends(backendOverride, settings);
       const routes = routeJails(config.backends, enabledJails(configDir));

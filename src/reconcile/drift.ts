@@ -62,6 +62,10 @@ interface BackendState {
   censusAt: number;
   /** How long its last censuses took, ms. */
   took: number[];
+  /** Stops following its event stream; set while following (see Census.watch). */
+  unwatch: (() => void) | undefined;
+  /** The event stream told of a removal since the last census. */
+  removed: boolean;
 }
 
 /**
@@ -86,6 +90,7 @@ export class DriftCheck {
     }
     state.failures = 0;
     state.wait = 0;
+    this.watch(backend, state);
     if (backend.census) {
       // A reconcile that changed nothing cannot bring the counts to what the store implies (the
       // firewall counts an entry list() does not show, e.g. an ipset `nomatch`): take them as they are.
@@ -127,9 +132,32 @@ export class DriftCheck {
     return found.filter((stale): stale is Stale => stale !== undefined);
   }
 
+  /** Stops following every backend's event stream. */
+  close(): void {
+    for (const state of this.states.values()) {
+      state.unwatch?.();
+      state.unwatch = undefined;
+    }
+  }
+
+  /** Follows the backend's event stream, if it has one, from its first good reconcile on (and again after the stream was lost). */
+  private watch(backend: Backend, state: BackendState): void {
+    const watch = backend.census?.watch;
+    if (!watch || state.unwatch) return;
+    state.unwatch = watch.call(backend.census, () => {
+      state.removed = true;
+    }, () => {
+      // Counting on a timer again until the next good reconcile starts the stream anew.
+      state.unwatch = undefined;
+      state.censusAt = 0;
+    });
+  }
+
   private async count(backend: Backend, state: BackendState): Promise<string | undefined> {
     const { expected } = state;
-    if (!backend.census || !expected || this.clock() < state.censusAt) return undefined;
+    const told = state.removed;
+    if (!backend.census || !expected || (!told && this.clock() < state.censusAt)) return undefined;
+    state.removed = false;
     const started = this.clock();
     let counts: ReadonlyMap<string, number>;
     try {
@@ -139,7 +167,8 @@ export class DriftCheck {
     } finally {
       state.took = [...state.took.slice(1 - CENSUS_SAMPLES), this.clock() - started];
       const wait = censusWait(Math.min(...state.took), [...expected.values()].reduce((sum, n) => sum + n, 0));
-      state.censusAt = wait === 0 ? 0 : started + wait;
+      // A costly census of a backend whose removals are told runs only when one is.
+      state.censusAt = wait === 0 ? 0 : state.unwatch ? Number.POSITIVE_INFINITY : started + wait;
     }
     const why = difference(counts, expected);
     if (why !== undefined) state.seen = counts;
@@ -155,7 +184,7 @@ export class DriftCheck {
 
   private state(name: string): BackendState {
     let state = this.states.get(name);
-    if (!state) this.states.set(name, state = { expected: undefined, seen: undefined, failures: 0, wait: 0, censusAt: 0, took: [] });
+    if (!state) this.states.set(name, state = { expected: undefined, seen: undefined, failures: 0, wait: 0, censusAt: 0, took: [], unwatch: undefined, removed: false });
     return state;
   }
 }

@@ -71,6 +71,7 @@ export class ReconcileLoop {
   stop(): void {
     this.stopped = true;
     this.timer?.stop();
+    this.drift.close();
     clearTimeout(this.expiryTimer);
   }
 

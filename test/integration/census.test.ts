@@ -5,14 +5,15 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Exec } from '../../src/backends/exec.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { systemExec, systemFollow, type Exec } from '../../src/backends/exec.js';
 import { createIpsetBackend } from '../../src/backends/ipset.js';
 import { createIptablesBackend } from '../../src/backends/iptables.js';
 import { createNftablesBackend } from '../../src/backends/nftables.js';
 import type { Backend, JailRule } from '../../src/backends/types.js';
-import { tally } from '../../src/reconcile/drift.js';
+import { DriftCheck, tally } from '../../src/reconcile/drift.js';
 import { entry, inNetns, reconcilePass } from '../helpers/backend.js';
-import type { Netns } from '../helpers/netns.js';
+import { createNetns, type Netns } from '../helpers/netns.js';
 
 const NOW = 1_700_000_000;
 const JAILS: readonly JailRule[] = [{ name: 'sshd', port: '22', blocktype: 'reject' }, { name: 'recidive', blocktype: 'drop' }];
@@ -55,4 +56,49 @@ describe('census: entry counts per object, read cheaply from the real firewall',
       assert.deepEqual(nonZero(await census.count()), [], 'nothing after a flush');
     }));
   }
+});
+
+describe('nftables: a removal behind its back is heard from `nft monitor`, so a costly count runs only then', () => {
+  it('no count while nothing is removed; the removal of one element makes the next drift check count and find it', async () => {
+    const ns = createNetns();
+    let check: DriftCheck | undefined;
+    try {
+      const backend = createNftablesBackend({ exec: systemExec(ns.name), follow: systemFollow(ns.name) });
+      const census = backend.census;
+      assert.ok(census?.watch, 'nftables follows its event stream');
+      let counts = 0;
+      const counting: Backend = { ...backend, census: { ...census, count: () => { counts++; return census.count(); } } };
+      // Over 10,000 entries, and a clock on which each census takes a second: a costly census.
+      const many = Array.from({ length: 10_500 }, (_, i) => entry('sshd', `198.18.${i >> 8}.${i & 255}`));
+      let ms = 0;
+      check = new DriftCheck(() => (ms += 1000));
+      const { report } = await reconcilePass(backend, JAILS, many, NOW);
+      assert.deepEqual(report.failed, []);
+      const held = backend.represent(many);
+      check.reconciled(counting, { name: 'nftables', added: held.length, removed: 0, unchanged: 0, failed: [], error: null }, held);
+      const structural = async (): Promise<undefined> => undefined;
+      assert.deepEqual(await check.due([counting], structural), [], 'the first census finds nothing');
+      // Until `nft monitor` listens: an element added and removed again is heard, counted, and changes nothing.
+      for (let i = 0; i < 100 && counts === 1; i++) {
+        ns.run(['nft', 'add', 'element', 'inet', 'f2b-store', 'addr4-sshd', '{ 203.0.113.1 }']);
+        ns.run(['nft', 'delete', 'element', 'inet', 'f2b-store', 'addr4-sshd', '{ 203.0.113.1 }']);
+        await sleep(100);
+        assert.deepEqual(await check.due([counting], structural), [], 'an element that came and went is no drift');
+      }
+      assert.equal(counts, 2, 'the removal was heard and counted');
+      for (let i = 0; i < 5; i++) assert.deepEqual(await check.due([counting], structural), [], 'nothing to do');
+      assert.equal(counts, 2, 'a costly census is not repeated while nothing is removed');
+      ns.run(['nft', 'delete', 'element', 'inet', 'f2b-store', 'addr4-sshd', '{ 198.18.0.7 }']);
+      let stale: Awaited<ReturnType<DriftCheck['due']>> = [];
+      for (let i = 0; i < 50 && stale.length === 0; i++) {
+        await sleep(100);
+        stale = await check.due([counting], structural);
+      }
+      assert.equal(counts, 3, 'the removal made it count once');
+      assert.match(stale[0]?.why ?? '', /addr4-sshd holds 10499 entries, 10500 expected/, 'and find the missing entry');
+    } finally {
+      check?.close();
+      ns.remove();
+    }
+  });
 });
