@@ -7,15 +7,12 @@
  * list stays true. Prints ours against fail2ban's counts.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { loadFilter, SHIPPED_FILTER_DIR } from '../../src/config/index.js';
 import { LogFilter } from '../../src/filter/index.js';
+import { readSampleRecords, SAMPLES_NOW as NOW, SAMPLES_TZ, type SampleRecord } from '../helpers/fail2ban-samples.js';
 
-process.env.TZ = 'CET-01CEST-02,M3.5.0,M10.5.0';
-const NOW = 1124013600;
-const CORPUS = fileURLToPath(new URL('../fixtures/compat/fail2ban-samples.jsonl', import.meta.url));
+process.env.TZ = SAMPLES_TZ;
 
 interface Exception {
   readonly file: string;
@@ -31,17 +28,6 @@ interface Family {
   /** fail2ban's mode of a record ('' for its default) → ours; a record in a mode not listed fails the test. */
   readonly modes: Readonly<Record<string, string>>;
   readonly exceptions: readonly Exception[];
-}
-
-interface SampleRecord {
-  readonly seq: number;
-  readonly filter: string;
-  readonly instance: string;
-  readonly filterOptions: Readonly<Record<string, string>> | null;
-  readonly file: string;
-  readonly lineno: number;
-  readonly line: string;
-  readonly expect: { readonly match: boolean; readonly host?: string };
 }
 
 const MAIL_FAMILIES: readonly Family[] = [
@@ -115,8 +101,7 @@ function compareFamily(family: Family, records: readonly SampleRecord[]): Outcom
 }
 
 describe('shipped mail filters against fail2ban\'s own, on fail2ban\'s sample logs', () => {
-  const records = readFileSync(CORPUS, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as SampleRecord)
-    .sort((a, b) => a.seq - b.seq);
+  const records = readSampleRecords();
 
   for (const family of MAIL_FAMILIES) {
     it(`${family.filter}: counts every line fail2ban's ${family.family} counts, with the same host, and none it refuses, but for the listed exceptions`, () => {

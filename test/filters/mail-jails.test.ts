@@ -26,6 +26,7 @@ type LineName = keyof typeof LINES;
 
 /** Which of LINES the jail counts. */
 function counted(jail: JailDefinition): LineName[] {
+  assert.ok(jail.filter !== undefined, `${jail.name} has its filter loaded`);
   const filter = new LogFilter(jail.filter, { now: () => NOW });
   return (Object.keys(LINES) as LineName[]).filter((name) => filter.processLine(LINES[name]).failures.length > 0);
 }
