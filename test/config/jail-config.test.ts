@@ -125,7 +125,7 @@ function assertAgreesWithFail2ban(dir: string, options: LoadJailsOptions = {}): 
   return ours;
 }
 
-const SHIPPED_JAILS = ['sshd', 'postfix-sasl', 'dovecot', 'vpopmail', 'qmail-rbl', 'qmail-chkuser', 'squirrelmail', 'recidive'];
+const SHIPPED_JAILS = ['sshd', 'postfix', 'postfix-sasl', 'dovecot', 'vpopmail', 'qmail-rbl', 'qmail-chkuser', 'squirrelmail', 'recidive'];
 
 describe('jails: the shipped configuration', () => {
   let tmp: ReturnType<typeof tempDir>;
