@@ -10,3 +10,15 @@ export interface LogPosition {
   readonly offset: number;
   readonly headHash: string;
 }
+
+/**
+ * Where reading of a journal stands: the cursor of the last entry delivered, in the journal
+ * `source` names (the system journal, or the files or directory a jail reads). The store
+ * persists it (table `journal_cursors`) with what the entries caused.
+ */
+export interface JournalCursor {
+  readonly source: string;
+  readonly cursor: string;
+  /** The entry's `__REALTIME_TIMESTAMP`, microseconds since the epoch. */
+  readonly realtime: number;
+}

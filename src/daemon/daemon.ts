@@ -106,7 +106,8 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     for (const jail of jails) {
       if (jail.logpaths.length === 0) log(`[${jail.name}] reads no log files (backend ${jail.backend}): only files are followed so far`);
     }
-    tailers = [...tailerGroups(jails).values()].map((group) => new LogTailer({
+    // A group with nothing to follow (journal jails only) would never report ready.
+    tailers = [...tailerGroups(jails).values()].filter((group) => group.paths.size > 0).map((group) => new LogTailer({
       paths: [...group.paths].map(([pattern, tail]) => ({ pattern, tail })),
       stored: (path) => store.logPosition(path),
       onLines: (batch) => logJails.handle(batch),

@@ -1,4 +1,4 @@
-import { contains, laterExpiry, messageOf, nowSeconds, tryParseAddress, type Ban, type LogPosition } from '../core/index.js';
+import { contains, laterExpiry, messageOf, nowSeconds, tryParseAddress, type Ban, type JournalCursor, type LogPosition } from '../core/index.js';
 import { isDamaged, type BanResult, type BanStore, type DecidedBan, type FailureCounter, type LogBatchCommit } from '../store/index.js';
 
 /** How long a daemon write waits for another process's lock: a moment, never a stall of the event loop. */
@@ -40,6 +40,7 @@ export class StoreWriter {
   private readonly bans = new Map<string, DecidedBan>();
   private readonly counters = new Map<string, FailureCounter>();
   private readonly positions = new Map<string, LogPosition>();
+  private readonly cursors = new Map<string, JournalCursor>();
   private failure: { since: number; error: string } | undefined;
   private retryMs = FIRST_RETRY_MS;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -59,6 +60,7 @@ export class StoreWriter {
     for (const ban of batch.bans) this.holdBan(ban);
     for (const counter of batch.counters) this.counters.set(key(counter.jail, counter.address), counter);
     for (const position of batch.positions) this.positions.set(position.path, position);
+    for (const cursor of batch.cursors ?? []) this.cursors.set(cursor.source, cursor);
     if (this.failure !== undefined) return undefined;
     return this.write();
   }
@@ -93,7 +95,7 @@ export class StoreWriter {
       error: this.failure?.error ?? null,
       heldBans: this.bans.size,
       heldCounters: this.counters.size,
-      heldPositions: this.positions.size,
+      heldPositions: this.positions.size + this.cursors.size,
     };
   }
 
@@ -117,6 +119,7 @@ export class StoreWriter {
     try {
       results = this.options.store.commitLogBatch({
         bans: [...this.bans.values()], counters: [...this.counters.values()], positions: [...this.positions.values()],
+        cursors: [...this.cursors.values()],
       }, this.now());
     } catch (error) {
       this.failed(error);
@@ -125,6 +128,7 @@ export class StoreWriter {
     this.bans.clear();
     this.counters.clear();
     this.positions.clear();
+    this.cursors.clear();
     if (this.failure !== undefined) {
       this.options.log(`the database takes writes again: wrote ${held} held since ${new Date(this.failure.since * 1000).toISOString()}`);
       this.failure = undefined;
@@ -148,6 +152,6 @@ export class StoreWriter {
   }
 
   private describeHeld(): string {
-    return `${this.bans.size} bans, ${this.counters.size} failure counters and ${this.positions.size} log positions`;
+    return `${this.bans.size} bans, ${this.counters.size} failure counters and ${this.positions.size + this.cursors.size} log positions`;
   }
 }

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { contains, isActive, laterExpiry, storedTime, tryParseAddress, type Ban, type BanRequest, type BanSource, type LogPosition } from '../core/index.js';
+import { contains, isActive, laterExpiry, storedTime, tryParseAddress, type Ban, type BanRequest, type BanSource, type JournalCursor, type LogPosition } from '../core/index.js';
 import { asDamaged, checkProblems, DatabaseDamagedError } from './damage.js';
 import { openDatabase, type OpenedDatabase, type OpenOptions } from './open.js';
 import type { MigrationReport } from './migrations.js';
@@ -85,6 +85,7 @@ export interface LogBatchCommit {
   readonly bans: readonly DecidedBan[];
   readonly counters: readonly FailureCounter[];
   readonly positions: readonly LogPosition[];
+  readonly cursors?: readonly JournalCursor[];
 }
 
 /**
@@ -191,6 +192,11 @@ export class BanStore {
         `INSERT INTO log_positions (path, device, inode, offset, head_hash, updated_at) VALUES (@path, @device, @inode, @offset, @headHash, @now)
          ON CONFLICT (path) DO UPDATE SET device = excluded.device, inode = excluded.inode, offset = excluded.offset,
            head_hash = excluded.head_hash, updated_at = excluded.updated_at`),
+      cursor: db.prepare<[string], { source: string; cursor: string; realtime: number }>(
+        'SELECT source, cursor, realtime FROM journal_cursors WHERE source = ?'),
+      saveCursor: db.prepare(
+        `INSERT INTO journal_cursors (source, cursor, realtime, updated_at) VALUES (@source, @cursor, @realtime, @now)
+         ON CONFLICT (source) DO UPDATE SET cursor = excluded.cursor, realtime = excluded.realtime, updated_at = excluded.updated_at`),
       counters: db.prepare<[string], { address: string; state: string }>('SELECT address, state FROM failure_counters WHERE jail = ?'),
       saveCounter: db.prepare(
         `INSERT INTO failure_counters (jail, address, state, updated_at) VALUES (@jail, @address, @state, @now)
@@ -500,6 +506,12 @@ export class BanStore {
     return row && { path: row.path, device: row.device, inode: row.inode, offset: row.offset, headHash: row.head_hash };
   }
 
+  /** Where reading the journal `source` stood after an earlier run, if it was read. */
+  journalCursor(source: string): JournalCursor | undefined {
+    const row = this.guard(() => this.stmt.cursor.get(source));
+    return row && { source: row.source, cursor: row.cursor, realtime: row.realtime };
+  }
+
   /** A jail's persisted failure counters, by address. */
   failureCounters(jail: string): Map<string, string> {
     return new Map(this.guard(() => this.stmt.counters.all(jail)).map((row) => [row.address, row.state]));
@@ -532,6 +544,7 @@ export class BanStore {
         else this.stmt.saveCounter.run({ jail, address, state, now });
       }
       for (const position of batch.positions) this.stmt.savePosition.run({ ...position, now });
+      for (const cursor of batch.cursors ?? []) this.stmt.saveCursor.run({ ...cursor, now });
       return results;
     }).immediate());
   }

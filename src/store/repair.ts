@@ -7,7 +7,7 @@ import { loadMigrations, schemaVersion } from './migrations.js';
 import { buildDatabase } from './open.js';
 
 /** Our tables, in the order they are saved. */
-const STORE_TABLES = ['bans', 'log_positions', 'failure_counters'] as const;
+const STORE_TABLES = ['bans', 'log_positions', 'failure_counters', 'journal_cursors'] as const;
 
 /** Rowids read per query; a window that fails is read again one rowid at a time. */
 const WINDOW = 256;

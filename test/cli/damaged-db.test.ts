@@ -92,7 +92,7 @@ describe('a damaged database (the built binary)', () => {
     assert.equal(result.code, 0, result.stderr);
     const report = JSON.parse(result.stdout) as { ok: boolean; saved: Record<string, number>; lost: Record<string, number | null>; kept: string };
     assert.equal(report.ok, true);
-    assert.deepEqual(report.saved, { bans: BANS - leaf.rows, log_positions: 0, failure_counters: 0 });
+    assert.deepEqual(report.saved, { bans: BANS - leaf.rows, log_positions: 0, failure_counters: 0, journal_cursors: 0 });
     assert.equal(report.lost.bans, leaf.rows);
     assert.match(report.kept, /\.damaged-\d{8}T\d{6}Z$/);
     assert.equal(statSync(report.kept).mode & 0o777, 0o600);

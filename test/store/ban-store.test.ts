@@ -208,6 +208,17 @@ describe('ban store', () => {
     assert.equal(store.failureCounters('sshd').size, 0);
   });
 
+  it('commits a journal cursor with its batch, and reads it back after reopening', () => {
+    assert.equal(store.journalCursor('system'), undefined, 'none before');
+    const cursor = { source: 'system', cursor: 's=abc;i=1;b=def;m=1;t=2;x=3', realtime: 1_800_000_000_123_456 };
+    store.commitLogBatch({ bans: [], counters: [{ jail: 'sshd', address: '198.51.100.1', state: '{"t":[1]}' }], positions: [], cursors: [cursor] }, T0);
+    store.commitLogBatch({ bans: [], counters: [], positions: [], cursors: [{ ...cursor, cursor: 's=abc;i=2', realtime: cursor.realtime + 1 }] }, T0 + 1);
+    store.close();
+    store = BanStore.open(path);
+    assert.deepEqual(store.journalCursor('system'), { source: 'system', cursor: 's=abc;i=2', realtime: cursor.realtime + 1 }, 'the newest cursor');
+    assert.equal(store.journalCursor('/var/log/journal/remote'), undefined, 'per source');
+  });
+
   it('a failing log batch leaves nothing behind: no ban, no counter, no position', () => {
     const bad = { ...request('203.0.113.3'), source: 'nonsense', bannedAt: T0 } as unknown as DecidedBan;
     assert.throws(() => store.commitLogBatch({

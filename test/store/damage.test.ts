@@ -44,6 +44,7 @@ describe('a damaged database (store)', () => {
     store.commitLogBatch({
       bans: [], counters: [{ jail: 'sshd', address: '203.0.113.9', state: '{"times":[1799999990]}' }],
       positions: [{ path: '/var/log/auth.log', device: 1, inode: 2, offset: 300, headHash: 'abc' }],
+      cursors: [{ source: 'system', cursor: 's=1;i=2', realtime: 1_799_999_990_000_000 }],
     }, T0);
     store.close();
   };
@@ -106,8 +107,8 @@ describe('a damaged database (store)', () => {
     damagePages(path, leaf.page, 1);
     const report = repairDatabase(path, new Date('2026-12-01T10:00:00Z'));
     assert.equal(report.fine, false);
-    assert.deepEqual(report.saved, { bans: 2000 - leaf.rows, log_positions: 1, failure_counters: 1 });
-    assert.deepEqual(report.lost, { bans: leaf.rows, log_positions: 0, failure_counters: 0 });
+    assert.deepEqual(report.saved, { bans: 2000 - leaf.rows, log_positions: 1, failure_counters: 1, journal_cursors: 1 });
+    assert.deepEqual(report.lost, { bans: leaf.rows, log_positions: 0, failure_counters: 0, journal_cursors: 0 });
     assert.equal(report.kept, `${path}.damaged-20261201T100000Z`);
     assert.equal(statSync(report.kept).mode & 0o777, 0o600);
     assert.notDeepEqual(integrityProblems(report.kept), [], 'the damaged file is kept as it was');
