@@ -9,3 +9,4 @@ export * from './action.js';
 export * from './log-position.js';
 export * from './journal-match.js';
 export * from './journal-source.js';
+export * from './parent-death.js';

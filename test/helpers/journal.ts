@@ -101,11 +101,11 @@ export interface PrivateJournald {
   journald(): number;
   /** The machine id journald and journalctl see in the namespace. */
   machineId(): string;
-  /** `command` as an argument vector that runs inside the namespace. */
-  argv(command: readonly string[]): string[];
+  /** `command` as an argument vector that runs inside the namespace (in `cwd`, default /). */
+  argv(command: readonly string[], cwd?: string): string[];
   /** Runs a command inside the namespace and waits for it. */
   run(command: readonly string[], input?: string | Buffer): RunResult;
-  /** Starts a long-running command inside the namespace (the daemon), ended with this process. */
+  /** Starts a long-running command inside the namespace (the daemon), ended with this process; `options.cwd` is kept. */
   spawn(command: readonly string[], options?: SpawnOptions): ChildProcess;
   /** Writes lines as `systemd-cat -t IDENTIFIER` does (journald adds _PID, _COMM, _SYSTEMD_UNIT, …). */
   log(identifier: string, lines: readonly string[]): void;
@@ -137,7 +137,8 @@ export async function privateJournald(): Promise<PrivateJournald> {
   const holderChild = spawn('unshare', ['-m', '--propagation', 'private', '--', 'setpriv', '--pdeathsig', 'KILL', '--', 'sleep', 'infinity'], { stdio: 'ignore' });
   const holder = holderChild.pid;
   if (holder === undefined) throw new Error('unshare did not start');
-  const argv = (command: readonly string[]): string[] => ['nsenter', '-t', String(holder), '-m', '--', ...command];
+  const argv = (command: readonly string[], cwd?: string): string[] =>
+    ['nsenter', '-t', String(holder), '-m', ...(cwd === undefined ? [] : [`--wd=${cwd}`]), '--', ...command];
   const run = (command: readonly string[], input?: string | Buffer): RunResult => {
     const [file, ...args] = argv(command) as [string, ...string[]];
     const result = spawnSync(file, args, { input, encoding: 'utf8' });
@@ -194,7 +195,9 @@ export async function privateJournald(): Promise<PrivateJournald> {
     argv,
     run,
     spawn: (command, options = {}) => {
-      const [file, ...args] = argv(['setpriv', '--pdeathsig', 'TERM', '--', ...command]) as [string, ...string[]];
+      // nsenter starts the command in / of the namespace unless told the directory.
+      const cwd = options.cwd === undefined ? undefined : String(options.cwd);
+      const [file, ...args] = argv(['setpriv', '--pdeathsig', 'TERM', '--', ...command], cwd) as [string, ...string[]];
       return spawn(file, args, options);
     },
     log: (identifier, lines) => {
