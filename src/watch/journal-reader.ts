@@ -1,4 +1,4 @@
-import { messageOf, type JournalMatch, type JournalSource } from '../core/index.js';
+import { journalMatchFields, journalMatchUnion, messageOf, type JournalMatch, type JournalSource } from '../core/index.js';
 import { cursorRealtime, journalctlArgv, probeCursor, type JournalStart } from './journalctl.js';
 import { DEFAULT_BATCH, JournalStream, type BatchLimits, type JournalBatch } from './journal-stream.js';
 import { lineDecoder } from './line-splitter.js';
@@ -56,6 +56,15 @@ export interface JournalStatus {
   readonly lastEntryAt: number | undefined;
   /** How far behind the journal reading is: now − the time of the last entry handled, while entries wait; else 0. */
   readonly lagSeconds: number;
+}
+
+/**
+ * What one reader for several jails reads: the union of their matches, and every field their
+ * matches read, so that each entry can be routed to the jails whose own match it passes
+ * (journalMatches(jail's match, entry.fields)).
+ */
+export function journalSelection(matches: readonly (JournalMatch | undefined)[]): { readonly match: JournalMatch | undefined; readonly fields: readonly string[] } {
+  return { match: journalMatchUnion(matches), fields: [...new Set(matches.flatMap((m) => journalMatchFields(m)))].sort() };
 }
 
 /** A run that lived this long without failing counts as recovered: the back-off starts again from its first step. */

@@ -381,6 +381,8 @@ describe('jails: options', () => {
     throwsInput(() => sshd('[sshd]\nbackend = systemd[journalpath=/x, journalfiles=/y]\n'), /journalpath or journalfiles, not both/);
     throwsInput(() => sshd('[sshd]\nbackend = systemd[journalflags=16]\n'), /journalflags must be a sum of 1 \(localOnly\).*not "16"/);
     throwsInput(() => sshd('[sshd]\nbackend = systemd[journalflags=x]\n'), /journalflags .*not "x"/);
+    throwsInput(() => sshd('[sshd]\nbackend = systemd[journalpath=journal]\n'), /journalpath: not an absolute path: "journal"/);
+    throwsInput(() => sshd('[sshd]\nbackend = systemd[journalfiles="/j/a.journal b.journal"]\n'), /journalfiles: not an absolute path: "b\.journal"/);
     throwsInput(() => sshd('[sshd]\nbackend = systemd\n\njournalmatch = _SYSTEMD_UNIT=sshd.service + _comm=sshd\n'),
       /jail\.local:4: \[sshd\] journalmatch "_SYSTEMD_UNIT=sshd\.service \+ _comm=sshd": "_comm=sshd" is not FIELD=value/);
     throwsInput(() => sshd('[sshd]\nbackend = systemd\njournalmatch = "_COMM=sshd\n'), /jail\.local:3: \[sshd\] journalmatch .*quoted string/);

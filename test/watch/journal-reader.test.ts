@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { parseJournalMatch } from '../../src/core/index.js';
-import { DEFAULT_BATCH, JournalReader, type JournalBatch, type JournalReaderOptions, type JournalStartPoint } from '../../src/watch/index.js';
+import { journalMatches, parseJournalMatch } from '../../src/core/index.js';
+import { DEFAULT_BATCH, JournalReader, journalSelection, type JournalBatch, type JournalReaderOptions, type JournalStartPoint } from '../../src/watch/index.js';
 import { waitFor } from '../helpers/daemon.js';
 import { journalFile, privateJournald, type ExportEntry, type JournalFile } from '../helpers/journal.js';
 
@@ -106,6 +106,24 @@ describe('JournalReader: journalctl --follow, exactly once', () => {
     await sleep(QUIET_MS);
     assert.deepEqual(again.messages(), ['c']);
     assert.deepEqual(again.starts, [{ kind: 'cursor', cursor: cursorOfB }]);
+  });
+
+  it('one reader for several jails: the union of their matches, each entry routed by each jail\'s own match', async (t) => {
+    const journal = file(t, [
+      entry(T0, 'ssh', { _SYSTEMD_UNIT: 'ssh.service' }), entry(T0 + 1, 'mail', { _SYSTEMD_UNIT: 'postfix.service' }), entry(T0 + 2, 'cron'),
+    ]);
+    const jails = new Map([['sshd', parseJournalMatch('_SYSTEMD_UNIT=ssh.service')], ['postfix', parseJournalMatch('_SYSTEMD_UNIT=postfix.service')]]);
+    const routed = async (matches: Map<string, ReturnType<typeof parseJournalMatch>>, count: number): Promise<string[][]> => {
+      const run = follow(t, { source: { files: [journal.path] }, ...journalSelection([...matches.values()]) });
+      await run.waitForMessages(count, `${count} entries`);
+      await sleep(QUIET_MS);
+      await run.reader.close();
+      return run.batches.flatMap((b) => b.entries).map((e) => [...matches].filter(([, m]) => journalMatches(m, e.fields)).map(([name]) => name));
+    };
+    assert.deepEqual(await routed(jails, 2), [['sshd'], ['postfix']]);
+    // A jail without a journalmatch reads everything; the others still see the fields they route by.
+    jails.set('all', undefined);
+    assert.deepEqual(await routed(jails, 3), [['sshd', 'all'], ['postfix', 'all'], ['all']]);
   });
 
   it('a cursor whose entry is not in the journal: told, then read from the cursor\'s own time or `since`, whichever is later', async (t) => {
