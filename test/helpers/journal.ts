@@ -74,7 +74,11 @@ export interface JournalFile {
   remove(): void;
 }
 
-/** Writes `entries` into a new journal file `NAME.journal` in a fresh temporary folder. */
+/**
+ * Writes `entries` into a new journal file `NAME.journal` in a fresh temporary folder. Past some
+ * 40 MB (about 150,000 short entries) journal-remote archives the file beside it and starts a
+ * new one: read the folder (`journalpath`) then, not the file.
+ */
 export function journalFile(entries: readonly ExportEntry[] = [], name = 'test'): JournalFile {
   const dir = mkdtempSync(join(tmpdir(), 'f2bt-journal-'));
   const path = join(dir, `${name}.journal`);
