@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { monotonicMs, OperationError, type JournalFields, type JournalMatch, type JournalSource } from '../core/index.js';
 import { formatJournalLine, journalFields, journalTime, type JournalJson } from './journal-entry.js';
-import { journalctlArgv, journalctlEnd } from './journalctl.js';
+import { cursorRealtime, journalctlArgv, journalctlEnd } from './journalctl.js';
 import { lineDecoder, LineSplitter, type LineDecoder } from './line-splitter.js';
 import { MAX_LINE_BYTES } from './log-tailer.js';
 
@@ -25,6 +25,8 @@ export interface JournalBatch {
    * nothing has been read with a cursor yet (a batch of dropped entries at the very start).
    */
   readonly cursor: string | undefined;
+  /** That entry's `__REALTIME_TIMESTAMP` (microseconds since the epoch), when known. */
+  readonly realtime: number | undefined;
   /** Entries whose line was longer than the limit: dropped unread, never matched. */
   readonly dropped: number;
 }
@@ -76,6 +78,7 @@ export class JournalStream {
   private pendingBytes = 0;
   private pendingDropped = 0;
   private cursor: string | undefined;
+  private realtime: number | undefined;
   private reported: string | undefined;
   private first = true;
   private idle: NodeJS.Timeout | undefined;
@@ -92,6 +95,8 @@ export class JournalStream {
   constructor(private readonly options: JournalStreamOptions) {
     this.splitter = new LineSplitter((bytes) => bytes.toString('utf8'), jsonLimit(options.maxLineBytes));
     this.cursor = options.startCursor;
+    const startTime = options.startCursor === undefined ? undefined : cursorRealtime(options.startCursor);
+    this.realtime = startTime === undefined ? undefined : Number(startTime);
     this.reported = options.startCursor;
     const [file, ...args] = options.argv as [string, ...string[]];
     this.child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -159,15 +164,16 @@ export class JournalStream {
       return;
     }
     const cursor = json.__CURSOR;
+    const realtime = json.__REALTIME_TIMESTAMP;
     const time = journalTime(json);
-    if (typeof cursor !== 'string' || time === undefined) return;
+    if (typeof cursor !== 'string' || typeof realtime !== 'string' || !/^\d+$/.test(realtime) || time === undefined) return;
     const isStart = this.first && cursor === this.options.startCursor;
     this.first = false;
     this.cursor = cursor;
+    this.realtime = Number(realtime);
     if (isStart) return;
     const { skipUntil } = this.options;
-    const realtime = json.__REALTIME_TIMESTAMP;
-    if (skipUntil !== undefined && typeof realtime === 'string' && /^\d+$/.test(realtime) && BigInt(realtime) <= skipUntil) return;
+    if (skipUntil !== undefined && BigInt(realtime) <= skipUntil) return;
     const line = formatJournalLine(json, this.options.decode);
     const bytes = Buffer.byteLength(line);
     if (bytes > this.options.maxLineBytes) {
@@ -183,7 +189,7 @@ export class JournalStream {
     clearTimeout(this.idle);
     this.idle = undefined;
     if (this.handling !== undefined || this.stopped || this.failure !== undefined || !this.hasNews()) return this.handling ?? Promise.resolve();
-    const batch: JournalBatch = { entries: this.pending, cursor: this.cursor, dropped: this.pendingDropped };
+    const batch: JournalBatch = { entries: this.pending, cursor: this.cursor, realtime: this.realtime, dropped: this.pendingDropped };
     this.pending = [];
     this.pendingBytes = 0;
     this.pendingDropped = 0;

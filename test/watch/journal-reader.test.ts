@@ -90,6 +90,7 @@ describe('JournalReader: journalctl --follow, exactly once', () => {
     assert.deepEqual(entries.map((e) => e.time), [T0 + 10.5, T0 + 11, T0 + 12]);
     assert.equal(entries[0]?.line, 'web1 sshd[7]: one');
     for (const batch of run.batches) assert.equal(batch.cursor, batch.entries.at(-1)?.cursor);
+    assert.equal(run.batches.at(-1)?.realtime, (T0 + 12) * 1e6, 'the last entry\'s __REALTIME_TIMESTAMP, in microseconds');
     assert.deepEqual(run.starts, [{ kind: 'since', since: T0 + 5 }]);
     const status = run.reader.status();
     assert.deepEqual([status.running, status.error, status.lastEntryAt, status.lagSeconds], [true, undefined, T0 + 12, 0]);

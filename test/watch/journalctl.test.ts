@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { InputError, parseJournalMatch } from '../../src/core/index.js';
-import { journalctlArgv, journalSourceArgs } from '../../src/watch/index.js';
+import { journalctlArgv, journalSourceArgs, journalSourceName } from '../../src/watch/index.js';
 import { cursorRealtime } from '../../src/watch/journalctl.js';
 
 describe('journalctl\'s command line', () => {
@@ -33,6 +33,12 @@ describe('journalctl\'s command line', () => {
     assert.deepEqual(once.slice(4, 9), ['/usr/bin/journalctl', '--system', '--merge', '--since=@1700000000.5', '--all']);
     assert.throws(() => journalctlArgv('journalctl', { source: {}, match: undefined, fields: ['MESSAGE,X'], follow: true }),
       (e: unknown) => e instanceof InputError && /journal field "MESSAGE,X"/.test(e.message));
+  });
+
+  it('a source\'s name, the key its cursor is kept under', () => {
+    assert.equal(journalSourceName({}), 'system');
+    assert.equal(journalSourceName({ path: '/var/log/journal/remote', flags: 4 }), 'directory:/var/log/journal/remote flags=4');
+    assert.equal(journalSourceName({ files: ['/j/a.journal', '/j/b*.journal'], namespace: 'web' }), 'files:/j/a.journal /j/b*.journal namespace=web');
   });
 
   it('the realtime of a cursor, from its t= part', () => {
