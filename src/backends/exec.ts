@@ -1,6 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { OperationError } from '../core/index.js';
+import { endedWithParent, OperationError } from '../core/index.js';
 import type { Command } from './types.js';
 
 /** Runs one command and returns its stdout; throws OperationError naming the command and its stderr. */
@@ -64,7 +64,7 @@ export type Follow = (argv: readonly string[], handlers: FollowHandlers) => () =
  */
 export function systemFollow(netns?: string): Follow {
   return (command, handlers) => {
-    const guarded = ['setpriv', '--pdeathsig', 'TERM', '--', ...command];
+    const guarded = endedWithParent(command);
     const argv = netns === undefined ? guarded : ['ip', 'netns', 'exec', netns, ...guarded];
     const [file, ...args] = argv as [string, ...string[]];
     let stopped = false;

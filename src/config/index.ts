@@ -16,5 +16,5 @@ export {
   enabledJails, FAIL2BAN_VERSION, jailConfigDir, loadJails, SHIPPED_CONFIG_DIR, type DisabledJail, type EnabledJail, type IncrementOptions, type JailDefinition,
   type LoadJailsOptions,
 } from './jail-config.js';
-export { WATCH_BACKENDS, type LogPath, type UseDns } from './jail-values.js';
+export { parseJournalSource, WATCH_BACKENDS, type LogPath, type UseDns } from './jail-values.js';
 export { loadAction, type ActionJail, type LoadedAction } from './action-definition.js';

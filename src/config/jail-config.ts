@@ -1,14 +1,16 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { checkJailName, InputError, messageOf, type BanTimeIncrement, type Duration } from '../core/index.js';
+import {
+  checkJailName, InputError, messageOf, parseJournalMatch, type BanTimeIncrement, type Duration, type JournalMatch, type JournalSource,
+} from '../core/index.js';
 import { actionFiles, actionSearchDirs, mapActions, parseActionList, type ActionFiles, type BlockType, type JailAction } from './action-mapping.js';
 import { readConfig, type ConfigTree } from './config-tree.js';
 import { filterSearchDirs, loadFilter, type FilterDefinition } from './filter-definition.js';
 import { readIniFile, type IniOption } from './ini-file.js';
 import { getOption, type Vars } from './interpolation.js';
 import {
-  parseBackend, parseBool, parseCount, parseFactor, parseIgnoreIp, parseJailDuration, parseLogEncoding, parseLogPaths,
+  parseBackend, parseBool, parseCount, parseFactor, parseIgnoreIp, parseJailDuration, parseJournalSource, parseLogEncoding, parseLogPaths,
   parseMultipliers, parsePort, parseProtocol, parseUseDns, type JailValue, type LogPath, type UseDns,
 } from './jail-values.js';
 import { asSourceLine, textAt, where, type Origin } from './sourced-text.js';
@@ -34,6 +36,8 @@ interface JailSettings {
   readonly backend: string;
   /** Options given with the backend: `systemd[journalpath=/x]`. */
   readonly backendOptions: Readonly<Record<string, string>>;
+  /** The journal the systemd backend reads (its backend options, checked); absent for the file backends. */
+  readonly journal?: JournalSource;
   readonly maxretry: number;
   /** Seconds. */
   readonly findtime: number;
@@ -62,6 +66,11 @@ interface JailSettings {
 export interface EnabledJail extends JailSettings {
   readonly enabled: true;
   readonly filter: FilterDefinition;
+  /**
+   * With the systemd backend: the entries the jail reads, from its `journalmatch` (the jail's own
+   * replaces its filter's, as in fail2ban). Absent: every entry of the journal.
+   */
+  readonly journalMatch?: JournalMatch;
 }
 
 /** A disabled jail: every option is checked, but, as in fail2ban, its filter is not loaded. */
@@ -165,6 +174,10 @@ function loadJail(ctx: Context, name: string): JailDefinition {
     overalljails: read('bantime.overalljails', parseBool, false),
   });
   const ignoreip = read('ignoreip', parseIgnoreIp, []);
+  const backendValue = given('backend');
+  const journal = backend.name === 'systemd'
+    ? parseJournalSource(backend.options, `${where(backendValue === undefined ? origin : asSourceLine(backendValue.value))}: [${name}] backend`)
+    : undefined;
   const logpathValue = option('logpath');
   const logpaths = backend.name === 'systemd' || logpathValue === undefined ? [] : parseLogPaths(logpathValue);
   if (enabled && backend.name !== 'systemd' && logpaths.length === 0) {
@@ -179,6 +192,7 @@ function loadJail(ctx: Context, name: string): JailDefinition {
     logpaths,
     backend: backend.name,
     backendOptions: backend.options,
+    journal,
     maxretry,
     findtime,
     bantime,
@@ -211,9 +225,21 @@ function loadJail(ctx: Context, name: string): JailDefinition {
     return v === undefined ? [] : [[key, v.value.text]];
   }));
   const filter = load(overrides);
+  const journalMatch = journal === undefined ? undefined : readJournalMatch(name, filter, option('journalmatch'));
   const filterDns = filter.options.usedns;
   const usedns = jailDns ?? (filterDns === undefined ? 'warn' : parseUseDns({ jail: name, key: 'usedns', value: textAt(filterDns, { file: filter.file, line: 0 }) }));
-  return { ...settings, enabled, filter, usedns };
+  return { ...settings, enabled, filter, usedns, ...(journalMatch === undefined ? {} : { journalMatch }) };
+}
+
+/** The jail's effective journalmatch, parsed; a problem names the jail's own `journalmatch` line, or the filter file. */
+function readJournalMatch(jail: string, filter: FilterDefinition, own: JailValue | undefined): JournalMatch | undefined {
+  try {
+    return parseJournalMatch(filter.journalmatch ?? '');
+  } catch (error) {
+    if (!(error instanceof InputError)) throw error;
+    const at = own === undefined ? filter.file : where(asSourceLine(own.value));
+    throw new InputError(`${at}: [${jail}] ${error.message}`, { cause: error });
+  }
 }
 
 /**

@@ -1,5 +1,7 @@
-import { isAbsolute } from 'node:path';
-import { durationTooLong, InputError, MAX_DURATION, messageOf, parseDuration, tryParseAddress, type Duration } from '../core/index.js';
+import { isAbsolute, resolve } from 'node:path';
+import {
+  durationTooLong, InputError, JOURNAL_FLAGS, MAX_DURATION, messageOf, parseDuration, tryParseAddress, type Duration, type JournalSource,
+} from '../core/index.js';
 import { evaluateArithmetic } from './arithmetic.js';
 import { parseOptionSpec } from './option-list.js';
 import { asSourceLine, sourceLines, where, type Origin, type SourcedText } from './sourced-text.js';
@@ -117,6 +119,47 @@ export function parseBackend(v: JailValue): { name: string; options: Readonly<Re
     return fail(v, `unknown backend "${spec.name}" (known: ${WATCH_BACKENDS.join(', ')})`);
   }
   return { name, options: spec.options };
+}
+
+const JOURNAL_OPTIONS = ['journalpath', 'journalfiles', 'journalflags', 'namespace'];
+const ALL_JOURNAL_FLAGS = Object.values(JOURNAL_FLAGS).reduce((a, b) => a | b, 0);
+
+/**
+ * The journal options of `backend = systemd[…]` (fail2ban's names); `label` says where they
+ * were written, for errors. `journalfiles` is split on spaces, commas and new lines, as fail2ban
+ * splits it; `journalflags` is a number combining JOURNAL_FLAGS. Paths must be absolute, unless
+ * `base` is given to resolve them against (a command line's working directory).
+ */
+export function parseJournalSource(options: Readonly<Record<string, string>>, label: string, base?: string): JournalSource {
+  const fail = (problem: string): never => {
+    throw new InputError(`${label}: ${problem}`);
+  };
+  const unknown = Object.keys(options).find((key) => !JOURNAL_OPTIONS.includes(key));
+  if (unknown !== undefined) fail(`unknown journal option "${unknown}" (known: ${JOURNAL_OPTIONS.join(', ')})`);
+  const absolute = (key: string, path: string): string => {
+    if (base !== undefined) return resolve(base, path);
+    return isAbsolute(path) ? path : fail(`${key}: not an absolute path: "${path}"`);
+  };
+  const { journalpath, journalfiles, journalflags, namespace } = options;
+  const path = journalpath?.trim();
+  const files = journalfiles?.split(/[ ,\n]+/).filter((f) => f !== '');
+  if (path === '') fail('journalpath is empty');
+  if (files !== undefined && files.length === 0) fail('journalfiles is empty');
+  if (path !== undefined && files !== undefined) fail('give journalpath or journalfiles, not both');
+  let flags: number | undefined;
+  if (journalflags !== undefined) {
+    flags = /^\s*\d+\s*$/.test(journalflags) ? Number(journalflags) : NaN;
+    if (!Number.isSafeInteger(flags) || (flags & ~ALL_JOURNAL_FLAGS) !== 0) {
+      fail(`journalflags must be a sum of ${Object.entries(JOURNAL_FLAGS).map(([name, bit]) => `${bit} (${name})`).join(', ')}, not "${journalflags}"`);
+    }
+  }
+  if (namespace !== undefined && namespace.trim() === '') fail('namespace is empty');
+  return {
+    ...(path === undefined ? {} : { path: absolute('journalpath', path) }),
+    ...(files === undefined ? {} : { files: files.map((f) => absolute('journalfiles', f)) }),
+    ...(flags === undefined ? {} : { flags }),
+    ...(namespace === undefined ? {} : { namespace: namespace.trim() }),
+  };
 }
 
 /** The non-empty lines of a value, each with the place that wrote it. */

@@ -7,3 +7,6 @@ export * from './errors.js';
 export * from './lockout.js';
 export * from './action.js';
 export * from './log-position.js';
+export * from './journal-match.js';
+export * from './journal-source.js';
+export * from './parent-death.js';

@@ -18,13 +18,21 @@ export interface FilterRun {
 
 export type LineOutcome = 'matched' | 'ignored' | 'missed';
 
+/** Lines with the times their source knows (the journal), by index: no date is looked for in them. */
+export interface TimedLines {
+  readonly lines: readonly string[];
+  readonly times: readonly number[];
+}
+
+const isTimed = (batch: readonly string[] | TimedLines): batch is TimedLines => !Array.isArray(batch);
+
 /**
- * Runs `filter` over batches of lines, calling `each` for every line with its number (from 1), its outcome
- * and the failures it completed, and returns the counts.
+ * Runs `filter` over batches of lines (of a file, or with their times), calling `each` for every
+ * line with its number (from 1), its outcome and the failures it completed, and returns the counts.
  */
 export async function runFilter(
   filter: LogFilter,
-  batches: AsyncIterable<readonly string[]> | Iterable<readonly string[]>,
+  batches: AsyncIterable<readonly string[] | TimedLines> | Iterable<readonly string[] | TimedLines>,
   each: (lineno: number, line: string, outcome: LineOutcome, failures: readonly Failure[]) => void = () => undefined,
 ): Promise<FilterRun> {
   const failregexHits = filter.definition.failregex.map(() => 0);
@@ -32,9 +40,10 @@ export async function runFilter(
   let count = 0;
   let matched = 0;
   let ignored = 0;
-  for await (const lines of batches) for (const line of lines) {
+  for await (const batch of batches) for (let i = 0, lines = isTimed(batch) ? batch.lines : batch; i < lines.length; i++) {
+    const line = lines[i] as string;
     count++;
-    const result = filter.processLine(line);
+    const result = filter.processLine(line, isTimed(batch) ? batch.times[i] : undefined);
     for (const index of result.hits) failregexHits[index] = (failregexHits[index] ?? 0) + 1;
     if (result.ignoredBy !== undefined) ignoreregexHits[result.ignoredBy] = (ignoreregexHits[result.ignoredBy] ?? 0) + 1;
     let outcome: LineOutcome = 'missed';

@@ -39,6 +39,7 @@ interface Job {
   readonly path: string;
   readonly keys: readonly string[];
   readonly lines: readonly string[];
+  readonly times: readonly number[] | undefined;
   readonly now: number;
   readonly skip: (readonly [string, number])[];
   readonly results: Map<string, readonly LineFailures[]>;
@@ -90,13 +91,16 @@ export class FilterWorker {
 
   /**
    * Runs `lines` of the log `path` through the filters of `keys`, read at time `now` (epoch
-   * seconds, for dates without a year and lines without a date). Resolves with the lines that
-   * completed failures, by key.
+   * seconds, for dates without a year and lines without a date). `times`, when the source knows
+   * them (the journal), are the lines' times by index: no date is looked for in those lines.
+   * Resolves with the lines that completed failures, by key.
    */
-  process(path: string, keys: readonly string[], lines: readonly string[], now: number): Promise<Map<string, readonly LineFailures[]>> {
+  process(
+    path: string, keys: readonly string[], lines: readonly string[], now: number, times?: readonly number[],
+  ): Promise<Map<string, readonly LineFailures[]>> {
     if (this.closed) return Promise.reject(new Error('the filter worker is closed'));
     return new Promise((resolve, reject) => {
-      this.queue.push({ id: 0, path, keys, lines, now, skip: [], results: new Map(), resolve, reject });
+      this.queue.push({ id: 0, path, keys, lines, times, now, skip: [], results: new Map(), resolve, reject });
       this.next();
     });
   }
@@ -141,7 +145,7 @@ export class FilterWorker {
     job.id = this.nextId++;
     const keys = job.keys.filter((key) => !job.results.has(key));
     this.worker.ref();
-    this.send({ type: 'batch', id: job.id, path: job.path, keys, lines: job.lines, now: job.now, skip: job.skip });
+    this.send({ type: 'batch', id: job.id, path: job.path, keys, lines: job.lines, ...(job.times ? { times: job.times } : {}), now: job.now, skip: job.skip });
     this.startWatchdog(job, keys);
   }
 

@@ -47,11 +47,11 @@ function runBatch(message: Extract<ToWorker, { type: 'batch' }>): void {
     const filter = filterFor(key, message.path);
     const skip = new Set(message.skip.filter(([k]) => k === key).map(([, index]) => index));
     const lines: LineFailures[] = [];
-    const { lines: text } = message;
+    const { lines: text, times } = message;
     for (let index = 0; index < text.length; index++) {
       if (skip.has(index)) continue;
       Atomics.store(progress, PROGRESS_LINE, index);
-      const { failures } = filter.processLine(text[index] as string);
+      const { failures } = filter.processLine(text[index] as string, times?.[index]);
       if (failures.length > 0) lines.push({ index, failures });
     }
     post({ type: 'result', id: message.id, key, lines });

@@ -39,6 +39,8 @@ export type ToWorker =
       readonly path: string;
       readonly keys: readonly string[];
       readonly lines: readonly string[];
+      /** The lines' times when their source knows them (the journal), by index: no date is looked for in those lines. */
+      readonly times?: readonly number[];
       readonly now: number;
       /** Lines not to run again through a filter: [key, index]. */
       readonly skip: readonly (readonly [string, number])[];

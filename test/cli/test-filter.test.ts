@@ -4,7 +4,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { writeLog } from '../../bench/log-workload.js';
-import { runCli, tempDir, type CliResult } from '../helpers/cli.js';
+import { BIN, runCli, SAFE_CONFIG, tempDir, type CliResult } from '../helpers/cli.js';
+import { journalFile, privateJournald, type ExportEntry } from '../helpers/journal.js';
 
 interface TestFilterJson {
   lines: number;
@@ -18,7 +19,8 @@ interface TestFilterJson {
 
 /** fail2ban-regex's own count line: `Lines: N lines, I ignored, M matched, X missed`. */
 function fail2banRegexCounts(log: string, filter: string): { lines: number; ignored: number; matched: number; missed: number } {
-  const out = execFileSync('fail2ban-regex', [log, filter], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  // Debian's python3, which has the fail2ban and systemd modules.
+  const out = execFileSync('/usr/bin/python3', ['/usr/bin/fail2ban-regex', log, filter], { encoding: 'utf8', maxBuffer: 64 << 20 });
   const m = /^Lines: (\d+) lines, (\d+) ignored, (\d+) matched, (\d+) missed/m.exec(out);
   assert.ok(m, `fail2ban-regex printed its counts:\n${out.slice(-600)}`);
   return { lines: Number(m[1]), ignored: Number(m[2]), matched: Number(m[3]), missed: Number(m[4]) };
@@ -116,5 +118,76 @@ describe('f2b-store test-filter (the built binary)', () => {
     const broken = cli('test-filter', 'x', 'broken');
     assert.equal(broken.code, 2);
     assert.match(broken.stderr, /broken\.conf:2: .*\n$/, broken.stderr);
+  });
+
+  describe('the systemd journal', () => {
+    const T0 = 1_700_000_000;
+    /** sshd's failures and noise (some of it from another program saying the same words), as journald would hold them. */
+    const entries = (): ExportEntry[] => Array.from({ length: 300 }, (_, i) => {
+      const sshd = i % 3 !== 2;
+      const text = i % 2 === 0 ? `Failed password for invalid user u${i} from 203.0.113.${i % 250} port ${1000 + i} ssh2` : `Connection closed by 198.51.100.${i % 250} port ${2000 + i}`;
+      const fields: Record<string, string> = sshd
+        ? { _HOSTNAME: 'web1', SYSLOG_IDENTIFIER: 'sshd', _COMM: 'sshd', _PID: String(100 + i), _SYSTEMD_UNIT: 'sshd.service', MESSAGE: text }
+        : { _HOSTNAME: 'web1', SYSLOG_IDENTIFIER: 'other', _COMM: 'other', _PID: '9', MESSAGE: text };
+      return { time: T0 + i + 0.25, fields };
+    });
+
+    it('reads a journal file as fail2ban-regex systemd-journal[journalfiles=…] does: the filter\'s journalmatch, each entry\'s time', () => {
+      const journal = journalFile(entries());
+      try {
+        const filter = '/etc/fail2ban/filter.d/sshd.conf';
+        const theirs = fail2banRegexCounts(`systemd-journal[journalfiles=${journal.path}]`, filter);
+        const ours = json(`journal[journalfiles=${journal.path}]`, filter);
+        assert.deepEqual({ lines: ours.lines, ignored: ours.ignored, matched: ours.matched, missed: ours.missed }, theirs);
+        assert.deepEqual([ours.lines, ours.matched], [200, 100], 'only sshd\'s entries (its journalmatch), half of them failures');
+        assert.deepEqual(ours.matches[0], {
+          lineno: 1, line: 'web1 sshd[100]: Failed password for invalid user u0 from 203.0.113.0 port 1000 ssh2', host: '203.0.113.0',
+          time: new Date(T0 * 1000).toISOString().replace('.000', ''), fid: '203.0.113.0', user: 'u0', addresses: ['203.0.113.0'],
+        });
+        // fail2ban-regex's spelling; a relative path is read from the working directory.
+        const spelled = runCli(['--config', config, '--json', 'test-filter', 'systemd-journal[journalfiles=test.journal]', filter], { cwd: journal.dir });
+        assert.equal(spelled.code, 0, spelled.stderr);
+        assert.equal((JSON.parse(spelled.stdout) as TestFilterJson).matched, 100);
+        // A match given replaces the filter's: -m as fail2ban-regex, or journalmatch= with the journal.
+        assert.equal(json(`journal[journalfiles=${journal.path}]`, '-m', '_COMM=other', filter).lines, 100);
+        assert.equal(json(`journal[journalfiles=${journal.path}, journalmatch="_COMM=other + _COMM=sshd"]`, filter).lines, 300);
+        const people = cli('test-filter', `journal[journalfiles=${journal.path}]`, filter);
+        assert.equal(people.code, 0, people.stderr);
+        assert.match(people.stdout, /^Journal match: _COMM=sshd \+ _SYSTEMD_UNIT=sshd\.service\n/);
+        assert.match(people.stdout, /^Lines: 200, matched 100, ignored 100, missed 0 /m);
+      } finally {
+        journal.remove();
+      }
+    });
+
+    it('journal[FIELD=value …]: the system journal through a match, in a private journald\'s namespace', async () => {
+      const journald = await privateJournald();
+      try {
+        journald.log('sshd', ['Failed password for root from 203.0.113.77 port 22 ssh2', 'Accepted password for root from 192.0.2.1 port 22 ssh2']);
+        journald.log('other', ['Failed password for root from 203.0.113.78 port 22 ssh2']);
+        const run = journald.run([process.execPath, BIN, '--config', SAFE_CONFIG, '--json', 'test-filter', 'journal[SYSLOG_IDENTIFIER=sshd]', '/etc/fail2ban/filter.d/sshd.conf']);
+        assert.equal(run.code, 0, run.stderr);
+        const out = JSON.parse(run.stdout) as TestFilterJson;
+        assert.deepEqual([out.lines, out.matches.map((m) => m.host)], [2, ['203.0.113.77']]);
+        assert.match(out.matches[0]!.line, /^\S+ sshd\[\d+\]: Failed password for root from 203\.0\.113\.77 port 22 ssh2$/);
+        assert.ok(Math.abs(Date.parse(out.matches[0]!.time!) - Date.now()) < 120_000, `the entry's own time: ${out.matches[0]!.time}`);
+      } finally {
+        await journald.stop();
+      }
+    });
+
+    it('bad journal options or matches are exit 2, a journal that cannot be read exit 1, each one line naming it', () => {
+      const bad = (args: string[], code: number, message: RegExp): void => {
+        const result = cli('test-filter', ...args);
+        assert.equal(result.code, code, result.stderr);
+        assert.match(result.stderr, message);
+        assert.equal(result.stderr.trim().split('\n').length, 1, result.stderr);
+      };
+      bad(['journal[journaldir=/x]', 'sshd'], 2, /^f2b-store: test-filter "journal\[journaldir=\/x\]": unknown journal option "journaldir"/);
+      bad(['journal[_COMM=sshd + _comm=sshd]', 'sshd'], 2, /"_comm=sshd" is not FIELD=value/);
+      bad(['journal', '-m', 'sshd', 'sshd'], 2, /journalmatch "sshd": "sshd" is not FIELD=value/);
+      bad(['Nov 23 10:00:00 h x', '-m', '_COMM=sshd', 'sshd'], 2, /--journalmatch reads the journal/);
+      bad(['journal[journalpath=/nonexistent/journal]', 'sshd'], 1, /^f2b-store: reading the journal: journalctl ended \(exit 1\): Failed to open \/nonexistent\/journal/);
+    });
   });
 });

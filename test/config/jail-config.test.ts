@@ -356,6 +356,40 @@ describe('jails: options', () => {
     assert.deepEqual([jail.filter.journalmatch, jail.usedns, jail.filter.maxlines], [undefined, 'warn', 1]);
   });
 
+  it('backend = systemd: the journal options typed, the journalmatch (jail over filter) parsed', () => {
+    const plain = sshd('[sshd]\nbackend = systemd\n');
+    assert.ok(plain.enabled, 'sshd is enabled');
+    assert.deepEqual(plain.journal, {});
+    // The shipped sshd filter's: _COMM=sshd + _COMM=sshd-session + _COMM=sshd-auth.
+    assert.deepEqual(plain.journalMatch, ['sshd', 'sshd-auth', 'sshd-session'].map((value) => [{ field: '_COMM', value }]));
+    const options = sshd('[sshd]\nbackend = systemd[journalfiles="/j/a.journal /j/b*.journal", journalflags=12, namespace=web]\n'
+      + 'journalmatch = _SYSTEMD_UNIT=ssh.service _SYSTEMD_UNIT=sshd.service PRIORITY=5\n  SYSLOG_IDENTIFIER="my sshd"\n');
+    assert.ok(options.enabled, 'sshd is enabled');
+    assert.deepEqual(options.journal, { files: ['/j/a.journal', '/j/b*.journal'], flags: 12, namespace: 'web' });
+    assert.deepEqual(options.journalMatch, [
+      [{ field: 'PRIORITY', value: '5' }, { field: '_SYSTEMD_UNIT', value: 'ssh.service' }, { field: '_SYSTEMD_UNIT', value: 'sshd.service' }],
+      [{ field: 'SYSLOG_IDENTIFIER', value: 'my sshd' }],
+    ]);
+    const all = sshd('[sshd]\nbackend = systemd[journalpath=/var/log/journal/remote]\njournalmatch =\n');
+    assert.deepEqual([all.journal, all.enabled && all.journalMatch], [{ path: '/var/log/journal/remote' }, undefined]);
+    const files = sshd('[sshd]\nlogpath = /var/log/x.log\n');
+    assert.deepEqual([files.journal, files.enabled && files.journalMatch], [undefined, undefined]);
+  });
+
+  it('backend = systemd: bad journal options and journalmatch terms are refused, naming file, line and value', () => {
+    throwsInput(() => sshd('[sshd]\nbackend = systemd[journaldir=/x]\n'), /jail\.local:2: \[sshd\] backend: unknown journal option "journaldir"/);
+    throwsInput(() => sshd('[sshd]\nbackend = systemd[journalpath=/x, journalfiles=/y]\n'), /journalpath or journalfiles, not both/);
+    throwsInput(() => sshd('[sshd]\nbackend = systemd[journalflags=16]\n'), /journalflags must be a sum of 1 \(localOnly\).*not "16"/);
+    throwsInput(() => sshd('[sshd]\nbackend = systemd[journalflags=x]\n'), /journalflags .*not "x"/);
+    throwsInput(() => sshd('[sshd]\nbackend = systemd[journalpath=journal]\n'), /journalpath: not an absolute path: "journal"/);
+    throwsInput(() => sshd('[sshd]\nbackend = systemd[journalfiles="/j/a.journal b.journal"]\n'), /journalfiles: not an absolute path: "b\.journal"/);
+    throwsInput(() => sshd('[sshd]\nbackend = systemd\n\njournalmatch = _SYSTEMD_UNIT=sshd.service + _comm=sshd\n'),
+      /jail\.local:4: \[sshd\] journalmatch "_SYSTEMD_UNIT=sshd\.service \+ _comm=sshd": "_comm=sshd" is not FIELD=value/);
+    throwsInput(() => sshd('[sshd]\nbackend = systemd\njournalmatch = "_COMM=sshd\n'), /jail\.local:3: \[sshd\] journalmatch .*quoted string/);
+    // A disabled jail's backend options are checked too.
+    throwsInput(() => sshd('[sshd]\nenabled = false\nbackend = systemd[bogus=1]\n'), /unknown journal option "bogus"/);
+  });
+
   it('disabled jails are checked but their filter is not loaded', () => {
     const jails = load({ 'jail.conf': `${BASE}\n[ghost]\nfilter = no-such-filter\nlogpath = /var/log/ghost.log\n` });
     const ghost = byName(jails, 'ghost');

@@ -1,28 +1,15 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { loadFilter } from '../../src/config/index.js';
 import { createDateDetector, type DateDetector } from '../../src/filter/index.js';
+import { readSampleRecords, SAMPLES_NOW as NOW, SAMPLES_TZ } from '../helpers/fail2ban-samples.js';
 
 // The corpus conventions (test/fixtures/compat/README.md): TZ as below, now = 2005-08-14 12:00 CEST.
-process.env.TZ = 'CET-01CEST-02,M3.5.0,M10.5.0';
-const NOW = 1124013600;
-const CORPUS = fileURLToPath(new URL('../fixtures/compat/fail2ban-samples.jsonl', import.meta.url));
+process.env.TZ = SAMPLES_TZ;
 const FILTER_D = '/etc/fail2ban/filter.d';
 const TEST_FILTER_D = '/usr/lib/python3/dist-packages/fail2ban/tests/config/filter.d';
 // Only goes up.
 const REQUIRED_PASS_RATE = 1;
-
-interface SampleRecord {
-  readonly seq: number;
-  readonly filter: string;
-  readonly instance: string;
-  readonly filterOptions: Readonly<Record<string, string>> | null;
-  readonly line: string;
-  readonly expect: { readonly match: boolean };
-  readonly epoch: number | null;
-}
 
 /** The filter's effective datepattern, as the configuration reader resolves it for this instance. */
 function effectiveDatepattern(filter: string, options: Readonly<Record<string, string>>): string | undefined {
@@ -36,7 +23,7 @@ function effectiveDatepattern(filter: string, options: Readonly<Record<string, s
 
 describe('date detection on fail2ban\'s sample-log corpus', () => {
   it('finds the failure time of every matching line, exact to the millisecond', () => {
-    const records = readFileSync(CORPUS, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as SampleRecord);
+    const records = readSampleRecords();
     records.sort((a, b) => a.seq - b.seq);
     const instances = new Map<string, { readonly dates: DateDetector; lastDate: number | undefined }>();
     const checked = new Map<string, { total: number; missed: string[] }>();

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { writeLog } from '../../bench/log-workload.js';
 import { FAIL2BAN_FILTER_DIR, loadFilter, SHIPPED_FILTER_DIR } from '../../src/config/index.js';
-import { FilterWorker, LogFilter, slowLineMessage, type FilterEntry, type SlowLine } from '../../src/filter/index.js';
+import { FilterWorker, LogFilter, slowLineMessage, type FilterEntry, type LineFailures, type SlowLine } from '../../src/filter/index.js';
 import { BIN, tempDir } from '../helpers/cli.js';
 
 const NOW = 1458409244 + 100;
@@ -105,6 +105,26 @@ describe('FilterWorker: filters in a worker thread, with a time budget per line'
     await worker.close();
     await pending;
     await assert.rejects(worker.process('/var/log/auth.log', ['sshd'], [], NOW), /closed/);
+  });
+
+  it('lines with their times (the journal): each failure has its line\'s time, not a date read from the text nor now', async () => {
+    const journal: FilterEntry = { definition: loadFilter('sshd', [SHIPPED_FILTER_DIR], { backend: 'systemd' }), options: { assumeNow: true } };
+    const worker = new FilterWorker({ filters: new Map([['journal', journal], ['file', sshd]]) });
+    try {
+      const line = (address: string): string => `host sshd[7]: Failed password for root from ${address} port 22 ssh2`;
+      const lines = [line('203.0.113.1'), 'noise', line('203.0.113.2')];
+      const times = [1_700_000_000.25, 1_700_000_001, 1_700_000_002.5];
+      const timed = (results: Map<string, readonly LineFailures[]>, key: string): [number, number | undefined][] =>
+        (results.get(key) ?? []).map((l) => [l.index, l.failures[0]?.time]);
+      const results = await worker.process('journal', ['journal', 'file'], lines, NOW, times);
+      assert.deepEqual(timed(results, 'journal'), [[0, 1_700_000_000.25], [2, 1_700_000_002.5]]);
+      // A file filter given times looks for no date either: the journal's line is read at its time.
+      assert.deepEqual(timed(results, 'file'), [[0, 1_700_000_000.25], [2, 1_700_000_002.5]]);
+      const untimed = await worker.process('journal', ['journal'], lines, NOW);
+      assert.deepEqual(timed(untimed, 'journal'), [[0, NOW], [2, NOW]]);
+    } finally {
+      await worker.close();
+    }
   });
 
   it('the worker entry of the built bundle loads and runs the same protocol', async () => {

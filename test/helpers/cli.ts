@@ -25,10 +25,11 @@ function checkBuilt(): void {
 }
 
 /** Runs the real binary in a child process with `args`; no shell. `timeoutMs` kills one that hangs, and throws. */
-export function runCli(args: readonly string[], options: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {}): CliResult {
+export function runCli(args: readonly string[], options: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number; cwd?: string } = {}): CliResult {
   checkBuilt();
   const result = spawnSync(process.execPath, [BIN, ...args], {
     encoding: 'utf8',
+    cwd: options.cwd,
     env: testEnv(options.env),
     input: options.input,
     timeout: options.timeoutMs,

@@ -1,13 +1,23 @@
 import { existsSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
-import { InputError, isoTime, nowSeconds } from '../../core/index.js';
-import { filterSearchDirs, loadFilter } from '../../config/index.js';
-import type { Failure, FilterRun, LineOutcome, LogFilter } from '../../filter/index.js';
+import {
+  describeJournalMatch, InputError, isoTime, nowSeconds, parseJournalMatch, type JournalMatch, type JournalSource,
+} from '../../core/index.js';
+import { filterSearchDirs, loadFilter, parseJournalSource, parseOptionSpec, type FilterDefinition } from '../../config/index.js';
+import type { Failure, FilterRun, LineOutcome, LogFilter, TimedLines } from '../../filter/index.js';
+import type { JournalBatch } from '../../watch/index.js';
 import { createContext } from '../context.js';
 import { Chunked, printTable } from '../output.js';
 
 interface TestFilterOptions {
   verbose?: boolean;
+  journalmatch?: string;
+}
+
+/** `journal[…]` / `systemd-journal[…]`: which journal, and a match given with it (else the filter's). */
+interface JournalLog {
+  readonly source: JournalSource;
+  readonly match?: string;
 }
 
 /** A match as the contract prints it, plus the addresses its host stands for (a name resolved as `usedns` says). */
@@ -23,14 +33,47 @@ function matchJson(lineno: number, line: string, failure: Failure, addresses: re
   };
 }
 
-/** LOG is a file when one exists by that name; something that looks like a path but is not there is a mistake. */
-function logSource(log: string): { file: string } | { line: string } {
+const JOURNAL = /^(?:systemd-)?journal(?:\[(.*)\])?$/s;
+
+/**
+ * The journal as fail2ban-regex names it, `systemd-journal[journalflags=1, journalfiles=…]`, or
+ * as ours, `journal`: in the brackets the backend's options (plus `journalmatch=`), or a
+ * journalmatch itself (`journal[_SYSTEMD_UNIT=sshd.service + _COMM=sshd]`).
+ */
+function journalLog(log: string): JournalLog {
+  const inside = JOURNAL.exec(log)?.[1];
+  if (inside === undefined) return { source: {} };
+  if (/^\s*(?:\+|[A-Z0-9_]+=)/.test(inside)) return { source: {}, match: inside };
+  const { options } = parseOptionSpec(log, () => `test-filter "${log}"`);
+  const { journalmatch, ...backend } = options;
+  return { source: parseJournalSource(backend, `test-filter "${log}"`, process.cwd()), ...(journalmatch === undefined ? {} : { match: journalmatch }) };
+}
+
+/**
+ * LOG is a file when one exists by that name, else the journal when it is named so; something
+ * that looks like a path but is not there is a mistake; anything else is one line.
+ */
+function logSource(log: string): { file: string } | { journal: JournalLog } | { line: string } {
   if (existsSync(log)) {
-    if (!statSync(log).isFile()) throw new InputError(`${log} is not a file: give a log file, or one log line in quotes`);
+    if (!statSync(log).isFile()) throw new InputError(`${log} is not a file: give a log file, the journal, or one log line in quotes`);
     return { file: log };
   }
+  if (JOURNAL.test(log)) return { journal: journalLog(log) };
   if (/^\.{0,2}\//.test(log) && !/\s/.test(log)) throw new InputError(`log file not found: ${log}`);
   return { line: log };
+}
+
+/** The match a journal is read with: `-m`, else the one given with the journal, else the filter's own. */
+function journalMatch(journal: JournalLog, option: string | undefined, definition: FilterDefinition): JournalMatch | undefined {
+  return parseJournalMatch(option ?? journal.match ?? definition.journalmatch ?? '');
+}
+
+/** The journal's entries as lines with their times; entries over the line limit are counted, not matched. */
+async function* journalLines(batches: AsyncIterable<JournalBatch>, dropped: { count: number }): AsyncGenerator<TimedLines> {
+  for await (const batch of batches) {
+    dropped.count += batch.dropped;
+    if (batch.entries.length > 0) yield { lines: batch.entries.map((e) => e.line), times: batch.entries.map((e) => e.time) };
+  }
 }
 
 function printReport(filter: LogFilter, run: FilterRun, seconds: number): void {
@@ -54,13 +97,22 @@ export function register(program: Command): void {
   program
     .command('test-filter')
     .description('run a fail2ban filter over a log file or one line and show what it matches (like fail2ban-regex)')
-    .argument('<log>', 'a log file, or one log line (quoted)')
+    .argument('<log>', 'a log file, the systemd journal (journal, journal[options or match]), or one log line (quoted)')
     .argument('<filter>', 'a filter name (sshd), name with options (sshd[mode=aggressive]) or a path to a .conf file')
     .option('-v, --verbose', 'also print the lines no regex matched')
+    .option('-m, --journalmatch <match>', "the journal: read with this journalctl match instead of the filter's (FIELD=value, + between alternatives)")
     .addHelpText('after', `
 A filter name is looked up in CONFIG/filter.d, then the filters shipped with f2b-store, then
 /etc/fail2ban/filter.d. Dates without a year are read as fail2ban reads them: the latest date
-not after now. --json prints {"lines","matched","ignored","missed","matches":[{"lineno","line",
+not after now.
+
+The journal is read as fail2ban-regex systemd-journal reads it, everything it holds, each entry
+as "HOST IDENT[PID]: MESSAGE" with the entry's own time, through the filter's journalmatch (or
+the one given). LOG "journal" reads the system journal; "journal[journalpath=DIR]",
+"journal[journalfiles=FILE…]", "journal[journalflags=N]" choose other files (fail2ban's backend
+options; "systemd-journal[…]" is read the same way), "journal[FIELD=value …]" gives a match.
+
+--json prints {"lines","matched","ignored","missed","matches":[{"lineno","line",
 "host","time","fid","user","addresses"}]} plus the hits per regex and date template; "addresses"
 are what a ban would block: the host's address, or a host name looked up as the filter's usedns
 says (yes, warn: looked up; raw, no: none).`)
@@ -69,12 +121,29 @@ says (yes, warn: looked up; raw, no: none).`)
       // Loaded only here: the regex translator would slow every other command's start.
       const { failureAddresses, LogFilter, logLineBatches, runFilter } = await import('../../filter/index.js');
       const source = logSource(log);
-      const definition = loadFilter(spec, filterSearchDirs(ctx.configDir));
+      const journal = 'journal' in source ? source.journal : undefined;
+      const file = 'file' in source ? source.file : undefined;
+      const line = 'line' in source ? source.line : '';
+      if (journal === undefined && options.journalmatch !== undefined) throw new InputError('--journalmatch reads the journal: give "journal" as the log');
+      // As fail2ban-regex: a filter read for the journal defaults to logtype = journal.
+      const definition = loadFilter(spec, filterSearchDirs(ctx.configDir), journal === undefined ? {} : { backend: 'systemd' });
       // One "now" for the whole run: the file is read as it stands, and the clock is not read per line.
       const now = nowSeconds();
       const filter = new LogFilter(definition, { now: () => now, checkAllRegex: true });
       for (const warning of filter.warnings) console.error(`f2b-store: warning: ${warning}`);
-      const lines = 'file' in source ? logLineBatches(source.file) : [[source.line]];
+      const dropped = { count: 0 };
+      let lines: AsyncIterable<readonly string[] | TimedLines> | Iterable<readonly string[]>;
+      if (journal !== undefined) {
+        const match = journalMatch(journal, options.journalmatch, definition);
+        if (!ctx.json) process.stdout.write(`Journal match: ${describeJournalMatch(match)}\n\n`);
+        const { readJournal } = await import('../../watch/index.js');
+        lines = journalLines(readJournal({ source: journal.source, match }), dropped);
+      } else {
+        lines = file === undefined ? [[line]] : logLineBatches(file);
+      }
+      const warnDropped = (): void => {
+        if (dropped.count > 0) console.error(`f2b-store: warning: ${dropped.count} journal entries longer than the line limit were dropped unmatched`);
+      };
       const started = performance.now();
       if (ctx.json) {
         const out = new Chunked();
@@ -92,7 +161,7 @@ says (yes, warn: looked up; raw, no: none).`)
             first = false;
           }
         };
-        const batches = async function* (): AsyncGenerator<readonly string[]> {
+        const batches = async function* (): AsyncGenerator<readonly string[] | TimedLines> {
           for await (const batch of lines) {
             yield batch;
             await flush();
@@ -111,6 +180,7 @@ says (yes, warn: looked up; raw, no: none).`)
         };
         out.write(`],${JSON.stringify(rest).slice(1)}\n`);
         out.flush();
+        warnDropped();
         return;
       }
       // Missed lines are printed as they come, so a large log is never held in memory.
@@ -123,5 +193,6 @@ says (yes, warn: looked up; raw, no: none).`)
       if (missed > 0) out.write('\n');
       out.flush();
       printReport(filter, run, (performance.now() - started) / 1000);
+      warnDropped();
     });
 }
