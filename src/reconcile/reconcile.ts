@@ -118,7 +118,7 @@ export async function applyChange(
       const ensured = await backend.ensure(jailRules, now);
       if (ensured.ran.length > 0 && active) {
         const [full] = await reconcile(active(), [backend], now, { rules });
-        if (full) return full;
+        if (full) return ensured.notes.length === 0 ? full : { ...full, notes: [...ensured.notes, ...full.notes ?? []] };
       }
       const diff = { add: unskipped(changed.add, ensured), remove: unskipped(changed.remove, ensured) };
       const report = await backend.apply(diff, jailRules, now);
