@@ -134,4 +134,12 @@ describe('fail2ban (iptables-ipset and iptables actions) and f2b-store (ipset an
     assert.deepEqual(reports.map((r) => [r.added, r.removed]), [[0, 0], [0, 0]], 'nothing of f2b-store\'s to repair');
     assert.doesNotMatch(daemon?.log() ?? '', /f2b-store: drift check|failed|error/i, daemon?.log());
   });
+
+  it('fail2ban started beside the running f2b-store makes its objects and restores its bans; f2b-store\'s stay', async () => {
+    await fail2ban.start(['sshd', 'web']);
+    await waitFor('fail2ban\'s restored bans in its own set and chain',
+      () => members('f2b-sshd6').includes(THEIRS.sshd6) && inChain('iptables', 'f2b-web', THEIRS.web), 15_000);
+    assert.doesNotMatch(fail2ban.log(), /ERROR/, fail2ban.log());
+    assert.ok(members('f2bs4-sshd').includes(OURS.sshd4) && inChain('ip6tables', 'f2bs-sshd', OURS.sshd6), 'f2b-store\'s bans stay');
+  });
 });
