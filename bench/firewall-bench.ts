@@ -100,7 +100,7 @@ export function firewallEntries(netns: Netns, backend: BackendName): number {
   let total = 0;
   let ours = false;
   for (const line of netns.run(['ipset', 'list', '-t']).split('\n')) {
-    if (line.startsWith('Name: ')) ours = line.slice(6).trim().startsWith('f2b-');
+    if (line.startsWith('Name: ')) ours = line.slice(6).trim().startsWith('f2bs');
     const m = /^Number of entries: (\d+)/.exec(line);
     if (m && ours) total += Number(m[1]);
   }
@@ -136,7 +136,7 @@ async function measureTicks(db: string, backend: BackendName, ns: string, bans: 
     const tick = await measure(async () => {
       const now = nowSeconds();
       const rules = rulesFor(store.activeJails(now).map((jail) => ({ jail })), defaultJailRules);
-      const ran = await fw!.ensure(rules, now);
+      const { ran } = await fw!.ensure(rules, now);
       if (ran.length > 0) throw new Error(`${backend}: ensure() ran ${ran.length} commands on an intact firewall`);
     });
     const census = await measure(async () => {

@@ -7,7 +7,7 @@ import { OperationError, messageOf, nowSeconds, type ActionDefinition, type Acti
 import { readActionState, writeActionState, type ActionState, type HeldBan } from './action-state.js';
 import { runShell, type ShellResult, type ShellRunner } from './shell-command.js';
 import { fillTemplate, parseTemplate, type TagValue, type TemplatePart } from './shell-template.js';
-import type { ApplyReport, Backend, Command, Diff, Entry, EntryKey } from './types.js';
+import { ensured, type ApplyReport, type Backend, type Command, type Diff, type Entry, type EntryKey } from './types.js';
 
 /** What the store knows of a ban, for the tags of its commands. */
 export interface BanDetails {
@@ -318,7 +318,7 @@ export function createActionBackend(options: ActionBackendOptions): Backend {
         }
         if (changed || shape() !== before) await writeActionState(stateFile, state);
         if (problem !== undefined) throw new OperationError(`${name}: ${problem}`);
-        return ran;
+        return ensured(ran);
       });
     },
 

@@ -1,5 +1,6 @@
 import { InputError, tryParseAddress, type Address, type Family } from '../core/index.js';
 import { runtimeEntryCall, type DbusValue } from './firewalld-dbus.js';
+import { ipsetName, isJailName, parseIpsetName, parseLegacyIpsetName, type JailFamily } from './object-names.js';
 import type { Command, Diff, Entry, EntryKey, JailRule } from './types.js';
 
 /** The firewalld policy (ingress ANY → egress HOST) holding our rich rules; every rule in it is ours. */
@@ -13,10 +14,6 @@ export const FIREWALLD_POLICY_PRIORITY = -32000;
  */
 export const FIREWALLD_DEFAULT_MAXELEM = 1_048_576;
 
-const IPSET_PREFIX = 'f2b-';
-const IPV6_SUFFIX = '-6';
-// The kernel's ipset name limit (firewalld's iptables backend uses real ipsets).
-const MAX_IPSET_NAME = 31;
 const FAMILY_NAME: Readonly<Record<Family, string>> = { 4: 'ipv4', 6: 'ipv6' };
 const IPSET_FAMILY: Readonly<Record<Family, string>> = { 4: 'inet', 6: 'inet6' };
 /** Where firewall-cmd reads `--add-entries-from-file` from: the command's stdin. */
@@ -33,25 +30,31 @@ export const UNREADABLE_FILE = 'Failed to read file';
 const firewallCmd = (permanent: boolean, ...args: string[]): Command =>
   ({ argv: ['firewall-cmd', ...(permanent ? ['--permanent'] : []), ...args] });
 
-/** The ipset of a jail for one family: `f2b-<jail>` or `f2b-<jail>-6`. Throws InputError when the jail cannot name one. */
+/** The ipset of a jail for one family, named as the ipset backend names its sets (`f2bs4-sshd`). Throws InputError for a bad jail name. */
 export function firewalldIpset(jail: string, family: Family): string {
-  const name = `${IPSET_PREFIX}${jail}${family === 6 ? IPV6_SUFFIX : ''}`;
-  if (!/^[A-Za-z0-9_.:-]+$/.test(jail) || name.length > MAX_IPSET_NAME) {
-    const longest = MAX_IPSET_NAME - IPSET_PREFIX.length - IPV6_SUFFIX.length;
-    throw new InputError(`firewalld: jail "${jail}" cannot name an ipset (letters, digits and _ . : - only, at most ${longest} characters)`);
-  }
-  return name;
+  if (!isJailName(jail)) throw new InputError(`firewalld: bad jail name "${jail}": use 1-24 letters, digits, '-', '_' or '.', starting with a letter or digit`);
+  return ipsetName(jail, family);
 }
 
 /** True for the names of ipsets this backend owns. */
 export function isOwnIpset(name: string): boolean {
-  return name.startsWith(IPSET_PREFIX) && name.length > IPSET_PREFIX.length;
+  return parseIpsetName(name) !== undefined;
 }
 
-/** The jail whose ipset `name` holds an entry of `family` (the inverse of firewalldIpset). */
-export function jailOfIpset(name: string, family: Family): string {
-  const jail = name.slice(IPSET_PREFIX.length);
-  return family === 6 && jail.endsWith(IPV6_SUFFIX) ? jail.slice(0, -IPV6_SUFFIX.length) : jail;
+/** The jail whose ipset `name` is (the inverse of firewalldIpset). */
+export function jailOfIpset(name: string): string | undefined {
+  return parseIpsetName(name)?.jail;
+}
+
+/**
+ * The ipset an earlier f2b-store bound with this rule of our policy (`f2b-<jail>`, `f2b-<jail>-6`),
+ * with its jail and family (the rule's); undefined for any other rule.
+ */
+export function legacyIpsetOfRichRule(rule: string): (JailFamily & { readonly ipset: string }) | undefined {
+  const ipset = ipsetOfRichRule(rule);
+  const family = /^rule family="ipv([46])"/.exec(rule)?.[1] === '6' ? 6 : 4;
+  const jail = ipset === undefined || isOwnIpset(ipset) ? undefined : parseLegacyIpsetName(ipset, family);
+  return ipset !== undefined && jail !== undefined ? { ipset, jail, family } : undefined;
 }
 
 /**
@@ -108,7 +111,7 @@ function richRuleXml(rule: RichRule): string {
 
 /**
  * The rich rules (in the text firewalld prints back) that bind a jail's ipsets: one per family
- * and port, e.g. `rule family="ipv4" source ipset="f2b-sshd" port port="22" protocol="tcp" reject`.
+ * and port, e.g. `rule family="ipv4" source ipset="f2bs4-sshd" port port="22" protocol="tcp" reject`.
  */
 export function firewalldRichRules(jail: JailRule): string[] {
   return richRules(jail).map(richRuleText);

@@ -47,7 +47,7 @@ export const permanentPolicyCall = (path: string): Command => call(path, 'config
  *           dict entry(
  *              string "rich_rules"
  *              variant             array [
- *                    string "rule family="ipv4" source ipset="f2b-sshd" reject"
+ *                    string "rule family="ipv4" source ipset="f2bs4-sshd" reject"
  *                 ]
  *           )
  *        ]

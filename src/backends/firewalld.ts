@@ -2,14 +2,14 @@ import { OperationError, messageOf, tryParseAddress, type Family } from '../core
 import { describeCommand, type Exec } from './exec.js';
 import {
   FIREWALLD_DEFAULT_MAXELEM, FIREWALLD_POLICY, batchCommands, deleteCommands, entriesCommand, firewalldBatches, firewalldIpset,
-  firewalldRichRules, ipsetOfRichRule, isOwnIpset, jailOfIpset, newIpsetCommand, newPolicyCommand, oneByOne, policyInfo,
+  firewalldRichRules, ipsetOfRichRule, isOwnIpset, jailOfIpset, legacyIpsetOfRichRule, newIpsetCommand, newPolicyCommand, oneByOne, policyInfo,
   policyZoneCommands, reloadCommand, representFirewalld, richRuleCommands, UNREADABLE_FILE, type BatchItem, type EntryBatch, type PolicyInfo,
 } from './firewalld-commands.js';
 import {
   permanentIpsetsCall, permanentPoliciesCall, permanentPolicyCall, permanentPolicyPathCall, replyDictionary, replyString, replyStrings,
   runtimeEntriesCall, runtimeEntryCall, runtimeIpsetsCall, runtimePoliciesCall, runtimePolicyCall,
 } from './firewalld-dbus.js';
-import type { ApplyReport, Backend, Command, Diff, EntryKey, JailRule } from './types.js';
+import { ensured, type ApplyReport, type Backend, type Command, type Diff, type Ensured, type EntryKey, type JailRule } from './types.js';
 
 export { FIREWALLD_DEFAULT_MAXELEM, FIREWALLD_POLICY, firewalldIpset, firewalldRichRules, representFirewalld } from './firewalld-commands.js';
 
@@ -23,7 +23,7 @@ export interface FirewalldOptions {
 const FAMILIES: readonly Family[] = [4, 6];
 
 /**
- * firewalld: an ipset per jail and family (`f2b-<jail>`, `f2b-<jail>-6`, hash:net) and rich rules
+ * firewalld: an ipset per jail and family (`f2bs4-<jail>`, `f2bs6-<jail>`, hash:net) and rich rules
  * in our own policy `f2b-store` (every zone → the host, priority -32000) that reject or drop what
  * they hold. Everything is kept both in the runtime and in the permanent configuration, so
  * `firewall-cmd --reload` (and a reboot) brings the bans straight back. State is read, and a few
@@ -67,9 +67,12 @@ export function createFirewalldBackend(options: FirewalldOptions): Backend {
     return commands;
   }
 
-  /** Rich rule changes that make `present` hold exactly `wanted` among the rules on `ipsets`. */
+  /**
+   * Rich rule changes that make `present` hold exactly `wanted` among the rules on `ipsets`; the
+   * rules an earlier f2b-store made on its ipsets go too.
+   */
   function ruleChanges(present: readonly string[], wanted: readonly string[], ipsets: ReadonlySet<string>, permanent: boolean): Command[] {
-    const stale = present.filter((r) => !wanted.includes(r) && ipsets.has(ipsetOfRichRule(r) ?? ''));
+    const stale = present.filter((r) => !wanted.includes(r) && (ipsets.has(ipsetOfRichRule(r) ?? '') || legacyIpsetOfRichRule(r) !== undefined));
     return [
       ...richRuleCommands('remove', stale, permanent),
       ...richRuleCommands('add', wanted.filter((r) => !present.includes(r)), permanent),
@@ -119,31 +122,58 @@ export function createFirewalldBackend(options: FirewalldOptions): Backend {
     name: 'firewalld',
     represent: representFirewalld,
 
-    async ensure(jails: readonly JailRule[]) {
-      if (jails.length === 0) return [];
+    /**
+     * The ipsets of an earlier f2b-store (`f2b-<jail>`, `f2b-<jail>-6`) are told from fail2ban's
+     * by the rules of our policy that bind them: those rules go, their ipsets are deleted, and
+     * what one held for a jail served here goes into the jail's new ipset as it is made.
+     */
+    async ensure(jails: readonly JailRule[]): Promise<Ensured> {
+      if (jails.length === 0) return ensured([]);
       const wanted = [...new Set(jails.flatMap((j) => FAMILIES.map((f) => firewalldIpset(j.name, f))))];
       const familyOf = new Map(jails.flatMap((j) => FAMILIES.map((f) => [firewalldIpset(j.name, f), f] as const)));
       const rules = [...new Set(jails.flatMap(firewalldRichRules))];
       const ours = new Set(wanted);
       const [permanentIpsets, runtimeIpsets, permanentPolicy, runtimePolicy] =
         await Promise.all([ownIpsets(true), ownIpsets(false), policy(true), policy(false)]);
+      const legacy = new Map([...permanentPolicy?.richRules ?? [], ...runtimePolicy?.richRules ?? []].flatMap((rule) => {
+        const old = legacyIpsetOfRichRule(rule);
+        return old ? [[old.ipset, old] as const] : [];
+      }));
+      const legacyIpsets = async (permanent: boolean): Promise<string[]> => legacy.size === 0 ? []
+        : replyStrings(await run(permanent ? permanentIpsetsCall() : runtimeIpsetsCall(), 'listing ipsets')).filter((name) => legacy.has(name));
+      const [legacyRuntime, legacyPermanent] = await Promise.all([legacyIpsets(false), legacyIpsets(true)]);
 
       const missing = wanted.filter((name) => !permanentIpsets.has(name));
-      // A permanent ipset (re)made beside a runtime one starts with the runtime's entries, so a reload keeps them.
-      const copies = await Promise.all(missing.filter((name) => runtimeIpsets.has(name)).map(async (name) => {
-        const entries = await entriesOf(name);
+      // A permanent ipset (re)made beside a runtime one, or made for one of an earlier f2b-store,
+      // starts with the runtime's entries, so a reload keeps them.
+      const copied: string[] = [];
+      const copies = await Promise.all(missing.map(async (name) => {
+        const owner = { jail: jailOfIpset(name), family: familyOf.get(name) };
+        const old = legacyRuntime.find((from) => legacy.get(from)?.jail === owner.jail && legacy.get(from)?.family === owner.family);
+        const from = runtimeIpsets.has(name) ? name : old;
+        if (from === undefined) return [];
+        if (from === old) copied.push(`${old} into ${name}`);
+        const entries = await entriesOf(from);
         return entries.length === 0 ? [] : [entriesCommand(name, 'add', true, entries)];
       }));
       const permanent: Command[] = [
         ...missing.map((name) => newIpsetCommand(name, familyOf.get(name) ?? 4, maxelem)),
         ...copies.flat(),
         ...(permanentPolicy ? [...policyZoneCommands(permanentPolicy, true), ...ruleChanges(permanentPolicy.richRules, rules, ours, true)] : [newPolicyCommand(jails)]),
+        // After the rules that used them.
+        ...deleteCommands(false, legacyPermanent),
       ];
-      const runtime: Command[] = runtimePolicy === undefined || wanted.some((name) => !runtimeIpsets.has(name)) ? [reloadCommand] : [
+      const reload = runtimePolicy === undefined || legacyPermanent.length > 0 || wanted.some((name) => !runtimeIpsets.has(name));
+      const runtime: Command[] = reload ? [reloadCommand] : [
         ...policyZoneCommands(runtimePolicy, false),
         ...ruleChanges(runtimePolicy.richRules, rules, ours, false),
       ];
-      return runAll([...permanent, ...runtime], 'ensuring ipsets and rules');
+      const ran = await runAll([...permanent, ...runtime], 'ensuring ipsets and rules');
+      const notes = legacyPermanent.length === 0 ? [] : [
+        `firewalld: ipsets of an earlier f2b-store removed with their rules: ${legacyPermanent.join(', ')}`
+          + `${copied.length === 0 ? '' : ` (entries copied: ${copied.join(', ')})`}`,
+      ];
+      return { ran, skipped: [], notes };
     },
 
     async list() {
@@ -153,7 +183,8 @@ export function createFirewalldBackend(options: FirewalldOptions): Backend {
       names.forEach((name, i) => {
         for (const line of outputs[i] ?? []) {
           const address = tryParseAddress(line);
-          if (address) entries.push({ jail: jailOfIpset(name, address.family), address: address.text, family: address.family });
+          const jail = jailOfIpset(name);
+          if (address && jail !== undefined) entries.push({ jail, address: address.text, family: address.family });
         }
       });
       return entries;

@@ -1,7 +1,7 @@
 import { OperationError, messageOf, tryParseAddress } from '../core/index.js';
 import { rewriteFile } from './atomic-file.js';
 import { blockLine, joinHostsDeny, parseHostsDenyLine, readHostsDeny, type HostsDenyFile } from './hosts-deny-file.js';
-import type { ApplyReport, Backend, Command, Diff, Entry, EntryKey } from './types.js';
+import { ensured, type ApplyReport, type Backend, type Command, type Diff, type Entry, type EntryKey } from './types.js';
 
 /** hosts.deny has no jails: every entry it holds belongs to this pseudo-jail. */
 export const ANY_JAIL = '*';
@@ -68,7 +68,7 @@ export function createHostsDenyBackend(options: HostsDenyOptions): Backend {
     name: 'hosts-deny',
     represent: representHostsDeny,
     async ensure() {
-      return [];
+      return ensured([]);
     },
     async list() {
       return entriesOf(await read());

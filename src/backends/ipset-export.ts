@@ -1,8 +1,12 @@
 import { InputError, isoTime, type Family } from '../core/index.js';
 import { createLine, timeoutOf } from './ipset.js';
+import { parseIpsetName } from './object-names.js';
 import type { Entry } from './types.js';
 
-/** Not `f2b-…`: the ipset backend owns those names and would empty a set of that name on its host. */
+/**
+ * Neither the ipset backend's (`f2bs4-…`) nor fail2ban's (`f2b-…`): loading the file empties the
+ * sets it names, and it must not empty theirs on the host it is loaded on.
+ */
 export const DEFAULT_EXPORT_SET = 'f2b_export';
 
 // ipset names stop at 31 characters, and the IPv6 set adds `-6`.
@@ -13,8 +17,10 @@ export function exportSetNames(name: string): Readonly<Record<Family, string>> {
   if (!SET_NAME.test(name)) {
     throw new InputError(`bad set name "${name}": use 1-29 letters, digits, '-', '_' or '.', starting with a letter or digit`);
   }
-  if (name.startsWith('f2b-')) throw new InputError(`bad set name "${name}": names starting with f2b- belong to the ipset backend`);
-  return { 4: name, 6: `${name}-6` };
+  const names = { 4: name, 6: `${name}-6` } as const;
+  if (name.startsWith('f2b-')) throw new InputError(`bad set name "${name}": names starting with f2b- are fail2ban's (and were earlier f2b-store's)`);
+  if (parseIpsetName(names[4]) || parseIpsetName(names[6])) throw new InputError(`bad set name "${name}": ${parseIpsetName(names[4]) ? name : names[6]} is a set of the ipset backend`);
+  return names;
 }
 
 /**

@@ -1,9 +1,10 @@
-import { InputError, messageOf, OperationError, tryParseAddress, type Address, type Family } from '../core/index.js';
+import { messageOf, OperationError, tryParseAddress, type Address, type Family } from '../core/index.js';
 import type { Exec } from './exec.js';
 import {
-  applyReport, checkJail, createAddressMemo, FAMILIES, isJailName, portMatch, readFilterTable, restoreCommand, settleInputRule, verdict, type SavedRule,
+  applyReport, checkJail, createAddressMemo, FAMILIES, portMatch, readFilterTable, restoreCommand, settleInputRule, verdict, type SavedRule,
 } from './iptables-rules.js';
-import type { ApplyReport, Backend, Command, Diff, EntryKey, JailRule } from './types.js';
+import { ipsetName, ipsetOfTemp, ipsetTempName, isJailName, parseIpsetName, parseLegacyIpsetName, type JailFamily } from './object-names.js';
+import type { ApplyReport, Backend, Command, Diff, Ensured, EntryKey, JailRule, SkippedJail } from './types.js';
 
 export interface IpsetBackendOptions {
   readonly exec: Exec;
@@ -14,23 +15,33 @@ const MIN_HASHSIZE = 1_024;
 const MAX_HASHSIZE = 1 << 20;
 /** The kernel's limit for an ipset timeout, in seconds. */
 export const MAX_IPSET_TIMEOUT = 2_147_483;
-/** Suffix of the set a growing set is rebuilt in; `~` is not allowed in jail names, so it never names a jail's set. */
-const TEMP_SUFFIX = '~';
-
-/** `f2b-<jail>` for IPv4, `f2b-<jail>-6` for IPv6. */
-export function ipsetName(jail: string, family: Family): string {
-  return family === 4 ? `f2b-${jail}` : `f2b-${jail}-6`;
+/** What f2b-store makes: `hash:net` with timeout support, of the family its name says. fail2ban's ipset actions make `hash:ip`. */
+function isOurKind(header: SetHeader, family: Family): boolean {
+  return header.type === 'hash:net' && header.family === family && header.timeout;
 }
 
-function jailOfSet(name: string, family: Family | undefined): string | undefined {
-  if (!name.startsWith('f2b-')) return undefined;
-  const jail = family === 4 ? name.slice(4) : family === 6 && name.endsWith('-6') ? name.slice(4, -2) : undefined;
-  return jail !== undefined && isJailName(jail) ? jail : undefined;
+/** The jail and family of one of our sets; undefined for a set of another name or kind (someone else's). */
+function ownerOf(header: SetHeader): JailFamily | undefined {
+  const owner = parseIpsetName(header.name);
+  return owner && isOurKind(header, owner.family) ? owner : undefined;
 }
 
+/** Ours, or the rebuild set of one of ours (left by an interrupted grow). */
 function isOwnedSet(header: SetHeader): boolean {
-  const name = header.name.endsWith(TEMP_SUFFIX) ? header.name.slice(0, -TEMP_SUFFIX.length) : header.name;
-  return jailOfSet(name, header.family) !== undefined;
+  const owner = parseIpsetName(ipsetOfTemp(header.name) ?? header.name);
+  return owner !== undefined && isOurKind(header, owner.family);
+}
+
+/** The jail of a set earlier f2b-store made (`f2b-<jail>`, `f2b-<jail>-6`, or their rebuild sets), told from fail2ban's by its kind. */
+function legacyOwner(header: SetHeader): JailFamily | undefined {
+  const { family } = header;
+  if (family === undefined || !isOurKind(header, family)) return undefined;
+  const jail = parseLegacyIpsetName(ipsetOfTemp(header.name) ?? header.name, family);
+  return jail === undefined ? undefined : { jail, family };
+}
+
+function describe(header: SetHeader): string {
+  return `${header.type} family ${header.family === 6 ? 'inet6' : header.family === 4 ? 'inet' : 'unknown'}${header.timeout ? ' with timeout' : ' without timeout'}`;
 }
 
 interface SetHeader {
@@ -194,11 +205,11 @@ function matchesSet(rule: SavedRule, sets: ReadonlySet<string>): boolean {
 }
 
 /**
- * The ipset backend: sets `f2b-<jail>` (IPv4) and `f2b-<jail>-6` (IPv6) of type `hash:net` with
- * timeout support, each matched by one rule at the head of INPUT (`-m set --match-set SET src -j
- * REJECT|DROP`, limited to the jail's ports when it has some). Every apply is one `ipset restore`;
- * a set about to overflow its `maxelem` is rebuilt in a bigger one inside that same batch and
- * swapped in (`ipset swap`), so its rule never sees it empty.
+ * The ipset backend: sets `f2bs4-<jail>` (IPv4) and `f2bs6-<jail>` (IPv6; see object-names) of
+ * type `hash:net` with timeout support, each matched by one rule at the head of INPUT (`-m set
+ * --match-set SET src -j REJECT|DROP`, limited to the jail's ports when it has some). Every apply
+ * is one `ipset restore`; a set about to overflow its `maxelem` is rebuilt in a bigger one inside
+ * that same batch and swapped in (`ipset swap`), so its rule never sees it empty.
  */
 export function createIpsetBackend(options: IpsetBackendOptions): Backend {
   const { exec } = options;
@@ -214,58 +225,92 @@ export function createIpsetBackend(options: IpsetBackendOptions): Backend {
 
   const readHeaders = async (): Promise<Map<string, SetHeader>> => parseHeaders(await run({ argv: ['ipset', 'list', '-t'] }, 'ipset list'));
 
-  async function ensure(jails: readonly JailRule[]): Promise<readonly Command[]> {
-    const wanted = new Map<string, { family: Family; jail: string }>();
-    for (const jail of jails) {
-      checkJail(jail);
+  /** Runs `ipset restore` of these lines, or nothing when there are none. */
+  async function restoreLines(lines: readonly string[], what: string, ran: Command[]): Promise<void> {
+    if (lines.length === 0) return;
+    const command = restore(lines);
+    await run(command, `ipset restore (${what})`);
+    ran.push(command);
+  }
+
+  /**
+   * A jail whose set name is taken by a set f2b-store does not make (another kind, another family)
+   * is skipped; the sets of the others are created where missing, each matched by its rule. Sets
+   * an earlier f2b-store made under the old names go: what one held for a jail served here is
+   * copied into the jail's new set first (when that is being created), and the new rules are in
+   * before the old ones go, so no ban lapses.
+   */
+  async function ensure(jails: readonly JailRule[]): Promise<Ensured> {
+    for (const jail of jails) checkJail(jail);
+    const ran: Command[] = [];
+    const skipped: SkippedJail[] = [];
+    const notes: string[] = [];
+    const headers = await readHeaders();
+    const legacy = [...headers.values()].flatMap((header) => {
+      const owner = legacyOwner(header);
+      return owner ? [{ header, owner }] : [];
+    });
+    const served: JailRule[] = [];
+    const creates: string[] = [];
+    /** Old set → the new set its entries were copied into. */
+    const copied = new Map<string, string>();
+    for (const jail of new Map(jails.map((j) => [j.name, j])).values()) {
+      const taken = FAMILIES.map((family) => ({ family, header: headers.get(ipsetName(jail.name, family)) }))
+        .find(({ family, header }) => header && !isOurKind(header, family))?.header;
+      if (taken) {
+        skipped.push({
+          jail: jail.name,
+          error: `jail ${jail.name} skipped: ipset ${taken.name} is ${describe(taken)}, not a set f2b-store made (hash:net with timeout), `
+            + 'so it is left alone: remove or rename it and f2b-store makes its own',
+        });
+        continue;
+      }
+      served.push(jail);
       for (const family of FAMILIES) {
         const name = ipsetName(jail.name, family);
-        const other = wanted.get(name);
-        if (other && other.family !== family) {
-          throw new InputError(`jails "${other.jail}" and "${jail.name}" would both use ipset ${name}: rename one of them`);
-        }
-        wanted.set(name, { family, jail: jail.name });
+        if (headers.has(name)) continue;
+        const old = legacy.find((l) => l.owner.jail === jail.name && l.owner.family === family && ipsetOfTemp(l.header.name) === undefined);
+        const members = old ? parseMembers(await run({ argv: ['ipset', 'save', old.header.name] }, `ipset save ${old.header.name}`), old.header.name) : [];
+        creates.push(createLine(name, family, members.length), ...members.map((m) => `add ${name} ${m.text}${m.options}`));
+        if (old) copied.set(old.header.name, name);
       }
     }
-    const ran: Command[] = [];
-    const headers = await readHeaders();
-    const creates: string[] = [];
-    for (const [name, { family }] of wanted) {
-      const header = headers.get(name);
-      if (!header) creates.push(createLine(name, family, 0));
-      else if (header.type !== 'hash:net' || header.family !== family || !header.timeout) {
-        throw new OperationError(`ipset ${name} exists as ${header.type} family ${header.family === 6 ? 'inet6' : 'inet'}${header.timeout ? '' : ' without timeout'}; `
-          + `expected hash:net family ${family === 4 ? 'inet' : 'inet6'} with timeout: destroy it (f2b-store stop --flush) to let it be re-created`);
-      }
-    }
-    if (creates.length > 0) {
-      const command = restore(creates);
-      await run(command, `ipset restore (creating ${creates.length} sets)`);
-      ran.push(command);
-    }
+    await restoreLines(creates, `creating ${creates.filter((line) => line.startsWith('create ')).length} sets`, ran);
+    const legacyNames = new Set(legacy.map((l) => l.header.name));
     for (const family of FAMILIES) {
       const table = await readFilterTable(exec, family);
       const lines: string[] = [];
-      for (const jail of jails) {
+      for (const jail of served) {
         const set = ipsetName(jail.name, family);
         const desired = [...portMatch(jail), '-m', 'set', '--match-set', set, 'src', ...verdict(jail.blocktype, family)];
         const ours = table.rules.filter((rule) => matchesSet(rule, new Set([set])));
         lines.push(...await settleInputRule(exec, family, desired, ours));
       }
+      // After the new rules: the old sets' rules go in the same atomic restore.
+      lines.push(...table.rules.filter((rule) => matchesSet(rule, legacyNames)).map((rule) => `-D INPUT ${rule.spec}`));
       if (lines.length > 0) {
         const command = restoreCommand(family, lines);
-        await run(command, `${command.argv[0]} (rules matching the f2b sets)`);
+        await run(command, `${command.argv[0]} (rules matching the f2b-store sets)`);
         ran.push(command);
       }
     }
-    return ran;
+    for (const name of legacyNames) {
+      const into = copied.get(name);
+      try {
+        await restoreLines([`destroy ${name}`], `removing ${name}`, ran);
+        notes.push(`ipset: ${name}, a set of an earlier f2b-store, removed${into === undefined ? '' : ` after copying its entries into ${into}`}`);
+      } catch (error) {
+        notes.push(`ipset: ${name}, a set of an earlier f2b-store, could not be removed: ${messageOf(error)} (a rule f2b-store did not make still uses it?)`);
+      }
+    }
+    return { ran, skipped, notes };
   }
 
   async function list(): Promise<EntryKey[]> {
     const entries: EntryKey[] = [];
     memo.turn();
     for (const header of (await readHeaders()).values()) {
-      const jail = jailOfSet(header.name, header.family);
+      const jail = ownerOf(header)?.jail;
       if (jail === undefined) continue;
       let text: string;
       try {
@@ -288,7 +333,7 @@ export function createIpsetBackend(options: IpsetBackendOptions): Backend {
 
   /** Lines that rebuild `set` with room for what it will hold: the old members (minus removals) and the additions. */
   async function rebuild(set: string, family: Family, items: readonly Item[]): Promise<Line[]> {
-    const temp = `${set}${TEMP_SUFFIX}`;
+    const temp = ipsetTempName(set);
     const kept = new Map<string, Member>();
     for (const member of parseMembers(await run({ argv: ['ipset', 'save', set] }, `ipset save ${set}`), set)) {
       kept.set(member.address?.text ?? member.text, member);
@@ -319,14 +364,16 @@ export function createIpsetBackend(options: IpsetBackendOptions): Backend {
       const headers = await readHeaders();
       for (const [set, setItems] of bySet) {
         const header = headers.get(set);
-        if (!header || header.family === undefined) {
-          for (const item of setItems) if (item.kind === 'add') failures.set(item, `ipset ${set} does not exist (ensure creates it)`);
+        const owner = header && ownerOf(header);
+        if (!header || !owner) {
+          const why = header ? `ipset ${set} is ${describe(header)}, someone else's: left alone` : `ipset ${set} does not exist (ensure creates it)`;
+          for (const item of setItems) if (item.kind === 'add') failures.set(item, why);
           continue;
         }
         const adding = setItems.filter((item) => item.kind === 'add').length;
         // concat, not push(...): a million lines would overflow the stack as arguments.
         batch = batch.concat(header.entries + adding > header.maxelem
-          ? await rebuild(set, header.family, setItems)
+          ? await rebuild(set, owner.family, setItems)
           : setItems.map((item): Line => ({ text: lineOf(item), set, item })));
       }
     }
@@ -370,7 +417,7 @@ export function createIpsetBackend(options: IpsetBackendOptions): Backend {
   }
 
   async function flush(): Promise<void> {
-    const owned = [...(await readHeaders()).values()].filter(isOwnedSet).map((header) => header.name);
+    const owned = [...(await readHeaders()).values()].filter((header) => isOwnedSet(header) || legacyOwner(header)).map((header) => header.name);
     if (owned.length === 0) return;
     const names = new Set(owned);
     for (const family of FAMILIES) {
@@ -378,7 +425,7 @@ export function createIpsetBackend(options: IpsetBackendOptions): Backend {
       const lines = table.rules.filter((rule) => matchesSet(rule, names)).map((rule) => `-D INPUT ${rule.spec}`);
       if (lines.length > 0) {
         const command = restoreCommand(family, lines);
-        await run(command, `${command.argv[0]} (removing the rules matching the f2b sets)`);
+        await run(command, `${command.argv[0]} (removing the rules matching the f2b-store sets)`);
       }
     }
     await run(restore(owned.map((name) => `destroy ${name}`)), `ipset destroy ${owned.join(' ')}`);
@@ -387,7 +434,7 @@ export function createIpsetBackend(options: IpsetBackendOptions): Backend {
   async function count(): Promise<Map<string, number>> {
     const counts = new Map<string, number>();
     for (const header of (await readHeaders()).values()) {
-      if (jailOfSet(header.name, header.family) !== undefined) counts.set(header.name, header.entries);
+      if (ownerOf(header)) counts.set(header.name, header.entries);
     }
     return counts;
   }

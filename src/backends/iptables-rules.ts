@@ -23,16 +23,6 @@ export function toolOf(family: Family): string {
   return TOOLS[family].iptables;
 }
 
-/** True when `name` is a jail name f2b-store could have made an object for. */
-export function isJailName(name: string): boolean {
-  try {
-    checkJailName(name);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** The verdict of a ban rule, written the way `iptables-save` prints it back. */
 export function verdict(blocktype: JailRule['blocktype'], family: Family): string[] {
   return blocktype === 'drop' ? ['-j', 'DROP'] : ['-j', 'REJECT', '--reject-with', TOOLS[family].rejectWith];

@@ -1,10 +1,11 @@
 import { messageOf, OperationError, tryParseAddress, type Address, type Family } from '../core/index.js';
 import type { Exec } from './exec.js';
 import {
-  applyReport, argAfter, checkCommand, checkJail, createAddressMemo, FAMILIES, isJailName, portMatch, readFilterTable, restoreCommand, restoreErrorLine, settleInputRule,
+  applyReport, argAfter, checkCommand, checkJail, createAddressMemo, FAMILIES, portMatch, readFilterTable, restoreCommand, restoreErrorLine, settleInputRule,
   sourceArgs, succeeds, toolOf, verdict, type FilterTable, type SavedRule,
 } from './iptables-rules.js';
-import type { ApplyReport, Backend, Command, Diff, EntryKey, JailRule } from './types.js';
+import { chainName, isJailName, parseChainName, parseLegacyChainName } from './object-names.js';
+import type { ApplyReport, Backend, Command, Diff, Ensured, EntryKey, JailRule, SkippedJail } from './types.js';
 
 export interface IptablesBackendOptions {
   readonly exec: Exec;
@@ -13,17 +14,26 @@ export interface IptablesBackendOptions {
 /** Up to this many removals are verified with `iptables -C` each; more, by reading the table once. */
 const CHECK_ONE_BY_ONE = 2;
 
-/** `f2b-<jail>`, in the filter table of both iptables and ip6tables. */
-export function iptablesChain(jail: string): string {
-  return `f2b-${jail}`;
-}
+/**
+ * The last rule of each of our chains, and what tells them from anyone else's (fail2ban's
+ * `f2b-<jail>` chains end in a plain `-j RETURN`): a chain of our name is ours when it holds this
+ * rule, or nothing at all (flushed).
+ */
+const MARK = '-m comment --comment f2b-store -j RETURN';
 
-/** A chain of one family, as the census names it: `iptables f2b-sshd`, `ip6tables f2b-sshd`. */
+/** A chain of one family, as the census names it: `iptables f2bs-sshd`, `ip6tables f2bs-sshd`. */
 const chainObject = (chain: string, family: Family): string => `${toolOf(family)} ${chain}`;
 
-function jailOfChain(chain: string): string | undefined {
-  const jail = chain.startsWith('f2b-') ? chain.slice(4) : undefined;
-  return jail !== undefined && isJailName(jail) ? jail : undefined;
+/** Our chains of this table: those of our names holding our mark. */
+function ownChains(table: FilterTable): Set<string> {
+  const marked = new Set<string>();
+  for (const rule of table.rules) if (rule.spec === MARK && parseChainName(rule.chain) !== undefined) marked.add(rule.chain);
+  return marked;
+}
+
+/** Chains of our names that hold rules but not our mark: someone else's. */
+function foreignChains(table: FilterTable, own: ReadonlySet<string> = ownChains(table)): Set<string> {
+  return new Set(table.rules.map((rule) => rule.chain).filter((chain) => !own.has(chain) && parseChainName(chain) !== undefined));
 }
 
 /** The address of a rule f2b-store writes into its chains (`-s ADDR -j REJECT|DROP`), else undefined. */
@@ -37,8 +47,9 @@ function bannedBy(rule: SavedRule, parse: (text: string) => Address | undefined)
 /** Ban rules of our chains: chain → canonical address → the saved rules holding it (duplicates included). */
 function banIndex(table: FilterTable, parse: (text: string) => Address | undefined = tryParseAddress): Map<string, Map<string, SavedRule[]>> {
   const index = new Map<string, Map<string, SavedRule[]>>();
+  const own = ownChains(table);
   for (const rule of table.rules) {
-    if (jailOfChain(rule.chain) === undefined) continue;
+    if (!own.has(rule.chain)) continue;
     const address = bannedBy(rule, parse);
     if (address === undefined) continue;
     let chain = index.get(rule.chain);
@@ -91,7 +102,7 @@ function prepare(diff: Diff, jails: readonly JailRule[], now: number): { ops: Op
       invalid.push({ entry: key, error: `jail ${key.jail} is not configured for the iptables backend` });
       return;
     }
-    const chain = iptablesChain(key.jail);
+    const chain = chainName(key.jail);
     const rule = [...sourceArgs(address.text, address.family), ...verdict(type ?? 'reject', address.family)];
     ops.set(`${kind} ${address.family} ${chain} ${address.text}`, {
       key, kind, family: address.family, chain, address: address.text, rule,
@@ -106,10 +117,10 @@ function prepare(diff: Diff, jails: readonly JailRule[], now: number): { ops: Op
 }
 
 /**
- * The iptables backend: a chain `f2b-<jail>` in the filter table of iptables and ip6tables with
- * one `-s ADDR -j REJECT|DROP` rule per entry and a final `-j RETURN`, jumped to from the head of
- * INPUT (limited to the jail's ports when it has some). Each apply is one `iptables-restore
- * --noflush` per family, which is atomic.
+ * The iptables backend: a chain `f2bs-<jail>` (see object-names) in the filter table of iptables
+ * and ip6tables with one `-s ADDR -j REJECT|DROP` rule per entry and a final marked `-j RETURN`,
+ * jumped to from the head of INPUT (limited to the jail's ports when it has some). Each apply is
+ * one `iptables-restore --noflush` per family, which is atomic.
  */
 export function createIptablesBackend(options: IptablesBackendOptions): Backend {
   const { exec } = options;
@@ -123,26 +134,61 @@ export function createIptablesBackend(options: IptablesBackendOptions): Backend 
     }
   }
 
-  async function ensure(jails: readonly JailRule[]): Promise<readonly Command[]> {
+  /** Chains named as fail2ban and earlier f2b-store both name them, already told of. */
+  const toldLegacy = new Set<string>();
+
+  /**
+   * A jail whose chain name is taken by a chain without our mark (someone else's) is skipped in
+   * both families; the chains of the others are made or completed, each with its jump. Chains of
+   * the old names (`f2b-<jail>`) are left as they are: fail2ban's look the same as those of an
+   * earlier f2b-store, so they are only told of, once.
+   */
+  async function ensure(jails: readonly JailRule[]): Promise<Ensured> {
     for (const jail of jails) checkJail(jail);
     const ran: Command[] = [];
+    const notes: string[] = [];
+    const tables: { family: Family; table: FilterTable; own: Set<string>; foreign: Set<string> }[] = [];
     for (const family of FAMILIES) {
       const table = await readFilterTable(exec, family);
+      const own = ownChains(table);
+      tables.push({ family, table, own, foreign: foreignChains(table, own) });
+    }
+    const skipped: SkippedJail[] = [];
+    const served: JailRule[] = [];
+    for (const jail of new Map(jails.map((j) => [j.name, j])).values()) {
+      const chain = chainName(jail.name);
+      const taken = tables.find(({ foreign }) => foreign.has(chain))?.family;
+      if (taken === undefined) served.push(jail);
+      else {
+        skipped.push({
+          jail: jail.name,
+          error: `jail ${jail.name} skipped: ${toolOf(taken)} chain ${chain} holds rules but not f2b-store's mark (${MARK}), `
+            + 'so it is left alone: remove or rename it and f2b-store makes its own',
+        });
+      }
+    }
+    for (const { family, table, own } of tables) {
       const lines: string[] = [];
-      for (const jail of jails) {
-        const chain = iptablesChain(jail.name);
-        if (!table.chains.has(chain)) lines.push(`-N ${chain}`, `-A ${chain} -j RETURN`);
-        else if (!table.rules.some((rule) => rule.chain === chain && rule.spec === '-j RETURN')) lines.push(`-A ${chain} -j RETURN`);
+      for (const jail of served) {
+        const chain = chainName(jail.name);
+        if (!table.chains.has(chain)) lines.push(`-N ${chain}`);
+        if (!own.has(chain)) lines.push(`-A ${chain} ${MARK}`);
         const ours = table.rules.filter((rule) => rule.chain === 'INPUT' && argAfter(rule.args, '-j') === chain);
         lines.push(...await settleInputRule(exec, family, [...portMatch(jail), '-j', chain], ours));
       }
       if (lines.length > 0) {
         const command = restoreCommand(family, lines);
-        await run(command, `${command.argv[0]} (chains ${jails.map((jail) => iptablesChain(jail.name)).join(', ')})`);
+        await run(command, `${command.argv[0]} (chains ${served.map((jail) => chainName(jail.name)).join(', ')})`);
         ran.push(command);
       }
+      for (const chain of table.chains) {
+        if (parseLegacyChainName(chain) === undefined || toldLegacy.has(`${family} ${chain}`)) continue;
+        toldLegacy.add(`${family} ${chain}`);
+        notes.push(`${toolOf(family)}: chain ${chain} left as it is: fail2ban names its chains so, and so did earlier f2b-store `
+          + '(whose chains are now f2bs-<jail>); if f2b-store made it, remove it and its jump from INPUT (see README, Migrating from an earlier f2b-store)');
+      }
     }
-    return ran;
+    return { ran, skipped, notes };
   }
 
   async function list(): Promise<EntryKey[]> {
@@ -150,7 +196,7 @@ export function createIptablesBackend(options: IptablesBackendOptions): Backend 
     memo.turn();
     for (const family of FAMILIES) {
       for (const [chain, addresses] of banIndex(await readFilterTable(exec, family), memo.parse)) {
-        const jail = jailOfChain(chain);
+        const jail = parseChainName(chain);
         if (jail !== undefined) for (const address of addresses.keys()) entries.push({ jail, address, family });
       }
     }
@@ -250,7 +296,8 @@ export function createIptablesBackend(options: IptablesBackendOptions): Backend 
   async function flush(): Promise<void> {
     for (const family of FAMILIES) {
       const table = await readFilterTable(exec, family);
-      const chains = [...table.chains].filter((chain) => jailOfChain(chain) !== undefined);
+      const foreign = foreignChains(table);
+      const chains = [...table.chains].filter((chain) => parseChainName(chain) !== undefined && !foreign.has(chain));
       if (chains.length === 0) continue;
       const owned = new Set(chains);
       const lines = [
@@ -279,6 +326,6 @@ export function createIptablesBackend(options: IptablesBackendOptions): Backend 
     plan,
     apply,
     flush,
-    census: { objectOf: (entry) => chainObject(iptablesChain(entry.jail), entry.family), count },
+    census: { objectOf: (entry) => chainObject(chainName(entry.jail), entry.family), count },
   };
 }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { checkJailName, InputError, parseAddress, tryParseAddress, type Address, type Family } from '../core/index.js';
+import { isJailName } from './object-names.js';
 import type { Diff, Entry, EntryKey, JailRule } from './types.js';
 
 // Everything f2b-store makes in nftables lives in this one table, so nothing else is ever touched.
@@ -50,15 +51,6 @@ export function parseSetName(name: string): SetId | undefined {
   };
   const base = dash === -1 ? undefined : known[head];
   return base && isJailName(jail) ? { ...base, jail } : undefined;
-}
-
-function isJailName(name: string): boolean {
-  try {
-    checkJailName(name);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function setType(id: SetId): string {

@@ -2,7 +2,7 @@ import { InputError, messageOf, OperationError } from '../core/index.js';
 import type { Exec, Follow } from './exec.js';
 import { countElements, parseEntries, parseTableState } from './nftables-json.js';
 import { elementBatch, planElements, planEnsure, representEntries, setName, TABLE, type ElementOp, type TableState } from './nftables-plan.js';
-import type { ApplyReport, Backend, Command, Diff, EntryKey, JailRule } from './types.js';
+import { ensured, type ApplyReport, type Backend, type Command, type Diff, type Ensured, type EntryKey, type JailRule } from './types.js';
 
 export interface NftablesOptions {
   readonly exec: Exec;
@@ -51,7 +51,7 @@ export function createNftablesBackend(options: NftablesOptions): Backend {
     }
   }
 
-  async function ensure(jails: readonly JailRule[]): Promise<readonly Command[]> {
+  async function ensure(jails: readonly JailRule[]): Promise<Ensured> {
     let lines: string[];
     try {
       lines = planEnsure(await readState(), jails);
@@ -59,14 +59,14 @@ export function createNftablesBackend(options: NftablesOptions): Backend {
       if (error instanceof InputError) throw error;
       throw new OperationError(`nftables: reading table ${TABLE}: ${messageOf(error)}`, { cause: error });
     }
-    if (lines.length === 0) return [];
+    if (lines.length === 0) return ensured([]);
     const command = batch(`${lines.join('\n')}\n`);
     try {
       await exec(command);
     } catch (error) {
       throw new OperationError(`nftables: creating table ${TABLE}, its chain, sets and rules: ${messageOf(error)}`, { cause: error });
     }
-    return [command];
+    return ensured([command]);
   }
 
   async function read<T>(parse: (table: string) => T, none: T): Promise<T> {

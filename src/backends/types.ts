@@ -58,6 +58,28 @@ export interface Census {
   watch?(onRemoved: () => void, onLost: (why: string) => void): () => void;
 }
 
+/** A jail `ensure` left out: an object of its name is someone else's, so nothing of the jail's was made, read or changed. */
+export interface SkippedJail {
+  readonly jail: string;
+  /** Names the jail and the object, and says what to do. */
+  readonly error: string;
+}
+
+/** What `ensure` did. */
+export interface Ensured {
+  /** The commands it ran (empty when nothing was missing). */
+  readonly ran: readonly Command[];
+  /** Jails it could not make objects for; the others were ensured. Their entries must not be given to `apply`. */
+  readonly skipped: readonly SkippedJail[];
+  /** What is worth telling the operator once: objects of earlier f2b-store versions taken over, or left alone. */
+  readonly notes: readonly string[];
+}
+
+/** What `ensure` did when it had nothing to tell but these commands. */
+export function ensured(ran: readonly Command[]): Ensured {
+  return { ran, skipped: [], notes: [] };
+}
+
 /**
  * A firewall (or file) that f2b-store keeps equal to the store. Each backend owns only its own
  * named objects and never reads or changes anything else.
@@ -66,10 +88,10 @@ export interface Backend {
   readonly name: string;
   /**
    * Makes sure its own objects exist for these jails (tables, chains, sets, jump rules, for IPv4
-   * and IPv6), creating only what is missing: when all exist it changes nothing. Returns the
-   * commands it ran (empty when nothing was missing).
+   * and IPv6), creating only what is missing: when all exist it changes nothing. A jail whose
+   * object name is taken by something not ours is skipped (and said so); the others go on.
    */
-  ensure(jails: readonly JailRule[], now: number): Promise<readonly Command[]>;
+  ensure(jails: readonly JailRule[], now: number): Promise<Ensured>;
   /**
    * What this backend actually holds for these desired entries: the reconciler diffs `list()`
    * against this. E.g. an interval set cannot hold an address inside a prefix it holds, and

@@ -130,6 +130,7 @@ export function backendTrouble(reports: readonly BackendReport[]): string | unde
     const [first] = r.failed;
     return [
       ...(r.error === null ? [] : [r.error.startsWith(`${r.name}:`) ? r.error : `${r.name}: ${r.error}`]),
+      ...(r.skipped ?? []).map((skip) => `${r.name}: ${skip.error}`),
       ...(first === undefined ? [] : [`${r.name}: ${r.failed.length} entries failed (first: ${first.address} in ${first.jail}: ${first.error})`]),
     ];
   });

@@ -47,7 +47,8 @@ export function endedAt(ban: Ban, now: number): number | null {
   return ban.expiresAt !== null && ban.expiresAt <= now ? ban.expiresAt : null;
 }
 
-// 24: iptables chain names (`f2b-<jail>`) stop at 28 characters, ipset names (`f2b-<jail>-6`) at 31.
+// 24: what fail2ban's own iptables chains (`f2b-<jail>`, 28 characters at most) allow, so any jail
+// fail2ban delegates fits; every firewall object name is made to fit it (src/backends/object-names.ts).
 const JAIL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,23}$/;
 
 /** Jail names become firewall object names, so they are kept to a safe alphabet and length. */

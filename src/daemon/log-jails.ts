@@ -235,6 +235,8 @@ export class LogJails {
 
   private reportBackends(reports: readonly BackendReport[]): void {
     for (const r of reports) {
+      for (const note of r.notes ?? []) this.options.log(note);
+      for (const { error } of r.skipped ?? []) this.options.log(`applying bans to ${r.name}: ${error}`);
       if (r.error !== null) this.options.log(`applying bans to ${r.name} failed: ${r.error}; the next reconcile retries`);
       for (const f of r.failed) this.options.log(`applying ${f.address} (${f.jail}) to ${r.name} failed: ${f.error}`);
     }

@@ -133,7 +133,9 @@ export class ReconcileLoop {
     const rules = rulesFor(store.activeJails(now).map((jail) => ({ jail })), this.options.rules ?? defaultJailRules, this.options.jails?.());
     return this.drift.due(backends, async (backend) => {
       try {
-        return (await backend.ensure(rules, now)).length > 0 ? 'objects were missing' : undefined;
+        const ensured = await backend.ensure(rules, now);
+        for (const note of ensured.notes) log(note);
+        return ensured.ran.length > 0 ? 'objects were missing' : undefined;
       } catch (error) {
         log(`drift check ${backend.name}: ${messageOf(error)}`);
         return 'its objects could not be checked';
@@ -176,6 +178,8 @@ export class ReconcileLoop {
     const others = only ? (this.latest?.reports ?? []).filter((r) => !reports.some((mine) => mine.name === r.name)) : [];
     this.latest = { at: now, reason, reports: [...others, ...reports] };
     for (const r of reports) {
+      for (const note of r.notes ?? []) log(note);
+      for (const { error } of r.skipped ?? []) log(`reconcile (${reason}) ${r.name}: ${error}`);
       if (r.error !== null) log(`reconcile (${reason}) ${r.name}: ${r.error}`);
       else if (r.added || r.removed || r.failed.length) {
         log(`reconcile (${reason}) ${r.name}: added ${r.added}, removed ${r.removed}, unchanged ${r.unchanged}${r.failed.length ? `, ${r.failed.length} failed` : ''}`);

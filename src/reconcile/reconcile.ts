@@ -1,5 +1,5 @@
 import { messageOf, type Ban } from '../core/index.js';
-import type { Backend, Command, Diff, Entry, JailRule } from '../backends/index.js';
+import type { Backend, Command, Diff, Ensured, Entry, EntryKey, JailRule, SkippedJail } from '../backends/index.js';
 import { diffEntries } from './diff.js';
 import { defaultJailRules, entryOf, rulesFor, type JailRules } from './entries.js';
 
@@ -12,6 +12,10 @@ export interface BackendReport {
   readonly failed: readonly { readonly address: string; readonly jail: string; readonly error: string }[];
   /** Set when the backend could not be reconciled at all; the others still were. */
   readonly error: string | null;
+  /** Jails left out, each with why (an object of its name is someone else's); present when there are some. */
+  readonly skipped?: readonly SkippedJail[];
+  /** What ensure had to tell (objects of an earlier f2b-store taken over or left); present when there is something. */
+  readonly notes?: readonly string[];
   /** Dry run only: the commands that would run. */
   readonly plan?: readonly Command[];
 }
@@ -27,6 +31,18 @@ export interface ReconcileOptions {
 
 function failure(name: string, error: unknown): BackendReport {
   return { name, added: 0, removed: 0, unchanged: 0, failed: [], error: messageOf(error) };
+}
+
+/** The report's skipped jails and notes, where there are any. */
+function told(ensured: Ensured | undefined): Pick<BackendReport, 'skipped' | 'notes'> {
+  return { ...(ensured?.skipped.length ? { skipped: ensured.skipped } : {}), ...(ensured?.notes.length ? { notes: ensured.notes } : {}) };
+}
+
+/** Leaves out the entries of the jails ensure skipped: what their objects hold is not ours to read or change. */
+function unskipped<T extends EntryKey>(entries: readonly T[], ensured: Ensured | undefined): readonly T[] {
+  if (!ensured?.skipped.length) return entries;
+  const skipped = new Set(ensured.skipped.map((s) => s.jail));
+  return entries.filter((entry) => !skipped.has(entry.jail));
 }
 
 /**
@@ -57,11 +73,11 @@ async function reconcileBackend(
   dryRun: boolean,
 ): Promise<{ report: BackendReport; held?: Entry[] }> {
   try {
-    if (!dryRun) await backend.ensure(rules, now);
-    const actual = await backend.list();
-    const held = backend.represent(desired);
+    const ensured = dryRun ? undefined : await backend.ensure(rules, now);
+    const actual = unskipped(await backend.list(), ensured);
+    const held = [...unskipped(backend.represent(desired), ensured)];
     const { diff, unchanged } = diffEntries(held, actual);
-    const base = { name: backend.name, added: diff.add.length, removed: diff.remove.length, unchanged, error: null };
+    const base = { name: backend.name, added: diff.add.length, removed: diff.remove.length, unchanged, error: null, ...told(ensured) };
     if (dryRun) return { report: { ...base, failed: [], plan: backend.plan(diff, rules, now) }, held };
     if (diff.add.length === 0 && diff.remove.length === 0) return { report: { ...base, failed: [] }, held };
     const applied = await backend.apply(diff, rules, now);
@@ -95,17 +111,19 @@ export async function applyChange(
     try {
       const was = backend.represent(before.map(entryOf));
       const will = backend.represent(after.map(entryOf));
-      const diff = changeDiff(was, will);
-      if (diff.add.length === 0 && diff.remove.length === 0) {
+      const changed = changeDiff(was, will);
+      if (changed.add.length === 0 && changed.remove.length === 0) {
         return { name: backend.name, added: 0, removed: 0, unchanged: will.length, failed: [], error: null };
       }
-      if ((await backend.ensure(jailRules, now)).length > 0 && active) {
+      const ensured = await backend.ensure(jailRules, now);
+      if (ensured.ran.length > 0 && active) {
         const [full] = await reconcile(active(), [backend], now, { rules });
-        if (full) return full;
+        if (full) return ensured.notes.length === 0 ? full : { ...full, notes: [...ensured.notes, ...full.notes ?? []] };
       }
+      const diff = { add: unskipped(changed.add, ensured), remove: unskipped(changed.remove, ensured) };
       const report = await backend.apply(diff, jailRules, now);
       return {
-        name: backend.name, added: report.added, removed: report.removed, unchanged: will.length - diff.add.length, error: null,
+        name: backend.name, added: report.added, removed: report.removed, unchanged: will.length - changed.add.length, error: null, ...told(ensured),
         failed: report.failed.map(({ entry, error }) => ({ address: entry.address, jail: entry.jail, error })),
       };
     } catch (error) {

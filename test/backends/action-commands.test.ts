@@ -96,8 +96,8 @@ describe('action.d commands as a backend', () => {
     const log = join(dir, 'dummy.log');
     const dummy = backend(stock('dummy', { target, to_target: `>> ${log}` }));
     assert.equal(dummy.name, 'action:sshd:dummy');
-    assert.equal((await dummy.ensure([], NOW)).length, 1, 'actionstart runs');
-    assert.deepEqual(await dummy.ensure([], NOW), [], 'and only once');
+    assert.equal((await dummy.ensure([], NOW)).ran.length, 1, 'actionstart runs');
+    assert.deepEqual((await dummy.ensure([], NOW)).ran, [], 'and only once');
     assert.ok(existsSync(target), 'actionstart touched the target');
     const report = await dummy.apply({ add: [entry('203.0.113.7'), entry('2001:db8::1', null)], remove: [] }, [], NOW);
     assert.deepEqual(report, { added: 2, removed: 0, failed: [] });
@@ -108,7 +108,7 @@ describe('action.d commands as a backend', () => {
     assert.equal(read(log), '123\n+203.0.113.7\n+2001:db8::1\n-203.0.113.7\n-*\n', 'actionflush instead of one unban per address');
     assert.ok(!existsSync(target), 'actionstop removed the target');
     assert.deepEqual(await dummy.list(), []);
-    assert.equal((await dummy.ensure([], NOW)).length, 1, 'after a flush the action starts again');
+    assert.equal((await dummy.ensure([], NOW)).ran.length, 1, 'after a flush the action starts again');
   });
 
   describe('hostile values from log lines never run', () => {
@@ -318,7 +318,7 @@ describe('action.d commands as a backend', () => {
       '[Init?family=inet6]',
       'tool = ip6tool',
     ].join('\n')));
-    assert.deepEqual(await actions.ensure([], NOW), [], 'nothing starts before a ban');
+    assert.deepEqual((await actions.ensure([], NOW)).ran, [], 'nothing starts before a ban');
     await actions.apply({ add: [entry('203.0.113.50')], remove: [] }, [], NOW);
     await actions.apply({ add: [entry('2001:db8::50'), entry('203.0.113.51')], remove: [] }, [], NOW);
     await actions.flush();

@@ -12,8 +12,8 @@ const entry = (jail: string, address: string, expiresAt: number | null = null): 
 const shown = (commands: readonly Command[]): string[] => commands.map(describeCommand);
 const SSHD: JailRule = { name: 'sshd', port: '22', blocktype: 'reject' };
 const SSHD_RULES = [
-  'rule family="ipv4" source ipset="f2b-sshd" port port="22" protocol="tcp" reject',
-  'rule family="ipv6" source ipset="f2b-sshd-6" port port="22" protocol="tcp" reject',
+  'rule family="ipv4" source ipset="f2bs4-sshd" port port="22" protocol="tcp" reject',
+  'rule family="ipv6" source ipset="f2bs6-sshd" port port="22" protocol="tcp" reject',
 ];
 const DBUS = 'dbus-send --system --print-reply --dest=org.fedoraproject.FirewallD1';
 
@@ -60,7 +60,7 @@ const POLICY_PATH = '/org/fedoraproject/FirewallD1/config/policy/1';
 
 /** firewalld with everything for sshd in place, runtime and permanent. */
 const complete: Answer = (call) => {
-  if (call === 'ipset.getIPSets' || call === 'config.getIPSetNames') return ['admin-allow', 'f2b-sshd', 'f2b-sshd-6'];
+  if (call === 'ipset.getIPSets' || call === 'config.getIPSetNames') return ['admin-allow', 'f2bs4-sshd', 'f2bs6-sshd'];
   if (call === 'policy.getPolicies' || call === 'config.getPolicyNames') return ['allow-host-ipv6', 'f2b-store'];
   if (call === 'config.getPolicyByName f2b-store') return POLICY_PATH;
   if (call === 'policy.getPolicySettings f2b-store' || call === 'config.policy.getSettings') return POLICY_SETTINGS;
@@ -70,23 +70,24 @@ const complete: Answer = (call) => {
 
 describe('firewalld names and rules', () => {
   it('names one ipset per jail and family, and refuses names firewalld or the kernel would refuse', () => {
-    assert.equal(firewalldIpset('sshd', 4), 'f2b-sshd');
-    assert.equal(firewalldIpset('nginx-http-auth', 6), 'f2b-nginx-http-auth-6');
+    assert.equal(firewalldIpset('sshd', 4), 'f2bs4-sshd');
+    assert.equal(firewalldIpset('nginx-http-auth', 6), 'f2bs6-nginx-http-auth');
     assert.throws(() => firewalldIpset('my jail', 4), InputError);
     assert.throws(() => firewalldIpset('x"y', 4), InputError);
-    assert.throws(() => firewalldIpset('a'.repeat(26), 6), /at most 25 characters/);
+    assert.throws(() => firewalldIpset('a'.repeat(25), 6), /bad jail name/);
+    assert.equal(firewalldIpset('a'.repeat(24), 6).length, 30, 'every jail name fits');
   });
 
   it('binds each family by a rich rule, one per port, with fail2ban ranges as firewalld ranges', () => {
     assert.deepEqual(firewalldRichRules({ name: 'recidive', blocktype: 'drop' }), [
-      'rule family="ipv4" source ipset="f2b-recidive" drop',
-      'rule family="ipv6" source ipset="f2b-recidive-6" drop',
+      'rule family="ipv4" source ipset="f2bs4-recidive" drop',
+      'rule family="ipv6" source ipset="f2bs6-recidive" drop',
     ]);
     assert.deepEqual(firewalldRichRules({ name: 'web', port: 'http, 8000:8100', protocol: 'tcp', blocktype: 'reject' }), [
-      'rule family="ipv4" source ipset="f2b-web" port port="http" protocol="tcp" reject',
-      'rule family="ipv4" source ipset="f2b-web" port port="8000-8100" protocol="tcp" reject',
-      'rule family="ipv6" source ipset="f2b-web-6" port port="http" protocol="tcp" reject',
-      'rule family="ipv6" source ipset="f2b-web-6" port port="8000-8100" protocol="tcp" reject',
+      'rule family="ipv4" source ipset="f2bs4-web" port port="http" protocol="tcp" reject',
+      'rule family="ipv4" source ipset="f2bs4-web" port port="8000-8100" protocol="tcp" reject',
+      'rule family="ipv6" source ipset="f2bs6-web" port port="http" protocol="tcp" reject',
+      'rule family="ipv6" source ipset="f2bs6-web" port port="8000-8100" protocol="tcp" reject',
     ]);
     assert.deepEqual(firewalldRichRules({ name: 'all', port: '22', protocol: 'all', blocktype: 'drop' }),
       firewalldRichRules({ name: 'all', blocktype: 'drop' }));
@@ -112,7 +113,7 @@ describe('firewalld names and rules', () => {
       dict entry(
          string "rich_rules"
          variant             array [
-               string "rule family="ipv4" source ipset="f2b-sshd" reject"
+               string "rule family="ipv4" source ipset="f2bs4-sshd" reject"
             ]
       )
       dict entry(
@@ -133,12 +134,12 @@ describe('firewalld names and rules', () => {
    ]
 `;
     assert.deepEqual(parseDbusReply(settings), [{
-      target: 'CONTINUE', masquerade: false, rich_rules: ['rule family="ipv4" source ipset="f2b-sshd" reject'], priority: -32000,
+      target: 'CONTINUE', masquerade: false, rich_rules: ['rule family="ipv4" source ipset="f2bs4-sshd" reject'], priority: -32000,
       ingress_zones: ['ANY'], egress_zones: [],
     }]);
     assert.deepEqual(policyInfo(parseDbusReply(settings)[0] as { [key: string]: DbusValue }),
-      { ingressZones: ['ANY'], egressZones: [], richRules: ['rule family="ipv4" source ipset="f2b-sshd" reject'] });
-    assert.deepEqual(parseDbusReply(reply(['f2b-sshd', 'admin-allow'])), [['f2b-sshd', 'admin-allow']]);
+      { ingressZones: ['ANY'], egressZones: [], richRules: ['rule family="ipv4" source ipset="f2bs4-sshd" reject'] });
+    assert.deepEqual(parseDbusReply(reply(['f2bs4-sshd', 'admin-allow'])), [['f2bs4-sshd', 'admin-allow']]);
     assert.deepEqual(parseDbusReply('method return time=1 sender=:1.1 -> destination=:1.18 serial=1974 reply_serial=2\n   object path "/org/fedoraproject/FirewallD1/config/ipset/0"\n'),
       ['/org/fedoraproject/FirewallD1/config/ipset/0']);
     assert.deepEqual(parseDbusReply(reply()), []);
@@ -184,13 +185,13 @@ describe('firewalld plan', () => {
     const runtime = (method: string, ipset: string, address: string): string =>
       `${DBUS} /org/fedoraproject/FirewallD1 org.fedoraproject.FirewallD1.ipset.${method} string:${ipset} string:${address}`;
     assert.deepEqual(shown(plan), [
-      runtime('removeEntry', 'f2b-sshd', '203.0.113.9'),
-      viaFile('--permanent --ipset=f2b-sshd --remove'),
-      runtime('addEntry', 'f2b-sshd', '203.0.113.7'),
-      runtime('addEntry', 'f2b-sshd', '198.51.100.0/24'),
-      viaFile('--permanent --ipset=f2b-sshd --add').replace('(1 lines)', '(2 lines)'),
-      runtime('addEntry', 'f2b-sshd-6', '2001:db8::66'),
-      viaFile('--permanent --ipset=f2b-sshd-6 --add'),
+      runtime('removeEntry', 'f2bs4-sshd', '203.0.113.9'),
+      viaFile('--permanent --ipset=f2bs4-sshd --remove'),
+      runtime('addEntry', 'f2bs4-sshd', '203.0.113.7'),
+      runtime('addEntry', 'f2bs4-sshd', '198.51.100.0/24'),
+      viaFile('--permanent --ipset=f2bs4-sshd --add').replace('(1 lines)', '(2 lines)'),
+      runtime('addEntry', 'f2bs6-sshd', '2001:db8::66'),
+      viaFile('--permanent --ipset=f2bs6-sshd --add'),
     ]);
     assert.deepEqual(plan.filter((c) => c.stdin !== undefined).map((c) => c.stdin), ['203.0.113.9', '203.0.113.7\n198.51.100.0/24', '2001:db8::66']);
   });
@@ -199,8 +200,8 @@ describe('firewalld plan', () => {
     const add = Array.from({ length: 9 }, (_, i) => entry('sshd', `203.0.113.${i}`));
     const plan = backend.plan({ add, remove: [] }, [SSHD], 0);
     assert.deepEqual(plan.map((c) => c.argv.slice(4).join(' ')), [
-      '--ipset=f2b-sshd --add-entries-from-file=/dev/stdin',
-      '--permanent --ipset=f2b-sshd --add-entries-from-file=/dev/stdin',
+      '--ipset=f2bs4-sshd --add-entries-from-file=/dev/stdin',
+      '--permanent --ipset=f2bs4-sshd --add-entries-from-file=/dev/stdin',
     ]);
     assert.equal(plan[0]!.stdin, add.map((e) => e.address).join('\n'));
     // A fixed script turns Node's stdin socket into a pipe firewall-cmd can open as /dev/stdin.
@@ -215,7 +216,7 @@ describe('firewalld plan', () => {
 describe('firewalld ensure, list, apply, flush against a scripted firewalld', () => {
   it('ensure reads state through D-Bus and changes nothing when everything exists', async () => {
     const { exec, calls } = fakeExec(complete);
-    assert.deepEqual(await createFirewalldBackend({ exec }).ensure([SSHD], 0), []);
+    assert.deepEqual((await createFirewalldBackend({ exec }).ensure([SSHD], 0)).ran, []);
     assert.deepEqual(calls.sort(), [
       'dbus config.getIPSetNames', 'dbus config.getPolicyByName f2b-store', 'dbus config.getPolicyNames', 'dbus config.policy.getSettings',
       'dbus ipset.getIPSets', 'dbus policy.getPolicies', 'dbus policy.getPolicySettings f2b-store',
@@ -229,10 +230,10 @@ describe('firewalld ensure, list, apply, flush against a scripted firewalld', ()
       if (/^(policy\.getPolicySettings|config\.getPolicyByName|config\.policy\.)/.test(call)) return 'Error: INVALID_POLICY: f2b-store';
       return undefined;
     });
-    const commands = await createFirewalldBackend({ exec, maxelem: 4096 }).ensure([SSHD], 0);
+    const commands = (await createFirewalldBackend({ exec, maxelem: 4096 }).ensure([SSHD], 0)).ran;
     assert.deepEqual(shown(commands), [
-      'firewall-cmd --permanent --new-ipset=f2b-sshd --type=hash:net --option=family=inet --option=maxelem=4096',
-      'firewall-cmd --permanent --new-ipset=f2b-sshd-6 --type=hash:net --option=family=inet6 --option=maxelem=4096',
+      'firewall-cmd --permanent --new-ipset=f2bs4-sshd --type=hash:net --option=family=inet --option=maxelem=4096',
+      'firewall-cmd --permanent --new-ipset=f2bs6-sshd --type=hash:net --option=family=inet6 --option=maxelem=4096',
       `sh -c 'd=$(mktemp -d) || exit; cat > "$d/$1.xml" && firewall-cmd --permanent --new-policy-from-file="$d/$1.xml"; s=$?; rm -rf "$d"; exit $s' sh f2b-store < (8 lines)`,
       'firewall-cmd --reload',
     ]);
@@ -241,8 +242,8 @@ describe('firewalld ensure, list, apply, flush against a scripted firewalld', ()
       '<policy priority="-32000" target="CONTINUE">',
       '<ingress-zone name="ANY"/>',
       '<egress-zone name="HOST"/>',
-      '<rule family="ipv4"><source ipset="f2b-sshd"/><port port="22" protocol="tcp"/><reject/></rule>',
-      '<rule family="ipv6"><source ipset="f2b-sshd-6"/><port port="22" protocol="tcp"/><reject/></rule>',
+      '<rule family="ipv4"><source ipset="f2bs4-sshd"/><port port="22" protocol="tcp"/><reject/></rule>',
+      '<rule family="ipv6"><source ipset="f2bs6-sshd"/><port port="22" protocol="tcp"/><reject/></rule>',
       '</policy>',
       '',
     ].join('\n'));
@@ -250,11 +251,11 @@ describe('firewalld ensure, list, apply, flush against a scripted firewalld', ()
   });
 
   it('ensure replaces a stale rule of a jail at runtime and permanently without reloading, and keeps rules of other jails', async () => {
-    const other = 'rule family="ipv4" source ipset="f2b-other" drop';
-    const stale = 'rule family="ipv4" source ipset="f2b-sshd" drop';
+    const other = 'rule family="ipv4" source ipset="f2bs4-other" drop';
+    const stale = 'rule family="ipv4" source ipset="f2bs4-sshd" drop';
     const settings = { ...POLICY_SETTINGS, rich_rules: [stale, SSHD_RULES[1]!, other] };
     const { exec } = fakeExec((call) => (call === 'policy.getPolicySettings f2b-store' || call === 'config.policy.getSettings' ? settings : complete(call)));
-    const ran = shown(await createFirewalldBackend({ exec }).ensure([SSHD], 0));
+    const ran = shown((await createFirewalldBackend({ exec }).ensure([SSHD], 0)).ran);
     assert.deepEqual(ran, [
       `firewall-cmd --permanent --policy=f2b-store '--remove-rich-rule=${stale}'`,
       `firewall-cmd --permanent --policy=f2b-store '--add-rich-rule=${SSHD_RULES[0]}'`,
@@ -263,44 +264,73 @@ describe('firewalld ensure, list, apply, flush against a scripted firewalld', ()
     ]);
   });
 
-  it('ensure re-creates a lost permanent ipset with the runtime entries, so a reload keeps them', async () => {
+  it('ensure moves the ipsets an earlier f2b-store bound in its policy to the new names, and leaves fail2ban\'s f2b-<jail> ipsets alone', async () => {
+    const legacy = ['rule family="ipv4" source ipset="f2b-sshd" port port="22" protocol="tcp" reject', 'rule family="ipv6" source ipset="f2b-sshd-6" port port="22" protocol="tcp" reject'];
+    const settings = { ...POLICY_SETTINGS, rich_rules: legacy };
+    const ipsets = ['admin-allow', 'f2b-sshd', 'f2b-sshd-6', 'f2b-web'];
     const { exec, calls } = fakeExec((call) => {
-      if (call === 'config.getIPSetNames') return ['f2b-sshd'];
-      if (call === 'ipset.getEntries f2b-sshd-6') return ['2001:db8::1', '2001:db8::2'];
+      if (call === 'ipset.getIPSets' || call === 'config.getIPSetNames') return ipsets;
+      if (call === 'policy.getPolicySettings f2b-store' || call === 'config.policy.getSettings') return settings;
+      if (call === 'ipset.getEntries f2b-sshd') return ['203.0.113.7'];
+      if (call === 'ipset.getEntries f2b-sshd-6') return ['2001:db8::7'];
       return complete(call);
     });
-    const ran = shown(await createFirewalldBackend({ exec }).ensure([SSHD], 0));
-    assert.equal(ran.length, 2);
-    assert.match(ran[0]!, /--new-ipset=f2b-sshd-6 /);
-    assert.ok(calls.includes('--permanent --ipset=f2b-sshd-6 --add-entries-from-file=/dev/stdin <2001:db8::1,2001:db8::2'));
+    const ensured = await createFirewalldBackend({ exec, maxelem: 4096 }).ensure([SSHD], 0);
+    assert.deepEqual(shown(ensured.ran), [
+      'firewall-cmd --permanent --new-ipset=f2bs4-sshd --type=hash:net --option=family=inet --option=maxelem=4096',
+      'firewall-cmd --permanent --new-ipset=f2bs6-sshd --type=hash:net --option=family=inet6 --option=maxelem=4096',
+      `sh -c 'cat | exec firewall-cmd "$@"' firewall-cmd --permanent --ipset=f2bs4-sshd --add-entries-from-file=/dev/stdin < (1 lines)`,
+      `sh -c 'cat | exec firewall-cmd "$@"' firewall-cmd --permanent --ipset=f2bs6-sshd --add-entries-from-file=/dev/stdin < (1 lines)`,
+      `firewall-cmd --permanent --policy=f2b-store '--remove-rich-rule=${legacy[0]}' '--remove-rich-rule=${legacy[1]}'`,
+      `firewall-cmd --permanent --policy=f2b-store '--add-rich-rule=${SSHD_RULES[0]}' '--add-rich-rule=${SSHD_RULES[1]}'`,
+      'firewall-cmd --permanent --delete-ipset=f2b-sshd',
+      'firewall-cmd --permanent --delete-ipset=f2b-sshd-6',
+      'firewall-cmd --reload',
+    ]);
+    assert.ok(calls.includes('--permanent --ipset=f2bs4-sshd --add-entries-from-file=/dev/stdin <203.0.113.7'), calls.join('\n'));
+    assert.ok(!calls.some((c) => c.includes('f2b-web')), 'fail2ban\'s ipset is not even read');
+    assert.deepEqual(ensured.notes, ['firewalld: ipsets of an earlier f2b-store removed with their rules: f2b-sshd, f2b-sshd-6 '
+      + '(entries copied: f2b-sshd into f2bs4-sshd, f2b-sshd-6 into f2bs6-sshd)']);
   });
 
-  it('list reads the runtime entries of every f2b- ipset, canonical, with jail and family', async () => {
+  it('ensure re-creates a lost permanent ipset with the runtime entries, so a reload keeps them', async () => {
+    const { exec, calls } = fakeExec((call) => {
+      if (call === 'config.getIPSetNames') return ['f2bs4-sshd'];
+      if (call === 'ipset.getEntries f2bs6-sshd') return ['2001:db8::1', '2001:db8::2'];
+      return complete(call);
+    });
+    const ran = shown((await createFirewalldBackend({ exec }).ensure([SSHD], 0)).ran);
+    assert.equal(ran.length, 2);
+    assert.match(ran[0]!, /--new-ipset=f2bs6-sshd /);
+    assert.ok(calls.includes('--permanent --ipset=f2bs6-sshd --add-entries-from-file=/dev/stdin <2001:db8::1,2001:db8::2'));
+  });
+
+  it('list reads the runtime entries of every f2bs4-/f2bs6- ipset, canonical, with jail and family', async () => {
     const { exec } = fakeExec((call) => {
-      if (call === 'ipset.getIPSets') return ['admin-allow', 'f2b-sshd', 'f2b-sshd-6', 'f2b-web-6'];
-      if (call === 'ipset.getEntries f2b-sshd') return ['203.0.113.7', '198.51.100.0/24'];
-      if (call === 'ipset.getEntries f2b-sshd-6') return ['2001:DB8:0::66'];
-      if (call === 'ipset.getEntries f2b-web-6') return ['203.0.113.8'];
+      if (call === 'ipset.getIPSets') return ['admin-allow', 'f2bs4-sshd', 'f2bs6-sshd', 'f2bs4-web-6'];
+      if (call === 'ipset.getEntries f2bs4-sshd') return ['203.0.113.7', '198.51.100.0/24'];
+      if (call === 'ipset.getEntries f2bs6-sshd') return ['2001:DB8:0::66'];
+      if (call === 'ipset.getEntries f2bs4-web-6') return ['203.0.113.8'];
       return 'Error: unexpected';
     });
     assert.deepEqual(await createFirewalldBackend({ exec }).list(), [
       { jail: 'sshd', address: '203.0.113.7', family: 4 },
       { jail: 'sshd', address: '198.51.100.0/24', family: 4 },
-      { jail: 'sshd', address: '2001:db8::66', family: 6 },
       { jail: 'web-6', address: '203.0.113.8', family: 4 },
+      { jail: 'sshd', address: '2001:db8::66', family: 6 },
     ]);
   });
 
-  it('census counts the runtime entries of every f2b- ipset', async () => {
+  it('census counts the runtime entries of every f2bs4-/f2bs6- ipset', async () => {
     const { exec } = fakeExec((call) => {
-      if (call === 'ipset.getIPSets') return ['admin-allow', 'f2b-sshd', 'f2b-sshd-6'];
-      if (call === 'ipset.getEntries f2b-sshd') return ['203.0.113.7', '198.51.100.0/24'];
-      if (call === 'ipset.getEntries f2b-sshd-6') return [];
+      if (call === 'ipset.getIPSets') return ['admin-allow', 'f2bs4-sshd', 'f2bs6-sshd'];
+      if (call === 'ipset.getEntries f2bs4-sshd') return ['203.0.113.7', '198.51.100.0/24'];
+      if (call === 'ipset.getEntries f2bs6-sshd') return [];
       return 'Error: unexpected';
     });
     const census = createFirewalldBackend({ exec }).census!;
-    assert.deepEqual([...await census.count()], [['f2b-sshd', 2], ['f2b-sshd-6', 0]]);
-    assert.equal(census.objectOf(entry('sshd', '2001:db8::66')), 'f2b-sshd-6');
+    assert.deepEqual([...await census.count()], [['f2bs4-sshd', 2], ['f2bs6-sshd', 0]]);
+    assert.equal(census.objectOf(entry('sshd', '2001:db8::66')), 'f2bs6-sshd');
   });
 
   it('apply splits a refused file until the refused entry stands alone, and keeps it out of the permanent config', async () => {
@@ -313,14 +343,14 @@ describe('firewalld ensure, list, apply, flush against a scripted firewalld', ()
     assert.match(report.failed[0]!.error, /INVALID_ENTRY/);
     // The file of 12, then two halves of 6 one by one, then the 11 accepted into the permanent config.
     assert.equal(calls.length, 1 + 12 + 1);
-    assert.equal(calls.at(-1), `--permanent --ipset=f2b-sshd --add-entries-from-file=/dev/stdin <${add.filter((_, i) => i !== 9).map((e) => e.address).join(',')}`);
+    assert.equal(calls.at(-1), `--permanent --ipset=f2bs4-sshd --add-entries-from-file=/dev/stdin <${add.filter((_, i) => i !== 9).map((e) => e.address).join(',')}`);
   });
 
   it('apply goes on past a refused entry among a few, and takes an entry already there or already gone as done', async () => {
     const { exec, calls } = fakeExec((call) => {
-      if (call === 'ipset.addEntry f2b-sshd 198.51.100.9') return 'Error: INVALID_ENTRY: overlaps';
-      if (call === 'ipset.addEntry f2b-sshd 203.0.113.3') return "Error: ALREADY_ENABLED: '203.0.113.3' already is in 'f2b-sshd'";
-      if (call === 'ipset.removeEntry f2b-sshd 203.0.113.4') return "Error: NOT_ENABLED: '203.0.113.4' not in 'f2b-sshd'";
+      if (call === 'ipset.addEntry f2bs4-sshd 198.51.100.9') return 'Error: INVALID_ENTRY: overlaps';
+      if (call === 'ipset.addEntry f2bs4-sshd 203.0.113.3') return "Error: ALREADY_ENABLED: '203.0.113.3' already is in 'f2bs4-sshd'";
+      if (call === 'ipset.removeEntry f2bs4-sshd 203.0.113.4') return "Error: NOT_ENABLED: '203.0.113.4' not in 'f2bs4-sshd'";
       return undefined;
     });
     const add = ['203.0.113.1', '198.51.100.9', '203.0.113.3'].map((a) => entry('sshd', a));
@@ -328,12 +358,12 @@ describe('firewalld ensure, list, apply, flush against a scripted firewalld', ()
     assert.deepEqual({ added: report.added, removed: report.removed, failed: report.failed.map((f) => f.entry.address) },
       { added: 2, removed: 1, failed: ['198.51.100.9'] });
     assert.deepEqual(calls, [
-      'dbus ipset.removeEntry f2b-sshd 203.0.113.4',
-      '--permanent --ipset=f2b-sshd --remove-entries-from-file=/dev/stdin <203.0.113.4',
-      'dbus ipset.addEntry f2b-sshd 203.0.113.1',
-      'dbus ipset.addEntry f2b-sshd 198.51.100.9',
-      'dbus ipset.addEntry f2b-sshd 203.0.113.3',
-      '--permanent --ipset=f2b-sshd --add-entries-from-file=/dev/stdin <203.0.113.1,203.0.113.3',
+      'dbus ipset.removeEntry f2bs4-sshd 203.0.113.4',
+      '--permanent --ipset=f2bs4-sshd --remove-entries-from-file=/dev/stdin <203.0.113.4',
+      'dbus ipset.addEntry f2bs4-sshd 203.0.113.1',
+      'dbus ipset.addEntry f2bs4-sshd 198.51.100.9',
+      'dbus ipset.addEntry f2bs4-sshd 203.0.113.3',
+      '--permanent --ipset=f2bs4-sshd --add-entries-from-file=/dev/stdin <203.0.113.1,203.0.113.3',
     ]);
   });
 
@@ -347,7 +377,7 @@ describe('firewalld ensure, list, apply, flush against a scripted firewalld', ()
   });
 
   it('apply counts removing from a missing ipset as done, and an unreadable entries file as a failure', async () => {
-    const gone = fakeExec(() => 'Error: INVALID_IPSET: f2b-sshd');
+    const gone = fakeExec(() => 'Error: INVALID_IPSET: f2bs4-sshd');
     assert.deepEqual(await createFirewalldBackend({ exec: gone.exec }).apply({ add: [], remove: [entry('sshd', '203.0.113.7')] }, [SSHD], 0),
       { added: 0, removed: 1, failed: [] });
     const unreadable = fakeExec((call) => (call.startsWith('--permanent') ? "Failed to read file '/dev/stdin': [Errno 6] No such device or address" : undefined));
@@ -361,8 +391,8 @@ describe('firewalld ensure, list, apply, flush against a scripted firewalld', ()
     await createFirewalldBackend({ exec }).flush();
     assert.deepEqual(calls.filter((c) => !c.startsWith('dbus ')), [
       '--permanent --delete-policy=f2b-store',
-      '--permanent --delete-ipset=f2b-sshd',
-      '--permanent --delete-ipset=f2b-sshd-6',
+      '--permanent --delete-ipset=f2bs4-sshd',
+      '--permanent --delete-ipset=f2bs6-sshd',
       '--reload',
     ]);
   });

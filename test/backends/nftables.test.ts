@@ -217,7 +217,7 @@ describe('nftables backend: list', () => {
 describe('nftables backend: ensure', () => {
   it('creates table, chain, four sets and four rules per jail in one batch on an empty ruleset', async () => {
     const { backend, changes } = fakeNft({ [READ_STATE]: nftJson(...OTHER) });
-    const commands = await backend.ensure([SSHD, { name: '9web', blocktype: 'drop' }], T0);
+    const commands = (await backend.ensure([SSHD, { name: '9web', blocktype: 'drop' }], T0)).ran;
     assert.deepEqual(changes(), commands);
     assert.equal(commands.length, 1);
     assert.equal(commands[0]!.stdin, [
@@ -245,20 +245,20 @@ describe('nftables backend: ensure', () => {
 
   it('changes nothing and returns [] when everything is in place', async () => {
     const { backend, changes } = fakeNft({ [READ_STATE]: nftJson(TABLE, ...SSHD_SETS, CHAIN, ...SSHD_RULES, ...OTHER) });
-    assert.deepEqual(await backend.ensure([SSHD], T0), []);
+    assert.deepEqual((await backend.ensure([SSHD], T0)).ran, []);
     assert.deepEqual(changes(), []);
   });
 
   it('falls back to reading its own table when the ruleset cannot be read', async () => {
     const { backend, calls } = fakeNft({ [READ_TABLE]: nftJson(TABLE, ...SSHD_SETS, CHAIN, ...SSHD_RULES) });
-    assert.deepEqual(await backend.ensure([SSHD], T0), []);
+    assert.deepEqual((await backend.ensure([SSHD], T0)).ran, []);
     assert.deepEqual(calls.map((c) => c.argv.join(' ')), [READ_STATE, READ_TABLE]);
   });
 
   it('adds only what is missing: a deleted set and its rule, a deleted rule', async () => {
     const state = nftJson(TABLE, ...SSHD_SETS.slice(0, 3), CHAIN, ...SSHD_RULES.slice(1, 3));
     const { backend } = fakeNft({ [READ_STATE]: state });
-    const [command] = await backend.ensure([SSHD], T0);
+    const [command] = (await backend.ensure([SSHD], T0)).ran;
     assert.equal(command!.stdin, [
       'add set inet f2b-store net6-sshd { type ipv6_addr; flags interval, timeout; }',
       'add rule inet f2b-store input meta l4proto tcp th dport { ssh, 2222 } ip saddr @addr4-sshd reject comment "f2b-store addr4-sshd bc7b7d6a45c3"',
@@ -270,9 +270,9 @@ describe('nftables backend: ensure', () => {
   it('replaces rules of a jail whose ports or blocktype changed, and duplicates', async () => {
     const state = nftJson(TABLE, ...SSHD_SETS, CHAIN, ...SSHD_RULES, rule(30, 'f2b-store addr4-sshd bc7b7d6a45c3', 'ip', 'addr4-sshd'));
     const { backend } = fakeNft({ [READ_STATE]: state });
-    const [dup] = await backend.ensure([SSHD], T0);
+    const [dup] = (await backend.ensure([SSHD], T0)).ran;
     assert.equal(dup!.stdin, 'delete rule inet f2b-store input handle 30\n');
-    const [changed] = await backend.ensure([{ name: 'sshd', port: '8000:8100', protocol: 'udp', blocktype: 'drop' }], T0);
+    const [changed] = (await backend.ensure([{ name: 'sshd', port: '8000:8100', protocol: 'udp', blocktype: 'drop' }], T0)).ran;
     const lines = changed!.stdin!.trimEnd().split('\n');
     assert.deepEqual(lines.slice(0, 5), [11, 13, 15, 17, 30].map((h) => `delete rule inet f2b-store input handle ${h}`));
     assert.match(lines[5]!, /^add rule inet f2b-store input meta l4proto udp th dport \{ 8000-8100 \} ip saddr @addr4-sshd drop comment "f2b-store addr4-sshd [0-9a-f]{12}"$/);
@@ -283,7 +283,7 @@ describe('nftables backend: ensure', () => {
     const wrongSet = { set: { ...SSHD_SETS[0]!.set, flags: [] } };
     const wrongChain = { chain: { ...CHAIN.chain, prio: 0 } };
     const { backend } = fakeNft({ [READ_STATE]: nftJson(TABLE, wrongSet, ...SSHD_SETS.slice(1), CHAIN, ...SSHD_RULES) });
-    const [set] = await backend.ensure([SSHD], T0);
+    const [set] = (await backend.ensure([SSHD], T0)).ran;
     assert.equal(set!.stdin, [
       'delete rule inet f2b-store input handle 11',
       'delete set inet f2b-store addr4-sshd',
@@ -292,7 +292,7 @@ describe('nftables backend: ensure', () => {
       '',
     ].join('\n'));
     const chainState = fakeNft({ [READ_STATE]: nftJson(TABLE, ...SSHD_SETS, wrongChain, ...SSHD_RULES) });
-    const [chain] = await chainState.backend.ensure([SSHD], T0);
+    const [chain] = (await chainState.backend.ensure([SSHD], T0)).ran;
     const lines = chain!.stdin!.trimEnd().split('\n');
     assert.deepEqual(lines.slice(0, 3), [
       'flush chain inet f2b-store input', 'delete chain inet f2b-store input',
@@ -304,7 +304,7 @@ describe('nftables backend: ensure', () => {
   it('writes ports and protocols the way nft wants them, and refuses bad ones', async () => {
     const ruleOf = async (jail: Partial<JailRule>): Promise<string> => {
       const { backend } = fakeNft({ [READ_STATE]: nftJson() });
-      const [command] = await backend.ensure([{ name: 'web', blocktype: 'reject', ...jail }], T0);
+      const [command] = (await backend.ensure([{ name: 'web', blocktype: 'reject', ...jail }], T0)).ran;
       return command!.stdin!.split('\n').find((l) => l.includes('@addr4-web'))!.replace(/ comment .*/, '');
     };
     const prefix = 'add rule inet f2b-store input ';

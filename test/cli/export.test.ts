@@ -157,7 +157,8 @@ describe('export FORMAT through the built binary', () => {
     failsWith(2, /bad --since "2026-02-30"/, 'export', 'json', '--since', '2026-02-30');
     failsWith(2, /bad --since "permanent"/, 'export', 'csv', '--since', 'permanent');
     failsWith(2, /bad jail name "no jail"/, 'export', 'nft', '--jail', 'no jail');
-    failsWith(2, /bad set name "f2b-sshd": names starting with f2b- belong to the ipset backend/, 'export', 'ipset', '--set', 'f2b-sshd');
+    failsWith(2, /bad set name "f2b-sshd": names starting with f2b- are fail2ban's/, 'export', 'ipset', '--set', 'f2b-sshd');
+    failsWith(2, /bad set name "f2bs4-sshd": f2bs4-sshd is a set of the ipset backend/, 'export', 'ipset', '--set', 'f2bs4-sshd');
     failsWith(2, /bad set name "a-name-far-too-long-for-ipset-sets"/, 'export', 'ipset', '--set', 'a-name-far-too-long-for-ipset-sets');
     failsWith(2, /bad table name "f2b-store": it is the nftables backend's own table/, 'export', 'nft', '--table', 'f2b-store');
   });

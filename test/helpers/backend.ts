@@ -32,7 +32,7 @@ export function inNetns(
 
 /** One reconcile pass as the reconciler does it: ensure → list → diff → apply. */
 export async function reconcilePass(backend: Backend, jails: readonly JailRule[], desired: readonly Entry[], now: number) {
-  const ensured = await backend.ensure(jails, now);
+  const ensured = (await backend.ensure(jails, now)).ran;
   const { diff, unchanged } = diffEntries(backend.represent(desired), await backend.list());
   const report = await backend.apply(diff, jails, now);
   return { ensured, diff, unchanged, report };

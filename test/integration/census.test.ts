@@ -24,12 +24,12 @@ const DESIRED = [
 
 const BACKENDS: readonly { name: string; create: (options: { exec: Exec }) => Backend; object: string; remove: (ns: Netns) => void }[] = [
   { name: 'nftables', create: createNftablesBackend, object: 'addr4-sshd', remove: (ns) => ns.run(['nft', 'delete', 'element', 'inet', 'f2b-store', 'addr4-sshd', '{ 203.0.113.7 }']) },
-  { name: 'ipset', create: createIpsetBackend, object: 'f2b-sshd', remove: (ns) => ns.run(['ipset', 'del', 'f2b-sshd', '203.0.113.7']) },
+  { name: 'ipset', create: createIpsetBackend, object: 'f2bs4-sshd', remove: (ns) => ns.run(['ipset', 'del', 'f2bs4-sshd', '203.0.113.7']) },
   {
     name: 'iptables',
     create: createIptablesBackend,
-    object: 'iptables f2b-sshd',
-    remove: (ns) => ns.run(['iptables', '-D', 'f2b-sshd', '-s', '203.0.113.7/32', '-j', 'REJECT', '--reject-with', 'icmp-port-unreachable']),
+    object: 'iptables f2bs-sshd',
+    remove: (ns) => ns.run(['iptables', '-D', 'f2bs-sshd', '-s', '203.0.113.7/32', '-j', 'REJECT', '--reject-with', 'icmp-port-unreachable']),
   },
 ];
 

@@ -28,7 +28,7 @@ interface Firewall {
 }
 
 const withoutCounters = (text: string): string => text.split('\n')
-  .filter((line) => line !== '' && !line.startsWith('#') && !line.includes('f2b-'))
+  .filter((line) => line !== '' && !line.startsWith('#') && !line.includes('f2bs'))
   .map((line) => line.replace(/\[\d+:\d+\]$/, '')).join('\n');
 
 /** Every rule and chain of both families, as iptables-save prints them, without ours. */
@@ -67,7 +67,7 @@ function ipsetFirewall(): Firewall {
       for (let attempt = 1; ; attempt++) {
         reloadForeignRules(ns, rules);
         try {
-          for (const set of ns.run(['ipset', 'list', '-n']).split('\n')) if (set.startsWith('f2b-')) ns.run(['ipset', 'destroy', set]);
+          for (const set of ns.run(['ipset', 'list', '-n']).split('\n')) if (set.startsWith('f2bs')) ns.run(['ipset', 'destroy', set]);
           return;
         } catch (error) {
           if (attempt === 20) throw error;
@@ -116,7 +116,7 @@ async function firewalldFirewall(): Promise<Firewall> {
       // Our ipsets and policy deleted from the permanent configuration, then a reload. Ipsets
       // first: a running daemon may put back what is gone between two of these commands, and a
       // policy put back before its ipsets are deleted would name missing ipsets at the reload.
-      for (const set of cmd('--permanent', '--get-ipsets').split(/\s+/)) if (set.startsWith('f2b-')) cmd('--permanent', `--delete-ipset=${set}`);
+      for (const set of cmd('--permanent', '--get-ipsets').split(/\s+/)) if (set.startsWith('f2bs')) cmd('--permanent', `--delete-ipset=${set}`);
       cmd('--permanent', '--delete-policy=f2b-store');
       cmd('--reload');
     },

@@ -71,37 +71,37 @@ const FIREWALLS: readonly Firewall[] = [
   },
   {
     name: 'ipset',
-    object: 'f2b-sshd',
+    object: 'f2bs4-sshd',
     open: namespace,
-    holds: ({ ns }, address) => word(tryRun(ns, ['ipset', 'list', 'f2b-sshd']), address),
-    empty: ({ ns }) => ns.run(['ipset', 'flush', 'f2b-sshd']),
-    remove: ({ ns }, address) => ns.run(['ipset', 'del', 'f2b-sshd', address]),
+    holds: ({ ns }, address) => word(tryRun(ns, ['ipset', 'list', 'f2bs4-sshd']), address),
+    empty: ({ ns }) => ns.run(['ipset', 'flush', 'f2bs4-sshd']),
+    remove: ({ ns }, address) => ns.run(['ipset', 'del', 'f2bs4-sshd', address]),
   },
   {
     name: 'iptables',
-    object: 'iptables f2b-sshd',
+    object: 'iptables f2bs-sshd',
     open: namespace,
-    holds: ({ ns }, address) => tryRun(ns, ['iptables-save', '-t', 'filter']).includes(`-A f2b-sshd -s ${address}/32 `),
+    holds: ({ ns }, address) => tryRun(ns, ['iptables-save', '-t', 'filter']).includes(`-A f2bs-sshd -s ${address}/32 `),
     // Its final `-j RETURN` goes too, which the structural check already notices.
-    empty: ({ ns }) => ns.run(['iptables', '-F', 'f2b-sshd']),
+    empty: ({ ns }) => ns.run(['iptables', '-F', 'f2bs-sshd']),
     remove({ ns }, address) {
-      const rule = ns.run(['iptables-save', '-t', 'filter']).split('\n').find((line) => line.startsWith(`-A f2b-sshd -s ${address}/32 `));
+      const rule = ns.run(['iptables-save', '-t', 'filter']).split('\n').find((line) => line.startsWith(`-A f2bs-sshd -s ${address}/32 `));
       assert.ok(rule, `a rule for ${address}`);
       ns.run(['iptables', '-D', ...rule.split(' ').slice(1)]);
     },
   },
   {
     name: 'firewalld',
-    object: 'f2b-sshd',
+    object: 'f2bs4-sshd',
     open: firewalld,
     // What the kernel holds: the set firewalld made for our ipset in its own table.
-    holds: ({ ns }, address) => word(tryRun(ns, ['nft', 'list', 'set', 'inet', 'firewalld', 'f2b-sshd']), address),
+    holds: ({ ns }, address) => word(tryRun(ns, ['nft', 'list', 'set', 'inet', 'firewalld', 'f2bs4-sshd']), address),
     empty(place) {
       const file = join(place.dir, 'entries');
-      writeFileSync(file, firewallCmd(place, '--ipset=f2b-sshd', '--get-entries'));
-      firewallCmd(place, '--ipset=f2b-sshd', `--remove-entries-from-file=${file}`);
+      writeFileSync(file, firewallCmd(place, '--ipset=f2bs4-sshd', '--get-entries'));
+      firewallCmd(place, '--ipset=f2bs4-sshd', `--remove-entries-from-file=${file}`);
     },
-    remove: (place, address) => void firewallCmd(place, '--ipset=f2b-sshd', `--remove-entry=${address}`),
+    remove: (place, address) => void firewallCmd(place, '--ipset=f2bs4-sshd', `--remove-entry=${address}`),
   },
 ];
 

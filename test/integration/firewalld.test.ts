@@ -98,21 +98,21 @@ describe('firewalld backend in a private firewalld', () => {
   });
 
   it('ensure creates ipsets, the policy and its rules, and changes nothing the second time; firewalld logs no error', async () => {
-    const ran = await backend.ensure(JAILS, NOW);
+    const ran = (await backend.ensure(JAILS, NOW)).ran;
     assert.ok(ran.length > 0);
     // Asking firewalld about a policy that does not exist yet would make it log INVALID_POLICY.
     assert.doesNotMatch(firewalldLog(), /ERROR|WARNING/);
-    assert.deepEqual(lines(cmd('--get-ipsets').replace(/ /g, '\n')), [FOREIGN_IPSET, 'f2b-recidive', 'f2b-recidive-6', 'f2b-sshd', 'f2b-sshd-6']);
-    assert.match(cmd('--info-ipset=f2b-sshd-6'), /type: hash:net\n\s*options: family=inet6 maxelem=\d+/);
+    assert.deepEqual(lines(cmd('--get-ipsets').replace(/ /g, '\n')), [FOREIGN_IPSET, 'f2bs4-recidive', 'f2bs4-sshd', 'f2bs6-recidive', 'f2bs6-sshd']);
+    assert.match(cmd('--info-ipset=f2bs6-sshd'), /type: hash:net\n\s*options: family=inet6 maxelem=\d+/);
     const rules = lines(cmd('--policy=f2b-store', '--list-rich-rules'));
     assert.deepEqual(rules, lines(cmd('--permanent', '--policy=f2b-store', '--list-rich-rules')));
     assert.deepEqual(rules, [
-      'rule family="ipv4" source ipset="f2b-recidive" drop',
-      'rule family="ipv4" source ipset="f2b-sshd" port port="22" protocol="tcp" reject',
-      'rule family="ipv6" source ipset="f2b-recidive-6" drop',
-      'rule family="ipv6" source ipset="f2b-sshd-6" port port="22" protocol="tcp" reject',
+      'rule family="ipv4" source ipset="f2bs4-recidive" drop',
+      'rule family="ipv4" source ipset="f2bs4-sshd" port port="22" protocol="tcp" reject',
+      'rule family="ipv6" source ipset="f2bs6-recidive" drop',
+      'rule family="ipv6" source ipset="f2bs6-sshd" port port="22" protocol="tcp" reject',
     ]);
-    assert.deepEqual(await backend.ensure(JAILS, NOW), []);
+    assert.deepEqual((await backend.ensure(JAILS, NOW)).ran, []);
     assert.equal(probe(), 'open');
     assert.doesNotMatch(firewalldLog(), /ERROR|WARNING/);
   });
@@ -122,13 +122,13 @@ describe('firewalld backend in a private firewalld', () => {
     const report = await backend.apply({ add, remove: [] }, JAILS, NOW);
     assert.deepEqual(report, { added: 3, removed: 0, failed: [] });
     assert.deepEqual(keys(await backend.list()), keys(add));
-    assert.match(nftSet('f2b-sshd'), /elements = \{ 203\.0\.113\.7 \}/);
-    assert.match(nftSet('f2b-sshd-6'), /elements = \{ 2001:db8::66 \}/);
-    assert.match(nftSet('f2b-recidive'), /elements = \{ 198\.51\.100\.0\/24 \}/);
+    assert.match(nftSet('f2bs4-sshd'), /elements = \{ 203\.0\.113\.7 \}/);
+    assert.match(nftSet('f2bs6-sshd'), /elements = \{ 2001:db8::66 \}/);
+    assert.match(nftSet('f2bs4-recidive'), /elements = \{ 198\.51\.100\.0\/24 \}/);
     const ruleset = fw.netns.run(['nft', 'list', 'ruleset']);
-    assert.match(ruleset, /ip saddr @f2b-sshd tcp dport 22 reject/);
-    assert.match(ruleset, /ip saddr @f2b-recidive drop/);
-    assert.deepEqual(lines(cmd('--permanent', '--ipset=f2b-sshd', '--get-entries')), [ATTACKER]);
+    assert.match(ruleset, /ip saddr @f2bs4-sshd tcp dport 22 reject/);
+    assert.match(ruleset, /ip saddr @f2bs4-recidive drop/);
+    assert.deepEqual(lines(cmd('--permanent', '--ipset=f2bs4-sshd', '--get-entries')), [ATTACKER]);
     assert.equal(probe(), 'ECONNREFUSED');
   });
 
@@ -136,8 +136,8 @@ describe('firewalld backend in a private firewalld', () => {
     const remove = [entry('sshd', ATTACKER), entry('sshd', '2001:db8::66'), entry('recidive', '198.51.100.0/24'), entry('sshd', '203.0.113.99')];
     assert.deepEqual(await backend.apply({ add: [], remove }, JAILS, NOW), { added: 0, removed: 4, failed: [] });
     assert.deepEqual(await backend.list(), []);
-    assert.deepEqual(lines(cmd('--permanent', '--ipset=f2b-sshd', '--get-entries')), []);
-    assert.doesNotMatch(nftSet('f2b-sshd'), /elements/);
+    assert.deepEqual(lines(cmd('--permanent', '--ipset=f2bs4-sshd', '--get-entries')), []);
+    assert.doesNotMatch(nftSet('f2bs4-sshd'), /elements/);
     assert.equal(probe(), 'open');
   });
 
@@ -168,8 +168,8 @@ describe('firewalld backend in a private firewalld', () => {
     assert.ok(!held.includes('recidive 198.51.100.9'), 'an address inside a banned network of its jail is not held twice');
 
     // Drift behind our back: a stray runtime-only entry, and an entry dropped from the permanent config.
-    cmd('--ipset=f2b-sshd', '--add-entry=203.0.113.200');
-    cmd('--permanent', '--ipset=f2b-sshd', '--remove-entry=198.51.100.7');
+    cmd('--ipset=f2bs4-sshd', '--add-entry=203.0.113.200');
+    cmd('--permanent', '--ipset=f2bs4-sshd', '--remove-entry=198.51.100.7');
     const started = Date.now();
     cmd('--reload');
     const back = keys(await backend.list());
@@ -180,8 +180,8 @@ describe('firewalld backend in a private firewalld', () => {
 
     assert.deepEqual(await reconcile(desired), { added: 1, removed: 0, unchanged: 4 });
     assert.deepEqual(keys(await backend.list()), held);
-    assert.deepEqual(lines(cmd('--permanent', '--ipset=f2b-sshd', '--get-entries')), ['198.51.100.7', ATTACKER]);
-    assert.deepEqual(await backend.ensure(JAILS, NOW), []);
+    assert.deepEqual(lines(cmd('--permanent', '--ipset=f2bs4-sshd', '--get-entries')), ['198.51.100.7', ATTACKER]);
+    assert.deepEqual((await backend.ensure(JAILS, NOW)).ran, []);
     assert.deepEqual(diffEntries(backend.represent(desired), await backend.list()).diff, { add: [], remove: [] });
 
     // Lifting the network puts back the address it covered.
@@ -202,22 +202,22 @@ describe('firewalld backend in a private firewalld', () => {
     assert.deepEqual(await reconcile(desired), { added: 2, removed: 0, unchanged: 0 });
     assert.deepEqual(keys(await backend.list()), keys(desired));
     assert.equal(probe(), 'ECONNREFUSED');
-    assert.deepEqual(await backend.ensure(JAILS, NOW), []);
+    assert.deepEqual((await backend.ensure(JAILS, NOW)).ran, []);
     assert.deepEqual(diffEntries(backend.represent(desired), await backend.list()).diff, { add: [], remove: [] });
     await reconcile([]);
   });
 
   it('a changed jail rule replaces its old rule', async () => {
     const changed = JAILS.map((j) => (j.name === 'sshd' ? { ...j, port: '2222,8000:8100', blocktype: 'drop' as const } : j));
-    const ran = await backend.ensure(changed, NOW);
+    const ran = (await backend.ensure(changed, NOW)).ran;
     assert.ok(ran.length > 0);
-    assert.deepEqual(lines(cmd('--policy=f2b-store', '--list-rich-rules')).filter((r) => r.includes('f2b-sshd"')), [
-      'rule family="ipv4" source ipset="f2b-sshd" port port="2222" protocol="tcp" drop',
-      'rule family="ipv4" source ipset="f2b-sshd" port port="8000-8100" protocol="tcp" drop',
+    assert.deepEqual(lines(cmd('--policy=f2b-store', '--list-rich-rules')).filter((r) => r.includes('f2bs4-sshd"')), [
+      'rule family="ipv4" source ipset="f2bs4-sshd" port port="2222" protocol="tcp" drop',
+      'rule family="ipv4" source ipset="f2bs4-sshd" port port="8000-8100" protocol="tcp" drop',
     ]);
-    assert.deepEqual(await backend.ensure(changed, NOW), []);
+    assert.deepEqual((await backend.ensure(changed, NOW)).ran, []);
     await backend.ensure(JAILS, NOW);
-    assert.deepEqual(await backend.ensure(JAILS, NOW), []);
+    assert.deepEqual((await backend.ensure(JAILS, NOW)).ran, []);
   });
 
   it('applies 10,000 entries in one batch and keeps them across a reload', async () => {
@@ -256,9 +256,37 @@ describe('firewalld backend in a private firewalld', () => {
       assert.doesNotMatch(cmd(...permanent, '--get-policies'), /f2b-store/);
       assert.deepEqual(lines(cmd(...permanent, '--zone=public', '--list-rich-rules')), [FOREIGN_RULE]);
     }
-    assert.doesNotMatch(fw.netns.run(['nft', 'list', 'ruleset']), /f2b-/);
+    assert.doesNotMatch(fw.netns.run(['nft', 'list', 'ruleset']), /f2bs[46]-/);
     assert.equal(probe(), 'open');
     await backend.flush();
+  });
+
+  it('moves the ipsets an earlier f2b-store named f2b-<jail>, f2b-<jail>-6 to the new names, bans kept, and leaves fail2ban\'s f2b-<jail>', async () => {
+    const legacy = ['rule family="ipv4" source ipset="f2b-sshd" port port="22" protocol="tcp" reject', 'rule family="ipv6" source ipset="f2b-sshd-6" drop'];
+    cmd('--permanent', '--new-ipset=f2b-sshd', '--type=hash:net', '--option=family=inet');
+    cmd('--permanent', '--ipset=f2b-sshd', `--add-entry=${ATTACKER}`);
+    cmd('--permanent', '--new-ipset=f2b-sshd-6', '--type=hash:net', '--option=family=inet6');
+    cmd('--permanent', '--ipset=f2b-sshd-6', '--add-entry=2001:db8::7');
+    cmd('--permanent', '--new-ipset=f2b-web', '--type=hash:ip');
+    cmd('--permanent', '--ipset=f2b-web', '--add-entry=198.51.100.78');
+    cmd('--permanent', '--new-policy=f2b-store');
+    for (const option of ['--set-priority=-32000', '--add-ingress-zone=ANY', '--add-egress-zone=HOST']) cmd('--permanent', '--policy=f2b-store', option);
+    cmd('--permanent', '--policy=f2b-store', ...legacy.map((r) => `--add-rich-rule=${r}`));
+    cmd('--reload');
+    assert.equal(probe(), 'ECONNREFUSED', 'banned by the old ipset');
+
+    const ensured = await backend.ensure(JAILS, NOW);
+    assert.match(ensured.notes.join('\n'), /ipsets of an earlier f2b-store removed with their rules: f2b-sshd, f2b-sshd-6/);
+    assert.equal(probe(), 'ECONNREFUSED', 'still banned, by the new one');
+    for (const permanent of [[], ['--permanent']]) {
+      assert.deepEqual(parseIpsetsOf(cmd(...permanent, '--get-ipsets')), [FOREIGN_IPSET, 'f2b-web', 'f2bs4-recidive', 'f2bs4-sshd', 'f2bs6-recidive', 'f2bs6-sshd']);
+      assert.doesNotMatch(cmd(...permanent, '--policy=f2b-store', '--list-rich-rules'), /"f2b-sshd/);
+    }
+    assert.deepEqual(keys(await backend.list()), ['sshd 2001:db8::7', `sshd ${ATTACKER}`]);
+    assert.equal(cmd('--ipset=f2b-web', '--get-entries'), '198.51.100.78', 'fail2ban\'s ipset keeps its entry');
+    assert.deepEqual((await backend.ensure(JAILS, NOW)).notes, [], 'once');
+    await backend.flush();
+    assert.deepEqual(parseIpsetsOf(cmd('--permanent', '--get-ipsets')), [FOREIGN_IPSET, 'f2b-web']);
   });
 });
 

@@ -6,10 +6,10 @@ import { nowSeconds } from '../../src/core/index.js';
 import { entry, inNetns, keys, reconcilePass, sshd } from '../helpers/backend.js';
 import type { Netns } from '../helpers/netns.js';
 
-/** `iptables-save`/`ip6tables-save` lines that are not ours (no f2b-* name), without comments and counters. */
+/** `iptables-save`/`ip6tables-save` lines that are not ours (no f2bs* name), without comments and counters. */
 function foreignRules(ns: Netns): string[] {
   return ['iptables-save', 'ip6tables-save'].flatMap((save) => ns.run([save]).split('\n')
-    .filter((line) => line !== '' && !line.startsWith('#') && !line.includes('f2b-'))
+    .filter((line) => line !== '' && !line.startsWith('#') && !line.includes('f2bs'))
     .map((line) => line.replace(/\[\d+:\d+\]$/, '')));
 }
 
@@ -23,15 +23,15 @@ function manyAddresses(count: number, base = 0x0a000000): Entry[] {
 describe('ipset backend in a network namespace', () => {
   it('ensure creates both sets and both rules, and a second ensure changes nothing', inNetns(createIpsetBackend, async (ns, backend) => {
     const now = nowSeconds();
-    const ran = await backend.ensure([sshd], now);
+    const ran = (await backend.ensure([sshd], now)).ran;
     assert.ok(ran.length > 0, 'ensure ran commands');
-    assert.match(ns.run(['ipset', 'list', '-t', 'f2b-sshd']), /Type: hash:net[\s\S]*family inet .*maxelem 65536 timeout 0/);
-    assert.match(ns.run(['ipset', 'list', '-t', 'f2b-sshd-6']), /family inet6 .*timeout 0/);
-    assert.deepEqual(ns.run(['iptables', '-S', 'INPUT']).split('\n').filter((l) => l.includes('f2b-')),
-      ['-A INPUT -m set --match-set f2b-sshd src -j REJECT --reject-with icmp-port-unreachable']);
-    assert.deepEqual(ns.run(['ip6tables', '-S', 'INPUT']).split('\n').filter((l) => l.includes('f2b-')),
-      ['-A INPUT -m set --match-set f2b-sshd-6 src -j REJECT --reject-with icmp6-port-unreachable']);
-    assert.deepEqual(await backend.ensure([sshd], now), []);
+    assert.match(ns.run(['ipset', 'list', '-t', 'f2bs4-sshd']), /Type: hash:net[\s\S]*family inet .*maxelem 65536 timeout 0/);
+    assert.match(ns.run(['ipset', 'list', '-t', 'f2bs6-sshd']), /family inet6 .*timeout 0/);
+    assert.deepEqual(ns.run(['iptables', '-S', 'INPUT']).split('\n').filter((l) => l.includes('f2bs')),
+      ['-A INPUT -m set --match-set f2bs4-sshd src -j REJECT --reject-with icmp-port-unreachable']);
+    assert.deepEqual(ns.run(['ip6tables', '-S', 'INPUT']).split('\n').filter((l) => l.includes('f2bs')),
+      ['-A INPUT -m set --match-set f2bs6-sshd src -j REJECT --reject-with icmp6-port-unreachable']);
+    assert.deepEqual((await backend.ensure([sshd], now)).ran, []);
     assert.deepEqual(await backend.list(), []);
   }));
 
@@ -41,10 +41,10 @@ describe('ipset backend in a network namespace', () => {
     const { report } = await reconcilePass(backend, [sshd], desired, now);
     assert.deepEqual(report, { added: 3, removed: 0, failed: [] });
     assert.deepEqual(keys(await backend.list()), keys(desired));
-    const v4 = ns.run(['ipset', 'list', 'f2b-sshd']);
+    const v4 = ns.run(['ipset', 'list', 'f2bs4-sshd']);
     assert.match(v4, /^203\.0\.113\.7 timeout 0$/m);
     assert.match(v4, /^198\.51\.100\.0\/24 timeout 0$/m);
-    const timeout = /^2001:db8::7 timeout (\d+)$/m.exec(ns.run(['ipset', 'list', 'f2b-sshd-6']));
+    const timeout = /^2001:db8::7 timeout (\d+)$/m.exec(ns.run(['ipset', 'list', 'f2bs6-sshd']));
     assert.ok(timeout && Number(timeout[1]) > 3500 && Number(timeout[1]) <= 3600, 'IPv6 entry carries its remaining time');
 
     const again = await reconcilePass(backend, [sshd], desired, now);
@@ -54,7 +54,7 @@ describe('ipset backend in a network namespace', () => {
     const removed = await backend.apply({ add: [], remove: desired.slice(0, 2) }, [sshd], now);
     assert.deepEqual(removed, { added: 0, removed: 2, failed: [] });
     assert.deepEqual(keys(await backend.list()), ['sshd 198.51.100.0/24']);
-    assert.doesNotMatch(ns.run(['ipset', 'list', 'f2b-sshd']), /203\.0\.113\.7/);
+    assert.doesNotMatch(ns.run(['ipset', 'list', 'f2bs4-sshd']), /203\.0\.113\.7/);
     // Removing what is absent and adding what is present are not failures.
     assert.deepEqual(await backend.apply({ add: [desired[2]!], remove: desired.slice(0, 2) }, [sshd], now), { added: 1, removed: 2, failed: [] });
   }));
@@ -87,23 +87,23 @@ describe('ipset backend in a network namespace', () => {
     const jails = [sshd, { name: 'postfix', port: 'smtp,465,submission', blocktype: 'drop' } as const];
     const desired = [entry('sshd', '203.0.113.9'), entry('sshd', '2001:db8::9'), entry('postfix', '198.51.100.0/24', now + 600)];
     await reconcilePass(backend, jails, desired, now);
-    const before = ns.run(['iptables-save']).split('\n').filter((l) => l.includes('f2b-')).sort();
+    const before = ns.run(['iptables-save']).split('\n').filter((l) => l.includes('f2bs')).sort();
 
     for (const wipe of [
       () => {
         ns.run(['iptables', '-F', 'INPUT']);
         ns.run(['ip6tables', '-F', 'INPUT']);
-        for (const set of ['f2b-sshd', 'f2b-sshd-6', 'f2b-postfix', 'f2b-postfix-6']) ns.run(['ipset', 'destroy', set]);
+        for (const set of ['f2bs4-sshd', 'f2bs6-sshd', 'f2bs4-postfix', 'f2bs6-postfix']) ns.run(['ipset', 'destroy', set]);
       },
       () => ns.run(['nft', 'flush', 'ruleset']),
-      () => ns.run(['ipset', 'flush', 'f2b-sshd']),
+      () => ns.run(['ipset', 'flush', 'f2bs4-sshd']),
     ]) {
       wipe();
       const pass = await reconcilePass(backend, jails, desired, now);
       assert.ok(pass.ensured.length > 0 || pass.diff.add.length > 0, 'the wipe was noticed');
       assert.deepEqual(pass.report.failed, []);
       assert.deepEqual(keys(await backend.list()), keys(desired));
-      assert.deepEqual(ns.run(['iptables-save']).split('\n').filter((l) => l.includes('f2b-')).sort(), before);
+      assert.deepEqual(ns.run(['iptables-save']).split('\n').filter((l) => l.includes('f2bs')).sort(), before);
       const second = await reconcilePass(backend, jails, desired, now);
       assert.deepEqual(second.ensured, []);
       assert.deepEqual(second.diff, { add: [], remove: [] });
@@ -119,35 +119,35 @@ describe('ipset backend in a network namespace', () => {
     }, [sshd], now);
     assert.deepEqual(report, { added: 1, removed: 0, failed: [] });
     assert.deepEqual(keys(await backend.list()), ['sshd 203.0.113.12']);
-    const timeout = /^203\.0\.113\.12 timeout (\d+)$/m.exec(ns.run(['ipset', 'list', 'f2b-sshd']));
+    const timeout = /^203\.0\.113\.12 timeout (\d+)$/m.exec(ns.run(['ipset', 'list', 'f2bs4-sshd']));
     assert.ok(timeout && Number(timeout[1]) <= 2147483 && Number(timeout[1]) > 2147000, `capped timeout: ${timeout?.[1]}`);
   }));
 
   it('writes ports, protocol and blocktype into the rules, and replaces a rule when they change', inNetns(createIpsetBackend, async (ns, backend) => {
     const now = nowSeconds();
-    const rulesOf = (save: string): string[] => ns.run([save, '-t', 'filter']).split('\n').filter((l) => l.includes('f2b-'));
+    const rulesOf = (save: string): string[] => ns.run([save, '-t', 'filter']).split('\n').filter((l) => l.includes('f2bs'));
     await backend.ensure([
       { name: 'sshd', port: 'ssh, 2222', blocktype: 'reject' },
       { name: 'dns', port: '53', protocol: 'udp', blocktype: 'drop' },
       { name: 'web', port: '8000:8100', protocol: 'tcp', blocktype: 'drop' },
     ], now);
     assert.deepEqual(rulesOf('iptables-save').sort(), [
-      '-A INPUT -p tcp -m multiport --dports 22,2222 -m set --match-set f2b-sshd src -j REJECT --reject-with icmp-port-unreachable',
-      '-A INPUT -p tcp -m multiport --dports 8000:8100 -m set --match-set f2b-web src -j DROP',
-      '-A INPUT -p udp -m multiport --dports 53 -m set --match-set f2b-dns src -j DROP',
+      '-A INPUT -p tcp -m multiport --dports 22,2222 -m set --match-set f2bs4-sshd src -j REJECT --reject-with icmp-port-unreachable',
+      '-A INPUT -p tcp -m multiport --dports 8000:8100 -m set --match-set f2bs4-web src -j DROP',
+      '-A INPUT -p udp -m multiport --dports 53 -m set --match-set f2bs4-dns src -j DROP',
     ]);
-    assert.ok(rulesOf('ip6tables-save').includes('-A INPUT -p udp -m multiport --dports 53 -m set --match-set f2b-dns-6 src -j DROP'), 'IPv6 rule with ports');
+    assert.ok(rulesOf('ip6tables-save').includes('-A INPUT -p udp -m multiport --dports 53 -m set --match-set f2bs6-dns src -j DROP'), 'IPv6 rule with ports');
 
     const changed: JailRule[] = [{ name: 'sshd', blocktype: 'drop' }];
-    assert.ok((await backend.ensure(changed, now)).length > 0, 'the changed rule is replaced');
-    assert.deepEqual(rulesOf('iptables-save').filter((l) => l.includes('f2b-sshd ')), ['-A INPUT -m set --match-set f2b-sshd src -j DROP']);
-    assert.deepEqual(rulesOf('ip6tables-save').filter((l) => l.includes('f2b-sshd-6 ')), ['-A INPUT -m set --match-set f2b-sshd-6 src -j DROP']);
-    assert.deepEqual(await backend.ensure(changed, now), []);
+    assert.ok((await backend.ensure(changed, now)).ran.length > 0, 'the changed rule is replaced');
+    assert.deepEqual(rulesOf('iptables-save').filter((l) => l.includes('f2bs4-sshd ')), ['-A INPUT -m set --match-set f2bs4-sshd src -j DROP']);
+    assert.deepEqual(rulesOf('ip6tables-save').filter((l) => l.includes('f2bs6-sshd ')), ['-A INPUT -m set --match-set f2bs6-sshd src -j DROP']);
+    assert.deepEqual((await backend.ensure(changed, now)).ran, []);
 
     // Duplicates (two daemons racing) collapse to one rule.
-    ns.run(['iptables', '-I', 'INPUT', '-m', 'set', '--match-set', 'f2b-sshd', 'src', '-j', 'DROP']);
-    assert.ok((await backend.ensure(changed, now)).length > 0, 'the duplicate is removed');
-    assert.equal(rulesOf('iptables-save').filter((l) => l.includes('f2b-sshd ')).length, 1);
+    ns.run(['iptables', '-I', 'INPUT', '-m', 'set', '--match-set', 'f2bs4-sshd', 'src', '-j', 'DROP']);
+    assert.ok((await backend.ensure(changed, now)).ran.length > 0, 'the duplicate is removed');
+    assert.equal(rulesOf('iptables-save').filter((l) => l.includes('f2bs4-sshd ')).length, 1);
   }));
 
   it('holds 100,000 entries (more than 65,536) in one apply', inNetns(createIpsetBackend, async (ns, backend) => {
@@ -163,7 +163,7 @@ describe('ipset backend in a network namespace', () => {
     const second = await reconcilePass(backend, [sshd], desired, now);
     const checked = performance.now();
     assert.deepEqual(second.diff, { add: [], remove: [] });
-    assert.match(ns.run(['ipset', 'list', '-t', 'f2b-sshd']), /maxelem 262144[\s\S]*References: 1[\s\S]*Number of entries: 100000/);
+    assert.match(ns.run(['ipset', 'list', '-t', 'f2bs4-sshd']), /maxelem 262144[\s\S]*References: 1[\s\S]*Number of entries: 100000/);
     console.log(`ipset: 100,000 bans into an empty firewall (ensure+list+diff+apply) ${(applied - started).toFixed(0)} ms; `
       + `list ${(listedAt - applied).toFixed(0)} ms; drift check with nothing changed ${(checked - listedAt).toFixed(0)} ms`);
   }));
@@ -173,18 +173,18 @@ describe('ipset backend in a network namespace', () => {
     const first = manyAddresses(60_000);
     first.push(entry('sshd', '203.0.113.99', now + 5000));
     await reconcilePass(backend, [sshd], first, now);
-    assert.match(ns.run(['ipset', 'list', '-t', 'f2b-sshd']), /maxelem 65536/);
+    assert.match(ns.run(['ipset', 'list', '-t', 'f2bs4-sshd']), /maxelem 65536/);
 
     const more = manyAddresses(10_000, 0x0b000000);
     const started = performance.now();
     const report = await backend.apply({ add: more, remove: [first[0]!] }, [sshd], now);
     console.log(`ipset: grow 60,001 → 70,000 entries (rebuild + swap) ${(performance.now() - started).toFixed(0)} ms`);
     assert.deepEqual(report, { added: 10_000, removed: 1, failed: [] });
-    const header = ns.run(['ipset', 'list', '-t', 'f2b-sshd']);
+    const header = ns.run(['ipset', 'list', '-t', 'f2bs4-sshd']);
     assert.match(header, /maxelem 262144/);
     assert.match(header, /References: 1/, 'the INPUT rule still matches the grown set');
     assert.deepEqual(keys(await backend.list()), keys([...first.slice(1), ...more]));
-    const timeout = /^add f2b-sshd 203\.0\.113\.99 timeout (\d+)$/m.exec(ns.run(['ipset', 'save', 'f2b-sshd']));
+    const timeout = /^add f2bs4-sshd 203\.0\.113\.99 timeout (\d+)$/m.exec(ns.run(['ipset', 'save', 'f2bs4-sshd']));
     assert.ok(timeout && Number(timeout[1]) > 4900, 'remaining timeouts survive the rebuild');
     assert.doesNotMatch(ns.run(['ipset', 'list', '-n']), /~/, 'the temporary set is gone');
   }));
@@ -206,7 +206,7 @@ describe('ipset backend in a network namespace', () => {
     await reconcilePass(backend, [sshd, { name: 'web', port: 'http,https', blocktype: 'drop' }], [entry('sshd', '203.0.113.30')], now);
     await backend.flush();
     assert.equal(ns.run(['ipset', 'list', '-n']).trim(), '');
-    assert.doesNotMatch(ns.run(['iptables-save']) + ns.run(['ip6tables-save']), /f2b-/);
+    assert.doesNotMatch(ns.run(['iptables-save']) + ns.run(['ip6tables-save']), /f2bs/);
     assert.deepEqual(await backend.list(), []);
     await backend.flush();
   }));

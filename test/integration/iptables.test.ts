@@ -6,24 +6,24 @@ import { nowSeconds } from '../../src/core/index.js';
 import { entry, inNetns, keys, reconcilePass, sshd } from '../helpers/backend.js';
 import type { Netns } from '../helpers/netns.js';
 
-/** Our lines of `iptables -S`/`ip6tables -S` (every line naming an f2b- chain). */
+/** Our lines of `iptables -S`/`ip6tables -S` (every line naming an f2bs chain). */
 function ours(ns: Netns, tool: 'iptables' | 'ip6tables'): string[] {
-  return ns.run([tool, '-S']).split('\n').filter((line) => line.includes('f2b-'));
+  return ns.run([tool, '-S']).split('\n').filter((line) => line.includes('f2bs'));
 }
 
 function foreignRules(ns: Netns): string[] {
   return ['iptables-save', 'ip6tables-save'].flatMap((save) => ns.run([save]).split('\n')
-    .filter((line) => line !== '' && !line.startsWith('#') && !line.includes('f2b-'))
+    .filter((line) => line !== '' && !line.startsWith('#') && !line.includes('f2bs'))
     .map((line) => line.replace(/\[\d+:\d+\]$/, '')));
 }
 
 describe('iptables backend in a network namespace', () => {
   it('ensure creates the chains and jumps, and a second ensure changes nothing', inNetns(createIptablesBackend, async (ns, backend) => {
     const now = nowSeconds();
-    assert.ok((await backend.ensure([sshd], now)).length > 0, 'ensure ran commands');
-    assert.deepEqual(ours(ns, 'iptables'), ['-N f2b-sshd', '-A INPUT -j f2b-sshd', '-A f2b-sshd -j RETURN']);
-    assert.deepEqual(ours(ns, 'ip6tables'), ['-N f2b-sshd', '-A INPUT -j f2b-sshd', '-A f2b-sshd -j RETURN']);
-    assert.deepEqual(await backend.ensure([sshd], now), []);
+    assert.ok((await backend.ensure([sshd], now)).ran.length > 0, 'ensure ran commands');
+    assert.deepEqual(ours(ns, 'iptables'), ['-N f2bs-sshd', '-A INPUT -j f2bs-sshd', '-A f2bs-sshd -m comment --comment f2b-store -j RETURN']);
+    assert.deepEqual(ours(ns, 'ip6tables'), ['-N f2bs-sshd', '-A INPUT -j f2bs-sshd', '-A f2bs-sshd -m comment --comment f2b-store -j RETURN']);
+    assert.deepEqual((await backend.ensure([sshd], now)).ran, []);
     assert.deepEqual(await backend.list(), []);
   }));
 
@@ -34,10 +34,10 @@ describe('iptables backend in a network namespace', () => {
     assert.deepEqual(report, { added: 3, removed: 0, failed: [] });
     assert.deepEqual(keys(await backend.list()), keys(desired));
     const v4 = ours(ns, 'iptables');
-    assert.ok(v4.includes('-A f2b-sshd -s 203.0.113.7/32 -j REJECT --reject-with icmp-port-unreachable'), v4.join('\n'));
-    assert.ok(v4.includes('-A f2b-sshd -s 198.51.100.0/24 -j REJECT --reject-with icmp-port-unreachable'), v4.join('\n'));
-    assert.equal(v4.at(-1), '-A f2b-sshd -j RETURN');
-    assert.ok(ours(ns, 'ip6tables').includes('-A f2b-sshd -s 2001:db8::7/128 -j REJECT --reject-with icmp6-port-unreachable'), 'IPv6 rule');
+    assert.ok(v4.includes('-A f2bs-sshd -s 203.0.113.7/32 -j REJECT --reject-with icmp-port-unreachable'), v4.join('\n'));
+    assert.ok(v4.includes('-A f2bs-sshd -s 198.51.100.0/24 -j REJECT --reject-with icmp-port-unreachable'), v4.join('\n'));
+    assert.equal(v4.at(-1), '-A f2bs-sshd -m comment --comment f2b-store -j RETURN');
+    assert.ok(ours(ns, 'ip6tables').includes('-A f2bs-sshd -s 2001:db8::7/128 -j REJECT --reject-with icmp6-port-unreachable'), 'IPv6 rule');
 
     const again = await reconcilePass(backend, [sshd], desired, now);
     assert.deepEqual(again.ensured, []);
@@ -85,8 +85,8 @@ describe('iptables backend in a network namespace', () => {
         }
       },
       () => ns.run(['nft', 'flush', 'ruleset']),
-      () => ns.run(['iptables', '-F', 'f2b-sshd']),
-      () => ns.run(['iptables', '-D', 'INPUT', '-j', 'f2b-sshd']),
+      () => ns.run(['iptables', '-F', 'f2bs-sshd']),
+      () => ns.run(['iptables', '-D', 'INPUT', '-j', 'f2bs-sshd']),
     ]) {
       wipe();
       const pass = await reconcilePass(backend, jails, desired, now);
@@ -121,25 +121,25 @@ describe('iptables backend in a network namespace', () => {
     await reconcilePass(backend, jails, [entry('dns', '203.0.113.13'), entry('dns', '2001:db8::13'), entry('sshd', '203.0.113.14')], now);
     const v4 = ours(ns, 'iptables');
     for (const line of [
-      '-A INPUT -p tcp -m multiport --dports 22,2222 -j f2b-sshd',
-      '-A INPUT -p udp -m multiport --dports 53 -j f2b-dns',
-      '-A INPUT -p tcp -m multiport --dports 8000:8100 -j f2b-web',
-      '-A f2b-dns -s 203.0.113.13/32 -j DROP',
-      '-A f2b-sshd -s 203.0.113.14/32 -j REJECT --reject-with icmp-port-unreachable',
+      '-A INPUT -p tcp -m multiport --dports 22,2222 -j f2bs-sshd',
+      '-A INPUT -p udp -m multiport --dports 53 -j f2bs-dns',
+      '-A INPUT -p tcp -m multiport --dports 8000:8100 -j f2bs-web',
+      '-A f2bs-dns -s 203.0.113.13/32 -j DROP',
+      '-A f2bs-sshd -s 203.0.113.14/32 -j REJECT --reject-with icmp-port-unreachable',
     ]) assert.ok(v4.includes(line), line);
-    assert.ok(ours(ns, 'ip6tables').includes('-A f2b-dns -s 2001:db8::13/128 -j DROP'), 'IPv6 DROP rule');
+    assert.ok(ours(ns, 'ip6tables').includes('-A f2bs-dns -s 2001:db8::13/128 -j DROP'), 'IPv6 DROP rule');
 
     const changed: JailRule[] = [{ name: 'sshd', blocktype: 'drop' }];
-    assert.ok((await backend.ensure(changed, now)).length > 0, 'the changed jump is replaced');
-    assert.deepEqual(ours(ns, 'iptables').filter((l) => l.startsWith('-A INPUT') && l.endsWith('f2b-sshd')), ['-A INPUT -j f2b-sshd']);
-    assert.deepEqual(await backend.ensure(changed, now), []);
+    assert.ok((await backend.ensure(changed, now)).ran.length > 0, 'the changed jump is replaced');
+    assert.deepEqual(ours(ns, 'iptables').filter((l) => l.startsWith('-A INPUT') && l.endsWith('f2bs-sshd')), ['-A INPUT -j f2bs-sshd']);
+    assert.deepEqual((await backend.ensure(changed, now)).ran, []);
     // The entry was written as REJECT; with the jail now DROP, removing it still finds it.
     assert.deepEqual(await backend.apply({ add: [entry('sshd', '203.0.113.15')], remove: [entry('sshd', '203.0.113.14')] }, changed, now),
       { added: 1, removed: 1, failed: [] });
     assert.deepEqual(keys(await backend.list()), ['dns 2001:db8::13', 'dns 203.0.113.13', 'sshd 203.0.113.15']);
 
     // A duplicated entry (two writers racing) is removed in full.
-    ns.run(['iptables', '-I', 'f2b-sshd', '-s', '203.0.113.15', '-j', 'DROP']);
+    ns.run(['iptables', '-I', 'f2bs-sshd', '-s', '203.0.113.15', '-j', 'DROP']);
     assert.deepEqual(await backend.apply({ add: [], remove: [entry('sshd', '203.0.113.15')] }, changed, now), { added: 0, removed: 1, failed: [] });
     assert.ok(!ours(ns, 'iptables').some((line) => line.includes('203.0.113.15')), 'every copy is gone');
   }));

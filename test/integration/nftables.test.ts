@@ -48,7 +48,7 @@ const changing = (commands: readonly Command[]): Command[] =>
 
 /** One reconcile pass as the reconciler does it: ensure → list → diff → apply. */
 async function reconcile(backend: Backend, jails: readonly JailRule[], desired: readonly Entry[], now: number) {
-  const ensured = await backend.ensure(jails, now);
+  const ensured = (await backend.ensure(jails, now)).ran;
   const { diff, unchanged } = diffEntries(backend.represent(desired), await backend.list());
   const report = await backend.apply(diff, jails, now);
   return { ensured, diff, unchanged, report };
@@ -108,7 +108,7 @@ describe('nftables backend in a network namespace (real nft)', () => {
   it('ensure creates the table, chain, sets and rules, and a second ensure changes nothing', inNetns(async (run) => {
     const { ns, backend } = run;
     const now = nowSeconds();
-    const ran = await backend.ensure([sshd], now);
+    const ran = (await backend.ensure([sshd], now)).ran;
     assert.equal(ran.length, 1);
     const table = ns.run(['nft', 'list', 'table', 'inet', 'f2b-store']);
     assert.match(table, /chain input \{\n\s+type filter hook input priority filter - 1; policy accept;/);
@@ -219,7 +219,7 @@ describe('nftables backend in a network namespace (real nft)', () => {
     const changed = [{ ...jails[0]!, port: undefined, blocktype: 'drop' as const }, ...jails.slice(1)];
     const desired = [entry('sshd', '203.0.113.7')];
     await reconcile(backend, jails, desired, now);
-    const ran = await backend.ensure(changed, now);
+    const ran = (await backend.ensure(changed, now)).ran;
     assert.equal(ran.length, 1);
     assert.equal(ran[0]!.stdin!.split('\n').filter((l) => l.startsWith('delete rule')).length, 4, 'only the sshd rules are replaced');
     const after = ns.run(['nft', 'list', 'chain', 'inet', 'f2b-store', 'input']);

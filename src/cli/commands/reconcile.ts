@@ -26,6 +26,15 @@ async function checkRemovals(ctx: Context, store: BanStore, backends: readonly B
   }
 }
 
+function status(report: BackendReport): string {
+  if (report.error !== null) return 'error';
+  const problems = [
+    ...(report.skipped?.length ? [`${report.skipped.length} jail${report.skipped.length > 1 ? 's' : ''} skipped`] : []),
+    ...(report.failed.length ? [`${report.failed.length} failed`] : []),
+  ];
+  return problems.join(', ') || 'ok';
+}
+
 export function register(program: Command): void {
   program
     .command('reconcile')
@@ -52,8 +61,9 @@ unless --yes: the database is new, empty or not the one meant (a typo in --db).`
         process.stdout.write('no backends enabled: nothing to reconcile (see [reconcile] backends, or --backend)\n');
       } else {
         printTable(['BACKEND', options.dryRun ? 'WOULD ADD' : 'ADDED', options.dryRun ? 'WOULD REMOVE' : 'REMOVED', 'UNCHANGED', 'STATUS'],
-          reports.map((r) => [r.name, String(r.added), String(r.removed), String(r.unchanged), r.error === null ? (r.failed.length ? `${r.failed.length} failed` : 'ok') : 'error']));
+          reports.map((r) => [r.name, String(r.added), String(r.removed), String(r.unchanged), status(r)]));
         for (const report of reports) {
+          for (const note of report.notes ?? []) process.stderr.write(`f2b-store: ${note}\n`);
           for (const planned of report.plan ?? []) {
             process.stdout.write(`\n${report.name}: ${describeCommand({ argv: planned.argv })}\n${planned.stdin ?? ''}`);
           }
