@@ -1,10 +1,10 @@
 import type { Server } from 'node:net';
-import { messageOf, nowSeconds, OperationError } from '../core/index.js';
+import { isoTime, journalSourceName, messageOf, nowSeconds, OperationError, type JournalSource } from '../core/index.js';
 import type { EnabledJail } from '../config/index.js';
 import type { Backend, JailRule } from '../backends/index.js';
 import { ReconcileLoop, checkSchedule, defaultJailRules, type JailRules } from '../reconcile/index.js';
 import { isDamaged, type BanStore } from '../store/index.js';
-import { LogTailer } from '../watch/index.js';
+import { JournalReader, journalSelection, LogTailer } from '../watch/index.js';
 import { createBanLog } from './ban-log.js';
 import { daemonPid, ForeignSocketError, serveControl, type ControlRequest } from './control-socket.js';
 import { LogJails } from './log-jails.js';
@@ -41,6 +41,19 @@ function jailRules(jails: readonly EnabledJail[]): JailRules {
     ...(jail.port === undefined ? {} : { port: jail.port }), ...(jail.protocol === undefined ? {} : { protocol: jail.protocol }),
   }]));
   return (name) => byName.get(name) ?? defaultJailRules(name);
+}
+
+/** The journal jails by the journal they read (journalSourceName): one reader each. */
+function journalGroups(jails: readonly EnabledJail[]): Map<string, { journal: JournalSource; group: EnabledJail[] }> {
+  const groups = new Map<string, { journal: JournalSource; group: EnabledJail[] }>();
+  for (const jail of jails) {
+    if (jail.journal === undefined) continue;
+    const source = journalSourceName(jail.journal);
+    const known = groups.get(source);
+    if (known) known.group.push(jail);
+    else groups.set(source, { journal: jail.journal, group: [jail] });
+  }
+  return groups;
 }
 
 /** One tailer per log encoding and watch mode: jails sharing a file share its reading. */
@@ -100,16 +113,50 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     active: (now) => logJails.active(now),
   });
   let tailers: LogTailer[] = [];
+  let readers = new Map<string, JournalReader>();
   let control: Server | undefined;
 
-  const startTailers = async (): Promise<void> => {
-    for (const jail of jails) {
-      if (jail.logpaths.length === 0) log(`[${jail.name}] reads no log files (backend ${jail.backend}): only files are followed so far`);
+  const startJournals = (): void => {
+    for (const [source, { journal, group }] of journalGroups(jails)) {
+      for (const jail of group) {
+        if (jail.journalMatch === undefined) {
+          log(`[${jail.name}] started without 'journalmatch' set: its regexes are checked against every journal entry, which is not advised for performance reasons`);
+        }
+      }
+      const { match, fields } = journalSelection(group.map((jail) => jail.journalMatch));
+      // A cursor held in memory (the database cannot be written) is newer than the stored one.
+      let after = writer.heldCursor(source)?.cursor;
+      try {
+        after ??= store.journalCursor(source)?.cursor;
+      } catch (error) {
+        if (!isDamaged(error)) log(`journal (${source}): reading its saved cursor failed: ${messageOf(error)}`);
+      }
+      const reader = new JournalReader({
+        source: journal, match, fields, encoding: group[0]?.logencoding ?? 'auto',
+        ...(after === undefined ? {} : { after }),
+        since: nowSeconds() - Math.max(...group.map((jail) => jail.findtime)),
+        onEntries: (batch) => logJails.handleJournal(source, batch),
+        onStart: (start) => {
+          if (start.kind !== 'since') return;
+          log(start.lostCursor === undefined
+            ? `journal (${source}): no saved cursor, reading from ${isoTime(Math.floor(start.since))} (now − findtime)`
+            : `journal (${source}): the saved cursor is no longer in the journal (rotated or vacuumed), reading from ${isoTime(Math.floor(start.since))}`);
+        },
+        onError: (message) => log(`journal (${source}): ${message}; retrying with back-off, the rest of the daemon goes on`),
+        onRecovered: () => log(`journal (${source}): reading again`),
+      });
+      reader.start();
+      readers.set(source, reader);
     }
+  };
+
+  const startTailers = async (): Promise<void> => {
+    startJournals();
     // A group with nothing to follow (journal jails only) would never report ready.
     tailers = [...tailerGroups(jails).values()].filter((group) => group.paths.size > 0).map((group) => new LogTailer({
       paths: [...group.paths].map(([pattern, tail]) => ({ pattern, tail })),
-      stored: (path) => store.logPosition(path),
+      // A position held in memory (the database cannot be written) is newer than the stored one.
+      stored: (path) => writer.heldPosition(path) ?? store.logPosition(path),
       onLines: (batch) => logJails.handle(batch),
       encoding: group.encoding,
       polling: group.polling,
@@ -120,8 +167,9 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     await Promise.all(tailers.map((tailer) => tailer.start()));
   };
   const stopTailers = async (): Promise<void> => {
-    await Promise.all(tailers.map((tailer) => tailer.close()));
+    await Promise.all([...tailers.map((tailer) => tailer.close()), ...[...readers.values()].map((reader) => reader.close())]);
     tailers = [];
+    readers = new Map();
   };
   const watched = (): string[] => tailers.flatMap((tailer) => tailer.watched()).sort();
 
@@ -152,7 +200,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     const last = loop.last();
     const status: DaemonStatus = {
       pid: process.pid,
-      jails: logJails.status(watched()),
+      jails: logJails.status(watched(), (source) => readers.get(source)?.status()),
       store: writer.status(),
       reconcile: last ? {
         at: last.at, reason: last.reason,
@@ -178,7 +226,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     await loop.start();
     await startTailers();
     process.on('SIGHUP', onHup);
-    log(`watching ${watched().length} log files: ${watched().join(', ') || 'none yet'}`);
+    log(`watching ${watched().length} log files: ${watched().join(', ') || 'none yet'}${readers.size > 0 ? `; the journal: ${[...readers.keys()].join(', ')}` : ''}`);
     const signal = await stopped;
     log(`${signal}: stopping; bans stay in the firewall`);
   } finally {

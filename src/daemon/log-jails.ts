@@ -1,11 +1,11 @@
-import { messageOf, parseAddress, type Ban } from '../core/index.js';
+import { describeJournalMatch, journalMatches, journalSourceName, messageOf, parseAddress, type Ban } from '../core/index.js';
 import type { EnabledJail } from '../config/index.js';
 import type { Backend } from '../backends/index.js';
 import { JailEngine, type BanDecision, type FailureCounterChange } from '../engine/index.js';
-import { FilterWorker, slowLineMessage, type FilterEntry } from '../filter/index.js';
+import { FilterWorker, slowLineMessage, type FilterEntry, type LineFailures } from '../filter/index.js';
 import { applyChange, type BackendReport, type JailRules } from '../reconcile/index.js';
-import { isDamaged, type BanStore } from '../store/index.js';
-import { compileLogPattern, MAX_LINE_BYTES, patternMatches, type LineBatch, type LogPattern } from '../watch/index.js';
+import { isDamaged, type BanStore, type LogBatchCommit } from '../store/index.js';
+import { compileLogPattern, MAX_LINE_BYTES, patternMatches, type JournalBatch, type JournalStatus, type LineBatch, type LogPattern } from '../watch/index.js';
 import type { BanLogEvent } from './ban-log.js';
 import type { StoreWriter } from './store-writer.js';
 
@@ -35,7 +35,16 @@ export interface JailStatus {
   readonly currentlyFailed: number;
   readonly totalFailed: number;
   readonly files: readonly string[];
-  /** Lines of its files over the length limit, dropped unmatched since start. */
+  /** The journal it reads (backend = systemd): which, with which match, and how reading goes; null for a file jail. */
+  readonly journal: {
+    readonly source: string;
+    readonly match: string;
+    readonly reading: boolean;
+    readonly error: string | null;
+    /** Seconds between the newest entry handled and now while entries wait. */
+    readonly lagSeconds: number;
+  } | null;
+  /** Lines of its files (or journal) over the length limit, dropped unmatched since start. */
   readonly droppedLines: number;
 }
 
@@ -123,12 +132,45 @@ export class LogJails {
    * nothing here asks the tailer to deliver the lines again.
    */
   async handle(batch: LineBatch): Promise<void> {
-    this.noteDropped(batch);
-    const candidates = new Map<string, BanDecision>();
+    this.noteDropped(batch.path, batch.dropped);
     const now = this.options.now();
     const jails = [...this.jails.values()].filter((jail) => jail.patterns.some((p) => patternMatches(p, batch.path)));
     // Matched in the filter worker: no regex holds up the event loop, and a line past its time budget is dropped.
     const matched = await this.worker.process(batch.path, jails.map((jail) => jail.definition.name), batch.lines, now);
+    await this.settle(jails, matched, { positions: [batch.position] }, batch.path, now);
+  }
+
+  /**
+   * A journal reader's callback, as `handle` for a file: each jail of `source` gets the entries its
+   * own journalmatch passes, with their journal time, and the cursor is committed with what they caused.
+   */
+  async handleJournal(source: string, batch: JournalBatch): Promise<void> {
+    const label = `journal (${source})`;
+    this.noteDropped(label, batch.dropped);
+    const now = this.options.now();
+    const jails = this.journalJails(source);
+    const matched = new Map<string, readonly LineFailures[]>();
+    for (const jail of jails) {
+      const entries = batch.entries.filter((entry) => journalMatches(jail.definition.journalMatch, entry.fields));
+      if (entries.length === 0) continue;
+      const results = await this.worker.process(label, [jail.definition.name], entries.map((e) => e.line), now, entries.map((e) => e.time));
+      matched.set(jail.definition.name, results.get(jail.definition.name) ?? []);
+    }
+    const cursors = batch.cursor === undefined || batch.realtime === undefined ? [] : [{ source, cursor: batch.cursor, realtime: batch.realtime }];
+    await this.settle(jails, matched, { positions: [], cursors }, label, now);
+  }
+
+  /** The jails reading the journal `source` (journalSourceName of their backend options). */
+  private journalJails(source: string): RunningJail[] {
+    return [...this.jails.values()].filter((jail) => jail.definition.journal !== undefined && journalSourceName(jail.definition.journal) === source);
+  }
+
+  /** Counts the failures the lines completed in their jails, then commits them with where reading stands, and applies the bans. */
+  private async settle(
+    jails: readonly RunningJail[], matched: ReadonlyMap<string, readonly LineFailures[]>, at: Pick<LogBatchCommit, 'positions' | 'cursors'>,
+    what: string, now: number,
+  ): Promise<void> {
+    const candidates = new Map<string, BanDecision>();
     for (const jail of jails) {
       for (const { failures } of matched.get(jail.definition.name) ?? []) {
         for (const failure of failures) {
@@ -142,14 +184,16 @@ export class LogJails {
     }
     const counters = jails.flatMap((jail) => jail.engine.takeChanges());
     try {
-      await this.commitAndApply([...candidates.values()], counters, batch, now);
+      await this.commitAndApply([...candidates.values()], counters, at, now);
     } catch (error) {
       // The lines are counted already: reading them again would count them twice.
-      this.options.log(`applying what ${batch.path} caused failed: ${messageOf(error)}; the next reconcile repairs the firewall`);
+      this.options.log(`applying what ${what} caused failed: ${messageOf(error)}; the next reconcile repairs the firewall`);
     }
   }
 
-  private async commitAndApply(candidates: readonly BanDecision[], counters: readonly FailureCounterChange[], batch: LineBatch, now: number): Promise<void> {
+  private async commitAndApply(
+    candidates: readonly BanDecision[], counters: readonly FailureCounterChange[], at: Pick<LogBatchCommit, 'positions' | 'cursors'>, now: number,
+  ): Promise<void> {
     const { writer } = this.options;
     // What blocks each address now: it tells an address already banned in its jail, and it is
     // the `before` of the change applied to the backends.
@@ -159,7 +203,7 @@ export class LogJails {
     }
     const decisions = candidates.filter((decision) =>
       !touching.get(decision.address)?.some((ban) => ban.jail === decision.jail && ban.address === decision.address));
-    const results = writer.commit({ bans: decisions, counters, positions: [batch.position] });
+    const results = writer.commit({ bans: decisions, counters, ...at });
     if (decisions.length === 0) return;
     const changed = results === undefined
       ? writer.held(now).filter((ban) => decisions.some((d) => d.jail === ban.jail && d.address === ban.address))
@@ -203,24 +247,37 @@ export class LogJails {
     this.options.writer.drop(text);
   }
 
-  status(watched: readonly string[]): JailStatus[] {
-    return [...this.jails.values()].map(({ definition, engine, patterns }) => ({
-      name: definition.name,
-      ...engine.counts(),
-      files: watched.filter((path) => patterns.some((p) => patternMatches(p, path))),
-      droppedLines: [...this.dropped].filter(([path]) => patterns.some((p) => patternMatches(p, path))).reduce((n, [, count]) => n + count, 0),
-    }));
+  /** `journal` tells how a journal source's reader is doing (the daemon runs the readers). */
+  status(watched: readonly string[], journal: (source: string) => JournalStatus | undefined): JailStatus[] {
+    return [...this.jails.values()].map(({ definition, engine, patterns }) => {
+      const source = definition.journal && journalSourceName(definition.journal);
+      const reading = source === undefined ? undefined : journal(source);
+      const dropped = source === undefined
+        ? [...this.dropped].filter(([path]) => patterns.some((p) => patternMatches(p, path))).reduce((n, [, count]) => n + count, 0)
+        : this.dropped.get(`journal (${source})`) ?? 0;
+      return {
+        name: definition.name,
+        ...engine.counts(),
+        files: watched.filter((path) => patterns.some((p) => patternMatches(p, path))),
+        journal: source === undefined ? null : {
+          source, match: describeJournalMatch(definition.journalMatch),
+          reading: reading?.running ?? false, error: reading?.error ?? null, lagSeconds: reading?.lagSeconds ?? 0,
+        },
+        droppedLines: dropped,
+      };
+    });
   }
 
-  private noteDropped(batch: LineBatch): void {
-    if (batch.dropped === 0) return;
-    const before = this.dropped.get(batch.path) ?? 0;
-    this.dropped.set(batch.path, before + batch.dropped);
+  private noteDropped(what: string, dropped: number): void {
+    if (dropped === 0) return;
+    const before = this.dropped.get(what) ?? 0;
+    this.dropped.set(what, before + dropped);
     if (before === 0) {
-      this.options.log(`${batch.path}: dropped ${batch.dropped === 1 ? 'a line' : `${batch.dropped} lines`} longer than ${MAX_LINE_BYTES / 1024} KiB unmatched: `
+      this.options.log(`${what}: dropped ${dropped === 1 ? 'a line' : `${dropped} lines`} longer than ${MAX_LINE_BYTES / 1024} KiB unmatched: `
         + 'a padded line could otherwise choose the banned address; status counts the lines dropped');
     }
   }
+
 
   private report(changed: readonly Ban[], decisions: readonly BanDecision[], held: boolean): void {
     const failures = new Map(decisions.map((d) => [`${d.jail} ${d.address}`, d]));

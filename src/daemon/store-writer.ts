@@ -83,6 +83,16 @@ export class StoreWriter {
     });
   }
 
+  /** Where reading `path` stands if that is held here (newer than the store's). */
+  heldPosition(path: string): LogPosition | undefined {
+    return this.positions.get(path);
+  }
+
+  /** Where reading the journal `source` stands if that is held here (newer than the store's). */
+  heldCursor(source: string): JournalCursor | undefined {
+    return this.cursors.get(source);
+  }
+
   /** An address was unbanned by hand: a held ban of it must not be written after the unban. */
   drop(address: string): void {
     for (const [k, ban] of this.bans) if (ban.address === address) this.bans.delete(k);

@@ -4,4 +4,4 @@ export { compileLogPattern, patternMatches, type LogPattern } from './log-patter
 export { formatJournalLine, journalFields, journalTime, LINE_FIELDS, type JournalJson } from './journal-entry.js';
 export { JournalReader, journalSelection, type JournalReaderOptions, type JournalStartPoint, type JournalStatus } from './journal-reader.js';
 export { DEFAULT_BATCH, readJournal, type BatchLimits, type JournalBatch, type JournalEntry, type ReadJournalOptions } from './journal-stream.js';
-export { journalctlArgv, journalSourceArgs, journalSourceName, probeCursor, type CursorState, type JournalStart } from './journalctl.js';
+export { journalctlArgv, journalSourceArgs, probeCursor, type CursorState, type JournalStart } from './journalctl.js';

@@ -40,16 +40,6 @@ export function journalSourceArgs(source: JournalSource): string[] {
   return args;
 }
 
-/**
- * A name for a journal source: `system`, or what is read (`directory:/var/log/journal/remote`,
- * `files:/j/a.journal /j/b*.journal`), with the flags and namespace when given. The key a
- * source's cursor is stored under, and what status shows.
- */
-export function journalSourceName(source: JournalSource): string {
-  const where = source.path !== undefined ? `directory:${source.path}` : source.files !== undefined ? `files:${source.files.join(' ')}` : 'system';
-  return [where, ...(source.flags === undefined ? [] : [`flags=${source.flags}`]), ...(source.namespace === undefined ? [] : [`namespace=${source.namespace}`])].join(' ');
-}
-
 /** The fields to print: those the line is made of, those the match and the caller read. */
 export function outputFields(match: JournalMatch | undefined, extra: readonly string[] = []): string {
   const bad = extra.find((field) => !FIELD.test(field));

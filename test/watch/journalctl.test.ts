@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { InputError, parseJournalMatch } from '../../src/core/index.js';
-import { journalctlArgv, journalSourceArgs, journalSourceName } from '../../src/watch/index.js';
+import { InputError, journalSourceName, parseJournalMatch } from '../../src/core/index.js';
+import { journalctlArgv, journalSourceArgs } from '../../src/watch/index.js';
 import { cursorRealtime } from '../../src/watch/journalctl.js';
 
 describe('journalctl\'s command line', () => {

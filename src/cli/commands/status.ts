@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
-import { InputError } from '../../core/index.js';
+import { describeJournalMatch, InputError, journalSourceName } from '../../core/index.js';
 import { jailConfigDir, loadJails } from '../../config/index.js';
 import { askDaemon, controlSocketFor } from '../../daemon/control-socket.js';
-import type { DaemonStatus } from '../../daemon/index.js';
+import type { DaemonStatus, JailStatus } from '../../daemon/index.js';
 import { reconcile } from '../../reconcile/index.js';
 import { createContext } from '../context.js';
 import { printJson, printTable, relativeTime } from '../output.js';
@@ -18,6 +18,8 @@ interface JailLine {
   files: string[];
   /** Log lines over the length limit dropped unmatched since the daemon started; null when no daemon runs. */
   droppedLines: number | null;
+  /** A journal jail's source and match, and with a daemon how its reader does; null for a file jail. */
+  journal: JailStatus['journal'] | { source: string; match: string } | null;
 }
 
 interface BackendLine {
@@ -62,6 +64,8 @@ Every page of the database is read too: a damaged one makes status fail (exit co
           totalBanned: counts.get(name)?.total ?? 0,
           files: running ? [...running.files] : (definition?.enabled ? definition.logpaths.map((p) => p.pattern) : []),
           droppedLines: running?.droppedLines ?? null,
+          journal: running?.journal
+            ?? (definition?.enabled && definition.journal ? { source: journalSourceName(definition.journal), match: describeJournalMatch(definition.journalMatch) } : null),
         };
       });
       const reports = await reconcile(store.activeAnyOrder(ctx.now), await ctx.backends(), ctx.now, { dryRun: true });
@@ -75,7 +79,7 @@ Every page of the database is read too: a damaged one makes status fail (exit co
       }
       printTable(['JAIL', 'ENABLED', 'FAILED', 'TOTAL FAILED', 'BANNED', 'TOTAL BANNED', 'FILES'], jails.map((j) => [
         j.name, j.enabled ? 'yes' : 'no', String(j.currentlyFailed), j.totalFailed === null ? '-' : String(j.totalFailed),
-        String(j.currentlyBanned), String(j.totalBanned), j.files.join(', ') || '-',
+        String(j.currentlyBanned), String(j.totalBanned), j.journal ? `journal ${j.journal.source}: ${j.journal.match}` : j.files.join(', ') || '-',
       ]));
       const lines = [''];
       lines.push(live
@@ -86,6 +90,11 @@ Every page of the database is read too: a damaged one makes status fail (exit co
           + `${live.store.heldBans} bans held in memory (in the firewall, not yet in the database), retrying`);
       }
       for (const j of jails) {
+        if (j.journal && 'reading' in j.journal) {
+          const { error, lagSeconds } = j.journal;
+          if (error !== null) lines.push(`${j.name}: reading the journal fails: ${error} (retrying)`);
+          else if (lagSeconds > 5) lines.push(`${j.name}: ${Math.round(lagSeconds)} s behind the journal`);
+        }
         if (j.droppedLines) lines.push(`${j.name}: ${j.droppedLines} log lines over the length limit dropped unmatched`);
       }
       for (const b of backends) {
