@@ -1,13 +1,14 @@
 import type { Server } from 'node:net';
-import { messageOf, nowSeconds, OperationError } from '../core/index.js';
+import { messageOf, nowSeconds, OperationError, type Address, type LockoutFloor } from '../core/index.js';
 import type { EnabledJail } from '../config/index.js';
-import type { Backend, JailRule } from '../backends/index.js';
-import { ReconcileLoop, checkSchedule, defaultJailRules, type JailRules } from '../reconcile/index.js';
+import type { Backend } from '../backends/index.js';
+import { ReconcileLoop, checkSchedule, jailRulesOf } from '../reconcile/index.js';
 import { isDamaged, type BanStore } from '../store/index.js';
 import { LogTailer } from '../watch/index.js';
 import { createBanLog } from './ban-log.js';
 import { daemonPid, ForeignSocketError, serveControl, type ControlRequest } from './control-socket.js';
 import { LogJails } from './log-jails.js';
+import { LockoutWatch } from './lockout-watch.js';
 import { claimPidFile } from './pidfile.js';
 import { DAEMON_BUSY_TIMEOUT_MS, StoreWriter, type WriterStatus } from './store-writer.js';
 
@@ -24,6 +25,10 @@ export interface DaemonOptions {
   readonly loadJails: () => readonly EnabledJail[];
   /** The action.d backends of these jails (their non-native actions), beside the native `backends`. */
   readonly actionBackends?: (jails: readonly EnabledJail[]) => Backend[];
+  /** The configured lockout floor, applied by the jails and again by the reconciler. */
+  readonly lockout: LockoutFloor;
+  /** Reads this host's addresses (the namespace's with --netns), for the lockout floor. */
+  readonly hostAddresses: () => Promise<Address[]>;
   readonly log: (line: string) => void;
 }
 
@@ -32,15 +37,13 @@ export interface DaemonStatus {
   readonly pid: number;
   readonly jails: ReturnType<LogJails['status']>;
   readonly store: WriterStatus;
-  readonly reconcile: { readonly at: number; readonly reason: string; readonly backends: readonly { name: string; error: string | null; failed: number }[] } | null;
-}
-
-function jailRules(jails: readonly EnabledJail[]): JailRules {
-  const byName = new Map(jails.map((jail): [string, JailRule] => [jail.name, {
-    name: jail.name, blocktype: jail.blocktype,
-    ...(jail.port === undefined ? {} : { port: jail.port }), ...(jail.protocol === undefined ? {} : { protocol: jail.protocol }),
-  }]));
-  return (name) => byName.get(name) ?? defaultJailRules(name);
+  readonly reconcile: {
+    readonly at: number;
+    readonly reason: string;
+    /** Active bans the lockout floor kept out of every backend. */
+    readonly refused: number;
+    readonly backends: readonly { name: string; error: string | null; failed: number; kept: number }[];
+  } | null;
 }
 
 /** One tailer per log encoding and watch mode: jails sharing a file share its reading. */
@@ -66,7 +69,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   const { store, log } = options;
   checkSchedule(options.schedule, '[reconcile] schedule');
   let jails = options.loadJails();
-  let rules = jailRules(jails);
+  let rules = jailRulesOf(jails);
   // One list shared by the loop and the jails, updated in place when a reload changes the actions.
   const backends: Backend[] = [];
   const setActions = (): void => {
@@ -74,8 +77,14 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   };
   setActions();
   const writer = new StoreWriter({ store, log });
+  const lockout = new LockoutWatch({
+    floor: options.lockout, read: options.hostAddresses, log,
+    // The loop is made below; the addresses are read again only after it started.
+    changed: () => void loop.run('this host\'s addresses changed'),
+  });
   const logJails = new LogJails({
     store, writer, backends, now: nowSeconds, log, rules: (name) => rules(name), banLog: createBanLog(options.banLogFile, log),
+    lockout: () => lockout.lockout(), floor: () => lockout.banFloor(),
     // The loop is made below; a change is applied only once lines come, after it exists.
     applied: (before, after, reports) => loop.applied(before, after, reports),
   }, jails);
@@ -98,6 +107,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     rules: (name) => rules(name),
     jails: () => jails.map((jail) => jail.name),
     active: (now) => logJails.active(now),
+    floor: () => lockout.banFloor(),
   });
   let tailers: LogTailer[] = [];
   let control: Server | undefined;
@@ -135,7 +145,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     }
     await stopTailers();
     jails = next;
-    rules = jailRules(jails);
+    rules = jailRulesOf(jails);
     setActions();
     await startTailers();
     log(`SIGHUP: reloaded; jails: ${jails.map((j) => j.name).join(', ') || 'none'}`);
@@ -154,8 +164,8 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
       jails: logJails.status(watched()),
       store: writer.status(),
       reconcile: last ? {
-        at: last.at, reason: last.reason,
-        backends: last.reports.map((r) => ({ name: r.name, error: r.error, failed: r.failed.length })),
+        at: last.at, reason: last.reason, refused: last.refused,
+        backends: last.reports.map((r) => ({ name: r.name, error: r.error, failed: r.failed.length, kept: r.kept })),
       } : null,
     };
     return status;
@@ -174,6 +184,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     log(`started (pid ${process.pid}); backends: ${backends.map((b) => b.name).join(', ') || 'none'}; jails: ${jails.map((j) => j.name).join(', ') || 'none'}; `
       + `drift check: ${options.schedule}, full check every ${options.fullCheck} s`);
     control = await serveControl(options.socketPath, answer);
+    await lockout.start();
     await loop.start();
     await startTailers();
     process.on('SIGHUP', onHup);
@@ -186,6 +197,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     await stopTailers();
     await logJails.close();
     writer.close();
+    lockout.stop();
     loop.stop();
     control?.close();
     release();
