@@ -12,6 +12,9 @@ import { LockoutWatch } from './lockout-watch.js';
 import { claimPidFile } from './pidfile.js';
 import { DAEMON_BUSY_TIMEOUT_MS, StoreWriter, type WriterStatus } from './store-writer.js';
 
+/** How often each file backend's file is checked to be still the one everyone sees (see Backend.replaced). */
+const REPLACED_CHECK_MS = 2000;
+
 export interface DaemonOptions {
   readonly store: BanStore;
   readonly backends: readonly Backend[];
@@ -171,10 +174,19 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     return status;
   };
 
-  const stopped = new Promise<string>((resolve) => {
-    for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => resolve(signal));
+  let checkFiles: NodeJS.Timeout | undefined;
+  // Why it stops: a signal, or a file backend that can only reach its file again from a new start.
+  const stopped = new Promise<{ readonly signal: string } | { readonly failure: string }>((resolve) => {
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => resolve({ signal }));
+    checkFiles = setInterval(() => {
+      for (const backend of backends) {
+        const why = backend.replaced?.();
+        if (why !== undefined) resolve({ failure: `${backend.name}: ${why}` });
+      }
+    }, REPLACED_CHECK_MS);
   });
   let reloading = Promise.resolve();
+  let failure: string | undefined;
   const onHup = (): void => {
     reloading = reloading.then(reload).catch((error: unknown) => {
       if (!isDamaged(error)) log(`SIGHUP: reloading failed: ${messageOf(error)}`);
@@ -189,9 +201,12 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     await startTailers();
     process.on('SIGHUP', onHup);
     log(`watching ${watched().length} log files: ${watched().join(', ') || 'none yet'}`);
-    const signal = await stopped;
-    log(`${signal}: stopping; bans stay in the firewall`);
+    const end = await stopped;
+    // A failure is said by the caller (the CLI prints it), after everything is closed.
+    if ('signal' in end) log(`${end.signal}: stopping; bans stay in the firewall`);
+    else failure = `${end.failure}: stopped with a failure, for the service manager to start f2b-store again on the new file (the unit's Restart=on-failure); bans stay in the firewall`;
   } finally {
+    clearInterval(checkFiles);
     process.off('SIGHUP', onHup);
     await reloading;
     await stopTailers();
@@ -202,4 +217,5 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     control?.close();
     release();
   }
+  if (failure !== undefined) throw new OperationError(failure);
 }
