@@ -202,7 +202,7 @@ describe('the daemon under the unit\'s own sandbox (its mounts reproduced with u
     const inode = statSync(hostsDeny).ino;
     const onHost = runCli(['--db', stateDb, '--config', config, 'ban', '203.0.113.20', '--permanent']);
     assert.equal(onHost.code, 0, onHost.stderr);
-    assert.ok(holds('203.0.113.20'));
+    assert.ok(holds('203.0.113.20'), readFileSync(hostsDeny, 'utf8'));
     assert.equal(statSync(hostsDeny).ino, inode, 'written in place: the file the service\'s mount holds');
     assert.equal(runCli(['--db', stateDb, '--backend', 'none', 'ban', '203.0.113.21', '--permanent']).code, 0);
     await waitFor('the service\'s write in the file the host sees', () => holds('203.0.113.21'), 20_000)
