@@ -132,19 +132,19 @@ export async function writeFileAtomic(path: string, text: string): Promise<void>
 }
 
 /**
- * A new file cannot be put beside this one: its directory is read-only or closed to us (systemd's
- * ProtectSystem= with the file alone in ReadWritePaths=), or the file is a mount point of its own
- * (a bind mount of just that file), which a rename can neither replace nor cross.
+ * What pads a text shorter than the file it overwrites up to the file's length: a comment line
+ * (after a newline, if the text lacks a final one), so that until the file is cut to length a
+ * reader sees the new text and a comment, never the end of the old text (where a fragment of a
+ * line could read as a rule of its own).
  */
-function renameImpossible(error: unknown): boolean {
-  const code = (error as NodeJS.ErrnoException).code;
-  return code === 'EROFS' || code === 'EACCES' || code === 'EPERM' || code === 'EBUSY' || code === 'EXDEV';
+function padding(text: Buffer, length: number): Buffer {
+  const lead = text.length === 0 || text[text.length - 1] === 0x0a ? '' : '\n';
+  return Buffer.from(`${lead}#`.padEnd(length, ' ').slice(0, length));
 }
 
 /**
- * Writes `text` over the existing regular file `target`, keeping its inode (and so any bind mount
- * of it): the whole text in one go from the start, then the file cut to its length. A reader in
- * that instant may see the new text followed by the old tail, never an empty file.
+ * Writes `text` over the existing regular file `target`, keeping its inode: the whole text from
+ * the start in one go (padded to the old length, see padding), then the file cut to its length.
  */
 function writeInPlace(target: string, text: string): void {
   const fd = openSync(target, constants.O_WRONLY | constants.O_NOFOLLOW);
@@ -152,7 +152,8 @@ function writeInPlace(target: string, text: string): void {
     const stats = fstatSync(fd);
     if (!stats.isFile()) throw new NotRegularFileError(target, stats);
     const bytes = Buffer.from(text);
-    for (let at = 0; at < bytes.length;) at += writeSync(fd, bytes, at, bytes.length - at, at);
+    const whole = bytes.length < stats.size ? Buffer.concat([bytes, padding(bytes, stats.size - bytes.length)]) : bytes;
+    for (let at = 0; at < whole.length;) at += writeSync(fd, whole, at, whole.length - at, at);
     ftruncateSync(fd, bytes.length);
     fsyncSync(fd);
   } finally {
@@ -161,17 +162,36 @@ function writeInPlace(target: string, text: string): void {
 }
 
 /**
- * Replaces `path` with `text` atomically where its directory allows (see writeFileAtomic); where
- * only the file itself may be written (see renameImpossible) it is written in place instead.
+ * Writes `text` to the file `path` leads to (see resolveTarget): an existing file in place,
+ * keeping its inode, and a missing one made whole by a rename (see writeFileAtomic). For files
+ * others hold on to by inode — hosts.deny, which systemd's ReadWritePaths= binds into the
+ * service by its inode, and which the daemon and a command on the host both write — a rename
+ * would leave the other holder with the old file. The price: for the instant of the write, a
+ * reader (tcpd reads hosts.deny per connection) may see a page of the new text beside a page of
+ * the old one in a file longer than a page; never the old file's end after a shorter new text.
  */
 export async function rewriteFile(path: string, text: string): Promise<void> {
-  try {
+  const target = resolveTarget(path);
+  if (statSync(target, { throwIfNoEntry: false }) === undefined) {
     await writeFileAtomic(path, text);
-  } catch (error) {
-    if (!renameImpossible(error)) throw error;
-    const target = resolveTarget(path);
-    // A file that does not exist cannot be made here either: the first error says why.
-    if (statSync(target, { throwIfNoEntry: false }) === undefined) throw error;
-    writeInPlace(target, text);
+    return;
   }
+  writeInPlace(target, text);
+}
+
+/**
+ * Why the file `path` leads to is no longer the one at that path for everyone else, or undefined:
+ * it has no name left (a link count of 0), which only a file bind-mounted on its own shows, after
+ * something replaced it by a rename outside this mount (see Backend.replaced).
+ */
+export function replacedUnderMount(path: string): string | undefined {
+  let stats: Stats | undefined;
+  try {
+    stats = statSync(resolveTarget(path), { throwIfNoEntry: false });
+  } catch {
+    return undefined;
+  }
+  if (stats === undefined || stats.nlink > 0) return undefined;
+  return `${path} was replaced by another file (a rename, e.g. by an editor or config management) after this process `
+    + 'was started, and the mount that made it writable here still holds the old one';
 }

@@ -1,5 +1,5 @@
 import { OperationError, messageOf, tryParseAddress } from '../core/index.js';
-import { rewriteFile } from './atomic-file.js';
+import { replacedUnderMount, rewriteFile } from './atomic-file.js';
 import { blockLine, joinHostsDeny, parseHostsDenyLine, readHostsDeny, type HostsDenyFile } from './hosts-deny-file.js';
 import { ensured, type ApplyReport, type Backend, type Command, type Diff, type Entry, type EntryKey } from './types.js';
 
@@ -36,8 +36,8 @@ export function hostsDenyBlock(entries: readonly EntryKey[], daemons: string): s
 
 /**
  * `/etc/hosts.deny` (tcp_wrappers): a block between `# BEGIN f2b-store` and `# END f2b-store`,
- * rewritten atomically beside the file a symlink leads to, or in place where only the file itself
- * may be written (see rewriteFile); everything outside the block is kept byte for byte.
+ * written in place into the file a symlink leads to, keeping its inode, or made by a rename when
+ * missing (see rewriteFile); everything outside the block is kept byte for byte.
  */
 export function createHostsDenyBackend(options: HostsDenyOptions): Backend {
   const { file, daemons } = options;
@@ -97,6 +97,7 @@ export function createHostsDenyBackend(options: HostsDenyOptions): Backend {
       const current = await read();
       if (current.found) await rewriteFile(file, `${current.before}${current.after}`);
     },
+    replaced: () => replacedUnderMount(file),
     census: {
       objectOf: () => file,
       async count() {

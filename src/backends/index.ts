@@ -16,6 +16,7 @@ export { checkExportTable, DEFAULT_EXPORT_TABLE, nftExportLines } from './nftabl
 export { actionStateFile, createActionBackend, type ActionBackendOptions, type BanDetails, type BanDetailsLookup } from './action-commands.js';
 export { runShell, type ShellRunner } from './shell-command.js';
 export { forJails, routeJails } from './jail-routing.js';
+export { readHostAddresses } from './host-addresses.js';
 export type * from './types.js';
 
 export interface BackendSettings {

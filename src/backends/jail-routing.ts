@@ -20,6 +20,7 @@ export function forJails(backend: Backend, holds: (jail: string) => boolean): Ba
     // Counted whole: an object of a jail held elsewhere shows as a difference that a reconcile
     // cannot change, which the drift check then takes as it is.
     ...(backend.census ? { census: backend.census } : {}),
+    ...(backend.replaced ? { replaced: () => backend.replaced?.() } : {}),
   };
 }
 

@@ -111,4 +111,12 @@ export interface Backend {
   flush(): Promise<void>;
   /** Entry counts for the drift check; absent for a backend that cannot count (action.d commands). */
   readonly census?: Census;
+  /**
+   * A file backend's check that the file it writes is still the one everyone else sees at its
+   * path: why not, or undefined. A file bind-mounted on its own (systemd's ReadWritePaths= of one
+   * file) keeps this process on the old, unlinked file when something on the host replaces it by
+   * a rename, and only a new mount reaches the new one: the daemon then stops with a failure, for
+   * its service manager to restart it.
+   */
+  replaced?(): string | undefined;
 }

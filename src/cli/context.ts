@@ -1,10 +1,13 @@
 import type { Command } from 'commander';
 import {
-  checkJailName, hostAddresses, InputError, lockoutReason, nowSeconds, parseAddress, parseDuration,
-  type Address, type Duration,
+  checkJailName, hostAddresses, InputError, lockoutCheck, messageOf, nowSeconds, parseAddress, parseDuration,
+  type Address, type Duration, type LockoutCheck,
 } from '../core/index.js';
-import { DEFAULT_CONFIG_DIR, enabledJails, loadStoreConfig, parseBackendList, type BackendName, type StoreConfig } from '../config/index.js';
-import { createBackends, forJails, routeJails, systemExec, systemFollow, type Backend } from '../backends/index.js';
+import {
+  DEFAULT_CONFIG_DIR, enabledJails, loadStoreConfig, parseBackendList, type BackendName, type EnabledJail, type StoreConfig,
+} from '../config/index.js';
+import { createBackends, forJails, readHostAddresses, routeJails, systemExec, systemFollow, type Backend } from '../backends/index.js';
+import { banFloor, jailRulesOf, type EnforceOptions } from '../reconcile/index.js';
 import { BanStore } from '../store/index.js';
 
 /** The global options every command accepts (see DESIGN.md, Contracts). */
@@ -36,7 +39,25 @@ export interface Context {
   store(options?: { create?: boolean }): Promise<BanStore>;
   /** The enabled backends: `--backend`, else `[reconcile] backends`; `none` means no backend. */
   backends(): Promise<Backend[]>;
+  /**
+   * The enabled backends and how bans reach them, as the daemon has it from the same
+   * configuration: the enabled jails (whose objects must exist), their rules (ports, protocol,
+   * blocktype) and the lockout floor. With no backend, nothing more is read.
+   */
+  enforcement(): Promise<Enforcement>;
+  /**
+   * This host's addresses: with --netns, the namespace's (read inside it) as well as those of the
+   * host f2b-store runs on, whose traffic to the namespace a ban would cut too.
+   */
+  hostAddresses(): Promise<Address[]>;
+  /** The lockout check: the configured floor ([lockout]) and this host's addresses. */
+  lockout(): Promise<LockoutCheck>;
   close(): void;
+}
+
+export interface Enforcement {
+  readonly backends: Backend[];
+  readonly options: EnforceOptions & { readonly jails?: readonly string[] };
 }
 
 const NETNS_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -53,7 +74,10 @@ export function createContext(command: Command): Context {
   }
   let config: StoreConfig | undefined;
   let store: BanStore | undefined;
+  let jails: EnabledJail[] | undefined;
+  let check: Promise<LockoutCheck> | undefined;
   const loadConfig = (): StoreConfig => (config ??= loadStoreConfig(configDir));
+  const loadJails = (): EnabledJail[] => (jails ??= enabledJails(configDir));
   return {
     json: options.json === true,
     now: nowSeconds(),
@@ -83,8 +107,27 @@ export function createContext(command: Command): Context {
       const settings = { exec: systemExec(options.netns), follow: systemFollow(options.netns), hostsDeny: { file: config.hostsDenyFile, daemons: config.hostsDenyDaemons } };
       // --backend puts every ban there; otherwise a jail whose banaction names a firewall is held by that one.
       if (backendOverride) return createBackends(backendOverride, settings);
-      const routes = routeJails(config.backends, enabledJails(configDir));
+      const routes = routeJails(config.backends, loadJails());
       return [...routes].flatMap(([name, holds]) => createBackends([name], settings).map((backend) => forJails(backend, holds)));
+    },
+    async enforcement() {
+      const backends = await this.backends();
+      if (backends.length === 0) return { backends, options: {} };
+      const configured = loadJails();
+      return { backends, options: { rules: jailRulesOf(configured), jails: configured.map((jail) => jail.name), floor: banFloor(await this.lockout()) } };
+    },
+    async hostAddresses() {
+      const own = hostAddresses();
+      return options.netns === undefined ? own : [...own, ...await readHostAddresses(systemExec(options.netns))];
+    },
+    lockout() {
+      // A namespace whose addresses cannot be read cannot be changed either (its firewall commands
+      // fail too, and say so); the reconciler checks again whenever it can be.
+      check ??= this.hostAddresses().catch((error: unknown) => {
+        console.error(`f2b-store: warning: ${messageOf(error)}: the lockout floor knows only this host's own addresses`);
+        return hostAddresses();
+      }).then((addresses) => lockoutCheck(addresses, loadConfig().lockout));
+      return check;
     },
     close() {
       store?.close();
@@ -103,10 +146,13 @@ export function expiryOption(options: { for?: string; permanent?: boolean }, fal
   return duration === null ? null : now + duration;
 }
 
-/** An address to ban: canonical, and not one that would lock the administrator out unless forced. */
-export function banTarget(text: string, force: boolean, local: () => readonly Address[] = hostAddresses): Address {
+/**
+ * An address to ban: canonical, and not one that would lock the administrator out unless forced.
+ * `forced` says that only --force let it through: the ban is marked so (see Ban.forced).
+ */
+export async function banTarget(text: string, force: boolean, lockout: () => Promise<LockoutCheck>): Promise<{ address: Address; forced: boolean }> {
   const address = parseAddress(text);
-  const reason = force ? undefined : lockoutReason(address, local());
-  if (reason) throw new InputError(`refusing to ban ${text}: ${reason} (pass --force if you really mean it)`);
-  return address;
+  const reason = (await lockout())(address);
+  if (reason && !force) throw new InputError(`refusing to ban ${text}: ${reason} (pass --force if you really mean it)`);
+  return { address, forced: reason !== undefined };
 }

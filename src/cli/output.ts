@@ -1,5 +1,5 @@
 import { banToJson, endedAt, formatDuration, type Ban } from '../core/index.js';
-import type { BackendReport } from '../reconcile/index.js';
+import type { BackendReport, RefusedBan } from '../reconcile/index.js';
 
 /** Buffers small writes into large ones: printing 1,000,000 rows one write each is slow. */
 export class Chunked {
@@ -48,7 +48,7 @@ export function printBansJson(bans: Iterable<Ban>, now: number): void {
 }
 
 /** The fields of the Ban JSON, in its order: the CSV columns. */
-const CSV_COLUMNS = ['address', 'jail', 'bannedAt', 'expiresAt', 'source', 'reason', 'failures', 'banCount', 'liftedAt', 'liftedBy'];
+const CSV_COLUMNS = ['address', 'jail', 'bannedAt', 'expiresAt', 'source', 'reason', 'failures', 'banCount', 'liftedAt', 'liftedBy', 'forced'];
 
 function csvField(value: unknown): string {
   const text = value === null || value === undefined ? '' : String(value);
@@ -122,6 +122,25 @@ export function banHeaders(history: boolean): string[] {
 export function blockedBy(ban: Ban, now: number): string {
   const when = ban.expiresAt === null ? 'permanent' : `expires ${relativeTime(ban.expiresAt, now)}`;
   return `blocked by ${ban.address} in jail ${ban.jail} (${when})`;
+}
+
+/** Refused bans named one by one on stderr before the rest are only counted. */
+const REFUSED_SHOWN = 50;
+
+/** Names on stderr the active bans the lockout floor kept out of every backend. */
+export function tellRefused(refused: readonly RefusedBan[]): void {
+  for (const { ban, why } of refused.slice(0, REFUSED_SHOWN)) {
+    console.error(`f2b-store: not applied: ${JSON.stringify(ban.address)} in jail ${JSON.stringify(ban.jail)}: ${why} (the lockout floor; f2b-store unban lifts it, ban --force applies it)`);
+  }
+  if (refused.length > REFUSED_SHOWN) console.error(`f2b-store: not applied: ${refused.length - REFUSED_SHOWN} more bans refused by the lockout floor`);
+}
+
+/** Warns on stderr of entries a backend kept because the database cannot account for them (see reconcile's needsConsent). */
+export function tellKept(reports: readonly BackendReport[]): void {
+  for (const r of reports.filter((report) => report.kept > 0)) {
+    console.error(`f2b-store: warning: ${r.name} keeps ${r.kept} entries that no ban wants: the database has held fewer bans than that `
+      + '(is --db right?); f2b-store reconcile --yes removes them');
+  }
 }
 
 /** One line naming what went wrong in each backend, or undefined when all went well. */

@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ini from 'ini';
-import { InputError, OperationError, messageOf, parseDuration, type Duration } from '../core/index.js';
+import {
+  DEFAULT_LOCKOUT_FLOOR, InputError, OperationError, messageOf, parseDuration, tryParseAddress, type Address, type Duration, type LockoutFloor,
+} from '../core/index.js';
 
 export const DEFAULT_CONFIG_DIR = '/etc/f2b-store';
 export const DEFAULT_DB_PATH = '/var/lib/f2b-store/f2b-store.sqlite3';
@@ -23,6 +25,8 @@ export interface StoreConfig {
   readonly hostsDenyDaemons: string;
   /** The daemon's log of bans and lifts (the `recidive` filter reads it); empty = none. */
   readonly logFile: string;
+  /** What is never banned without `ban --force`, by the CLI, the daemon's jails and the reconciler alike. */
+  readonly lockout: LockoutFloor;
 }
 
 export const DEFAULT_STORE_CONFIG: StoreConfig = {
@@ -34,6 +38,7 @@ export const DEFAULT_STORE_CONFIG: StoreConfig = {
   hostsDenyFile: '/etc/hosts.deny',
   hostsDenyDaemons: 'ALL',
   logFile: '/var/log/f2b-store/f2b-store.log',
+  lockout: DEFAULT_LOCKOUT_FLOOR,
 };
 
 type Sections = Record<string, Record<string, unknown> | undefined>;
@@ -92,6 +97,17 @@ export function loadStoreConfig(dir: string): StoreConfig {
     if (value === null) throw new InputError(`${where(section, key)}: must be a duration, not permanent`);
     return value;
   };
+  const prefix = (key: string, bits: number, fallback: number): number => {
+    const text = get('lockout', key);
+    if (text === undefined || text === '') return fallback;
+    if (!/^\d{1,3}$/.test(text) || Number(text) > bits) throw new InputError(`${where('lockout', key)}: "${text}" is not a prefix length from 0 to ${bits}`);
+    return Number(text);
+  };
+  const protect = (get('lockout', 'protect') ?? '').split(/[\s,]+/).filter((item) => item !== '').map((item): Address => {
+    const address = tryParseAddress(item);
+    if (!address) throw new InputError(`${where('lockout', 'protect')}: "${item}" is not an address or network (e.g. 192.0.2.0/24, 2001:db8::/48)`);
+    return address;
+  });
   const backends = get('reconcile', 'backends');
   return {
     dbfile: get('store', 'dbfile') || DEFAULT_STORE_CONFIG.dbfile,
@@ -102,5 +118,10 @@ export function loadStoreConfig(dir: string): StoreConfig {
     hostsDenyFile: get('hosts-deny', 'file') || DEFAULT_STORE_CONFIG.hostsDenyFile,
     hostsDenyDaemons: get('hosts-deny', 'daemons') || DEFAULT_STORE_CONFIG.hostsDenyDaemons,
     logFile: get('daemon', 'logfile') ?? DEFAULT_STORE_CONFIG.logFile,
+    lockout: {
+      minPrefix4: prefix('minprefix4', 32, DEFAULT_LOCKOUT_FLOOR.minPrefix4),
+      minPrefix6: prefix('minprefix6', 128, DEFAULT_LOCKOUT_FLOOR.minPrefix6),
+      protect,
+    },
   };
 }

@@ -17,6 +17,8 @@ export interface Ban {
   readonly liftedAt: number | null;
   /** Who lifted it: `unban`, `expired`, … null while not lifted. */
   readonly liftedBy: string | null;
+  /** Made with `--force` past the lockout floor (core/lockout): the reconciler applies it all the same. */
+  readonly forced: boolean;
 }
 
 /** What a caller asks the store to ban. */
@@ -29,6 +31,8 @@ export interface BanRequest {
   readonly reason?: string | null;
   readonly failures?: number;
   readonly matches?: readonly string[];
+  /** Past the lockout floor on the caller's explicit word (`--force`); an extended ban stays forced. */
+  readonly forced?: boolean;
 }
 
 /** Of two expiries of one ban, the one that holds: the later; permanent (null) always wins. */
@@ -102,5 +106,6 @@ export function banToJson(ban: Ban, now: number): Record<string, unknown> {
     banCount: ban.banCount,
     liftedAt: iso(ended),
     liftedBy: ban.liftedBy ?? (ended === null ? null : 'expired'),
+    forced: ban.forced,
   };
 }

@@ -1,4 +1,5 @@
 export * from './address.js';
+export * from './address-matcher.js';
 export * from './address-list.js';
 export * from './ban.js';
 export * from './clock.js';

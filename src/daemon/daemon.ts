@@ -1,15 +1,19 @@
 import type { Server } from 'node:net';
-import { isoTime, journalSourceName, messageOf, nowSeconds, OperationError, type JournalSource } from '../core/index.js';
+import { isoTime, journalSourceName, messageOf, nowSeconds, OperationError, type Address, type JournalSource, type LockoutFloor } from '../core/index.js';
 import type { EnabledJail } from '../config/index.js';
-import type { Backend, JailRule } from '../backends/index.js';
-import { ReconcileLoop, checkSchedule, defaultJailRules, type JailRules } from '../reconcile/index.js';
+import type { Backend } from '../backends/index.js';
+import { ReconcileLoop, checkSchedule, jailRulesOf } from '../reconcile/index.js';
 import { isDamaged, type BanStore } from '../store/index.js';
 import { JournalReader, journalSelection, LogTailer } from '../watch/index.js';
 import { createBanLog } from './ban-log.js';
 import { daemonPid, ForeignSocketError, serveControl, type ControlRequest } from './control-socket.js';
 import { LogJails } from './log-jails.js';
+import { LockoutWatch } from './lockout-watch.js';
 import { claimPidFile } from './pidfile.js';
 import { DAEMON_BUSY_TIMEOUT_MS, StoreWriter, type WriterStatus } from './store-writer.js';
+
+/** How often each file backend's file is checked to be still the one everyone sees (see Backend.replaced). */
+const REPLACED_CHECK_MS = 2000;
 
 export interface DaemonOptions {
   readonly store: BanStore;
@@ -24,6 +28,10 @@ export interface DaemonOptions {
   readonly loadJails: () => readonly EnabledJail[];
   /** The action.d backends of these jails (their non-native actions), beside the native `backends`. */
   readonly actionBackends?: (jails: readonly EnabledJail[]) => Backend[];
+  /** The configured lockout floor, applied by the jails and again by the reconciler. */
+  readonly lockout: LockoutFloor;
+  /** Reads this host's addresses (the namespace's with --netns), for the lockout floor. */
+  readonly hostAddresses: () => Promise<Address[]>;
   readonly log: (line: string) => void;
 }
 
@@ -32,15 +40,13 @@ export interface DaemonStatus {
   readonly pid: number;
   readonly jails: ReturnType<LogJails['status']>;
   readonly store: WriterStatus;
-  readonly reconcile: { readonly at: number; readonly reason: string; readonly backends: readonly { name: string; error: string | null; failed: number }[] } | null;
-}
-
-function jailRules(jails: readonly EnabledJail[]): JailRules {
-  const byName = new Map(jails.map((jail): [string, JailRule] => [jail.name, {
-    name: jail.name, blocktype: jail.blocktype,
-    ...(jail.port === undefined ? {} : { port: jail.port }), ...(jail.protocol === undefined ? {} : { protocol: jail.protocol }),
-  }]));
-  return (name) => byName.get(name) ?? defaultJailRules(name);
+  readonly reconcile: {
+    readonly at: number;
+    readonly reason: string;
+    /** Active bans the lockout floor kept out of every backend. */
+    readonly refused: number;
+    readonly backends: readonly { name: string; error: string | null; failed: number; kept: number }[];
+  } | null;
 }
 
 /** The journal jails by the journal they read (journalSourceName): one reader each. */
@@ -79,7 +85,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   const { store, log } = options;
   checkSchedule(options.schedule, '[reconcile] schedule');
   let jails = options.loadJails();
-  let rules = jailRules(jails);
+  let rules = jailRulesOf(jails);
   // One list shared by the loop and the jails, updated in place when a reload changes the actions.
   const backends: Backend[] = [];
   const setActions = (): void => {
@@ -87,8 +93,14 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   };
   setActions();
   const writer = new StoreWriter({ store, log });
+  const lockout = new LockoutWatch({
+    floor: options.lockout, read: options.hostAddresses, log,
+    // The loop is made below; the addresses are read again only after it started.
+    changed: () => void loop.run('this host\'s addresses changed'),
+  });
   const logJails = new LogJails({
     store, writer, backends, now: nowSeconds, log, rules: (name) => rules(name), banLog: createBanLog(options.banLogFile, log),
+    lockout: () => lockout.lockout(), floor: () => lockout.banFloor(),
     // The loop is made below; a change is applied only once lines come, after it exists.
     applied: (before, after, reports) => loop.applied(before, after, reports),
   }, jails);
@@ -111,6 +123,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     rules: (name) => rules(name),
     jails: () => jails.map((jail) => jail.name),
     active: (now) => logJails.active(now),
+    floor: () => lockout.banFloor(),
   });
   let tailers: LogTailer[] = [];
   let readers = new Map<string, JournalReader>();
@@ -184,7 +197,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     }
     await stopTailers();
     jails = next;
-    rules = jailRules(jails);
+    rules = jailRulesOf(jails);
     setActions();
     await startTailers();
     log(`SIGHUP: reloaded; jails: ${jails.map((j) => j.name).join(', ') || 'none'}`);
@@ -203,17 +216,26 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
       jails: logJails.status(watched(), (source) => readers.get(source)?.status()),
       store: writer.status(),
       reconcile: last ? {
-        at: last.at, reason: last.reason,
-        backends: last.reports.map((r) => ({ name: r.name, error: r.error, failed: r.failed.length })),
+        at: last.at, reason: last.reason, refused: last.refused,
+        backends: last.reports.map((r) => ({ name: r.name, error: r.error, failed: r.failed.length, kept: r.kept })),
       } : null,
     };
     return status;
   };
 
-  const stopped = new Promise<string>((resolve) => {
-    for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => resolve(signal));
+  let checkFiles: NodeJS.Timeout | undefined;
+  // Why it stops: a signal, or a file backend that can only reach its file again from a new start.
+  const stopped = new Promise<{ readonly signal: string } | { readonly failure: string }>((resolve) => {
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => resolve({ signal }));
+    checkFiles = setInterval(() => {
+      for (const backend of backends) {
+        const why = backend.replaced?.();
+        if (why !== undefined) resolve({ failure: `${backend.name}: ${why}` });
+      }
+    }, REPLACED_CHECK_MS);
   });
   let reloading = Promise.resolve();
+  let failure: string | undefined;
   const onHup = (): void => {
     reloading = reloading.then(reload).catch((error: unknown) => {
       if (!isDamaged(error)) log(`SIGHUP: reloading failed: ${messageOf(error)}`);
@@ -223,20 +245,26 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     log(`started (pid ${process.pid}); backends: ${backends.map((b) => b.name).join(', ') || 'none'}; jails: ${jails.map((j) => j.name).join(', ') || 'none'}; `
       + `drift check: ${options.schedule}, full check every ${options.fullCheck} s`);
     control = await serveControl(options.socketPath, answer);
+    await lockout.start();
     await loop.start();
     await startTailers();
     process.on('SIGHUP', onHup);
     log(`watching ${watched().length} log files: ${watched().join(', ') || 'none yet'}${readers.size > 0 ? `; the journal: ${[...readers.keys()].join(', ')}` : ''}`);
-    const signal = await stopped;
-    log(`${signal}: stopping; bans stay in the firewall`);
+    const end = await stopped;
+    // A failure is said by the caller (the CLI prints it), after everything is closed.
+    if ('signal' in end) log(`${end.signal}: stopping; bans stay in the firewall`);
+    else failure = `${end.failure}: stopped with a failure, for the service manager to start f2b-store again on the new file (the unit's Restart=on-failure); bans stay in the firewall`;
   } finally {
+    clearInterval(checkFiles);
     process.off('SIGHUP', onHup);
     await reloading;
     await stopTailers();
     await logJails.close();
     writer.close();
+    lockout.stop();
     loop.stop();
     control?.close();
     release();
   }
+  if (failure !== undefined) throw new OperationError(failure);
 }

@@ -1,9 +1,9 @@
-import { describeJournalMatch, journalMatches, journalSourceName, messageOf, parseAddress, type Ban } from '../core/index.js';
+import { describeJournalMatch, journalMatches, journalSourceName, messageOf, parseAddress, type Ban, type LockoutCheck } from '../core/index.js';
 import type { EnabledJail } from '../config/index.js';
 import type { Backend } from '../backends/index.js';
 import { JailEngine, type BanDecision, type FailureCounterChange } from '../engine/index.js';
 import { FilterWorker, slowLineMessage, type FilterEntry, type LineFailures } from '../filter/index.js';
-import { applyChange, type BackendReport, type JailRules } from '../reconcile/index.js';
+import { applyChange, knownBans, type BackendReport, type BanFloor, type JailRules } from '../reconcile/index.js';
 import { isDamaged, type BanStore, type LogBatchCommit } from '../store/index.js';
 import { compileLogPattern, MAX_LINE_BYTES, patternMatches, type JournalBatch, type JournalStatus, type LineBatch, type LogPattern } from '../watch/index.js';
 import type { BanLogEvent } from './ban-log.js';
@@ -22,6 +22,10 @@ export interface LogJailsOptions {
   readonly writer: StoreWriter;
   readonly backends: readonly Backend[];
   readonly rules: JailRules;
+  /** The lockout floor now, for the engines (failures of an address it refuses are not counted) … */
+  readonly lockout: () => LockoutCheck;
+  /** … and for the bans applied (see reconcile's floor). */
+  readonly floor: () => BanFloor;
   readonly now: () => number;
   readonly log: (line: string) => void;
   readonly banLog: (events: readonly BanLogEvent[]) => void;
@@ -116,6 +120,7 @@ export class LogJails {
         previousBans: (address, jail) => this.read('earlier bans', () => this.options.store.previousBans(address, jail), 0),
         now: this.options.now,
         log: (message) => this.options.log(`[${definition.name}] ${message}`),
+        lockout: (address) => this.options.lockout()(address),
       });
       engine.restore(this.options.store.failureCounters(definition.name));
       next.set(definition.name, {
@@ -213,7 +218,9 @@ export class LogJails {
     const banned = [...new Set(decisions.map((d) => d.address))];
     const before = banned.flatMap((address) => touching.get(address) ?? []);
     const after = banned.flatMap((address) => this.activeTouching(address, now));
-    const reports = await applyChange(before, after, this.options.backends, now, this.options.rules, () => this.active(now));
+    const reports = await applyChange(before, after, this.options.backends, now, {
+      rules: this.options.rules, floor: this.options.floor(), known: () => knownBans(this.options.store, now),
+    }, () => this.active(now));
     this.options.applied?.(before, after, reports);
     this.reportBackends(reports);
   }

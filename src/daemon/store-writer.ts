@@ -69,7 +69,7 @@ export class StoreWriter {
   held(now: number): Ban[] {
     return [...this.bans.values()].filter((ban) => ban.expiresAt === null || ban.expiresAt > now).map((ban) => ({
       address: ban.address, jail: ban.jail, bannedAt: ban.bannedAt, expiresAt: ban.expiresAt, source: ban.source,
-      reason: ban.reason ?? null, failures: ban.failures ?? 0, banCount: 1, liftedAt: null, liftedBy: null,
+      reason: ban.reason ?? null, failures: ban.failures ?? 0, banCount: 1, liftedAt: null, liftedBy: null, forced: ban.forced === true,
     }));
   }
 

@@ -1,7 +1,6 @@
 import { lookup } from 'node:dns/promises';
-import { hostAddresses, InputError, messageOf, tryParseAddress, type Address } from '../core/index.js';
+import { AddressMatcher, hostAddresses, InputError, messageOf, tryParseAddress, type Address } from '../core/index.js';
 import type { Lookup } from '../filter/index.js';
-import { AddressMatcher } from './address-matcher.js';
 import { parseIgnoreCommand, type RunCommand } from './ignore-command.js';
 import { TtlCache } from './ttl-cache.js';
 

@@ -1,10 +1,11 @@
-import { checkJailName, InputError, tryParseAddress, type BanRequest, type Duration } from '../core/index.js';
+import { checkJailName, InputError, tryParseAddress, type Address, type BanRequest, type Duration, type LockoutCheck } from '../core/index.js';
 import { failureAddresses, type Failure, type Lookup, type UseDns } from '../filter/index.js';
 import { banTimeCalculator, type BanTimeCalculator, type BanTimeIncrement } from './ban-time.js';
 import { FailureWindows, type AddressFailures } from './failure-window.js';
 import { runCommand, type RunCommand } from './ignore-command.js';
 import { IgnoreList, systemResolve } from './ignore-list.js';
 import { decodeFailures, encodeFailures } from './persisted-failures.js';
+import { TtlCache } from './ttl-cache.js';
 
 /** Most addresses a jail tracks failures of at once, unless `maxTracked` says otherwise. */
 export const DEFAULT_MAX_TRACKED = 100_000;
@@ -42,7 +43,15 @@ export interface EngineDeps {
   readonly runCommand?: RunCommand;
   /** Problems worth an administrator's eye (a name that does not resolve, an ignorecommand failing); console.error by default. */
   readonly log?: (message: string) => void;
+  /**
+   * The lockout floor as it stands now (core/lockout: loopback, this host, networks too wide): the
+   * failures of an address it refuses are not counted, and the refusal is said once per findtime.
+   */
+  readonly lockout?: LockoutCheck;
 }
+
+/** Most refused addresses remembered at once, so each refusal is said once per findtime. */
+const MAX_REFUSALS_TOLD = 10_000;
 
 /** A ban the engine decided on: a BanRequest for the store, with what the engine knows besides. */
 export interface BanDecision extends BanRequest {
@@ -81,11 +90,14 @@ export class JailEngine {
   private readonly resolve: Lookup;
   private total = 0;
   private nextExpiry = Number.NEGATIVE_INFINITY;
+  private readonly refusalsTold: TtlCache<string, true>;
+  private readonly log: (message: string) => void;
 
   /** Throws InputError (naming the jail and the value) for options fail2ban would refuse. */
   constructor(options: JailEngineOptions, deps: EngineDeps) {
     this.jail = checkJailName(options.jail);
     const log = deps.log ?? ((message: string) => console.error(message));
+    this.log = log;
     this.resolve = deps.resolve ?? systemResolve;
     try {
       checkCount('maxretry', options.maxretry, 1);
@@ -100,6 +112,7 @@ export class JailEngine {
     }
     this.options = options;
     this.deps = deps;
+    this.refusalsTold = new TtlCache(options.findtime, MAX_REFUSALS_TOLD);
     this.windows = new FailureWindows({
       maxretry: options.maxretry,
       findtime: options.findtime,
@@ -120,7 +133,7 @@ export class JailEngine {
     const decisions: BanDecision[] = [];
     for (const text of await failureAddresses(failure.host, this.options.usedns, this.resolve)) {
       const address = tryParseAddress(text);
-      if (!address || (await this.ignore.reason(address, now)) !== undefined) continue;
+      if (!address || (await this.ignore.reason(address, now)) !== undefined || this.refused(address, now)) continue;
       this.total++;
       const reached = this.windows.record(address.text, time, failure.lines);
       if (reached) decisions.push(this.decide(address.text, reached));
@@ -180,6 +193,18 @@ export class JailEngine {
       }
     }
     return restored;
+  }
+
+  /** Whether the lockout floor refuses `address`; said the first time in a findtime. */
+  private refused(address: Address, now: number): boolean {
+    const why = this.deps.lockout?.(address);
+    if (why === undefined) return false;
+    if (!this.refusalsTold.get(address.text, now)) {
+      this.refusalsTold.set(address.text, true, now);
+      this.log(`not banning ${address.text}: ${why} (the lockout floor, [lockout] in f2b-store.conf); `
+        + `its failures are not counted (said once per findtime)`);
+    }
+    return true;
   }
 
   private decide(address: string, counted: AddressFailures): BanDecision {

@@ -1,8 +1,8 @@
 import type { Address } from '../core/index.js';
 import type { Backend } from '../backends/index.js';
 import type { BanStore } from '../store/index.js';
-import { applyChange, reconcile, type BackendReport } from './reconcile.js';
-import type { JailRules } from './entries.js';
+import { applyChange, reconcile, type BackendReport, type EnforceOptions } from './reconcile.js';
+import { knownBans } from './removal-guard.js';
 
 export interface ChangeResult<T> {
   readonly result: T;
@@ -13,6 +13,8 @@ export interface ChangeResult<T> {
  * Runs `change` (a store write about `address`) and brings every backend along at once. For one
  * address only what touches it is compared; a network may overlap many entries, so a change to
  * one runs a full reconcile. The store is written first: a firewall failure never loses the ban.
+ * A full reconcile here keeps what the database cannot account for, as every reconcile does
+ * unless told otherwise (see needsConsent).
  */
 export async function changeAddress<T>(
   store: BanStore,
@@ -20,15 +22,16 @@ export async function changeAddress<T>(
   address: Address,
   now: number,
   change: () => T,
-  rules?: JailRules,
+  options: Omit<EnforceOptions, 'known'> = {},
 ): Promise<ChangeResult<T>> {
   if (backends.length === 0) return { result: change(), reports: [] };
+  const enforce = { ...options, known: () => knownBans(store, now) };
   if (address.isNetwork) {
     const result = change();
-    return { result, reports: await reconcile(store.activeAnyOrder(now), backends, now, rules ? { rules } : {}) };
+    return { result, reports: await reconcile(store.activeAnyOrder(now), backends, now, enforce) };
   }
   const before = store.activeTouching(address.text, now);
   const result = change();
   const after = store.activeTouching(address.text, now);
-  return { result, reports: await applyChange(before, after, backends, now, rules, () => store.activeAnyOrder(now)) };
+  return { result, reports: await applyChange(before, after, backends, now, enforce, () => store.activeAnyOrder(now)) };
 }

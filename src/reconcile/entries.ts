@@ -10,6 +10,18 @@ export type JailRules = (jail: string) => JailRule;
 
 export const defaultJailRules: JailRules = (name) => ({ name, blocktype: 'reject' });
 
+/**
+ * The rules of these configured jails (their ports, protocol and blocktype), the default for any
+ * other: what the daemon and every command build alike from the same configuration.
+ */
+export function jailRulesOf(jails: readonly JailRule[]): JailRules {
+  const byName = new Map(jails.map((jail): [string, JailRule] => [jail.name, {
+    name: jail.name, blocktype: jail.blocktype,
+    ...(jail.port === undefined ? {} : { port: jail.port }), ...(jail.protocol === undefined ? {} : { protocol: jail.protocol }),
+  }]));
+  return (name) => byName.get(name) ?? defaultJailRules(name);
+}
+
 /** The rules of every jail that appears in `entries`, plus `extra`, each once, in name order. */
 export function rulesFor(entries: readonly { jail: string }[], rules: JailRules, extra: readonly string[] = []): JailRule[] {
   const names = new Set([...extra, ...entries.map((e) => e.jail)]);

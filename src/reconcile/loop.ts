@@ -1,10 +1,12 @@
-import { messageOf, monotonicMs, type Ban } from '../core/index.js';
+import { isoTime, messageOf, monotonicMs, type Ban } from '../core/index.js';
 import type { Backend } from '../backends/index.js';
 import { isDamaged, type BanStore } from '../store/index.js';
 import { CronTimer } from './cron-timer.js';
 import { DriftCheck, type Stale } from './drift.js';
 import { defaultJailRules, entryOf, rulesFor, type JailRules } from './entries.js';
+import { enforceable, type BanFloor, type RefusedBan } from './floor.js';
 import { reconcile, type BackendReport } from './reconcile.js';
+import { knownBans } from './removal-guard.js';
 
 /** setTimeout's longest delay; a later expiry is simply re-armed when this one fires. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -21,6 +23,8 @@ export interface LoopOptions {
   readonly jails?: () => readonly string[];
   /** The active bans to enforce; the store's by default (the daemon adds bans held until the store can take them). */
   readonly active?: (now: number) => Iterable<Ban>;
+  /** The lockout floor as it stands now (this host's addresses change): the bans it refuses reach no backend. */
+  readonly floor: () => BanFloor;
   readonly clock: () => number;
   readonly log: (line: string) => void;
 }
@@ -30,6 +34,8 @@ export interface LastReconcile {
   readonly at: number;
   readonly reason: string;
   readonly reports: readonly BackendReport[];
+  /** Active bans the lockout floor kept out of every backend. */
+  readonly refused: number;
 }
 
 /**
@@ -51,6 +57,9 @@ export class ReconcileLoop {
   private stopped = false;
   private latest: LastReconcile | undefined;
   private readonly drift = new DriftCheck();
+  /** The refused bans already logged (see tellRefused), and each backend's kept entries already logged. */
+  private toldRefused = new Set<string>();
+  private readonly toldKept = new Map<string, number>();
 
   constructor(private readonly options: LoopOptions) {}
 
@@ -148,9 +157,12 @@ export class ReconcileLoop {
    * with these reports: the drift check counts with it, and retries what failed at the next tick.
    */
   applied(before: readonly Ban[], after: readonly Ban[], reports: readonly BackendReport[]): void {
+    const floor = this.options.floor();
+    const was = enforceable(before, floor).map(entryOf);
+    const will = enforceable(after, floor).map(entryOf);
     for (const report of reports) {
       const backend = this.options.backends.find((b) => b.name === report.name);
-      if (backend) this.drift.changed(backend, backend.represent(before.map(entryOf)), backend.represent(after.map(entryOf)), report);
+      if (backend) this.drift.changed(backend, backend.represent(was), backend.represent(will), report);
     }
   }
 
@@ -159,6 +171,7 @@ export class ReconcileLoop {
     const now = clock();
     const backends = only ?? this.options.backends;
     let reports: BackendReport[];
+    const refused: RefusedBan[] = [];
     try {
       if (!only) {
         this.lastFull = monotonicMs();
@@ -169,14 +182,18 @@ export class ReconcileLoop {
       // read leaves the firewall as it is, never emptied of the bans it could not read.
       reports = await reconcile(this.options.active?.(now) ?? store.activeAnyOrder(now), backends, now, {
         ...(rules ? { rules } : {}), ...(this.options.jails ? { jails: this.options.jails() } : {}),
+        floor: this.options.floor(),
+        refused: (refusal) => refused.push(refusal),
+        known: () => knownBans(store, now),
         observe: (backend, report, held) => this.drift.reconciled(backend, report, held),
       });
     } catch (error) {
       this.problem(`reconcile (${reason})`, error);
       return [];
     }
+    this.tellRefused(refused);
     const others = only ? (this.latest?.reports ?? []).filter((r) => !reports.some((mine) => mine.name === r.name)) : [];
-    this.latest = { at: now, reason, reports: [...others, ...reports] };
+    this.latest = { at: now, reason, reports: [...others, ...reports], refused: refused.length };
     for (const r of reports) {
       for (const note of r.notes ?? []) log(note);
       for (const { error } of r.skipped ?? []) log(`reconcile (${reason}) ${r.name}: ${error}`);
@@ -184,6 +201,7 @@ export class ReconcileLoop {
       else if (r.added || r.removed || r.failed.length) {
         log(`reconcile (${reason}) ${r.name}: added ${r.added}, removed ${r.removed}, unchanged ${r.unchanged}${r.failed.length ? `, ${r.failed.length} failed` : ''}`);
       }
+      this.tellKept(r);
     }
     try {
       this.armExpiry();
@@ -191,6 +209,30 @@ export class ReconcileLoop {
       this.problem('timing the next expiry', error);
     }
     return reports;
+  }
+
+  /** Each refused ban is logged once, the first time a reconcile meets it. */
+  private tellRefused(refused: readonly RefusedBan[]): void {
+    const told = new Set<string>();
+    for (const { ban, why } of refused) {
+      const key = `${ban.jail}\u0000${ban.address}\u0000${ban.bannedAt}`;
+      told.add(key);
+      if (this.toldRefused.has(key)) continue;
+      // Quoted: a row written by anything but f2b-store may hold any text, line ends included.
+      this.options.log(`reconcile: the ban of ${JSON.stringify(ban.address)} in jail ${JSON.stringify(ban.jail)} (${ban.source}, ${isoTime(ban.bannedAt)}) reaches no firewall: `
+        + `${why} (the lockout floor, [lockout] in f2b-store.conf); lift it with f2b-store unban, or ban it with --force if it is meant`);
+    }
+    this.toldRefused = told;
+  }
+
+  /** Entries a backend keeps because the database cannot account for them: said once, and again when their number changes. */
+  private tellKept(report: BackendReport): void {
+    if (report.error !== null || report.kept === (this.toldKept.get(report.name) ?? 0)) return;
+    this.toldKept.set(report.name, report.kept);
+    if (report.kept === 0) return;
+    this.options.log(`reconcile: ${report.name} holds ${report.kept} entries that no ban in the database wants, and the database has held fewer `
+      + `bans than that (new, empty, or not the one meant: check --db): kept them; new bans are applied as usual. `
+      + `To remove them: f2b-store reconcile --yes; to keep them as bans: f2b-store import list FILE`);
   }
 
   private armExpiry(): void {

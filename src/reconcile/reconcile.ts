@@ -2,12 +2,16 @@ import { messageOf, type Ban } from '../core/index.js';
 import type { Backend, Command, Diff, Ensured, Entry, EntryKey, JailRule, SkippedJail } from '../backends/index.js';
 import { diffEntries } from './diff.js';
 import { defaultJailRules, entryOf, rulesFor, type JailRules } from './entries.js';
+import { enforceable, type BanFloor, type RefusedBan } from './floor.js';
+import { needsConsent } from './removal-guard.js';
 
 /** What one backend did (or, in a dry run, would do). */
 export interface BackendReport {
   readonly name: string;
   readonly added: number;
   readonly removed: number;
+  /** Entries no active ban wants, left in place: the database cannot account for them (see needsConsent). */
+  readonly kept: number;
   readonly unchanged: number;
   readonly failed: readonly { readonly address: string; readonly jail: string; readonly error: string }[];
   /** Set when the backend could not be reconciled at all; the others still were. */
@@ -20,17 +24,31 @@ export interface BackendReport {
   readonly plan?: readonly Command[];
 }
 
-export interface ReconcileOptions {
-  readonly dryRun?: boolean;
+/** How a change reaches the backends: the same for one address as for a full reconcile. */
+export interface EnforceOptions {
   readonly rules?: JailRules;
+  /** The lockout floor: active bans it refuses reach no backend (and leave any that holds them). */
+  readonly floor?: BanFloor;
+  /** Told each active ban the floor refused. */
+  readonly refused?: (refusal: RefusedBan) => void;
+  /**
+   * How many bans the database has held, active and ended; asked only when a backend would lose
+   * most of what it holds (see needsConsent), whose entries are then kept. Left out only on the
+   * administrator's explicit word (`reconcile --yes`): then every entry no active ban wants goes.
+   */
+  readonly known?: () => number;
+}
+
+export interface ReconcileOptions extends EnforceOptions {
+  readonly dryRun?: boolean;
   /** Jails whose objects must exist even without a ban (the configured ones). */
   readonly jails?: readonly string[];
-  /** Told each backend's outcome and, when it got that far, what it was brought to (its represent() of the active bans). */
+  /** Told each backend's outcome and, when it got that far, what it was brought to (its represent() of the active bans, and the entries it kept). */
   readonly observe?: (backend: Backend, report: BackendReport, held?: readonly Entry[]) => void;
 }
 
 function failure(name: string, error: unknown): BackendReport {
-  return { name, added: 0, removed: 0, unchanged: 0, failed: [], error: messageOf(error) };
+  return { name, added: 0, removed: 0, kept: 0, unchanged: 0, failed: [], error: messageOf(error) };
 }
 
 /** The report's skipped jails and notes, where there are any. */
@@ -56,10 +74,10 @@ export async function reconcile(
   now: number,
   options: ReconcileOptions = {},
 ): Promise<BackendReport[]> {
-  const desired = [...active].map(entryOf);
+  const desired = enforceable(active, options.floor, options.refused).map(entryOf);
   const rules = rulesFor(desired, options.rules ?? defaultJailRules, options.jails);
   return Promise.all(backends.map(async (backend) => {
-    const { report, held } = await reconcileBackend(backend, desired, rules, now, options.dryRun === true);
+    const { report, held } = await reconcileBackend(backend, desired, rules, now, options);
     options.observe?.(backend, report, held);
     return report;
   }));
@@ -70,15 +88,23 @@ async function reconcileBackend(
   desired: readonly Entry[],
   rules: readonly JailRule[],
   now: number,
-  dryRun: boolean,
+  options: ReconcileOptions,
 ): Promise<{ report: BackendReport; held?: Entry[] }> {
   try {
-    const ensured = dryRun ? undefined : await backend.ensure(rules, now);
+    const ensured = options.dryRun ? undefined : await backend.ensure(rules, now);
     const actual = unskipped(await backend.list(), ensured);
-    const held = [...unskipped(backend.represent(desired), ensured)];
-    const { diff, unchanged } = diffEntries(held, actual);
-    const base = { name: backend.name, added: diff.add.length, removed: diff.remove.length, unchanged, error: null, ...told(ensured) };
-    if (dryRun) return { report: { ...base, failed: [], plan: backend.plan(diff, rules, now) }, held };
+    const wanted = [...unskipped(backend.represent(desired), ensured)];
+    const found = diffEntries(wanted, actual);
+    const { unchanged } = found;
+    const guarded = options.known !== undefined && needsConsent(found.diff.remove.length, found.diff.remove.length + unchanged, options.known);
+    const diff = guarded ? { add: found.diff.add, remove: [] } : found.diff;
+    // What the backend is brought to: the wanted entries, and those it keeps (with no expiry of ours).
+    const held = guarded ? [...wanted, ...found.diff.remove.map((e) => ({ ...e, expiresAt: null }))] : wanted;
+    const base = {
+      name: backend.name, added: diff.add.length, removed: diff.remove.length, kept: guarded ? found.diff.remove.length : 0, unchanged, error: null,
+      ...told(ensured),
+    };
+    if (options.dryRun) return { report: { ...base, failed: [], plan: backend.plan(diff, rules, now) }, held };
     if (diff.add.length === 0 && diff.remove.length === 0) return { report: { ...base, failed: [] }, held };
     const applied = await backend.apply(diff, rules, now);
     const failed = applied.failed.map(({ entry, error }) => ({ address: entry.address, jail: entry.jail, error }));
@@ -102,28 +128,30 @@ export async function applyChange(
   after: readonly Ban[],
   backends: readonly Backend[],
   now: number,
-  rules: JailRules = defaultJailRules,
+  options: EnforceOptions = {},
   active?: () => Iterable<Ban>,
 ): Promise<BackendReport[]> {
-  const all = [...before, ...after].map(entryOf);
-  const jailRules = rulesFor(all, rules);
+  const { rules = defaultJailRules, floor } = options;
+  // A ban the floor refuses is in no backend, before or after: neither added nor removed here.
+  const was = enforceable(before, floor).map(entryOf);
+  const will = enforceable(after, floor, options.refused).map(entryOf);
+  const jailRules = rulesFor([...was, ...will], rules);
   return Promise.all(backends.map(async (backend): Promise<BackendReport> => {
     try {
-      const was = backend.represent(before.map(entryOf));
-      const will = backend.represent(after.map(entryOf));
-      const changed = changeDiff(was, will);
+      const held = backend.represent(will);
+      const changed = changeDiff(backend.represent(was), held);
       if (changed.add.length === 0 && changed.remove.length === 0) {
-        return { name: backend.name, added: 0, removed: 0, unchanged: will.length, failed: [], error: null };
+        return { name: backend.name, added: 0, removed: 0, kept: 0, unchanged: held.length, failed: [], error: null };
       }
       const ensured = await backend.ensure(jailRules, now);
       if (ensured.ran.length > 0 && active) {
-        const [full] = await reconcile(active(), [backend], now, { rules });
+        const [full] = await reconcile(active(), [backend], now, options);
         if (full) return ensured.notes.length === 0 ? full : { ...full, notes: [...ensured.notes, ...full.notes ?? []] };
       }
       const diff = { add: unskipped(changed.add, ensured), remove: unskipped(changed.remove, ensured) };
       const report = await backend.apply(diff, jailRules, now);
       return {
-        name: backend.name, added: report.added, removed: report.removed, unchanged: will.length - changed.add.length, error: null, ...told(ensured),
+        name: backend.name, added: report.added, removed: report.removed, kept: 0, unchanged: held.length - changed.add.length, error: null, ...told(ensured),
         failed: report.failed.map(({ entry, error }) => ({ address: entry.address, jail: entry.jail, error })),
       };
     } catch (error) {

@@ -16,9 +16,10 @@ interface BanRow {
   ban_count: number;
   lifted_at: number | null;
   lifted_by: string | null;
+  forced: number;
 }
 
-const COLUMNS = 'address, prefix, jail, banned_at, expires_at, source, reason, failures, ban_count, lifted_at, lifted_by';
+const COLUMNS = 'address, prefix, jail, banned_at, expires_at, source, reason, failures, ban_count, lifted_at, lifted_by, forced';
 const ACTIVE = 'lifted_at IS NULL AND (expires_at IS NULL OR expires_at > @now)';
 
 /** A stored count; anything but a number (a row written by hand) reads as `fallback`. */
@@ -44,6 +45,8 @@ function toBan(row: BanRow): Ban {
     banCount: storedCount(row.ban_count, 1),
     liftedAt: row.lifted_at === null ? null : storedTime(row.lifted_at),
     liftedBy: row.lifted_by,
+    // Only what `--force` writes counts: anything else written there by hand is no override.
+    forced: row.forced === 1,
   };
 }
 
@@ -103,6 +106,8 @@ export interface BanRecord {
   readonly source: BanSource;
   readonly failures?: number;
   readonly matches?: readonly string[];
+  /** Imported with `--force` past the lockout floor (see BanRequest.forced). */
+  readonly forced?: boolean;
 }
 
 /** What importing records did: active bans new or lengthened, past ones kept as history, the rest already here. */
@@ -141,17 +146,17 @@ export class BanStore {
         'SELECT id FROM bans WHERE address = ? AND jail = ? AND banned_at = ? LIMIT 1'),
       merge: db.prepare(
         `UPDATE bans SET expires_at = @expiresAt, ban_count = @banCount, failures = max(failures, @failures),
-           matches = coalesce(matches, @matches) WHERE id = @id`),
+           matches = coalesce(matches, @matches), forced = max(forced, @forced) WHERE id = @id`),
       insertLifted: db.prepare(
-        `INSERT INTO bans (address, prefix, jail, banned_at, expires_at, source, failures, matches, ban_count, lifted_at, lifted_by)
-         VALUES (@address, @prefix, @jail, @banned_at, @expires_at, @source, @failures, @matches, @ban_count, @expires_at, 'expired')`),
+        `INSERT INTO bans (address, prefix, jail, banned_at, expires_at, source, failures, matches, ban_count, lifted_at, lifted_by, forced)
+         VALUES (@address, @prefix, @jail, @banned_at, @expires_at, @source, @failures, @matches, @ban_count, @expires_at, 'expired', @forced)`),
       extend: db.prepare<unknown[], BanRow>(
         `UPDATE bans SET expires_at = @expiresAt, ban_count = ban_count + 1, reason = coalesce(@reason, reason),
-           failures = max(failures, @failures), matches = coalesce(@matches, matches)
+           failures = max(failures, @failures), matches = coalesce(@matches, matches), forced = max(forced, @forced)
          WHERE id = @id RETURNING ${COLUMNS}`),
       insert: db.prepare(
-        `INSERT INTO bans (address, prefix, jail, banned_at, expires_at, source, reason, failures, matches, ban_count)
-         VALUES (@address, @prefix, @jail, @banned_at, @expires_at, @source, @reason, @failures, @matches, @ban_count)`),
+        `INSERT INTO bans (address, prefix, jail, banned_at, expires_at, source, reason, failures, matches, ban_count, forced)
+         VALUES (@address, @prefix, @jail, @banned_at, @expires_at, @source, @reason, @failures, @matches, @ban_count, @forced)`),
       liftOne: db.prepare<unknown[], BanRow>(
         `UPDATE bans SET lifted_at = @now, lifted_by = @by
          WHERE address = @address AND jail = @jail AND ${ACTIVE} RETURNING ${COLUMNS}`),
@@ -318,11 +323,12 @@ export class BanStore {
     const matches = request.matches && request.matches.length > 0 ? JSON.stringify(request.matches) : null;
     const failures = request.failures ?? 0;
     const reason = request.reason ?? null;
+    const forced = request.forced === true;
     if (open) {
       const expiresAt = laterExpiry(open.ban.expiresAt, request.expiresAt);
-      if (expiresAt === open.ban.expiresAt) return { ban: open.ban, change: 'kept' };
+      if (expiresAt === open.ban.expiresAt && (open.ban.forced || !forced)) return { ban: open.ban, change: 'kept' };
       // UPDATE … RETURNING of an existing id always yields the row.
-      const row = this.stmt.extend.get({ id: open.id, expiresAt, reason, failures, matches }) as BanRow;
+      const row = this.stmt.extend.get({ id: open.id, expiresAt, reason, failures, matches, forced: Number(forced) }) as BanRow;
       return { ban: toBan(row), change: 'extended' };
     }
     const row: BanRow = {
@@ -337,6 +343,7 @@ export class BanStore {
       ban_count: (latest?.ban.banCount ?? 0) + 1,
       lifted_at: null,
       lifted_by: null,
+      forced: Number(forced),
     };
     this.stmt.insert.run({ ...row, matches });
     return { ban: toBan(row), change: 'new' };
@@ -382,6 +389,7 @@ export class BanStore {
       failures,
       matches,
       ban_count: Math.max(record.banCount, (latest?.ban.banCount ?? 0) + 1),
+      forced: Number(record.forced === true),
     };
     let open = latest?.ban.liftedAt === null ? latest : undefined;
     if (record.expiresAt !== null && record.expiresAt <= now) {
@@ -397,8 +405,8 @@ export class BanStore {
     if (open) {
       const expiresAt = laterExpiry(open.ban.expiresAt, record.expiresAt);
       const banCount = Math.max(open.ban.banCount, record.banCount);
-      if (expiresAt === open.ban.expiresAt && banCount === open.ban.banCount) return 'kept';
-      this.stmt.merge.run({ id: open.id, expiresAt, banCount, failures, matches });
+      if (expiresAt === open.ban.expiresAt && banCount === open.ban.banCount && (open.ban.forced || !record.forced)) return 'kept';
+      this.stmt.merge.run({ id: open.id, expiresAt, banCount, failures, matches, forced: row.forced });
       return 'extended';
     }
     this.stmt.insert.run({ ...row, reason: null });

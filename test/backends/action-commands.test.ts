@@ -19,7 +19,7 @@ const entry = (address: string, expiresAt: number | null = NOW + 600, jail = 'ss
   ({ jail, address, family: address.includes(':') ? 6 : 4, expiresAt });
 
 const ban = (address: string, bannedAt = NOW, jail = 'sshd'): Ban => ({
-  address, jail, bannedAt, expiresAt: bannedAt + 3600, source: 'filter', reason: null, failures: 5, banCount: 1, liftedAt: null, liftedBy: null,
+  address, jail, bannedAt, expiresAt: bannedAt + 3600, source: 'filter', reason: null, failures: 5, banCount: 1, liftedAt: null, liftedBy: null, forced: false,
 });
 
 const read = (file: string): string => (existsSync(file) ? readFileSync(file, 'utf8') : '');

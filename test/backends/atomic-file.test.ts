@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { openAtomicFile, writeFileAtomic } from '../../src/backends/index.js';
+import { openAtomicFile, rewriteFile, writeFileAtomic } from '../../src/backends/index.js';
 import { tempDir } from '../helpers/cli.js';
 
 describe('atomic file replacement', () => {
@@ -36,6 +36,28 @@ describe('atomic file replacement', () => {
       file.discard();
       assert.equal(readFileSync(path, 'utf8'), 'old\n');
       assert.deepEqual(readdirSync(tmp.dir), ['list']);
+    } finally {
+      tmp.cleanup();
+    }
+  });
+
+  it('rewriteFile writes an existing file in place, keeping its inode (what a bind mount of it holds), and makes a missing one whole', async () => {
+    const tmp = tempDir();
+    try {
+      const path = join(tmp.dir, 'hosts.deny');
+      writeFileSync(path, 'sshd: 10.9.9.9\n# a long old text that the new one is shorter than\n');
+      const { ino } = statSync(path);
+      await rewriteFile(path, 'sshd: 10.9.9.9\n');
+      assert.equal(readFileSync(path, 'utf8'), 'sshd: 10.9.9.9\n', 'cut to the new length');
+      await rewriteFile(path, 'sshd: 10.9.9.9\nALL: 203.0.113.7\nALL: 203.0.113.8\n');
+      assert.equal(readFileSync(path, 'utf8'), 'sshd: 10.9.9.9\nALL: 203.0.113.7\nALL: 203.0.113.8\n');
+      await rewriteFile(path, 'no final newline');
+      assert.equal(readFileSync(path, 'utf8'), 'no final newline');
+      assert.equal(statSync(path).ino, ino, 'the same file all along');
+      const fresh = join(tmp.dir, 'new.deny');
+      await rewriteFile(fresh, 'ALL: 203.0.113.9\n');
+      assert.equal(readFileSync(fresh, 'utf8'), 'ALL: 203.0.113.9\n');
+      assert.deepEqual(readdirSync(tmp.dir).sort(), ['hosts.deny', 'new.deny'], 'no temporary file left');
     } finally {
       tmp.cleanup();
     }

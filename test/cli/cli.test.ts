@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { runCli, tempDir, type CliResult } from '../helpers/cli.js';
 
-const BAN_KEYS = ['address', 'jail', 'bannedAt', 'expiresAt', 'source', 'reason', 'failures', 'banCount', 'liftedAt', 'liftedBy'];
+const BAN_KEYS = ['address', 'jail', 'bannedAt', 'expiresAt', 'source', 'reason', 'failures', 'banCount', 'liftedAt', 'liftedBy', 'forced'];
 const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
 
 describe('f2b-store command line (the built binary)', () => {

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { DEFAULT_STORE_CONFIG, loadStoreConfig } from '../../src/config/index.js';
-import { InputError } from '../../src/core/index.js';
+import { InputError, parseAddress } from '../../src/core/index.js';
 import { tempDir } from '../helpers/cli.js';
 
 describe('f2b-store.conf', () => {
@@ -20,7 +20,14 @@ describe('f2b-store.conf', () => {
     writeFileSync(join(tmp.dir, 'f2b-store.local'), '[store]\ndbfile = /b.sqlite3\n[hosts-deny]\nfile = /tmp/x.deny\ndaemons = sshd\n[daemon]\nlogfile =\n');
     assert.deepEqual(loadStoreConfig(tmp.dir), {
       dbfile: '/b.sqlite3', historyAge: 30 * 86400, backends: ['nftables', 'hosts-deny'], schedule: '*/5 * * * * *',
-      fullCheck: 120, hostsDenyFile: '/tmp/x.deny', hostsDenyDaemons: 'sshd', logFile: '',
+      fullCheck: 120, hostsDenyFile: '/tmp/x.deny', hostsDenyDaemons: 'sshd', logFile: '', lockout: DEFAULT_STORE_CONFIG.lockout,
+    });
+  });
+
+  it('[lockout]: the shortest prefixes banned and the networks never banned', () => {
+    writeFileSync(join(tmp.dir, 'f2b-store.conf'), '[lockout]\nminprefix4 = 16\nminprefix6 = 0\nprotect = 192.0.2.0/24, 2001:db8:1::/48 198.51.100.7\n');
+    assert.deepEqual(loadStoreConfig(tmp.dir).lockout, {
+      minPrefix4: 16, minPrefix6: 0, protect: ['192.0.2.0/24', '2001:db8:1::/48', '198.51.100.7'].map((text) => parseAddress(text)),
     });
   });
 
@@ -33,6 +40,9 @@ describe('f2b-store.conf', () => {
     ['[reconcile]\nbackends = nftables, pf\n', /f2b-store\.conf \[reconcile\] backends: unknown backend "pf"/],
     ['[store]\nhistoryage = 10x\n', /f2b-store\.conf \[store\] historyage: bad duration "10x"/],
     ['[reconcile]\nfullcheck = permanent\n', /\[reconcile\] fullcheck: must be a duration/],
+    ['[lockout]\nminprefix4 = 33\n', /f2b-store\.conf \[lockout\] minprefix4: "33" is not a prefix length from 0 to 32/],
+    ['[lockout]\nminprefix6 = /32\n', /\[lockout\] minprefix6: "\/32" is not a prefix length from 0 to 128/],
+    ['[lockout]\nprotect = 192.0.2.0/24 admin.example.org\n', /\[lockout\] protect: "admin\.example\.org" is not an address or network/],
   ] as const) {
     it(`names the file and key of a bad value: ${text.trim().replace('\n', ' ')}`, () => {
       writeFileSync(join(tmp.dir, 'f2b-store.conf'), text);

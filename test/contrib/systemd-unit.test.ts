@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
@@ -59,6 +59,10 @@ describe('contrib/f2b-store.service', () => {
   it('writes where the defaults point: the database in its StateDirectory, the ban log in its LogsDirectory', () => {
     assert.equal(dirname(DEFAULT_STORE_CONFIG.dbfile), `/var/lib/${unit.get('StateDirectory')}`);
     assert.equal(dirname(DEFAULT_STORE_CONFIG.logFile), `/var/log/${unit.get('LogsDirectory')}`);
+  });
+
+  it('is started again after a failure: how it reaches a hosts.deny replaced on the host', () => {
+    assert.equal(unit.get('Restart'), 'on-failure');
   });
 
   it('follows the firewall services: a restart of theirs restarts it, a reload reloads it (SIGHUP)', () => {
@@ -121,6 +125,7 @@ describe('the daemon under the unit\'s own sandbox (its mounts reproduced with u
   let service: SandboxedService | undefined;
   let hostsDeny: string;
   let stateDb: string;
+  let start: () => Promise<SandboxedService>;
   const FOREIGN = '# kept by hand\nsshd: 10.9.9.9\n';
   const holds = (address: string): boolean => readFileSync(hostsDeny, 'utf8').includes(`ALL: ${address}\n`);
 
@@ -149,12 +154,14 @@ describe('the daemon under the unit\'s own sandbox (its mounts reproduced with u
     for (const address of ['203.0.113.7', '203.0.113.8']) {
       assert.equal(runCli(['--db', stateDb, '--backend', 'none', 'ban', address, '--permanent']).code, 0);
     }
-    service = await startSandboxed(sandbox, {
+    // What systemd does at each start of the service, Restart=on-failure's included: new mounts.
+    start = () => startSandboxed(sandbox, {
       overlays: { '/etc': etc, '/var': varUpper },
       sources: { '/etc/hosts.deny': hostsDeny, '/var/lib/f2b-store': state, '/var/log/f2b-store': logs },
       netns: ns.name,
       env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8' },
     });
+    service = await start();
   });
   after(async () => {
     await service?.stop();
@@ -186,6 +193,42 @@ describe('the daemon under the unit\'s own sandbox (its mounts reproduced with u
       .catch((error: Error) => assert.fail(`${error.message}; the daemon said:\n${service!.log()}`));
     assert.ok(holds('203.0.113.7'), 'the other ban stays');
     assert.doesNotMatch(service!.log(), /cannot write|EROFS/, service!.log());
+  });
+
+  it('a ban made on the host with the hosts-deny backend keeps the file the service writes: both see each other\'s lines', async () => {
+    const config = join(tmp.dir, 'host-etc');
+    mkdirSync(config);
+    writeFileSync(join(config, 'f2b-store.conf'), `[reconcile]\nbackends = hosts-deny\n[hosts-deny]\nfile = ${hostsDeny}\n`);
+    const inode = statSync(hostsDeny).ino;
+    const onHost = runCli(['--db', stateDb, '--config', config, 'ban', '203.0.113.20', '--permanent']);
+    assert.equal(onHost.code, 0, onHost.stderr);
+    assert.ok(holds('203.0.113.20'), readFileSync(hostsDeny, 'utf8'));
+    assert.equal(statSync(hostsDeny).ino, inode, 'written in place: the file the service\'s mount holds');
+    assert.equal(runCli(['--db', stateDb, '--backend', 'none', 'ban', '203.0.113.21', '--permanent']).code, 0);
+    await waitFor('the service\'s write in the file the host sees', () => holds('203.0.113.21'), 20_000)
+      .catch((error: Error) => assert.fail(`${error.message}; the daemon said:\n${service!.log()}`));
+    assert.ok(holds('203.0.113.20') && holds('203.0.113.7'), readFileSync(hostsDeny, 'utf8'));
+  });
+
+  it('hosts.deny replaced by a rename on the host: the service stops with a failure, and started again it writes the new file', async () => {
+    const replacement = `${hostsDeny}.new`;
+    writeFileSync(replacement, '# written by config management\nsshd: 10.7.7.7\n');
+    renameSync(replacement, hostsDeny);
+    const code = await new Promise<number | null>((resolve) => {
+      const timer = setTimeout(() => resolve(-1), 20_000);
+      service!.child.once('exit', (exit) => {
+        clearTimeout(timer);
+        resolve(exit);
+      });
+    });
+    assert.equal(code, 1, `exits with a failure for Restart=on-failure:\n${service!.log()}`);
+    assert.match(service!.log(), /hosts-deny: \/etc\/hosts\.deny was replaced by another file \(a rename, e\.g\. by an editor or config management\) after this process was started/);
+    await service!.stop();
+    service = await start();
+    assert.equal(runCli(['--db', stateDb, '--backend', 'none', 'ban', '203.0.113.22', '--permanent']).code, 0);
+    await waitFor('the new ban and the stored ones in the new file', () => holds('203.0.113.22') && holds('203.0.113.7') && holds('203.0.113.21'), 20_000)
+      .catch((error: Error) => assert.fail(`${error.message}; the daemon said:\n${service!.log()}`));
+    assert.ok(readFileSync(hostsDeny, 'utf8').startsWith('# written by config management\nsshd: 10.7.7.7\n'), 'what the host wrote is kept');
   });
 
   it('stops on SIGTERM with exit code 0', async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { hostAddresses, lockoutReason, parseAddress } from '../../src/core/index.js';
+import { DEFAULT_LOCKOUT_FLOOR, hostAddresses, lockoutCheck, lockoutReason, parseAddress } from '../../src/core/index.js';
 
 const local = [parseAddress('192.0.2.2'), parseAddress('fd00::2'), parseAddress('127.0.0.1')];
 const reason = (text: string): string | undefined => lockoutReason(parseAddress(text), local);
@@ -17,6 +17,25 @@ describe('lockout protection', () => {
   for (const text of ['203.0.113.7', '198.51.100.0/24', '10.0.0.0/8', '2001:db8::/32', '2001:db8::66', '192.0.2.3']) {
     it(`allows ${text}`, () => assert.equal(reason(text), undefined));
   }
+  it('takes its floor from configuration: other shortest prefixes, and protected networks', () => {
+    const check = lockoutCheck(local, { minPrefix4: 16, minPrefix6: 0, protect: [parseAddress('198.51.100.0/24'), parseAddress('2001:db8:1::7')] });
+    const why = (text: string): string | undefined => check(parseAddress(text));
+    assert.match(why('10.0.0.0/15') ?? '', /wider than \/16/);
+    assert.equal(why('10.0.0.0/16'), undefined);
+    assert.equal(why('4000::/3'), undefined, 'minprefix6 = 0 lets any IPv6 network through');
+    assert.match(why('198.51.100.9') ?? '', /198\.51\.100\.9 overlaps 198\.51\.100\.0\/24, protected by \[lockout\] protect/);
+    assert.match(why('198.51.0.0/16') ?? '', /overlaps 198\.51\.100\.0\/24/);
+    assert.match(why('2001:db8:1::7') ?? '', /2001:db8:1::7 is protected by \[lockout\] protect/);
+    assert.match(why('2001:db8::/32') ?? '', /overlaps 2001:db8:1::7/);
+    assert.equal(why('198.51.101.9'), undefined);
+    assert.match(why('192.0.2.2') ?? '', /address of this host/, 'this host and loopback stay refused whatever the floor');
+    assert.match(why('127.0.0.1') ?? '', /loopback/);
+  });
+
+  it('the default floor is /8 and /32 with nothing protected', () => {
+    assert.deepEqual(DEFAULT_LOCKOUT_FLOOR, { minPrefix4: 8, minPrefix6: 32, protect: [] });
+  });
+
   it('knows the real addresses of this host', () => {
     const mine = hostAddresses();
     assert.ok(mine.some((a) => a.text === '127.0.0.1'), 'loopback interface is listed');

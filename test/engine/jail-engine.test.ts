@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { loadFilter } from '../../src/config/index.js';
-import { InputError } from '../../src/core/index.js';
+import { InputError, lockoutCheck, parseAddress } from '../../src/core/index.js';
 import { DEFAULT_MAX_TRACKED, JailEngine, MAX_MATCH_CHARS, type BanDecision, type EngineDeps, type JailEngineOptions } from '../../src/engine/index.js';
 import { LogFilter, type Failure, type FailureHost } from '../../src/filter/index.js';
 
@@ -323,5 +323,35 @@ describe('JailEngine: options', () => {
     for (const [options, message] of cases) {
       assert.throws(() => setup(options), (error: unknown) => error instanceof InputError && message.test(error.message) && !error.message.includes('\n'), JSON.stringify(options));
     }
+  });
+});
+
+describe('JailEngine: the lockout floor', () => {
+  const lockout = lockoutCheck([parseAddress('10.99.0.2')]);
+  /** A host as a filter's <SUBNET> captures it: an address and a prefix length. */
+  const subnet = (text: string): FailureHost => {
+    const [value, bits] = text.split('/') as [string, string | undefined];
+    return { kind: value.includes(':') ? 'ip6' : 'ip4', value, ...(bits === undefined ? {} : { cidr: Number(bits) }) };
+  };
+
+  it('never bans what the floor refuses, counts none of its failures, and says why once per findtime', async () => {
+    const logged: string[] = [];
+    const { fail, engine, clock } = setup({}, { lockout, log: (m) => logged.push(m) });
+    for (const ip of ['128.0.0.0/2', '2000::/3', '10.0.0.0/8', '10.99.0.2']) {
+      for (let i = 0; i < 7; i++) assert.deepEqual(await fail(ip, T0 + i, subnet(ip)), [], `${ip} is never banned`);
+    }
+    assert.deepEqual(engine.counts(), { currentlyFailed: 0, totalFailed: 0 });
+    assert.deepEqual(logged, [
+      'not banning 128.0.0.0/2: 128.0.0.0/2 is wider than /8 (the lockout floor, [lockout] in f2b-store.conf); its failures are not counted (said once per findtime)',
+      'not banning 2000::/3: 2000::/3 is wider than /32 (the lockout floor, [lockout] in f2b-store.conf); its failures are not counted (said once per findtime)',
+      'not banning 10.0.0.0/8: 10.0.0.0/8 contains 10.99.0.2, an address of this host (the lockout floor, [lockout] in f2b-store.conf); its failures are not counted (said once per findtime)',
+      'not banning 10.99.0.2: 10.99.0.2 is an address of this host (the lockout floor, [lockout] in f2b-store.conf); its failures are not counted (said once per findtime)',
+    ]);
+    clock.at = T0 + 601;
+    await fail('128.0.0.0/2', T0 + 601, subnet('128.0.0.0/2'));
+    assert.equal(logged.length, 5, 'said again once findtime has passed');
+    const bans = [];
+    for (let i = 0; i < 3; i++) bans.push(...await fail('10.98.0.0/16', T0 + 602 + i, subnet('10.98.0.0/16')));
+    assert.deepEqual(bans.map((b) => b.address), ['10.98.0.0/16'], 'what the floor allows is banned as usual');
   });
 });

@@ -34,7 +34,7 @@ export interface StatusJson {
     name: string; enabled: boolean; currentlyFailed: number; totalFailed: number | null; currentlyBanned: number; totalBanned: number; files: string[];
     droppedLines: number | null;
   }[];
-  backends: { name: string; inSync: boolean; missing: number; extra: number; error: string | null }[];
+  backends: { name: string; inSync: boolean; missing: number; extra: number; kept: number; error: string | null }[];
 }
 
 /**

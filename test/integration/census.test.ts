@@ -75,7 +75,7 @@ describe('nftables: a removal behind its back is heard from `nft monitor`, so a 
       const { report } = await reconcilePass(backend, JAILS, many, NOW);
       assert.deepEqual(report.failed, []);
       const held = backend.represent(many);
-      check.reconciled(counting, { name: 'nftables', added: held.length, removed: 0, unchanged: 0, failed: [], error: null }, held);
+      check.reconciled(counting, { name: 'nftables', added: held.length, removed: 0, kept: 0, unchanged: 0, failed: [], error: null }, held);
       const structural = async (): Promise<undefined> => undefined;
       assert.deepEqual(await check.due([counting], structural), [], 'the first census finds nothing');
       // Until `nft monitor` listens: an element added and removed again is heard, counted, and changes nothing.

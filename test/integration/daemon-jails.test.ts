@@ -48,7 +48,7 @@ describe('the daemon bans from an sshd log, with real nftables in a namespace', 
     assert.deepEqual(sshd, {
       name: 'sshd', enabled: true, currentlyFailed: 0, totalFailed: 3, currentlyBanned: 1, totalBanned: 1, files: [s.authLog], droppedLines: 0, journal: null,
     });
-    assert.deepEqual(status.backends, [{ name: 'nftables', inSync: true, missing: 0, extra: 0, error: null }]);
+    assert.deepEqual(status.backends, [{ name: 'nftables', inSync: true, missing: 0, extra: 0, kept: 0, error: null }]);
   });
 
   it('a restart resumes where it stopped: lines written while down count once, lines read before are not read again', async () => {
@@ -128,6 +128,6 @@ describe('the daemon bans from an sshd log, with real nftables in a namespace', 
     assert.equal(sshd.totalFailed, null, 'total failed needs the daemon');
     assert.equal(sshd.currentlyFailed, 1, 'the stored counters: 203.0.113.23 with two failures');
     assert.deepEqual([sshd.currentlyBanned, sshd.totalBanned, sshd.files], [4, 5, [s.authLog]]);
-    assert.deepEqual(status.backends, [{ name: 'nftables', inSync: true, missing: 0, extra: 0, error: null }]);
+    assert.deepEqual(status.backends, [{ name: 'nftables', inSync: true, missing: 0, extra: 0, kept: 0, error: null }]);
   });
 });

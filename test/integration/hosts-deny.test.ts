@@ -51,18 +51,18 @@ describe('hosts-deny backend through the CLI', () => {
 
   it('a wiped file is restored by reconcile, foreign lines written meanwhile are kept', () => {
     writeFileSync(file, '');
-    assert.deepEqual(reconcile(), { added: 2, removed: 0, unchanged: 0, name: 'hosts-deny', error: null, failed: [] });
+    assert.deepEqual(reconcile(), { added: 2, removed: 0, unchanged: 0, name: 'hosts-deny', error: null, failed: [], kept: 0 });
     assert.deepEqual(block(), ['ALL: 198.51.100.0/255.255.255.0', 'ALL: [2001:db8::66]']);
     writeFileSync(file, `${FOREIGN_BEFORE}${readFileSync(file, 'utf8')}${FOREIGN_AFTER}`);
     writeFileSync(file, readFileSync(file, 'utf8').replace('ALL: [2001:db8::66]\n', 'ALL: 203.0.113.99\n'));
-    assert.deepEqual(reconcile(), { added: 1, removed: 1, unchanged: 1, name: 'hosts-deny', error: null, failed: [] });
+    assert.deepEqual(reconcile(), { added: 1, removed: 1, unchanged: 1, name: 'hosts-deny', error: null, failed: [], kept: 0 });
     assert.deepEqual(block(), ['ALL: 198.51.100.0/255.255.255.0', 'ALL: [2001:db8::66]']);
     assert.equal(outside(), FOREIGN_BEFORE + FOREIGN_AFTER);
   });
 
   it('a second reconcile changes nothing, not even the file', () => {
     const { ino, mtimeMs } = statSync(file);
-    assert.deepEqual(reconcile(), { added: 0, removed: 0, unchanged: 2, name: 'hosts-deny', error: null, failed: [] });
+    assert.deepEqual(reconcile(), { added: 0, removed: 0, unchanged: 2, name: 'hosts-deny', error: null, failed: [], kept: 0 });
     assert.deepEqual([statSync(file).ino, statSync(file).mtimeMs], [ino, mtimeMs]);
   });
 

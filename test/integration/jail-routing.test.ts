@@ -20,7 +20,7 @@ describe('jails routed to the firewall their banaction names', () => {
     const now = nowSeconds();
     const desired = [entry('sshd', '203.0.113.70'), entry('web', '203.0.113.71'), entry('manual', '2001:db8::70')];
     const all = await reconcile(desired.map((e) => ({
-      address: e.address, jail: e.jail, bannedAt: now, expiresAt: null, source: 'manual' as const, reason: null, failures: 0, banCount: 1, liftedAt: null, liftedBy: null,
+      address: e.address, jail: e.jail, bannedAt: now, expiresAt: null, source: 'manual' as const, reason: null, failures: 0, banCount: 1, liftedAt: null, liftedBy: null, forced: false,
     })), [forJails(nft, (jail) => jail !== 'web')], now);
     assert.deepEqual([all[0]?.added, all[0]?.error], [2, null]);
     assert.deepEqual(keys(await nft.list()), ['manual 2001:db8::70', 'sshd 203.0.113.70']);

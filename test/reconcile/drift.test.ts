@@ -10,7 +10,7 @@ import { tempDir } from '../helpers/cli.js';
 
 const NOW = 1_700_000_000;
 const ban = (address: string, jail = 'sshd'): Ban => ({
-  address, jail, bannedAt: NOW, expiresAt: null, source: 'manual', reason: null, failures: 0, banCount: 1, liftedAt: null, liftedBy: null,
+  address, jail, bannedAt: NOW, expiresAt: null, source: 'manual', reason: null, failures: 0, banCount: 1, liftedAt: null, liftedBy: null, forced: false,
 });
 
 /** The drift check against a real hosts.deny file, fed by real reconciles as the daemon's loop feeds it. */

@@ -41,9 +41,22 @@ describe('ban store', () => {
     assert.equal(change, 'new');
     assert.deepEqual(ban, {
       address: '203.0.113.7', jail: 'sshd', bannedAt: T0, expiresAt: T0 + HOUR, source: 'filter',
-      reason: 'brute force', failures: 5, banCount: 1, liftedAt: null, liftedBy: null,
+      reason: 'brute force', failures: 5, banCount: 1, liftedAt: null, liftedBy: null, forced: false,
     });
     assert.deepEqual([...store.active(T0 + 1)], [ban]);
+  });
+
+  it('keeps a forced ban forced: extended without --force it stays so, and forcing a ban already there marks it', () => {
+    assert.equal(store.ban(request('10.0.0.0/7', 'manual', T0 + HOUR, { forced: true }), T0).ban.forced, true);
+    assert.equal(store.ban(request('10.0.0.0/7', 'manual', T0 + 2 * HOUR), T0).ban.forced, true, 'an extension keeps the mark');
+    assert.equal(store.ban(request('2000::/3', 'import', null), T0).ban.forced, false);
+    const forcing = store.ban(request('2000::/3', 'import', null, { forced: true }), T0);
+    assert.deepEqual([forcing.change, forcing.ban.forced], ['extended', true], 'the same expiry, but now forced');
+    assert.deepEqual([...store.active(T0 + 1)].map((b) => [b.address, b.forced]), [['2000::/3', true], ['10.0.0.0/7', true]]);
+    const db = new Database(path);
+    db.prepare("UPDATE bans SET forced = 'yes' WHERE address = '2000::/3'").run();
+    db.close();
+    assert.equal(store.history('2000::/3')[0]!.forced, false, 'only what --force writes counts');
   });
 
   it('banning again extends: the later expiry wins and ban_count goes up, one active row', () => {

@@ -2,7 +2,7 @@ import { Option, type Command } from 'commander';
 import { banToJson, checkSource, formatDuration, isoTime, OperationError } from '../../core/index.js';
 import { changeAddress } from '../../reconcile/index.js';
 import { banTarget, createContext, expiryOption, jailOption } from '../context.js';
-import { backendTrouble, printJson, relativeTime } from '../output.js';
+import { backendTrouble, printJson, relativeTime, tellKept } from '../output.js';
 
 /** A manual ban with neither --for nor --permanent lasts this long. */
 const DEFAULT_MANUAL_BANTIME = 86400;
@@ -30,8 +30,9 @@ export function register(program: Command): void {
     .addHelpText('after', `
 Banning an address already banned in the jail extends it: the later expiry wins, permanent
 always wins. A duration is at most 100 years (100y); a ban meant to never end is --permanent.
-Refused without --force: loopback, this host's own addresses, and networks wider than /8
-(IPv4) or /32 (IPv6).
+Refused without --force: loopback, this host's own addresses (with --netns, the namespace's
+too), networks wider than /8 (IPv4) or /32 (IPv6), and what [lockout] in f2b-store.conf
+protects. A ban made with --force is marked so, and the daemon applies it all the same.
 
 Examples:
   f2b-store ban 203.0.113.7
@@ -39,17 +40,18 @@ Examples:
   f2b-store ban 2001:db8::66 --permanent`)
     .action(async (text: string, options: BanOptions, command: Command) => {
       const ctx = createContext(command);
-      const address = banTarget(text, options.force === true);
+      const { address, forced } = await banTarget(text, options.force === true, () => ctx.lockout());
       const request = {
         address: address.text,
         jail: jailOption(options.jail, 'manual'),
         expiresAt: expiryOption(options, DEFAULT_MANUAL_BANTIME, ctx.now),
         source: checkSource(options.source),
         reason: options.reason ?? null,
+        forced,
       };
       const store = await ctx.store({ create: true });
-      const backends = await ctx.backends();
-      const { result: { ban, change }, reports } = await changeAddress(store, backends, address, ctx.now, () => store.ban(request, ctx.now));
+      const { backends, options: enforce } = await ctx.enforcement();
+      const { result: { ban, change }, reports } = await changeAddress(store, backends, address, ctx.now, () => store.ban(request, ctx.now), enforce);
       if (ctx.json) {
         printJson({ ban: banToJson(ban, ctx.now), change, backends: reports });
       } else {
@@ -57,6 +59,7 @@ Examples:
         const verb = { new: 'banned', extended: 'extended ban of', kept: 'already banned:' }[change];
         process.stdout.write(`${verb} ${ban.address} in jail ${ban.jail} ${until}\n`);
       }
+      tellKept(reports);
       const trouble = backendTrouble(reports);
       if (trouble) throw new OperationError(`the ban is recorded, but applying it failed: ${trouble}; the next reconcile retries`);
     });

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { hostAddresses, lockoutReason, parseAddress } from '../../core/index.js';
+import { parseAddress } from '../../core/index.js';
 import { readFail2banDb, type BanRecord } from '../../store/index.js';
 import { createContext } from '../context.js';
 import { printJson } from '../output.js';
@@ -13,7 +13,7 @@ export function registerFail2banDb(importCommand: Command): void {
     .command('fail2ban-db')
     .description("import fail2ban's bans from its SQLite database, with their original time, length and count")
     .argument('<path>', "fail2ban's database, usually /var/lib/fail2ban/fail2ban.sqlite3 (opened read-only)")
-    .option('--force', 'also import addresses that could lock you out (loopback, this host, wide networks)')
+    .option('--force', 'also import addresses that could lock you out (loopback, this host, wide networks): marked forced, applied like ban --force')
     .addHelpText('after', `
 Active bans (fail2ban's bips table) keep their jail, time of ban, length (bantime -1 stays
 permanent), ban count, failures and matched lines; expired ones become history where f2b-store
@@ -24,14 +24,14 @@ fail2ban may keep running meanwhile.`)
       const ctx = createContext(command);
       const { records, problems } = readFail2banDb(path);
       const messages = problems.map((p) => `${path}: ${p.table} row ${p.rowid}: ${p.message}`);
-      const local = options.force ? [] : hostAddresses();
+      const lockout = await ctx.lockout();
       const accepted: BanRecord[] = [];
       for (const record of records) {
         // Only an active ban can lock anyone out; history is kept whatever it names.
         const active = record.expiresAt === null || record.expiresAt > ctx.now;
-        const refused = active && !options.force ? lockoutReason(parseAddress(record.address), local) : undefined;
-        if (refused) messages.push(`${path}: ${record.address} in jail ${record.jail}: refused: ${refused} (use --force to import it)`);
-        else accepted.push(record);
+        const refused = active ? lockout(parseAddress(record.address)) : undefined;
+        if (refused && !options.force) messages.push(`${path}: ${record.address} in jail ${record.jail}: refused: ${refused} (use --force to import it)`);
+        else accepted.push({ ...record, forced: refused !== undefined });
       }
       const store = await ctx.store({ create: true });
       const report = store.importBans(accepted, ctx.now);

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
-import { hostAddresses, InputError, lockoutReason, messageOf, parseAddressList, type BanRequest } from '../../core/index.js';
+import { InputError, messageOf, parseAddressList, type BanRequest } from '../../core/index.js';
 import { createContext, expiryOption, jailOption } from '../context.js';
 import { printJson } from '../output.js';
 import { withProgress } from '../progress.js';
@@ -35,7 +35,7 @@ export function register(program: Command): void {
     .option('-j, --jail <jail>', 'jail to hold the bans', 'import')
     .option('--for <duration>', 'how long each ban lasts, at most 100y (default: permanent)')
     .addOption(new Option('--permanent', 'never expire (the default)').conflicts('for'))
-    .option('--force', 'also import addresses that could lock you out (loopback, this host, wide networks)')
+    .option('--force', 'also import addresses that could lock you out (loopback, this host, wide networks): marked forced, applied like ban --force')
     .addHelpText('after', `
 Lines: an address or network (203.0.113.7, 198.51.100.0/24, 198.51.100.0/255.255.255.0,
 2001:db8::/32, [2001:db8::1]); hosts.deny lines (ALL: ADDR, sshd: ADDR, ADDR2, ALL: 203.0.113.
@@ -50,12 +50,12 @@ skipped, so importing the same list twice adds nothing.`)
       const expiresAt = expiryOption(options, null, ctx.now);
       const { entries, problems } = parseAddressList(readInput(path));
       const messages = problems.map((p) => `${path}:${p.lineno}: ${p.reason}: "${p.text}"`);
-      const local = options.force ? [] : hostAddresses();
+      const lockout = await ctx.lockout();
       const requests: BanRequest[] = [];
       for (const entry of entries) {
-        const refused = options.force ? undefined : lockoutReason(entry.address, local);
-        if (refused) messages.push(`${path}:${entry.lineno}: refused: ${refused} (use --force to import it)`);
-        else requests.push({ address: entry.address.text, jail, expiresAt, source: 'import' });
+        const refused = lockout(entry.address);
+        if (refused && !options.force) messages.push(`${path}:${entry.lineno}: refused: ${refused} (use --force to import it)`);
+        else requests.push({ address: entry.address.text, jail, expiresAt, source: 'import', forced: refused !== undefined });
       }
       const store = await ctx.store({ create: true });
       const report = store.banMany(withProgress(requests, 'importing'), ctx.now);

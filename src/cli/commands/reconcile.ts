@@ -1,36 +1,16 @@
 import type { Command } from 'commander';
 import { OperationError } from '../../core/index.js';
-import { describeCommand, type Backend } from '../../backends/index.js';
-import { reconcile, type BackendReport } from '../../reconcile/index.js';
-import type { BanStore } from '../../store/index.js';
-import { createContext, type Context } from '../context.js';
-import { backendTrouble, printJson, printTable } from '../output.js';
-
-/** A backend losing more than this share of what it holds, and at least GUARD_MIN entries, … */
-const GUARD_SHARE = 0.5;
-const GUARD_MIN = 10;
-
-/**
- * … to a database holding fewer bans (active and ended) than that: the database cannot account
- * for what the firewall holds, so it is new, empty or the wrong one (a typo in --db). Such a
- * reconcile needs --yes.
- */
-async function checkRemovals(ctx: Context, store: BanStore, backends: readonly Backend[]): Promise<void> {
-  const preview = await reconcile(store.activeAnyOrder(ctx.now), backends, ctx.now, { dryRun: true });
-  const known = [...store.jailCounts(ctx.now).values()].reduce((sum, counts) => sum + counts.total, 0);
-  const holds = (r: BackendReport): number => r.removed + r.unchanged;
-  const risky = preview.find((r) => r.error === null && r.removed >= GUARD_MIN && r.removed > holds(r) * GUARD_SHARE && r.removed > known);
-  if (risky) {
-    throw new OperationError(`refusing to remove ${risky.removed} of the ${holds(risky)} entries ${risky.name} holds: the database `
-      + `${ctx.dbPath()} knows only ${known} bans (is --db right?); nothing was changed: pass --yes to reconcile anyway`);
-  }
-}
+import { describeCommand } from '../../backends/index.js';
+import { GUARD_MIN, knownBans, reconcile, type BackendReport, type RefusedBan } from '../../reconcile/index.js';
+import { createContext } from '../context.js';
+import { backendTrouble, printJson, printTable, tellRefused } from '../output.js';
 
 function status(report: BackendReport): string {
   if (report.error !== null) return 'error';
   const problems = [
     ...(report.skipped?.length ? [`${report.skipped.length} jail${report.skipped.length > 1 ? 's' : ''} skipped`] : []),
     ...(report.failed.length ? [`${report.failed.length} failed`] : []),
+    ...(report.kept > 0 ? [`${report.kept} kept: needs --yes`] : []),
   ];
   return problems.join(', ') || 'ok';
 }
@@ -47,19 +27,38 @@ with the database, and only the difference is applied, in one batch. Running it 
 nothing the second time. Nothing outside f2b-store's own tables, chains and sets is touched.
 
 A reconcile that would remove more than half of what a backend holds (at least ${GUARD_MIN} entries)
-while the database holds fewer bans, active and ended, than that is refused (exit code 1)
-unless --yes: the database is new, empty or not the one meant (a typo in --db).`)
+while the database has held fewer bans, active and ended, than that is refused (exit code 1)
+unless --yes: the database is new, empty or not the one meant (a typo in --db). The daemon keeps
+such entries in place by the same rule, and says so in its log.
+
+Active bans that the lockout floor refuses (loopback, this host's addresses, networks wider than
+[lockout] allows: rows that an import, a hand-written row or a change of this host's addresses
+brought in) reach no backend and leave any that holds them; each is named on stderr, and in
+"refused" with --json. Bans made with ban --force are applied.`)
     .action(async (options: { dryRun?: boolean; yes?: boolean }, command: Command) => {
       const ctx = createContext(command);
       const store = await ctx.store();
-      const backends = await ctx.backends();
-      if (!options.dryRun && !options.yes) await checkRemovals(ctx, store, backends);
-      const reports = await reconcile(store.activeAnyOrder(ctx.now), backends, ctx.now, { dryRun: options.dryRun === true });
+      const { backends, options: enforce } = await ctx.enforcement();
+      const guard = options.yes ? {} : { known: () => knownBans(store, ctx.now) };
+      if (!options.dryRun && !options.yes) {
+        // Nothing changes unless every backend may go all the way: a preview first.
+        const preview = await reconcile(store.activeAnyOrder(ctx.now), backends, ctx.now, { ...enforce, ...guard, dryRun: true });
+        const held = preview.find((r) => r.error === null && r.kept > 0);
+        if (held) {
+          throw new OperationError(`refusing to remove ${held.kept} of the ${held.kept + held.unchanged} entries ${held.name} holds: the database `
+            + `${ctx.dbPath()} knows only ${knownBans(store, ctx.now)} bans (is --db right?); nothing was changed: pass --yes to reconcile anyway`);
+        }
+      }
+      const refused: RefusedBan[] = [];
+      const reports = await reconcile(store.activeAnyOrder(ctx.now), backends, ctx.now, {
+        ...enforce, ...guard, dryRun: options.dryRun === true, refused: (refusal) => refused.push(refusal),
+      });
       if (ctx.json) {
-        printJson({ backends: reports });
+        printJson({ backends: reports, refused: refused.map(({ ban, why }) => ({ address: ban.address, jail: ban.jail, why })) });
       } else if (reports.length === 0) {
         process.stdout.write('no backends enabled: nothing to reconcile (see [reconcile] backends, or --backend)\n');
       } else {
+        tellRefused(refused);
         printTable(['BACKEND', options.dryRun ? 'WOULD ADD' : 'ADDED', options.dryRun ? 'WOULD REMOVE' : 'REMOVED', 'UNCHANGED', 'STATUS'],
           reports.map((r) => [r.name, String(r.added), String(r.removed), String(r.unchanged), status(r)]));
         for (const report of reports) {

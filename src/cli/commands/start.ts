@@ -18,7 +18,12 @@ so a restart (even kill -9) resumes without losing or doubling a line.
 At start, on the [reconcile] schedule (default every 10 s) and whenever a ban expires, each
 backend is compared with the active bans and repaired: a flushed ruleset or a firewall reload
 is undone within one interval. SIGHUP reloads the jails; SIGTERM stops and leaves the bans in
-the firewall.`)
+the firewall.
+
+Never banned, nor applied from the database unless made with ban --force: what the lockout
+floor refuses ([lockout] in f2b-store.conf; this host's addresses, with --netns the namespace's
+too, read again every 30 s). On a database that has held fewer bans than a backend would lose,
+those entries are kept and the daemon says so once: f2b-store reconcile --yes removes them.`)
     .action(async (_options: unknown, command: Command) => {
       const ctx = createContext(command);
       // Loaded only here: the daemon's modules (watching, engine, filters) would slow every other command's start.
@@ -36,6 +41,8 @@ the firewall.`)
         pidFile: pidFileFor(ctx.dbPath()),
         socketPath: controlSocketFor(ctx.dbPath()),
         banLogFile: ctx.config().logFile,
+        lockout: ctx.config().lockout,
+        hostAddresses: () => ctx.hostAddresses(),
         // Filters are compiled here: a bad regex stops start (or a reload) naming its file and line.
         loadJails: () => {
           const jails = enabledJails(ctx.configDir);

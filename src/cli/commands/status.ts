@@ -3,7 +3,7 @@ import { describeJournalMatch, InputError, journalSourceName } from '../../core/
 import { jailConfigDir, loadJails } from '../../config/index.js';
 import { askDaemon, controlSocketFor } from '../../daemon/control-socket.js';
 import type { DaemonStatus, JailStatus } from '../../daemon/index.js';
-import { reconcile } from '../../reconcile/index.js';
+import { knownBans, reconcile } from '../../reconcile/index.js';
 import { createContext } from '../context.js';
 import { printJson, printTable, relativeTime } from '../output.js';
 
@@ -28,6 +28,8 @@ interface BackendLine {
   /** Active bans the backend lacks, and entries it holds that no active ban wants. */
   missing: number;
   extra: number;
+  /** Of the extra entries, those a reconcile keeps: the database has held fewer bans than that (reconcile --yes removes them). */
+  kept: number;
   error: string | null;
 }
 
@@ -68,13 +70,18 @@ Every page of the database is read too: a damaged one makes status fail (exit co
             ?? (definition?.enabled && definition.journal ? { source: journalSourceName(definition.journal), match: describeJournalMatch(definition.journalMatch) } : null),
         };
       });
-      const reports = await reconcile(store.activeAnyOrder(ctx.now), await ctx.backends(), ctx.now, { dryRun: true });
+      const { backends: enabled, options: enforce } = await ctx.enforcement();
+      let refused = 0;
+      const reports = await reconcile(store.activeAnyOrder(ctx.now), enabled, ctx.now, {
+        ...enforce, dryRun: true, known: () => knownBans(store, ctx.now), refused: () => refused++,
+      });
       const backends: BackendLine[] = reports.map((r) => ({
-        name: r.name, inSync: r.error === null && r.added === 0 && r.removed === 0, missing: r.added, extra: r.removed, error: r.error,
+        name: r.name, inSync: r.error === null && r.added === 0 && r.removed === 0 && r.kept === 0,
+        missing: r.added, extra: r.removed + r.kept, kept: r.kept, error: r.error,
       }));
       const daemon = live ? { running: true, pid: live.pid, lastReconcile: live.reconcile, store: live.store } : { running: false };
       if (ctx.json) {
-        printJson({ daemon, jails, backends });
+        printJson({ daemon, jails, backends, refused });
         return;
       }
       printTable(['JAIL', 'ENABLED', 'FAILED', 'TOTAL FAILED', 'BANNED', 'TOTAL BANNED', 'FILES'], jails.map((j) => [
@@ -98,7 +105,11 @@ Every page of the database is read too: a damaged one makes status fail (exit co
         if (j.droppedLines) lines.push(`${j.name}: ${j.droppedLines} log lines over the length limit dropped unmatched`);
       }
       for (const b of backends) {
-        lines.push(`${b.name}: ${b.error !== null ? `cannot be read: ${b.error}` : b.inSync ? 'in sync' : `out of sync: ${b.missing} missing, ${b.extra} extra (f2b-store reconcile repairs it)`}`);
+        const kept = b.kept > 0 ? `; ${b.kept} of the extra kept, as the database has held fewer bans (f2b-store reconcile --yes removes them)` : '';
+        lines.push(`${b.name}: ${b.error !== null ? `cannot be read: ${b.error}` : b.inSync ? 'in sync' : `out of sync: ${b.missing} missing, ${b.extra} extra (f2b-store reconcile repairs it)${kept}`}`);
+      }
+      if (refused > 0) {
+        lines.push(`lockout floor: ${refused} active ban${refused === 1 ? '' : 's'} in no firewall (loopback, this host, or too wide: f2b-store reconcile names them)`);
       }
       if (backends.length === 0) lines.push('backends: none enabled');
       process.stdout.write(`${lines.join('\n')}\n`);

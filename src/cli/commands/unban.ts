@@ -3,7 +3,7 @@ import { banToJson, OperationError, parseAddress } from '../../core/index.js';
 import { askDaemon, controlSocketFor } from '../../daemon/control-socket.js';
 import { changeAddress } from '../../reconcile/index.js';
 import { createContext, jailOption } from '../context.js';
-import { backendTrouble, blockedBy, printJson } from '../output.js';
+import { backendTrouble, blockedBy, printJson, tellKept } from '../output.js';
 
 export function register(program: Command): void {
   program
@@ -19,11 +19,12 @@ banned network containing it, still holds it: unban tells you which.`)
       const address = parseAddress(text);
       const jail = options.jail === undefined ? undefined : jailOption(options.jail, '');
       const store = await ctx.store();
-      const backends = await ctx.backends();
-      const { result: lifted, reports } = await changeAddress(store, backends, address, ctx.now, () => store.lift(address.text, jail, 'unban', ctx.now));
+      const { backends, options: enforce } = await ctx.enforcement();
+      const { result: lifted, reports } = await changeAddress(store, backends, address, ctx.now, () => store.lift(address.text, jail, 'unban', ctx.now), enforce);
       // Unbanned by hand: its failures start afresh, in the database and in a running daemon.
       store.forgetFailures(address.text);
       await askDaemon(controlSocketFor(ctx.dbPath()), { command: 'forget', address: address.text });
+      tellKept(reports);
       const trouble = backendTrouble(reports);
       const failed = trouble ? new OperationError(`the unban is recorded, but removing it from the firewall failed: ${trouble}; the next reconcile retries`) : undefined;
       if (ctx.json) {

@@ -1,5 +1,5 @@
 import ipaddr from 'ipaddr.js';
-import { overlaps, type Address } from '../core/index.js';
+import { overlaps, type Address } from './address.js';
 
 type Ip = ipaddr.IPv4 | ipaddr.IPv6;
 
