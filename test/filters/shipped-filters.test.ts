@@ -151,9 +151,9 @@ describe('shipped filters on their sample logs', () => {
         for (const regex of expressions) {
           const verdict = checkHostAnchoring(expandFailTags(regex.text), { multiline: definition.maxlines > 1 });
           if (verdict.problems.length === 0) continue;
-          const where = `${regex.file.split('/').pop()}:${regex.line} [${mode}]`;
+          const where = `${regex.file.split('/').pop()}:${regex.line}`;
           if (verdict.allowance !== undefined) allowed.push(`${where}: ${verdict.allowance}`);
-          else flagged.push(`${where}: ${verdict.problems.map((p) => `${p.run} before the address (${p.because})`).join('; ')}`);
+          else flagged.push(`${where} [${mode}]: ${verdict.problems.map((p) => `${p.run} before the address (${p.because})`).join('; ')}`);
         }
       }
       if (allowed.length > 0) console.log(`${name}: allowed by their own reason:\n  ${[...new Set(allowed)].join('\n  ')}`);
