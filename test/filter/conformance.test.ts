@@ -5,33 +5,18 @@
  * Conventions in test/fixtures/compat/README.md. Prints the pass rate per filter and overall.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { loadFilter } from '../../src/config/index.js';
 import { LogFilter, type Failure } from '../../src/filter/index.js';
+import { COMPAT_NOW as NOW, COMPAT_TZ, readCompatCorpus, type SampleRecord } from '../helpers/compat-corpus.js';
 
-process.env.TZ = 'CET-01CEST-02,M3.5.0,M10.5.0';
-const NOW = 1124013600;
-const CORPUS = fileURLToPath(new URL('../fixtures/compat/fail2ban-samples.jsonl', import.meta.url));
+process.env.TZ = COMPAT_TZ;
 const FILTER_D = '/etc/fail2ban/filter.d';
 const TEST_FILTER_D = '/usr/lib/python3/dist-packages/fail2ban/tests/config/filter.d';
 /** Only ever raised. */
 const REQUIRED_PASS_RATE = 1;
 /** These must pass completely. */
 const MUST_PASS = ['sshd', 'postfix', 'dovecot', 'exim', 'nginx-http-auth', 'apache-auth', 'recidive'];
-
-interface SampleRecord {
-  readonly seq: number;
-  readonly filter: string;
-  readonly instance: string;
-  readonly filterOptions: Readonly<Record<string, string>> | null;
-  readonly file: string;
-  readonly lineno: number;
-  readonly line: string;
-  readonly expect: Readonly<Record<string, unknown>> & { readonly match: boolean };
-  readonly epoch: number | null;
-}
 
 const NOT_CAPTURES = new Set(['time', 'match', 'desc', 'constraint']);
 
@@ -66,8 +51,7 @@ function compare(record: SampleRecord, failures: readonly Failure[]): string {
 
 describe('fail2ban conformance: stock filters on fail2ban\'s sample logs', () => {
   it(`passes at least ${REQUIRED_PASS_RATE * 100}% of the corpus, and all of ${MUST_PASS.join(', ')}`, () => {
-    const records = readFileSync(CORPUS, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as SampleRecord)
-      .sort((a, b) => a.seq - b.seq);
+    const records = readCompatCorpus();
     const filters = new Map<string, LogFilter | Error>();
     const perFilter = new Map<string, { pass: number; total: number; failures: string[] }>();
     for (const record of records) {

@@ -10,17 +10,15 @@
  * Adding a family is one entry in FAMILIES.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { FAIL2BAN_FILTER_DIR, loadFilter } from '../../src/config/index.js';
 import { tryParseAddress } from '../../src/core/index.js';
 import { LogFilter, type Failure } from '../../src/filter/index.js';
+import { COMPAT_NOW as NOW, COMPAT_TZ, readCompatCorpus } from '../helpers/compat-corpus.js';
 
-process.env.TZ = 'CET-01CEST-02,M3.5.0,M10.5.0';
-const NOW = 1124013600;
+process.env.TZ = COMPAT_TZ;
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const CORPUS = `${ROOT}test/fixtures/compat/fail2ban-samples.jsonl`;
 
 interface Exception {
   /** The sample file and line in fail2ban's tests/files/logs. */
@@ -67,20 +65,10 @@ const FAMILIES: readonly Family[] = [
   },
 ];
 
-interface SampleRecord {
-  readonly seq: number;
-  readonly filter: string;
-  readonly instance: string;
-  readonly filterOptions: Readonly<Record<string, string>> | null;
-  readonly file: string;
-  readonly lineno: number;
-  readonly line: string;
-}
-
 /** An address in one spelling; a host name as written. */
 const canonical = (failure: Failure): string => tryParseAddress(failure.host.value)?.text ?? failure.host.value;
 
-const records = readFileSync(CORPUS, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as SampleRecord).sort((a, b) => a.seq - b.seq);
+const records = readCompatCorpus();
 
 describe('shipped filters against fail2ban\'s on fail2ban\'s sample logs', () => {
   for (const { family, filter, modes, exceptions } of FAMILIES) {
