@@ -16,6 +16,7 @@ export {
   compilePythonRegex,
   translatePythonRegex,
   type PythonFlags,
+  readablePattern,
   type PythonRegex,
   type TranslatedRegex,
 } from './python-regex.js';

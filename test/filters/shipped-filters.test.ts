@@ -5,13 +5,18 @@
  * host, time, user…), and an unannotated line must not match. Sample times are UTC; a date
  * without a year is read as of 2026-11-23 13:05:01 UTC. test/filters/check-samples.py checks
  * the same files with fail2ban itself.
+ *
+ * Beside the samples, fail2ban's two guards of its own sample test, for every shipped filter in
+ * every mode it has: each failregex is hit by some sample line, and no expression lets text of
+ * the client's stand where the address is read (host-anchoring.ts).
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { loadFilter, SHIPPED_FILTER_DIR } from '../../src/config/index.js';
-import { LogFilter, type Failure } from '../../src/filter/index.js';
+import { expandFailTags, LogFilter, type Failure } from '../../src/filter/index.js';
+import { checkHostAnchoring } from './host-anchoring.js';
 
 process.env.TZ = 'UTC';
 const NOW = Date.UTC(2026, 10, 23, 13, 5, 1) / 1000;
@@ -50,12 +55,19 @@ function readSamples(name: string): { options: Record<string, string>[]; lines: 
   return sections;
 }
 
+/** What the failure bans, as fail2ban writes it: the address, or the network with its prefix length. */
+function hostText({ host }: Failure): string {
+  const full = host.kind === 'ip6' ? 128 : 32;
+  return host.cidr === undefined || host.cidr >= full ? host.value : `${host.value}/${host.cidr}`;
+}
+
 function problem(expect: Readonly<Record<string, unknown>>, failures: readonly Failure[]): string | undefined {
-  if (expect.match !== true) return failures.length === 0 ? undefined : `matched ${failures.map((f) => f.host.value).join(', ')}, should not`;
+  if (expect.match !== true) return failures.length === 0 ? undefined : `matched ${failures.map(hostText).join(', ')}, should not`;
   if (failures.length !== 1) return failures.length === 0 ? 'did not match' : `${failures.length} regexes matched`;
   const [failure] = failures as [Failure];
   const wrong: string[] = [];
-  if (expect.host !== undefined && failure.host.value !== expect.host) wrong.push(`host ${failure.host.value} ≠ ${String(expect.host)}`);
+  const host = hostText(failure);
+  if (expect.host !== undefined && host !== expect.host) wrong.push(`host ${host} ≠ ${String(expect.host)}`);
   if (typeof expect.time === 'string') {
     const want = Date.parse(`${expect.time}Z`) / 1000;
     if (failure.time !== want) wrong.push(`time ${failure.time} ≠ ${want} (${expect.time})`);
@@ -68,6 +80,15 @@ function problem(expect: Readonly<Record<string, unknown>>, failures: readonly F
 }
 
 const shipped = readdirSync(SHIPPED_FILTER_DIR).filter((f) => f.endsWith('.conf') && f !== 'common.conf').map((f) => f.slice(0, -5)).sort();
+
+/** The modes a filter offers, fail2ban's way: a `mdre-<mode>` definition each, and its default. */
+function modesOf(name: string): string[] {
+  const options = loadFilter(name, [SHIPPED_FILTER_DIR]).options;
+  const modes = Object.keys(options).flatMap((key) => /^mdre-([a-z]+)$/.exec(key)?.[1] ?? []);
+  return [...new Set([options.mode ?? 'normal', ...modes])].sort();
+}
+
+const modeOf = (name: string, options: Record<string, string>): string => options.mode ?? loadFilter(name, [SHIPPED_FILTER_DIR]).options.mode ?? 'normal';
 
 describe('shipped filters on their sample logs', () => {
   it('every shipped filter has a sample log', () => {
@@ -99,6 +120,44 @@ describe('shipped filters on their sample logs', () => {
       assert.deepEqual(failed, [], `${name} sample lines`);
       assert.ok(matches >= 3, `${name} has at least 3 matching samples (${matches})`);
       assert.ok(injections >= 1, `${name} has at least one log-injection sample (${injections})`);
+    });
+
+    it(`${name}: every failregex of every mode is hit by a sample line`, () => {
+      const modes = modesOf(name);
+      const sampled = new Set<string>();
+      const hit = new Set<string>();
+      const regexes = new Map<string, string>();
+      for (const section of readSamples(name)) {
+        for (const options of section.options) {
+          sampled.add(modeOf(name, options));
+          const definition = loadFilter(name, [SHIPPED_FILTER_DIR], { overrides: options });
+          definition.failregex.forEach((r) => regexes.set(r.text, `${r.file.split('/').pop()}:${r.line}`));
+          const filter = new LogFilter(definition, { now: () => NOW, checkAllRegex: true });
+          for (const { line } of section.lines) for (const index of filter.processLine(line).hits) hit.add(definition.failregex[index]!.text);
+        }
+      }
+      assert.deepEqual(modes.filter((mode) => !sampled.has(mode)), [], `${name}: modes without a filterOptions section in the samples`);
+      const unhit = [...regexes].filter(([text]) => !hit.has(text)).map(([text, where]) => `${where} ${text}`);
+      assert.deepEqual(unhit, [], `${name}: failregexes no sample line hits`);
+    });
+
+    it(`${name}: no expression lets a client value stand where the address is read`, () => {
+      const flagged: string[] = [];
+      const allowed: string[] = [];
+      for (const mode of modesOf(name)) {
+        // The syslog framing before the program's tag is syslog's own, not the client's.
+        const definition = loadFilter(name, [SHIPPED_FILTER_DIR], { overrides: { mode, __prefix_line: '' } });
+        const expressions = [...definition.failregex, ...(definition.prefregex ? [definition.prefregex] : [])];
+        for (const regex of expressions) {
+          const verdict = checkHostAnchoring(expandFailTags(regex.text), { multiline: definition.maxlines > 1 });
+          if (verdict.problems.length === 0) continue;
+          const where = `${regex.file.split('/').pop()}:${regex.line}`;
+          if (verdict.allowance !== undefined) allowed.push(`${where}: ${verdict.allowance}`);
+          else flagged.push(`${where} [${mode}]: ${verdict.problems.map((p) => `${p.run} before the address (${p.because})`).join('; ')}`);
+        }
+      }
+      if (allowed.length > 0) console.log(`${name}: allowed by their own reason:\n  ${[...new Set(allowed)].join('\n  ')}`);
+      assert.deepEqual([...new Set(flagged)], [], `${name}: expressions a client's text can steer`);
     });
   }
 });

@@ -1,0 +1,127 @@
+/**
+ * Our shipped filters against fail2ban's own, on fail2ban's sample logs: every record of
+ * test/fixtures/compat/fail2ban-samples.jsonl for a family goes through fail2ban's stock filter
+ * and through the filter we ship, with the same options (mode, logtype) and in the same order
+ * (multi-line sessions carry from one record to the next). Every line fail2ban counts, ours
+ * must count too, for the same host, unless it is listed below with the reason ours does not.
+ * fail2ban's filter runs in our engine, which test/filter/conformance.test.ts holds equal to
+ * fail2ban on this corpus. Prints both counts per option set.
+ *
+ * Adding a family is one entry in FAMILIES.
+ */
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import { describe, it } from 'node:test';
+import { FAIL2BAN_FILTER_DIR, loadFilter } from '../../src/config/index.js';
+import { tryParseAddress } from '../../src/core/index.js';
+import { LogFilter, type Failure } from '../../src/filter/index.js';
+import { readSampleRecords, SAMPLES_NOW as NOW, SAMPLES_TZ } from '../helpers/fail2ban-samples.js';
+
+process.env.TZ = SAMPLES_TZ;
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+interface Exception {
+  /** The sample file and line in fail2ban's tests/files/logs. */
+  readonly file: string;
+  readonly lineno: number;
+  readonly why: string;
+}
+
+interface Family {
+  /** fail2ban's filter name, as the corpus records it. */
+  readonly family: string;
+  /** Ours, relative to the repository. */
+  readonly filter: string;
+  /** Modes the corpus must exercise. */
+  readonly modes: readonly string[];
+  readonly exceptions: readonly Exception[];
+}
+
+const SYNTHETIC_TAIL = 'fail2ban\'s injection test: no OpenSSH writes ": ..." after a password failure, so the text after "ssh2:" or "ssh1:" is the client\'s; ours does not count the line rather than take an address from it';
+
+const FAMILIES: readonly Family[] = [
+  {
+    family: 'sshd',
+    filter: 'filters/sshd.conf',
+    modes: ['normal', 'ddos', 'extra', 'aggressive'],
+    exceptions: [
+      { file: 'sshd', lineno: 126, why: 'normal mode: a failed hostbased login is a client offering its host key, as with publickey; counted in extra and aggressive' },
+      { file: 'sshd', lineno: 129, why: 'normal mode: a failed hostbased login is a client offering its host key; counted in extra and aggressive' },
+      { file: 'sshd-journal', lineno: 127, why: 'normal mode: a failed hostbased login is a client offering its host key; counted in extra and aggressive' },
+      { file: 'sshd-journal', lineno: 130, why: 'normal mode: a failed hostbased login is a client offering its host key; counted in extra and aggressive' },
+      { file: 'sshd', lineno: 132, why: SYNTHETIC_TAIL },
+      { file: 'sshd', lineno: 135, why: SYNTHETIC_TAIL },
+      { file: 'sshd', lineno: 137, why: SYNTHETIC_TAIL },
+      { file: 'sshd', lineno: 144, why: SYNTHETIC_TAIL },
+      { file: 'sshd-journal', lineno: 133, why: SYNTHETIC_TAIL },
+      { file: 'sshd-journal', lineno: 136, why: SYNTHETIC_TAIL },
+      { file: 'sshd-journal', lineno: 138, why: SYNTHETIC_TAIL },
+      { file: 'sshd-journal', lineno: 145, why: SYNTHETIC_TAIL },
+      { file: 'sshd', lineno: 148, why: 'normal mode: a key offered for an unknown user; the "Invalid user" line sshd writes first already counts, and counting every key too would ban a user who mistyped their name after one connection; counted in aggressive' },
+      { file: 'sshd', lineno: 150, why: 'normal mode: a key offered for an unknown user, already counted by "Invalid user"; counted in aggressive' },
+      { file: 'sshd-journal', lineno: 149, why: 'normal mode: a key offered for an unknown user, already counted by "Invalid user"; counted in aggressive' },
+      { file: 'sshd-journal', lineno: 151, why: 'normal mode: a key offered for an unknown user, already counted by "Invalid user"; counted in aggressive' },
+    ],
+  },
+  { family: 'postfix', filter: 'filters/postfix.conf', modes: ['normal', 'rbl', 'auth', 'errors', 'ddos', 'aggressive'], exceptions: [] },
+  { family: 'dovecot', filter: 'filters/dovecot.conf', modes: ['normal', 'aggressive'], exceptions: [] },
+];
+
+/** An address in one spelling; a host name as written. */
+const canonical = (failure: Failure): string => tryParseAddress(failure.host.value)?.text ?? failure.host.value;
+
+const records = readSampleRecords();
+
+describe('shipped filters against fail2ban\'s on fail2ban\'s sample logs', () => {
+  for (const { family, filter, modes, exceptions } of FAMILIES) {
+    it(`${family}: every line fail2ban's filter counts, ${filter} counts for the same host, or says why not; none its samples refuse`, () => {
+      const mine = records.filter((r) => r.filter === family);
+      assert.ok(mine.length > 0, `the corpus has records for ${family}`);
+      const filters = new Map<string, { ours: LogFilter; theirs: LogFilter }>();
+      const counts = new Map<string, { theirs: number; ours: number; same: number; oursOnly: number }>();
+      const excused = new Set<string>();
+      const missed: string[] = [];
+      const falseAlarms: string[] = [];
+      for (const record of mine) {
+        const options = record.filterOptions ?? {};
+        let pair = filters.get(record.instance);
+        if (pair === undefined) {
+          const make = (spec: string, dirs: string[]): LogFilter =>
+            new LogFilter(loadFilter(spec, dirs, { overrides: options }), { now: () => NOW, checkAllRegex: true, useDns: 'raw' });
+          pair = { ours: make(`${ROOT}${filter}`, []), theirs: make(family, [FAIL2BAN_FILTER_DIR]) };
+          filters.set(record.instance, pair);
+        }
+        const time = options.logtype === 'journal' ? NOW : undefined;
+        const theirs = pair.theirs.processLine(record.line, time).failures.map(canonical);
+        const ours = pair.ours.processLine(record.line, time).failures.map(canonical);
+        const key = JSON.stringify(options);
+        const count = counts.get(key) ?? { theirs: 0, ours: 0, same: 0, oursOnly: 0 };
+        counts.set(key, count);
+        if (theirs.length > 0) count.theirs++;
+        if (ours.length > 0) count.ours++;
+        if (theirs.length === 0 && ours.length > 0) count.oursOnly++;
+        if (!record.expect.match && ours.length > 0) falseAlarms.push(`${record.file}:${record.lineno} ${key}: ours ${ours.join(', ')}\n    ${record.line}`);
+        if (theirs.length === 0) continue;
+        if (theirs.every((host) => ours.includes(host))) {
+          count.same++;
+          continue;
+        }
+        const where = `${record.file}:${record.lineno}`;
+        if (exceptions.some((e) => `${e.file}:${e.lineno}` === where)) {
+          excused.add(where);
+          continue;
+        }
+        missed.push(`${where} ${key}: fail2ban ${theirs.join(', ')}, ours ${ours.join(', ') || 'nothing'}\n    ${record.line}`);
+      }
+      const table = [...counts].map(([options, c]) =>
+        `  ${options.padEnd(42)} fail2ban ${String(c.theirs).padStart(3)}   ours ${String(c.ours).padStart(3)}   same host ${String(c.same).padStart(3)}   ours only ${c.oursOnly}`);
+      console.log(`${family}: ${filter} against fail2ban's ${family}.conf, lines counted per option set\n${table.join('\n')}\n  excused: ${excused.size} lines (${[...excused].join(', ')})`);
+      const exercised = new Set([...counts.keys()].map((k) => (JSON.parse(k) as Record<string, string>).mode ?? 'normal'));
+      assert.deepEqual(modes.filter((m) => !exercised.has(m)), [], `${family}: modes the corpus does not exercise`);
+      assert.deepEqual(missed, [], `${family}: lines fail2ban counts and ours does not`);
+      assert.deepEqual(falseAlarms, [], `${family}: lines fail2ban's samples say must not count, and ours counts`);
+      const stale = exceptions.filter((e) => !excused.has(`${e.file}:${e.lineno}`)).map((e) => `${e.file}:${e.lineno}`);
+      assert.deepEqual(stale, [], `${family}: listed exceptions ours now counts (remove them)`);
+    });
+  }
+});
