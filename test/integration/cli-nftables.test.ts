@@ -76,8 +76,8 @@ describe('the CLI and daemon with real nftables in a namespace', () => {
     const daemon = startDaemon(args);
     try {
       await waitFor('daemon start', () => daemon.log().includes('started'), 10_000);
+      // Not checked empty here: a tick of the daemon (every second) may repair it at once.
       ns.run(['nft', 'flush', 'ruleset']);
-      assert.equal(table(), '', 'flushed');
       const took = await waitFor('repair', () => table().includes('2001:db8::66'), 5_000);
       assert.ok(took <= 5_000, `repaired in ${took} ms`);
       await waitFor('the repair log line', () => /reconcile \([^)]+\) nftables: added 2, removed 0/.test(daemon.log()), 5_000);
