@@ -4,13 +4,14 @@
  * run once per option set, `# failJSON: {...}` says what the next line must give (match or not,
  * host, time, user…), and an unannotated line must not match. Sample times are UTC; a date
  * without a year is read as of 2026-11-23 13:05:01 UTC. test/filters/check-samples.py checks
- * the same files with fail2ban itself.
+ * the same files with fail2ban itself, and the last test here runs it.
  *
  * Beside the samples, fail2ban's two guards of its own sample test, for every shipped filter in
  * every mode it has: each failregex is hit by some sample line, and no expression lets text of
  * the client's stand where the address is read (host-anchoring.ts).
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
@@ -79,7 +80,7 @@ function problem(expect: Readonly<Record<string, unknown>>, failures: readonly F
   return wrong.length === 0 ? undefined : wrong.join('; ');
 }
 
-const shipped = readdirSync(SHIPPED_FILTER_DIR).filter((f) => f.endsWith('.conf') && f !== 'common.conf').map((f) => f.slice(0, -5)).sort();
+const shipped = readdirSync(SHIPPED_FILTER_DIR).filter((f) => f.endsWith('.conf') && f !== 'common.conf' && !f.endsWith('-common.conf')).map((f) => f.slice(0, -5)).sort();
 
 /** The modes a filter offers, fail2ban's way: a `mdre-<mode>` definition each, and its default. */
 function modesOf(name: string): string[] {
@@ -160,4 +161,11 @@ describe('shipped filters on their sample logs', () => {
       assert.deepEqual([...new Set(flagged)], [], `${name}: expressions a client's text can steer`);
     });
   }
+
+  it('fail2ban itself reads every sample line of every shipped filter as annotated', () => {
+    const script = fileURLToPath(new URL('check-samples.py', import.meta.url));
+    const result = spawnSync('/usr/bin/python3', [script], { encoding: 'utf8' });
+    assert.equal(result.status, 0, `check-samples.py (${result.status}):\n${result.stdout}${result.stderr}`);
+    for (const name of shipped) assert.match(result.stdout, new RegExp(`^${name} +\\d+ matches checked, 0 problems$`, 'm'));
+  });
 });
