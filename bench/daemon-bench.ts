@@ -86,6 +86,9 @@ function* sshdBatches(w: Workload, failuresOf: Uint32Array): Generator<string> {
   let linesLeft = w.lines;
   let failuresLeft = w.failures;
   let nextFirst = 0;
+  // Every line a connection of its own, as sshd forks one process per connection: lines of one
+  // pid are one session to the filter (<F-MLFID>), and two user names in a session count as a failure.
+  let pid = 10_000;
   const failure = (): string => {
     // An attacker not seen yet, as often as needed for all of them to appear by the last failure.
     const i = rng() * failuresLeft < w.attackers - nextFirst ? nextFirst++ : anyAttacker();
@@ -116,7 +119,7 @@ function* sshdBatches(w: Workload, failuresOf: Uint32Array): Generator<string> {
     for (let k = 0; k < count; k++) {
       const message = rng() * linesLeft < failuresLeft ? failure() : noise();
       linesLeft--;
-      text += `${date} web1 sshd[${10_000 + Math.floor(rng() * 50_000)}]: ${message}\n`;
+      text += `${date} web1 sshd[${pid++}]: ${message}\n`;
     }
     yield text;
   }
