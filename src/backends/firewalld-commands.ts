@@ -1,4 +1,4 @@
-import { InputError, tryParseAddress, type Address, type Family } from '../core/index.js';
+import { InputError, overlapFree, tryParseAddress, type Family } from '../core/index.js';
 import { runtimeEntryCall, type DbusValue } from './firewalld-dbus.js';
 import { ipsetName, isJailName, parseIpsetName, parseLegacyIpsetName, type JailFamily } from './object-names.js';
 import type { Command, Diff, Entry, EntryKey, JailRule } from './types.js';
@@ -280,43 +280,10 @@ export function batchCommands(batches: readonly EntryBatch[]): Command[] {
  * Addresses come back canonical; what is not an address is left out.
  */
 export function representFirewalld(desired: readonly Entry[]): Entry[] {
-  const merged = new Map<string, { entry: Entry; address: Address }>();
-  for (const entry of desired) {
+  const members = desired.flatMap((entry) => {
     const address = tryParseAddress(entry.address);
-    if (!address) continue;
-    const key = `${entry.jail}\u0000${address.text}`;
-    const seen = merged.get(key);
-    const expiresAt = seen === undefined ? entry.expiresAt
-      : seen.entry.expiresAt === null || entry.expiresAt === null ? null : Math.max(seen.entry.expiresAt, entry.expiresAt);
-    merged.set(key, { entry: { ...(seen?.entry ?? entry), address: address.text, family: address.family, expiresAt }, address });
-  }
-
-  // Networks kept so far, per jail and family, by prefix length.
-  const networks = new Map<string, Map<number, Set<string>>>();
-  const covered = (jail: string, address: Address): boolean => {
-    const byPrefix = networks.get(`${jail}\u0000${address.family}`);
-    if (!byPrefix) return false;
-    const host = address.isNetwork ? address.text.slice(0, address.text.indexOf('/')) : address.text;
-    for (const [prefix, texts] of byPrefix) {
-      if (prefix >= address.prefix) continue;
-      const outer = tryParseAddress(`${host}/${prefix}`);
-      if (outer && texts.has(outer.text)) return true;
-    }
-    return false;
-  };
-
-  const kept = new Set<string>();
-  const widestFirst = [...merged].sort(([, a], [, b]) => a.address.prefix - b.address.prefix);
-  for (const [key, { entry, address }] of widestFirst) {
-    if (covered(entry.jail, address)) continue;
-    kept.add(key);
-    if (!address.isNetwork) continue;
-    const group = `${entry.jail}\u0000${address.family}`;
-    const byPrefix = networks.get(group) ?? new Map<number, Set<string>>();
-    const texts = byPrefix.get(address.prefix) ?? new Set<string>();
-    texts.add(address.text);
-    byPrefix.set(address.prefix, texts);
-    networks.set(group, byPrefix);
-  }
-  return [...merged].filter(([key]) => kept.has(key)).map(([, { entry }]) => entry);
+    return address ? [{ entry, address, expiresAt: entry.expiresAt }] : [];
+  });
+  return overlapFree(members, (member) => member.entry.jail)
+    .map(({ entry, address, expiresAt }) => ({ ...entry, address: address.text, family: address.family, expiresAt }));
 }

@@ -1,4 +1,4 @@
-import { OperationError, messageOf, tryParseAddress } from '../core/index.js';
+import { mergeByKey, OperationError, messageOf, tryParseAddress } from '../core/index.js';
 import { replacedUnderMount, rewriteFile } from './atomic-file.js';
 import { blockLine, joinHostsDeny, parseHostsDenyLine, readHostsDeny, type HostsDenyFile } from './hosts-deny-file.js';
 import { ensured, type ApplyReport, type Backend, type Command, type Diff, type Entry, type EntryKey } from './types.js';
@@ -14,14 +14,7 @@ export interface HostsDenyOptions {
 
 /** One line per blocked address, whichever jails hold it; the longest ban wins. */
 export function representHostsDeny(desired: readonly Entry[]): Entry[] {
-  const byAddress = new Map<string, Entry>();
-  for (const entry of desired) {
-    const seen = byAddress.get(entry.address);
-    const expiresAt = seen === undefined ? entry.expiresAt
-      : seen.expiresAt === null || entry.expiresAt === null ? null : Math.max(seen.expiresAt, entry.expiresAt);
-    byAddress.set(entry.address, { ...entry, jail: ANY_JAIL, expiresAt });
-  }
-  return [...byAddress.values()];
+  return mergeByKey(desired, (entry) => entry.address).map((entry) => ({ ...entry, jail: ANY_JAIL }));
 }
 
 /** The lines of our block holding exactly `entries`, IPv4 first, in address order. */

@@ -1,4 +1,4 @@
-import { messageOf, OperationError, tryParseAddress, type Address, type Family } from '../core/index.js';
+import { messageOf, OperationError, outlasts, tryParseAddress, type Address, type Expiry, type Family } from '../core/index.js';
 import type { Exec } from './exec.js';
 import {
   applyReport, checkJail, createAddressMemo, FAMILIES, portMatch, readFilterTable, restoreCommand, settleInputRule, verdict, type SavedRule,
@@ -128,6 +128,11 @@ export function timeoutOf(expiresAt: number | null, now: number): number | undef
   return left > 0 ? Math.min(left, MAX_IPSET_TIMEOUT) : undefined;
 }
 
+/** A timeout of timeoutOf as the expiry it stands for, counted from the same `now`, for the later-expiry rule. */
+function expiryOf(timeout: number): Expiry {
+  return timeout === 0 ? null : timeout;
+}
+
 interface Item {
   readonly key: EntryKey;
   readonly kind: 'add' | 'del';
@@ -173,7 +178,7 @@ function prepare(diff: Diff, now: number): { items: Item[]; invalid: Failure[] }
     if (!item) continue;
     const id = `${item.set} ${item.address}`;
     const earlier = adds.get(id);
-    if (!earlier || (earlier.timeout !== 0 && (timeout === 0 || timeout > earlier.timeout))) adds.set(id, item);
+    if (!earlier || outlasts(expiryOf(timeout), expiryOf(earlier.timeout))) adds.set(id, item);
   }
   return { items: [...removes.values(), ...adds.values()], invalid };
 }

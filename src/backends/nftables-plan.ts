@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { checkJailName, InputError, parseAddress, tryParseAddress, type Address, type Family } from '../core/index.js';
+import { checkJailName, InputError, outlasts, overlapFree, tryParseAddress, type Family, type SetMember } from '../core/index.js';
 import { isJailName } from './object-names.js';
 import type { Diff, Entry, EntryKey, JailRule } from './types.js';
 
@@ -240,7 +240,7 @@ export function planElements(diff: Diff, now: number): ElementPlan {
     }
     const inSet = group(adds, to.set);
     const before = inSet.get(to.text);
-    if (before && (before.expiresAt === null || (entry.expiresAt !== null && entry.expiresAt <= before.expiresAt))) continue;
+    if (before && !outlasts(entry.expiresAt, before.expiresAt)) continue;
     const timeout = entry.expiresAt === null ? '' : ` timeout ${nftTimeout(Math.min(entry.expiresAt - now, MAX_TIMEOUT_SECONDS))}`;
     inSet.set(to.text, { op: { action: 'add', set: to.set, element: `${to.text}${timeout}`, entry }, expiresAt: entry.expiresAt });
   }
@@ -265,55 +265,26 @@ export function elementBatch(ops: readonly ElementOp[]): string {
 
 /**
  * What the sets hold for these desired entries: hosts as they are; the prefixes of one jail and
- * family made overlap-free by keeping the widest (a contained prefix comes back when the wider one
- * is lifted); a prefix given twice keeps its longest expiry. Entries that are not addresses pass
- * through for plan() to refuse.
+ * family made overlap-free (core's overlapFree: the widest kept, a contained prefix comes back when
+ * the wider one is lifted; a prefix given twice keeps its later expiry). Entries that are not
+ * addresses pass through for plan() to refuse.
  */
 export function representEntries(desired: readonly Entry[]): Entry[] {
-  const groups = new Map<string, { index: number; entry: Entry; address: Address }[]>();
+  const networks: (SetMember & { readonly index: number; readonly entry: Entry })[] = [];
   for (const [index, entry] of desired.entries()) {
     if (!entry.address.includes('/')) continue; // a canonical host has no prefix length: nothing to parse
     const address = tryParseAddress(entry.address);
     if (!address?.isNetwork || address.text !== entry.address) continue;
-    const key = `${entry.jail} ${address.family}`;
-    const group = groups.get(key) ?? [];
-    group.push({ index, entry, address });
-    groups.set(key, group);
+    networks.push({ index, entry, address, expiresAt: entry.expiresAt });
   }
-  const replaced = new Map<number, Entry | undefined>();
-  for (const group of groups.values()) {
-    group.sort((a, b) => a.address.prefix - b.address.prefix || a.index - b.index);
-    const kept = new Map<string, { index: number; entry: Entry }>();
-    const lengths: number[] = [];
-    for (const { index, entry, address } of group) {
-      const cover = coveringPrefix(address, lengths, kept);
-      if (!cover) {
-        kept.set(address.text, { index, entry });
-        if (lengths.at(-1) !== address.prefix) lengths.push(address.prefix);
-        continue;
-      }
-      replaced.set(index, undefined);
-      const wider = cover.entry;
-      if (cover.entry.address === address.text && wider.expiresAt !== null && (entry.expiresAt === null || entry.expiresAt > wider.expiresAt)) {
-        cover.entry = { ...wider, expiresAt: entry.expiresAt };
-        replaced.set(cover.index, cover.entry);
-      }
-    }
+  const replaced = new Map<number, Entry | undefined>(networks.map(({ index }) => [index, undefined]));
+  for (const { index, entry, expiresAt } of overlapFree(networks, (network) => network.entry.jail)) {
+    if (expiresAt === entry.expiresAt) replaced.delete(index);
+    else replaced.set(index, { ...entry, expiresAt });
   }
   return desired.flatMap((entry, index) => {
     if (!replaced.has(index)) return [entry];
     const instead = replaced.get(index);
     return instead ? [instead] : [];
   });
-}
-
-// CIDR blocks nest or are disjoint, so a kept prefix covers this one exactly when this one's
-// network, cut to the kept prefix's length, is that prefix.
-function coveringPrefix<T>(address: Address, lengths: readonly number[], kept: ReadonlyMap<string, T>): T | undefined {
-  const base = address.text.slice(0, address.text.indexOf('/'));
-  for (const length of lengths) {
-    const cover = kept.get(parseAddress(`${base}/${length}`).text);
-    if (cover) return cover;
-  }
-  return undefined;
 }

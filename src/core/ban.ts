@@ -35,11 +35,6 @@ export interface BanRequest {
   readonly forced?: boolean;
 }
 
-/** Of two expiries of one ban, the one that holds: the later; permanent (null) always wins. */
-export function laterExpiry(a: number | null, b: number | null): number | null {
-  return a === null || b === null ? null : Math.max(a, b);
-}
-
 /** Active at `now`: not lifted and not yet expired. */
 export function isActive(ban: Ban, now: number): boolean {
   return ban.liftedAt === null && (ban.expiresAt === null || ban.expiresAt > now);

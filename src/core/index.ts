@@ -2,6 +2,8 @@ export * from './address.js';
 export * from './address-matcher.js';
 export * from './address-list.js';
 export * from './ban.js';
+export * from './expiry.js';
+export * from './overlap-free.js';
 export * from './clock.js';
 export * from './duration.js';
 export * from './errors.js';

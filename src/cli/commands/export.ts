@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { InputError, messageOf, OperationError, parseDuration, type Ban } from '../../core/index.js';
+import { InputError, laterExpiry, messageOf, OperationError, parseDuration, type Ban } from '../../core/index.js';
 import {
   ANY_JAIL, checkExportTable, DEFAULT_EXPORT_SET, DEFAULT_EXPORT_TABLE, exportSetNames, hostsDenyBlock, ipsetExportLines,
   joinHostsDeny, nftExportLines, NotRegularFileError, readHostsDeny, representHostsDeny, rewriteFile, type Entry,
@@ -70,8 +70,7 @@ function* byAddress(bans: Iterable<Ban>): Generator<Entry> {
   let current: Entry | undefined;
   for (const ban of bans) {
     if (current?.address === ban.address) {
-      const expiresAt = current.expiresAt === null || ban.expiresAt === null ? null : Math.max(current.expiresAt, ban.expiresAt);
-      current = { ...current, expiresAt };
+      current = { ...current, expiresAt: laterExpiry(current.expiresAt, ban.expiresAt) };
       continue;
     }
     if (current) yield current;
