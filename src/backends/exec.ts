@@ -6,12 +6,12 @@ import type { Command } from './types.js';
 /** Runs one command and returns its stdout; throws OperationError naming the command and its stderr. */
 export type Exec = (command: Command) => Promise<string>;
 
-/** Packages that provide each firewall binary, for the "not installed" message. */
-const PACKAGE_OF: Readonly<Record<string, string>> = {
-  nft: 'nftables', ipset: 'ipset', iptables: 'iptables', ip6tables: 'iptables',
-  'iptables-restore': 'iptables', 'ip6tables-restore': 'iptables', 'iptables-save': 'iptables',
-  'ip6tables-save': 'iptables', setpriv: 'util-linux', 'firewall-cmd': 'firewalld', 'dbus-send': 'dbus-bin (dbus-tools on Fedora)', ip: 'iproute2',
-};
+/** The package of each command, for the "not installed" message: the executor's own, and the backends' (see PACKAGE_HINTS). */
+export type PackageHints = Readonly<Record<string, string>>;
+
+const OWN_PACKAGES: PackageHints = { setpriv: 'util-linux', ip: 'iproute2' };
+
+const notFound = (file: string, packages: PackageHints): string => `${file} not found: install ${packages[file] ?? OWN_PACKAGES[file] ?? file}`;
 
 const TIMEOUT_MS = 60_000;
 const MAX_OUTPUT = 512 * 1024 * 1024;
@@ -24,9 +24,10 @@ export function describeCommand(command: Command): string {
 
 /**
  * The real executor: argument vectors through execFile, never a shell. With `netns`, every
- * command runs inside that network namespace (`ip netns exec NAME …`).
+ * command runs inside that network namespace (`ip netns exec NAME …`). `packages` names what to
+ * install when a command is missing.
  */
-export function systemExec(netns?: string): Exec {
+export function systemExec(netns?: string, packages: PackageHints = {}): Exec {
   return (command) => new Promise((resolve, reject) => {
     const argv = netns === undefined ? command.argv : ['ip', 'netns', 'exec', netns, ...command.argv];
     const [file, ...args] = argv as [string, ...string[]];
@@ -37,7 +38,7 @@ export function systemExec(netns?: string): Exec {
       }
       const code = (error as NodeJS.ErrnoException).code;
       const why = code === 'ENOENT'
-        ? `${file} not found: install ${PACKAGE_OF[file] ?? file}`
+        ? notFound(file, packages)
         : error.killed ? `timed out after ${TIMEOUT_MS / 1000} s` : (stderr.trim() || error.message).split('\n').slice(0, 5).join('; ');
       reject(new OperationError(`${describeCommand(command)}: ${why}`, { cause: error }));
     });
@@ -62,7 +63,7 @@ export type Follow = (argv: readonly string[], handlers: FollowHandlers) => () =
  * shell. The command is ended when this process dies, even by SIGKILL (util-linux's `setpriv
  * --pdeathsig`): a stream left behind would run for ever, holding its network namespace.
  */
-export function systemFollow(netns?: string): Follow {
+export function systemFollow(netns?: string, packages: PackageHints = {}): Follow {
   return (command, handlers) => {
     const guarded = endedWithParent(command);
     const argv = netns === undefined ? guarded : ['ip', 'netns', 'exec', netns, ...guarded];
@@ -77,7 +78,7 @@ export function systemFollow(netns?: string): Follow {
       stopped = true;
       handlers.onExit(why);
     };
-    child.on('error', (error: NodeJS.ErrnoException) => ended(error.code === 'ENOENT' ? `${file} not found: install ${PACKAGE_OF[file] ?? file}` : error.message));
+    child.on('error', (error: NodeJS.ErrnoException) => ended(error.code === 'ENOENT' ? notFound(file, packages) : error.message));
     child.on('exit', (code, signal) => ended(`${describeCommand({ argv })} ended (${signal ?? `exit ${code}`})${stderr.trim() ? `: ${stderr.trim().split('\n')[0]}` : ''}`));
     return () => {
       stopped = true;

@@ -4,9 +4,11 @@ import {
   type Address, type Duration, type LockoutCheck,
 } from '../core/index.js';
 import {
-  DEFAULT_CONFIG_DIR, enabledJails, loadStoreConfig, parseBackendList, type BackendName, type EnabledJail, type StoreConfig,
+  DEFAULT_CONFIG_DIR, enabledJails, loadStoreConfig, parseBackendList, type EnabledJail, type StoreConfig,
 } from '../config/index.js';
-import { createBackends, forJails, readHostAddresses, routeJails, systemExec, systemFollow, type Backend } from '../backends/index.js';
+import {
+  BACKEND_CATALOG, backendsFor, PACKAGE_HINTS, readHostAddresses, systemExec, systemFollow, type Backend, type BackendJail, type BackendRun,
+} from '../backends/index.js';
 import { banFloor, jailRulesOf, type EnforceOptions } from '../reconcile/index.js';
 import { BanStore } from '../store/index.js';
 
@@ -29,7 +31,7 @@ export interface Context {
   /** --insecure-db: use a database that another user owns or may write. */
   readonly insecureDb: boolean;
   /** Backends named by `--backend` for this call, or undefined to use the configured ones. */
-  readonly backendOverride: readonly BackendName[] | undefined;
+  readonly backendOverride: readonly string[] | undefined;
   config(): StoreConfig;
   dbPath(): string;
   /**
@@ -39,6 +41,8 @@ export interface Context {
   store(options?: { create?: boolean }): Promise<BanStore>;
   /** The enabled backends: `--backend`, else `[reconcile] backends`; `none` means no backend. */
   backends(): Promise<Backend[]>;
+  /** The backends for these jails (see backendsFor), with the daemon's action.d actions when `actions` is given. */
+  backendsFor(jails: readonly BackendJail[], actions?: BackendRun['actions']): Backend[];
   /**
    * The enabled backends and how bans reach them, as the daemon has it from the same
    * configuration: the enabled jails (whose objects must exist), their rules (ports, protocol,
@@ -68,16 +72,16 @@ export function createContext(command: Command): Context {
   if (options.netns !== undefined && !NETNS_NAME.test(options.netns)) {
     throw new InputError(`bad network namespace name "${options.netns}": use letters, digits, '-', '_' or '.'`);
   }
-  let backendOverride: BackendName[] | undefined;
+  let backendOverride: string[] | undefined;
   if (options.backend !== undefined) {
-    backendOverride = parseBackendList(options.backend, '--backend');
+    backendOverride = parseBackendList(options.backend, '--backend', BACKEND_CATALOG);
   }
   let config: StoreConfig | undefined;
   let store: BanStore | undefined;
   let jails: EnabledJail[] | undefined;
   let check: Promise<LockoutCheck> | undefined;
-  const loadConfig = (): StoreConfig => (config ??= loadStoreConfig(configDir));
-  const loadJails = (): EnabledJail[] => (jails ??= enabledJails(configDir));
+  const loadConfig = (): StoreConfig => (config ??= loadStoreConfig(configDir, BACKEND_CATALOG));
+  const loadJails = (): EnabledJail[] => (jails ??= enabledJails(configDir, BACKEND_CATALOG));
   return {
     json: options.json === true,
     now: nowSeconds(),
@@ -102,13 +106,15 @@ export function createContext(command: Command): Context {
       }
       return store;
     },
+    backendsFor(jails, actions) {
+      return backendsFor(loadConfig(), jails, {
+        exec: systemExec(options.netns, PACKAGE_HINTS), follow: systemFollow(options.netns, PACKAGE_HINTS),
+        ...(backendOverride ? { override: backendOverride } : {}), ...(actions ? { actions } : {}),
+      });
+    },
     async backends() {
-      const config = loadConfig();
-      const settings = { exec: systemExec(options.netns), follow: systemFollow(options.netns), hostsDeny: { file: config.hostsDenyFile, daemons: config.hostsDenyDaemons } };
-      // --backend puts every ban there; otherwise a jail whose banaction names a firewall is held by that one.
-      if (backendOverride) return createBackends(backendOverride, settings);
-      const routes = routeJails(config.backends, loadJails());
-      return [...routes].flatMap(([name, holds]) => createBackends([name], settings).map((backend) => forJails(backend, holds)));
+      // --backend holds every ban: the jails are not read for it.
+      return this.backendsFor(backendOverride ? [] : loadJails().map((jail) => ({ name: jail.name, backends: jail.backends })));
     },
     async enforcement() {
       const backends = await this.backends();

@@ -5,7 +5,7 @@ import { readConfig } from './config-tree.js';
 import { getOption } from './interpolation.js';
 import { parseOptionSpecList } from './option-list.js';
 import { originAt, sourceLines, where, type Origin, type SourcedText } from './sourced-text.js';
-import type { BackendName } from './store-config.js';
+import type { BackendCatalog } from './store-config.js';
 
 /** fail2ban's own actions, where Debian's package puts them. */
 export const FAIL2BAN_ACTION_DIR = '/etc/fail2ban/action.d';
@@ -33,7 +33,7 @@ export type BlockType = 'reject' | 'drop';
 /** What a jail's actions come to. */
 export interface ActionMapping {
   /** Native backends doing the work of fail2ban's firewall actions, each once. */
-  readonly backends: readonly BackendName[];
+  readonly backends: readonly string[];
   /** How the native firewall backends refuse a banned address. */
   readonly blocktype: BlockType;
   readonly actions: readonly JailAction[];
@@ -83,16 +83,6 @@ export function parseActionList(value: SourcedText, label: string): ActionSpec[]
   return specs;
 }
 
-/** The native backend that does what fail2ban's stock action `name` does, if there is one. */
-export function nativeBackendOf(name: string): BackendName | undefined {
-  if (name.startsWith('iptables-ipset')) return 'ipset';
-  if (name === 'iptables' || name.startsWith('iptables-')) return 'iptables';
-  if (name === 'nftables' || name.startsWith('nftables-')) return 'nftables';
-  if (name.startsWith('firewallcmd-')) return 'firewalld';
-  if (name === 'hostsdeny') return 'hosts-deny';
-  return undefined;
-}
-
 /** `REJECT --reject-with …`, `reject`, `DROP`, `drop`; undefined for anything else (RETURN, a chain, `counter redirect …`). */
 export function blockTypeOf(text: string): BlockType | undefined {
   const word = text.trim().split(/\s+/)[0]?.toLowerCase();
@@ -131,16 +121,18 @@ export function actionFiles(searchDirs: readonly string[]): ActionFiles {
 
 /**
  * Maps a jail's actions as fail2ban would run them: its stock firewall actions (iptables*,
- * iptables-ipset*, nftables*, firewallcmd-*, hostsdeny) become native backends, unless their
+ * iptables-ipset*, nftables*, firewallcmd-*, shorewall, hostsdeny: the catalog's) become native backends, unless their
  * blocktype is neither a reject nor a drop; everything else stays an action.d action. For an
  * enabled jail, an action.d action without a file is an error.
  */
-export function mapActions(specs: readonly ActionSpec[], files: ActionFiles, jail: { name: string; enabled: boolean }): ActionMapping {
-  const backends = new Set<BackendName>();
+export function mapActions(
+  specs: readonly ActionSpec[], files: ActionFiles, jail: { name: string; enabled: boolean }, catalog: BackendCatalog,
+): ActionMapping {
+  const backends = new Set<string>();
   let blocktype: BlockType | undefined;
   const actions: JailAction[] = [];
   for (const spec of specs) {
-    const backend = nativeBackendOf(spec.name);
+    const backend = catalog.nativeOf(spec.name);
     if (backend === 'hosts-deny') {
       backends.add(backend);
       continue;

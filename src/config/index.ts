@@ -10,7 +10,7 @@ export { parseOptionSpec, parseOptionSpecList, type Locate, type OptionSpec } fr
 export { asSourceLine, originAt, sourceLines, textAt, where, type Origin, type SourceLine, type SourcedText } from './sourced-text.js';
 export { substituteTags, type TagOptions } from './tag-substitution.js';
 export {
-  actionSearchDirs, blockTypeOf, FAIL2BAN_ACTION_DIR, nativeBackendOf, parseActionList, type ActionSpec, type BlockType, type JailAction,
+  actionSearchDirs, blockTypeOf, FAIL2BAN_ACTION_DIR, parseActionList, type ActionSpec, type BlockType, type JailAction,
 } from './action-mapping.js';
 export {
   enabledJails, FAIL2BAN_VERSION, jailConfigDir, loadJails, SHIPPED_CONFIG_DIR, type DisabledJail, type EnabledJail, type IncrementOptions, type JailDefinition,

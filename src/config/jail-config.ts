@@ -14,7 +14,7 @@ import {
   parseMultipliers, parsePort, parseProtocol, parseUseDns, type JailValue, type LogPath, type UseDns,
 } from './jail-values.js';
 import { asSourceLine, textAt, where, type Origin } from './sourced-text.js';
-import type { BackendName } from './store-config.js';
+import type { BackendCatalog } from './store-config.js';
 
 /** The configuration shipped with f2b-store (`jail.conf`, `f2b-store.conf`): two levels up from `src/config/` and from `dist/cli/`. */
 export const SHIPPED_CONFIG_DIR = fileURLToPath(new URL('../../config/', import.meta.url));
@@ -53,7 +53,7 @@ interface JailSettings {
   /** How the native firewall backends refuse a banned address. */
   readonly blocktype: BlockType;
   /** Native backends from the jail's fail2ban firewall actions; empty: the configured `[reconcile] backends` apply. */
-  readonly backends: readonly BackendName[];
+  readonly backends: readonly string[];
   /** action.d actions that are not native, to be run as commands. */
   readonly actions: readonly JailAction[];
   /** A WHATWG encoding name (`utf-8` for fail2ban's `auto`). */
@@ -98,6 +98,7 @@ interface Context {
   readonly headers: ReadonlyMap<string, Origin>;
   readonly filterDirs: readonly string[];
   readonly actions: ActionFiles;
+  readonly catalog: BackendCatalog;
 }
 
 /** fail2ban adds these to [DEFAULT] before it resolves anything, over what the files say. */
@@ -185,7 +186,7 @@ function loadJail(ctx: Context, name: string): JailDefinition {
   }
   const actionValue = option('action') ?? option('banaction');
   const specs = actionValue === undefined ? [] : parseActionList(actionValue.value, `[${name}] ${actionValue.key}`);
-  const mapping = mapActions(specs, ctx.actions, { name, enabled });
+  const mapping = mapActions(specs, ctx.actions, { name, enabled }, ctx.catalog);
   const settings = compact({
     name,
     origin,
@@ -248,13 +249,14 @@ function readJournalMatch(jail: string, filter: FilterDefinition, own: JailValue
  * disabled ones checked the same way but without their filter. A directory without jail files
  * has no jails. The first problem is an InputError naming file, line, option and value.
  */
-export function loadJails(configDir: string, options: LoadJailsOptions = {}): JailDefinition[] {
+export function loadJails(configDir: string, catalog: BackendCatalog, options: LoadJailsOptions = {}): JailDefinition[] {
   const tree = withStaticDefaults(readConfig(configDir, 'jail'), configDir);
   const ctx: Context = {
     tree,
     headers: sectionHeaders(tree.files),
     filterDirs: options.filterDirs ?? filterSearchDirs(configDir),
     actions: actionFiles(options.actionDirs ?? actionSearchDirs(configDir)),
+    catalog,
   };
   return [...tree.sections.keys()].filter((name) => name !== 'INCLUDES').map((name) => loadJail(ctx, name));
 }
@@ -268,6 +270,6 @@ export function jailConfigDir(configDir: string): string {
 }
 
 /** The enabled jails of `configDir` (see jailConfigDir). */
-export function enabledJails(configDir: string): EnabledJail[] {
-  return loadJails(jailConfigDir(configDir)).filter((jail): jail is EnabledJail => jail.enabled);
+export function enabledJails(configDir: string, catalog: BackendCatalog): EnabledJail[] {
+  return loadJails(jailConfigDir(configDir), catalog).filter((jail): jail is EnabledJail => jail.enabled);
 }

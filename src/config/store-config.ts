@@ -8,16 +8,23 @@ import {
 export const DEFAULT_CONFIG_DIR = '/etc/f2b-store';
 export const DEFAULT_DB_PATH = '/var/lib/f2b-store/f2b-store.sqlite3';
 
-/** Backends the configuration may name. */
-export const BACKEND_NAMES = ['nftables', 'ipset', 'iptables', 'firewalld', 'hosts-deny', 'none'] as const;
-export type BackendName = (typeof BACKEND_NAMES)[number];
+/**
+ * What the configuration knows of the backends: their registry's (backends' BACKEND_CATALOG),
+ * passed in, as config reads no other layer.
+ */
+export interface BackendCatalog {
+  /** The names `[reconcile] backends` and `--backend` may use. */
+  readonly names: readonly string[];
+  /** The backend doing natively what fail2ban's stock action `action` does, if one does. */
+  nativeOf(action: string): string | undefined;
+}
 
 /** `f2b-store.conf` (+ `.local`): the store's and the reconciler's settings. */
 export interface StoreConfig {
   readonly dbfile: string;
   /** Ended bans older than this many seconds are purged; null keeps history forever. */
   readonly historyAge: Duration;
-  readonly backends: readonly BackendName[];
+  readonly backends: readonly string[];
   readonly schedule: string;
   /** Seconds between full read-back checks; the scheduled ticks between them check structure and entry counts. */
   readonly fullCheck: number;
@@ -55,19 +62,17 @@ function readIni(path: string): Sections | undefined {
 }
 
 /** Parses a comma list of backend names; `what` names where the list came from, for the error. */
-export function parseBackendList(list: string, what: string): BackendName[] {
+export function parseBackendList(list: string, what: string, catalog: BackendCatalog): string[] {
   const names = list.split(',').map((n) => n.trim()).filter((n) => n !== '');
   if (names.length === 0) throw new InputError(`${what}: empty backend list (use e.g. nftables, or none)`);
   for (const name of names) {
-    if (!(BACKEND_NAMES as readonly string[]).includes(name)) {
-      throw new InputError(`${what}: unknown backend "${name}" (known: ${BACKEND_NAMES.join(', ')})`);
-    }
+    if (!catalog.names.includes(name)) throw new InputError(`${what}: unknown backend "${name}" (known: ${catalog.names.join(', ')})`);
   }
-  return names as BackendName[];
+  return names;
 }
 
 /** Reads `f2b-store.conf` then `f2b-store.local` from `dir`; a missing dir or file means defaults. */
-export function loadStoreConfig(dir: string): StoreConfig {
+export function loadStoreConfig(dir: string, catalog: BackendCatalog): StoreConfig {
   const merged: Record<string, Record<string, unknown>> = {};
   const sources: Record<string, string> = {};
   for (const file of ['f2b-store.conf', 'f2b-store.local']) {
@@ -112,7 +117,7 @@ export function loadStoreConfig(dir: string): StoreConfig {
   return {
     dbfile: get('store', 'dbfile') || DEFAULT_STORE_CONFIG.dbfile,
     historyAge: durationOrPermanent('store', 'historyage', DEFAULT_STORE_CONFIG.historyAge),
-    backends: backends === undefined ? DEFAULT_STORE_CONFIG.backends : parseBackendList(backends, where('reconcile', 'backends')),
+    backends: backends === undefined ? DEFAULT_STORE_CONFIG.backends : parseBackendList(backends, where('reconcile', 'backends'), catalog),
     schedule: get('reconcile', 'schedule') || DEFAULT_STORE_CONFIG.schedule,
     fullCheck: duration('reconcile', 'fullcheck', DEFAULT_STORE_CONFIG.fullCheck),
     hostsDenyFile: get('hosts-deny', 'file') || DEFAULT_STORE_CONFIG.hostsDenyFile,

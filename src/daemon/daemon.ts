@@ -17,7 +17,8 @@ const REPLACED_CHECK_MS = 2000;
 
 export interface DaemonOptions {
   readonly store: BanStore;
-  readonly backends: readonly Backend[];
+  /** The backends of these jails (native and action.d); chosen again when SIGHUP reloads the jails. */
+  readonly backends: (jails: readonly EnabledJail[]) => Backend[];
   readonly schedule: string;
   readonly fullCheck: number;
   readonly pidFile: string;
@@ -26,8 +27,6 @@ export interface DaemonOptions {
   readonly banLogFile: string;
   /** Loads the enabled jails; called at start and on SIGHUP (a broken configuration keeps the running one). */
   readonly loadJails: () => readonly EnabledJail[];
-  /** The action.d backends of these jails (their non-native actions), beside the native `backends`. */
-  readonly actionBackends?: (jails: readonly EnabledJail[]) => Backend[];
   /** The configured lockout floor, applied by the jails and again by the reconciler. */
   readonly lockout: LockoutFloor;
   /** Reads this host's addresses (the namespace's with --netns), for the lockout floor. */
@@ -86,12 +85,12 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   checkSchedule(options.schedule, '[reconcile] schedule');
   let jails = options.loadJails();
   let rules = jailRulesOf(jails);
-  // One list shared by the loop and the jails, updated in place when a reload changes the actions.
+  // One list shared by the loop and the jails, updated in place when a reload changes them.
   const backends: Backend[] = [];
-  const setActions = (): void => {
-    backends.splice(0, backends.length, ...options.backends, ...(options.actionBackends?.(jails) ?? []));
+  const setBackends = (chosen: readonly Backend[]): void => {
+    backends.splice(0, backends.length, ...chosen);
   };
-  setActions();
+  setBackends(options.backends(jails));
   const writer = new StoreWriter({ store, log });
   const lockout = new LockoutWatch({
     floor: options.lockout, read: options.hostAddresses, log,
@@ -188,8 +187,10 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
 
   const reload = async (): Promise<void> => {
     let next: readonly EnabledJail[];
+    let chosen: Backend[];
     try {
       next = options.loadJails();
+      chosen = options.backends(next);
       logJails.replace(next);
     } catch (error) {
       log(`SIGHUP: the configuration has a problem, keeping the running one: ${messageOf(error)}`);
@@ -198,7 +199,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     await stopTailers();
     jails = next;
     rules = jailRulesOf(jails);
-    setActions();
+    setBackends(chosen);
     await startTailers();
     log(`SIGHUP: reloaded; jails: ${jails.map((j) => j.name).join(', ') || 'none'}`);
     void loop.run('reload');

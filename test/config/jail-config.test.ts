@@ -4,9 +4,10 @@ import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import {
-  blockTypeOf, DEFAULT_STORE_CONFIG, loadJails, loadStoreConfig, nativeBackendOf, SHIPPED_CONFIG_DIR, SHIPPED_FILTER_DIR,
+  blockTypeOf, DEFAULT_STORE_CONFIG, loadJails, loadStoreConfig, SHIPPED_CONFIG_DIR, SHIPPED_FILTER_DIR,
   type JailDefinition, type LoadJailsOptions,
 } from '../../src/config/index.js';
+import { BACKEND_CATALOG } from '../../src/backends/index.js';
 import { InputError, tryParseAddress } from '../../src/core/index.js';
 import { tempDir } from '../helpers/cli.js';
 
@@ -90,14 +91,14 @@ const PYTHON_ENCODINGS: Record<string, string> = { auto: 'utf-8', 'latin-1': 'wi
 
 /** Checks that f2b-store read every jail of `dir` as fail2ban's own reader does. */
 function assertAgreesWithFail2ban(dir: string, options: LoadJailsOptions = {}): JailDefinition[] {
-  const ours = loadJails(dir, options);
+  const ours = loadJails(dir, BACKEND_CATALOG, options);
   const theirs = fail2banJails(dir);
   assert.deepEqual(ours.map((j) => j.name), theirs.map((j) => j.name));
   for (const [i, f] of theirs.entries()) {
     const j = ours[i];
     assert.ok(j !== undefined && f.error === null, `fail2ban read [${f.name}]: ${f.error}`);
     const backend = f.backend.replace(/\[.*$/s, '').toLowerCase();
-    const natives = f.actions.filter(([name, opts]) => nativeBackendOf(name) !== undefined && (nativeBackendOf(name) === 'hosts-deny' || blockTypeOf(opts.blocktype ?? '') !== undefined));
+    const natives = f.actions.filter(([name, opts]) => BACKEND_CATALOG.nativeOf(name) !== undefined && (BACKEND_CATALOG.nativeOf(name) === 'hosts-deny' || blockTypeOf(opts.blocktype ?? '') !== undefined));
     const commands = f.actions.filter((a) => !natives.includes(a));
     const firstBlocktype = natives.map(([, opts]) => blockTypeOf(opts.blocktype ?? '')).find((t) => t !== undefined);
     assert.deepEqual(
@@ -112,7 +113,7 @@ function assertAgreesWithFail2ban(dir: string, options: LoadJailsOptions = {}): 
         usedns: f.usedns, logencoding: PYTHON_ENCODINGS[f.logencoding] ?? f.logencoding,
         ignoreip: [...new Set(f.ignoreip.map((e) => tryParseAddress(e)?.text ?? e.toLowerCase()))],
         logpaths: backend === 'systemd' ? [] : f.logpath.map(([pattern, position]) => ({ pattern: pattern ?? '', tail: position === 'tail' })),
-        backends: [...new Set(natives.map(([name]) => nativeBackendOf(name)))], blocktype: firstBlocktype ?? 'reject',
+        backends: [...new Set(natives.map(([name]) => BACKEND_CATALOG.nativeOf(name)))], blocktype: firstBlocktype ?? 'reject',
         actions: commands.map(([name]) => name),
       },
       `[${f.name}] as fail2ban reads it`,
@@ -133,7 +134,7 @@ describe('jails: the shipped configuration', () => {
   afterEach(() => tmp.cleanup());
 
   it('has sshd on and the mail, webmail and recidive jails present but off (recidive reading the ban log), all through the configured backends', () => {
-    const jails = loadJails(SHIPPED_CONFIG_DIR);
+    const jails = loadJails(SHIPPED_CONFIG_DIR, BACKEND_CATALOG);
     assert.deepEqual(jails.map((j) => [j.name, j.enabled]), SHIPPED_JAILS.map((name) => [name, name === 'sshd']));
     const sshd = byName(jails, 'sshd');
     assert.ok(sshd.enabled, 'sshd is enabled');
@@ -158,7 +159,7 @@ describe('jails: the shipped configuration', () => {
   it('every jail loads its shipped filter once enabled from a jail.local', () => {
     cpSync(join(SHIPPED_CONFIG_DIR, 'jail.conf'), join(tmp.dir, 'jail.conf'));
     writeFiles(tmp.dir, { 'jail.local': SHIPPED_JAILS.map((name) => `[${name}]\nenabled = true\n`).join('\n') });
-    const jails = loadJails(tmp.dir, { filterDirs: [SHIPPED_FILTER_DIR] });
+    const jails = loadJails(tmp.dir, BACKEND_CATALOG, { filterDirs: [SHIPPED_FILTER_DIR] });
     for (const jail of jails) {
       assert.ok(jail.enabled, `${jail.name} is enabled`);
       assert.equal(jail.filter.file, join(SHIPPED_FILTER_DIR, `${jail.name}.conf`));
@@ -167,12 +168,12 @@ describe('jails: the shipped configuration', () => {
   });
 
   it('f2b-store.conf documents the built-in defaults: as shipped and with every value uncommented', () => {
-    assert.deepEqual(loadStoreConfig(SHIPPED_CONFIG_DIR), DEFAULT_STORE_CONFIG);
+    assert.deepEqual(loadStoreConfig(SHIPPED_CONFIG_DIR, BACKEND_CATALOG), DEFAULT_STORE_CONFIG);
     const shipped = readFileSync(join(SHIPPED_CONFIG_DIR, 'f2b-store.conf'), 'utf8');
     const uncommented = shipped.replace(/^# (\w+ = .*)$/gm, '$1');
     assert.ok((uncommented.match(/^\w+ = /gm)?.length ?? 0) >= 8, 'the documented values are uncommented');
     writeFiles(tmp.dir, { 'f2b-store.conf': uncommented });
-    assert.deepEqual(loadStoreConfig(tmp.dir), DEFAULT_STORE_CONFIG);
+    assert.deepEqual(loadStoreConfig(tmp.dir, BACKEND_CATALOG), DEFAULT_STORE_CONFIG);
   });
 });
 
@@ -182,7 +183,7 @@ describe("jails: Debian's /etc/fail2ban", () => {
   afterEach(() => tmp.cleanup());
 
   it('loads every jail section, sshd enabled by jail.d/defaults-debian.conf with its filter from filter.d', () => {
-    const jails = loadJails(FAIL2BAN);
+    const jails = loadJails(FAIL2BAN, BACKEND_CATALOG);
     const sections = readFileSync(join(FAIL2BAN, 'jail.conf'), 'utf8').match(/^\[[^\]]+\]/gm) ?? [];
     assert.equal(jails.length, sections.filter((s) => s !== '[INCLUDES]' && s !== '[DEFAULT]').length);
     assert.deepEqual(jails.filter((j) => j.enabled).map((j) => j.name), ['sshd']);
@@ -256,12 +257,12 @@ describe('jails: options', () => {
 
   const load = (files: Record<string, string>, options?: LoadJailsOptions): JailDefinition[] => {
     writeFiles(tmp.dir, files);
-    return loadJails(tmp.dir, options);
+    return loadJails(tmp.dir, BACKEND_CATALOG, options);
   };
   const sshd = (local: string): JailDefinition => byName(load({ 'jail.conf': BASE, 'jail.local': local }), 'sshd');
 
   it('a config dir without jail files has no jails', () => {
-    assert.deepEqual(loadJails(join(tmp.dir, 'missing')), []);
+    assert.deepEqual(loadJails(join(tmp.dir, 'missing'), BACKEND_CATALOG), []);
     assert.deepEqual(load({ 'f2b-store.conf': '[store]\n' }), []);
   });
 
@@ -409,7 +410,7 @@ describe('jails: actions', () => {
 
   const jail = (action: string, extra = ''): JailDefinition => {
     writeFiles(tmp.dir, { 'jail.conf': `${BASE}${extra}action = ${action}\n` });
-    return byName(loadJails(tmp.dir), 'sshd');
+    return byName(loadJails(tmp.dir, BACKEND_CATALOG), 'sshd');
   };
   const mapped = (action: string, extra?: string): [readonly string[], string, string[]] => {
     const j = jail(action, extra);
@@ -466,9 +467,9 @@ describe('jails: actions', () => {
   it('no action: no native backend (the configured backends apply); banaction alone stands for the action', () => {
     assert.deepEqual(mapped(''), [[], 'reject', []]);
     writeFiles(tmp.dir, { 'jail.conf': '[sshd]\nenabled = true\nfilter = sshd\nlogpath = /var/log/auth.log\nbanaction = ipset-less\n' });
-    throwsInput(() => loadJails(tmp.dir), /jail\.conf:5: \[sshd\] action: no action "ipset-less" in /);
+    throwsInput(() => loadJails(tmp.dir, BACKEND_CATALOG), /jail\.conf:5: \[sshd\] action: no action "ipset-less" in /);
     writeFiles(tmp.dir, { 'jail.conf': '[sshd]\nenabled = true\nfilter = sshd\nlogpath = /var/log/auth.log\nbanaction = iptables-ipset\n' });
-    assert.deepEqual(byName(loadJails(tmp.dir), 'sshd').backends, ['ipset']);
+    assert.deepEqual(byName(loadJails(tmp.dir, BACKEND_CATALOG), 'sshd').backends, ['ipset']);
   });
 });
 
@@ -479,7 +480,7 @@ describe('jails: errors name the file, the line, the jail, the option and the va
 
   const rejects = (local: string, expected: RegExp): void => {
     writeFiles(tmp.dir, { 'jail.conf': BASE, 'jail.local': local });
-    throwsInput(() => loadJails(tmp.dir), expected);
+    throwsInput(() => loadJails(tmp.dir, BACKEND_CATALOG), expected);
   };
 
   it('bad values of each option', () => {
@@ -526,6 +527,6 @@ describe('jails: errors name the file, the line, the jail, the option and the va
 
   it('disabled jails are checked too', () => {
     writeFiles(tmp.dir, { 'jail.conf': `${BASE}\n[off]\nenabled = false\nbantime = 1 fortnight\n` });
-    throwsInput(() => loadJails(tmp.dir), /jail\.conf:11: \[off\] bantime: bad duration "1 fortnight"/);
+    throwsInput(() => loadJails(tmp.dir, BACKEND_CATALOG), /jail\.conf:11: \[off\] bantime: bad duration "1 fortnight"/);
   });
 });

@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { DEFAULT_STORE_CONFIG, loadStoreConfig } from '../../src/config/index.js';
+import { BACKEND_CATALOG } from '../../src/backends/index.js';
 import { InputError, parseAddress } from '../../src/core/index.js';
 import { tempDir } from '../helpers/cli.js';
 
@@ -12,13 +13,13 @@ describe('f2b-store.conf', () => {
   afterEach(() => tmp.cleanup());
 
   it('a missing directory means the defaults', () => {
-    assert.deepEqual(loadStoreConfig(join(tmp.dir, 'nope')), DEFAULT_STORE_CONFIG);
+    assert.deepEqual(loadStoreConfig(join(tmp.dir, 'nope'), BACKEND_CATALOG), DEFAULT_STORE_CONFIG);
   });
 
   it('reads .conf, then .local over it, with inline comments', () => {
     writeFileSync(join(tmp.dir, 'f2b-store.conf'), '[store]\ndbfile = /a.sqlite3\nhistoryage = 30d\n[reconcile]\nbackends = nftables, hosts-deny ; both\nschedule = */5 * * * * *\nfullcheck = 2m\n');
     writeFileSync(join(tmp.dir, 'f2b-store.local'), '[store]\ndbfile = /b.sqlite3\n[hosts-deny]\nfile = /tmp/x.deny\ndaemons = sshd\n[daemon]\nlogfile =\n');
-    assert.deepEqual(loadStoreConfig(tmp.dir), {
+    assert.deepEqual(loadStoreConfig(tmp.dir, BACKEND_CATALOG), {
       dbfile: '/b.sqlite3', historyAge: 30 * 86400, backends: ['nftables', 'hosts-deny'], schedule: '*/5 * * * * *',
       fullCheck: 120, hostsDenyFile: '/tmp/x.deny', hostsDenyDaemons: 'sshd', logFile: '', lockout: DEFAULT_STORE_CONFIG.lockout,
     });
@@ -26,14 +27,14 @@ describe('f2b-store.conf', () => {
 
   it('[lockout]: the shortest prefixes banned and the networks never banned', () => {
     writeFileSync(join(tmp.dir, 'f2b-store.conf'), '[lockout]\nminprefix4 = 16\nminprefix6 = 0\nprotect = 192.0.2.0/24, 2001:db8:1::/48 198.51.100.7\n');
-    assert.deepEqual(loadStoreConfig(tmp.dir).lockout, {
+    assert.deepEqual(loadStoreConfig(tmp.dir, BACKEND_CATALOG).lockout, {
       minPrefix4: 16, minPrefix6: 0, protect: ['192.0.2.0/24', '2001:db8:1::/48', '198.51.100.7'].map((text) => parseAddress(text)),
     });
   });
 
   it('historyage = permanent keeps history forever', () => {
     writeFileSync(join(tmp.dir, 'f2b-store.conf'), '[store]\nhistoryage = permanent\n');
-    assert.equal(loadStoreConfig(tmp.dir).historyAge, null);
+    assert.equal(loadStoreConfig(tmp.dir, BACKEND_CATALOG).historyAge, null);
   });
 
   for (const [text, message] of [
@@ -46,7 +47,7 @@ describe('f2b-store.conf', () => {
   ] as const) {
     it(`names the file and key of a bad value: ${text.trim().replace('\n', ' ')}`, () => {
       writeFileSync(join(tmp.dir, 'f2b-store.conf'), text);
-      assert.throws(() => loadStoreConfig(tmp.dir), (e: unknown) => e instanceof InputError && message.test(e.message));
+      assert.throws(() => loadStoreConfig(tmp.dir, BACKEND_CATALOG), (e: unknown) => e instanceof InputError && message.test(e.message));
     });
   }
 });

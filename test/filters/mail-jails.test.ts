@@ -8,6 +8,7 @@ import { cpSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { loadJails, SHIPPED_CONFIG_DIR, SHIPPED_FILTER_DIR, type JailDefinition } from '../../src/config/index.js';
+import { BACKEND_CATALOG } from '../../src/backends/index.js';
 import { LogFilter } from '../../src/filter/index.js';
 import { tempDir } from '../helpers/cli.js';
 
@@ -39,7 +40,7 @@ describe('shipped mail jails', () => {
   function jails(local: string): Map<string, JailDefinition> {
     cpSync(join(SHIPPED_CONFIG_DIR, 'jail.conf'), join(tmp.dir, 'jail.conf'));
     writeFileSync(join(tmp.dir, 'jail.local'), local);
-    return new Map(loadJails(tmp.dir, { filterDirs: [SHIPPED_FILTER_DIR] }).filter((j) => j.enabled).map((j) => [j.name, j]));
+    return new Map(loadJails(tmp.dir, BACKEND_CATALOG, { filterDirs: [SHIPPED_FILTER_DIR] }).filter((j) => j.enabled).map((j) => [j.name, j]));
   }
 
   it('postfix counts rejects, postfix-sasl failed AUTH, dovecot failed logins, each alone', () => {

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { nowSeconds } from '../../core/index.js';
 import { jailConfigDir, loadAction, loadJails } from '../../config/index.js';
+import { BACKEND_CATALOG } from '../../backends/index.js';
 import { checkSchedule } from '../../reconcile/index.js';
 import { createContext } from '../context.js';
 import { printJson } from '../output.js';
@@ -23,7 +24,7 @@ fail2ban's own tree with --config /etc/fail2ban.`)
       const config = ctx.config();
       checkSchedule(config.schedule, '[reconcile] schedule');
       const dir = jailConfigDir(ctx.configDir);
-      const jails = loadJails(dir);
+      const jails = loadJails(dir, BACKEND_CATALOG);
       const enabled = jails.filter((jail) => jail.enabled);
       const warnings = compileJailFilters(enabled);
       for (const jail of enabled) {

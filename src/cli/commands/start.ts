@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { isoTime, nowSeconds } from '../../core/index.js';
 import { enabledJails, loadAction } from '../../config/index.js';
-import { actionStateFile, createActionBackend } from '../../backends/index.js';
+import { actionStateFile, BACKEND_CATALOG } from '../../backends/index.js';
 import { createContext } from '../context.js';
 
 export function register(program: Command): void {
@@ -32,10 +32,17 @@ those entries are kept and the daemon says so once: f2b-store reconcile --yes re
       ]);
       const log = (line: string): void => console.error(`${isoTime(nowSeconds())} f2b-store: ${line}`);
       const store = await ctx.store({ create: true });
-      const backends = await ctx.backends();
       await runDaemon({
         store,
-        backends,
+        backends: (jails) => ctx.backendsFor(jails.map((jail) => ({
+          name: jail.name,
+          backends: jail.backends,
+          // f2b-store's own action (fail2ban delegating to it) would only call f2b-store back.
+          actions: jail.actions.filter((action) => action.name !== 'f2b-store').map((action) => loadAction(action, jail)),
+        })), {
+          stateFile: (jail, actname) => actionStateFile(ctx.dbPath(), jail, actname),
+          details: (name, address) => store.banDetails(address, name),
+        }),
         schedule: ctx.config().schedule,
         fullCheck: ctx.config().fullCheck,
         pidFile: pidFileFor(ctx.dbPath()),
@@ -45,20 +52,10 @@ those entries are kept and the daemon says so once: f2b-store reconcile --yes re
         hostAddresses: () => ctx.hostAddresses(),
         // Filters are compiled here: a bad regex stops start (or a reload) naming its file and line.
         loadJails: () => {
-          const jails = enabledJails(ctx.configDir);
+          const jails = enabledJails(ctx.configDir, BACKEND_CATALOG);
           for (const warning of compileJailFilters(jails)) log(`warning: ${warning}`);
           return jails;
         },
-        actionBackends: (jails) => jails.flatMap((jail) => jail.actions
-          // f2b-store's own action (fail2ban delegating to it) would only call f2b-store back.
-          .filter((action) => action.name !== 'f2b-store')
-          .map((action) => {
-            const loaded = loadAction(action, jail);
-            return createActionBackend({
-              action: loaded, jail: jail.name, stateFile: actionStateFile(ctx.dbPath(), jail.name, loaded.actname),
-              details: (name, address) => store.banDetails(address, name),
-            });
-          })),
         log,
       });
     });

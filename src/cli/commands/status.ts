@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { describeJournalMatch, InputError, journalSourceName } from '../../core/index.js';
 import { jailConfigDir, loadJails } from '../../config/index.js';
+import { BACKEND_CATALOG } from '../../backends/index.js';
 import { askDaemon, controlSocketFor } from '../../daemon/control-socket.js';
 import type { DaemonStatus, JailStatus } from '../../daemon/index.js';
 import { knownBans, reconcile } from '../../reconcile/index.js';
@@ -49,7 +50,7 @@ Every page of the database is read too: a damaged one makes status fail (exit co
       // status vouches for the database too: a damaged page is found even where no count below reads.
       store.checkPages();
       const live = await askDaemon(controlSocketFor(ctx.dbPath()), { command: 'status' }) as DaemonStatus | undefined;
-      const configured = loadJails(jailConfigDir(ctx.configDir));
+      const configured = loadJails(jailConfigDir(ctx.configDir), BACKEND_CATALOG);
       const counts = store.jailCounts(ctx.now);
       const counters = store.failureCounterCounts();
       const names = new Set([...configured.map((j) => j.name), ...counts.keys()]);

@@ -1,0 +1,134 @@
+import { OperationError, messageOf, tryParseAddress, type Family } from '../core/index.js';
+import type { Exec } from './exec.js';
+import { ANY_JAIL, representHostsDeny } from './hosts-deny.js';
+import { ensured, type ApplyReport, type Backend, type Command, type Diff, type EntryKey } from './types.js';
+
+export interface ShorewallOptions {
+  readonly exec: Exec;
+}
+
+const FAMILIES: readonly Family[] = [4, 6];
+
+/** Addresses per `shorewall drop`/`allow`: it runs five iptables commands per address, and each command has a time limit. */
+const CHUNK = 100;
+
+/** The target `shorewall drop` gives its rules; `reject`, `logdrop` and `logreject` entries are the administrator's. */
+const OURS = 'DROP';
+
+const toolOf = (family: Family): string => (family === 4 ? 'shorewall' : 'shorewall6');
+const objectOf = (family: Family): string => `${toolOf(family)} dynamic`;
+const anywhere = (family: Family): string => (family === 4 ? '0.0.0.0/0' : '::/0');
+
+/**
+ * An address as shorewall gets it on its command line: only a canonical address or network of
+ * that family (entries come from log lines; `from`, `to` or a range `a-b` would mean something else).
+ */
+function argumentOf(entry: EntryKey): string {
+  const address = tryParseAddress(entry.address);
+  if (address?.text !== entry.address || address.family !== entry.family) {
+    throw new OperationError(`shorewall: refusing "${entry.address}": not a canonical IPv${entry.family} address or network`);
+  }
+  return entry.address;
+}
+
+/**
+ * Our entries in `shorewall show dynamic` (iptables -L -n -v of the dynamic chain): the rows
+ * `DROP … SOURCE anywhere` with no further match. Hosts come without /32 or /128.
+ */
+export function parseShorewallDynamic(text: string, family: Family): EntryKey[] {
+  const entries: EntryKey[] = [];
+  let rows = false;
+  for (const line of text.split('\n')) {
+    const fields = line.trim().split(/\s+/);
+    if (fields[0] === 'pkts') {
+      rows = true;
+      continue;
+    }
+    if (!rows || fields.length < 8 || fields[2] !== OURS || fields.at(-1) !== anywhere(family)) continue;
+    const address = tryParseAddress(fields.at(-2) ?? '');
+    if (address?.family === family) entries.push({ jail: ANY_JAIL, address: address.text, family });
+  }
+  return entries;
+}
+
+/** `shorewall drop` (or `allow`) for these entries, per family, CHUNK addresses a command. */
+function commands(verb: 'drop' | 'allow', entries: readonly EntryKey[]): Command[] {
+  return FAMILIES.flatMap((family) => {
+    const addresses = entries.filter((entry) => entry.family === family).map(argumentOf);
+    const chunks: Command[] = [];
+    for (let at = 0; at < addresses.length; at += CHUNK) chunks.push({ argv: [toolOf(family), verb, ...addresses.slice(at, at + CHUNK)] });
+    return chunks;
+  });
+}
+
+/**
+ * Shorewall's dynamic blacklist (`shorewall drop ADDR`, `shorewall allow ADDR`, and shorewall6 for
+ * IPv6): it survives `shorewall restart` and `stop`/`start`. It has no jails, so like hosts.deny
+ * it holds each address once. Its entries are ours when their target is DROP; the reject,
+ * logdrop and logreject entries an administrator makes by hand are left alone. Shorewall must be
+ * started with DYNAMIC_BLACKLIST=Yes; f2b-store never starts, stops or reloads it.
+ */
+export function createShorewallBackend(options: ShorewallOptions): Backend {
+  const { exec } = options;
+
+  async function read(family: Family): Promise<EntryKey[]> {
+    let text: string;
+    try {
+      text = await exec({ argv: [toolOf(family), 'show', 'dynamic'] });
+    } catch (error) {
+      // A host with shorewall but no shorewall6 has no IPv6 blacklist to read; banning an IPv6 address there fails, saying what to install.
+      if (family === 6 && (error instanceof Error && (error.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT')) return [];
+      throw new OperationError(`${toolOf(family)}: cannot read its dynamic blacklist (is it started, with DYNAMIC_BLACKLIST=Yes?): ${messageOf(error)}`, { cause: error });
+    }
+    return parseShorewallDynamic(text, family);
+  }
+
+  async function list(): Promise<EntryKey[]> {
+    return (await Promise.all(FAMILIES.map(read))).flat();
+  }
+
+  function plan(diff: Diff): Command[] {
+    return [...commands('allow', diff.remove), ...commands('drop', diff.add)];
+  }
+
+  return {
+    name: 'shorewall',
+    represent: representHostsDeny,
+    async ensure() {
+      return ensured([]);
+    },
+    list,
+    plan,
+    async apply(diff: Diff): Promise<ApplyReport> {
+      if (diff.add.length === 0 && diff.remove.length === 0) return { added: 0, removed: 0, failed: [] };
+      let why = 'shorewall did not change it (see its messages)';
+      for (const command of plan(diff)) {
+        try {
+          await exec(command);
+        } catch (error) {
+          why = messageOf(error);
+        }
+      }
+      // shorewall drop stops at an address iptables refuses and still exits 0: what it did is read back.
+      const now = new Set((await list()).map((entry) => entry.address));
+      const missing = diff.add.filter((entry) => !now.has(entry.address));
+      const left = diff.remove.filter((entry) => now.has(entry.address));
+      return {
+        added: diff.add.length - missing.length,
+        removed: diff.remove.length - left.length,
+        failed: [...missing, ...left].map((entry) => ({ entry, error: why })),
+      };
+    },
+    async flush() {
+      for (const command of commands('allow', await list())) await exec(command);
+    },
+    census: {
+      objectOf: (entry) => objectOf(entry.family),
+      async count() {
+        const counts = new Map<string, number>();
+        for (const entry of await list()) counts.set(objectOf(entry.family), (counts.get(objectOf(entry.family)) ?? 0) + 1);
+        return counts;
+      },
+    },
+  };
+}

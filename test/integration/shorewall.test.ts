@@ -1,0 +1,81 @@
+/**
+ * The shorewall backend against the real shorewall and shorewall6, started inside a namespace of
+ * the test's own (see startPrivateShorewall): its dynamic blacklist, read back with `show dynamic`.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parseShorewallDynamic, systemExec } from '../../src/backends/index.js';
+import { createShorewallBackend } from '../../src/backends/shorewall.js';
+import type { Backend } from '../../src/backends/types.js';
+import { nowSeconds } from '../../src/core/index.js';
+import { entry, keys, reconcilePass, sshd } from '../helpers/backend.js';
+import { startPrivateShorewall } from '../helpers/shorewall.js';
+import type { Netns } from '../helpers/netns.js';
+
+function withShorewall(fn: (ns: Netns, backend: Backend) => Promise<void>): () => Promise<void> {
+  return async () => {
+    const shorewall = startPrivateShorewall();
+    try {
+      assert.match(shorewall.netns.name, /^f2bt-/);
+      await fn(shorewall.netns, createShorewallBackend({ exec: systemExec(shorewall.netns.name) }));
+    } finally {
+      shorewall.close();
+    }
+  };
+}
+
+const dynamic = (ns: Netns): string => ns.run(['iptables', '-S', 'dynamic']) + ns.run(['ip6tables', '-S', 'dynamic']);
+
+describe('shorewall backend', () => {
+  it('reads only its own DROP rows of `show dynamic`, hosts without a prefix', () => {
+    const text = [
+      'Shorewall 5.2.8 Chain dynamic at vm - Wed Dec  2 12:58:09 UTC 2026', '', 'Chain dynamic (1 references)',
+      ' pkts bytes target     prot opt in     out     source               destination         ',
+      '    0     0 DROP       0    --  *      *       198.51.100.0/24      0.0.0.0/0           ',
+      '    0     0 reject     0    --  *      *       203.0.113.9          0.0.0.0/0           ',
+      '   12  720 DROP       all  --  *      *       203.0.113.5          0.0.0.0/0           ',
+      '    0     0 DROP       0    --  *      *       0.0.0.0/0            0.0.0.0/0            source IP range 1.2.3.4-1.2.3.9',
+      '    0     0 ACCEPT     0    --  *      *       203.0.113.6          0.0.0.0/0           ', '',
+    ].join('\n');
+    assert.deepEqual(keys(parseShorewallDynamic(text, 4)), ['* 198.51.100.0/24', '* 203.0.113.5']);
+    assert.deepEqual(parseShorewallDynamic(' pkts bytes target prot opt in out source destination\n 0 0 DROP 0 * * 2001:db8::5 ::/0\n', 6),
+      [{ jail: '*', address: '2001:db8::5', family: 6 }]);
+  });
+
+  it('plans one drop and one allow per family, with validated addresses only', () => {
+    const backend = createShorewallBackend({ exec: async () => '' });
+    const plan = backend.plan({ add: [entry('sshd', '203.0.113.7'), entry('sshd', '2001:db8::7')], remove: [entry('*', '198.51.100.0/24')] }, [sshd], 0);
+    assert.deepEqual(plan.map((c) => c.argv), [['shorewall', 'allow', '198.51.100.0/24'], ['shorewall', 'drop', '203.0.113.7'], ['shorewall6', 'drop', '2001:db8::7']]);
+    // Text from a log line that is not a canonical address never reaches shorewall's command line.
+    for (const address of ['from', '203.0.113.1-203.0.113.9', '10.1.2.3/8', '-x', '203.0.113.7; reboot']) {
+      assert.throws(() => backend.plan({ add: [{ jail: 'sshd', address, family: 4, expiresAt: null }], remove: [] }, [sshd], 0), /refusing/);
+    }
+  });
+
+  it('bans IPv4, IPv6 and a network in the real dynamic blacklist, once per address, and lifts them', withShorewall(async (ns, backend) => {
+    ns.run(['shorewall', 'reject', '203.0.113.200']);
+    const now = nowSeconds();
+    const desired = [entry('sshd', '203.0.113.7'), entry('web', '203.0.113.7', now + 60), entry('sshd', '2001:db8::7'), entry('sshd', '198.51.100.0/24')];
+    const { report } = await reconcilePass(backend, [sshd], desired, now);
+    assert.deepEqual(report, { added: 3, removed: 0, failed: [] });
+    assert.deepEqual(keys(await backend.list()), ['* 198.51.100.0/24', '* 2001:db8::7', '* 203.0.113.7']);
+    assert.match(dynamic(ns), /-A dynamic -s 203\.0\.113\.7\/32 -j DROP/);
+    assert.match(dynamic(ns), /-A dynamic -s 2001:db8::7\/128 -j DROP/);
+    assert.deepEqual((await reconcilePass(backend, [sshd], desired, now)).diff, { add: [], remove: [] });
+
+    // A restart keeps the dynamic blacklist; the administrator's own reject entry is never ours.
+    ns.run(['shorewall', 'restart']);
+    assert.deepEqual(keys(await backend.list()), ['* 198.51.100.0/24', '* 2001:db8::7', '* 203.0.113.7']);
+    const lifted = await reconcilePass(backend, [sshd], desired.slice(3), now);
+    assert.deepEqual(lifted.report, { added: 0, removed: 2, failed: [] });
+    assert.deepEqual(keys(await backend.list()), ['* 198.51.100.0/24']);
+    await backend.flush();
+    assert.deepEqual(await backend.list(), []);
+    assert.match(dynamic(ns), /-A dynamic -s 203\.0\.113\.200\/32 -j reject/);
+  }));
+
+  it('a stopped shorewall is an error naming what to do, and nothing is reported as held', withShorewall(async (ns, backend) => {
+    ns.run(['shorewall', 'stop']);
+    await assert.rejects(backend.list(), /shorewall: cannot read its dynamic blacklist \(is it started, with DYNAMIC_BLACKLIST=Yes\?\)/);
+  }));
+});
