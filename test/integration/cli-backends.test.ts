@@ -13,6 +13,7 @@ import { runCli, tempDir, type CliResult } from '../helpers/cli.js';
 import { startDaemon, waitFor } from '../helpers/daemon.js';
 import { startPrivateFirewalld } from '../helpers/firewalld.js';
 import { createNetns, type Netns } from '../helpers/netns.js';
+import { startPrivateShorewall } from '../helpers/shorewall.js';
 
 /** One firewall under test, as seen from outside f2b-store. */
 interface Firewall {
@@ -124,6 +125,30 @@ async function firewalldFirewall(): Promise<Firewall> {
   };
 }
 
+/** Shorewall's dynamic blacklist: the administrator's own `reject` entry beside ours; a wipe is the administrator allowing our addresses again. */
+function shorewallFirewall(): Firewall {
+  const sw = startPrivateShorewall();
+  const ns = sw.netns;
+  ns.run(['shorewall', 'reject', '192.0.2.77']);
+  const dynamic = (): string => ns.run(['iptables', '-S', 'dynamic']) + ns.run(['ip6tables', '-S', 'dynamic']);
+  return {
+    netns: ns.name,
+    env: {},
+    dump: dynamic,
+    foreign: () => dynamic().split('\n').filter((line) => !line.endsWith('-j DROP')).join('\n'),
+    wipe() {
+      for (const line of dynamic().split('\n')) {
+        const drop = /^-A dynamic -s (\S+) -j DROP$/.exec(line);
+        if (!drop) continue;
+        const [address, prefix] = drop[1]!.split('/');
+        const host = (address!.includes(':') && prefix === '128') || (!address!.includes(':') && prefix === '32');
+        ns.run([address!.includes(':') ? 'shorewall6' : 'shorewall', 'allow', host ? address! : drop[1]!]);
+      }
+    },
+    close: async () => sw.close(),
+  };
+}
+
 /**
  * `repairMs`: how soon after the wipe the daemon must have repaired it (the daemon checks every
  * second). firewalld's wipe deletes our policy and ipsets from its permanent configuration, and
@@ -135,6 +160,7 @@ const BACKENDS: readonly { name: string; open: () => Firewall | Promise<Firewall
   { name: 'ipset', open: ipsetFirewall, repairMs: 5_000 },
   { name: 'iptables', open: iptablesFirewall, repairMs: 5_000 },
   { name: 'firewalld', open: firewalldFirewall, repairMs: 30_000 },
+  { name: 'shorewall', open: shorewallFirewall, repairMs: 5_000 },
 ];
 
 const BANNED = ['203.0.113.7', '2001:db8::66', '198.51.100.0/24'] as const;
@@ -222,8 +248,8 @@ for (const { name, open, repairMs } of BACKENDS) {
         fw.wipe();
         const took = await waitFor('repair', () => missing(BANNED.slice(1)).length === 0, repairMs);
         console.log(`${name}: the daemon repaired a wipe ${took} ms after it was done`);
-        // The drift check noticed (objects missing, or gone while it looked) and reconciled.
-        assert.match(daemon.log(), new RegExp(`drift check: ${name}: (objects were missing|its objects could not be checked)\n`));
+        // The drift check noticed (objects missing, gone while it looked, or holding fewer entries) and reconciled.
+        assert.match(daemon.log(), new RegExp(`drift check: ${name}: (objects were missing|its objects could not be checked|.+ holds \\d+ entries, \\d+ expected)\n`));
       } finally {
         assert.equal(await daemon.stop(), 0, daemon.log());
       }
