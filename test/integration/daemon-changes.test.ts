@@ -25,6 +25,8 @@ describe('the daemon takes in other processes\' changes from the change log', ()
     return (JSON.parse(result.stdout) as LiveStatus).daemon.lastReconcile?.reason;
   };
   const daemonLog = (): string => s.daemon?.log() ?? '';
+  /** The daemon's line comes after its firewall change: waited for, not assumed already there. */
+  const logged = (line: RegExp): Promise<number> => waitFor(`the daemon's log to say ${line}`, () => line.test(daemonLog()), 10_000);
 
   before(async () => {
     s = sshdDaemon();
@@ -37,10 +39,10 @@ describe('the daemon takes in other processes\' changes from the change log', ()
   it('applies a CLI ban and unban from another process without a full reconcile', async () => {
     quiet('ban', '203.0.113.50', '--for', '1h');
     await waitFor('the CLI\'s ban in nftables', () => s.inTable('203.0.113.50'), 10_000);
-    assert.match(daemonLog(), /took in 1 change made by another process \(up to #\d+\): ban 203\.0\.113\.50 in manual; applied to nftables without a full reconcile/);
+    await logged(/took in 1 change made by another process \(up to #\d+\): ban 203\.0\.113\.50 in manual; applied to nftables without a full reconcile/);
     quiet('unban', '203.0.113.50');
     await waitFor('the CLI\'s unban in nftables', () => !s.inTable('203.0.113.50'), 10_000);
-    assert.match(daemonLog(), /took in 1 change made by another process \(up to #\d+\): lift 203\.0\.113\.50 in manual;/);
+    await logged(/took in 1 change made by another process \(up to #\d+\): lift 203\.0\.113\.50 in manual;/);
     assert.equal(lastReconcile(), 'start', `no full reconcile since the start:\n${daemonLog()}`);
     assert.doesNotMatch(daemonLog(), /failed/);
   });
@@ -49,7 +51,7 @@ describe('the daemon takes in other processes\' changes from the change log', ()
     assert.equal(s.cli('ban', '203.0.113.51', '--for', '1h').code, 0);
     assert.ok(s.inTable('203.0.113.51'));
     quiet('ban', '203.0.113.51', '--for', '2h');
-    await waitFor('both changes taken in', () => /extend 203\.0\.113\.51 in manual/.test(daemonLog()), 10_000);
+    await logged(/extend 203\.0\.113\.51 in manual/);
     assert.ok(s.inTable('203.0.113.51'), s.table());
     assert.equal(lastReconcile(), 'start');
     assert.doesNotMatch(daemonLog(), /failed/);
@@ -64,7 +66,7 @@ describe('the daemon takes in other processes\' changes from the change log', ()
     assert.ok(s.inTable('203.0.113.60') && !s.inTable('203.0.113.51'), s.table());
     quiet('ban', '203.0.113.61', '--for', '1h');
     await waitFor('the ban after the restart in nftables', () => s.inTable('203.0.113.61'), 10_000);
-    assert.match(daemonLog(), /took in 1 change made by another process \(up to #\d+\): ban 203\.0\.113\.61 in manual/);
+    await logged(/took in 1 change made by another process \(up to #\d+\): ban 203\.0\.113\.61 in manual/);
     assert.equal(lastReconcile(), 'start');
   });
 });
