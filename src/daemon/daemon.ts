@@ -2,7 +2,7 @@ import type { Server } from 'node:net';
 import { isoTime, journalSourceName, messageOf, nowSeconds, OperationError, type Address, type JournalSource, type LockoutFloor } from '../core/index.js';
 import type { EnabledJail } from '../config/index.js';
 import type { Backend } from '../backends/index.js';
-import { ReconcileLoop, checkSchedule, jailRulesOf } from '../reconcile/index.js';
+import { DAEMON, ReconcileLoop, checkSchedule, jailRulesOf } from '../reconcile/index.js';
 import { isDamaged, type BanStore } from '../store/index.js';
 import { JournalReader, journalSelection, LogTailer } from '../watch/index.js';
 import { createBanLog } from './ban-log.js';
@@ -117,6 +117,8 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   }
   const release = claimPidFile(options.pidFile);
   store.setBusyTimeout(DAEMON_BUSY_TIMEOUT_MS);
+  // Its own changes are in the backends as it makes them: the loop follows only the others'.
+  store.setChangeWriter(DAEMON);
   const loop = new ReconcileLoop({
     store, backends, schedule: options.schedule, fullCheck: options.fullCheck, clock: nowSeconds, log,
     rules: (name) => rules(name),

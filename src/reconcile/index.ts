@@ -6,3 +6,4 @@ export { diffEntries, type DiffResult } from './diff.js';
 export { defaultJailRules, entryOf, jailRulesOf, rulesFor, type JailRules } from './entries.js';
 export { checkSchedule } from './cron-timer.js';
 export { ReconcileLoop, type LastReconcile, type LoopOptions } from './loop.js';
+export { CHANGE_BATCH, changeStates, DAEMON, readChanges, type ChangeFeed } from './change-feed.js';

@@ -1,11 +1,12 @@
 import { isoTime, messageOf, monotonicMs, type Ban } from '../core/index.js';
 import type { Backend } from '../backends/index.js';
 import { isDamaged, type BanStore } from '../store/index.js';
+import { changeStates, DAEMON, describeChanges, readChanges } from './change-feed.js';
 import { CronTimer } from './cron-timer.js';
 import { DriftCheck, type Stale } from './drift.js';
 import { defaultJailRules, entryOf, rulesFor, type JailRules } from './entries.js';
 import { enforceable, type BanFloor, type RefusedBan } from './floor.js';
-import { reconcile, type BackendReport } from './reconcile.js';
+import { applyChange, reconcile, type BackendReport } from './reconcile.js';
 import { knownBans } from './removal-guard.js';
 
 /** setTimeout's longest delay; a later expiry is simply re-armed when this one fires. */
@@ -52,6 +53,8 @@ export class ReconcileLoop {
   private running: Promise<BackendReport[]> | undefined;
   private again = false;
   private seenVersion = -1;
+  /** The latest change (of the store's change log) the backends are known to hold. */
+  private cursor = 0;
   /** monotonicMs() of the latest full reconcile. */
   private lastFull = Number.NEGATIVE_INFINITY;
   private stopped = false;
@@ -90,7 +93,12 @@ export class ReconcileLoop {
       this.again = true;
       return this.running;
     }
-    this.running = this.once(reason, only).finally(() => {
+    return this.exclusive(() => this.once(reason, only));
+  }
+
+  /** Runs `task` as the one run under way; a run asked for meanwhile follows it. */
+  private exclusive(task: () => Promise<BackendReport[]>): Promise<BackendReport[]> {
+    this.running = task().finally(() => {
       this.running = undefined;
       if (this.again && !this.stopped) {
         this.again = false;
@@ -107,11 +115,12 @@ export class ReconcileLoop {
 
   private async tick(): Promise<void> {
     // Another process wrote bans: it applied them to the backends it runs, but not to the ones
-    // only the daemon has (action.d commands), and the next expiry may have moved.
+    // only the daemon has (action.d commands), and the next expiry may have moved. Left for the
+    // next tick while a run is under way, which may take them in itself.
     const version = this.options.store.dataVersion();
-    if (version !== this.seenVersion) {
+    if (version !== this.seenVersion && !this.running) {
       this.seenVersion = version;
-      await this.run('the database changed');
+      await this.exclusive(() => this.follow());
       return;
     }
     if (monotonicMs() - this.lastFull >= this.options.fullCheck * 1000) {
@@ -166,17 +175,65 @@ export class ReconcileLoop {
     }
   }
 
+  /**
+   * Applies the changes other processes made since the cursor as changes (see changeStates), as
+   * the daemon applies its own: no backend is read back. A full reconcile takes them in when
+   * that is the only way (see readChanges).
+   */
+  private async follow(): Promise<BackendReport[]> {
+    const { store, clock, log, rules, backends } = this.options;
+    const now = clock();
+    let reports: BackendReport[];
+    try {
+      const feed = readChanges(store, this.cursor);
+      if (feed.full) return await this.once(`the database changed: ${feed.why}`);
+      if (feed.changes.length > 0) {
+        const { before, after } = changeStates(feed.changes, (address) => store.activeTouching(address, now));
+        reports = await applyChange(before, after, backends, now, {
+          ...(rules ? { rules } : {}), floor: this.options.floor(), known: () => knownBans(store, now),
+        }, () => this.options.active?.(now) ?? store.activeAnyOrder(now));
+        this.applied(before, after, reports);
+        log(`took in ${feed.changes.length} change${feed.changes.length === 1 ? '' : 's'} made by another process (up to #${feed.upTo}): `
+          + `${describeChanges(feed.changes)}; applied to ${backends.map((b) => b.name).join(', ') || 'no backend'} without a full reconcile`);
+        this.tellReports('changes from another process', reports);
+        this.armExpiry();
+      } else {
+        reports = [];
+      }
+      this.advance(feed.upTo, now);
+    } catch (error) {
+      this.problem('taking in changes from another process', error);
+      return [];
+    }
+    return reports;
+  }
+
+  /** The backends hold every change up to `upTo`: the cursor moves there, and the store may prune what every reader took in. */
+  private advance(upTo: number, now: number): void {
+    if (upTo === this.cursor) return;
+    this.cursor = upTo;
+    try {
+      this.options.store.advanceChangeReader(DAEMON, upTo, now);
+    } catch (error) {
+      // Only pruning waits for it: the cursor in memory is what the daemon follows.
+      this.problem('saving where the daemon stands in the change log', error);
+    }
+  }
+
   private async once(reason: string, only?: readonly Backend[]): Promise<BackendReport[]> {
-    const { store, clock, log, rules } = this.options;
+    const { store, clock, rules } = this.options;
     const now = clock();
     const backends = only ?? this.options.backends;
     let reports: BackendReport[];
+    let upTo: number | undefined;
     const refused: RefusedBan[] = [];
     try {
       if (!only) {
         this.lastFull = monotonicMs();
-        // What this reconcile reads includes every commit up to here: later ones show as a new version.
+        // What this reconcile reads includes every commit up to here: later ones show as a new
+        // version, and as changes after the cursor.
         this.seenVersion = store.dataVersion();
+        upTo = store.latestChange();
       }
       // reconcile() reads every active ban before it changes any backend: a store that fails to
       // read leaves the firewall as it is, never emptied of the bans it could not read.
@@ -192,23 +249,30 @@ export class ReconcileLoop {
       return [];
     }
     this.tellRefused(refused);
+    if (upTo !== undefined) this.advance(upTo, now);
     const others = only ? (this.latest?.reports ?? []).filter((r) => !reports.some((mine) => mine.name === r.name)) : [];
     this.latest = { at: now, reason, reports: [...others, ...reports], refused: refused.length };
-    for (const r of reports) {
-      for (const note of r.notes ?? []) log(note);
-      for (const { error } of r.skipped ?? []) log(`reconcile (${reason}) ${r.name}: ${error}`);
-      if (r.error !== null) log(`reconcile (${reason}) ${r.name}: ${r.error}`);
-      else if (r.added || r.removed || r.failed.length) {
-        log(`reconcile (${reason}) ${r.name}: added ${r.added}, removed ${r.removed}, unchanged ${r.unchanged}${r.failed.length ? `, ${r.failed.length} failed` : ''}`);
-      }
-      this.tellKept(r);
-    }
+    this.tellReports(`reconcile (${reason})`, reports);
+    for (const r of reports) this.tellKept(r);
     try {
       this.armExpiry();
     } catch (error) {
       this.problem('timing the next expiry', error);
     }
     return reports;
+  }
+
+  /** What the backends had to tell, and what they changed or failed to. */
+  private tellReports(what: string, reports: readonly BackendReport[]): void {
+    const { log } = this.options;
+    for (const r of reports) {
+      for (const note of r.notes ?? []) log(note);
+      for (const { error } of r.skipped ?? []) log(`${what} ${r.name}: ${error}`);
+      if (r.error !== null) log(`${what} ${r.name}: ${r.error}`);
+      else if (r.added || r.removed || r.failed.length) {
+        log(`${what} ${r.name}: added ${r.added}, removed ${r.removed}, unchanged ${r.unchanged}${r.failed.length ? `, ${r.failed.length} failed` : ''}`);
+      }
+    }
   }
 
   /** Each refused ban is logged once, the first time a reconcile meets it. */

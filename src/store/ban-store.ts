@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { contains, isActive, laterExpiry, storedTime, tryParseAddress, type Ban, type BanRequest, type BanSource, type JournalCursor, type LogPosition } from '../core/index.js';
+import { ChangeLog, type ChangeQuery, type StoredChange } from './change-log.js';
 import { asDamaged, checkProblems, DatabaseDamagedError } from './damage.js';
 import { openDatabase, type OpenedDatabase, type OpenOptions } from './open.js';
 import type { MigrationReport } from './migrations.js';
@@ -129,6 +130,7 @@ export class BanStore {
   private readonly path: string;
   private readonly db: Database.Database;
   private readonly stmt;
+  private readonly changes: ChangeLog;
   private damageTold = false;
   private damageListener: ((error: DatabaseDamagedError) => void) | undefined;
 
@@ -137,6 +139,7 @@ export class BanStore {
     this.path = opened.path;
     this.migration = opened.migration;
     const db = this.db;
+    this.changes = new ChangeLog(db);
     this.stmt = {
       // The open ban, if any, is always the newest row of its (address, jail): see banInTransaction.
       latest: db.prepare<[string, string], BanRow & { id: number }>(
@@ -328,8 +331,9 @@ export class BanStore {
       const expiresAt = laterExpiry(open.ban.expiresAt, request.expiresAt);
       if (expiresAt === open.ban.expiresAt && (open.ban.forced || !forced)) return { ban: open.ban, change: 'kept' };
       // UPDATE … RETURNING of an existing id always yields the row.
-      const row = this.stmt.extend.get({ id: open.id, expiresAt, reason, failures, matches, forced: Number(forced) }) as BanRow;
-      return { ban: toBan(row), change: 'extended' };
+      const ban = toBan(this.stmt.extend.get({ id: open.id, expiresAt, reason, failures, matches, forced: Number(forced) }) as BanRow);
+      this.changes.append('extend', ban, now, open.ban.expiresAt);
+      return { ban, change: 'extended' };
     }
     const row: BanRow = {
       address: request.address,
@@ -346,7 +350,9 @@ export class BanStore {
       forced: Number(forced),
     };
     this.stmt.insert.run({ ...row, matches });
-    return { ban: toBan(row), change: 'new' };
+    const ban = toBan(row);
+    this.changes.append('ban', ban, now);
+    return { ban, change: 'new' };
   }
 
   /**
@@ -407,18 +413,22 @@ export class BanStore {
       const banCount = Math.max(open.ban.banCount, record.banCount);
       if (expiresAt === open.ban.expiresAt && banCount === open.ban.banCount && (open.ban.forced || !record.forced)) return 'kept';
       this.stmt.merge.run({ id: open.id, expiresAt, banCount, failures, matches, forced: row.forced });
+      this.changes.append('extend', { ...open.ban, expiresAt, forced: open.ban.forced || row.forced === 1 }, now, open.ban.expiresAt);
       return 'extended';
     }
     this.stmt.insert.run({ ...row, reason: null });
+    this.changes.append('ban', toBan({ ...row, reason: null, lifted_at: null, lifted_by: null }), now);
     return 'new';
   }
 
   /** Lifts the active ban of `address` in `jail`, or in every jail when `jail` is undefined. */
   lift(address: string, jail: string | undefined, by: string, now: number): Ban[] {
-    const rows = this.guard(() => jail === undefined
-      ? this.stmt.liftAll.all({ address, by, now })
-      : this.stmt.liftOne.all({ address, jail, by, now }));
-    return rows.map(toBan);
+    return this.guard(() => this.db.transaction(() => {
+      const rows = jail === undefined ? this.stmt.liftAll.all({ address, by, now }) : this.stmt.liftOne.all({ address, jail, by, now });
+      const lifted = rows.map(toBan);
+      for (const ban of lifted) this.changes.append('lift', ban, now);
+      return lifted;
+    }).immediate());
   }
 
   /** Active bans, ordered by jail then address; streamed, so a million rows never sit in memory. */
@@ -557,8 +567,41 @@ export class BanStore {
     }).immediate());
   }
 
-  /** Deletes history that ended before `before`; returns how many rows went. */
+  /** Deletes history that ended before `before`, and the changes made before it; returns how many bans rows went. */
   purgeHistory(before: number): number {
-    return this.guard(() => this.db.transaction(() => this.stmt.purge.run({ before }).changes).immediate());
+    return this.guard(() => this.db.transaction(() => {
+      this.changes.pruneBefore(before);
+      return this.stmt.purge.run({ before }).changes;
+    }).immediate());
+  }
+
+  /** Names the process in every change this connection records from now on ('cli' until told). */
+  setChangeWriter(writer: string): void {
+    this.changes.writer = writer;
+  }
+
+  /** The changes `query` asks for (ids are change ids), oldest first. */
+  changesAfter(query: ChangeQuery): StoredChange[] {
+    return this.guard(() => this.changes.after(query));
+  }
+
+  /** The id of the oldest change still kept (older ones were pruned), if any is. */
+  oldestChange(): number | undefined {
+    return this.guard(() => this.changes.oldest());
+  }
+
+  /** The id of the latest change ever recorded, also when it was pruned since (0 before the first). */
+  latestChange(): number {
+    return this.guard(() => this.changes.latest());
+  }
+
+  /** Where `reader` stood in the change log when it last said (see advanceChangeReader). */
+  changeReader(reader: string): number | undefined {
+    return this.guard(() => this.changes.reader(reader));
+  }
+
+  /** `reader` has taken in every change up to `after`: changes every reader has taken in are deleted. */
+  advanceChangeReader(reader: string, after: number, now: number): void {
+    this.guard(() => this.db.transaction(() => this.changes.advance(reader, after, now)).immediate());
   }
 }

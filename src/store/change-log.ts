@@ -1,0 +1,119 @@
+import type Database from 'better-sqlite3';
+import { storedTime, type Ban, type BanSource } from '../core/index.js';
+
+/** What a change did to the active ban of (address, jail): made it, lengthened it (or forced it), lifted it. */
+export type ChangeKind = 'ban' | 'extend' | 'lift';
+
+/** One row of the change log (schema/006_changes.sql). */
+export interface StoredChange {
+  /** The local sequence number: increasing, never reused. */
+  readonly id: number;
+  readonly kind: ChangeKind;
+  readonly address: string;
+  readonly jail: string;
+  /** The ban's expiry after the change (the lifted ban's for 'lift'); null = permanent. */
+  readonly expiresAt: number | null;
+  /** 'extend' only: the expiry before (null = permanent). */
+  readonly previousExpiresAt: number | null;
+  readonly forced: boolean;
+  readonly source: BanSource;
+  readonly at: number;
+  /** Which process made it: 'daemon' or 'cli'. */
+  readonly writer: string;
+}
+
+/** Which changes to read: ids in (after, upTo], at most `limit`, leaving out those of the writer `except`. */
+export interface ChangeQuery {
+  readonly after: number;
+  readonly upTo: number;
+  readonly except: string;
+  readonly limit: number;
+}
+
+interface ChangeRow {
+  id: number;
+  kind: ChangeKind;
+  address: string;
+  jail: string;
+  expires_at: number | null;
+  previous_expires_at: number | null;
+  forced: number;
+  source: BanSource;
+  at: number;
+  writer: string;
+}
+
+/**
+ * The change log's statements over the store's database handle. Appending runs inside the
+ * caller's transaction (the one that changes bans): a change and its row commit together or not
+ * at all.
+ */
+export class ChangeLog {
+  private readonly stmt;
+  /** Written into every row this connection appends. */
+  writer = 'cli';
+
+  constructor(db: Database.Database) {
+    this.stmt = {
+      append: db.prepare(
+        `INSERT INTO changes (kind, address, jail, expires_at, previous_expires_at, forced, source, at, writer)
+         VALUES (@kind, @address, @jail, @expiresAt, @previousExpiresAt, @forced, @source, @at, @writer)`),
+      after: db.prepare<unknown[], ChangeRow>(
+        `SELECT id, kind, address, jail, expires_at, previous_expires_at, forced, source, at, writer FROM changes
+         WHERE id > @after AND id <= @upTo AND writer <> @except ORDER BY id LIMIT @limit`),
+      oldest: db.prepare<[], { id: number | null }>('SELECT min(id) AS id FROM changes'),
+      // The highest id ever handed out, also when its row was pruned.
+      latest: db.prepare<[], { seq: number }>('SELECT seq FROM sqlite_sequence WHERE name = \'changes\''),
+      reader: db.prepare<[string], { after: number }>('SELECT after FROM change_readers WHERE reader = ?'),
+      saveReader: db.prepare(
+        `INSERT INTO change_readers (reader, after, updated_at) VALUES (@reader, @after, @now)
+         ON CONFLICT (reader) DO UPDATE SET after = excluded.after, updated_at = excluded.updated_at`),
+      pruneRead: db.prepare('DELETE FROM changes WHERE id <= (SELECT min(after) FROM change_readers)'),
+      pruneOlder: db.prepare('DELETE FROM changes WHERE at < ?'),
+    };
+  }
+
+  /** Appends what happened to `ban`'s (address, jail); `previous` is an extended ban's expiry before. */
+  append(kind: ChangeKind, ban: Ban, at: number, previous: number | null = null): void {
+    this.stmt.append.run({
+      kind, address: ban.address, jail: ban.jail, expiresAt: ban.expiresAt, previousExpiresAt: kind === 'extend' ? previous : null,
+      forced: Number(ban.forced), source: ban.source, at, writer: this.writer,
+    });
+  }
+
+  /** Up to `limit` changes after `after` up to `upTo`, but those `except` made, oldest first. */
+  after(query: ChangeQuery): StoredChange[] {
+    return this.stmt.after.all(query).map((row) => ({
+      id: row.id, kind: row.kind, address: row.address, jail: row.jail,
+      expiresAt: row.expires_at === null ? null : storedTime(row.expires_at),
+      previousExpiresAt: row.previous_expires_at === null ? null : storedTime(row.previous_expires_at),
+      forced: row.forced === 1, source: row.source, at: row.at, writer: row.writer,
+    }));
+  }
+
+  /** The id of the latest change ever appended (0 before the first). */
+  latest(): number {
+    return this.stmt.latest.get()?.seq ?? 0;
+  }
+
+  /** The id of the oldest change still kept, if any. */
+  oldest(): number | undefined {
+    return this.stmt.oldest.get()?.id ?? undefined;
+  }
+
+  /** Where `reader` stands, if it ever read. */
+  reader(reader: string): number | undefined {
+    return this.stmt.reader.get(reader)?.after;
+  }
+
+  /** Records that `reader` took in every change up to `after`, and deletes those every reader has taken in. */
+  advance(reader: string, after: number, now: number): void {
+    this.stmt.saveReader.run({ reader, after, now });
+    this.stmt.pruneRead.run();
+  }
+
+  /** Deletes changes made before `before`, read or not (a reader left behind starts over from the bans). */
+  pruneBefore(before: number): number {
+    return this.stmt.pruneOlder.run(before).changes;
+  }
+}
