@@ -405,6 +405,14 @@ export async function runDaemonBench(): Promise<void> {
       + `drift check ${schedule ? `\`${schedule[1]}\`, full check every ${schedule[2]} s` : 'at its default schedule'}, log sweep every 2 s. Peak RSS is VmHWM from /proc/PID/status.`,
     `1-minute load average at start / end: ${loadAtStart.toFixed(2)} / ${loadAtEnd.toFixed(2)} (the writer and the daemon share the machine's ${machine.cores} cores; `
       + `the run adds about 1)${loadAtStart > 0.5 || loadAtEnd > 1.5 ? ': other work was running, timings are inflated' : ''}.`,
+    'Where the daemon\'s time goes (cpu profiles, F2B_BENCH_DAEMON_PROF, 300,000 lines): the filter worker matches a chunk while the main thread '
+      + 'counts and commits the one before (the tailer reads one 256 KiB chunk ahead); while the tailer is behind, up to 8 chunks share one '
+      + 'transaction (with synchronous = FULL each commit is an fsync: per chunk it was the largest cost). Attackers fail on after their ban '
+      + '(six failures each on average, maxretry 3): those failures are still counted (as fail2ban does), but a ban the daemon knows of is not '
+      + 'decided again; the bans of a batch are read in one query. What remains on the main thread, largest first: the transaction '
+      + '(failure-counter upserts, one per address whose window changed, and the ban rows with their indexes), counting (window update, '
+      + 'address parsing), one store read per new ban for bantime.increment\'s count, the Ban lines (stderr and the ban log), sending the '
+      + 'lines to the worker (structured clone), and GC.',
   ];
   report('daemon', `Daemon benchmark — ${startedAt.toISOString().slice(0, 10)}`, { machine, startedAt },
     ['what', 'result', 'target', 'status'], rows(workload, figures, rate), remarks);

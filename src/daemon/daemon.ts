@@ -171,6 +171,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
       paths: [...group.paths].map(([pattern, tail]) => ({ pattern, tail })),
       // A position held in memory (the database cannot be written) is newer than the stored one.
       stored: (path) => writer.heldPosition(path) ?? store.logPosition(path),
+      prepare: (batch) => logJails.prepare(batch),
       onLines: (batch) => logJails.handle(batch),
       encoding: group.encoding,
       polling: group.polling,

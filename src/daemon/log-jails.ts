@@ -1,4 +1,4 @@
-import { describeJournalMatch, journalMatches, journalSourceName, messageOf, parseAddress, type Ban, type LockoutCheck } from '../core/index.js';
+import { describeJournalMatch, journalMatches, journalSourceName, messageOf, parseAddress, type Ban, type JournalCursor, type LockoutCheck, type LogPosition } from '../core/index.js';
 import type { EnabledJail } from '../config/index.js';
 import type { Backend } from '../backends/index.js';
 import { JailEngine, type BanDecision, type FailureCounterChange } from '../engine/index.js';
@@ -7,7 +7,29 @@ import { applyChange, knownBans, type BackendReport, type BanFloor, type JailRul
 import { isDamaged, type BanStore, type LogBatchCommit } from '../store/index.js';
 import { compileLogPattern, MAX_LINE_BYTES, patternMatches, type JournalBatch, type JournalStatus, type LineBatch, type LogPattern } from '../watch/index.js';
 import type { BanLogEvent } from './ban-log.js';
+import { BannedView } from './banned-view.js';
 import type { StoreWriter } from './store-writer.js';
+
+/** A batch of lines sent to the filter worker, with the jails it was sent for. */
+interface Prepared {
+  readonly jails: readonly RunningJail[];
+  readonly matched: Promise<Map<string, readonly LineFailures[]>>;
+}
+
+/** Batches whose commit may wait for the next one while the tailer is behind: a few ms of a ban's way to the firewall, for far fewer transactions. */
+const MAX_UNCOMMITTED_BATCHES = 8;
+
+/** What counted lines caused, not committed yet. */
+interface Uncommitted {
+  readonly candidates: Map<string, BanDecision>;
+  readonly jails: Set<RunningJail>;
+  readonly positions: Map<string, LogPosition>;
+  batches: number;
+}
+
+function nothingUncommitted(): Uncommitted {
+  return { candidates: new Map(), jails: new Set(), positions: new Map(), batches: 0 };
+}
 
 /** One jail at work: its engine (failure counters); its filter runs in the filter worker, one per log file there. */
 interface RunningJail {
@@ -73,6 +95,13 @@ export class LogJails {
   private readonly worker: FilterWorker;
   /** Over-long lines dropped per file since start. */
   private readonly dropped = new Map<string, number>();
+  /** Bans known active, so an attacker failing on after its ban is not decided again and again. */
+  private readonly banned = new BannedView();
+  /** Batches the tailers read ahead, being matched until they are delivered. */
+  private readonly prepared = new WeakMap<LineBatch, Prepared>();
+  /** The newest batch prepared of each file: a batch delivered before it is behind. */
+  private readonly lastPrepared = new Map<string, LineBatch>();
+  private uncommitted = nothingUncommitted();
 
   constructor(private readonly options: LogJailsOptions, definitions: readonly EnabledJail[]) {
     this.worker = new FilterWorker({ filters: filterEntries(definitions), onSlowLine: (slow) => options.log(slowLineMessage(slow)) });
@@ -81,6 +110,7 @@ export class LogJails {
 
   /** Ends the filter worker; no batch is handled after. */
   async close(): Promise<void> {
+    await this.flush();
     await this.worker.close();
   }
 
@@ -121,6 +151,7 @@ export class LogJails {
         now: this.options.now,
         log: (message) => this.options.log(`[${definition.name}] ${message}`),
         lockout: (address) => this.options.lockout()(address),
+        banned: (address, now) => this.banned.has(definition.name, address, now),
       });
       engine.restore(this.options.store.failureCounters(definition.name));
       next.set(definition.name, {
@@ -132,17 +163,48 @@ export class LogJails {
   }
 
   /**
+   * The tailer's `prepare`: the batch goes to the filter worker at once, so the worker matches it
+   * while the batch before it is counted and committed here.
+   */
+  prepare(batch: LineBatch): void {
+    const now = this.options.now();
+    const jails = [...this.jails.values()].filter((jail) => jail.patterns.some((p) => patternMatches(p, batch.path)));
+    // Matched in the filter worker: no regex holds up the event loop, and a line past its time budget is dropped.
+    const matched = this.worker.process(batch.path, jails.map((jail) => jail.definition.name), batch.lines, now);
+    // A batch read ahead is not delivered when the one before it fails: its failure is nobody's.
+    matched.catch(() => undefined);
+    this.prepared.set(batch, { jails, matched });
+    this.lastPrepared.set(batch.path, batch);
+  }
+
+  /**
    * The tailer's callback. Each line is matched and counted exactly once: the jails' state moves
    * on in memory, and the store follows with what the lines caused (or holds it until it can), so
    * nothing here asks the tailer to deliver the lines again.
    */
   async handle(batch: LineBatch): Promise<void> {
     this.noteDropped(batch.path, batch.dropped);
-    const now = this.options.now();
-    const jails = [...this.jails.values()].filter((jail) => jail.patterns.some((p) => patternMatches(p, batch.path)));
-    // Matched in the filter worker: no regex holds up the event loop, and a line past its time budget is dropped.
-    const matched = await this.worker.process(batch.path, jails.map((jail) => jail.definition.name), batch.lines, now);
-    await this.settle(jails, matched, { positions: [batch.position] }, batch.path, now);
+    if (!this.prepared.has(batch)) this.prepare(batch);
+    const { jails, matched } = this.prepared.get(batch) as Prepared;
+    this.prepared.delete(batch);
+    try {
+      const results = await matched;
+      await this.count(jails, results, [batch.position], this.options.now());
+    } catch (error) {
+      // Read again by the tailer: what the batches before it caused is committed first.
+      await this.commit([], batch.path, this.options.now());
+      throw error;
+    }
+    // Behind (the tailer has read the next batch of this file already): the next one commits both, up to a limit.
+    const behind = this.lastPrepared.get(batch.path) !== batch;
+    if (!behind) this.lastPrepared.delete(batch.path);
+    if (behind && this.uncommitted.batches < MAX_UNCOMMITTED_BATCHES) return;
+    await this.commit([], batch.path, this.options.now());
+  }
+
+  /** Commits what counted lines caused that is not committed yet (see handle); the worker is no longer needed after. */
+  async flush(): Promise<void> {
+    await this.commit([], 'the last lines read', this.options.now());
   }
 
   /**
@@ -162,7 +224,8 @@ export class LogJails {
       matched.set(jail.definition.name, results.get(jail.definition.name) ?? []);
     }
     const cursors = batch.cursor === undefined || batch.realtime === undefined ? [] : [{ source, cursor: batch.cursor, realtime: batch.realtime }];
-    await this.settle(jails, matched, { positions: [], cursors }, label, now);
+    await this.count(jails, matched, [], now);
+    await this.commit(cursors, label, now);
   }
 
   /** The jails reading the journal `source` (journalSourceName of their backend options). */
@@ -170,26 +233,35 @@ export class LogJails {
     return [...this.jails.values()].filter((jail) => jail.definition.journal !== undefined && journalSourceName(jail.definition.journal) === source);
   }
 
-  /** Counts the failures the lines completed in their jails, then commits them with where reading stands, and applies the bans. */
-  private async settle(
-    jails: readonly RunningJail[], matched: ReadonlyMap<string, readonly LineFailures[]>, at: Pick<LogBatchCommit, 'positions' | 'cursors'>,
-    what: string, now: number,
+  /** Counts the failures the lines completed in their jails; what they caused waits in `uncommitted` with where reading stands. */
+  private async count(
+    jails: readonly RunningJail[], matched: ReadonlyMap<string, readonly LineFailures[]>, positions: readonly LogPosition[], now: number,
   ): Promise<void> {
-    const candidates = new Map<string, BanDecision>();
+    this.banned.sync(this.read('the data version', () => this.options.store.dataVersion(), undefined), now);
     for (const jail of jails) {
+      this.uncommitted.jails.add(jail);
       for (const { failures } of matched.get(jail.definition.name) ?? []) {
         for (const failure of failures) {
           // A burst longer than maxretry decides again every maxretry lines: one ban is enough.
           for (const decision of await jail.engine.add(failure)) {
             const key = `${decision.jail} ${decision.address}`;
-            if (!candidates.has(key)) candidates.set(key, decision);
+            // Read afresh: a commit while this awaited started a new set.
+            if (!this.uncommitted.candidates.has(key)) this.uncommitted.candidates.set(key, decision);
           }
         }
       }
     }
-    const counters = jails.flatMap((jail) => jail.engine.takeChanges());
+    for (const position of positions) this.uncommitted.positions.set(position.path, position);
+    this.uncommitted.batches++;
+  }
+
+  /** Commits what the lines counted so far caused, with where reading stands, and applies the bans. */
+  private async commit(cursors: readonly JournalCursor[], what: string, now: number): Promise<void> {
+    const { candidates, jails, positions } = this.uncommitted;
+    this.uncommitted = nothingUncommitted();
+    const counters = [...jails].flatMap((jail) => jail.engine.takeChanges());
     try {
-      await this.commitAndApply([...candidates.values()], counters, at, now);
+      await this.commitAndApply([...candidates.values()], counters, { positions: [...positions.values()], cursors }, now);
     } catch (error) {
       // The lines are counted already: reading them again would count them twice.
       this.options.log(`applying what ${what} caused failed: ${messageOf(error)}; the next reconcile repairs the firewall`);
@@ -202,14 +274,15 @@ export class LogJails {
     const { writer } = this.options;
     // What blocks each address now: it tells an address already banned in its jail, and it is
     // the `before` of the change applied to the backends.
-    const touching = new Map<string, Ban[]>();
-    for (const { address } of candidates) {
-      if (!touching.has(address)) touching.set(address, this.activeTouching(address, now));
-    }
-    const decisions = candidates.filter((decision) =>
-      !touching.get(decision.address)?.some((ban) => ban.jail === decision.jail && ban.address === decision.address));
+    const touching = this.activeTouching([...new Set(candidates.map((c) => c.address))], now);
+    const decisions = candidates.filter((decision) => {
+      const own = touching.get(decision.address)?.find((ban) => ban.jail === decision.jail && ban.address === decision.address);
+      if (own !== undefined) this.banned.note(own, now);
+      return own === undefined;
+    });
     const results = writer.commit({ bans: decisions, counters, ...at });
     if (decisions.length === 0) return;
+    for (const ban of results?.map((r) => r.ban) ?? decisions) this.banned.note(ban, now);
     const changed = results === undefined
       ? writer.held(now).filter((ban) => decisions.some((d) => d.jail === ban.jail && d.address === ban.address))
       : results.filter((r) => r.change !== 'kept').map((r) => r.ban);
@@ -217,7 +290,8 @@ export class LogJails {
     if (changed.length === 0) return;
     const banned = [...new Set(decisions.map((d) => d.address))];
     const before = banned.flatMap((address) => touching.get(address) ?? []);
-    const after = banned.flatMap((address) => this.activeTouching(address, now));
+    const afterByAddress = this.activeTouching(banned, now);
+    const after = banned.flatMap((address) => afterByAddress.get(address) ?? []);
     const reports = await applyChange(before, after, this.options.backends, now, {
       rules: this.options.rules, floor: this.options.floor(), known: () => knownBans(this.options.store, now),
     }, () => this.active(now));
@@ -230,8 +304,10 @@ export class LogJails {
     return [...this.options.store.activeAnyOrder(now), ...this.options.writer.held(now)];
   }
 
-  private activeTouching(address: string, now: number): Ban[] {
-    return [...this.read('active bans', () => this.options.store.activeTouching(address, now), []), ...this.options.writer.heldTouching(address, now)];
+  /** What blocks each of `addresses` now: the store's active bans and those held until it can take them. */
+  private activeTouching(addresses: readonly string[], now: number): Map<string, Ban[]> {
+    const stored = this.read('active bans', () => this.options.store.activeTouchingAll(addresses, now), new Map<string, Ban[]>());
+    return new Map(addresses.map((address) => [address, [...stored.get(address) ?? [], ...this.options.writer.heldTouching(address, now)]]));
   }
 
   /**
@@ -251,6 +327,7 @@ export class LogJails {
   forget(address: string): void {
     const text = parseAddress(address).text;
     for (const jail of this.jails.values()) jail.engine.forget(text);
+    this.banned.forget(text);
     this.options.writer.drop(text);
   }
 

@@ -48,6 +48,12 @@ export interface EngineDeps {
    * failures of an address it refuses are not counted, and the refusal is said once per findtime.
    */
   readonly lockout?: LockoutCheck;
+  /**
+   * Whether `address` is known to hold an active ban in this jail at `now`: a failure completing
+   * its count then decides nothing (the ban would be dropped as already banned), though the
+   * failure is counted as any other. Nothing is known banned when not given.
+   */
+  readonly banned?: (address: string, now: number) => boolean;
 }
 
 /** Most refused addresses remembered at once, so each refusal is said once per findtime. */
@@ -136,7 +142,7 @@ export class JailEngine {
       if (!address || (await this.ignore.reason(address, now)) !== undefined || this.refused(address, now)) continue;
       this.total++;
       const reached = this.windows.record(address.text, time, failure.lines);
-      if (reached) decisions.push(this.decide(address.text, reached));
+      if (reached && this.deps.banned?.(address.text, now) !== true) decisions.push(this.decide(address.text, reached));
     }
     return decisions;
   }

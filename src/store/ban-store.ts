@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { contains, isActive, laterExpiry, storedTime, tryParseAddress, type Ban, type BanRequest, type BanSource, type JournalCursor, type LogPosition } from '../core/index.js';
+import { contains, isActive, laterExpiry, storedTime, tryParseAddress, type Address, type Ban, type BanRequest, type BanSource, type JournalCursor, type LogPosition } from '../core/index.js';
 import { ChangeLog, type ChangeQuery, type StoredChange } from './change-log.js';
 import { asDamaged, checkProblems, DatabaseDamagedError } from './damage.js';
 import { openDatabase, type OpenedDatabase, type OpenOptions } from './open.js';
@@ -176,6 +176,8 @@ export class BanStore {
       all: db.prepare<[], BanRow>(`SELECT ${COLUMNS} FROM bans ORDER BY banned_at, id`),
       allInJail: db.prepare<[string], BanRow>(`SELECT ${COLUMNS} FROM bans WHERE jail = ? ORDER BY banned_at, id`),
       ofAddress: db.prepare<[string], BanRow>(`SELECT ${COLUMNS} FROM bans WHERE address = ? ORDER BY banned_at, id`),
+      activeOfAddresses: db.prepare<unknown[], BanRow>(
+        `SELECT ${COLUMNS} FROM bans WHERE address IN (SELECT value FROM json_each(@addresses)) AND ${ACTIVE} ORDER BY banned_at, id`),
       // IPv6 text has a colon and IPv4 text has none: the family filter costs nothing.
       activeNetworks: db.prepare<unknown[], BanRow>(
         `SELECT ${COLUMNS} FROM bans WHERE prefix IS NOT NULL AND prefix <= @prefix AND (instr(address, ':') > 0) = @v6
@@ -465,17 +467,41 @@ export class BanStore {
   /** Active bans of networks that contain `address` (other than the address itself). */
   coveringNetworks(address: string, now: number): Ban[] {
     const target = tryParseAddress(address);
-    if (!target) return [];
-    const rows = this.guard(() => this.stmt.activeNetworks.all({ now, prefix: target.prefix, v6: target.family === 6 ? 1 : 0 }));
-    return rows.filter((row) => {
-      const network = tryParseAddress(row.address);
-      return network !== undefined && row.address !== target.text && contains(network, target);
-    }).map(toBan);
+    return target ? this.activeNetworks([target], now).get(target.text) ?? [] : [];
+  }
+
+  /** For each of `targets`, the active bans of networks containing it (other than itself), in one query per family. */
+  private activeNetworks(targets: readonly Address[], now: number): Map<string, Ban[]> {
+    const out = new Map<string, Ban[]>();
+    for (const family of [4, 6]) {
+      const inFamily = targets.filter((t) => t.family === family);
+      if (inFamily.length === 0) continue;
+      const prefix = Math.max(...inFamily.map((t) => t.prefix));
+      const rows = this.guard(() => this.stmt.activeNetworks.all({ now, prefix, v6: family === 6 ? 1 : 0 }));
+      const networks = rows.flatMap((row) => {
+        const network = tryParseAddress(row.address);
+        return network ? [{ network, ban: toBan(row) }] : [];
+      });
+      for (const target of inFamily) {
+        out.set(target.text, networks.filter(({ network, ban }) => ban.address !== target.text && contains(network, target)).map(({ ban }) => ban));
+      }
+    }
+    return out;
   }
 
   /** The active bans that block `address`: its own, in every jail, and those of networks covering it. */
   activeTouching(address: string, now: number): Ban[] {
     return [...this.history(address).filter((ban) => isActive(ban, now)), ...this.coveringNetworks(address, now)];
+  }
+
+  /** activeTouching of each of `addresses` (canonical text), in one query for their own bans and one per family for networks. */
+  activeTouchingAll(addresses: readonly string[], now: number): Map<string, Ban[]> {
+    const out = new Map(addresses.map((address): [string, Ban[]] => [address, []]));
+    if (addresses.length === 0) return out;
+    for (const row of this.guard(() => this.stmt.activeOfAddresses.all({ now, addresses: JSON.stringify(addresses) }))) out.get(row.address)?.push(toBan(row));
+    const targets = addresses.map((address) => tryParseAddress(address)).filter((target) => target !== undefined);
+    for (const [address, networks] of this.activeNetworks(targets, now)) out.get(address)?.push(...networks);
+    return out;
   }
 
   /** The jails holding at least one active ban. */

@@ -32,8 +32,17 @@ export interface LogTailerOptions {
   readonly paths: readonly { readonly pattern: string; readonly tail: boolean }[];
   /** The position an earlier run reached in `path`, if any. */
   readonly stored: (path: string) => LogPosition | undefined;
-  /** Awaited before reading on (backpressure); never called concurrently. A rejected batch is read again later. */
+  /**
+   * Awaited before the stretch after the next is read (backpressure); never called concurrently,
+   * and called with the very batch `prepare` was given. A rejected batch is read again later.
+   */
   readonly onLines: (batch: LineBatch) => Promise<void>;
+  /**
+   * Told each batch as soon as it is read, while the batch before it is still being delivered
+   * (the daemon starts matching it meanwhile). After a rejected delivery the batch read ahead is
+   * never delivered: it is read, and prepared, again with the failed one.
+   */
+  readonly prepare?: (batch: LineBatch) => void;
   /** Poll with stat instead of inotify (network file systems); also chosen when inotify fails. */
   readonly polling?: boolean;
   /** Milliseconds between polls; default 1000. */
@@ -230,7 +239,9 @@ export class LogTailer {
     const current = await this.currentFile(path, followed);
     if (current === undefined) return;
     if (!(await this.readOn(path, followed, current, () => current.position(path), TURN_CHUNKS))) this.dirty.add(path);
-    else if (!this.closed && !samePosition(followed.reported, current.position(path))) await this.deliver(path, followed, [], current.position(path));
+    else if (!this.closed && !samePosition(followed.reported, current.position(path))) {
+      await this.deliver(followed, { path, lines: [], position: current.position(path), dropped: 0 });
+    }
   }
 
   /** A path seen for the first time: where its file starts (see the class comment). */
@@ -332,28 +343,49 @@ export class LogTailer {
     else await file.close();
   }
 
-  /** Reads `file` to its end (or for `chunks` chunks: false when there is more). */
+  /**
+   * Reads `file` to its end (or for `chunks` chunks: false when there is more). Each chunk is read
+   * (and prepared) while the one before it is delivered; a failed delivery reads both again later.
+   */
   private async readOn(path: string, followed: Followed, file: LogFile, positionOf: () => LogPosition, chunks = Infinity): Promise<boolean> {
-    for (let n = 0; !this.closed; n++) {
-      if (n >= chunks) return false;
-      const before = file.offset;
-      const lines = await file.read(this.buffer);
-      if (lines === undefined) return true;
-      const dropped = file.takeDropped();
-      if (lines.length === 0 && dropped === 0) continue;
-      try {
-        await this.deliver(path, followed, lines, positionOf(), dropped);
-      } catch (error) {
-        file.seek(before);
-        throw error;
+    // A failure is caught at once (it is thrown below, once the chunk being read is in): never an unhandled rejection.
+    let pending: { readonly failure: Promise<{ error: unknown } | undefined>; readonly before: number } | undefined;
+    const delivered = async (): Promise<void> => {
+      if (pending === undefined) return;
+      const { failure, before } = pending;
+      pending = undefined;
+      const failed = await failure;
+      if (failed === undefined) return;
+      file.seek(before);
+      throw failed.error;
+    };
+    try {
+      for (let n = 0; !this.closed && n < chunks; n++) {
+        const before = file.offset;
+        const lines = await file.read(this.buffer);
+        if (lines === undefined) {
+          await delivered();
+          return true;
+        }
+        const dropped = file.takeDropped();
+        if (lines.length === 0 && dropped === 0) continue;
+        const batch: LineBatch = { path, lines, position: positionOf(), dropped };
+        this.options.prepare?.(batch);
+        await delivered();
+        pending = { failure: this.deliver(followed, batch).then(() => undefined, (error: unknown) => ({ error })), before };
       }
+      await delivered();
+    } catch (error) {
+      // A chunk that could not be read: the one being delivered finishes (or is read again) first.
+      await delivered().catch(() => undefined);
+      throw error;
     }
-    return true;
+    return this.closed;
   }
 
-  private async deliver(path: string, followed: Followed, lines: string[], position: LogPosition, dropped = 0): Promise<void> {
-    await this.options.onLines({ path, lines, position, dropped });
-    followed.reported = position;
+  private async deliver(followed: Followed, batch: LineBatch): Promise<void> {
+    await this.options.onLines(batch);
+    followed.reported = batch.position;
   }
 
   /** Each distinct problem of a path once, until reading it works again. */

@@ -73,6 +73,15 @@ describe('JailEngine: failure windows over log time', () => {
     );
   });
 
+  it('decides nothing for an address known banned, yet counts its failures as any other', async () => {
+    let previousAsked = 0;
+    const { engine, fail } = setup({}, { banned: (address) => address === '203.0.113.5', previousBans: () => previousAsked++ });
+    for (let i = 0; i < 4; i++) assert.deepEqual(await fail('203.0.113.5', T0 + i), [], 'no decision, and no history read');
+    assert.equal(previousAsked, 0);
+    assert.deepEqual(engine.counts(), { currentlyFailed: 1, totalFailed: 4 }, 'counted as fail2ban counts them: the window started afresh at the 3rd');
+    assert.equal((await fail('203.0.113.6', T0 + 10)).length + (await fail('203.0.113.6', T0 + 11)).length + (await fail('203.0.113.6', T0 + 12)).length, 1);
+  });
+
   it('never bans failures spread over more than findtime, judged by the log\'s times', async () => {
     const { fail, engine } = setup();
     for (let i = 0; i < 20; i++) assert.deepEqual(await fail('203.0.113.5', T0 + i * 301), [], `failure ${i + 1}`);

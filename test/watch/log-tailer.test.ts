@@ -440,6 +440,33 @@ describe('LogTailer', () => {
     assert.throws(() => new LogTailer({ paths: [], stored: () => undefined, onLines: async () => undefined, encoding: 'klingon' }), /logencoding: unknown encoding 'klingon'/);
   });
 
+  it('prepares each batch before delivering it, reading ahead; a failed delivery prepares both again, and every line is delivered once', async (t) => {
+    const log = join(tempDir(t), 'auth.log');
+    writeFileSync(log, '');
+    const prepared = new Set<LineBatch>();
+    const got: string[] = [];
+    let withLines = 0;
+    const tailer = new LogTailer({
+      paths: [{ pattern: log, tail: false }],
+      stored: () => undefined,
+      prepare: (batch) => prepared.add(batch),
+      onLines: async (batch) => {
+        assert.ok(prepared.delete(batch), 'the very batch prepared');
+        if (batch.lines.length > 0 && ++withLines === 2) throw new Error('database is locked');
+        got.push(...batch.lines);
+      },
+      onError: () => undefined,
+    });
+    t.after(() => tailer.close());
+    await tailer.start();
+    // Several chunks (256 KiB each) at once: the tailer reads one ahead while delivering.
+    const expected = numbered(`${'x'.repeat(200)} `, 5000);
+    appendFileSync(log, `${expected.join('\n')}\n`);
+    await waitFor(() => got.length >= expected.length, 'every line');
+    await sleep(QUIET_MS);
+    assert.deepEqual(got, expected, 'each line once, in order');
+  });
+
   it('delivers a batch again when onLines failed, without losing or repeating lines', async (t) => {
     const log = join(tempDir(t), 'auth.log');
     writeFileSync(log, '');
