@@ -43,7 +43,7 @@ export interface BatchOptions<T> {
 }
 
 /** Commands one apply may run before giving up on splitting, so a batch where every item fails cannot run one command per item. */
-export const RETRY_BUDGET = 500;
+const RETRY_BUDGET = 500;
 
 type Attempt = { readonly ok: true } | { readonly ok: false; readonly error: unknown };
 
