@@ -1,10 +1,37 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile, spawn, type ExecFileException } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { endedWithParent, OperationError } from '../core/index.js';
 import type { Command } from './types.js';
 
-/** Runs one command and returns its stdout; throws OperationError naming the command and its stderr. */
+/** Runs one command and returns its stdout; throws ExecError naming the command and its stderr. */
 export type Exec = (command: Command) => Promise<string>;
+
+/**
+ * How a command failed: `missing` (the binary, or the network namespace, is not there), `timeout`
+ * (killed when its time was up), `exit` (it ran and failed: a non-zero exit, or killed by a signal).
+ */
+export type ExecFailure = 'missing' | 'timeout' | 'exit';
+
+/** A failed command: its one-line message for people, and for code its kind, stderr and exit code. */
+export class ExecError extends OperationError {
+  readonly kind: ExecFailure;
+  /** Everything the command wrote to stderr. */
+  readonly stderr: string;
+  /** Its exit status; null when it did not exit by itself (not started, timed out, killed by a signal). */
+  readonly code: number | null;
+
+  constructor(message: string, failure: { readonly kind: ExecFailure; readonly stderr?: string; readonly code?: number | null }, options?: { cause?: unknown }) {
+    super(message, options);
+    this.kind = failure.kind;
+    this.stderr = failure.stderr ?? '';
+    this.code = failure.code ?? null;
+  }
+}
+
+/** Whether `error` is a command that ran and failed (so its stderr is the firewall's own word). */
+export function isExitError(error: unknown): error is ExecError {
+  return error instanceof ExecError && error.kind === 'exit';
+}
 
 /** The package of each command, for the "not installed" message: the executor's own, and the backends' (see PACKAGE_HINTS). */
 export type PackageHints = Readonly<Record<string, string>>;
@@ -23,24 +50,37 @@ export function describeCommand(command: Command): string {
 }
 
 /**
+ * `ip netns exec` reports a missing command or namespace on its own stderr, as its first line:
+ * `exec of "nft" failed: No such file or directory`, `Cannot open network namespace "x": …`.
+ */
+const NETNS_MISSING = /^(?:exec of "[^"]*" failed|Cannot open network namespace "[^"]*"): No such file or directory/;
+
+function failureOf(error: ExecFileException, stderr: string, inNetns: boolean): ExecFailure {
+  if (error.code === 'ENOENT' || (inNetns && NETNS_MISSING.test(stderr))) return 'missing';
+  // `killed` alone is also set when output overflowed maxBuffer: only the timer's signal is a timeout.
+  return error.killed && error.signal === 'SIGTERM' && error.code !== 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER' ? 'timeout' : 'exit';
+}
+
+/**
  * The real executor: argument vectors through execFile, never a shell. With `netns`, every
  * command runs inside that network namespace (`ip netns exec NAME …`). `packages` names what to
- * install when a command is missing.
+ * install when a command is missing; a command still running after `timeoutMs` is killed.
  */
-export function systemExec(netns?: string, packages: PackageHints = {}): Exec {
+export function systemExec(netns?: string, packages: PackageHints = {}, timeoutMs = TIMEOUT_MS): Exec {
   return (command) => new Promise((resolve, reject) => {
     const argv = netns === undefined ? command.argv : ['ip', 'netns', 'exec', netns, ...command.argv];
     const [file, ...args] = argv as [string, ...string[]];
-    const child = execFile(file, args, { timeout: TIMEOUT_MS, maxBuffer: MAX_OUTPUT, encoding: 'utf8' }, (error, stdout, stderr) => {
+    const child = execFile(file, args, { timeout: timeoutMs, maxBuffer: MAX_OUTPUT, encoding: 'utf8' }, (error, stdout, stderr) => {
       if (!error) {
         resolve(stdout);
         return;
       }
-      const code = (error as NodeJS.ErrnoException).code;
-      const why = code === 'ENOENT'
+      const kind = failureOf(error, stderr, netns !== undefined);
+      const why = error.code === 'ENOENT'
         ? notFound(file, packages)
-        : error.killed ? `timed out after ${TIMEOUT_MS / 1000} s` : (stderr.trim() || error.message).split('\n').slice(0, 5).join('; ');
-      reject(new OperationError(`${describeCommand(command)}: ${why}`, { cause: error }));
+        : kind === 'timeout' ? `timed out after ${timeoutMs / 1000} s` : (stderr.trim() || error.message).split('\n').slice(0, 5).join('; ');
+      const code = typeof error.code === 'number' ? error.code : null;
+      reject(new ExecError(`${describeCommand(command)}: ${why}`, { kind, stderr, code }, { cause: error }));
     });
     // A command that exits before reading its stdin (e.g. a missing namespace) makes the write
     // fail with EPIPE; its exit status already reports the failure above.

@@ -1,5 +1,6 @@
 import { OperationError, messageOf, tryParseAddress, type Family } from '../core/index.js';
-import { describeCommand, type Exec } from './exec.js';
+import { applyInBatches } from './batch.js';
+import { describeCommand, isExitError, type Exec } from './exec.js';
 import {
   FIREWALLD_DEFAULT_MAXELEM, FIREWALLD_POLICY, batchCommands, deleteCommands, entriesCommand, firewalldBatches, firewalldIpset,
   firewalldRichRules, ipsetOfRichRule, isOwnIpset, jailOfIpset, legacyIpsetOfRichRule, newIpsetCommand, newPolicyCommand, oneByOne, policyInfo,
@@ -21,6 +22,14 @@ export interface FirewalldOptions {
 }
 
 const FAMILIES: readonly Family[] = [4, 6];
+
+/**
+ * firewalld's error code in what a failed command printed: `Error: INVALID_ENTRY: …` from
+ * firewall-cmd, `Error org.fedoraproject.FirewallD1.Exception: ALREADY_ENABLED: …` from dbus-send.
+ */
+function firewalldSaid(error: unknown): string | undefined {
+  return isExitError(error) ? /^Error(?::| \S+:) ([A-Z][A-Z_]*[A-Z])\b/m.exec(error.stderr)?.[1] : undefined;
+}
 
 /**
  * firewalld: an ipset per jail and family (`f2bs4-<jail>`, `f2bs6-<jail>`, hash:net) and rich rules
@@ -80,42 +89,33 @@ export function createFirewalldBackend(options: FirewalldOptions): Backend {
   }
 
   /**
-   * Runs one entries command; returns why it failed, or undefined. Adding what is there, removing
-   * what is not, and removing from a missing ipset leave it as asked.
-   */
-  async function tryEntries(command: Command, op: 'add' | 'remove'): Promise<string | undefined> {
-    try {
-      const output = await exec(command);
-      return output.includes(UNREADABLE_FILE) ? `firewalld: ${describeCommand(command)}: ${output.trim()}` : undefined;
-    } catch (error) {
-      const message = messageOf(error);
-      const done = op === 'add' ? ['ALREADY_ENABLED'] : ['NOT_ENABLED', 'INVALID_IPSET'];
-      return done.some((code) => message.includes(code)) ? undefined : `firewalld: ${message}`;
-    }
-  }
-
-  /**
-   * Changes these entries of one batch, runtime or permanent. A few go one by one, in order; a
-   * file that firewalld refuses for an entry (INVALID_ENTRY: malformed, overlapping) is split
-   * until the refused entries stand alone — firewalld checks the whole file before changing
-   * anything, so a refused file changed nothing.
+   * Changes these entries of one batch, runtime or permanent; returns the refused ones. Adding
+   * what is there, removing what is not, and removing from a missing ipset leave it as asked. A few
+   * go one D-Bus call each, every one tried; a file that firewalld refuses for an entry
+   * (INVALID_ENTRY: malformed, overlapping) is split until the refused entries stand alone —
+   * firewalld checks the whole file before changing anything — while any other error would fail
+   * the same way for each one.
    */
   async function attempt(batch: EntryBatch, permanent: boolean, items: readonly BatchItem[]): Promise<{ item: BatchItem; error: string }[]> {
-    const refused: { item: BatchItem; error: string }[] = [];
-    if (items.length === 0) return refused;
-    if (oneByOne(permanent, items.length)) {
-      for (const item of items) {
-        const error = await tryEntries(runtimeEntryCall(batch.ipset, batch.op, item.text), batch.op);
-        if (error !== undefined) refused.push({ item, error });
+    const done = batch.op === 'add' ? ['ALREADY_ENABLED'] : ['NOT_ENABLED', 'INVALID_IPSET'];
+    const run = async (some: readonly BatchItem[]): Promise<void> => {
+      const [only] = some;
+      const command = !permanent && some.length === 1 && only
+        ? runtimeEntryCall(batch.ipset, batch.op, only.text)
+        : entriesCommand(batch.ipset, batch.op, permanent, some.map((i) => i.text));
+      let output: string;
+      try {
+        output = await exec(command);
+      } catch (error) {
+        if (done.includes(firewalldSaid(error) ?? '')) return;
+        throw error;
       }
-      return refused;
-    }
-    const error = await tryEntries(entriesCommand(batch.ipset, batch.op, permanent, items.map((i) => i.text)), batch.op);
-    if (error === undefined) return refused;
-    // Anything but a refused entry (no such ipset, firewalld not running) fails the same way for each one.
-    if (items.length === 1 || !error.includes('INVALID_ENTRY')) return items.map((item) => ({ item, error }));
-    const half = Math.ceil(items.length / 2);
-    return [...await attempt(batch, permanent, items.slice(0, half)), ...await attempt(batch, permanent, items.slice(half))];
+      if (output.includes(UNREADABLE_FILE)) throw new OperationError(`${describeCommand(command)}: ${output.trim()}`);
+    };
+    const outcome = await applyInBatches(items, run, oneByOne(permanent, items.length)
+      ? { chunk: 1 }
+      : { fatal: (error) => firewalldSaid(error) !== 'INVALID_ENTRY' });
+    return outcome.failed.map(({ item, error }) => ({ item, error: `firewalld: ${messageOf(error)}` }));
   }
 
   return {

@@ -9,7 +9,7 @@ import { createNftablesBackend } from './nftables.js';
 import { createShorewallBackend } from './shorewall.js';
 import type { Backend } from './types.js';
 
-export { describeCommand, systemExec, systemFollow, type Exec, type Follow, type PackageHints } from './exec.js';
+export { describeCommand, ExecError, systemExec, systemFollow, type Exec, type ExecFailure, type Follow, type PackageHints } from './exec.js';
 export { ANY_JAIL, createHostsDenyBackend, hostsDenyBlock, representHostsDeny, type HostsDenyOptions } from './hosts-deny.js';
 export { NotRegularFileError, openAtomicFile, resolveTarget, rewriteFile, writeFileAtomic, type AtomicFile } from './atomic-file.js';
 export { joinHostsDeny, readHostsDeny } from './hosts-deny-file.js';

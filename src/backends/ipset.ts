@@ -1,5 +1,6 @@
 import { messageOf, OperationError, outlasts, tryParseAddress, type Address, type Expiry, type Family } from '../core/index.js';
-import type { Exec } from './exec.js';
+import { applyInBatches } from './batch.js';
+import { isExitError, type Exec } from './exec.js';
 import {
   applyReport, checkJail, createAddressMemo, FAMILIES, portMatch, readFilterTable, restoreCommand, settleInputRule, verdict, type SavedRule,
 } from './iptables-rules.js';
@@ -183,25 +184,15 @@ function prepare(diff: Diff, now: number): { items: Item[]; invalid: Failure[] }
   return { items: [...removes.values(), ...adds.values()], invalid };
 }
 
-/** One line of an `ipset restore` batch and what it stands for. */
-interface Line {
-  readonly text: string;
-  readonly set: string;
-  /** The entry this line adds or removes. */
-  readonly item?: Item;
-  /** Part of rebuilding a full set in a bigger one: `build` up to the swap, `cleanup` after it. */
-  readonly step?: 'build' | 'swap' | 'cleanup';
-}
-
 const RESTORE: readonly string[] = ['ipset', 'restore', '-exist'];
 
 function restore(lines: readonly string[]): Command {
   return { argv: RESTORE, stdin: `${lines.join('\n')}\n` };
 }
 
-function ipsetErrorLine(message: string): { line: number; reason: string } | undefined {
-  const match = /Error in line (\d+): ([^;]*)/.exec(message);
-  return match ? { line: Number(match[1]), reason: (match[2] ?? '').trim() } : undefined;
+/** What ipset itself said of a failed command: its stderr without version and line number, or undefined when it did not run and fail. */
+function ipsetSaid(error: unknown): string | undefined {
+  return isExitError(error) ? error.stderr.trim().replace(/^ipset v[\d.]+: /, '').replace(/^Error in line \d+: /, '') : undefined;
 }
 
 function matchesSet(rule: SavedRule, sets: ReadonlySet<string>): boolean {
@@ -213,8 +204,8 @@ function matchesSet(rule: SavedRule, sets: ReadonlySet<string>): boolean {
  * The ipset backend: sets `f2bs4-<jail>` (IPv4) and `f2bs6-<jail>` (IPv6; see object-names) of
  * type `hash:net` with timeout support, each matched by one rule at the head of INPUT (`-m set
  * --match-set SET src -j REJECT|DROP`, limited to the jail's ports when it has some). Every apply
- * is one `ipset restore`; a set about to overflow its `maxelem` is rebuilt in a bigger one inside
- * that same batch and swapped in (`ipset swap`), so its rule never sees it empty.
+ * is one `ipset restore`; a set about to overflow its `maxelem` is first rebuilt in a bigger one
+ * and swapped in (`ipset swap`, one restore more), so its rule never sees it empty.
  */
 export function createIpsetBackend(options: IpsetBackendOptions): Backend {
   const { exec } = options;
@@ -321,7 +312,7 @@ export function createIpsetBackend(options: IpsetBackendOptions): Backend {
       try {
         text = await exec({ argv: ['ipset', 'save', header.name] });
       } catch (error) {
-        if (/does not exist/.test(messageOf(error))) continue;
+        if (ipsetSaid(error)?.includes('does not exist')) continue;
         throw new OperationError(`ipset save ${header.name}: ${messageOf(error)}`, { cause: error });
       }
       for (const member of parseMembers(text, header.name, memo.parse)) {
@@ -336,23 +327,25 @@ export function createIpsetBackend(options: IpsetBackendOptions): Backend {
     return items.length === 0 ? [] : [restore(items.map((item) => lineOf(item)))];
   }
 
-  /** Lines that rebuild `set` with room for what it will hold: the old members (minus removals) and the additions. */
-  async function rebuild(set: string, family: Family, items: readonly Item[]): Promise<Line[]> {
+  /**
+   * Rebuilds `set` with room for what it will hold (its members but those removed, and the
+   * additions) and swaps it in, so the rule matching it never sees it empty; the items go in after.
+   */
+  async function grow(set: string, family: Family, items: readonly Item[]): Promise<void> {
     const temp = ipsetTempName(set);
     const kept = new Map<string, Member>();
     for (const member of parseMembers(await run({ argv: ['ipset', 'save', set] }, `ipset save ${set}`), set)) {
       kept.set(member.address?.text ?? member.text, member);
     }
-    for (const item of items) kept.delete(item.address);
-    const adds = items.filter((item) => item.kind === 'add');
-    return [
-      { text: `destroy ${temp}`, set, step: 'build' },
-      { text: createLine(temp, family, kept.size + adds.length), set, step: 'build' },
-      ...[...kept.values()].map((m): Line => ({ text: `add ${temp} ${m.text}${m.options}`, set, step: 'build' })),
-      ...adds.map((item): Line => ({ text: lineOf(item, temp), set, item })),
-      { text: `swap ${temp} ${set}`, set, step: 'swap' },
-      { text: `destroy ${temp}`, set, step: 'cleanup' },
-    ];
+    for (const item of items) if (item.kind === 'del') kept.delete(item.address);
+    const adding = items.filter((item) => item.kind === 'add').length;
+    await run(restore([
+      `destroy ${temp}`,
+      createLine(temp, family, kept.size + adding),
+      ...[...kept.values()].map((m) => `add ${temp} ${m.text}${m.options}`),
+      `swap ${temp} ${set}`,
+      `destroy ${temp}`,
+    ]), `ipset ${set}: growing it`);
   }
 
   async function apply(diff: Diff, _jails: readonly JailRule[], now: number): Promise<ApplyReport> {
@@ -364,60 +357,35 @@ export function createIpsetBackend(options: IpsetBackendOptions): Backend {
       if (group) group.push(item);
       else bySet.set(item.set, [item]);
     }
-    let batch: Line[] = [];
-    if (items.length > 0) {
-      const headers = await readHeaders();
-      for (const [set, setItems] of bySet) {
-        const header = headers.get(set);
-        const owner = header && ownerOf(header);
-        if (!header || !owner) {
-          const why = header ? `ipset ${set} is ${describe(header)}, someone else's: left alone` : `ipset ${set} does not exist (ensure creates it)`;
-          for (const item of setItems) if (item.kind === 'add') failures.set(item, why);
+    const ready: Item[] = [];
+    const headers = items.length > 0 ? await readHeaders() : new Map<string, SetHeader>();
+    for (const [set, setItems] of bySet) {
+      const header = headers.get(set);
+      const owner = header && ownerOf(header);
+      if (!header || !owner) {
+        const why = header ? `ipset ${set} is ${describe(header)}, someone else's: left alone` : `ipset ${set} does not exist (ensure creates it)`;
+        for (const item of setItems) if (item.kind === 'add') failures.set(item, why);
+        continue;
+      }
+      if (header.entries + setItems.filter((item) => item.kind === 'add').length > header.maxelem) {
+        try {
+          await grow(set, owner.family, setItems);
+        } catch (error) {
+          for (const item of setItems) failures.set(item, messageOf(error));
           continue;
         }
-        const adding = setItems.filter((item) => item.kind === 'add').length;
-        // concat, not push(...): a million lines would overflow the stack as arguments.
-        batch = batch.concat(header.entries + adding > header.maxelem
-          ? await rebuild(set, owner.family, setItems)
-          : setItems.map((item): Line => ({ text: lineOf(item), set, item })));
       }
+      // One by one, not push(...): a million items would overflow the stack as arguments.
+      for (const item of setItems) ready.push(item);
     }
-
-    const fail = (line: Line, reason: string): void => {
-      if (line.item) failures.set(line.item, reason);
-      else if (line.step !== 'cleanup') {
-        for (const item of bySet.get(line.set) ?? []) if (!failures.has(item)) failures.set(item, reason);
-      }
-    };
-    // ipset restore is not atomic: the lines before the one it names are done, so carry on after it.
-    let pending = batch;
-    while (pending.length > 0) {
-      try {
-        await exec(restore(pending.map((line) => line.text)));
-        break;
-      } catch (error) {
-        const message = messageOf(error);
-        const where = ipsetErrorLine(message);
-        const line = where === undefined ? undefined : pending[where.line - 1];
-        if (where === undefined || line === undefined) {
-          for (const each of pending) fail(each, message);
-          break;
-        }
-        const reason = `ipset ${line.set}: ${where.reason}`;
-        fail(line, reason);
-        let rest = pending.slice(where.line);
-        if (!line.item && line.step !== 'cleanup') rest = rest.filter((later) => later.set !== line.set || later.step === 'cleanup');
-        if (/does not exist|is full/i.test(where.reason)) {
-          rest = rest.filter((later) => {
-            if (later.set !== line.set || !later.item) return true;
-            failures.set(later.item, reason);
-            return false;
-          });
-        }
-        pending = rest;
-      }
+    // ipset restore is not atomic (the lines before a failing one are done), but with -exist every line is safe to repeat.
+    const outcome = await applyInBatches(ready, async (batch) => {
+      await exec(restore(batch.map((item) => lineOf(item))));
+    }, { fatal: (error) => !isExitError(error) });
+    for (const { item, error, alone } of outcome.failed) {
+      const said = alone ? ipsetSaid(error) : undefined;
+      failures.set(item, `ipset ${item.set}: ${said === undefined || said === '' ? messageOf(error) : said}`);
     }
-
     return applyReport(items, invalid, failures);
   }
 

@@ -1,5 +1,5 @@
 import { checkJailName, InputError, messageOf, OperationError, tryParseAddress, type Address, type Family } from '../core/index.js';
-import type { Exec } from './exec.js';
+import { isExitError, type Exec } from './exec.js';
 import type { ApplyReport, Command, EntryKey, JailRule } from './types.js';
 
 /** Both families, in the order every backend handles them. */
@@ -146,13 +146,14 @@ export function argAfter(args: readonly string[], flag: string): string | undefi
   return at === -1 ? undefined : args[at + 1];
 }
 
-/** Whether `iptables -C` finds the rule (semantically: service names, default options). */
+/** Whether `iptables -C` finds the rule (semantically: service names, default options); throws when it cannot run. */
 export async function succeeds(exec: Exec, command: Command): Promise<boolean> {
   try {
     await exec(command);
     return true;
-  } catch {
-    return false;
+  } catch (error) {
+    if (isExitError(error)) return false;
+    throw error;
   }
 }
 
@@ -171,12 +172,6 @@ export async function settleInputRule(exec: Exec, family: Family, desired: reado
   if (ours.length === 1 && only && sameArgs(only.args, desired)) return [];
   if (ours.length === 1 && await succeeds(exec, checkCommand(family, 'INPUT', desired))) return [];
   return [`-I INPUT ${desired.join(' ')}`, ...ours.map((rule) => `-D INPUT ${rule.spec}`)];
-}
-
-/** The 1-based stdin line an `iptables-restore` failure names, if it names one. */
-export function restoreErrorLine(message: string): number | undefined {
-  const match = /\bline:? (\d+)(?: failed)?/.exec(message);
-  return match ? Number(match[1]) : undefined;
 }
 
 /**

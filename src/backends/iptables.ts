@@ -1,7 +1,8 @@
 import { messageOf, OperationError, tryParseAddress, type Address, type Family } from '../core/index.js';
-import type { Exec } from './exec.js';
+import { applyInBatches, type Triage } from './batch.js';
+import { isExitError, type Exec } from './exec.js';
 import {
-  applyReport, argAfter, checkCommand, checkJail, createAddressMemo, FAMILIES, portMatch, readFilterTable, restoreCommand, restoreErrorLine, settleInputRule,
+  applyReport, argAfter, checkCommand, checkJail, createAddressMemo, FAMILIES, portMatch, readFilterTable, restoreCommand, settleInputRule,
   sourceArgs, succeeds, toolOf, verdict, type FilterTable, type SavedRule,
 } from './iptables-rules.js';
 import { chainName, isJailName, parseChainName, parseLegacyChainName } from './object-names.js';
@@ -213,46 +214,26 @@ export function createIptablesBackend(options: IptablesBackendOptions): Backend 
 
   /**
    * Re-derives each operation from the rules really there: additions already present and removals
-   * already gone need no line, a removal deletes every copy by its saved text.
+   * already gone need no line (done), a removal deletes every copy by its saved text, an addition
+   * to a missing chain fails.
    */
-  function fromReality(ops: readonly Op[], table: FilterTable, failures: Map<Op, string>): void {
+  async function fromReality(family: Family, ops: readonly Op[]): Promise<Triage<Op>> {
+    const table = await readFilterTable(exec, family);
     const index = banIndex(table);
+    const applied: Op[] = [];
+    const failed: { item: Op; error: string }[] = [];
+    const rest: Op[] = [];
     for (const op of ops) {
       const present = index.get(op.chain)?.get(op.address) ?? [];
       if (op.kind === 'del') op.lines = present.map((rule) => `-D ${op.chain} ${rule.spec}`);
       else if (present.length > 0) op.lines = [];
-      else if (!table.chains.has(op.chain)) failures.set(op, `${op.chain} does not exist (ensure creates it)`);
-    }
-  }
-
-  /** Runs the operations' lines in one restore; when it fails, drops the line it names and runs the rest again, or goes one by one. */
-  async function runWithRetry(family: Family, ops: readonly Op[], failures: Map<Op, string>): Promise<void> {
-    let pending = ops.filter((op) => op.lines.length > 0 && !failures.has(op));
-    let single = false;
-    while (pending.length > 0) {
-      const chunk = single ? pending.slice(0, 1) : pending;
-      const owners = chunk.flatMap((op) => op.lines.map(() => op));
-      try {
-        await exec(restoreCommand(family, chunk.flatMap((op) => op.lines)));
-        if (!single) return;
-        pending = pending.slice(1);
-      } catch (error) {
-        const message = messageOf(error);
-        const line = restoreErrorLine(message);
-        if (line === undefined) {
-          for (const op of pending) failures.set(op, message);
-          return;
-        }
-        // Line 1 is `*filter`; a failure found only at COMMIT names no entry.
-        const owner = single ? chunk[0] : owners[line - 2];
-        if (owner === undefined) {
-          single = true;
-          continue;
-        }
-        failures.set(owner, message);
-        pending = pending.filter((op) => op !== owner);
+      else if (!table.chains.has(op.chain)) {
+        failed.push({ item: op, error: `${op.chain} does not exist (ensure creates it)` });
+        continue;
       }
+      (op.lines.length === 0 ? applied : rest).push(op);
     }
+    return { applied, failed, rest };
   }
 
   /**
@@ -274,15 +255,21 @@ export function createIptablesBackend(options: IptablesBackendOptions): Backend 
     for (const family of FAMILIES) {
       const mine = ops.filter((op) => op.family === family);
       if (mine.length === 0) continue;
-      try {
-        await exec(restoreCommand(family, mine.flatMap((op) => op.lines)));
-        if (!await leftBehind(family, mine.filter((op) => op.kind === 'del'))) continue;
-      } catch {
-        // The rules differ from what was predicted (gone already, other blocktype, chain missing).
+      const run = async (batch: readonly Op[]): Promise<void> => {
+        await exec(restoreCommand(family, batch.flatMap((op) => op.lines)));
+      };
+      const fatal = (error: unknown): boolean => !isExitError(error);
+      // A failed batch means the rules differ from what was predicted (gone already, other
+      // blocktype, chain missing): the real rules say what is left to do.
+      const first = await applyInBatches(mine, run, { fatal, triage: (batch) => fromReality(family, batch) });
+      let failed: readonly { item: Op; error: unknown }[] = first.failed;
+      // The predicted batch went through, but a removal may have left a copy (two writers once added the same entry).
+      const removals = mine.filter((op) => op.kind === 'del');
+      if (first.runs === 1 && failed.length === 0 && removals.length > 0 && await leftBehind(family, removals)) {
+        const copies = await fromReality(family, removals);
+        failed = copies.failed.concat((await applyInBatches(copies.rest, run, { fatal })).failed);
       }
-      // Look at the real rules and do what is left from them.
-      fromReality(mine, await readFilterTable(exec, family), failures);
-      await runWithRetry(family, mine, failures);
+      for (const { item, error } of failed) failures.set(item, messageOf(error));
       if (mine.some((op) => failures.has(op))) {
         const index = banIndex(await readFilterTable(exec, family));
         for (const op of mine) {

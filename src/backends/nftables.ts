@@ -1,8 +1,9 @@
 import { InputError, messageOf, OperationError } from '../core/index.js';
-import type { Exec, Follow } from './exec.js';
+import { applyInBatches, type Triage } from './batch.js';
+import { isExitError, type Exec, type Follow } from './exec.js';
 import { countElements, parseEntries, parseTableState } from './nftables-json.js';
 import { elementBatch, planElements, planEnsure, representEntries, setName, TABLE, type ElementOp, type TableState } from './nftables-plan.js';
-import { ensured, type ApplyReport, type Backend, type Command, type Diff, type Ensured, type EntryKey, type JailRule } from './types.js';
+import { ensured, type ApplyReport, type Backend, type Command, type Diff, type Ensured, type JailRule } from './types.js';
 
 export interface NftablesOptions {
   readonly exec: Exec;
@@ -12,15 +13,16 @@ export interface NftablesOptions {
 
 const batch = (stdin: string): Command => ({ argv: ['nft', '-f', '-'], stdin });
 
-// A missing table, set or element; not a missing `nft` binary (`exec of "nft" failed: No such file…`).
-const isMissingObject = (error: unknown): boolean => {
-  const message = messageOf(error);
-  return message.includes('No such file or directory') && !message.includes('exec of');
-};
+/** nft's own word on a failed command: a missing table, set or element, or no permission to change anything. */
+function nftSaid(error: unknown): 'missing' | 'denied' | undefined {
+  if (!isExitError(error)) return undefined;
+  if (/Error: (?:Could not process rule: )?No such file or directory/.test(error.stderr)) return 'missing';
+  return /Operation not permitted/.test(error.stderr) ? 'denied' : undefined;
+}
+
+const isMissingObject = (error: unknown): boolean => nftSaid(error) === 'missing';
 // Failures no element is to blame for: retrying element by element would only repeat them.
-const isHopeless = (error: unknown): boolean => / not found: install |exec of |Operation not permitted|timed out after /.test(messageOf(error));
-/** At most this many retry commands per apply, so a failure of every element cannot run one nft per element. */
-const RETRY_BUDGET = 500;
+const isHopeless = (error: unknown): boolean => !isExitError(error) || nftSaid(error) === 'denied';
 
 /**
  * The nftables backend: table `inet f2b-store` with a chain hooked on input (priority filter - 1)
@@ -80,73 +82,38 @@ export function createNftablesBackend(options: NftablesOptions): Backend {
 
   async function apply(diff: Diff, now: number): Promise<ApplyReport> {
     const planned = planElements(diff, now);
-    const failed: { entry: EntryKey; error: string }[] = [...planned.invalid];
-    let added = 0;
-    let removed = 0;
-    const done = (ops: readonly ElementOp[]): void => {
-      for (const op of ops) {
-        if (op.action === 'add') added++;
-        else removed++;
-      }
-    };
-    const report = (): ApplyReport => ({ added, removed, failed });
-    if (planned.ops.length === 0) return report();
-    const giveUp = (error: unknown): ApplyReport => {
-      failed.push(...planned.ops.map((op) => ({ entry: op.entry, error: `nftables: ${messageOf(error)}` })));
-      return report();
-    };
-    try {
-      await exec(batch(elementBatch(planned.ops)));
-      done(planned.ops);
-      return report();
-    } catch (error) {
-      if (isHopeless(error)) return giveUp(error);
-    }
-
-    // The batch failed as a whole: what targets a missing set is settled without running anything,
-    // the rest is split in halves until each failing element stands alone (a handful of commands
-    // when one element is at fault, instead of one per element).
-    let state: TableState;
-    try {
-      state = await readState();
-    } catch (error) {
-      return giveUp(error);
-    }
-    const ready: ElementOp[] = [];
-    for (const op of planned.ops) {
-      if (state.sets.has(op.set)) ready.push(op);
-      else if (op.action === 'delete') done([op]);
-      else failed.push({ entry: op.entry, error: `set ${op.set} does not exist in table ${TABLE}: ensure() creates it` });
-    }
-    let budget = RETRY_BUDGET;
-    let hopeless: unknown;
-    const settle = async (ops: readonly ElementOp[]): Promise<void> => {
-      if (ops.length === 0) return;
-      if (hopeless !== undefined || budget <= 0) {
-        const why = hopeless === undefined ? `gave up after ${RETRY_BUDGET} retries` : messageOf(hopeless);
-        failed.push(...ops.map((o) => ({ entry: o.entry, error: `nftables: ${why} (not retried one by one)` })));
-        return;
-      }
+    const run = async (ops: readonly ElementOp[]): Promise<void> => {
       try {
-        budget--;
         await exec(batch(elementBatch(ops)));
-        done(ops);
-        return;
       } catch (error) {
-        if (isHopeless(error)) hopeless = error;
+        // Deleting an element that is not there leaves it as asked.
         const [op] = ops;
-        if (ops.length === 1 && op) {
-          if (op.action === 'delete' && isMissingObject(error)) done(ops);
-          else failed.push({ entry: op.entry, error: `nftables: ${op.action} ${op.element} in set ${op.set}: ${messageOf(error)}` });
-          return;
-        }
+        if (ops.length > 1 || op?.action !== 'delete' || !isMissingObject(error)) throw error;
       }
-      const half = Math.ceil(ops.length / 2);
-      await settle(ops.slice(0, half));
-      await settle(ops.slice(half));
     };
-    await settle(ready);
-    return report();
+    // What targets a missing set is settled without running anything (a deleted table fails every
+    // element the same way); the rest is split until each failing element stands alone.
+    const triage = async (ops: readonly ElementOp[]): Promise<Triage<ElementOp>> => {
+      const state = await readState();
+      const gone = ops.filter((op) => !state.sets.has(op.set));
+      return {
+        applied: gone.filter((op) => op.action === 'delete'),
+        failed: gone.filter((op) => op.action === 'add').map((op) => ({ item: op, error: `set ${op.set} does not exist in table ${TABLE}: ensure() creates it` })),
+        rest: ops.filter((op) => state.sets.has(op.set)),
+      };
+    };
+    const outcome = await applyInBatches(planned.ops, run, { fatal: isHopeless, triage });
+    return {
+      added: outcome.applied.filter((op) => op.action === 'add').length,
+      removed: outcome.applied.filter((op) => op.action === 'delete').length,
+      failed: [
+        ...planned.invalid,
+        ...outcome.failed.map(({ item: op, error, alone }) => ({
+          entry: op.entry,
+          error: alone ? `nftables: ${op.action} ${op.element} in set ${op.set}: ${messageOf(error)}` : `nftables: ${messageOf(error)}`,
+        })),
+      ],
+    };
   }
 
   return {

@@ -1,5 +1,5 @@
 import { OperationError, messageOf, tryParseAddress, type Family } from '../core/index.js';
-import type { Exec } from './exec.js';
+import { ExecError, type Exec } from './exec.js';
 import { ANY_JAIL, representHostsDeny } from './hosts-deny.js';
 import { ensured, type ApplyReport, type Backend, type Command, type Diff, type EntryKey } from './types.js';
 
@@ -77,7 +77,7 @@ export function createShorewallBackend(options: ShorewallOptions): Backend {
       text = await exec({ argv: [toolOf(family), 'show', 'dynamic'] });
     } catch (error) {
       // A host with shorewall but no shorewall6 has no IPv6 blacklist to read; banning an IPv6 address there fails, saying what to install.
-      if (family === 6 && (error instanceof Error && (error.cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT')) return [];
+      if (family === 6 && error instanceof ExecError && error.kind === 'missing') return [];
       throw new OperationError(`${toolOf(family)}: cannot read its dynamic blacklist (is it started, with DYNAMIC_BLACKLIST=Yes?): ${messageOf(error)}`, { cause: error });
     }
     return parseShorewallDynamic(text, family);

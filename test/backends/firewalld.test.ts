@@ -6,6 +6,7 @@ import { parseDbusReply, type DbusValue } from '../../src/backends/firewalld-dbu
 import { createFirewalldBackend, firewalldIpset, firewalldRichRules, representFirewalld } from '../../src/backends/firewalld.js';
 import type { Command, Entry, JailRule } from '../../src/backends/types.js';
 import { InputError, OperationError } from '../../src/core/index.js';
+import { execFailure } from '../helpers/exec-error.js';
 
 const entry = (jail: string, address: string, expiresAt: number | null = null): Entry =>
   ({ jail, address, family: address.includes(':') ? 6 : 4, expiresAt });
@@ -48,7 +49,7 @@ function fakeExec(answer: Answer): { exec: Exec; calls: string[] } {
       : command.argv.slice(command.argv.lastIndexOf('firewall-cmd') + 1).join(' ');
     calls.push(`${dbus ? 'dbus ' : ''}${call}${command.stdin === undefined ? '' : ` <${command.stdin.split('\n').join(',')}`}`);
     const out = answer(call, command.stdin);
-    if (typeof out === 'string' && out.startsWith('Error:')) throw new OperationError(`${describeCommand(command)}: ${out}`);
+    if (typeof out === 'string' && out.startsWith('Error:')) throw execFailure(`${out}\n`);
     if (!dbus) return typeof out === 'string' ? out : 'success\n';
     return reply(out);
   };
@@ -341,8 +342,9 @@ describe('firewalld ensure, list, apply, flush against a scripted firewalld', ()
     assert.equal(report.added, 11);
     assert.deepEqual(report.failed.map((f) => f.entry.address), ['198.51.100.9']);
     assert.match(report.failed[0]!.error, /INVALID_ENTRY/);
-    // The file of 12, then two halves of 6 one by one, then the 11 accepted into the permanent config.
-    assert.equal(calls.length, 1 + 12 + 1);
+    // The file of 12, its halves until the refused entry stands alone (6, 6, 3, 3, 2, then 1, 1, 1
+    // one D-Bus call each), then the 11 accepted into the permanent config.
+    assert.equal(calls.length, 1 + 8 + 1);
     assert.equal(calls.at(-1), `--permanent --ipset=f2bs4-sshd --add-entries-from-file=/dev/stdin <${add.filter((_, i) => i !== 9).map((e) => e.address).join(',')}`);
   });
 

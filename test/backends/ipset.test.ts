@@ -3,7 +3,8 @@ import { describe, it } from 'node:test';
 import type { Exec } from '../../src/backends/exec.js';
 import { createIpsetBackend } from '../../src/backends/ipset.js';
 import type { Command, Entry, EntryKey, JailRule } from '../../src/backends/types.js';
-import { InputError, OperationError, parseAddress } from '../../src/core/index.js';
+import { InputError, parseAddress } from '../../src/core/index.js';
+import { execFailure } from '../helpers/exec-error.js';
 
 const NOW = 1_800_000_000;
 const sshd: JailRule = { name: 'sshd', blocktype: 'reject' };
@@ -232,7 +233,7 @@ describe('ipset backend list', () => {
   it('treats a set destroyed between the two reads as empty', async () => {
     const fake = fakeExec((_c, argv) => {
       if (argv === 'ipset list -t') return LIST_T;
-      throw new OperationError(`${argv}: ipset v7.17: The set with the given name does not exist`);
+      throw execFailure('ipset v7.17: The set with the given name does not exist\n');
     });
     assert.deepEqual(await createIpsetBackend({ exec: fake.exec }).list(), []);
   });
@@ -263,7 +264,7 @@ describe('ipset backend ensure', () => {
       if (argv === 'ipset list -t') return LIST_T;
       if (argv === 'iptables-save -t filter') return IPTABLES_SAVE;
       if (argv === 'ip6tables-save -t filter') return IP6TABLES_SAVE;
-      if (argv.includes(' -C INPUT ')) throw new OperationError('iptables: Bad rule (does a matching rule exist in that chain?).');
+      if (argv.includes(' -C INPUT ')) throw execFailure('iptables: Bad rule (does a matching rule exist in that chain?).\n');
       return '';
     });
     const ran = (await createIpsetBackend({ exec: fake.exec }).ensure([{ name: 'sshd', blocktype: 'drop' }, { name: 'dns', port: '53', protocol: 'UDP', blocktype: 'drop' }], NOW)).ran;
@@ -331,7 +332,7 @@ COMMIT
       if (argv === 'ipset save f2b-web-6') return 'create f2b-web-6 hash:net family inet6 hashsize 1024 maxelem 65536 timeout 0\nadd f2b-web-6 2001:db8::9 timeout 0\n';
       if (argv === 'iptables-save -t filter') return OTHERS_IPTABLES;
       if (argv === 'ip6tables-save -t filter') return OTHERS_IP6TABLES;
-      if (argv.includes(' -C ')) throw new OperationError('iptables: Bad rule (does a matching rule exist in that chain?).');
+      if (argv.includes(' -C ')) throw execFailure('iptables: Bad rule (does a matching rule exist in that chain?).\n');
       return '';
     });
     const backend = createIpsetBackend({ exec: fake.exec });
@@ -409,7 +410,7 @@ Number of entries: ${entries}
     assert.deepEqual(fake.ran.slice(1), backend.plan(diff, [sshd], NOW));
   });
 
-  it('rebuilds a set that would overflow in a bigger one and swaps it in, in the same restore', async () => {
+  it('rebuilds a set that would overflow in a bigger one and swaps it in, then makes the changes', async () => {
     const fake = fakeExec((_c, argv) => {
       if (argv === 'ipset list -t') return headers(65_535);
       if (argv === 'ipset save f2bs4-sshd') return SAVE['f2bs4-sshd']!;
@@ -420,17 +421,16 @@ Number of entries: ${entries}
       remove: [entry('sshd', '198.51.100.0/24')],
     }, [sshd], NOW);
     assert.deepEqual(report, { added: 2, removed: 1, failed: [] });
-    assert.deepEqual(fake.argvs(), ['ipset list -t', 'ipset save f2bs4-sshd', 'ipset restore -exist']);
+    assert.deepEqual(fake.argvs(), ['ipset list -t', 'ipset save f2bs4-sshd', 'ipset restore -exist', 'ipset restore -exist']);
     assert.equal(fake.ran[2]?.stdin, [
       'destroy f2bs4-sshd~',
       'create f2bs4-sshd~ hash:net family inet hashsize 1024 maxelem 65536 timeout 0',
       'add f2bs4-sshd~ 203.0.113.7 timeout 0',
-      'add f2bs4-sshd~ 203.0.113.9 timeout 60',
-      'add f2bs4-sshd~ 203.0.113.10 timeout 0',
       'swap f2bs4-sshd~ f2bs4-sshd',
       'destroy f2bs4-sshd~',
       '',
     ].join('\n'));
+    assert.equal(fake.ran[3]?.stdin, 'del f2bs4-sshd 198.51.100.0/24\nadd f2bs4-sshd 203.0.113.9 timeout 60\nadd f2bs4-sshd 203.0.113.10 timeout 0\n');
   });
 
   it('sizes a rebuilt set to the data: 1,000,000 entries fit', async () => {
@@ -444,12 +444,14 @@ Number of entries: ${entries}
     assert.match(fake.ran[2]?.stdin ?? '', /^destroy f2bs4-sshd~\ncreate f2bs4-sshd~ hash:net family inet hashsize 524288 maxelem 2097152 timeout 0\n/);
   });
 
-  it('after a failed line carries on with the next one and reports the entry', async () => {
+  it('splits a failing restore until the failing entry stands alone, and reports it in ipset\'s words', async () => {
     const batches: string[] = [];
     const fake = fakeExec((command, argv) => {
       if (argv === 'ipset list -t') return headers(0);
       batches.push(command.stdin ?? '');
-      if (batches.length === 1) throw new OperationError('ipset restore -exist < (4 lines): ipset v7.17: Error in line 2: The value of the CIDR parameter of the IP address is invalid');
+      // Like ipset restore: the lines before the bad one are done, then it stops.
+      const bad = (command.stdin ?? '').split('\n').findIndex((line) => line.includes('0.0.0.0/0'));
+      if (bad !== -1) throw execFailure(`ipset v7.17: Error in line ${bad + 1}: The value of the CIDR parameter of the IP address is invalid\n`);
       return '';
     });
     const report = await createIpsetBackend({ exec: fake.exec }).apply({
@@ -461,7 +463,13 @@ Number of entries: ${entries}
       removed: 0,
       failed: [{ entry: entry('sshd', '0.0.0.0/0'), error: 'ipset f2bs4-sshd: The value of the CIDR parameter of the IP address is invalid' }],
     });
-    assert.deepEqual(batches, ['add f2bs4-sshd 203.0.113.1 timeout 0\nadd f2bs4-sshd 0.0.0.0/0 timeout 0\nadd f2bs4-sshd 203.0.113.3 timeout 0\n', 'add f2bs4-sshd 203.0.113.3 timeout 0\n']);
+    assert.deepEqual(batches, [
+      'add f2bs4-sshd 203.0.113.1 timeout 0\nadd f2bs4-sshd 0.0.0.0/0 timeout 0\nadd f2bs4-sshd 203.0.113.3 timeout 0\n',
+      'add f2bs4-sshd 203.0.113.1 timeout 0\nadd f2bs4-sshd 0.0.0.0/0 timeout 0\n',
+      'add f2bs4-sshd 203.0.113.1 timeout 0\n',
+      'add f2bs4-sshd 0.0.0.0/0 timeout 0\n',
+      'add f2bs4-sshd 203.0.113.3 timeout 0\n',
+    ]);
   });
 
   it('fails additions to a set that does not exist, while removing from it is done', async () => {
@@ -481,7 +489,7 @@ Number of entries: ${entries}
   it('reports every entry when ipset itself cannot run', async () => {
     const fake = fakeExec((_c, argv) => {
       if (argv === 'ipset list -t') return headers(0);
-      throw new OperationError('ipset restore -exist < (3 lines): ipset not found: install ipset');
+      throw execFailure('', 'missing');
     });
     const report = await createIpsetBackend({ exec: fake.exec }).apply({ add: [entry('sshd', '203.0.113.1'), entry('sshd', '203.0.113.2')], remove: [] }, [sshd], NOW);
     assert.equal(report.added, 0);

@@ -2,9 +2,10 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Exec } from '../../src/backends/exec.js';
 import { createIptablesBackend } from '../../src/backends/iptables.js';
-import { parseFilterTable, portMatch, restoreErrorLine, splitArgs } from '../../src/backends/iptables-rules.js';
+import { parseFilterTable, portMatch, splitArgs } from '../../src/backends/iptables-rules.js';
 import type { Command, Entry, EntryKey, JailRule } from '../../src/backends/types.js';
-import { InputError, OperationError, parseAddress } from '../../src/core/index.js';
+import { InputError, parseAddress } from '../../src/core/index.js';
+import { execFailure } from '../helpers/exec-error.js';
 
 const NOW = 1_800_000_000;
 const sshd: JailRule = { name: 'sshd', blocktype: 'reject' };
@@ -98,12 +99,6 @@ describe('iptables rule text', () => {
     }
     assert.throws(() => portMatch({ name: 'a', port: '22', protocol: 'tcp\n-F', blocktype: 'drop' }), InputError);
   });
-
-  it('finds the failing line in iptables-restore messages', () => {
-    assert.equal(restoreErrorLine('iptables-restore -w --noflush < (5 lines): iptables-restore: line 3 failed: Bad rule (does a matching rule exist in that chain?).'), 3);
-    assert.equal(restoreErrorLine("iptables-restore v1.8.9 (nf_tables): Chain 'BLAH' does not exist; Error occurred at line: 4; Try `iptables-restore -h'"), 4);
-    assert.equal(restoreErrorLine('iptables-restore not found: install iptables'), undefined);
-  });
 });
 
 describe('iptables backend plan', () => {
@@ -169,7 +164,7 @@ describe('iptables backend ensure', () => {
     // Flushed behind our back: the ip6tables chain is empty, its mark gone too.
     const v6 = SAVE_V6.replace(/^-A f2bs-sshd .*\n/gm, '');
     const fake = fakeExec((command, argv) => {
-      if (argv.includes(' -C ')) throw new OperationError('iptables: Bad rule (does a matching rule exist in that chain?).');
+      if (argv.includes(' -C ')) throw execFailure('iptables: Bad rule (does a matching rule exist in that chain?).\n');
       return saves(SAVE_V4, v6)(command, argv);
     });
     const ran = (await createIptablesBackend({ exec: fake.exec }).ensure([sshd, { name: 'web', port: '80,443', blocktype: 'drop' }], NOW)).ran;
@@ -212,7 +207,7 @@ COMMIT
 describe('iptables backend beside chains it did not make', () => {
   const empty = '*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n';
   const fake = (): ReturnType<typeof fakeExec> => fakeExec((command, argv) => {
-    if (argv.includes(' -C ')) throw new OperationError('iptables: Bad rule (does a matching rule exist in that chain?).');
+    if (argv.includes(' -C ')) throw execFailure('iptables: Bad rule (does a matching rule exist in that chain?).\n');
     return saves(OTHERS_V4, empty)(command, argv);
   });
 
@@ -255,7 +250,7 @@ describe('iptables backend apply', () => {
     const fake = fakeExec((command, argv) => {
       if (command.stdin !== undefined) {
         batches.push(command.stdin);
-        if (batches.length === 1) throw new OperationError('iptables-restore: line 2 failed: Bad rule (does a matching rule exist in that chain?).');
+        if (batches.length === 1) throw execFailure('iptables-restore: line 2 failed: Bad rule (does a matching rule exist in that chain?).\n');
       }
       return saves()(command, argv);
     });
@@ -277,7 +272,7 @@ COMMIT
     const fake = fakeExec((command, argv) => {
       if (argv.includes(' -C ')) {
         if (removed) return '';
-        throw new OperationError('iptables: Bad rule (does a matching rule exist in that chain?).');
+        throw execFailure('iptables: Bad rule (does a matching rule exist in that chain?).\n');
       }
       if (command.stdin?.includes('-D f2bs-sshd -s 198.51.100.0/24 -j DROP')) removed = true;
       return saves()(command, argv);
@@ -289,42 +284,49 @@ COMMIT
     ]);
   });
 
-  it('drops the line a failure names, reports its entry, and applies the rest', async () => {
+  it('splits a failing batch until the failing entry stands alone, reports it, and applies the rest', async () => {
     const batches: string[] = [];
     const fake = fakeExec((command, argv) => {
       if (command.stdin === undefined) return saves()(command, argv);
       batches.push(command.stdin);
-      if (command.stdin.includes('203.0.113.31')) throw new OperationError(`iptables-restore: line ${command.stdin.split('\n').findIndex((l) => l.includes('203.0.113.31')) + 1} failed: Something`);
+      if (command.stdin.includes('203.0.113.31')) {
+        throw execFailure(`iptables-restore: line ${command.stdin.split('\n').findIndex((l) => l.includes('203.0.113.31')) + 1} failed: Something\n`);
+      }
       return '';
     });
     const report = await createIptablesBackend({ exec: fake.exec }).apply({
-      add: [entry('sshd', '203.0.113.30'), entry('sshd', '203.0.113.31'), entry('sshd', '203.0.113.32')], remove: [],
+      add: [entry('sshd', '203.0.113.30'), entry('sshd', '203.0.113.31'), entry('sshd', '203.0.113.32'), entry('sshd', '203.0.113.33')], remove: [],
     }, [sshd], NOW);
-    assert.equal(report.added, 2);
-    assert.deepEqual(report.failed.map((f) => f.entry.address), ['203.0.113.31']);
-    assert.equal(batches.at(-1), `*filter
--I f2bs-sshd -s 203.0.113.30/32 -j REJECT --reject-with icmp-port-unreachable
--I f2bs-sshd -s 203.0.113.32/32 -j REJECT --reject-with icmp-port-unreachable
-COMMIT
-`);
+    assert.equal(report.added, 3);
+    assert.deepEqual(report.failed.map((f) => `${f.entry.address}: ${f.error}`), ['203.0.113.31: iptables-restore: line 2 failed: Something']);
+    const rules = (batch: string | undefined): string[] => (batch ?? '').split('\n').filter((l) => l.startsWith('-I')).map((l) => l.split(' ')[3]!);
+    // The plan, the same after reading the rules, its halves, and the failing half's halves.
+    assert.deepEqual(batches.map(rules), [
+      ['203.0.113.30/32', '203.0.113.31/32', '203.0.113.32/32', '203.0.113.33/32'],
+      ['203.0.113.30/32', '203.0.113.31/32', '203.0.113.32/32', '203.0.113.33/32'],
+      ['203.0.113.30/32', '203.0.113.31/32'],
+      ['203.0.113.30/32'],
+      ['203.0.113.31/32'],
+      ['203.0.113.32/32', '203.0.113.33/32'],
+    ]);
   });
 
-  it('goes entry by entry when the failure names only COMMIT', async () => {
+  it('reports every entry, without retrying, when iptables-restore cannot run', async () => {
     const fake = fakeExec((command, argv) => {
-      if (command.stdin === undefined) return saves()(command, argv);
-      if (command.stdin.includes('203.0.113.41')) throw new OperationError("iptables-restore v1.8.9 (nf_tables): Chain 'X' does not exist; Error occurred at line: 9");
-      return '';
+      if (command.stdin !== undefined) throw execFailure('', 'missing');
+      return saves()(command, argv);
     });
     const report = await createIptablesBackend({ exec: fake.exec }).apply({
       add: [entry('sshd', '203.0.113.40'), entry('sshd', '203.0.113.41'), entry('sshd', '203.0.113.42')], remove: [],
     }, [sshd], NOW);
-    assert.equal(report.added, 2);
-    assert.deepEqual(report.failed.map((f) => f.entry.address), ['203.0.113.41']);
+    assert.equal(report.added, 0);
+    assert.deepEqual(report.failed.map((f) => f.entry.address), ['203.0.113.40', '203.0.113.41', '203.0.113.42']);
+    assert.equal(fake.ran.filter((c) => c.stdin !== undefined).length, 1);
   });
 
   it('fails additions to a chain that does not exist and unconfigured jails', async () => {
     const fake = fakeExec((command, argv) => {
-      if (command.stdin !== undefined) throw new OperationError('iptables-restore: line 2 failed: No chain/target/match by that name.');
+      if (command.stdin !== undefined) throw execFailure('iptables-restore: line 2 failed: No chain/target/match by that name.\n');
       return saves()(command, argv);
     });
     const report = await createIptablesBackend({ exec: fake.exec }).apply({

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Exec } from '../../src/backends/exec.js';
+import { ExecError, type Exec } from '../../src/backends/exec.js';
 import { createNftablesBackend } from '../../src/backends/nftables.js';
 import type { Command, Entry, EntryKey, JailRule } from '../../src/backends/types.js';
 import { InputError, OperationError } from '../../src/core/index.js';
+import { execFailure } from '../helpers/exec-error.js';
 
 const T0 = 1_800_000_000;
 const HOUR = 3600;
@@ -26,7 +27,7 @@ function fakeNft(reads: Record<string, string> = {}, batch: (stdin: string) => v
       return '';
     }
     const answer = reads[argv];
-    if (answer === undefined) throw new OperationError(`${argv}: Error: No such file or directory`);
+    if (answer === undefined) throw execFailure('Error: No such file or directory\n');
     return answer;
   };
   const changes = (): Command[] => calls.filter((c) => c.argv.join(' ') === 'nft -f -' || c.argv.includes('delete'));
@@ -333,8 +334,8 @@ describe('nftables backend: apply', () => {
     const batches: string[] = [];
     const { backend } = fakeNft({ [READ_STATE]: state }, (stdin) => {
       batches.push(stdin);
-      if (stdin.includes('delete element inet f2b-store addr4-sshd { 203.0.113.99')) throw new OperationError(`nft -f -: ${ENOENT}`);
-      if (stdin.includes('198.51.100.128/25')) throw new OperationError('nft -f -: Error: interval overlaps with an existing one');
+      if (stdin.includes('delete element inet f2b-store addr4-sshd { 203.0.113.99')) throw execFailure(`/dev/stdin:1:40-50: ${ENOENT}\n`);
+      if (stdin.includes('198.51.100.128/25')) throw execFailure('/dev/stdin:3:1-20: Error: interval overlaps with an existing one\n');
     });
     const add = Array.from({ length: 100 }, (_, i) => entry(`203.0.113.${i}`, 'sshd', T0 + HOUR));
     const report = await backend.apply({
@@ -354,14 +355,14 @@ describe('nftables backend: apply', () => {
     let batches = 0;
     const { backend } = fakeNft({ [READ_STATE]: state }, () => {
       batches++;
-      throw new OperationError('nft -f -: Error: Could not process rule: Cannot allocate memory');
+      throw execFailure('Error: Could not process rule: Cannot allocate memory\n');
     });
     const add = Array.from({ length: 5000 }, (_, i) => entry(`10.0.${i >> 8}.${i & 255}`));
     const report = await backend.apply({ add, remove: [] }, [SSHD], T0);
     assert.equal(report.added, 0);
     assert.equal(report.failed.length, 5000);
     assert.ok(batches <= 501, `${batches} commands`);
-    assert.match(report.failed.at(-1)!.error, /gave up after 500 retries \(not retried one by one\)/);
+    assert.match(report.failed.at(-1)!.error, /not retried alone: the 500 commands one apply may run were spent/);
     assert.ok(report.failed.some((f) => /Cannot allocate memory/.test(f.error)), 'the real error is reported for those tried');
   });
 
@@ -369,7 +370,7 @@ describe('nftables backend: apply', () => {
     let runs = 0;
     const exec: Exec = async () => {
       runs++;
-      throw new OperationError('nft not found: install nftables');
+      throw new ExecError('nft not found: install nftables', { kind: 'missing' });
     };
     const report = await createNftablesBackend({ exec }).apply({ add: [entry('203.0.113.7'), entry('203.0.113.8')], remove: [] }, [SSHD], T0);
     assert.equal(runs, 1);

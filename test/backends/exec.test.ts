@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ExecError, systemExec } from '../../src/backends/exec.js';
+import { OperationError } from '../../src/core/index.js';
+import { createNetns } from '../helpers/netns.js';
+
+/** What systemExec rejected with (it must reject). */
+async function failure(promise: Promise<string>): Promise<ExecError> {
+  const error = await promise.then(() => undefined, (e: unknown) => e);
+  assert.ok(error instanceof ExecError, `an ExecError, got ${String(error)}`);
+  assert.ok(error instanceof OperationError && error.exitCode === 1, 'the CLI exits 1 with its message');
+  return error;
+}
+
+describe('systemExec failures', () => {
+  it('a missing binary: kind missing, and the message says what to install', async () => {
+    const error = await failure(systemExec()({ argv: ['f2b-store-no-such-binary', '-n'] }));
+    assert.equal(error.kind, 'missing');
+    assert.equal(error.code, null);
+    assert.equal(error.message, 'f2b-store-no-such-binary -n: f2b-store-no-such-binary not found: install f2b-store-no-such-binary');
+  });
+
+  it('a non-zero exit: kind exit, with its status and the whole stderr, the message one line of it', async () => {
+    const error = await failure(systemExec()({ argv: ['sh', '-c', 'echo first >&2; echo second >&2; exit 3'] }));
+    assert.equal(error.kind, 'exit');
+    assert.equal(error.code, 3);
+    assert.equal(error.stderr, 'first\nsecond\n');
+    assert.equal(error.message, "sh -c 'echo first >&2; echo second >&2; exit 3': first; second");
+  });
+
+  it('a command still running when its time is up: kind timeout', async () => {
+    const error = await failure(systemExec(undefined, {}, 200)({ argv: ['sleep', '30'] }));
+    assert.equal(error.kind, 'timeout');
+    assert.equal(error.message, 'sleep 30: timed out after 0.2 s');
+  });
+
+  it('inside a network namespace, a missing binary or namespace is kind missing too, message as ip says it', async () => {
+    const ns = createNetns();
+    try {
+      const binary = await failure(systemExec(ns.name)({ argv: ['f2b-store-no-such-binary'] }));
+      assert.equal(binary.kind, 'missing');
+      assert.match(binary.message, /: exec of "f2b-store-no-such-binary" failed: No such file or directory$/);
+      const fails = await failure(systemExec(ns.name)({ argv: ['sh', '-c', 'exit 4'] }));
+      assert.deepEqual([fails.kind, fails.code], ['exit', 4]);
+    } finally {
+      ns.remove();
+    }
+    const gone = await failure(systemExec(ns.name)({ argv: ['true'] }));
+    assert.equal(gone.kind, 'missing');
+  });
+});
