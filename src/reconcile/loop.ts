@@ -133,7 +133,9 @@ export class ReconcileLoop {
     }
     if (this.running) return;
     const stale = await this.stale();
-    if (stale.length === 0) return;
+    // Another process changed bans (and its own firewall entries) while the counts were taken:
+    // they may differ by its change alone, which the next tick takes in as a change.
+    if (stale.length === 0 || this.options.store.dataVersion() !== version) return;
     const reason = stale.map((s) => `${s.backend.name}: ${s.why}`).join('; ');
     this.options.log(`drift check: ${reason}`);
     await this.run(reason, stale.map((s) => s.backend));
