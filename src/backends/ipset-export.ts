@@ -1,5 +1,5 @@
 import { InputError, isoTime, type Family } from '../core/index.js';
-import { createLine, timeoutOf } from './ipset.js';
+import { createLine, timeoutOf } from './ipset-plan.js';
 import { parseIpsetName } from './object-names.js';
 import type { Entry } from './types.js';
 

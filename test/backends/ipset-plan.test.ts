@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { planRestore } from '../../src/backends/ipset-plan.js';
+import type { Entry } from '../../src/backends/types.js';
+import { parseAddress } from '../../src/core/index.js';
+
+const NOW = 1_800_000_000;
+
+function entry(jail: string, address: string, expiresAt: number | null = null): Entry {
+  const parsed = parseAddress(address);
+  return { jail, address: parsed.text, family: parsed.family, expiresAt };
+}
+
+describe('ipset plan', () => {
+  it('is one ipset restore: removals first, timeouts as remaining seconds, permanent as 0', () => {
+    const plan = planRestore({
+      add: [entry('sshd', '203.0.113.7'), entry('sshd', '2001:db8::7', NOW + 600), entry('recidive', '198.51.100.0/24', NOW + 86_400)],
+      remove: [entry('sshd', '203.0.113.9'), entry('sshd', '2001:db8::/32')],
+    }, NOW);
+    assert.deepEqual(plan, [{
+      argv: ['ipset', 'restore', '-exist'],
+      stdin: [
+        'del f2bs4-sshd 203.0.113.9',
+        'del f2bs6-sshd 2001:db8::/32',
+        'add f2bs4-sshd 203.0.113.7 timeout 0',
+        'add f2bs6-sshd 2001:db8::7 timeout 600',
+        'add f2bs4-recidive 198.51.100.0/24 timeout 86400',
+        '',
+      ].join('\n'),
+    }]);
+  });
+
+  it('leaves out expired entries, caps timeouts, keeps the longest of duplicates, skips invalid entries', () => {
+    const plan = planRestore({
+      add: [
+        entry('sshd', '203.0.113.1', NOW - 5),
+        entry('sshd', '203.0.113.2', NOW),
+        entry('sshd', '203.0.113.3', NOW + 10 * 365 * 86_400),
+        entry('sshd', '203.0.113.4', NOW + 60), entry('sshd', '203.0.113.4', NOW + 120), entry('sshd', '203.0.113.4', NOW + 90),
+        entry('sshd', '203.0.113.5', null), entry('sshd', '203.0.113.5', NOW + 60),
+        { jail: 'sshd', address: '203.0.113.6\nflush f2bs4-sshd', family: 4, expiresAt: null },
+        { jail: 'bad jail', address: '203.0.113.7', family: 4, expiresAt: null },
+      ],
+      remove: [],
+    }, NOW);
+    assert.equal(plan[0]?.stdin, 'add f2bs4-sshd 203.0.113.3 timeout 2147483\nadd f2bs4-sshd 203.0.113.4 timeout 120\nadd f2bs4-sshd 203.0.113.5 timeout 0\n');
+  });
+
+  it('plans nothing for an empty diff', () => {
+    assert.deepEqual(planRestore({ add: [entry('sshd', '203.0.113.1', NOW - 1)], remove: [] }, NOW), []);
+  });
+});
