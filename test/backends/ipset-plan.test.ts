@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { planRestore } from '../../src/backends/ipset-plan.js';
+import { growRestore, parseHeaders, parseMembers, planItems, planRestore, planSets } from '../../src/backends/ipset-plan.js';
 import type { Entry } from '../../src/backends/types.js';
 import { parseAddress } from '../../src/core/index.js';
 
@@ -48,5 +48,41 @@ describe('ipset plan', () => {
 
   it('plans nothing for an empty diff', () => {
     assert.deepEqual(planRestore({ add: [entry('sshd', '203.0.113.1', NOW - 1)], remove: [] }, NOW), []);
+  });
+});
+
+describe('ipset plan of sets', () => {
+  const header = (name: string, type: string, family: string, timeout = ' timeout 0'): string =>
+    `Name: ${name}\nType: ${type}\nHeader: family ${family} hashsize 1024 maxelem 65536${timeout}\nNumber of entries: 1\n`;
+
+  it('creates missing sets, takes over an earlier f2b-store\'s, and skips a jail whose set name is someone else\'s', () => {
+    const headers = parseHeaders([
+      header('f2bs4-sshd', 'hash:net', 'inet'),
+      header('f2b-web', 'hash:net', 'inet'),
+      header('f2b-sshd', 'hash:ip', 'inet'),
+      header('f2bs6-cj', 'hash:ip', 'inet6', ''),
+    ].join('\n'));
+    const planned = planSets(headers, [{ name: 'sshd', blocktype: 'drop' }, { name: 'web', blocktype: 'drop' }, { name: 'cj', blocktype: 'drop' }]);
+    assert.deepEqual(planned.served.map((jail) => jail.name), ['sshd', 'web']);
+    assert.match(planned.skipped[0]?.error ?? '', /^jail cj skipped: ipset f2bs6-cj is hash:ip family inet6 without timeout/);
+    assert.deepEqual(planned.creates, [
+      { name: 'f2bs6-sshd', family: 6 },
+      { name: 'f2bs4-web', family: 4, from: 'f2b-web' },
+      { name: 'f2bs6-web', family: 6 },
+    ]);
+    assert.deepEqual([...planned.legacy], ['f2b-web'], 'fail2ban\'s hash:ip set is not an earlier f2b-store\'s');
+  });
+
+  it('grows a set through a bigger copy swapped in, keeping options and leaving out what is removed', () => {
+    const members = parseMembers('add f2bs4-sshd 203.0.113.7 timeout 0\nadd f2bs4-sshd 198.51.100.0/24 timeout 3599\n', 'f2bs4-sshd');
+    const { items } = planItems({ add: [entry('sshd', '203.0.113.9')], remove: [entry('sshd', '203.0.113.7')] }, NOW);
+    assert.equal(growRestore('f2bs4-sshd', 4, members, items).stdin, [
+      'destroy f2bs4-sshd~',
+      'create f2bs4-sshd~ hash:net family inet hashsize 1024 maxelem 65536 timeout 0',
+      'add f2bs4-sshd~ 198.51.100.0/24 timeout 3599',
+      'swap f2bs4-sshd~ f2bs4-sshd',
+      'destroy f2bs4-sshd~',
+      '',
+    ].join('\n'));
   });
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { planRestores } from '../../src/backends/iptables-plan.js';
+import { planFlush, planOps, planRestores, triageOps } from '../../src/backends/iptables-plan.js';
 import { parseFilterTable, portMatch, splitArgs } from '../../src/backends/iptables-rules.js';
 import type { Entry, JailRule } from '../../src/backends/types.js';
 import { InputError, parseAddress } from '../../src/core/index.js';
@@ -76,5 +76,25 @@ COMMIT
       add: [entry('other', '203.0.113.1'), entry('sshd', '203.0.113.2', NOW), { jail: 'sshd', address: '203.0.113.3 -j ACCEPT', family: 4, expiresAt: null }],
       remove: [{ jail: 'x\n-F', address: '203.0.113.4', family: 4 }],
     }, [sshd], NOW), []);
+  });
+});
+
+describe('iptables plan from the rules really there', () => {
+  it('settles each operation: present additions and absent removals are done, every copy is deleted by its saved text', () => {
+    const { ops } = planOps({
+      add: [entry('sshd', '203.0.113.7'), entry('web', '203.0.113.8')],
+      remove: [entry('sshd', '198.51.100.0/24'), entry('sshd', '192.0.2.77')],
+    }, [sshd, { name: 'web', blocktype: 'drop' }], NOW);
+    const triage = triageOps(parseFilterTable(SAVE_V4), ops);
+    assert.deepEqual(triage.applied.map((op) => `${op.kind} ${op.address}`), ['del 192.0.2.77', 'add 203.0.113.7']);
+    assert.deepEqual(triage.failed.map(({ item, error }) => `${item.address}: ${String(error)}`), ['203.0.113.8: f2bs-web does not exist (ensure creates it)']);
+    assert.deepEqual(triage.rest.map((op) => op.lines), [['-D f2bs-sshd -s 198.51.100.0/24 -j DROP']]);
+  });
+
+  it('flushes only its own chains, after deleting their jumps', () => {
+    assert.deepEqual(planFlush(parseFilterTable(SAVE_V4)), {
+      chains: ['f2bs-sshd'],
+      lines: ['-D INPUT -p tcp -m multiport --dports 22,2222 -j f2bs-sshd', '-F f2bs-sshd', '-X f2bs-sshd'],
+    });
   });
 });

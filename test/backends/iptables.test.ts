@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import type { Exec } from '../../src/backends/exec.js';
 import { createIptablesBackend } from '../../src/backends/iptables.js';
 import type { Command, Entry, EntryKey, JailRule } from '../../src/backends/types.js';
-import { InputError, parseAddress } from '../../src/core/index.js';
+import { parseAddress } from '../../src/core/index.js';
 import { execFailure } from '../helpers/exec-error.js';
 import { SAVE_V4, SAVE_V6 } from '../helpers/iptables-save.js';
 
