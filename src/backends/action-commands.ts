@@ -285,7 +285,9 @@ export function createActionBackend(options: ActionBackendOptions): Backend {
 
   function subjectOf(state: ActionState, ban: HeldBan): Subject {
     const operation = operationOf(ban.family);
-    return { operation, ban, details: detailsOf(ban.address), startedAt: state.started.get(operation) };
+    const details = detailsOf(ban.address);
+    const startedAt = state.started.get(operation);
+    return { operation, ban, ...(details === undefined ? {} : { details }), ...(startedAt === undefined ? {} : { startedAt }) };
   }
 
   function held(entry: Entry, now: number, details: BanDetails | undefined): HeldBan {
@@ -330,7 +332,7 @@ export function createActionBackend(options: ActionBackendOptions): Backend {
         const operation = operationOf(entry.family);
         const script = scriptsOf(operation)[kind];
         if (script.trim() === '') return [];
-        return [invocation(script, tagValues({ operation, ban, details }, now, { full: hostname(), ipHost: entry.address }))];
+        return [invocation(script, tagValues({ operation, ban, ...(details === undefined ? {} : { details }) }, now, { full: hostname(), ipHost: entry.address }))];
       };
       const removing = new Set(diff.remove.map((e) => e.address));
       return [
@@ -390,7 +392,9 @@ export function createActionBackend(options: ActionBackendOptions): Backend {
             }
             const details = detailsOf(entry.address);
             const ban = held(entry, now, details);
-            const error = await perform(state, 'actionban', { operation, ban, details, startedAt: state.started.get(operation) }, now);
+            const startedAt = state.started.get(operation);
+            const subject = { operation, ban, ...(details === undefined ? {} : { details }), ...(startedAt === undefined ? {} : { startedAt }) };
+            const error = await perform(state, 'actionban', subject, now);
             if (error === undefined) state.bans.set(entry.address, ban);
             return error;
           });

@@ -39,15 +39,22 @@ export function parseTableState(stdout: string): TableState {
   for (const [kind, body] of ourObjects(stdout)) {
     if (kind === 'table') table = true;
     else if (kind === 'chain' && body.name === CHAIN) {
-      chain = { type: text(body.type), hook: text(body.hook), prio: typeof body.prio === 'number' ? body.prio : undefined, policy: text(body.policy) };
+      const [type, hook, policy] = [text(body.type), text(body.hook), text(body.policy)];
+      chain = {
+        ...(type === undefined ? {} : { type }),
+        ...(hook === undefined ? {} : { hook }),
+        ...(typeof body.prio === 'number' ? { prio: body.prio } : {}),
+        ...(policy === undefined ? {} : { policy }),
+      };
     } else if (kind === 'set' && typeof body.name === 'string') {
       const flags = Array.isArray(body.flags) ? body.flags.filter((f): f is string => typeof f === 'string') : [];
       sets.set(body.name, { type: text(body.type) ?? '', flags });
     } else if (kind === 'rule' && body.chain === CHAIN && typeof body.handle === 'number') {
-      rules.push({ handle: body.handle, comment: text(body.comment) });
+      const comment = text(body.comment);
+      rules.push({ handle: body.handle, ...(comment === undefined ? {} : { comment }) });
     }
   }
-  return { table, chain, sets, rules };
+  return { table, ...(chain === undefined ? {} : { chain }), sets, rules };
 }
 
 function elementText(value: unknown, set: string): string {

@@ -155,7 +155,7 @@ export function createNftablesBackend(options: NftablesOptions): Backend {
 /** Our table in `nft -j monitor` output: `"table": "f2b-store"`. */
 const OUR_TABLE = new RegExp(`"table":\\s*"${TABLE.split(' ')[1]}"`);
 
-function watchRemovals(follow: Follow): NonNullable<Backend['census']>['watch'] {
+function watchRemovals(follow: Follow): NonNullable<NonNullable<Backend['census']>['watch']> {
   return (onRemoved, onLost) => follow(['nft', '-j', 'monitor', 'destroy', 'elements'], {
     onLine: (line) => {
       if (OUR_TABLE.test(line)) onRemoved();

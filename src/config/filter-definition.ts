@@ -108,13 +108,14 @@ export function loadFilter(spec: string, searchDirs: readonly string[], options:
   };
   const prefregex = values.get('prefregex');
   const journalmatch = values.get('journalmatch')?.text;
+  const datepattern = values.get('datepattern');
   return {
     name,
     file,
     failregex: regexes('failregex'),
     ignoreregex: regexes('ignoreregex'),
     ...(prefregex !== undefined && prefregex.text !== '' ? { prefregex: asSourceLine(prefregex) } : {}),
-    ...(values.has('datepattern') ? { datepattern: values.get('datepattern')?.text } : {}),
+    ...(datepattern === undefined ? {} : { datepattern: datepattern.text }),
     maxlines: maxLines(values.get('maxlines')),
     ...(journalmatch ? { journalmatch } : {}),
     options: Object.fromEntries([...values].map(([k, v]) => [k, v.text])),

@@ -127,11 +127,6 @@ function knownOf(filter: FilterDefinition): Vars {
   return new Map(Object.entries(filter.options).map(([key, text]) => [`known/${key}`, textAt(text, origin)]));
 }
 
-/** Leaves out options that are not set, so a jail compares and prints as configured. */
-function compact<T extends object>(object: T): T {
-  return Object.fromEntries(Object.entries(object).filter(([, value]) => value !== undefined)) as T;
-}
-
 function loadJail(ctx: Context, name: string): JailDefinition {
   const { tree } = ctx;
   const origin = ctx.headers.get(name) ?? { file: tree.files[0] ?? '', line: 0 };
@@ -165,15 +160,22 @@ function loadJail(ctx: Context, name: string): JailDefinition {
   const maxretry = read('maxretry', (v) => parseCount(v, 1), DEFAULTS.maxretry);
   const findtime = read('findtime', (v) => parseJailDuration(v, false) as number, DEFAULTS.findtime);
   const bantime = read('bantime', (v) => parseJailDuration(v, true), DEFAULTS.bantime);
-  const increment: IncrementOptions = compact({
-    enabled: read('bantime.increment', parseBool, false),
-    factor: read('bantime.factor', parseFactor, 1),
-    formula: textOf('bantime.formula'),
-    multipliers: readOptional('bantime.multipliers', parseMultipliers),
-    maxtime: readOptional('bantime.maxtime', (v) => parseJailDuration(v, false) ?? undefined),
-    rndtime: readOptional('bantime.rndtime', (v) => parseJailDuration(v, false) ?? undefined),
+  // Options that are not set are left out, so a jail compares and prints as configured.
+  const incrementEnabled = read('bantime.increment', parseBool, false);
+  const factor = read('bantime.factor', parseFactor, 1);
+  const formula = textOf('bantime.formula');
+  const multipliers = readOptional('bantime.multipliers', parseMultipliers);
+  const maxtime = readOptional('bantime.maxtime', (v) => parseJailDuration(v, false) ?? undefined);
+  const rndtime = readOptional('bantime.rndtime', (v) => parseJailDuration(v, false) ?? undefined);
+  const increment: IncrementOptions = {
+    enabled: incrementEnabled,
+    factor,
+    ...(formula === undefined ? {} : { formula }),
+    ...(multipliers === undefined ? {} : { multipliers }),
+    ...(maxtime === undefined ? {} : { maxtime }),
+    ...(rndtime === undefined ? {} : { rndtime }),
     overalljails: read('bantime.overalljails', parseBool, false),
-  });
+  };
   const ignoreip = read('ignoreip', parseIgnoreIp, []);
   const backendValue = given('backend');
   const journal = backend.name === 'systemd'
@@ -187,28 +189,32 @@ function loadJail(ctx: Context, name: string): JailDefinition {
   const actionValue = option('action') ?? option('banaction');
   const specs = actionValue === undefined ? [] : parseActionList(actionValue.value, `[${name}] ${actionValue.key}`);
   const mapping = mapActions(specs, ctx.actions, { name, enabled }, ctx.catalog);
-  const settings = compact({
+  const ignoreself = read('ignoreself', parseBool, true);
+  const ignorecommand = textOf('ignorecommand');
+  const port = readOptional('port', parsePort);
+  const protocol = readOptional('protocol', parseProtocol);
+  const settings = {
     name,
     origin,
     logpaths,
     backend: backend.name,
     backendOptions: backend.options,
-    journal,
+    ...(journal === undefined ? {} : { journal }),
     maxretry,
     findtime,
     bantime,
     increment,
     ignoreip,
-    ignoreself: read('ignoreself', parseBool, true),
-    ignorecommand: textOf('ignorecommand'),
-    port: readOptional('port', parsePort),
-    protocol: readOptional('protocol', parseProtocol),
+    ignoreself,
+    ...(ignorecommand === undefined ? {} : { ignorecommand }),
+    ...(port === undefined ? {} : { port }),
+    ...(protocol === undefined ? {} : { protocol }),
     blocktype: mapping.blocktype,
     backends: mapping.backends,
     actions: mapping.actions,
     logencoding: read('logencoding', parseLogEncoding, 'utf-8'),
     maxmatches: read('maxmatches', (v) => parseCount(v, 0), maxretry),
-  });
+  };
   const jailDns = readOptional('usedns', parseUseDns);
   if (!enabled) return { ...settings, enabled, usedns: jailDns ?? 'warn' };
 

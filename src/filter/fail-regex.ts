@@ -62,7 +62,7 @@ const COMPLEX_NAME = /^(alt_|tuple_)(.*?)(?:_\d+)?$/;
 export function compileFailRegex(text: string, options: FailRegexOptions): FailRegex {
   const regex = expandFailTags(text, options.useDns);
   if (regex.trimStart() === '') throw new InputError(`cannot add empty ${options.kind}`);
-  const compiled = compilePythonRegex(regex, { multiline: options.kind === 'failregex' && options.multiline });
+  const compiled = compilePythonRegex(regex, { multiline: options.kind === 'failregex' && (options.multiline ?? false) });
   const groupNames = compiled.groupNames;
   if (
     options.kind === 'failregex' &&

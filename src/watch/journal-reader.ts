@@ -198,7 +198,7 @@ export class JournalReader {
     // microsecond more or less must not decide; entries up to `at` are skipped exactly.
     return {
       start: { since: Math.floor(from) },
-      ...(from === since ? {} : { skipUntil: at }),
+      ...(at === undefined || from === since ? {} : { skipUntil: at }),
       point: { kind: 'since', since: from, lostCursor: cursor },
     };
   }

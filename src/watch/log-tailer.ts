@@ -69,9 +69,9 @@ const TURN_CHUNKS = 16;
 
 interface Followed {
   /** The file now at the path; undefined while the path does not exist. */
-  current?: LogFile;
+  current?: LogFile | undefined;
   /** The file rotated away from the path, read on until `until`. */
-  retired?: { readonly file: LogFile; readonly until: number };
+  retired?: { readonly file: LogFile; readonly until: number } | undefined;
   /** The last position given to `onLines` (or the stored one). */
   reported?: LogPosition;
 }
@@ -105,7 +105,7 @@ export class LogTailer {
   private scanning = false;
   private scanned: () => void = () => undefined;
   private closed = false;
-  private pump?: Promise<void>;
+  private pump?: Promise<void> | undefined;
   private sweeper?: NodeJS.Timeout;
 
   constructor(private readonly options: LogTailerOptions) {
@@ -251,7 +251,7 @@ export class LogTailer {
     const file = await LogFile.open(path, this.decode, this.maxLineBytes);
     if (file === undefined) return undefined;
     const stored = this.unfinished.get(path) ?? this.options.stored(path);
-    const followed: Followed = { current: file, reported: stored };
+    const followed: Followed = { current: file, ...(stored === undefined ? {} : { reported: stored }) };
     try {
       if (stored !== undefined) {
         if (continues(stored, await file.identity())) file.seek(stored.offset);

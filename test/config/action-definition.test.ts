@@ -177,7 +177,7 @@ describe('loadAction: custom actions', () => {
   it('refuses what cannot run, naming the file and line', () => {
     const py = { name: 'smtp.py', options: {}, origin: { file: '/etc/f2b-store/jail.local', line: 12 }, file: `${STOCK}/smtp.py` };
     throwsInput(() => loadAction(py, SSHD), /^\/etc\/f2b-store\/jail\.local:12: \[sshd\] action "smtp\.py": Python actions/);
-    throwsInput(() => loadAction({ ...py, name: 'gone', file: undefined }, SSHD), /^\/etc\/f2b-store\/jail\.local:12: \[sshd\] action "gone": no such action file/);
+    throwsInput(() => loadAction({ name: 'gone', options: {}, origin: py.origin }, SSHD), /^\/etc\/f2b-store\/jail\.local:12: \[sshd\] action "gone": no such action file/);
     const at = write('bad', ['[Definition]', 'actionban = echo <loop>', 'loop = x <loop>', 'norestored = maybe', '[Init]', 'timeout = soon'].join('\n'));
     throwsInput(() => loadAction(jailAction('bad', { norestored: '1', timeout: '5' }, at), SSHD), /bad\.conf:3: .*<loop>/);
     write('bad', ['[Definition]', 'actionban = echo', 'norestored = maybe'].join('\n'));

@@ -33,7 +33,7 @@ describe('date detection on fail2ban\'s sample-log corpus', () => {
       let instance = instances.get(record.instance);
       if (!instance) {
         const datepattern = effectiveDatepattern(record.filter, record.filterOptions ?? {});
-        instance = { dates: createDateDetector({ datepattern, now: () => NOW }), lastDate: undefined };
+        instance = { dates: createDateDetector({ ...(datepattern === undefined ? {} : { datepattern }), now: () => NOW }), lastDate: undefined };
         instances.set(record.instance, instance);
       }
       const found = instance.dates.match(record.line);

@@ -9,8 +9,8 @@ import { detector as detectorOn, expectEach as expectEachOn, expectInOrder as ex
 // test clock and zone, test/helpers/dates.ts): the instant, and the span of the date text that
 // fail2ban cuts out of the line.
 
-const detector = (datepattern?: string): DateDetector => detectorOn({ datepattern });
-const expectEach = (datepattern: string | undefined, rows: readonly Row[]): void => expectEachOn({ datepattern }, rows);
+const detector = (datepattern?: string): DateDetector => detectorOn(datepattern === undefined ? {} : { datepattern });
+const expectEach = (datepattern: string | undefined, rows: readonly Row[]): void => expectEachOn(datepattern === undefined ? {} : { datepattern }, rows);
 const expectInOrder = (datepattern: string | undefined, rows: readonly Row[]): void => expectInOrderOn(detector(datepattern), rows);
 
 describe('default date templates', () => {

@@ -172,7 +172,7 @@ function loadFilter(index: number): Filter {
   return {
     prefregex,
     failregex: instance.failregex.map((i) =>
-      compileFailRegex(text(i), { kind: 'failregex', multiline: instance.maxlines > 1, prefregex }),
+      compileFailRegex(text(i), { kind: 'failregex', multiline: instance.maxlines > 1, ...(prefregex === undefined ? {} : { prefregex }) }),
     ),
     ignoreregex: instance.ignoreregex.map((i) => compileFailRegex(text(i), { kind: 'ignoreregex' })),
   };

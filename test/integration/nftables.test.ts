@@ -216,7 +216,7 @@ describe('nftables backend in a network namespace (real nft)', () => {
     has(/^meta l4proto \{ tcp, udp \} th dport \{ 80, 443, 8000-8100 \} ip6 saddr @addr6-9web\.x-y reject with icmpv6 port-unreachable comment "f2b-store addr6-9web\.x-y [0-9a-f]{12}"$/);
     await assertSettled(run, jails, [], now);
 
-    const changed = [{ ...jails[0]!, port: undefined, blocktype: 'drop' as const }, ...jails.slice(1)];
+    const changed: JailRule[] = [{ name: 'sshd', blocktype: 'drop' }, ...jails.slice(1)];
     const desired = [entry('sshd', '203.0.113.7')];
     await reconcile(backend, jails, desired, now);
     const ran = (await backend.ensure(changed, now)).ran;

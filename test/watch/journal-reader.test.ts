@@ -101,6 +101,7 @@ describe('JournalReader: journalctl --follow, exactly once', () => {
     const first = follow(t, { source: { files: [journal.path] } });
     await first.waitForMessages(3, 'every entry');
     const cursorOfB = first.batches.flatMap((b) => b.entries)[1]?.cursor;
+    assert.ok(cursorOfB !== undefined, 'the second entry has a cursor');
     await first.reader.close();
     const again = follow(t, { source: { files: [journal.path] }, after: cursorOfB, match: parseJournalMatch('_COMM=sshd') });
     await again.waitForMessages(1, 'the entry after the cursor');
@@ -162,6 +163,7 @@ describe('JournalReader: journalctl --follow, exactly once', () => {
     const first = follow(t, { source, match, since: 0 });
     await waitForText(first, 2);
     const cursorOfA2 = first.cursor();
+    assert.ok(cursorOfA2 !== undefined, 'the first reader has a cursor');
     await first.reader.close();
 
     assert.equal(journald.run(['journalctl', '--rotate']).code, 0);
