@@ -3,6 +3,9 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { LineSplitter, type LineDecoder } from './line-splitter.js';
 import { readHeadHash, type FileIdentity, type LogPosition } from './log-position.js';
 
+/** What `LogFile.read` gives when the file was rewritten under the offset (copytruncate). */
+export const REWRITTEN = Symbol('rewritten');
+
 /** How far back from the end a start "at the end" looks for the last complete line. */
 const TAIL_SCAN_BYTES = 1 << 16;
 
@@ -93,10 +96,15 @@ export class LogFile {
     this.headHash = await readHeadHash(this.handle);
   }
 
-  /** The complete lines in the next chunk (possibly none), or undefined at the end of the file. */
-  async read(buffer: Buffer): Promise<string[] | undefined> {
+  /**
+   * The complete lines in the next chunk (possibly none), undefined at the end of the file, or
+   * REWRITTEN (nothing read) when the file was truncated and written again since `rewritten()`
+   * said it was not: the bytes at the offset are then the new file's, not the rest of the old one.
+   */
+  async read(buffer: Buffer): Promise<string[] | undefined | typeof REWRITTEN> {
     const { bytesRead } = await this.handle.read(buffer, 0, buffer.length, this.readOffset);
     if (bytesRead === 0) return undefined;
+    if (this.readOffset > 0 && this.headHash !== '' && (await readHeadHash(this.handle)) !== this.headHash) return REWRITTEN;
     this.readOffset += bytesRead;
     if (this.headHash === '') this.headHash = await readHeadHash(this.handle);
     return this.splitter.push(buffer.subarray(0, bytesRead));

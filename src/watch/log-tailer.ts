@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import { InputError, monotonicMs, OperationError } from '../core/index.js';
-import { LogFile } from './log-file.js';
+import { LogFile, REWRITTEN } from './log-file.js';
 import { compileLogPattern, patternLeadsTo, patternMatches, type LogPattern } from './log-pattern.js';
 import { lineDecoder, type LineDecoder } from './line-splitter.js';
 import { continues, samePosition, type LogPosition } from './log-position.js';
@@ -363,9 +363,10 @@ export class LogTailer {
       for (let n = 0; !this.closed && n < chunks; n++) {
         const before = file.offset;
         const lines = await file.read(this.buffer);
-        if (lines === undefined) {
+        if (lines === undefined || lines === REWRITTEN) {
           await delivered();
-          return true;
+          // Rewritten after the check before this read: the next check reads the copy, then the file anew.
+          return lines === undefined;
         }
         const dropped = file.takeDropped();
         if (lines.length === 0 && dropped === 0) continue;
