@@ -272,8 +272,6 @@ export class LogJails {
     candidates: readonly BanDecision[], counters: readonly FailureCounterChange[], at: Pick<LogBatchCommit, 'positions' | 'cursors'>, now: number,
   ): Promise<void> {
     const { writer } = this.options;
-    // What blocks each address now tells an address already banned in its jail, and is the
-    // `before` of the change applied to the backends.
     const batch = beginBanBatch(this.touching, candidates, now);
     for (const ban of batch.inForce) this.banned.note(ban, now);
     const decisions = batch.fresh;
