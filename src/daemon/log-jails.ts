@@ -3,7 +3,7 @@ import type { EnabledJail } from '../config/index.js';
 import type { Backend } from '../backends/index.js';
 import { JailEngine, type BanDecision, type FailureCounterChange } from '../engine/index.js';
 import { FilterWorker, slowLineMessage, type FilterEntry, type LineFailures } from '../filter/index.js';
-import { applyChange, knownBans, type BackendReport, type BanFloor, type JailRules } from '../reconcile/index.js';
+import { applyChange, banBatchChange, beginBanBatch, knownBans, type BackendReport, type BanFloor, type JailRules } from '../reconcile/index.js';
 import { isDamaged, type BanStore, type LogBatchCommit } from '../store/index.js';
 import { compileLogPattern, MAX_LINE_BYTES, patternMatches, type JournalBatch, type JournalStatus, type LineBatch, type LogPattern } from '../watch/index.js';
 import type { BanLogEvent } from './ban-log.js';
@@ -272,14 +272,9 @@ export class LogJails {
     candidates: readonly BanDecision[], counters: readonly FailureCounterChange[], at: Pick<LogBatchCommit, 'positions' | 'cursors'>, now: number,
   ): Promise<void> {
     const { writer } = this.options;
-    // What blocks each address now: it tells an address already banned in its jail, and it is
-    // the `before` of the change applied to the backends.
-    const touching = this.activeTouching([...new Set(candidates.map((c) => c.address))], now);
-    const decisions = candidates.filter((decision) => {
-      const own = touching.get(decision.address)?.find((ban) => ban.jail === decision.jail && ban.address === decision.address);
-      if (own !== undefined) this.banned.note(own, now);
-      return own === undefined;
-    });
+    const batch = beginBanBatch(this.touching, candidates, now);
+    for (const ban of batch.inForce) this.banned.note(ban, now);
+    const decisions = batch.fresh;
     const results = writer.commit({ bans: decisions, counters, ...at });
     if (decisions.length === 0) return;
     for (const ban of results?.map((r) => r.ban) ?? decisions) this.banned.note(ban, now);
@@ -288,10 +283,7 @@ export class LogJails {
       : results.filter((r) => r.change !== 'kept').map((r) => r.ban);
     this.report(changed, decisions, results === undefined);
     if (changed.length === 0) return;
-    const banned = [...new Set(decisions.map((d) => d.address))];
-    const before = banned.flatMap((address) => touching.get(address) ?? []);
-    const afterByAddress = this.activeTouching(banned, now);
-    const after = banned.flatMap((address) => afterByAddress.get(address) ?? []);
+    const { before, after } = banBatchChange(this.touching, batch, now);
     const reports = await applyChange(before, after, this.options.backends, now, {
       rules: this.options.rules, floor: this.options.floor(), known: () => knownBans(this.options.store, now),
     }, () => this.active(now));
@@ -304,11 +296,13 @@ export class LogJails {
     return [...this.options.store.activeAnyOrder(now), ...this.options.writer.held(now)];
   }
 
-  /** What blocks each of `addresses` now: the store's active bans and those held until it can take them. */
-  private activeTouching(addresses: readonly string[], now: number): Map<string, Ban[]> {
-    const stored = this.read('active bans', () => this.options.store.activeTouchingAll(addresses, now), new Map<string, Ban[]>());
-    return new Map(addresses.map((address) => [address, [...stored.get(address) ?? [], ...this.options.writer.heldTouching(address, now)]]));
-  }
+  /** What blocks each address now: the store's active bans and those held until it can take them. */
+  private readonly touching = {
+    activeTouchingAll: (addresses: readonly string[], now: number): Map<string, Ban[]> => {
+      const stored = this.read('active bans', () => this.options.store.activeTouchingAll(addresses, now), new Map<string, Ban[]>());
+      return new Map(addresses.map((address) => [address, [...stored.get(address) ?? [], ...this.options.writer.heldTouching(address, now)]]));
+    },
+  };
 
   /**
    * A read the jails can do without: when the store cannot answer (damaged, which it says once

@@ -1,8 +1,8 @@
 import type { Address } from '../core/index.js';
 import type { Backend } from '../backends/index.js';
-import type { BanStore } from '../store/index.js';
 import { applyChange, reconcile, type BackendReport, type EnforceOptions } from './reconcile.js';
 import { knownBans } from './removal-guard.js';
+import type { ReconcileStore } from './store-slice.js';
 
 export interface ChangeResult<T> {
   readonly result: T;
@@ -17,7 +17,7 @@ export interface ChangeResult<T> {
  * unless told otherwise (see needsConsent).
  */
 export async function changeAddress<T>(
-  store: BanStore,
+  store: Pick<ReconcileStore, 'activeAnyOrder' | 'activeTouching' | 'jailCounts'>,
   backends: readonly Backend[],
   address: Address,
   now: number,

@@ -1,5 +1,6 @@
 import { tryParseAddress, type Ban } from '../core/index.js';
-import type { BanStore, StoredChange } from '../store/index.js';
+import type { StoredChange } from '../store/index.js';
+import type { ReconcileStore } from './store-slice.js';
 
 /** The daemon's name in the change log: the writer of its own changes, and the reader of everyone else's. */
 export const DAEMON = 'daemon';
@@ -18,7 +19,7 @@ export type ChangeFeed =
  * when there are very many, or when one is of a network (it may overlap many entries, as in
  * changeAddress).
  */
-export function readChanges(store: Pick<BanStore, 'latestChange' | 'oldestChange' | 'changesAfter'>, cursor: number): ChangeFeed {
+export function readChanges(store: Pick<ReconcileStore, 'latestChange' | 'oldestChange' | 'changesAfter'>, cursor: number): ChangeFeed {
   const upTo = store.latestChange();
   if (upTo <= cursor) return { full: false, upTo: cursor, changes: [] };
   const oldest = store.oldestChange();

@@ -1,4 +1,6 @@
 export { changeAddress, type ChangeResult } from './address-change.js';
+export { banBatchChange, beginBanBatch, type BanBatch } from './batch-change.js';
+export type { ReconcileStore } from './store-slice.js';
 export { applyChange, reconcile, type BackendReport, type EnforceOptions, type ReconcileOptions } from './reconcile.js';
 export { banFloor, enforceable, type BanFloor, type RefusedBan } from './floor.js';
 export { GUARD_MIN, knownBans, needsConsent } from './removal-guard.js';

@@ -1,6 +1,6 @@
 import { isoTime, messageOf, monotonicMs, type Ban } from '../core/index.js';
 import type { Backend } from '../backends/index.js';
-import { isDamaged, type BanStore } from '../store/index.js';
+import { isDamaged } from '../store/index.js';
 import { changeStates, DAEMON, describeChanges, readChanges } from './change-feed.js';
 import { CronTimer } from './cron-timer.js';
 import { DriftCheck, type Stale } from './drift.js';
@@ -8,12 +8,13 @@ import { defaultJailRules, entryOf, rulesFor, type JailRules } from './entries.j
 import { enforceable, type BanFloor, type RefusedBan } from './floor.js';
 import { applyChange, reconcile, type BackendReport } from './reconcile.js';
 import { knownBans } from './removal-guard.js';
+import type { ReconcileStore } from './store-slice.js';
 
 /** setTimeout's longest delay; a later expiry is simply re-armed when this one fires. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface LoopOptions {
-  readonly store: BanStore;
+  readonly store: ReconcileStore;
   readonly backends: readonly Backend[];
   /** node-cron expression (six fields: seconds first) for the drift check. */
   readonly schedule: string;

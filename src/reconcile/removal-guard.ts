@@ -1,4 +1,4 @@
-import type { BanStore } from '../store/index.js';
+import type { ReconcileStore } from './store-slice.js';
 
 /** A backend about to lose at least this many entries, … */
 export const GUARD_MIN = 10;
@@ -17,6 +17,6 @@ export function needsConsent(removed: number, held: number, known: () => number)
 }
 
 /** Every ban the store holds, active and ended: what it can account for (see needsConsent). */
-export function knownBans(store: Pick<BanStore, 'jailCounts'>, now: number): number {
+export function knownBans(store: Pick<ReconcileStore, 'jailCounts'>, now: number): number {
   return [...store.jailCounts(now).values()].reduce((sum, counts) => sum + counts.total, 0);
 }

@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { capDuration, checkJailName, InputError, MAX_TIME, messageOf, OperationError, tryParseAddress } from '../core/index.js';
-import type { BanRecord } from './ban-store.js';
+import type { BanRecord } from './bans.js';
 
 /** A row of fail2ban's database that cannot become a ban: where it is and why. */
 export interface Fail2banDbProblem {

@@ -1,7 +1,6 @@
-export {
-  BanStore, type BanChange, type BanRecord, type BanResult, type BulkBanReport, type DecidedBan, type FailureCounter, type LogBatchCommit,
-  type RecordImportReport,
-} from './ban-store.js';
+export { BanStore, type BulkBanReport, type DecidedBan, type LogBatchCommit } from './ban-store.js';
+export type { BanChange, BanRecord, BanResult, RecordImportReport } from './bans.js';
+export type { FailureCounter } from './failure-counters.js';
 export type { ChangeKind, ChangeQuery, StoredChange } from './change-log.js';
 export { loadMigrations, migrate, schemaVersion, SCHEMA_DIR, type Migration, type MigrationReport } from './migrations.js';
 export { openDatabase, type OpenedDatabase, type OpenOptions } from './open.js';

@@ -1,0 +1,370 @@
+import type Database from 'better-sqlite3';
+import { contains, laterExpiry, storedTime, tryParseAddress, type Address, type Ban, type BanRequest, type BanSource } from '../core/index.js';
+
+interface BanRow {
+  address: string;
+  prefix: number | null;
+  jail: string;
+  banned_at: number;
+  expires_at: number | null;
+  source: BanSource;
+  reason: string | null;
+  failures: number;
+  ban_count: number;
+  lifted_at: number | null;
+  lifted_by: string | null;
+  forced: number;
+}
+
+const COLUMNS = 'address, prefix, jail, banned_at, expires_at, source, reason, failures, ban_count, lifted_at, lifted_by, forced';
+const ACTIVE = 'lifted_at IS NULL AND (expires_at IS NULL OR expires_at > @now)';
+
+/** A stored count; anything but a number (a row written by hand) reads as `fallback`. */
+function storedCount(value: unknown, fallback: number): number {
+  return typeof value === 'number' && Number.isFinite(value) ? value : fallback;
+}
+
+/**
+ * A row as a Ban. Rows are taken as they are on disk, which may be beyond what f2b-store writes
+ * (an expiry in the year 1,000,000 or text, from an old version or sqlite3 by hand): times are
+ * held to what can be computed and printed, so one such row never stops a reader, and a later
+ * ban compares with the held value.
+ */
+function toBan(row: BanRow): Ban {
+  return {
+    address: row.address,
+    jail: row.jail,
+    bannedAt: storedTime(row.banned_at),
+    expiresAt: row.expires_at === null ? null : storedTime(row.expires_at),
+    source: row.source,
+    reason: row.reason,
+    failures: storedCount(row.failures, 0),
+    banCount: storedCount(row.ban_count, 1),
+    liftedAt: row.lifted_at === null ? null : storedTime(row.lifted_at),
+    liftedBy: row.lifted_by,
+    // Only what `--force` writes counts: anything else written there by hand is no override.
+    forced: row.forced === 1,
+  };
+}
+
+function* toBans(rows: IterableIterator<BanRow>): IterableIterator<Ban> {
+  for (const row of rows) yield toBan(row);
+}
+
+function prefixOf(address: string): number | null {
+  const slash = address.indexOf('/');
+  return slash === -1 ? null : Number(address.slice(slash + 1));
+}
+
+/** A stored ban with its row id. */
+export interface StoredBan {
+  readonly id: number;
+  readonly ban: Ban;
+}
+
+/** What a ban request did: a new row, a longer existing ban, or nothing (already banned at least as long). */
+export type BanChange = 'new' | 'extended' | 'kept';
+
+export interface BanResult {
+  readonly ban: Ban;
+  readonly change: BanChange;
+}
+
+/**
+ * A ban as another system recorded it (fail2ban's database): brought in with its own time of ban,
+ * expiry and count instead of now's.
+ */
+export interface BanRecord {
+  /** Canonical text, as `Address.text`. */
+  readonly address: string;
+  readonly jail: string;
+  readonly bannedAt: number;
+  /** null = permanent. */
+  readonly expiresAt: number | null;
+  readonly banCount: number;
+  readonly source: BanSource;
+  readonly failures?: number;
+  readonly matches?: readonly string[];
+  /** Imported with `--force` past the lockout floor (see BanRequest.forced). */
+  readonly forced?: boolean;
+}
+
+/** What importing records did: active bans new or lengthened, past ones kept as history, the rest already here. */
+export interface RecordImportReport {
+  readonly new: number;
+  readonly extended: number;
+  readonly history: number;
+  readonly kept: number;
+}
+
+/** What a write did to the open ban of its (address, jail), for the change log: `ban` as it stands after (null when the write names none). */
+export interface BanWrite<Outcome> {
+  readonly outcome: Outcome;
+  readonly ban: Ban | null;
+  /** The open ban's expiry before, when it was extended. */
+  readonly previousExpiresAt: number | null;
+}
+
+/**
+ * The bans table's statements over the store's database handle. Writes run inside the caller's
+ * transaction (see BanStore): the change log row of each goes in the same one.
+ */
+export class Bans {
+  private readonly stmt;
+
+  constructor(db: Database.Database) {
+    this.stmt = {
+      // The open ban, if any, is always the newest row of its (address, jail): see record.
+      latest: db.prepare<[string, string], BanRow & { id: number }>(
+        `SELECT id, ${COLUMNS} FROM bans WHERE address = ? AND jail = ? ORDER BY id DESC LIMIT 1`),
+      closeExpired: db.prepare('UPDATE bans SET lifted_at = expires_at, lifted_by = \'expired\' WHERE id = ?'),
+      sameBan: db.prepare<[string, string, number], { id: number }>(
+        'SELECT id FROM bans WHERE address = ? AND jail = ? AND banned_at = ? LIMIT 1'),
+      merge: db.prepare(
+        `UPDATE bans SET expires_at = @expiresAt, ban_count = @banCount, failures = max(failures, @failures),
+           matches = coalesce(matches, @matches), forced = max(forced, @forced) WHERE id = @id`),
+      insertLifted: db.prepare(
+        `INSERT INTO bans (address, prefix, jail, banned_at, expires_at, source, failures, matches, ban_count, lifted_at, lifted_by, forced)
+         VALUES (@address, @prefix, @jail, @banned_at, @expires_at, @source, @failures, @matches, @ban_count, @expires_at, 'expired', @forced)`),
+      extend: db.prepare<unknown[], BanRow>(
+        `UPDATE bans SET expires_at = @expiresAt, ban_count = ban_count + 1, reason = coalesce(@reason, reason),
+           failures = max(failures, @failures), matches = coalesce(@matches, matches), forced = max(forced, @forced)
+         WHERE id = @id RETURNING ${COLUMNS}`),
+      insert: db.prepare(
+        `INSERT INTO bans (address, prefix, jail, banned_at, expires_at, source, reason, failures, matches, ban_count, forced)
+         VALUES (@address, @prefix, @jail, @banned_at, @expires_at, @source, @reason, @failures, @matches, @ban_count, @forced)`),
+      liftOne: db.prepare<unknown[], BanRow>(
+        `UPDATE bans SET lifted_at = @now, lifted_by = @by
+         WHERE address = @address AND jail = @jail AND ${ACTIVE} RETURNING ${COLUMNS}`),
+      liftAll: db.prepare<unknown[], BanRow>(
+        `UPDATE bans SET lifted_at = @now, lifted_by = @by
+         WHERE address = @address AND ${ACTIVE} RETURNING ${COLUMNS}`),
+      active: db.prepare<unknown[], BanRow>(`SELECT ${COLUMNS} FROM bans WHERE ${ACTIVE} ORDER BY jail, address`),
+      // Storage order: a sequential read of the table, not a walk of the index through random pages.
+      activeAnyOrder: db.prepare<unknown[], BanRow>(`SELECT ${COLUMNS} FROM bans NOT INDEXED WHERE ${ACTIVE}`),
+      activeInJail: db.prepare<unknown[], BanRow>(
+        `SELECT ${COLUMNS} FROM bans WHERE jail = @jail AND ${ACTIVE} ORDER BY address`),
+      // Walks the open-bans index on (address, jail): in order, without sorting.
+      activeByAddress: db.prepare<unknown[], BanRow>(`SELECT ${COLUMNS} FROM bans WHERE ${ACTIVE} ORDER BY address, jail`),
+      all: db.prepare<[], BanRow>(`SELECT ${COLUMNS} FROM bans ORDER BY banned_at, id`),
+      allInJail: db.prepare<[string], BanRow>(`SELECT ${COLUMNS} FROM bans WHERE jail = ? ORDER BY banned_at, id`),
+      ofAddress: db.prepare<[string], BanRow>(`SELECT ${COLUMNS} FROM bans WHERE address = ? ORDER BY banned_at, id`),
+      activeOfAddresses: db.prepare<unknown[], BanRow>(
+        `SELECT ${COLUMNS} FROM bans WHERE address IN (SELECT value FROM json_each(@addresses)) AND ${ACTIVE} ORDER BY banned_at, id`),
+      // IPv6 text has a colon and IPv4 text has none: the family filter costs nothing.
+      activeNetworks: db.prepare<unknown[], BanRow>(
+        `SELECT ${COLUMNS} FROM bans WHERE prefix IS NOT NULL AND prefix <= @prefix AND (instr(address, ':') > 0) = @v6
+           AND ${ACTIVE} ORDER BY prefix, address`),
+      // A skip-scan over the open-bans index: one seek per jail instead of reading every ban
+      // (the daemon asks this on every drift-check tick).
+      activeJails: db.prepare<unknown[], { jail: string }>(
+        `WITH RECURSIVE open(jail) AS (
+           SELECT min(jail) FROM bans WHERE lifted_at IS NULL
+           UNION ALL
+           SELECT (SELECT min(jail) FROM bans WHERE lifted_at IS NULL AND jail > open.jail) FROM open WHERE open.jail IS NOT NULL)
+         SELECT jail FROM open WHERE jail IS NOT NULL
+           AND EXISTS (SELECT 1 FROM bans AS b WHERE b.jail = open.jail AND b.lifted_at IS NULL
+             AND (b.expires_at IS NULL OR b.expires_at > @now))`),
+      nextExpiry: db.prepare<unknown[], { at: number | null }>(
+        'SELECT min(expires_at) AS at FROM bans WHERE lifted_at IS NULL AND expires_at > @now'),
+      latestWithMatches: db.prepare<[string, string], BanRow & { matches: string | null }>(
+        `SELECT ${COLUMNS}, matches FROM bans WHERE address = ? AND jail = ? ORDER BY id DESC LIMIT 1`),
+      banCount: db.prepare<[string, string], { n: number | null }>('SELECT max(ban_count) AS n FROM bans WHERE address = ? AND jail = ?'),
+      banCountAllJails: db.prepare<[string], { n: number | null }>('SELECT count(*) AS n FROM bans WHERE address = ?'),
+      jailCounts: db.prepare<unknown[], { jail: string; active: number; total: number }>(
+        `SELECT jail, sum(lifted_at IS NULL AND (expires_at IS NULL OR expires_at > @now)) AS active, count(*) AS total
+         FROM bans GROUP BY jail ORDER BY jail`),
+      purge: db.prepare(
+        `DELETE FROM bans WHERE (lifted_at IS NOT NULL AND lifted_at < @before)
+           OR (lifted_at IS NULL AND expires_at IS NOT NULL AND expires_at < @before)`),
+    };
+  }
+
+  /** The newest row of (address, jail), the open one if any: see record. */
+  latest(address: string, jail: string): StoredBan | undefined {
+    const row = this.stmt.latest.get(address, jail);
+    return row && { id: row.id, ban: toBan(row) };
+  }
+
+  /**
+   * Records a ban. An active ban of the same address in the same jail is extended (later expiry
+   * wins, permanent wins) instead of duplicated; an expired one is closed as history first.
+   */
+  record(request: BanRequest, now: number): BanWrite<BanChange> & { readonly ban: Ban } {
+    // A new row is inserted only when no open one exists, and the unique index allows one open row
+    // per (address, jail): so the newest row is the open one if any, and holds the highest ban_count.
+    const latest = this.latest(request.address, request.jail);
+    let open = latest?.ban.liftedAt === null ? latest : undefined;
+    if (open && open.ban.expiresAt !== null && open.ban.expiresAt <= now) {
+      this.stmt.closeExpired.run(open.id);
+      open = undefined;
+    }
+    const matches = request.matches && request.matches.length > 0 ? JSON.stringify(request.matches) : null;
+    const failures = request.failures ?? 0;
+    const reason = request.reason ?? null;
+    const forced = request.forced === true;
+    if (open) {
+      const expiresAt = laterExpiry(open.ban.expiresAt, request.expiresAt);
+      if (expiresAt === open.ban.expiresAt && (open.ban.forced || !forced)) return { outcome: 'kept', ban: open.ban, previousExpiresAt: null };
+      // UPDATE … RETURNING of an existing id always yields the row.
+      const ban = toBan(this.stmt.extend.get({ id: open.id, expiresAt, reason, failures, matches, forced: Number(forced) }) as BanRow);
+      return { outcome: 'extended', ban, previousExpiresAt: open.ban.expiresAt };
+    }
+    const row: BanRow = {
+      address: request.address,
+      prefix: prefixOf(request.address),
+      jail: request.jail,
+      banned_at: now,
+      expires_at: request.expiresAt,
+      source: request.source,
+      reason,
+      failures,
+      ban_count: (latest?.ban.banCount ?? 0) + 1,
+      lifted_at: null,
+      lifted_by: null,
+      forced: Number(forced),
+    };
+    this.stmt.insert.run({ ...row, matches });
+    return { outcome: 'new', ban: toBan(row), previousExpiresAt: null };
+  }
+
+  /**
+   * Brings in one ban recorded elsewhere (see BanStore.importBans); `latest` is the newest row of
+   * its (address, jail), `unknownBefore` whether there was none before the import began.
+   */
+  import(record: BanRecord, latest: StoredBan | undefined, unknownBefore: boolean, now: number): BanWrite<keyof RecordImportReport> {
+    const nothing = (outcome: 'kept' | 'history'): BanWrite<keyof RecordImportReport> => ({ outcome, ban: null, previousExpiresAt: null });
+    if (this.stmt.sameBan.get(record.address, record.jail, record.bannedAt)) return nothing('kept');
+    const matches = record.matches && record.matches.length > 0 ? JSON.stringify(record.matches) : null;
+    const failures = record.failures ?? 0;
+    const row = {
+      address: record.address,
+      prefix: prefixOf(record.address),
+      jail: record.jail,
+      banned_at: record.bannedAt,
+      expires_at: record.expiresAt,
+      source: record.source,
+      failures,
+      matches,
+      ban_count: Math.max(record.banCount, (latest?.ban.banCount ?? 0) + 1),
+      forced: Number(record.forced === true),
+    };
+    let open = latest?.ban.liftedAt === null ? latest : undefined;
+    if (record.expiresAt !== null && record.expiresAt <= now) {
+      // A lifted row after an open one would hide it from record (it reads the newest).
+      if (!unknownBefore || open) return nothing('kept');
+      this.stmt.insertLifted.run(row);
+      return nothing('history');
+    }
+    if (open && open.ban.expiresAt !== null && open.ban.expiresAt <= now) {
+      this.stmt.closeExpired.run(open.id);
+      open = undefined;
+    }
+    if (open) {
+      const expiresAt = laterExpiry(open.ban.expiresAt, record.expiresAt);
+      const banCount = Math.max(open.ban.banCount, record.banCount);
+      if (expiresAt === open.ban.expiresAt && banCount === open.ban.banCount && (open.ban.forced || !record.forced)) return nothing('kept');
+      this.stmt.merge.run({ id: open.id, expiresAt, banCount, failures, matches, forced: row.forced });
+      const ban = { ...open.ban, expiresAt, forced: open.ban.forced || row.forced === 1 };
+      return { outcome: 'extended', ban, previousExpiresAt: open.ban.expiresAt };
+    }
+    this.stmt.insert.run({ ...row, reason: null });
+    return { outcome: 'new', ban: toBan({ ...row, reason: null, lifted_at: null, lifted_by: null }), previousExpiresAt: null };
+  }
+
+  /** Lifts the active ban of `address` in `jail`, or in every jail when `jail` is undefined. */
+  lift(address: string, jail: string | undefined, by: string, now: number): Ban[] {
+    const rows = jail === undefined ? this.stmt.liftAll.all({ address, by, now }) : this.stmt.liftOne.all({ address, jail, by, now });
+    return rows.map(toBan);
+  }
+
+  /** Active bans, ordered by jail then address; streamed. */
+  active(now: number, jail?: string): IterableIterator<Ban> {
+    return toBans(jail === undefined ? this.stmt.active.iterate({ now }) : this.stmt.activeInJail.iterate({ jail, now }));
+  }
+
+  /** Active bans ordered by address (in one jail when `jail` is given); streamed. */
+  activeByAddress(now: number, jail?: string): IterableIterator<Ban> {
+    return toBans(jail === undefined ? this.stmt.activeByAddress.iterate({ now }) : this.stmt.activeInJail.iterate({ jail, now }));
+  }
+
+  /** Active bans in storage order; streamed. */
+  activeAnyOrder(now: number): IterableIterator<Ban> {
+    return toBans(this.stmt.activeAnyOrder.iterate({ now }));
+  }
+
+  /** Every ban, active or not, oldest first; streamed. */
+  all(jail?: string): IterableIterator<Ban> {
+    return toBans(jail === undefined ? this.stmt.all.iterate() : this.stmt.allInJail.iterate(jail));
+  }
+
+  /** Every ban of exactly this address, oldest first. */
+  history(address: string): Ban[] {
+    return this.stmt.ofAddress.all(address).map(toBan);
+  }
+
+  /** The active bans of each of `addresses` (canonical text), oldest first. */
+  activeOf(addresses: readonly string[], now: number): Ban[] {
+    return this.stmt.activeOfAddresses.all({ now, addresses: JSON.stringify(addresses) }).map(toBan);
+  }
+
+  /** For each of `targets`, the active bans of networks containing it (other than itself), in one query per family. */
+  activeNetworks(targets: readonly Address[], now: number): Map<string, Ban[]> {
+    const out = new Map<string, Ban[]>();
+    for (const family of [4, 6]) {
+      const inFamily = targets.filter((t) => t.family === family);
+      if (inFamily.length === 0) continue;
+      const prefix = Math.max(...inFamily.map((t) => t.prefix));
+      const rows = this.stmt.activeNetworks.all({ now, prefix, v6: family === 6 ? 1 : 0 });
+      const networks = rows.flatMap((row) => {
+        const network = tryParseAddress(row.address);
+        return network ? [{ network, ban: toBan(row) }] : [];
+      });
+      for (const target of inFamily) {
+        out.set(target.text, networks.filter(({ network, ban }) => ban.address !== target.text && contains(network, target)).map(({ ban }) => ban));
+      }
+    }
+    return out;
+  }
+
+  /** The jails holding at least one active ban. */
+  activeJails(now: number): string[] {
+    return this.stmt.activeJails.all({ now }).map((row) => row.jail);
+  }
+
+  /** When the next active ban expires (epoch seconds), or null when none will. */
+  nextExpiry(now: number): number | null {
+    const at = this.stmt.nextExpiry.get({ now })?.at ?? null;
+    return at === null ? null : storedTime(at);
+  }
+
+  /** Per jail: bans active now, and every ban ever recorded. */
+  jailCounts(now: number): Map<string, { active: number; total: number }> {
+    return new Map(this.stmt.jailCounts.all({ now }).map((row) => [row.jail, { active: row.active, total: row.total }]));
+  }
+
+  /** The newest ban of `address` in `jail`, active or not, with its matched lines. */
+  details(address: string, jail: string): (Ban & { readonly matches: string[] }) | undefined {
+    const row = this.stmt.latestWithMatches.get(address, jail);
+    if (!row) return undefined;
+    let matches: string[] = [];
+    try {
+      const parsed = JSON.parse(row.matches ?? '[]') as unknown;
+      if (Array.isArray(parsed)) matches = parsed.filter((m): m is string => typeof m === 'string');
+    } catch {
+      matches = [];
+    }
+    return { ...toBan(row), matches };
+  }
+
+  /** How often `address` was banned before, in `jail` or in any jail (see BanStore.previousBans). */
+  previousBans(address: string, jail: string | undefined): number {
+    const row = jail === undefined ? this.stmt.banCountAllJails.get(address) : this.stmt.banCount.get(address, jail);
+    return storedCount(row?.n, 0);
+  }
+
+  /** Deletes history that ended before `before`; returns how many rows went. */
+  purge(before: number): number {
+    return this.stmt.purge.run({ before }).changes;
+  }
+}

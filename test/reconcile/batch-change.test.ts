@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Ban, BanRequest } from '../../src/core/index.js';
+import { banBatchChange, beginBanBatch } from '../../src/reconcile/index.js';
+import { storePerTest } from '../helpers/store.js';
+
+const T0 = 1_800_000_000;
+const HOUR = 3600;
+
+function request(address: string, jail = 'sshd', expiresAt: number | null = T0 + HOUR): BanRequest {
+  return { address, jail, expiresAt, source: 'manual' };
+}
+
+const keys = (bans: readonly Ban[]): string[] => bans.map((ban) => `${ban.jail} ${ban.address}`).sort();
+
+describe('a batch of bans, before and after', () => {
+  const store = storePerTest();
+
+  it('leaves out the bans already in force in their jail, and keeps what blocked each address before', () => {
+    store().ban(request('203.0.113.7', 'sshd'), T0);
+    store().ban(request('198.51.100.0/24', 'recidive'), T0);
+    const batch = beginBanBatch(store(), [request('203.0.113.7', 'sshd'), request('203.0.113.7', 'nginx'), request('198.51.100.9')], T0);
+    assert.deepEqual(batch.fresh.map((d) => `${d.jail} ${d.address}`), ['nginx 203.0.113.7', 'sshd 198.51.100.9']);
+    assert.deepEqual(keys(batch.inForce), ['sshd 203.0.113.7']);
+    assert.deepEqual(keys(batch.before.get('203.0.113.7') ?? []), ['sshd 203.0.113.7']);
+    assert.deepEqual(keys(batch.before.get('198.51.100.9') ?? []), ['recidive 198.51.100.0/24']);
+  });
+
+  it('gives applyChange what blocked the fresh bans\' addresses before and what blocks them once written', () => {
+    store().ban(request('203.0.113.7', 'sshd'), T0);
+    store().ban(request('203.0.113.8', 'sshd'), T0);
+    store().ban(request('198.51.100.0/24', 'recidive'), T0);
+    const batch = beginBanBatch(store(), [request('203.0.113.7', 'nginx'), request('203.0.113.8', 'sshd'), request('198.51.100.9')], T0);
+    for (const decision of batch.fresh) store().ban(decision, T0);
+    const { before, after } = banBatchChange(store(), batch, T0);
+    // 203.0.113.8 was banned in its jail already: not part of the change.
+    assert.deepEqual(keys(before), ['recidive 198.51.100.0/24', 'sshd 203.0.113.7']);
+    assert.deepEqual(keys(after), ['nginx 203.0.113.7', 'recidive 198.51.100.0/24', 'sshd 198.51.100.9', 'sshd 203.0.113.7']);
+  });
+
+  it('reads what the store slice it is given holds: the daemon adds bans held until the store takes them', () => {
+    const held: Ban = { ...store().ban(request('203.0.113.7', 'sshd'), T0).ban, jail: 'held' };
+    const view = {
+      activeTouchingAll: (addresses: readonly string[], now: number): Map<string, Ban[]> => new Map(
+        [...store().activeTouchingAll(addresses, now)].map(([address, bans]) => [address, address === held.address ? [...bans, held] : bans])),
+    };
+    const batch = beginBanBatch(view, [request('203.0.113.7', 'held'), request('203.0.113.7', 'nginx')], T0);
+    assert.deepEqual(batch.fresh.map((d) => d.jail), ['nginx']);
+    assert.deepEqual(keys(batch.inForce), ['held 203.0.113.7']);
+  });
+
+  it('is empty for an empty batch', () => {
+    const batch = beginBanBatch(store(), [], T0);
+    assert.deepEqual(batch, { fresh: [], inForce: [], before: new Map() });
+    assert.deepEqual(banBatchChange(store(), batch, T0), { before: [], after: [] });
+  });
+});
