@@ -146,15 +146,18 @@ for (const firewall of FIREWALLS) {
     });
 
     it(`an emptied ${firewall.object} is refilled within 5 s`, async () => {
+      const repairs = (): number => (daemon.log().match(new RegExp(`reconcile \\(${firewall.name}: `, 'g')) ?? []).length;
+      const before = repairs();
       firewall.empty(place);
-      assert.ok(!holdsAll(BANNED), 'emptied');
-      const took = await waitFor('the bans back', () => holdsAll(BANNED), 5_000);
+      // Not checked empty here: the daemon ticks every second and may refill it before a look could
+      // (emptying takes firewalld seconds); its log tells the repair.
+      const took = await waitFor('the bans back, by a repair', () => repairs() > before && holdsAll(BANNED), 5_000);
       console.log(`${firewall.name}: an emptied ${firewall.object} was refilled in ${took} ms`);
     });
 
     it('an entry deleted behind its back is back within 5 s, noticed by its count', async () => {
+      // Not checked gone here, for the same reason: the repair line below tells it was.
       firewall.remove(place, BANNED[0]);
-      assert.ok(!firewall.holds(place, BANNED[0]), 'deleted');
       const took = await waitFor('the ban back', () => holdsAll(BANNED), 5_000);
       console.log(`${firewall.name}: a deleted entry was back in ${took} ms`);
       await waitFor('the repair in the log', () => repairLine(`${firewall.object} holds 1 entries, 2 expected`).test(daemon.log()), 5_000);
