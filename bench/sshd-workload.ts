@@ -8,6 +8,7 @@ const FAILURE_SHARE = 0.3;
 const ATTACKERS_PER_LINE = 0.05;
 export const MAXRETRY = 3;
 export const BATCH_LINES = 1000;
+const FIRST_PID = 10_000;
 const USERS = ['root', 'admin', 'test', 'oracle', 'ubuntu', 'git', 'postgres', 'user', 'guest', 'ftpuser'];
 
 const int = (n: number): string => Math.round(n).toLocaleString('en-US');
@@ -45,7 +46,7 @@ export function attackerAddress(i: number): string {
   return `198.${18 + (n >> 16)}.${(n >> 8) & 255}.${n & 255}`;
 }
 
-/** One of sshd's log calls: its message, and the pid a syslog line names. */
+/** One of sshd's log calls: its message, and the pid of the sshd process that made it. */
 export interface SshdLine {
   readonly pid: number;
   readonly message: string;
@@ -55,7 +56,9 @@ export interface SshdLine {
  * The log in batches of BATCH_LINES lines. Exactly `failures` failure lines: every attacker
  * fails at least once, the rest go mostly to a few (an attacker index from the product of two
  * uniform draws), so some attackers stay below maxretry. `failuresOf[i]` counts attacker i's
- * failures.
+ * failures. Each line comes from a connection of its own, its pid one more than the line's before:
+ * the sshd filter merges the lines of one pid into one session (`<F-MLFID>`), and a pid used
+ * again would join two attackers' lines, so the bans would no longer be the expected ones.
  */
 export function* sshdBatches(w: Workload, failuresOf: Uint32Array): Generator<SshdLine[]> {
   const rng = random(5);
@@ -65,6 +68,7 @@ export function* sshdBatches(w: Workload, failuresOf: Uint32Array): Generator<Ss
   let linesLeft = w.lines;
   let failuresLeft = w.failures;
   let nextFirst = 0;
+  let pid = FIRST_PID;
   const failure = (): string => {
     // An attacker not seen yet, as often as needed for all of them to appear by the last failure.
     const i = rng() * failuresLeft < w.attackers - nextFirst ? nextFirst++ : anyAttacker();
@@ -93,7 +97,7 @@ export function* sshdBatches(w: Workload, failuresOf: Uint32Array): Generator<Ss
     for (let k = Math.min(BATCH_LINES, linesLeft); k > 0; k--) {
       const message = rng() * linesLeft < failuresLeft ? failure() : noise();
       linesLeft--;
-      batch.push({ message, pid: 10_000 + Math.floor(rng() * 50_000) });
+      batch.push({ message, pid: pid++ });
     }
     yield batch;
   }
