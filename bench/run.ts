@@ -7,6 +7,7 @@ import { runFilterBench } from './filter-bench.js';
 import { runFilterWorkerBench } from './filter-worker-bench.js';
 import { runFirewallBench } from './firewall-bench.js';
 import { runInteropBench } from './interop-bench.js';
+import { runJournalBench } from './journal-bench.js';
 import { describeMachine } from './machine.js';
 import { report } from './results.js';
 import type { Samples } from './stats.js';
@@ -100,9 +101,9 @@ function storeBench(): void {
   report('store', title, { machine, startedAt }, headers, table, remarks);
 }
 
-const SECTIONS = ['store', 'firewall', 'filter', 'filter-worker', 'daemon', 'interop'] as const;
+const SECTIONS = ['store', 'firewall', 'filter', 'filter-worker', 'daemon', 'journal', 'interop'] as const;
 
-/** F2B_BENCH_ONLY=store|firewall|filter|filter-worker|daemon|interop runs one section; default all. */
+/** F2B_BENCH_ONLY=store|firewall|filter|filter-worker|daemon|journal|interop runs one section; default all. */
 async function main(): Promise<void> {
   const only = process.env['F2B_BENCH_ONLY'] || undefined;
   if (only !== undefined && !(SECTIONS as readonly string[]).includes(only)) {
@@ -113,6 +114,7 @@ async function main(): Promise<void> {
   if (!only || only === 'filter') await runFilterBench();
   if (!only || only === 'filter-worker') await runFilterWorkerBench();
   if (!only || only === 'daemon') await runDaemonBench();
+  if (!only || only === 'journal') await runJournalBench();
   if (!only || only === 'interop') runInteropBench();
 }
 

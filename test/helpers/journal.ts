@@ -129,12 +129,21 @@ async function end(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Pro
   clearTimeout(killer);
 }
 
+export interface PrivateJournaldOptions {
+  /**
+   * journald.conf `[Journal]` settings (`RateLimitBurst: '0'`, `SystemMaxUse: '1G'`), written as a
+   * drop-in in the namespace's own /run/systemd/journald.conf.d, so they hold over the host's
+   * journald.conf and last across restart().
+   */
+  readonly settings?: Readonly<Record<string, string>>;
+}
+
 /**
  * Starts a private journald. The mount points are made on the host when missing (an empty
  * /run/log/journal, which systemd makes at every boot anyway) and left there: another test's
  * namespace may be using them as mount points at the same time.
  */
-export async function privateJournald(): Promise<PrivateJournald> {
+export async function privateJournald(options: PrivateJournaldOptions = {}): Promise<PrivateJournald> {
   const temp = mkdtempSync(join(tmpdir(), 'f2bt-journald-'));
   for (const dir of ['/run/systemd', '/run/log/journal', '/var/log/journal']) mkdirSync(dir, { recursive: true });
   // setpriv --pdeathsig: the namespace and journald end with the test process, even when it is killed.
@@ -184,6 +193,13 @@ export async function privateJournald(): Promise<PrivateJournald> {
     for (const dir of ['/run/systemd', '/run/log/journal', '/var/log/journal']) runChecked(['mount', '-t', 'tmpfs', 'tmpfs', dir]);
     writeFileSync(join(temp, 'machine-id'), '');
     runChecked(['mount', '--bind', join(temp, 'machine-id'), '/etc/machine-id']);
+    const settings = Object.entries(options.settings ?? {});
+    if (settings.length > 0) {
+      // /proc/PID/root resolves paths in the holder's mount namespace: this is its tmpfs, not the host's /run/systemd.
+      const dropIns = `/proc/${holder}/root/run/systemd/journald.conf.d`;
+      mkdirSync(dropIns);
+      writeFileSync(join(dropIns, 'zz-f2b-test.conf'), `[Journal]\n${settings.map(([key, value]) => `${key}=${value}\n`).join('')}`);
+    }
     await startJournald(randomBytes(16).toString('hex'));
   } catch (error) {
     if (journald) await end(journald);
