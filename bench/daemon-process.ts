@@ -1,6 +1,6 @@
 /**
  * The real built daemon (`f2b-store start`) as a child process of a benchmark: its configuration
- * (one `[sshd]` jail, `backends = none`), its output, and its CPU and memory from /proc.
+ * (one `[sshd]` jail, `backends = none` unless told), its output, and its CPU and memory from /proc.
  * F2B_BENCH_DAEMON_PROF=DIR runs it with `node --cpu-prof` writing its profile into DIR.
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { MAXRETRY } from './sshd-workload.js';
 
-const CLI = fileURLToPath(new URL('../dist/cli/f2b-store.js', import.meta.url));
+export const CLI = fileURLToPath(new URL('../dist/cli/f2b-store.js', import.meta.url));
 const CLK_TCK = 100;
 /** How often the benchmarks read the daemon's progress from its database. */
 export const POLL_MS = 10;
@@ -30,12 +30,15 @@ export interface DaemonFiles {
   readonly db: string;
 }
 
-/** A config folder in `dir` with the `[sshd]` jail of the benchmarks reading from `source` (`logpath = …` or `backend = systemd`). */
-export function writeDaemonConfig(dir: string, source: string): DaemonFiles {
+/**
+ * A config folder in `dir` with the `[sshd]` jail of the benchmarks reading from `source`
+ * (`logpath = …` or `backend = systemd`), the daemon applying its bans to `backends`.
+ */
+export function writeDaemonConfig(dir: string, source: string, backends = 'none'): DaemonFiles {
   const config = join(dir, 'etc');
   const banLog = join(dir, 'f2b-store.log');
   mkdirSync(config);
-  writeFileSync(join(config, 'f2b-store.conf'), `[reconcile]\nbackends = none\n[daemon]\nlogfile = ${banLog}\n`);
+  writeFileSync(join(config, 'f2b-store.conf'), `[reconcile]\nbackends = ${backends}\n[daemon]\nlogfile = ${banLog}\n`);
   writeFileSync(join(config, 'jail.local'),
     `[sshd]\nenabled = true\nfilter = sshd\n${source}\nmaxretry = ${MAXRETRY}\nfindtime = 1h\nbantime = 1h\n`);
   return { config, banLog, db: join(dir, 'bans.sqlite3') };
@@ -58,10 +61,17 @@ export type Spawner = (command: readonly string[], options: SpawnOptions) => Chi
 
 const spawnHere: Spawner = ([file, ...args], options) => spawn(file!, args, options);
 
-export function startDaemon(files: DaemonFiles, spawner: Spawner = spawnHere): Daemon {
+/** What a benchmark adds to the daemon: global options before `start` (`--netns NS`), and a reader of each output line. */
+export interface DaemonExtras {
+  readonly options?: readonly string[];
+  readonly onLine?: (line: string) => void;
+}
+
+export function startDaemon(files: DaemonFiles, spawner: Spawner = spawnHere, extras: DaemonExtras = {}): Daemon {
   const profile = process.env['F2B_BENCH_DAEMON_PROF'];
   const node = profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [];
-  const child = spawner([process.execPath, ...node, CLI, '--db', files.db, '--config', files.config, 'start'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const argv = [process.execPath, ...node, CLI, '--db', files.db, '--config', files.config, ...extras.options ?? [], 'start'];
+  const child = spawner(argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   if (child.pid === undefined) throw new Error(`could not start ${CLI}`);
   const last: string[] = [];
   let started = '';
@@ -74,6 +84,7 @@ export function startDaemon(files: DaemonFiles, spawner: Spawner = spawnHere): D
   const watching = new Promise<void>((resolve, reject) => {
     for (const stream of [child.stdout!, child.stderr!]) {
       createInterface({ input: stream }).on('line', (line) => {
+        extras.onLine?.(line);
         if (line.includes('] Ban ')) bans++;
         else if (line.includes(' started (pid ')) started = line;
         else if (/ watching \d+ log files/.test(line)) resolve();

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nowSeconds } from '../src/core/index.js';
+import { runChangesBench } from './changes-bench.js';
 import { runDaemonBench } from './daemon-bench.js';
 import { runFilterBench } from './filter-bench.js';
 import { runFilterWorkerBench } from './filter-worker-bench.js';
@@ -101,9 +102,9 @@ function storeBench(): void {
   report('store', title, { machine, startedAt }, headers, table, remarks);
 }
 
-const SECTIONS = ['store', 'firewall', 'filter', 'filter-worker', 'daemon', 'journal', 'interop'] as const;
+const SECTIONS = ['store', 'firewall', 'filter', 'filter-worker', 'daemon', 'journal', 'interop', 'changes'] as const;
 
-/** F2B_BENCH_ONLY=store|firewall|filter|filter-worker|daemon|journal|interop runs one section; default all. */
+/** F2B_BENCH_ONLY=store|firewall|filter|filter-worker|daemon|journal|interop|changes runs one section; default all. */
 async function main(): Promise<void> {
   const only = process.env['F2B_BENCH_ONLY'] || undefined;
   if (only !== undefined && !(SECTIONS as readonly string[]).includes(only)) {
@@ -116,6 +117,7 @@ async function main(): Promise<void> {
   if (!only || only === 'daemon') await runDaemonBench();
   if (!only || only === 'journal') await runJournalBench();
   if (!only || only === 'interop') runInteropBench();
+  if (!only || only === 'changes') await runChangesBench();
 }
 
 await main();
