@@ -190,6 +190,9 @@ export class ReconcileLoop {
     try {
       const feed = readChanges(store, this.cursor);
       if (feed.full) return await this.once(`the database changed: ${feed.why}`);
+      // Written without a change of f2b-store's (sqlite3 by hand, a planted row, purge): only a
+      // full reconcile can tell what that means for the firewall.
+      if (feed.changes.length === 0) return await this.once('the database changed outside the change log');
       if (feed.changes.length > 0) {
         const { before, after } = changeStates(feed.changes, (address) => store.activeTouching(address, now));
         reports = await applyChange(before, after, backends, now, {
