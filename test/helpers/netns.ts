@@ -12,20 +12,38 @@ export interface Netns {
   remove(): void;
 }
 
+/** Namespaces made and not yet removed: deleted when the process exits, whatever a test did. */
+const live = new Set<string>();
+let exitHook = false;
+
+function removeNetns(name: string): void {
+  live.delete(name);
+  execFileSync('ip', ['netns', 'delete', name], { stdio: 'ignore' });
+}
+
 export function createNetns(): Netns {
   const name = `f2bt-${randomBytes(4).toString('hex')}`;
   execFileSync('ip', ['netns', 'add', name]);
+  live.add(name);
+  if (!exitHook) {
+    exitHook = true;
+    process.once('exit', () => {
+      for (const left of live) {
+        try {
+          removeNetns(left);
+        } catch {
+          // Already gone: nothing left to delete.
+        }
+      }
+    });
+  }
   const run = (argv: readonly string[], input?: string): string =>
     execFileSync('ip', ['netns', 'exec', name, ...argv], { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'], maxBuffer: 256 * 1024 * 1024 });
   try {
     run(['ip', 'link', 'set', 'lo', 'up']);
   } catch (error) {
-    execFileSync('ip', ['netns', 'delete', name]);
+    removeNetns(name);
     throw error;
   }
-  return {
-    name,
-    run,
-    remove: () => execFileSync('ip', ['netns', 'delete', name]),
-  };
+  return { name, run, remove: () => removeNetns(name) };
 }
