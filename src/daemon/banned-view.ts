@@ -1,3 +1,5 @@
+import { laterExpiry } from '../core/index.js';
+
 /** Seconds between sweeps for entries whose ban has expired. */
 const SWEEP_EVERY = 60;
 
@@ -27,7 +29,7 @@ export class BannedView {
     let jails = this.bans.get(ban.address);
     if (jails === undefined) this.bans.set(ban.address, jails = new Map());
     const known = jails.get(ban.jail);
-    if (known !== null) jails.set(ban.jail, ban.expiresAt === null || known === undefined ? ban.expiresAt : Math.max(known, ban.expiresAt));
+    jails.set(ban.jail, known === undefined ? ban.expiresAt : laterExpiry(known, ban.expiresAt));
   }
 
   /** An address was unbanned by hand. */
