@@ -4,17 +4,22 @@ import cliProgress from 'cli-progress';
 const MIN_ITEMS = 10_000;
 const STEP = 1_000;
 
+/** Whether withProgress draws anything: only on a terminal, where a person may be waiting. */
+export function progressShown(): boolean {
+  return process.stderr.isTTY;
+}
+
 /**
- * Yields `items`, drawing a progress bar on stderr meanwhile when there are many and stderr is a
- * terminal: scripts, pipes and logs see nothing of it.
+ * Yields `items` (`total` of them), drawing a progress bar on stderr meanwhile when there are many
+ * and stderr is a terminal: scripts, pipes and logs see nothing of it.
  */
-export function* withProgress<T>(items: readonly T[], label: string): Generator<T> {
-  if (!process.stderr.isTTY || items.length < MIN_ITEMS) {
+export function* withProgress<T>(items: Iterable<T>, total: number, label: string): Generator<T> {
+  if (!progressShown() || total < MIN_ITEMS) {
     yield* items;
     return;
   }
   const bar = new cliProgress.SingleBar({ format: `${label} [{bar}] {percentage}% {value}/{total}`, stream: process.stderr });
-  bar.start(items.length, 0);
+  bar.start(total, 0);
   try {
     let done = 0;
     for (const item of items) {

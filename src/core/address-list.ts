@@ -89,6 +89,9 @@ function readLine(content: string): Reading[] | undefined {
   });
 }
 
+/** One line's outcome in readAddressList: an address taken, or a pattern not taken. */
+export type ListItem = ({ readonly address: Address } | { readonly problem: string; readonly text: string }) & { readonly lineno: number };
+
 /**
  * Reads a ban list in the forms people keep (an `ip.deny` file):
  * - one address or network per line (`203.0.113.7`, `198.51.100.0/24`, `198.51.100.0/255.255.255.0`,
@@ -97,29 +100,41 @@ function readLine(content: string): Reading[] | undefined {
  * - hosts.deny lines `DAEMONS: CLIENTS [: OPTIONS]` (`ALL: 203.0.113.7`, `sshd: a, b`,
  *   `ALL: [2001:db8::]/32`, `ALL: 203.0.113.` as 203.0.113.0/24, `\` continuation lines), every
  *   daemon taken as all; lines with `EXCEPT` or an `allow` option are not bans and are reported.
- * Blank lines are ignored; anything else is returned as a problem with its 1-based line number.
+ * Blank lines are ignored; anything else is a problem with its 1-based line number. `lines` are
+ * taken one at a time (a file read in pieces): a million-line list is never held whole.
  */
-export function parseAddressList(text: string): ParsedList {
-  const entries: ListEntry[] = [];
-  const problems: ListProblem[] = [];
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const lineno = i + 1;
-    let raw = lines[i] ?? '';
-    while (raw.trimEnd().endsWith('\\') && i + 1 < lines.length) raw = `${raw.trimEnd().slice(0, -1)} ${lines[++i] ?? ''}`;
+export function* readAddressList(lines: Iterable<string>): Generator<ListItem> {
+  const source = lines[Symbol.iterator]();
+  let lineno = 0;
+  let next = source.next();
+  while (!next.done) {
+    let raw = next.value;
+    next = source.next();
+    const first = ++lineno;
+    while (raw.trimEnd().endsWith('\\') && !next.done) {
+      raw = `${raw.trimEnd().slice(0, -1)} ${next.value}`;
+      next = source.next();
+      lineno++;
+    }
     const content = withoutComment(raw);
     if (content === '') continue;
     // An address holds no blank: the other forms skip the parser, slow on text that is no address.
     const address = /\s/.test(content) ? undefined : tryParseAddress(content);
     if (address) {
-      entries.push({ lineno, address });
+      yield { lineno: first, address };
       continue;
     }
-    const readings = readLine(content) ?? [{ problem: NOT_AN_ADDRESS, text: content }];
-    for (const reading of readings) {
-      if ('address' in reading) entries.push({ lineno, address: reading.address });
-      else problems.push({ lineno, text: reading.text, reason: reading.problem });
-    }
+    for (const reading of readLine(content) ?? [{ problem: NOT_AN_ADDRESS, text: content }]) yield { lineno: first, ...reading };
+  }
+}
+
+/** readAddressList of a whole text, split into what was taken and what was not. */
+export function parseAddressList(text: string): ParsedList {
+  const entries: ListEntry[] = [];
+  const problems: ListProblem[] = [];
+  for (const item of readAddressList(text.split('\n'))) {
+    if ('address' in item) entries.push({ lineno: item.lineno, address: item.address });
+    else problems.push({ lineno: item.lineno, text: item.text, reason: item.problem });
   }
   return { entries, problems };
 }

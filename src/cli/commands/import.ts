@@ -1,9 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
-import { InputError, messageOf, parseAddressList, type BanRequest } from '../../core/index.js';
+import { readAddressList, type BanRequest } from '../../core/index.js';
 import { createContext, expiryOption, jailOption } from '../context.js';
+import { listLines } from '../list-input.js';
 import { printJson } from '../output.js';
-import { withProgress } from '../progress.js';
 import { registerFail2banDb } from './import-fail2ban-db.js';
 
 /** Bad lines reported one by one before the rest are only counted. */
@@ -16,11 +15,14 @@ interface ImportListOptions {
   force?: boolean;
 }
 
-function readInput(path: string): string {
-  try {
-    return readFileSync(path === '-' ? 0 : path, 'utf8');
-  } catch (error) {
-    throw new InputError(`cannot read ban list ${path}: ${messageOf(error)}`, { cause: error });
+/** Lines not taken: the first REPORT_LIMIT kept to be shown, all counted. */
+class Skipped {
+  readonly shown: string[] = [];
+  count = 0;
+
+  add(message: string): void {
+    if (this.shown.length < REPORT_LIMIT) this.shown.push(message);
+    this.count++;
   }
 }
 
@@ -48,28 +50,37 @@ skipped, so importing the same list twice adds nothing.`)
       const ctx = createContext(sub);
       const jail = jailOption(options.jail, 'import');
       const expiresAt = expiryOption(options, null, ctx.now);
-      const { entries, problems } = parseAddressList(readInput(path));
-      const messages = problems.map((p) => `${path}:${p.lineno}: ${p.reason}: "${p.text}"`);
+      const lines = listLines(path, 'importing');
       const lockout = await ctx.lockout();
-      const requests: BanRequest[] = [];
-      for (const entry of entries) {
-        const refused = lockout(entry.address);
-        if (refused && !options.force) messages.push(`${path}:${entry.lineno}: refused: ${refused} (use --force to import it)`);
-        else requests.push({ address: entry.address.text, jail, expiresAt, source: 'import', forced: refused !== undefined });
+      const bad = new Skipped();
+      const refusals = new Skipped();
+      // Taken line by line as banMany writes: no list of a million requests is held.
+      function* requests(): Generator<BanRequest> {
+        for (const item of readAddressList(lines)) {
+          if (!('address' in item)) {
+            bad.add(`${path}:${item.lineno}: ${item.problem}: "${item.text}"`);
+            continue;
+          }
+          const refused = lockout(item.address);
+          if (refused && !options.force) refusals.add(`${path}:${item.lineno}: refused: ${refused} (use --force to import it)`);
+          else yield { address: item.address.text, jail, expiresAt, source: 'import', forced: refused !== undefined };
+        }
       }
       const store = await ctx.store({ create: true });
-      const report = store.banMany(withProgress(requests, 'importing'), ctx.now);
+      const report = store.banMany(requests(), ctx.now);
       const imported = report.new + report.extended;
-      const skipped = messages.length + report.kept;
-      for (const message of messages.slice(0, REPORT_LIMIT)) console.error(message);
-      if (messages.length > REPORT_LIMIT) console.error(`${path}: ${messages.length - REPORT_LIMIT} more bad lines not shown`);
+      const notTaken = bad.count + refusals.count;
+      const skipped = notTaken + report.kept;
+      // Bad lines first, then refused ones, as each kind was found.
+      for (const message of [...bad.shown, ...refusals.shown].slice(0, REPORT_LIMIT)) console.error(message);
+      if (notTaken > REPORT_LIMIT) console.error(`${path}: ${notTaken - REPORT_LIMIT} more bad lines not shown`);
       if (ctx.json) {
         printJson({ imported, skipped });
         return;
       }
       process.stdout.write(
         `imported ${imported} into jail ${jail} (${report.new} new, ${report.extended} extended); ` +
-        `skipped ${skipped} (${messages.length} bad or refused, ${report.kept} already banned)\n`,
+        `skipped ${skipped} (${notTaken} bad or refused, ${report.kept} already banned)\n`,
       );
     });
   registerFail2banDb(command);
