@@ -33,6 +33,7 @@ interface Target {
 const UNBAN_TARGET: Target = { label: '≤ 150 ms', limitMs: 150, inclusive: true, atBans: 100_000 };
 const LOOKUP_TARGET: Target = { label: '< 5 ms', limitMs: 5, inclusive: false, atBans: 1_000_000 };
 const RESTORE_TARGET = { seconds: 1.5, atBans: 100_000 };
+const IMPORT_TARGET: Target = { label: '≤ 10 s', limitMs: 10_000, inclusive: true, atBans: 1_000_000 };
 
 const int = (n: number): string => Math.round(n).toLocaleString('en-US');
 const sec = (s: number): string => `${s.toFixed(2)} s`;
@@ -57,6 +58,9 @@ function rows(f: StoreFigures): Row[] {
     [bans, `\`list --json > /dev/null\` (${f.cliList.runs} run${f.cliList.runs > 1 ? 's' : ''})`, list, '', ''],
     [bans, `store.history(address), ${int(f.lookup.runs)} random lookups`, `median ${ms(f.lookup.median)}, p90 ${ms(f.lookup.p90)}, max ${ms(f.lookup.max)}`, ...judged(f.lookup.median, LOOKUP_TARGET, f.bans)],
     [bans, `\`--backend none unban ADDR\`, whole process (${f.unban.runs} runs)`, spread(f.unban), ...judged(f.unban.median, UNBAN_TARGET, f.bans)],
+    [bans, `\`import list\` of ${int(f.importList.lines)} lines (${bans} addresses) into a new database, whole process`,
+      `${sec(f.importList.seconds)} (CPU ${sec(f.importList.cpuSeconds)}), ${int(f.importList.addresses / f.importList.seconds)} addresses/s, `
+      + `peak RSS ${f.importList.peakMiB.toFixed(0)} MiB`, ...judged(f.importList.seconds * 1000, IMPORT_TARGET, f.bans)],
     [bans, `\`node -e 0\`, process-start floor (${f.floor.runs} runs, alternating with unban)`, spread(f.floor), '', ''],
   ];
 }

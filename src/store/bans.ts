@@ -130,9 +130,10 @@ export class Bans {
         `UPDATE bans SET expires_at = @expiresAt, ban_count = ban_count + 1, reason = coalesce(@reason, reason),
            failures = max(failures, @failures), matches = coalesce(@matches, matches), forced = max(forced, @forced)
          WHERE id = @id RETURNING ${COLUMNS}`),
-      insert: db.prepare(
+      // Positional: binding by name costs a property lookup per column, felt over a million rows.
+      insert: db.prepare<[string, number | null, string, number, number | null, BanSource, string | null, number, string | null, number, number]>(
         `INSERT INTO bans (address, prefix, jail, banned_at, expires_at, source, reason, failures, matches, ban_count, forced)
-         VALUES (@address, @prefix, @jail, @banned_at, @expires_at, @source, @reason, @failures, @matches, @ban_count, @forced)`),
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       liftOne: db.prepare<unknown[], BanRow>(
         `UPDATE bans SET lifted_at = @now, lifted_by = @by
          WHERE address = @address AND jail = @jail AND ${ACTIVE} RETURNING ${COLUMNS}`),
@@ -180,6 +181,11 @@ export class Bans {
     };
   }
 
+  private insert(row: Omit<BanRow, 'lifted_at' | 'lifted_by'>, matches: string | null): void {
+    this.stmt.insert.run(row.address, row.prefix, row.jail, row.banned_at, row.expires_at, row.source, row.reason, row.failures, matches,
+      row.ban_count, row.forced);
+  }
+
   /** The newest row of (address, jail), the open one if any: see record. */
   latest(address: string, jail: string): StoredBan | undefined {
     const row = this.stmt.latest.get(address, jail);
@@ -224,7 +230,7 @@ export class Bans {
       lifted_by: null,
       forced: Number(forced),
     };
-    this.stmt.insert.run({ ...row, matches });
+    this.insert(row, matches);
     return { outcome: 'new', ban: toBan(row), previousExpiresAt: null };
   }
 
@@ -268,7 +274,7 @@ export class Bans {
       const ban = { ...open.ban, expiresAt, forced: open.ban.forced || row.forced === 1 };
       return { outcome: 'extended', ban, previousExpiresAt: open.ban.expiresAt };
     }
-    this.stmt.insert.run({ ...row, reason: null });
+    this.insert({ ...row, reason: null }, matches);
     return { outcome: 'new', ban: toBan({ ...row, reason: null, lifted_at: null, lifted_by: null }), previousExpiresAt: null };
   }
 

@@ -55,9 +55,9 @@ export class ChangeLog {
 
   constructor(db: Database.Database) {
     this.stmt = {
-      append: db.prepare(
+      append: db.prepare<[ChangeKind, string, string, number | null, number | null, number, BanSource, number, string]>(
         `INSERT INTO changes (kind, address, jail, expires_at, previous_expires_at, forced, source, at, writer)
-         VALUES (@kind, @address, @jail, @expiresAt, @previousExpiresAt, @forced, @source, @at, @writer)`),
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       after: db.prepare<unknown[], ChangeRow>(
         `SELECT id, kind, address, jail, expires_at, previous_expires_at, forced, source, at, writer FROM changes
          WHERE id > @after AND id <= @upTo AND writer <> @except ORDER BY id LIMIT @limit`),
@@ -75,10 +75,8 @@ export class ChangeLog {
 
   /** Appends what happened to `ban`'s (address, jail); `previous` is an extended ban's expiry before. */
   append(kind: ChangeKind, ban: Ban, at: number, previous: number | null = null): void {
-    this.stmt.append.run({
-      kind, address: ban.address, jail: ban.jail, expiresAt: ban.expiresAt, previousExpiresAt: kind === 'extend' ? previous : null,
-      forced: Number(ban.forced), source: ban.source, at, writer: this.writer,
-    });
+    this.stmt.append.run(kind, ban.address, ban.jail, ban.expiresAt, kind === 'extend' ? previous : null, Number(ban.forced), ban.source, at,
+      this.writer);
   }
 
   /** Up to `limit` changes after `after` up to `upTo`, but those `except` made, oldest first. */
