@@ -184,6 +184,23 @@ describe('ban store', () => {
     assert.deepEqual(store.banMany([request('203.0.113.2', 'import', T0 + 100)], T0), { new: 0, extended: 0, kept: 1 });
   });
 
+  it('bulk bans of one address and jail keep their order, also when many others come between them', () => {
+    // More than one sorted run (65,536) between the two: the later request must still come second.
+    const fillers = Array.from({ length: 70_000 }, (_, i) => request(`10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`, 'import'));
+    const report = store.banMany([
+      request('203.0.113.9', 'import', T0 + 100),
+      request('203.0.113.9', 'sshd', T0 + 100),
+      ...fillers,
+      request('203.0.113.9', 'import', T0 + 100, { forced: true }),
+      request('203.0.113.9', 'import', T0 + 200),
+    ], T0);
+    assert.deepEqual(report, { new: 70_002, extended: 2, kept: 0 });
+    const changes = store.changesAfter({ after: 0, upTo: store.latestChange(), except: '', limit: 100_000 })
+      .filter((c) => c.address === '203.0.113.9' && c.jail === 'import');
+    assert.deepEqual(changes.map((c) => [c.kind, c.expiresAt, c.forced]), [['ban', T0 + 100, false], ['extend', T0 + 100, true], ['extend', T0 + 200, true]]);
+    assert.deepEqual(store.history('203.0.113.9').map((b) => [b.jail, b.expiresAt, b.banCount]), [['import', T0 + 200, 3], ['sshd', T0 + 100, 1]]);
+  });
+
   it('a failing bulk insert stores nothing', () => {
     const bad = { ...request('203.0.113.3', 'import'), source: 'nonsense' } as unknown as BanRequest;
     assert.throws(() => store.banMany([request('203.0.113.2', 'import'), bad], T0), /CHECK constraint/);
