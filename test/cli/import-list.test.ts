@@ -117,16 +117,14 @@ describe('import list: ip.deny, hosts.deny and plain lists through the built bin
     assert.deepEqual(addresses(target), [...new Set(addresses(source))].sort());
   });
 
-  it('100,000 lines: imported in a few seconds, with no progress output when stderr is not a terminal', () => {
+  // How fast is the bench's to say (store section, import list of 1,000,000): a time bound here would only measure the machine's load.
+  it('100,000 lines: all imported, with no progress output when stderr is not a terminal', () => {
     const file = join(tmp.dir, 'large.deny');
     writeFileSync(file, Array.from({ length: 100_000 }, (_, i) => `ALL: 100.${64 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`).join('\n'));
-    const started = Date.now();
     const result = cli(dbOf('large'), '--json', 'import', 'list', file);
-    const seconds = (Date.now() - started) / 1000;
     assert.equal(result.code, 0, result.stderr);
     assert.deepEqual(JSON.parse(result.stdout), { imported: 100_000, skipped: 0 });
     assert.equal(result.stderr, '', 'nothing on stderr');
-    assert.ok(seconds < 10, `took ${seconds} s`);
   });
 
   it('on a terminal, a large import draws a progress bar to the end', () => {
