@@ -82,6 +82,10 @@ const bufferText = (lines: readonly TupleLine[]): string => {
   for (const line of lines) text += `${joinTuple(line)}\n`;
   return text;
 };
+/** `${content}\n` as a slice of `buf` when `buf` ends so: no copy of the text, which the RegExps would flatten again. */
+const contentText = (buf: string, content: string): string => (
+  buf.charCodeAt(buf.length - 1) === 10 && buf.endsWith(content, buf.length - 1) ? buf.slice(buf.length - content.length - 1) : `${content}\n`
+);
 
 const USE_DNS: readonly UseDns[] = ['yes', 'warn', 'no', 'raw'];
 
@@ -277,15 +281,16 @@ export class LogFilter {
       if (ignoredBy !== undefined) return result(ignoredBy);
     }
 
-    let preGroups: Record<string, string> = {};
+    // The prefregex's groups but `content`, which the failregexes search instead.
+    let preGroups: FailCaptures = {};
     if (this.prefregex) {
       const pre = this.prefregex.search(buf);
       if (!pre) return result();
-      const { content, ...rest } = pre.captures;
-      preGroups = rest;
+      preGroups = pre.captures;
+      const content = preGroups.content;
       if (content) {
         this.buffer = [['', '', content]];
-        buf = undefined;
+        buf = contentText(buf, content);
       }
     }
 
@@ -313,12 +318,23 @@ export class LogFilter {
         buf = undefined;
       }
       // As fail2ban's dict update: a group of the failregex that took no part erases the prefregex's value.
+      const captures = match.captures;
+      const mlfid = captures.mlfid ?? (regex.groupNames.includes('mlfid') ? undefined : preGroups.mlfid);
+      // A failure joining a session drops `mlfforget` from its values, as fail2ban pops it: held apart here.
+      let forget: string | undefined;
       const values: Record<string, string> = {};
-      for (const [name, value] of Object.entries(preGroups)) if (!regex.groupNames.includes(name)) values[name] = value;
-      let fail: FailData = { values: Object.assign(values, match.captures), users: undefined, matches: [], nofailMatches: [], pending: false };
-      const mlfid = fail.values.mlfid;
+      for (const name in preGroups) {
+        if (name === 'content' || regex.groupNames.includes(name)) continue;
+        if (mlfid !== undefined && name === 'mlfforget') forget = preGroups[name];
+        else values[name] = preGroups[name] as string;
+      }
+      for (const name in captures) {
+        if (mlfid !== undefined && name === 'mlfforget') forget = captures[name];
+        else values[name] = captures[name] as string;
+      }
+      let fail: FailData = { values, users: undefined, matches: [], nofailMatches: [], pending: false };
       if (mlfid !== undefined) {
-        fail = this.mergeSession(mlfid, fail, lines.matched, now);
+        fail = this.mergeSession(mlfid, fail, forget, lines.matched, now);
         if (fail.values.nofail && !checkAll) {
           nofail = true;
           return result(ignoredBy);
@@ -370,7 +386,7 @@ export class LogFilter {
    * are no failure by themselves, `<F-MLFGAINED>` a success that clears what was pending,
    * `<F-MLFFORGET>` the end of the session, and several user names in one session count as failure.
    */
-  private mergeSession(mlfid: string, fail: FailData, matched: readonly TupleLine[], now: number): FailData {
+  private mergeSession(mlfid: string, fail: FailData, forget: string | undefined, matched: readonly TupleLine[], now: number): FailData {
     this.expireSessions(now);
     const session = this.sessions.get(mlfid);
     const values = fail.values;
@@ -382,8 +398,7 @@ export class LogFilter {
     } else if (values.nofail) {
       flags |= NOFAIL;
     }
-    if (values.mlfforget) flags |= FORGET;
-    delete values.mlfforget;
+    if (forget) flags |= FORGET;
     let users: Set<string> | undefined;
     let merged: FailData;
     if (session) {
