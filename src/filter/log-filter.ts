@@ -182,6 +182,7 @@ export class LogFilter {
   private lastDate: number | undefined;
   private lastDateText = '';
   private readonly sessions = new Map<string, { at: number; data: FailData }>();
+  private noMatch: LineResult = { failures: NONE, hits: NONE, nofail: false, ignoredBy: undefined, dateTemplate: undefined };
   /** Regexes of fail2ban's own filters that can backtrack catastrophically, one message each. */
   readonly warnings: readonly string[];
 
@@ -264,7 +265,6 @@ export class LogFilter {
     let hits: number[] = NONE;
     let nofail = false;
     const checkAll = this.options.checkAllRegex === true;
-    const result = (ignoredBy?: number): LineResult => ({ failures, hits, nofail, ignoredBy, dateTemplate });
     let orgBuffer: TupleLine[];
     if (this.maxlines > 1) {
       this.buffer.push(tuple);
@@ -278,14 +278,14 @@ export class LogFilter {
     // fail2ban looks at ignoreregex first only when there are clearly fewer of them than failregexes.
     if (this.ignoreregex.length > 0 && this.ignoreregex.length < this.failregex.length - 2) {
       const ignoredBy = this.ignoredBy(buf, checkAll);
-      if (ignoredBy !== undefined) return result(ignoredBy);
+      if (ignoredBy !== undefined) return { failures, hits, nofail, ignoredBy, dateTemplate };
     }
 
     // The prefregex's groups but `content`, which the failregexes search instead.
     let preGroups: FailCaptures = {};
     if (this.prefregex) {
       const pre = this.prefregex.search(buf);
-      if (!pre) return result();
+      if (!pre) return this.nothing(dateTemplate);
       preGroups = pre.captures;
       const content = preGroups.content;
       if (content) {
@@ -337,7 +337,7 @@ export class LogFilter {
         fail = this.mergeSession(mlfid, fail, forget, lines.matched, now);
         if (fail.values.nofail && !checkAll) {
           nofail = true;
-          return result(ignoredBy);
+          return { failures, hits, nofail, ignoredBy, dateTemplate };
         }
       } else {
         fail.matches.push(...lines.matched);
@@ -346,7 +346,7 @@ export class LogFilter {
       if (host === undefined) {
         // A session still waiting for the line that names its host.
         fail.pending = true;
-        if (!checkAll) return result(ignoredBy);
+        if (!checkAll) return { failures, hits, nofail, ignoredBy, dateTemplate };
         continue;
       }
       if (fail.values.nofail) {
@@ -366,7 +366,14 @@ export class LogFilter {
       }
       if (!checkAll) break;
     }
-    return result(ignoredBy);
+    if (hits === NONE && ignoredBy === undefined) return this.nothing(dateTemplate);
+    return { failures, hits, nofail, ignoredBy, dateTemplate };
+  }
+
+  /** The result of a line that matched nothing: most lines, so one object serves them all (results are read-only). */
+  private nothing(dateTemplate: string | undefined): LineResult {
+    if (this.noMatch.dateTemplate !== dateTemplate) this.noMatch = { failures: NONE, hits: NONE, nofail: false, ignoredBy: undefined, dateTemplate };
+    return this.noMatch;
   }
 
   /** Index of the (last, with checkAll) ignoreregex matching `buf`; a match also drops the failregex's lines from the buffer. */
