@@ -12,7 +12,7 @@ function version(): string {
 /** The only place that turns errors into exit codes; everything below throws or returns. */
 async function main(argv: readonly string[]): Promise<number> {
   try {
-    await buildProgram(version()).parseAsync(argv);
+    await (await buildProgram(version(), argv)).parseAsync(argv);
     return 0;
   } catch (error) {
     if (error instanceof CommanderError) {

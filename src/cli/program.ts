@@ -1,22 +1,53 @@
 import { Command, Option } from 'commander';
 import { DEFAULT_CONFIG_DIR, DEFAULT_DB_PATH } from '../config/index.js';
-import { register as ban } from './commands/ban.js';
-import { register as check } from './commands/check.js';
-import { register as exportCommand } from './commands/export.js';
-import { register as importCommand } from './commands/import.js';
-import { register as list } from './commands/list.js';
-import { register as purge } from './commands/purge.js';
-import { register as reconcile } from './commands/reconcile.js';
-import { register as repair } from './commands/repair.js';
-import { register as show } from './commands/show.js';
-import { register as start } from './commands/start.js';
-import { register as status } from './commands/status.js';
-import { register as stop } from './commands/stop.js';
-import { register as testFilter } from './commands/test-filter.js';
-import { register as unban } from './commands/unban.js';
 
-/** The whole command-line interface; main.ts runs it. */
-export function buildProgram(version: string): Command {
+type Register = (program: Command) => void;
+
+/**
+ * Every command, in the order help lists them. Each is loaded only when run: a command's module
+ * brings its dependencies (the store's native SQLite binding, the backends, the daemon), and
+ * loading them all made every call, `test-filter` on one line as much as a ban, start slowly.
+ */
+const COMMANDS: Readonly<Record<string, () => Promise<{ register: Register }>>> = {
+  ban: () => import('./commands/ban.js'),
+  unban: () => import('./commands/unban.js'),
+  list: () => import('./commands/list.js'),
+  show: () => import('./commands/show.js'),
+  reconcile: () => import('./commands/reconcile.js'),
+  export: () => import('./commands/export.js'),
+  import: () => import('./commands/import.js'),
+  purge: () => import('./commands/purge.js'),
+  repair: () => import('./commands/repair.js'),
+  'test-filter': () => import('./commands/test-filter.js'),
+  status: () => import('./commands/status.js'),
+  check: () => import('./commands/check.js'),
+  start: () => import('./commands/start.js'),
+  stop: () => import('./commands/stop.js'),
+};
+
+/** The global options that take a value (`--db PATH`); the others are flags. */
+const VALUE_OPTIONS = new Set(['--db', '--config', '--backend', '--netns']);
+const FLAG_OPTIONS = new Set(['--json', '--insecure-db']);
+
+/**
+ * The command `args` (the arguments after the script) run, found past the global options; undefined
+ * for anything else (help, the version, a mistake), which then sees every command.
+ */
+function commandOf(args: readonly string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    if (VALUE_OPTIONS.has(arg)) {
+      i++;
+      continue;
+    }
+    if (FLAG_OPTIONS.has(arg) || (arg.includes('=') && VALUE_OPTIONS.has(arg.slice(0, arg.indexOf('='))))) continue;
+    return Object.hasOwn(COMMANDS, arg) ? arg : undefined;
+  }
+  return undefined;
+}
+
+/** The whole command-line interface for `argv` (as process.argv), with the command it runs loaded; main.ts runs it. */
+export async function buildProgram(version: string, argv: readonly string[]): Promise<Command> {
   const program = new Command('f2b-store')
     .description('Persistent ban store and firewall reconciler: bans in SQLite, firewalls kept equal to it.')
     .version(version)
@@ -31,6 +62,9 @@ export function buildProgram(version: string): Command {
     .configureOutput({ outputError: () => undefined })
     .addHelpText('after', `
 Exit codes: 0 done; 1 could not be done (the message says what was kept); 2 bad input.`);
-  for (const register of [ban, unban, list, show, reconcile, exportCommand, importCommand, purge, repair, testFilter, status, check, start, stop]) register(program);
+  const command = commandOf(argv.slice(2));
+  const names = command === undefined ? Object.keys(COMMANDS) : [command];
+  const modules = await Promise.all(names.map((name) => (COMMANDS[name] as () => Promise<{ register: Register }>)()));
+  for (const { register } of modules) register(program);
   return program;
 }

@@ -63,7 +63,7 @@ const charsOf = (element: AST.Element | AST.Alternative, flags: ReadonlyFlags): 
 
 /** The first catastrophic shape in a JavaScript pattern, if it has one. */
 export function catastrophicBacktracking(pattern: { readonly source: string; readonly flags: string }): BacktrackingShape | undefined {
-  const groups = repeatedGroups(pattern.source);
+  const groups = repeatedGroups(pattern.source).filter(mayBranch);
   if (groups.length === 0) return undefined;
   const flags: ReadonlyFlags = {
     unicode: pattern.flags.includes('u'),
@@ -119,6 +119,26 @@ function repeatedGroups(source: string): string[] {
     }
   }
   return found;
+}
+
+/**
+ * Whether a repeated group holds a quantifier or an alternation (outside classes), written as the
+ * JavaScript pattern writes them: without either (`(?:(?! from )[^\n])*`, in every `<F-USER>` of
+ * the stock sshd filter) it cannot take the same text in several ways, and is not parsed at all.
+ */
+function mayBranch(group: string): boolean {
+  const end = group.lastIndexOf(')');
+  for (let i = 0; i < end; i++) {
+    const c = group[i];
+    if (c === '\\') {
+      i++;
+    } else if (c === '[') {
+      for (i++; i < end && group[i] !== ']'; i++) if (group[i] === '\\') i++;
+    } else if (c === '*' || c === '+' || c === '{' || c === '|') {
+      return true;
+    }
+  }
+  return false;
 }
 
 /** What the shape does and how to avoid it, in one sentence. */

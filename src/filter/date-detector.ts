@@ -84,6 +84,11 @@ class TemplateSearch implements DateDetector {
   private lastEndBefore = '';
   private lastEndAt = '';
   private firstUnused = 0;
+  /** The last instant read, with what it was read from: lines come several a second. */
+  private readTemplate: DateTemplate | undefined;
+  private readonly readValues: (string | undefined)[] = [];
+  private readNowWall = NaN;
+  private readTime: number | undefined;
 
   constructor(
     templates: readonly DateTemplate[],
@@ -185,8 +190,33 @@ class TemplateSearch implements DateDetector {
     if (template.prefixGroup !== 0) start += (match[template.prefixGroup] ?? '').length;
     else if (match.indices) start = match.indices[template.dateGroup]?.[0] ?? start;
     if (text === undefined || text === '') return { time: undefined, start, end: start, template: template.name };
-    this.context.nowWall = this.context.local.toWall(now);
-    return { time: template.time(match, this.context satisfies TimeContext), start, end: start + text.length, template: template.name };
+    const nowWall = this.context.local.toWall(now);
+    if (!this.sameRead(template, match, nowWall)) {
+      this.context.nowWall = nowWall;
+      this.readTime = template.time(match, this.context satisfies TimeContext);
+    }
+    return { time: this.readTime, start, end: start + text.length, template: template.name };
+  }
+
+  /**
+   * Whether the instant of `match` is the one read last: the same template read the same groups
+   * at the same local time (converting one wall time again gives the same instant). Else this
+   * match becomes the one remembered.
+   */
+  private sameRead(template: DateTemplate, match: RegExpExecArray, nowWall: number): boolean {
+    const values = this.readValues;
+    const groups = template.timeGroups;
+    let same = template === this.readTemplate && nowWall === this.readNowWall;
+    for (let i = 0; i < groups.length; i++) {
+      const value = match[groups[i] as number];
+      if (value !== values[i]) {
+        same = false;
+        values[i] = value;
+      }
+    }
+    this.readTemplate = template;
+    this.readNowWall = nowWall;
+    return same;
   }
 
   /** Whether the line has the same chars around the last date's span (or non-alphanumeric ones inside it). */

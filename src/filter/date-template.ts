@@ -23,6 +23,8 @@ export interface DateTemplate {
   readonly prefixGroup: number;
   /** The instant of a match, or undefined when the text is no valid date. */
   readonly time: (match: RegExpExecArray, context: TimeContext) => number | undefined;
+  /** The groups `time` reads: matches alike in them have the same instant. */
+  readonly timeGroups: readonly number[];
 }
 
 export const LINE_BEGIN = 8;
@@ -76,6 +78,7 @@ function buildTemplate(pattern: string, context: TemplateContext): DateTemplate 
     return {
       ...compiled.base,
       pattern: undefined,
+      timeGroups: [group],
       // The external TAI64 label is 2^62 + seconds: skip "@4", read 15 hex digits of seconds.
       time: (match) => parseInt((match[group] ?? '').slice(2, 17), 16),
     };
@@ -109,6 +112,7 @@ function patternTemplate(pattern: string, context: TemplateContext): DateTemplat
     ...compiled.base,
     pattern,
     time: (match, timeContext) => assembleTime(match, plan, timeContext),
+    timeGroups: [...plan.slots.map((slot) => slot.group), ...(plan.ampmGroup === 0 ? [] : [plan.ampmGroup])],
   };
 }
 
@@ -118,6 +122,7 @@ function epochTemplate(anchored: Anchored, long: boolean, valueGroup: number): D
   return {
     ...compiled.base,
     pattern: undefined,
+    timeGroups: [group],
     time(match) {
       const text = match[group] ?? '';
       const value = Number(text);

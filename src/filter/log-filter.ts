@@ -82,6 +82,10 @@ const bufferText = (lines: readonly TupleLine[]): string => {
   for (const line of lines) text += `${joinTuple(line)}\n`;
   return text;
 };
+/** `${content}\n` as a slice of `buf` when `buf` ends so: no copy of the text, which the RegExps would flatten again. */
+const contentText = (buf: string, content: string): string => (
+  buf.charCodeAt(buf.length - 1) === 10 && buf.endsWith(content, buf.length - 1) ? buf.slice(buf.length - content.length - 1) : `${content}\n`
+);
 
 const USE_DNS: readonly UseDns[] = ['yes', 'warn', 'no', 'raw'];
 
@@ -178,6 +182,7 @@ export class LogFilter {
   private lastDate: number | undefined;
   private lastDateText = '';
   private readonly sessions = new Map<string, { at: number; data: FailData }>();
+  private noMatch: LineResult = { failures: NONE, hits: NONE, nofail: false, ignoredBy: undefined, dateTemplate: undefined };
   /** Regexes of fail2ban's own filters that can backtrack catastrophically, one message each. */
   readonly warnings: readonly string[];
 
@@ -260,7 +265,6 @@ export class LogFilter {
     let hits: number[] = NONE;
     let nofail = false;
     const checkAll = this.options.checkAllRegex === true;
-    const result = (ignoredBy?: number): LineResult => ({ failures, hits, nofail, ignoredBy, dateTemplate });
     let orgBuffer: TupleLine[];
     if (this.maxlines > 1) {
       this.buffer.push(tuple);
@@ -274,18 +278,19 @@ export class LogFilter {
     // fail2ban looks at ignoreregex first only when there are clearly fewer of them than failregexes.
     if (this.ignoreregex.length > 0 && this.ignoreregex.length < this.failregex.length - 2) {
       const ignoredBy = this.ignoredBy(buf, checkAll);
-      if (ignoredBy !== undefined) return result(ignoredBy);
+      if (ignoredBy !== undefined) return { failures, hits, nofail, ignoredBy, dateTemplate };
     }
 
-    let preGroups: Record<string, string> = {};
+    // The prefregex's groups but `content`, which the failregexes search instead.
+    let preGroups: FailCaptures = {};
     if (this.prefregex) {
       const pre = this.prefregex.search(buf);
-      if (!pre) return result();
-      const { content, ...rest } = pre.captures;
-      preGroups = rest;
+      if (!pre) return this.nothing(dateTemplate);
+      preGroups = pre.captures;
+      const content = preGroups.content;
       if (content) {
         this.buffer = [['', '', content]];
-        buf = undefined;
+        buf = contentText(buf, content);
       }
     }
 
@@ -313,15 +318,26 @@ export class LogFilter {
         buf = undefined;
       }
       // As fail2ban's dict update: a group of the failregex that took no part erases the prefregex's value.
+      const captures = match.captures;
+      const mlfid = captures.mlfid ?? (regex.groupNames.includes('mlfid') ? undefined : preGroups.mlfid);
+      // A failure joining a session drops `mlfforget` from its values, as fail2ban pops it: held apart here.
+      let forget: string | undefined;
       const values: Record<string, string> = {};
-      for (const [name, value] of Object.entries(preGroups)) if (!regex.groupNames.includes(name)) values[name] = value;
-      let fail: FailData = { values: Object.assign(values, match.captures), users: undefined, matches: [], nofailMatches: [], pending: false };
-      const mlfid = fail.values.mlfid;
+      for (const name in preGroups) {
+        if (name === 'content' || regex.groupNames.includes(name)) continue;
+        if (mlfid !== undefined && name === 'mlfforget') forget = preGroups[name];
+        else values[name] = preGroups[name] as string;
+      }
+      for (const name in captures) {
+        if (mlfid !== undefined && name === 'mlfforget') forget = captures[name];
+        else values[name] = captures[name] as string;
+      }
+      let fail: FailData = { values, users: undefined, matches: [], nofailMatches: [], pending: false };
       if (mlfid !== undefined) {
-        fail = this.mergeSession(mlfid, fail, lines.matched, now);
+        fail = this.mergeSession(mlfid, fail, forget, lines.matched, now);
         if (fail.values.nofail && !checkAll) {
           nofail = true;
-          return result(ignoredBy);
+          return { failures, hits, nofail, ignoredBy, dateTemplate };
         }
       } else {
         fail.matches.push(...lines.matched);
@@ -330,7 +346,7 @@ export class LogFilter {
       if (host === undefined) {
         // A session still waiting for the line that names its host.
         fail.pending = true;
-        if (!checkAll) return result(ignoredBy);
+        if (!checkAll) return { failures, hits, nofail, ignoredBy, dateTemplate };
         continue;
       }
       if (fail.values.nofail) {
@@ -350,7 +366,14 @@ export class LogFilter {
       }
       if (!checkAll) break;
     }
-    return result(ignoredBy);
+    if (hits === NONE && ignoredBy === undefined) return this.nothing(dateTemplate);
+    return { failures, hits, nofail, ignoredBy, dateTemplate };
+  }
+
+  /** The result of a line that matched nothing: most lines, so one object serves them all (results are read-only). */
+  private nothing(dateTemplate: string | undefined): LineResult {
+    if (this.noMatch.dateTemplate !== dateTemplate) this.noMatch = { failures: NONE, hits: NONE, nofail: false, ignoredBy: undefined, dateTemplate };
+    return this.noMatch;
   }
 
   /** Index of the (last, with checkAll) ignoreregex matching `buf`; a match also drops the failregex's lines from the buffer. */
@@ -370,7 +393,7 @@ export class LogFilter {
    * are no failure by themselves, `<F-MLFGAINED>` a success that clears what was pending,
    * `<F-MLFFORGET>` the end of the session, and several user names in one session count as failure.
    */
-  private mergeSession(mlfid: string, fail: FailData, matched: readonly TupleLine[], now: number): FailData {
+  private mergeSession(mlfid: string, fail: FailData, forget: string | undefined, matched: readonly TupleLine[], now: number): FailData {
     this.expireSessions(now);
     const session = this.sessions.get(mlfid);
     const values = fail.values;
@@ -382,8 +405,7 @@ export class LogFilter {
     } else if (values.nofail) {
       flags |= NOFAIL;
     }
-    if (values.mlfforget) flags |= FORGET;
-    delete values.mlfforget;
+    if (forget) flags |= FORGET;
     let users: Set<string> | undefined;
     let merged: FailData;
     if (session) {

@@ -1,22 +1,35 @@
-import { createReadStream } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
+import { StringDecoder } from 'node:string_decoder';
+
+const CHUNK_BYTES = 1 << 16;
 
 /**
- * The lines of a log file, streamed in batches (never the whole file in memory, and no promise
- * per line): split on `\n`, a trailing `\r` dropped, bytes that are not UTF-8 replaced, as
- * fail2ban reads a file.
+ * The lines of a log file, in batches (never the whole file in memory): split on `\n`, a
+ * trailing `\r` dropped, bytes that are not UTF-8 replaced, as fail2ban reads a file. Read
+ * synchronously: a file read as it stands gains nothing from waiting on the thread pool for each
+ * chunk, and on a busy machine that wait was a tenth of test-filter's time.
  */
-export async function* logLineBatches(path: string): AsyncGenerator<string[]> {
-  let rest = '';
-  for await (const chunk of createReadStream(path, { encoding: 'utf8', highWaterMark: 1 << 16 }) as AsyncIterable<string>) {
-    const text = rest + chunk;
-    const batch: string[] = [];
-    let start = 0;
-    for (let end = text.indexOf('\n'); end !== -1; end = text.indexOf('\n', start)) {
-      batch.push(text.charCodeAt(end - 1) === 13 ? text.slice(start, end - 1) : text.slice(start, end));
-      start = end + 1;
+export function* logLineBatches(path: string): Generator<string[]> {
+  const fd = openSync(path, 'r');
+  try {
+    const buffer = Buffer.allocUnsafe(CHUNK_BYTES);
+    const decoder = new StringDecoder('utf8');
+    let rest = '';
+    for (let read = readSync(fd, buffer, 0, CHUNK_BYTES, null); read > 0; read = readSync(fd, buffer, 0, CHUNK_BYTES, null)) {
+      const text = rest + decoder.write(buffer.subarray(0, read));
+      const batch: string[] = [];
+      let start = 0;
+      for (let end = text.indexOf('\n'); end !== -1; end = text.indexOf('\n', start)) {
+        batch.push(text.charCodeAt(end - 1) === 13 ? text.slice(start, end - 1) : text.slice(start, end));
+        start = end + 1;
+      }
+      rest = text.slice(start);
+      if (batch.length > 0) yield batch;
     }
-    rest = text.slice(start);
-    if (batch.length > 0) yield batch;
+    // Bytes of a character cut off by the end of the file read as one replacement character.
+    rest += decoder.end();
+    if (rest !== '') yield [rest.endsWith('\r') ? rest.slice(0, -1) : rest];
+  } finally {
+    closeSync(fd);
   }
-  if (rest !== '') yield [rest.endsWith('\r') ? rest.slice(0, -1) : rest];
 }

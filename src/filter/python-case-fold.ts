@@ -53,6 +53,14 @@ export function hasCase(cp: number): boolean {
   return extra.has(cp) || CASE_MAPPED.test(String.fromCodePoint(cp));
 }
 
+/** The code points `cp` matches under IGNORECASE; with the `a` flag only ASCII letters fold. */
+export function foldedPoints(cp: number, ascii: boolean): readonly number[] {
+  if (!ascii) return caseVariants(cp);
+  const c = String.fromCodePoint(cp);
+  if (!/^[A-Za-z]$/.test(c)) return [cp];
+  return [c.toUpperCase(), c.toLowerCase()].map((x) => x.codePointAt(0) ?? cp);
+}
+
 function singleCodePoint(s: string): number | undefined {
   const cp = s.codePointAt(0);
   if (cp === undefined) return undefined;

@@ -1,6 +1,7 @@
 import { messageOf } from '../core/index.js';
-import { caseVariants, hasCase } from './python-case-fold.js';
+import { foldedPoints, hasCase } from './python-case-fold.js';
 import { resolveGroupTests } from './python-regex-conditionals.js';
+import { startTest, type StartTest } from './python-regex-start.js';
 import { childNodes, parsePythonRegex, regexError } from './python-regex-syntax.js';
 import type { Anchor, ClassName, Node, ParsedRegex, PythonFlags, SetItem } from './python-regex-syntax.js';
 
@@ -37,6 +38,8 @@ export interface TranslatedRegex {
   readonly repeated: readonly RepeatedCaptures[];
   /** Text every match contains, for a cheap test before running the RegExp. */
   readonly requiredLiteral: string | undefined;
+  /** How every match begins, when it can only begin at the start of the text. */
+  readonly start: StartTest | undefined;
 }
 
 /** A compiled Python regex: `exec` returns the named groups that took part, by Python name. */
@@ -72,6 +75,7 @@ export function translatePythonRegex(source: string, flags: PythonFlags = {}): T
     groupNames: emitter.groupNames,
     repeated,
     requiredLiteral: longest(requiredRuns(parsed.root)),
+    start: startTest(root),
   };
 }
 
@@ -87,7 +91,7 @@ export function compilePythonRegex(source: string, flags: PythonFlags = {}): Pyt
     regex: javascriptRegExp(iteration, source),
     named: [...iteration.groupNames],
   }));
-  const literal = translated.requiredLiteral;
+  const mayMatch = precheck(translated);
 
   function recover(match: RegExpExecArray, text: string, out: Record<string, string>): void {
     for (const loop of repeated) {
@@ -109,7 +113,7 @@ export function compilePythonRegex(source: string, flags: PythonFlags = {}): Pyt
   }
 
   function search(text: string): PythonMatch | undefined {
-    if (literal !== undefined && !text.includes(literal)) return undefined;
+    if (!mayMatch(text)) return undefined;
     const match = regex.exec(text);
     if (match === null) return undefined;
     const groups: Record<string, string> = {};
@@ -128,10 +132,27 @@ export function compilePythonRegex(source: string, flags: PythonFlags = {}): Pyt
     exec: (text) => search(text)?.groups,
     search,
     test(text: string): boolean {
-      if (literal !== undefined && !text.includes(literal)) return false;
-      return regex.test(text);
+      return mayMatch(text) && regex.test(text);
     },
   };
+}
+
+/**
+ * A test every text the regex matches passes. A regex anchored at the start is checked there
+ * first: most texts fail it at once, where a scan of the whole text for the required literal
+ * costs more than the anchored RegExp itself; the literal is looked for only in texts that begin
+ * right (several regexes of a filter often begin alike).
+ */
+function precheck({ requiredLiteral: literal, start }: TranslatedRegex): (text: string) => boolean {
+  if (start === undefined) return literal === undefined ? () => true : (text) => text.includes(literal);
+  const { prefix, firstUnits } = start;
+  if (prefix !== '') {
+    if (literal === undefined || prefix.includes(literal)) return (text) => text.startsWith(prefix);
+    return (text) => text.startsWith(prefix) && text.includes(literal);
+  }
+  if (firstUnits === undefined) return literal === undefined ? () => true : (text) => text.includes(literal);
+  if (literal === undefined) return (text) => firstUnits.has(text.charCodeAt(0));
+  return (text) => firstUnits.has(text.charCodeAt(0)) && text.includes(literal);
 }
 
 /** JavaScript has limits Python has not (e.g. on repetition counts): report them as bad input. */
@@ -154,6 +175,7 @@ function iterationRegex(parsed: ParsedRegex, body: Node, source: string): Transl
     groupNames: emitter.groupNames,
     repeated: [],
     requiredLiteral: undefined,
+    start: undefined,
   };
 }
 
@@ -388,13 +410,6 @@ function anchor(at: Anchor, ascii: boolean): string {
     case 'nonBoundary':
       return `(?:(?<=${word})(?=${word})|(?<!${word})(?!${word}))`;
   }
-}
-
-function foldedPoints(cp: number, ascii: boolean): readonly number[] {
-  if (!ascii) return caseVariants(cp);
-  const c = String.fromCodePoint(cp);
-  if (!/^[A-Za-z]$/.test(c)) return [cp];
-  return [c.toUpperCase(), c.toLowerCase()].map((x) => x.codePointAt(0) ?? cp);
 }
 
 function foldedRanges(item: Extract<SetItem, { kind: 'range' }>, ascii: boolean): [number, number][] {

@@ -39,6 +39,20 @@ describe('dates without a year or a day', () => {
   });
 });
 
+describe('the instant of a date read again', () => {
+  it('is read anew when the clock, a field or the template differs', () => {
+    let now = utc('2024-01-02 00:00:00');
+    const dates = createDateDetector({ now: () => now, localTimeZone: 'UTC' });
+    assert.equal(dates.match('Dec 31 23:59:59 host sshd[1]: x')?.time, utc('2023-12-31 23:59:59'));
+    assert.equal(dates.match('Dec 31 23:59:59 host sshd[2]: y')?.time, utc('2023-12-31 23:59:59'));
+    assert.equal(dates.match('Dec 31 23:59:58 host sshd[2]: y')?.time, utc('2023-12-31 23:59:58'));
+    assert.equal(dates.match('2023-12-31 23:59:58 host sshd[2]: y')?.time, utc('2023-12-31 23:59:58'));
+    assert.equal(dates.match('Dec 31 23:59:58 host sshd[2]: y')?.time, utc('2023-12-31 23:59:58'));
+    now = utc('2025-01-02 00:00:00');
+    assert.equal(dates.match('Dec 31 23:59:58 host sshd[2]: y')?.time, utc('2024-12-31 23:59:58'), 'a year later: last year is 2024');
+  });
+});
+
 describe('template choice', () => {
   it('prefers the last template and dates nearer the line start, as fail2ban does', () => {
     expectInOrder(detector(), [

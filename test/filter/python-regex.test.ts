@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { InputError } from '../../src/core/index.js';
 import { compilePythonRegex, translatePythonRegex } from '../../src/filter/index.js';
 import type { PythonFlags } from '../../src/filter/index.js';
@@ -154,6 +155,45 @@ describe('Python regex syntax in JavaScript', () => {
       ['(?<=(?P<lb>a))b', 'ab', hit('b', 1, { lb: 'a' })],
       ['(?<!a)b', 'ab cb', hit('b', 4)],
     ]);
+  });
+
+  describe('regexes anchored at the start: checked there before the RegExp runs', () => {
+    check([
+      ['(?i)^abc', 'Abc', hit('Abc')],
+      ['^[aA]b|^c', 'cd', hit('c')],
+      ['^(?:x?)y', 'y', hit('y')],
+      ['^a*b', 'b', hit('b')],
+      ['^(?=a)ab', 'ab', hit('ab')],
+      ['\\Aab', 'ab', hit('ab')],
+      ['(?i)^\u017fx', 'Sx', hit('Sx')],
+      ['^\u{1F600}a', '\u{1F600}a', hit('\u{1F600}a')],
+      ['^(?:a|)b', 'b', hit('b')],
+      ['^a|b', 'cb', hit('b', 1)],
+      ['^(?:ab|ac)d', 'acd', hit('acd')],
+      ['(?m)^b', 'a\nb', hit('b', 2)],
+      ['^(?P<x>Fa)iled (?P<y>\\w+)', 'Failed it', hit('Failed it', 0, { x: 'Fa', y: 'it' })],
+    ]);
+    it('finds what each must begin with', () => {
+      assert.deepEqual(translatePythonRegex('^Failed (?:password|none) for').start, { prefix: 'Failed ', firstUnits: new Set(['F'.charCodeAt(0)]) });
+      assert.deepEqual(translatePythonRegex('^(?:ab|ac)d').start, { prefix: 'a', firstUnits: new Set(['a'.charCodeAt(0)]) });
+      assert.deepEqual(translatePythonRegex('^[iI]nvalid').start, { prefix: '', firstUnits: new Set(['I', 'i'].map((c) => c.charCodeAt(0))) });
+      assert.equal(translatePythonRegex('^a|b').start, undefined);
+      assert.equal(translatePythonRegex('^a?').start, undefined);
+      assert.equal(translatePythonRegex('(?m)^a').start, undefined);
+    });
+    it('never refuses a text the RegExp matches', () => {
+      const patterns = ['^ab?c', '(?i)^s[a-c]', '^(?:a|b*)c', '^(?=a)a\\w', '^\u{1F600}|^a', '^(?:(?P<q>a)|b)(?(q)c|d)', '^[^a]b', '^.a'];
+      const compiled = patterns.map((pattern) => {
+        const translated = translatePythonRegex(pattern);
+        return { pattern, python: compilePythonRegex(pattern), regex: new RegExp(translated.source, translated.flags) };
+      });
+      fc.assert(fc.property(fc.array(fc.constantFrom('a', 'b', 'c', 'd', 'S', 's', '\u017f', '\u{1F600}', '\n', ' '), { maxLength: 6 }), (chars) => {
+        const text = chars.join('');
+        for (const { pattern, python, regex } of compiled) {
+          assert.equal(python.test(text), regex.test(text), `${pattern} on ${JSON.stringify(text)}`);
+        }
+      }), { numRuns: 2000 });
+    });
   });
 });
 

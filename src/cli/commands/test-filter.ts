@@ -3,10 +3,10 @@ import type { Command } from 'commander';
 import {
   describeJournalMatch, InputError, isoTime, nowSeconds, parseJournalMatch, type JournalMatch, type JournalSource,
 } from '../../core/index.js';
-import { filterSearchDirs, loadFilter, parseJournalSource, parseOptionSpec, type FilterDefinition } from '../../config/index.js';
+import { DEFAULT_CONFIG_DIR, filterSearchDirs, loadFilter, parseJournalSource, parseOptionSpec, type FilterDefinition } from '../../config/index.js';
 import type { Failure, FilterRun, LineOutcome, LogFilter, TimedLines } from '../../filter/index.js';
 import type { JournalBatch } from '../../watch/index.js';
-import { createContext } from '../context.js';
+import type { GlobalOptions } from '../context.js';
 import { Chunked, printTable } from '../output.js';
 
 interface TestFilterOptions {
@@ -76,6 +76,17 @@ async function* journalLines(batches: AsyncIterable<JournalBatch>, dropped: { co
   }
 }
 
+/**
+ * The global options test-filter uses. Only with --backend or --netns, which it does not use but
+ * checks as every command does, is the whole command context loaded (the backends, the store):
+ * start-up weighs on a filter tried line by line.
+ */
+async function filterContext(command: Command): Promise<{ readonly configDir: string; readonly json: boolean }> {
+  const options = command.optsWithGlobals<GlobalOptions>();
+  if (options.backend !== undefined || options.netns !== undefined) return (await import('../context.js')).createContext(command);
+  return { configDir: options.config ?? DEFAULT_CONFIG_DIR, json: options.json === true };
+}
+
 function printReport(filter: LogFilter, run: FilterRun, seconds: number): void {
   const { definition } = filter;
   const out = process.stdout;
@@ -117,7 +128,7 @@ options; "systemd-journal[…]" is read the same way), "journal[FIELD=value …]
 are what a ban would block: the host's address, or a host name looked up as the filter's usedns
 says (yes, warn: looked up; raw, no: none).`)
     .action(async (log: string, spec: string, options: TestFilterOptions, command: Command) => {
-      const ctx = createContext(command);
+      const ctx = await filterContext(command);
       // Loaded only here: the regex translator would slow every other command's start.
       const { failureAddresses, LogFilter, logLineBatches, runFilter } = await import('../../filter/index.js');
       const source = logSource(log);
