@@ -20,6 +20,15 @@ export function censusWait(cost: number, entries: number): number {
   return entries <= CENSUS_EVERY_TICK_ENTRIES || cost <= CENSUS_EVERY_TICK_MS ? 0 : cost / CENSUS_SHARE;
 }
 
+/**
+ * How long to wait after a full read-back that cost `cost` ms before the next, in ms: the same
+ * share of wall time a census may take. Between them, a full check of a large backend probes it
+ * (see ReconcileOptions.thorough).
+ */
+export function readBackWait(cost: number): number {
+  return cost / CENSUS_SHARE;
+}
+
 /** A backend that keeps failing is retried at the next tick, then 2, 4, 8 … ticks apart, at most this many. */
 const MAX_RETRY_WAIT = 64;
 
