@@ -10,6 +10,9 @@ import { applyChange, reconcile, type BackendReport } from './reconcile.js';
 import { knownBans } from './removal-guard.js';
 import type { ReconcileStore } from './store-slice.js';
 
+/** A full reconcile taking longer than this spaces out the runs for expiries (see armExpiry). */
+const EXPIRY_SPACED_FROM_MS = 1000;
+
 /** setTimeout's longest delay; a later expiry is simply re-armed when this one fires. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -58,6 +61,8 @@ export class ReconcileLoop {
   private cursor = 0;
   /** monotonicMs() of the latest full reconcile. */
   private lastFull = Number.NEGATIVE_INFINITY;
+  /** How long the latest full reconcile of every backend took, ms: expiries wait for at least 9 times that (see armExpiry). */
+  private lastRunMs = 0;
   /** monotonicMs() from which a full reconcile reads every backend back in full again (see readBackWait). */
   private readBackAt = Number.NEGATIVE_INFINITY;
   private stopped = false;
@@ -259,7 +264,8 @@ export class ReconcileLoop {
         known: () => knownBans(store, now),
         observe: (backend, report, held) => this.drift.reconciled(backend, report, held),
       });
-      if (thorough && !only) this.readBackAt = started + Math.max(this.options.fullCheck * 1000, readBackWait(monotonicMs() - started));
+      if (!only) this.lastRunMs = monotonicMs() - started;
+      if (thorough && !only) this.readBackAt = started + Math.max(this.options.fullCheck * 1000, readBackWait(this.lastRunMs));
     } catch (error) {
       this.problem(`reconcile (${reason})`, error);
       return [];
@@ -322,8 +328,11 @@ export class ReconcileLoop {
     const now = this.options.clock();
     const next = this.options.store.nextExpiry(now);
     if (next === null) return;
-    this.expiryAt = next;
-    const delay = Math.min(MAX_TIMER_MS, (next - now) * 1000 + 50);
+    // With a million bans one expires every second, and a run costs seconds: runs for expiries
+    // then take at most a tenth of the time (a firewall's own timeouts remove them on time).
+    const spacing = this.lastRunMs > EXPIRY_SPACED_FROM_MS ? this.lastRunMs * 9 : 0;
+    this.expiryAt = Math.max(next, now + Math.ceil(spacing / 1000));
+    const delay = Math.min(MAX_TIMER_MS, Math.max((next - now) * 1000 + 50, spacing));
     this.expiryTimer = setTimeout(() => void this.run('expiry'), delay);
   }
 }
