@@ -34,7 +34,7 @@ const SMALL_RUNS = 3;
 const TARGETS = { fullCheckCpu: 10, fullCheckRss: 500 * 2 ** 20, daemonRss: 600 * 2 ** 20, restoreRatio: 2 } as const;
 /** The read-back of a million elements takes nft minutes of wall time on a loaded machine. */
 const READ_BACK_TIMEOUT_MS = 15 * 60_000;
-const SETTLE_MS = 20_000;
+const SETTLE_MS = 60_000;
 
 const int = (n: number): string => Math.round(n).toLocaleString('en-US');
 const sec = (s: number): string => `${s.toFixed(2)} s`;
