@@ -112,8 +112,8 @@ interface Survey {
 async function survey(backend: Backend, desired: readonly Entry[], options: ReconcileOptions, ensured: Ensured | undefined): Promise<Survey> {
   const wanted = unskipped(backend.represent(desired), ensured);
   const probe = backend.census?.probe;
-  if (probe && !options.thorough && wanted.length >= QUICK_FROM && !ensured?.ran.length
-    && await probe.call(backend.census, wanted) === undefined) {
+  // A set ensure just made or re-made holds nothing: the probe finds its elements missing.
+  if (probe && !options.thorough && wanted.length >= QUICK_FROM && await probe.call(backend.census, wanted) === undefined) {
     const base = { name: backend.name, added: 0, removed: 0, kept: 0, unchanged: wanted.length, error: null, ...told(ensured) };
     return { base, diff: { add: [], remove: [] }, held: wanted };
   }
