@@ -43,11 +43,13 @@ const CLK_TCK = 100;
 
 export type BackendName = (typeof BACKENDS)[number];
 
-interface ProcessTime {
+export interface ProcessTime {
   /** Wall time measured around spawnSync, seconds. */
   readonly wall: number;
   /** user + sys of the child and its children (/usr/bin/time), seconds. */
   readonly cpu: number;
+  /** Peak RSS of the largest process among it and its children (/usr/bin/time %M), bytes. */
+  readonly maxRss: number;
 }
 
 interface FirewallFigures {
@@ -71,19 +73,22 @@ const int = (n: number): string => Math.round(n).toLocaleString('en-US');
 const sec = (s: number): string => `${s.toFixed(2)} s`;
 const ms = (v: number): string => `${v < 1 ? v.toFixed(3) : v < 10 ? v.toFixed(2) : v.toFixed(0)} ms`;
 
-/** `f2b-store … reconcile` as its own process, under /usr/bin/time for user+sys incl. children. */
-function runReconcile(db: string, backend: BackendName, ns: string, dir: string): ProcessTime {
+/** `argv` as its own process under /usr/bin/time, for user+sys and peak RSS incl. children; throws unless it exits 0. */
+export function timeProcess(argv: readonly string[], dir: string): ProcessTime {
   const timeFile = join(dir, 'time.out');
-  const argv = ['-f', '%e %U %S', '-o', timeFile, process.execPath, CLI, '--db', db, '--backend', backend,
-    '--netns', ns, '--config', join(dir, 'no-config'), 'reconcile'];
   const start = performance.now();
-  const child = spawnSync('/usr/bin/time', argv, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const child = spawnSync('/usr/bin/time', ['-f', '%e %U %S %M', '-o', timeFile, ...argv], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   const wall = (performance.now() - start) / 1000;
   if (child.status !== 0) {
-    throw new Error(`reconcile (${backend}) exited ${child.status}: ${child.stderr.trim().split('\n').slice(0, 5).join('; ')}`);
+    throw new Error(`${argv.join(' ').slice(0, 200)} exited ${child.status}: ${child.stderr.trim().split('\n').slice(0, 5).join('; ')}`);
   }
   const fields = readFileSync(timeFile, 'utf8').trim().split('\n').at(-1)!.split(' ').map(Number);
-  return { wall, cpu: (fields[1] ?? NaN) + (fields[2] ?? NaN) };
+  return { wall, cpu: (fields[1] ?? NaN) + (fields[2] ?? NaN), maxRss: (fields[3] ?? NaN) * 1024 };
+}
+
+/** `f2b-store … reconcile` as its own process, under /usr/bin/time for user+sys incl. children. */
+export function runReconcile(db: string, backend: BackendName, ns: string, dir: string): ProcessTime {
+  return timeProcess([process.execPath, CLI, '--db', db, '--backend', backend, '--netns', ns, '--config', join(dir, 'no-config'), 'reconcile'], dir);
 }
 
 /** Entries the firewall in `netns` holds in f2b-store's own sets. */
@@ -108,7 +113,7 @@ export function firewallEntries(netns: Netns, backend: BackendName): number {
 }
 
 /** CPU seconds of this process plus its waited-for children (cutime + cstime from /proc). */
-function cpuSeconds(): number {
+export function cpuSeconds(): number {
   const own = process.cpuUsage();
   const stat = readFileSync('/proc/self/stat', 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -150,7 +155,7 @@ async function measureTicks(db: string, backend: BackendName, ns: string, bans: 
   }
 }
 
-function createDatabase(dir: string, bans: number): string {
+export function createDatabase(dir: string, bans: number): string {
   const db = join(dir, `bans-${bans}.sqlite`);
   const now = nowSeconds();
   const store = BanStore.open(db);

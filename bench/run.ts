@@ -11,6 +11,7 @@ import { runInteropBench } from './interop-bench.js';
 import { runJournalBench } from './journal-bench.js';
 import { describeMachine } from './machine.js';
 import { report } from './results.js';
+import { runScaleBench } from './scale-bench.js';
 import type { Samples } from './stats.js';
 import { benchStore, type StoreFigures } from './store-bench.js';
 import type { Row } from './table.js';
@@ -106,9 +107,9 @@ function storeBench(): void {
   report('store', title, { machine, startedAt }, headers, table, remarks);
 }
 
-const SECTIONS = ['store', 'firewall', 'filter', 'filter-worker', 'daemon', 'journal', 'interop', 'changes'] as const;
+const SECTIONS = ['store', 'firewall', 'filter', 'filter-worker', 'daemon', 'journal', 'interop', 'changes', 'scale'] as const;
 
-/** F2B_BENCH_ONLY=store|firewall|filter|filter-worker|daemon|journal|interop|changes runs one section; default all. */
+/** F2B_BENCH_ONLY=store|firewall|filter|filter-worker|daemon|journal|interop|changes|scale runs one section; default all. */
 async function main(): Promise<void> {
   const only = process.env['F2B_BENCH_ONLY'] || undefined;
   if (only !== undefined && !(SECTIONS as readonly string[]).includes(only)) {
@@ -122,6 +123,7 @@ async function main(): Promise<void> {
   if (!only || only === 'journal') await runJournalBench();
   if (!only || only === 'interop') runInteropBench();
   if (!only || only === 'changes') await runChangesBench();
+  if (!only || only === 'scale') await runScaleBench();
 }
 
 await main();

@@ -2,8 +2,10 @@ import { InputError, messageOf, OperationError } from '../core/index.js';
 import { applyInBatches, type Triage } from './batch.js';
 import { isExitError, type Exec, type Follow } from './exec.js';
 import { countElements, parseEntries, parseTableState } from './nftables-json.js';
-import { elementBatch, planElements, planEnsure, representEntries, setName, TABLE, type ElementOp, type TableState } from './nftables-plan.js';
-import { ensured, type ApplyReport, type Backend, type Command, type Diff, type Ensured, type JailRule } from './types.js';
+import {
+  elementBatch, existingLines, parseSetName, planElements, planEnsure, planProbe, representEntries, setName, TABLE, type ElementOp, type TableState,
+} from './nftables-plan.js';
+import { ensured, type ApplyReport, type Backend, type Command, type Diff, type Ensured, type Entry, type EntryKey, type JailRule } from './types.js';
 
 export interface NftablesOptions {
   readonly exec: Exec;
@@ -19,6 +21,11 @@ function nftSaid(error: unknown): 'missing' | 'denied' | undefined {
   if (/Error: (?:Could not process rule: )?No such file or directory/.test(error.stderr)) return 'missing';
   return /Operation not permitted/.test(error.stderr) ? 'denied' : undefined;
 }
+
+/** Only what an address or prefix is written with: nothing else reaches a probe's batch. */
+const ADDRESS_TEXT = /^[0-9a-f.:/]+$/;
+
+const objectOf = (entry: EntryKey): string => setName({ kind: entry.address.includes('/') ? 'net' : 'addr', family: entry.family, jail: entry.jail });
 
 const isMissingObject = (error: unknown): boolean => nftSaid(error) === 'missing';
 // Failures no element is to blame for: retrying element by element would only repeat them.
@@ -116,6 +123,49 @@ export function createNftablesBackend(options: NftablesOptions): Backend {
     };
   }
 
+  /** Whether set `name` holds exactly these addresses: read back whole (a prefix set, or one that should be empty). */
+  async function holdsExactly(name: string, want: ReadonlySet<string>): Promise<boolean> {
+    const held = parseEntries(await exec({ argv: ['nft', '-j', 'list', 'set', ...TABLE.split(' '), name] }));
+    return held.length === want.size && held.every((entry) => want.has(entry.address));
+  }
+
+  /**
+   * The census's probe: each set exists; prefix sets and sets that should be empty are read back
+   * whole (small, or drifted anyway); every hash set proves a sample of what it should hold
+   * (planProbe) without being listed.
+   */
+  async function probe(entries: readonly Entry[]): Promise<string | undefined> {
+    const state = await readState();
+    if (!state.table) return `table ${TABLE} does not exist`;
+    const sampled = new Map<string, string[]>();
+    const whole = new Map<string, Set<string>>();
+    for (const name of state.sets.keys()) if (parseSetName(name)?.kind === 'net') whole.set(name, new Set());
+    for (const entry of entries) {
+      if (!ADDRESS_TEXT.test(entry.address)) return `"${entry.address}" is no address nftables takes`;
+      const set = objectOf(entry);
+      if (!state.sets.has(set)) return `set ${set} does not exist`;
+      const exact = whole.get(set);
+      if (exact) exact.add(entry.address);
+      else {
+        let addresses = sampled.get(set);
+        if (!addresses) sampled.set(set, addresses = []);
+        addresses.push(entry.address);
+      }
+    }
+    for (const name of state.sets.keys()) if (parseSetName(name)?.kind === 'addr' && !sampled.has(name)) whole.set(name, new Set());
+    for (const [name, want] of whole) if (!await holdsExactly(name, want)) return `set ${name} does not hold exactly its ${want.size} entries`;
+    if (sampled.size === 0) return undefined;
+    const planned = planProbe(sampled, (n) => Math.floor(Math.random() * n));
+    try {
+      await exec(batch(planned.text));
+    } catch (error) {
+      if (!isExitError(error)) throw error;
+      const found = existingLines(error.stderr).size;
+      return found === planned.lines ? undefined : `${planned.lines - found} of ${planned.lines - 1} sampled elements are missing`;
+    }
+    return 'the probe batch was applied: the table was missing';
+  }
+
   return {
     name: 'nftables',
     ensure: (jails) => ensure(jails),
@@ -145,8 +195,15 @@ export function createNftablesBackend(options: NftablesOptions): Backend {
     // 100,000), so counting costs as much as listing. The kernel tells every removal to `nft
     // monitor` for nothing, though: with it, a costly count runs only after a removal.
     census: {
-      objectOf: (entry) => setName({ kind: entry.address.includes('/') ? 'net' : 'addr', family: entry.family, jail: entry.jail }),
+      objectOf,
       count: () => read(countElements, new Map()),
+      probe: async (entries) => {
+        try {
+          return await probe(entries);
+        } catch (error) {
+          throw new OperationError(`nftables: probing table ${TABLE}: ${messageOf(error)}`, { cause: error });
+        }
+      },
       ...(options.follow ? { watch: watchRemovals(options.follow) } : {}),
     },
   };

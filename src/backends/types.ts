@@ -56,6 +56,13 @@ export interface Census {
    * `onLost` if the stream ends by itself. Returns the function that stops following.
    */
   watch?(onRemoved: () => void, onLost: (why: string) => void): () => void;
+  /**
+   * Where reading every entry back is costly: a quick check, without listing, that the objects
+   * hold these entries (represent()'s output for the active bans): why not, or undefined. It may
+   * sample, so it proves presence only probably, and never that nothing else is there: a full
+   * read-back now and then still has to run (see ReconcileOptions.thorough).
+   */
+  probe?(entries: readonly Entry[]): Promise<string | undefined>;
 }
 
 /** A jail `ensure` left out: an object of its name is someone else's, so nothing of the jail's was made, read or changed. */

@@ -20,6 +20,17 @@ export function censusWait(cost: number, entries: number): number {
   return entries <= CENSUS_EVERY_TICK_ENTRIES || cost <= CENSUS_EVERY_TICK_MS ? 0 : cost / CENSUS_SHARE;
 }
 
+/**
+ * How long to wait after a full read-back that cost `cost` ms before the next, in ms: the same
+ * share of wall time a census may take. Between them, a full check of a large backend probes it
+ * (see ReconcileOptions.thorough).
+ */
+export function readBackWait(cost: number): number {
+  return cost / CENSUS_SHARE;
+}
+
+const total = (counts: ReadonlyMap<string, number>): number => [...counts.values()].reduce((sum, n) => sum + n, 0);
+
 /** A backend that keeps failing is retried at the next tick, then 2, 4, 8 … ticks apart, at most this many. */
 const MAX_RETRY_WAIT = 64;
 
@@ -157,6 +168,9 @@ export class DriftCheck {
     const { expected } = state;
     const told = state.removed;
     if (!backend.census || !expected || (!told && this.clock() < state.censusAt)) return undefined;
+    // A large backend whose removals are told is counted only when one is: the full check just
+    // proved it, and counting a million nftables elements costs a minute of CPU and a gigabyte.
+    if (!told && state.unwatch && total(expected) > CENSUS_EVERY_TICK_ENTRIES) return undefined;
     state.removed = false;
     const started = this.clock();
     let counts: ReadonlyMap<string, number>;
@@ -166,7 +180,7 @@ export class DriftCheck {
       return `counting its entries failed: ${messageOf(error)}`;
     } finally {
       state.took = [...state.took.slice(1 - CENSUS_SAMPLES), this.clock() - started];
-      const wait = censusWait(Math.min(...state.took), [...expected.values()].reduce((sum, n) => sum + n, 0));
+      const wait = censusWait(Math.min(...state.took), total(expected));
       // A costly census of a backend whose removals are told runs only when one is.
       state.censusAt = wait === 0 ? 0 : state.unwatch ? Number.POSITIVE_INFINITY : started + wait;
     }

@@ -24,6 +24,7 @@ export function jailRulesOf(jails: readonly JailRule[]): JailRules {
 
 /** The rules of every jail that appears in `entries`, plus `extra`, each once, in name order. */
 export function rulesFor(entries: readonly { jail: string }[], rules: JailRules, extra: readonly string[] = []): JailRule[] {
-  const names = new Set([...extra, ...entries.map((e) => e.jail)]);
+  const names = new Set(extra);
+  for (const entry of entries) names.add(entry.jail);
   return [...names].sort().map(rules);
 }

@@ -3,12 +3,15 @@ import type { Backend } from '../backends/index.js';
 import { isDamaged } from '../store/index.js';
 import { changeStates, DAEMON, describeChanges, readChanges } from './change-feed.js';
 import { CronTimer } from './cron-timer.js';
-import { DriftCheck, type Stale } from './drift.js';
+import { DriftCheck, readBackWait, type Stale } from './drift.js';
 import { defaultJailRules, entryOf, rulesFor, type JailRules } from './entries.js';
 import { enforceable, type BanFloor, type RefusedBan } from './floor.js';
 import { applyChange, reconcile, type BackendReport } from './reconcile.js';
 import { knownBans } from './removal-guard.js';
 import type { ReconcileStore } from './store-slice.js';
+
+/** A full reconcile taking longer than this spaces out the runs for expiries (see armExpiry). */
+const EXPIRY_SPACED_FROM_MS = 1000;
 
 /** setTimeout's longest delay; a later expiry is simply re-armed when this one fires. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -58,6 +61,10 @@ export class ReconcileLoop {
   private cursor = 0;
   /** monotonicMs() of the latest full reconcile. */
   private lastFull = Number.NEGATIVE_INFINITY;
+  /** How long the latest full reconcile of every backend took, ms: expiries wait for at least 9 times that (see armExpiry). */
+  private lastRunMs = 0;
+  /** monotonicMs() from which a full reconcile reads every backend back in full again (see readBackWait). */
+  private readBackAt = Number.NEGATIVE_INFINITY;
   private stopped = false;
   private latest: LastReconcile | undefined;
   private readonly drift = new DriftCheck();
@@ -74,6 +81,9 @@ export class ReconcileLoop {
 
   /** Reconciles once, then keeps doing so on schedule and at expiries. */
   async start(): Promise<BackendReport[]> {
+    // A firewall that lost its objects is read back in full anyway; an intact one is probed at
+    // start, and read back in full at the first scheduled check.
+    this.readBackAt = monotonicMs() + this.options.fullCheck * 1000;
     const first = await this.run('start');
     if (this.stopped) return first;
     this.timer = new CronTimer(this.options.schedule, () => this.tick().catch((error: unknown) => this.problem('drift check', error)));
@@ -241,15 +251,21 @@ export class ReconcileLoop {
         this.seenVersion = store.dataVersion();
         upTo = store.latestChange();
       }
+      // A drift found is repaired by a full read-back; a scheduled check reads back in full as
+      // often as its cost allows, and probes large backends in between.
+      const started = monotonicMs();
+      const thorough = only !== undefined || started >= this.readBackAt;
       // reconcile() reads every active ban before it changes any backend: a store that fails to
       // read leaves the firewall as it is, never emptied of the bans it could not read.
       reports = await reconcile(this.options.active?.(now) ?? store.activeAnyOrder(now), backends, now, {
-        ...(rules ? { rules } : {}), ...(this.options.jails ? { jails: this.options.jails() } : {}),
+        ...(rules ? { rules } : {}), ...(this.options.jails ? { jails: this.options.jails() } : {}), thorough,
         floor: this.options.floor(),
         refused: (refusal) => refused.push(refusal),
         known: () => knownBans(store, now),
         observe: (backend, report, held) => this.drift.reconciled(backend, report, held),
       });
+      if (!only) this.lastRunMs = monotonicMs() - started;
+      if (thorough && !only) this.readBackAt = started + Math.max(this.options.fullCheck * 1000, readBackWait(this.lastRunMs));
     } catch (error) {
       this.problem(`reconcile (${reason})`, error);
       return [];
@@ -312,8 +328,11 @@ export class ReconcileLoop {
     const now = this.options.clock();
     const next = this.options.store.nextExpiry(now);
     if (next === null) return;
-    this.expiryAt = next;
-    const delay = Math.min(MAX_TIMER_MS, (next - now) * 1000 + 50);
+    // With a million bans one expires every second, and a run costs seconds: runs for expiries
+    // then take at most a tenth of the time (a firewall's own timeouts remove them on time).
+    const spacing = this.lastRunMs > EXPIRY_SPACED_FROM_MS ? this.lastRunMs * 9 : 0;
+    this.expiryAt = Math.max(next, now + Math.ceil(spacing / 1000));
+    const delay = Math.min(MAX_TIMER_MS, Math.max((next - now) * 1000 + 50, spacing));
     this.expiryTimer = setTimeout(() => void this.run('expiry'), delay);
   }
 }

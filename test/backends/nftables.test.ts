@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ExecError, type Exec } from '../../src/backends/exec.js';
 import { createNftablesBackend } from '../../src/backends/nftables.js';
+import { existingLines, planProbe, PROBE_SAMPLE } from '../../src/backends/nftables-plan.js';
 import type { Command, Entry, EntryKey, JailRule } from '../../src/backends/types.js';
 import { InputError, OperationError } from '../../src/core/index.js';
 import { execFailure } from '../helpers/exec-error.js';
@@ -386,5 +387,27 @@ describe('nftables backend: flush', () => {
     const absent = fakeNft({ [READ_STATE]: nftJson(...OTHER) });
     await absent.backend.flush();
     assert.deepEqual(absent.changes(), []);
+  });
+});
+
+describe('nftables backend: probe batch', () => {
+  it('names every element of a small set and a sample of a large one, after a line that always fails', () => {
+    const large = Array.from({ length: PROBE_SAMPLE * 4 }, (_, i) => `10.0.${i >> 8}.${i & 255}`);
+    let next = 0;
+    const probe = planProbe(new Map([['addr4-web', ['192.0.2.1', '192.0.2.2']], ['addr4-sshd', large]]), (n) => (next += 7) % n);
+    const lines = probe.text.trimEnd().split('\n');
+    assert.equal(lines[0], 'create table inet f2b-store');
+    assert.deepEqual(lines.slice(1, 3), ['create element inet f2b-store addr4-web { 192.0.2.1 }', 'create element inet f2b-store addr4-web { 192.0.2.2 }']);
+    assert.equal(probe.lines, 3 + PROBE_SAMPLE);
+    assert.equal(new Set(lines.slice(3)).size, PROBE_SAMPLE);
+  });
+
+  it('reads the lines nft reported as existing from its stderr', () => {
+    const stderr = [
+      '/dev/stdin:1:19-27: Error: Could not process rule: File exists', 'create table inet f2b-store', '                  ^^^^^^^^^',
+      '/dev/stdin:3:44-58: Error: Could not process rule: File exists', 'create element inet f2b-store addr4-sshd { 10.0.0.2 }',
+      '/dev/stdin:4:44-58: Error: Could not process rule: No such file or directory', 'create element inet f2b-store addr4-sshd { 10.0.0.3 }',
+    ].join('\n');
+    assert.deepEqual([...existingLines(stderr)], [1, 3]);
   });
 });

@@ -40,19 +40,17 @@ brought in) reach no backend and leave any that holds them; each is named on std
       const store = await ctx.store();
       const { backends, options: enforce } = await ctx.enforcement();
       const guard = options.yes ? {} : { known: () => knownBans(store, ctx.now) };
-      if (!options.dryRun && !options.yes) {
-        // Nothing changes unless every backend may go all the way: a preview first.
-        const preview = await reconcile(store.activeAnyOrder(ctx.now), backends, ctx.now, { ...enforce, ...guard, dryRun: true });
-        const held = preview.find((r) => r.error === null && r.kept > 0);
-        if (held) {
-          throw new OperationError(`refusing to remove ${held.kept} of the ${held.kept + held.unchanged} entries ${held.name} holds: the database `
-            + `${ctx.dbPath()} knows only ${knownBans(store, ctx.now)} bans (is --db right?); nothing was changed: pass --yes to reconcile anyway`);
-        }
-      }
       const refused: RefusedBan[] = [];
+      // Nothing changes unless every backend may go all the way.
+      const allOrNothing = !options.dryRun && !options.yes;
       const reports = await reconcile(store.activeAnyOrder(ctx.now), backends, ctx.now, {
-        ...enforce, ...guard, dryRun: options.dryRun === true, refused: (refusal) => refused.push(refusal),
+        ...enforce, ...guard, dryRun: options.dryRun === true, allOrNothing, refused: (refusal) => refused.push(refusal),
       });
+      const held = allOrNothing ? reports.find((r) => r.error === null && r.kept > 0) : undefined;
+      if (held) {
+        throw new OperationError(`refusing to remove ${held.kept} of the ${held.kept + held.unchanged} entries ${held.name} holds: the database `
+          + `${ctx.dbPath()} knows only ${knownBans(store, ctx.now)} bans (is --db right?); nothing was changed: pass --yes to reconcile anyway`);
+      }
       if (ctx.json) {
         printJson({ backends: reports, refused: refused.map(({ ban, why }) => ({ address: ban.address, jail: ban.jail, why })) });
       } else if (reports.length === 0) {
