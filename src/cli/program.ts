@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { DEFAULT_CONFIG_DIR, DEFAULT_DB_PATH } from '../config/index.js';
 import { register as ban } from './commands/ban.js';
 import { register as check } from './commands/check.js';
+import { register as completion } from './commands/completion.js';
 import { register as exportCommand } from './commands/export.js';
 import { register as importCommand } from './commands/import.js';
 import { register as list } from './commands/list.js';
@@ -31,6 +32,6 @@ export function buildProgram(version: string): Command {
     .configureOutput({ outputError: () => undefined })
     .addHelpText('after', `
 Exit codes: 0 done; 1 could not be done (the message says what was kept); 2 bad input.`);
-  for (const register of [ban, unban, list, show, reconcile, exportCommand, importCommand, purge, repair, testFilter, status, check, start, stop]) register(program);
+  for (const register of [ban, unban, list, show, reconcile, exportCommand, importCommand, purge, repair, testFilter, status, check, start, stop, completion]) register(program);
   return program;
 }
