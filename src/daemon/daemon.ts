@@ -211,8 +211,8 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   const answer = async (request: ControlRequest): Promise<unknown> => {
     if (request.command === 'pid') return { pid: process.pid };
     if (request.command === 'forget') {
-      logJails.forget(request.address);
-      return { forgotten: request.address };
+      for (const address of request.addresses) logJails.forget(address);
+      return { forgotten: request.addresses.length };
     }
     const last = loop.last();
     const status: DaemonStatus = {
