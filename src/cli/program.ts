@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { DEFAULT_CONFIG_DIR, DEFAULT_DB_PATH } from '../config/index.js';
 import { register as ban } from './commands/ban.js';
+import { register as banned } from './commands/banned.js';
 import { register as check } from './commands/check.js';
 import { register as completion } from './commands/completion.js';
 import { register as exportCommand } from './commands/export.js';
@@ -32,6 +33,6 @@ export function buildProgram(version: string): Command {
     .configureOutput({ outputError: () => undefined })
     .addHelpText('after', `
 Exit codes: 0 done; 1 could not be done (the message says what was kept); 2 bad input.`);
-  for (const register of [ban, unban, list, show, reconcile, exportCommand, importCommand, purge, repair, testFilter, status, check, start, stop, completion]) register(program);
+  for (const register of [ban, unban, banned, list, show, reconcile, exportCommand, importCommand, purge, repair, testFilter, status, check, start, stop, completion]) register(program);
   return program;
 }

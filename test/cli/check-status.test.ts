@@ -50,8 +50,15 @@ describe('check and status without a daemon (the built binary)', () => {
     ]);
     assert.deepEqual(status.backends, []);
     const text = runCli(['--db', db, '--config', config, 'status', 'sshd']);
-    assert.match(text.stdout, /^sshd\s+yes\s+0\s+-\s+1\s+2\s+/m);
+    // fail2ban-client status JAIL's layout, which scripts parse.
+    assert.equal(text.stdout.split('\n').slice(0, 9).join('\n'), [
+      'Status for the jail: sshd', '|- Filter', '|  |- Currently failed:\t0', '|  |- Total failed:\t-', `|  \`- File list:\t${join(tmp.dir, 'auth.log')}`,
+      '`- Actions', '   |- Currently banned:\t1', '   |- Total banned:\t2', '   `- Banned IP list:\t203.0.113.7',
+    ].join('\n'));
+    assert.match(/Banned IP list:\s*(.*)/.exec(text.stdout)?.[1] ?? '', /^203\.0\.113\.7$/);
     assert.match(text.stdout, /daemon: not running/);
+    const one = JSON.parse(runCli(['--db', db, '--config', config, '--json', 'status', 'sshd']).stdout) as { jails: { name: string; banned: string[] }[] };
+    assert.deepEqual(one.jails.map((j) => [j.name, j.banned]), [['sshd', ['203.0.113.7']]]);
     const unknown = runCli(['--db', db, '--config', config, 'status', 'nope']);
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /no jail "nope" \(jails: sshd, web\)/);
