@@ -110,11 +110,13 @@ Every page of the database is read too: a damaged one makes status fail (exit co
         return;
       }
       if (only !== undefined) {
-        process.stdout.write(`${jailBlock(jails[0]!)}\n`);
-      } else printTable(['JAIL', 'ENABLED', 'FAILED', 'TOTAL FAILED', 'BANNED', 'TOTAL BANNED', 'FILES'], jails.map((j) => [
-        j.name, j.enabled ? 'yes' : 'no', String(j.currentlyFailed), j.totalFailed === null ? '-' : String(j.totalFailed),
-        String(j.currentlyBanned), String(j.totalBanned), j.journal ? `journal ${j.journal.source}: ${j.journal.match}` : j.files.join(', ') || '-',
-      ]));
+        process.stdout.write(jails.map((j) => `${jailBlock(j)}\n`).join(''));
+      } else {
+        printTable(['JAIL', 'ENABLED', 'FAILED', 'TOTAL FAILED', 'BANNED', 'TOTAL BANNED', 'FILES'], jails.map((j) => [
+          j.name, j.enabled ? 'yes' : 'no', String(j.currentlyFailed), j.totalFailed === null ? '-' : String(j.totalFailed),
+          String(j.currentlyBanned), String(j.totalBanned), j.journal ? `journal ${j.journal.source}: ${j.journal.match}` : j.files.join(', ') || '-',
+        ]));
+      }
       const lines = [''];
       lines.push(live
         ? `daemon: running (pid ${live.pid})${live.reconcile ? `, last full reconcile ${relativeTime(live.reconcile.at, ctx.now)} (${live.reconcile.reason})` : ''}`
