@@ -9,6 +9,7 @@ import { register as importCommand } from './commands/import.js';
 import { register as list } from './commands/list.js';
 import { register as purge } from './commands/purge.js';
 import { register as reconcile } from './commands/reconcile.js';
+import { register as reload } from './commands/reload.js';
 import { register as repair } from './commands/repair.js';
 import { register as show } from './commands/show.js';
 import { register as start } from './commands/start.js';
@@ -33,6 +34,6 @@ export function buildProgram(version: string): Command {
     .configureOutput({ outputError: () => undefined })
     .addHelpText('after', `
 Exit codes: 0 done; 1 could not be done (the message says what was kept); 2 bad input.`);
-  for (const register of [ban, unban, banned, list, show, reconcile, exportCommand, importCommand, purge, repair, testFilter, status, check, start, stop, completion]) register(program);
+  for (const register of [ban, unban, banned, list, show, reconcile, exportCommand, importCommand, purge, repair, testFilter, status, check, start, stop, reload, completion]) register(program);
   return program;
 }

@@ -13,6 +13,8 @@ export type ControlRequest =
   | { readonly command: 'status' }
   /** Which process answers: `{"pid": N}`. */
   | { readonly command: 'pid' }
+  /** Reload the jails, as SIGHUP does, and say how it went: a ReloadResult. */
+  | { readonly command: 'reload' }
   /** Addresses were unbanned by hand: their failure counters start afresh. */
   | { readonly command: 'forget'; readonly addresses: readonly string[] };
 
@@ -79,6 +81,7 @@ function parseRequest(line: string): ControlRequest {
   const value = JSON.parse(line) as { command?: unknown; address?: unknown; addresses?: unknown };
   if (value.command === 'status') return { command: 'status' };
   if (value.command === 'pid') return { command: 'pid' };
+  if (value.command === 'reload') return { command: 'reload' };
   // `address` alone: what an f2b-store of before several addresses per unban sends.
   if (value.command === 'forget' && typeof value.address === 'string') return { command: 'forget', addresses: [value.address] };
   if (value.command === 'forget' && Array.isArray(value.addresses) && value.addresses.every((a) => typeof a === 'string')) {

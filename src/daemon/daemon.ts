@@ -35,6 +35,9 @@ export interface DaemonOptions {
 }
 
 /** What `status` gets from a running daemon. */
+/** What a reload did: the jails now running, or why the running configuration was kept. */
+export type ReloadResult = { readonly reloaded: true; readonly jails: readonly string[] } | { readonly reloaded: false; readonly error: string };
+
 export interface DaemonStatus {
   readonly pid: number;
   readonly jails: ReturnType<LogJails['status']>;
@@ -188,7 +191,8 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   };
   const watched = (): string[] => tailers.flatMap((tailer) => tailer.watched()).sort();
 
-  const reload = async (): Promise<void> => {
+  /** Reloads the jails (`by`: SIGHUP or the reload command); a broken configuration keeps the running one and is told. */
+  const reload = async (by: string): Promise<ReloadResult> => {
     let next: readonly EnabledJail[];
     let chosen: Backend[];
     try {
@@ -196,20 +200,31 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
       chosen = options.backends(next);
       logJails.replace(next);
     } catch (error) {
-      log(`SIGHUP: the configuration has a problem, keeping the running one: ${messageOf(error)}`);
-      return;
+      log(`${by}: the configuration has a problem, keeping the running one: ${messageOf(error)}`);
+      return { reloaded: false, error: messageOf(error) };
     }
     await stopTailers();
     jails = next;
     rules = jailRulesOf(jails);
     setBackends(chosen);
     await startTailers();
-    log(`SIGHUP: reloaded; jails: ${jails.map((j) => j.name).join(', ') || 'none'}`);
+    log(`${by}: reloaded; jails: ${jails.map((j) => j.name).join(', ') || 'none'}`);
     void loop.run('reload');
+    return { reloaded: true, jails: jails.map((j) => j.name) };
+  };
+  let reloading: Promise<unknown> = Promise.resolve();
+  /** One reload at a time, in the order asked. */
+  const queueReload = (by: string): Promise<ReloadResult> => {
+    const next = reloading.then(() => reload(by));
+    reloading = next.catch((error: unknown) => {
+      if (!isDamaged(error)) log(`${by}: reloading failed: ${messageOf(error)}`);
+    });
+    return next;
   };
 
   const answer = async (request: ControlRequest): Promise<unknown> => {
     if (request.command === 'pid') return { pid: process.pid };
+    if (request.command === 'reload') return queueReload('reload');
     if (request.command === 'forget') {
       for (const address of request.addresses) logJails.forget(address);
       return { forgotten: request.addresses.length };
@@ -238,12 +253,9 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
       }
     }, REPLACED_CHECK_MS);
   });
-  let reloading = Promise.resolve();
   let failure: string | undefined;
   const onHup = (): void => {
-    reloading = reloading.then(reload).catch((error: unknown) => {
-      if (!isDamaged(error)) log(`SIGHUP: reloading failed: ${messageOf(error)}`);
-    });
+    void queueReload('SIGHUP').catch(() => undefined);
   };
   try {
     log(`started (pid ${process.pid}); backends: ${backends.map((b) => b.name).join(', ') || 'none'}; jails: ${jails.map((j) => j.name).join(', ') || 'none'}; `
