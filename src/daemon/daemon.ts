@@ -14,6 +14,8 @@ import { DAEMON_BUSY_TIMEOUT_MS, StoreWriter, type WriterStatus } from './store-
 
 /** How often each file backend's file is checked to be still the one everyone sees (see Backend.replaced). */
 const REPLACED_CHECK_MS = 2000;
+/** How often a jail that watches no file is warned of again. */
+const UNWATCHED_WARNING_MS = 3_600_000;
 
 export interface DaemonOptions {
   readonly store: BanStore;
@@ -253,6 +255,17 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
       }
     }, REPLACED_CHECK_MS);
   });
+  // A jail watching no file protects nothing (no /var/log/auth.log on a journal-only system): said at start and every hour while it lasts.
+  const warnUnwatched = (): void => {
+    for (const jail of logJails.status(watched(), () => undefined)) {
+      const definition = jails.find((j) => j.name === jail.name);
+      if (jail.journal !== null || jail.files.length > 0 || definition === undefined) continue;
+      log(`warning: jail ${jail.name} watches no log file: nothing matches ${definition.logpaths.map((p) => p.pattern).join(', ')} `
+        + '(a system that logs only to the journal needs backend = systemd)');
+    }
+  };
+  const unwatchedCheck = setInterval(warnUnwatched, UNWATCHED_WARNING_MS);
+  unwatchedCheck.unref();
   let failure: string | undefined;
   const onHup = (): void => {
     void queueReload('SIGHUP').catch(() => undefined);
@@ -266,12 +279,14 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     await startTailers();
     process.on('SIGHUP', onHup);
     log(`watching ${watched().length} log files: ${watched().join(', ') || 'none yet'}${readers.size > 0 ? `; the journal: ${[...readers.keys()].join(', ')}` : ''}`);
+    warnUnwatched();
     const end = await stopped;
     // A failure is said by the caller (the CLI prints it), after everything is closed.
     if ('signal' in end) log(`${end.signal}: stopping; bans stay in the firewall`);
     else failure = `${end.failure}: stopped with a failure, for the service manager to start f2b-store again on the new file (the unit's Restart=on-failure); bans stay in the firewall`;
   } finally {
     clearInterval(checkFiles);
+    clearInterval(unwatchedCheck);
     process.off('SIGHUP', onHup);
     await reloading;
     await stopTailers();

@@ -27,6 +27,26 @@ describe('check and status without a daemon (the built binary)', () => {
     }
   });
 
+  it('check warns of a jail whose log files do not exist (it would watch nothing), and --strict refuses it', () => {
+    const dir = join(tmp.dir, 'nolog');
+    mkdirSync(dir);
+    const logs = join(tmp.dir, 'logs');
+    writeFileSync(join(dir, 'jail.local'), `[sshd]\nenabled = true\nfilter = sshd\nlogpath = ${logs}/auth.log\n           ${logs}/*/secure\n`);
+    const warned = runCli(['--config', dir, 'check']);
+    assert.equal(warned.code, 0, warned.stderr);
+    assert.equal(warned.stderr, `f2b-store: warning: jail sshd: no log file matches ${logs}/auth.log, ${logs}/*/secure: it watches nothing until one appears `
+      + '(a system that logs only to the journal needs backend = systemd)\n');
+    const strict = runCli(['--config', dir, 'check', '--strict']);
+    assert.equal(strict.code, 2);
+    assert.match(strict.stderr, /^f2b-store: jail sshd: no log file matches .*; --strict refuses warnings\n$/);
+    mkdirSync(join(logs, 'host1'), { recursive: true });
+    writeFileSync(join(logs, 'host1', 'secure'), '');
+    const found = runCli(['--config', dir, 'check', '--strict']);
+    assert.equal(found.code, 0, found.stderr);
+    assert.equal(found.stderr, '');
+    assert.deepEqual((JSON.parse(runCli(['--config', dir, '--json', 'check']).stdout) as { warnings: string[] }).warnings, []);
+  });
+
   it('check refuses a broken jail with one line naming the file, line and value', () => {
     const broken = join(tmp.dir, 'broken');
     mkdirSync(broken);
