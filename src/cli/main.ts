@@ -17,6 +17,8 @@ async function main(argv: readonly string[]): Promise<number> {
   } catch (error) {
     if (error instanceof CommanderError) {
       if (error.exitCode === 0) return 0;
+      // Bare `f2b-store`: the help, on stderr, is the message.
+      if (error.code === 'commander.help') return EXIT_BAD_INPUT;
       console.error(`f2b-store: ${error.message.replace(/^error: /, '')} (see f2b-store --help)`);
       return EXIT_BAD_INPUT;
     }
@@ -24,15 +26,28 @@ async function main(argv: readonly string[]): Promise<number> {
       console.error(`f2b-store: ${error.message}`);
       return error.exitCode;
     }
+    if (isOutputError(error)) return outputFailed(error);
     console.error('f2b-store: unexpected error, please report it:', error);
     return EXIT_FAILED;
   }
 }
 
-process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+/** A write to stdout that failed: a full disk (`> /dev/full`), an I/O error, a closed pipe. */
+function isOutputError(error: unknown): error is NodeJS.ErrnoException {
+  const { syscall, code } = error as NodeJS.ErrnoException;
+  return syscall === 'write' && typeof code === 'string';
+}
+
+function outputFailed(error: NodeJS.ErrnoException): number {
   // `f2b-store list | head` closes the pipe early: not an error worth a message.
-  if (error.code === 'EPIPE') process.exit(0);
-  throw error;
+  if (error.code === 'EPIPE') return 0;
+  const why = error.code === 'ENOSPC' ? 'no space left on the device' : error.code ?? 'write failed';
+  console.error(`f2b-store: cannot write to standard output: ${why}`);
+  return EXIT_FAILED;
+}
+
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  process.exit(outputFailed(error));
 });
 
 process.exitCode = await main(process.argv);

@@ -11,6 +11,7 @@ type Register = (program: Command) => void;
 const COMMANDS: Readonly<Record<string, () => Promise<{ register: Register }>>> = {
   ban: () => import('./commands/ban.js'),
   unban: () => import('./commands/unban.js'),
+  banned: () => import('./commands/banned.js'),
   list: () => import('./commands/list.js'),
   show: () => import('./commands/show.js'),
   reconcile: () => import('./commands/reconcile.js'),
@@ -23,7 +24,12 @@ const COMMANDS: Readonly<Record<string, () => Promise<{ register: Register }>>> 
   check: () => import('./commands/check.js'),
   start: () => import('./commands/start.js'),
   stop: () => import('./commands/stop.js'),
+  reload: () => import('./commands/reload.js'),
+  completion: () => import('./commands/completion.js'),
 };
+
+/** Commands that need every other one registered: completion writes its script from the whole tree. */
+const WHOLE_TREE = new Set(['completion']);
 
 /** The global options that take a value (`--db PATH`); the others are flags. */
 const VALUE_OPTIONS = new Set(['--db', '--config', '--backend', '--netns']);
@@ -63,7 +69,7 @@ export async function buildProgram(version: string, argv: readonly string[]): Pr
     .addHelpText('after', `
 Exit codes: 0 done; 1 could not be done (the message says what was kept); 2 bad input.`);
   const command = commandOf(argv.slice(2));
-  const names = command === undefined ? Object.keys(COMMANDS) : [command];
+  const names = command === undefined || WHOLE_TREE.has(command) ? Object.keys(COMMANDS) : [command];
   const modules = await Promise.all(names.map((name) => (COMMANDS[name] as () => Promise<{ register: Register }>)()));
   for (const { register } of modules) register(program);
   return program;

@@ -1,4 +1,5 @@
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { messageOf } from '../core/index.js';
 
 export type BanLogEvent = { readonly action: 'Ban' | 'Unban'; readonly jail: string; readonly address: string; readonly time: number };
@@ -19,13 +20,15 @@ export function banLogLine(event: BanLogEvent, pid = process.pid): string {
 /**
  * Appends bans and lifts to the log file, a burst in one write. A log that cannot be written is
  * reported through `warn` once per failure streak and never stops the daemon: the database is
- * the record, this log only feeds `recidive`.
+ * the record, this log only feeds `recidive`. Its directory is made (0750) when missing, as the
+ * unit's LogsDirectory= does: a daemon run by hand with the defaults logs too.
  */
 export function createBanLog(path: string, warn: (message: string) => void): (events: readonly BanLogEvent[]) => void {
   let failing = false;
   return (events) => {
     if (path === '' || events.length === 0) return;
     try {
+      mkdirSync(dirname(path), { recursive: true, mode: 0o750 });
       appendFileSync(path, `${events.map((e) => banLogLine(e)).join('\n')}\n`, { mode: 0o640 });
       failing = false;
     } catch (error) {

@@ -13,8 +13,13 @@ export type ControlRequest =
   | { readonly command: 'status' }
   /** Which process answers: `{"pid": N}`. */
   | { readonly command: 'pid' }
-  /** An address was unbanned by hand: its failure counters start afresh. */
-  | { readonly command: 'forget'; readonly address: string };
+  /** Reload the jails, as SIGHUP does, and say how it went: a ReloadResult. */
+  | { readonly command: 'reload' }
+  /** Addresses were unbanned by hand: their failure counters start afresh. */
+  | { readonly command: 'forget'; readonly addresses: readonly string[] };
+
+/** Addresses per forget request: well inside MAX_REQUEST even for the longest IPv6 texts. */
+export const FORGET_BATCH = 1000;
 
 /** What is at the control socket's name is not a socket of the running user's: never believed. */
 export class ForeignSocketError extends OperationError {}
@@ -73,10 +78,15 @@ export async function serveControl(path: string, handle: (request: ControlReques
 }
 
 function parseRequest(line: string): ControlRequest {
-  const value = JSON.parse(line) as { command?: unknown; address?: unknown };
+  const value = JSON.parse(line) as { command?: unknown; address?: unknown; addresses?: unknown };
   if (value.command === 'status') return { command: 'status' };
   if (value.command === 'pid') return { command: 'pid' };
-  if (value.command === 'forget' && typeof value.address === 'string') return { command: 'forget', address: value.address };
+  if (value.command === 'reload') return { command: 'reload' };
+  // `address` alone: what an f2b-store of before several addresses per unban sends.
+  if (value.command === 'forget' && typeof value.address === 'string') return { command: 'forget', addresses: [value.address] };
+  if (value.command === 'forget' && Array.isArray(value.addresses) && value.addresses.every((a) => typeof a === 'string')) {
+    return { command: 'forget', addresses: value.addresses as string[] };
+  }
   throw new Error(`unknown request: ${line.slice(0, 100)}`);
 }
 

@@ -14,6 +14,8 @@ import { DAEMON_BUSY_TIMEOUT_MS, StoreWriter, type WriterStatus } from './store-
 
 /** How often each file backend's file is checked to be still the one everyone sees (see Backend.replaced). */
 const REPLACED_CHECK_MS = 2000;
+/** How often a jail that watches no file is warned of again. */
+const UNWATCHED_WARNING_MS = 3_600_000;
 
 export interface DaemonOptions {
   readonly store: BanStore;
@@ -35,6 +37,9 @@ export interface DaemonOptions {
 }
 
 /** What `status` gets from a running daemon. */
+/** What a reload did: the jails now running, or why the running configuration was kept. */
+export type ReloadResult = { readonly reloaded: true; readonly jails: readonly string[] } | { readonly reloaded: false; readonly error: string };
+
 export interface DaemonStatus {
   readonly pid: number;
   readonly jails: ReturnType<LogJails['status']>;
@@ -188,7 +193,8 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   };
   const watched = (): string[] => tailers.flatMap((tailer) => tailer.watched()).sort();
 
-  const reload = async (): Promise<void> => {
+  /** Reloads the jails (`by`: SIGHUP or the reload command); a broken configuration keeps the running one and is told. */
+  const reload = async (by: string): Promise<ReloadResult> => {
     let next: readonly EnabledJail[];
     let chosen: Backend[];
     try {
@@ -196,23 +202,34 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
       chosen = options.backends(next);
       logJails.replace(next);
     } catch (error) {
-      log(`SIGHUP: the configuration has a problem, keeping the running one: ${messageOf(error)}`);
-      return;
+      log(`${by}: the configuration has a problem, keeping the running one: ${messageOf(error)}`);
+      return { reloaded: false, error: messageOf(error) };
     }
     await stopTailers();
     jails = next;
     rules = jailRulesOf(jails);
     setBackends(chosen);
     await startTailers();
-    log(`SIGHUP: reloaded; jails: ${jails.map((j) => j.name).join(', ') || 'none'}`);
+    log(`${by}: reloaded; jails: ${jails.map((j) => j.name).join(', ') || 'none'}`);
     void loop.run('reload');
+    return { reloaded: true, jails: jails.map((j) => j.name) };
+  };
+  let reloading: Promise<unknown> = Promise.resolve();
+  /** One reload at a time, in the order asked. */
+  const queueReload = (by: string): Promise<ReloadResult> => {
+    const next = reloading.then(() => reload(by));
+    reloading = next.catch((error: unknown) => {
+      if (!isDamaged(error)) log(`${by}: reloading failed: ${messageOf(error)}`);
+    });
+    return next;
   };
 
   const answer = async (request: ControlRequest): Promise<unknown> => {
     if (request.command === 'pid') return { pid: process.pid };
+    if (request.command === 'reload') return queueReload('reload');
     if (request.command === 'forget') {
-      logJails.forget(request.address);
-      return { forgotten: request.address };
+      for (const address of request.addresses) logJails.forget(address);
+      return { forgotten: request.addresses.length };
     }
     const last = loop.last();
     const status: DaemonStatus = {
@@ -238,12 +255,20 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
       }
     }, REPLACED_CHECK_MS);
   });
-  let reloading = Promise.resolve();
+  // A jail watching no file protects nothing (no /var/log/auth.log on a journal-only system): said at start and every hour while it lasts.
+  const warnUnwatched = (): void => {
+    for (const jail of logJails.status(watched(), () => undefined)) {
+      const definition = jails.find((j) => j.name === jail.name);
+      if (jail.journal !== null || jail.files.length > 0 || definition === undefined) continue;
+      log(`warning: jail ${jail.name} watches no log file: nothing matches ${definition.logpaths.map((p) => p.pattern).join(', ')} `
+        + '(a system that logs only to the journal needs backend = systemd)');
+    }
+  };
+  const unwatchedCheck = setInterval(warnUnwatched, UNWATCHED_WARNING_MS);
+  unwatchedCheck.unref();
   let failure: string | undefined;
   const onHup = (): void => {
-    reloading = reloading.then(reload).catch((error: unknown) => {
-      if (!isDamaged(error)) log(`SIGHUP: reloading failed: ${messageOf(error)}`);
-    });
+    void queueReload('SIGHUP').catch(() => undefined);
   };
   try {
     log(`started (pid ${process.pid}); backends: ${backends.map((b) => b.name).join(', ') || 'none'}; jails: ${jails.map((j) => j.name).join(', ') || 'none'}; `
@@ -254,12 +279,14 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     await startTailers();
     process.on('SIGHUP', onHup);
     log(`watching ${watched().length} log files: ${watched().join(', ') || 'none yet'}${readers.size > 0 ? `; the journal: ${[...readers.keys()].join(', ')}` : ''}`);
+    warnUnwatched();
     const end = await stopped;
     // A failure is said by the caller (the CLI prints it), after everything is closed.
     if ('signal' in end) log(`${end.signal}: stopping; bans stay in the firewall`);
     else failure = `${end.failure}: stopped with a failure, for the service manager to start f2b-store again on the new file (the unit's Restart=on-failure); bans stay in the firewall`;
   } finally {
     clearInterval(checkFiles);
+    clearInterval(unwatchedCheck);
     process.off('SIGHUP', onHup);
     await reloading;
     await stopTailers();

@@ -212,6 +212,15 @@ export class BanStore {
     }).immediate());
   }
 
+  /** Lifts every active ban (only those of `jail`, when given) in one transaction. */
+  liftEvery(jail: string | undefined, by: string, now: number): Ban[] {
+    return this.guard(() => this.db.transaction(() => {
+      const lifted = [...this.bansTable.active(now, jail)].flatMap((ban) => this.bansTable.lift(ban.address, ban.jail, by, now));
+      for (const ban of lifted) this.changes.append('lift', ban, now);
+      return lifted;
+    }).immediate());
+  }
+
   /** Active bans, ordered by jail then address; streamed, so a million rows never sit in memory. */
   active(now: number, jail?: string): IterableIterator<Ban> {
     return this.guarded(() => this.bansTable.active(now, jail));

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, linkSync, mkdirSync, openSync, rmSync, statSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, linkSync, mkdirSync, openSync, rmSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { OperationError, messageOf } from '../core/index.js';
@@ -24,12 +24,42 @@ export interface OpenedDatabase {
   readonly migration: MigrationReport;
 }
 
+/** Why a database could not be opened, in words that point at the fix rather than at the system call. */
+function reason(path: string, error: unknown): string {
+  const { code, path: at } = error as { code?: string; path?: string };
+  const dir = dirname(path);
+  // SQLite says only "unable to open": a read-only mount is the common cause worth naming.
+  switch (code === 'SQLITE_CANTOPEN' && writeRefused(dir) === 'EROFS' ? 'EROFS' : code) {
+    case 'EEXIST':
+    case 'ENOTDIR':
+      return `${at ?? dir} is a file, not a directory: choose another path with --db or F2B_STORE_DB`;
+    case 'EROFS':
+    case 'SQLITE_READONLY':
+    case 'SQLITE_READONLY_DIRECTORY':
+      return `${dir} cannot be written (a read-only file system?): the database needs its directory writable for its journal; choose another path with --db or F2B_STORE_DB`;
+    case 'ENOSPC':
+    case 'SQLITE_FULL':
+      return `no space left on the device holding ${dir}: free some and try again`;
+    case 'EACCES':
+    case 'EPERM':
+    case 'SQLITE_CANTOPEN':
+      return `${messageOf(error)} (run as root, or choose another file with --db or F2B_STORE_DB)`;
+    default:
+      return messageOf(error);
+  }
+}
+
+function writeRefused(dir: string): string | undefined {
+  try {
+    accessSync(dir, constants.W_OK);
+    return undefined;
+  } catch (error) {
+    return (error as { code?: string }).code;
+  }
+}
+
 function explain(path: string, error: unknown): OperationError {
-  const code = (error as { code?: string }).code;
-  const hint = code === 'EACCES' || code === 'SQLITE_CANTOPEN' || code === 'SQLITE_READONLY'
-    ? ' (run as root, or choose another file with --db or F2B_STORE_DB)'
-    : '';
-  return new OperationError(`cannot open database ${path}: ${messageOf(error)}${hint}`, { cause: error });
+  return new OperationError(`cannot open database ${path}: ${reason(path, error)}`, { cause: error });
 }
 
 /** Builds a new, migrated database (mode 0600, WAL) at `path`, which must not exist yet. */

@@ -1,4 +1,5 @@
-import { dirname, resolve } from 'node:path';
+import { readdirSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 
 /**
  * A `logpath` entry: a file name or a glob whose `*`, `?` and `[...]` stay within one path
@@ -73,3 +74,26 @@ function segmentRegExp(segment: string): RegExp {
   const hidden = MAGIC.test(segment) && !segment.startsWith('.') ? '(?!\\.)' : '';
   return new RegExp(`^${hidden}${source}$`, 's');
 }
+
+/** The files `pattern` names now (sorted): what a jail would watch if it started this moment. */
+export function matchingFiles(pattern: LogPattern): string[] {
+  if (pattern.literal) return isFile(pattern.pattern) ? [pattern.pattern] : [];
+  let dirs = [pattern.base];
+  pattern.segments.forEach((segment, index) => {
+    const last = index === pattern.segments.length - 1;
+    dirs = dirs.flatMap((dir) => entries(dir).filter((name) => segment.test(name)).map((name) => join(dir, name))
+      .filter((path) => (last ? isFile(path) : isDirectory(path))));
+  });
+  return dirs.sort();
+}
+
+function entries(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
+const isFile = (path: string): boolean => statSync(path, { throwIfNoEntry: false })?.isFile() ?? false;
+const isDirectory = (path: string): boolean => statSync(path, { throwIfNoEntry: false })?.isDirectory() ?? false;

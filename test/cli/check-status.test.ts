@@ -27,6 +27,26 @@ describe('check and status without a daemon (the built binary)', () => {
     }
   });
 
+  it('check warns of a jail whose log files do not exist (it would watch nothing), and --strict refuses it', () => {
+    const dir = join(tmp.dir, 'nolog');
+    mkdirSync(dir);
+    const logs = join(tmp.dir, 'logs');
+    writeFileSync(join(dir, 'jail.local'), `[sshd]\nenabled = true\nfilter = sshd\nlogpath = ${logs}/auth.log\n           ${logs}/*/secure\n`);
+    const warned = runCli(['--config', dir, 'check']);
+    assert.equal(warned.code, 0, warned.stderr);
+    assert.equal(warned.stderr, `f2b-store: warning: jail sshd: no log file matches ${logs}/auth.log, ${logs}/*/secure: it watches nothing until one appears `
+      + '(a system that logs only to the journal needs backend = systemd)\n');
+    const strict = runCli(['--config', dir, 'check', '--strict']);
+    assert.equal(strict.code, 2);
+    assert.match(strict.stderr, /^f2b-store: jail sshd: no log file matches .*; --strict refuses warnings\n$/);
+    mkdirSync(join(logs, 'host1'), { recursive: true });
+    writeFileSync(join(logs, 'host1', 'secure'), '');
+    const found = runCli(['--config', dir, 'check', '--strict']);
+    assert.equal(found.code, 0, found.stderr);
+    assert.equal(found.stderr, '');
+    assert.deepEqual((JSON.parse(runCli(['--config', dir, '--json', 'check']).stdout) as { warnings: string[] }).warnings, []);
+  });
+
   it('check refuses a broken jail with one line naming the file, line and value', () => {
     const broken = join(tmp.dir, 'broken');
     mkdirSync(broken);
@@ -50,8 +70,15 @@ describe('check and status without a daemon (the built binary)', () => {
     ]);
     assert.deepEqual(status.backends, []);
     const text = runCli(['--db', db, '--config', config, 'status', 'sshd']);
-    assert.match(text.stdout, /^sshd\s+yes\s+0\s+-\s+1\s+2\s+/m);
+    // fail2ban-client status JAIL's layout, which scripts parse.
+    assert.equal(text.stdout.split('\n').slice(0, 9).join('\n'), [
+      'Status for the jail: sshd', '|- Filter', '|  |- Currently failed:\t0', '|  |- Total failed:\t-', `|  \`- File list:\t${join(tmp.dir, 'auth.log')}`,
+      '`- Actions', '   |- Currently banned:\t1', '   |- Total banned:\t2', '   `- Banned IP list:\t203.0.113.7',
+    ].join('\n'));
+    assert.match(/Banned IP list:\s*(.*)/.exec(text.stdout)?.[1] ?? '', /^203\.0\.113\.7$/);
     assert.match(text.stdout, /daemon: not running/);
+    const one = JSON.parse(runCli(['--db', db, '--config', config, '--json', 'status', 'sshd']).stdout) as { jails: { name: string; banned: string[] }[] };
+    assert.deepEqual(one.jails.map((j) => [j.name, j.banned]), [['sshd', ['203.0.113.7']]]);
     const unknown = runCli(['--db', db, '--config', config, 'status', 'nope']);
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /no jail "nope" \(jails: sshd, web\)/);

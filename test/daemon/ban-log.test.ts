@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadFilter, SHIPPED_FILTER_DIR } from '../../src/config/index.js';
 import { banLogLine, createBanLog } from '../../src/daemon/ban-log.js';
@@ -36,11 +36,32 @@ describe('the ban log, as the shipped recidive filter reads it', () => {
   });
 
   it('a log it cannot write is reported once and does not throw', () => {
-    const warnings: string[] = [];
-    const log = createBanLog('/nonexistent-dir/f2b-store.log', (m) => warnings.push(m));
-    log([{ action: 'Ban', jail: 'sshd', address: '203.0.113.7', time: T }]);
-    log([{ action: 'Ban', jail: 'sshd', address: '203.0.113.8', time: T }]);
-    assert.equal(warnings.length, 1);
-    assert.match(warnings[0]!, /cannot write the ban log \/nonexistent-dir\/f2b-store\.log: .*still recorded in the database/);
+    const tmp = tempDir();
+    try {
+      const file = join(tmp.dir, 'a-file');
+      writeFileSync(file, '');
+      const warnings: string[] = [];
+      const log = createBanLog(join(file, 'f2b-store.log'), (m) => warnings.push(m));
+      log([{ action: 'Ban', jail: 'sshd', address: '203.0.113.7', time: T }]);
+      log([{ action: 'Ban', jail: 'sshd', address: '203.0.113.8', time: T }]);
+      assert.equal(warnings.length, 1);
+      assert.match(warnings[0]!, /cannot write the ban log .*a-file\/f2b-store\.log: .*still recorded in the database/);
+    } finally {
+      tmp.cleanup();
+    }
+  });
+
+  it('makes its missing directory (0750), as the unit\'s LogsDirectory= would', () => {
+    const tmp = tempDir();
+    try {
+      const path = join(tmp.dir, 'log', 'f2b-store', 'f2b-store.log');
+      const warnings: string[] = [];
+      createBanLog(path, (m) => warnings.push(m))([{ action: 'Ban', jail: 'sshd', address: '203.0.113.7', time: T }]);
+      assert.deepEqual(warnings, []);
+      assert.match(readFileSync(path, 'utf8'), /NOTICE \[sshd\] Ban 203\.0\.113\.7\n$/);
+      assert.equal(statSync(dirname(path)).mode & 0o777, 0o750);
+    } finally {
+      tmp.cleanup();
+    }
   });
 });

@@ -10,7 +10,7 @@ import { waitFor } from '../helpers/daemon.js';
 import { sshdDaemon, type SshdDaemon } from '../helpers/sshd-daemon.js';
 
 interface LiveStatus {
-  daemon: { running: boolean; lastReconcile?: { reason: string } | null };
+  daemon: { running: boolean; lastReconcile?: { reason: string; at: string } | null };
 }
 
 describe('the daemon takes in other processes\' changes from the change log', () => {
@@ -22,7 +22,10 @@ describe('the daemon takes in other processes\' changes from the change log', ()
   const lastReconcile = (): string | undefined => {
     const result = s.cli('--json', 'status');
     assert.equal(result.code, 0, result.stderr);
-    return (JSON.parse(result.stdout) as LiveStatus).daemon.lastReconcile?.reason;
+    const last = (JSON.parse(result.stdout) as LiveStatus).daemon.lastReconcile;
+    // Every --json time is ISO-8601, as in list and show.
+    if (last) assert.match(last.at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    return last?.reason;
   };
   const daemonLog = (): string => s.daemon?.log() ?? '';
   /** The daemon's line comes after its firewall change: waited for, not assumed already there. */

@@ -79,7 +79,33 @@ describe('the daemon reloads its jails on SIGHUP (no firewall: backends = none)'
     await waitFor('the jail on the shared log still bans', () => banned().includes('postfix-sasl 198.51.100.33'), 5_000);
   });
 
+  it('f2b-store reload asks the daemon over its socket: a broken configuration is exit 2 with the problem, a sound one names the jails', async () => {
+    const broken = runCli([...args, 'reload']);
+    assert.equal(broken.code, 2, broken.stderr);
+    assert.match(broken.stderr, /^f2b-store: the configuration has a problem, so the daemon keeps the running one: .*filter\.d\/broken\.conf:2.*\n$/);
+    jails(`\n[postfix-sasl]\nenabled = true\nfilter = postfix-sasl\nlogpath = ${mailLog()}\nmaxretry = 2\n`);
+    const sound = runCli([...args, 'reload', 'postfix-sasl']);
+    assert.equal(sound.code, 0, sound.stderr);
+    assert.equal(sound.stdout, 'reloaded; jails: sshd, postfix-sasl\n');
+    await waitFor('the daemon to log the reload', () => /\breload: reloaded; jails: sshd, postfix-sasl/.test(daemon.log()), 5_000);
+    const missing = runCli([...args, '--json', 'reload', 'dovecot']);
+    assert.equal(missing.code, 2);
+    assert.deepEqual(JSON.parse(missing.stdout), { reloaded: true, jails: ['sshd', 'postfix-sasl'] });
+    assert.match(missing.stderr, /no enabled jail "dovecot" after the reload \(running: sshd, postfix-sasl\)/);
+    failSsh('203.0.113.34');
+    failSsh('203.0.113.34');
+    failSsh('203.0.113.34');
+    await waitFor('sshd still bans after the reloads', () => banned().includes('sshd 203.0.113.34'), 5_000);
+  });
+
+  it('f2b-store reload without a daemon says there is none (exit 1)', () => {
+    const result = runCli(['--db', join(tmp.dir, 'elsewhere', 'bans.sqlite3'), '--config', config, 'reload']);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /no daemon answers on .*elsewhere\/f2b-store\.sock: nothing to reload/);
+  });
+
   it('refuses to start with a filter that does not compile, naming its file and line', () => {
+    jails(`\n[broken]\nenabled = true\nfilter = broken\nlogpath = ${mailLog()}\n`);
     const result = runCli([...args.map((a) => (a.endsWith('bans.sqlite3') ? join(tmp.dir, 'other.sqlite3') : a)), 'start']);
     assert.equal(result.code, 2, `exit 2: ${result.stderr}`);
     assert.match(result.stderr, /filter\.d\/broken\.conf:2/, 'names the file and line');

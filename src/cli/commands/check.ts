@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
-import { nowSeconds } from '../../core/index.js';
+import { InputError, nowSeconds } from '../../core/index.js';
 import { jailConfigDir, loadAction, loadJails } from '../../config/index.js';
 import { BACKEND_CATALOG } from '../../backends/index.js';
 import { checkSchedule } from '../../reconcile/index.js';
+import { compileLogPattern, matchingFiles } from '../../watch/index.js';
 import { createContext } from '../context.js';
 import { printJson } from '../output.js';
 
@@ -10,15 +11,19 @@ export function register(program: Command): void {
   program
     .command('check')
     .description('load the whole configuration as start would, and report the first problem with its file and line')
+    .option('--strict', 'treat warnings as errors (exit 2): a jail with no log file, a regex only reported')
     .addHelpText('after', `
 Reads f2b-store.conf/.local and every jail (jail.conf, jail.d/, jail.local), loads and compiles
 each enabled jail's filter and checks its options (durations, ignoreip, bantime.formula…). A
 regex that can backtrack catastrophically (a nested quantifier such as (\\w+\\s?)+, or alternatives
 that match the same text under a repetition) is refused; in fail2ban's own filter files it is
 only reported, on stderr.
-Exit 0 when all is well, 2 with one line naming the file, line and value otherwise. Point it at
-fail2ban's own tree with --config /etc/fail2ban.`)
-    .action(async (_options: unknown, command: Command) => {
+A jail none of whose log paths names a file now is watching nothing (on a system that logs only
+to the journal, such as a fresh Debian 12, set backend = systemd for it): a warning.
+Exit 0 when all is well (warnings on stderr), 2 with one line naming the file, line and value
+otherwise, or with --strict when there were warnings. Point it at fail2ban's own tree with
+--config /etc/fail2ban.`)
+    .action(async (options: { strict?: boolean }, command: Command) => {
       const ctx = createContext(command);
       const [{ JailEngine }, { compileJailFilters }] = await Promise.all([import('../../engine/index.js'), import('../jail-filters.js')]);
       const config = ctx.config();
@@ -28,12 +33,21 @@ fail2ban's own tree with --config /etc/fail2ban.`)
       const enabled = jails.filter((jail) => jail.enabled);
       const warnings = compileJailFilters(enabled);
       for (const jail of enabled) {
+        if (jail.journal !== undefined || jail.logpaths.length === 0) continue;
+        if (jail.logpaths.some((path) => matchingFiles(compileLogPattern(path.pattern, path.tail)).length > 0)) continue;
+        warnings.push(`jail ${jail.name}: no log file matches ${jail.logpaths.map((p) => p.pattern).join(', ')}: it watches nothing until one appears `
+          + '(a system that logs only to the journal needs backend = systemd)');
+      }
+      for (const jail of enabled) {
         new JailEngine({ ...jail, jail: jail.name }, { previousBans: () => 0, now: nowSeconds });
         for (const action of jail.actions) loadAction(action, jail);
       }
+      if (options.strict && warnings.length > 0) {
+        throw new InputError(`${warnings[0]}${warnings.length > 1 ? ` (and ${warnings.length - 1} more warning${warnings.length > 2 ? 's' : ''})` : ''}; --strict refuses warnings`);
+      }
       for (const warning of warnings) console.error(`f2b-store: warning: ${warning}`);
       if (ctx.json) {
-        printJson({ ok: true, configDir: dir, jails: jails.map((j) => ({ name: j.name, enabled: j.enabled })) });
+        printJson({ ok: true, configDir: dir, jails: jails.map((j) => ({ name: j.name, enabled: j.enabled })), warnings });
         return;
       }
       process.stdout.write(`configuration OK (${dir}): ${jails.length} jails, ${enabled.length} enabled`

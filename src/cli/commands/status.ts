@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { describeJournalMatch, InputError, journalSourceName } from '../../core/index.js';
+import { describeJournalMatch, InputError, isoTime, journalSourceName } from '../../core/index.js';
 import { jailConfigDir, loadJails } from '../../config/index.js';
 import { BACKEND_CATALOG } from '../../backends/index.js';
 import { askDaemon, controlSocketFor } from '../../daemon/control-socket.js';
@@ -21,6 +21,24 @@ interface JailLine {
   droppedLines: number | null;
   /** A journal jail's source and match, and with a daemon how its reader does; null for a file jail. */
   journal: JailStatus['journal'] | { source: string; match: string } | null;
+  /** With `status JAIL` only: the addresses it bans now, as fail2ban-client status JAIL lists them. */
+  banned?: string[];
+}
+
+/** fail2ban-client's layout for one jail, which scripts and fingers know. */
+function jailBlock(j: JailLine): string {
+  const files = j.journal ? `journal ${j.journal.source}: ${j.journal.match}` : j.files.join(' ');
+  return [
+    `Status for the jail: ${j.name}`,
+    '|- Filter',
+    `|  |- Currently failed:\t${j.currentlyFailed}`,
+    `|  |- Total failed:\t${j.totalFailed ?? '-'}`,
+    `|  \`- ${j.journal ? 'Journal matches' : 'File list'}:\t${files}`,
+    '`- Actions',
+    `   |- Currently banned:\t${j.currentlyBanned}`,
+    `   |- Total banned:\t${j.totalBanned}`,
+    `   \`- Banned IP list:\t${(j.banned ?? []).join(' ')}`,
+  ].join('\n');
 }
 
 interface BackendLine {
@@ -69,6 +87,7 @@ Every page of the database is read too: a damaged one makes status fail (exit co
           droppedLines: running?.droppedLines ?? null,
           journal: running?.journal
             ?? (definition?.enabled && definition.journal ? { source: journalSourceName(definition.journal), match: describeJournalMatch(definition.journalMatch) } : null),
+          ...(only === undefined ? {} : { banned: [...store.active(ctx.now, name)].map((ban) => ban.address) }),
         };
       });
       const { backends: enabled, options: enforce } = await ctx.enforcement();
@@ -80,15 +99,24 @@ Every page of the database is read too: a damaged one makes status fail (exit co
         name: r.name, inSync: r.error === null && r.added === 0 && r.removed === 0 && r.kept === 0,
         missing: r.added, extra: r.removed + r.kept, kept: r.kept, error: r.error,
       }));
-      const daemon = live ? { running: true, pid: live.pid, lastReconcile: live.reconcile, store: live.store } : { running: false };
       if (ctx.json) {
+        const iso = (at: number | null): string | null => (at === null ? null : isoTime(at));
+        const daemon = live ? {
+          running: true, pid: live.pid,
+          lastReconcile: live.reconcile && { ...live.reconcile, at: isoTime(live.reconcile.at) },
+          store: { ...live.store, failingSince: iso(live.store.failingSince) },
+        } : { running: false };
         printJson({ daemon, jails, backends, refused });
         return;
       }
-      printTable(['JAIL', 'ENABLED', 'FAILED', 'TOTAL FAILED', 'BANNED', 'TOTAL BANNED', 'FILES'], jails.map((j) => [
-        j.name, j.enabled ? 'yes' : 'no', String(j.currentlyFailed), j.totalFailed === null ? '-' : String(j.totalFailed),
-        String(j.currentlyBanned), String(j.totalBanned), j.journal ? `journal ${j.journal.source}: ${j.journal.match}` : j.files.join(', ') || '-',
-      ]));
+      if (only !== undefined) {
+        process.stdout.write(jails.map((j) => `${jailBlock(j)}\n`).join(''));
+      } else {
+        printTable(['JAIL', 'ENABLED', 'FAILED', 'TOTAL FAILED', 'BANNED', 'TOTAL BANNED', 'FILES'], jails.map((j) => [
+          j.name, j.enabled ? 'yes' : 'no', String(j.currentlyFailed), j.totalFailed === null ? '-' : String(j.totalFailed),
+          String(j.currentlyBanned), String(j.totalBanned), j.journal ? `journal ${j.journal.source}: ${j.journal.match}` : j.files.join(', ') || '-',
+        ]));
+      }
       const lines = [''];
       lines.push(live
         ? `daemon: running (pid ${live.pid})${live.reconcile ? `, last full reconcile ${relativeTime(live.reconcile.at, ctx.now)} (${live.reconcile.reason})` : ''}`

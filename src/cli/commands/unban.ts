@@ -1,29 +1,74 @@
 import type { Command } from 'commander';
-import { banToJson, OperationError, parseAddress } from '../../core/index.js';
-import { askDaemon, controlSocketFor } from '../../daemon/control-socket.js';
-import { changeAddress } from '../../reconcile/index.js';
-import { createContext, jailOption } from '../context.js';
+import { banToJson, InputError, OperationError, parseAddress, type Ban } from '../../core/index.js';
+import { askDaemon, controlSocketFor, FORGET_BATCH } from '../../daemon/control-socket.js';
+import { changeAddresses, knownBans, reconcile, type BackendReport } from '../../reconcile/index.js';
+import { addressArguments, parseEach } from '../address-args.js';
+import { createContext, jailOption, type Context } from '../context.js';
 import { backendTrouble, blockedBy, printJson, tellKept } from '../output.js';
+
+interface UnbanOptions {
+  jail?: string;
+  file?: string;
+  all?: boolean;
+}
+
+/** Unbanned by hand: their failures start afresh, in the database and in a running daemon. */
+async function forgetFailures(ctx: Context, addresses: readonly string[]): Promise<void> {
+  const store = await ctx.store();
+  for (const address of addresses) store.forgetFailures(address);
+  for (let i = 0; i < addresses.length; i += FORGET_BATCH) {
+    await askDaemon(controlSocketFor(ctx.dbPath()), { command: 'forget', addresses: addresses.slice(i, i + FORGET_BATCH) });
+  }
+}
+
+/** Every active ban, or those of one jail: lifted in one transaction, then one reconcile of every backend. */
+async function liftEvery(ctx: Context, jail: string | undefined): Promise<{ lifted: Ban[]; reports: BackendReport[] }> {
+  const store = await ctx.store();
+  const { backends, options: enforce } = await ctx.enforcement();
+  const lifted = store.liftEvery(jail, 'unban', ctx.now);
+  const reports = backends.length === 0 ? []
+    : await reconcile(store.activeAnyOrder(ctx.now), backends, ctx.now, { ...enforce, known: () => knownBans(store, ctx.now) });
+  return { lifted, reports };
+}
 
 export function register(program: Command): void {
   program
     .command('unban')
     .description('lift the bans of an address (in every jail unless --jail) and remove it from every backend')
-    .argument('<address>', 'address or CIDR network, as banned')
-    .option('-j, --jail <jail>', 'lift only the ban held by this jail')
+    .argument('[address...]', 'addresses or CIDR networks, as banned')
+    .option('-j, --jail <jail>', 'lift only the bans held by this jail')
+    .option('--file <path>', 'also the addresses in this file, one per line, # comments (- for standard input)')
+    .option('--all', 'lift every active ban (of --jail only, when given)')
     .addHelpText('after', `
 Lifted bans stay in the history (see show). An address stays blocked while another jail, or a
-banned network containing it, still holds it: unban tells you which.`)
-    .action(async (text: string, options: { jail?: string }, command: Command) => {
+banned network containing it, still holds it: unban tells you which. Several addresses are
+checked first (one bad address changes nothing). The failures counted against an unbanned
+address start afresh.
+
+Examples:
+  f2b-store unban 203.0.113.7
+  f2b-store unban 203.0.113.7 2001:db8::66 --jail sshd
+  f2b-store unban --all --jail recidive`)
+    .action(async (texts: string[], options: UnbanOptions, command: Command) => {
       const ctx = createContext(command);
-      const address = parseAddress(text);
       const jail = options.jail === undefined ? undefined : jailOption(options.jail, '');
-      const store = await ctx.store();
-      const { backends, options: enforce } = await ctx.enforcement();
-      const { result: lifted, reports } = await changeAddress(store, backends, address, ctx.now, () => store.lift(address.text, jail, 'unban', ctx.now), enforce);
-      // Unbanned by hand: its failures start afresh, in the database and in a running daemon.
-      store.forgetFailures(address.text);
-      await askDaemon(controlSocketFor(ctx.dbPath()), { command: 'forget', address: address.text });
+      if (options.all && (texts.length > 0 || options.file !== undefined)) {
+        throw new InputError(`--all lifts every ban: give it no addresses (got ${texts[0] ?? `--file ${options.file}`})`);
+      }
+      let lifted: Ban[];
+      let reports: BackendReport[];
+      let addresses: string[] = [];
+      if (options.all) {
+        ({ lifted, reports } = await liftEvery(ctx, jail));
+      } else {
+        const parsed = await parseEach(addressArguments(texts, options.file, 'unban'), parseAddress);
+        addresses = [...new Set(parsed.map((address) => address.text))];
+        const store = await ctx.store();
+        const { backends, options: enforce } = await ctx.enforcement();
+        ({ result: lifted, reports } = await changeAddresses(store, backends, parsed, ctx.now,
+          () => addresses.flatMap((address) => store.lift(address, jail, 'unban', ctx.now)), enforce));
+      }
+      await forgetFailures(ctx, options.all ? [...new Set(lifted.map((ban) => ban.address))] : addresses);
       tellKept(reports);
       const trouble = backendTrouble(reports);
       const failed = trouble ? new OperationError(`the unban is recorded, but removing it from the firewall failed: ${trouble}; the next reconcile retries`) : undefined;
@@ -32,13 +77,19 @@ banned network containing it, still holds it: unban tells you which.`)
         if (failed) throw failed;
         return;
       }
+      const store = await ctx.store();
       const lines: string[] = [];
-      if (lifted.length === 0) {
-        lines.push(`${address.text} was not banned${jail === undefined ? '' : ` in jail ${jail}`}`);
-      } else {
-        lines.push(`unbanned ${address.text} in jail${lifted.length > 1 ? 's' : ''} ${lifted.map((b) => b.jail).join(', ')}`);
+      if (options.all) {
+        const jails = new Set(lifted.map((ban) => ban.jail));
+        lines.push(lifted.length === 0 ? `no active bans${jail === undefined ? '' : ` in jail ${jail}`}`
+          : `unbanned ${lifted.length} ban${lifted.length > 1 ? 's' : ''} in ${jails.size} jail${jails.size > 1 ? 's' : ''}`);
       }
-      for (const ban of store.activeTouching(address.text, ctx.now)) lines.push(`still ${blockedBy(ban, ctx.now)}`);
+      for (const address of addresses) {
+        const own = lifted.filter((ban) => ban.address === address);
+        lines.push(own.length === 0 ? `${address} was not banned${jail === undefined ? '' : ` in jail ${jail}`}`
+          : `unbanned ${address} in jail${own.length > 1 ? 's' : ''} ${own.map((b) => b.jail).join(', ')}`);
+        for (const ban of store.activeTouching(address, ctx.now)) lines.push(`still ${blockedBy(ban, ctx.now)}`);
+      }
       process.stdout.write(`${lines.join('\n')}\n`);
       if (failed) throw failed;
     });
