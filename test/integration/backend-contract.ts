@@ -26,6 +26,8 @@ export interface Refusal {
   readonly refused: Entry;
   /** The system's words in the failure. */
   readonly error: RegExp;
+  /** Commands beyond the bisection of the refused entry's batch (firewalld writes the permanent configuration after the runtime). */
+  readonly extra?: number;
 }
 
 /** One backend on a system in a known empty state, for one scenario. */
@@ -52,7 +54,10 @@ export interface ContractTarget {
 }
 
 export interface ContractSession {
-  /** A system with nothing of ours and nothing planted, for the next scenario. */
+  /**
+   * A system holding no entry of ours and nothing planted, for the next scenario. Our objects may
+   * remain where the system keeps them as a reboot would (firewalld's permanent configuration).
+   */
   fresh(): Promise<ContractSystem>;
   close(): Promise<void>;
 }
@@ -233,7 +238,7 @@ export function backendContract(target: ContractTarget): void {
         const sys = await session.fresh();
         const now = nowSeconds();
         await pass(sys, refusal.held, now);
-        const good = sys.backend.represent(Array.from({ length: 40 }, (_, i) => entry(i % 2 ? 'sshd' : 'recidive', `203.0.113.${100 + i}`, now + 600 + i)));
+        const good = sys.backend.represent(Array.from({ length: 40 }, (_, i) => entry('sshd', `203.0.113.${100 + i}`, now + 600 + i)));
         const add = [...good.slice(0, 25), refusal.refused, ...good.slice(25)];
         const changed = sys.watch();
         const report = await sys.backend.apply({ add, remove: [] }, [...JAILS, ...refusal.jails ?? []], now);
@@ -241,7 +246,7 @@ export function backendContract(target: ContractTarget): void {
         assert.deepEqual(report.failed.map((f) => keys([f.entry])[0]), keys([refusal.refused]));
         assert.match(report.failed[0]!.error, refusal.error);
         // The one partial-failure algorithm (backends/batch.ts) bisects: 1 + 2·⌈log₂ n⌉ commands for one refused entry among n.
-        const bound = 1 + 2 * Math.ceil(Math.log2(add.length));
+        const bound = 1 + 2 * Math.ceil(Math.log2(add.length)) + (refusal.extra ?? 0);
         assert.ok(changed().length <= bound, `at most ${bound} commands, not one per entry: ${changed().join('\n')}`);
         await assertHolds(sys, [...refusal.held, ...good], 'the rest went in');
       });
