@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { systemExec, type Exec } from '../../src/backends/exec.js';
 import type { Backend, Command, Entry, JailRule } from '../../src/backends/types.js';
-import { nowSeconds } from '../../src/core/index.js';
+import { nowSeconds, parseAddress } from '../../src/core/index.js';
 import { entry, keys, reconcilePass, type Pass } from '../helpers/backend.js';
 
 /** Something done to the system behind the backend's back that takes away what it holds. */
@@ -83,6 +83,25 @@ export function iptablesReads(command: Command): boolean {
   if (/^ip6?tables-save$/.test(tool)) return true;
   if (tool === 'ipset') return ['list', 'save', 'test', '-L', '-n'].includes(args[0] ?? '');
   return /^ip6?tables$/.test(tool) && args.some((a) => ['-S', '-C', '-L', '--list-rules', '--check', '--list'].includes(a));
+}
+
+/**
+ * The elements of the sets in `nft -j list table …` output whose names `setName` matches, as
+ * `keys()` gives them: the jail is the pattern's first group.
+ */
+export function nftShown(json: string, setName: RegExp): string[] {
+  const valueOf = (v: unknown): string => {
+    if (typeof v === 'string') return v;
+    const o = v as { elem?: { val: unknown }; prefix?: { addr: string; len: number } };
+    if (o.elem) return valueOf(o.elem.val);
+    if (o.prefix) return `${o.prefix.addr}/${o.prefix.len}`;
+    throw new Error(`unexpected element ${JSON.stringify(v)}`);
+  };
+  const listed = JSON.parse(json) as { nftables: { set?: { name: string; elem?: unknown[] } }[] };
+  return listed.nftables.flatMap((o) => {
+    const jail = setName.exec(o.set?.name ?? '')?.[1];
+    return jail === undefined ? [] : (o.set?.elem ?? []).map((e) => `${jail} ${parseAddress(valueOf(e)).text}`);
+  }).sort();
 }
 
 /** A target whose every scenario gets a network namespace of its own (see netns.ts), made by `system`. */

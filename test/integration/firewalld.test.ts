@@ -11,7 +11,7 @@ import { diffEntries } from '../../src/reconcile/diff.js';
 import { startPrivateFirewalld, type PrivateFirewalld } from '../helpers/firewalld.js';
 import { reconcilePass } from '../helpers/backend.js';
 import { createNetns, type Netns } from '../helpers/netns.js';
-import { backendContract, watchedExec, type ContractSystem } from './backend-contract.js';
+import { backendContract, nftShown, watchedExec, type ContractSystem } from './backend-contract.js';
 
 const NOW = 1_700_000_000;
 const JAILS: readonly JailRule[] = [
@@ -267,20 +267,7 @@ function reads(command: Command): boolean {
 }
 
 /** What our ipsets hold in firewalld's own nftables table (what the kernel enforces), as `keys()` gives them. */
-function shownIn(fw: PrivateFirewalld): string[] {
-  const valueOf = (v: unknown): string => {
-    if (typeof v === 'string') return v;
-    const o = v as { elem?: { val: unknown }; prefix?: { addr: string; len: number } };
-    if (o.elem) return valueOf(o.elem.val);
-    if (o.prefix) return `${o.prefix.addr}/${o.prefix.len}`;
-    throw new Error(`unexpected element ${JSON.stringify(v)}`);
-  };
-  const listed = JSON.parse(fw.netns.run(['nft', '-j', 'list', 'table', 'inet', 'firewalld'])) as { nftables: { set?: { name: string; elem?: unknown[] } }[] };
-  return listed.nftables.flatMap((o) => {
-    const jail = /^f2bs[46]-(.+)$/.exec(o.set?.name ?? '')?.[1];
-    return jail === undefined ? [] : (o.set?.elem ?? []).map((e) => `${jail} ${parseAddress(valueOf(e)).text}`);
-  }).sort();
-}
+const shownIn = (fw: PrivateFirewalld): string[] => nftShown(fw.netns.run(['nft', '-j', 'list', 'table', 'inet', 'firewalld']), /^f2bs[46]-(.+)$/);
 
 const CONTRACT_FOREIGN_IPSET = 'admin-deny';
 const CONTRACT_FOREIGN_RULE = 'rule family="ipv6" source address="2001:db8:9::/48" drop';

@@ -3,10 +3,10 @@ import { describe, it } from 'node:test';
 import { systemExec, type Exec } from '../../src/backends/exec.js';
 import { createNftablesBackend } from '../../src/backends/nftables.js';
 import type { Backend, Command, Entry, JailRule } from '../../src/backends/types.js';
-import { nowSeconds, parseAddress } from '../../src/core/index.js';
+import { nowSeconds } from '../../src/core/index.js';
 import { entry, keys, reconcilePass } from '../helpers/backend.js';
 import { createNetns, type Netns } from '../helpers/netns.js';
-import { backendContract, perNamespace, watchedExec } from './backend-contract.js';
+import { backendContract, nftShown, perNamespace, watchedExec } from './backend-contract.js';
 
 const sshd: JailRule = { name: 'sshd', blocktype: 'reject' };
 
@@ -52,21 +52,13 @@ async function assertSettled(run: Run, jails: readonly JailRule[], desired: read
 
 /** Our table's set elements as `nft -j list` shows them, as `keys()` gives them (jail from the set name). */
 function shown(ns: Netns): string[] {
-  let text: string;
+  let json: string;
   try {
-    text = ns.run(['nft', '-j', 'list', 'table', 'inet', 'f2b-store']);
+    json = ns.run(['nft', '-j', 'list', 'table', 'inet', 'f2b-store']);
   } catch {
     return [];
   }
-  const valueOf = (v: unknown): string => {
-    if (typeof v === 'string') return v;
-    const o = v as { elem?: { val: unknown }; prefix?: { addr: string; len: number } };
-    if (o.elem) return valueOf(o.elem.val);
-    if (o.prefix) return `${o.prefix.addr}/${o.prefix.len}`;
-    throw new Error(`unexpected element ${JSON.stringify(v)}`);
-  };
-  const objects = (JSON.parse(text) as { nftables: { set?: { name: string; elem?: unknown[] } }[] }).nftables;
-  return objects.flatMap((o) => (o.set?.elem ?? []).map((e) => `${o.set!.name.replace(/^(?:addr|net)[46]-/, '')} ${parseAddress(valueOf(e)).text}`)).sort();
+  return nftShown(json, /^(?:addr|net)[46]-(.+)$/);
 }
 
 const FOREIGN = `
