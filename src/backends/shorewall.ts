@@ -96,6 +96,21 @@ export function createShorewallBackend(options: ShorewallOptions): Backend {
     return (await Promise.all(FAMILIES.map(read))).flat();
   }
 
+  /** Runs `verb` for the entries of `family` through the one partial-failure algorithm (batch.ts). */
+  async function settle(verb: Verb, family: Family, entries: readonly EntryKey[]): Promise<{ applied: EntryKey[]; failed: { entry: EntryKey; error: string }[] }> {
+    // shorewall drop stops at an address iptables refuses and still exits 0: the read-back is each command's outcome.
+    const run = async (batch: readonly EntryKey[]): Promise<void> => {
+      await exec(command(verb, family, batch));
+      const held = new Set((await read(family)).map((entry) => entry.address));
+      const undone = batch.filter((entry) => held.has(entry.address) !== (verb === 'drop'));
+      if (undone.length > 0) throw new Undone(`did not ${verb} ${undone.map((e) => e.address).join(', ')} (see its messages)`);
+    };
+    const mine = entries.filter((entry) => entry.family === family);
+    // Any other failure (not started, not installed, a timeout) is the same for every address.
+    const outcome = await applyInBatches(mine, run, { chunk: CHUNK, fatal: (error) => !(error instanceof Undone) });
+    return { applied: outcome.applied, failed: outcome.failed.map(({ item, error }) => ({ entry: item, error: `${toolOf(family)}: ${messageOf(error)}` })) };
+  }
+
   function plan(diff: Diff): Command[] {
     return [...commands('allow', diff.remove), ...commands('drop', diff.add)];
   }
@@ -111,25 +126,13 @@ export function createShorewallBackend(options: ShorewallOptions): Backend {
     async apply(diff: Diff): Promise<ApplyReport> {
       // Every address is checked before anything runs, as plan() does.
       plan(diff);
-      const done = { allow: 0, drop: 0 };
-      const failed: { entry: EntryKey; error: string }[] = [];
-      for (const [verb, entries] of [['allow', diff.remove], ['drop', diff.add]] as const) {
-        for (const family of FAMILIES) {
-          const mine = entries.filter((entry) => entry.family === family);
-          // shorewall drop stops at an address iptables refuses and still exits 0: the read-back is each command's outcome.
-          const run = async (batch: readonly EntryKey[]): Promise<void> => {
-            await exec(command(verb, family, batch));
-            const held = new Set((await read(family)).map((entry) => entry.address));
-            const undone = batch.filter((entry) => held.has(entry.address) !== (verb === 'drop'));
-            if (undone.length > 0) throw new Undone(`did not ${verb} ${undone.map((e) => e.address).join(', ')} (see its messages)`);
-          };
-          // Any other failure (not started, not installed, a timeout) is the same for every address.
-          const outcome = await applyInBatches(mine, run, { chunk: CHUNK, fatal: (error) => !(error instanceof Undone) });
-          done[verb] += outcome.applied.length;
-          for (const { item, error } of outcome.failed) failed.push({ entry: item, error: `${toolOf(family)}: ${messageOf(error)}` });
-        }
-      }
-      return { added: done.drop, removed: done.allow, failed };
+      // The families go side by side (shorewall and shorewall6 keep apart); within one, allow before drop.
+      const outcomes = await Promise.all(FAMILIES.map(async (family) => [await settle('allow', family, diff.remove), await settle('drop', family, diff.add)] as const));
+      return {
+        added: outcomes.reduce((n, [, drop]) => n + drop.applied.length, 0),
+        removed: outcomes.reduce((n, [allow]) => n + allow.applied.length, 0),
+        failed: outcomes.flat().flatMap((o) => o.failed),
+      };
     },
     async flush() {
       for (const allow of commands('allow', await list())) await exec(allow);
