@@ -180,7 +180,6 @@ describe('firewalld backend in a private firewalld', () => {
     const lifted = desired.filter((e) => e.address !== '198.51.100.0/24');
     assert.deepEqual(await reconcile(lifted), { added: 1, removed: 1, unchanged: 4 });
     assert.deepEqual(keys(await backend.list()), keys(lifted));
-    await reconcile([]);
   });
 
   it('a changed jail rule replaces its old rule', async () => {
@@ -197,6 +196,7 @@ describe('firewalld backend in a private firewalld', () => {
   });
 
   it('applies 10,000 entries in one batch and keeps them across a reload', async () => {
+    await reconcile([]);
     const many = Array.from({ length: 10_000 }, (_, i) => entry('sshd', `2001:db8:${(i >> 8).toString(16)}:${(i & 0xff).toString(16)}::1`));
     let t = Date.now();
     const report = await backend.apply({ add: many, remove: [] }, JAILS, NOW);
