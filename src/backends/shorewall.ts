@@ -1,4 +1,5 @@
 import { OperationError, messageOf, tryParseAddress, type Family } from '../core/index.js';
+import { applyInBatches } from './batch.js';
 import { ExecError, type Exec } from './exec.js';
 import { ANY_JAIL, representHostsDeny } from './hosts-deny.js';
 import { ensured, type ApplyReport, type Backend, type Command, type Diff, type EntryKey } from './types.js';
@@ -51,15 +52,23 @@ export function parseShorewallDynamic(text: string, family: Family): EntryKey[] 
   return entries;
 }
 
+type Verb = 'drop' | 'allow';
+
+/** `shorewall drop` (or `allow`) for these entries, all of one family. */
+const command = (verb: Verb, family: Family, entries: readonly EntryKey[]): Command => ({ argv: [toolOf(family), verb, ...entries.map(argumentOf)] });
+
 /** `shorewall drop` (or `allow`) for these entries, per family, CHUNK addresses a command. */
-function commands(verb: 'drop' | 'allow', entries: readonly EntryKey[]): Command[] {
+function commands(verb: Verb, entries: readonly EntryKey[]): Command[] {
   return FAMILIES.flatMap((family) => {
-    const addresses = entries.filter((entry) => entry.family === family).map(argumentOf);
+    const mine = entries.filter((entry) => entry.family === family);
     const chunks: Command[] = [];
-    for (let at = 0; at < addresses.length; at += CHUNK) chunks.push({ argv: [toolOf(family), verb, ...addresses.slice(at, at + CHUNK)] });
+    for (let at = 0; at < mine.length; at += CHUNK) chunks.push(command(verb, family, mine.slice(at, at + CHUNK)));
     return chunks;
   });
 }
+
+/** A command that exited 0 but left some of its addresses undone, as the read-back shows. */
+class Undone extends OperationError {}
 
 /**
  * Shorewall's dynamic blacklist (`shorewall drop ADDR`, `shorewall allow ADDR`, and shorewall6 for
@@ -87,6 +96,21 @@ export function createShorewallBackend(options: ShorewallOptions): Backend {
     return (await Promise.all(FAMILIES.map(read))).flat();
   }
 
+  /** Runs `verb` for the entries of `family` through the one partial-failure algorithm (batch.ts). */
+  async function settle(verb: Verb, family: Family, entries: readonly EntryKey[]): Promise<{ applied: EntryKey[]; failed: { entry: EntryKey; error: string }[] }> {
+    // shorewall drop stops at an address iptables refuses and still exits 0: the read-back is each command's outcome.
+    const run = async (batch: readonly EntryKey[]): Promise<void> => {
+      await exec(command(verb, family, batch));
+      const held = new Set((await read(family)).map((entry) => entry.address));
+      const undone = batch.filter((entry) => held.has(entry.address) !== (verb === 'drop'));
+      if (undone.length > 0) throw new Undone(`did not ${verb} ${undone.map((e) => e.address).join(', ')} (see its messages)`);
+    };
+    const mine = entries.filter((entry) => entry.family === family);
+    // Any other failure (not started, not installed, a timeout) is the same for every address.
+    const outcome = await applyInBatches(mine, run, { chunk: CHUNK, fatal: (error) => !(error instanceof Undone) });
+    return { applied: outcome.applied, failed: outcome.failed.map(({ item, error }) => ({ entry: item, error: `${toolOf(family)}: ${messageOf(error)}` })) };
+  }
+
   function plan(diff: Diff): Command[] {
     return [...commands('allow', diff.remove), ...commands('drop', diff.add)];
   }
@@ -100,27 +124,18 @@ export function createShorewallBackend(options: ShorewallOptions): Backend {
     list,
     plan,
     async apply(diff: Diff): Promise<ApplyReport> {
-      if (diff.add.length === 0 && diff.remove.length === 0) return { added: 0, removed: 0, failed: [] };
-      let why = 'shorewall did not change it (see its messages)';
-      for (const command of plan(diff)) {
-        try {
-          await exec(command);
-        } catch (error) {
-          why = messageOf(error);
-        }
-      }
-      // shorewall drop stops at an address iptables refuses and still exits 0: what it did is read back.
-      const now = new Set((await list()).map((entry) => entry.address));
-      const missing = diff.add.filter((entry) => !now.has(entry.address));
-      const left = diff.remove.filter((entry) => now.has(entry.address));
+      // Every address is checked before anything runs, as plan() does.
+      plan(diff);
+      // The families go side by side (shorewall and shorewall6 keep apart); within one, allow before drop.
+      const outcomes = await Promise.all(FAMILIES.map(async (family) => [await settle('allow', family, diff.remove), await settle('drop', family, diff.add)] as const));
       return {
-        added: diff.add.length - missing.length,
-        removed: diff.remove.length - left.length,
-        failed: [...missing, ...left].map((entry) => ({ entry, error: why })),
+        added: outcomes.reduce((n, [, drop]) => n + drop.applied.length, 0),
+        removed: outcomes.reduce((n, [allow]) => n + allow.applied.length, 0),
+        failed: outcomes.flat().flatMap((o) => o.failed),
       };
     },
     async flush() {
-      for (const command of commands('allow', await list())) await exec(command);
+      for (const allow of commands('allow', await list())) await exec(allow);
     },
     census: {
       objectOf: (entry) => objectOf(entry.family),

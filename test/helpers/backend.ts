@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { systemExec, type Exec } from '../../src/backends/exec.js';
-import type { Backend, Entry, EntryKey, JailRule } from '../../src/backends/types.js';
-import { parseAddress } from '../../src/core/index.js';
-import { diffEntries } from '../../src/reconcile/diff.js';
+import type { Backend, Command, Diff, Entry, EntryKey, JailRule } from '../../src/backends/types.js';
+import { parseAddress, type Ban } from '../../src/core/index.js';
+import { jailRulesOf, reconcile, type BackendReport } from '../../src/reconcile/index.js';
 import { createNetns, type Netns } from './netns.js';
 
 export const sshd: JailRule = { name: 'sshd', blocktype: 'reject' };
@@ -13,6 +13,14 @@ export function entry(jail: string, address: string, expiresAt: number | null = 
 }
 
 export const keys = (entries: readonly EntryKey[]): string[] => entries.map((e) => `${e.jail} ${e.address}`).sort();
+
+/** An active ban holding `e`, as the store would hand it to the reconciler. */
+export function banOf(e: Entry, now: number): Ban {
+  return {
+    address: e.address, jail: e.jail, bannedAt: now, expiresAt: e.expiresAt, source: 'manual', reason: null, failures: 0, banCount: 1,
+    liftedAt: null, liftedBy: null, forced: false,
+  };
+}
 
 /** Runs `fn` with a backend inside a namespace of its own, removed afterwards whatever happens. */
 export function inNetns(
@@ -30,10 +38,37 @@ export function inNetns(
   };
 }
 
-/** One reconcile pass as the reconciler does it: ensure → list → diff → apply. */
-export async function reconcilePass(backend: Backend, jails: readonly JailRule[], desired: readonly Entry[], now: number) {
-  const ensured = (await backend.ensure(jails, now)).ran;
-  const { diff, unchanged } = diffEntries(backend.represent(desired), await backend.list());
-  const report = await backend.apply(diff, jails, now);
-  return { ensured, diff, unchanged, report };
+/** What one reconcile pass did to one backend. */
+export interface Pass {
+  /** The reconciler's own report. */
+  readonly report: BackendReport;
+  /** The commands ensure ran. */
+  readonly ensured: readonly Command[];
+  /** The diff apply was given: empty when the reconciler found nothing to change. */
+  readonly diff: Diff;
+}
+
+/**
+ * One pass of the real reconciler (`reconcile()`) over one backend, with `desired` as the active
+ * bans and `jails` as the configured jails. Throws when the reconciler reports the backend failed.
+ */
+export async function reconcilePass(backend: Backend, jails: readonly JailRule[], desired: readonly Entry[], now: number): Promise<Pass> {
+  let ran: readonly Command[] = [];
+  let diff: Diff = { add: [], remove: [] };
+  const observed: Backend = {
+    ...backend,
+    async ensure(rules, at) {
+      const done = await backend.ensure(rules, at);
+      ran = done.ran;
+      return done;
+    },
+    apply(given, rules, at) {
+      diff = given;
+      return backend.apply(given, rules, at);
+    },
+  };
+  const [report] = await reconcile(desired.map((e) => banOf(e, now)), [observed], now, { rules: jailRulesOf(jails), jails: jails.map((j) => j.name) });
+  assert.ok(report);
+  if (report.error !== null) throw new Error(`${backend.name}: ${report.error}`);
+  return { report, ensured: ran, diff };
 }

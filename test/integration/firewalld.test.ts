@@ -5,11 +5,13 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { systemExec } from '../../src/backends/exec.js';
 import { createFirewalldBackend } from '../../src/backends/firewalld.js';
-import type { Backend, Entry, EntryKey, JailRule } from '../../src/backends/types.js';
-import { parseAddress } from '../../src/core/index.js';
+import type { Backend, Command, Entry, EntryKey, JailRule } from '../../src/backends/types.js';
+import { nowSeconds, parseAddress } from '../../src/core/index.js';
 import { diffEntries } from '../../src/reconcile/diff.js';
 import { startPrivateFirewalld, type PrivateFirewalld } from '../helpers/firewalld.js';
+import { reconcilePass } from '../helpers/backend.js';
 import { createNetns, type Netns } from '../helpers/netns.js';
+import { backendContract, nftShown, watchedExec, type ContractSystem } from './backend-contract.js';
 
 const NOW = 1_700_000_000;
 const JAILS: readonly JailRule[] = [
@@ -27,10 +29,25 @@ const entry = (jail: string, text: string): Entry => {
 };
 const keys = (entries: readonly EntryKey[]): string[] => entries.map((e) => `${e.jail} ${e.address}`).sort();
 
+/** One private firewalld for the file (it takes long to start): the backend's own tests, then the contract's. */
+let started: Promise<PrivateFirewalld> | undefined;
+const savedBus = process.env.DBUS_SYSTEM_BUS_ADDRESS;
+async function sharedFirewalld(): Promise<PrivateFirewalld> {
+  started ??= startPrivateFirewalld();
+  const fw = await started;
+  // firewall-cmd finds firewalld on the system bus; every command the backend runs goes to the private one.
+  process.env.DBUS_SYSTEM_BUS_ADDRESS = fw.busAddress;
+  return fw;
+}
+after(async () => {
+  if (savedBus === undefined) delete process.env.DBUS_SYSTEM_BUS_ADDRESS;
+  else process.env.DBUS_SYSTEM_BUS_ADDRESS = savedBus;
+  await (await started)?.stop();
+});
+
 describe('firewalld backend in a private firewalld', () => {
   let fw: PrivateFirewalld;
   let backend: Backend;
-  const savedBus = process.env.DBUS_SYSTEM_BUS_ADDRESS;
   let peer: Netns | undefined;
   let server: ChildProcess | undefined;
 
@@ -39,13 +56,11 @@ describe('firewalld backend in a private firewalld', () => {
   const nftSet = (name: string): string => fw.netns.run(['nft', 'list', 'set', 'inet', 'firewalld', name]);
   const firewalldLog = (): string => readFileSync(join(fw.dir, 'firewalld.log'), 'utf8');
 
-  /** One reconcile pass as the reconciler runs it: ensure → list → diff → apply. */
+  /** One pass of the real reconciler; no entry may fail. */
   async function reconcile(desired: readonly Entry[]): Promise<{ added: number; removed: number; unchanged: number }> {
-    await backend.ensure(JAILS, NOW);
-    const { diff, unchanged } = diffEntries(backend.represent(desired), await backend.list());
-    const report = await backend.apply(diff, JAILS, NOW);
+    const { report } = await reconcilePass(backend, JAILS, desired, NOW);
     assert.deepEqual(report.failed, []);
-    return { added: report.added, removed: report.removed, unchanged };
+    return { added: report.added, removed: report.removed, unchanged: report.unchanged };
   }
 
   /** From the attacker's namespace: does a TCP connection to the server's port 22 open? */
@@ -59,9 +74,7 @@ describe('firewalld backend in a private firewalld', () => {
 
   before(async () => {
     assert.equal(process.getuid?.(), 0, 'firewalld integration tests run as root (network namespaces, a private firewalld)');
-    fw = await startPrivateFirewalld();
-    // firewall-cmd finds firewalld on the system bus; every command the backend runs goes to the private one.
-    process.env.DBUS_SYSTEM_BUS_ADDRESS = fw.busAddress;
+    fw = await sharedFirewalld();
     backend = createFirewalldBackend({ exec: systemExec(fw.netns.name) });
 
     cmd('--permanent', `--new-ipset=${FOREIGN_IPSET}`, '--type=hash:ip');
@@ -90,11 +103,7 @@ describe('firewalld backend in a private firewalld', () => {
       server.kill('SIGTERM');
       await exited;
     }
-    try { peer?.remove(); } finally {
-      if (savedBus === undefined) delete process.env.DBUS_SYSTEM_BUS_ADDRESS;
-      else process.env.DBUS_SYSTEM_BUS_ADDRESS = savedBus;
-      await fw?.stop();
-    }
+    peer?.remove();
   });
 
   it('ensure creates ipsets, the policy and its rules, and changes nothing the second time; firewalld logs no error', async () => {
@@ -141,23 +150,6 @@ describe('firewalld backend in a private firewalld', () => {
     assert.equal(probe(), 'open');
   });
 
-  it('a refused entry fails alone; the rest of its batch goes in', async () => {
-    const add = [entry('recidive', '198.51.100.0/24'), entry('recidive', '198.51.100.9'), entry('recidive', '203.0.113.50')];
-    const report = await backend.apply({ add, remove: [] }, JAILS, NOW);
-    assert.equal(report.added, 2);
-    assert.deepEqual(report.failed.map((f) => f.entry.address), ['198.51.100.9']);
-    assert.match(report.failed[0]!.error, /overlaps/);
-    assert.deepEqual(keys(await backend.list()), ['recidive 198.51.100.0/24', 'recidive 203.0.113.50']);
-    await backend.apply({ add: [], remove: add }, JAILS, NOW);
-  });
-
-  it('leaves the foreign ipset and rich rule alone', () => {
-    for (const permanent of [[], ['--permanent']]) {
-      assert.deepEqual(lines(cmd(...permanent, `--ipset=${FOREIGN_IPSET}`, '--get-entries')), ['198.51.100.201']);
-      assert.deepEqual(lines(cmd(...permanent, '--zone=public', '--list-rich-rules')), [FOREIGN_RULE]);
-    }
-  });
-
   it('bans are back right after firewall-cmd --reload, and a reconcile pass restores exactly the desired set', async () => {
     const desired = [
       entry('sshd', ATTACKER), entry('sshd', '2001:db8::66'), entry('sshd', '198.51.100.7'),
@@ -190,23 +182,6 @@ describe('firewalld backend in a private firewalld', () => {
     assert.deepEqual(keys(await backend.list()), keys(lifted));
   });
 
-  it('an admin wiping our objects is repaired by ensure + apply', async () => {
-    const desired = [entry('sshd', ATTACKER), entry('recidive', '2001:db8::77')];
-    await reconcile(desired);
-    await backend.flush();
-    assert.deepEqual(await backend.list(), []);
-    assert.deepEqual(parseIpsetsOf(cmd('--permanent', '--get-ipsets')), [FOREIGN_IPSET]);
-    assert.doesNotMatch(cmd('--permanent', '--get-policies'), /f2b-store/);
-    assert.equal(probe(), 'open');
-
-    assert.deepEqual(await reconcile(desired), { added: 2, removed: 0, unchanged: 0 });
-    assert.deepEqual(keys(await backend.list()), keys(desired));
-    assert.equal(probe(), 'ECONNREFUSED');
-    assert.deepEqual((await backend.ensure(JAILS, NOW)).ran, []);
-    assert.deepEqual(diffEntries(backend.represent(desired), await backend.list()).diff, { add: [], remove: [] });
-    await reconcile([]);
-  });
-
   it('a changed jail rule replaces its old rule', async () => {
     const changed = JAILS.map((j) => (j.name === 'sshd' ? { ...j, port: '2222,8000:8100', blocktype: 'drop' as const } : j));
     const ran = (await backend.ensure(changed, NOW)).ran;
@@ -221,6 +196,7 @@ describe('firewalld backend in a private firewalld', () => {
   });
 
   it('applies 10,000 entries in one batch and keeps them across a reload', async () => {
+    await reconcile([]);
     const many = Array.from({ length: 10_000 }, (_, i) => entry('sshd', `2001:db8:${(i >> 8).toString(16)}:${(i & 0xff).toString(16)}::1`));
     let t = Date.now();
     const report = await backend.apply({ add: many, remove: [] }, JAILS, NOW);
@@ -248,20 +224,8 @@ describe('firewalld backend in a private firewalld', () => {
     assert.deepEqual(await backend.list(), []);
   });
 
-  it('flush removes every ipset and rule of ours, runtime and permanent, and nothing else', async () => {
-    await reconcile([entry('sshd', ATTACKER)]);
-    await backend.flush();
-    for (const permanent of [[], ['--permanent']]) {
-      assert.deepEqual(parseIpsetsOf(cmd(...permanent, '--get-ipsets')), [FOREIGN_IPSET]);
-      assert.doesNotMatch(cmd(...permanent, '--get-policies'), /f2b-store/);
-      assert.deepEqual(lines(cmd(...permanent, '--zone=public', '--list-rich-rules')), [FOREIGN_RULE]);
-    }
-    assert.doesNotMatch(fw.netns.run(['nft', 'list', 'ruleset']), /f2bs[46]-/);
-    assert.equal(probe(), 'open');
-    await backend.flush();
-  });
-
   it('moves the ipsets an earlier f2b-store named f2b-<jail>, f2b-<jail>-6 to the new names, bans kept, and leaves fail2ban\'s f2b-<jail>', async () => {
+    await backend.flush();
     const legacy = ['rule family="ipv4" source ipset="f2b-sshd" port port="22" protocol="tcp" reject', 'rule family="ipv6" source ipset="f2b-sshd-6" drop'];
     cmd('--permanent', '--new-ipset=f2b-sshd', '--type=hash:net', '--option=family=inet');
     cmd('--permanent', '--ipset=f2b-sshd', `--add-entry=${ATTACKER}`);
@@ -293,3 +257,81 @@ describe('firewalld backend in a private firewalld', () => {
 function parseIpsetsOf(text: string): string[] {
   return text.split(/\s+/).filter((w) => w !== '').sort();
 }
+
+/** Commands that only read: D-Bus getters, and firewall-cmd's --get-, --list-, --info-, --query- options and --state. */
+function reads(command: Command): boolean {
+  const [tool, ...args] = command.argv;
+  if (command.stdin !== undefined) return false;
+  if (tool === 'dbus-send') return args.some((a) => /^org\.fedoraproject\.FirewallD1\.(?:\w+\.)*get\w+$/.test(a));
+  return tool === 'firewall-cmd' && args.some((a) => /^--(?:get|list|info|query)-|^--state$/.test(a));
+}
+
+/** What our ipsets hold in firewalld's own nftables table (what the kernel enforces), as `keys()` gives them. */
+const shownIn = (fw: PrivateFirewalld): string[] => nftShown(fw.netns.run(['nft', '-j', 'list', 'table', 'inet', 'firewalld']), /^f2bs[46]-(.+)$/);
+
+const CONTRACT_FOREIGN_IPSET = 'admin-deny';
+const CONTRACT_FOREIGN_RULE = 'rule family="ipv6" source address="2001:db8:9::/48" drop';
+
+backendContract({
+  name: 'firewalld',
+  refusal: { held: [entry('sshd', '198.51.100.0/24')], refused: entry('sshd', '198.51.100.9'), error: /INVALID_ENTRY: .*overlaps/, extra: 1 },
+  async open() {
+    const fw = await sharedFirewalld();
+    const cmd = (...args: string[]): string => fw.firewallCmd(args).trim();
+    const { exec, watch } = watchedExec(systemExec(fw.netns.name), reads);
+    const backend = createFirewalldBackend({ exec });
+    let planted = false;
+    const system: ContractSystem = {
+      backend,
+      shown: async () => shownIn(fw),
+      objects: async () => [
+        ...cmd('--permanent', '--get-ipsets').split(/\s+/).filter((n) => n.startsWith('f2bs')).map((n) => `permanent ipset ${n}`),
+        ...cmd('--permanent', '--get-policies').split(/\s+/).filter((n) => n === 'f2b-store').map((n) => `permanent policy ${n}`),
+        ...fw.netns.run(['nft', 'list', 'table', 'inet', 'firewalld']).split('\n').filter((l) => l.includes('f2bs')).map((l) => l.trim()),
+      ],
+      watch,
+      wipes: [
+        {
+          name: 'firewall-cmd --permanent --remove-entry of one entry, then --reload',
+          run: () => {
+            cmd('--permanent', '--ipset=f2bs4-sshd', '--remove-entry=203.0.113.7');
+            cmd('--reload');
+          },
+        },
+        {
+          name: 'firewall-cmd --permanent --delete-policy=f2b-store, --delete-ipset of each of ours, then --reload',
+          run: () => {
+            cmd('--permanent', '--delete-policy=f2b-store');
+            for (const ipset of cmd('--permanent', '--get-ipsets').split(/\s+/).filter((n) => n.startsWith('f2bs'))) cmd('--permanent', `--delete-ipset=${ipset}`);
+            cmd('--reload');
+          },
+        },
+      ],
+      async plantForeign() {
+        planted = true;
+        cmd('--permanent', `--new-ipset=${CONTRACT_FOREIGN_IPSET}`, '--type=hash:net');
+        cmd('--permanent', `--ipset=${CONTRACT_FOREIGN_IPSET}`, '--add-entry=198.51.100.0/25');
+        cmd('--permanent', '--zone=public', `--add-rich-rule=${CONTRACT_FOREIGN_RULE}`);
+        cmd('--reload');
+        return async () => [[], ['--permanent']].map((permanent) => [
+          cmd(...permanent, `--ipset=${CONTRACT_FOREIGN_IPSET}`, '--get-entries'), cmd(...permanent, '--zone=public', '--list-rich-rules'),
+        ].join('\n')).join('\n');
+      },
+    };
+    return {
+      // The entries go, the ipsets and the policy stay, as a reboot finds them: making them costs a
+      // firewall-cmd each and a reload, and the scenarios of flush and of an outside wipe make them again.
+      async fresh() {
+        await backend.apply({ add: [], remove: await backend.list() }, [], nowSeconds());
+        if (planted) {
+          planted = false;
+          cmd('--permanent', '--zone=public', `--remove-rich-rule=${CONTRACT_FOREIGN_RULE}`);
+          cmd('--permanent', `--delete-ipset=${CONTRACT_FOREIGN_IPSET}`);
+          cmd('--reload');
+        }
+        return system;
+      },
+      async close() {},
+    };
+  },
+});

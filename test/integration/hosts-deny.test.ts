@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { createHostsDenyBackend } from '../../src/backends/hosts-deny.js';
+import { parseAddress } from '../../src/core/index.js';
 import { runCli, tempDir, type CliResult } from '../helpers/cli.js';
+import { backendContract } from './backend-contract.js';
 
 const FOREIGN_BEFORE = '# hosts.deny kept by hand\nsshd: 10.9.9.9\nALL: PARANOID\n';
 const FOREIGN_AFTER = '# after our block\nvsftpd: 10.8.8.8\n';
@@ -92,4 +95,55 @@ describe('hosts-deny backend through the CLI', () => {
     assert.match(result.stderr, /^f2b-store: the ban is recorded, but applying it failed: hosts-deny: .*\/proc\/version\/hosts\.deny.*next reconcile retries\n$/);
     assert.match(runCli(['--db', db, 'list']).stdout, /203\.0\.113\.77/);
   });
+});
+
+/** The address of one line of our block, read the way tcp_wrappers reads it: `[v6]`, `[v6]/len`, `a.b.c.d/mask`. */
+function addressOfLine(line: string): string {
+  const pattern = line.slice(line.indexOf(': ') + 2);
+  const v6 = /^\[([^\]]+)\](\/\d+)?$/.exec(pattern);
+  if (v6) return parseAddress(`${v6[1]}${v6[2] ?? ''}`).text;
+  const [net, mask] = pattern.split('/');
+  if (mask === undefined) return parseAddress(pattern).text;
+  const bits = mask.split('.').reduce((n, octet) => n + [...Number(octet).toString(2)].filter((b) => b === '1').length, 0);
+  return parseAddress(`${net}/${bits}`).text;
+}
+
+backendContract({
+  name: 'hosts-deny',
+  async open() {
+    const tmp = tempDir();
+    let scenario = 0;
+    return {
+      async fresh() {
+        const file = join(tmp.dir, `hosts.deny.${++scenario}`);
+        const text = (): string => (existsSync(file) ? readFileSync(file, 'utf8') : '');
+        const inner = (): string[] => {
+          const found = /# BEGIN f2b-store\n([\s\S]*)# END f2b-store\n/.exec(text());
+          return found ? found[1]!.split('\n').filter((l) => l !== '') : [];
+        };
+        const state = (): string => (existsSync(file) ? `${statSync(file).ino} ${statSync(file).mtimeMs} ${text()}` : 'absent');
+        return {
+          backend: createHostsDenyBackend({ file, daemons: 'ALL' }),
+          shown: async () => inner().map((line) => `* ${addressOfLine(line)}`).sort(),
+          objects: async () => text().split('\n').filter((l) => l.endsWith(' f2b-store')),
+          watch() {
+            const was = state();
+            return () => (state() === was ? [] : [`${file} written`]);
+          },
+          wipes: [
+            { name: 'the file emptied', run: () => writeFileSync(file, '') },
+            { name: 'the file deleted', run: () => rmSync(file) },
+            { name: 'our block taken out by hand', run: () => writeFileSync(file, text().replace(/# BEGIN f2b-store\n[\s\S]*# END f2b-store\n/, '')) },
+          ],
+          async plantForeign() {
+            writeFileSync(file, `${FOREIGN_BEFORE}${text()}${FOREIGN_AFTER}`);
+            return async () => text().replace(/# BEGIN f2b-store\n[\s\S]*# END f2b-store\n/, '');
+          },
+        };
+      },
+      async close() {
+        tmp.cleanup();
+      },
+    };
+  },
 });

@@ -2,19 +2,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { systemExec, type Exec } from '../../src/backends/exec.js';
 import { createNftablesBackend } from '../../src/backends/nftables.js';
-import type { Backend, Command, Entry, EntryKey, JailRule } from '../../src/backends/types.js';
-import { nowSeconds, parseAddress } from '../../src/core/index.js';
-import { diffEntries } from '../../src/reconcile/diff.js';
+import type { Backend, Command, Entry, JailRule } from '../../src/backends/types.js';
+import { nowSeconds } from '../../src/core/index.js';
+import { entry, keys, reconcilePass } from '../helpers/backend.js';
 import { createNetns, type Netns } from '../helpers/netns.js';
+import { backendContract, nftShown, perNamespace, watchedExec } from './backend-contract.js';
 
 const sshd: JailRule = { name: 'sshd', blocktype: 'reject' };
-
-function entry(jail: string, address: string, expiresAt: number | null = null): Entry {
-  const parsed = parseAddress(address);
-  return { jail, address: parsed.text, family: parsed.family, expiresAt };
-}
-
-const keys = (entries: readonly EntryKey[]): string[] => entries.map((e) => `${e.jail} ${e.address}`).sort();
 
 interface Run {
   readonly ns: Netns;
@@ -42,25 +36,29 @@ function inNetns(fn: (run: Run) => Promise<void>): () => Promise<void> {
   };
 }
 
-/** Commands that may change something: everything but `nft -j … list …`. */
-const changing = (commands: readonly Command[]): Command[] =>
-  commands.filter((c) => !(c.argv[0] === 'nft' && c.argv[1] === '-j' && c.argv.includes('list') && c.stdin === undefined));
-
-/** One reconcile pass as the reconciler does it: ensure → list → diff → apply. */
-async function reconcile(backend: Backend, jails: readonly JailRule[], desired: readonly Entry[], now: number) {
-  const ensured = (await backend.ensure(jails, now)).ran;
-  const { diff, unchanged } = diffEntries(backend.represent(desired), await backend.list());
-  const report = await backend.apply(diff, jails, now);
-  return { ensured, diff, unchanged, report };
-}
+/** Commands that only read: `nft -j … list …`. */
+const reads = (c: Command): boolean => c.argv[0] === 'nft' && c.argv[1] === '-j' && c.argv.includes('list') && c.stdin === undefined;
+/** Commands that may change something. */
+const changing = (commands: readonly Command[]): Command[] => commands.filter((c) => !reads(c));
 
 /** Reconciles again and checks that nothing needed changing and nothing was run that changes state. */
 async function assertSettled(run: Run, jails: readonly JailRule[], desired: readonly Entry[], now: number): Promise<void> {
   const before = run.commands.length;
-  const again = await reconcile(run.backend, jails, desired, now);
+  const again = await reconcilePass(run.backend, jails, desired, now);
   assert.deepEqual(again.ensured, []);
-  assert.deepEqual(again.diff, { add: [], remove: [] });
+  assert.deepEqual([again.report.added, again.report.removed], [0, 0]);
   assert.deepEqual(changing(run.commands.slice(before)), [], 'no state-changing command');
+}
+
+/** Our table's set elements as `nft -j list` shows them, as `keys()` gives them (jail from the set name). */
+function shown(ns: Netns): string[] {
+  let json: string;
+  try {
+    json = ns.run(['nft', '-j', 'list', 'table', 'inet', 'f2b-store']);
+  } catch {
+    return [];
+  }
+  return nftShown(json, /^(?:addr|net)[46]-(.+)$/);
 }
 
 const FOREIGN = `
@@ -121,7 +119,7 @@ describe('nftables backend in a network namespace (real nft)', () => {
     await assertSettled(run, [sshd], [], now);
   }));
 
-  it('adds IPv4, IPv6 and a CIDR, lists exactly them, and removes them', inNetns(async (run) => {
+  it('gives each entry its remaining time as the kernel timeout: none when permanent, five years kept', inNetns(async (run) => {
     const { ns, backend } = run;
     const now = nowSeconds();
     const year = 365 * 86_400;
@@ -129,9 +127,8 @@ describe('nftables backend in a network namespace (real nft)', () => {
       entry('sshd', '203.0.113.7'), entry('sshd', '2001:db8::7', now + 3600), entry('sshd', '198.51.100.0/24'), entry('sshd', '2001:db8:1::/48'),
       entry('sshd', '203.0.113.77', now + 5 * year),
     ];
-    const { report } = await reconcile(backend, [sshd], desired, now);
-    assert.deepEqual(report, { added: 5, removed: 0, failed: [] });
-    assert.deepEqual(keys(await backend.list()), keys(desired));
+    const { report } = await reconcilePass(backend, [sshd], desired, now);
+    assert.deepEqual([report.added, report.failed], [5, []]);
     const elements = (set: string): unknown[] => {
       const listed = JSON.parse(ns.run(['nft', '-j', 'list', 'set', 'inet', 'f2b-store', set])) as { nftables: { set?: { elem?: unknown[] } }[] };
       return listed.nftables.find((o) => o.set)?.set?.elem ?? [];
@@ -145,11 +142,6 @@ describe('nftables backend in a network namespace (real nft)', () => {
     assert.equal(long?.elem.val, '203.0.113.77');
     assert.ok(long.elem.timeout > 5 * year - 100 && long.elem.timeout <= 5 * year, `a five-year ban keeps its timeout: ${long.elem.timeout}`);
     await assertSettled(run, [sshd], desired, now);
-
-    const removal = await reconcile(backend, [sshd], [], now);
-    assert.deepEqual(removal.report, { added: 0, removed: 5, failed: [] });
-    assert.deepEqual(await backend.list(), []);
-    await assertSettled(run, [sshd], [], now);
   }));
 
   it('holds an address inside a banned prefix and the prefix; nested prefixes come back when the wider is lifted', inNetns(async (run) => {
@@ -160,14 +152,14 @@ describe('nftables backend in a network namespace (real nft)', () => {
     const narrow = entry('sshd', '198.51.100.0/26');
     const host6 = entry('sshd', '2001:db8::7');
     const wide6 = entry('sshd', '2001:db8::/32');
-    const first = await reconcile(backend, [sshd], [host, wide, narrow, host6, wide6], now);
+    const first = await reconcilePass(backend, [sshd], [host, wide, narrow, host6, wide6], now);
     assert.deepEqual(first.report.failed, []);
     assert.deepEqual(keys(await backend.list()), keys([host, wide, host6, wide6]), 'the /26 inside the /24 is left out');
     assert.match(ns.run(['nft', 'get', 'element', 'inet', 'f2b-store', 'net4-sshd', '{', '198.51.100.7', '}']), /198\.51\.100\.0\/24/);
     await assertSettled(run, [sshd], [host, wide, narrow, host6, wide6], now);
 
-    const lifted = await reconcile(backend, [sshd], [host, narrow, host6], now);
-    assert.deepEqual(lifted.report, { added: 1, removed: 2, failed: [] }, 'the /24 goes and the /26 takes its place in one batch');
+    const lifted = await reconcilePass(backend, [sshd], [host, narrow, host6], now);
+    assert.deepEqual([lifted.report.added, lifted.report.removed, lifted.report.failed], [1, 2, []], 'the /24 goes and the /26 takes its place in one batch');
     assert.deepEqual(keys(await backend.list()), keys([host, narrow, host6]));
     await assertSettled(run, [sshd], [host, narrow, host6], now);
   }));
@@ -182,7 +174,7 @@ describe('nftables backend in a network namespace (real nft)', () => {
     const jail: JailRule = { name: 'sshd', port: '2222,8000:8100', blocktype: 'reject' };
     assert.equal(probe(ns, '203.0.113.5', 2222), 'open');
     const desired = [entry('sshd', '203.0.113.5'), entry('sshd', '198.51.100.0/24'), entry('sshd', '2001:db8::5'), entry('sshd', '2001:db8:1::/48')];
-    assert.deepEqual((await reconcile(backend, [jail], desired, now)).report.failed, []);
+    assert.deepEqual((await reconcilePass(backend, [jail], desired, now)).report.failed, []);
     // Over lo the kernel does not hand the ICMPv6 error of an IPv6 reject back to the socket, so
     // a rejected IPv6 connection shows as a timeout here; IPv4 shows the reject itself.
     for (const from of ['203.0.113.5', '198.51.100.77', '2001:db8::5', '2001:db8:1::9']) {
@@ -193,7 +185,7 @@ describe('nftables backend in a network namespace (real nft)', () => {
     }
     await backend.ensure([{ ...jail, blocktype: 'drop' }], now);
     assert.equal(probe(ns, '203.0.113.5', 2222), 'timeout', 'drop: no answer at all');
-    await reconcile(backend, [jail], [], now);
+    await reconcilePass(backend, [jail], [], now);
     assert.equal(probe(ns, '203.0.113.5', 2222), 'open', 'unbanned');
   }));
 
@@ -218,7 +210,7 @@ describe('nftables backend in a network namespace (real nft)', () => {
 
     const changed: JailRule[] = [{ name: 'sshd', blocktype: 'drop' }, ...jails.slice(1)];
     const desired = [entry('sshd', '203.0.113.7')];
-    await reconcile(backend, jails, desired, now);
+    await reconcilePass(backend, jails, desired, now);
     const ran = (await backend.ensure(changed, now)).ran;
     assert.equal(ran.length, 1);
     assert.equal(ran[0]!.stdin!.split('\n').filter((l) => l.startsWith('delete rule')).length, 4, 'only the sshd rules are replaced');
@@ -241,7 +233,7 @@ describe('nftables backend in a network namespace (real nft)', () => {
   it('retries one by one when the batch fails: an absent element is no failure, a refused one is reported', inNetns(async (run) => {
     const { backend, commands } = run;
     const now = nowSeconds();
-    await reconcile(backend, [sshd], [entry('sshd', '198.51.100.0/24'), entry('sshd', '203.0.113.9')], now);
+    await reconcilePass(backend, [sshd], [entry('sshd', '198.51.100.0/24'), entry('sshd', '203.0.113.9')], now);
     const before = commands.length;
     const add = Array.from({ length: 200 }, (_, i) => entry('sshd', `203.0.113.${i + 10}`, now + 600));
     const report = await backend.apply({
@@ -256,7 +248,7 @@ describe('nftables backend in a network namespace (real nft)', () => {
     assert.equal((await backend.list()).length, 202);
   }));
 
-  it('restores exactly the desired entries after `nft delete table` and after `nft flush ruleset`', inNetns(async (run) => {
+  it('repairs only what is missing: one deleted rule, one flushed set', inNetns(async (run) => {
     const { ns, backend } = run;
     const now = nowSeconds();
     const jails: JailRule[] = [sshd, { name: 'recidive', blocktype: 'drop' }];
@@ -264,47 +256,15 @@ describe('nftables backend in a network namespace (real nft)', () => {
       entry('sshd', '203.0.113.7', now + 600), entry('sshd', '2001:db8::7'), entry('recidive', '198.51.100.0/24'),
       entry('recidive', '198.51.100.0/25'), entry('recidive', '203.0.113.7'),
     ];
-    await reconcile(backend, jails, desired, now);
-    const expected = keys(backend.represent(desired));
-    assert.deepEqual(keys(await backend.list()), expected);
-    for (const wipe of [['nft', 'delete', 'table', 'inet', 'f2b-store'], ['nft', 'flush', 'ruleset']]) {
-      ns.run(wipe);
-      assert.deepEqual(await backend.list(), [], `${wipe.join(' ')} leaves nothing`);
-      const again = await reconcile(backend, jails, desired, now);
-      assert.equal(again.ensured.length, 1);
-      assert.deepEqual(again.report, { added: expected.length, removed: 0, failed: [] });
-      assert.deepEqual(keys(await backend.list()), expected, `restored after ${wipe.join(' ')}`);
-      await assertSettled(run, jails, desired, now);
-    }
+    await reconcilePass(backend, jails, desired, now);
     const handle = /comment "f2b-store addr4-sshd [0-9a-f]+" # handle (\d+)/.exec(ns.run(['nft', '-a', 'list', 'chain', 'inet', 'f2b-store', 'input']));
     ns.run(['nft', 'delete', 'rule', 'inet', 'f2b-store', 'input', 'handle', handle![1]!]);
     ns.run(['nft', 'flush', 'set', 'inet', 'f2b-store', 'net4-recidive']);
-    const repaired = await reconcile(backend, jails, desired, now);
+    const repaired = await reconcilePass(backend, jails, desired, now);
     assert.equal(repaired.ensured[0]!.stdin!.trimEnd().split('\n').length, 1, 'only the missing rule is added');
-    assert.deepEqual(repaired.report, { added: 1, removed: 0, failed: [] });
+    assert.deepEqual([repaired.report.added, repaired.report.removed, repaired.report.failed], [1, 0, []]);
+    assert.deepEqual(keys(await backend.list()), keys(backend.represent(desired)));
     await assertSettled(run, jails, desired, now);
-  }));
-
-  it('leaves foreign tables, sets and rules byte for byte as they were', inNetns(async (run) => {
-    const { ns, backend } = run;
-    const now = nowSeconds();
-    ns.run(['nft', '-f', '-'], FOREIGN);
-    const before = foreign(ns);
-    assert.match(before, /table inet other/);
-    assert.match(before, /table ip filter/);
-    const jails: JailRule[] = [{ name: 'sshd', port: '22', blocktype: 'reject' }];
-    await reconcile(backend, jails, [entry('sshd', '203.0.113.200'), entry('sshd', '198.51.100.0/24'), entry('sshd', '2001:db8::1')], now);
-    await reconcile(backend, [{ ...jails[0]!, blocktype: 'drop' }], [entry('sshd', '203.0.113.9')], now);
-    await assertSettled(run, [{ ...jails[0]!, blocktype: 'drop' }], [entry('sshd', '203.0.113.9')], now);
-    assert.deepEqual(keys(await backend.list()), ['sshd 203.0.113.9'], 'sets of other tables are not ours to list');
-    ns.run(['nft', 'delete', 'table', 'inet', 'f2b-store']);
-    await reconcile(backend, jails, [entry('sshd', '203.0.113.9')], now);
-    assert.equal(foreign(ns), before);
-    await backend.flush();
-    assert.doesNotMatch(ns.run(['nft', 'list', 'ruleset']), /f2b-store \{/);
-    assert.equal(foreign(ns), before);
-    await backend.flush();
-    assert.equal(foreign(ns), before);
   }));
 
   it('applies 100,000 entries to an empty firewall in one pass (time printed)', inNetns(async (run) => {
@@ -313,9 +273,9 @@ describe('nftables backend in a network namespace (real nft)', () => {
     const jails: JailRule[] = [sshd, { name: 'recidive', blocktype: 'drop' }];
     const desired = manyEntries(100_000, now);
     const started = performance.now();
-    const { report } = await reconcile(backend, jails, desired, now);
+    const { report } = await reconcilePass(backend, jails, desired, now);
     const restore = performance.now() - started;
-    assert.deepEqual(report, { added: 100_000, removed: 0, failed: [] });
+    assert.deepEqual([report.added, report.failed], [100_000, []]);
     assert.equal(changing(commands).length, 2, 'one batch to create the objects, one to fill the sets');
 
     const checkStarted = performance.now();
@@ -326,3 +286,21 @@ describe('nftables backend in a network namespace (real nft)', () => {
       + `unchanged check (ensure + list + diff): ${check.toFixed(0)} ms`);
   }));
 });
+
+backendContract(perNamespace({
+  name: 'nftables',
+  refusal: { held: [entry('sshd', '198.51.100.0/24')], refused: entry('sshd', '198.51.100.128/25'), error: /interval overlaps/ },
+}, createNetns, (ns, inner) => {
+  const { exec, watch } = watchedExec(inner, reads);
+  return {
+    backend: createNftablesBackend({ exec }),
+    shown: async () => shown(ns),
+    objects: async () => ns.run(['nft', 'list', 'tables']).split('\n').filter((l) => l.includes('f2b-store')),
+    watch,
+    wipes: ['nft delete table inet f2b-store', 'nft flush ruleset'].map((name) => ({ name, run: () => void ns.run(name.split(' ')) })),
+    async plantForeign() {
+      ns.run(['nft', '-f', '-'], FOREIGN);
+      return async () => foreign(ns);
+    },
+  };
+}));
