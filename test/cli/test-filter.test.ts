@@ -112,10 +112,17 @@ describe('f2b-store test-filter (the built binary)', () => {
     assert.match(noFilter.stderr, /^f2b-store: filter "no-such-filter": no filter "no-such-filter" in .*filter\.d.*\n$/);
     const noLog = cli('test-filter', './missing.log', 'sshd');
     assert.equal(noLog.code, 2);
-    assert.equal(noLog.stderr, 'f2b-store: log file not found: ./missing.log\n');
+    assert.equal(noLog.stderr, 'f2b-store: log file not found: ./missing.log (to test it as one log line, add --line)\n');
+    // A typo of a file name is no log line (a line has spaces): before, it matched nothing with exit 0.
+    const typo = cli('test-filter', 'typo.log', 'sshd');
+    assert.equal(typo.code, 2);
+    assert.match(typo.stderr, /^f2b-store: log file not found: typo\.log /);
+    const asLine = cli('--json', 'test-filter', '--line', 'typo.log', 'sshd');
+    assert.equal(asLine.code, 0, asLine.stderr);
+    assert.equal((JSON.parse(asLine.stdout) as { lines: number }).lines, 1);
     const badRegex = join(config, 'filter.d', 'broken.conf');
     writeFileSync(badRegex, '[Definition]\nfailregex = ^(?P<host>x <HOST>\n');
-    const broken = cli('test-filter', 'x', 'broken');
+    const broken = cli('test-filter', '--line', 'x', 'broken');
     assert.equal(broken.code, 2);
     assert.match(broken.stderr, /broken\.conf:2: .*\n$/, broken.stderr);
   });

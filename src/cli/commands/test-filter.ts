@@ -11,6 +11,7 @@ import { Chunked, printTable } from '../output.js';
 
 interface TestFilterOptions {
   verbose?: boolean;
+  line?: boolean;
   journalmatch?: string;
 }
 
@@ -50,16 +51,18 @@ function journalLog(log: string): JournalLog {
 }
 
 /**
- * LOG is a file when one exists by that name, else the journal when it is named so; something
- * that looks like a path but is not there is a mistake; anything else is one line.
+ * LOG is a file when one exists by that name, else the journal when it is named so; one word that
+ * is neither (a typo of a file name: a log line has spaces) is a mistake; anything else, or
+ * anything with --line, is one line.
  */
-function logSource(log: string): { file: string } | { journal: JournalLog } | { line: string } {
+function logSource(log: string, asLine: boolean): { file: string } | { journal: JournalLog } | { line: string } {
+  if (asLine) return { line: log };
   if (existsSync(log)) {
     if (!statSync(log).isFile()) throw new InputError(`${log} is not a file: give a log file, the journal, or one log line in quotes`);
     return { file: log };
   }
   if (JOURNAL.test(log)) return { journal: journalLog(log) };
-  if (/^\.{0,2}\//.test(log) && !/\s/.test(log)) throw new InputError(`log file not found: ${log}`);
+  if (!/\s/.test(log.trim())) throw new InputError(`log file not found: ${log} (to test it as one log line, add --line)`);
   return { line: log };
 }
 
@@ -111,6 +114,7 @@ export function register(program: Command): void {
     .argument('<log>', 'a log file, the systemd journal (journal, journal[options or match]), or one log line (quoted)')
     .argument('<filter>', 'a filter name (sshd), name with options (sshd[mode=aggressive]) or a path to a .conf file')
     .option('-v, --verbose', 'also print the lines no regex matched')
+    .option('-l, --line', 'LOG is one log line, even when a file has that name or it has no space')
     .option('-m, --journalmatch <match>', "the journal: read with this journalctl match instead of the filter's (FIELD=value, + between alternatives)")
     .addHelpText('after', `
 A filter name is looked up in CONFIG/filter.d, then the filters shipped with f2b-store, then
@@ -131,7 +135,7 @@ says (yes, warn: looked up; raw, no: none).`)
       const ctx = await filterContext(command);
       // Loaded only here: the regex translator would slow every other command's start.
       const { failureAddresses, LogFilter, logLineBatches, runFilter } = await import('../../filter/index.js');
-      const source = logSource(log);
+      const source = logSource(log, options.line === true);
       const journal = 'journal' in source ? source.journal : undefined;
       const file = 'file' in source ? source.file : undefined;
       const line = 'line' in source ? source.line : '';
