@@ -92,6 +92,7 @@ export function parseIni(content: string, file: string): IniFile {
       }
       continue;
     }
+    if (value.startsWith('[')) fail(lineno, 'a section header needs its closing "]"', value);
     if (current === undefined) fail(lineno, 'expected a [section] before this line', value);
     const option = /^(.*?)\s*[=:]\s*(.*)$/.exec(value);
     const key = option?.[1]?.toLowerCase();

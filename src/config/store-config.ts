@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { closest, distance } from 'fastest-levenshtein';
 import ini from 'ini';
 import {
   DEFAULT_LOCKOUT_FLOOR, InputError, OperationError, messageOf, parseDuration, tryParseAddress, type Address, type Duration, type LockoutFloor,
 } from '../core/index.js';
+import { parseIni, type IniFile } from './ini-file.js';
 
 export const DEFAULT_CONFIG_DIR = '/etc/f2b-store';
 export const DEFAULT_DB_PATH = '/var/lib/f2b-store/f2b-store.sqlite3';
@@ -50,15 +52,64 @@ export const DEFAULT_STORE_CONFIG: StoreConfig = {
 
 type Sections = Record<string, Record<string, unknown> | undefined>;
 
-function readIni(path: string): Sections | undefined {
-  let text: string;
+/** Every section and key f2b-store.conf may hold: anything else is a typo worth a warning. */
+const KNOWN_KEYS: Readonly<Record<string, readonly string[]>> = {
+  store: ['dbfile', 'historyage'],
+  reconcile: ['backends', 'schedule', 'fullcheck'],
+  'hosts-deny': ['file', 'daemons'],
+  daemon: ['logfile'],
+  lockout: ['minprefix4', 'minprefix6', 'protect'],
+};
+
+/** The file's text, or undefined when it does not exist. */
+function readText(path: string): string | undefined {
   try {
-    text = readFileSync(path, 'utf8');
+    return readFileSync(path, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new OperationError(`cannot read ${path}: ${messageOf(error)}`, { cause: error });
   }
+}
+
+/**
+ * The file's sections. Its syntax is checked first with the jail files' parser, which names the
+ * file and line of a broken header or a key outside any section (the ini package reads past them).
+ */
+function readIni(path: string): Sections | undefined {
+  const text = readText(path);
+  if (text === undefined) return undefined;
+  parseIni(text, path);
   return ini.parse(text) as Sections;
+}
+
+const suggestion = (word: string, known: readonly string[]): string => {
+  const near = closest(word, [...known]);
+  return distance(word, near) <= 2 ? ` (did you mean ${near}?)` : ` (known: ${known.join(', ')})`;
+};
+
+function unknownKeys(file: IniFile): string[] {
+  const warnings: string[] = [];
+  const where = (line: number): string => `${file.file}:${line}`;
+  for (const section of file.sections) {
+    const known = KNOWN_KEYS[section.name];
+    if (known === undefined) {
+      warnings.push(`${where(section.line)}: unknown section [${section.name}]${suggestion(section.name, Object.keys(KNOWN_KEYS))}: ignored`);
+      continue;
+    }
+    for (const option of section.options.values()) {
+      if (!known.includes(option.key)) warnings.push(`${where(option.line)}: unknown key "${option.key}" in [${section.name}]${suggestion(option.key, known)}: ignored`);
+    }
+  }
+  return warnings;
+}
+
+/** What `check` warns of in f2b-store.conf and .local: sections and keys nothing reads, each with a did-you-mean. */
+export function storeConfigWarnings(dir: string): string[] {
+  return ['f2b-store.conf', 'f2b-store.local'].flatMap((name) => {
+    const path = join(dir, name);
+    const text = readText(path);
+    return text === undefined ? [] : unknownKeys(parseIni(text, path));
+  });
 }
 
 /** Parses a comma list of backend names; `what` names where the list came from, for the error. */

@@ -47,6 +47,30 @@ describe('check and status without a daemon (the built binary)', () => {
     assert.deepEqual((JSON.parse(runCli(['--config', dir, '--json', 'check']).stdout) as { warnings: string[] }).warnings, []);
   });
 
+  it('check names a broken f2b-store.conf by file and line, and warns of unknown sections and keys with a did-you-mean', () => {
+    const dir = join(tmp.dir, 'typos');
+    mkdirSync(dir);
+    const conf = join(dir, 'f2b-store.conf');
+    for (const [text, problem] of [
+      ['[reconcile\nbackends = none\n', /f2b-store\.conf:1: a section header needs its closing "\]": \[reconcile\n$/],
+      ['backends = none\n[reconcile]\n', /f2b-store\.conf:1: expected a \[section\] before this line: backends = none\n$/],
+    ] as const) {
+      writeFileSync(conf, text);
+      const result = runCli(['--config', dir, 'check']);
+      assert.equal(result.code, 2, text);
+      assert.match(result.stderr, problem);
+    }
+    writeFileSync(conf, '[reconcile]\nbackends = none\nschedul = * * * * * *\n[lockuot]\nprotect = 192.0.2.1\n[daemon]\nfoo = 1\n');
+    const warned = runCli(['--config', dir, 'check']);
+    assert.equal(warned.code, 0, warned.stderr);
+    assert.deepEqual(warned.stderr.trim().split('\n'), [
+      `f2b-store: warning: ${conf}:3: unknown key "schedul" in [reconcile] (did you mean schedule?): ignored`,
+      `f2b-store: warning: ${conf}:4: unknown section [lockuot] (did you mean lockout?): ignored`,
+      `f2b-store: warning: ${conf}:7: unknown key "foo" in [daemon] (known: logfile): ignored`,
+    ]);
+    assert.equal(runCli(['--config', dir, 'check', '--strict']).code, 2);
+  });
+
   it('check refuses a broken jail with one line naming the file, line and value', () => {
     const broken = join(tmp.dir, 'broken');
     mkdirSync(broken);
