@@ -77,24 +77,25 @@ describe('nftables: a removal behind its back is heard from `nft monitor`, so a 
       const held = backend.represent(many);
       check.reconciled(counting, { name: 'nftables', added: held.length, removed: 0, kept: 0, unchanged: 0, failed: [], error: null }, held);
       const structural = async (): Promise<undefined> => undefined;
-      assert.deepEqual(await check.due([counting], structural), [], 'the first census finds nothing');
+      assert.deepEqual(await check.due([counting], structural), [], 'the first tick finds nothing');
+      assert.equal(counts, 0, 'a large backend whose removals nft monitor tells is not counted before a removal');
       // Until `nft monitor` listens: an element added and removed again is heard, counted, and changes nothing.
-      for (let i = 0; i < 100 && counts === 1; i++) {
+      for (let i = 0; i < 100 && counts === 0; i++) {
         ns.run(['nft', 'add', 'element', 'inet', 'f2b-store', 'addr4-sshd', '{ 203.0.113.1 }']);
         ns.run(['nft', 'delete', 'element', 'inet', 'f2b-store', 'addr4-sshd', '{ 203.0.113.1 }']);
         await sleep(100);
         assert.deepEqual(await check.due([counting], structural), [], 'an element that came and went is no drift');
       }
-      assert.equal(counts, 2, 'the removal was heard and counted');
+      assert.equal(counts, 1, 'the removal was heard and counted');
       for (let i = 0; i < 5; i++) assert.deepEqual(await check.due([counting], structural), [], 'nothing to do');
-      assert.equal(counts, 2, 'a costly census is not repeated while nothing is removed');
+      assert.equal(counts, 1, 'a costly census is not repeated while nothing is removed');
       ns.run(['nft', 'delete', 'element', 'inet', 'f2b-store', 'addr4-sshd', '{ 198.18.0.7 }']);
       let stale: Awaited<ReturnType<DriftCheck['due']>> = [];
       for (let i = 0; i < 50 && stale.length === 0; i++) {
         await sleep(100);
         stale = await check.due([counting], structural);
       }
-      assert.equal(counts, 3, 'the removal made it count once');
+      assert.equal(counts, 2, 'the removal made it count once');
       assert.match(stale[0]?.why ?? '', /addr4-sshd holds 10499 entries, 10500 expected/, 'and find the missing entry');
     } finally {
       check?.close();
