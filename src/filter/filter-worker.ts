@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
-import type { FilterEntry, FromWorker, LineFailures, ToWorker, WorkerData } from './worker-protocol.js';
-import { PROGRESS_BATCH, PROGRESS_KEY, PROGRESS_LINE, PROGRESS_SLOTS } from './worker-protocol.js';
+import type { FilterEntry, FromWorker, LineFailures, LogText, ToWorker, WorkerData } from './worker-protocol.js';
+import { logTextLines, PROGRESS_BATCH, PROGRESS_KEY, PROGRESS_LINE, PROGRESS_SLOTS } from './worker-protocol.js';
 
 export interface FilterWorkerOptions {
   /** The filters, by key (the daemon's jail names). */
@@ -38,7 +38,7 @@ interface Job {
   id: number;
   readonly path: string;
   readonly keys: readonly string[];
-  readonly lines: readonly string[];
+  readonly lines: readonly string[] | LogText;
   readonly times: readonly number[] | undefined;
   readonly now: number;
   readonly skip: (readonly [string, number])[];
@@ -91,12 +91,12 @@ export class FilterWorker {
 
   /**
    * Runs `lines` of the log `path` through the filters of `keys`, read at time `now` (epoch
-   * seconds, for dates without a year and lines without a date). `times`, when the source knows
+   * seconds, for dates without a year and lines without a date); LogText is decoded by the worker. `times`, when the source knows
    * them (the journal), are the lines' times by index: no date is looked for in those lines.
    * Resolves with the lines that completed failures, by key.
    */
   process(
-    path: string, keys: readonly string[], lines: readonly string[], now: number, times?: readonly number[],
+    path: string, keys: readonly string[], lines: readonly string[] | LogText, now: number, times?: readonly number[],
   ): Promise<Map<string, readonly LineFailures[]>> {
     if (this.closed) return Promise.reject(new Error('the filter worker is closed'));
     return new Promise((resolve, reject) => {
@@ -216,7 +216,7 @@ export class FilterWorker {
     const stuck = this.worker;
     [this.worker, this.progress] = this.spawn();
     await stuck.terminate();
-    this.onSlowLine({ key, path: job.path, index, line: (job.lines[index] ?? '').slice(0, SLOW_LINE_CHARS), ms });
+    this.onSlowLine({ key, path: job.path, index, line: ((Array.isArray(job.lines) ? job.lines as readonly string[] : logTextLines(job.lines as LogText))[index] ?? '').slice(0, SLOW_LINE_CHARS), ms });
     if (this.closed || this.current !== job) return;
     job.skip.push([key, index]);
     this.current = undefined;
