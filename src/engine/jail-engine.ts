@@ -56,6 +56,9 @@ export interface EngineDeps {
   readonly banned?: (address: string, now: number) => boolean;
 }
 
+/** Most parsed addresses kept at once (see JailEngine.parse); past it they are all dropped. */
+const MAX_PARSED = 10_000;
+
 /** Most refused addresses remembered at once, so each refusal is said once per findtime. */
 const MAX_REFUSALS_TOLD = 10_000;
 
@@ -98,6 +101,8 @@ export class JailEngine {
   private total = 0;
   private nextExpiry = Number.NEGATIVE_INFINITY;
   private readonly refusalsTold: TtlCache<string, true>;
+  /** Addresses as the failures name them, parsed: an attacker fails many times, and the ignore checks compare parsed forms. */
+  private readonly parsed = new Map<string, Address | undefined>();
   private readonly log: (message: string) => void;
 
   /** Throws InputError (naming the jail and the value) for options fail2ban would refuse. */
@@ -141,7 +146,7 @@ export class JailEngine {
     this.expire(now);
     const { host } = failure;
     if ((host.kind === 'ip4' || host.kind === 'ip6' || host.kind === 'fid') && !this.ignore.asks) {
-      const address = tryParseAddress(host.cidr === undefined ? host.value : `${host.value}/${host.cidr}`);
+      const address = this.parse(host.cidr === undefined ? host.value : `${host.value}/${host.cidr}`);
       const decision = address && this.count(address, this.ignore.addressReason(address, now), time, failure.lines, now);
       return decision ? [decision] : [];
     }
@@ -156,6 +161,15 @@ export class JailEngine {
       if (decision) decisions.push(decision);
     }
     return decisions;
+  }
+
+  private parse(text: string): Address | undefined {
+    const known = this.parsed.get(text);
+    if (known !== undefined || this.parsed.has(text)) return known;
+    if (this.parsed.size >= MAX_PARSED) this.parsed.clear();
+    const address = tryParseAddress(text);
+    this.parsed.set(text, address);
+    return address;
   }
 
   /** Counts a failure of `address` unless it is ignored (`ignored`: why) or refused; the ban it completes, if any. */
