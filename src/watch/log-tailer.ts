@@ -68,8 +68,11 @@ const SWEEP_MS = 2000;
 /** A rotated file is still read this long: writers keep writing to it until they reopen the log. */
 const ROTATED_GRACE_MS = 10_000;
 const READ_BYTES = 1 << 18;
-/** Chunks read (and prepared) ahead of the one being delivered: the daemon's filter worker matches them meanwhile. */
-const READ_AHEAD = 4;
+/**
+ * Chunks read (and prepared) ahead of the one being delivered: the daemon's filter worker matches
+ * them meanwhile, also through a commit that blocks the main thread for a second on a busy disk.
+ */
+const READ_AHEAD = 16;
 /** Chunks one file may read before the other files' turn (a long catch-up must not starve them). */
 const TURN_CHUNKS = 64;
 
