@@ -1,4 +1,4 @@
-import { describeJournalMatch, journalMatches, journalSourceName, messageOf, parseAddress, type Ban, type JournalCursor, type LockoutCheck, type LogPosition } from '../core/index.js';
+import { describeJournalMatch, journalMatches, journalSourceName, messageOf, monotonicMs, parseAddress, type Ban, type JournalCursor, type LockoutCheck, type LogPosition } from '../core/index.js';
 import type { EnabledJail } from '../config/index.js';
 import type { Backend } from '../backends/index.js';
 import { JailEngine, type BanDecision, type FailureCounterChange } from '../engine/index.js';
@@ -16,19 +16,38 @@ interface Prepared {
   readonly matched: Promise<Map<string, readonly LineFailures[]>>;
 }
 
-/** Batches whose commit may wait for the next one while the tailer is behind: a few ms of a ban's way to the firewall, for far fewer transactions. */
-const MAX_UNCOMMITTED_BATCHES = 8;
+/**
+ * While the tailer is behind, what counted lines caused is committed once this long after the
+ * first of them, or COMMIT_SHARE times as long as the last commit took, whichever is longer (or
+ * after MAX_UNCOMMITTED_BATCHES batches). A commit rewrites every page of the failure counters
+ * an address changed on (most of the table in a burst from many addresses) and fsyncs: fewer,
+ * larger ones write each address's counters once for many of its failures, and keep commits to a
+ * sixth of the time on a slow disk. A ban waits that much longer for the firewall only while the
+ * daemon is behind.
+ */
+const COMMIT_EVERY_MS = 1000;
+const COMMIT_SHARE = 5;
+const MAX_UNCOMMITTED_BATCHES = 256;
+/**
+ * A journal batch is committed at once unless the last commit was less than this long ago; then
+ * a timer commits it (with what follows meanwhile). journald hands entries over a few at a time
+ * while it is busy: one transaction (and fsync) per handful was most of the daemon's CPU.
+ */
+const JOURNAL_COMMIT_GAP_MS = 250;
 
 /** What counted lines caused, not committed yet. */
 interface Uncommitted {
   readonly candidates: Map<string, BanDecision>;
   readonly jails: Set<RunningJail>;
   readonly positions: Map<string, LogPosition>;
+  readonly cursors: Map<string, JournalCursor>;
   batches: number;
+  /** When the first batch of these was counted (monotonicMs). */
+  since: number;
 }
 
 function nothingUncommitted(): Uncommitted {
-  return { candidates: new Map(), jails: new Set(), positions: new Map(), batches: 0 };
+  return { candidates: new Map(), jails: new Set(), positions: new Map(), cursors: new Map(), batches: 0, since: 0 };
 }
 
 /** One jail at work: its engine (failure counters); its filter runs in the filter worker, one per log file there. */
@@ -102,6 +121,12 @@ export class LogJails {
   /** The newest batch prepared of each file: a batch delivered before it is behind. */
   private readonly lastPrepared = new Map<string, LineBatch>();
   private uncommitted = nothingUncommitted();
+  /** How long the last commit of what lines caused took, and when it started (monotonicMs). */
+  private lastCommitMs = 0;
+  private lastCommitAt = Number.NEGATIVE_INFINITY;
+  /** Journal batches and their timed commits, one after another (see JOURNAL_COMMIT_GAP_MS). */
+  private journalWork: Promise<void> = Promise.resolve();
+  private journalTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: LogJailsOptions, definitions: readonly EnabledJail[]) {
     this.worker = new FilterWorker({ filters: filterEntries(definitions), onSlowLine: (slow) => options.log(slowLineMessage(slow)) });
@@ -110,6 +135,8 @@ export class LogJails {
 
   /** Ends the filter worker; no batch is handled after. */
   async close(): Promise<void> {
+    clearTimeout(this.journalTimer);
+    await this.journalWork;
     await this.flush();
     await this.worker.close();
   }
@@ -170,7 +197,8 @@ export class LogJails {
     const now = this.options.now();
     const jails = [...this.jails.values()].filter((jail) => jail.patterns.some((p) => patternMatches(p, batch.path)));
     // Matched in the filter worker: no regex holds up the event loop, and a line past its time budget is dropped.
-    const matched = this.worker.process(batch.path, jails.map((jail) => jail.definition.name), batch.lines, now);
+    // As bytes: the worker decodes them, and a copy of the text costs far less than cloning each line.
+    const matched = this.worker.process(batch.path, jails.map((jail) => jail.definition.name), { bytes: batch.text, encoding: batch.encoding }, now);
     // A batch read ahead is not delivered when the one before it fails: its failure is nobody's.
     matched.catch(() => undefined);
     this.prepared.set(batch, { jails, matched });
@@ -192,26 +220,31 @@ export class LogJails {
       await this.count(jails, results, [batch.position], this.options.now());
     } catch (error) {
       // Read again by the tailer: what the batches before it caused is committed first.
-      await this.commit([], batch.path, this.options.now());
+      await this.commit(batch.path, this.options.now());
       throw error;
     }
     // Behind (the tailer has read the next batch of this file already): the next one commits both, up to a limit.
     const behind = this.lastPrepared.get(batch.path) !== batch;
     if (!behind) this.lastPrepared.delete(batch.path);
-    if (behind && this.uncommitted.batches < MAX_UNCOMMITTED_BATCHES) return;
-    await this.commit([], batch.path, this.options.now());
+    const wait = Math.max(COMMIT_EVERY_MS, COMMIT_SHARE * this.lastCommitMs);
+    if (behind && this.uncommitted.batches < MAX_UNCOMMITTED_BATCHES && monotonicMs() - this.uncommitted.since < wait) return;
+    await this.commit(batch.path, this.options.now());
   }
 
   /** Commits what counted lines caused that is not committed yet (see handle); the worker is no longer needed after. */
   async flush(): Promise<void> {
-    await this.commit([], 'the last lines read', this.options.now());
+    await this.commit('the last lines read', this.options.now());
   }
 
   /**
    * A journal reader's callback, as `handle` for a file: each jail of `source` gets the entries its
    * own journalmatch passes, with their journal time, and the cursor is committed with what they caused.
    */
-  async handleJournal(source: string, batch: JournalBatch): Promise<void> {
+  handleJournal(source: string, batch: JournalBatch): Promise<void> {
+    return this.inJournal(() => this.countJournal(source, batch));
+  }
+
+  private async countJournal(source: string, batch: JournalBatch): Promise<void> {
     const label = `journal (${source})`;
     this.noteDropped(label, batch.dropped);
     const now = this.options.now();
@@ -223,9 +256,26 @@ export class LogJails {
       const results = await this.worker.process(label, [jail.definition.name], entries.map((e) => e.line), now, entries.map((e) => e.time));
       matched.set(jail.definition.name, results.get(jail.definition.name) ?? []);
     }
-    const cursors = batch.cursor === undefined || batch.realtime === undefined ? [] : [{ source, cursor: batch.cursor, realtime: batch.realtime }];
     await this.count(jails, matched, [], now);
-    await this.commit(cursors, label, now);
+    if (batch.cursor !== undefined && batch.realtime !== undefined) this.uncommitted.cursors.set(source, { source, cursor: batch.cursor, realtime: batch.realtime });
+    const wait = this.lastCommitAt + JOURNAL_COMMIT_GAP_MS - monotonicMs();
+    if (wait <= 0) {
+      clearTimeout(this.journalTimer);
+      this.journalTimer = undefined;
+      await this.commit(label, now);
+      return;
+    }
+    this.journalTimer ??= setTimeout(() => {
+      this.journalTimer = undefined;
+      void this.inJournal(() => this.commit(label, this.options.now()));
+    }, wait);
+  }
+
+  /** Runs `work` after the journal work before it: a timed commit never falls in the middle of a batch. */
+  private inJournal(work: () => Promise<void>): Promise<void> {
+    const run = this.journalWork.then(work);
+    this.journalWork = run.catch(() => undefined);
+    return run;
   }
 
   /** The jails reading the journal `source` (journalSourceName of their backend options). */
@@ -242,8 +292,9 @@ export class LogJails {
       this.uncommitted.jails.add(jail);
       for (const { failures } of matched.get(jail.definition.name) ?? []) {
         for (const failure of failures) {
+          const added = jail.engine.add(failure);
           // A burst longer than maxretry decides again every maxretry lines: one ban is enough.
-          for (const decision of await jail.engine.add(failure)) {
+          for (const decision of Array.isArray(added) ? added : await added) {
             const key = `${decision.jail} ${decision.address}`;
             // Read afresh: a commit while this awaited started a new set.
             if (!this.uncommitted.candidates.has(key)) this.uncommitted.candidates.set(key, decision);
@@ -252,16 +303,16 @@ export class LogJails {
       }
     }
     for (const position of positions) this.uncommitted.positions.set(position.path, position);
-    this.uncommitted.batches++;
+    if (this.uncommitted.batches++ === 0) this.uncommitted.since = monotonicMs();
   }
 
   /** Commits what the lines counted so far caused, with where reading stands, and applies the bans. */
-  private async commit(cursors: readonly JournalCursor[], what: string, now: number): Promise<void> {
-    const { candidates, jails, positions } = this.uncommitted;
+  private async commit(what: string, now: number): Promise<void> {
+    const { candidates, jails, positions, cursors } = this.uncommitted;
     this.uncommitted = nothingUncommitted();
     const counters = [...jails].flatMap((jail) => jail.engine.takeChanges());
     try {
-      await this.commitAndApply([...candidates.values()], counters, { positions: [...positions.values()], cursors }, now);
+      await this.commitAndApply([...candidates.values()], counters, { positions: [...positions.values()], cursors: [...cursors.values()] }, now);
     } catch (error) {
       // The lines are counted already: reading them again would count them twice.
       this.options.log(`applying what ${what} caused failed: ${messageOf(error)}; the next reconcile repairs the firewall`);
@@ -275,7 +326,9 @@ export class LogJails {
     const batch = beginBanBatch(this.touching, candidates, now);
     for (const ban of batch.inForce) this.banned.note(ban, now);
     const decisions = batch.fresh;
+    this.lastCommitAt = monotonicMs();
     const results = writer.commit({ bans: decisions, counters, ...at });
+    this.lastCommitMs = monotonicMs() - this.lastCommitAt;
     if (decisions.length === 0) return;
     for (const ban of results?.map((r) => r.ban) ?? decisions) this.banned.note(ban, now);
     const changed = results === undefined

@@ -70,18 +70,29 @@ export class IgnoreList {
 
   /** Why `address` must not be banned, or undefined when nothing ignores it. */
   async reason(address: Address, now: number): Promise<string | undefined> {
-    if (this.options.ignoreself) {
-      const own = this.selfAddresses(now).find(address);
-      if (own) return `ignoreself (${own.text})`;
-    }
-    const listed = this.listed.find(address);
-    if (listed) return `ignoreip ${listed.text}`;
+    const known = this.addressReason(address, now);
+    if (known !== undefined || !this.asks) return known;
     for (const name of this.names) {
       const found = (await this.addressesOf(name, now)).find(address);
       if (found) return `ignoreip ${name} (${found.text})`;
     }
     if (this.command && (await this.commandIgnores(this.command, address, now))) return 'ignorecommand';
     return undefined;
+  }
+
+  /** Whether `reason` has to look something up (a name in ignoreip, an ignorecommand); otherwise `addressReason` is the whole answer. */
+  get asks(): boolean {
+    return this.names.length > 0 || this.command !== undefined;
+  }
+
+  /** Why `address` must not be banned as far as this host's addresses and ignoreip's addresses and networks say. */
+  addressReason(address: Address, now: number): string | undefined {
+    if (this.options.ignoreself) {
+      const own = this.selfAddresses(now).find(address);
+      if (own) return `ignoreself (${own.text})`;
+    }
+    const listed = this.listed.find(address);
+    return listed && `ignoreip ${listed.text}`;
   }
 
   private selfAddresses(now: number): AddressMatcher {

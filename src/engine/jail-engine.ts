@@ -56,8 +56,14 @@ export interface EngineDeps {
   readonly banned?: (address: string, now: number) => boolean;
 }
 
+/** Most parsed addresses kept at once (see JailEngine.parse); past it they are all dropped. */
+const MAX_PARSED = 10_000;
+
 /** Most refused addresses remembered at once, so each refusal is said once per findtime. */
 const MAX_REFUSALS_TOLD = 10_000;
+
+/** What the engine counts of a failure the filter found: who, when, and the lines. */
+export type CountedFailure = Pick<Failure, 'host' | 'time' | 'lines'>;
 
 /** A ban the engine decided on: a BanRequest for the store, with what the engine knows besides. */
 export interface BanDecision extends BanRequest {
@@ -65,8 +71,6 @@ export interface BanDecision extends BanRequest {
   readonly bannedAt: number;
   readonly failures: number;
   readonly matches: readonly string[];
-  /** The count this ban will have: earlier bans (in every jail with overalljails) plus one. */
-  readonly banCount: number;
 }
 
 /** One address's persisted failure counters as the store keeps them; `state` null means delete. */
@@ -97,6 +101,8 @@ export class JailEngine {
   private total = 0;
   private nextExpiry = Number.NEGATIVE_INFINITY;
   private readonly refusalsTold: TtlCache<string, true>;
+  /** Addresses as the failures name them, parsed: an attacker fails many times, and the ignore checks compare parsed forms. */
+  private readonly parsed = new Map<string, Address | undefined>();
   private readonly log: (message: string) => void;
 
   /** Throws InputError (naming the jail and the value) for options fail2ban would refuse. */
@@ -130,21 +136,48 @@ export class JailEngine {
   /**
    * Counts one failure against every address its host stands for (a name may resolve to several),
    * unless ignored; returns the bans it completes. The banned address's counters start afresh.
+   * Synchronous (an array) when nothing has to be looked up: an address, and no host name in
+   * ignoreip and no ignorecommand — the many failures of a burst never wait for a promise.
    */
-  async add(failure: Failure): Promise<BanDecision[]> {
+  add(failure: CountedFailure): BanDecision[] | Promise<BanDecision[]> {
     const now = this.deps.now();
     const time = Math.min(failure.time ?? now, now);
     if (time < now - this.options.findtime) return [];
     this.expire(now);
+    const { host } = failure;
+    if ((host.kind === 'ip4' || host.kind === 'ip6' || host.kind === 'fid') && !this.ignore.asks) {
+      const address = this.parse(host.cidr === undefined ? host.value : `${host.value}/${host.cidr}`);
+      const decision = address && this.count(address, this.ignore.addressReason(address, now), time, failure.lines, now);
+      return decision ? [decision] : [];
+    }
+    return this.addLookingUp(failure, time, now);
+  }
+
+  private async addLookingUp(failure: CountedFailure, time: number, now: number): Promise<BanDecision[]> {
     const decisions: BanDecision[] = [];
     for (const text of await failureAddresses(failure.host, this.options.usedns, this.resolve)) {
       const address = tryParseAddress(text);
-      if (!address || (await this.ignore.reason(address, now)) !== undefined || this.refused(address, now)) continue;
-      this.total++;
-      const reached = this.windows.record(address.text, time, failure.lines);
-      if (reached && this.deps.banned?.(address.text, now) !== true) decisions.push(this.decide(address.text, reached));
+      const decision = address && this.count(address, await this.ignore.reason(address, now), time, failure.lines, now);
+      if (decision) decisions.push(decision);
     }
     return decisions;
+  }
+
+  private parse(text: string): Address | undefined {
+    const known = this.parsed.get(text);
+    if (known !== undefined || this.parsed.has(text)) return known;
+    if (this.parsed.size >= MAX_PARSED) this.parsed.clear();
+    const address = tryParseAddress(text);
+    this.parsed.set(text, address);
+    return address;
+  }
+
+  /** Counts a failure of `address` unless it is ignored (`ignored`: why) or refused; the ban it completes, if any. */
+  private count(address: Address, ignored: string | undefined, time: number, lines: readonly string[], now: number): BanDecision | undefined {
+    if (ignored !== undefined || this.refused(address, now)) return undefined;
+    this.total++;
+    const reached = this.windows.record(address.text, time, lines);
+    return reached && this.deps.banned?.(address.text, now) !== true ? this.decide(address.text, reached) : undefined;
   }
 
   /** Clears the counters of `address` (or of every address inside it, for a network): it was unbanned by hand. */
@@ -215,7 +248,8 @@ export class JailEngine {
 
   private decide(address: string, counted: AddressFailures): BanDecision {
     const { increment } = this.options;
-    const previous = this.deps.previousBans(address, increment.enabled && increment.overalljails ? undefined : this.jail);
+    // Only bantime.increment needs the history (one store read per ban); the store counts the ban itself.
+    const previous = increment.enabled ? this.deps.previousBans(address, increment.overalljails ? undefined : this.jail) : 0;
     const seconds = this.banTime(previous, this.deps.random ?? Math.random);
     const bannedAt = this.deps.now();
     return {
@@ -226,7 +260,6 @@ export class JailEngine {
       expiresAt: seconds === null ? null : bannedAt + seconds,
       failures: counted.times.length,
       matches: counted.matches,
-      banCount: previous + 1,
     };
   }
 

@@ -5,8 +5,8 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { LogFilter } from './log-filter.js';
-import type { FilterEntry, FromWorker, LineFailures, ToWorker, WorkerData } from './worker-protocol.js';
-import { PROGRESS_BATCH, PROGRESS_KEY, PROGRESS_LINE } from './worker-protocol.js';
+import type { FilterEntry, FromWorker, LineFailures, LogText, ToWorker, WorkerData } from './worker-protocol.js';
+import { logTextLines, PROGRESS_BATCH, PROGRESS_KEY, PROGRESS_LINE } from './worker-protocol.js';
 
 const port = parentPort;
 if (port === null) throw new Error('match-worker.js runs as a worker thread of FilterWorker');
@@ -41,18 +41,20 @@ function filterFor(key: string, path: string): LogFilter {
 function runBatch(message: Extract<ToWorker, { type: 'batch' }>): void {
   now = message.now;
   Atomics.store(progress, PROGRESS_BATCH, message.id);
+  const text = Array.isArray(message.lines) ? message.lines as readonly string[] : logTextLines(message.lines as LogText);
+  const { times } = message;
   for (const [k, key] of message.keys.entries()) {
     Atomics.store(progress, PROGRESS_LINE, -1);
     Atomics.store(progress, PROGRESS_KEY, k);
     const filter = filterFor(key, message.path);
     const skip = new Set(message.skip.filter(([k]) => k === key).map(([, index]) => index));
     const lines: LineFailures[] = [];
-    const { lines: text, times } = message;
     for (let index = 0; index < text.length; index++) {
       if (skip.has(index)) continue;
       Atomics.store(progress, PROGRESS_LINE, index);
       const { failures } = filter.processLine(text[index] as string, times?.[index]);
-      if (failures.length > 0) lines.push({ index, failures });
+      // Only what the daemon counts goes back: each object crosses to the main thread by copy.
+      if (failures.length > 0) lines.push({ index, failures: failures.map(({ host, time, lines: matched }) => ({ host, time, lines: matched })) });
     }
     post({ type: 'result', id: message.id, key, lines });
   }

@@ -9,14 +9,33 @@ export type LineDecoder = (bytes: Buffer) => string;
  * does); other names are looked up as WHATWG labels, accepting Python's spellings (`latin-1`, `utf_8`).
  */
 export function lineDecoder(encoding = 'utf-8'): LineDecoder {
+  const name = encodingName(encoding);
+  if (name === 'utf-8') return utf8;
+  const decoder = new TextDecoder(name, { fatal: false });
+  return (bytes) => decoder.decode(bytes);
+}
+
+/**
+ * The WHATWG name of a jail's `logencoding` (`auto` and `utf-8` give `utf-8`), accepting Python's
+ * spellings (`latin-1`, `utf_8`): what a thread decoding the lines (the filter worker) is told.
+ */
+export function encodingName(encoding = 'utf-8'): string {
   const label = encoding.trim().toLowerCase();
-  if (label === 'auto') return utf8;
+  if (label === 'auto') return 'utf-8';
   const decoder = [label, label.replace(/_/g, '-'), label.replace(/[-_]/g, '')].map(textDecoder).find((d) => d !== undefined);
   if (decoder === undefined) throw new InputError(`logencoding: unknown encoding '${encoding}'`);
-  if (decoder.encoding === 'utf-8') return utf8;
   // Lines are split on the byte 0x0A, which in UTF-16 is half of a character.
   if (decoder.encoding.startsWith('utf-16')) throw new InputError(`logencoding: '${encoding}' is not supported (lines are split on the byte \\n)`);
-  return (bytes) => decoder.decode(bytes);
+  return decoder.encoding;
+}
+
+/** The lines of `text` (complete lines, each ending in `\n`, as LineSplitter.pushText gives them), a trailing `\r` dropped. */
+export function splitLines(text: Buffer, decode: LineDecoder): string[] {
+  const lines: string[] = [];
+  for (let start = 0, end = text.indexOf(10); end !== -1; start = end + 1, end = text.indexOf(10, start)) {
+    lines.push(decode(text.subarray(start, text[end - 1] === 13 && end > start ? end - 1 : end)));
+  }
+  return lines;
 }
 
 function utf8(bytes: Buffer): string {
@@ -62,16 +81,39 @@ export class LineSplitter {
   }
 
   push(chunk: Buffer): string[] {
-    const lines: string[] = [];
+    return this.lines(this.pushText(chunk));
+  }
+
+  /** The lines of what pushText gave, decoded. */
+  lines(text: Buffer): string[] {
+    return splitLines(text, this.decode);
+  }
+
+  /**
+   * The complete lines of `chunk` (and of the line begun before it) as they were read, each
+   * ending in `\n`, without the lines over the limit: one copy, decoded later (by the filter worker).
+   */
+  pushText(chunk: Buffer): Buffer {
+    const parts: Buffer[] = [];
     let start = 0;
+    let run = 0;
     for (let end = chunk.indexOf(10, start); end !== -1; end = chunk.indexOf(10, start)) {
-      const line = this.finish(chunk.subarray(start, end));
-      if (line === undefined) this.dropped++;
-      else lines.push(line);
+      if (this.pendingBytes > 0) {
+        const line = this.finish(chunk.subarray(start, end + 1));
+        if (line === undefined) this.dropped++;
+        else parts.push(line);
+        run = end + 1;
+      } else if (end - start - (chunk[end - 1] === 13 && end > start ? 1 : 0) > this.maxLineBytes) {
+        if (run < start) parts.push(chunk.subarray(run, start));
+        this.dropped++;
+        run = end + 1;
+      }
       start = end + 1;
     }
+    if (run < start) parts.push(chunk.subarray(run, start));
     this.keep(chunk.subarray(start));
-    return lines;
+    // Copied: the chunk's buffer is reused for the next read.
+    return Buffer.concat(parts);
   }
 
   reset(): void {
@@ -80,17 +122,15 @@ export class LineSplitter {
     this.skipped = 0;
   }
 
-  private finish(last: Buffer): string | undefined {
-    const length = this.pendingBytes + last.length;
-    let bytes = last;
-    if (this.pendingBytes > 0) {
-      this.keep(last);
-      bytes = Buffer.concat(this.parts, this.kept);
-    }
+  /** The line begun before, ended by `last` (its `\n` included); undefined when it is over the limit. */
+  private finish(last: Buffer): Buffer | undefined {
+    const length = this.pendingBytes + last.length - 1;
+    // Up to one byte over the limit, every byte was kept (see keep): it may be a `\r`.
+    const bytes = length > this.maxLineBytes + 1 ? undefined : Buffer.concat([...this.parts, last]);
     this.reset();
-    const crlf = bytes.at(-1) === 13 ? 1 : 0;
-    if (length - crlf > this.maxLineBytes) return undefined;
-    return this.decode(bytes.subarray(0, bytes.length - crlf));
+    if (bytes === undefined) return undefined;
+    const crlf = bytes.length >= 2 && bytes[bytes.length - 2] === 13 ? 1 : 0;
+    return length - crlf > this.maxLineBytes ? undefined : bytes;
   }
 
   private keep(part: Buffer): void {

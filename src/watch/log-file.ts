@@ -102,12 +102,23 @@ export class LogFile {
    * said it was not: the bytes at the offset are then the new file's, not the rest of the old one.
    */
   async read(buffer: Buffer): Promise<string[] | undefined | typeof REWRITTEN> {
+    const text = await this.readText(buffer);
+    return text === undefined || text === REWRITTEN ? text : this.splitter.lines(text);
+  }
+
+  /** As `read`, the lines as they were read (each ending in `\n`, see LineSplitter.pushText), not decoded. */
+  async readText(buffer: Buffer): Promise<Buffer | undefined | typeof REWRITTEN> {
     const { bytesRead } = await this.handle.read(buffer, 0, buffer.length, this.readOffset);
     if (bytesRead === 0) return undefined;
     if (this.readOffset > 0 && this.headHash !== '' && (await readHeadHash(this.handle)) !== this.headHash) return REWRITTEN;
     this.readOffset += bytesRead;
     if (this.headHash === '') this.headHash = await readHeadHash(this.handle);
-    return this.splitter.push(buffer.subarray(0, bytesRead));
+    return this.splitter.pushText(buffer.subarray(0, bytesRead));
+  }
+
+  /** The lines of what readText gave, decoded. */
+  lines(text: Buffer): string[] {
+    return this.splitter.lines(text);
   }
 
   /** How many lines over the length limit were dropped unread since the last call. */

@@ -5,15 +5,19 @@ import { watch, type FSWatcher } from 'chokidar';
 import { InputError, monotonicMs, OperationError } from '../core/index.js';
 import { LogFile, REWRITTEN } from './log-file.js';
 import { compileLogPattern, patternLeadsTo, patternMatches, type LogPattern } from './log-pattern.js';
-import { lineDecoder, type LineDecoder } from './line-splitter.js';
+import { encodingName, lineDecoder, type LineDecoder } from './line-splitter.js';
 import { continues, samePosition, type LogPosition } from './log-position.js';
 import { openRotated } from './rotated-file.js';
 
 /** Lines read from a log, in file order, and where reading stands after them. */
 export interface LineBatch {
   readonly path: string;
-  /** Complete lines without `\n` (a trailing `\r` dropped); may be empty when only the position moved. */
+  /** Complete lines without `\n` (a trailing `\r` dropped), decoded when first asked for; may be empty when only the position moved. */
   readonly lines: readonly string[];
+  /** The same lines as they were read: each ends in `\n` (a `\r` before it kept), not decoded. */
+  readonly text: Buffer;
+  /** How `text` decodes: the WHATWG name of the log's encoding (see encodingName). */
+  readonly encoding: string;
   /**
    * Where reading stands AFTER these lines. Persisting it together with what the lines caused
    * means a restart reads each line exactly once. Late lines of a file rotated away carry the
@@ -64,8 +68,13 @@ const SWEEP_MS = 2000;
 /** A rotated file is still read this long: writers keep writing to it until they reopen the log. */
 const ROTATED_GRACE_MS = 10_000;
 const READ_BYTES = 1 << 18;
+/**
+ * Chunks read (and prepared) ahead of the one being delivered: the daemon's filter worker matches
+ * them meanwhile, also through a commit that blocks the main thread for a second on a busy disk.
+ */
+const READ_AHEAD = 16;
 /** Chunks one file may read before the other files' turn (a long catch-up must not starve them). */
-const TURN_CHUNKS = 16;
+const TURN_CHUNKS = 64;
 
 interface Followed {
   /** The file now at the path; undefined while the path does not exist. */
@@ -90,6 +99,7 @@ interface Followed {
 export class LogTailer {
   private readonly patterns: readonly LogPattern[];
   private readonly decode: LineDecoder;
+  private readonly encoding: string;
   private readonly maxLineBytes: number;
   private readonly pollInterval: number;
   private readonly files = new Map<string, Followed>();
@@ -114,6 +124,7 @@ export class LogTailer {
     if (!Number.isInteger(this.maxLineBytes) || this.maxLineBytes < 1) throw new InputError(`maxLineBytes: not a positive integer: ${this.maxLineBytes}`);
     if (!(this.pollInterval > 0)) throw new InputError(`pollInterval: not a positive number of milliseconds: ${this.pollInterval}`);
     this.decode = lineDecoder(options.encoding);
+    this.encoding = encodingName(options.encoding);
     this.patterns = options.paths.map((p) => compileLogPattern(p.pattern, p.tail));
     this.polling = options.polling ?? false;
   }
@@ -240,7 +251,7 @@ export class LogTailer {
     if (current === undefined) return;
     if (!(await this.readOn(path, followed, current, () => current.position(path), TURN_CHUNKS))) this.dirty.add(path);
     else if (!this.closed && !samePosition(followed.reported, current.position(path))) {
-      await this.deliver(followed, { path, lines: [], position: current.position(path), dropped: 0 });
+      await this.deliver(followed, this.batch(path, Buffer.alloc(0), current, current.position(path), 0));
     }
   }
 
@@ -344,44 +355,63 @@ export class LogTailer {
   }
 
   /**
-   * Reads `file` to its end (or for `chunks` chunks: false when there is more). Each chunk is read
-   * (and prepared) while the one before it is delivered; a failed delivery reads both again later.
+   * Reads `file` to its end (or for `chunks` chunks: false when there is more). Up to READ_AHEAD
+   * chunks are read (and prepared) while the ones before them are delivered, in order; a failed
+   * delivery drops the chunks read after it, and all of them are read again later.
    */
   private async readOn(path: string, followed: Followed, file: LogFile, positionOf: () => LogPosition, chunks = Infinity): Promise<boolean> {
-    // A failure is caught at once (it is thrown below, once the chunk being read is in): never an unhandled rejection.
-    let pending: { readonly failure: Promise<{ error: unknown } | undefined>; readonly before: number } | undefined;
+    // Deliveries run one after another; a failure is caught at once (thrown below): never an unhandled rejection.
+    let failed: { readonly error: unknown; readonly before: number } | undefined;
+    let chain = Promise.resolve();
+    const pending: Promise<void>[] = [];
     const delivered = async (): Promise<void> => {
-      if (pending === undefined) return;
-      const { failure, before } = pending;
-      pending = undefined;
-      const failed = await failure;
+      await chain;
+      pending.length = 0;
       if (failed === undefined) return;
-      file.seek(before);
-      throw failed.error;
+      file.seek(failed.before);
+      const { error } = failed;
+      failed = undefined;
+      throw error;
     };
     try {
-      for (let n = 0; !this.closed && n < chunks; n++) {
+      for (let n = 0; !this.closed && n < chunks && failed === undefined; n++) {
         const before = file.offset;
-        const lines = await file.read(this.buffer);
-        if (lines === undefined || lines === REWRITTEN) {
+        const text = await file.readText(this.buffer);
+        if (text === undefined || text === REWRITTEN) {
           await delivered();
           // Rewritten after the check before this read: the next check reads the copy, then the file anew.
-          return lines === undefined;
+          return text === undefined;
         }
         const dropped = file.takeDropped();
-        if (lines.length === 0 && dropped === 0) continue;
-        const batch: LineBatch = { path, lines, position: positionOf(), dropped };
+        if (text.length === 0 && dropped === 0) continue;
+        const batch = this.batch(path, text, file, positionOf(), dropped);
         this.options.prepare?.(batch);
-        await delivered();
-        pending = { failure: this.deliver(followed, batch).then(() => undefined, (error: unknown) => ({ error })), before };
+        chain = chain.then(async () => {
+          if (failed !== undefined) return;
+          try {
+            await this.deliver(followed, batch);
+          } catch (error) {
+            failed = { error, before };
+          }
+        });
+        pending.push(chain);
+        if (pending.length >= READ_AHEAD) await pending.shift();
       }
       await delivered();
     } catch (error) {
-      // A chunk that could not be read: the one being delivered finishes (or is read again) first.
+      // A chunk that could not be read: the ones being delivered finish (or are read again) first.
       await delivered().catch(() => undefined);
       throw error;
     }
     return this.closed;
+  }
+
+  /** A batch whose lines are decoded only when asked for: the daemon's filter worker decodes the text itself. */
+  private batch(path: string, text: Buffer, file: LogFile, position: LogPosition, dropped: number): LineBatch {
+    let lines: string[] | undefined;
+    return { path, text, encoding: this.encoding, position, dropped, get lines() {
+      return lines ??= file.lines(text);
+    } };
   }
 
   private async deliver(followed: Followed, batch: LineBatch): Promise<void> {

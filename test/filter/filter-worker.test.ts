@@ -65,13 +65,15 @@ describe('FilterWorker: filters in a worker thread, with a time budget per line'
       let offset = 0;
       const found: [number, unknown][] = [];
       for (const batch of batches) {
-        batch.forEach((line, i) => { for (const f of filter.processLine(line).failures) found.push([offset + i, f]); });
+        batch.forEach((line, i) => {
+          for (const { host, time, lines: matched } of filter.processLine(line).failures) found.push([offset + i, { host, time, lines: matched }]);
+        });
         offset += batch.length;
       }
       return found;
     };
 
-    it('finds exactly what an in-process LogFilter finds, batch after batch, with multi-line state carried over', async () => {
+    it('finds exactly what an in-process LogFilter finds, batch after batch (as lines, or as the bytes of a file), with multi-line state carried over', async () => {
       const batches: string[][] = [];
       for (let i = 0; i < lines.length; i += 2_500) batches.push(lines.slice(i, i + 2_500));
       const worker = new FilterWorker({ filters: new Map([['sshd', sshd], ['sshd-aggressive', {
@@ -81,7 +83,9 @@ describe('FilterWorker: filters in a worker thread, with a time budget per line'
         const found = new Map<string, [number, unknown][]>([['sshd', []], ['sshd-aggressive', []]]);
         let offset = 0;
         for (const batch of batches) {
-          const results = await worker.process('/var/log/auth.log', ['sshd', 'sshd-aggressive'], batch, NOW);
+          // Every other batch as a file holds it, some lines ending in \r\n.
+          const text = { bytes: Buffer.from(batch.map((line, i) => `${line}${i % 3 === 0 ? '\r' : ''}\n`).join('')), encoding: 'utf-8' };
+          const results = await worker.process('/var/log/auth.log', ['sshd', 'sshd-aggressive'], (offset / 2_500) % 2 === 0 ? batch : text, NOW);
           for (const [key, perLine] of results) for (const { index, failures } of perLine) for (const f of failures) found.get(key)?.push([offset + index, f]);
           offset += batch.length;
         }
