@@ -5,13 +5,13 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { systemExec } from '../../src/backends/exec.js';
 import { createFirewalldBackend } from '../../src/backends/firewalld.js';
-import type { Backend, Command, Entry, EntryKey, JailRule } from '../../src/backends/types.js';
-import { nowSeconds, parseAddress } from '../../src/core/index.js';
+import type { Backend, Entry, EntryKey, JailRule } from '../../src/backends/types.js';
+import { parseAddress } from '../../src/core/index.js';
 import { diffEntries } from '../../src/reconcile/diff.js';
-import { startPrivateFirewalld, type PrivateFirewalld } from '../helpers/firewalld.js';
+import type { PrivateFirewalld } from '../helpers/firewalld.js';
+import { sharedFirewalld } from '../helpers/shared-firewalld.js';
 import { reconcilePass } from '../helpers/backend.js';
 import { createNetns, type Netns } from '../helpers/netns.js';
-import { backendContract, nftShown, watchedExec, type ContractSystem } from './backend-contract.js';
 
 const NOW = 1_700_000_000;
 const JAILS: readonly JailRule[] = [
@@ -28,22 +28,6 @@ const entry = (jail: string, text: string): Entry => {
   return { jail, address: address.text, family: address.family, expiresAt: null };
 };
 const keys = (entries: readonly EntryKey[]): string[] => entries.map((e) => `${e.jail} ${e.address}`).sort();
-
-/** One private firewalld for the file (it takes long to start): the backend's own tests, then the contract's. */
-let started: Promise<PrivateFirewalld> | undefined;
-const savedBus = process.env.DBUS_SYSTEM_BUS_ADDRESS;
-async function sharedFirewalld(): Promise<PrivateFirewalld> {
-  started ??= startPrivateFirewalld();
-  const fw = await started;
-  // firewall-cmd finds firewalld on the system bus; every command the backend runs goes to the private one.
-  process.env.DBUS_SYSTEM_BUS_ADDRESS = fw.busAddress;
-  return fw;
-}
-after(async () => {
-  if (savedBus === undefined) delete process.env.DBUS_SYSTEM_BUS_ADDRESS;
-  else process.env.DBUS_SYSTEM_BUS_ADDRESS = savedBus;
-  await (await started)?.stop();
-});
 
 describe('firewalld backend in a private firewalld', () => {
   let fw: PrivateFirewalld;
@@ -257,81 +241,3 @@ describe('firewalld backend in a private firewalld', () => {
 function parseIpsetsOf(text: string): string[] {
   return text.split(/\s+/).filter((w) => w !== '').sort();
 }
-
-/** Commands that only read: D-Bus getters, and firewall-cmd's --get-, --list-, --info-, --query- options and --state. */
-function reads(command: Command): boolean {
-  const [tool, ...args] = command.argv;
-  if (command.stdin !== undefined) return false;
-  if (tool === 'dbus-send') return args.some((a) => /^org\.fedoraproject\.FirewallD1\.(?:\w+\.)*get\w+$/.test(a));
-  return tool === 'firewall-cmd' && args.some((a) => /^--(?:get|list|info|query)-|^--state$/.test(a));
-}
-
-/** What our ipsets hold in firewalld's own nftables table (what the kernel enforces), as `keys()` gives them. */
-const shownIn = (fw: PrivateFirewalld): string[] => nftShown(fw.netns.run(['nft', '-j', 'list', 'table', 'inet', 'firewalld']), /^f2bs[46]-(.+)$/);
-
-const CONTRACT_FOREIGN_IPSET = 'admin-deny';
-const CONTRACT_FOREIGN_RULE = 'rule family="ipv6" source address="2001:db8:9::/48" drop';
-
-backendContract({
-  name: 'firewalld',
-  refusal: { held: [entry('sshd', '198.51.100.0/24')], refused: entry('sshd', '198.51.100.9'), error: /INVALID_ENTRY: .*overlaps/, extra: 1 },
-  async open() {
-    const fw = await sharedFirewalld();
-    const cmd = (...args: string[]): string => fw.firewallCmd(args).trim();
-    const { exec, watch } = watchedExec(systemExec(fw.netns.name), reads);
-    const backend = createFirewalldBackend({ exec });
-    let planted = false;
-    const system: ContractSystem = {
-      backend,
-      shown: async () => shownIn(fw),
-      objects: async () => [
-        ...cmd('--permanent', '--get-ipsets').split(/\s+/).filter((n) => n.startsWith('f2bs')).map((n) => `permanent ipset ${n}`),
-        ...cmd('--permanent', '--get-policies').split(/\s+/).filter((n) => n === 'f2b-store').map((n) => `permanent policy ${n}`),
-        ...fw.netns.run(['nft', 'list', 'table', 'inet', 'firewalld']).split('\n').filter((l) => l.includes('f2bs')).map((l) => l.trim()),
-      ],
-      watch,
-      wipes: [
-        {
-          name: 'firewall-cmd --permanent --remove-entry of one entry, then --reload',
-          run: () => {
-            cmd('--permanent', '--ipset=f2bs4-sshd', '--remove-entry=203.0.113.7');
-            cmd('--reload');
-          },
-        },
-        {
-          name: 'firewall-cmd --permanent --delete-policy=f2b-store, --delete-ipset of each of ours, then --reload',
-          run: () => {
-            cmd('--permanent', '--delete-policy=f2b-store');
-            for (const ipset of cmd('--permanent', '--get-ipsets').split(/\s+/).filter((n) => n.startsWith('f2bs'))) cmd('--permanent', `--delete-ipset=${ipset}`);
-            cmd('--reload');
-          },
-        },
-      ],
-      async plantForeign() {
-        planted = true;
-        cmd('--permanent', `--new-ipset=${CONTRACT_FOREIGN_IPSET}`, '--type=hash:net');
-        cmd('--permanent', `--ipset=${CONTRACT_FOREIGN_IPSET}`, '--add-entry=198.51.100.0/25');
-        cmd('--permanent', '--zone=public', `--add-rich-rule=${CONTRACT_FOREIGN_RULE}`);
-        cmd('--reload');
-        return async () => [[], ['--permanent']].map((permanent) => [
-          cmd(...permanent, `--ipset=${CONTRACT_FOREIGN_IPSET}`, '--get-entries'), cmd(...permanent, '--zone=public', '--list-rich-rules'),
-        ].join('\n')).join('\n');
-      },
-    };
-    return {
-      // The entries go, the ipsets and the policy stay, as a reboot finds them: making them costs a
-      // firewall-cmd each and a reload, and the scenarios of flush and of an outside wipe make them again.
-      async fresh() {
-        await backend.apply({ add: [], remove: await backend.list() }, [], nowSeconds());
-        if (planted) {
-          planted = false;
-          cmd('--permanent', '--zone=public', `--remove-rich-rule=${CONTRACT_FOREIGN_RULE}`);
-          cmd('--permanent', `--delete-ipset=${CONTRACT_FOREIGN_IPSET}`);
-          cmd('--reload');
-        }
-        return system;
-      },
-      async close() {},
-    };
-  },
-});

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { systemExec, type Exec } from '../../src/backends/exec.js';
 import { createNftablesBackend } from '../../src/backends/nftables.js';
+import { TABLE } from '../../src/backends/nftables-plan.js';
 import type { Backend, Command, Entry, JailRule } from '../../src/backends/types.js';
 import { nowSeconds } from '../../src/core/index.js';
 import { entry, keys, reconcilePass } from '../helpers/backend.js';
@@ -36,8 +37,9 @@ function inNetns(fn: (run: Run) => Promise<void>): () => Promise<void> {
   };
 }
 
-/** Commands that only read: `nft -j … list …`. */
-const reads = (c: Command): boolean => c.argv[0] === 'nft' && c.argv[1] === '-j' && c.argv.includes('list') && c.stdin === undefined;
+/** Commands that only read: `nft -j … list …`, and the probe's batch, which the kernel always rolls back (planProbe). */
+const reads = (c: Command): boolean => (c.argv[0] === 'nft' && c.argv[1] === '-j' && c.argv.includes('list') && c.stdin === undefined)
+  || (c.stdin?.startsWith(`create table ${TABLE}\n`) ?? false);
 /** Commands that may change something. */
 const changing = (commands: readonly Command[]): Command[] => commands.filter((c) => !reads(c));
 
