@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BIN, SAFE_CONFIG } from './cli.js';
 
@@ -9,7 +11,21 @@ export interface DaemonProcess {
   stop(): Promise<number | null>;
 }
 
+/**
+ * A daemon under test never writes the host's /var/log: unless its configuration names a ban log
+ * (`[daemon] logfile`), an f2b-store.local beside it turns the ban log off.
+ */
+export function keepBanLogPrivate(configDir: string): void {
+  const texts = ['f2b-store.conf', 'f2b-store.local'].map((name) => join(configDir, name)).filter((path) => existsSync(path)).map((path) => readFileSync(path, 'utf8'));
+  if (texts.some((text) => /^\s*logfile\s*[=:]/m.test(text))) return;
+  const local = join(configDir, 'f2b-store.local');
+  if (existsSync(local)) throw new Error(`${local} names no [daemon] logfile: set one (or an empty one) so the daemon under test does not write /var/log`);
+  writeFileSync(local, '# Written by test/helpers/daemon.ts: no ban log in /var/log from a test.\n[daemon]\nlogfile =\n');
+}
+
 export function startDaemon(args: readonly string[], env: NodeJS.ProcessEnv = {}): DaemonProcess {
+  const config = args[args.indexOf('--config') + 1];
+  if (args.includes('--config') && config !== undefined) keepBanLogPrivate(config);
   const child = spawn(process.execPath, [BIN, ...args, 'start'], {
     env: { ...process.env, F2B_STORE_CONFIG: SAFE_CONFIG, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -94,7 +94,7 @@ describe('the daemon reading the systemd journal (a private journald), with real
     writer = journald.spawn(['systemd-cat', '-t', 'sshd', sshd], { stdio: ['pipe', 'ignore', 'inherit'] });
     const config = join(tmp.dir, 'etc');
     mkdirSync(config);
-    writeFileSync(join(config, 'f2b-store.conf'), '[reconcile]\nbackends = nftables\nschedule = * * * * * *\n');
+    writeFileSync(join(config, 'f2b-store.conf'), '[reconcile]\nbackends = nftables\nschedule = * * * * * *\n[daemon]\nlogfile =\n');
     // The shipped sshd filter, its own journalmatch (_COMM=sshd …).
     writeFileSync(join(config, 'jail.local'), '[sshd]\nenabled = true\nfilter = sshd\nbackend = systemd\nmaxretry = 3\nfindtime = 10m\nbantime = 1h\n');
     db = join(tmp.dir, 'bans.sqlite3');
