@@ -24,8 +24,8 @@ export function keepBanLogPrivate(configDir: string): void {
 }
 
 export function startDaemon(args: readonly string[], env: NodeJS.ProcessEnv = {}): DaemonProcess {
-  const config = args[args.indexOf('--config') + 1];
-  if (args.includes('--config') && config !== undefined) keepBanLogPrivate(config);
+  const config = args.includes('--config') ? args[args.indexOf('--config') + 1] : env['F2B_STORE_CONFIG'];
+  if (config !== undefined) keepBanLogPrivate(config);
   const child = spawn(process.execPath, [BIN, ...args, 'start'], {
     env: { ...process.env, F2B_STORE_CONFIG: SAFE_CONFIG, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import { BIN, runCli, tempDir } from '../helpers/cli.js';
-import { waitFor } from '../helpers/daemon.js';
+import { keepBanLogPrivate, waitFor } from '../helpers/daemon.js';
 import { privateJournald, type PrivateJournald } from '../helpers/journal.js';
 import { createNetns, type Netns } from '../helpers/netns.js';
 
@@ -182,6 +182,7 @@ describe('the daemon reading the systemd journal (a private journald), with real
     const fail2ban = join(tmp.dir, 'fail2ban');
     cpSync('/etc/fail2ban', fail2ban, { recursive: true });
     writeFileSync(join(fail2ban, 'jail.local'), '[sshd]\nenabled = true\nbackend = systemd\nmaxretry = 3\n');
+    keepBanLogPrivate(fail2ban);
     const other = join(tmp.dir, 'f2b.sqlite3');
     const f2bArgs = ['--db', other, '--config', fail2ban, '--backend', 'none'];
     daemon = await start(f2bArgs);
