@@ -38,6 +38,32 @@ export function inNetns(
   };
 }
 
+/** A backend in a namespace of its own, with every command it ran, in order. */
+export interface RecordedRun {
+  readonly ns: Netns;
+  readonly backend: Backend;
+  readonly commands: Command[];
+}
+
+/** inNetns, recording every command the backend runs. */
+export function inRecordingNetns(create: (options: { exec: Exec }) => Backend, fn: (run: RecordedRun) => Promise<void>): () => Promise<void> {
+  return async () => {
+    const ns = createNetns();
+    try {
+      assert.match(ns.name, /^f2bt-/);
+      const commands: Command[] = [];
+      const inner = systemExec(ns.name);
+      const exec: Exec = (command) => {
+        commands.push(command);
+        return inner(command);
+      };
+      await fn({ ns, backend: create({ exec }), commands });
+    } finally {
+      ns.remove();
+    }
+  };
+}
+
 /** What one reconcile pass did to one backend. */
 export interface Pass {
   /** The reconciler's own report. */

@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { systemExec, type Exec } from '../../src/backends/exec.js';
 import { createNftablesBackend } from '../../src/backends/nftables.js';
-import type { Backend, Command } from '../../src/backends/types.js';
+import type { Command } from '../../src/backends/types.js';
 import { nowSeconds, type Ban } from '../../src/core/index.js';
 import { reconcile } from '../../src/reconcile/index.js';
 import { QUICK_FROM } from '../../src/reconcile/reconcile.js';
-import { entry } from '../helpers/backend.js';
-import { createNetns, type Netns } from '../helpers/netns.js';
+import { entry, inRecordingNetns, type RecordedRun } from '../helpers/backend.js';
+import type { Netns } from '../helpers/netns.js';
 
 const NOW = nowSeconds();
 const COUNT = QUICK_FROM + 50;
@@ -19,28 +18,8 @@ function ban(address: string, jail = 'sshd'): Ban {
 /** COUNT distinct addresses in 10.0.0.0/8. */
 const BANS = Array.from({ length: COUNT }, (_, i) => ban(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`));
 
-interface Run {
-  readonly ns: Netns;
-  readonly backend: Backend;
-  readonly commands: Command[];
-}
-
-function inNetns(fn: (run: Run) => Promise<void>): () => Promise<void> {
-  return async () => {
-    const ns = createNetns();
-    try {
-      const commands: Command[] = [];
-      const inner = systemExec(ns.name);
-      const exec: Exec = (command) => {
-        commands.push(command);
-        return inner(command);
-      };
-      await fn({ ns, backend: createNftablesBackend({ exec }), commands });
-    } finally {
-      ns.remove();
-    }
-  };
-}
+type Run = RecordedRun;
+const inNetns = (fn: (run: Run) => Promise<void>): (() => Promise<void>) => inRecordingNetns(createNftablesBackend, fn);
 
 /** Whether any command listed elements (a full read-back); `-t` structure reads and single-set lists of empty sets aside. */
 const readBack = (commands: readonly Command[]): boolean =>

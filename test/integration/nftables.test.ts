@@ -1,41 +1,17 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { systemExec, type Exec } from '../../src/backends/exec.js';
 import { createNftablesBackend } from '../../src/backends/nftables.js';
 import { TABLE } from '../../src/backends/nftables-plan.js';
-import type { Backend, Command, Entry, JailRule } from '../../src/backends/types.js';
+import type { Command, Entry, JailRule } from '../../src/backends/types.js';
 import { nowSeconds } from '../../src/core/index.js';
-import { entry, keys, reconcilePass } from '../helpers/backend.js';
+import { entry, inRecordingNetns, keys, reconcilePass, type RecordedRun } from '../helpers/backend.js';
 import { createNetns, type Netns } from '../helpers/netns.js';
 import { backendContract, nftShown, perNamespace, watchedExec } from './backend-contract.js';
 
 const sshd: JailRule = { name: 'sshd', blocktype: 'reject' };
 
-interface Run {
-  readonly ns: Netns;
-  readonly backend: Backend;
-  /** Every command the backend ran, in order. */
-  readonly commands: Command[];
-}
-
-/** Runs `fn` with the nftables backend inside a namespace of its own, removed afterwards whatever happens. */
-function inNetns(fn: (run: Run) => Promise<void>): () => Promise<void> {
-  return async () => {
-    const ns = createNetns();
-    try {
-      assert.match(ns.name, /^f2bt-/);
-      const commands: Command[] = [];
-      const inner = systemExec(ns.name);
-      const exec: Exec = (command) => {
-        commands.push(command);
-        return inner(command);
-      };
-      await fn({ ns, backend: createNftablesBackend({ exec }), commands });
-    } finally {
-      ns.remove();
-    }
-  };
-}
+type Run = RecordedRun;
+const inNetns = (fn: (run: Run) => Promise<void>): (() => Promise<void>) => inRecordingNetns(createNftablesBackend, fn);
 
 /** Commands that only read: `nft -j … list …`, and the probe's batch, which the kernel always rolls back (planProbe). */
 const reads = (c: Command): boolean => (c.argv[0] === 'nft' && c.argv[1] === '-j' && c.argv.includes('list') && c.stdin === undefined)
