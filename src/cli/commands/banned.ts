@@ -22,7 +22,11 @@ Examples:
       const store = await ctx.store();
       if (addresses.length === 0) {
         const byJail = new Map<string, string[]>();
-        for (const ban of store.active(ctx.now)) byJail.set(ban.jail, [...(byJail.get(ban.jail) ?? []), ban.address]);
+        for (const ban of store.active(ctx.now)) {
+          const addresses = byJail.get(ban.jail);
+          if (addresses) addresses.push(ban.address);
+          else byJail.set(ban.jail, [ban.address]);
+        }
         if (ctx.json) {
           printJson(Object.fromEntries(byJail));
           return;
