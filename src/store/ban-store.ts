@@ -320,6 +320,13 @@ export class BanStore {
     this.guard(() => this.counters.forget(address));
   }
 
+  /** forgetFailures of many addresses in one transaction (unban --all). */
+  forgetFailuresOf(addresses: readonly string[]): void {
+    this.guard(() => this.db.transaction(() => {
+      for (const address of addresses) this.counters.forget(address);
+    }).immediate());
+  }
+
   /**
    * How often `address` was banned before: in `jail` (the highest ban_count of its rows), or in
    * any jail when `jail` is undefined (every row counts) — for bantime.increment.

@@ -15,7 +15,7 @@ interface UnbanOptions {
 /** Unbanned by hand: their failures start afresh, in the database and in a running daemon. */
 async function forgetFailures(ctx: Context, addresses: readonly string[]): Promise<void> {
   const store = await ctx.store();
-  for (const address of addresses) store.forgetFailures(address);
+  store.forgetFailuresOf(addresses);
   for (let i = 0; i < addresses.length; i += FORGET_BATCH) {
     await askDaemon(controlSocketFor(ctx.dbPath()), { command: 'forget', addresses: addresses.slice(i, i + FORGET_BATCH) });
   }
