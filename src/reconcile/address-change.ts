@@ -37,14 +37,3 @@ export async function changeAddresses<T>(
   return { result, reports: await applyChange(before, after, backends, now, enforce, () => store.activeAnyOrder(now)) };
 }
 
-/** changeAddresses for one address. */
-export function changeAddress<T>(
-  store: Pick<ReconcileStore, 'activeAnyOrder' | 'activeTouchingAll' | 'jailCounts'>,
-  backends: readonly Backend[],
-  address: Address,
-  now: number,
-  change: () => T,
-  options: Omit<EnforceOptions, 'known'> = {},
-): Promise<ChangeResult<T>> {
-  return changeAddresses(store, backends, [address], now, change, options);
-}

@@ -22,7 +22,7 @@ export interface BanBatch<D extends BanKey> {
 
 /**
  * Reads what blocks the addresses of `decisions` before they are written (in one read), and
- * leaves out the bans already in force in their jail: the batch form of changeAddress's `before`.
+ * leaves out the bans already in force in their jail: the batch form of changeAddresses's `before`.
  */
 export function beginBanBatch<D extends BanKey>(store: Touching, decisions: readonly D[], now: number): BanBatch<D> {
   const before = store.activeTouchingAll([...new Set(decisions.map((d) => d.address))], now);

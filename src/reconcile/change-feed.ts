@@ -17,7 +17,7 @@ export type ChangeFeed =
  * Reads the changes other processes made after `cursor` (the daemon's own were applied when it
  * made them). A full reconcile takes them in instead when some were pruned before being read,
  * when there are very many, or when one is of a network (it may overlap many entries, as in
- * changeAddress).
+ * changeAddresses).
  */
 export function readChanges(store: Pick<ReconcileStore, 'latestChange' | 'oldestChange' | 'changesAfter'>, cursor: number): ChangeFeed {
   const upTo = store.latestChange();

@@ -1,4 +1,4 @@
-export { changeAddress, changeAddresses, type ChangeResult } from './address-change.js';
+export { changeAddresses, type ChangeResult } from './address-change.js';
 export { banBatchChange, beginBanBatch, type BanBatch } from './batch-change.js';
 export type { ReconcileStore } from './store-slice.js';
 export { applyChange, reconcile, type BackendReport, type EnforceOptions, type ReconcileOptions } from './reconcile.js';
