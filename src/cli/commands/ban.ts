@@ -23,7 +23,7 @@ export function register(program: Command): void {
     .command('ban')
     .description('record a ban and apply it to every enabled backend')
     .argument('[address...]', 'IPv4 or IPv6 addresses, or CIDR networks such as 198.51.100.0/24')
-    .option('--file <path>', 'also the addresses in this file, one per line, # comments (- for standard input)')
+    .option('--file <path>', 'also the addresses in this file, read as import list reads a list (- for standard input)')
     .option('-j, --jail <jail>', 'jail to hold the ban', 'manual')
     .option('--for <duration>', `how long: 600, 10m, 1h, 7d, 4w, 1y, "1d 12h", at most 100y (default ${formatDuration(DEFAULT_MANUAL_BANTIME)})`)
     .addOption(new Option('--permanent', 'never expires').conflicts('for'))

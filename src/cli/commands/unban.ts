@@ -37,7 +37,7 @@ export function register(program: Command): void {
     .description('lift the bans of an address (in every jail unless --jail) and remove it from every backend')
     .argument('[address...]', 'addresses or CIDR networks, as banned')
     .option('-j, --jail <jail>', 'lift only the bans held by this jail')
-    .option('--file <path>', 'also the addresses in this file, one per line, # comments (- for standard input)')
+    .option('--file <path>', 'also the addresses in this file, read as import list reads a list (- for standard input)')
     .option('--all', 'lift every active ban (of --jail only, when given)')
     .addHelpText('after', `
 Lifted bans stay in the history (see show). An address stays blocked while another jail, or a
