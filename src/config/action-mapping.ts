@@ -1,7 +1,8 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { InputError } from '../core/index.js';
 import { readConfig } from './config-tree.js';
+import { didYouMean } from './did-you-mean.js';
 import { getOption } from './interpolation.js';
 import { parseOptionSpecList } from './option-list.js';
 import { originAt, sourceLines, where, type Origin, type SourcedText } from './sourced-text.js';
@@ -93,6 +94,8 @@ export function blockTypeOf(text: string): BlockType | undefined {
 export interface ActionFiles {
   readonly dirs: readonly string[];
   find(name: string): string | undefined;
+  /** Every action name the dirs hold, for a did-you-mean. */
+  names(): string[];
   /** The [Init] `blocktype` of the action's file, when it has one. */
   blocktype(name: string): string | undefined;
 }
@@ -116,7 +119,14 @@ export function actionFiles(searchDirs: readonly string[]): ActionFiles {
     }
     return blocktypes.get(name);
   };
-  return { dirs: searchDirs, find, blocktype };
+  const names = (): string[] => [...new Set(searchDirs.flatMap((dir) => {
+    try {
+      return readdirSync(dir).flatMap((file) => /^(.+)\.(?:conf|local|py)$/.exec(file)?.[1] ?? []);
+    } catch {
+      return [];
+    }
+  }))];
+  return { dirs: searchDirs, find, names, blocktype };
 }
 
 /**
@@ -145,7 +155,7 @@ export function mapActions(
     }
     const file = files.find(spec.name);
     if (file === undefined && jail.enabled) {
-      throw new InputError(`${where(spec.origin)}: [${jail.name}] action: no action "${spec.name}" in ${files.dirs.join(', ') || '(no action directories)'}`);
+      throw new InputError(`${where(spec.origin)}: [${jail.name}] action: no action "${spec.name}"${didYouMean(spec.name, files.names())} in ${files.dirs.join(', ') || '(no action directories)'}`);
     }
     actions.push({ ...spec, ...(file === undefined ? {} : { file }) });
   }

@@ -3,6 +3,7 @@ import {
   durationTooLong, InputError, JOURNAL_FLAGS, MAX_DURATION, messageOf, parseDuration, tryParseAddress, type Duration, type JournalSource,
 } from '../core/index.js';
 import { evaluateArithmetic } from './arithmetic.js';
+import { didYouMean } from './did-you-mean.js';
 import { parseOptionSpec } from './option-list.js';
 import { asSourceLine, sourceLines, where, type Origin, type SourcedText } from './sourced-text.js';
 
@@ -40,7 +41,7 @@ export function parseBool(v: JailValue): boolean {
   const value = text(v).toLowerCase();
   if (TRUE.includes(value)) return true;
   if (FALSE.includes(value)) return false;
-  return fail(v, `expected true or false (yes/no, on/off, 1/0), not "${text(v)}"`);
+  return fail(v, `expected true or false (yes/no, on/off, 1/0), not "${text(v)}"${didYouMean(value, [...TRUE, ...FALSE])}`);
 }
 
 /** A whole number of at least `min`. */
@@ -116,7 +117,7 @@ export function parseBackend(v: JailValue): { name: string; options: Readonly<Re
   const spec = parseOptionSpec(text(v) || 'auto', () => `${where(origin)}: [${v.jail}] ${v.key}`);
   const name = spec.name.toLowerCase();
   if (!(WATCH_BACKENDS as readonly string[]).includes(name)) {
-    return fail(v, `unknown backend "${spec.name}" (known: ${WATCH_BACKENDS.join(', ')})`);
+    return fail(v, `unknown backend "${spec.name}"${didYouMean(name, WATCH_BACKENDS)} (known: ${WATCH_BACKENDS.join(', ')})`);
   }
   return { name, options: spec.options };
 }
@@ -212,7 +213,7 @@ export function parseIgnoreIp(v: JailValue): string[] {
 export function parseUseDns(v: JailValue): UseDns {
   const value = text(v).toLowerCase();
   if (value === 'yes' || value === 'warn' || value === 'no' || value === 'raw') return value;
-  return fail(v, `expected yes, warn, no or raw, not "${text(v)}"`);
+  return fail(v, `expected yes, warn, no or raw, not "${text(v)}"${didYouMean(value, ['yes', 'warn', 'no', 'raw'])}`);
 }
 
 /** `logencoding`: `auto` (UTF-8) or an encoding Node can decode, by its WHATWG name (`utf-8`, `windows-1252`). */

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { closest, distance } from 'fastest-levenshtein';
 import ini from 'ini';
 import {
   DEFAULT_LOCKOUT_FLOOR, InputError, OperationError, messageOf, parseDuration, tryParseAddress, type Address, type Duration, type LockoutFloor,
 } from '../core/index.js';
+import { didYouMean } from './did-you-mean.js';
 import { parseIni, type IniFile } from './ini-file.js';
 
 export const DEFAULT_CONFIG_DIR = '/etc/f2b-store';
@@ -82,22 +82,17 @@ function readIni(path: string): Sections | undefined {
   return ini.parse(text) as Sections;
 }
 
-const suggestion = (word: string, known: readonly string[]): string => {
-  const near = closest(word, [...known]);
-  return distance(word, near) <= 2 ? ` (did you mean ${near}?)` : ` (known: ${known.join(', ')})`;
-};
-
 function unknownKeys(file: IniFile): string[] {
   const warnings: string[] = [];
   const where = (line: number): string => `${file.file}:${line}`;
   for (const section of file.sections) {
     const known = KNOWN_KEYS[section.name];
     if (known === undefined) {
-      warnings.push(`${where(section.line)}: unknown section [${section.name}]${suggestion(section.name, Object.keys(KNOWN_KEYS))}: ignored`);
+      warnings.push(`${where(section.line)}: unknown section [${section.name}]${didYouMean(section.name, Object.keys(KNOWN_KEYS), true)}: ignored`);
       continue;
     }
     for (const option of section.options.values()) {
-      if (!known.includes(option.key)) warnings.push(`${where(option.line)}: unknown key "${option.key}" in [${section.name}]${suggestion(option.key, known)}: ignored`);
+      if (!known.includes(option.key)) warnings.push(`${where(option.line)}: unknown key "${option.key}" in [${section.name}]${didYouMean(option.key, known, true)}: ignored`);
     }
   }
   return warnings;

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { InputError, nowSeconds } from '../../core/index.js';
-import { jailConfigDir, loadAction, loadJails, storeConfigWarnings } from '../../config/index.js';
+import { jailConfigDir, jailWarnings, loadAction, loadJails, storeConfigWarnings } from '../../config/index.js';
 import { BACKEND_CATALOG } from '../../backends/index.js';
 import { checkSchedule } from '../../reconcile/index.js';
 import { compileLogPattern, matchingFiles } from '../../watch/index.js';
@@ -42,6 +42,7 @@ otherwise, or with --strict when there were warnings. Point it at fail2ban's own
         new JailEngine({ ...jail, jail: jail.name }, { previousBans: () => 0, now: nowSeconds });
         for (const action of jail.actions) loadAction(action, jail);
       }
+      warnings.push(...jailWarnings(dir, jails));
       if (options.strict && warnings.length > 0) {
         throw new InputError(`${warnings[0]}${warnings.length > 1 ? ` (and ${warnings.length - 1} more warning${warnings.length > 2 ? 's' : ''})` : ''}; --strict refuses warnings`);
       }

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { isoTime, nowSeconds } from '../../core/index.js';
-import { enabledJails, loadAction } from '../../config/index.js';
+import { enabledJails, jailConfigDir, jailWarnings, loadAction } from '../../config/index.js';
 import { actionStateFile, BACKEND_CATALOG } from '../../backends/index.js';
 import { createContext } from '../context.js';
 
@@ -50,10 +50,11 @@ those entries are kept and the daemon says so once: f2b-store reconcile --yes re
         banLogFile: ctx.config().logFile,
         lockout: ctx.config().lockout,
         hostAddresses: () => ctx.hostAddresses(),
-        // Filters are compiled here: a bad regex stops start (or a reload) naming its file and line.
+        // Filters are compiled here: a bad regex stops start (or a reload) naming its file and line;
+        // misspelt options and actions that cannot run here are told at each load, as check tells them.
         loadJails: () => {
           const jails = enabledJails(ctx.configDir, BACKEND_CATALOG);
-          for (const warning of compileJailFilters(jails)) log(`warning: ${warning}`);
+          for (const warning of [...compileJailFilters(jails), ...jailWarnings(jailConfigDir(ctx.configDir), jails)]) log(`warning: ${warning}`);
           return jails;
         },
         log,

@@ -1,0 +1,96 @@
+import { ACTION_COMMANDS } from '../core/index.js';
+import { loadAction } from './action-definition.js';
+import { readConfig } from './config-tree.js';
+import { nearest } from './did-you-mean.js';
+import { readIniFile, type IniOptions } from './ini-file.js';
+import type { JailDefinition } from './jail-config.js';
+import { onPath, scriptPrograms } from './script-programs.js';
+import { where } from './sourced-text.js';
+
+/**
+ * The options fail2ban's jail reader acts on (1.0.2's, and the later skip_if_nologs and
+ * systemd_if_nologs), the variables its jail.conf defines for the actions, and f2b-store's (the same).
+ */
+const JAIL_OPTIONS: readonly string[] = [
+  'enabled', 'backend', 'filter', 'logpath', 'logencoding', 'logtimezone', 'action', 'maxretry', 'maxmatches', 'findtime', 'bantime',
+  'bantime.increment', 'bantime.factor', 'bantime.formula', 'bantime.multipliers', 'bantime.maxtime', 'bantime.rndtime',
+  'bantime.overalljails', 'ignoreip', 'ignoreself', 'ignorecommand', 'ignorecache', 'skip_if_nologs', 'systemd_if_nologs',
+  'usedns', 'prefregex', 'ignoreregex', 'failregex', 'maxlines', 'datepattern', 'journalmatch',
+  'banaction', 'banaction_allports', 'port', 'protocol', 'chain', 'mta', 'destemail', 'sender', 'sendername', 'fail2ban_agent', 'mode',
+  'action_', 'action_mw', 'action_mwl', 'action_xarf', 'action_cf_mwl', 'action_blocklist_de', 'action_abuseipdb',
+];
+
+/** Shorter keys (`port`, `mode`) are too near too many words for a guess. */
+const MIN_GUESSED_LENGTH = 5;
+
+/** `%(name)s` and `<name>` in a value; `known/x`, `default/x`, `sshd/x` read `x`. */
+const REFERENCE = /%\(([^)]+)\)s|<([^<>\s]+)>/g;
+
+/** The option names the values refer to: keys that are variables, read through interpolation, whatever their name. */
+function referencedNames(sections: readonly IniOptions[]): Set<string> {
+  const names = new Set<string>();
+  for (const options of sections) {
+    for (const option of options.values()) {
+      for (const match of option.value.text.matchAll(REFERENCE)) {
+        const name = (match[1] ?? match[2] ?? '').toLowerCase();
+        names.add(name.slice(name.lastIndexOf('/') + 1));
+      }
+    }
+  }
+  return names;
+}
+
+/**
+ * Options in the jail files of `configDir` that nothing reads (no jail option, no `%(…)s` or
+ * `<…>` refers to them) and that are a small edit away from one that is read: `maxrety`,
+ * `fitler`. fail2ban takes any other key as a variable for interpolation (`port`, `mytime`),
+ * so only near misses are told.
+ */
+export function misspeltJailOptions(configDir: string): string[] {
+  const files = [...new Set(readConfig(configDir, 'jail').files)].map((file) => readIniFile(file));
+  const sections = files.flatMap((file) => [
+    { name: 'DEFAULT', file: file.file, options: file.defaults },
+    ...file.sections.filter((section) => section.name !== 'INCLUDES').map((section) => ({ name: section.name, file: file.file, options: section.options })),
+  ]);
+  const referenced = referencedNames(sections.map((section) => section.options));
+  const known = new Set([...JAIL_OPTIONS, ...referenced]);
+  const warnings: string[] = [];
+  for (const section of sections) {
+    for (const option of section.options.values()) {
+      if (option.key.length < MIN_GUESSED_LENGTH || known.has(option.key)) continue;
+      const near = nearest(option.key, known);
+      if (near !== undefined) warnings.push(`${where(option)}: unknown option "${option.key}" in [${section.name}] (did you mean ${near}?): ignored`);
+    }
+  }
+  return warnings;
+}
+
+/**
+ * The enabled jails' action.d actions that cannot run on this host: a program their commands
+ * call (see scriptPrograms) is not an executable file, looked up on `path` (a PATH value).
+ */
+export function unrunnableActions(jails: readonly JailDefinition[], path: string): string[] {
+  const warnings: string[] = [];
+  for (const jail of jails) {
+    if (!jail.enabled) continue;
+    // f2b-store's own action is fail2ban's way to call f2b-store: the daemon never runs it.
+    for (const action of jail.actions.filter((a) => a.name !== 'f2b-store')) {
+      const { commands } = loadAction(action, jail);
+      const scripts = ACTION_COMMANDS.flatMap((command) => [commands.inet4[command], commands.inet6[command]]);
+      const missing = [...new Set(scripts.flatMap(scriptPrograms))].filter((program) => !onPath(program, path));
+      if (missing.length === 0) continue;
+      warnings.push(`${where(action.origin)}: jail ${jail.name}: action "${action.name}" cannot run here: ${missing.join(', ')} not found `
+        + `(${missing.length > 1 ? 'install them' : 'install it'}, or choose another action)`);
+    }
+  }
+  return warnings;
+}
+
+/**
+ * What `check` and `start` warn of in the jails loaded from `configDir`: misspelt options and
+ * actions that cannot run here. `path` is where programs are looked up, by default the PATH
+ * the daemon's actions run with (its own).
+ */
+export function jailWarnings(configDir: string, jails: readonly JailDefinition[], path = process.env.PATH ?? ''): string[] {
+  return [...misspeltJailOptions(configDir), ...unrunnableActions(jails, path)];
+}

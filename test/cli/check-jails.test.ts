@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { runCli, tempDir } from '../helpers/cli.js';
+import { startDaemon, waitFor } from '../helpers/daemon.js';
+
+describe('check and start warn of misspelt jail options and of actions that cannot run here (the built binary)', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  let config: string;
+  let local: string;
+  let expected: string[];
+
+  before(() => {
+    tmp = tempDir();
+    config = join(tmp.dir, 'etc');
+    mkdirSync(join(config, 'action.d'), { recursive: true });
+    writeFileSync(join(tmp.dir, 'auth.log'), '');
+    writeFileSync(join(config, 'f2b-store.conf'), '[reconcile]\nbackends = none\n[daemon]\nlogfile =\n');
+    // An action calling a program no host has: nothing runs before a ban, so the daemon can start with it.
+    writeFileSync(join(config, 'action.d', 'page-ops.conf'), '[Definition]\nactionban = f2bt-no-such-pager --to ops "<ip>" || logger paged\n');
+    local = join(config, 'jail.local');
+    writeFileSync(local, `[sshd]\nenabled = true\nfilter = sshd\nlogpath = ${join(tmp.dir, 'auth.log')}\naction = page-ops\n`
+      + 'maxrety = 3\nbantme = 1h\nport = ssh\nmytime = 1h\n');
+    expected = [
+      `${local}:6: unknown option "maxrety" in [sshd] (did you mean maxretry?): ignored`,
+      `${local}:7: unknown option "bantme" in [sshd] (did you mean bantime?): ignored`,
+      `${local}:5: jail sshd: action "page-ops" cannot run here: f2bt-no-such-pager not found (install it, or choose another action)`,
+    ];
+  });
+  after(() => tmp.cleanup());
+
+  it('check: warnings on stderr and exit 0; --json lists them; --strict refuses them', () => {
+    const warned = runCli(['--config', config, 'check']);
+    assert.equal(warned.code, 0, warned.stderr);
+    assert.deepEqual(warned.stderr.trim().split('\n'), expected.map((w) => `f2b-store: warning: ${w}`));
+    assert.match(warned.stdout, /^configuration OK .*: 1 jails, 1 enabled: sshd\n$/);
+    assert.deepEqual((JSON.parse(runCli(['--config', config, '--json', 'check']).stdout) as { warnings: string[] }).warnings, expected);
+    const strict = runCli(['--config', config, 'check', '--strict']);
+    assert.equal(strict.code, 2);
+    assert.equal(strict.stderr, `f2b-store: ${expected[0]} (and 2 more warnings); --strict refuses warnings\n`);
+  });
+
+  it('check: a misspelt value of a closed set is an error with a did-you-mean', () => {
+    const dir = join(tmp.dir, 'values');
+    mkdirSync(dir);
+    for (const [text, problem] of [
+      ['enabled = ture', /jail\.local:2: \[sshd\] enabled: expected true or false .*not "ture" \(did you mean true\?\)\n$/],
+      ['enabled = true\nbackend = pooling', /jail\.local:5: \[sshd\] backend: unknown backend "pooling" \(did you mean polling\?\)/],
+      ['enabled = true\naction = sendmal-whois', /jail\.local:5: \[sshd\] action: no action "sendmal-whois" \(did you mean sendmail-whois\?\) in /],
+    ] as const) {
+      writeFileSync(join(dir, 'jail.local'), `[sshd]\n${text.split('\n')[0]}\nfilter = sshd\nlogpath = /var/log/auth.log\n${text.split('\n')[1] ?? ''}\n`);
+      const result = runCli(['--config', dir, 'check']);
+      assert.equal(result.code, 2, text);
+      assert.match(result.stderr, problem);
+    }
+  });
+
+  it('start logs the same warnings when it loads the jails', async () => {
+    const daemon = startDaemon(['--config', config, '--db', join(tmp.dir, 'bans.sqlite3'), '--backend', 'none']);
+    try {
+      await waitFor('the daemon to watch its log', () => /watching 1 log files/.test(daemon.log()), 60_000);
+      for (const warning of expected) assert.ok(daemon.log().includes(` f2b-store: warning: ${warning}\n`), `${warning} in:\n${daemon.log()}`);
+    } finally {
+      assert.equal(await daemon.stop(), 0, daemon.log());
+    }
+  });
+});
