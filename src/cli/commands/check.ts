@@ -11,7 +11,7 @@ export function register(program: Command): void {
   program
     .command('check')
     .description('load the whole configuration as start would, and report the first problem with its file and line')
-    .option('--strict', 'treat warnings as errors (exit 2): a jail with no log file, a regex only reported')
+    .option('--strict', 'treat warnings as errors (exit 2): a jail with no log file, a misspelt option, an action that cannot run, a regex only reported')
     .addHelpText('after', `
 Reads f2b-store.conf/.local and every jail (jail.conf, jail.d/, jail.local), loads and compiles
 each enabled jail's filter and checks its options (durations, ignoreip, bantime.formula…). A
@@ -19,7 +19,12 @@ regex that can backtrack catastrophically (a nested quantifier such as (\\w+\\s?
 that match the same text under a repetition) is refused; in fail2ban's own filter files it is
 only reported, on stderr.
 A jail none of whose log paths names a file now is watching nothing (on a system that logs only
-to the journal, such as a fresh Debian 12, set backend = systemd for it): a warning.
+to the journal, such as a fresh Debian 12, set backend = systemd for it): a warning. So are an
+option of a jail file that nothing reads and that is a small edit away from one that is read
+(maxrety, fitler: fail2ban takes any other key as a variable for %(name)s), and an enabled
+jail's action calling a program that is not on PATH (sendmail, whois, ufw, curl). A misspelt
+value where the choice is closed (enabled = ture, backend = pooling) is an error, with a
+did-you-mean. start logs the same warnings.
 Exit 0 when all is well (warnings on stderr), 2 with one line naming the file, line and value
 otherwise, or with --strict when there were warnings. Point it at fail2ban's own tree with
 --config /etc/fail2ban.`)
