@@ -148,9 +148,11 @@ describe('firewalld backend in a private firewalld', () => {
     cmd('--permanent', '--ipset=f2bs4-sshd', '--remove-entry=198.51.100.7');
     const started = Date.now();
     cmd('--reload');
+    // Listed as soon as firewall-cmd returns: no reconcile ran in between. The time is printed;
+    // its bound only catches a hang (a reload takes seconds on a loaded 2-core machine).
     const back = keys(await backend.list());
     console.log(`firewalld: bans listed back ${Date.now() - started} ms after the start of firewall-cmd --reload`);
-    assert.ok(Date.now() - started < 5000);
+    assert.ok(Date.now() - started < 60_000);
     assert.deepEqual(back, held.filter((k) => k !== 'sshd 198.51.100.7'));
     assert.equal(probe(), 'ECONNREFUSED');
 
