@@ -15,8 +15,8 @@ const ASSIGNMENT = /^[A-Za-z_]\w*\+?=/;
 /** A run-time tag left in a script after its static tags are substituted (`<ip>`, `<F-USER>`). */
 const TAG = /<[A-Za-z][\w.\-/?=]*>/y;
 
-/** What the next word is: a command's name, its arguments, a case pattern, or the subject of `case`. */
-type Expect = 'command' | 'args' | 'pattern' | 'case';
+/** What the next word is: a command's name, its arguments, a case pattern, the subject of `case`, a function's name. */
+type Expect = 'command' | 'args' | 'pattern' | 'case' | 'function';
 
 /**
  * Reads a shell script as far as needed to know which programs it runs: the first word of every
@@ -56,7 +56,9 @@ class ScriptReader {
       this.redirect = false;
       return;
     }
-    if (this.expect === 'case') {
+    if (this.expect === 'function') {
+      this.expect = 'command';
+    } else if (this.expect === 'case') {
       if (word === 'in') this.expect = 'pattern';
     } else if (this.expect === 'pattern') {
       if (word === 'esac') this.end('args');
@@ -69,6 +71,8 @@ class ScriptReader {
         this.end('args');
       } else if (word === 'for' || word === 'select') {
         this.expect = 'args';
+      } else if (word === 'function') {
+        this.expect = 'function';
       } else if (!RESERVED.has(word)) {
         if (!dynamic && !BUILTINS.has(word) && !/[*?]/.test(word)) this.programs.add(word);
         this.expect = 'args';
@@ -223,6 +227,10 @@ class ScriptReader {
           this.at += 2;
           this.skipTo('))');
           this.expect = 'args';
+        } else if (next === ')') {
+          // `name()`: a function's body follows.
+          this.at += 2;
+          this.expect = 'command';
         } else {
           if (this.expect !== 'pattern') {
             this.depth++;
@@ -270,11 +278,15 @@ class ScriptReader {
   }
 }
 
+/** `name() …` and `function name …`: shell functions, which are called like programs. */
+const FUNCTION = /\bfunction\s+([A-Za-z_][\w.-]*)|([A-Za-z_][\w.-]*)\s*\(\s*\)/g;
+
 /** The programs `script` runs, by the names it calls them (see ScriptReader): first seen first. */
 export function scriptPrograms(script: string): string[] {
   const programs = new Set<string>();
   new ScriptReader(script, programs).read();
-  return [...programs];
+  const functions = new Set([...script.matchAll(FUNCTION)].map((match) => match[1] ?? match[2]));
+  return [...programs].filter((program) => !functions.has(program));
 }
 
 function isExecutable(path: string): boolean {

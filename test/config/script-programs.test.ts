@@ -25,6 +25,7 @@ describe('scriptPrograms: the programs a shell script calls', () => {
       ['$CMD arg; "$(which nft)" list; <mailcmd> -f x; ./local-script', ['which', './local-script']],
       ['awk \'{ print $1 | "sort" }\' file # sort | uniq\nsed -n p', ['awk', 'sed']],
       ['echo $((1 + 2)); (( i++ )); expr 1 + 1', ['expr']],
+      ['notify() { curl -s "$1"; }\nfunction log_it { logger "$@"; }\nnotify x && log_it y', ['curl', 'logger']],
       ['iptables -w -I f2b-<name> 1 -s <ip> -j <blocktype> \\\n  && ip6tables -L', ['iptables', 'ip6tables']],
     ];
     for (const [script, programs] of cases) assert.deepEqual(scriptPrograms(script), programs, script);
