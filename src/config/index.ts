@@ -18,5 +18,5 @@ export {
 } from './jail-config.js';
 export { parseJournalSource, WATCH_BACKENDS, type LogPath, type UseDns } from './jail-values.js';
 export { loadAction, type ActionJail, type LoadedAction } from './action-definition.js';
-export { jailWarnings, misspeltJailOptions, unrunnableActions } from './jail-warnings.js';
+export { jailWarnings, misspeltJailOptions, unresolvedFilterTags, unrunnableActions } from './jail-warnings.js';
 export { onPath, scriptPrograms } from './script-programs.js';

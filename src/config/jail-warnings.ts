@@ -86,11 +86,43 @@ export function unrunnableActions(jails: readonly JailDefinition[], path: string
   return warnings;
 }
 
+/** Tags a regex keeps until it is compiled: fail2ban's address and field tags. */
+const REGEX_TAG = /^(?:HOST|ADDR|IP4|IP6|DNS|CIDR|SUBNET|SKIPLINES|F-.+)$/;
+
 /**
- * What `check` and `start` warn of in the jails loaded from `configDir`: misspelt options and
- * actions that cannot run here. `path` is where programs are looked up, by default the PATH
- * the daemon's actions run with (its own).
+ * `<name>` tags left in an enabled jail's filter regexes that are a small edit away from an
+ * option of the filter: a misspelt choice of a closed set, most often the mode
+ * (`filter = sshd[mode=agressive]` leaves `<mdre-agressive>`, taken as literal text). The
+ * warning names the option whose value made the tag, and the value meant.
+ */
+export function unresolvedFilterTags(jails: readonly JailDefinition[]): string[] {
+  const warnings = new Set<string>();
+  for (const jail of jails) {
+    if (!jail.enabled) continue;
+    const { filter } = jail;
+    const keys = Object.keys(filter.options);
+    for (const regex of [...filter.failregex, ...filter.ignoreregex, ...(filter.prefregex === undefined ? [] : [filter.prefregex])]) {
+      for (const [, tag = ''] of regex.text.matchAll(/<([\w.-]+)>/g)) {
+        const near = REGEX_TAG.test(tag) || keys.includes(tag) ? undefined : nearest(tag, keys);
+        if (near === undefined) continue;
+        // The option whose value the tag holds (`mode = agressive` in `mdre-agressive`), and the value that makes the known key.
+        const cause = Object.entries(filter.options).find(([key, value]) => key !== tag && value.length >= 3 && tag.includes(value));
+        const [before = '', after = ''] = cause === undefined ? [] : tag.split(cause[1]);
+        const meant = cause !== undefined && near.startsWith(before) && near.endsWith(after) ? near.slice(before.length, near.length - after.length) : undefined;
+        const what = cause === undefined || meant === undefined ? `<${tag}> (did you mean <${near}>?)` : `${cause[0]} = ${cause[1]} (did you mean ${meant}?)`;
+        warnings.add(`${where(jail.origin)}: jail ${jail.name}: filter ${filter.name}: ${what}: <${tag}> names no option of the filter `
+          + `and stays literal text in its regex (${where(regex)})`);
+      }
+    }
+  }
+  return [...warnings];
+}
+
+/**
+ * What `check` and `start` warn of in the jails loaded from `configDir`: misspelt options, a
+ * misspelt choice left in a filter's regexes, and actions that cannot run here. `path` is where
+ * programs are looked up, by default the PATH the daemon's actions run with (its own).
  */
 export function jailWarnings(configDir: string, jails: readonly JailDefinition[], path = process.env.PATH ?? ''): string[] {
-  return [...misspeltJailOptions(configDir), ...unrunnableActions(jails, path)];
+  return [...misspeltJailOptions(configDir), ...unresolvedFilterTags(jails), ...unrunnableActions(jails, path)];
 }

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { jailWarnings, loadJails, misspeltJailOptions, SHIPPED_CONFIG_DIR, unrunnableActions } from '../../src/config/index.js';
+import {
+  jailWarnings, loadJails, misspeltJailOptions, SHIPPED_CONFIG_DIR, SHIPPED_FILTER_DIR, unresolvedFilterTags, unrunnableActions,
+} from '../../src/config/index.js';
 import { BACKEND_CATALOG } from '../../src/backends/index.js';
 import { tempDir } from '../helpers/cli.js';
 
@@ -54,6 +56,31 @@ describe('misspeltJailOptions: options nothing reads that are a small edit away 
     assert.deepEqual(misspeltJailOptions(SHIPPED_CONFIG_DIR), []);
     assert.deepEqual(misspeltJailOptions('/etc/fail2ban'), []);
     assert.deepEqual(misspeltJailOptions(tmp.dir), []);
+  });
+});
+
+describe('unresolvedFilterTags: a misspelt choice left in a filter\'s regexes as a tag that names nothing', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  beforeEach(() => { tmp = tempDir(); });
+  afterEach(() => tmp.cleanup());
+
+  const warnings = (local: string): string[] => {
+    writeFiles(tmp.dir, { 'jail.local': local });
+    return unresolvedFilterTags(loadJails(tmp.dir, BACKEND_CATALOG));
+  };
+
+  it('names the jail, the option and the value meant, and the regex line', () => {
+    const sshd = join(SHIPPED_FILTER_DIR, 'sshd.conf');
+    const [line] = warnings('[sshd]\nenabled = true\nfilter = sshd[mode=agressive]\nlogpath = /var/log/auth.log\n');
+    assert.match(line ?? '', new RegExp(`^${join(tmp.dir, 'jail.local')}:1: jail sshd: filter sshd: mode = agressive \\(did you mean aggressive\\?\\): `
+      + `<mdre-agressive> names no option of the filter and stays literal text in its regex \\(${sshd}:\\d+\\)$`));
+  });
+
+  it('every mode of the shipped sshd filter, and a disabled jail, give none', () => {
+    for (const mode of ['normal', 'ddos', 'extra', 'aggressive']) {
+      assert.deepEqual(warnings(`[sshd]\nenabled = true\nfilter = sshd[mode=${mode}]\nlogpath = /var/log/auth.log\n`), [], mode);
+    }
+    assert.deepEqual(warnings('[sshd]\nenabled = false\nfilter = sshd[mode=agressive]\n'), []);
   });
 });
 

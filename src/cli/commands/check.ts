@@ -21,10 +21,11 @@ only reported, on stderr.
 A jail none of whose log paths names a file now is watching nothing (on a system that logs only
 to the journal, such as a fresh Debian 12, set backend = systemd for it): a warning. So are an
 option of a jail file that nothing reads and that is a small edit away from one that is read
-(maxrety, fitler: fail2ban takes any other key as a variable for %(name)s), and an enabled
-jail's action calling a program that is not on PATH (sendmail, whois, ufw, curl). A misspelt
-value where the choice is closed (enabled = ture, backend = pooling) is an error, with a
-did-you-mean. start logs the same warnings.
+(maxrety, fitler: fail2ban takes any other key as a variable for %(name)s), a filter mode
+that names nothing (sshd[mode=agressive]), and an enabled jail's action calling a program that
+is not on PATH (sendmail, whois, ufw, curl). A misspelt value where the choice is closed
+(enabled = ture, backend = pooling) is an error, with a did-you-mean. start logs the same
+warnings.
 Exit 0 when all is well (warnings on stderr), 2 with one line naming the file, line and value
 otherwise, or with --strict when there were warnings. Point it at fail2ban's own tree with
 --config /etc/fail2ban.`)
