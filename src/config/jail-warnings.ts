@@ -108,7 +108,8 @@ export function unresolvedFilterTags(jails: readonly JailDefinition[]): string[]
         // The option whose value the tag holds (`mode = agressive` in `mdre-agressive`), and the value that makes the known key.
         const cause = Object.entries(filter.options).find(([key, value]) => key !== tag && value.length >= 3 && tag.includes(value));
         const [before = '', after = ''] = cause === undefined ? [] : tag.split(cause[1]);
-        const meant = cause !== undefined && near.startsWith(before) && near.endsWith(after) ? near.slice(before.length, near.length - after.length) : undefined;
+        const fits = near.length > before.length + after.length && near.startsWith(before) && near.endsWith(after);
+        const meant = cause !== undefined && fits ? near.slice(before.length, near.length - after.length) : undefined;
         const what = cause === undefined || meant === undefined ? `<${tag}> (did you mean <${near}>?)` : `${cause[0]} = ${cause[1]} (did you mean ${meant}?)`;
         warnings.add(`${where(jail.origin)}: jail ${jail.name}: filter ${filter.name}: ${what}: <${tag}> names no option of the filter `
           + `and stays literal text in its regex (${where(regex)})`);
