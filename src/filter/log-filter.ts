@@ -140,6 +140,26 @@ function compileAll(sources: readonly RegexSource[], compile: (text: string) => 
 }
 
 /**
+ * For a text beginning with a given UTF-16 unit, `next[i]` is the first failregex at or after `i`
+ * that can match it (the count of failregexes when none can). Most failregexes can only begin
+ * with fixed text, and most lines match none of them: with every failregex tried on every line
+ * (test-filter), a line is tried only on those that can begin as it does.
+ */
+function failregexTables(regexes: readonly FailRegex[]): (unit: number) => readonly number[] {
+  const table = (fits: (regex: FailRegex) => boolean): number[] => {
+    const next = new Array<number>(regexes.length + 1).fill(regexes.length);
+    for (let i = regexes.length - 1; i >= 0; i--) next[i] = fits(regexes[i] as FailRegex) ? i : next[i + 1] as number;
+    return next;
+  };
+  const other = table((regex) => regex.firstUnits === undefined);
+  const byUnit = new Map<number, readonly number[]>();
+  for (const { firstUnits } of regexes) for (const unit of firstUnits ?? []) {
+    if (!byUnit.has(unit)) byUnit.set(unit, table((regex) => regex.firstUnits?.has(unit) ?? true));
+  }
+  return (unit) => byUnit.get(unit) ?? other;
+}
+
+/**
  * Which lines of `orgLines` a match in `buf` (their joined text) covered, and which it did not:
  * the lines the match touches, minus those a `<SKIPLINES>` group swallowed.
  */
@@ -189,6 +209,8 @@ export class LogFilter {
   private readonly dates: DateDetector | undefined;
   private readonly prefregex: FailRegex | undefined;
   private readonly failregex: readonly FailRegex[];
+  /** See failregexTables. */
+  private readonly nextFailregex: (unit: number) => readonly number[];
   private readonly ignoreregex: readonly FailRegex[];
   private readonly maxlines: number;
   private buffer: TupleLine[] = [];
@@ -218,6 +240,7 @@ export class LogFilter {
     this.failregex = compileAll(definition.failregex, (text) => compileFailRegex(text, {
       kind: 'failregex', multiline: this.maxlines > 1, useDns, ...(prefregex ? { prefregex } : {}),
     }), warn);
+    this.nextFailregex = failregexTables(this.failregex);
     this.ignoreregex = compileAll(definition.ignoreregex, (text) => compileFailRegex(text, { kind: 'ignoreregex', useDns }), warn);
     this.warnings = warnings;
   }
@@ -308,10 +331,18 @@ export class LogFilter {
     }
 
     let ignoredBy: number | undefined;
-    for (let index = 0; index < this.failregex.length; index++) {
-      const regex = this.failregex[index];
-      if (!regex) continue;
+    const count = this.failregex.length;
+    let unit = -1;
+    let next: readonly number[] = NONE;
+    for (let index = 0; index < count; index++) {
       buf ??= bufferText(this.buffer);
+      if (buf.charCodeAt(0) !== unit) {
+        unit = buf.charCodeAt(0);
+        next = this.nextFailregex(unit);
+      }
+      index = next[index] as number;
+      const regex = this.failregex[index];
+      if (!regex) break;
       const match = regex.search(buf);
       if (!match) continue;
       if (hits === NONE) hits = [];
