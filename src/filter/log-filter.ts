@@ -78,8 +78,8 @@ interface FailData {
 const joinTuple = (t: TupleLine): string => t[0] + t[2];
 /**
  * The line's texts copied out of whatever they are slices of: a line read from a file is a slice
- * of a 64 KiB chunk, and a session that keeps it keeps the whole chunk alive (a session lives for
- * thousands of lines, so every young-generation collection copied and then promoted such chunks).
+ * of a 64 KiB chunk (the daemon's, of a batch), and a session that kept it would keep the whole
+ * chunk alive for as long as the session lasts.
  */
 const detached = (t: TupleLine): TupleLine => {
   // Slicing a concatenation flattens it into one new string of the line's length, which the slices then share.
