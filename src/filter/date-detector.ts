@@ -66,6 +66,8 @@ const NONE = 0x7fffffff;
 // A template unused this long may be overtaken when reordering.
 const UNUSED_SECONDS = 300;
 const ALNUM = /[\p{L}\p{N}]/u;
+/** The assertion fail2ban appends to a date that must end at a word boundary. */
+const WORD_END_ASSERTION = String.raw`(?=\b|\W|$)`;
 
 /**
  * fail2ban's DateDetector.matchTime: try the template that matched last (within the same
@@ -89,6 +91,13 @@ class TemplateSearch implements DateDetector {
   private readonly readValues: (string | undefined)[] = [];
   private readNowWall = NaN;
   private readTime: number | undefined;
+  /** The last date found, when it spans `lastFoundText` from the line start: see sameDate. */
+  private lastFound: DateMatch | undefined;
+  private lastFoundText = '';
+  private lastFoundNowWall = NaN;
+  private lastFoundRegex: RegExp | undefined;
+  /** Per template, a sticky copy of its regex when sameDate may use it, else null. */
+  private readonly sticky = new Map<DateTemplate, RegExp | null>();
 
   constructor(
     templates: readonly DateTemplate[],
@@ -105,6 +114,8 @@ class TemplateSearch implements DateDetector {
   }
 
   match(line: string): DateMatch | undefined {
+    const same = this.sameDate(line);
+    if (same !== undefined) return same;
     const entries = this.entries;
     const count = entries.length;
     let match: RegExpExecArray | null = null;
@@ -166,11 +177,48 @@ class TemplateSearch implements DateDetector {
     return this.won(line, match, winner);
   }
 
+  /**
+   * The date of the line before, when this line begins with the text that date spanned from the
+   * line start and the same line-begin template matches it there with the same end (most lines
+   * of a log begin with the date of the line before: no match array, no groups, no instant to
+   * make). The groups are then the same: the regex looks at nothing past the end of its match
+   * but the one character its end assertion tests (sameDateRegex), so any path tried before the
+   * one that matched fails on this line as it did on that one.
+   */
+  private sameDate(line: string): DateMatch | undefined {
+    const found = this.lastFound;
+    const regex = this.lastFoundRegex;
+    if (found === undefined || regex === undefined || !line.startsWith(this.lastFoundText)) return undefined;
+    const now = this.now();
+    if (this.context.local.toWall(now) !== this.lastFoundNowWall) return undefined;
+    regex.lastIndex = 0;
+    if (!regex.test(line) || regex.lastIndex !== this.lastFoundText.length) return undefined;
+    this.record(line, this.lastIndex, 0, regex.lastIndex, now);
+    return found;
+  }
+
   private won(line: string, match: RegExpExecArray, index: number): DateMatch {
     const now = this.now();
-    const entry = this.entries[index] as Entry;
-    const distance = match.index;
+    const template = (this.entries[index] as Entry).template;
     const end = matchEnd(match);
+    this.record(line, index, match.index, end, now);
+    const found = this.dateOf(template, match, now);
+    this.lastFound = found;
+    this.lastFoundRegex = match.index === 0 && end > 0 ? this.stickyOf(template) : undefined;
+    this.lastFoundText = this.lastFoundRegex === undefined ? '' : line.slice(0, end);
+    this.lastFoundNowWall = this.context.local.toWall(now);
+    return found;
+  }
+
+  private stickyOf(template: DateTemplate): RegExp | undefined {
+    let regex = this.sticky.get(template);
+    if (regex === undefined) this.sticky.set(template, regex = sameDateRegex(template));
+    return regex ?? undefined;
+  }
+
+  /** What a template winning at `distance`..`end` changes in the search's state. */
+  private record(line: string, index: number, distance: number, end: number, now: number): void {
+    const entry = this.entries[index] as Entry;
     entry.hits += 1;
     entry.lastUsed = now;
     entry.distance = distance;
@@ -183,8 +231,9 @@ class TemplateSearch implements DateDetector {
     this.lastEndBefore = end > 0 ? line.charAt(end - 1) : line.charAt(line.length - 1);
     this.lastEndAt = line.charAt(end);
     this.lastIndex = index !== 0 && index !== this.lastIndex ? this.reorder(index) : index;
+  }
 
-    const template = entry.template;
+  private dateOf(template: DateTemplate, match: RegExpExecArray, now: number): DateMatch {
     const text = match[template.dateGroup];
     let start = match.index;
     if (template.prefixGroup !== 0) start += (match[template.prefixGroup] ?? '').length;
@@ -261,6 +310,19 @@ function search(template: DateTemplate, line: string, pos: number, endpos: numbe
   const regex = template.regex;
   regex.lastIndex = pos;
   return regex.exec(endpos < line.length ? line.slice(0, endpos) : line);
+}
+
+/**
+ * A sticky copy of a line-begin template's regex, for sameDate: only when the regex looks at
+ * nothing past its match but the character after it (the `(?=\b|\W|$)` fail2ban appends): no
+ * other lookahead, and no multi-line `^`.
+ */
+function sameDateRegex(template: DateTemplate): RegExp | null {
+  const { regex, flags } = template;
+  if ((flags & LINE_BEGIN) === 0 || (flags & LINE_END) !== 0 || regex.multiline) return null;
+  const source = regex.source.endsWith(WORD_END_ASSERTION) ? regex.source.slice(0, -WORD_END_ASSERTION.length) : regex.source;
+  if (source.includes('(?=') || source.includes('(?!')) return null;
+  return new RegExp(regex.source, `${regex.flags.replace('g', '')}y`);
 }
 
 function matchEnd(match: RegExpExecArray): number {

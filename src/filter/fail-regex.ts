@@ -36,6 +36,8 @@ export interface FailRegex {
   readonly groupNames: readonly string[];
   /** The JavaScript pattern it runs. */
   readonly javascript: { readonly source: string; readonly flags: string };
+  /** The UTF-16 code units a match can begin with, when it can only begin at the start of `buf`; else undefined. */
+  readonly firstUnits: ReadonlySet<number> | undefined;
   /**
    * Search `buf` the way fail2ban does: `buf` is the date-stripped line, or lines, each ending in
    * `\n` (fail2ban always searches `line + "\n"`; `$` matches before that final newline).
@@ -87,6 +89,7 @@ export function compileFailRegex(text: string, options: FailRegexOptions): FailR
     regex,
     groupNames,
     javascript: compiled.javascript,
+    firstUnits: compiled.firstUnits,
     match: (buf) => search(buf)?.captures,
     search,
     test: (buf) => compiled.test(buf),

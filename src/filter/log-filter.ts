@@ -4,6 +4,7 @@ import { catastrophicBacktracking, describeBacktracking } from './backtracking.j
 import { createDateDetector, type DateDetector } from './date-detector.js';
 import { compileFailRegex, failureHost, type FailCaptures, type FailRegex, type FailRegexMatch, type FailureHost } from './fail-regex.js';
 import type { UseDns } from './fail-tags.js';
+import { SessionCache } from './session-cache.js';
 
 /** A log line split around its date as fail2ban keeps it: [before the date, the date text, after]. */
 type TupleLine = readonly [string, string, string];
@@ -75,6 +76,18 @@ interface FailData {
 }
 
 const joinTuple = (t: TupleLine): string => t[0] + t[2];
+/**
+ * The line's texts copied out of whatever they are slices of: a line read from a file is a slice
+ * of a 64 KiB chunk (the daemon's, of a batch), and a session that kept it would keep the whole
+ * chunk alive for as long as the session lasts.
+ */
+const detached = (t: TupleLine): TupleLine => {
+  // Slicing a concatenation flattens it into one new string of the line's length, which the slices then share.
+  const text = `\n${t[0]}${t[1]}${t[2]}`;
+  const date = 1 + t[0].length;
+  const rest = date + t[1].length;
+  return [text.slice(1, date), text.slice(date, rest), text.slice(rest)];
+};
 const fullLine = (t: TupleLine): string => t[0] + t[1] + t[2];
 /** The text fail2ban searches: each line without its date, each ending in a newline. */
 const bufferText = (lines: readonly TupleLine[]): string => {
@@ -127,6 +140,26 @@ function compileAll(sources: readonly RegexSource[], compile: (text: string) => 
 }
 
 /**
+ * For a text beginning with a given UTF-16 unit, `next[i]` is the first failregex at or after `i`
+ * that can match it (the count of failregexes when none can). Most failregexes can only begin
+ * with fixed text, and most lines match none of them: with every failregex tried on every line
+ * (test-filter), a line is tried only on those that can begin as it does.
+ */
+function failregexTables(regexes: readonly FailRegex[]): (unit: number) => readonly number[] {
+  const table = (fits: (regex: FailRegex) => boolean): number[] => {
+    const next = new Array<number>(regexes.length + 1).fill(regexes.length);
+    for (let i = regexes.length - 1; i >= 0; i--) next[i] = fits(regexes[i] as FailRegex) ? i : next[i + 1] as number;
+    return next;
+  };
+  const other = table((regex) => regex.firstUnits === undefined);
+  const byUnit = new Map<number, readonly number[]>();
+  for (const { firstUnits } of regexes) for (const unit of firstUnits ?? []) {
+    if (!byUnit.has(unit)) byUnit.set(unit, table((regex) => regex.firstUnits?.has(unit) ?? true));
+  }
+  return (unit) => byUnit.get(unit) ?? other;
+}
+
+/**
  * Which lines of `orgLines` a match in `buf` (their joined text) covered, and which it did not:
  * the lines the match touches, minus those a `<SKIPLINES>` group swallowed.
  */
@@ -176,12 +209,14 @@ export class LogFilter {
   private readonly dates: DateDetector | undefined;
   private readonly prefregex: FailRegex | undefined;
   private readonly failregex: readonly FailRegex[];
+  /** See failregexTables. */
+  private readonly nextFailregex: (unit: number) => readonly number[];
   private readonly ignoreregex: readonly FailRegex[];
   private readonly maxlines: number;
   private buffer: TupleLine[] = [];
   private lastDate: number | undefined;
   private lastDateText = '';
-  private readonly sessions = new Map<string, { at: number; data: FailData }>();
+  private readonly sessions = new SessionCache<FailData>(SESSION_LIMIT, SESSION_SECONDS);
   private noMatch: LineResult = { failures: NONE, hits: NONE, nofail: false, ignoredBy: undefined, dateTemplate: undefined };
   /** Regexes of fail2ban's own filters that can backtrack catastrophically, one message each. */
   readonly warnings: readonly string[];
@@ -205,6 +240,7 @@ export class LogFilter {
     this.failregex = compileAll(definition.failregex, (text) => compileFailRegex(text, {
       kind: 'failregex', multiline: this.maxlines > 1, useDns, ...(prefregex ? { prefregex } : {}),
     }), warn);
+    this.nextFailregex = failregexTables(this.failregex);
     this.ignoreregex = compileAll(definition.ignoreregex, (text) => compileFailRegex(text, { kind: 'ignoreregex', useDns }), warn);
     this.warnings = warnings;
   }
@@ -295,10 +331,18 @@ export class LogFilter {
     }
 
     let ignoredBy: number | undefined;
-    for (let index = 0; index < this.failregex.length; index++) {
-      const regex = this.failregex[index];
-      if (!regex) continue;
+    const count = this.failregex.length;
+    let unit = -1;
+    let next: readonly number[] = NONE;
+    for (let index = 0; index < count; index++) {
       buf ??= bufferText(this.buffer);
+      if (buf.charCodeAt(0) !== unit) {
+        unit = buf.charCodeAt(0);
+        next = this.nextFailregex(unit);
+      }
+      index = next[index] as number;
+      const regex = this.failregex[index];
+      if (!regex) break;
       const match = regex.search(buf);
       if (!match) continue;
       if (hits === NONE) hits = [];
@@ -394,8 +438,8 @@ export class LogFilter {
    * `<F-MLFFORGET>` the end of the session, and several user names in one session count as failure.
    */
   private mergeSession(mlfid: string, fail: FailData, forget: string | undefined, matched: readonly TupleLine[], now: number): FailData {
-    this.expireSessions(now);
-    const session = this.sessions.get(mlfid);
+    this.sessions.expire(now);
+    const data = this.sessions.get(mlfid);
     const values = fail.values;
     let flags = 0;
     const NOFAIL = 1, FORGET = 2, WAS_NOFAIL = 4, GAINED = 8;
@@ -408,8 +452,7 @@ export class LogFilter {
     if (forget) flags |= FORGET;
     let users: Set<string> | undefined;
     let merged: FailData;
-    if (session) {
-      const data = session.data;
+    if (data) {
       if (values.user) (data.users ??= new Set()).add(values.user);
       users = data.users;
       if (data.values.nofail) flags |= WAS_NOFAIL;
@@ -426,8 +469,7 @@ export class LogFilter {
       if ((flags & FORGET) === 0) {
         if (values.user) merged.users = new Set([values.user]);
         users = merged.users;
-        this.sessions.set(mlfid, { at: now, data: merged });
-        this.trimSessions();
+        this.sessions.add(mlfid, merged, now);
       }
     }
     if (merged.pending || (users && users.size > 1)) {
@@ -438,26 +480,12 @@ export class LogFilter {
     }
     if ((flags & NOFAIL) === 0) {
       const lines = [...merged.nofailMatches, ...merged.matches];
-      if ((flags & GAINED) === 0) lines.push(...matched);
+      if ((flags & GAINED) === 0) for (const line of matched) lines.push(detached(line));
       merged.nofailMatches = [];
       merged.matches = lines;
     } else if ((flags & (NOFAIL | FORGET)) === NOFAIL) {
-      merged.nofailMatches = [...merged.nofailMatches, ...matched];
+      merged.nofailMatches = [...merged.nofailMatches, ...matched.map(detached)];
     }
     return merged;
-  }
-
-  private expireSessions(now: number): void {
-    for (const [id, session] of this.sessions) {
-      if (session.at > now - SESSION_SECONDS) break;
-      this.sessions.delete(id);
-    }
-  }
-
-  private trimSessions(): void {
-    for (const id of this.sessions.keys()) {
-      if (this.sessions.size <= SESSION_LIMIT) break;
-      this.sessions.delete(id);
-    }
   }
 }

@@ -16,20 +16,28 @@ export function* logLineBatches(path: string): Generator<string[]> {
     const decoder = new StringDecoder('utf8');
     let rest = '';
     for (let read = readSync(fd, buffer, 0, CHUNK_BYTES, null); read > 0; read = readSync(fd, buffer, 0, CHUNK_BYTES, null)) {
-      const text = rest + decoder.write(buffer.subarray(0, read));
-      const batch: string[] = [];
-      let start = 0;
-      for (let end = text.indexOf('\n'); end !== -1; end = text.indexOf('\n', start)) {
+      // The line cut by the chunk's start is joined on its own: `rest + text` would copy the whole chunk once more.
+      const text = decoder.write(buffer.subarray(0, read));
+      let end = text.indexOf('\n');
+      if (end === -1) {
+        rest += text;
+        continue;
+      }
+      const batch = [withoutCr(rest + text.slice(0, end))];
+      let start = end + 1;
+      for (end = text.indexOf('\n', start); end !== -1; end = text.indexOf('\n', start)) {
         batch.push(text.charCodeAt(end - 1) === 13 ? text.slice(start, end - 1) : text.slice(start, end));
         start = end + 1;
       }
       rest = text.slice(start);
-      if (batch.length > 0) yield batch;
+      yield batch;
     }
     // Bytes of a character cut off by the end of the file read as one replacement character.
     rest += decoder.end();
-    if (rest !== '') yield [rest.endsWith('\r') ? rest.slice(0, -1) : rest];
+    if (rest !== '') yield [withoutCr(rest)];
   } finally {
     closeSync(fd);
   }
 }
+
+const withoutCr = (line: string): string => (line.endsWith('\r') ? line.slice(0, -1) : line);

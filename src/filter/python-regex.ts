@@ -49,6 +49,11 @@ export interface PythonRegex {
   readonly javascript: { readonly source: string; readonly flags: string };
   /** Every named group of the pattern, like Python's `groupindex`. */
   readonly groupNames: readonly string[];
+  /**
+   * The UTF-16 code units a match can begin with, when it can only begin at the start of the
+   * text (a text beginning otherwise never matches); undefined when that is not known.
+   */
+  readonly firstUnits: ReadonlySet<number> | undefined;
   exec(text: string): Record<string, string> | undefined;
   /** Like `exec`, with where the match starts and ends in `text`. */
   search(text: string): PythonMatch | undefined;
@@ -129,6 +134,7 @@ export function compilePythonRegex(source: string, flags: PythonFlags = {}): Pyt
     source,
     javascript: { source: regex.source, flags: regex.flags },
     groupNames: translated.pythonNames,
+    firstUnits: firstUnitsOf(translated.start),
     exec: (text) => search(text)?.groups,
     search,
     test(text: string): boolean {
@@ -153,6 +159,11 @@ function precheck({ requiredLiteral: literal, start }: TranslatedRegex): (text: 
   if (firstUnits === undefined) return literal === undefined ? () => true : (text) => text.includes(literal);
   if (literal === undefined) return (text) => firstUnits.has(text.charCodeAt(0));
   return (text) => firstUnits.has(text.charCodeAt(0)) && text.includes(literal);
+}
+
+function firstUnitsOf(start: StartTest | undefined): ReadonlySet<number> | undefined {
+  if (start === undefined) return undefined;
+  return start.prefix === '' ? start.firstUnits : new Set([start.prefix.charCodeAt(0)]);
 }
 
 /** JavaScript has limits Python has not (e.g. on repetition counts): report them as bad input. */

@@ -32,6 +32,21 @@ describe('dates without a year or a day', () => {
     ]);
   });
 
+  it('a line beginning with the date text of the line before is read again where more may follow it', () => {
+    expectInOrder(detector(), [
+      ['Aug 14 11:59:59 x', utc('2005-08-14 09:59:59'), 0, 15],
+      ['Aug 14 11:59:59 y', utc('2005-08-14 09:59:59'), 0, 15],
+      ['Aug 14 11:59:59 2004 x', utc('2004-08-14 09:59:59'), 0, 20],
+      ['Aug 14 11:59:59.123456 x', utc('2005-08-14 09:59:59'), 0, 22],
+      ['Aug 14 11:59:59', utc('2005-08-14 09:59:59'), 0, 15],
+      ['Aug 14 11:59:59x', NO_MATCH],
+      ['Aug 14 11:59:59 y', utc('2005-08-14 09:59:59'), 0, 15],
+      ['Aug 14 11:59:591 z', NO_MATCH],
+      ['Aug 14 11:59:59 2004 y', utc('2004-08-14 09:59:59'), 0, 20],
+      ['Aug 14 11:59:59 2004x', utc('2005-08-14 09:59:59'), 0, 15],
+    ]);
+  });
+
   it('follow the clock they are given', () => {
     const dates = createDateDetector({ now: () => utc('2024-01-02 00:00:00'), localTimeZone: 'UTC' });
     assert.equal(dates.match('Dec 31 23:59:59 host sshd[1]: x')?.time, utc('2023-12-31 23:59:59'), 'last year');

@@ -1,0 +1,38 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { logLineBatches } from '../../src/filter/index.js';
+
+const CHUNK = 1 << 16;
+
+/** The lines as a whole-file read gives them: split on \n, one trailing \r dropped, no empty last line. */
+function expected(path: string): string[] {
+  const lines = readFileSync(path, 'utf8').split('\n').map((line) => (line.endsWith('\r') ? line.slice(0, -1) : line));
+  if (lines.at(-1) === '') lines.pop();
+  return lines;
+}
+
+describe('log lines', () => {
+  it('reads lines across chunk boundaries: CRLF cut between chunks, a character cut in two, lines longer than a chunk, no final newline', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'f2b-log-lines-'));
+    try {
+      const path = join(dir, 'log');
+      const crAtEdge = 'a'.repeat(CHUNK - 1);
+      const euroAtEdge = `${'b'.repeat(CHUNK - 2)}€ and more`;
+      const long = 'c'.repeat(3 * CHUNK + 5);
+      const bytes = Buffer.concat([
+        Buffer.from(`${crAtEdge}\r\n${euroAtEdge}\nshort\r\n\n${long}\nbad `),
+        Buffer.from([0xff]),
+        Buffer.from(' byte\nlast line without newline €'),
+      ]);
+      writeFileSync(path, bytes);
+      const lines = [...logLineBatches(path)].flat();
+      assert.deepEqual(lines, expected(path));
+      assert.equal(lines.length, 7);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
