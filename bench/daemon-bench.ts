@@ -17,7 +17,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  cpuSeconds, driftSchedule, IDLE_SECONDS, IDLE_TARGET_PERCENT, idleCpuShares, loadRemark, memory, POLL_MS, STALL_MS, startDaemon, stopAndCheckBanLines,
+  cpuSeconds, driftSchedule, IDLE_SECONDS, IDLE_TARGET_PERCENT, idleCpuShares, loadRemark, memory, POLL_MS, STALL_MS, startDaemon, stopAndCheckBanLines, threadCpuSeconds, threadShares,
   openProgress, writeDaemonConfig, type Daemon, type DaemonProgress,
 } from './daemon-process.js';
 import { describeMachine } from './machine.js';
@@ -53,6 +53,7 @@ export interface Figures {
   readonly totalSeconds: number;
   readonly bans: number;
   readonly runCpu: number;
+  readonly threads: { readonly main: number; readonly worker: number; readonly rest: number };
   readonly startRss: number;
   readonly peakRss: number;
   readonly endRss: number;
@@ -122,10 +123,12 @@ async function measure(dir: string, w: Workload, rate: number): Promise<Figures>
     progress = openProgress(files.db);
     const startRss = memory(daemon.pid, 'VmRSS');
     const cpuBefore = cpuSeconds(daemon.pid);
+    const threadsBefore = threadCpuSeconds(daemon.pid);
     const failuresOf = new Uint32Array(w.attackers);
     console.error(`daemon bench: appending ${int(w.lines)} lines ${rate > 0 ? `at ${int(rate)} lines/s` : 'as fast as the disk allows'}…`);
     const run = await appendAndFollow(authLog, w, failuresOf, rate, progress, daemon);
     const runCpu = cpuSeconds(daemon.pid) - cpuBefore;
+    const threads = threadShares(daemon.pid, threadsBefore);
     const bans = checkBans(progress.bannedAddresses(), failuresOf);
     console.error(`daemon bench: ${int(bans)} bans, as expected; ${IDLE_SECONDS} s idle…`);
     const [idleCpu] = await idleCpuShares([daemon.pid]);
@@ -139,7 +142,7 @@ async function measure(dir: string, w: Workload, rate: number): Promise<Figures>
       maxBacklogBytes: run.maxBacklogBytes,
       lagSeconds: (run.done - run.lastWrite) / 1000,
       totalSeconds: (run.done - run.start) / 1000,
-      bans, runCpu, startRss, peakRss, endRss, idleCpu: idleCpu!,
+      bans, runCpu, threads, startRss, peakRss, endRss, idleCpu: idleCpu!,
       started: daemon.started(),
     };
   } finally {
@@ -162,7 +165,8 @@ function rows(w: Workload, f: Figures, rate: number): Row[] {
       + `${int(f.bans)} \`Ban\` lines on stderr`, `= ${int(f.bans)} expected (else the run fails)`, 'met'],
     ['throughput end to end', `${int(w.lines / f.totalSeconds)} lines/s (${f.totalSeconds.toFixed(2)} s from the first write until everything was read and banned`
       + `${rate > 0 ? '; bound by the paced writer' : ''})`, '', ''],
-    ['daemon CPU for the run', `${f.runCpu.toFixed(2)} s user+sys (${(100 * f.runCpu / f.totalSeconds).toFixed(0)}% of one core over the run)`, '', ''],
+    ['daemon CPU for the run', `${f.runCpu.toFixed(2)} s user+sys (${(100 * f.runCpu / f.totalSeconds).toFixed(0)}% of one core over the run): `
+      + `main thread ${f.threads.main.toFixed(2)} s, filter worker ${f.threads.worker.toFixed(2)} s, other threads (GC, libuv) ${f.threads.rest.toFixed(2)} s`, '', ''],
     ['daemon memory', `peak RSS (VmHWM) ${mib(f.peakRss)}; RSS ${mib(f.startRss)} before the first line, ${mib(f.endRss)} after the idle period`, '', ''],
     ['daemon CPU when idle', `${idlePercent.toFixed(3)}% of one core over ${IDLE_SECONDS} s without writes`, `≈ 0 (< ${IDLE_TARGET_PERCENT}%)`, idlePercent < IDLE_TARGET_PERCENT ? 'met' : 'NOT met'],
   ];
