@@ -48,6 +48,32 @@ describe('FilterWorker: filters in a worker thread, with a time budget per line'
     }
   });
 
+  it('several batches handed over at once: a line dropped in one of them leaves the others whole, in order', async () => {
+    const slow: SlowLine[] = [];
+    const worker = new FilterWorker({ filters: new Map([['exim', exim], ['sshd', sshd]]), budgetMs: 300, onSlowLine: (s) => slow.push(s) });
+    try {
+      const batches = [
+        [sshdFailure('203.0.113.11')],
+        [EXIM_FAILURE, EXIM_ATTACK, sshdFailure('203.0.113.12')],
+        [sshdFailure('203.0.113.13'), EXIM_FAILURE],
+      ];
+      const done: number[] = [];
+      const results = await Promise.all(batches.map(async (lines, n) => {
+        const result = await worker.process('/var/log/mixed.log', ['exim', 'sshd'], lines, NOW);
+        done.push(n);
+        return result;
+      }));
+      const hosts = (result: Map<string, readonly LineFailures[]>, key: string): [number, string][] =>
+        (result.get(key) ?? []).flatMap(({ index, failures }) => failures.map((f): [number, string] => [index, f.host.value]));
+      assert.deepEqual(done, [0, 1, 2]);
+      assert.deepEqual(results.map((r) => hosts(r, 'sshd')), [[[0, '203.0.113.11']], [[2, '203.0.113.12']], [[0, '203.0.113.13']]]);
+      assert.deepEqual(results.map((r) => hosts(r, 'exim')), [[], [[0, '198.51.100.4']], [[1, '198.51.100.4']]]);
+      assert.deepEqual(slow.map((s) => [s.key, s.index, s.line]), [['exim', 1, EXIM_ATTACK]]);
+    } finally {
+      await worker.close();
+    }
+  });
+
   describe('on a generated auth.log', () => {
     let tmp: ReturnType<typeof tempDir>;
     let lines: string[];
