@@ -25,7 +25,7 @@ interface Prepared {
  * sixth of the time on a slow disk. A ban waits that much longer for the firewall only while the
  * daemon is behind.
  */
-const COMMIT_EVERY_MS = 1000;
+const COMMIT_EVERY_MS = 2000;
 const COMMIT_SHARE = 5;
 const MAX_UNCOMMITTED_BATCHES = 256;
 /**
