@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { FilterEntry, FromWorker, LineFailures, LogText, ToWorker, WorkerData } from './worker-protocol.js';
-import { logTextLines, PROGRESS_BATCH, PROGRESS_KEY, PROGRESS_LINE, PROGRESS_SLOTS } from './worker-protocol.js';
+import { logTextLines, unpackFailures, PROGRESS_BATCH, PROGRESS_KEY, PROGRESS_LINE, PROGRESS_SLOTS } from './worker-protocol.js';
 
 export interface FilterWorkerOptions {
   /** The filters, by key (the daemon's jail names). */
@@ -181,7 +181,7 @@ export class FilterWorker {
     const job = this.inFlight[0];
     if (worker !== this.worker || job === undefined || message.id !== job.id) return;
     if (message.type === 'result') {
-      job.results.set(message.key, message.lines);
+      job.results.set(message.key, unpackFailures(message.failures));
       return;
     }
     this.finish(message.type === 'done' ? undefined : new Error(`filter worker: ${message.message}`));

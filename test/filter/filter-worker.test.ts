@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { writeLog } from '../../bench/log-workload.js';
 import { FAIL2BAN_FILTER_DIR, loadFilter, SHIPPED_FILTER_DIR } from '../../src/config/index.js';
 import { FilterWorker, LogFilter, slowLineMessage, type FilterEntry, type LineFailures, type SlowLine } from '../../src/filter/index.js';
+import { packFailures, unpackFailures } from '../../src/filter/worker-protocol.js';
 import { BIN, tempDir } from '../helpers/cli.js';
 
 const NOW = 1458409244 + 100;
@@ -72,6 +73,19 @@ describe('FilterWorker: filters in a worker thread, with a time budget per line'
     } finally {
       await worker.close();
     }
+  });
+
+  it('results cross packed in columns and come back as they were: hosts with and without cidr, times or none, several lines, several failures of one line', () => {
+    const found: LineFailures[] = [
+      { index: 0, failures: [{ host: { kind: 'ip4', value: '203.0.113.1' }, time: NOW, lines: ['a'] }] },
+      { index: 3, failures: [
+        { host: { kind: 'ip6', value: '2001:db8::/64', cidr: 64 }, time: undefined, lines: ['b', 'c'] },
+        { host: { kind: 'dns', value: 'scanner.example' }, time: NOW + 0.5, lines: [] },
+      ] },
+      { index: 4, failures: [{ host: { kind: 'fid', value: 'session-7' }, time: NOW, lines: ['d'] }] },
+    ];
+    assert.deepEqual(unpackFailures(packFailures(found)), found);
+    assert.deepEqual(unpackFailures(packFailures([])), []);
   });
 
   describe('on a generated auth.log', () => {
