@@ -123,7 +123,10 @@ export class FilterWorker {
     });
   }
 
-  /** Takes a new set of filters for the batches given from now on; a key whose entry is unchanged keeps its multi-line state. */
+  /**
+   * Takes a new set of filters for the batches not yet handed to the worker (those it has finish
+   * with the filters they were sent under); a key whose entry is unchanged keeps its multi-line state.
+   */
   replace(filters: ReadonlyMap<string, FilterEntry>): void {
     this.filters = [...filters];
     this.send({ type: 'filters', filters: this.filters });
