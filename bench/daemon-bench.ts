@@ -17,7 +17,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  cpuSeconds, driftSchedule, IDLE_SECONDS, IDLE_TARGET_PERCENT, idleCpuShares, loadRemark, memory, POLL_MS, STALL_MS, startDaemon, stopAndCheckBanLines,
+  cpuSeconds, driftSchedule, IDLE_SECONDS, IDLE_TARGET_PERCENT, idleCpuShares, loadRemark, memory, POLL_MS, STALL_MS, startDaemon, stopAndCheckBanLines, threadCpuSeconds, threadShares,
   openProgress, writeDaemonConfig, type Daemon, type DaemonProgress,
 } from './daemon-process.js';
 import { describeMachine } from './machine.js';
@@ -53,6 +53,7 @@ export interface Figures {
   readonly totalSeconds: number;
   readonly bans: number;
   readonly runCpu: number;
+  readonly threads: { readonly main: number; readonly worker: number; readonly rest: number };
   readonly startRss: number;
   readonly peakRss: number;
   readonly endRss: number;
@@ -122,10 +123,12 @@ async function measure(dir: string, w: Workload, rate: number): Promise<Figures>
     progress = openProgress(files.db);
     const startRss = memory(daemon.pid, 'VmRSS');
     const cpuBefore = cpuSeconds(daemon.pid);
+    const threadsBefore = threadCpuSeconds(daemon.pid);
     const failuresOf = new Uint32Array(w.attackers);
     console.error(`daemon bench: appending ${int(w.lines)} lines ${rate > 0 ? `at ${int(rate)} lines/s` : 'as fast as the disk allows'}…`);
     const run = await appendAndFollow(authLog, w, failuresOf, rate, progress, daemon);
     const runCpu = cpuSeconds(daemon.pid) - cpuBefore;
+    const threads = threadShares(daemon.pid, threadsBefore);
     const bans = checkBans(progress.bannedAddresses(), failuresOf);
     console.error(`daemon bench: ${int(bans)} bans, as expected; ${IDLE_SECONDS} s idle…`);
     const [idleCpu] = await idleCpuShares([daemon.pid]);
@@ -139,7 +142,7 @@ async function measure(dir: string, w: Workload, rate: number): Promise<Figures>
       maxBacklogBytes: run.maxBacklogBytes,
       lagSeconds: (run.done - run.lastWrite) / 1000,
       totalSeconds: (run.done - run.start) / 1000,
-      bans, runCpu, startRss, peakRss, endRss, idleCpu: idleCpu!,
+      bans, runCpu, threads, startRss, peakRss, endRss, idleCpu: idleCpu!,
       started: daemon.started(),
     };
   } finally {
@@ -162,7 +165,8 @@ function rows(w: Workload, f: Figures, rate: number): Row[] {
       + `${int(f.bans)} \`Ban\` lines on stderr`, `= ${int(f.bans)} expected (else the run fails)`, 'met'],
     ['throughput end to end', `${int(w.lines / f.totalSeconds)} lines/s (${f.totalSeconds.toFixed(2)} s from the first write until everything was read and banned`
       + `${rate > 0 ? '; bound by the paced writer' : ''})`, '', ''],
-    ['daemon CPU for the run', `${f.runCpu.toFixed(2)} s user+sys (${(100 * f.runCpu / f.totalSeconds).toFixed(0)}% of one core over the run)`, '', ''],
+    ['daemon CPU for the run', `${f.runCpu.toFixed(2)} s user+sys (${(100 * f.runCpu / f.totalSeconds).toFixed(0)}% of one core over the run): `
+      + `main thread ${f.threads.main.toFixed(2)} s, filter worker ${f.threads.worker.toFixed(2)} s, other threads (GC, libuv) ${f.threads.rest.toFixed(2)} s`, '', ''],
     ['daemon memory', `peak RSS (VmHWM) ${mib(f.peakRss)}; RSS ${mib(f.startRss)} before the first line, ${mib(f.endRss)} after the idle period`, '', ''],
     ['daemon CPU when idle', `${idlePercent.toFixed(3)}% of one core over ${IDLE_SECONDS} s without writes`, `≈ 0 (< ${IDLE_TARGET_PERCENT}%)`, idlePercent < IDLE_TARGET_PERCENT ? 'met' : 'NOT met'],
   ];
@@ -200,23 +204,46 @@ export async function runDaemonBench(): Promise<void> {
     `CPU: user+sys from /proc/PID/stat (10 ms ticks); idle = ${IDLE_SECONDS} s after the daemon was done, no writes, `
       + `${driftSchedule(figures.started)}, log sweep every 2 s. Peak RSS is VmHWM from /proc/PID/status.`,
     loadRemark(loadAtStart, loadAtEnd, `the writer and the daemon share the machine's ${machine.cores} cores; the run adds about 1`),
-    'Where the daemon\'s time goes (cpu profiles, F2B_BENCH_DAEMON_PROF, 300,000 lines; CPU per thread from /proc/PID/task): the tailer reads up '
-      + 'to 16 chunks of 256 KiB ahead and hands each to the filter worker as bytes (the worker splits and decodes the lines; only the host, time '
-      + 'and lines of each failure come back), so the worker matches on while the main thread counts and commits. A commit rewrites every page '
-      + 'of the failure-counter table on which an address changed (in a burst from 50,000 addresses, most of the table: tens of MB of WAL) and '
-      + 'fsyncs: 0.1 to 1.5 s each on this busy disk. So while the tailer is behind, commits come once a second, or after 5 times the last '
-      + 'commit\'s time (about 20 for the burst instead of 146 at 8 chunks per commit), and an address\'s counters are written once for many of '
-      + 'its failures; journal batches are committed at most every 250 ms. Counting an address failure takes no promise (the engine answers '
-      + 'synchronously unless a name must be looked up), parses each attacker\'s address once, and reads no ban history without '
-      + 'bantime.increment. Before and after, back to back under the same load (load average 14 from other work): main thread 13.9 s to 8.8 s '
-      + 'of CPU per 1,000,000 lines, worker 5.6 s to 6.3 s (decoding moved there), process 22.9 s to 18.7 s, end to end 15,450 to 19,324 '
-      + 'lines/s; `test-filter` on the same log in the same minutes did 44,000 to 68,000 lines/s, and about 227,000 on a quiet machine. '
-      + 'The main thread is still the bound: V8\'s GC (and its GC threads, 4 to 5 s of CPU over the run), the commits (counter upserts and '
-      + 'ban rows), the window update (a Map delete and set per failure keep the eviction order), the Ban lines (a synchronous stderr write with '
-      + 'a formatted time each), chokidar\'s lstat per append, and ipaddr parsing in the ignoreself check (core\'s ipOf keeps no parsed form '
-      + 'of a plain IPv4 address). Memory: the live heap after the burst is about 48 MiB (heap snapshot); the peak is GC headroom — V8 grows '
-      + 'the main young generation to 48 MiB and the old space to about three times the live set at this allocation rate (node '
-      + '`--max-semi-space-size=2` alone took about 80 MiB off the peak; the worker\'s young generation is capped at 16 MiB).',
+    'Where the daemon\'s time goes (cpu profiles with F2B_BENCH_DAEMON_PROF; CPU per thread from /proc/PID/task, as in the CPU row): the '
+      + 'tailer reads up to 16 chunks of 256 KiB ahead and hands each to the filter worker as bytes as soon as it is read (the worker splits and '
+      + 'decodes the lines; only the host, time and lines of each failure come back). The worker takes up to 32 batches at once: it used to be '
+      + 'handed the next batch only when the main thread had taken the last result, so it sat idle through every commit (a commit holds the '
+      + 'main thread 0.1 to 0.9 s on this busy disk) and the two threads mostly took turns. While behind, what the lines caused is committed '
+      + 'every 2 s (or 5 times the last commit\'s time): a commit rewrites every page of the failure-counter table on which an address '
+      + 'changed (in this burst most of the table, tens of MB of WAL) and fsyncs, so fewer commits write each address\'s counters once for '
+      + 'more of its failures (about 13 commits for the burst instead of about 20). The Ban lines of a commit go to stderr in one write (one '
+      + 'synchronous pipe write each cost the main thread about 1 s per 30,000 bans).',
+    'Failures of an address already banned in its jail (two thirds of this burst\'s failures come from attackers banned by then): fail2ban '
+      + 'counts them as any other (server/filter.py processLineAndAdd adds every failure to the fail manager, and a ban it completes is '
+      + 'dropped by the actions as "already banned"), so the engine still counts them — `status` totals, the failure windows and the '
+      + 'persisted counters (what the next ban after this one expires starts from) stay as they were; what is skipped is deciding the ban '
+      + 'again, its store reads and bantime.increment\'s history read (a map of known bans, one per jail, asked once per failure). Per failure '
+      + 'the engine no longer parses with ipaddr: a plain IPv4 address is recognised directly (the parse cache, 10,000 entries, was emptied '
+      + 'over and over by 50,000 attackers), and the ignoreself/ignoreip verdict is remembered per address until this host\'s addresses are '
+      + 'read again (the loopback network in ignoreself made every failure parse its address).',
+    'What is left on the main thread (profile at load 4 from other work, so only the shares count): the commits (about half: the SQLite '
+      + 'upserts of failure counters, the ban rows with their change-log rows, the reads of the active bans touching the new bans\' addresses '
+      + 'before and after, the fsync), counting (about 40%: the window update, a Map get, delete and set per failure to keep the eviction '
+      + 'order, and the Map lookups of the ignore verdict and the known bans; the first lookup of each failure\'s fresh address string pays '
+      + 'for hashing it), and V8\'s GC. The worker\'s results used to cross as objects (about 6 per failure, serialized in the worker and '
+      + 'rebuilt on the main thread: about 0.8 s of the two threads for the burst\'s 300,000 failures); they now cross packed in columns (a '
+      + 'Float64Array and two string arrays per batch, about 0.1 s). The filter worker spends about a sixth of its time decoding the text. '
+      + 'Back to back with the build before these changes, alternating, five runs each (the last two of this build with packed results) under load 5 to 13 from other work (medians, '
+      + 'ranges in brackets): process CPU 15.08 s before [13.54–17.69], 13.62 s after [12.88–14.18]; main thread 7.08 s [6.07–8.09] to '
+      + '5.89 s [5.53–6.35]; peak RSS 381 MiB [358–418] to 355 MiB [347–400]; idle 0.50% to 0.43%. Wall-clock throughput cannot be compared '
+      + 'at that load (the daemon got half a core to one core; 35,000 to 59,000 lines/s with either build, 96,000 for this build in a '
+      + 'profiled run at load 4).',
+    'Memory: the main thread\'s live heap after the burst is about 40 MiB (v8 heap statistics at each commit); its old space grows to about '
+      + '100 MiB and the young generation to 32 MiB under the burst\'s allocation rate, the rest of the RSS is the filter worker\'s heap, '
+      + 'Node itself, SQLite and the chunks read ahead. V8 flags for the daemon measured in the same conditions: `--max-semi-space-size=2` '
+      + 'or `=4` alone, 320 to 330 MiB (about 25 MiB less); with `--heap-growing-percent=30` as well, 216 MiB but 4.7 s more CPU (GC '
+      + 'threads 6.2 s instead of 3.6 s) and 1.7% idle CPU; `--optimize-for-size --max-semi-space-size=1`, 186 MiB for twice the CPU. None is '
+      + 'set: the memory they save costs more CPU than this section\'s target allows.',
+    'Idle: a profile of the idle daemon after a burst showed the 2 s log sweep as the main thread\'s largest cost (it stat-ed every followed '
+      + 'file, read at its offset and read and hashed its first line); it now stats each file and checks only one whose identity, size or '
+      + 'modification time changed since the last sweep (a missed event is still caught within 2 s, a rotated file still read on). The rest '
+      + 'is the drift check every 10 s (data_version and the active jails), the lockout watch\'s interface read every 30 s, and V8 shrinking '
+      + 'the heap after the burst; the figure varies between 0.4% and 2% from run to run with the post-burst GC.',
   ];
   report('daemon', `Daemon benchmark — ${startedAt.toISOString().slice(0, 10)}`, { machine, startedAt },
     ['what', 'result', 'target', 'status'], rows(workload, figures, rate), remarks);

@@ -156,9 +156,39 @@ export function openProgress(db: string): DaemonProgress {
 
 /** user + sys CPU seconds of process `pid` (/proc/PID/stat fields 14 and 15). */
 export function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return statCpuSeconds(`/proc/${pid}/stat`);
+}
+
+function statCpuSeconds(file: string): number {
+  const stat = readFileSync(file, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}
+
+/** user + sys CPU seconds of each thread of process `pid` (/proc/PID/task/TID/stat), by thread id; the main thread's id is `pid`. */
+export function threadCpuSeconds(pid: number): Map<number, number> {
+  const threads = new Map<number, number>();
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      threads.set(Number(task), statCpuSeconds(`/proc/${pid}/task/${task}/stat`));
+    } catch {
+      // Ended since the list was read.
+    }
+  }
+  return threads;
+}
+
+/**
+ * Splits the CPU that process `pid` spent since `before` (threadCpuSeconds) into its main thread,
+ * its busiest other thread (the filter worker, in the daemon) and the rest (V8's GC and compiler
+ * helpers, libuv's pool).
+ */
+export function threadShares(pid: number, before: ReadonlyMap<number, number>): { main: number; worker: number; rest: number } {
+  const spent = [...threadCpuSeconds(pid)].map(([tid, seconds]) => [tid, seconds - (before.get(tid) ?? 0)] as const);
+  const main = spent.find(([tid]) => tid === pid)?.[1] ?? 0;
+  const others = spent.filter(([tid]) => tid !== pid).map(([, seconds]) => seconds).sort((a, b) => b - a);
+  const worker = others[0] ?? 0;
+  return { main, worker, rest: others.slice(1).reduce((a, b) => a + b, 0) };
 }
 
 /** A field of /proc/PID/status in bytes (VmRSS, VmHWM). */

@@ -12,29 +12,29 @@ const SWEEP_EVERY = 60;
  * after their ban, and the engines skip deciding bans this view already knows of.
  */
 export class BannedView {
-  /** address → jail → expiry (null = permanent). */
+  /** jail → address → expiry (null = permanent): a Map per jail, not per address, as a burst bans tens of thousands. */
   private readonly bans = new Map<string, Map<string, number | null>>();
   private version: number | undefined;
   private nextSweep = 0;
 
   /** Whether `address` holds an active ban in `jail` at `now`, as far as is known. */
   has(jail: string, address: string, now: number): boolean {
-    const expiresAt = this.bans.get(address)?.get(jail);
+    const expiresAt = this.bans.get(jail)?.get(address);
     return expiresAt === null || (expiresAt !== undefined && expiresAt > now);
   }
 
   /** A ban the store holds (or the writer holds for it) now. */
   note(ban: { readonly jail: string; readonly address: string; readonly expiresAt: number | null }, now: number): void {
     if (ban.expiresAt !== null && ban.expiresAt <= now) return;
-    let jails = this.bans.get(ban.address);
-    if (jails === undefined) this.bans.set(ban.address, jails = new Map());
-    const known = jails.get(ban.jail);
-    jails.set(ban.jail, known === undefined ? ban.expiresAt : laterExpiry(known, ban.expiresAt));
+    let addresses = this.bans.get(ban.jail);
+    if (addresses === undefined) this.bans.set(ban.jail, addresses = new Map());
+    const known = addresses.get(ban.address);
+    addresses.set(ban.address, known === undefined ? ban.expiresAt : laterExpiry(known, ban.expiresAt));
   }
 
   /** An address was unbanned by hand. */
   forget(address: string): void {
-    this.bans.delete(address);
+    for (const addresses of this.bans.values()) addresses.delete(address);
   }
 
   /**
@@ -46,9 +46,8 @@ export class BannedView {
     this.version = version;
     if (now < this.nextSweep) return;
     this.nextSweep = now + SWEEP_EVERY;
-    for (const [address, jails] of this.bans) {
-      for (const [jail, expiresAt] of jails) if (expiresAt !== null && expiresAt <= now) jails.delete(jail);
-      if (jails.size === 0) this.bans.delete(address);
+    for (const addresses of this.bans.values()) {
+      for (const [address, expiresAt] of addresses) if (expiresAt !== null && expiresAt <= now) addresses.delete(address);
     }
   }
 }

@@ -34,6 +34,8 @@ export interface DaemonOptions {
   /** Reads this host's addresses (the namespace's with --netns), for the lockout floor. */
   readonly hostAddresses: () => Promise<Address[]>;
   readonly log: (line: string) => void;
+  /** Several lines at once, in one write (a burst's Ban lines); each through `log` when not given. */
+  readonly logLines?: (lines: readonly string[]) => void;
 }
 
 /** What `status` gets from a running daemon. */
@@ -103,7 +105,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     changed: () => void loop.run('this host\'s addresses changed'),
   });
   const logJails = new LogJails({
-    store, writer, backends, now: nowSeconds, log, rules: (name) => rules(name), banLog: createBanLog(options.banLogFile, log),
+    store, writer, backends, now: nowSeconds, log, logLines: options.logLines ?? ((lines) => lines.forEach(log)), rules: (name) => rules(name), banLog: createBanLog(options.banLogFile, log),
     lockout: () => lockout.lockout(), floor: () => lockout.banFloor(),
     // The loop is made below; a change is applied only once lines come, after it exists.
     applied: (before, after, reports) => loop.applied(before, after, reports),

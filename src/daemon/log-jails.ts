@@ -25,7 +25,7 @@ interface Prepared {
  * sixth of the time on a slow disk. A ban waits that much longer for the firewall only while the
  * daemon is behind.
  */
-const COMMIT_EVERY_MS = 1000;
+const COMMIT_EVERY_MS = 2000;
 const COMMIT_SHARE = 5;
 const MAX_UNCOMMITTED_BATCHES = 256;
 /**
@@ -69,6 +69,8 @@ export interface LogJailsOptions {
   readonly floor: () => BanFloor;
   readonly now: () => number;
   readonly log: (line: string) => void;
+  /** As `log`, several lines in one write. */
+  readonly logLines: (lines: readonly string[]) => void;
   readonly banLog: (events: readonly BanLogEvent[]) => void;
   /** Told every change applied to the backends (the reconcile loop's drift check counts with it and retries failures). */
   readonly applied?: (before: readonly Ban[], after: readonly Ban[], reports: readonly BackendReport[]) => void;
@@ -412,12 +414,12 @@ export class LogJails {
 
   private report(changed: readonly Ban[], decisions: readonly BanDecision[], held: boolean): void {
     const failures = new Map(decisions.map((d) => [`${d.jail} ${d.address}`, d]));
-    for (const ban of changed) {
+    this.options.logLines(changed.map((ban) => {
       const until = ban.expiresAt === null ? 'permanently' : `for ${ban.expiresAt - ban.bannedAt} s`;
       const decision = failures.get(`${ban.jail} ${ban.address}`);
       const count = held ? `held in memory until the database takes writes` : `ban #${ban.banCount}`;
-      this.options.log(`[${ban.jail}] Ban ${ban.address} ${until} after ${decision?.failures ?? ban.failures} failures (${count})`);
-    }
+      return `[${ban.jail}] Ban ${ban.address} ${until} after ${decision?.failures ?? ban.failures} failures (${count})`;
+    }));
     this.options.banLog(changed.map((ban) => ({ action: 'Ban', jail: ban.jail, address: ban.address, time: ban.bannedAt })));
   }
 

@@ -10,6 +10,8 @@ export const NAME_TTL = 300;
 export const COMMAND_TTL = 60;
 /** How often this host's own addresses are read again (interfaces come and go). */
 const SELF_TTL = 60;
+/** Most addresses whose verdict is remembered at once (see addressReason); past it they are all dropped. */
+const MAX_VERDICTS = 100_000;
 
 export const systemResolve: Lookup = async (name) => (await lookup(name, { all: true })).map((a) => a.address);
 
@@ -50,6 +52,11 @@ export class IgnoreList {
   private readonly nameCache = new TtlCache<string, Promise<AddressMatcher>>(NAME_TTL, 1_000);
   private readonly commandCache = new TtlCache<string, Promise<boolean>>(COMMAND_TTL, 10_000);
   private self: { readonly addresses: AddressMatcher; readonly until: number } | undefined;
+  /**
+   * What addressReason answered per address ('' for nothing), until this host's addresses are read
+   * again: an attacker fails many times, and matching it against networks parses it each time.
+   */
+  private readonly verdicts = new Map<string, string>();
 
   constructor(
     private readonly options: IgnoreListOptions,
@@ -87,16 +94,22 @@ export class IgnoreList {
 
   /** Why `address` must not be banned as far as this host's addresses and ignoreip's addresses and networks say. */
   addressReason(address: Address, now: number): string | undefined {
-    if (this.options.ignoreself) {
-      const own = this.selfAddresses(now).find(address);
-      if (own) return `ignoreself (${own.text})`;
-    }
-    const listed = this.listed.find(address);
-    return listed && `ignoreip ${listed.text}`;
+    const self = this.options.ignoreself ? this.selfAddresses(now) : undefined;
+    const known = this.verdicts.get(address.text);
+    if (known !== undefined) return known === '' ? undefined : known;
+    const own = self?.find(address);
+    const listed = own === undefined ? this.listed.find(address) : undefined;
+    const reason = own ? `ignoreself (${own.text})` : listed && `ignoreip ${listed.text}`;
+    if (this.verdicts.size >= MAX_VERDICTS) this.verdicts.clear();
+    this.verdicts.set(address.text, reason ?? '');
+    return reason;
   }
 
   private selfAddresses(now: number): AddressMatcher {
-    if (!this.self || this.self.until <= now) this.self = { addresses: new AddressMatcher([...LOOPBACK, ...hostAddresses()]), until: now + SELF_TTL };
+    if (!this.self || this.self.until <= now) {
+      this.self = { addresses: new AddressMatcher([...LOOPBACK, ...hostAddresses()]), until: now + SELF_TTL };
+      this.verdicts.clear();
+    }
     return this.self.addresses;
   }
 

@@ -56,7 +56,7 @@ export interface EngineDeps {
   readonly banned?: (address: string, now: number) => boolean;
 }
 
-/** Most parsed addresses kept at once (see JailEngine.parse); past it they are all dropped. */
+/** Most parsed IPv6 addresses kept at once (see JailEngine.parse); past it they are all dropped. */
 const MAX_PARSED = 10_000;
 
 /** Most refused addresses remembered at once, so each refusal is said once per findtime. */
@@ -101,7 +101,7 @@ export class JailEngine {
   private total = 0;
   private nextExpiry = Number.NEGATIVE_INFINITY;
   private readonly refusalsTold: TtlCache<string, true>;
-  /** Addresses as the failures name them, parsed: an attacker fails many times, and the ignore checks compare parsed forms. */
+  /** IPv6 addresses as the failures name them, parsed: an attacker fails many times, and parsing IPv6 is slow. */
   private readonly parsed = new Map<string, Address | undefined>();
   private readonly log: (message: string) => void;
 
@@ -164,6 +164,8 @@ export class JailEngine {
   }
 
   private parse(text: string): Address | undefined {
+    // Plain IPv4 (most attackers) is recognised at once (see tryParseAddress): only the rest is worth remembering.
+    if (!text.includes(':')) return tryParseAddress(text);
     const known = this.parsed.get(text);
     if (known !== undefined || this.parsed.has(text)) return known;
     if (this.parsed.size >= MAX_PARSED) this.parsed.clear();

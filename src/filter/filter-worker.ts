@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { FilterEntry, FromWorker, LineFailures, LogText, ToWorker, WorkerData } from './worker-protocol.js';
-import { logTextLines, PROGRESS_BATCH, PROGRESS_KEY, PROGRESS_LINE, PROGRESS_SLOTS } from './worker-protocol.js';
+import { logTextLines, unpackFailures, PROGRESS_BATCH, PROGRESS_KEY, PROGRESS_LINE, PROGRESS_SLOTS } from './worker-protocol.js';
 
 export interface FilterWorkerOptions {
   /** The filters, by key (the daemon's jail names). */
@@ -26,6 +26,11 @@ export interface SlowLine {
 }
 
 const DEFAULT_BUDGET_MS = 1000;
+/**
+ * Most batches handed to the worker at once. The daemon reads at most 16 chunks ahead (see the
+ * tailer's READ_AHEAD), so they all go; the bound is for callers that queue more.
+ */
+const MAX_IN_FLIGHT = 32;
 const SLOW_LINE_CHARS = 200;
 
 /** What a daemon logs for a dropped line: which filter, file and line, and what was lost with it. */
@@ -36,6 +41,8 @@ export function slowLineMessage(slow: SlowLine): string {
 
 interface Job {
   id: number;
+  /** The keys handed to the worker with the batch (PROGRESS_KEY indexes them). */
+  sent: readonly string[];
   readonly path: string;
   readonly keys: readonly string[];
   readonly lines: readonly string[] | LogText;
@@ -73,7 +80,9 @@ function tsWorker(url: URL, workerData: WorkerData): Worker {
  * budget ends the thread; the line yields no failures, is reported to `onSlowLine`, and the
  * batch goes on in a fresh worker from the next line. The worker keeps one LogFilter per (key,
  * path), so multi-line state carries from batch to batch, as in the daemon (and is lost when a
- * line is dropped). Batches run one at a time, in the order given.
+ * line is dropped). Batches run one at a time, in the order given; up to MAX_IN_FLIGHT of them
+ * are handed to the worker at once, so it matches on while the caller is busy (a commit that
+ * holds the daemon's main thread for a second) instead of waiting to be handed the next.
  */
 export class FilterWorker {
   private worker: Worker;
@@ -82,8 +91,10 @@ export class FilterWorker {
   private readonly budgetMs: number;
   private readonly onSlowLine: (slow: SlowLine) => void;
   private readonly workerUrl: URL;
+  /** Not handed to the worker yet. */
   private readonly queue: Job[] = [];
-  private current: Job | undefined;
+  /** Handed to the worker, in order: the first is the one it works on. */
+  private readonly inFlight: Job[] = [];
   private nextId = 1;
   private watchdog: NodeJS.Timeout | undefined;
   private closed = false;
@@ -107,12 +118,15 @@ export class FilterWorker {
   ): Promise<Map<string, readonly LineFailures[]>> {
     if (this.closed) return Promise.reject(new Error('the filter worker is closed'));
     return new Promise((resolve, reject) => {
-      this.queue.push({ id: 0, path, keys, lines, times, now, skip: [], results: new Map(), resolve, reject });
+      this.queue.push({ id: 0, sent: [], path, keys, lines, times, now, skip: [], results: new Map(), resolve, reject });
       this.next();
     });
   }
 
-  /** Takes a new set of filters; a key whose entry is unchanged keeps its multi-line state. */
+  /**
+   * Takes a new set of filters for the batches not yet handed to the worker (those it has finish
+   * with the filters they were sent under); a key whose entry is unchanged keeps its multi-line state.
+   */
   replace(filters: ReadonlyMap<string, FilterEntry>): void {
     this.filters = [...filters];
     this.send({ type: 'filters', filters: this.filters });
@@ -123,9 +137,7 @@ export class FilterWorker {
     this.closed = true;
     this.stopWatchdog();
     const error = new Error('the filter worker was closed');
-    for (const job of this.queue.splice(0)) job.reject(error);
-    this.current?.reject(error);
-    this.current = undefined;
+    for (const job of [...this.inFlight.splice(0), ...this.queue.splice(0)]) job.reject(error);
     await this.worker.terminate();
   }
 
@@ -141,19 +153,27 @@ export class FilterWorker {
     return [worker, progress];
   }
 
+  /** Hands the worker what it can take; keeps the thread alive (ref) only while it has work. */
   private next(): void {
-    if (this.current !== undefined) return;
-    const job = this.queue.shift();
-    if (job === undefined) {
+    while (this.inFlight.length < MAX_IN_FLIGHT) {
+      const job = this.queue.shift();
+      if (job === undefined) break;
+      job.id = this.nextId++;
+      // A batch sent again after a dropped line: only the keys whose results did not come back.
+      job.sent = job.keys.filter((key) => !job.results.has(key));
+      this.inFlight.push(job);
+      this.send({
+        type: 'batch', id: job.id, path: job.path, keys: job.sent, lines: job.lines,
+        ...(job.times ? { times: job.times } : {}), now: job.now, skip: job.skip,
+      });
+    }
+    if (this.inFlight.length === 0) {
       this.worker.unref();
+      this.stopWatchdog();
       return;
     }
-    this.current = job;
-    job.id = this.nextId++;
-    const keys = job.keys.filter((key) => !job.results.has(key));
     this.worker.ref();
-    this.send({ type: 'batch', id: job.id, path: job.path, keys, lines: job.lines, ...(job.times ? { times: job.times } : {}), now: job.now, skip: job.skip });
-    this.startWatchdog(job, keys);
+    this.watchdog ??= this.startWatchdog();
   }
 
   private send(message: ToWorker): void {
@@ -161,47 +181,55 @@ export class FilterWorker {
   }
 
   private received(worker: Worker, message: FromWorker): void {
-    const job = this.current;
+    const job = this.inFlight[0];
     if (worker !== this.worker || job === undefined || message.id !== job.id) return;
     if (message.type === 'result') {
-      job.results.set(message.key, message.lines);
+      job.results.set(message.key, unpackFailures(message.failures));
       return;
     }
     this.finish(message.type === 'done' ? undefined : new Error(`filter worker: ${message.message}`));
   }
 
+  /** The batch the worker was on is done (or failed). */
   private finish(error: Error | undefined): void {
-    const job = this.current;
+    const job = this.inFlight.shift();
     if (job === undefined) return;
-    this.stopWatchdog();
-    this.current = undefined;
     if (error === undefined) job.resolve(new Map(job.keys.map((key) => [key, job.results.get(key) ?? []])));
     else job.reject(error);
     this.next();
   }
 
-  /** The worker died (it should not: the filters were compiled before): the batch fails, a new worker takes the next. */
+  /** The batches handed to a worker that is gone go to the next one, first in the queue, in their order. */
+  private requeue(): void {
+    this.queue.unshift(...this.inFlight.splice(0));
+  }
+
+  /** The worker died (it should not: the filters were compiled before): the batch it was on fails, a new worker takes the others. */
   private failed(worker: Worker, error: Error): void {
     if (worker !== this.worker || this.closed) return;
     [this.worker, this.progress] = this.spawn();
-    this.finish(error);
+    const job = this.inFlight.shift();
+    this.requeue();
+    job?.reject(error);
+    this.next();
   }
 
   /**
    * Looks at the worker's position a few times per budget: the same line of the same batch seen
    * for longer than the budget is a line to drop.
    */
-  private startWatchdog(job: Job, keys: readonly string[]): void {
+  private startWatchdog(): NodeJS.Timeout {
     let seen = '';
     let since = 0;
-    this.watchdog = setInterval(() => {
+    const watchdog = setInterval(() => {
       const line = Atomics.load(this.progress, PROGRESS_LINE);
-      if (Atomics.load(this.progress, PROGRESS_BATCH) !== job.id || line < 0) {
+      const job = this.inFlight.find((j) => j.id === Atomics.load(this.progress, PROGRESS_BATCH));
+      if (job === undefined || line < 0) {
         seen = '';
         return;
       }
-      const key = keys[Atomics.load(this.progress, PROGRESS_KEY)] ?? '';
-      const at = `${key}\n${line}`;
+      const key = job.sent[Atomics.load(this.progress, PROGRESS_KEY)] ?? '';
+      const at = `${job.id}\n${key}\n${line}`;
       const now = performance.now();
       if (at !== seen) {
         seen = at;
@@ -210,7 +238,8 @@ export class FilterWorker {
         void this.drop(job, key, line, now - since);
       }
     }, Math.max(5, Math.floor(this.budgetMs / 4)));
-    this.watchdog.unref();
+    watchdog.unref();
+    return watchdog;
   }
 
   private stopWatchdog(): void {
@@ -222,12 +251,12 @@ export class FilterWorker {
     this.stopWatchdog();
     const stuck = this.worker;
     [this.worker, this.progress] = this.spawn();
+    // The batches before it are done; it and those after it go to the fresh worker.
+    this.requeue();
+    job.skip.push([key, index]);
     await stuck.terminate();
     this.onSlowLine({ key, path: job.path, index, line: ((Array.isArray(job.lines) ? job.lines as readonly string[] : logTextLines(job.lines as LogText))[index] ?? '').slice(0, SLOW_LINE_CHARS), ms });
-    if (this.closed || this.current !== job) return;
-    job.skip.push([key, index]);
-    this.current = undefined;
-    this.queue.unshift(job);
+    if (this.closed) return;
     this.next();
   }
 }

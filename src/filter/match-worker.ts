@@ -6,7 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { LogFilter } from './log-filter.js';
 import type { FilterEntry, FromWorker, LineFailures, LogText, ToWorker, WorkerData } from './worker-protocol.js';
-import { logTextLines, PROGRESS_BATCH, PROGRESS_KEY, PROGRESS_LINE } from './worker-protocol.js';
+import { logTextLines, packFailures, PROGRESS_BATCH, PROGRESS_KEY, PROGRESS_LINE } from './worker-protocol.js';
 
 const port = parentPort;
 if (port === null) throw new Error('match-worker.js runs as a worker thread of FilterWorker');
@@ -53,10 +53,10 @@ function runBatch(message: Extract<ToWorker, { type: 'batch' }>): void {
       if (skip.has(index)) continue;
       Atomics.store(progress, PROGRESS_LINE, index);
       const { failures } = filter.processLine(text[index] as string, times?.[index]);
-      // Only what the daemon counts goes back: each object crosses to the main thread by copy.
-      if (failures.length > 0) lines.push({ index, failures: failures.map(({ host, time, lines: matched }) => ({ host, time, lines: matched })) });
+      // Only what the daemon counts goes back (see packFailures).
+      if (failures.length > 0) lines.push({ index, failures });
     }
-    post({ type: 'result', id: message.id, key, lines });
+    post({ type: 'result', id: message.id, key, failures: packFailures(lines) });
   }
   Atomics.store(progress, PROGRESS_LINE, -1);
   post({ type: 'done', id: message.id });

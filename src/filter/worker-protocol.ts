@@ -1,4 +1,5 @@
 import type { FilterDefinition } from '../config/index.js';
+import type { FailureHostKind } from './fail-regex.js';
 import type { Failure, LogFilterOptions } from './log-filter.js';
 
 /** How a filter runs in the worker: a LogFilter's options, without the clock (each batch carries its time). */
@@ -18,6 +19,65 @@ export interface LineFailures {
   /** The line's index in the batch. */
   readonly index: number;
   readonly failures: readonly MatchedFailure[];
+}
+
+const KINDS: readonly FailureHostKind[] = ['ip4', 'ip6', 'dns', 'fid'];
+/** Numbers packed per failure: line index, host kind (index in KINDS), cidr (-1: none), time (NaN: none), how many lines. */
+const FIELDS = 5;
+
+/**
+ * The failures of one batch for one key, in columns. Crossing to the main thread costs by object
+ * (each is serialized and rebuilt property by property), and a burst brings hundreds of
+ * thousands of failures: FIELDS numbers per failure, its host value, and its lines, in order.
+ */
+export interface PackedFailures {
+  readonly numbers: Float64Array;
+  readonly values: readonly string[];
+  readonly lines: readonly string[];
+}
+
+export function packFailures(found: readonly LineFailures[]): PackedFailures {
+  const count = found.reduce((n, line) => n + line.failures.length, 0);
+  const numbers = new Float64Array(count * FIELDS);
+  const values: string[] = [];
+  const lines: string[] = [];
+  let at = 0;
+  for (const { index, failures } of found) {
+    for (const { host, time, lines: matched } of failures) {
+      numbers[at++] = index;
+      numbers[at++] = KINDS.indexOf(host.kind);
+      numbers[at++] = host.cidr ?? -1;
+      numbers[at++] = time ?? Number.NaN;
+      numbers[at++] = matched.length;
+      values.push(host.value);
+      lines.push(...matched);
+    }
+  }
+  return { numbers, values, lines };
+}
+
+/** The failures as packFailures took them, grouped by line again. */
+export function unpackFailures(packed: PackedFailures): LineFailures[] {
+  const { numbers, values, lines } = packed;
+  const out: { index: number; failures: MatchedFailure[] }[] = [];
+  let line = 0;
+  for (let n = 0, at = 0; at < numbers.length; n++, at += FIELDS) {
+    const index = numbers[at] as number;
+    const kind = KINDS[numbers[at + 1] as number] as FailureHostKind;
+    const cidr = numbers[at + 2] as number;
+    const time = numbers[at + 3] as number;
+    const count = numbers[at + 4] as number;
+    const value = values[n] as string;
+    const failure: MatchedFailure = {
+      host: cidr === -1 ? { kind, value } : { kind, value, cidr },
+      time: Number.isNaN(time) ? undefined : time,
+      lines: lines.slice(line, line += count),
+    };
+    const last = out[out.length - 1];
+    if (last?.index === index) last.failures.push(failure);
+    else out.push({ index, failures: [failure] });
+  }
+  return out;
 }
 
 /**
@@ -79,6 +139,6 @@ export type ToWorker =
     };
 
 export type FromWorker =
-  | { readonly type: 'result'; readonly id: number; readonly key: string; readonly lines: readonly LineFailures[] }
+  | { readonly type: 'result'; readonly id: number; readonly key: string; readonly failures: PackedFailures }
   | { readonly type: 'done'; readonly id: number }
   | { readonly type: 'error'; readonly id: number; readonly message: string };

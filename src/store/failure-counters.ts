@@ -17,10 +17,11 @@ export class FailureCounters {
   constructor(db: Database.Database) {
     this.stmt = {
       ofJail: db.prepare<[string], { address: string; state: string }>('SELECT address, state FROM failure_counters WHERE jail = ?'),
-      save: db.prepare(
-        `INSERT INTO failure_counters (jail, address, state, updated_at) VALUES (@jail, @address, @state, @now)
+      // Positional parameters: a burst saves tens of thousands of rows, and binding by name costs more.
+      save: db.prepare<[string, string, string, number]>(
+        `INSERT INTO failure_counters (jail, address, state, updated_at) VALUES (?, ?, ?, ?)
          ON CONFLICT (jail, address) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at`),
-      delete: db.prepare('DELETE FROM failure_counters WHERE jail = @jail AND address = @address'),
+      delete: db.prepare<[string, string]>('DELETE FROM failure_counters WHERE jail = ? AND address = ?'),
       deleteOf: db.prepare('DELETE FROM failure_counters WHERE address = ?'),
       counts: db.prepare<[], { jail: string; n: number }>('SELECT jail, count(*) AS n FROM failure_counters GROUP BY jail'),
     };
@@ -33,8 +34,8 @@ export class FailureCounters {
 
   save(counters: readonly FailureCounter[], now: number): void {
     for (const { jail, address, state } of counters) {
-      if (state === null) this.stmt.delete.run({ jail, address });
-      else this.stmt.save.run({ jail, address, state, now });
+      if (state === null) this.stmt.delete.run(jail, address);
+      else this.stmt.save.run(jail, address, state, now);
     }
   }
 

@@ -107,6 +107,8 @@ export class LogTailer {
   private readonly initial = new Set<string>();
   private readonly rechecks = new Map<string, NodeJS.Timeout>();
   private readonly errors = new Map<string, string>();
+  /** Each followed file as the last sweep that checked it found it (see sweepFollowed). */
+  private readonly swept = new Map<string, string>();
   /** Paths whose start failed half-way through a rotated file, and the position delivered by then. */
   private readonly unfinished = new Map<string, LogPosition>();
   private readonly buffer = Buffer.alloc(READ_BYTES);
@@ -213,9 +215,24 @@ export class LogTailer {
   }
 
   private sweep(): void {
-    for (const path of this.files.keys()) this.schedule(path);
+    void this.sweepFollowed();
     // A named log whose directory was created after start-up is found even if no event came.
     for (const p of this.patterns) if (p.literal && !this.files.has(p.pattern)) this.schedule(p.pattern);
+  }
+
+  /**
+   * Checks each followed file again, unless nothing about it (identity, size, modification time)
+   * changed since the last sweep checked it: an idle daemon then costs one stat per file per sweep.
+   */
+  private async sweepFollowed(): Promise<void> {
+    for (const [path, followed] of this.files) {
+      const stats = followed.retired === undefined ? await stat(path).catch(() => undefined) : undefined;
+      const signature = stats && `${stats.dev} ${stats.ino} ${stats.size} ${stats.mtimeMs}`;
+      if (signature !== undefined && signature === this.swept.get(path) && !this.dirty.has(path) && !this.errors.has(path)) continue;
+      if (signature === undefined) this.swept.delete(path);
+      else this.swept.set(path, signature);
+      this.schedule(path);
+    }
   }
 
   private schedule(path: string): void {
@@ -236,6 +253,7 @@ export class LogTailer {
         await this.check(path);
         this.errors.delete(path);
       } catch (error) {
+        this.swept.delete(path);
         // A file vanishing between stat and open is a rotation in progress: the next event sees it.
         if ((error as NodeJS.ErrnoException).code !== 'ENOENT') this.report(error, path);
       }

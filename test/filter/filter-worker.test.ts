@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { writeLog } from '../../bench/log-workload.js';
 import { FAIL2BAN_FILTER_DIR, loadFilter, SHIPPED_FILTER_DIR } from '../../src/config/index.js';
 import { FilterWorker, LogFilter, slowLineMessage, type FilterEntry, type LineFailures, type SlowLine } from '../../src/filter/index.js';
+import { packFailures, unpackFailures } from '../../src/filter/worker-protocol.js';
 import { BIN, tempDir } from '../helpers/cli.js';
 
 const NOW = 1458409244 + 100;
@@ -46,6 +47,45 @@ describe('FilterWorker: filters in a worker thread, with a time budget per line'
       clearInterval(counter);
       await worker.close();
     }
+  });
+
+  it('several batches handed over at once: a line dropped in one of them leaves the others whole, in order', async () => {
+    const slow: SlowLine[] = [];
+    const worker = new FilterWorker({ filters: new Map([['exim', exim], ['sshd', sshd]]), budgetMs: 300, onSlowLine: (s) => slow.push(s) });
+    try {
+      const batches = [
+        [sshdFailure('203.0.113.11')],
+        [EXIM_FAILURE, EXIM_ATTACK, sshdFailure('203.0.113.12')],
+        [sshdFailure('203.0.113.13'), EXIM_FAILURE],
+      ];
+      const done: number[] = [];
+      const results = await Promise.all(batches.map(async (lines, n) => {
+        const result = await worker.process('/var/log/mixed.log', ['exim', 'sshd'], lines, NOW);
+        done.push(n);
+        return result;
+      }));
+      const hosts = (result: Map<string, readonly LineFailures[]>, key: string): [number, string][] =>
+        (result.get(key) ?? []).flatMap(({ index, failures }) => failures.map((f): [number, string] => [index, f.host.value]));
+      assert.deepEqual(done, [0, 1, 2]);
+      assert.deepEqual(results.map((r) => hosts(r, 'sshd')), [[[0, '203.0.113.11']], [[2, '203.0.113.12']], [[0, '203.0.113.13']]]);
+      assert.deepEqual(results.map((r) => hosts(r, 'exim')), [[], [[0, '198.51.100.4']], [[1, '198.51.100.4']]]);
+      assert.deepEqual(slow.map((s) => [s.key, s.index, s.line]), [['exim', 1, EXIM_ATTACK]]);
+    } finally {
+      await worker.close();
+    }
+  });
+
+  it('results cross packed in columns and come back as they were: hosts with and without cidr, times or none, several lines, several failures of one line', () => {
+    const found: LineFailures[] = [
+      { index: 0, failures: [{ host: { kind: 'ip4', value: '203.0.113.1' }, time: NOW, lines: ['a'] }] },
+      { index: 3, failures: [
+        { host: { kind: 'ip6', value: '2001:db8::/64', cidr: 64 }, time: undefined, lines: ['b', 'c'] },
+        { host: { kind: 'dns', value: 'scanner.example' }, time: NOW + 0.5, lines: [] },
+      ] },
+      { index: 4, failures: [{ host: { kind: 'fid', value: 'session-7' }, time: NOW, lines: ['d'] }] },
+    ];
+    assert.deepEqual(unpackFailures(packFailures(found)), found);
+    assert.deepEqual(unpackFailures(packFailures([])), []);
   });
 
   describe('on a generated auth.log', () => {
