@@ -242,7 +242,7 @@ export class ReconcileLoop {
     const backends = only ?? this.options.backends;
     let reports: BackendReport[];
     let upTo: number | undefined;
-    const refused: RefusedBan[] = [];
+    const refused: RefusedBan<Ban>[] = [];
     try {
       if (!only) {
         this.lastFull = monotonicMs();
@@ -298,7 +298,7 @@ export class ReconcileLoop {
   }
 
   /** Each refused ban is logged once, the first time a reconcile meets it. */
-  private tellRefused(refused: readonly RefusedBan[]): void {
+  private tellRefused(refused: readonly RefusedBan<Ban>[]): void {
     const told = new Set<string>();
     for (const { ban, why } of refused) {
       const key = `${ban.jail}\u0000${ban.address}\u0000${ban.bannedAt}`;

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { isActive, tryParseAddress, type Ban, type BanRequest, type JournalCursor, type LogPosition } from '../core/index.js';
+import { isActive, tryParseAddress, type Ban, type BanRequest, type EnforcedBan, type JournalCursor, type LogPosition } from '../core/index.js';
 import { Bans, type BanChange, type BanRecord, type BanResult, type BanWrite, type RecordImportReport } from './bans.js';
 import { ChangeLog, type ChangeQuery, type StoredChange } from './change-log.js';
 import { asDamaged, checkProblems, DatabaseDamagedError } from './damage.js';
@@ -137,7 +137,7 @@ export class BanStore {
   }
 
   /** A streamed read; an error in the middle of reading says which file is damaged. */
-  private *guarded(bans: () => IterableIterator<Ban>): IterableIterator<Ban> {
+  private *guarded<T>(bans: () => IterableIterator<T>): IterableIterator<T> {
     try {
       yield* bans();
     } catch (error) {
@@ -237,6 +237,11 @@ export class BanStore {
   /** Active bans in no particular order: the fastest full read, for reconciling. */
   activeAnyOrder(now: number): IterableIterator<Ban> {
     return this.guarded(() => this.bansTable.activeAnyOrder(now));
+  }
+
+  /** What the firewalls need of the active bans (see EnforcedBan), in no particular order: what a full reconcile reads. */
+  activeEnforced(now: number): IterableIterator<EnforcedBan> {
+    return this.guarded(() => this.bansTable.activeEnforced(now));
   }
 
   /** Every ban, active or not, oldest first. */
