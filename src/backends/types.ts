@@ -32,6 +32,8 @@ export interface Diff {
 export interface Command {
   readonly argv: readonly string[];
   readonly stdin?: string;
+  /** How long it may run, where that grows with the entries (a full read-back, a large batch): longer than the executor's default. */
+  readonly timeoutMs?: number;
 }
 
 /** What `apply` did: how many entries went in and out, and the ones that failed after retrying one by one. */
