@@ -133,6 +133,7 @@ export class Bans {
       // The open ban, if any, is always the newest row of its (address, jail): see record.
       latest: db.prepare<[string, string], BanRow & { id: number }>(
         `SELECT id, ${COLUMNS} FROM bans WHERE address = ? AND jail = ? ORDER BY id DESC LIMIT 1`),
+      anyRow: db.prepare<[string, string], number>('SELECT 1 FROM bans WHERE address = ? AND jail = ? LIMIT 1').pluck(),
       closeExpired: db.prepare('UPDATE bans SET lifted_at = expires_at, lifted_by = \'expired\' WHERE id = ?'),
       sameBan: db.prepare<[string, string, number], { id: number }>(
         'SELECT id FROM bans WHERE address = ? AND jail = ? AND banned_at = ? LIMIT 1'),
@@ -250,6 +251,19 @@ export class Bans {
     };
     this.insert(row, matches);
     return { outcome: 'new', ban: toBan(row), previousExpiresAt: null };
+  }
+
+  /**
+   * record() of a request whose (address, jail) has no row yet, the common case of a bulk write:
+   * one lookup and one insert, and no Ban made. False, with nothing written, when it has a row
+   * (record() then decides). What it wrote is the request with `now` as its time of ban.
+   */
+  recordFirst(request: BanRequest, now: number): boolean {
+    if (this.stmt.anyRow.get(request.address, request.jail) !== undefined) return false;
+    const matches = request.matches && request.matches.length > 0 ? JSON.stringify(request.matches) : null;
+    this.stmt.insert.run(request.address, prefixOf(request.address), request.jail, now, request.expiresAt, request.source, request.reason ?? null,
+      request.failures ?? 0, matches, 1, Number(request.forced === true));
+    return true;
   }
 
   /**
