@@ -1,7 +1,7 @@
 import { InputError, messageOf, OperationError } from '../core/index.js';
 import { applyInBatches, type Triage } from './batch.js';
 import { isExitError, type Exec, type Follow } from './exec.js';
-import { countElements, parseEntries, parseTableState } from './nftables-json.js';
+import { countElements, parseEntries, parseTableState, removedEntries } from './nftables-json.js';
 import {
   elementBatch, existingLines, parseSetName, planElements, planEnsure, planProbe, representEntries, setName, TABLE, type ElementOp, type TableState,
 } from './nftables-plan.js';
@@ -226,7 +226,7 @@ const OUR_TABLE = new RegExp(`"table":\\s*"${TABLE.split(' ')[1]}"`);
 function watchRemovals(follow: Follow): NonNullable<NonNullable<Backend['census']>['watch']> {
   return (onRemoved, onLost) => follow(['nft', '-j', 'monitor', 'destroy', 'elements'], {
     onLine: (line) => {
-      if (OUR_TABLE.test(line)) onRemoved();
+      if (OUR_TABLE.test(line)) onRemoved(removedEntries(line));
     },
     onExit: onLost,
   });
