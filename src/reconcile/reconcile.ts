@@ -115,9 +115,9 @@ interface Survey {
 async function survey(backend: Backend, desired: readonly Entry[], options: BackendOptions, ensured: Ensured | undefined): Promise<Survey> {
   const wanted = unskipped(backend.represent(desired), ensured);
   const probe = backend.census?.probe;
-  // After ensure made or re-made objects the probe can only find them lacking (they start empty): read back at once.
-  const created = ensured !== undefined && ensured.ran.length > 0;
-  if (probe && !options.thorough && !created && wanted.length >= QUICK_FROM && await probe.call(backend.census, wanted) === undefined) {
+  // A set ensure just made or re-made holds nothing: the probe finds its elements missing. (Ensure
+  // may have re-made only rules, whose sets the probe then proves without a read-back.)
+  if (probe && !options.thorough && wanted.length >= QUICK_FROM && await probe.call(backend.census, wanted) === undefined) {
     const base = { name: backend.name, added: 0, removed: 0, kept: 0, unchanged: wanted.length, error: null, ...told(ensured) };
     return { base, diff: { add: [], remove: [] }, held: wanted };
   }
