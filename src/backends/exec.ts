@@ -64,10 +64,12 @@ function failureOf(error: ExecFileException, stderr: string, inNetns: boolean): 
 /**
  * The real executor: argument vectors through execFile, never a shell. With `netns`, every
  * command runs inside that network namespace (`ip netns exec NAME …`). `packages` names what to
- * install when a command is missing; a command still running after `timeoutMs` is killed.
+ * install when a command is missing; a command still running after `defaultTimeoutMs` (or its
+ * own timeoutMs, when longer) is killed.
  */
-export function systemExec(netns?: string, packages: PackageHints = {}, timeoutMs = TIMEOUT_MS): Exec {
+export function systemExec(netns?: string, packages: PackageHints = {}, defaultTimeoutMs = TIMEOUT_MS): Exec {
   return (command) => new Promise((resolve, reject) => {
+    const timeoutMs = Math.max(defaultTimeoutMs, command.timeoutMs ?? 0);
     const argv = netns === undefined ? command.argv : ['ip', 'netns', 'exec', netns, ...command.argv];
     const [file, ...args] = argv as [string, ...string[]];
     const child = execFile(file, args, { timeout: timeoutMs, maxBuffer: MAX_OUTPUT, encoding: 'utf8' }, (error, stdout, stderr) => {

@@ -79,6 +79,39 @@ export function countElements(stdout: string): Map<string, number> {
   return counts;
 }
 
+/** The entries of one set of our table as `nft -j` writes its elements; throws on anything else. */
+function entriesOf(name: string, elements: readonly unknown[]): EntryKey[] {
+  const id = parseSetName(name);
+  if (!id) throw new OperationError(`no set of f2b-store: ${name}`);
+  const set = setName(id);
+  return elements.map((element) => {
+    const raw = elementText(element, set);
+    const address = tryParseAddress(raw);
+    if (!address || address.family !== id.family || address.isNetwork !== (id.kind === 'net')) {
+      throw new OperationError(`set ${set} of table inet f2b-store holds "${raw}", which does not belong in it: delete it by hand or run a flush`);
+    }
+    return { jail: id.jail, address: address.text, family: address.family };
+  });
+}
+
+/**
+ * The entries one line of `nft -j monitor destroy elements` says were removed from our table
+ * (`{"delete": {"element": {"table": "f2b-store", "name": SET, "elem": {"set": [...]}}}}`), or
+ * undefined when it cannot tell which.
+ */
+export function removedEntries(line: string): EntryKey[] | undefined {
+  try {
+    const parsed = JSON.parse(line) as unknown;
+    const event = isObject(parsed) ? parsed.delete ?? parsed.destroy : undefined;
+    const element = isObject(event) ? event.element : undefined;
+    if (!isObject(element) || element.family !== 'inet' || element.table !== 'f2b-store' || typeof element.name !== 'string') return undefined;
+    const elem = element.elem;
+    return isObject(elem) && Array.isArray(elem.set) ? entriesOf(element.name, elem.set as unknown[]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Every entry held by a set of our table, from `nft -j list table inet f2b-store`. Sets whose name
  * is not one of ours are ignored; an element that is not exactly an address or prefix of the set's
@@ -87,17 +120,8 @@ export function countElements(stdout: string): Map<string, number> {
 export function parseEntries(stdout: string): EntryKey[] {
   const entries: EntryKey[] = [];
   for (const [kind, body] of ourObjects(stdout)) {
-    const id = kind === 'set' && typeof body.name === 'string' ? parseSetName(body.name) : undefined;
-    if (!id || !Array.isArray(body.elem)) continue;
-    const name = setName(id);
-    for (const element of body.elem as unknown[]) {
-      const raw = elementText(element, name);
-      const address = tryParseAddress(raw);
-      if (!address || address.family !== id.family || address.isNetwork !== (id.kind === 'net')) {
-        throw new OperationError(`set ${name} of table inet f2b-store holds "${raw}", which does not belong in it: delete it by hand or run a flush`);
-      }
-      entries.push({ jail: id.jail, address: address.text, family: address.family });
-    }
+    if (kind !== 'set' || typeof body.name !== 'string' || !parseSetName(body.name) || !Array.isArray(body.elem)) continue;
+    for (const entry of entriesOf(body.name, body.elem as unknown[])) entries.push(entry);
   }
   return entries;
 }

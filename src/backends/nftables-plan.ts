@@ -200,17 +200,29 @@ export interface ElementPlan {
   readonly expired: number;
 }
 
+/** The sets of one jail, indexed by setIndex; undefined when the jail name is bad. */
+type JailSets = readonly [string, string, string, string] | undefined;
+
+const setIndex = (isNetwork: boolean, family: Family): number => (isNetwork ? 2 : 0) + (family === 6 ? 1 : 0);
+
+function jailSets(jail: string): JailSets {
+  if (!isJailName(jail)) return undefined;
+  const name = (kind: SetKind, family: Family): string => setName({ kind, family, jail });
+  return [name('addr', 4), name('addr', 6), name('net', 4), name('net', 6)];
+}
+
 /** Turns a diff into element operations; every address is checked to be canonical before use. */
 export function planElements(diff: Diff, now: number): ElementPlan {
   const invalid: { entry: EntryKey; error: string }[] = [];
-  const jails = new Map<string, boolean>();
+  // Set names made once per jail, not per entry: a name made afresh is hashed afresh as a map key.
+  const jails = new Map<string, JailSets>();
   // Elements are grouped by set, so the batch has one statement per set (and chunk).
   const deletes = new Map<string, Map<string, ElementOp>>();
   const adds = new Map<string, Map<string, { op: ElementOp; expiresAt: number | null }>>();
-  const target = (entry: EntryKey): { set: string; text: string } | undefined => {
-    let jailOk = jails.get(entry.jail);
-    if (jailOk === undefined) jails.set(entry.jail, jailOk = isJailName(entry.jail));
-    if (!jailOk) {
+  const target = (entry: EntryKey): string | undefined => {
+    let sets = jails.get(entry.jail);
+    if (sets === undefined && !jails.has(entry.jail)) jails.set(entry.jail, sets = jailSets(entry.jail));
+    if (!sets) {
       invalid.push({ entry, error: `bad jail name "${entry.jail}"` });
       return undefined;
     }
@@ -219,7 +231,7 @@ export function planElements(diff: Diff, now: number): ElementPlan {
       invalid.push({ entry, error: `not a canonical IPv${entry.family} address or network: "${entry.address}"` });
       return undefined;
     }
-    return { set: setName({ kind: address.isNetwork ? 'net' : 'addr', family: address.family, jail: entry.jail }), text: address.text };
+    return sets[setIndex(address.isNetwork, address.family)];
   };
   const group = <T>(groups: Map<string, Map<string, T>>, set: string): Map<string, T> => {
     let found = groups.get(set);
@@ -227,22 +239,22 @@ export function planElements(diff: Diff, now: number): ElementPlan {
     return found;
   };
   for (const entry of diff.remove) {
-    const to = target(entry);
-    if (to) group(deletes, to.set).set(to.text, { action: 'delete', set: to.set, element: to.text, entry });
+    const set = target(entry);
+    if (set) group(deletes, set).set(entry.address, { action: 'delete', set, element: entry.address, entry });
   }
   let expired = 0;
   for (const entry of diff.add) {
-    const to = target(entry);
-    if (!to) continue;
+    const set = target(entry);
+    if (!set) continue;
     if (entry.expiresAt !== null && entry.expiresAt <= now) {
       expired++;
       continue;
     }
-    const inSet = group(adds, to.set);
-    const before = inSet.get(to.text);
+    const inSet = group(adds, set);
+    const before = inSet.get(entry.address);
     if (before && !outlasts(entry.expiresAt, before.expiresAt)) continue;
     const timeout = entry.expiresAt === null ? '' : ` timeout ${nftTimeout(Math.min(entry.expiresAt - now, MAX_TIMEOUT_SECONDS))}`;
-    inSet.set(to.text, { op: { action: 'add', set: to.set, element: `${to.text}${timeout}`, entry }, expiresAt: entry.expiresAt });
+    inSet.set(entry.address, { op: { action: 'add', set, element: `${entry.address}${timeout}`, entry }, expiresAt: entry.expiresAt });
   }
   const ops = [...deletes.values()].flatMap((ops) => [...ops.values()]);
   for (const inSet of adds.values()) for (const { op } of inSet.values()) ops.push(op);

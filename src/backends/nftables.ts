@@ -1,7 +1,7 @@
 import { InputError, messageOf, OperationError } from '../core/index.js';
 import { applyInBatches, type Triage } from './batch.js';
 import { isExitError, type Exec, type Follow } from './exec.js';
-import { countElements, parseEntries, parseTableState } from './nftables-json.js';
+import { countElements, parseEntries, parseTableState, removedEntries } from './nftables-json.js';
 import {
   elementBatch, existingLines, parseSetName, planElements, planEnsure, planProbe, representEntries, setName, TABLE, type ElementOp, type TableState,
 } from './nftables-plan.js';
@@ -13,7 +13,17 @@ export interface NftablesOptions {
   readonly follow?: Follow;
 }
 
-const batch = (stdin: string): Command => ({ argv: ['nft', '-f', '-'], stdin });
+/**
+ * Time for commands that grow with the elements, beyond the executor's minute: nft 1.0.6 lists a
+ * table of 1,000,000 elements in about 2 minutes of wall time on a loaded machine (bench/RESULTS.md,
+ * scale), and adds as many in about 40 s; a tenth of that rate still passes.
+ */
+const LIST_TIMEOUT_MS = 20 * 60_000;
+const PER_ELEMENT_MS = 0.4;
+
+const batch = (stdin: string, elements = 0): Command => ({
+  argv: ['nft', '-f', '-'], stdin, ...(elements * PER_ELEMENT_MS > 60_000 ? { timeoutMs: 60_000 + elements * PER_ELEMENT_MS } : {}),
+});
 
 /** nft's own word on a failed command: a missing table, set or element, or no permission to change anything. */
 function nftSaid(error: unknown): 'missing' | 'denied' | undefined {
@@ -42,7 +52,7 @@ export function createNftablesBackend(options: NftablesOptions): Backend {
 
   async function readTable(): Promise<string | undefined> {
     try {
-      return await exec({ argv: ['nft', '-j', 'list', 'table', ...TABLE.split(' ')] });
+      return await exec({ argv: ['nft', '-j', 'list', 'table', ...TABLE.split(' ')], timeoutMs: LIST_TIMEOUT_MS });
     } catch (error) {
       if (isMissingObject(error)) return undefined;
       throw error;
@@ -91,7 +101,7 @@ export function createNftablesBackend(options: NftablesOptions): Backend {
     const planned = planElements(diff, now);
     const run = async (ops: readonly ElementOp[]): Promise<void> => {
       try {
-        await exec(batch(elementBatch(ops)));
+        await exec(batch(elementBatch(ops), ops.length));
       } catch (error) {
         // Deleting an element that is not there leaves it as asked.
         const [op] = ops;
@@ -125,7 +135,7 @@ export function createNftablesBackend(options: NftablesOptions): Backend {
 
   /** Whether set `name` holds exactly these addresses: read back whole (a prefix set, or one that should be empty). */
   async function holdsExactly(name: string, want: ReadonlySet<string>): Promise<boolean> {
-    const held = parseEntries(await exec({ argv: ['nft', '-j', 'list', 'set', ...TABLE.split(' '), name] }));
+    const held = parseEntries(await exec({ argv: ['nft', '-j', 'list', 'set', ...TABLE.split(' '), name], timeoutMs: LIST_TIMEOUT_MS }));
     return held.length === want.size && held.every((entry) => want.has(entry.address));
   }
 
@@ -157,7 +167,8 @@ export function createNftablesBackend(options: NftablesOptions): Backend {
     if (sampled.size === 0) return undefined;
     const planned = planProbe(sampled, (n) => Math.floor(Math.random() * n));
     try {
-      await exec(batch(planned.text));
+      // Element commands make nft 1.0.6 fetch every element of the table first: as long as a listing.
+      await exec({ ...batch(planned.text), timeoutMs: LIST_TIMEOUT_MS });
     } catch (error) {
       if (!isExitError(error)) throw error;
       const found = existingLines(error.stderr).size;
@@ -215,7 +226,7 @@ const OUR_TABLE = new RegExp(`"table":\\s*"${TABLE.split(' ')[1]}"`);
 function watchRemovals(follow: Follow): NonNullable<NonNullable<Backend['census']>['watch']> {
   return (onRemoved, onLost) => follow(['nft', '-j', 'monitor', 'destroy', 'elements'], {
     onLine: (line) => {
-      if (OUR_TABLE.test(line)) onRemoved();
+      if (OUR_TABLE.test(line)) onRemoved(removedEntries(line));
     },
     onExit: onLost,
   });

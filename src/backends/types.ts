@@ -32,6 +32,8 @@ export interface Diff {
 export interface Command {
   readonly argv: readonly string[];
   readonly stdin?: string;
+  /** How long it may run, where that grows with the entries (a full read-back, a large batch): longer than the executor's default. */
+  readonly timeoutMs?: number;
 }
 
 /** What `apply` did: how many entries went in and out, and the ones that failed after retrying one by one. */
@@ -52,10 +54,11 @@ export interface Census {
   count(): Promise<ReadonlyMap<string, number>>;
   /**
    * Where counting is costly: follows the firewall's own event stream and calls `onRemoved` when
-   * anyone removes an entry from one of its objects (so a count runs then, not on a timer), and
-   * `onLost` if the stream ends by itself. Returns the function that stops following.
+   * anyone removes an entry from one of its objects (so a count runs then, not on a timer), with
+   * the entries removed when the stream names them, and `onLost` if the stream ends by itself.
+   * Returns the function that stops following.
    */
-  watch?(onRemoved: () => void, onLost: (why: string) => void): () => void;
+  watch?(onRemoved: (removed?: readonly EntryKey[]) => void, onLost: (why: string) => void): () => void;
   /**
    * Where reading every entry back is costly: a quick check, without listing, that the objects
    * hold these entries (represent()'s output for the active bans): why not, or undefined. It may

@@ -21,6 +21,9 @@ export interface Ban {
   readonly forced: boolean;
 }
 
+/** What enforcing an active ban needs of it: where it goes, until when, and whether the lockout floor is waived. */
+export type EnforcedBan = Pick<Ban, 'address' | 'jail' | 'expiresAt' | 'forced'>;
+
 /** What a caller asks the store to ban. */
 export interface BanRequest {
   /** Canonical text, as `Address.text`. */

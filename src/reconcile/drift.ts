@@ -1,5 +1,5 @@
 import { messageOf, monotonicMs } from '../core/index.js';
-import type { Backend, Census, Entry } from '../backends/index.js';
+import type { Backend, Census, Entry, EntryKey } from '../backends/index.js';
 import type { BackendReport } from './reconcile.js';
 
 /**
@@ -30,6 +30,9 @@ export function readBackWait(cost: number): number {
 }
 
 const total = (counts: ReadonlyMap<string, number>): number => [...counts.values()].reduce((sum, n) => sum + n, 0);
+
+/** Named removals kept for the next tick at most; past it, a count is due whatever they were. */
+const MAX_PENDING = 10_000;
 
 /** A backend that keeps failing is retried at the next tick, then 2, 4, 8 … ticks apart, at most this many. */
 const MAX_RETRY_WAIT = 64;
@@ -75,8 +78,10 @@ interface BackendState {
   took: number[];
   /** Stops following its event stream; set while following (see Census.watch). */
   unwatch: (() => void) | undefined;
-  /** The event stream told of a removal since the last census. */
+  /** The event stream told of a removal since the last census that may be a drift. */
   removed: boolean;
+  /** Removals the event stream named since the last tick, to be told from the daemon's own (see DriftCheck's stillHeld). */
+  pending: EntryKey[];
 }
 
 /**
@@ -89,8 +94,12 @@ interface BackendState {
 export class DriftCheck {
   private readonly states = new Map<string, BackendState>();
 
-  /** `clock`: monotonic milliseconds, to space out each backend's census by its cost. */
-  constructor(private readonly clock: () => number = monotonicMs) {}
+  /**
+   * `clock`: monotonic milliseconds, to space out each backend's census by its cost. `stillHeld`:
+   * whether any of these removed entries is still an active ban's; a removal the event stream
+   * names that is not (the daemon's own lifts and expiries) costs no count.
+   */
+  constructor(private readonly clock: () => number = monotonicMs, private readonly stillHeld?: (removed: readonly EntryKey[]) => boolean) {}
 
   /** After a full reconcile of `backend`; `held` is what it was brought to (its represent() of the active bans). */
   reconciled(backend: Backend, report: BackendReport, held?: readonly Entry[]): void {
@@ -155,8 +164,9 @@ export class DriftCheck {
   private watch(backend: Backend, state: BackendState): void {
     const watch = backend.census?.watch;
     if (!watch || state.unwatch) return;
-    state.unwatch = watch.call(backend.census, () => {
-      state.removed = true;
+    state.unwatch = watch.call(backend.census, (removed) => {
+      if (removed === undefined || !this.stillHeld || state.pending.length + removed.length > MAX_PENDING) state.removed = true;
+      else for (const entry of removed) state.pending.push(entry);
     }, () => {
       // Counting on a timer again until the next good reconcile starts the stream anew.
       state.unwatch = undefined;
@@ -166,6 +176,10 @@ export class DriftCheck {
 
   private async count(backend: Backend, state: BackendState): Promise<string | undefined> {
     const { expected } = state;
+    if (state.pending.length > 0) {
+      if (this.stillHeld?.(state.pending) !== false) state.removed = true;
+      state.pending = [];
+    }
     const told = state.removed;
     if (!backend.census || !expected || (!told && this.clock() < state.censusAt)) return undefined;
     // A large backend whose removals are told is counted only when one is: the full check just
@@ -198,7 +212,9 @@ export class DriftCheck {
 
   private state(name: string): BackendState {
     let state = this.states.get(name);
-    if (!state) this.states.set(name, state = { expected: undefined, seen: undefined, failures: 0, wait: 0, censusAt: 0, took: [], unwatch: undefined, removed: false });
+    if (!state) this.states.set(name, state = {
+      expected: undefined, seen: undefined, failures: 0, wait: 0, censusAt: 0, took: [], unwatch: undefined, removed: false, pending: [],
+    });
     return state;
   }
 }

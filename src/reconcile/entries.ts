@@ -1,7 +1,7 @@
-import type { Ban } from '../core/index.js';
+import type { EnforcedBan } from '../core/index.js';
 import type { Entry, JailRule } from '../backends/index.js';
 
-export function entryOf(ban: Ban): Entry {
+export function entryOf(ban: EnforcedBan): Entry {
   return { jail: ban.jail, address: ban.address, family: ban.address.includes(':') ? 6 : 4, expiresAt: ban.expiresAt };
 }
 

@@ -1,12 +1,12 @@
-import { tryParseAddress, type Ban, type LockoutCheck } from '../core/index.js';
+import { tryParseAddress, type EnforcedBan, type LockoutCheck } from '../core/index.js';
 import type { Entry } from '../backends/index.js';
 
 /** Why a stored ban must reach no backend, or undefined when it may. */
-export type BanFloor = (ban: Ban) => string | undefined;
+export type BanFloor = (ban: EnforcedBan) => string | undefined;
 
 /** A stored ban the floor kept out of every backend, and why. */
-export interface RefusedBan {
-  readonly ban: Ban;
+export interface RefusedBan<B extends EnforcedBan = EnforcedBan> {
+  readonly ban: B;
   readonly why: string;
 }
 
@@ -29,7 +29,7 @@ export function banFloor(check: LockoutCheck): BanFloor {
  * The entries of the bans `floor` lets through, read in one pass without keeping the bans (a
  * million of them take 230 MB); each other one is told to `refused`. Jail names are shared.
  */
-export function enforceableEntries(bans: Iterable<Ban>, floor: BanFloor | undefined, refused?: (refusal: RefusedBan) => void): Entry[] {
+export function enforceableEntries<B extends EnforcedBan>(bans: Iterable<B>, floor: BanFloor | undefined, refused?: (refusal: RefusedBan<B>) => void): Entry[] {
   const jails = new Map<string, string>();
   const entries: Entry[] = [];
   for (const ban of bans) {
@@ -46,9 +46,9 @@ export function enforceableEntries(bans: Iterable<Ban>, floor: BanFloor | undefi
 }
 
 /** The bans `floor` lets through; each other one is told to `refused`. Without a floor, all of them. */
-export function enforceable(bans: Iterable<Ban>, floor: BanFloor | undefined, refused?: (refusal: RefusedBan) => void): Ban[] {
+export function enforceable<B extends EnforcedBan>(bans: Iterable<B>, floor: BanFloor | undefined, refused?: (refusal: RefusedBan<B>) => void): B[] {
   if (!floor) return [...bans];
-  const kept: Ban[] = [];
+  const kept: B[] = [];
   for (const ban of bans) {
     const why = floor(ban);
     if (why === undefined) kept.push(ban);

@@ -1,5 +1,5 @@
 import { isoTime, messageOf, monotonicMs, type Ban } from '../core/index.js';
-import type { Backend } from '../backends/index.js';
+import type { Backend, EntryKey } from '../backends/index.js';
 import { isDamaged } from '../store/index.js';
 import { changeStates, DAEMON, describeChanges, readChanges } from './change-feed.js';
 import { CronTimer } from './cron-timer.js';
@@ -67,12 +67,26 @@ export class ReconcileLoop {
   private readBackAt = Number.NEGATIVE_INFINITY;
   private stopped = false;
   private latest: LastReconcile | undefined;
-  private readonly drift = new DriftCheck();
+  private readonly drift: DriftCheck;
   /** The refused bans already logged (see tellRefused), and each backend's kept entries already logged. */
   private toldRefused = new Set<string>();
   private readonly toldKept = new Map<string, number>();
 
-  constructor(private readonly options: LoopOptions) {}
+  constructor(private readonly options: LoopOptions) {
+    this.drift = new DriftCheck(monotonicMs, (removed) => this.stillHeld(removed));
+  }
+
+  /** Whether any of these entries a firewall lost is an active ban's: what the daemon lifted or let expire is not. */
+  private stillHeld(removed: readonly EntryKey[]): boolean {
+    let touching: ReadonlyMap<string, readonly Ban[]>;
+    try {
+      touching = this.options.store.activeTouchingAll([...new Set(removed.map((entry) => entry.address))], this.options.clock());
+    } catch {
+      // A store that cannot tell leaves the count to decide.
+      return true;
+    }
+    return removed.some((entry) => touching.get(entry.address)?.some((ban) => ban.address === entry.address && ban.jail === entry.jail) === true);
+  }
 
   /** The latest full reconcile, if one ran. */
   last(): LastReconcile | undefined {
@@ -242,7 +256,7 @@ export class ReconcileLoop {
     const backends = only ?? this.options.backends;
     let reports: BackendReport[];
     let upTo: number | undefined;
-    const refused: RefusedBan[] = [];
+    const refused: RefusedBan<Ban>[] = [];
     try {
       if (!only) {
         this.lastFull = monotonicMs();
@@ -298,7 +312,7 @@ export class ReconcileLoop {
   }
 
   /** Each refused ban is logged once, the first time a reconcile meets it. */
-  private tellRefused(refused: readonly RefusedBan[]): void {
+  private tellRefused(refused: readonly RefusedBan<Ban>[]): void {
     const told = new Set<string>();
     for (const { ban, why } of refused) {
       const key = `${ban.jail}\u0000${ban.address}\u0000${ban.bannedAt}`;

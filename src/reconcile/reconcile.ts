@@ -1,4 +1,4 @@
-import { messageOf, type Ban } from '../core/index.js';
+import { messageOf, type EnforcedBan } from '../core/index.js';
 import type { Backend, Command, Diff, Ensured, Entry, EntryKey, JailRule, SkippedJail } from '../backends/index.js';
 import { diffEntries } from './diff.js';
 import { defaultJailRules, entryOf, rulesFor, type JailRules } from './entries.js';
@@ -25,12 +25,12 @@ export interface BackendReport {
 }
 
 /** How a change reaches the backends: the same for one address as for a full reconcile. */
-export interface EnforceOptions {
+export interface EnforceOptions<B extends EnforcedBan = EnforcedBan> {
   readonly rules?: JailRules;
   /** The lockout floor: active bans it refuses reach no backend (and leave any that holds them). */
   readonly floor?: BanFloor;
   /** Told each active ban the floor refused. */
-  readonly refused?: (refusal: RefusedBan) => void;
+  readonly refused?: (refusal: RefusedBan<B>) => void;
   /**
    * How many bans the database has held, active and ended; asked only when a backend would lose
    * most of what it holds (see needsConsent), whose entries are then kept. Left out only on the
@@ -39,7 +39,7 @@ export interface EnforceOptions {
   readonly known?: () => number;
 }
 
-export interface ReconcileOptions extends EnforceOptions {
+export interface ReconcileOptions<B extends EnforcedBan = EnforcedBan> extends EnforceOptions<B> {
   readonly dryRun?: boolean;
   /**
    * Read every backend back in full, even one whose census can probe (see QUICK_FROM): what a
@@ -85,11 +85,11 @@ function unskipped<T extends EntryKey>(entries: readonly T[], ensured: Ensured |
  * it really holds, diff, apply. Safe to run at any moment and twice: with nothing to change it
  * runs no command that changes state. A failing backend is reported; the others go on.
  */
-export async function reconcile(
-  active: Iterable<Ban>,
+export async function reconcile<B extends EnforcedBan>(
+  active: Iterable<B>,
   backends: readonly Backend[],
   now: number,
-  options: ReconcileOptions = {},
+  options: ReconcileOptions<B> = {},
 ): Promise<BackendReport[]> {
   const desired = enforceableEntries(active, options.floor, options.refused);
   const rules = rulesFor(desired, options.rules ?? defaultJailRules, options.jails);
@@ -101,6 +101,9 @@ export async function reconcile(
   }));
 }
 
+/** What the steps after reading the bans need of the options. */
+type BackendOptions = Omit<ReconcileOptions, 'refused'>;
+
 /** What one backend holds against what it should: the diff to apply and what it is then brought to. */
 interface Survey {
   readonly base: Omit<BackendReport, 'failed'>;
@@ -109,10 +112,11 @@ interface Survey {
 }
 
 /** Reads the backend back (or, when it is large and its census can, probes it) and diffs it with the desired entries. */
-async function survey(backend: Backend, desired: readonly Entry[], options: ReconcileOptions, ensured: Ensured | undefined): Promise<Survey> {
+async function survey(backend: Backend, desired: readonly Entry[], options: BackendOptions, ensured: Ensured | undefined): Promise<Survey> {
   const wanted = unskipped(backend.represent(desired), ensured);
   const probe = backend.census?.probe;
-  // A set ensure just made or re-made holds nothing: the probe finds its elements missing.
+  // A set ensure just made or re-made holds nothing: the probe finds its elements missing. (Ensure
+  // may have re-made only rules, whose sets the probe then proves without a read-back.)
   if (probe && !options.thorough && wanted.length >= QUICK_FROM && await probe.call(backend.census, wanted) === undefined) {
     const base = { name: backend.name, added: 0, removed: 0, kept: 0, unchanged: wanted.length, error: null, ...told(ensured) };
     return { base, diff: { add: [], remove: [] }, held: wanted };
@@ -132,7 +136,7 @@ async function survey(backend: Backend, desired: readonly Entry[], options: Reco
 }
 
 /** Applies a survey's diff (a dry run only plans it). */
-async function finish(backend: Backend, found: Survey, rules: readonly JailRule[], now: number, options: ReconcileOptions): Promise<{ report: BackendReport; held: readonly Entry[] }> {
+async function finish(backend: Backend, found: Survey, rules: readonly JailRule[], now: number, options: BackendOptions): Promise<{ report: BackendReport; held: readonly Entry[] }> {
   const { base, diff, held } = found;
   if (options.dryRun) return { report: { ...base, failed: [], plan: backend.plan(diff, rules, now) }, held };
   if (diff.add.length === 0 && diff.remove.length === 0) return { report: { ...base, failed: [] }, held };
@@ -141,18 +145,21 @@ async function finish(backend: Backend, found: Survey, rules: readonly JailRule[
   return { report: { ...base, added: applied.added, removed: applied.removed, failed }, held };
 }
 
+const heldNothing = (found: Survey): boolean => found.base.unchanged === 0 && found.diff.remove.length === 0 && found.base.kept === 0;
+
 async function reconcileBackend(
   backend: Backend,
   desired: readonly Entry[],
   rules: readonly JailRule[],
   now: number,
-  options: ReconcileOptions,
+  options: BackendOptions,
   surveyed?: Survey,
 ): Promise<{ report: BackendReport; held?: readonly Entry[] }> {
   try {
     const ensured = options.dryRun ? undefined : await backend.ensure(rules, now);
-    // A survey made before ensure still holds when ensure changed nothing and left no jail out.
-    const found = surveyed && ensured && ensured.ran.length === 0 && ensured.skipped.length === 0
+    // A survey made before ensure still holds when ensure left no jail out and changed nothing, or
+    // found the backend holding nothing: ensure makes objects, empty ones, and never fills them.
+    const found = surveyed && ensured && ensured.skipped.length === 0 && (ensured.ran.length === 0 || heldNothing(surveyed))
       ? { ...surveyed, base: { ...surveyed.base, ...told(ensured) } }
       : await survey(backend, desired, options, ensured);
     return await finish(backend, found, rules, now, options);
@@ -165,9 +172,10 @@ async function reconcileBackend(
  * reconcile() with `allOrNothing`: every backend is surveyed first, as a dry run does (no
  * ensure); if one would keep entries (see needsConsent) nothing changes anywhere and the reports
  * say what each would do. Otherwise each is ensured and changed, from its survey when ensure
- * changed nothing: one read-back per backend instead of a preview's and the run's.
+ * changed nothing or the backend held nothing (a restore after a reboot): one read-back per
+ * backend instead of a preview's and the run's.
  */
-async function allOrNothing(desired: readonly Entry[], rules: readonly JailRule[], backends: readonly Backend[], now: number, options: ReconcileOptions): Promise<BackendReport[]> {
+async function allOrNothing(desired: readonly Entry[], rules: readonly JailRule[], backends: readonly Backend[], now: number, options: BackendOptions): Promise<BackendReport[]> {
   const surveys = await Promise.all(backends.map((backend) => survey(backend, desired, options, undefined).catch((error: unknown) => failure(backend.name, error))));
   const surveyed = (i: number): Survey | undefined => {
     const found = surveys[i];
@@ -192,13 +200,13 @@ async function allOrNothing(desired: readonly Entry[], rules: readonly JailRule[
  * `active` (every active ban) it is reconciled in full, since re-creating its objects for this
  * one change would hide the loss from the drift check until the next full check.
  */
-export async function applyChange(
-  before: readonly Ban[],
-  after: readonly Ban[],
+export async function applyChange<B extends EnforcedBan>(
+  before: readonly B[],
+  after: readonly B[],
   backends: readonly Backend[],
   now: number,
-  options: EnforceOptions = {},
-  active?: () => Iterable<Ban>,
+  options: EnforceOptions<B> = {},
+  active?: () => Iterable<B>,
 ): Promise<BackendReport[]> {
   const { rules = defaultJailRules, floor } = options;
   // A ban the floor refuses is in no backend, before or after: neither added nor removed here.

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { isActive, tryParseAddress, type Ban, type BanRequest, type JournalCursor, type LogPosition } from '../core/index.js';
+import { isActive, storedTime, tryParseAddress, type Ban, type BanRequest, type EnforcedBan, type JournalCursor, type LogPosition } from '../core/index.js';
 import { Bans, type BanChange, type BanRecord, type BanResult, type BanWrite, type RecordImportReport } from './bans.js';
 import { ChangeLog, type ChangeQuery, type StoredChange } from './change-log.js';
 import { asDamaged, checkProblems, DatabaseDamagedError } from './damage.js';
@@ -27,8 +27,12 @@ export interface LogBatchCommit {
   readonly cursors?: readonly JournalCursor[];
 }
 
-/** How many bans are sorted together before writing (see inAddressRuns). */
-const ADDRESS_RUN = 65_536;
+/**
+ * How many bans are sorted together before writing (see inAddressRuns): each run sweeps every
+ * index page once, so fewer runs write fewer pages again (1,000,000 bans: 10% less CPU than runs
+ * of 65,536), for about 30 MB of requests held.
+ */
+const ADDRESS_RUN = 262_144;
 
 const byAddress = (a: BanRequest, b: BanRequest): number =>
   a.address < b.address ? -1 : a.address > b.address ? 1 : a.jail < b.jail ? -1 : a.jail > b.jail ? 1 : 0;
@@ -137,7 +141,7 @@ export class BanStore {
   }
 
   /** A streamed read; an error in the middle of reading says which file is damaged. */
-  private *guarded(bans: () => IterableIterator<Ban>): IterableIterator<Ban> {
+  private *guarded<T>(bans: () => IterableIterator<T>): IterableIterator<T> {
     try {
       yield* bans();
     } catch (error) {
@@ -174,7 +178,16 @@ export class BanStore {
   banMany(requests: Iterable<BanRequest>, now: number): BulkBanReport {
     return this.guard(() => this.db.transaction(() => {
       const report: Record<BanChange, number> = { new: 0, extended: 0, kept: 0 };
-      for (const run of inAddressRuns(requests)) for (const request of run) report[this.banInTransaction(request, now).change]++;
+      for (const run of inAddressRuns(requests)) {
+        for (const request of run) {
+          if (!this.bansTable.recordFirst(request, now)) report[this.banInTransaction(request, now).change]++;
+          else {
+            report.new++;
+            const { address, jail, expiresAt, source } = request;
+            this.changes.append('ban', { address, jail, expiresAt: expiresAt === null ? null : storedTime(expiresAt), source, forced: request.forced === true }, now);
+          }
+        }
+      }
       return report;
     }).immediate());
   }
@@ -237,6 +250,11 @@ export class BanStore {
   /** Active bans in no particular order: the fastest full read, for reconciling. */
   activeAnyOrder(now: number): IterableIterator<Ban> {
     return this.guarded(() => this.bansTable.activeAnyOrder(now));
+  }
+
+  /** What the firewalls need of the active bans (see EnforcedBan), in no particular order: what a full reconcile reads. */
+  activeEnforced(now: number): IterableIterator<EnforcedBan> {
+    return this.guarded(() => this.bansTable.activeEnforced(now));
   }
 
   /** Every ban, active or not, oldest first. */

@@ -74,7 +74,7 @@ export class ChangeLog {
   }
 
   /** Appends what happened to `ban`'s (address, jail); `previous` is an extended ban's expiry before. */
-  append(kind: ChangeKind, ban: Ban, at: number, previous: number | null = null): void {
+  append(kind: ChangeKind, ban: Pick<Ban, 'address' | 'jail' | 'expiresAt' | 'forced' | 'source'>, at: number, previous: number | null = null): void {
     this.stmt.append.run(kind, ban.address, ban.jail, ban.expiresAt, kind === 'extend' ? previous : null, Number(ban.forced), ban.source, at,
       this.writer);
   }

@@ -34,6 +34,13 @@ describe('systemExec failures', () => {
     assert.equal(error.message, 'sleep 30: timed out after 0.2 s');
   });
 
+  it('a command that grows with the entries may run past the default: its own timeoutMs, when longer', async () => {
+    const exec = systemExec(undefined, {}, 200);
+    assert.equal(await exec({ argv: ['sh', '-c', 'sleep 0.5; echo done'], timeoutMs: 20_000 }), 'done\n');
+    assert.equal((await failure(exec({ argv: ['sleep', '30'], timeoutMs: 100 }))).message, 'sleep 30: timed out after 0.2 s');
+    assert.equal((await failure(exec({ argv: ['sleep', '30'], timeoutMs: 400 }))).message, 'sleep 30: timed out after 0.4 s');
+  });
+
   it('inside a network namespace, a missing binary or namespace is kind missing too, message as ip says it', async () => {
     const ns = createNetns();
     try {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ExecError, type Exec } from '../../src/backends/exec.js';
 import { createNftablesBackend } from '../../src/backends/nftables.js';
+import { removedEntries } from '../../src/backends/nftables-json.js';
 import { existingLines, planProbe, PROBE_SAMPLE } from '../../src/backends/nftables-plan.js';
 import type { Command, Entry, EntryKey, JailRule } from '../../src/backends/types.js';
 import { InputError, OperationError } from '../../src/core/index.js';
@@ -151,6 +152,28 @@ describe('nftables backend: plan', () => {
       assert.throws(() => backend.plan({ add: [], remove: [bad] }, [SSHD], T0), InputError, JSON.stringify(bad));
     }
     assert.throws(() => backend.plan({ add: [entry('10.1.2.3/8')], remove: [] }, [SSHD], T0), /"10\.1\.2\.3\/8"/);
+  });
+});
+
+describe('nftables: the removals `nft -j monitor destroy elements` names', () => {
+  it('reads hosts and prefixes, with and without timeouts, as nft 1.0.6 writes them', () => {
+    const line = (name: string, elements: unknown[]): string =>
+      JSON.stringify({ delete: { element: { family: 'inet', table: 'f2b-store', name, elem: { set: elements } } } });
+    assert.deepEqual(removedEntries(line('addr4-sshd', [{ elem: { val: '203.0.113.4', timeout: 100, expires: 99 } }, '203.0.113.5'])), [
+      { jail: 'sshd', address: '203.0.113.4', family: 4 }, { jail: 'sshd', address: '203.0.113.5', family: 4 },
+    ]);
+    assert.deepEqual(removedEntries(line('net6-recidive', [{ elem: { val: { prefix: { addr: '2001:db8::', len: 32 } }, timeout: 9, expires: 8 } }])), [
+      { jail: 'recidive', address: '2001:db8::/32', family: 6 },
+    ]);
+  });
+
+  it('cannot tell from anything else: a set not ours, an element not of its set, another table, no JSON', () => {
+    const line = (table: string, name: string, elements: unknown[]): string =>
+      JSON.stringify({ delete: { element: { family: 'inet', table, name, elem: { set: elements } } } });
+    assert.equal(removedEntries(line('f2b-store', 'other', ['203.0.113.4'])), undefined);
+    assert.equal(removedEntries(line('f2b-store', 'addr4-sshd', ['198.51.100.0/24'])), undefined);
+    assert.equal(removedEntries(line('filter', 'addr4-sshd', ['203.0.113.4'])), undefined);
+    assert.equal(removedEntries('{"delete": {"element": '), undefined);
   });
 });
 

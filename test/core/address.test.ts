@@ -56,6 +56,38 @@ describe('address canonical form', () => {
   });
 });
 
+describe('canonical IPv6 recognised without the parser', () => {
+  // Groups biased to zero, so runs of zeros of every length and place come up.
+  const groups = fc.array(fc.oneof(fc.constant(0), fc.constant(0), fc.constant(0xffff), fc.integer({ min: 0, max: 0xffff })), { minLength: 8, maxLength: 8 });
+  /** Every way of writing these groups: each run of zeros compressed or not, with and without leading zeros, upper case. */
+  function writings(parts: readonly number[]): string[] {
+    const plain = parts.map((p) => p.toString(16));
+    const out = [plain.join(':'), parts.map((p) => p.toString(16).padStart(4, '0')).join(':'), plain.join(':').toUpperCase()];
+    for (let from = 0; from < 8; from++) {
+      for (let to = from + 1; to <= 8 && parts[to - 1] === 0; to++) out.push(`${plain.slice(0, from).join(':')}::${plain.slice(to).join(':')}`);
+    }
+    return out;
+  }
+
+  it('takes exactly what the parser would print, and gives the same address', () => {
+    fc.assert(fc.property(groups, (parts) => {
+      for (const text of writings(parts)) {
+        // The bracketed form always goes through the parser.
+        const parsed = tryParseAddress(`[${text}]`);
+        assert.deepEqual(tryParseAddress(text), parsed, text);
+      }
+    }), { numRuns: 2000 });
+  });
+
+  for (const [text, canonical] of [['::', '::'], ['::1', '::1'], ['1::', '1::'], ['1:0:0:2::3', '1:0:0:2::3'], ['1::2:0:0:3', '1::2:0:0:3'],
+    ['::ffff:1:2', '0.1.0.2'], ['1:0:2:3:4:5:6:7', '1:0:2:3:4:5:6:7'], ['1::2:3:4:5:6:7', '1:0:2:3:4:5:6:7'], ['0:0:1:0:0:0:0:0', '0:0:1::'], ['::1:0:0:0:0:0', '0:0:1::']] as const) {
+    it(`${text} → ${canonical}`, () => assert.equal(tryParseAddress(text)?.text, canonical));
+  }
+  for (const bad of ['1:2', ':1', '1:', '1:::2', '1::2::3', '12345::', '1:2:3:4:5:6:7:8:9', '::g']) {
+    it(`rejects ${bad}`, () => assert.equal(tryParseAddress(bad), undefined));
+  }
+});
+
 describe('address containment', () => {
   it('a network contains its addresses and smaller networks, not other families', () => {
     assert.ok(contains(parseAddress('198.51.100.0/24'), parseAddress('198.51.100.9')));

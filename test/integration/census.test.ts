@@ -102,4 +102,49 @@ describe('nftables: a removal behind its back is heard from `nft monitor`, so a 
       ns.remove();
     }
   });
+
+  it('a removal it names of no active ban (the daemon\'s own lift or expiry) costs no count; of an active ban, it does', async () => {
+    const ns = createNetns();
+    let check: DriftCheck | undefined;
+    try {
+      const backend = createNftablesBackend({ exec: systemExec(ns.name), follow: systemFollow(ns.name) });
+      const census = backend.census;
+      assert.ok(census);
+      let counts = 0;
+      const counting: Backend = { ...backend, census: { ...census, count: () => { counts++; return census.count(); } } };
+      const many = Array.from({ length: 10_500 }, (_, i) => entry('sshd', `198.18.${i >> 8}.${i & 255}`));
+      const active = new Set(many.map((e) => `${e.jail} ${e.address}`));
+      const asked: string[] = [];
+      let ms = 0;
+      check = new DriftCheck(() => (ms += 1000), (removed) => {
+        asked.push(...removed.map((e) => `${e.jail} ${e.address}`));
+        return removed.some((e) => active.has(`${e.jail} ${e.address}`));
+      });
+      const { report } = await reconcilePass(backend, JAILS, many, NOW);
+      assert.deepEqual(report.failed, []);
+      const held = backend.represent(many);
+      check.reconciled(counting, { name: 'nftables', added: held.length, removed: 0, kept: 0, unchanged: 0, failed: [], error: null }, held);
+      const structural = async (): Promise<undefined> => undefined;
+      // Until `nft monitor` listens, then once more: an element of no active ban came and went.
+      for (let i = 0; i < 100 && asked.length === 0; i++) {
+        ns.run(['nft', 'add', 'element', 'inet', 'f2b-store', 'addr4-sshd', '{ 203.0.113.1 }']);
+        ns.run(['nft', 'delete', 'element', 'inet', 'f2b-store', 'addr4-sshd', '{ 203.0.113.1 }']);
+        await sleep(100);
+        assert.deepEqual(await check.due([counting], structural), []);
+      }
+      assert.deepEqual([...new Set(asked)], ['sshd 203.0.113.1'], 'the removal was named');
+      assert.equal(counts, 0, 'and cost no count');
+      ns.run(['nft', 'delete', 'element', 'inet', 'f2b-store', 'addr4-sshd', '{ 198.18.0.7 }']);
+      let stale: Awaited<ReturnType<DriftCheck['due']>> = [];
+      for (let i = 0; i < 50 && stale.length === 0; i++) {
+        await sleep(100);
+        stale = await check.due([counting], structural);
+      }
+      assert.equal(counts, 1, 'the removal of an active ban\'s element made it count');
+      assert.match(stale[0]?.why ?? '', /addr4-sshd holds 10499 entries, 10500 expected/);
+    } finally {
+      check?.close();
+      ns.remove();
+    }
+  });
 });

@@ -43,7 +43,7 @@ brought in) reach no backend and leave any that holds them; each is named on std
       const refused: RefusedBan[] = [];
       // Nothing changes unless every backend may go all the way.
       const allOrNothing = !options.dryRun && !options.yes;
-      const reports = await reconcile(store.activeAnyOrder(ctx.now), backends, ctx.now, {
+      const reports = await reconcile(store.activeEnforced(ctx.now), backends, ctx.now, {
         ...enforce, ...guard, dryRun: options.dryRun === true, allOrNothing, refused: (refusal) => refused.push(refusal),
       });
       const held = allOrNothing ? reports.find((r) => r.error === null && r.kept > 0) : undefined;
