@@ -12,7 +12,8 @@ export interface PushStore {
   latestChange(): number;
   changesAfter(query: ChangeQuery): readonly StoredChange[];
   changeReader(reader: string): number | undefined;
-  advanceChangeReader(reader: string, after: number, now: number): void;
+  /** Deletes nothing: the daemon, whose cursor may not be saved yet, prunes when it advances. */
+  markChangeReader(reader: string, after: number, now: number): void;
 }
 
 export const selected = (selection: JailSelection, jail: string): boolean => selection === 'all' || selection.includes(jail);
@@ -28,7 +29,7 @@ export async function pushChanges(store: PushStore, events: FleetEvents, node: s
   let cursor = store.changeReader(PUSH_READER);
   if (cursor === undefined) {
     cursor = store.latestChange();
-    store.advanceChangeReader(PUSH_READER, cursor, now());
+    store.markChangeReader(PUSH_READER, cursor, now());
   }
   let pushed = 0;
   for (;;) {
@@ -38,7 +39,7 @@ export async function pushChanges(store: PushStore, events: FleetEvents, node: s
     const upTo = changes.length === PUSH_BATCH ? (changes.at(-1) as StoredChange).id : latest;
     const own = changes.filter((change) => change.origin === null && selected(share, change.jail));
     if (own.length > 0) pushed += await events.push(node, own, upTo);
-    store.advanceChangeReader(PUSH_READER, upTo, now());
+    store.markChangeReader(PUSH_READER, upTo, now());
     cursor = upTo;
   }
 }

@@ -449,6 +449,15 @@ export class BanStore {
     return this.guard(() => this.fleetCursors.get(fleet));
   }
 
+  /**
+   * Records where `reader` stands without deleting what every reader has taken in: a reader that
+   * may run ahead of another not yet saved (a fleet's pusher ahead of a daemon's first cursor)
+   * leaves the deleting to the next advanceChangeReader.
+   */
+  markChangeReader(reader: string, after: number, now: number): void {
+    this.guard(() => this.changes.mark(reader, after, now));
+  }
+
   /** `reader` has taken in every change up to `after`: changes every reader has taken in are deleted. */
   advanceChangeReader(reader: string, after: number, now: number): void {
     this.guard(() => this.db.transaction(() => this.changes.advance(reader, after, now)).immediate());

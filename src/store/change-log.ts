@@ -116,6 +116,11 @@ export class ChangeLog {
     this.stmt.pruneRead.run();
   }
 
+  /** Records where `reader` stands, deleting nothing (see BanStore.markChangeReader). */
+  mark(reader: string, after: number, now: number): void {
+    this.stmt.saveReader.run({ reader, after, now });
+  }
+
   /** Deletes changes made before `before`, read or not (a reader left behind starts over from the bans). */
   pruneBefore(before: number): number {
     return this.stmt.pruneOlder.run(before).changes;
