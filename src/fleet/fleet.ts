@@ -23,9 +23,9 @@ export interface FleetOptions {
    * The daemon's own store connection: the pusher reads the change log and moves its cursor
    * there, which the daemon, on the same connection, does not take for another process's write.
    */
-  readonly outbox: PushStore;
+  readonly outbox: PushStore & Pick<PullStore, 'fleetCursor' | 'saveFleetCursor'>;
   /** A connection of the fleet's own (changes written as 'fleet'): the daemon takes in what it writes as another process's changes. */
-  readonly inbox: PullStore;
+  readonly inbox: Pick<PullStore, 'applyFleet'>;
   /** Pulled events changed the store: the daemon takes them in now instead of at its next tick. */
   readonly changed: () => void;
   readonly log: (line: string) => void;
@@ -66,13 +66,19 @@ export function startFleet(options: FleetOptions): Fleet {
     };
   });
   const nudge = (): void => wake?.();
+  // Bans go in through the fleet's connection; a cursor alone, through the daemon's (see BanStore.applyFleet).
+  const pullStore: PullStore = {
+    fleetCursor: (fleet) => options.outbox.fleetCursor(fleet),
+    saveFleetCursor: (fleet, upTo, now) => options.outbox.saveFleetCursor(fleet, upTo, now),
+    applyFleet: (fleet, batch, upTo, now) => options.inbox.applyFleet(fleet, batch, upTo, now),
+  };
 
   const round = async (events: FleetEvents, lastPull: number): Promise<number> => {
     try {
       await pushChanges(options.outbox, events, config.node, config.share, clock);
       if (!pullWanted && Date.now() - lastPull < PULL_POLL_MS) return lastPull;
       pullWanted = false;
-      const pulled = await pullEvents(options.inbox, events, name, config.node, config.accept, clock);
+      const pulled = await pullEvents(pullStore, events, name, config.node, config.accept, clock);
       if (pulled.banned + pulled.extended + pulled.lifted > 0) {
         options.changed();
         log(`fleet: took in ${pulled.events} event${pulled.events === 1 ? '' : 's'}${pulled.snapshot ? ' (the fleet\'s active bans, joining)' : ''}: `

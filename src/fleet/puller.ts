@@ -6,10 +6,11 @@ import { selected } from './pusher.js';
 /** Events taken in per SQLite transaction. */
 const PULL_BATCH = 1000;
 
-/** What the puller needs of the store. */
+/** What the puller needs of the store: applyFleet saves the cursor with what it changed, saveFleetCursor when it changed nothing. */
 export interface PullStore {
   fleetCursor(fleet: string): number | undefined;
   applyFleet(fleet: string, events: readonly FleetEvent[], upTo: number, now: number): FleetApplyReport;
+  saveFleetCursor(fleet: string, upTo: number, now: number): void;
 }
 
 export interface PullReport {
@@ -33,6 +34,7 @@ export async function pullEvents(store: PullStore, events: FleetEvents, fleet: s
   const report = { events: 0, banned: 0, extended: 0, lifted: 0, snapshot: false };
   const take = (batch: readonly PulledEvent[], upTo: number): void => {
     const applied = store.applyFleet(fleet, batch.filter((event) => selected(accept, event.jail)), upTo, now());
+    if (applied.banned + applied.extended + applied.lifted === 0) store.saveFleetCursor(fleet, upTo, now());
     report.events += batch.length;
     report.banned += applied.banned;
     report.extended += applied.extended;

@@ -409,7 +409,10 @@ export class BanStore {
 
   /**
    * Takes in other hosts' decisions, in order, and records that the fleet `fleet` was read up to
-   * `upTo`, in one transaction: after a crash either both are there or neither. A ban is stored
+   * `upTo`, in one transaction: after a crash either both are there or neither. When the events
+   * change nothing, nothing is written, not even the cursor (the caller saves it with
+   * saveFleetCursor on the daemon's connection: a commit here that changes no ban would send the
+   * daemon to a full reconcile, and taking such events in again changes nothing). A ban is stored
    * with source `fleet` and its origin (extending this host's own ban of the same jail, if any);
    * a lift lifts only a fleet ban, or one this host made before the lift was decided. Each change
    * is logged with its origin, so the daemon applies it and the fleet does not push it back.
@@ -439,9 +442,14 @@ export class BanStore {
         this.changes.append(write.outcome === 'new' ? 'ban' : 'extend', write.ban, now, write.previousExpiresAt, event.origin);
         report[write.outcome === 'new' ? 'banned' : 'extended']++;
       }
-      this.fleetCursors.save(fleet, upTo, now);
+      if (report.banned + report.extended + report.lifted > 0) this.fleetCursors.save(fleet, upTo, now);
       return report;
     }).immediate());
+  }
+
+  /** Records that `fleet` was read up to `upTo` (events that changed nothing: see applyFleet). */
+  saveFleetCursor(fleet: string, upTo: number, now: number): void {
+    this.guard(() => this.fleetCursors.save(fleet, upTo, now));
   }
 
   /** The fleet event id this host took in last from `fleet`, if it ever did. */

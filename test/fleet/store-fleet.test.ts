@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { banToJson } from '../../src/core/index.js';
-import type { FleetEvent, StoredChange } from '../../src/store/index.js';
+import { BanStore, type FleetEvent, type StoredChange } from '../../src/store/index.js';
+import { tempDir } from '../helpers/cli.js';
 import { storePerTest } from '../helpers/store.js';
 
 const T0 = 1_800_000_000;
@@ -42,6 +44,26 @@ describe('a fleet\'s bans in the store', () => {
     assert.deepEqual(report, { banned: 0, extended: 0, lifted: 2, kept: 1 });
     assert.deepEqual([...store().active(T0 + 30)].map((b) => b.address), ['203.0.113.3']);
     assert.deepEqual(store().history('203.0.113.2').map((b) => b.liftedBy), ['fleet:mail2']);
+  });
+
+  it('events that change nothing write nothing, so another connection sees no commit', () => {
+    const tmp = tempDir();
+    const [daemon, fleet] = [BanStore.open(join(tmp.dir, 'b.sqlite3')), BanStore.open(join(tmp.dir, 'b.sqlite3'))];
+    try {
+      daemon.ban({ address: '203.0.113.6', jail: 'sshd', expiresAt: null, source: 'filter' }, T0);
+      const [version, fleetVersion] = [daemon.dataVersion(), fleet.dataVersion()];
+      assert.deepEqual(fleet.applyFleet('f', [event('ban', '203.0.113.6', T0), event('lift', '203.0.113.7', T0)], 9, T0 + 1),
+        { banned: 0, extended: 0, lifted: 0, kept: 2 });
+      assert.equal(daemon.dataVersion(), version);
+      assert.equal(fleet.fleetCursor('f'), undefined, 'the cursor is the caller\'s to save');
+      daemon.saveFleetCursor('f', 9, T0 + 1);
+      assert.notEqual(fleet.dataVersion(), fleetVersion);
+      assert.equal(fleet.fleetCursor('f'), 9);
+    } finally {
+      daemon.close();
+      fleet.close();
+      tmp.cleanup();
+    }
   });
 
   it('a pulled ban extends this host\'s own ban of the jail; an expired one is kept out', () => {
