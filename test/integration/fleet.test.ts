@@ -3,7 +3,7 @@
  * with nftables, sharing bans through one throw-away PostgreSQL cluster.
  */
 import assert from 'node:assert/strict';
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { waitFor } from '../helpers/daemon.js';
@@ -69,5 +69,41 @@ describe('a fleet of three daemons on one PostgreSQL', () => {
       assert.doesNotMatch(log, /failed|changed outside the change log|goes on alone/, log);
     }
     assert.match(hosts.c.daemon?.log() ?? '', /took in 1 change made by another process \(up to #\d+\): lift 203\.0\.113\.70 in sshd/);
+  });
+
+  it('PostgreSQL stopped for 30 s while A bans 1,000 addresses and B unbans some: every host converges, nothing lost, nothing doubled', async () => {
+    const shared = Array.from({ length: 10 }, (_, i) => `203.0.113.${100 + i}`);
+    assert.equal(hosts.b.cli('ban', ...shared, '--for', '1h').code, 0);
+    await Promise.all([hosts.a, hosts.c].map((host) => waitFor('B\'s bans everywhere', () => shared.every((address) => host.inTable(address)), 10_000)));
+    cluster.stop();
+    const many = Array.from({ length: 1000 }, (_, i) => `2001:db8::${(i + 1).toString(16)}`);
+    const list = join(hosts.a.dir, 'many.txt');
+    writeFileSync(list, `${many.join('\n')}\n`);
+    const banned = hosts.a.cli('ban', '--file', list, '--for', '1h');
+    assert.equal(banned.code, 0, banned.stderr);
+    const unbanned = hosts.b.cli('unban', ...shared.slice(0, 5));
+    assert.equal(unbanned.code, 0, unbanned.stderr);
+    await waitFor('A to say it goes on alone', () => /goes on alone/.test(hosts.a.daemon?.log() ?? ''), 30_000);
+    await new Promise((resolve) => setTimeout(resolve, 30_000));
+    assert.ok(many.slice(0, 3).every((address) => hosts.a.inTable(address)), 'A enforced its bans alone');
+    cluster.start();
+    const active = (host: SshdDaemon): Map<string, number> => {
+      const counts = new Map<string, number>();
+      for (const ban of host.list()) counts.set(ban.address, (counts.get(ban.address) ?? 0) + 1);
+      return counts;
+    };
+    const holds = (host: SshdDaemon, addresses: readonly string[], held: boolean): boolean => {
+      const counts = active(host);
+      return addresses.every((address) => counts.has(address) === held);
+    };
+    for (const host of [hosts.b, hosts.c]) await waitFor('A\'s 1,000 bans', () => holds(host, many, true), 90_000);
+    for (const host of [hosts.a, hosts.c]) await waitFor('B\'s unbans', () => holds(host, shared.slice(0, 5), false), 30_000);
+    for (const host of Object.values(hosts)) {
+      const counts = active(host);
+      assert.deepEqual([...counts.values()].filter((n) => n > 1), [], 'one active ban per address');
+      assert.ok(shared.slice(5).every((address) => counts.has(address)), 'the bans B kept are kept everywhere');
+      await waitFor('A\'s 1,000 bans in the firewall', () => (host.table().match(/2001:db8::/g) ?? []).length === 1000, 30_000);
+    }
+    assert.equal(cluster.psql('SELECT count(*) FROM fleet.events WHERE origin = \'a\' AND address LIKE \'2001:db8::%\'').trim(), '1000');
   });
 });
