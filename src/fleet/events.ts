@@ -110,6 +110,21 @@ export class FleetEvents {
     }
   }
 
+  /**
+   * Deletes the events nobody needs any more: those every host has pulled, of an address and jail
+   * whose every event ended before `now` (no ban of it lasts, so neither a puller nor a host
+   * joining by snapshot would find anything in them). A host that left the fleet for good holds
+   * this back until its row in hosts is deleted. Returns how many went.
+   */
+  async prune(now: number): Promise<number> {
+    const result = await this.client.query(
+      `DELETE FROM ${this.events} AS e
+       WHERE e.id <= (SELECT coalesce(min(pulled_id), 0) FROM ${this.hosts})
+         AND NOT EXISTS (SELECT 1 FROM ${this.events} AS o WHERE o.address = e.address AND o.jail = e.jail
+           AND (o.expires_at IS NULL OR o.expires_at >= $1))`, [now]);
+    return result.rowCount ?? 0;
+  }
+
   /** Records where `node`'s puller stands. */
   async pulled(node: string, id: number): Promise<void> {
     await this.client.query(`UPDATE ${this.hosts} SET pulled_id = greatest(pulled_id, $2), last_pull = now(), last_seen = now() WHERE node = $1`,

@@ -14,6 +14,8 @@ const PULL_POLL_MS = 15_000;
 /** Waits between attempts to reach PostgreSQL again: doubling from the first to the last. */
 const RETRY_FIRST_MS = 1000;
 const RETRY_LAST_MS = 30_000;
+/** How often events nobody needs any more are deleted (see FleetEvents.prune). */
+const PRUNE_EVERY_MS = 3_600_000;
 /** The channel events_notify() (schema/fleet/001_events.sql) notifies, with the schema as payload. */
 const CHANNEL = 'f2b_store_fleet';
 
@@ -119,8 +121,14 @@ export function startFleet(options: FleetOptions): Fleet {
     connected();
     pullWanted = true;
     let lastPull = 0;
+    let lastPrune = 0;
     while (!stopped && !broken) {
       lastPull = await round(events, lastPull);
+      if (Date.now() - lastPrune >= PRUNE_EVERY_MS) {
+        lastPrune = Date.now();
+        const pruned = await events.prune(clock());
+        if (pruned > 0) log(`fleet: deleted ${pruned} event${pruned === 1 ? '' : 's'} of bans that ended everywhere`);
+      }
       if (!stopped && !broken) await sleep(PUSH_POLL_MS);
     }
     if (broken && !stopped) throw new Error('the connection was lost');

@@ -95,4 +95,23 @@ describe('the fleet\'s tables in PostgreSQL', () => {
     cluster.psql('DROP TRIGGER events_serialise ON fleet_e.events');
     assert.deepEqual(await twoWriters('fleet_e'), ['fast']);
   });
+
+  it('pruning deletes the events every host pulled of bans that ended, and nothing else', async () => {
+    const db = await client();
+    await migrateFleet(db, 'fleet_f');
+    const events = new FleetEvents(db, 'fleet_f');
+    for (const node of ['a', 'b']) await events.join(node);
+    await events.push('a', [
+      { ...change(1, '203.0.113.1'), expiresAt: T0 - 10 }, { ...change(2, '203.0.113.1', 'lift'), expiresAt: T0 - 10 },
+      { ...change(3, '203.0.113.2'), expiresAt: T0 - 10 }, { ...change(4, '203.0.113.2', 'extend'), expiresAt: T0 + 10 },
+      { ...change(5, '203.0.113.3'), expiresAt: null }, { ...change(6, '203.0.113.4'), expiresAt: T0 - 10 },
+    ], 6);
+    const all = await events.after('b', 0, 10);
+    await events.pulled('b', all[4]?.id ?? 0);
+    assert.equal(await events.prune(T0), 0, 'a has pulled nothing');
+    await events.pulled('a', all[5]?.id ?? 0);
+    assert.equal(await events.prune(T0), 2);
+    assert.deepEqual((await events.after('b', 0, 10)).map((e) => [e.address, e.kind]),
+      [['203.0.113.2', 'ban'], ['203.0.113.2', 'extend'], ['203.0.113.3', 'ban'], ['203.0.113.4', 'ban']], 'b has not pulled the last one');
+  });
 });
