@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { FleetConfig } from '../config/index.js';
 import { messageOf, nowSeconds } from '../core/index.js';
+import { isDamaged } from '../store/index.js';
 import { connect, fleetName } from './connection.js';
 import { FleetEvents } from './events.js';
 import { migrateFleet } from './migrations.js';
@@ -42,7 +43,7 @@ export interface Fleet {
 /** An error from SQLite (better-sqlite3's SqliteError codes, or a damaged file): this round is skipped, the connection to PostgreSQL kept. */
 function fromSqlite(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
-  return (typeof code === 'string' && code.startsWith('SQLITE_')) || (error as Error | null)?.name === 'DatabaseDamagedError';
+  return (typeof code === 'string' && code.startsWith('SQLITE_')) || isDamaged(error);
 }
 
 /**

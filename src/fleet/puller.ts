@@ -1,7 +1,21 @@
 import type { JailSelection } from '../config/index.js';
+import { checkJailName, tryParseAddress } from '../core/index.js';
 import type { FleetApplyReport, FleetEvent } from '../store/index.js';
 import type { FleetEvents, PulledEvent } from './events.js';
 import { selected } from './pusher.js';
+
+/**
+ * An event as f2b-store writes it: a canonical address and a jail name fit for firewall objects.
+ * Anything else (a row written by hand, another program) is passed over, never stored.
+ */
+function wellFormed(event: FleetEvent): boolean {
+  try {
+    checkJailName(event.jail);
+  } catch {
+    return false;
+  }
+  return tryParseAddress(event.address)?.text === event.address;
+}
 
 /** Events taken in per SQLite transaction. */
 const PULL_BATCH = 1000;
@@ -33,7 +47,7 @@ export async function pullEvents(store: PullStore, events: FleetEvents, fleet: s
   now: () => number): Promise<PullReport> {
   const report = { events: 0, banned: 0, extended: 0, lifted: 0, snapshot: false };
   const take = (batch: readonly PulledEvent[], upTo: number): void => {
-    const applied = store.applyFleet(fleet, batch.filter((event) => selected(accept, event.jail)), upTo, now());
+    const applied = store.applyFleet(fleet, batch.filter((event) => selected(accept, event.jail) && wellFormed(event)), upTo, now());
     if (applied.banned + applied.extended + applied.lifted === 0) store.saveFleetCursor(fleet, upTo, now());
     report.events += batch.length;
     report.banned += applied.banned;

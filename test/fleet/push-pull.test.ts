@@ -80,6 +80,20 @@ describe('pushing and pulling between two stores', () => {
     assert.deepEqual(active(b), ['postfix 203.0.113.4 fleet a']);
   });
 
+  it('an event that f2b-store would not write (an address not canonical, a jail no firewall may name) is passed over', async () => {
+    const [a, b] = [open('a4'), open('b4')];
+    const fleet = await events('hand_written');
+    await pushChanges(a, fleet, 'a', 'all', now);
+    await pullEvents(b, fleet, 'f', 'b', 'all', now);
+    const at = now();
+    cluster.psql(`INSERT INTO hand_written.events (origin, seq, kind, address, jail, expires_at, source, at) VALUES
+      ('x', 1, 'ban', '203.0.113.010', 'sshd', ${at + 60}, 'filter', ${at}), ('x', 2, 'ban', '203.0.113.11', 'ss hd;', ${at + 60}, 'filter', ${at}),
+      ('x', 3, 'ban', '2001:DB8::1', 'sshd', ${at + 60}, 'filter', ${at}), ('x', 4, 'ban', '203.0.113.12', 'sshd', ${at + 60}, 'filter', ${at})`);
+    const pulled = await pullEvents(b, fleet, 'f', 'b', 'all', now);
+    assert.deepEqual([pulled.events, pulled.banned], [4, 1]);
+    assert.deepEqual(active(b), ['sshd 203.0.113.12 fleet x']);
+  });
+
   it('the fleet runner: PostgreSQL down, the host bans alone; back up, its bans reach the others', async () => {
     const [a, aInbox, b, bInbox] = [open('a3'), open('a3'), open('b3'), open('b3')];
     aInbox.setChangeWriter('fleet');
