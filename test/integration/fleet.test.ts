@@ -106,4 +106,36 @@ describe('a fleet of three daemons on one PostgreSQL', () => {
     }
     assert.equal(cluster.psql('SELECT count(*) FROM fleet.events WHERE origin = \'a\' AND address LIKE \'2001:db8::%\'').trim(), '1000');
   });
+
+  it('kill -9 of A while it pushes and of B between two pulls: after their restart every host holds every ban, once', async () => {
+    const many = Array.from({ length: 3000 }, (_, i) => `2001:db8::2:${(i + 1).toString(16)}`);
+    const list = join(hosts.a.dir, 'crash.txt');
+    writeFileSync(list, `${many.join('\n')}\n`);
+    const pushedOfA = (): number => Number(cluster.psql('SELECT count(*) FROM fleet.events WHERE origin = \'a\' AND address LIKE \'2001:db8::2:%\'').trim());
+    const pulledByB = (): number => hosts.b.list().filter((ban) => ban.address.startsWith('2001:db8::2:')).length;
+    // A pushes in statements of 1,000 changes: each of these statements holds its transaction
+    // open 10 s after its rows are in, so A is killed inside one, after the first committed.
+    cluster.psql(`CREATE FUNCTION fleet.slow_push() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.origin = 'a' AND NEW.address LIKE '2001:db8::2:%' AND NEW.seq % 1000 = 0 THEN PERFORM pg_sleep(10); END IF; RETURN NULL; END $$;
+      CREATE TRIGGER slow_push AFTER INSERT ON fleet.events FOR EACH ROW EXECUTE FUNCTION fleet.slow_push();`);
+    const banned = hosts.a.cli('ban', '--file', list, '--for', '1h');
+    assert.equal(banned.code, 0, banned.stderr);
+    await waitFor('A\'s first statement committed', () => pushedOfA() > 0, 30_000);
+    hosts.a.daemon?.child.kill('SIGKILL');
+    const pushedBefore = pushedOfA();
+    await waitFor('B to take in what A pushed', () => pulledByB() === pushedBefore, 20_000);
+    hosts.b.daemon?.child.kill('SIGKILL');
+    assert.ok(pushedBefore > 0 && pushedBefore < many.length, `A was killed with ${pushedBefore} of ${many.length} pushed`);
+    cluster.psql('DROP TRIGGER slow_push ON fleet.events');
+    await Promise.all([hosts.a.stop(), hosts.b.stop()]);
+    await Promise.all([hosts.a.start(), hosts.b.start()]);
+    for (const host of Object.values(hosts)) {
+      await waitFor('every ban of A on the host', () => {
+        const addresses = host.list().map((ban) => ban.address).filter((address) => address.startsWith('2001:db8::2:'));
+        return addresses.length === many.length && new Set(addresses).size === many.length;
+      }, 90_000);
+      await waitFor('in its firewall', () => (host.table().match(/2001:db8::2:/g) ?? []).length === many.length, 30_000);
+    }
+    assert.equal(pushedOfA(), many.length, 'nothing doubled');
+  });
 });
