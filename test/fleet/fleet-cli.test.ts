@@ -51,6 +51,16 @@ describe('f2b-store fleet init and fleet status', () => {
     assert.match(init.stderr, /^f2b-store: PostgreSQL at .* is unreachable: .*\n$/);
   });
 
+  it('status has one line on the fleet, from the database alone; none without [fleet]', () => {
+    const config = configDir(`[fleet]\nhost = ${join(tmp.dir, 'no-server')}\nnode = mail1\n`);
+    const text = cli(config, '--backend', 'none', 'status');
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(text.stdout, /\nfleet: node mail1, 0 changes waiting to be pushed, never pulled \(f2b-store fleet status asks PostgreSQL\)\n$/);
+    assert.deepEqual((JSON.parse(cli(config, '--backend', 'none', '--json', 'status').stdout) as { fleet: unknown }).fleet,
+      { node: 'mail1', pushBacklog: 0, pulledUpTo: null });
+    assert.doesNotMatch(cli(configDir(''), '--backend', 'none', 'status').stdout, /fleet/);
+  });
+
   it('no [fleet]: a one-line error, exit 2', () => {
     const result = cli(configDir(''), 'fleet', 'status');
     assert.equal(result.code, 2);
