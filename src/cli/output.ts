@@ -111,7 +111,7 @@ export function printTable(headers: readonly string[], rows: Iterable<readonly s
 export function banRow(ban: Ban, now: number): string[] {
   const ended = endedAt(ban, now);
   const ends = ended === null ? relativeTime(ban.expiresAt, now) : `${ban.liftedBy ?? 'expired'} ${relativeTime(ended, now)}`;
-  return [ban.address, ban.jail, relativeTime(ban.bannedAt, now), ends, ban.source, String(ban.banCount), ban.reason ?? ''];
+  return [ban.address, ban.jail, relativeTime(ban.bannedAt, now), ends, ban.origin === undefined ? ban.source : `${ban.source}:${ban.origin}`, String(ban.banCount), ban.reason ?? ''];
 }
 
 export function banHeaders(history: boolean): string[] {

@@ -25,6 +25,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<{ register: Register }>>> 
   start: () => import('./commands/start.js'),
   stop: () => import('./commands/stop.js'),
   reload: () => import('./commands/reload.js'),
+  fleet: () => import('./commands/fleet.js'),
   completion: () => import('./commands/completion.js'),
 };
 

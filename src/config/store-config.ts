@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import ini from 'ini';
 import {
@@ -36,7 +37,43 @@ export interface StoreConfig {
   readonly logFile: string;
   /** What is never banned without `ban --force`, by the CLI, the daemon's jails and the reconciler alike. */
   readonly lockout: LockoutFloor;
+  /** `[fleet]`: sharing bans with other hosts through PostgreSQL; absent when the section is. */
+  readonly fleet?: FleetConfig;
 }
+
+/** Which jails a fleet shares or accepts: every jail (`all`), or those named (`manual` is a jail like any other). */
+export type JailSelection = 'all' | readonly string[];
+
+/**
+ * `[fleet]`: where the fleet's PostgreSQL is and what this host shares with it. The connection
+ * is libpq's: a URL (`postgresql://user@host/db?sslmode=verify-full&sslrootcert=…`) and/or its
+ * parts; the password comes from `passwordfile` or from PGPASSFILE/~/.pgpass, never from this file.
+ */
+export interface FleetConfig {
+  /** A libpq connection URL; '' when only parts are given. */
+  readonly url: string;
+  readonly host?: string;
+  readonly port?: number;
+  readonly dbname?: string;
+  readonly user?: string;
+  /** A file holding the password (its first line). */
+  readonly passwordFile?: string;
+  readonly sslmode?: string;
+  readonly sslrootcert?: string;
+  /** This host's name in the fleet (the origin of what it shares): the host name by default. */
+  readonly node: string;
+  /** The jails whose bans this host pushes to the fleet. */
+  readonly share: JailSelection;
+  /** The jails whose bans this host takes from the other hosts. */
+  readonly accept: JailSelection;
+  /** The PostgreSQL schema holding the fleet's tables. */
+  readonly schema: string;
+}
+
+export const FLEET_KEYS = ['url', 'host', 'port', 'dbname', 'user', 'passwordfile', 'sslmode', 'sslrootcert', 'node', 'share', 'accept', 'schema'] as const;
+const SSL_MODES = ['disable', 'prefer', 'require', 'verify-ca', 'verify-full', 'no-verify'];
+const FLEET_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 export const DEFAULT_STORE_CONFIG: StoreConfig = {
   dbfile: DEFAULT_DB_PATH,
@@ -59,6 +96,7 @@ const KNOWN_KEYS: Readonly<Record<string, readonly string[]>> = {
   'hosts-deny': ['file', 'daemons'],
   daemon: ['logfile'],
   lockout: ['minprefix4', 'minprefix6', 'protect'],
+  fleet: FLEET_KEYS,
 };
 
 /** The file's text, or undefined when it does not exist. */
@@ -160,6 +198,7 @@ export function loadStoreConfig(dir: string, catalog: BackendCatalog): StoreConf
     return address;
   });
   const backends = get('reconcile', 'backends');
+  const fleet = merged.fleet === undefined ? undefined : fleetConfig((key) => get('fleet', key), (key) => (sources[`fleet.${key}`] === undefined ? 'f2b-store.conf [fleet]' : where('fleet', key)));
   return {
     dbfile: get('store', 'dbfile') || DEFAULT_STORE_CONFIG.dbfile,
     historyAge: durationOrPermanent('store', 'historyage', DEFAULT_STORE_CONFIG.historyAge),
@@ -174,5 +213,50 @@ export function loadStoreConfig(dir: string, catalog: BackendCatalog): StoreConf
       minPrefix6: prefix('minprefix6', 128, DEFAULT_LOCKOUT_FLOOR.minPrefix6),
       protect,
     },
+    ...(fleet ? { fleet } : {}),
+  };
+}
+
+/** A comma (or space) list of jails, or `all`. */
+function jailSelection(text: string | undefined, where: string): JailSelection {
+  const names = (text ?? 'all').split(/[\s,]+/).filter((name) => name !== '');
+  if (names.length === 0 || (names.length === 1 && names[0] === 'all')) return 'all';
+  for (const name of names) {
+    if (name === 'all' || !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,23}$/.test(name)) {
+      throw new InputError(`${where}: "${name}" is no jail name (use all, or a comma list of jails such as sshd, manual)`);
+    }
+  }
+  return names;
+}
+
+function fleetConfig(get: (key: string) => string | undefined, where: (key: string) => string): FleetConfig {
+  const url = get('url') ?? '';
+  if (url !== '' && !/^postgres(ql)?:\/\//.test(url)) throw new InputError(`${where('url')}: "${url}" is no libpq URL (postgresql://user@host/dbname?sslmode=verify-full)`);
+  if (url === '' && get('host') === undefined) throw new InputError(`${where('url')}: needs url (postgresql://user@host/dbname) or host`);
+  const port = get('port');
+  if (port !== undefined && (!/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535)) {
+    throw new InputError(`${where('port')}: "${port}" is no port number (1 to 65535)`);
+  }
+  const sslmode = get('sslmode');
+  if (sslmode !== undefined && !SSL_MODES.includes(sslmode)) throw new InputError(`${where('sslmode')}: "${sslmode}" is no sslmode (${SSL_MODES.join(', ')})`);
+  const node = get('node') || hostname();
+  if (!FLEET_NAME.test(node)) throw new InputError(`${where('node')}: "${node}" is no node name (letters, digits, . _ -, at most 63)`);
+  const schema = get('schema') || 'f2b_store';
+  if (!SCHEMA_NAME.test(schema)) throw new InputError(`${where('schema')}: "${schema}" is no schema name (lower-case letters, digits, _)`);
+  const optional = (key: string): string | undefined => {
+    const value = get(key);
+    return value === undefined || value === '' ? undefined : value;
+  };
+  const parts = {
+    host: optional('host'), dbname: optional('dbname'), user: optional('user'), passwordFile: optional('passwordfile'),
+    sslmode: optional('sslmode'), sslrootcert: optional('sslrootcert'), port: port === undefined ? undefined : Number(port),
+  };
+  return {
+    url,
+    ...Object.fromEntries(Object.entries(parts).filter(([, value]) => value !== undefined)),
+    node,
+    share: jailSelection(get('share'), where('share')),
+    accept: jailSelection(get('accept'), where('accept')),
+    schema,
   };
 }

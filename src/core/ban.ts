@@ -1,7 +1,9 @@
 import { InputError } from './errors.js';
 
+/** The sources a caller may name (`ban --source`). */
 export const BAN_SOURCES = ['filter', 'manual', 'import', 'fail2ban'] as const;
-export type BanSource = (typeof BAN_SOURCES)[number];
+/** Every source a ban may have: also `fleet`, a ban taken from another host of a fleet (src/fleet/), which only the fleet writes. */
+export type BanSource = (typeof BAN_SOURCES)[number] | 'fleet';
 
 /** One ban of one address in one jail, active or lifted. Times are epoch seconds. */
 export interface Ban {
@@ -19,6 +21,8 @@ export interface Ban {
   readonly liftedBy: string | null;
   /** Made with `--force` past the lockout floor (core/lockout): the reconciler applies it all the same. */
   readonly forced: boolean;
+  /** A fleet's ban (source `fleet`): the host that decided it. Absent for this host's own bans. */
+  readonly origin?: string;
 }
 
 /** What enforcing an active ban needs of it: where it goes, until when, and whether the lockout floor is waived. */
@@ -36,6 +40,8 @@ export interface BanRequest {
   readonly matches?: readonly string[];
   /** Past the lockout floor on the caller's explicit word (`--force`); an extended ban stays forced. */
   readonly forced?: boolean;
+  /** The fleet host that decided it (source `fleet` only). */
+  readonly origin?: string;
 }
 
 /** Active at `now`: not lifted and not yet expired. */
@@ -105,5 +111,6 @@ export function banToJson(ban: Ban, now: number): Record<string, unknown> {
     liftedAt: iso(ended),
     liftedBy: ban.liftedBy ?? (ended === null ? null : 'expired'),
     forced: ban.forced,
+    ...(ban.origin === undefined ? {} : { origin: ban.origin }),
   };
 }

@@ -36,6 +36,11 @@ export interface DaemonOptions {
   readonly log: (line: string) => void;
   /** Several lines at once, in one write (a burst's Ban lines); each through `log` when not given. */
   readonly logLines?: (lines: readonly string[]) => void;
+  /**
+   * Starts the fleet when one is configured (src/fleet/, loaded only then); `changed` has the
+   * changes it pulled into the store taken in at once. Stopped before the daemon ends.
+   */
+  readonly fleet?: (changed: () => void) => Promise<{ stop(): Promise<void> }>;
 }
 
 /** What `status` gets from a running daemon. */
@@ -136,6 +141,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   let tailers: LogTailer[] = [];
   let readers = new Map<string, JournalReader>();
   let control: Server | undefined;
+  let fleet: { stop(): Promise<void> } | undefined;
 
   const startJournals = (): void => {
     for (const [source, { journal, group }] of journalGroups(jails)) {
@@ -278,6 +284,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     control = await serveControl(options.socketPath, answer);
     await lockout.start();
     await loop.start();
+    fleet = await options.fleet?.(() => loop.takeInChanges());
     await startTailers();
     process.on('SIGHUP', onHup);
     log(`watching ${watched().length} log files: ${watched().join(', ') || 'none yet'}${readers.size > 0 ? `; the journal: ${[...readers.keys()].join(', ')}` : ''}`);
@@ -287,6 +294,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     if ('signal' in end) log(`${end.signal}: stopping; bans stay in the firewall`);
     else failure = `${end.failure}: stopped with a failure, for the service manager to start f2b-store again on the new file (the unit's Restart=on-failure); bans stay in the firewall`;
   } finally {
+    await fleet?.stop();
     clearInterval(checkFiles);
     clearInterval(unwatchedCheck);
     process.off('SIGHUP', onHup);

@@ -112,6 +112,24 @@ export class ReconcileLoop {
     clearTimeout(this.expiryTimer);
   }
 
+  /**
+   * Another process just wrote changes (a fleet's puller): they are taken in now, as a tick would,
+   * instead of at the next tick; while a run is under way the next tick takes them in.
+   */
+  takeInChanges(): void {
+    if (this.stopped || this.running) return;
+    let version: number;
+    try {
+      version = this.options.store.dataVersion();
+    } catch (error) {
+      this.problem('taking in changes from another process', error);
+      return;
+    }
+    if (version === this.seenVersion) return;
+    this.seenVersion = version;
+    void this.exclusive(() => this.follow());
+  }
+
   /** A full reconcile of every backend, or only of `only`, now (or of every backend right after the one under way). */
   run(reason: string, only?: readonly Backend[]): Promise<BackendReport[]> {
     if (this.running) {

@@ -1,7 +1,8 @@
 import type Database from 'better-sqlite3';
 import { isActive, storedTime, tryParseAddress, type Ban, type BanRequest, type EnforcedBan, type JournalCursor, type LogPosition } from '../core/index.js';
 import { Bans, type BanChange, type BanRecord, type BanResult, type BanWrite, type RecordImportReport } from './bans.js';
-import { ChangeLog, type ChangeQuery, type StoredChange } from './change-log.js';
+import { ChangeLog, type ChangeKind, type ChangeQuery, type StoredChange } from './change-log.js';
+import { FleetCursors } from './fleet-cursors.js';
 import { asDamaged, checkProblems, DatabaseDamagedError } from './damage.js';
 import { FailureCounters, type FailureCounter } from './failure-counters.js';
 import { openDatabase, type OpenedDatabase, type OpenOptions } from './open.js';
@@ -25,6 +26,28 @@ export interface LogBatchCommit {
   readonly counters: readonly FailureCounter[];
   readonly positions: readonly LogPosition[];
   readonly cursors?: readonly JournalCursor[];
+}
+
+/** A decision of another host of a fleet, as this host takes it in (src/fleet/). */
+export interface FleetEvent {
+  readonly kind: ChangeKind;
+  /** The host that decided it. */
+  readonly origin: string;
+  readonly address: string;
+  readonly jail: string;
+  /** The ban's expiry (the lifted ban's for 'lift'); null = permanent. */
+  readonly expiresAt: number | null;
+  /** When the origin decided it, by its clock. */
+  readonly at: number;
+}
+
+/** What taking in a fleet's events did here. */
+export interface FleetApplyReport {
+  readonly banned: number;
+  readonly extended: number;
+  readonly lifted: number;
+  /** Already banned as long, expired, or a lift that found nothing it may lift. */
+  readonly kept: number;
 }
 
 /**
@@ -68,6 +91,7 @@ export class BanStore {
   private readonly counters: FailureCounters;
   private readonly positions: ReadPositions;
   private readonly changes: ChangeLog;
+  private readonly fleetCursors: FleetCursors;
   private damageTold = false;
   private damageListener: ((error: DatabaseDamagedError) => void) | undefined;
 
@@ -79,6 +103,7 @@ export class BanStore {
     this.counters = new FailureCounters(this.db);
     this.positions = new ReadPositions(this.db);
     this.changes = new ChangeLog(this.db);
+    this.fleetCursors = new FleetCursors(this.db);
   }
 
   /** Opens (creating, unless told not to, and migrating as needed) the store at `path`; see openDatabase. */
@@ -398,6 +423,65 @@ export class BanStore {
   /** Where `reader` stood in the change log when it last said (see advanceChangeReader). */
   changeReader(reader: string): number | undefined {
     return this.guard(() => this.changes.reader(reader));
+  }
+
+  /**
+   * Takes in other hosts' decisions, in order, and records that the fleet `fleet` was read up to
+   * `upTo`, in one transaction: after a crash either both are there or neither. When the events
+   * change nothing, nothing is written, not even the cursor (the caller saves it with
+   * saveFleetCursor on the daemon's connection: a commit here that changes no ban would send the
+   * daemon to a full reconcile, and taking such events in again changes nothing). A ban is stored
+   * with source `fleet` and its origin (extending this host's own ban of the same jail, if any);
+   * a lift lifts only a fleet ban, or one this host made before the lift was decided. Each change
+   * is logged with its origin, so the daemon applies it and the fleet does not push it back.
+   */
+  applyFleet(fleet: string, events: readonly FleetEvent[], upTo: number, now: number): FleetApplyReport {
+    return this.guard(() => this.db.transaction(() => {
+      const report = { banned: 0, extended: 0, lifted: 0, kept: 0 };
+      for (const event of events) {
+        if (event.kind === 'lift') {
+          const lifted = this.bansTable.liftFleet(event.address, event.jail, event.at, `fleet:${event.origin}`, now);
+          for (const ban of lifted) this.changes.append('lift', ban, now, null, event.origin);
+          report[lifted.length > 0 ? 'lifted' : 'kept']++;
+          continue;
+        }
+        if (event.expiresAt !== null && event.expiresAt <= now) {
+          report.kept++;
+          continue;
+        }
+        const write = this.bansTable.record({
+          address: event.address, jail: event.jail, expiresAt: event.expiresAt, source: 'fleet', origin: event.origin,
+          reason: `from ${event.origin}`,
+        }, now);
+        if (write.outcome === 'kept') {
+          report.kept++;
+          continue;
+        }
+        this.changes.append(write.outcome === 'new' ? 'ban' : 'extend', write.ban, now, write.previousExpiresAt, event.origin);
+        report[write.outcome === 'new' ? 'banned' : 'extended']++;
+      }
+      if (report.banned + report.extended + report.lifted > 0) this.fleetCursors.save(fleet, upTo, now);
+      return report;
+    }).immediate());
+  }
+
+  /** Records that `fleet` was read up to `upTo` (events that changed nothing: see applyFleet). */
+  saveFleetCursor(fleet: string, upTo: number, now: number): void {
+    this.guard(() => this.fleetCursors.save(fleet, upTo, now));
+  }
+
+  /** The fleet event id this host took in last from `fleet`, if it ever did. */
+  fleetCursor(fleet: string): number | undefined {
+    return this.guard(() => this.fleetCursors.get(fleet));
+  }
+
+  /**
+   * Records where `reader` stands without deleting what every reader has taken in: a reader that
+   * may run ahead of another not yet saved (a fleet's pusher ahead of a daemon's first cursor)
+   * leaves the deleting to the next advanceChangeReader.
+   */
+  markChangeReader(reader: string, after: number, now: number): void {
+    this.guard(() => this.changes.mark(reader, after, now));
   }
 
   /** `reader` has taken in every change up to `after`: changes every reader has taken in are deleted. */

@@ -14,9 +14,10 @@ interface BanRow {
   lifted_at: number | null;
   lifted_by: string | null;
   forced: number;
+  origin: string | null;
 }
 
-const COLUMNS = 'address, prefix, jail, banned_at, expires_at, source, reason, failures, ban_count, lifted_at, lifted_by, forced';
+const COLUMNS = 'address, prefix, jail, banned_at, expires_at, source, reason, failures, ban_count, lifted_at, lifted_by, forced, origin';
 const ACTIVE = 'lifted_at IS NULL AND (expires_at IS NULL OR expires_at > @now)';
 
 /** A stored count; anything but a number (a row written by hand) reads as `fallback`. */
@@ -31,13 +32,13 @@ function storedCount(value: unknown, fallback: number): number {
  * ban compares with the held value.
  */
 function toBan(row: BanRow): Ban {
-  return banOf(row.address, row.jail, row.banned_at, row.expires_at, row.source, row.reason, row.failures, row.ban_count, row.lifted_at, row.lifted_by, row.forced);
+  return banOf(row.address, row.jail, row.banned_at, row.expires_at, row.source, row.reason, row.failures, row.ban_count, row.lifted_at, row.lifted_by, row.forced, row.origin);
 }
 
 /** toBan of the columns one by one, for raw rows: one object per row instead of two. */
 function banOf(
   address: string, jail: string, bannedAt: number, expiresAt: number | null, source: BanSource, reason: string | null,
-  failures: number, banCount: number, liftedAt: number | null, liftedBy: string | null, forced: number,
+  failures: number, banCount: number, liftedAt: number | null, liftedBy: string | null, forced: number, origin: string | null,
 ): Ban {
   return {
     address,
@@ -52,6 +53,7 @@ function banOf(
     liftedBy,
     // Only what `--force` writes counts: anything else written there by hand is no override.
     forced: forced === 1,
+    ...(origin === null ? {} : { origin }),
   };
 }
 
@@ -60,11 +62,12 @@ function* toBans(rows: IterableIterator<BanRow>): IterableIterator<Ban> {
 }
 
 /** A row read in raw mode: the columns of COLUMNS, in order. */
-type BanTuple = [string, number | null, string, number, number | null, BanSource, string | null, number, number, number | null, string | null, number];
+type BanTuple = [string, number | null, string, number, number | null, BanSource, string | null, number, number, number | null, string | null, number,
+  string | null];
 
 /** Raw rows as Bans: better-sqlite3 makes an array per row faster than an object (1.3 s less per million). */
 function* tuplesToBans(rows: IterableIterator<BanTuple>): IterableIterator<Ban> {
-  for (const r of rows) yield banOf(r[0], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11]);
+  for (const r of rows) yield banOf(r[0], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12]);
 }
 
 function prefixOf(address: string): number | null {
@@ -148,12 +151,18 @@ export class Bans {
            failures = max(failures, @failures), matches = coalesce(@matches, matches), forced = max(forced, @forced)
          WHERE id = @id RETURNING ${COLUMNS}`),
       // Positional: binding by name costs a property lookup per column, felt over a million rows.
-      insert: db.prepare<[string, number | null, string, number, number | null, BanSource, string | null, number, string | null, number, number]>(
-        `INSERT INTO bans (address, prefix, jail, banned_at, expires_at, source, reason, failures, matches, ban_count, forced)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      insert: db.prepare<[string, number | null, string, number, number | null, BanSource, string | null, number, string | null, number, number,
+        string | null]>(
+        `INSERT INTO bans (address, prefix, jail, banned_at, expires_at, source, reason, failures, matches, ban_count, forced, origin)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       liftOne: db.prepare<unknown[], BanRow>(
         `UPDATE bans SET lifted_at = @now, lifted_by = @by
          WHERE address = @address AND jail = @jail AND ${ACTIVE} RETURNING ${COLUMNS}`),
+      // A fleet's lift, decided by another host at @at: it lifts a ban that came from the fleet, or
+      // one this host made before then, never one its own jails made after.
+      liftFleet: db.prepare<unknown[], BanRow>(
+        `UPDATE bans SET lifted_at = @now, lifted_by = @by
+         WHERE address = @address AND jail = @jail AND ${ACTIVE} AND (source = 'fleet' OR banned_at <= @at) RETURNING ${COLUMNS}`),
       liftAll: db.prepare<unknown[], BanRow>(
         `UPDATE bans SET lifted_at = @now, lifted_by = @by
          WHERE address = @address AND ${ACTIVE} RETURNING ${COLUMNS}`),
@@ -202,7 +211,7 @@ export class Bans {
 
   private insert(row: Omit<BanRow, 'lifted_at' | 'lifted_by'>, matches: string | null): void {
     this.stmt.insert.run(row.address, row.prefix, row.jail, row.banned_at, row.expires_at, row.source, row.reason, row.failures, matches,
-      row.ban_count, row.forced);
+      row.ban_count, row.forced, row.origin);
   }
 
   /** The newest row of (address, jail), the open one if any: see record. */
@@ -248,6 +257,7 @@ export class Bans {
       lifted_at: null,
       lifted_by: null,
       forced: Number(forced),
+      origin: request.origin ?? null,
     };
     this.insert(row, matches);
     return { outcome: 'new', ban: toBan(row), previousExpiresAt: null };
@@ -286,6 +296,7 @@ export class Bans {
       matches,
       ban_count: Math.max(record.banCount, (latest?.ban.banCount ?? 0) + 1),
       forced: Number(record.forced === true),
+      origin: null,
     };
     let open = latest?.ban.liftedAt === null ? latest : undefined;
     if (record.expiresAt !== null && record.expiresAt <= now) {
@@ -314,6 +325,11 @@ export class Bans {
   lift(address: string, jail: string | undefined, by: string, now: number): Ban[] {
     const rows = jail === undefined ? this.stmt.liftAll.all({ address, by, now }) : this.stmt.liftOne.all({ address, jail, by, now });
     return rows.map(toBan);
+  }
+
+  /** Lifts the active ban of (address, jail) as a fleet host decided at `at` (see the statement). */
+  liftFleet(address: string, jail: string, at: number, by: string, now: number): Ban[] {
+    return this.stmt.liftFleet.all({ address, jail, at, by, now }).map(toBan);
   }
 
   /** Active bans, ordered by jail then address; streamed. */

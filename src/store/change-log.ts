@@ -18,8 +18,10 @@ export interface StoredChange {
   readonly forced: boolean;
   readonly source: BanSource;
   readonly at: number;
-  /** Which process made it: 'daemon' or 'cli'. */
+  /** Which process made it: 'daemon', 'cli' or 'fleet'. */
   readonly writer: string;
+  /** The fleet host that decided it; null for this host's own decisions (those a fleet pushes). */
+  readonly origin: string | null;
 }
 
 /** Which changes to read: ids in (after, upTo], at most `limit`, leaving out those of the writer `except`. */
@@ -41,6 +43,7 @@ interface ChangeRow {
   source: BanSource;
   at: number;
   writer: string;
+  origin: string | null;
 }
 
 /**
@@ -55,11 +58,11 @@ export class ChangeLog {
 
   constructor(db: Database.Database) {
     this.stmt = {
-      append: db.prepare<[ChangeKind, string, string, number | null, number | null, number, BanSource, number, string]>(
-        `INSERT INTO changes (kind, address, jail, expires_at, previous_expires_at, forced, source, at, writer)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      append: db.prepare<[ChangeKind, string, string, number | null, number | null, number, BanSource, number, string, string | null]>(
+        `INSERT INTO changes (kind, address, jail, expires_at, previous_expires_at, forced, source, at, writer, origin)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       after: db.prepare<unknown[], ChangeRow>(
-        `SELECT id, kind, address, jail, expires_at, previous_expires_at, forced, source, at, writer FROM changes
+        `SELECT id, kind, address, jail, expires_at, previous_expires_at, forced, source, at, writer, origin FROM changes
          WHERE id > @after AND id <= @upTo AND writer <> @except ORDER BY id LIMIT @limit`),
       oldest: db.prepare<[], { id: number | null }>('SELECT min(id) AS id FROM changes'),
       // The highest id ever handed out, also when its row was pruned.
@@ -73,10 +76,13 @@ export class ChangeLog {
     };
   }
 
-  /** Appends what happened to `ban`'s (address, jail); `previous` is an extended ban's expiry before. */
-  append(kind: ChangeKind, ban: Pick<Ban, 'address' | 'jail' | 'expiresAt' | 'forced' | 'source'>, at: number, previous: number | null = null): void {
+  /**
+   * Appends what happened to `ban`'s (address, jail); `previous` is an extended ban's expiry before.
+   * `origin` names the fleet host whose decision it carries out (null: this host's own).
+   */
+  append(kind: ChangeKind, ban: Pick<Ban, 'address' | 'jail' | 'expiresAt' | 'forced' | 'source'>, at: number, previous: number | null = null, origin: string | null = null): void {
     this.stmt.append.run(kind, ban.address, ban.jail, ban.expiresAt, kind === 'extend' ? previous : null, Number(ban.forced), ban.source, at,
-      this.writer);
+      this.writer, origin);
   }
 
   /** Up to `limit` changes after `after` up to `upTo`, but those `except` made, oldest first. */
@@ -85,7 +91,7 @@ export class ChangeLog {
       id: row.id, kind: row.kind, address: row.address, jail: row.jail,
       expiresAt: row.expires_at === null ? null : storedTime(row.expires_at),
       previousExpiresAt: row.previous_expires_at === null ? null : storedTime(row.previous_expires_at),
-      forced: row.forced === 1, source: row.source, at: row.at, writer: row.writer,
+      forced: row.forced === 1, source: row.source, at: row.at, writer: row.writer, origin: row.origin,
     }));
   }
 
@@ -108,6 +114,11 @@ export class ChangeLog {
   advance(reader: string, after: number, now: number): void {
     this.stmt.saveReader.run({ reader, after, now });
     this.stmt.pruneRead.run();
+  }
+
+  /** Records where `reader` stands, deleting nothing (see BanStore.markChangeReader). */
+  mark(reader: string, after: number, now: number): void {
+    this.stmt.saveReader.run({ reader, after, now });
   }
 
   /** Deletes changes made before `before`, read or not (a reader left behind starts over from the bans). */

@@ -1,4 +1,4 @@
-export { BanStore, type BulkBanReport, type DecidedBan, type LogBatchCommit } from './ban-store.js';
+export { BanStore, type BulkBanReport, type DecidedBan, type FleetApplyReport, type FleetEvent, type LogBatchCommit } from './ban-store.js';
 export type { BanChange, BanRecord, BanResult, RecordImportReport } from './bans.js';
 export type { FailureCounter } from './failure-counters.js';
 export type { ChangeKind, ChangeQuery, StoredChange } from './change-log.js';

@@ -1,8 +1,32 @@
 import type { Command } from 'commander';
 import { isoTime, nowSeconds } from '../../core/index.js';
-import { enabledJails, jailConfigDir, jailWarnings, loadAction } from '../../config/index.js';
+import { enabledJails, jailConfigDir, jailWarnings, loadAction, type FleetConfig } from '../../config/index.js';
 import { actionStateFile, BACKEND_CATALOG } from '../../backends/index.js';
+import { BanStore } from '../../store/index.js';
 import { createContext } from '../context.js';
+
+/** How long the fleet's own store connection waits for another writer before trying again at its next round. */
+const FLEET_BUSY_TIMEOUT_MS = 100;
+
+/**
+ * The daemon's fleet starter: the fleet's modules (and pg) are loaded only here, with [fleet]
+ * configured. The fleet pushes from the daemon's connection and pulls into one of its own.
+ */
+function startFleet(config: FleetConfig, store: BanStore, dbPath: string, insecure: boolean, log: (line: string) => void) {
+  return async (changed: () => void): Promise<{ stop(): Promise<void> }> => {
+    const fleet = await import('../../fleet/index.js');
+    const inbox = BanStore.open(dbPath, { insecure });
+    inbox.setChangeWriter('fleet');
+    inbox.setBusyTimeout(FLEET_BUSY_TIMEOUT_MS);
+    const running = fleet.startFleet({ config, outbox: store, inbox, changed, log });
+    return {
+      stop: async () => {
+        await running.stop();
+        inbox.close();
+      },
+    };
+  };
+}
 
 export function register(program: Command): void {
   program
@@ -65,6 +89,7 @@ those entries are kept and the daemon says so once: f2b-store reconcile --yes re
         },
         log,
         logLines,
+        ...(ctx.config().fleet ? { fleet: startFleet(ctx.config().fleet as FleetConfig, store, ctx.dbPath(), ctx.insecureDb, log) } : {}),
       });
     });
 }

@@ -90,6 +90,11 @@ Every page of the database is read too: a damaged one makes status fail (exit co
           ...(only === undefined ? {} : { banned: [...store.active(ctx.now, name)].map((ban) => ban.address) }),
         };
       });
+      // This host's side of the fleet, from the database alone (fleet status asks PostgreSQL); pg is loaded only with [fleet].
+      const fleetConfig = ctx.config().fleet;
+      const fleet = fleetConfig && await import('../../fleet/index.js').then(({ fleetName, pushBacklog }) => ({
+        node: fleetConfig.node, pushBacklog: pushBacklog(store, fleetConfig.share), pulledUpTo: store.fleetCursor(fleetName(fleetConfig)) ?? null,
+      }));
       const { backends: enabled, options: enforce } = await ctx.enforcement();
       let refused = 0;
       const reports = await reconcile(store.activeAnyOrder(ctx.now), enabled, ctx.now, {
@@ -106,7 +111,7 @@ Every page of the database is read too: a damaged one makes status fail (exit co
           lastReconcile: live.reconcile && { ...live.reconcile, at: isoTime(live.reconcile.at) },
           store: { ...live.store, failingSince: iso(live.store.failingSince) },
         } : { running: false };
-        printJson({ daemon, jails, backends, refused });
+        printJson({ daemon, jails, backends, refused, ...(fleet ? { fleet } : {}) });
         return;
       }
       if (only !== undefined) {
@@ -141,6 +146,10 @@ Every page of the database is read too: a damaged one makes status fail (exit co
         lines.push(`lockout floor: ${refused} active ban${refused === 1 ? '' : 's'} in no firewall (loopback, this host, or too wide: f2b-store reconcile names them)`);
       }
       if (backends.length === 0) lines.push('backends: none enabled');
+      if (fleet) {
+        lines.push(`fleet: node ${fleet.node}, ${fleet.pushBacklog} change${fleet.pushBacklog === 1 ? '' : 's'} waiting to be pushed, `
+          + `${fleet.pulledUpTo === null ? 'never pulled' : `pulled up to event #${fleet.pulledUpTo}`} (f2b-store fleet status asks PostgreSQL)`);
+      }
       process.stdout.write(`${lines.join('\n')}\n`);
     });
 }

@@ -1,0 +1,74 @@
+import type { Command } from 'commander';
+import type { FleetConfig } from '../../config/index.js';
+import { InputError, isoTime } from '../../core/index.js';
+import type { FleetStatus } from '../../fleet/index.js';
+import { createContext, type Context } from '../context.js';
+import { printJson } from '../output.js';
+
+function fleetConfig(ctx: Context): FleetConfig {
+  const config = ctx.config().fleet;
+  if (config === undefined) {
+    throw new InputError(`no [fleet] in ${ctx.configDir}/f2b-store.conf: add [fleet] url = postgresql://ROLE@HOST/DB (see README, Fleet)`);
+  }
+  return config;
+}
+
+const when = (date: Date | null): string => (date === null ? 'never' : isoTime(Math.floor(date.getTime() / 1000)));
+
+function printStatus(status: FleetStatus): void {
+  const lines = [
+    `fleet: ${status.fleet}; this host: ${status.node}`,
+    status.reachable ? `PostgreSQL: reachable (${status.latencyMs} ms)` : `PostgreSQL: unreachable: ${status.error}`,
+    `push backlog: ${status.pushBacklog} change${status.pushBacklog === 1 ? '' : 's'}`,
+    status.pullLag === null
+      ? `pull lag: ${status.pulledUpTo === null ? 'never pulled' : 'unknown'}`
+      : `pull lag: ${status.pullLag.events} event${status.pullLag.events === 1 ? '' : 's'} (${status.pullLag.seconds} s)`,
+  ];
+  if (status.reachable) lines.push(`hosts: ${status.hosts.length}`);
+  for (const host of status.hosts) {
+    lines.push(`  ${host.node}: last seen ${when(host.lastSeen)}, last event ${when(host.lastEvent)}, ${host.events} events, `
+      + `pushed up to #${host.pushedSeq}, pulled up to #${host.pulledId}`);
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+export function register(program: Command): void {
+  const fleet = program.command('fleet').description('share bans with other hosts through PostgreSQL ([fleet] in f2b-store.conf)');
+  fleet
+    .command('init')
+    .description('create or upgrade the fleet\'s tables in PostgreSQL (the daemon does it too; for a DBA who runs it by hand)')
+    .action(async (_options: unknown, command: Command) => {
+      const ctx = createContext(command);
+      const config = fleetConfig(ctx);
+      const { connect, fleetName, migrateFleet } = await import('../../fleet/index.js');
+      const client = await connect(config);
+      try {
+        const report = await migrateFleet(client, config.schema);
+        if (ctx.json) printJson(report);
+        else if (report.applied.length === 0) process.stdout.write(`${fleetName(config)}: the fleet's tables are up to date (version ${report.to})\n`);
+        else process.stdout.write(`${fleetName(config)}: version ${report.from} → ${report.to} (${report.applied.join(', ')})\n`);
+      } finally {
+        await client.end();
+      }
+    });
+  fleet
+    .command('status')
+    .description('hosts seen, the last event from each, this host\'s push backlog and pull lag, whether PostgreSQL answers')
+    .action(async (_options: unknown, command: Command) => {
+      const ctx = createContext(command);
+      const config = fleetConfig(ctx);
+      const { fleetStatus } = await import('../../fleet/index.js');
+      const status = await fleetStatus(config, await ctx.store(), ctx.now);
+      if (!ctx.json) {
+        printStatus(status);
+        return;
+      }
+      printJson({
+        ...status,
+        hosts: status.hosts.map((host) => ({
+          ...host, firstSeen: when(host.firstSeen), lastSeen: when(host.lastSeen), lastPush: host.lastPush && when(host.lastPush),
+          lastPull: host.lastPull && when(host.lastPull), lastEvent: host.lastEvent && when(host.lastEvent),
+        })),
+      });
+    });
+}

@@ -1,0 +1,141 @@
+/**
+ * A fleet of three real daemons, each with its own SQLite store and its own network namespace
+ * with nftables, sharing bans through one throw-away PostgreSQL cluster.
+ */
+import assert from 'node:assert/strict';
+import { appendFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { waitFor } from '../helpers/daemon.js';
+import { createPostgres, type PostgresCluster } from '../helpers/postgres.js';
+import { sshdDaemon, type SshdDaemon } from '../helpers/sshd-daemon.js';
+
+describe('a fleet of three daemons on one PostgreSQL', () => {
+  let cluster: PostgresCluster;
+  const hosts: Record<'a' | 'b' | 'c', SshdDaemon> = {} as Record<'a' | 'b' | 'c', SshdDaemon>;
+
+  before(async () => {
+    cluster = createPostgres();
+    for (const node of ['a', 'b', 'c'] as const) {
+      const host = sshdDaemon();
+      hosts[node] = host;
+      appendFileSync(join(host.config, 'f2b-store.conf'), `[fleet]\nurl = ${cluster.url()}\nnode = ${node}\nschema = fleet\n`);
+    }
+    await Promise.all(Object.values(hosts).map((host) => host.start()));
+    await Promise.all(Object.values(hosts).map((host) =>
+      waitFor('the daemon connected to the fleet', () => /fleet: connected to .* as node/.test(host.daemon?.log() ?? ''), 20_000)));
+  });
+  after(async () => {
+    await Promise.all(Object.values(hosts).map((host) => host.cleanup()));
+    cluster?.remove();
+  });
+
+  it('a ban made by A\'s jail is in B\'s and C\'s firewalls, as a fleet ban from A', async () => {
+    hosts.a.fail('203.0.113.70', 3);
+    await waitFor('A\'s own ban in A\'s firewall', () => hosts.a.inTable('203.0.113.70'), 10_000);
+    const took = await Promise.all([hosts.b, hosts.c].map((host) => waitFor('A\'s ban in the firewall', () => host.inTable('203.0.113.70'), 10_000)));
+    console.log(`# A's ban in B's and C's firewalls ${took.join(' and ')} ms after it was in A's`);
+    const [ban] = hosts.b.activeBans('203.0.113.70');
+    assert.deepEqual([ban?.jail, ban?.source, (ban as { origin?: string } | undefined)?.origin], ['sshd', 'fleet', 'a']);
+  });
+
+  it('unban on B lifts the ban on A (where A\'s own jail made it) and on C', async () => {
+    const result = hosts.b.cli('unban', '203.0.113.70');
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(hosts.b.inTable('203.0.113.70'), false);
+    await Promise.all([hosts.a, hosts.c].map((host) => waitFor('B\'s unban in the firewall', () => !host.inTable('203.0.113.70'), 10_000)));
+    assert.deepEqual(hosts.a.activeBans('203.0.113.70'), []);
+  });
+
+  it('fleet status on B: the three hosts, nothing waiting to be pushed or pulled', async () => {
+    await waitFor('B\'s puller past every event', () => {
+      const status = JSON.parse(hosts.b.cli('--json', 'fleet', 'status').stdout) as { pullLag: { events: number } | null };
+      return status.pullLag?.events === 0;
+    }, 10_000);
+    const status = JSON.parse(hosts.b.cli('--json', 'fleet', 'status').stdout) as {
+      reachable: boolean; node: string; pushBacklog: number; hosts: { node: string; events: number }[];
+    };
+    assert.deepEqual([status.reachable, status.node, status.pushBacklog], [true, 'b', 0]);
+    assert.deepEqual(status.hosts.map((host) => [host.node, host.events]), [['a', 1], ['b', 1], ['c', 0]]);
+    const text = hosts.b.cli('fleet', 'status');
+    assert.match(text.stdout, /PostgreSQL: reachable \(\d+ ms\)\n/);
+  });
+
+  it('the daemons took the fleet\'s changes in as changes, never by a full reconcile, and nothing failed', async () => {
+    // The daemon's line follows its firewall change.
+    await waitFor('C\'s daemon to say it took in the lift', () => /lift 203\.0\.113\.70 in sshd/.test(hosts.c.daemon?.log() ?? ''), 10_000);
+    for (const host of Object.values(hosts)) {
+      const log = host.daemon?.log() ?? '';
+      assert.doesNotMatch(log, /failed|changed outside the change log|goes on alone/, log);
+    }
+    assert.match(hosts.c.daemon?.log() ?? '', /took in 1 change made by another process \(up to #\d+\): lift 203\.0\.113\.70 in sshd/);
+  });
+
+  it('PostgreSQL stopped for 30 s while A bans 1,000 addresses and B unbans some: every host converges, nothing lost, nothing doubled', async () => {
+    const shared = Array.from({ length: 10 }, (_, i) => `203.0.113.${100 + i}`);
+    assert.equal(hosts.b.cli('ban', ...shared, '--for', '1h').code, 0);
+    await Promise.all([hosts.a, hosts.c].map((host) => waitFor('B\'s bans everywhere', () => shared.every((address) => host.inTable(address)), 10_000)));
+    cluster.stop();
+    const many = Array.from({ length: 1000 }, (_, i) => `2001:db8::${(i + 1).toString(16)}`);
+    const list = join(hosts.a.dir, 'many.txt');
+    writeFileSync(list, `${many.join('\n')}\n`);
+    const banned = hosts.a.cli('ban', '--file', list, '--for', '1h');
+    assert.equal(banned.code, 0, banned.stderr);
+    const unbanned = hosts.b.cli('unban', ...shared.slice(0, 5));
+    assert.equal(unbanned.code, 0, unbanned.stderr);
+    await waitFor('A to say it goes on alone', () => /goes on alone/.test(hosts.a.daemon?.log() ?? ''), 30_000);
+    await new Promise((resolve) => setTimeout(resolve, 30_000));
+    assert.ok(many.slice(0, 3).every((address) => hosts.a.inTable(address)), 'A enforced its bans alone');
+    cluster.start();
+    const active = (host: SshdDaemon): Map<string, number> => {
+      const counts = new Map<string, number>();
+      for (const ban of host.list()) counts.set(ban.address, (counts.get(ban.address) ?? 0) + 1);
+      return counts;
+    };
+    const holds = (host: SshdDaemon, addresses: readonly string[], held: boolean): boolean => {
+      const counts = active(host);
+      return addresses.every((address) => counts.has(address) === held);
+    };
+    for (const host of [hosts.b, hosts.c]) await waitFor('A\'s 1,000 bans', () => holds(host, many, true), 90_000);
+    for (const host of [hosts.a, hosts.c]) await waitFor('B\'s unbans', () => holds(host, shared.slice(0, 5), false), 30_000);
+    for (const host of Object.values(hosts)) {
+      const counts = active(host);
+      assert.deepEqual([...counts.values()].filter((n) => n > 1), [], 'one active ban per address');
+      assert.ok(shared.slice(5).every((address) => counts.has(address)), 'the bans B kept are kept everywhere');
+      await waitFor('A\'s 1,000 bans in the firewall', () => (host.table().match(/2001:db8::/g) ?? []).length === 1000, 30_000);
+    }
+    assert.equal(cluster.psql('SELECT count(*) FROM fleet.events WHERE origin = \'a\' AND address LIKE \'2001:db8::%\'').trim(), '1000');
+  });
+
+  it('kill -9 of A while it pushes and of B between two pulls: after their restart every host holds every ban, once', async () => {
+    const many = Array.from({ length: 3000 }, (_, i) => `2001:db8::2:${(i + 1).toString(16)}`);
+    const list = join(hosts.a.dir, 'crash.txt');
+    writeFileSync(list, `${many.join('\n')}\n`);
+    const pushedOfA = (): number => Number(cluster.psql('SELECT count(*) FROM fleet.events WHERE origin = \'a\' AND address LIKE \'2001:db8::2:%\'').trim());
+    const pulledByB = (): number => hosts.b.list().filter((ban) => ban.address.startsWith('2001:db8::2:')).length;
+    // A pushes in statements of 1,000 changes: each of these statements holds its transaction
+    // open 10 s after its rows are in, so A is killed inside one, after the first committed.
+    cluster.psql(`CREATE FUNCTION fleet.slow_push() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.origin = 'a' AND NEW.address LIKE '2001:db8::2:%' AND NEW.seq % 1000 = 0 THEN PERFORM pg_sleep(10); END IF; RETURN NULL; END $$;
+      CREATE TRIGGER slow_push AFTER INSERT ON fleet.events FOR EACH ROW EXECUTE FUNCTION fleet.slow_push();`);
+    const banned = hosts.a.cli('ban', '--file', list, '--for', '1h');
+    assert.equal(banned.code, 0, banned.stderr);
+    await waitFor('A\'s first statement committed', () => pushedOfA() > 0, 30_000);
+    hosts.a.daemon?.child.kill('SIGKILL');
+    const pushedBefore = pushedOfA();
+    await waitFor('B to take in what A pushed', () => pulledByB() === pushedBefore, 20_000);
+    hosts.b.daemon?.child.kill('SIGKILL');
+    assert.ok(pushedBefore > 0 && pushedBefore < many.length, `A was killed with ${pushedBefore} of ${many.length} pushed`);
+    cluster.psql('DROP TRIGGER slow_push ON fleet.events');
+    await Promise.all([hosts.a.stop(), hosts.b.stop()]);
+    await Promise.all([hosts.a.start(), hosts.b.start()]);
+    for (const host of Object.values(hosts)) {
+      await waitFor('every ban of A on the host', () => {
+        const addresses = host.list().map((ban) => ban.address).filter((address) => address.startsWith('2001:db8::2:'));
+        return addresses.length === many.length && new Set(addresses).size === many.length;
+      }, 90_000);
+      await waitFor('in its firewall', () => (host.table().match(/2001:db8::2:/g) ?? []).length === many.length, 30_000);
+    }
+    assert.equal(pushedOfA(), many.length, 'nothing doubled');
+  });
+});
