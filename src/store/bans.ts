@@ -272,7 +272,7 @@ export class Bans {
     if (this.stmt.anyRow.get(request.address, request.jail) !== undefined) return false;
     const matches = request.matches && request.matches.length > 0 ? JSON.stringify(request.matches) : null;
     this.stmt.insert.run(request.address, prefixOf(request.address), request.jail, now, request.expiresAt, request.source, request.reason ?? null,
-      request.failures ?? 0, matches, 1, Number(request.forced === true));
+      request.failures ?? 0, matches, 1, Number(request.forced === true), request.origin ?? null);
     return true;
   }
 
