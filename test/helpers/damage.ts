@@ -44,3 +44,13 @@ export function leafPages(path: string, table: string): { page: number; rows: nu
     db.close();
   }
 }
+
+/** The page of `name`'s b-tree root (sqlite_schema's rootpage): where damage stops every reader of it. */
+export function rootPage(path: string, name: string): number {
+  const db = new Database(path, { readonly: true });
+  try {
+    return db.prepare<[string], number>('SELECT rootpage FROM sqlite_schema WHERE name = ?').pluck().get(name) ?? 0;
+  } finally {
+    db.close();
+  }
+}
