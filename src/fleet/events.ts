@@ -5,6 +5,8 @@ import { quoted } from './migrations.js';
 /** An event as read back from PostgreSQL, with its id (the pullers' cursor). */
 export interface PulledEvent extends FleetEvent {
   readonly id: number;
+  /** A lift that an event of the pulling host's own (a ban or extension) follows: it decided after the lift, and keeps its ban. */
+  readonly overtaken: boolean;
 }
 
 /** A host as the fleet knows it (fleet status). */
@@ -29,11 +31,12 @@ interface EventRow {
   jail: string;
   expires_at: string | null;
   at: string;
+  overtaken?: boolean;
 }
 
 const toEvent = (row: EventRow): PulledEvent => ({
   id: Number(row.id), origin: row.origin, kind: row.kind, address: row.address, jail: row.jail,
-  expiresAt: row.expires_at === null ? null : Number(row.expires_at), at: Number(row.at),
+  expiresAt: row.expires_at === null ? null : Number(row.expires_at), at: Number(row.at), overtaken: row.overtaken === true,
 });
 
 /**
@@ -74,11 +77,17 @@ export class FleetEvents {
     return Number(result.rows[0]?.pushed ?? 0);
   }
 
-  /** Up to `limit` events of other hosts after `after`, oldest first. */
+  /**
+   * Up to `limit` events of other hosts after `after`, oldest first; each lift says whether an
+   * event of `node`'s own follows it (the order of ids is the order of commits: see
+   * events_serialise), whatever the hosts' clocks say.
+   */
   async after(node: string, after: number, limit: number): Promise<PulledEvent[]> {
     const result = await this.client.query<EventRow>(
-      `SELECT id, origin, kind, address, jail, expires_at, at FROM ${this.events}
-       WHERE id > $1 AND origin <> $2 ORDER BY id LIMIT $3`, [after, node, limit]);
+      `SELECT id, origin, kind, address, jail, expires_at, at,
+         kind = 'lift' AND EXISTS (SELECT 1 FROM ${this.events} AS o
+           WHERE o.address = e.address AND o.jail = e.jail AND o.id > e.id AND o.origin = $2 AND o.kind <> 'lift') AS overtaken
+       FROM ${this.events} AS e WHERE id > $1 AND origin <> $2 ORDER BY id LIMIT $3`, [after, node, limit]);
     return result.rows.map(toEvent);
   }
 

@@ -17,6 +17,12 @@ function wellFormed(event: FleetEvent): boolean {
   return tryParseAddress(event.address)?.text === event.address;
 }
 
+/** The jails this host sends (whose own bans a lift may lift) and takes in. */
+export interface FleetJails {
+  readonly share: JailSelection;
+  readonly accept: JailSelection;
+}
+
 /** Events taken in per SQLite transaction. */
 const PULL_BATCH = 1000;
 
@@ -42,12 +48,17 @@ export interface PullReport {
  * between PostgreSQL and SQLite takes the batch in again, and applying it again changes nothing
  * (a ban extends to the same expiry; a lift finds nothing). A host with no cursor yet loads the
  * fleet's active bans and follows from where that snapshot stood, instead of replaying history.
+ * A lift followed by this host's own ban or extension of it is passed over; this relies on the
+ * pusher not running between reading the events and applying them (fleet.ts runs one after the
+ * other), as what it has not pushed yet is checked in SQLite (see BanStore.applyFleet).
  */
-export async function pullEvents(store: PullStore, events: FleetEvents, fleet: string, node: string, accept: JailSelection,
+export async function pullEvents(store: PullStore, events: FleetEvents, fleet: string, node: string, jails: FleetJails,
   now: () => number): Promise<PullReport> {
   const report = { events: 0, banned: 0, extended: 0, lifted: 0, snapshot: false };
   const take = (batch: readonly PulledEvent[], upTo: number): void => {
-    const applied = store.applyFleet(fleet, batch.filter((event) => selected(accept, event.jail) && wellFormed(event)), upTo, now());
+    const taken = batch.filter((event) => selected(jails.accept, event.jail) && wellFormed(event) && !event.overtaken)
+      .map((event) => (event.kind === 'lift' ? { ...event, liftsOwn: selected(jails.share, event.jail) } : event));
+    const applied = store.applyFleet(fleet, taken, upTo, now());
     if (applied.banned + applied.extended + applied.lifted === 0) store.saveFleetCursor(fleet, upTo, now());
     report.events += batch.length;
     report.banned += applied.banned;

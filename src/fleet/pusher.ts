@@ -1,9 +1,9 @@
 import type { JailSelection } from '../config/index.js';
-import type { ChangeQuery, StoredChange } from '../store/index.js';
+import { FLEET_PUSHER, type ChangeQuery, type StoredChange } from '../store/index.js';
 import type { FleetEvents } from './events.js';
 
 /** The pusher's name among the change log's readers: changes it has not pushed are kept for it. */
-export const PUSH_READER = 'fleet';
+export const PUSH_READER = FLEET_PUSHER;
 /** Changes pushed per statement. */
 const PUSH_BATCH = 1000;
 

@@ -158,11 +158,10 @@ export class Bans {
       liftOne: db.prepare<unknown[], BanRow>(
         `UPDATE bans SET lifted_at = @now, lifted_by = @by
          WHERE address = @address AND jail = @jail AND ${ACTIVE} RETURNING ${COLUMNS}`),
-      // A fleet's lift, decided by another host at @at: it lifts a ban that came from the fleet, or
-      // one this host made before then, never one its own jails made after.
+      // A fleet's lift: a ban that came from the fleet, and this host's own when @own (see BanStore.applyFleet).
       liftFleet: db.prepare<unknown[], BanRow>(
         `UPDATE bans SET lifted_at = @now, lifted_by = @by
-         WHERE address = @address AND jail = @jail AND ${ACTIVE} AND (source = 'fleet' OR banned_at <= @at) RETURNING ${COLUMNS}`),
+         WHERE address = @address AND jail = @jail AND ${ACTIVE} AND (source = 'fleet' OR @own) RETURNING ${COLUMNS}`),
       liftAll: db.prepare<unknown[], BanRow>(
         `UPDATE bans SET lifted_at = @now, lifted_by = @by
          WHERE address = @address AND ${ACTIVE} RETURNING ${COLUMNS}`),
@@ -327,9 +326,9 @@ export class Bans {
     return rows.map(toBan);
   }
 
-  /** Lifts the active ban of (address, jail) as a fleet host decided at `at` (see the statement). */
-  liftFleet(address: string, jail: string, at: number, by: string, now: number): Ban[] {
-    return this.stmt.liftFleet.all({ address, jail, at, by, now }).map(toBan);
+  /** Lifts the active ban of (address, jail) if it came from a fleet, or whatever its source when `own`. */
+  liftFleet(address: string, jail: string, own: boolean, by: string, now: number): Ban[] {
+    return this.stmt.liftFleet.all({ address, jail, own: Number(own), by, now }).map(toBan);
   }
 
   /** Active bans, ordered by jail then address; streamed. */
