@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import { isActive, storedTime, tryParseAddress, type Ban, type BanRequest, type EnforcedBan, type JournalCursor, type LogPosition } from '../core/index.js';
-import { Bans, type BanChange, type BanRecord, type BanResult, type BanWrite, type RecordImportReport } from './bans.js';
+import { Bans, type BanChange, type StoredBan, type BanRecord, type BanResult, type BanWrite, type RecordImportReport } from './bans.js';
 import { ChangeLog, THIS_HOST_ONLY, type ChangeKind, type ChangeQuery, type StoredChange } from './change-log.js';
 import { FleetCursors } from './fleet-cursors.js';
 import { asDamaged, checkProblems, DatabaseDamagedError } from './damage.js';
@@ -290,6 +290,11 @@ export class BanStore {
   /** What the firewalls need of the active bans (see EnforcedBan), in no particular order: what a full reconcile reads. */
   activeEnforced(now: number): IterableIterator<EnforcedBan> {
     return this.guarded(() => this.bansTable.activeEnforced(now));
+  }
+
+  /** This host's own active bans (none taken from a fleet) with their row ids, which are never reused: what a host joining a fleet shares. */
+  activeOwn(now: number): StoredBan[] {
+    return this.guard(() => [...this.bansTable.activeOwn(now)]);
   }
 
   /** Every ban, active or not, oldest first. */

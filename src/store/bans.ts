@@ -168,6 +168,7 @@ export class Bans {
       active: db.prepare<unknown[], BanRow>(`SELECT ${COLUMNS} FROM bans WHERE ${ACTIVE} ORDER BY jail, address`),
       // Storage order: a sequential read of the table, not a walk of the index through random pages.
       activeAnyOrder: db.prepare<unknown[], BanTuple>(`SELECT ${COLUMNS} FROM bans NOT INDEXED WHERE ${ACTIVE}`).raw(true),
+      activeOwn: db.prepare<unknown[], BanRow & { id: number }>(`SELECT id, ${COLUMNS} FROM bans NOT INDEXED WHERE ${ACTIVE} AND source <> 'fleet'`),
       activeEnforced: db.prepare<unknown[], [string, string, number | null, number]>(
         `SELECT address, jail, expires_at, forced FROM bans NOT INDEXED WHERE ${ACTIVE}`).raw(true),
       activeInJail: db.prepare<unknown[], BanRow>(
@@ -344,6 +345,11 @@ export class Bans {
   /** Active bans in storage order; streamed. */
   activeAnyOrder(now: number): IterableIterator<Ban> {
     return tuplesToBans(this.stmt.activeAnyOrder.iterate({ now }));
+  }
+
+  /** This host's own active bans (not taken from a fleet), with their row ids; streamed. */
+  *activeOwn(now: number): IterableIterator<StoredBan> {
+    for (const row of this.stmt.activeOwn.iterate({ now })) yield { id: row.id, ban: toBan(row) };
   }
 
   /** What enforcing the active bans needs of them, in storage order; streamed. A third of the columns: about 40% less time than activeAnyOrder. */

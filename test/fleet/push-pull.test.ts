@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { nowSeconds } from '../../src/core/index.js';
-import { FleetEvents, migrateFleet, pullEvents, pushBacklog, pushChanges, startFleet } from '../../src/fleet/index.js';
+import { FleetEvents, migrateFleet, pullEvents, pushBacklog, pushChanges, startFleet, type PushStore } from '../../src/fleet/index.js';
 import { BanStore } from '../../src/store/index.js';
 import { tempDir } from '../helpers/cli.js';
 import { createPostgres, type PostgresCluster } from '../helpers/postgres.js';
@@ -100,6 +100,29 @@ describe('pushing and pulling between two stores', () => {
     assert.equal(await pushChanges(a, fleet, 'a', 'all', now), 1);
     await pullEvents(b, fleet, 'f', 'b', ALL, now);
     assert.deepEqual(active(b), ['sshd 203.0.113.21 fleet a', 'sshd 203.0.113.22 fleet a'], 'A\'s bans after the lift reach B again');
+  });
+
+  it('a host joining shares the bans active on it (in the shared jails), not its history; a crash before it saved that pushes nothing twice', async () => {
+    const [a, b] = [open('a6'), open('b6')];
+    const fleet = await events('joining');
+    await pushChanges(b, fleet, 'b', 'all', now);
+    await pullEvents(b, fleet, 'f', 'b', ALL, now);
+    ban(a, '203.0.113.30');
+    ban(a, '203.0.113.31', 'postfix');
+    ban(a, '203.0.113.32');
+    a.lift('203.0.113.32', undefined, 'unban', now());
+    a.ban({ address: '203.0.113.33', jail: 'sshd', expiresAt: null, source: 'manual' }, now());
+    const crashing: PushStore = {
+      latestChange: () => a.latestChange(), changesAfter: (query) => a.changesAfter(query), changeReader: (reader) => a.changeReader(reader),
+      activeOwn: (at) => a.activeOwn(at), markChangeReader: () => { throw new Error('killed before saving its cursor'); },
+    };
+    await assert.rejects(pushChanges(crashing, fleet, 'a', ['sshd'], now), /killed/);
+    assert.equal(await pushChanges(a, fleet, 'a', ['sshd'], now), 0, 'pushed again after the crash: nothing new');
+    assert.equal(cluster.psql('SELECT count(*) FROM joining.events WHERE origin = \'a\'').trim(), '2');
+    assert.equal(pushBacklog(a, ['sshd']), 0);
+    await pullEvents(b, fleet, 'f', 'b', ALL, now);
+    assert.deepEqual(active(b), ['sshd 203.0.113.30 fleet a', 'sshd 203.0.113.33 fleet a']);
+    assert.equal((await pullEvents(a, fleet, 'f', 'a', ALL, now)).banned, 0, 'A took nothing of its own back');
   });
 
   it('a host accepts only the jails it is told to', async () => {
