@@ -261,6 +261,9 @@ function fleetConfig(get: (key: string) => string | undefined, where: (key: stri
     const value = get(key);
     return value === undefined || value === '' ? undefined : value;
   };
+  const forgetAfter = fleetDuration(get('forgetafter'), where('forgetafter'), null);
+  // A running host says it is there once an hour (when it prunes).
+  if (forgetAfter !== null && forgetAfter < 86_400) throw new InputError(`${where('forgetafter')}: "${get('forgetafter')}" is less than a day (a running host is seen hourly; use e.g. 30d, or never)`);
   const parts = {
     host: optional('host'), dbname: optional('dbname'), user: optional('user'), passwordFile: optional('passwordfile'),
     sslmode: optional('sslmode'), sslrootcert: optional('sslrootcert'), port: port === undefined ? undefined : Number(port),
@@ -273,6 +276,6 @@ function fleetConfig(get: (key: string) => string | undefined, where: (key: stri
     accept: jailSelection(get('accept'), where('accept')),
     schema,
     poll: fleetDuration(get('poll'), where('poll'), 15) ?? MAX_DURATION,
-    forgetAfter: fleetDuration(get('forgetafter'), where('forgetafter'), null),
+    forgetAfter,
   };
 }

@@ -85,6 +85,7 @@ export function startFleet(options: FleetOptions): Fleet {
   };
 
   /** Pushes, and pulls when told or due; returns when it last pulled, or undefined when SQLite was busy (tried again shortly). */
+  let rejoin = false;
   const round = async (events: FleetEvents, lastPull: number): Promise<number | undefined> => {
     const pulling = pullWanted || Date.now() - lastPull >= pollMs;
     pushWanted = false;
@@ -92,7 +93,8 @@ export function startFleet(options: FleetOptions): Fleet {
     try {
       await pushChanges(options.outbox, events, config.node, config.share, clock);
       if (!pulling) return lastPull;
-      const pulled = await pullEvents(pullStore, events, name, config.node, config, clock);
+      const pulled = await pullEvents(pullStore, events, name, config.node, config, clock, rejoin);
+      rejoin = false;
       if (pulled.banned + pulled.extended + pulled.lifted > 0) {
         options.changed();
         log(`fleet: took in ${pulled.events} event${pulled.events === 1 ? '' : 's'}${pulled.snapshot ? ' (the fleet\'s active bans, joining)' : ''}: `
@@ -129,7 +131,10 @@ export function startFleet(options: FleetOptions): Fleet {
     const migrated = await migrateFleet(client, config.schema);
     if (migrated.applied.length > 0) log(`fleet: ${name}: tables made or upgraded (${migrated.applied.join(', ')})`);
     const events = new FleetEvents(client, config.schema);
-    await events.join(config.node);
+    if (await events.join(config.node) && options.outbox.fleetCursor(name) !== undefined) {
+      rejoin = true;
+      log(`fleet: ${name} had forgotten this host (fleet forget, or [fleet] forgetafter): loading the fleet's active bans again`);
+    }
     await client.query(`LISTEN ${CHANNEL}`);
     log(`fleet: connected to ${name} as node ${config.node}`);
     connected();
@@ -145,6 +150,12 @@ export function startFleet(options: FleetOptions): Fleet {
       lastPull = pulledAt;
       if (Date.now() - lastPrune >= PRUNE_EVERY_MS) {
         lastPrune = Date.now();
+        // Seen, however idle: a host is forgotten only when it stays away.
+        await events.join(config.node);
+        if (config.forgetAfter !== null) {
+          const forgotten = await events.forgetUnseen(config.node, config.forgetAfter);
+          if (forgotten.length > 0) log(`fleet: forgot ${forgotten.join(', ')}, unseen for longer than [fleet] forgetafter: pruning no longer waits for them`);
+        }
         const pruned = await events.prune(clock());
         if (pruned > 0) log(`fleet: deleted ${pruned} event${pruned === 1 ? '' : 's'} of bans that ended everywhere`);
       }

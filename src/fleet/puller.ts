@@ -47,13 +47,13 @@ export interface PullReport {
  * the accepted jails) and the cursor past it commit in one SQLite transaction, so a crash
  * between PostgreSQL and SQLite takes the batch in again, and applying it again changes nothing
  * (a ban extends to the same expiry; a lift finds nothing). A host with no cursor yet loads the
- * fleet's active bans and follows from where that snapshot stood, instead of replaying history.
- * A lift followed by this host's own ban or extension of it is passed over; this relies on the
+ * fleet's active bans and follows from where that snapshot stood, instead of replaying history;
+ * so does one told to `rejoin` (the fleet forgot it: events after its cursor may be gone). A lift followed by this host's own ban or extension of it is passed over; this relies on the
  * pusher not running between reading the events and applying them (fleet.ts runs one after the
  * other), as what it has not pushed yet is checked in SQLite (see BanStore.applyFleet).
  */
 export async function pullEvents(store: PullStore, events: FleetEvents, fleet: string, node: string, jails: FleetJails,
-  now: () => number): Promise<PullReport> {
+  now: () => number, rejoin = false): Promise<PullReport> {
   const report = { events: 0, banned: 0, extended: 0, lifted: 0, snapshot: false };
   const take = (batch: readonly PulledEvent[], upTo: number): void => {
     const taken = batch.filter((event) => selected(jails.accept, event.jail) && wellFormed(event) && !event.overtaken)
@@ -65,7 +65,7 @@ export async function pullEvents(store: PullStore, events: FleetEvents, fleet: s
     report.extended += applied.extended;
     report.lifted += applied.lifted;
   };
-  let cursor = store.fleetCursor(fleet);
+  let cursor = rejoin ? undefined : store.fleetCursor(fleet);
   if (cursor === undefined) {
     const snapshot = await events.snapshot(node, now());
     take(snapshot.events, snapshot.upTo);
