@@ -32,7 +32,7 @@ export interface FleetOptions {
    */
   readonly outbox: PushStore & Pick<PullStore, 'fleetCursor' | 'saveFleetCursor'>;
   /** A connection of the fleet's own (changes written as 'fleet'): the daemon takes in what it writes as another process's changes. */
-  readonly inbox: Pick<PullStore, 'applyFleet'>;
+  readonly inbox: Pick<PullStore, 'applyFleet' | 'liftFleetBansGone'>;
   /** Pulled events changed the store: the daemon takes them in now instead of at its next tick. */
   readonly changed: () => void;
   readonly log: (line: string) => void;
@@ -82,6 +82,7 @@ export function startFleet(options: FleetOptions): Fleet {
     fleetCursor: (fleet) => options.outbox.fleetCursor(fleet),
     saveFleetCursor: (fleet, upTo, now) => options.outbox.saveFleetCursor(fleet, upTo, now),
     applyFleet: (fleet, batch, upTo, now) => options.inbox.applyFleet(fleet, batch, upTo, now),
+    liftFleetBansGone: (current, jails, now) => options.inbox.liftFleetBansGone(current, jails, now),
   };
 
   /** Pushes, and pulls when told or due; returns when it last pulled, or undefined when SQLite was busy (tried again shortly). */

@@ -31,6 +31,7 @@ export interface PullStore {
   fleetCursor(fleet: string): number | undefined;
   applyFleet(fleet: string, events: readonly FleetEvent[], upTo: number, now: number): FleetApplyReport;
   saveFleetCursor(fleet: string, upTo: number, now: number): void;
+  liftFleetBansGone(current: readonly FleetEvent[], jails: (jail: string) => boolean, now: number): number;
 }
 
 export interface PullReport {
@@ -48,7 +49,8 @@ export interface PullReport {
  * between PostgreSQL and SQLite takes the batch in again, and applying it again changes nothing
  * (a ban extends to the same expiry; a lift finds nothing). A host with no cursor yet loads the
  * fleet's active bans and follows from where that snapshot stood, instead of replaying history;
- * so does one told to `rejoin` (the fleet forgot it: events after its cursor may be gone). A lift followed by this host's own ban or extension of it is passed over; this relies on the
+ * so does one told to `rejoin` (the fleet forgot it: lifts after its cursor may have been pruned),
+ * which also lifts the fleet bans it holds that the snapshot no longer has. A lift followed by this host's own ban or extension of it is passed over; this relies on the
  * pusher not running between reading the events and applying them (fleet.ts runs one after the
  * other), as what it has not pushed yet is checked in SQLite (see BanStore.applyFleet).
  */
@@ -68,6 +70,7 @@ export async function pullEvents(store: PullStore, events: FleetEvents, fleet: s
   let cursor = rejoin ? undefined : store.fleetCursor(fleet);
   if (cursor === undefined) {
     const snapshot = await events.snapshot(node, now());
+    if (rejoin) report.lifted += store.liftFleetBansGone(snapshot.events, (jail) => selected(jails.accept, jail), now());
     take(snapshot.events, snapshot.upTo);
     report.snapshot = true;
     cursor = snapshot.upTo;

@@ -484,6 +484,26 @@ export class BanStore {
     }).immediate());
   }
 
+  /**
+   * Lifts the fleet bans (in `jails`, or every jail) that `current`, the fleet's active bans, no
+   * longer holds: for a host that was forgotten, whose missed lifts may have been pruned. Logged
+   * with their origin, so nothing is pushed back. Returns how many were lifted.
+   */
+  liftFleetBansGone(current: readonly FleetEvent[], jails: (jail: string) => boolean, now: number): number {
+    const held = new Set(current.map((event) => `${event.jail} ${event.address}`));
+    return this.guard(() => this.db.transaction(() => {
+      let lifted = 0;
+      for (const ban of [...this.bansTable.active(now)]) {
+        if (ban.source !== 'fleet' || !jails(ban.jail) || held.has(`${ban.jail} ${ban.address}`)) continue;
+        for (const gone of this.bansTable.liftFleet(ban.address, ban.jail, false, 'fleet:gone', now)) {
+          this.changes.append('lift', gone, now, null, gone.origin ?? THIS_HOST_ONLY);
+          lifted++;
+        }
+      }
+      return lifted;
+    }).immediate());
+  }
+
   /** Records that `fleet` was read up to `upTo` (events that changed nothing: see applyFleet). */
   saveFleetCursor(fleet: string, upTo: number, now: number): void {
     this.guard(() => this.fleetCursors.save(fleet, upTo, now));

@@ -125,6 +125,30 @@ describe('pushing and pulling between two stores', () => {
     assert.equal((await pullEvents(a, fleet, 'f', 'a', ALL, now)).banned, 0, 'A took nothing of its own back');
   });
 
+  it('a host the fleet forgot, whose missed lifts were pruned, loads the active bans again and lifts the fleet bans gone', async () => {
+    const [a, b] = [open('a8'), open('b8')];
+    const fleet = await events('forgotten');
+    for (const [store, node] of [[a, 'a'], [b, 'b']] as const) {
+      await fleet.join(node);
+      await pushChanges(store, fleet, node, 'all', now);
+      await pullEvents(store, fleet, 'f', node, ALL, now);
+    }
+    ban(b, '203.0.113.40');
+    ban(b, '203.0.113.41');
+    await pushChanges(b, fleet, 'b', 'all', now);
+    await pullEvents(a, fleet, 'f', 'a', ALL, now);
+    b.lift('203.0.113.40', undefined, 'unban', now());
+    await pushChanges(b, fleet, 'b', 'all', now);
+    assert.equal(await fleet.forget('a'), true);
+    await fleet.pulled('b', Number(cluster.psql('SELECT max(id) FROM forgotten.events').trim()));
+    assert.equal(await fleet.prune(now()), 2, 'the ban of .40 and its lift');
+    assert.equal((await pullEvents(a, fleet, 'f', 'a', ALL, now)).lifted, 0, 'following its cursor, A cannot see the lift');
+    const again = await pullEvents(a, fleet, 'f', 'a', ALL, now, true);
+    assert.deepEqual([again.snapshot, again.lifted], [true, 1]);
+    assert.deepEqual(active(a), ['sshd 203.0.113.41 fleet b']);
+    assert.equal(await pushChanges(a, fleet, 'a', 'all', now), 0, 'the lift is not pushed back');
+  });
+
   it('a host accepts only the jails it is told to', async () => {
     const [a, b] = [open('a2'), open('b2')];
     const fleet = await events('accept');

@@ -58,8 +58,8 @@ export function register(program: Command): void {
     .addHelpText('after', `
 Events are deleted only once every host known to the fleet has pulled them, so a host that left
 for good holds that back until it is forgotten ([fleet] forgetafter does it for hosts unseen that
-long). A forgotten host that comes back loads the fleet's active bans again, as a new one does;
-fleet bans it holds that were lifted meanwhile stay until they expire or are unbanned there.
+long). A forgotten host that comes back loads the fleet's active bans again, as a new one does,
+and drops the fleet bans it holds that were lifted meanwhile.
 
 Example:
   f2b-store fleet forget mail2`)
