@@ -85,8 +85,9 @@ export function startFleet(options: FleetOptions): Fleet {
     liftFleetBansGone: (current, jails, now) => options.inbox.liftFleetBansGone(current, jails, now),
   };
 
-  /** Pushes, and pulls when told or due; returns when it last pulled, or undefined when SQLite was busy (tried again shortly). */
+  /** The fleet forgot this host: its next pull loads the active bans again (see pullEvents). */
   let rejoin = false;
+  /** Pushes, and pulls when told or due; returns when it last pulled, or undefined when SQLite was busy (tried again shortly). */
   const round = async (events: FleetEvents, lastPull: number): Promise<number | undefined> => {
     const pulling = pullWanted || Date.now() - lastPull >= pollMs;
     pushWanted = false;
@@ -158,7 +159,7 @@ export function startFleet(options: FleetOptions): Fleet {
           if (forgotten.length > 0) log(`fleet: forgot ${forgotten.join(', ')}, unseen for longer than [fleet] forgetafter: pruning no longer waits for them`);
         }
         const pruned = await events.prune(clock());
-        if (pruned > 0) log(`fleet: deleted ${pruned} event${pruned === 1 ? '' : 's'} of bans that ended everywhere`);
+        if (pruned > 0) log(`fleet: deleted ${pruned} event${pruned === 1 ? '' : 's'} of bans lifted or ended everywhere`);
       }
       if (!stopped && !broken && !pushWanted && !pullWanted) await sleep(Math.min(PUSH_POLL_MS, Math.max(0, lastPull + pollMs - Date.now())));
     }

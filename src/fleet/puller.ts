@@ -50,9 +50,10 @@ export interface PullReport {
  * (a ban extends to the same expiry; a lift finds nothing). A host with no cursor yet loads the
  * fleet's active bans and follows from where that snapshot stood, instead of replaying history;
  * so does one told to `rejoin` (the fleet forgot it: lifts after its cursor may have been pruned),
- * which also lifts the fleet bans it holds that the snapshot no longer has. A lift followed by this host's own ban or extension of it is passed over; this relies on the
- * pusher not running between reading the events and applying them (fleet.ts runs one after the
- * other), as what it has not pushed yet is checked in SQLite (see BanStore.applyFleet).
+ * which also lifts the fleet bans it holds that the snapshot no longer has. A lift followed by
+ * this host's own ban or extension of it is passed over; this relies on the pusher not running
+ * between reading the events and applying them (fleet.ts runs one after the other), as what it
+ * has not pushed yet is checked in SQLite (see BanStore.applyFleet).
  */
 export async function pullEvents(store: PullStore, events: FleetEvents, fleet: string, node: string, jails: FleetJails,
   now: () => number, rejoin = false): Promise<PullReport> {

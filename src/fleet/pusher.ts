@@ -50,8 +50,8 @@ export async function pushChanges(store: PushStore, events: FleetEvents, node: s
 
 /**
  * This host's active bans in the shared jails, as ban events: their seq is minus the ban's row id
- * (change ids are positive, and row ids never reused), so pushing them again after a crash
- * inserts nothing twice.
+ * (change ids are positive), the same when the rows are read again after a crash, so pushing
+ * them again inserts nothing twice.
  */
 async function pushActive(store: PushStore, events: FleetEvents, node: string, share: JailSelection, now: number, upTo: number): Promise<number> {
   const active: StoredChange[] = store.activeOwn(now).filter(({ ban }) => selected(share, ban.jail)).map(({ id, ban }) => ({

@@ -292,7 +292,7 @@ export class BanStore {
     return this.guarded(() => this.bansTable.activeEnforced(now));
   }
 
-  /** This host's own active bans (none taken from a fleet) with their row ids, which are never reused: what a host joining a fleet shares. */
+  /** This host's own active bans (none taken from a fleet) with their row ids: what a host joining a fleet shares. */
   activeOwn(now: number): StoredBan[] {
     return this.guard(() => [...this.bansTable.activeOwn(now)]);
   }
@@ -485,7 +485,7 @@ export class BanStore {
   }
 
   /**
-   * Lifts the fleet bans (in `jails`, or every jail) that `current`, the fleet's active bans, no
+   * Lifts the fleet bans of the jails `jails` picks that `current`, the fleet's active bans, no
    * longer holds: for a host that was forgotten, whose missed lifts may have been pruned. Logged
    * with their origin, so nothing is pushed back. Returns how many were lifted.
    */
