@@ -137,6 +137,10 @@ describe('a fleet of three daemons on one PostgreSQL', () => {
     assert.equal(banned.code, 0, banned.stderr);
     await waitFor('A\'s first statement committed', () => pushedOfA() > 0, 30_000);
     hosts.a.daemon?.child.kill('SIGKILL');
+    // The statement A was inside goes on without it (PostgreSQL notices the dead client only when
+    // it answers, and may commit first): count what A pushed once its session is gone.
+    await waitFor('A\'s session in PostgreSQL to end', () =>
+      cluster.psql('SELECT count(*) FROM pg_stat_activity WHERE application_name = \'f2b-store a\'').trim() === '0', 30_000);
     const pushedBefore = pushedOfA();
     await waitFor('B to take in what A pushed', () => pulledByB() === pushedBefore, 20_000);
     hosts.b.daemon?.child.kill('SIGKILL');
