@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import ini from 'ini';
 import {
-  DEFAULT_LOCKOUT_FLOOR, InputError, OperationError, messageOf, parseDuration, tryParseAddress, type Address, type Duration, type LockoutFloor,
+  DEFAULT_LOCKOUT_FLOOR, InputError, MAX_DURATION, OperationError, messageOf, parseDuration, tryParseAddress, type Address, type Duration, type LockoutFloor,
 } from '../core/index.js';
 import { didYouMean } from './did-you-mean.js';
 import { parseIni, type IniFile } from './ini-file.js';
@@ -68,9 +68,13 @@ export interface FleetConfig {
   readonly accept: JailSelection;
   /** The PostgreSQL schema holding the fleet's tables. */
   readonly schema: string;
+  /** Seconds between pulls without a NOTIFY (one lost with its connection): the fallback. */
+  readonly poll: number;
+  /** Seconds a host may go unseen before pruning stops waiting for it (it is forgotten); null = never. */
+  readonly forgetAfter: number | null;
 }
 
-export const FLEET_KEYS = ['url', 'host', 'port', 'dbname', 'user', 'passwordfile', 'sslmode', 'sslrootcert', 'node', 'share', 'accept', 'schema'] as const;
+export const FLEET_KEYS = ['url', 'host', 'port', 'dbname', 'user', 'passwordfile', 'sslmode', 'sslrootcert', 'node', 'share', 'accept', 'schema', 'poll', 'forgetafter'] as const;
 const SSL_MODES = ['disable', 'prefer', 'require', 'verify-ca', 'verify-full', 'no-verify'];
 const FLEET_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -229,6 +233,16 @@ function jailSelection(text: string | undefined, where: string): JailSelection {
   return names;
 }
 
+/** A duration of [fleet] (null for permanent/never), or `fallback` when it is not given. */
+function fleetDuration(text: string | undefined, where: string, fallback: Duration): Duration {
+  if (text === undefined || text === '') return fallback;
+  try {
+    return parseDuration(text === 'never' ? 'permanent' : text);
+  } catch (error) {
+    throw new InputError(`${where}: ${messageOf(error)}`);
+  }
+}
+
 function fleetConfig(get: (key: string) => string | undefined, where: (key: string) => string): FleetConfig {
   const url = get('url') ?? '';
   if (url !== '' && !/^postgres(ql)?:\/\//.test(url)) throw new InputError(`${where('url')}: "${url}" is no libpq URL (postgresql://user@host/dbname?sslmode=verify-full)`);
@@ -247,6 +261,9 @@ function fleetConfig(get: (key: string) => string | undefined, where: (key: stri
     const value = get(key);
     return value === undefined || value === '' ? undefined : value;
   };
+  const forgetAfter = fleetDuration(get('forgetafter'), where('forgetafter'), null);
+  // A running host says it is there once an hour (when it prunes).
+  if (forgetAfter !== null && forgetAfter < 86_400) throw new InputError(`${where('forgetafter')}: "${get('forgetafter')}" is less than a day (a running host is seen hourly; use e.g. 30d, or never)`);
   const parts = {
     host: optional('host'), dbname: optional('dbname'), user: optional('user'), passwordFile: optional('passwordfile'),
     sslmode: optional('sslmode'), sslrootcert: optional('sslrootcert'), port: port === undefined ? undefined : Number(port),
@@ -258,5 +275,7 @@ function fleetConfig(get: (key: string) => string | undefined, where: (key: stri
     share: jailSelection(get('share'), where('share')),
     accept: jailSelection(get('accept'), where('accept')),
     schema,
+    poll: fleetDuration(get('poll'), where('poll'), 15) ?? MAX_DURATION,
+    forgetAfter,
   };
 }

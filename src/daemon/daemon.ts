@@ -38,9 +38,17 @@ export interface DaemonOptions {
   readonly logLines?: (lines: readonly string[]) => void;
   /**
    * Starts the fleet when one is configured (src/fleet/, loaded only then); `changed` has the
-   * changes it pulled into the store taken in at once. Stopped before the daemon ends.
+   * changes it pulled into the store taken in at once. Told to push after each of the daemon's
+   * own writes (and a CLI unban's, which says so through the control socket). Stopped before the
+   * daemon ends.
    */
-  readonly fleet?: (changed: () => void) => Promise<{ stop(): Promise<void> }>;
+  readonly fleet?: (changed: () => void) => Promise<RunningFleet>;
+}
+
+/** The fleet beside a running daemon (src/fleet/'s Fleet). */
+export interface RunningFleet {
+  pushNow(): void;
+  stop(): Promise<void>;
 }
 
 /** What `status` gets from a running daemon. */
@@ -103,7 +111,8 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     backends.splice(0, backends.length, ...chosen);
   };
   setBackends(options.backends(jails));
-  const writer = new StoreWriter({ store, log });
+  // The fleet is started below; until then what is written waits in the change log for its first push.
+  const writer = new StoreWriter({ store, log, written: () => fleet?.pushNow() });
   const lockout = new LockoutWatch({
     floor: options.lockout, read: options.hostAddresses, log,
     // The loop is made below; the addresses are read again only after it started.
@@ -141,7 +150,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   let tailers: LogTailer[] = [];
   let readers = new Map<string, JournalReader>();
   let control: Server | undefined;
-  let fleet: { stop(): Promise<void> } | undefined;
+  let fleet: RunningFleet | undefined;
 
   const startJournals = (): void => {
     for (const [source, { journal, group }] of journalGroups(jails)) {
@@ -237,6 +246,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     if (request.command === 'reload') return queueReload('reload');
     if (request.command === 'forget') {
       for (const address of request.addresses) logJails.forget(address);
+      fleet?.pushNow();
       return { forgotten: request.addresses.length };
     }
     const last = loop.last();

@@ -9,6 +9,8 @@ const LAST_RETRY_MS = 2000;
 export interface StoreWriterOptions {
   readonly store: BanStore;
   readonly log: (line: string) => void;
+  /** A write changed bans (so the change log grew). */
+  readonly written?: () => void;
   /** Epoch seconds. */
   readonly now?: () => number;
 }
@@ -139,6 +141,7 @@ export class StoreWriter {
     this.counters.clear();
     this.positions.clear();
     this.cursors.clear();
+    if (results.some((result) => result.change !== 'kept')) this.options.written?.();
     if (this.failure !== undefined) {
       this.options.log(`the database takes writes again: wrote ${held} held since ${new Date(this.failure.since * 1000).toISOString()}`);
       this.failure = undefined;

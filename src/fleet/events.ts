@@ -5,6 +5,8 @@ import { quoted } from './migrations.js';
 /** An event as read back from PostgreSQL, with its id (the pullers' cursor). */
 export interface PulledEvent extends FleetEvent {
   readonly id: number;
+  /** A lift that an event of the pulling host's own (a ban or extension) follows: it decided after the lift, and keeps its ban. */
+  readonly overtaken: boolean;
 }
 
 /** A host as the fleet knows it (fleet status). */
@@ -29,11 +31,12 @@ interface EventRow {
   jail: string;
   expires_at: string | null;
   at: string;
+  overtaken?: boolean;
 }
 
 const toEvent = (row: EventRow): PulledEvent => ({
   id: Number(row.id), origin: row.origin, kind: row.kind, address: row.address, jail: row.jail,
-  expiresAt: row.expires_at === null ? null : Number(row.expires_at), at: Number(row.at),
+  expiresAt: row.expires_at === null ? null : Number(row.expires_at), at: Number(row.at), overtaken: row.overtaken === true,
 });
 
 /**
@@ -49,10 +52,24 @@ export class FleetEvents {
     this.events = `${quoted(schema)}.events`;
   }
 
-  /** Records that `node` is here (a row in hosts, kept). */
-  async join(node: string): Promise<void> {
-    await this.client.query(
-      `INSERT INTO ${this.hosts} (node) VALUES ($1) ON CONFLICT (node) DO UPDATE SET last_seen = now()`, [node]);
+  /** Records that `node` is here (a row in hosts, kept); true when it had no row (new, or forgotten since). */
+  async join(node: string): Promise<boolean> {
+    const result = await this.client.query<{ inserted: boolean }>(
+      `INSERT INTO ${this.hosts} (node) VALUES ($1) ON CONFLICT (node) DO UPDATE SET last_seen = now() RETURNING (xmax = 0) AS inserted`, [node]);
+    return result.rows[0]?.inserted === true;
+  }
+
+  /** Deletes `node`'s row in hosts, so pruning no longer waits for it; false when it had none. Its events stay. */
+  async forget(node: string): Promise<boolean> {
+    const result = await this.client.query(`DELETE FROM ${this.hosts} WHERE node = $1`, [node]);
+    return (result.rowCount ?? 0) > 0;
+  }
+
+  /** Forgets (see forget) every host other than `node` unseen for longer than `seconds`; returns their names. */
+  async forgetUnseen(node: string, seconds: number): Promise<string[]> {
+    const result = await this.client.query<{ node: string }>(
+      `DELETE FROM ${this.hosts} WHERE node <> $1 AND last_seen < now() - make_interval(secs => $2) RETURNING node`, [node, seconds]);
+    return result.rows.map((row) => row.node).sort();
   }
 
   /**
@@ -74,11 +91,17 @@ export class FleetEvents {
     return Number(result.rows[0]?.pushed ?? 0);
   }
 
-  /** Up to `limit` events of other hosts after `after`, oldest first. */
+  /**
+   * Up to `limit` events of other hosts after `after`, oldest first; each lift says whether an
+   * event of `node`'s own follows it (the order of ids is the order of commits: see
+   * events_serialise), whatever the hosts' clocks say.
+   */
   async after(node: string, after: number, limit: number): Promise<PulledEvent[]> {
     const result = await this.client.query<EventRow>(
-      `SELECT id, origin, kind, address, jail, expires_at, at FROM ${this.events}
-       WHERE id > $1 AND origin <> $2 ORDER BY id LIMIT $3`, [after, node, limit]);
+      `SELECT id, origin, kind, address, jail, expires_at, at,
+         kind = 'lift' AND EXISTS (SELECT 1 FROM ${this.events} AS o
+           WHERE o.address = e.address AND o.jail = e.jail AND o.id > e.id AND o.origin = $2 AND o.kind <> 'lift') AS overtaken
+       FROM ${this.events} AS e WHERE id > $1 AND origin <> $2 ORDER BY id LIMIT $3`, [after, node, limit]);
     return result.rows.map(toEvent);
   }
 
@@ -111,17 +134,22 @@ export class FleetEvents {
   }
 
   /**
-   * Deletes the events nobody needs any more: those every host has pulled, of an address and jail
-   * whose every event ended before `now` (no ban of it lasts, so neither a puller nor a host
-   * joining by snapshot would find anything in them). A host that left the fleet for good holds
-   * this back until its row in hosts is deleted. Returns how many went.
+   * Deletes the events nobody needs any more, among those every host has pulled: of an address
+   * and jail, every event up to its latest lift (a puller is past them, and a host joining by
+   * snapshot reads only what follows the latest lift), and every event when all of them ended
+   * before `now`. A permanent ban's events stay until a lift of it is pulled everywhere. A host
+   * that left the fleet holds this back until it is forgotten (forget, forgetUnseen). Returns how
+   * many went.
    */
   async prune(now: number): Promise<number> {
     const result = await this.client.query(
-      `DELETE FROM ${this.events} AS e
-       WHERE e.id <= (SELECT coalesce(min(pulled_id), 0) FROM ${this.hosts})
-         AND NOT EXISTS (SELECT 1 FROM ${this.events} AS o WHERE o.address = e.address AND o.jail = e.jail
-           AND (o.expires_at IS NULL OR o.expires_at >= $1))`, [now]);
+      `WITH horizon AS (SELECT coalesce(min(pulled_id), 0) AS id FROM ${this.hosts}),
+       lifted AS (SELECT address, jail, max(id) AS id FROM ${this.events} WHERE kind = 'lift' AND id <= (SELECT id FROM horizon) GROUP BY address, jail)
+       DELETE FROM ${this.events} AS e
+       WHERE e.id <= (SELECT id FROM horizon)
+         AND (e.id <= (SELECT l.id FROM lifted AS l WHERE l.address = e.address AND l.jail = e.jail)
+           OR NOT EXISTS (SELECT 1 FROM ${this.events} AS o WHERE o.address = e.address AND o.jail = e.jail
+             AND (o.expires_at IS NULL OR o.expires_at >= $1)))`, [now]);
     return result.rowCount ?? 0;
   }
 

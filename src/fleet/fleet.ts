@@ -8,10 +8,14 @@ import { migrateFleet } from './migrations.js';
 import { pullEvents, type PullStore } from './puller.js';
 import { pushChanges, type PushStore } from './pusher.js';
 
-/** How often this host's change log is looked at for something to push (one indexed read). */
-const PUSH_POLL_MS = 200;
-/** How often the puller asks PostgreSQL without being woken by NOTIFY (a notification lost with its connection). */
-const PULL_POLL_MS = 15_000;
+/**
+ * How often this host's change log is looked at for something to push when nothing said so: the
+ * daemon wakes the pusher after its own writes (Fleet.pushNow), so this only finds other
+ * processes' (a CLI ban, an import).
+ */
+const PUSH_POLL_MS = 5000;
+/** How soon a round SQLite was too busy for is tried again. */
+const SQLITE_BUSY_RETRY_MS = 250;
 /** Waits between attempts to reach PostgreSQL again: doubling from the first to the last. */
 const RETRY_FIRST_MS = 1000;
 const RETRY_LAST_MS = 30_000;
@@ -28,7 +32,7 @@ export interface FleetOptions {
    */
   readonly outbox: PushStore & Pick<PullStore, 'fleetCursor' | 'saveFleetCursor'>;
   /** A connection of the fleet's own (changes written as 'fleet'): the daemon takes in what it writes as another process's changes. */
-  readonly inbox: Pick<PullStore, 'applyFleet'>;
+  readonly inbox: Pick<PullStore, 'applyFleet' | 'liftFleetBansGone'>;
   /** Pulled events changed the store: the daemon takes them in now instead of at its next tick. */
   readonly changed: () => void;
   readonly log: (line: string) => void;
@@ -36,6 +40,8 @@ export interface FleetOptions {
 }
 
 export interface Fleet {
+  /** This host's change log just grew: push now rather than at the next look (PUSH_POLL_MS). */
+  pushNow(): void;
   /** Ends the fleet's connection; what is not pushed yet is pushed at the next start. */
   stop(): Promise<void>;
 }
@@ -49,7 +55,7 @@ function fromSqlite(error: unknown): boolean {
 /**
  * Runs the fleet beside the daemon until stopped: connects, migrates the fleet's tables, then
  * pushes this host's changes as they come and pulls the others' when PostgreSQL notifies (or
- * every PULL_POLL_MS). Nothing here ever waits in the daemon's way: banning goes on in SQLite,
+ * every [fleet] poll). Nothing here ever waits in the daemon's way: banning goes on in SQLite,
  * and with PostgreSQL unreachable this host goes on alone, trying again with back-off, and
  * catches up (both ways) when it answers again.
  */
@@ -61,6 +67,8 @@ export function startFleet(options: FleetOptions): Fleet {
   let client: pg.Client | undefined;
   let wake: (() => void) | undefined;
   let pullWanted = true;
+  let pushWanted = true;
+  const pollMs = Math.min(config.poll * 1000, 2 ** 31 - 1);
   const sleep = (ms: number): Promise<void> => new Promise((resolve) => {
     const timer = setTimeout(resolve, ms);
     wake = () => {
@@ -74,14 +82,21 @@ export function startFleet(options: FleetOptions): Fleet {
     fleetCursor: (fleet) => options.outbox.fleetCursor(fleet),
     saveFleetCursor: (fleet, upTo, now) => options.outbox.saveFleetCursor(fleet, upTo, now),
     applyFleet: (fleet, batch, upTo, now) => options.inbox.applyFleet(fleet, batch, upTo, now),
+    liftFleetBansGone: (current, jails, now) => options.inbox.liftFleetBansGone(current, jails, now),
   };
 
-  const round = async (events: FleetEvents, lastPull: number): Promise<number> => {
+  /** The fleet forgot this host: its next pull loads the active bans again (see pullEvents). */
+  let rejoin = false;
+  /** Pushes, and pulls when told or due; returns when it last pulled, or undefined when SQLite was busy (tried again shortly). */
+  const round = async (events: FleetEvents, lastPull: number): Promise<number | undefined> => {
+    const pulling = pullWanted || Date.now() - lastPull >= pollMs;
+    pushWanted = false;
+    pullWanted = false;
     try {
       await pushChanges(options.outbox, events, config.node, config.share, clock);
-      if (!pullWanted && Date.now() - lastPull < PULL_POLL_MS) return lastPull;
-      pullWanted = false;
-      const pulled = await pullEvents(pullStore, events, name, config.node, config.accept, clock);
+      if (!pulling) return lastPull;
+      const pulled = await pullEvents(pullStore, events, name, config.node, config, clock, rejoin);
+      rejoin = false;
       if (pulled.banned + pulled.extended + pulled.lifted > 0) {
         options.changed();
         log(`fleet: took in ${pulled.events} event${pulled.events === 1 ? '' : 's'}${pulled.snapshot ? ' (the fleet\'s active bans, joining)' : ''}: `
@@ -90,8 +105,10 @@ export function startFleet(options: FleetOptions): Fleet {
       return Date.now();
     } catch (error) {
       if (!fromSqlite(error)) throw error;
-      // The daemon or a CLI call holds the write lock, or the file is damaged (said by the daemon): next round.
-      return lastPull;
+      // The daemon or a CLI call holds the write lock, or the file is damaged (said by the daemon).
+      pushWanted = true;
+      pullWanted ||= pulling;
+      return undefined;
     }
   };
 
@@ -116,7 +133,10 @@ export function startFleet(options: FleetOptions): Fleet {
     const migrated = await migrateFleet(client, config.schema);
     if (migrated.applied.length > 0) log(`fleet: ${name}: tables made or upgraded (${migrated.applied.join(', ')})`);
     const events = new FleetEvents(client, config.schema);
-    await events.join(config.node);
+    if (await events.join(config.node) && options.outbox.fleetCursor(name) !== undefined) {
+      rejoin = true;
+      log(`fleet: ${name} had forgotten this host (fleet forget, or [fleet] forgetafter): loading the fleet's active bans again`);
+    }
     await client.query(`LISTEN ${CHANNEL}`);
     log(`fleet: connected to ${name} as node ${config.node}`);
     connected();
@@ -124,13 +144,24 @@ export function startFleet(options: FleetOptions): Fleet {
     let lastPull = 0;
     let lastPrune = 0;
     while (!stopped && !broken) {
-      lastPull = await round(events, lastPull);
+      const pulledAt = await round(events, lastPull);
+      if (pulledAt === undefined) {
+        await sleep(SQLITE_BUSY_RETRY_MS);
+        continue;
+      }
+      lastPull = pulledAt;
       if (Date.now() - lastPrune >= PRUNE_EVERY_MS) {
         lastPrune = Date.now();
+        // Seen, however idle: a host is forgotten only when it stays away.
+        await events.join(config.node);
+        if (config.forgetAfter !== null) {
+          const forgotten = await events.forgetUnseen(config.node, config.forgetAfter);
+          if (forgotten.length > 0) log(`fleet: forgot ${forgotten.join(', ')}, unseen for longer than [fleet] forgetafter: pruning no longer waits for them`);
+        }
         const pruned = await events.prune(clock());
-        if (pruned > 0) log(`fleet: deleted ${pruned} event${pruned === 1 ? '' : 's'} of bans that ended everywhere`);
+        if (pruned > 0) log(`fleet: deleted ${pruned} event${pruned === 1 ? '' : 's'} of bans lifted or ended everywhere`);
       }
-      if (!stopped && !broken) await sleep(PUSH_POLL_MS);
+      if (!stopped && !broken && !pushWanted && !pullWanted) await sleep(Math.min(PUSH_POLL_MS, Math.max(0, lastPull + pollMs - Date.now())));
     }
     if (broken && !stopped) throw new Error('the connection was lost');
   };
@@ -158,6 +189,10 @@ export function startFleet(options: FleetOptions): Fleet {
   };
   const running = run();
   return {
+    pushNow: () => {
+      pushWanted = true;
+      nudge();
+    },
     stop: async () => {
       stopped = true;
       nudge();

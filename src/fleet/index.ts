@@ -4,4 +4,4 @@ export { fleetName, connect } from './connection.js';
 export { migrateFleet, type FleetMigrationReport } from './migrations.js';
 export { FleetEvents, type FleetHost, type PulledEvent } from './events.js';
 export { pushChanges, pushBacklog, PUSH_READER, type PushStore } from './pusher.js';
-export { pullEvents, type PullStore, type PullReport } from './puller.js';
+export { pullEvents, type FleetJails, type PullStore, type PullReport } from './puller.js';

@@ -17,6 +17,12 @@ function wellFormed(event: FleetEvent): boolean {
   return tryParseAddress(event.address)?.text === event.address;
 }
 
+/** The jails this host sends (whose own bans a lift may lift) and takes in. */
+export interface FleetJails {
+  readonly share: JailSelection;
+  readonly accept: JailSelection;
+}
+
 /** Events taken in per SQLite transaction. */
 const PULL_BATCH = 1000;
 
@@ -25,6 +31,7 @@ export interface PullStore {
   fleetCursor(fleet: string): number | undefined;
   applyFleet(fleet: string, events: readonly FleetEvent[], upTo: number, now: number): FleetApplyReport;
   saveFleetCursor(fleet: string, upTo: number, now: number): void;
+  liftFleetBansGone(current: readonly FleetEvent[], jails: (jail: string) => boolean, now: number): number;
 }
 
 export interface PullReport {
@@ -41,22 +48,30 @@ export interface PullReport {
  * the accepted jails) and the cursor past it commit in one SQLite transaction, so a crash
  * between PostgreSQL and SQLite takes the batch in again, and applying it again changes nothing
  * (a ban extends to the same expiry; a lift finds nothing). A host with no cursor yet loads the
- * fleet's active bans and follows from where that snapshot stood, instead of replaying history.
+ * fleet's active bans and follows from where that snapshot stood, instead of replaying history;
+ * so does one told to `rejoin` (the fleet forgot it: lifts after its cursor may have been pruned),
+ * which also lifts the fleet bans it holds that the snapshot no longer has. A lift followed by
+ * this host's own ban or extension of it is passed over; this relies on the pusher not running
+ * between reading the events and applying them (fleet.ts runs one after the other), as what it
+ * has not pushed yet is checked in SQLite (see BanStore.applyFleet).
  */
-export async function pullEvents(store: PullStore, events: FleetEvents, fleet: string, node: string, accept: JailSelection,
-  now: () => number): Promise<PullReport> {
+export async function pullEvents(store: PullStore, events: FleetEvents, fleet: string, node: string, jails: FleetJails,
+  now: () => number, rejoin = false): Promise<PullReport> {
   const report = { events: 0, banned: 0, extended: 0, lifted: 0, snapshot: false };
   const take = (batch: readonly PulledEvent[], upTo: number): void => {
-    const applied = store.applyFleet(fleet, batch.filter((event) => selected(accept, event.jail) && wellFormed(event)), upTo, now());
+    const taken = batch.filter((event) => selected(jails.accept, event.jail) && wellFormed(event) && !event.overtaken)
+      .map((event) => (event.kind === 'lift' ? { ...event, liftsOwn: selected(jails.share, event.jail) } : event));
+    const applied = store.applyFleet(fleet, taken, upTo, now());
     if (applied.banned + applied.extended + applied.lifted === 0) store.saveFleetCursor(fleet, upTo, now());
     report.events += batch.length;
     report.banned += applied.banned;
     report.extended += applied.extended;
     report.lifted += applied.lifted;
   };
-  let cursor = store.fleetCursor(fleet);
+  let cursor = rejoin ? undefined : store.fleetCursor(fleet);
   if (cursor === undefined) {
     const snapshot = await events.snapshot(node, now());
+    if (rejoin) report.lifted += store.liftFleetBansGone(snapshot.events, (jail) => selected(jails.accept, jail), now());
     take(snapshot.events, snapshot.upTo);
     report.snapshot = true;
     cursor = snapshot.upTo;

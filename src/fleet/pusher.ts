@@ -1,9 +1,9 @@
 import type { JailSelection } from '../config/index.js';
-import type { ChangeQuery, StoredChange } from '../store/index.js';
+import { FLEET_PUSHER, type ChangeQuery, type StoredBan, type StoredChange } from '../store/index.js';
 import type { FleetEvents } from './events.js';
 
 /** The pusher's name among the change log's readers: changes it has not pushed are kept for it. */
-export const PUSH_READER = 'fleet';
+export const PUSH_READER = FLEET_PUSHER;
 /** Changes pushed per statement. */
 const PUSH_BATCH = 1000;
 
@@ -12,6 +12,7 @@ export interface PushStore {
   latestChange(): number;
   changesAfter(query: ChangeQuery): readonly StoredChange[];
   changeReader(reader: string): number | undefined;
+  activeOwn(now: number): readonly StoredBan[];
   /** Deletes nothing: the daemon, whose cursor may not be saved yet, prunes when it advances. */
   markChangeReader(reader: string, after: number, now: number): void;
 }
@@ -22,16 +23,19 @@ export const selected = (selection: JailSelection, jail: string): boolean => sel
  * Pushes this host's changes after the pusher's cursor: its own decisions (origin null; what it
  * took from the fleet is not sent back) in the shared jails. The cursor moves only after
  * PostgreSQL has them, so a crash in between pushes them again, which inserts nothing twice
- * (unique origin and seq). A pusher that never ran starts at the latest change: what was decided
- * before the host joined stays local. Returns how many events were new in PostgreSQL.
+ * (unique origin and seq). A pusher that never ran shares the host's active bans and starts at
+ * the latest change: an operator adding a fleet to a host expects its bans to be shared, but not
+ * its history replayed. Returns how many events were new in PostgreSQL.
  */
 export async function pushChanges(store: PushStore, events: FleetEvents, node: string, share: JailSelection, now: () => number): Promise<number> {
   let cursor = store.changeReader(PUSH_READER);
+  let pushed = 0;
   if (cursor === undefined) {
+    // Read first: a ban made meanwhile is then both active and after the cursor, sent twice rather than never.
     cursor = store.latestChange();
+    pushed += await pushActive(store, events, node, share, now(), cursor);
     store.markChangeReader(PUSH_READER, cursor, now());
   }
-  let pushed = 0;
   for (;;) {
     const latest = store.latestChange();
     if (latest <= cursor) return pushed;
@@ -42,6 +46,21 @@ export async function pushChanges(store: PushStore, events: FleetEvents, node: s
     store.markChangeReader(PUSH_READER, upTo, now());
     cursor = upTo;
   }
+}
+
+/**
+ * This host's active bans in the shared jails, as ban events: their seq is minus the ban's row id
+ * (change ids are positive), the same when the rows are read again after a crash, so pushing
+ * them again inserts nothing twice.
+ */
+async function pushActive(store: PushStore, events: FleetEvents, node: string, share: JailSelection, now: number, upTo: number): Promise<number> {
+  const active: StoredChange[] = store.activeOwn(now).filter(({ ban }) => selected(share, ban.jail)).map(({ id, ban }) => ({
+    id: -id, kind: 'ban', address: ban.address, jail: ban.jail, expiresAt: ban.expiresAt, previousExpiresAt: null, forced: ban.forced,
+    source: ban.source, at: ban.bannedAt, writer: '', origin: null,
+  }));
+  let pushed = 0;
+  for (let at = 0; at < active.length; at += PUSH_BATCH) pushed += await events.push(node, active.slice(at, at + PUSH_BATCH), upTo);
+  return pushed;
 }
 
 /** How many of this host's changes wait to be pushed (fleet status). */

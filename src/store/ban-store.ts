@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import { isActive, storedTime, tryParseAddress, type Ban, type BanRequest, type EnforcedBan, type JournalCursor, type LogPosition } from '../core/index.js';
-import { Bans, type BanChange, type BanRecord, type BanResult, type BanWrite, type RecordImportReport } from './bans.js';
-import { ChangeLog, type ChangeKind, type ChangeQuery, type StoredChange } from './change-log.js';
+import { Bans, type BanChange, type StoredBan, type BanRecord, type BanResult, type BanWrite, type RecordImportReport } from './bans.js';
+import { ChangeLog, THIS_HOST_ONLY, type ChangeKind, type ChangeQuery, type StoredChange } from './change-log.js';
 import { FleetCursors } from './fleet-cursors.js';
 import { asDamaged, checkProblems, DatabaseDamagedError } from './damage.js';
 import { FailureCounters, type FailureCounter } from './failure-counters.js';
@@ -39,7 +39,17 @@ export interface FleetEvent {
   readonly expiresAt: number | null;
   /** When the origin decided it, by its clock. */
   readonly at: number;
+  /**
+   * 'lift' only: whether it lifts this host's own ban too (not only one that came from the fleet):
+   * false in a jail this host does not share, whose bans the fleet never saw.
+   */
+  readonly liftsOwn?: boolean;
 }
+
+/** Who is told of a lift: a fleet this host is in (its pusher sends it), or this host alone (`unban --local`). */
+export type LiftScope = 'fleet' | 'host';
+
+const originOf = (scope: LiftScope): string | null => (scope === 'host' ? THIS_HOST_ONLY : null);
 
 /** What taking in a fleet's events did here. */
 export interface FleetApplyReport {
@@ -241,20 +251,20 @@ export class BanStore {
     }).immediate());
   }
 
-  /** Lifts the active ban of `address` in `jail`, or in every jail when `jail` is undefined. */
-  lift(address: string, jail: string | undefined, by: string, now: number): Ban[] {
+  /** Lifts the active ban of `address` in `jail`, or in every jail when `jail` is undefined; `scope` says who is told. */
+  lift(address: string, jail: string | undefined, by: string, now: number, scope: LiftScope = 'fleet'): Ban[] {
     return this.guard(() => this.db.transaction(() => {
       const lifted = this.bansTable.lift(address, jail, by, now);
-      for (const ban of lifted) this.changes.append('lift', ban, now);
+      for (const ban of lifted) this.changes.append('lift', ban, now, null, originOf(scope));
       return lifted;
     }).immediate());
   }
 
   /** Lifts every active ban (only those of `jail`, when given) in one transaction. */
-  liftEvery(jail: string | undefined, by: string, now: number): Ban[] {
+  liftEvery(jail: string | undefined, by: string, now: number, scope: LiftScope = 'fleet'): Ban[] {
     return this.guard(() => this.db.transaction(() => {
       const lifted = [...this.bansTable.active(now, jail)].flatMap((ban) => this.bansTable.lift(ban.address, ban.jail, by, now));
-      for (const ban of lifted) this.changes.append('lift', ban, now);
+      for (const ban of lifted) this.changes.append('lift', ban, now, null, originOf(scope));
       return lifted;
     }).immediate());
   }
@@ -280,6 +290,11 @@ export class BanStore {
   /** What the firewalls need of the active bans (see EnforcedBan), in no particular order: what a full reconcile reads. */
   activeEnforced(now: number): IterableIterator<EnforcedBan> {
     return this.guarded(() => this.bansTable.activeEnforced(now));
+  }
+
+  /** This host's own active bans (none taken from a fleet) with their row ids: what a host joining a fleet shares. */
+  activeOwn(now: number): StoredBan[] {
+    return this.guard(() => [...this.bansTable.activeOwn(now)]);
   }
 
   /** Every ban, active or not, oldest first. */
@@ -431,16 +446,20 @@ export class BanStore {
    * change nothing, nothing is written, not even the cursor (the caller saves it with
    * saveFleetCursor on the daemon's connection: a commit here that changes no ban would send the
    * daemon to a full reconcile, and taking such events in again changes nothing). A ban is stored
-   * with source `fleet` and its origin (extending this host's own ban of the same jail, if any);
-   * a lift lifts only a fleet ban, or one this host made before the lift was decided. Each change
-   * is logged with its origin, so the daemon applies it and the fleet does not push it back.
+   * with source `fleet` and its origin (extending this host's own ban of the same jail, if any).
+   * A lift never lifts a ban this host made or extended after it: the caller passes over a lift
+   * that this host's own later event follows in the fleet's order, and here, in the transaction
+   * that would lift, a ban or extension not pushed yet (it will follow the lift) keeps the ban.
+   * Each change is logged with its origin, so the daemon applies it and the fleet does not push it
+   * back.
    */
   applyFleet(fleet: string, events: readonly FleetEvent[], upTo: number, now: number): FleetApplyReport {
     return this.guard(() => this.db.transaction(() => {
       const report = { banned: 0, extended: 0, lifted: 0, kept: 0 };
       for (const event of events) {
         if (event.kind === 'lift') {
-          const lifted = this.bansTable.liftFleet(event.address, event.jail, event.at, `fleet:${event.origin}`, now);
+          const lifted = this.changes.ownUnpushed(event.address, event.jail) ? []
+            : this.bansTable.liftFleet(event.address, event.jail, event.liftsOwn === true, `fleet:${event.origin}`, now);
           for (const ban of lifted) this.changes.append('lift', ban, now, null, event.origin);
           report[lifted.length > 0 ? 'lifted' : 'kept']++;
           continue;
@@ -462,6 +481,26 @@ export class BanStore {
       }
       if (report.banned + report.extended + report.lifted > 0) this.fleetCursors.save(fleet, upTo, now);
       return report;
+    }).immediate());
+  }
+
+  /**
+   * Lifts the fleet bans of the jails `jails` picks that `current`, the fleet's active bans, no
+   * longer holds: for a host that was forgotten, whose missed lifts may have been pruned. Logged
+   * with their origin, so nothing is pushed back. Returns how many were lifted.
+   */
+  liftFleetBansGone(current: readonly FleetEvent[], jails: (jail: string) => boolean, now: number): number {
+    const held = new Set(current.map((event) => `${event.jail} ${event.address}`));
+    return this.guard(() => this.db.transaction(() => {
+      let lifted = 0;
+      for (const ban of [...this.bansTable.active(now)]) {
+        if (ban.source !== 'fleet' || !jails(ban.jail) || held.has(`${ban.jail} ${ban.address}`)) continue;
+        for (const gone of this.bansTable.liftFleet(ban.address, ban.jail, false, 'fleet:gone', now)) {
+          this.changes.append('lift', gone, now, null, gone.origin ?? THIS_HOST_ONLY);
+          lifted++;
+        }
+      }
+      return lifted;
     }).immediate());
   }
 

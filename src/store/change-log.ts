@@ -20,9 +20,15 @@ export interface StoredChange {
   readonly at: number;
   /** Which process made it: 'daemon', 'cli' or 'fleet'. */
   readonly writer: string;
-  /** The fleet host that decided it; null for this host's own decisions (those a fleet pushes). */
+  /** The fleet host that decided it; null for this host's own decisions (those a fleet pushes); THIS_HOST_ONLY for one kept from the fleet. */
   readonly origin: string | null;
 }
+
+/** The change log's reader that pushes this host's decisions to a fleet (src/fleet/pusher.ts). */
+export const FLEET_PUSHER = 'fleet';
+
+/** The origin of this host's decisions that no fleet is told of (`unban --local`): no node is named ''. */
+export const THIS_HOST_ONLY = '';
 
 /** Which changes to read: ids in (after, upTo], at most `limit`, leaving out those of the writer `except`. */
 export interface ChangeQuery {
@@ -71,6 +77,10 @@ export class ChangeLog {
       saveReader: db.prepare(
         `INSERT INTO change_readers (reader, after, updated_at) VALUES (@reader, @after, @now)
          ON CONFLICT (reader) DO UPDATE SET after = excluded.after, updated_at = excluded.updated_at`),
+      // This host's own ban or extension of (address, jail) that the fleet's pusher has not sent yet.
+      ownUnpushed: db.prepare<unknown[], number>(
+        `SELECT 1 FROM changes WHERE id > coalesce((SELECT after FROM change_readers WHERE reader = @reader), 0)
+           AND address = @address AND jail = @jail AND origin IS NULL AND kind <> 'lift' LIMIT 1`).pluck(),
       pruneRead: db.prepare('DELETE FROM changes WHERE id <= (SELECT min(after) FROM change_readers)'),
       pruneOlder: db.prepare('DELETE FROM changes WHERE at < ?'),
     };
@@ -93,6 +103,11 @@ export class ChangeLog {
       previousExpiresAt: row.previous_expires_at === null ? null : storedTime(row.previous_expires_at),
       forced: row.forced === 1, source: row.source, at: row.at, writer: row.writer, origin: row.origin,
     }));
+  }
+
+  /** Whether this host banned or extended (address, jail) in a change its fleet's pusher has not sent yet. */
+  ownUnpushed(address: string, jail: string): boolean {
+    return this.stmt.ownUnpushed.get({ reader: FLEET_PUSHER, address, jail }) !== undefined;
   }
 
   /** The id of the latest change ever appended (0 before the first). */

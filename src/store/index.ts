@@ -1,7 +1,7 @@
-export { BanStore, type BulkBanReport, type DecidedBan, type FleetApplyReport, type FleetEvent, type LogBatchCommit } from './ban-store.js';
-export type { BanChange, BanRecord, BanResult, RecordImportReport } from './bans.js';
+export { BanStore, type BulkBanReport, type DecidedBan, type FleetApplyReport, type FleetEvent, type LiftScope, type LogBatchCommit } from './ban-store.js';
+export type { BanChange, BanRecord, BanResult, RecordImportReport, StoredBan } from './bans.js';
 export type { FailureCounter } from './failure-counters.js';
-export type { ChangeKind, ChangeQuery, StoredChange } from './change-log.js';
+export { FLEET_PUSHER, type ChangeKind, type ChangeQuery, type StoredChange } from './change-log.js';
 export { loadMigrations, migrate, schemaVersion, SCHEMA_DIR, type Migration, type MigrationReport } from './migrations.js';
 export { openDatabase, type OpenedDatabase, type OpenOptions } from './open.js';
 export { checkDatabaseAccess } from './access.js';

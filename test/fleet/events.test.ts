@@ -114,4 +114,29 @@ describe('the fleet\'s tables in PostgreSQL', () => {
     assert.deepEqual((await events.after('b', 0, 10)).map((e) => [e.address, e.kind]),
       [['203.0.113.2', 'ban'], ['203.0.113.2', 'extend'], ['203.0.113.3', 'ban'], ['203.0.113.4', 'ban']], 'b has not pulled the last one');
   });
+
+  it('pruning deletes a lifted permanent ban\'s events once every host pulled the lift, keeps what followed it; a departed host holds it back until forgotten', async () => {
+    const db = await client();
+    await migrateFleet(db, 'fleet_g');
+    const events = new FleetEvents(db, 'fleet_g');
+    for (const node of ['a', 'b', 'gone']) await events.join(node);
+    await events.push('a', [
+      { ...change(1, '203.0.113.5'), expiresAt: null }, { ...change(2, '203.0.113.5', 'lift'), expiresAt: null },
+      { ...change(3, '203.0.113.5'), expiresAt: null }, { ...change(4, '203.0.113.6'), expiresAt: null },
+    ], 4);
+    const all = await events.after('b', 0, 10);
+    await events.pulled('a', all[3]?.id ?? 0);
+    await events.pulled('b', all[1]?.id ?? 0);
+    assert.equal(await events.prune(T0), 0, 'the host called gone has pulled nothing');
+    assert.equal(await events.forget('gone'), true);
+    assert.equal(await events.forget('gone'), false, 'forgotten already');
+    assert.equal(await events.prune(T0), 2, 'the permanent ban and its lift, which every host pulled');
+    assert.deepEqual((await events.after('b', 0, 10)).map((e) => [e.address, e.kind, e.expiresAt]),
+      [['203.0.113.5', 'ban', null], ['203.0.113.6', 'ban', null]], 'the ban after the lift and the one never lifted stay');
+    cluster.psql('UPDATE fleet_g.hosts SET last_seen = now() - interval \'2 days\' WHERE node = \'b\'');
+    assert.deepEqual(await events.forgetUnseen('a', 86_400), ['b']);
+    assert.deepEqual((await events.hostList()).map((h) => h.node), ['a']);
+    assert.equal(await events.join('b'), true, 'b comes back to no row: it knows it was forgotten');
+    assert.equal(await events.join('b'), false);
+  });
 });

@@ -38,6 +38,23 @@ describe('f2b-store fleet init and fleet status', () => {
       JSON.parse(status.stdout) as Record<string, unknown>), { reachable: true, node: 'mail1', hosts: [], pushBacklog: 0, pulledUpTo: null });
   });
 
+  it('fleet forget deletes a departed host\'s row; an unknown one, or this host, is a one-line error (exit 2)', () => {
+    const config = configDir(`[fleet]\nurl = ${cluster.url()}\nnode = mail1\nschema = forget\n`);
+    assert.equal(cli(config, 'fleet', 'init').code, 0);
+    cluster.psql('INSERT INTO forget.hosts (node) VALUES (\'mail1\'), (\'mail2\')');
+    const forgot = cli(config, 'fleet', 'forget', 'mail2');
+    assert.equal(forgot.code, 0, forgot.stderr);
+    assert.match(forgot.stdout, /: forgot mail2\n$/);
+    assert.equal(cluster.psql('SELECT string_agg(node, \',\') FROM forget.hosts').trim(), 'mail1');
+    const again = cli(config, 'fleet', 'forget', 'mail2');
+    assert.equal(again.code, 2);
+    assert.match(again.stderr, /^f2b-store: no host "mail2" in the fleet .* forget: fleet status lists them\n$/);
+    const self = cli(config, 'fleet', 'forget', 'mail1');
+    assert.equal(self.code, 2);
+    assert.match(self.stderr, /^f2b-store: "mail1" is this host: run fleet forget on another host of the fleet\n$/);
+    assert.match(cli(config, 'fleet', 'forget', '--help').stdout, /pruning no longer waits for it/);
+  });
+
   it('PostgreSQL unreachable: status says so (exit 0), init fails with one line (exit 1)', () => {
     const config = configDir(`[fleet]\nhost = ${join(tmp.dir, 'no-server')}\nuser = mail1\ndbname = fleet\nnode = mail1\n`);
     const status = cli(config, '--json', 'fleet', 'status');

@@ -24,6 +24,7 @@ describe('[fleet] in f2b-store.conf', () => {
   it('a URL alone: the host name as node, every jail shared and accepted, schema f2b_store', () => {
     assert.deepEqual(load('[fleet]\nurl = postgresql://mail1@db.example/fleet?sslmode=verify-full\n').fleet, {
       url: 'postgresql://mail1@db.example/fleet?sslmode=verify-full', node: hostname(), share: 'all', accept: 'all', schema: 'f2b_store',
+      poll: 15, forgetAfter: null,
     });
   });
 
@@ -31,10 +32,11 @@ describe('[fleet] in f2b-store.conf', () => {
     assert.deepEqual(load([
       '[fleet]', 'host = db.example', 'port = 6432', 'dbname = fleet', 'user = mail1', 'passwordfile = /etc/f2b-store/fleet.pass',
       'sslmode = verify-full', 'sslrootcert = /etc/ssl/fleet-ca.pem', 'node = mail1', 'share = sshd, manual', 'accept = sshd postfix', 'schema = bans',
-      '',
+      'poll = 1m', 'forgetafter = 30d', '',
     ].join('\n')).fleet, {
       url: '', host: 'db.example', port: 6432, dbname: 'fleet', user: 'mail1', passwordFile: '/etc/f2b-store/fleet.pass',
       sslmode: 'verify-full', sslrootcert: '/etc/ssl/fleet-ca.pem', node: 'mail1', share: ['sshd', 'manual'], accept: ['sshd', 'postfix'], schema: 'bans',
+      poll: 60, forgetAfter: 30 * 86_400,
     });
   });
 
@@ -46,6 +48,8 @@ describe('[fleet] in f2b-store.conf', () => {
     ['[fleet]\nhost = h\nschema = Bad-Name\n', /"Bad-Name" is no schema name/],
     ['[fleet]\nhost = h\nnode = two words\n', /"two words" is no node name/],
     ['[fleet]\nhost = h\nshare = sshd, all\n', /"all" is no jail name/],
+    ['[fleet]\nhost = h\npoll = soon\n', /\[fleet\] poll: bad duration "soon"/],
+    ['[fleet]\nhost = h\nforgetafter = 2h\n', /\[fleet\] forgetafter: "2h" is less than a day/],
   ] as const) {
     it(`refuses ${JSON.stringify(text)}`, () => {
       assert.throws(() => load(text), (e: unknown) => e instanceof InputError && message.test(e.message));

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { nowSeconds } from '../../src/core/index.js';
-import { FleetEvents, migrateFleet, pullEvents, pushBacklog, pushChanges, startFleet } from '../../src/fleet/index.js';
+import { FleetEvents, migrateFleet, pullEvents, pushBacklog, pushChanges, startFleet, type PushStore } from '../../src/fleet/index.js';
 import { BanStore } from '../../src/store/index.js';
 import { tempDir } from '../helpers/cli.js';
 import { createPostgres, type PostgresCluster } from '../helpers/postgres.js';
@@ -38,6 +38,7 @@ describe('pushing and pulling between two stores', () => {
     cluster.remove();
   });
   const now = nowSeconds;
+  const ALL = { share: 'all', accept: 'all' } as const;
   const ban = (store: BanStore, address: string, jail = 'sshd'): void => {
     store.ban({ address, jail, expiresAt: now() + 3600, source: 'filter' }, now());
   };
@@ -48,34 +49,115 @@ describe('pushing and pulling between two stores', () => {
     const fleet = await events('push_pull');
     // A joined before anything was banned (its pusher starts at the change log's end, its puller where the fleet stands); B joins later.
     assert.equal(await pushChanges(a, fleet, 'a', 'all', now), 0);
-    assert.equal((await pullEvents(a, fleet, 'f', 'a', 'all', now)).snapshot, true);
+    assert.equal((await pullEvents(a, fleet, 'f', 'a', ALL, now)).snapshot, true);
     assert.equal(await pushChanges(b, fleet, 'b', 'all', now), 0);
     ban(a, '203.0.113.1');
     ban(a, '203.0.113.2', 'postfix');
     assert.equal(pushBacklog(a, 'all'), 2);
     assert.equal(await pushChanges(a, fleet, 'a', ['sshd'], now), 1, 'only the shared jail');
     assert.equal(pushBacklog(a, ['sshd']), 0);
-    const pulled = await pullEvents(b, fleet, 'f', 'b', 'all', now);
+    const pulled = await pullEvents(b, fleet, 'f', 'b', ALL, now);
     assert.deepEqual([pulled.snapshot, pulled.banned], [true, 1], 'B joined with the fleet\'s active bans');
     assert.deepEqual(active(b), ['sshd 203.0.113.1 fleet a']);
     assert.equal(await pushChanges(b, fleet, 'b', 'all', now), 0, 'what B took from the fleet is not pushed back');
     b.lift('203.0.113.1', undefined, 'unban', now());
     assert.equal(await pushChanges(b, fleet, 'b', 'all', now), 1);
-    assert.deepEqual((await pullEvents(a, fleet, 'f', 'a', 'all', now)).lifted, 1);
+    assert.deepEqual((await pullEvents(a, fleet, 'f', 'a', ALL, now)).lifted, 1);
     assert.deepEqual(active(a), ['postfix 203.0.113.2 filter -']);
     assert.equal(await pushChanges(a, fleet, 'a', 'all', now), 0, 'A\'s lift carries B\'s decision: not pushed again');
-    assert.equal((await pullEvents(b, fleet, 'f', 'b', 'all', now)).events, 0);
+    assert.equal((await pullEvents(b, fleet, 'f', 'b', ALL, now)).events, 0);
+  });
+
+  it('a lift lifts what was banned before it in the fleet\'s order, never what was banned or extended after it, whatever the clocks say', async () => {
+    const [a, b] = [open('a5'), open('b5')];
+    const fleet = await events('race');
+    const aheadOfB = 7200;
+    await pushChanges(a, fleet, 'a', 'all', now);
+    await pullEvents(a, fleet, 'f', 'a', ALL, now);
+    await pushChanges(b, fleet, 'b', 'all', now);
+    await pullEvents(b, fleet, 'f', 'b', ALL, now);
+    const banAt = (store: BanStore, address: string, at: number): void => {
+      store.ban({ address, jail: 'sshd', expiresAt: at + 4 * 3600, source: 'filter' }, at);
+    };
+    // A's clock runs two hours ahead of B's; A bans, B sees it and unbans: the lift follows the ban.
+    banAt(a, '203.0.113.20', now() + aheadOfB);
+    // A's clock two hours behind; A bans, B sees it and unbans, then A's jail bans it again, for longer.
+    banAt(a, '203.0.113.21', now() - aheadOfB);
+    banAt(a, '203.0.113.22', now() - aheadOfB);
+    await pushChanges(a, fleet, 'a', 'all', now);
+    await pullEvents(b, fleet, 'f', 'b', ALL, now);
+    b.lift('203.0.113.20', undefined, 'unban', now());
+    b.lift('203.0.113.21', undefined, 'unban', now());
+    b.lift('203.0.113.22', undefined, 'unban', now());
+    assert.equal(await pushChanges(b, fleet, 'b', 'all', now), 3);
+    // After the lifts were made, before A took them in: one extension reaches PostgreSQL first, one is not pushed yet.
+    banAt(a, '203.0.113.21', now() - aheadOfB + 600);
+    assert.equal(await pushChanges(a, fleet, 'a', 'all', now), 1);
+    banAt(a, '203.0.113.22', now() - aheadOfB + 600);
+    const pulled = await pullEvents(a, fleet, 'f', 'a', ALL, now);
+    assert.deepEqual([pulled.events, pulled.lifted], [3, 1], 'only the ban from before the lift is lifted');
+    assert.deepEqual(active(a), ['sshd 203.0.113.21 filter -', 'sshd 203.0.113.22 filter -']);
+    assert.equal(await pushChanges(a, fleet, 'a', 'all', now), 1);
+    await pullEvents(b, fleet, 'f', 'b', ALL, now);
+    assert.deepEqual(active(b), ['sshd 203.0.113.21 fleet a', 'sshd 203.0.113.22 fleet a'], 'A\'s bans after the lift reach B again');
+  });
+
+  it('a host joining shares the bans active on it (in the shared jails), not its history; a crash before it saved that pushes nothing twice', async () => {
+    const [a, b] = [open('a6'), open('b6')];
+    const fleet = await events('joining');
+    await pushChanges(b, fleet, 'b', 'all', now);
+    await pullEvents(b, fleet, 'f', 'b', ALL, now);
+    ban(a, '203.0.113.30');
+    ban(a, '203.0.113.31', 'postfix');
+    ban(a, '203.0.113.32');
+    a.lift('203.0.113.32', undefined, 'unban', now());
+    a.ban({ address: '203.0.113.33', jail: 'sshd', expiresAt: null, source: 'manual' }, now());
+    const crashing: PushStore = {
+      latestChange: () => a.latestChange(), changesAfter: (query) => a.changesAfter(query), changeReader: (reader) => a.changeReader(reader),
+      activeOwn: (at) => a.activeOwn(at), markChangeReader: () => { throw new Error('killed before saving its cursor'); },
+    };
+    await assert.rejects(pushChanges(crashing, fleet, 'a', ['sshd'], now), /killed/);
+    assert.equal(await pushChanges(a, fleet, 'a', ['sshd'], now), 0, 'pushed again after the crash: nothing new');
+    assert.equal(cluster.psql('SELECT count(*) FROM joining.events WHERE origin = \'a\'').trim(), '2');
+    assert.equal(pushBacklog(a, ['sshd']), 0);
+    await pullEvents(b, fleet, 'f', 'b', ALL, now);
+    assert.deepEqual(active(b), ['sshd 203.0.113.30 fleet a', 'sshd 203.0.113.33 fleet a']);
+    assert.equal((await pullEvents(a, fleet, 'f', 'a', ALL, now)).banned, 0, 'A took nothing of its own back');
+  });
+
+  it('a host the fleet forgot, whose missed lifts were pruned, loads the active bans again and lifts the fleet bans gone', async () => {
+    const [a, b] = [open('a8'), open('b8')];
+    const fleet = await events('forgotten');
+    for (const [store, node] of [[a, 'a'], [b, 'b']] as const) {
+      await fleet.join(node);
+      await pushChanges(store, fleet, node, 'all', now);
+      await pullEvents(store, fleet, 'f', node, ALL, now);
+    }
+    ban(b, '203.0.113.40');
+    ban(b, '203.0.113.41');
+    await pushChanges(b, fleet, 'b', 'all', now);
+    await pullEvents(a, fleet, 'f', 'a', ALL, now);
+    b.lift('203.0.113.40', undefined, 'unban', now());
+    await pushChanges(b, fleet, 'b', 'all', now);
+    assert.equal(await fleet.forget('a'), true);
+    await fleet.pulled('b', Number(cluster.psql('SELECT max(id) FROM forgotten.events').trim()));
+    assert.equal(await fleet.prune(now()), 2, 'the ban of .40 and its lift');
+    assert.equal((await pullEvents(a, fleet, 'f', 'a', ALL, now)).lifted, 0, 'following its cursor, A cannot see the lift');
+    const again = await pullEvents(a, fleet, 'f', 'a', ALL, now, true);
+    assert.deepEqual([again.snapshot, again.lifted], [true, 1]);
+    assert.deepEqual(active(a), ['sshd 203.0.113.41 fleet b']);
+    assert.equal(await pushChanges(a, fleet, 'a', 'all', now), 0, 'the lift is not pushed back');
   });
 
   it('a host accepts only the jails it is told to', async () => {
     const [a, b] = [open('a2'), open('b2')];
     const fleet = await events('accept');
     await pushChanges(a, fleet, 'a', 'all', now);
-    await pullEvents(b, fleet, 'f', 'b', 'all', now);
+    await pullEvents(b, fleet, 'f', 'b', ALL, now);
     ban(a, '203.0.113.3', 'sshd');
     ban(a, '203.0.113.4', 'postfix');
     await pushChanges(a, fleet, 'a', 'all', now);
-    const pulled = await pullEvents(b, fleet, 'f', 'b', ['postfix'], now);
+    const pulled = await pullEvents(b, fleet, 'f', 'b', { share: 'all', accept: ['postfix'] }, now);
     assert.deepEqual([pulled.events, pulled.banned], [2, 1]);
     assert.deepEqual(active(b), ['postfix 203.0.113.4 fleet a']);
   });
@@ -84,12 +166,12 @@ describe('pushing and pulling between two stores', () => {
     const [a, b] = [open('a4'), open('b4')];
     const fleet = await events('hand_written');
     await pushChanges(a, fleet, 'a', 'all', now);
-    await pullEvents(b, fleet, 'f', 'b', 'all', now);
+    await pullEvents(b, fleet, 'f', 'b', ALL, now);
     const at = now();
     cluster.psql(`INSERT INTO hand_written.events (origin, seq, kind, address, jail, expires_at, source, at) VALUES
       ('x', 1, 'ban', '203.0.113.010', 'sshd', ${at + 60}, 'filter', ${at}), ('x', 2, 'ban', '203.0.113.11', 'ss hd;', ${at + 60}, 'filter', ${at}),
       ('x', 3, 'ban', '2001:DB8::1', 'sshd', ${at + 60}, 'filter', ${at}), ('x', 4, 'ban', '203.0.113.12', 'sshd', ${at + 60}, 'filter', ${at})`);
-    const pulled = await pullEvents(b, fleet, 'f', 'b', 'all', now);
+    const pulled = await pullEvents(b, fleet, 'f', 'b', ALL, now);
     assert.deepEqual([pulled.events, pulled.banned], [4, 1]);
     assert.deepEqual(active(b), ['sshd 203.0.113.12 fleet x']);
   });
@@ -98,7 +180,7 @@ describe('pushing and pulling between two stores', () => {
     const [a, aInbox, b, bInbox] = [open('a3'), open('a3'), open('b3'), open('b3')];
     aInbox.setChangeWriter('fleet');
     bInbox.setChangeWriter('fleet');
-    const config = (node: string) => ({ url: cluster.url(), node, share: 'all' as const, accept: 'all' as const, schema: 'runner' });
+    const config = (node: string) => ({ url: cluster.url(), node, share: 'all' as const, accept: 'all' as const, schema: 'runner', poll: 15, forgetAfter: null });
     const logs: string[] = [];
     const log = (line: string): void => { logs.push(line); };
     const runA = startFleet({ config: config('a'), outbox: a, inbox: aInbox, changed: () => undefined, log });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { banToJson } from '../../src/core/index.js';
-import { BanStore, type FleetEvent, type StoredChange } from '../../src/store/index.js';
+import { BanStore, FLEET_PUSHER, type FleetEvent, type StoredChange } from '../../src/store/index.js';
 import { tempDir } from '../helpers/cli.js';
 import { storePerTest } from '../helpers/store.js';
 
@@ -34,15 +34,19 @@ describe('a fleet\'s bans in the store', () => {
     assert.deepEqual(changes().map((c) => c.origin), [null]);
   });
 
-  it('a remote lift lifts a fleet ban and this host\'s earlier ban, never one its jails made after the lift', () => {
+  it('a remote lift lifts a fleet ban and this host\'s own once pushed, never one not pushed yet (whatever the clocks), nor one of a jail not shared', () => {
     store().applyFleet('f', [event('ban', '203.0.113.1', T0)], 1, T0);
     store().ban({ address: '203.0.113.2', jail: 'sshd', expiresAt: T0 + HOUR, source: 'filter' }, T0 + 5);
-    store().ban({ address: '203.0.113.3', jail: 'sshd', expiresAt: T0 + HOUR, source: 'filter' }, T0 + 20);
+    store().ban({ address: '203.0.113.9', jail: 'postfix', expiresAt: T0 + HOUR, source: 'filter' }, T0 + 5);
+    store().markChangeReader(FLEET_PUSHER, store().latestChange(), T0 + 6);
+    // Made before the lift by this host's clock, but not pushed yet: it reaches the fleet after the lift.
+    store().ban({ address: '203.0.113.3', jail: 'sshd', expiresAt: T0 + HOUR, source: 'filter' }, T0 + 1);
     const report = store().applyFleet('f', [
-      event('lift', '203.0.113.1', T0 + 10), event('lift', '203.0.113.2', T0 + 10), event('lift', '203.0.113.3', T0 + 10),
+      event('lift', '203.0.113.1', T0 + 10, { liftsOwn: true }), event('lift', '203.0.113.2', T0 + 10, { liftsOwn: true }),
+      event('lift', '203.0.113.3', T0 + 10, { liftsOwn: true }), event('lift', '203.0.113.9', T0 + 10, { jail: 'postfix', liftsOwn: false }),
     ], 4, T0 + 30);
-    assert.deepEqual(report, { banned: 0, extended: 0, lifted: 2, kept: 1 });
-    assert.deepEqual([...store().active(T0 + 30)].map((b) => b.address), ['203.0.113.3']);
+    assert.deepEqual(report, { banned: 0, extended: 0, lifted: 2, kept: 2 });
+    assert.deepEqual([...store().active(T0 + 30)].map((b) => b.address).sort(), ['203.0.113.3', '203.0.113.9']);
     assert.deepEqual(store().history('203.0.113.2').map((b) => b.liftedBy), ['fleet:mail2']);
   });
 

@@ -19,7 +19,8 @@ describe('a fleet of three daemons on one PostgreSQL', () => {
     for (const node of ['a', 'b', 'c'] as const) {
       const host = sshdDaemon();
       hosts[node] = host;
-      appendFileSync(join(host.config, 'f2b-store.conf'), `[fleet]\nurl = ${cluster.url()}\nnode = ${node}\nschema = fleet\n`);
+      // The pull fallback far above every bound here: only LISTEN/NOTIFY brings a ban in time.
+      appendFileSync(join(host.config, 'f2b-store.conf'), `[fleet]\nurl = ${cluster.url()}\nnode = ${node}\nschema = fleet\npoll = 1h\n`);
     }
     await Promise.all(Object.values(hosts).map((host) => host.start()));
     await Promise.all(Object.values(hosts).map((host) =>
@@ -30,7 +31,7 @@ describe('a fleet of three daemons on one PostgreSQL', () => {
     cluster?.remove();
   });
 
-  it('a ban made by A\'s jail is in B\'s and C\'s firewalls, as a fleet ban from A', async () => {
+  it('a ban made by A\'s jail is in B\'s and C\'s firewalls, as a fleet ban from A, woken by NOTIFY', async () => {
     hosts.a.fail('203.0.113.70', 3);
     await waitFor('A\'s own ban in A\'s firewall', () => hosts.a.inTable('203.0.113.70'), 10_000);
     const took = await Promise.all([hosts.b, hosts.c].map((host) => waitFor('A\'s ban in the firewall', () => host.inTable('203.0.113.70'), 10_000)));
@@ -69,6 +70,20 @@ describe('a fleet of three daemons on one PostgreSQL', () => {
       assert.doesNotMatch(log, /failed|changed outside the change log|goes on alone/, log);
     }
     assert.match(hosts.c.daemon?.log() ?? '', /took in 1 change made by another process \(up to #\d+\): lift 203\.0\.113\.70 in sshd/);
+  });
+
+  it('unban --local on C lifts a fleet ban on C only: A and B keep it', async () => {
+    assert.equal(hosts.a.cli('ban', '203.0.113.71', '--for', '1h').code, 0);
+    await Promise.all([hosts.b, hosts.c].map((host) => waitFor('A\'s ban in the firewall', () => host.inTable('203.0.113.71'), 10_000)));
+    const result = hosts.c.cli('unban', '203.0.113.71', '--local');
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(hosts.c.inTable('203.0.113.71'), false);
+    assert.deepEqual(hosts.c.activeBans('203.0.113.71'), []);
+    // Longer than C's pusher takes to look at its change log unwoken (5 s): it sent nothing.
+    await new Promise((resolve) => setTimeout(resolve, 6000));
+    assert.equal(cluster.psql('SELECT count(*) FROM fleet.events WHERE origin = \'c\'').trim(), '0');
+    assert.ok(hosts.a.inTable('203.0.113.71') && hosts.b.inTable('203.0.113.71'), 'A and B keep the ban');
+    assert.match(hosts.c.cli('unban', '--help').stdout, /--local +lift on this host only/);
   });
 
   it('PostgreSQL stopped for 30 s while A bans 1,000 addresses and B unbans some: every host converges, nothing lost, nothing doubled', async () => {
@@ -122,6 +137,10 @@ describe('a fleet of three daemons on one PostgreSQL', () => {
     assert.equal(banned.code, 0, banned.stderr);
     await waitFor('A\'s first statement committed', () => pushedOfA() > 0, 30_000);
     hosts.a.daemon?.child.kill('SIGKILL');
+    // The statement A was inside goes on without it (PostgreSQL notices the dead client only when
+    // it answers, and may commit first): count what A pushed once its session is gone.
+    await waitFor('A\'s session in PostgreSQL to end', () =>
+      cluster.psql('SELECT count(*) FROM pg_stat_activity WHERE application_name = \'f2b-store a\'').trim() === '0', 30_000);
     const pushedBefore = pushedOfA();
     await waitFor('B to take in what A pushed', () => pulledByB() === pushedBefore, 20_000);
     hosts.b.daemon?.child.kill('SIGKILL');

@@ -52,6 +52,33 @@ export function register(program: Command): void {
       }
     });
   fleet
+    .command('forget')
+    .description('forget a host that left the fleet: pruning no longer waits for it to pull (its events stay)')
+    .argument('<node>', 'the host\'s node name, as fleet status lists it')
+    .addHelpText('after', `
+Events are deleted only once every host known to the fleet has pulled them, so a host that left
+for good holds that back until it is forgotten ([fleet] forgetafter does it for hosts unseen that
+long). A forgotten host that comes back loads the fleet's active bans again, as a new one does,
+and drops the fleet bans it holds that were lifted meanwhile.
+
+Example:
+  f2b-store fleet forget mail2`)
+    .action(async (node: string, _options: unknown, command: Command) => {
+      const ctx = createContext(command);
+      const config = fleetConfig(ctx);
+      if (node === config.node) throw new InputError(`"${node}" is this host: run fleet forget on another host of the fleet`);
+      const { connect, fleetName, FleetEvents } = await import('../../fleet/index.js');
+      const client = await connect(config);
+      try {
+        const forgotten = await new FleetEvents(client, config.schema).forget(node);
+        if (!forgotten) throw new InputError(`no host "${node}" in the fleet ${fleetName(config)}: fleet status lists them`);
+        if (ctx.json) printJson({ forgotten: node });
+        else process.stdout.write(`${fleetName(config)}: forgot ${node}\n`);
+      } finally {
+        await client.end();
+      }
+    });
+  fleet
     .command('status')
     .description('hosts seen, the last event from each, this host\'s push backlog and pull lag, whether PostgreSQL answers')
     .action(async (_options: unknown, command: Command) => {

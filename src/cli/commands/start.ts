@@ -3,6 +3,7 @@ import { isoTime, nowSeconds } from '../../core/index.js';
 import { enabledJails, jailConfigDir, jailWarnings, loadAction, type FleetConfig } from '../../config/index.js';
 import { actionStateFile, BACKEND_CATALOG } from '../../backends/index.js';
 import { BanStore } from '../../store/index.js';
+import type { RunningFleet } from '../../daemon/index.js';
 import { createContext } from '../context.js';
 
 /** How long the fleet's own store connection waits for another writer before trying again at its next round. */
@@ -13,13 +14,14 @@ const FLEET_BUSY_TIMEOUT_MS = 100;
  * configured. The fleet pushes from the daemon's connection and pulls into one of its own.
  */
 function startFleet(config: FleetConfig, store: BanStore, dbPath: string, insecure: boolean, log: (line: string) => void) {
-  return async (changed: () => void): Promise<{ stop(): Promise<void> }> => {
+  return async (changed: () => void): Promise<RunningFleet> => {
     const fleet = await import('../../fleet/index.js');
     const inbox = BanStore.open(dbPath, { insecure });
     inbox.setChangeWriter('fleet');
     inbox.setBusyTimeout(FLEET_BUSY_TIMEOUT_MS);
     const running = fleet.startFleet({ config, outbox: store, inbox, changed, log });
     return {
+      pushNow: () => running.pushNow(),
       stop: async () => {
         await running.stop();
         inbox.close();

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { banToJson, InputError, OperationError, parseAddress, type Ban } from '../../core/index.js';
 import { askDaemon, controlSocketFor, FORGET_BATCH } from '../../daemon/control-socket.js';
 import { changeAddresses, knownBans, reconcile, type BackendReport } from '../../reconcile/index.js';
+import type { LiftScope } from '../../store/index.js';
 import { addressArguments, parseEach } from '../address-args.js';
 import { createContext, jailOption, type Context } from '../context.js';
 import { backendTrouble, blockedBy, printJson, tellKept } from '../output.js';
@@ -10,6 +11,7 @@ interface UnbanOptions {
   jail?: string;
   file?: string;
   all?: boolean;
+  local?: boolean;
 }
 
 /** Unbanned by hand: their failures start afresh, in the database and in a running daemon. */
@@ -22,10 +24,10 @@ async function forgetFailures(ctx: Context, addresses: readonly string[]): Promi
 }
 
 /** Every active ban, or those of one jail: lifted in one transaction, then one reconcile of every backend. */
-async function liftEvery(ctx: Context, jail: string | undefined): Promise<{ lifted: Ban[]; reports: BackendReport[] }> {
+async function liftEvery(ctx: Context, jail: string | undefined, scope: LiftScope): Promise<{ lifted: Ban[]; reports: BackendReport[] }> {
   const store = await ctx.store();
   const { backends, options: enforce } = await ctx.enforcement();
-  const lifted = store.liftEvery(jail, 'unban', ctx.now);
+  const lifted = store.liftEvery(jail, 'unban', ctx.now, scope);
   const reports = backends.length === 0 ? []
     : await reconcile(store.activeAnyOrder(ctx.now), backends, ctx.now, { ...enforce, known: () => knownBans(store, ctx.now) });
   return { lifted, reports };
@@ -39,34 +41,41 @@ export function register(program: Command): void {
     .option('-j, --jail <jail>', 'lift only the bans held by this jail')
     .option('--file <path>', 'also the addresses in this file, read as import list reads a list (- for standard input)')
     .option('--all', 'lift every active ban (of --jail only, when given)')
+    .option('--local', 'lift on this host only: a fleet ([fleet] in f2b-store.conf) is not told, the other hosts keep the ban')
     .addHelpText('after', `
 Lifted bans stay in the history (see show). An address stays blocked while another jail, or a
 banned network containing it, still holds it: unban tells you which. Several addresses are
 checked first (one bad address changes nothing). The failures counted against an unbanned
 address start afresh.
 
+In a fleet, an unban is sent to every host, which lift the address too (a ban a host's own
+jails made after the unban stays). With --local it is lifted here only: this host's firewalls
+drop it, the other hosts keep it, and a later ban of it from the fleet is taken in again.
+
 Examples:
   f2b-store unban 203.0.113.7
   f2b-store unban 203.0.113.7 2001:db8::66 --jail sshd
-  f2b-store unban --all --jail recidive`)
+  f2b-store unban --all --jail recidive
+  f2b-store unban 203.0.113.7 --local`)
     .action(async (texts: string[], options: UnbanOptions, command: Command) => {
       const ctx = createContext(command);
       const jail = options.jail === undefined ? undefined : jailOption(options.jail, '');
       if (options.all && (texts.length > 0 || options.file !== undefined)) {
         throw new InputError(`--all lifts every ban: give it no addresses (got ${texts[0] ?? `--file ${options.file}`})`);
       }
+      const scope: LiftScope = options.local ? 'host' : 'fleet';
       let lifted: Ban[];
       let reports: BackendReport[];
       let addresses: string[] = [];
       if (options.all) {
-        ({ lifted, reports } = await liftEvery(ctx, jail));
+        ({ lifted, reports } = await liftEvery(ctx, jail, scope));
       } else {
         const parsed = await parseEach(addressArguments(texts, options.file, 'unban'), parseAddress);
         addresses = [...new Set(parsed.map((address) => address.text))];
         const store = await ctx.store();
         const { backends, options: enforce } = await ctx.enforcement();
         ({ result: lifted, reports } = await changeAddresses(store, backends, parsed, ctx.now,
-          () => addresses.flatMap((address) => store.lift(address, jail, 'unban', ctx.now)), enforce));
+          () => addresses.flatMap((address) => store.lift(address, jail, 'unban', ctx.now, scope)), enforce));
       }
       await forgetFailures(ctx, options.all ? [...new Set(lifted.map((ban) => ban.address))] : addresses);
       tellKept(reports);
