@@ -191,8 +191,10 @@ export class BanStore {
           from = undefined;
           report[this.banInTransaction(request, now).change]++;
         }
+        // After each run, while its bans rows are still in SQLite's cache.
+        if (from !== undefined) this.changes.appendBansAfter(from, now);
+        from = undefined;
       }
-      if (from !== undefined) this.changes.appendBansAfter(from, now);
       return report;
     }).immediate());
   }
