@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { isActive, storedTime, tryParseAddress, type Ban, type BanRequest, type EnforcedBan, type JournalCursor, type LogPosition } from '../core/index.js';
+import { isActive, tryParseAddress, type Ban, type BanRequest, type EnforcedBan, type JournalCursor, type LogPosition } from '../core/index.js';
 import { Bans, type BanChange, type StoredBan, type BanRecord, type BanResult, type BanWrite, type RecordImportReport } from './bans.js';
 import { ChangeLog, THIS_HOST_ONLY, type ChangeKind, type ChangeQuery, type StoredChange } from './change-log.js';
 import { FleetCursors } from './fleet-cursors.js';
@@ -7,6 +7,7 @@ import { asDamaged, checkProblems, DatabaseDamagedError } from './damage.js';
 import { FailureCounters, type FailureCounter } from './failure-counters.js';
 import { openDatabase, type OpenedDatabase, type OpenOptions } from './open.js';
 import { ReadPositions } from './read-positions.js';
+import { inAddressRuns } from './address-runs.js';
 import type { MigrationReport } from './migrations.js';
 
 export interface BulkBanReport {
@@ -58,34 +59,6 @@ export interface FleetApplyReport {
   readonly lifted: number;
   /** Already banned as long, expired, or a lift that found nothing it may lift. */
   readonly kept: number;
-}
-
-/**
- * How many bans are sorted together before writing (see inAddressRuns): each run sweeps every
- * index page once, so fewer runs write fewer pages again (1,000,000 bans: 10% less CPU than runs
- * of 65,536), for about 30 MB of requests held.
- */
-const ADDRESS_RUN = 262_144;
-
-const byAddress = (a: BanRequest, b: BanRequest): number =>
-  a.address < b.address ? -1 : a.address > b.address ? 1 : a.jail < b.jail ? -1 : a.jail > b.jail ? 1 : 0;
-
-/**
- * `requests` in runs of at most ADDRESS_RUN, each sorted by address and jail as the indexes are:
- * in random order every ban lands on another index page, and past a few hundred thousand bans
- * SQLite spends its time reading and writing pages its cache no longer holds. The sort is stable,
- * so the requests of one address and jail keep their order.
- */
-function* inAddressRuns(requests: Iterable<BanRequest>): Generator<BanRequest[]> {
-  let run: BanRequest[] = [];
-  for (const request of requests) {
-    run.push(request);
-    if (run.length === ADDRESS_RUN) {
-      yield run.sort(byAddress);
-      run = [];
-    }
-  }
-  if (run.length > 0) yield run.sort(byAddress);
 }
 
 /**
@@ -213,15 +186,24 @@ export class BanStore {
   banMany(requests: Iterable<BanRequest>, now: number): BulkBanReport {
     return this.guard(() => this.db.transaction(() => {
       const report: Record<BanChange, number> = { new: 0, extended: 0, kept: 0 };
+      // The new bans recordFirst wrote (the rows after `from`) get their change rows all at once,
+      // before any other change is logged: the log keeps the order of the writes.
+      let from: number | undefined;
       for (const run of inAddressRuns(requests)) {
         for (const request of run) {
-          if (!this.bansTable.recordFirst(request, now)) report[this.banInTransaction(request, now).change]++;
-          else {
+          const id = this.bansTable.recordFirst(request, now);
+          if (id !== undefined) {
             report.new++;
-            const { address, jail, expiresAt, source } = request;
-            this.changes.append('ban', { address, jail, expiresAt: expiresAt === null ? null : storedTime(expiresAt), source, forced: request.forced === true }, now);
+            from ??= id - 1;
+            continue;
           }
+          if (from !== undefined) this.changes.appendBansAfter(from, now);
+          from = undefined;
+          report[this.banInTransaction(request, now).change]++;
         }
+        // After each run, while its bans rows are still in SQLite's cache.
+        if (from !== undefined) this.changes.appendBansAfter(from, now);
+        from = undefined;
       }
       return report;
     }).immediate());

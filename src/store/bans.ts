@@ -265,15 +265,15 @@ export class Bans {
 
   /**
    * record() of a request whose (address, jail) has no row yet, the common case of a bulk write:
-   * one lookup and one insert, and no Ban made. False, with nothing written, when it has a row
-   * (record() then decides). What it wrote is the request with `now` as its time of ban.
+   * one lookup and one insert, and no Ban made. Returns the new row's id; undefined, with nothing
+   * written, when it has a row (record() then decides). What it wrote is the request with `now` as
+   * its time of ban.
    */
-  recordFirst(request: BanRequest, now: number): boolean {
-    if (this.stmt.anyRow.get(request.address, request.jail) !== undefined) return false;
+  recordFirst(request: BanRequest, now: number): number | undefined {
+    if (this.stmt.anyRow.get(request.address, request.jail) !== undefined) return undefined;
     const matches = request.matches && request.matches.length > 0 ? JSON.stringify(request.matches) : null;
-    this.stmt.insert.run(request.address, prefixOf(request.address), request.jail, now, request.expiresAt, request.source, request.reason ?? null,
-      request.failures ?? 0, matches, 1, Number(request.forced === true), request.origin ?? null);
-    return true;
+    return Number(this.stmt.insert.run(request.address, prefixOf(request.address), request.jail, now, request.expiresAt, request.source, request.reason ?? null,
+      request.failures ?? 0, matches, 1, Number(request.forced === true), request.origin ?? null).lastInsertRowid);
   }
 
   /**

@@ -68,6 +68,32 @@ describe('the change log', () => {
     assert.deepEqual(everything().map((c) => [c.kind, c.at]), [['ban', T0], ['ban', T0 + 20]]);
   });
 
+  it('logs a bulk write in the order of its writes: a ban before the extension of the same address, each with the ban it made', () => {
+    store.ban(request('203.0.113.8'), T0);
+    store.setChangeWriter('daemon');
+    const report = store.banMany([
+      request('2001:db8::9', 'import', null, { source: 'import' }),
+      request('203.0.113.9', 'import', null, { source: 'import', forced: true }),
+      request('203.0.113.10', 'sshd', T0 + 2 * HOUR),
+      request('203.0.113.8', 'sshd', T0 + 2 * HOUR),
+      request('203.0.113.10', 'sshd', T0 + 3 * HOUR),
+      request('198.51.100.0/24', 'import', null, { source: 'import' }),
+    ], T0 + 5);
+    assert.deepEqual(report, { new: 4, extended: 2, kept: 0 });
+    const logged = everything().slice(1);
+    const at = (address: string): number => logged.findIndex((c) => c.address === address);
+    assert.deepEqual(logged.filter((c) => c.address === '203.0.113.10').map((c) => [c.kind, c.expiresAt, c.previousExpiresAt]),
+      [['ban', T0 + 2 * HOUR, null], ['extend', T0 + 3 * HOUR, T0 + 2 * HOUR]]);
+    assert.ok(logged.every((c) => c.at === T0 + 5 && c.writer === 'daemon' && c.origin === null));
+    assert.deepEqual(logged.map((c) => c.id), [2, 3, 4, 5, 6, 7], 'ids follow one another');
+    assert.ok(at('203.0.113.8') >= 0 && at('2001:db8::9') >= 0 && at('198.51.100.0/24') >= 0);
+    const nine = logged[at('203.0.113.9')];
+    assert.deepEqual([nine?.kind, nine?.jail, nine?.expiresAt, nine?.forced, nine?.source], ['ban', 'import', null, true, 'import']);
+    const active = new Map([...store.active(T0 + 5)].map((ban) => [`${ban.jail} ${ban.address}`, ban.expiresAt]));
+    const last = new Map(logged.map((c) => [`${c.jail} ${c.address}`, c.expiresAt]));
+    assert.deepEqual(last, active, 'the last change of each ban says how it stands');
+  });
+
   it('writes a change in the transaction of its ban: a failed transaction leaves neither', () => {
     const bad = request('203.0.113.8', 'sshd', T0 + HOUR, { source: 'nonsense' as BanSource });
     assert.throws(() => store.banMany([request('203.0.113.7'), bad], T0), /CHECK constraint/);
