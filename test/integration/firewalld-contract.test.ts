@@ -83,9 +83,13 @@ backendContract({
         cmd('--permanent', `--ipset=${CONTRACT_FOREIGN_IPSET}`, '--add-entry=198.51.100.0/25');
         cmd('--permanent', '--zone=public', `--add-rich-rule=${CONTRACT_FOREIGN_RULE}`);
         cmd('--reload');
-        return async () => [[], ['--permanent']].map((permanent) => [
-          cmd(...permanent, `--ipset=${CONTRACT_FOREIGN_IPSET}`, '--get-entries'), cmd(...permanent, '--zone=public', '--list-rich-rules'),
-        ].join('\n')).join('\n');
+        // Read back through D-Bus, as firewall-cmd --get-entries and --list-rich-rules do, without a Python start each.
+        const config = (method: string, name: string): string => replyString(fw.dbus(CONFIG, method, `string:${name}`));
+        return async () => [
+          fw.dbus(RUNTIME, 'ipset.getEntries', `string:${CONTRACT_FOREIGN_IPSET}`), fw.dbus(RUNTIME, 'zone.getRichRules', 'string:public'),
+          fw.dbus(config('config.getIPSetByName', CONTRACT_FOREIGN_IPSET), 'config.ipset.getEntries'),
+          fw.dbus(config('config.getZoneByName', 'public'), 'config.zone.getRichRules'),
+        ].map((reply) => replyStrings(reply).join('\n')).join('\n');
       },
     };
     return {
