@@ -10,7 +10,7 @@ import { systemExec, systemFollow, type Exec } from '../../src/backends/exec.js'
 import { createIpsetBackend } from '../../src/backends/ipset.js';
 import { createIptablesBackend } from '../../src/backends/iptables.js';
 import { createNftablesBackend } from '../../src/backends/nftables.js';
-import type { Backend, JailRule } from '../../src/backends/types.js';
+import type { Backend, EntryKey, JailRule } from '../../src/backends/types.js';
 import { DriftCheck, tally } from '../../src/reconcile/drift.js';
 import { entry, inNetns, reconcilePass } from '../helpers/backend.js';
 import { createNetns, type Netns } from '../helpers/netns.js';
@@ -58,93 +58,95 @@ describe('census: entry counts per object, read cheaply from the real firewall',
   }
 });
 
-describe('nftables: a removal behind its back is heard from `nft monitor`, so a costly count runs only then', () => {
-  it('no count while nothing is removed; the removal of one element makes the next drift check count and find it', async () => {
+/** What a test of the nftables drift check gets: a store of 10,500 bans reconciled in a namespace, and a check that has seen that pass. */
+interface Followed {
+  readonly ns: Netns;
+  readonly check: DriftCheck;
+  /** The backend as the check sees it: each census it runs counted in `counts()`. */
+  readonly counting: Backend;
+  counts(): number;
+  readonly structural: () => Promise<undefined>;
+}
+
+/**
+ * Runs `fn` with an nftables backend that follows `nft monitor`, holding over 10,000 entries, and a
+ * drift check on a clock where each census takes a second (a costly census); `stillHeld` is the
+ * check's question about removals it hears of. The namespace and the check end with it.
+ */
+function withFollowedNftables(stillHeld: ((removed: readonly EntryKey[]) => boolean) | undefined, fn: (f: Followed) => Promise<void>): () => Promise<void> {
+  return async () => {
     const ns = createNetns();
-    let check: DriftCheck | undefined;
+    let ms = 0;
+    const check = new DriftCheck(() => (ms += 1000), stillHeld);
     try {
       const backend = createNftablesBackend({ exec: systemExec(ns.name), follow: systemFollow(ns.name) });
       const census = backend.census;
       assert.ok(census?.watch, 'nftables follows its event stream');
       let counts = 0;
       const counting: Backend = { ...backend, census: { ...census, count: () => { counts++; return census.count(); } } };
-      // Over 10,000 entries, and a clock on which each census takes a second: a costly census.
-      const many = Array.from({ length: 10_500 }, (_, i) => entry('sshd', `198.18.${i >> 8}.${i & 255}`));
-      let ms = 0;
-      check = new DriftCheck(() => (ms += 1000));
-      const { report } = await reconcilePass(backend, JAILS, many, NOW);
+      const { report } = await reconcilePass(backend, JAILS, MANY, NOW);
       assert.deepEqual(report.failed, []);
-      const held = backend.represent(many);
+      const held = backend.represent(MANY);
       check.reconciled(counting, { name: 'nftables', added: held.length, removed: 0, kept: 0, unchanged: 0, failed: [], error: null }, held);
-      const structural = async (): Promise<undefined> => undefined;
-      assert.deepEqual(await check.due([counting], structural), [], 'the first tick finds nothing');
-      assert.equal(counts, 0, 'a large backend whose removals nft monitor tells is not counted before a removal');
-      // Until `nft monitor` listens: an element added and removed again is heard, counted, and changes nothing.
-      for (let i = 0; i < 100 && counts === 0; i++) {
-        ns.run(['nft', 'add', 'element', 'inet', 'f2b-store', 'addr4-sshd', '{ 203.0.113.1 }']);
-        ns.run(['nft', 'delete', 'element', 'inet', 'f2b-store', 'addr4-sshd', '{ 203.0.113.1 }']);
-        await sleep(100);
-        assert.deepEqual(await check.due([counting], structural), [], 'an element that came and went is no drift');
-      }
-      assert.equal(counts, 1, 'the removal was heard and counted');
-      for (let i = 0; i < 5; i++) assert.deepEqual(await check.due([counting], structural), [], 'nothing to do');
-      assert.equal(counts, 1, 'a costly census is not repeated while nothing is removed');
-      ns.run(['nft', 'delete', 'element', 'inet', 'f2b-store', 'addr4-sshd', '{ 198.18.0.7 }']);
-      let stale: Awaited<ReturnType<DriftCheck['due']>> = [];
-      for (let i = 0; i < 50 && stale.length === 0; i++) {
-        await sleep(100);
-        stale = await check.due([counting], structural);
-      }
-      assert.equal(counts, 2, 'the removal made it count once');
-      assert.match(stale[0]?.why ?? '', /addr4-sshd holds 10499 entries, 10500 expected/, 'and find the missing entry');
+      await fn({ ns, check, counting, counts: () => counts, structural: async () => undefined });
     } finally {
-      check?.close();
+      check.close();
       ns.remove();
     }
-  });
+  };
+}
 
-  it('a removal it names of no active ban (the daemon\'s own lift or expiry) costs no count; of an active ban, it does', async () => {
-    const ns = createNetns();
-    let check: DriftCheck | undefined;
-    try {
-      const backend = createNftablesBackend({ exec: systemExec(ns.name), follow: systemFollow(ns.name) });
-      const census = backend.census;
-      assert.ok(census);
-      let counts = 0;
-      const counting: Backend = { ...backend, census: { ...census, count: () => { counts++; return census.count(); } } };
-      const many = Array.from({ length: 10_500 }, (_, i) => entry('sshd', `198.18.${i >> 8}.${i & 255}`));
-      const active = new Set(many.map((e) => `${e.jail} ${e.address}`));
-      const asked: string[] = [];
-      let ms = 0;
-      check = new DriftCheck(() => (ms += 1000), (removed) => {
-        asked.push(...removed.map((e) => `${e.jail} ${e.address}`));
-        return removed.some((e) => active.has(`${e.jail} ${e.address}`));
-      });
-      const { report } = await reconcilePass(backend, JAILS, many, NOW);
-      assert.deepEqual(report.failed, []);
-      const held = backend.represent(many);
-      check.reconciled(counting, { name: 'nftables', added: held.length, removed: 0, kept: 0, unchanged: 0, failed: [], error: null }, held);
-      const structural = async (): Promise<undefined> => undefined;
-      // Until `nft monitor` listens, then once more: an element of no active ban came and went.
-      for (let i = 0; i < 100 && asked.length === 0; i++) {
-        ns.run(['nft', 'add', 'element', 'inet', 'f2b-store', 'addr4-sshd', '{ 203.0.113.1 }']);
-        ns.run(['nft', 'delete', 'element', 'inet', 'f2b-store', 'addr4-sshd', '{ 203.0.113.1 }']);
-        await sleep(100);
-        assert.deepEqual(await check.due([counting], structural), []);
-      }
-      assert.deepEqual([...new Set(asked)], ['sshd 203.0.113.1'], 'the removal was named');
-      assert.equal(counts, 0, 'and cost no count');
-      ns.run(['nft', 'delete', 'element', 'inet', 'f2b-store', 'addr4-sshd', '{ 198.18.0.7 }']);
-      let stale: Awaited<ReturnType<DriftCheck['due']>> = [];
-      for (let i = 0; i < 50 && stale.length === 0; i++) {
-        await sleep(100);
-        stale = await check.due([counting], structural);
-      }
-      assert.equal(counts, 1, 'the removal of an active ban\'s element made it count');
-      assert.match(stale[0]?.why ?? '', /addr4-sshd holds 10499 entries, 10500 expected/);
-    } finally {
-      check?.close();
-      ns.remove();
-    }
-  });
+/** Over 10,000 entries: a census of them is costly. */
+const MANY = Array.from({ length: 10_500 }, (_, i) => entry('sshd', `198.18.${i >> 8}.${i & 255}`));
+
+/** Adds and deletes an element of no ban until `heard()` says the check heard of it (until `nft monitor` listens), checking that it is no drift. */
+async function untilHeard(f: Followed, heard: () => boolean): Promise<void> {
+  for (let i = 0; i < 100 && !heard(); i++) {
+    f.ns.run(['nft', 'add', 'element', 'inet', 'f2b-store', 'addr4-sshd', '{ 203.0.113.1 }']);
+    f.ns.run(['nft', 'delete', 'element', 'inet', 'f2b-store', 'addr4-sshd', '{ 203.0.113.1 }']);
+    await sleep(100);
+    assert.deepEqual(await f.check.due([f.counting], f.structural), [], 'an element that came and went is no drift');
+  }
+}
+
+/** Deletes the element of an active ban behind the backend's back; returns what the next drift checks find stale. */
+async function removeBanned(f: Followed): Promise<Awaited<ReturnType<DriftCheck['due']>>> {
+  f.ns.run(['nft', 'delete', 'element', 'inet', 'f2b-store', 'addr4-sshd', '{ 198.18.0.7 }']);
+  let stale: Awaited<ReturnType<DriftCheck['due']>> = [];
+  for (let i = 0; i < 50 && stale.length === 0; i++) {
+    await sleep(100);
+    stale = await f.check.due([f.counting], f.structural);
+  }
+  return stale;
+}
+
+describe('nftables: a removal behind its back is heard from `nft monitor`, so a costly count runs only then', () => {
+  it('no count while nothing is removed; the removal of one element makes the next drift check count and find it', withFollowedNftables(undefined, async (f) => {
+    assert.deepEqual(await f.check.due([f.counting], f.structural), [], 'the first tick finds nothing');
+    assert.equal(f.counts(), 0, 'a large backend whose removals nft monitor tells is not counted before a removal');
+    // An element added and removed again is heard, counted, and changes nothing.
+    await untilHeard(f, () => f.counts() > 0);
+    assert.equal(f.counts(), 1, 'the removal was heard and counted');
+    for (let i = 0; i < 5; i++) assert.deepEqual(await f.check.due([f.counting], f.structural), [], 'nothing to do');
+    assert.equal(f.counts(), 1, 'a costly census is not repeated while nothing is removed');
+    const stale = await removeBanned(f);
+    assert.equal(f.counts(), 2, 'the removal made it count once');
+    assert.match(stale[0]?.why ?? '', /addr4-sshd holds 10499 entries, 10500 expected/, 'and find the missing entry');
+  }));
+
+  const asked: string[] = [];
+  const active = new Set(MANY.map((e) => `${e.jail} ${e.address}`));
+  const stillHeld = (removed: readonly EntryKey[]): boolean => {
+    asked.push(...removed.map((e) => `${e.jail} ${e.address}`));
+    return removed.some((e) => active.has(`${e.jail} ${e.address}`));
+  };
+  it('a removal it names of no active ban (the daemon\'s own lift or expiry) costs no count; of an active ban, it does', withFollowedNftables(stillHeld, async (f) => {
+    // Once `nft monitor` listens: an element of no active ban came and went.
+    await untilHeard(f, () => asked.length > 0);
+    assert.deepEqual([...new Set(asked)], ['sshd 203.0.113.1'], 'the removal was named');
+    assert.equal(f.counts(), 0, 'and cost no count');
+    const stale = await removeBanned(f);
+    assert.equal(f.counts(), 1, 'the removal of an active ban\'s element made it count');
+    assert.match(stale[0]?.why ?? '', /addr4-sshd holds 10499 entries, 10500 expected/);
+  }));
 });

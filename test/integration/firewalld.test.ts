@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { systemExec } from '../../src/backends/exec.js';
 import { createFirewalldBackend } from '../../src/backends/firewalld.js';
@@ -39,6 +39,11 @@ describe('firewalld backend in a private firewalld', () => {
   const lines = (text: string): string[] => text.split('\n').map((l) => l.trim()).filter((l) => l !== '').sort();
   const nftSet = (name: string): string => fw.netns.run(['nft', 'list', 'set', 'inet', 'firewalld', name]);
   const firewalldLog = (): string => readFileSync(join(fw.dir, 'firewalld.log'), 'utf8');
+  /** Writes a file of firewalld's permanent configuration (its copy of /etc/firewalld), read at the next reload. */
+  const writePermanent = (path: string, xml: string): void => {
+    mkdirSync(dirname(join(fw.dir, 'etc', path)), { recursive: true });
+    writeFileSync(join(fw.dir, 'etc', path), `<?xml version="1.0" encoding="utf-8"?>\n${xml}\n`);
+  };
 
   /** One pass of the real reconciler; no entry may fail. */
   async function reconcile(desired: readonly Entry[]): Promise<{ added: number; removed: number; unchanged: number }> {
@@ -212,16 +217,13 @@ describe('firewalld backend in a private firewalld', () => {
 
   it('moves the ipsets an earlier f2b-store named f2b-<jail>, f2b-<jail>-6 to the new names, bans kept, and leaves fail2ban\'s f2b-<jail>', async () => {
     await backend.flush();
-    const legacy = ['rule family="ipv4" source ipset="f2b-sshd" port port="22" protocol="tcp" reject', 'rule family="ipv6" source ipset="f2b-sshd-6" drop'];
-    cmd('--permanent', '--new-ipset=f2b-sshd', '--type=hash:net', '--option=family=inet');
-    cmd('--permanent', '--ipset=f2b-sshd', `--add-entry=${ATTACKER}`);
-    cmd('--permanent', '--new-ipset=f2b-sshd-6', '--type=hash:net', '--option=family=inet6');
-    cmd('--permanent', '--ipset=f2b-sshd-6', '--add-entry=2001:db8::7');
-    cmd('--permanent', '--new-ipset=f2b-web', '--type=hash:ip');
-    cmd('--permanent', '--ipset=f2b-web', '--add-entry=198.51.100.78');
-    cmd('--permanent', '--new-policy=f2b-store');
-    for (const option of ['--set-priority=-32000', '--add-ingress-zone=ANY', '--add-egress-zone=HOST']) cmd('--permanent', '--policy=f2b-store', option);
-    cmd('--permanent', '--policy=f2b-store', ...legacy.map((r) => `--add-rich-rule=${r}`));
+    // The permanent configuration an earlier f2b-store (and fail2ban) left, as files firewalld reads at its reload.
+    writePermanent('ipsets/f2b-sshd.xml', `<ipset type="hash:net"><option name="family" value="inet"/><entry>${ATTACKER}</entry></ipset>`);
+    writePermanent('ipsets/f2b-sshd-6.xml', '<ipset type="hash:net"><option name="family" value="inet6"/><entry>2001:db8::7</entry></ipset>');
+    writePermanent('ipsets/f2b-web.xml', '<ipset type="hash:ip"><entry>198.51.100.78</entry></ipset>');
+    writePermanent('policies/f2b-store.xml', ['<policy priority="-32000" target="CONTINUE"><ingress-zone name="ANY"/><egress-zone name="HOST"/>',
+      '<rule family="ipv4"><source ipset="f2b-sshd"/><port port="22" protocol="tcp"/><reject/></rule>',
+      '<rule family="ipv6"><source ipset="f2b-sshd-6"/><drop/></rule></policy>'].join(''));
     cmd('--reload');
     assert.equal(probe(), 'ECONNREFUSED', 'banned by the old ipset');
 

@@ -88,7 +88,8 @@ describe('a fleet of three daemons on one PostgreSQL', () => {
 
   it('PostgreSQL stopped for 30 s while A bans 1,000 addresses and B unbans some: every host converges, nothing lost, nothing doubled', async () => {
     const shared = Array.from({ length: 10 }, (_, i) => `203.0.113.${100 + i}`);
-    assert.equal(hosts.b.cli('ban', ...shared, '--for', '1h').code, 0);
+    const sharedBan = hosts.b.cli('ban', ...shared, '--for', '1h');
+    assert.equal(sharedBan.code, 0, sharedBan.stderr);
     await Promise.all([hosts.a, hosts.c].map((host) => waitFor('B\'s bans everywhere', () => shared.every((address) => host.inTable(address)), 10_000)));
     cluster.stop();
     const many = Array.from({ length: 1000 }, (_, i) => `2001:db8::${(i + 1).toString(16)}`);

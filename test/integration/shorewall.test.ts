@@ -3,25 +3,32 @@
  * the test's own (see startPrivateShorewall): its dynamic blacklist, read back with `show dynamic`.
  */
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { parseShorewallDynamic, systemExec, type Exec } from '../../src/backends/index.js';
 import { createShorewallBackend } from '../../src/backends/shorewall.js';
 import type { Backend, Command } from '../../src/backends/types.js';
 import { nowSeconds, parseAddress } from '../../src/core/index.js';
 import { entry, keys, reconcilePass, sshd } from '../helpers/backend.js';
-import { startPrivateShorewall } from '../helpers/shorewall.js';
+import { startPrivateShorewall, type PrivateShorewall } from '../helpers/shorewall.js';
 import type { Netns } from '../helpers/netns.js';
 import { backendContract, watchedExec } from './backend-contract.js';
 
+/**
+ * One started shorewall and shorewall6 for the whole file (each start compiles both): the tests
+ * that change its state put back what the next one needs, and the one that stops it runs last.
+ */
+let started: PrivateShorewall | undefined;
+function sharedShorewall(): PrivateShorewall {
+  started ??= startPrivateShorewall();
+  assert.match(started.netns.name, /^f2bt-/);
+  return started;
+}
+after(() => started?.close());
+
 function withShorewall(fn: (ns: Netns, backend: Backend) => Promise<void>): () => Promise<void> {
   return async () => {
-    const shorewall = startPrivateShorewall();
-    try {
-      assert.match(shorewall.netns.name, /^f2bt-/);
-      await fn(shorewall.netns, createShorewallBackend({ exec: systemExec(shorewall.netns.name) }));
-    } finally {
-      shorewall.close();
-    }
+    const { netns } = sharedShorewall();
+    await fn(netns, createShorewallBackend({ exec: systemExec(netns.name) }));
   };
 }
 
@@ -67,11 +74,6 @@ describe('shorewall backend', () => {
     assert.deepEqual(await backend.list(), []);
     assert.match(dynamic(ns), /-A dynamic -s 203\.0\.113\.200\/32 -j reject/);
   }));
-
-  it('a stopped shorewall is an error naming what to do, and nothing is reported as held', withShorewall(async (ns, backend) => {
-    ns.run(['shorewall', 'stop']);
-    await assert.rejects(backend.list(), /shorewall: cannot read its dynamic blacklist \(is it started, with DYNAMIC_BLACKLIST=Yes\?\)/);
-  }));
 });
 
 /** The DROP rules of the dynamic chains, as `keys()` gives them (jail `*`: the blacklist has none). */
@@ -91,9 +93,7 @@ backendContract({
   name: 'shorewall',
   refusal: { held: [], refused: entry('sshd', REFUSED), error: new RegExp(`^shorewall: did not drop ${REFUSED.replace(/\./g, '\\.')} `) },
   async open() {
-    const shorewall = startPrivateShorewall();
-    const { netns: ns } = shorewall;
-    assert.match(ns.name, /^f2bt-/);
+    const { netns: ns } = sharedShorewall();
     const { exec, watch } = watchedExec(refusing(systemExec(ns.name)), (c) => c.argv[1] === 'show');
     const foreign = (): string => dynamic(ns).split('\n').filter((l) => l.startsWith('-A') && !l.endsWith('-j DROP')).join('\n');
     return {
@@ -112,9 +112,15 @@ backendContract({
           },
         };
       },
-      async close() {
-        shorewall.close();
-      },
+      async close() {},
     };
   },
+});
+
+// Last: it stops the shared shorewall.
+describe('shorewall backend, stopped', () => {
+  it('a stopped shorewall is an error naming what to do, and nothing is reported as held', withShorewall(async (ns, backend) => {
+    ns.run(['shorewall', 'stop']);
+    await assert.rejects(backend.list(), /shorewall: cannot read its dynamic blacklist \(is it started, with DYNAMIC_BLACKLIST=Yes\?\)/);
+  }));
 });
