@@ -124,10 +124,11 @@ export function sshdDaemon(jailExtra = '', options: SshdDaemonOptions = {}): Ssh
     async start() {
       const daemon = startDaemon(args, options.env);
       setup.daemon = daemon;
+      // Room for start-up on a loaded 2-core machine (three daemons starting at once took > 15 s at load 20).
       await waitFor('the daemon following its log', () => {
         if (daemon.child.exitCode !== null) throw new Error(`the daemon exited (${daemon.child.exitCode}):\n${daemon.log()}`);
         return /watching \d+ log files/.test(daemon.log());
-      }, 15_000);
+      }, 45_000);
       return daemon;
     },
     async stop() {
