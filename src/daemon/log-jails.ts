@@ -333,12 +333,13 @@ export class LogJails {
     this.lastCommitMs = monotonicMs() - this.lastCommitAt;
     if (decisions.length === 0) return;
     for (const ban of results?.map((r) => r.ban) ?? decisions) this.banned.note(ban, now);
-    const changed = results === undefined
+    const written = results === undefined
       ? writer.held(now).filter((ban) => decisions.some((d) => d.jail === ban.jail && d.address === ban.address))
-      : results.filter((r) => r.change !== 'kept').map((r) => r.ban);
+      : results.map((r) => r.ban);
+    const changed = results === undefined ? written : results.filter((r) => r.change !== 'kept').map((r) => r.ban);
     this.report(changed, decisions, results === undefined);
     if (changed.length === 0) return;
-    const { before, after } = banBatchChange(this.touching, batch, now);
+    const { before, after } = banBatchChange(this.touching, batch, written, now);
     const reports = await applyChange(before, after, this.options.backends, now, {
       rules: this.options.rules, floor: this.options.floor(), known: () => knownBans(this.options.store, now),
     }, () => this.active(now));

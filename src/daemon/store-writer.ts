@@ -59,10 +59,17 @@ export class StoreWriter {
    * when held.
    */
   commit(batch: LogBatchCommit): BanResult[] | undefined {
-    for (const ban of batch.bans) this.holdBan(ban);
-    for (const counter of batch.counters) this.counters.set(key(counter.jail, counter.address), counter);
-    for (const position of batch.positions) this.positions.set(position.path, position);
-    for (const cursor of batch.cursors ?? []) this.cursors.set(cursor.source, cursor);
+    // Nothing held (writes work): the batch goes as it is, and is held only if it cannot be written.
+    if (this.failure === undefined && !this.holding()) {
+      try {
+        return this.options.store.commitLogBatch(batch, this.now());
+      } catch (error) {
+        this.hold(batch);
+        this.failed(error);
+        return undefined;
+      }
+    }
+    this.hold(batch);
     if (this.failure !== undefined) return undefined;
     return this.write();
   }
@@ -119,6 +126,13 @@ export class StoreWriter {
     this.options.log(`stopping with ${this.describeHeld()} not written to the database: the log lines that caused them are read again at the next start`);
   }
 
+  private hold(batch: LogBatchCommit): void {
+    for (const ban of batch.bans) this.holdBan(ban);
+    for (const counter of batch.counters) this.counters.set(key(counter.jail, counter.address), counter);
+    for (const position of batch.positions) this.positions.set(position.path, position);
+    for (const cursor of batch.cursors ?? []) this.cursors.set(cursor.source, cursor);
+  }
+
   private holdBan(ban: DecidedBan): void {
     const k = key(ban.jail, ban.address);
     const held = this.bans.get(k);
@@ -162,6 +176,10 @@ export class StoreWriter {
     if (this.closed) return;
     this.retryTimer = setTimeout(() => this.write(), this.retryMs);
     this.retryMs = Math.min(this.retryMs * 2, LAST_RETRY_MS);
+  }
+
+  private holding(): boolean {
+    return this.bans.size + this.counters.size + this.positions.size + this.cursors.size > 0;
   }
 
   private describeHeld(): string {

@@ -22,6 +22,8 @@ export const MAX_MATCH_CHARS = 2048;
 interface Entry {
   times: number[];
   matches: string[];
+  /** When it last failed, in the order of record and load calls: what eviction goes by. */
+  touched: number;
 }
 
 function keepLine(line: string): string {
@@ -34,8 +36,15 @@ function keepLine(line: string): string {
  * addresses changed, so only those are written back to the store.
  */
 export class FailureWindows {
-  /** In order of last failure, least recent first: eviction takes from the front. */
-  private readonly entries = new Map<string, Entry>();
+  /**
+   * While `ordered`, in order of last failure, least recent first: eviction takes from the front.
+   * Below the cap, moving an entry to the back on every failure (a delete and a set, a tenth of a
+   * burst's counting) buys nothing: entries stay where they were put, and are put in order by
+   * `touched` the first time order counts (see ordered).
+   */
+  private entries = new Map<string, Entry>();
+  private ordered = true;
+  private touches = 0;
   private readonly changed = new Set<string>();
 
   constructor(private readonly limits: WindowLimits) {}
@@ -50,8 +59,9 @@ export class FailureWindows {
    */
   record(address: string, time: number, lines: readonly string[]): AddressFailures | undefined {
     const { maxretry, findtime, maxmatches } = this.limits;
-    const entry = this.entries.get(address) ?? { times: [], matches: [] };
-    this.entries.delete(address);
+    const known = this.entries.get(address);
+    const entry = known ?? { times: [], matches: [], touched: 0 };
+    entry.touched = this.touches++;
     this.changed.add(address);
     const times = entry.times;
     let at = times.length;
@@ -66,9 +76,11 @@ export class FailureWindows {
       for (const line of lines) entry.matches.push(keepLine(line));
       if (entry.matches.length > maxmatches) entry.matches.splice(0, entry.matches.length - maxmatches);
     }
-    if (times.length >= maxretry) return entry;
-    this.entries.set(address, entry);
-    this.evict();
+    if (times.length >= maxretry) {
+      if (known) this.entries.delete(address);
+      return entry;
+    }
+    this.put(address, entry, known !== undefined);
     return undefined;
   }
 
@@ -102,9 +114,7 @@ export class FailureWindows {
     const { maxretry, maxmatches } = this.limits;
     const times = [...failures.times].sort((a, b) => a - b).slice(-maxretry);
     const matches = maxmatches > 0 ? failures.matches.slice(-maxmatches).map(keepLine) : [];
-    this.entries.delete(address);
-    this.entries.set(address, { times, matches });
-    this.evict();
+    this.put(address, { times, matches, touched: this.touches++ }, this.entries.has(address));
   }
 
   /** Marks an address as changed without tracking it: its stored copy is stale and must go. */
@@ -114,7 +124,7 @@ export class FailureWindows {
 
   /** Every tracked address with its failures, least recent first. */
   *all(): IterableIterator<[string, AddressFailures]> {
-    yield* this.entries;
+    yield* this.inOrder();
   }
 
   /** The addresses changed since the last call, each with its failures, or undefined when no longer tracked. */
@@ -125,10 +135,29 @@ export class FailureWindows {
     return out;
   }
 
+  /** Tracks `entry` as the most recent failure; `known`: the address is tracked already. */
+  private put(address: string, entry: Entry, known: boolean): void {
+    if (known && this.ordered) this.entries.delete(address);
+    this.entries.set(address, entry);
+    if (!known) this.evict();
+  }
+
+  /** The entries in order of last failure: put in that order once, kept in it while at the cap. */
+  private inOrder(): Map<string, Entry> {
+    if (!this.ordered) {
+      this.entries = new Map([...this.entries].sort(([, a], [, b]) => a.touched - b.touched));
+      this.ordered = true;
+    }
+    return this.entries;
+  }
+
   private evict(): void {
     // Checked before iterating: finding the first key walks past every slot deleted since the Map last compacted.
-    if (this.entries.size <= this.limits.maxTracked) return;
-    for (const key of this.entries.keys()) {
+    if (this.entries.size <= this.limits.maxTracked) {
+      if (this.ordered && this.entries.size < this.limits.maxTracked / 2) this.ordered = false;
+      return;
+    }
+    for (const key of this.inOrder().keys()) {
       if (this.entries.size <= this.limits.maxTracked) return;
       this.entries.delete(key);
       this.changed.add(key);

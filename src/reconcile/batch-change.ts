@@ -1,4 +1,4 @@
-import type { Ban } from '../core/index.js';
+import { tryParseAddress, type Ban } from '../core/index.js';
 import type { ReconcileStore } from './store-slice.js';
 
 /** Which ban: its address and jail. */
@@ -36,14 +36,19 @@ export function beginBanBatch<D extends BanKey>(store: Touching, decisions: read
 }
 
 /**
- * The change the batch's fresh bans made once written, as applyChange takes it: what blocked
- * their addresses before the batch, and what blocks them now.
+ * The change the batch's fresh bans made once written (`written`: the bans the write left in force
+ * for them), as applyChange takes it: what blocked their addresses before the batch, and what
+ * blocks them now. The write changed only its own (jail, address) bans, so what blocks an address
+ * now is what blocked it before with its own bans put in: no second read of the store, unless a
+ * written ban is a network (it may block other addresses of the batch).
  */
-export function banBatchChange(store: Touching, batch: BanBatch<BanKey>, now: number): { before: Ban[]; after: Ban[] } {
+export function banBatchChange(store: Touching, batch: BanBatch<BanKey>, written: readonly Ban[], now: number): { before: Ban[]; after: Ban[] } {
   const addresses = [...new Set(batch.fresh.map((d) => d.address))];
-  const after = store.activeTouchingAll(addresses, now);
-  return {
-    before: addresses.flatMap((address) => batch.before.get(address) ?? []),
-    after: addresses.flatMap((address) => after.get(address) ?? []),
-  };
+  const before = addresses.flatMap((address) => batch.before.get(address) ?? []);
+  if (written.some((ban) => tryParseAddress(ban.address)?.isNetwork !== false)) {
+    const after = store.activeTouchingAll(addresses, now);
+    return { before, after: addresses.flatMap((address) => after.get(address) ?? []) };
+  }
+  const replaced = new Set(written.map((ban) => `${ban.jail} ${ban.address}`));
+  return { before, after: [...before.filter((ban) => !replaced.has(`${ban.jail} ${ban.address}`)), ...written] };
 }

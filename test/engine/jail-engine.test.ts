@@ -228,6 +228,21 @@ describe('JailEngine: memory', () => {
     assert.deepEqual(await fail(address(0), clock.at), []);
   });
 
+  it('forgets the address that failed least recently, not the one tracked first', async () => {
+    const { fail, clock } = setup({ maxTracked: 3 });
+    for (const a of ['203.0.113.1', '203.0.113.2', '203.0.113.3', '203.0.113.1', '203.0.113.4']) await fail(a, clock.at);
+    // .1 failed again after .2 and .3: .2 is the one forgotten when .4 comes.
+    assert.equal((await fail('203.0.113.1', clock.at)).length, 1);
+    await fail('203.0.113.2', clock.at);
+    assert.deepEqual(await fail('203.0.113.2', clock.at), []);
+    // At the cap the order follows each failure: .3, tracked before .4, failed again since, so .4 goes when .5 comes.
+    await fail('203.0.113.3', clock.at);
+    await fail('203.0.113.5', clock.at);
+    assert.equal((await fail('203.0.113.3', clock.at)).length, 1);
+    await fail('203.0.113.4', clock.at);
+    assert.deepEqual(await fail('203.0.113.4', clock.at), []);
+  });
+
   it('stays within the default cap, at about 1 KiB per tracked address', async () => {
     setFlagsFromString('--expose-gc');
     const gc = runInNewContext('gc') as () => void;

@@ -31,11 +31,19 @@ describe('a batch of bans, before and after', () => {
     store().ban(request('203.0.113.8', 'sshd'), T0);
     store().ban(request('198.51.100.0/24', 'recidive'), T0);
     const batch = beginBanBatch(store(), [request('203.0.113.7', 'nginx'), request('203.0.113.8', 'sshd'), request('198.51.100.9')], T0);
-    for (const decision of batch.fresh) store().ban(decision, T0);
-    const { before, after } = banBatchChange(store(), batch, T0);
+    const written = batch.fresh.map((decision) => store().ban(decision, T0).ban);
+    const { before, after } = banBatchChange(store(), batch, written, T0);
     // 203.0.113.8 was banned in its jail already: not part of the change.
     assert.deepEqual(keys(before), ['recidive 198.51.100.0/24', 'sshd 203.0.113.7']);
     assert.deepEqual(keys(after), ['nginx 203.0.113.7', 'recidive 198.51.100.0/24', 'sshd 198.51.100.9', 'sshd 203.0.113.7']);
+  });
+
+  it('reads the store again when a written ban is a network, which blocks other addresses of the batch too', () => {
+    const batch = beginBanBatch(store(), [request('198.51.100.0/24', 'recidive'), request('198.51.100.9')], T0);
+    const written = batch.fresh.map((decision) => store().ban(decision, T0).ban);
+    const { before, after } = banBatchChange(store(), batch, written, T0);
+    assert.deepEqual(before, []);
+    assert.deepEqual(keys(after), ['recidive 198.51.100.0/24', 'recidive 198.51.100.0/24', 'sshd 198.51.100.9']);
   });
 
   it('reads what the store slice it is given holds: the daemon adds bans held until the store takes them', () => {
@@ -52,6 +60,6 @@ describe('a batch of bans, before and after', () => {
   it('is empty for an empty batch', () => {
     const batch = beginBanBatch(store(), [], T0);
     assert.deepEqual(batch, { fresh: [], inForce: [], before: new Map() });
-    assert.deepEqual(banBatchChange(store(), batch, T0), { before: [], after: [] });
+    assert.deepEqual(banBatchChange(store(), batch, [], T0), { before: [], after: [] });
   });
 });
