@@ -252,9 +252,11 @@ export class LogFilter {
 
   /**
    * Reads one line. `time` is given when the source already knows it (the journal): the line
-   * then carries no date to look for.
+   * then carries no date to look for. `terminated`, when given, is `line + '\n'` as a slice of
+   * the text the line was read from: the text searched (the line without its date, and a `\n`)
+   * is then a slice of it, where a concatenation would be copied again by every RegExp run.
    */
-  processLine(line: string, time?: number): LineResult {
+  processLine(line: string, time?: number, terminated?: string): LineResult {
     let tuple: TupleLine;
     let date: number | undefined;
     let dateTemplate: string | undefined;
@@ -292,10 +294,13 @@ export class LogFilter {
         }
       }
     }
-    return this.findFailures(tuple, date, now, dateTemplate);
+    // The line's rest is always a suffix of the line: with nothing before the date, `rest + '\n'` ends `terminated`.
+    const text = terminated !== undefined && tuple[0] === '' ? terminated.slice(line.length - tuple[2].length) : undefined;
+    return this.findFailures(tuple, date, now, dateTemplate, text);
   }
 
-  private findFailures(tuple: TupleLine, date: number | undefined, now: number, dateTemplate: string | undefined): LineResult {
+  /** `text`, when given, is the tuple's text as fail2ban searches it (bufferText of the tuple alone). */
+  private findFailures(tuple: TupleLine, date: number | undefined, now: number, dateTemplate: string | undefined, text: string | undefined): LineResult {
     // Most lines match nothing: they share empty arrays instead of allocating their own.
     let failures: Failure[] = NONE;
     let hits: number[] = NONE;
@@ -309,7 +314,7 @@ export class LogFilter {
     } else {
       orgBuffer = this.buffer = [tuple];
     }
-    let buf: string | undefined = bufferText(orgBuffer);
+    let buf: string | undefined = this.maxlines > 1 || text === undefined ? bufferText(orgBuffer) : text;
 
     // fail2ban looks at ignoreregex first only when there are clearly fewer of them than failregexes.
     if (this.ignoreregex.length > 0 && this.ignoreregex.length < this.failregex.length - 2) {

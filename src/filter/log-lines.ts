@@ -1,5 +1,6 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { StringDecoder } from 'node:string_decoder';
+import type { TerminatedLines } from './filter-run.js';
 
 const CHUNK_BYTES = 1 << 16;
 
@@ -9,7 +10,22 @@ const CHUNK_BYTES = 1 << 16;
  * synchronously: a file read as it stands gains nothing from waiting on the thread pool for each
  * chunk, and on a busy machine that wait was a tenth of test-filter's time.
  */
-export function* logLineBatches(path: string): Generator<string[]> {
+export function logLineBatches(path: string): Generator<string[]> {
+  return lineBatches(path, false);
+}
+
+/**
+ * The same lines, each followed by one `\n` that is not part of it (`line + '\n'`, see
+ * LogFilter.processLine): a slice of the text read, not a copy, except after a dropped `\r`.
+ */
+export function* terminatedLineBatches(path: string): Generator<TerminatedLines> {
+  for (const terminated of lineBatches(path, true)) yield { terminated };
+}
+
+function* lineBatches(path: string, terminated: boolean): Generator<string[]> {
+  const newline = terminated ? '\n' : '';
+  // The end of a line's slice: its `\n` too when kept.
+  const keep = terminated ? 1 : 0;
   const fd = openSync(path, 'r');
   try {
     const buffer = Buffer.allocUnsafe(CHUNK_BYTES);
@@ -23,10 +39,10 @@ export function* logLineBatches(path: string): Generator<string[]> {
         rest += text;
         continue;
       }
-      const batch = [withoutCr(rest + text.slice(0, end))];
+      const batch = [withoutCr(rest + text.slice(0, end)) + newline];
       let start = end + 1;
       for (end = text.indexOf('\n', start); end !== -1; end = text.indexOf('\n', start)) {
-        batch.push(text.charCodeAt(end - 1) === 13 ? text.slice(start, end - 1) : text.slice(start, end));
+        batch.push(text.charCodeAt(end - 1) === 13 ? text.slice(start, end - 1) + newline : text.slice(start, end + keep));
         start = end + 1;
       }
       rest = text.slice(start);
@@ -34,7 +50,7 @@ export function* logLineBatches(path: string): Generator<string[]> {
     }
     // Bytes of a character cut off by the end of the file read as one replacement character.
     rest += decoder.end();
-    if (rest !== '') yield [withoutCr(rest)];
+    if (rest !== '') yield [withoutCr(rest) + newline];
   } finally {
     closeSync(fd);
   }

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { logLineBatches } from '../../src/filter/index.js';
+import { logLineBatches, terminatedLineBatches } from '../../src/filter/index.js';
 
 const CHUNK = 1 << 16;
 
@@ -31,6 +31,7 @@ describe('log lines', () => {
       const lines = [...logLineBatches(path)].flat();
       assert.deepEqual(lines, expected(path));
       assert.equal(lines.length, 7);
+      assert.deepEqual([...terminatedLineBatches(path)].flatMap((batch) => batch.terminated), expected(path).map((line) => `${line}\n`));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
