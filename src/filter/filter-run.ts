@@ -27,6 +27,8 @@ export interface TimedLines {
 /** Lines of a file each followed by its `\n`, which is not part of the line (terminatedLineBatches). */
 export interface TerminatedLines {
   readonly terminated: readonly string[];
+  /** Every line holds only ASCII characters. */
+  readonly ascii: boolean;
 }
 
 export type LineBatch = readonly string[] | TimedLines | TerminatedLines;
@@ -51,12 +53,13 @@ export async function runFilter(
   for await (const batch of batches) {
     const times = isTimed(batch) ? batch.times : undefined;
     const terminated = !isPlain(batch) && !isTimed(batch);
+    const ascii = terminated && batch.ascii;
     const lines = isPlain(batch) ? batch : isTimed(batch) ? batch.lines : batch.terminated;
     for (let i = 0; i < lines.length; i++) {
       const text = lines[i] as string;
       const line = terminated ? text.slice(0, -1) : text;
       count++;
-      const result = filter.processLine(line, times?.[i], terminated ? text : undefined);
+      const result = filter.processLine(line, times?.[i], terminated ? text : undefined, ascii);
       for (const index of result.hits) failregexHits[index] = (failregexHits[index] ?? 0) + 1;
       if (result.ignoredBy !== undefined) ignoreregexHits[result.ignoredBy] = (ignoreregexHits[result.ignoredBy] ?? 0) + 1;
       let outcome: LineOutcome = 'missed';
