@@ -43,8 +43,11 @@ export interface FailRegex {
    * `\n` (fail2ban always searches `line + "\n"`; `$` matches before that final newline).
    */
   match(buf: string): FailCaptures | undefined;
-  /** Like `match`, with the span of the match in `buf` (to tell which buffered lines it covered). */
-  search(buf: string): FailRegexMatch | undefined;
+  /**
+   * Like `match`, with the span of the match in `buf` (to tell which buffered lines it covered).
+   * `ascii`: `buf` holds only ASCII characters (a cheaper RegExp then runs).
+   */
+  search(buf: string, ascii?: boolean): FailRegexMatch | undefined;
   /** Whether `match` would succeed, without building the captures. */
   test(buf: string): boolean;
 }
@@ -73,8 +76,8 @@ export function compileFailRegex(text: string, options: FailRegexOptions): FailR
     throw new InputError(`no failure-id group (<HOST>, <ADDR>, <F-ID>, <F-MLFID>, …) in failregex '${text}'`);
   }
   const alternates = alternateNames(groupNames, text);
-  function search(buf: string): FailRegexMatch | undefined {
-    const found = compiled.search(buf);
+  function search(buf: string, ascii = false): FailRegexMatch | undefined {
+    const found = compiled.search(buf, ascii);
     if (found === undefined) return undefined;
     const { groups } = found;
     for (const [alternate, name] of alternates) {

@@ -1,11 +1,11 @@
-import { lookup } from 'node:dns/promises';
 import { tryParseAddress } from '../core/index.js';
 import type { FailureHost } from './fail-regex.js';
 import type { UseDns } from './fail-tags.js';
 
 export type Lookup = (name: string) => Promise<readonly string[]>;
 
-const systemLookup: Lookup = async (name) => (await lookup(name, { all: true })).map((a) => a.address);
+// Loaded on the first name looked up: loading the resolver reads its configuration, which a run that meets no name never needs.
+const systemLookup: Lookup = async (name) => (await (await import('node:dns/promises')).lookup(name, { all: true })).map((a) => a.address);
 
 /**
  * The addresses a failure's host stands for, canonical, as fail2ban's `usedns` decides: an

@@ -24,15 +24,25 @@ export interface TimedLines {
   readonly times: readonly number[];
 }
 
-const isTimed = (batch: readonly string[] | TimedLines): batch is TimedLines => !Array.isArray(batch);
+/** Lines of a file each followed by its `\n`, which is not part of the line (terminatedLineBatches). */
+export interface TerminatedLines {
+  readonly terminated: readonly string[];
+  /** Every line holds only ASCII characters. */
+  readonly ascii: boolean;
+}
+
+export type LineBatch = readonly string[] | TimedLines | TerminatedLines;
+
+const isPlain = (batch: LineBatch): batch is readonly string[] => Array.isArray(batch);
+const isTimed = (batch: LineBatch): batch is TimedLines => !isPlain(batch) && 'times' in batch;
 
 /**
- * Runs `filter` over batches of lines (of a file, or with their times), calling `each` for every
+ * Runs `filter` over batches of lines (of a file, alone or each with its `\n`, or with their times), calling `each` for every
  * line with its number (from 1), its outcome and the failures it completed, and returns the counts.
  */
 export async function runFilter(
   filter: LogFilter,
-  batches: AsyncIterable<readonly string[] | TimedLines> | Iterable<readonly string[] | TimedLines>,
+  batches: AsyncIterable<LineBatch> | Iterable<LineBatch>,
   each: (lineno: number, line: string, outcome: LineOutcome, failures: readonly Failure[]) => void = () => undefined,
 ): Promise<FilterRun> {
   const failregexHits = filter.definition.failregex.map(() => 0);
@@ -40,21 +50,28 @@ export async function runFilter(
   let count = 0;
   let matched = 0;
   let ignored = 0;
-  for await (const batch of batches) for (let i = 0, lines = isTimed(batch) ? batch.lines : batch; i < lines.length; i++) {
-    const line = lines[i] as string;
-    count++;
-    const result = filter.processLine(line, isTimed(batch) ? batch.times[i] : undefined);
-    for (const index of result.hits) failregexHits[index] = (failregexHits[index] ?? 0) + 1;
-    if (result.ignoredBy !== undefined) ignoreregexHits[result.ignoredBy] = (ignoreregexHits[result.ignoredBy] ?? 0) + 1;
-    let outcome: LineOutcome = 'missed';
-    if (result.ignoredBy !== undefined || result.nofail) {
-      outcome = 'ignored';
-      ignored++;
-    } else if (result.failures.length > 0) {
-      outcome = 'matched';
-      matched++;
+  for await (const batch of batches) {
+    const times = isTimed(batch) ? batch.times : undefined;
+    const terminated = !isPlain(batch) && !isTimed(batch);
+    const ascii = terminated && batch.ascii;
+    const lines = isPlain(batch) ? batch : isTimed(batch) ? batch.lines : batch.terminated;
+    for (let i = 0; i < lines.length; i++) {
+      const text = lines[i] as string;
+      const line = terminated ? text.slice(0, -1) : text;
+      count++;
+      const result = filter.processLine(line, times?.[i], terminated ? text : undefined, ascii);
+      for (const index of result.hits) failregexHits[index] = (failregexHits[index] ?? 0) + 1;
+      if (result.ignoredBy !== undefined) ignoreregexHits[result.ignoredBy] = (ignoreregexHits[result.ignoredBy] ?? 0) + 1;
+      let outcome: LineOutcome = 'missed';
+      if (result.ignoredBy !== undefined || result.nofail) {
+        outcome = 'ignored';
+        ignored++;
+      } else if (result.failures.length > 0) {
+        outcome = 'matched';
+        matched++;
+      }
+      each(count, line, outcome, result.failures);
     }
-    each(count, line, outcome, result.failures);
   }
   return {
     lines: count, matched, ignored, missed: count - matched - ignored,

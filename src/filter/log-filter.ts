@@ -252,9 +252,12 @@ export class LogFilter {
 
   /**
    * Reads one line. `time` is given when the source already knows it (the journal): the line
-   * then carries no date to look for.
+   * then carries no date to look for. `terminated`, when given, is `line + '\n'` as a slice of
+   * the text the line was read from: the text searched (the line without its date, and a `\n`)
+   * is then a slice of it, where a concatenation would be copied again by every RegExp run.
+   * `ascii`: the line holds only ASCII characters, so cheaper RegExps may search it.
    */
-  processLine(line: string, time?: number): LineResult {
+  processLine(line: string, time?: number, terminated?: string, ascii = false): LineResult {
     let tuple: TupleLine;
     let date: number | undefined;
     let dateTemplate: string | undefined;
@@ -292,10 +295,18 @@ export class LogFilter {
         }
       }
     }
-    return this.findFailures(tuple, date, now, dateTemplate);
+    // The line's rest is always a suffix of the line: with nothing before the date, `rest + '\n'` ends `terminated`.
+    const text = terminated !== undefined && tuple[0] === '' ? terminated.slice(line.length - tuple[2].length) : undefined;
+    return this.findFailures(tuple, date, now, dateTemplate, text, ascii);
   }
 
-  private findFailures(tuple: TupleLine, date: number | undefined, now: number, dateTemplate: string | undefined): LineResult {
+  /**
+   * `text`, when given, is the tuple's text as fail2ban searches it (bufferText of the tuple
+   * alone); `asciiLine`: the tuple's line holds only ASCII characters.
+   */
+  private findFailures(
+    tuple: TupleLine, date: number | undefined, now: number, dateTemplate: string | undefined, text: string | undefined, asciiLine: boolean,
+  ): LineResult {
     // Most lines match nothing: they share empty arrays instead of allocating their own.
     let failures: Failure[] = NONE;
     let hits: number[] = NONE;
@@ -309,18 +320,20 @@ export class LogFilter {
     } else {
       orgBuffer = this.buffer = [tuple];
     }
-    let buf: string | undefined = bufferText(orgBuffer);
+    let buf: string | undefined = this.maxlines > 1 || text === undefined ? bufferText(orgBuffer) : text;
+    // With one line buffered, every text searched below is cut from this line.
+    const ascii = asciiLine && this.maxlines === 1;
 
     // fail2ban looks at ignoreregex first only when there are clearly fewer of them than failregexes.
     if (this.ignoreregex.length > 0 && this.ignoreregex.length < this.failregex.length - 2) {
-      const ignoredBy = this.ignoredBy(buf, checkAll);
+      const ignoredBy = this.ignoredBy(buf, checkAll, ascii);
       if (ignoredBy !== undefined) return { failures, hits, nofail, ignoredBy, dateTemplate };
     }
 
     // The prefregex's groups but `content`, which the failregexes search instead.
     let preGroups: FailCaptures = {};
     if (this.prefregex) {
-      const pre = this.prefregex.search(buf);
+      const pre = this.prefregex.search(buf, ascii);
       if (!pre) return this.nothing(dateTemplate);
       preGroups = pre.captures;
       const content = preGroups.content;
@@ -343,13 +356,13 @@ export class LogFilter {
       index = next[index] as number;
       const regex = this.failregex[index];
       if (!regex) break;
-      const match = regex.search(buf);
+      const match = regex.search(buf, ascii);
       if (!match) continue;
       if (hits === NONE) hits = [];
       hits.push(index);
       const lines = splitByMatch(buf, match, orgBuffer);
       if (this.ignoreregex.length > 0) {
-        const hit = this.ignoredBy(this.maxlines > 1 ? bufferText(lines.matched) : buf, checkAll, lines.unmatched);
+        const hit = this.ignoredBy(this.maxlines > 1 ? bufferText(lines.matched) : buf, checkAll, ascii, lines.unmatched);
         if (hit !== undefined) {
           ignoredBy = hit;
           buf = undefined;
@@ -421,10 +434,10 @@ export class LogFilter {
   }
 
   /** Index of the (last, with checkAll) ignoreregex matching `buf`; a match also drops the failregex's lines from the buffer. */
-  private ignoredBy(buf: string, checkAll: boolean, unmatched?: TupleLine[]): number | undefined {
+  private ignoredBy(buf: string, checkAll: boolean, ascii: boolean, unmatched?: TupleLine[]): number | undefined {
     let found: number | undefined;
     for (let index = 0; index < this.ignoreregex.length; index++) {
-      if (!this.ignoreregex[index]?.search(buf)) continue;
+      if (!this.ignoreregex[index]?.search(buf, ascii)) continue;
       found = index;
       if ((!checkAll || this.maxlines > 1) && unmatched) this.buffer = unmatched;
       if (!checkAll) break;

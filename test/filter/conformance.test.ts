@@ -93,4 +93,27 @@ describe('fail2ban conformance: stock filters on fail2ban\'s sample logs', () =>
     }
     assert.ok(rate >= REQUIRED_PASS_RATE, `pass rate ${(100 * rate).toFixed(2)}% ≥ ${REQUIRED_PASS_RATE * 100}%`);
   });
+
+  it('reads each line given with its newline as a slice of the text read, and told when it is ASCII (as test-filter reads a file), as it reads the line alone', () => {
+    const pairs = new Map<string, { alone: LogFilter; sliced: LogFilter } | null>();
+    let compared = 0;
+    for (const record of readSampleRecords()) {
+      let pair = pairs.get(record.instance);
+      if (pair === undefined) {
+        try {
+          pair = { alone: createFilter(record), sliced: createFilter(record) };
+        } catch {
+          pair = null;
+        }
+        pairs.set(record.instance, pair);
+      }
+      if (pair === null) continue;
+      const time = record.filterOptions?.logtype === 'journal' ? NOW : undefined;
+      const alone = pair.alone.processLine(record.line, time);
+      const sliced = pair.sliced.processLine(record.line, time, `\n${record.line}\n`.slice(1), /^[\0-\x7f]*$/.test(record.line));
+      assert.deepEqual(sliced, alone, `${record.file}:${record.lineno} [${record.instance}]`);
+      compared++;
+    }
+    assert.ok(compared > 1500, `${compared} lines compared`);
+  });
 });

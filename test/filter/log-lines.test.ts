@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { logLineBatches } from '../../src/filter/index.js';
+import { logLineBatches, terminatedLineBatches } from '../../src/filter/index.js';
 
 const CHUNK = 1 << 16;
 
@@ -31,6 +31,14 @@ describe('log lines', () => {
       const lines = [...logLineBatches(path)].flat();
       assert.deepEqual(lines, expected(path));
       assert.equal(lines.length, 7);
+      const batches = [...terminatedLineBatches(path)];
+      assert.deepEqual(batches.flatMap((batch) => batch.terminated), expected(path).map((line) => `${line}\n`));
+      const ascii = (lines: readonly string[]): boolean => lines.every((line) => /^[\0-\x7f]*$/.test(line));
+      for (const batch of batches) if (batch.ascii) assert.ok(ascii(batch.terminated), `told ASCII: ${JSON.stringify(batch.terminated).slice(0, 80)}`);
+      assert.ok(batches.some((batch) => !batch.ascii), 'batches with other characters are told so');
+      const asciiPath = join(dir, 'ascii-log');
+      writeFileSync(asciiPath, `${'x'.repeat(CHUNK - 2)}\r\nnext\nlast`);
+      assert.deepEqual([...terminatedLineBatches(asciiPath)].map((batch) => batch.ascii), [true, true, true]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

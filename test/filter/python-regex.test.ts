@@ -122,6 +122,15 @@ describe('Python regex syntax in JavaScript', () => {
       ['\\s', '\ufeff', null],
       ['\\d', '٣', hit('٣')],
     ]);
+
+    it('finds in ASCII text told to be ASCII what it finds there otherwise (Unicode classes spelled as ASCII ranges)', () => {
+      const patterns = ['\\w+', '\\d+\\b', '[\\D]+', '[^\\W\\d]+', '\\B.', '[\\w.-]*\\w', '[\\\\p{L}]+', '\\\\p\\{L\\}', '(?i)[^\\d]k'];
+      const compiled = patterns.map((pattern) => compilePythonRegex(pattern));
+      fc.assert(fc.property(fc.array(fc.constantFrom('a', 'K', '5', '_', ' ', '\\', 'p', '{', 'L', '}', '-', '.', '\u001c'), { maxLength: 8 }), (chars) => {
+        const text = chars.join('');
+        for (const regex of compiled) assert.deepEqual(regex.search(text, true), regex.search(text), `${regex.source} on ${JSON.stringify(text)}`);
+      }), { numRuns: 500 });
+    });
   });
 
   describe('case-insensitive matching', () => {

@@ -4,7 +4,7 @@ import {
   describeJournalMatch, InputError, isoTime, nowSeconds, parseJournalMatch, type JournalMatch, type JournalSource,
 } from '../../core/index.js';
 import { DEFAULT_CONFIG_DIR, filterSearchDirs, loadFilter, parseJournalSource, parseOptionSpec, type FilterDefinition } from '../../config/index.js';
-import type { Failure, FilterRun, LineOutcome, LogFilter, TimedLines } from '../../filter/index.js';
+import type { Failure, FilterRun, LineBatch, LineOutcome, LogFilter, TimedLines } from '../../filter/index.js';
 import type { JournalBatch } from '../../watch/index.js';
 import type { GlobalOptions } from '../context.js';
 import { Chunked, printTable } from '../output.js';
@@ -134,7 +134,7 @@ says (yes, warn: looked up; raw, no: none).`)
     .action(async (log: string, spec: string, options: TestFilterOptions, command: Command) => {
       const ctx = await filterContext(command);
       // Loaded only here: the regex translator would slow every other command's start.
-      const { failureAddresses, LogFilter, logLineBatches, runFilter } = await import('../../filter/index.js');
+      const { failureAddresses, LogFilter, runFilter, terminatedLineBatches } = await import('../../filter/index.js');
       const source = logSource(log, options.line === true);
       const journal = 'journal' in source ? source.journal : undefined;
       const file = 'file' in source ? source.file : undefined;
@@ -147,14 +147,14 @@ says (yes, warn: looked up; raw, no: none).`)
       const filter = new LogFilter(definition, { now: () => now, checkAllRegex: true });
       for (const warning of filter.warnings) console.error(`f2b-store: warning: ${warning}`);
       const dropped = { count: 0 };
-      let lines: AsyncIterable<readonly string[] | TimedLines> | Iterable<readonly string[]>;
+      let lines: AsyncIterable<LineBatch> | Iterable<LineBatch>;
       if (journal !== undefined) {
         const match = journalMatch(journal, options.journalmatch, definition);
         if (!ctx.json) process.stdout.write(`Journal match: ${describeJournalMatch(match)}\n\n`);
         const { readJournal } = await import('../../watch/index.js');
         lines = journalLines(readJournal({ source: journal.source, match }), dropped);
       } else {
-        lines = file === undefined ? [[line]] : logLineBatches(file);
+        lines = file === undefined ? [[line]] : terminatedLineBatches(file);
       }
       const warnDropped = (): void => {
         if (dropped.count > 0) console.error(`f2b-store: warning: ${dropped.count} journal entries longer than the line limit were dropped unmatched`);
@@ -176,7 +176,7 @@ says (yes, warn: looked up; raw, no: none).`)
             first = false;
           }
         };
-        const batches = async function* (): AsyncGenerator<readonly string[] | TimedLines> {
+        const batches = async function* (): AsyncGenerator<LineBatch> {
           for await (const batch of lines) {
             yield batch;
             await flush();
