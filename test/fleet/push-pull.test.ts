@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { nowSeconds } from '../../src/core/index.js';
-import { FleetEvents, migrateFleet, pullEvents, pushBacklog, pushChanges, startFleet, type PushStore } from '../../src/fleet/index.js';
+import { FleetEvents, migrateFleet, PUSH_READER, pullEvents, pushBacklog, pushChanges, startFleet, type PushStore } from '../../src/fleet/index.js';
 import { BanStore } from '../../src/store/index.js';
 import { tempDir } from '../helpers/cli.js';
 import { createPostgres, type PostgresCluster } from '../helpers/postgres.js';
@@ -114,7 +114,8 @@ describe('pushing and pulling between two stores', () => {
     a.ban({ address: '203.0.113.33', jail: 'sshd', expiresAt: null, source: 'manual' }, now());
     const crashing: PushStore = {
       latestChange: () => a.latestChange(), changesAfter: (query) => a.changesAfter(query), changeReader: (reader) => a.changeReader(reader),
-      activeOwn: (at) => a.activeOwn(at), markChangeReader: () => { throw new Error('killed before saving its cursor'); },
+      activeOwn: (at) => a.activeOwn(at), pushBase: (reader) => a.pushBase(reader), savePushBase: (reader, base) => a.savePushBase(reader, base),
+      markChangeReader: () => { throw new Error('killed before saving its cursor'); },
     };
     await assert.rejects(pushChanges(crashing, fleet, 'a', ['sshd'], now), /killed/);
     assert.equal(await pushChanges(a, fleet, 'a', ['sshd'], now), 0, 'pushed again after the crash: nothing new');
@@ -147,6 +148,63 @@ describe('pushing and pulling between two stores', () => {
     assert.deepEqual([again.snapshot, again.lifted], [true, 1]);
     assert.deepEqual(active(a), ['sshd 203.0.113.41 fleet b']);
     assert.equal(await pushChanges(a, fleet, 'a', 'all', now), 0, 'the lift is not pushed back');
+  });
+
+  it('a store made again under a node name the fleet knows pushes its bans, and takes the old store\'s active bans in as fleet bans', async () => {
+    const [old, b] = [open('a10'), open('b10')];
+    const fleet = await events('recreated');
+    for (const [store, node] of [[old, 'a'], [b, 'b']] as const) {
+      await pushChanges(store, fleet, node, 'all', now);
+      await pullEvents(store, fleet, 'f', node, ALL, now);
+    }
+    ban(old, '203.0.113.40');
+    ban(old, '203.0.113.41');
+    old.lift('203.0.113.41', undefined, 'unban', now());
+    assert.equal(await pushChanges(old, fleet, 'a', 'all', now), 3);
+    await pullEvents(b, fleet, 'f', 'b', ALL, now);
+    // The disk is replaced: a new, empty store under the same node name, whose change ids start at 1 again.
+    const again = open('a10-again');
+    assert.equal(await pushChanges(again, fleet, 'a', 'all', now), 0);
+    assert.equal((await pullEvents(again, fleet, 'f', 'a', ALL, now)).banned, 1);
+    assert.deepEqual(active(again), ['sshd 203.0.113.40 fleet a'], 'the old store\'s active ban, as a fleet ban');
+    ban(again, '203.0.113.42');
+    assert.equal(await pushChanges(again, fleet, 'a', 'all', now), 1, 'its first own ban reaches the fleet');
+    assert.equal((await pullEvents(b, fleet, 'f', 'b', ALL, now)).banned, 1);
+    assert.deepEqual(active(b), ['sshd 203.0.113.40 fleet a', 'sshd 203.0.113.42 fleet a']);
+    assert.equal(await pushChanges(again, fleet, 'a', 'all', now), 0, 'the old store\'s ban is not shared again as new');
+    b.lift('203.0.113.40', undefined, 'unban', now());
+    await pushChanges(b, fleet, 'b', 'all', now);
+    assert.equal((await pullEvents(again, fleet, 'f', 'a', ALL, now)).lifted, 1, 'another host lifts it there like any fleet ban');
+    assert.deepEqual(active(again), ['sshd 203.0.113.42 filter -']);
+  });
+
+  it('a store made again that crashes while joining, before or after saving its base, pushes nothing twice and loses nothing', async () => {
+    const [old, b] = [open('a11'), open('b11')];
+    const fleet = await events('recreated_crash');
+    await pushChanges(b, fleet, 'b', 'all', now);
+    await pullEvents(b, fleet, 'f', 'b', ALL, now);
+    await pushChanges(old, fleet, 'a', 'all', now);
+    ban(old, '203.0.113.50');
+    ban(old, '203.0.113.51');
+    await pushChanges(old, fleet, 'a', 'all', now);
+    const again = open('a11-again');
+    ban(again, '203.0.113.52');
+    const crashing = (crash: 'savePushBase' | 'markChangeReader'): PushStore => ({
+      latestChange: () => again.latestChange(), changesAfter: (query) => again.changesAfter(query), changeReader: (reader) => again.changeReader(reader),
+      activeOwn: (at) => again.activeOwn(at), pushBase: (reader) => again.pushBase(reader), savePushBase: (reader, base) => again.savePushBase(reader, base),
+      markChangeReader: (reader, after, at) => again.markChangeReader(reader, after, at),
+      [crash]: () => { throw new Error(`killed in ${crash}`); },
+    });
+    await assert.rejects(pushChanges(crashing('savePushBase'), fleet, 'a', 'all', now), /killed/);
+    assert.equal(again.pushBase(PUSH_READER), undefined);
+    await assert.rejects(pushChanges(crashing('markChangeReader'), fleet, 'a', 'all', now), /killed/);
+    assert.equal(again.pushBase(PUSH_READER), 2);
+    assert.equal(await pushChanges(again, fleet, 'a', 'all', now), 0, 'the share repeated under the same seqs: nothing new');
+    assert.equal(cluster.psql('SELECT string_agg(seq::text, \',\' ORDER BY id) FROM recreated_crash.events WHERE origin = \'a\'').trim(), '1,2,-3');
+    ban(again, '203.0.113.53');
+    assert.equal(await pushChanges(again, fleet, 'a', 'all', now), 1);
+    await pullEvents(b, fleet, 'f', 'b', ALL, now);
+    assert.deepEqual(active(b).map((line) => line.split(' ')[1]), ['203.0.113.50', '203.0.113.51', '203.0.113.52', '203.0.113.53']);
   });
 
   it('a host accepts only the jails it is told to', async () => {
