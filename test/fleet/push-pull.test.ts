@@ -42,6 +42,13 @@ describe('pushing and pulling between two stores', () => {
   const ban = (store: BanStore, address: string, jail = 'sshd'): void => {
     store.ban({ address, jail, expiresAt: now() + 3600, source: 'filter' }, now());
   };
+  /** `store` as the pusher sees it, its process killed in `method`. */
+  const killedIn = (store: BanStore, method: 'savePushBase' | 'markChangeReader'): PushStore => ({
+    latestChange: () => store.latestChange(), changesAfter: (query) => store.changesAfter(query), changeReader: (reader) => store.changeReader(reader),
+    activeOwn: (at) => store.activeOwn(at), pushBase: (reader) => store.pushBase(reader), savePushBase: (reader, base) => store.savePushBase(reader, base),
+    markChangeReader: (reader, after, at) => store.markChangeReader(reader, after, at),
+    [method]: () => { throw new Error(`killed in ${method}`); },
+  });
   const active = (store: BanStore): string[] => [...store.active(now())].map((b) => `${b.jail} ${b.address} ${b.source} ${b.origin ?? '-'}`);
 
   it('a ban goes from A to B as a fleet ban; B\'s unban lifts it on A; nothing goes back to where it came from', async () => {
@@ -112,12 +119,7 @@ describe('pushing and pulling between two stores', () => {
     ban(a, '203.0.113.32');
     a.lift('203.0.113.32', undefined, 'unban', now());
     a.ban({ address: '203.0.113.33', jail: 'sshd', expiresAt: null, source: 'manual' }, now());
-    const crashing: PushStore = {
-      latestChange: () => a.latestChange(), changesAfter: (query) => a.changesAfter(query), changeReader: (reader) => a.changeReader(reader),
-      activeOwn: (at) => a.activeOwn(at), pushBase: (reader) => a.pushBase(reader), savePushBase: (reader, base) => a.savePushBase(reader, base),
-      markChangeReader: () => { throw new Error('killed before saving its cursor'); },
-    };
-    await assert.rejects(pushChanges(crashing, fleet, 'a', ['sshd'], now), /killed/);
+    await assert.rejects(pushChanges(killedIn(a, 'markChangeReader'), fleet, 'a', ['sshd'], now), /killed/);
     assert.equal(await pushChanges(a, fleet, 'a', ['sshd'], now), 0, 'pushed again after the crash: nothing new');
     assert.equal(cluster.psql('SELECT count(*) FROM joining.events WHERE origin = \'a\'').trim(), '2');
     assert.equal(pushBacklog(a, ['sshd']), 0);
@@ -189,15 +191,9 @@ describe('pushing and pulling between two stores', () => {
     await pushChanges(old, fleet, 'a', 'all', now);
     const again = open('a11-again');
     ban(again, '203.0.113.52');
-    const crashing = (crash: 'savePushBase' | 'markChangeReader'): PushStore => ({
-      latestChange: () => again.latestChange(), changesAfter: (query) => again.changesAfter(query), changeReader: (reader) => again.changeReader(reader),
-      activeOwn: (at) => again.activeOwn(at), pushBase: (reader) => again.pushBase(reader), savePushBase: (reader, base) => again.savePushBase(reader, base),
-      markChangeReader: (reader, after, at) => again.markChangeReader(reader, after, at),
-      [crash]: () => { throw new Error(`killed in ${crash}`); },
-    });
-    await assert.rejects(pushChanges(crashing('savePushBase'), fleet, 'a', 'all', now), /killed/);
+    await assert.rejects(pushChanges(killedIn(again, 'savePushBase'), fleet, 'a', 'all', now), /killed/);
     assert.equal(again.pushBase(PUSH_READER), undefined);
-    await assert.rejects(pushChanges(crashing('markChangeReader'), fleet, 'a', 'all', now), /killed/);
+    await assert.rejects(pushChanges(killedIn(again, 'markChangeReader'), fleet, 'a', 'all', now), /killed/);
     assert.equal(again.pushBase(PUSH_READER), 2);
     assert.equal(await pushChanges(again, fleet, 'a', 'all', now), 0, 'the share repeated under the same seqs: nothing new');
     assert.equal(cluster.psql('SELECT string_agg(seq::text, \',\' ORDER BY id) FROM recreated_crash.events WHERE origin = \'a\'').trim(), '1,2,-3');
