@@ -91,6 +91,13 @@ export class FleetEvents {
     return Number(result.rows[0]?.pushed ?? 0);
   }
 
+  /** The highest seq, either sign, the fleet holds for `node` (0 for none): where a store joining under that name numbers from. */
+  async highestSeq(node: string): Promise<number> {
+    const result = await this.client.query<{ seq: string }>(
+      `SELECT greatest(max(seq), -min(seq), 0) AS seq FROM ${this.events} WHERE origin = $1`, [node]);
+    return Number(result.rows[0]?.seq ?? 0);
+  }
+
   /**
    * Up to `limit` events of other hosts after `after`, oldest first; each lift says whether an
    * event of `node`'s own follows it (the order of ids is the order of commits: see
@@ -109,9 +116,10 @@ export class FleetEvents {
    * What a host joining the fleet loads instead of replaying every event: the bans other hosts
    * hold now (per address and jail, what they decided since its latest lift, the latest expiry
    * winning), and the event id they stand at — read in one snapshot, so following events after
-   * that id misses nothing and repeats nothing.
+   * that id misses nothing and repeats nothing. `node`'s own events with |seq| up to `ownUpTo`
+   * count as another host's: those of an earlier store under the same name (see pushChanges).
    */
-  async snapshot(node: string, now: number): Promise<{ readonly events: PulledEvent[]; readonly upTo: number }> {
+  async snapshot(node: string, now: number, ownUpTo: number): Promise<{ readonly events: PulledEvent[]; readonly upTo: number }> {
     await this.client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     try {
       const top = await this.client.query<{ id: string | null }>(`SELECT max(id) AS id FROM ${this.events}`);
@@ -121,10 +129,10 @@ export class FleetEvents {
          SELECT max(e.id) AS id, (array_agg(e.origin ORDER BY e.id DESC))[1] AS origin, 'ban' AS kind, e.address, e.jail,
            CASE WHEN bool_or(e.expires_at IS NULL) THEN NULL ELSE max(e.expires_at) END AS expires_at, max(e.at) AS at
          FROM ${this.events} AS e LEFT JOIN lifted AS l ON l.address = e.address AND l.jail = e.jail
-         WHERE e.kind <> 'lift' AND e.id > coalesce(l.id, 0) AND e.origin <> $1
+         WHERE e.kind <> 'lift' AND e.id > coalesce(l.id, 0) AND (e.origin <> $1 OR abs(e.seq) <= $3)
          GROUP BY e.address, e.jail
          HAVING bool_or(e.expires_at IS NULL) OR max(e.expires_at) > $2
-         ORDER BY 1`, [node, now]);
+         ORDER BY 1`, [node, now, ownUpTo]);
       await this.client.query('COMMIT');
       return { events: active.rows.map(toEvent), upTo };
     } catch (error) {

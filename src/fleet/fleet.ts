@@ -30,7 +30,7 @@ export interface FleetOptions {
    * The daemon's own store connection: the pusher reads the change log and moves its cursor
    * there, which the daemon, on the same connection, does not take for another process's write.
    */
-  readonly outbox: PushStore & Pick<PullStore, 'fleetCursor' | 'saveFleetCursor'>;
+  readonly outbox: PushStore & Pick<PullStore, 'fleetCursor' | 'saveFleetCursor' | 'pushBase'>;
   /** A connection of the fleet's own (changes written as 'fleet'): the daemon takes in what it writes as another process's changes. */
   readonly inbox: Pick<PullStore, 'applyFleet' | 'liftFleetBansGone'>;
   /** Pulled events changed the store: the daemon takes them in now instead of at its next tick. */
@@ -80,6 +80,7 @@ export function startFleet(options: FleetOptions): Fleet {
   // Bans go in through the fleet's connection; a cursor alone, through the daemon's (see BanStore.applyFleet).
   const pullStore: PullStore = {
     fleetCursor: (fleet) => options.outbox.fleetCursor(fleet),
+    pushBase: (reader) => options.outbox.pushBase(reader),
     saveFleetCursor: (fleet, upTo, now) => options.outbox.saveFleetCursor(fleet, upTo, now),
     applyFleet: (fleet, batch, upTo, now) => options.inbox.applyFleet(fleet, batch, upTo, now),
     liftFleetBansGone: (current, jails, now) => options.inbox.liftFleetBansGone(current, jails, now),

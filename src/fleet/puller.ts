@@ -2,7 +2,7 @@ import type { JailSelection } from '../config/index.js';
 import { checkJailName, tryParseAddress } from '../core/index.js';
 import type { FleetApplyReport, FleetEvent } from '../store/index.js';
 import type { FleetEvents, PulledEvent } from './events.js';
-import { selected } from './pusher.js';
+import { PUSH_READER, selected } from './pusher.js';
 
 /**
  * An event as f2b-store writes it: a canonical address and a jail name fit for firewall objects.
@@ -29,6 +29,8 @@ const PULL_BATCH = 1000;
 /** What the puller needs of the store: applyFleet saves the cursor with what it changed, saveFleetCursor when it changed nothing. */
 export interface PullStore {
   fleetCursor(fleet: string): number | undefined;
+  /** Where this store's pushed seqs start (see pushChanges): the node's events up to it are an earlier store's. */
+  pushBase(reader: string): number | undefined;
   applyFleet(fleet: string, events: readonly FleetEvent[], upTo: number, now: number): FleetApplyReport;
   saveFleetCursor(fleet: string, upTo: number, now: number): void;
   liftFleetBansGone(current: readonly FleetEvent[], jails: (jail: string) => boolean, now: number): number;
@@ -50,7 +52,11 @@ export interface PullReport {
  * (a ban extends to the same expiry; a lift finds nothing). A host with no cursor yet loads the
  * fleet's active bans and follows from where that snapshot stood, instead of replaying history;
  * so does one told to `rejoin` (the fleet forgot it: lifts after its cursor may have been pruned),
- * which also lifts the fleet bans it holds that the snapshot no longer has. A lift followed by
+ * which also lifts the fleet bans it holds that the snapshot no longer has. The snapshot holds
+ * the active bans of an earlier store under this node name too (seqs up to this store's push
+ * base): a store made again takes them in as fleet bans with its node as origin, enforced and
+ * lifted like any host's, not as its own, which its pusher would share again as new decisions.
+ * A lift followed by
  * this host's own ban or extension of it is passed over; this relies on the pusher not running
  * between reading the events and applying them (fleet.ts runs one after the other), as what it
  * has not pushed yet is checked in SQLite (see BanStore.applyFleet).
@@ -70,7 +76,7 @@ export async function pullEvents(store: PullStore, events: FleetEvents, fleet: s
   };
   let cursor = rejoin ? undefined : store.fleetCursor(fleet);
   if (cursor === undefined) {
-    const snapshot = await events.snapshot(node, now());
+    const snapshot = await events.snapshot(node, now(), store.pushBase(PUSH_READER) ?? 0);
     if (rejoin) report.lifted += store.liftFleetBansGone(snapshot.events, (jail) => selected(jails.accept, jail), now());
     take(snapshot.events, snapshot.upTo);
     report.snapshot = true;

@@ -3,6 +3,7 @@ import { isActive, tryParseAddress, type Ban, type BanRequest, type EnforcedBan,
 import { Bans, type BanChange, type StoredBan, type BanRecord, type BanResult, type BanWrite, type RecordImportReport } from './bans.js';
 import { ChangeLog, THIS_HOST_ONLY, type ChangeKind, type ChangeQuery, type StoredChange } from './change-log.js';
 import { FleetCursors } from './fleet-cursors.js';
+import { FleetPushBase } from './fleet-push-base.js';
 import { asDamaged, checkProblems, DatabaseDamagedError } from './damage.js';
 import { FailureCounters, type FailureCounter } from './failure-counters.js';
 import { openDatabase, type OpenedDatabase, type OpenOptions } from './open.js';
@@ -75,6 +76,7 @@ export class BanStore {
   private readonly positions: ReadPositions;
   private readonly changes: ChangeLog;
   private readonly fleetCursors: FleetCursors;
+  private readonly fleetPushBase: FleetPushBase;
   private damageTold = false;
   private damageListener: ((error: DatabaseDamagedError) => void) | undefined;
 
@@ -87,6 +89,7 @@ export class BanStore {
     this.positions = new ReadPositions(this.db);
     this.changes = new ChangeLog(this.db);
     this.fleetCursors = new FleetCursors(this.db);
+    this.fleetPushBase = new FleetPushBase(this.db);
   }
 
   /** Opens (creating, unless told not to, and migrating as needed) the store at `path`; see openDatabase. */
@@ -494,6 +497,15 @@ export class BanStore {
   /** The fleet event id this host took in last from `fleet`, if it ever did. */
   fleetCursor(fleet: string): number | undefined {
     return this.guard(() => this.fleetCursors.get(fleet));
+  }
+
+  /** What the fleet events `reader` pushes are numbered from, once it joined (see src/fleet/pusher.ts). */
+  pushBase(reader: string): number | undefined {
+    return this.guard(() => this.fleetPushBase.get(reader));
+  }
+
+  savePushBase(reader: string, base: number): void {
+    this.guard(() => this.fleetPushBase.save(reader, base));
   }
 
   /**

@@ -57,7 +57,7 @@ describe('the fleet\'s tables in PostgreSQL', () => {
     await events.push('mail1', [change(1, '203.0.113.1'), change(2, '203.0.113.2'), { ...change(3, '203.0.113.3'), expiresAt: T0 - 1 },
       { ...change(4, '203.0.113.4'), expiresAt: null }], 4);
     await events.push('mail2', [change(1, '203.0.113.2', 'lift')], 1);
-    const snapshot = await events.snapshot('mail3', T0);
+    const snapshot = await events.snapshot('mail3', T0, 0);
     assert.deepEqual(snapshot.events.map((e) => [e.address, e.origin, e.expiresAt]), [['203.0.113.1', 'mail1', T0 + 3600], ['203.0.113.4', 'mail1', null]]);
     assert.equal(snapshot.upTo, (await events.after('mail3', 0, 10)).at(-1)?.id);
   });

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { nowSeconds } from '../../src/core/index.js';
-import { FleetEvents, migrateFleet, pullEvents, pushBacklog, pushChanges, startFleet, type PushStore } from '../../src/fleet/index.js';
+import { FleetEvents, migrateFleet, PUSH_READER, pullEvents, pushBacklog, pushChanges, startFleet, type PushStore } from '../../src/fleet/index.js';
 import { BanStore } from '../../src/store/index.js';
 import { tempDir } from '../helpers/cli.js';
 import { createPostgres, type PostgresCluster } from '../helpers/postgres.js';
@@ -42,6 +42,13 @@ describe('pushing and pulling between two stores', () => {
   const ban = (store: BanStore, address: string, jail = 'sshd'): void => {
     store.ban({ address, jail, expiresAt: now() + 3600, source: 'filter' }, now());
   };
+  /** `store` as the pusher sees it, its process killed in `method`. */
+  const killedIn = (store: BanStore, method: 'savePushBase' | 'markChangeReader'): PushStore => ({
+    latestChange: () => store.latestChange(), changesAfter: (query) => store.changesAfter(query), changeReader: (reader) => store.changeReader(reader),
+    activeOwn: (at) => store.activeOwn(at), pushBase: (reader) => store.pushBase(reader), savePushBase: (reader, base) => store.savePushBase(reader, base),
+    markChangeReader: (reader, after, at) => store.markChangeReader(reader, after, at),
+    [method]: () => { throw new Error(`killed in ${method}`); },
+  });
   const active = (store: BanStore): string[] => [...store.active(now())].map((b) => `${b.jail} ${b.address} ${b.source} ${b.origin ?? '-'}`);
 
   it('a ban goes from A to B as a fleet ban; B\'s unban lifts it on A; nothing goes back to where it came from', async () => {
@@ -112,11 +119,7 @@ describe('pushing and pulling between two stores', () => {
     ban(a, '203.0.113.32');
     a.lift('203.0.113.32', undefined, 'unban', now());
     a.ban({ address: '203.0.113.33', jail: 'sshd', expiresAt: null, source: 'manual' }, now());
-    const crashing: PushStore = {
-      latestChange: () => a.latestChange(), changesAfter: (query) => a.changesAfter(query), changeReader: (reader) => a.changeReader(reader),
-      activeOwn: (at) => a.activeOwn(at), markChangeReader: () => { throw new Error('killed before saving its cursor'); },
-    };
-    await assert.rejects(pushChanges(crashing, fleet, 'a', ['sshd'], now), /killed/);
+    await assert.rejects(pushChanges(killedIn(a, 'markChangeReader'), fleet, 'a', ['sshd'], now), /killed/);
     assert.equal(await pushChanges(a, fleet, 'a', ['sshd'], now), 0, 'pushed again after the crash: nothing new');
     assert.equal(cluster.psql('SELECT count(*) FROM joining.events WHERE origin = \'a\'').trim(), '2');
     assert.equal(pushBacklog(a, ['sshd']), 0);
@@ -147,6 +150,57 @@ describe('pushing and pulling between two stores', () => {
     assert.deepEqual([again.snapshot, again.lifted], [true, 1]);
     assert.deepEqual(active(a), ['sshd 203.0.113.41 fleet b']);
     assert.equal(await pushChanges(a, fleet, 'a', 'all', now), 0, 'the lift is not pushed back');
+  });
+
+  it('a store made again under a node name the fleet knows pushes its bans, and takes the old store\'s active bans in as fleet bans', async () => {
+    const [old, b] = [open('a10'), open('b10')];
+    const fleet = await events('recreated');
+    for (const [store, node] of [[old, 'a'], [b, 'b']] as const) {
+      await pushChanges(store, fleet, node, 'all', now);
+      await pullEvents(store, fleet, 'f', node, ALL, now);
+    }
+    ban(old, '203.0.113.40');
+    ban(old, '203.0.113.41');
+    old.lift('203.0.113.41', undefined, 'unban', now());
+    assert.equal(await pushChanges(old, fleet, 'a', 'all', now), 3);
+    await pullEvents(b, fleet, 'f', 'b', ALL, now);
+    // The disk is replaced: a new, empty store under the same node name, whose change ids start at 1 again.
+    const again = open('a10-again');
+    assert.equal(await pushChanges(again, fleet, 'a', 'all', now), 0);
+    assert.equal((await pullEvents(again, fleet, 'f', 'a', ALL, now)).banned, 1);
+    assert.deepEqual(active(again), ['sshd 203.0.113.40 fleet a'], 'the old store\'s active ban, as a fleet ban');
+    ban(again, '203.0.113.42');
+    assert.equal(await pushChanges(again, fleet, 'a', 'all', now), 1, 'its first own ban reaches the fleet');
+    assert.equal((await pullEvents(b, fleet, 'f', 'b', ALL, now)).banned, 1);
+    assert.deepEqual(active(b), ['sshd 203.0.113.40 fleet a', 'sshd 203.0.113.42 fleet a']);
+    assert.equal(await pushChanges(again, fleet, 'a', 'all', now), 0, 'the old store\'s ban is not shared again as new');
+    b.lift('203.0.113.40', undefined, 'unban', now());
+    await pushChanges(b, fleet, 'b', 'all', now);
+    assert.equal((await pullEvents(again, fleet, 'f', 'a', ALL, now)).lifted, 1, 'another host lifts it there like any fleet ban');
+    assert.deepEqual(active(again), ['sshd 203.0.113.42 filter -']);
+  });
+
+  it('a store made again that crashes while joining, before or after saving its base, pushes nothing twice and loses nothing', async () => {
+    const [old, b] = [open('a11'), open('b11')];
+    const fleet = await events('recreated_crash');
+    await pushChanges(b, fleet, 'b', 'all', now);
+    await pullEvents(b, fleet, 'f', 'b', ALL, now);
+    await pushChanges(old, fleet, 'a', 'all', now);
+    ban(old, '203.0.113.50');
+    ban(old, '203.0.113.51');
+    await pushChanges(old, fleet, 'a', 'all', now);
+    const again = open('a11-again');
+    ban(again, '203.0.113.52');
+    await assert.rejects(pushChanges(killedIn(again, 'savePushBase'), fleet, 'a', 'all', now), /killed/);
+    assert.equal(again.pushBase(PUSH_READER), undefined);
+    await assert.rejects(pushChanges(killedIn(again, 'markChangeReader'), fleet, 'a', 'all', now), /killed/);
+    assert.equal(again.pushBase(PUSH_READER), 2);
+    assert.equal(await pushChanges(again, fleet, 'a', 'all', now), 0, 'the share repeated under the same seqs: nothing new');
+    assert.equal(cluster.psql('SELECT string_agg(seq::text, \',\' ORDER BY id) FROM recreated_crash.events WHERE origin = \'a\'').trim(), '1,2,-3');
+    ban(again, '203.0.113.53');
+    assert.equal(await pushChanges(again, fleet, 'a', 'all', now), 1);
+    await pullEvents(b, fleet, 'f', 'b', ALL, now);
+    assert.deepEqual(active(b).map((line) => line.split(' ')[1]), ['203.0.113.50', '203.0.113.51', '203.0.113.52', '203.0.113.53']);
   });
 
   it('a host accepts only the jails it is told to', async () => {
