@@ -90,7 +90,9 @@ export function startFleet(options: FleetOptions): Fleet {
       return Date.now();
     } catch (error) {
       if (!fromSqlite(error)) throw error;
-      // The daemon or a CLI call holds the write lock, or the file is damaged (said by the daemon): next round.
+      // The daemon or a CLI call holds the write lock, or the file is damaged (said by the daemon):
+      // next round, which also pulls what this one may have been woken for (not at the slow poll).
+      pullWanted = true;
       return lastPull;
     }
   };
