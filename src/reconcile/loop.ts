@@ -56,6 +56,8 @@ export class ReconcileLoop {
   private expiryAt: number | undefined;
   private running: Promise<BackendReport[]> | undefined;
   private again = false;
+  /** takeInChanges was called while a run was under way: it is called again when the run ends. */
+  private takeInAfter = false;
   private seenVersion = -1;
   /** The latest change (of the store's change log) the backends are known to hold. */
   private cursor = 0;
@@ -114,10 +116,15 @@ export class ReconcileLoop {
 
   /**
    * Another process just wrote changes (a fleet's puller): they are taken in now, as a tick would,
-   * instead of at the next tick; while a run is under way the next tick takes them in.
+   * instead of at the next tick; while a run is under way, as soon as it ends (a fleet pulling
+   * thousands of events writes them in batches, each telling while the last is being applied).
    */
   takeInChanges(): void {
-    if (this.stopped || this.running) return;
+    if (this.stopped) return;
+    if (this.running) {
+      this.takeInAfter = true;
+      return;
+    }
     let version: number;
     try {
       version = this.options.store.dataVersion();
@@ -146,6 +153,9 @@ export class ReconcileLoop {
       if (this.again && !this.stopped) {
         this.again = false;
         void this.run('queued');
+      } else if (this.takeInAfter) {
+        this.takeInAfter = false;
+        this.takeInChanges();
       }
     });
     return this.running;
