@@ -7,6 +7,7 @@ import { runDaemonBench } from './daemon-bench.js';
 import { runFilterBench } from './filter-bench.js';
 import { runFilterWorkerBench } from './filter-worker-bench.js';
 import { runFirewallBench } from './firewall-bench.js';
+import { runFleetBench } from './fleet-bench.js';
 import { runInteropBench } from './interop-bench.js';
 import { runJournalBench } from './journal-bench.js';
 import { describeMachine } from './machine.js';
@@ -107,9 +108,9 @@ function storeBench(): void {
   report('store', title, { machine, startedAt }, headers, table, remarks);
 }
 
-const SECTIONS = ['store', 'firewall', 'filter', 'filter-worker', 'daemon', 'journal', 'interop', 'changes', 'scale'] as const;
+const SECTIONS = ['store', 'firewall', 'filter', 'filter-worker', 'daemon', 'journal', 'interop', 'changes', 'scale', 'fleet'] as const;
 
-/** F2B_BENCH_ONLY=store|firewall|filter|filter-worker|daemon|journal|interop|changes|scale runs one section; default all. */
+/** F2B_BENCH_ONLY=store|firewall|filter|filter-worker|daemon|journal|interop|changes|scale|fleet runs one section; default all. */
 async function main(): Promise<void> {
   const only = process.env['F2B_BENCH_ONLY'] || undefined;
   if (only !== undefined && !(SECTIONS as readonly string[]).includes(only)) {
@@ -124,6 +125,7 @@ async function main(): Promise<void> {
   if (!only || only === 'interop') runInteropBench();
   if (!only || only === 'changes') await runChangesBench();
   if (!only || only === 'scale') await runScaleBench();
+  if (!only || only === 'fleet') await runFleetBench();
 }
 
 await main();

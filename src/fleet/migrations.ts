@@ -27,8 +27,9 @@ export const quoted = (name: string): string => `"${name.replaceAll('"', '""')}"
  * Brings the fleet's tables in `schema` to the newest version, in one transaction, under an
  * advisory lock so that several daemons starting at once apply each migration once. A schema
  * that exists is used as it is: its objects are made as its owner when the connected role is a
- * member of it (the documented setup: one login role per host, all members of the owner), so
- * that every host's role may use them. A newer version than this f2b-store knows is refused.
+ * member of it (a DBA running `fleet init`), so that the grants the owner gives apply to them. A
+ * role that is not a member (a host's, the documented setup under row-level security) may only
+ * find the tables up to date. A newer version than this f2b-store knows is refused.
  */
 export async function migrateFleet(client: pg.Client, schema: string): Promise<FleetMigrationReport> {
   const migrations = loadFleetMigrations();
@@ -41,12 +42,18 @@ export async function migrateFleet(client: pg.Client, schema: string): Promise<F
     if (found === undefined) await client.query(`CREATE SCHEMA ${quoted(schema)}`);
     else if (found.member) await client.query(`SET LOCAL ROLE ${quoted(found.owner)}`);
     await client.query(`SET LOCAL search_path TO ${quoted(schema)}`);
-    await client.query('CREATE TABLE IF NOT EXISTS fleet_schema (version integer NOT NULL)');
-    const stored = await client.query<{ version: number }>('SELECT version FROM fleet_schema');
-    const from = stored.rows[0]?.version ?? 0;
+    const versioned = await client.query<{ found: boolean }>('SELECT to_regclass($1) IS NOT NULL AS found', [`${quoted(schema)}.fleet_schema`]);
+    const stored = versioned.rows[0]?.found ? await client.query<{ version: number }>('SELECT version FROM fleet_schema') : undefined;
+    const from = stored?.rows[0]?.version ?? 0;
     if (from > migrations.length) {
       throw new OperationError(`the fleet's schema ${schema} has version ${from}, newer than this f2b-store knows (${migrations.length}): upgrade f2b-store`);
     }
+    // A host's role that is not a member of the owner (row-level security, README Fleet) may use the tables but not make them.
+    if (from < migrations.length && found !== undefined && !found.member) {
+      throw new OperationError(`the fleet's schema ${schema} has version ${from}, this f2b-store needs ${migrations.length}, and this role may not `
+        + `change it (the schema is ${found.owner}'s): run \`f2b-store fleet init\` as ${found.owner} or a superuser (see README, Fleet)`);
+    }
+    if (stored === undefined) await client.query('CREATE TABLE fleet_schema (version integer NOT NULL)');
     const applied: string[] = [];
     for (const migration of migrations.slice(from)) {
       await client.query(migration.sql);

@@ -30,8 +30,8 @@ describe('f2b-store fleet init and fleet status', () => {
     const config = configDir(`[fleet]\nurl = ${cluster.url()}\nnode = mail1\nschema = bans\n`);
     const first = cli(config, '--json', 'fleet', 'init');
     assert.equal(first.code, 0, first.stderr);
-    assert.deepEqual(JSON.parse(first.stdout), { from: 0, to: 1, applied: ['001_events.sql'] });
-    assert.match(cli(config, 'fleet', 'init').stdout, /: the fleet's tables are up to date \(version 1\)\n$/);
+    assert.deepEqual(JSON.parse(first.stdout), { from: 0, to: 2, applied: ['001_events.sql', '002_row_security.sql'] });
+    assert.match(cli(config, 'fleet', 'init').stdout, /: the fleet's tables are up to date \(version 2\)\n$/);
     const status = cli(config, '--json', 'fleet', 'status');
     assert.equal(status.code, 0, status.stderr);
     assert.deepEqual((({ reachable, node, hosts, pushBacklog, pulledUpTo }) => ({ reachable, node, hosts, pushBacklog, pulledUpTo }))(

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
 import pg from 'pg';
 import { nowSeconds } from '../../src/core/index.js';
 import { FleetEvents, migrateFleet, PUSH_READER, pullEvents, pushBacklog, pushChanges, startFleet, type PushStore } from '../../src/fleet/index.js';
@@ -257,6 +258,45 @@ describe('pushing and pulling between two stores', () => {
       cluster.start();
       await until('A\'s ban made while PostgreSQL was down, on B', () => active(b).includes('sshd 203.0.113.6 fleet a'), 45_000);
     } finally {
+      await Promise.all([runA.stop(), runB.stop()]);
+    }
+  });
+
+  it('the fleet runner: a pull that meets another writer\'s lock is taken again at the next round, not at the 15 s poll', async () => {
+    const [a, aInbox, b, bInbox] = [open('a5'), open('a5'), open('b5'), open('b5')];
+    aInbox.setChangeWriter('fleet');
+    bInbox.setChangeWriter('fleet');
+    // As the daemon has them (cli/commands/start.ts): a write lock held elsewhere fails a write at once.
+    for (const store of [b, bInbox]) store.setBusyTimeout(100);
+    const config = (node: string) => ({ url: cluster.url(), node, share: 'all' as const, accept: 'all' as const, schema: 'busy', poll: 15, forgetAfter: null });
+    const logs: string[] = [];
+    const log = (line: string): void => { logs.push(line); };
+    const runA = startFleet({ config: config('a'), outbox: a, inbox: aInbox, changed: () => undefined, log });
+    const runB = startFleet({ config: config('b'), outbox: b, inbox: bInbox, changed: () => undefined, log });
+    const writer = new Database(join(tmp.dir, 'b5.sqlite3'));
+    try {
+      const until = async (what: string, done: () => boolean, ms: number): Promise<number> => {
+        const start = Date.now();
+        while (!done()) {
+          if (Date.now() - start > ms) assert.fail(`${what}: not within ${ms} ms; log: ${logs.join(' | ')}`);
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        return Date.now() - start;
+      };
+      await until('both connected', () => logs.filter((line) => line.includes('connected')).length === 2, 15_000);
+      ban(a, '203.0.113.7');
+      await until('A\'s first ban on B (B has just pulled)', () => active(b).includes('sshd 203.0.113.7 fleet a'), 15_000);
+      // B's pusher has passed that change (nothing to push: it came from A), so with the lock held only the pull writes.
+      await until('B\'s pusher past it', () => b.changeReader(PUSH_READER) === b.latestChange(), 5000);
+      writer.exec('BEGIN IMMEDIATE');
+      ban(a, '203.0.113.8');
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      assert.equal(active(b).includes('sshd 203.0.113.8 fleet a'), false, 'B could not write while the lock was held');
+      writer.exec('COMMIT');
+      await until('A\'s second ban on B once the lock is gone', () => active(b).includes('sshd 203.0.113.8 fleet a'), 6000);
+    } finally {
+      if (writer.inTransaction) writer.exec('ROLLBACK');
+      writer.close();
       await Promise.all([runA.stop(), runB.stop()]);
     }
   });

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -12,10 +12,12 @@ export interface PostgresCluster {
   /** The socket's directory: libpq's `host` for a unix socket. */
   readonly socketDir: string;
   readonly port: number;
-  /** A libpq URL for `user` (the superuser `postgres` by default) on database `postgres`. */
-  url(user?: string): string;
-  /** Runs SQL through psql as the superuser; returns its unaligned output. */
-  psql(sql: string): string;
+  /** The postmaster's process id while it runs (the first line of postmaster.pid); its backends are its children. */
+  pid(): number;
+  /** A libpq URL for `user` (the superuser `postgres` by default) on `database` (`postgres` by default). */
+  url(user?: string, database?: string): string;
+  /** Runs SQL through psql as the superuser, on `database` (`postgres` by default); returns its unaligned output. */
+  psql(sql: string, database?: string): string;
   start(): void;
   stop(): void;
   /** Stops the server and removes the directory. */
@@ -54,8 +56,9 @@ export function createPostgres(): PostgresCluster {
   const cluster: PostgresCluster = {
     socketDir: dir,
     port: PORT,
-    url: (role = 'postgres') => `postgresql://${role}@/postgres?host=${encodeURIComponent(dir)}&port=${PORT}`,
-    psql: (sql) => asPostgres([`${BIN}/psql`, '-h', dir, '-p', String(PORT), '-U', 'postgres', '-d', 'postgres', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-c', sql]),
+    pid: () => Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]),
+    url: (role = 'postgres', database = 'postgres') => `postgresql://${role}@/${database}?host=${encodeURIComponent(dir)}&port=${PORT}`,
+    psql: (sql, database = 'postgres') => asPostgres([`${BIN}/psql`, '-h', dir, '-p', String(PORT), '-U', 'postgres', '-d', database, '-XAtq', '-v', 'ON_ERROR_STOP=1', '-c', sql]),
     start: () => {
       asPostgres([`${BIN}/pg_ctl`, '-D', data, '-l', log, '-w', '-t', '60', 'start']);
       running = true;
