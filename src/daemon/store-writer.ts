@@ -61,13 +61,16 @@ export class StoreWriter {
   commit(batch: LogBatchCommit): BanResult[] | undefined {
     // Nothing held (writes work): the batch goes as it is, and is held only if it cannot be written.
     if (this.failure === undefined && !this.holding()) {
+      let results: BanResult[];
       try {
-        return this.options.store.commitLogBatch(batch, this.now());
+        results = this.options.store.commitLogBatch(batch, this.now());
       } catch (error) {
         this.hold(batch);
         this.failed(error);
         return undefined;
       }
+      this.tellWritten(results);
+      return results;
     }
     this.hold(batch);
     if (this.failure !== undefined) return undefined;
@@ -155,13 +158,18 @@ export class StoreWriter {
     this.counters.clear();
     this.positions.clear();
     this.cursors.clear();
-    if (results.some((result) => result.change !== 'kept')) this.options.written?.();
+    this.tellWritten(results);
     if (this.failure !== undefined) {
       this.options.log(`the database takes writes again: wrote ${held} held since ${new Date(this.failure.since * 1000).toISOString()}`);
       this.failure = undefined;
       this.retryMs = FIRST_RETRY_MS;
     }
     return results;
+  }
+
+  /** Tells of a write that changed a ban (the fleet's pusher is woken by it). */
+  private tellWritten(results: readonly BanResult[]): void {
+    if (results.some((result) => result.change !== 'kept')) this.options.written?.();
   }
 
   private failed(error: unknown): void {

@@ -48,6 +48,26 @@ describe('StoreWriter: the daemon writes each line\'s effects once, or holds the
     assert.deepEqual(logged, [], 'nothing to say');
   });
 
+  it('tells of each write that changed a ban (the fleet pusher wakes on it), written at once or by the retry, not of counters alone', async () => {
+    let told = 0;
+    const telling = new StoreWriter({ store, log: (line) => logged.push(line), now: () => NOW, written: () => { told += 1; } });
+    try {
+      telling.commit({ bans: [ban('203.0.113.1')], counters: [], positions: [position(100)] });
+      assert.equal(told, 1, 'a ban written at once');
+      telling.commit({ bans: [], counters: [{ jail: 'sshd', address: '203.0.113.2', state: '{"t":[1],"m":[]}' }], positions: [position(200)] });
+      assert.equal(told, 1, 'counters and a position alone change no ban');
+      other.exec('BEGIN IMMEDIATE');
+      telling.commit({ bans: [ban('203.0.113.3')], counters: [], positions: [position(300)] });
+      assert.equal(told, 1, 'held, not written');
+      other.exec('COMMIT');
+      const deadline = Date.now() + 10_000;
+      while (told < 2 && Date.now() < deadline) await sleep(50);
+      assert.equal(told, 2, 'the held ban, written by the retry');
+    } finally {
+      telling.close();
+    }
+  });
+
   it('while another process holds the write lock: waits only a moment, holds everything, writes it once when the lock goes', async () => {
     other.exec('BEGIN IMMEDIATE');
     const started = performance.now();
