@@ -16,7 +16,9 @@ export type ControlRequest =
   /** Reload the jails, as SIGHUP does, and say how it went: a ReloadResult. */
   | { readonly command: 'reload' }
   /** Addresses were unbanned by hand: their failure counters start afresh. */
-  | { readonly command: 'forget'; readonly addresses: readonly string[] };
+  | { readonly command: 'forget'; readonly addresses: readonly string[] }
+  /** Another process wrote bans (ban, import): take them in, and push them to the fleet, now rather than at the next tick. */
+  | { readonly command: 'changed' };
 
 /** Addresses per forget request: well inside MAX_REQUEST even for the longest IPv6 texts. */
 export const FORGET_BATCH = 1000;
@@ -82,6 +84,7 @@ function parseRequest(line: string): ControlRequest {
   if (value.command === 'status') return { command: 'status' };
   if (value.command === 'pid') return { command: 'pid' };
   if (value.command === 'reload') return { command: 'reload' };
+  if (value.command === 'changed') return { command: 'changed' };
   // `address` alone: what an f2b-store of before several addresses per unban sends.
   if (value.command === 'forget' && typeof value.address === 'string') return { command: 'forget', addresses: [value.address] };
   if (value.command === 'forget' && Array.isArray(value.addresses) && value.addresses.every((a) => typeof a === 'string')) {

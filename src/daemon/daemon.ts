@@ -244,6 +244,11 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   const answer = async (request: ControlRequest): Promise<unknown> => {
     if (request.command === 'pid') return { pid: process.pid };
     if (request.command === 'reload') return queueReload('reload');
+    if (request.command === 'changed') {
+      loop.takeInChanges();
+      fleet?.pushNow();
+      return { taken: true };
+    }
     if (request.command === 'forget') {
       for (const address of request.addresses) logJails.forget(address);
       fleet?.pushNow();

@@ -5,6 +5,8 @@
  * firewall themselves (`--backend none`), so only the daemon can have put them there.
  */
 import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { waitFor } from '../helpers/daemon.js';
 import { sshdDaemon, type SshdDaemon } from '../helpers/sshd-daemon.js';
@@ -70,6 +72,21 @@ describe('the daemon takes in other processes\' changes from the change log', ()
     quiet('ban', '203.0.113.61', '--for', '1h');
     await waitFor('the ban after the restart in nftables', () => s.inTable('203.0.113.61'), 10_000);
     await logged(/took in 1 change made by another process \(up to #\d+\): ban 203\.0\.113\.61 in manual/);
+    assert.equal(lastReconcile(), 'start');
+  });
+
+  it('a CLI ban or import tells the daemon, which takes it in at once, not at its next drift tick', async () => {
+    await s.stop();
+    // A drift check once a year: only the CLI's word can bring the change in within the bound.
+    const conf = join(s.config, 'f2b-store.conf');
+    writeFileSync(conf, readFileSync(conf, 'utf8').replace('schedule = * * * * * *', 'schedule = 0 0 0 1 1 *'));
+    await s.start();
+    quiet('ban', '203.0.113.70', '--for', '1h');
+    await waitFor('the CLI\'s ban in nftables', () => s.inTable('203.0.113.70'), 10_000);
+    const list = join(s.config, 'list.txt');
+    writeFileSync(list, '203.0.113.71\n203.0.113.72\n');
+    quiet('import', 'list', list, '--for', '1h');
+    await waitFor('the imported bans in nftables', () => s.inTable('203.0.113.71') && s.inTable('203.0.113.72'), 10_000);
     assert.equal(lastReconcile(), 'start');
   });
 });

@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import { banToJson, checkSource, formatDuration, isoTime, OperationError } from '../../core/index.js';
 import { changeAddresses } from '../../reconcile/index.js';
+import { tellDaemonChanged } from '../tell-daemon.js';
 import { addressArguments, parseEach } from '../address-args.js';
 import { banTarget, createContext, expiryOption, jailOption } from '../context.js';
 import { backendTrouble, printJson, relativeTime, tellKept } from '../output.js';
@@ -60,6 +61,7 @@ Examples:
       const { backends, options: enforce } = await ctx.enforcement();
       const { result: banned, reports } = await changeAddresses(store, backends, targets.map((t) => t.address), ctx.now,
         () => targets.map(({ address, forced }) => store.ban({ ...common, address: address.text, forced }, ctx.now)), enforce);
+      if (banned.some(({ change }) => change !== 'kept')) await tellDaemonChanged(ctx.dbPath());
       if (ctx.json) {
         const results = banned.map(({ ban, change }) => ({ ban: banToJson(ban, ctx.now), change }));
         printJson(results.length === 1 ? { ...results[0], backends: reports } : { bans: results, backends: reports });

@@ -3,6 +3,7 @@ import { parseAddress } from '../../core/index.js';
 import { readFail2banDb, type BanRecord } from '../../store/index.js';
 import { createContext } from '../context.js';
 import { printJson } from '../output.js';
+import { tellDaemonChanged } from '../tell-daemon.js';
 
 /** Bad rows reported one by one before the rest are only counted. */
 const REPORT_LIMIT = 50;
@@ -36,6 +37,7 @@ fail2ban may keep running meanwhile.`)
       const store = await ctx.store({ create: true });
       const report = store.importBans(accepted, ctx.now);
       const imported = report.new + report.extended;
+      if (imported > 0) await tellDaemonChanged(ctx.dbPath());
       const skipped = messages.length + report.kept;
       for (const message of messages.slice(0, REPORT_LIMIT)) console.error(message);
       if (messages.length > REPORT_LIMIT) console.error(`${path}: ${messages.length - REPORT_LIMIT} more bad or refused rows not shown`);

@@ -3,6 +3,7 @@ import { readAddressList, type BanRequest } from '../../core/index.js';
 import { createContext, expiryOption, jailOption } from '../context.js';
 import { listLines } from '../list-input.js';
 import { printJson } from '../output.js';
+import { tellDaemonChanged } from '../tell-daemon.js';
 import { registerFail2banDb } from './import-fail2ban-db.js';
 
 /** Bad lines reported one by one before the rest are only counted. */
@@ -69,6 +70,7 @@ skipped, so importing the same list twice adds nothing.`)
       const store = await ctx.store({ create: true });
       const report = store.banMany(requests(), ctx.now);
       const imported = report.new + report.extended;
+      if (imported > 0) await tellDaemonChanged(ctx.dbPath());
       const notTaken = bad.count + refusals.count;
       const skipped = notTaken + report.kept;
       // Bad lines first, then refused ones, as each kind was found.
