@@ -81,9 +81,10 @@ async function pushActive(store: PushStore, events: FleetEvents, node: string, s
 }
 
 /** How many of this host's changes wait to be pushed (fleet status). */
-export function pushBacklog(store: PushStore, share: JailSelection): number {
+export function pushBacklog(store: PushStore, share: JailSelection, now: number): number {
   const cursor = store.changeReader(PUSH_READER);
-  if (cursor === undefined) return 0;
+  // Not joined yet: its first push shares the bans active here (pushActive).
+  if (cursor === undefined) return store.activeOwn(now).filter(({ ban }) => selected(share, ban.jail)).length;
   const latest = store.latestChange();
   let waiting = 0;
   for (let after = cursor; after < latest;) {

@@ -26,7 +26,7 @@ export interface FleetStatus {
 export async function fleetStatus(config: FleetConfig, store: PushStore & { fleetCursor(fleet: string): number | undefined }, now: number): Promise<FleetStatus> {
   const fleet = fleetName(config);
   const pulledUpTo = store.fleetCursor(fleet) ?? null;
-  const local = { fleet, node: config.node, pushBacklog: pushBacklog(store, config.share), pulledUpTo };
+  const local = { fleet, node: config.node, pushBacklog: pushBacklog(store, config.share, now), pulledUpTo };
   const started = performance.now();
   try {
     const client = await connect(config);

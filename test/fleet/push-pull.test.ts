@@ -61,9 +61,9 @@ describe('pushing and pulling between two stores', () => {
     assert.equal(await pushChanges(b, fleet, 'b', 'all', now), 0);
     ban(a, '203.0.113.1');
     ban(a, '203.0.113.2', 'postfix');
-    assert.equal(pushBacklog(a, 'all'), 2);
+    assert.equal(pushBacklog(a, 'all', now()), 2);
     assert.equal(await pushChanges(a, fleet, 'a', ['sshd'], now), 1, 'only the shared jail');
-    assert.equal(pushBacklog(a, ['sshd']), 0);
+    assert.equal(pushBacklog(a, ['sshd'], now()), 0);
     const pulled = await pullEvents(b, fleet, 'f', 'b', ALL, now);
     assert.deepEqual([pulled.snapshot, pulled.banned], [true, 1], 'B joined with the fleet\'s active bans');
     assert.deepEqual(active(b), ['sshd 203.0.113.1 fleet a']);
@@ -120,10 +120,11 @@ describe('pushing and pulling between two stores', () => {
     ban(a, '203.0.113.32');
     a.lift('203.0.113.32', undefined, 'unban', now());
     a.ban({ address: '203.0.113.33', jail: 'sshd', expiresAt: null, source: 'manual' }, now());
+    assert.equal(pushBacklog(a, ['sshd'], now()), 2, 'not joined yet: the active bans its first push shares');
     await assert.rejects(pushChanges(killedIn(a, 'markChangeReader'), fleet, 'a', ['sshd'], now), /killed/);
     assert.equal(await pushChanges(a, fleet, 'a', ['sshd'], now), 0, 'pushed again after the crash: nothing new');
     assert.equal(cluster.psql('SELECT count(*) FROM joining.events WHERE origin = \'a\'').trim(), '2');
-    assert.equal(pushBacklog(a, ['sshd']), 0);
+    assert.equal(pushBacklog(a, ['sshd'], now()), 0);
     await pullEvents(b, fleet, 'f', 'b', ALL, now);
     assert.deepEqual(active(b), ['sshd 203.0.113.30 fleet a', 'sshd 203.0.113.33 fleet a']);
     assert.equal((await pullEvents(a, fleet, 'f', 'a', ALL, now)).banned, 0, 'A took nothing of its own back');

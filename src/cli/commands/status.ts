@@ -93,7 +93,7 @@ Every page of the database is read too: a damaged one makes status fail (exit co
       // This host's side of the fleet, from the database alone (fleet status asks PostgreSQL); pg is loaded only with [fleet].
       const fleetConfig = ctx.config().fleet;
       const fleet = fleetConfig && await import('../../fleet/index.js').then(({ fleetName, pushBacklog }) => ({
-        node: fleetConfig.node, pushBacklog: pushBacklog(store, fleetConfig.share), pulledUpTo: store.fleetCursor(fleetName(fleetConfig)) ?? null,
+        node: fleetConfig.node, pushBacklog: pushBacklog(store, fleetConfig.share, ctx.now), pulledUpTo: store.fleetCursor(fleetName(fleetConfig)) ?? null,
       }));
       const { backends: enabled, options: enforce } = await ctx.enforcement();
       let refused = 0;
