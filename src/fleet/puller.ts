@@ -56,10 +56,9 @@ export interface PullReport {
  * the active bans of an earlier store under this node name too (seqs up to this store's push
  * base): a store made again takes them in as fleet bans with its node as origin, enforced and
  * lifted like any host's, not as its own, which its pusher would share again as new decisions.
- * A lift followed by
- * this host's own ban or extension of it is passed over; this relies on the pusher not running
- * between reading the events and applying them (fleet.ts runs one after the other), as what it
- * has not pushed yet is checked in SQLite (see BanStore.applyFleet).
+ * A lift followed by this host's own ban or extension of it is passed over; this relies on the
+ * pusher not running between reading the events and applying them (fleet.ts runs one after the
+ * other), as what it has not pushed yet is checked in SQLite (see BanStore.applyFleet).
  */
 export async function pullEvents(store: PullStore, events: FleetEvents, fleet: string, node: string, jails: FleetJails,
   now: () => number, rejoin = false): Promise<PullReport> {
