@@ -3,7 +3,8 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import ini from 'ini';
 import {
-  DEFAULT_LOCKOUT_FLOOR, InputError, MAX_DURATION, OperationError, messageOf, parseDuration, tryParseAddress, type Address, type Duration, type LockoutFloor,
+  DEFAULT_LOCKOUT_FLOOR, InputError, MAX_DURATION, OperationError, messageOf, parseDuration, parseListenAddress, tryParseAddress, type Address, type Duration,
+  type ListenAddress, type LockoutFloor,
 } from '../core/index.js';
 import { didYouMean } from './did-you-mean.js';
 import { parseIni, type IniFile } from './ini-file.js';
@@ -39,6 +40,8 @@ export interface StoreConfig {
   readonly lockout: LockoutFloor;
   /** `[fleet]`: sharing bans with other hosts through PostgreSQL; absent when the section is. */
   readonly fleet?: FleetConfig;
+  /** `[metrics] listen`: where the daemon serves /metrics (Prometheus); absent = off. */
+  readonly metrics?: ListenAddress;
 }
 
 /** Which jails a fleet shares or accepts: every jail (`all`), or those named (`manual` is a jail like any other). */
@@ -101,6 +104,7 @@ const KNOWN_KEYS: Readonly<Record<string, readonly string[]>> = {
   daemon: ['logfile'],
   lockout: ['minprefix4', 'minprefix6', 'protect'],
   fleet: FLEET_KEYS,
+  metrics: ['listen'],
 };
 
 /** The file's text, or undefined when it does not exist. */
@@ -202,6 +206,7 @@ export function loadStoreConfig(dir: string, catalog: BackendCatalog): StoreConf
     return address;
   });
   const backends = get('reconcile', 'backends');
+  const metricsListen = get('metrics', 'listen') ?? '';
   const fleet = merged.fleet === undefined ? undefined : fleetConfig((key) => get('fleet', key), (key) => (sources[`fleet.${key}`] === undefined ? 'f2b-store.conf [fleet]' : where('fleet', key)));
   return {
     dbfile: get('store', 'dbfile') || DEFAULT_STORE_CONFIG.dbfile,
@@ -218,6 +223,7 @@ export function loadStoreConfig(dir: string, catalog: BackendCatalog): StoreConf
       protect,
     },
     ...(fleet ? { fleet } : {}),
+    ...(metricsListen === '' ? {} : { metrics: parseListenAddress(metricsListen, where('metrics', 'listen')) }),
   };
 }
 

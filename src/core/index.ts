@@ -13,3 +13,4 @@ export * from './log-position.js';
 export * from './journal-match.js';
 export * from './journal-source.js';
 export * from './parent-death.js';
+export * from './listen-address.js';

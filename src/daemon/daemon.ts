@@ -1,14 +1,18 @@
 import type { Server } from 'node:net';
-import { isoTime, journalSourceName, messageOf, nowSeconds, OperationError, type Address, type JournalSource, type LockoutFloor } from '../core/index.js';
+import {
+  isoTime, journalSourceName, messageOf, nowSeconds, OperationError, type Address, type JournalSource, type ListenAddress, type LockoutFloor,
+} from '../core/index.js';
 import type { EnabledJail } from '../config/index.js';
 import type { Backend } from '../backends/index.js';
-import { DAEMON, ReconcileLoop, checkSchedule, jailRulesOf } from '../reconcile/index.js';
+import { DAEMON, ReconcileLoop, checkSchedule, jailRulesOf, type BackendJailCount } from '../reconcile/index.js';
+import type { DaemonMetrics } from '../metrics/index.js';
 import { isDamaged, type BanStore } from '../store/index.js';
 import { JournalReader, journalSelection, LogTailer } from '../watch/index.js';
 import { createBanLog } from './ban-log.js';
 import { daemonPid, ForeignSocketError, serveControl, type ControlRequest } from './control-socket.js';
 import { LogJails } from './log-jails.js';
 import { LockoutWatch } from './lockout-watch.js';
+import { bytesBehind } from './log-lag.js';
 import { claimPidFile } from './pidfile.js';
 import { DAEMON_BUSY_TIMEOUT_MS, StoreWriter, type WriterStatus } from './store-writer.js';
 
@@ -43,6 +47,8 @@ export interface DaemonOptions {
    * daemon ends.
    */
   readonly fleet?: (changed: () => void) => Promise<RunningFleet>;
+  /** Where to serve /metrics for Prometheus ([metrics] listen); none when absent. */
+  readonly metrics?: ListenAddress;
 }
 
 /** The fleet beside a running daemon (src/fleet/'s Fleet). */
@@ -81,6 +87,9 @@ function journalGroups(jails: readonly EnabledJail[]): Map<string, { journal: Jo
   return groups;
 }
 
+/** A journal source as a metrics label: beside the files' paths, it says what it is. */
+const journalLabel = (source: string): string => `journal:${source}`;
+
 /** One tailer per log encoding and watch mode: jails sharing a file share its reading. */
 function tailerGroups(jails: readonly EnabledJail[]): Map<string, { encoding: string; polling: boolean; paths: Map<string, boolean> }> {
   const groups = new Map<string, { encoding: string; polling: boolean; paths: Map<string, boolean> }>();
@@ -111,8 +120,28 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     backends.splice(0, backends.length, ...chosen);
   };
   setBackends(options.backends(jails));
+  // Loaded only when configured, as the fleet is. Its sources are read at scrapes, once everything below runs.
+  const metricsModule = options.metrics === undefined ? undefined : await import('../metrics/index.js');
+  const metrics: DaemonMetrics | undefined = metricsModule && new metricsModule.DaemonMetrics({
+    bans: () => store.banTotals(nowSeconds()),
+    entries: (): BackendJailCount[] => loop.entryCounts(),
+    jails: () => logJails.status([], () => undefined),
+    logs: () => [
+      ...tailers.flatMap((tailer) => tailer.positions()).flatMap((at) => {
+        const behindBytes = bytesBehind(at);
+        return behindBytes === undefined ? [] : [{ source: at.path, behindBytes }];
+      }),
+      ...[...readers].map(([source, reader]) => ({ source: journalLabel(source), lagSeconds: reader.status().lagSeconds })),
+    ],
+    databaseBytes: () => store.databaseBytes(),
+    problem: (what, error) => {
+      if (!isDamaged(error)) log(`metrics: reading ${what} failed: ${messageOf(error)}`);
+    },
+  });
   // The fleet is started below; until then what is written waits in the change log for its first push.
-  const writer = new StoreWriter({ store, log, written: () => fleet?.pushNow() });
+  const writer = new StoreWriter({
+    store, log, written: () => fleet?.pushNow(), ...(metrics ? { timed: (seconds: number) => metrics.transaction(seconds) } : {}),
+  });
   const lockout = new LockoutWatch({
     floor: options.lockout, read: options.hostAddresses, log,
     // The loop is made below; the addresses are read again only after it started.
@@ -122,7 +151,10 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     store, writer, backends, now: nowSeconds, log, logLines: options.logLines ?? ((lines) => lines.forEach(log)), rules: (name) => rules(name), banLog: createBanLog(options.banLogFile, log),
     lockout: () => lockout.lockout(), floor: () => lockout.banFloor(),
     // The loop is made below; a change is applied only once lines come, after it exists.
-    applied: (before, after, reports) => loop.applied(before, after, reports),
+    applied: (before, after, reports) => {
+      loop.applied(before, after, reports);
+      metrics?.applied(reports);
+    },
   }, jails);
   // Damage met from here on is said once (a damaged store met above ends the start with the error
   // itself): every later tick, batch and reload meeting it stays quiet about it.
@@ -146,10 +178,12 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     jails: () => jails.map((jail) => jail.name),
     active: (now) => logJails.active(now),
     floor: () => lockout.banFloor(),
+    ...(metrics ? { observer: metrics } : {}),
   });
   let tailers: LogTailer[] = [];
   let readers = new Map<string, JournalReader>();
   let control: Server | undefined;
+  let metricsServer: Server | undefined;
   let fleet: RunningFleet | undefined;
 
   const startJournals = (): void => {
@@ -171,7 +205,10 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
         source: journal, match, fields, encoding: group[0]?.logencoding ?? 'auto',
         ...(after === undefined ? {} : { after }),
         since: nowSeconds() - Math.max(...group.map((jail) => jail.findtime)),
-        onEntries: (batch) => logJails.handleJournal(source, batch),
+        onEntries: (batch) => {
+          metrics?.linesRead(journalLabel(source), batch.entries.length);
+          return logJails.handleJournal(source, batch);
+        },
         onStart: (start) => {
           if (start.kind !== 'since') return;
           log(start.lostCursor === undefined
@@ -194,7 +231,10 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
       // A position held in memory (the database cannot be written) is newer than the stored one.
       stored: (path) => writer.heldPosition(path) ?? store.logPosition(path),
       prepare: (batch) => logJails.prepare(batch),
-      onLines: (batch) => logJails.handle(batch),
+      onLines: (batch) => {
+        metrics?.linesRead(batch.path, batch.lines.length);
+        return logJails.handle(batch);
+      },
       encoding: group.encoding,
       polling: group.polling,
       onError: (error, path) => {
@@ -297,6 +337,15 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     log(`started (pid ${process.pid}); backends: ${backends.map((b) => b.name).join(', ') || 'none'}; jails: ${jails.map((j) => j.name).join(', ') || 'none'}; `
       + `drift check: ${options.schedule}, full check every ${options.fullCheck} s`);
     control = await serveControl(options.socketPath, answer);
+    if (metricsModule && metrics && options.metrics) {
+      // The first read counts the active bans; the counters count from here.
+      try {
+        store.banTotals(nowSeconds());
+      } catch (error) {
+        if (!isDamaged(error)) log(`metrics: counting the active bans failed: ${messageOf(error)}`);
+      }
+      metricsServer = await metricsModule.serveMetrics(options.metrics, metrics, log);
+    }
     await lockout.start();
     await loop.start();
     fleet = await options.fleet?.(() => loop.takeInChanges());
@@ -320,6 +369,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     lockout.stop();
     loop.stop();
     control?.close();
+    metricsServer?.close();
     release();
   }
   if (failure !== undefined) throw new OperationError(failure);

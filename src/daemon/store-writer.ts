@@ -1,4 +1,4 @@
-import { contains, laterExpiry, messageOf, nowSeconds, tryParseAddress, type Ban, type JournalCursor, type LogPosition } from '../core/index.js';
+import { contains, laterExpiry, messageOf, monotonicMs, nowSeconds, tryParseAddress, type Ban, type JournalCursor, type LogPosition } from '../core/index.js';
 import { isDamaged, type BanResult, type BanStore, type DecidedBan, type FailureCounter, type LogBatchCommit } from '../store/index.js';
 
 /** How long a daemon write waits for another process's lock: a moment, never a stall of the event loop. */
@@ -13,6 +13,8 @@ export interface StoreWriterOptions {
   readonly written?: () => void;
   /** Epoch seconds. */
   readonly now?: () => number;
+  /** Told how long each write transaction took, in seconds (for metrics). */
+  readonly timed?: (seconds: number) => void;
 }
 
 /** What `status` shows of the daemon's writes. */
@@ -63,7 +65,7 @@ export class StoreWriter {
     if (this.failure === undefined && !this.holding()) {
       let results: BanResult[];
       try {
-        results = this.options.store.commitLogBatch(batch, this.now());
+        results = this.commitTimed(batch);
       } catch (error) {
         this.hold(batch);
         this.failed(error);
@@ -129,6 +131,13 @@ export class StoreWriter {
     this.options.log(`stopping with ${this.describeHeld()} not written to the database: the log lines that caused them are read again at the next start`);
   }
 
+  private commitTimed(batch: LogBatchCommit): BanResult[] {
+    const started = monotonicMs();
+    const results = this.options.store.commitLogBatch(batch, this.now());
+    this.options.timed?.((monotonicMs() - started) / 1000);
+    return results;
+  }
+
   private hold(batch: LogBatchCommit): void {
     for (const ban of batch.bans) this.holdBan(ban);
     for (const counter of batch.counters) this.counters.set(key(counter.jail, counter.address), counter);
@@ -146,10 +155,10 @@ export class StoreWriter {
     const held = this.describeHeld();
     let results: BanResult[];
     try {
-      results = this.options.store.commitLogBatch({
+      results = this.commitTimed({
         bans: [...this.bans.values()], counters: [...this.counters.values()], positions: [...this.positions.values()],
         cursors: [...this.cursors.values()],
-      }, this.now());
+      });
     } catch (error) {
       this.failed(error);
       return undefined;

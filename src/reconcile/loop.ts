@@ -5,6 +5,7 @@ import { changeStates, DAEMON, describeChanges, readChanges } from './change-fee
 import { CronTimer } from './cron-timer.js';
 import { DriftCheck, readBackWait, type Stale } from './drift.js';
 import { defaultJailRules, entryOf, rulesFor, type JailRules } from './entries.js';
+import { EntryTally, type BackendJailCount } from './entry-tally.js';
 import { enforceable, type BanFloor, type RefusedBan } from './floor.js';
 import { applyChange, reconcile, type BackendReport } from './reconcile.js';
 import { knownBans } from './removal-guard.js';
@@ -15,6 +16,21 @@ const EXPIRY_SPACED_FROM_MS = 1000;
 
 /** setTimeout's longest delay; a later expiry is simply re-armed when this one fires. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * What a run of the loop was for, as metrics count it: the loop's own runs (at start, on
+ * schedule, at an expiry), a backend the drift check found drifted, changes another process
+ * made, a reload, or anything else asked (this host's addresses changed, a run queued behind one).
+ */
+export type RunKind = 'start' | 'schedule' | 'expiry' | 'drift' | 'change' | 'reload' | 'other';
+
+const NAMED_RUNS: readonly string[] = ['start', 'schedule', 'expiry', 'reload'] satisfies readonly RunKind[];
+
+/** Told of every run of the loop, for metrics. */
+export interface LoopObserver {
+  /** A run ended: what it was for, how long it took (seconds), and each backend's report. */
+  ran(kind: RunKind, seconds: number, reports: readonly BackendReport[]): void;
+}
 
 export interface LoopOptions {
   readonly store: ReconcileStore;
@@ -32,6 +48,7 @@ export interface LoopOptions {
   readonly floor: () => BanFloor;
   readonly clock: () => number;
   readonly log: (line: string) => void;
+  readonly observer?: LoopObserver;
 }
 
 /** The outcome of the latest full reconcile, for status. */
@@ -73,6 +90,7 @@ export class ReconcileLoop {
   /** The refused bans already logged (see tellRefused), and each backend's kept entries already logged. */
   private toldRefused = new Set<string>();
   private readonly toldKept = new Map<string, number>();
+  private readonly entries = new EntryTally();
 
   constructor(private readonly options: LoopOptions) {
     this.drift = new DriftCheck(monotonicMs, (removed) => this.stillHeld(removed));
@@ -93,6 +111,11 @@ export class ReconcileLoop {
   /** The latest full reconcile, if one ran. */
   last(): LastReconcile | undefined {
     return this.latest;
+  }
+
+  /** The entries each backend holds per jail, as the loop and the changes applied since brought it there. */
+  entryCounts(): BackendJailCount[] {
+    return this.entries.all();
   }
 
   /** Reconciles once, then keeps doing so on schedule and at expiries. */
@@ -143,7 +166,7 @@ export class ReconcileLoop {
       this.again = true;
       return this.running;
     }
-    return this.exclusive(() => this.once(reason, only));
+    return this.exclusive(() => this.once(reason, only, only ? 'drift' : NAMED_RUNS.includes(reason) ? reason as RunKind : 'other'));
   }
 
   /** Runs `task` as the one run under way; a run asked for meanwhile follows it. */
@@ -226,7 +249,11 @@ export class ReconcileLoop {
     const will = enforceable(after, floor).map(entryOf);
     for (const report of reports) {
       const backend = this.options.backends.find((b) => b.name === report.name);
-      if (backend) this.drift.changed(backend, backend.represent(was), backend.represent(will), report);
+      if (!backend) continue;
+      const [backendWas, backendWill] = [backend.represent(was), backend.represent(will)];
+      this.drift.changed(backend, backendWas, backendWill, report);
+      if (report.error === null && report.failed.length === 0) this.entries.changed(backend.name, backendWas, backendWill);
+      else this.entries.reconciled(backend.name, undefined);
     }
   }
 
@@ -238,13 +265,14 @@ export class ReconcileLoop {
   private async follow(): Promise<BackendReport[]> {
     const { store, clock, log, rules, backends } = this.options;
     const now = clock();
+    const started = monotonicMs();
     let reports: BackendReport[];
     try {
       const feed = readChanges(store, this.cursor);
-      if (feed.full) return await this.once(`the database changed: ${feed.why}`);
+      if (feed.full) return await this.once(`the database changed: ${feed.why}`, undefined, 'change');
       // Written without a change of f2b-store's (sqlite3 by hand, a planted row, purge): only a
       // full reconcile can tell what that means for the firewall.
-      if (feed.changes.length === 0) return await this.once('the database changed outside the change log');
+      if (feed.changes.length === 0) return await this.once('the database changed outside the change log', undefined, 'change');
       if (feed.changes.length > 0) {
         const { before, after } = changeStates(feed.changes, (address) => store.activeTouching(address, now));
         reports = await applyChange(before, after, backends, now, {
@@ -254,6 +282,7 @@ export class ReconcileLoop {
         log(`took in ${feed.changes.length} change${feed.changes.length === 1 ? '' : 's'} made by another process (up to #${feed.upTo}): `
           + `${describeChanges(feed.changes)}; applied to ${backends.map((b) => b.name).join(', ') || 'no backend'} without a full reconcile`);
         this.tellReports('changes from another process', reports);
+        this.options.observer?.ran('change', (monotonicMs() - started) / 1000, reports);
         this.armExpiry();
       } else {
         reports = [];
@@ -278,9 +307,10 @@ export class ReconcileLoop {
     }
   }
 
-  private async once(reason: string, only?: readonly Backend[]): Promise<BackendReport[]> {
+  private async once(reason: string, only: readonly Backend[] | undefined, kind: RunKind): Promise<BackendReport[]> {
     const { store, clock, rules } = this.options;
     const now = clock();
+    const began = monotonicMs();
     const backends = only ?? this.options.backends;
     let reports: BackendReport[];
     let upTo: number | undefined;
@@ -304,7 +334,10 @@ export class ReconcileLoop {
         floor: this.options.floor(),
         refused: (refusal) => refused.push(refusal),
         known: () => knownBans(store, now),
-        observe: (backend, report, held) => this.drift.reconciled(backend, report, held),
+        observe: (backend, report, held) => {
+          this.drift.reconciled(backend, report, held);
+          this.entries.reconciled(backend.name, report.error === null && report.failed.length === 0 ? held : undefined);
+        },
       });
       if (!only) this.lastRunMs = monotonicMs() - started;
       if (thorough && !only) this.readBackAt = started + Math.max(this.options.fullCheck * 1000, readBackWait(this.lastRunMs));
@@ -317,6 +350,7 @@ export class ReconcileLoop {
     const others = only ? (this.latest?.reports ?? []).filter((r) => !reports.some((mine) => mine.name === r.name)) : [];
     this.latest = { at: now, reason, reports: [...others, ...reports], refused: refused.length };
     this.tellReports(`reconcile (${reason})`, reports);
+    this.options.observer?.ran(kind, (monotonicMs() - began) / 1000, reports);
     for (const r of reports) this.tellKept(r);
     try {
       this.armExpiry();

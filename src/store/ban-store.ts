@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { isActive, tryParseAddress, type Ban, type BanRequest, type EnforcedBan, type JournalCursor, type LogPosition } from '../core/index.js';
 import { Bans, type BanChange, type StoredBan, type BanRecord, type BanResult, type BanWrite, type RecordImportReport } from './bans.js';
+import { BanTotals, type BanTotalsSnapshot } from './ban-totals.js';
 import { ChangeLog, THIS_HOST_ONLY, type ChangeKind, type ChangeQuery, type StoredChange } from './change-log.js';
 import { FleetCursors } from './fleet-cursors.js';
 import { FleetPushBase } from './fleet-push-base.js';
@@ -77,6 +78,8 @@ export class BanStore {
   private readonly changes: ChangeLog;
   private readonly fleetCursors: FleetCursors;
   private readonly fleetPushBase: FleetPushBase;
+  /** Made by the first banTotals(), then kept up to date. */
+  private totals: BanTotals | undefined;
   private damageTold = false;
   private damageListener: ((error: DatabaseDamagedError) => void) | undefined;
 
@@ -519,6 +522,25 @@ export class BanStore {
 
   /** `reader` has taken in every change up to `after`: changes every reader has taken in are deleted. */
   advanceChangeReader(reader: string, after: number, now: number): void {
-    this.guard(() => this.db.transaction(() => this.changes.advance(reader, after, now)).immediate());
+    this.guard(() => this.db.transaction(() => {
+      this.totals?.takeChanges();
+      this.changes.advance(reader, after, now);
+    }).immediate());
+  }
+
+  /**
+   * Active bans and what happened to bans since the first call, per jail and source (for
+   * metrics): the first call counts the active bans, later ones read only what changed since.
+   */
+  banTotals(now: number): BanTotalsSnapshot {
+    return this.guard(() => {
+      this.totals ??= new BanTotals(this.db, () => this.changes.latest());
+      return this.totals.read(now);
+    });
+  }
+
+  /** The database file's size in bytes (its pages; the WAL beside it not counted). */
+  databaseBytes(): number {
+    return this.guard(() => (this.db.pragma('page_count', { simple: true }) as number) * (this.db.pragma('page_size', { simple: true }) as number));
   }
 }

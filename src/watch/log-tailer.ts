@@ -169,6 +169,11 @@ export class LogTailer {
     return [...this.files].filter(([, followed]) => followed.current !== undefined).map(([path]) => path).sort();
   }
 
+  /** Where reading each watched file stands: the last position delivered (or stored), else where its reading starts. */
+  positions(): LogPosition[] {
+    return [...this.files].flatMap(([path, followed]) => (followed.current === undefined ? [] : [followed.reported ?? followed.current.position(path)]));
+  }
+
   private watch(): void {
     const roots = [...new Set(this.patterns.map((p) => existingAncestor(p.base)))];
     const watcher = watch(roots, {

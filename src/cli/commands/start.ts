@@ -92,6 +92,7 @@ those entries are kept and the daemon says so once: f2b-store reconcile --yes re
         log,
         logLines,
         ...(ctx.config().fleet ? { fleet: startFleet(ctx.config().fleet as FleetConfig, store, ctx.dbPath(), ctx.insecureDb, log) } : {}),
+        ...(ctx.config().metrics ? { metrics: ctx.config().metrics } : {}),
       });
     });
 }
