@@ -84,12 +84,12 @@ export class DaemonMetrics {
         return undefined;
       }
     };
-    // One read of the store's counts serves the series made from it in a scrape.
-    let bans: BanCounts | undefined;
+    // One read of the store's counts (or its failure) serves the series made from it in a scrape.
+    let bans: { readonly counts: BanCounts | undefined } | undefined;
     this.newScrape = () => {
       bans = undefined;
     };
-    const banCounts = (): BanCounts | undefined => (bans ??= read('ban counts', sources.bans));
+    const banCounts = (): BanCounts | undefined => (bans ??= { counts: read('ban counts', sources.bans) }).counts;
     const fromBans = (pick: (counts: BanCounts) => readonly JailSourceCount[], set: (labels: { jail: string; source: string }, value: number) => void): void => {
       const counts = banCounts();
       for (const { jail, source, count } of counts ? pick(counts) : []) set({ jail, source }, count);

@@ -37,6 +37,20 @@ describe('f2b-store.conf', () => {
     assert.equal(loadStoreConfig(tmp.dir, BACKEND_CATALOG).historyAge, null);
   });
 
+  it('[metrics] listen: host:port, [IPv6]:port or a socket path; off when empty', () => {
+    for (const [value, listen] of [
+      ['127.0.0.1:9191', { host: '127.0.0.1', port: 9191 }],
+      ['[::1]:9191', { host: '::1', port: 9191 }],
+      ['localhost:9191', { host: 'localhost', port: 9191 }],
+      ['/run/f2b-store/metrics.sock', { path: '/run/f2b-store/metrics.sock' }],
+    ] as const) {
+      writeFileSync(join(tmp.dir, 'f2b-store.conf'), `[metrics]\nlisten = ${value}\n`);
+      assert.deepEqual(loadStoreConfig(tmp.dir, BACKEND_CATALOG).metrics, listen);
+    }
+    writeFileSync(join(tmp.dir, 'f2b-store.conf'), '[metrics]\nlisten =\n');
+    assert.equal(loadStoreConfig(tmp.dir, BACKEND_CATALOG).metrics, undefined);
+  });
+
   for (const [text, message] of [
     ['[reconcile]\nbackends = nftables, pf\n', /f2b-store\.conf \[reconcile\] backends: unknown backend "pf"/],
     ['[store]\nhistoryage = 10x\n', /f2b-store\.conf \[store\] historyage: bad duration "10x"/],
@@ -44,6 +58,9 @@ describe('f2b-store.conf', () => {
     ['[lockout]\nminprefix4 = 33\n', /f2b-store\.conf \[lockout\] minprefix4: "33" is not a prefix length from 0 to 32/],
     ['[lockout]\nminprefix6 = /32\n', /\[lockout\] minprefix6: "\/32" is not a prefix length from 0 to 128/],
     ['[lockout]\nprotect = 192.0.2.0/24 admin.example.org\n', /\[lockout\] protect: "admin\.example\.org" is not an address or network/],
+    ['[metrics]\nlisten = 9191\n', /f2b-store\.conf \[metrics\] listen: "9191" is not host:port or a socket path/],
+    ['[metrics]\nlisten = 127.0.0.1:99999\n', /\[metrics\] listen: "127\.0\.0\.1:99999" is not host:port/],
+    ['[metrics]\nlisten = ::1:9191\n', /\[metrics\] listen: "::1:9191" is not host:port or a socket path \(e\.g\. 127\.0\.0\.1:9191, \[::1\]:9191/],
   ] as const) {
     it(`names the file and key of a bad value: ${text.trim().replace('\n', ' ')}`, () => {
       writeFileSync(join(tmp.dir, 'f2b-store.conf'), text);
