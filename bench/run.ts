@@ -11,6 +11,7 @@ import { runFleetBench } from './fleet-bench.js';
 import { runInteropBench } from './interop-bench.js';
 import { runJournalBench } from './journal-bench.js';
 import { describeMachine } from './machine.js';
+import { runMetricsBench } from './metrics-bench.js';
 import { report } from './results.js';
 import { runScaleBench } from './scale-bench.js';
 import type { Samples } from './stats.js';
@@ -108,9 +109,9 @@ function storeBench(): void {
   report('store', title, { machine, startedAt }, headers, table, remarks);
 }
 
-const SECTIONS = ['store', 'firewall', 'filter', 'filter-worker', 'daemon', 'journal', 'interop', 'changes', 'scale', 'fleet'] as const;
+const SECTIONS = ['store', 'firewall', 'filter', 'filter-worker', 'daemon', 'journal', 'interop', 'changes', 'scale', 'fleet', 'metrics'] as const;
 
-/** F2B_BENCH_ONLY=store|firewall|filter|filter-worker|daemon|journal|interop|changes|scale|fleet runs one section; default all. */
+/** F2B_BENCH_ONLY=store|firewall|filter|filter-worker|daemon|journal|interop|changes|scale|fleet|metrics runs one section; default all. */
 async function main(): Promise<void> {
   const only = process.env['F2B_BENCH_ONLY'] || undefined;
   if (only !== undefined && !(SECTIONS as readonly string[]).includes(only)) {
@@ -126,6 +127,7 @@ async function main(): Promise<void> {
   if (!only || only === 'changes') await runChangesBench();
   if (!only || only === 'scale') await runScaleBench();
   if (!only || only === 'fleet') await runFleetBench();
+  if (!only || only === 'metrics') await runMetricsBench();
 }
 
 await main();

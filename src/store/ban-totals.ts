@@ -53,8 +53,9 @@ export class BanTotals {
   /** `latest`: the change log's latest id (ChangeLog.latest). */
   constructor(private readonly db: Database.Database, private readonly latest: () => number) {
     this.stmt = {
+      // A plain scan: through the open-bans index it looks every row up again (twice as long at 100,000).
       activeNow: db.prepare<unknown[], CountRow>(
-        `SELECT jail, source, count(*) AS n FROM bans WHERE lifted_at IS NULL AND (expires_at IS NULL OR expires_at > @now)
+        `SELECT jail, source, count(*) AS n FROM bans NOT INDEXED WHERE lifted_at IS NULL AND (expires_at IS NULL OR expires_at > @now)
          GROUP BY jail, source`),
       changes: db.prepare<unknown[], CountRow & { kind: string }>(
         `SELECT kind, jail, source, count(*) AS n FROM changes WHERE id > @after AND id <= @upTo AND kind <> 'extend'
