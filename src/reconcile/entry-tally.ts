@@ -1,4 +1,5 @@
-import type { EntryKey } from '../backends/index.js';
+/** What the tally reads of an entry. */
+type Counted = { readonly jail: string };
 
 /** How many entries one backend holds for one jail. */
 export interface BackendJailCount {
@@ -16,7 +17,7 @@ export class EntryTally {
   private readonly counts = new Map<string, Map<string, number>>();
 
   /** A full reconcile brought `backend` to `held`; a failed one (held unknown) forgets the backend until the next. */
-  reconciled(backend: string, held: readonly EntryKey[] | undefined): void {
+  reconciled(backend: string, held: readonly Counted[] | undefined): void {
     if (held === undefined) {
       this.counts.delete(backend);
       return;
@@ -27,7 +28,7 @@ export class EntryTally {
   }
 
   /** A change applied to `backend`: `was` and `will` are its represent() of the bans it touched. */
-  changed(backend: string, was: readonly EntryKey[], will: readonly EntryKey[]): void {
+  changed(backend: string, was: readonly Counted[], will: readonly Counted[]): void {
     const jails = this.counts.get(backend);
     if (jails === undefined) return;
     for (const entry of will) jails.set(entry.jail, (jails.get(entry.jail) ?? 0) + 1);
