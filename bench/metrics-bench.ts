@@ -8,12 +8,12 @@
  *    sys from /proc) over rounds of back-to-back scrapes, less its CPU over as long with none.
  */
 import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { nowSeconds } from '../src/core/index.js';
 import { BanStore } from '../src/store/index.js';
+import { freePort } from '../test/helpers/prometheus.js';
 import { cpuSeconds, loadRemark, startDaemon, writeDaemonConfig } from './daemon-process.js';
 import { describeMachine } from './machine.js';
 import { report } from './results.js';
@@ -29,15 +29,6 @@ const TARGET_MS = 5;
 
 const int = (n: number): string => Math.round(n).toLocaleString('en-US');
 const ms = (v: number): string => `${v < 1 ? v.toFixed(3) : v.toFixed(2)} ms`;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  if (address === null || typeof address !== 'object') throw new Error('no free port');
-  return address.port;
-}
 
 /** The store's side: each read's wall time in-process (ms), medians of STORE_RUNS. */
 function storeReads(db: string): { first: number; unchanged: number; changed: number; anchor: number } {

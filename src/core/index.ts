@@ -14,3 +14,4 @@ export * from './journal-match.js';
 export * from './journal-source.js';
 export * from './parent-death.js';
 export * from './listen-address.js';
+export * from './ban-counts.js';

@@ -1,19 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-
-/** How many of something one jail and source holds (or made). */
-export interface JailSourceCount {
-  readonly jail: string;
-  readonly source: string;
-  readonly count: number;
-}
-
-/** The store's running counts (BanStore.banTotals). */
-export interface BanCounts {
-  readonly active: readonly JailSourceCount[];
-  readonly banned: readonly JailSourceCount[];
-  readonly lifted: readonly JailSourceCount[];
-  readonly expired: readonly JailSourceCount[];
-}
+import type { BanCounts, JailSourceCount } from '../core/index.js';
 
 /** Where reading one log source stands: a file's unread bytes, or a journal's lag. */
 export interface LogSourceState {

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
-import { isActive, tryParseAddress, type Ban, type BanRequest, type EnforcedBan, type JournalCursor, type LogPosition } from '../core/index.js';
+import { isActive, tryParseAddress, type Ban, type BanCounts, type BanRequest, type EnforcedBan, type JournalCursor, type LogPosition } from '../core/index.js';
 import { Bans, type BanChange, type StoredBan, type BanRecord, type BanResult, type BanWrite, type RecordImportReport } from './bans.js';
-import { BanTotals, type BanTotalsSnapshot } from './ban-totals.js';
+import { BanTotals } from './ban-totals.js';
 import { ChangeLog, THIS_HOST_ONLY, type ChangeKind, type ChangeQuery, type StoredChange } from './change-log.js';
 import { FleetCursors } from './fleet-cursors.js';
 import { FleetPushBase } from './fleet-push-base.js';
@@ -532,7 +532,7 @@ export class BanStore {
    * Active bans and what happened to bans since the first call, per jail and source (for
    * metrics): the first call counts the active bans, later ones read only what changed since.
    */
-  banTotals(now: number): BanTotalsSnapshot {
+  banTotals(now: number): BanCounts {
     return this.guard(() => {
       this.totals ??= new BanTotals(this.db, () => this.changes.latest());
       return this.totals.read(now);

@@ -1,22 +1,5 @@
 import type Database from 'better-sqlite3';
-
-/** How many bans of one jail and source. */
-export interface JailSourceCount {
-  readonly jail: string;
-  readonly source: string;
-  readonly count: number;
-}
-
-/** Active bans now, and what happened to bans since the tally started (see BanTotals). */
-export interface BanTotalsSnapshot {
-  readonly active: readonly JailSourceCount[];
-  /** New active bans (an extension is none). */
-  readonly banned: readonly JailSourceCount[];
-  /** Active bans lifted (unban, a fleet's lift). */
-  readonly lifted: readonly JailSourceCount[];
-  /** Active bans that reached their expiry. */
-  readonly expired: readonly JailSourceCount[];
-}
+import type { BanCounts, JailSourceCount } from '../core/index.js';
 
 interface CountRow {
   jail: string;
@@ -71,7 +54,7 @@ export class BanTotals {
   }
 
   /** The counts at `now` (epoch seconds, not going back). */
-  read(now: number): BanTotalsSnapshot {
+  read(now: number): BanCounts {
     this.db.transaction(() => {
       if (this.cursor === undefined) {
         add(this.active, this.stmt.activeNow.all({ now }));

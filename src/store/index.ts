@@ -1,5 +1,4 @@
 export { BanStore, type BulkBanReport, type DecidedBan, type FleetApplyReport, type FleetEvent, type LiftScope, type LogBatchCommit } from './ban-store.js';
-export type { BanTotalsSnapshot, JailSourceCount } from './ban-totals.js';
 export type { BanChange, BanRecord, BanResult, RecordImportReport, StoredBan } from './bans.js';
 export type { FailureCounter } from './failure-counters.js';
 export { FLEET_PUSHER, type ChangeKind, type ChangeQuery, type StoredChange } from './change-log.js';

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import type { BanRequest } from '../../src/core/index.js';
-import { BanStore, type JailSourceCount } from '../../src/store/index.js';
+import type { BanRequest, JailSourceCount } from '../../src/core/index.js';
+import { BanStore } from '../../src/store/index.js';
 import { tempDir } from '../helpers/cli.js';
 
 const T0 = 1_800_000_000;
