@@ -1,6 +1,6 @@
 /**
  * An IPv4-compatible address (`::203.0.113.7` = `::cb00:7107`) is IPv6 in every spelling, and an
- * IPv4-mapped one (`::ffff:198.51.100.7`) IPv4: what nft and ipset print back (inet_ntop writes
+ * IPv4-mapped one (`::ffff:198.51.100.7`) IPv4: what nft, ipset and ip6tables print back (inet_ntop writes
  * `::203.0.113.7`) reads as the address banned, so a second reconcile changes nothing.
  */
 import assert from 'node:assert/strict';
@@ -12,12 +12,12 @@ import { createNetns, type Netns } from '../helpers/netns.js';
 
 interface Report { name: string; added: number; removed: number; unchanged: number; error: string | null }
 
-for (const backend of ['nftables', 'ipset'] as const) {
+for (const backend of ['nftables', 'ipset', 'iptables'] as const) {
   describe(`IPv4-compatible and IPv4-mapped addresses in ${backend}`, () => {
     let tmp: ReturnType<typeof tempDir>;
     let ns: Netns;
     const cli = (...rest: string[]): CliResult => runCli(['--db', join(tmp.dir, 'bans.sqlite3'), '--netns', ns.name, '--backend', backend, ...rest]);
-    const ruleset = (): string => (backend === 'nftables' ? ns.run(['nft', 'list', 'ruleset']) : ns.run(['ipset', 'list']));
+    const ruleset = (): string => ({ nftables: () => ns.run(['nft', 'list', 'ruleset']), ipset: () => ns.run(['ipset', 'list']), iptables: () => ns.run(['ip6tables-save']) + ns.run(['iptables-save']) })[backend]();
     const reconcile = (): Report => {
       const result = cli('--json', 'reconcile');
       assert.equal(result.code, 0, result.stderr);
