@@ -4,10 +4,11 @@
  * the address in its own jail for its own bantime, in real nftables in a namespace.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { waitFor } from '../helpers/daemon.js';
-import { sshdDaemon, type BanJson, type SshdDaemon } from '../helpers/sshd-daemon.js';
+import { JAIL, sshdDaemon, type BanJson, type SshdDaemon } from '../helpers/sshd-daemon.js';
 
 const RECIDIVE = '\n[recidive-store]\nenabled = true\nsource = bans\nbans.jails = sshd\nfindtime = 1d\nbantime = 1w\nmaxretry = 3\n';
 const WEEK = 7 * 86_400;
@@ -38,7 +39,7 @@ describe('the daemon bans a repeat offender from the bans in its store (source =
     await s?.cleanup();
   });
 
-  it('three bans decided from the log, each lifted by hand before the next, make the fourth jail ban it for a week', async () => {
+  it('three bans decided from the log, each lifted by hand before the next, make recidive-store ban it for a week', async () => {
     const address = '203.0.113.7';
     for (let ban = 1; ban <= 3; ban++) {
       s.fail(address, 3);
@@ -61,6 +62,18 @@ describe('the daemon bans a repeat offender from the bans in its store (source =
     }
     await recidiveBan(address);
     assert.equal(bansIn('sshd', address).length, 1, 'the sshd ban stays beside it');
+  });
+
+  it('a reload takes a changed maxretry, and bans recorded before it count', async () => {
+    const address = '198.51.100.25';
+    ok('ban', address, '--jail', 'sshd', '--for', '1h');
+    ok('unban', address);
+    writeFileSync(join(s.config, 'jail.local'), JAIL(s.authLog, RECIDIVE.replace('maxretry = 3', 'maxretry = 2')));
+    ok('reload', 'recidive-store');
+    ok('ban', address, '--jail', 'sshd', '--for', '1h');
+    await waitFor(`the recidive-store ban of ${address}`, () => bansIn('recidive-store', address).length === 1, 20_000);
+    writeFileSync(join(s.config, 'jail.local'), JAIL(s.authLog, RECIDIVE));
+    ok('reload', 'recidive-store');
   });
 
   it('after a restart, one more ban counts with the ones before it', async () => {
