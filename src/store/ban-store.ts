@@ -389,10 +389,11 @@ export class BanStore {
   /**
    * For a `source = bans` jail: the addresses banned anew in the `jails` selected in ban rows
    * `after` < id <= `upTo` (see latestBanId), each with how many bans of it those jails recorded
-   * since `since` (epoch seconds). A ban lengthened while in force counts once.
+   * since `since` (epoch seconds), when that is at least `least` (a bulk import of a million bans
+   * returns none of its addresses banned once). A ban lengthened while in force counts once.
    */
-  recentBanCounts(after: number, upTo: number, jails: JailSelection, since: number): Map<string, number> {
-    return this.guard(() => this.bansTable.recentBanCounts(after, upTo, jails, since));
+  recentBanCounts(after: number, upTo: number, jails: JailSelection, since: number, least: number): Map<string, number> {
+    return this.guard(() => this.bansTable.recentBanCounts(after, upTo, jails, since, least));
   }
 
   /**

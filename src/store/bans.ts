@@ -218,7 +218,7 @@ export class Bans {
                   AND (@all OR jail IN selected) AND jail NOT IN excluded)
          SELECT b.address, count(*) AS n FROM bans AS b JOIN fresh USING (address)
          WHERE b.banned_at >= @since AND (@all OR b.jail IN selected) AND b.jail NOT IN excluded
-         GROUP BY b.address`),
+         GROUP BY b.address HAVING count(*) >= @least`),
       jailCounts: db.prepare<unknown[], { jail: string; active: number; total: number }>(
         `SELECT jail, sum(lifted_at IS NULL AND (expires_at IS NULL OR expires_at > @now)) AS active, count(*) AS total
          FROM bans GROUP BY jail ORDER BY jail`),
@@ -455,12 +455,13 @@ export class Bans {
 
   /**
    * The addresses with a ban (a row) in the `jails` selected among rows `after` < id <= `upTo` that
-   * began at `since` or later, each with how many bans of it in those jails began at `since` or later.
+   * began at `since` or later, each with how many bans of it in those jails began at `since` or
+   * later, when that is at least `least`.
    */
-  recentBanCounts(after: number, upTo: number, jails: JailSelection, since: number): Map<string, number> {
+  recentBanCounts(after: number, upTo: number, jails: JailSelection, since: number, least: number): Map<string, number> {
     if (upTo <= after) return new Map();
     const rows = this.stmt.recentBanCounts.all({
-      after, upTo, since, all: Number(jails.only === undefined), only: JSON.stringify(jails.only ?? []), except: JSON.stringify(jails.except),
+      after, upTo, since, least, all: Number(jails.only === undefined), only: JSON.stringify(jails.only ?? []), except: JSON.stringify(jails.except),
     });
     return new Map(rows.map((row) => [row.address, row.n]));
   }
