@@ -90,7 +90,7 @@ export class BansJails {
       upTo = this.options.store.latestBanId();
       for (const { definition, engine, selection } of this.jails) {
         const counts = this.options.store.recentBanCounts(this.after, upTo, selection, now - definition.findtime, definition.maxretry);
-        const watched = definition.bansJails?.join(', ') ?? 'every jail';
+        const watched = definition.bansJails?.join(', ') ?? 'other jails';
         for (const [address, bans] of counts) {
           const decision = await engine.judge(address, bans, `${bans} bans in ${formatDuration(definition.findtime)} (${watched})`);
           if (decision) decisions.push(decision);

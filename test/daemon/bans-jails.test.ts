@@ -86,7 +86,7 @@ describe('jails with source = bans count the bans recorded in the store', () => 
     await jails.check();
     assert.equal(decided.length, 1);
     assert.deepEqual([decided[0]?.address, decided[0]?.jail, decided[0]?.expiresAt, decided[0]?.failures], [ADDRESS, 'recidive-store', now + 7 * DAY, 3]);
-    assert.equal(decided[0]?.reason, '3 bans in 1d (every jail)');
+    assert.equal(decided[0]?.reason, '3 bans in 1d (other jails)');
     assert.ok(store.history(ADDRESS).some((ban) => ban.jail === 'recidive-store' && ban.liftedAt === null), 'recorded in the store');
   });
 
