@@ -4,7 +4,7 @@ import {
   type Address, type Duration, type LockoutCheck,
 } from '../core/index.js';
 import {
-  DEFAULT_CONFIG_DIR, enabledJails, loadStoreConfig, parseBackendList, type EnabledJail, type StoreConfig,
+  DEFAULT_CONFIG_DIR, enabledJails, loadStoreConfig, parseBackendList, type AnyEnabledJail, type StoreConfig,
 } from '../config/index.js';
 import {
   BACKEND_CATALOG, backendsFor, PACKAGE_HINTS, readHostAddresses, systemExec, systemFollow, type Backend, type BackendJail, type BackendRun,
@@ -78,10 +78,10 @@ export function createContext(command: Command): Context {
   }
   let config: StoreConfig | undefined;
   let store: BanStore | undefined;
-  let jails: EnabledJail[] | undefined;
+  let jails: AnyEnabledJail[] | undefined;
   let check: Promise<LockoutCheck> | undefined;
   const loadConfig = (): StoreConfig => (config ??= loadStoreConfig(configDir, BACKEND_CATALOG));
-  const loadJails = (): EnabledJail[] => (jails ??= enabledJails(configDir, BACKEND_CATALOG));
+  const loadJails = (): AnyEnabledJail[] => (jails ??= enabledJails(configDir, BACKEND_CATALOG));
   return {
     json: options.json === true,
     now: nowSeconds(),

@@ -10,8 +10,8 @@ import { filterSearchDirs, loadFilter, type FilterDefinition } from './filter-de
 import { readIniFile, type IniOption } from './ini-file.js';
 import { getOption, type Vars } from './interpolation.js';
 import {
-  parseBackend, parseBool, parseCount, parseFactor, parseIgnoreIp, parseJailDuration, parseJournalSource, parseLogEncoding, parseLogPaths,
-  parseMultipliers, parsePort, parseProtocol, parseUseDns, type JailValue, type LogPath, type UseDns,
+  parseBackend, parseBool, parseCount, parseFactor, parseIgnoreIp, parseJailDuration, parseJailNames, parseJournalSource, parseLogEncoding,
+  parseLogPaths, parseMultipliers, parsePort, parseProtocol, parseSource, parseUseDns, type JailValue, type LogPath, type UseDns,
 } from './jail-values.js';
 import { asSourceLine, textAt, where, type Origin } from './sourced-text.js';
 import type { BackendCatalog } from './store-config.js';
@@ -62,9 +62,10 @@ interface JailSettings {
   readonly maxmatches: number;
 }
 
-/** An enabled jail: its filter is loaded (and so known to load). */
+/** An enabled jail that reads logs (`source = logs`, the default): its filter is loaded (and so known to load). */
 export interface EnabledJail extends JailSettings {
   readonly enabled: true;
+  readonly source?: 'logs';
   readonly filter: FilterDefinition;
   /**
    * With the systemd backend: the entries the jail reads, from its `journalmatch` (the jail's own
@@ -73,13 +74,33 @@ export interface EnabledJail extends JailSettings {
   readonly journalMatch?: JournalMatch;
 }
 
+/**
+ * An enabled jail with `source = bans`: no log, no filter. It counts the bans the store recorded
+ * of an address within its findtime, in the jails of `bans.jails`, or (absent) in every jail but
+ * those with `source = bans`, and bans it for its own bantime at maxretry.
+ */
+export interface BansJail extends JailSettings {
+  readonly enabled: true;
+  readonly source: 'bans';
+  readonly bansJails?: readonly string[];
+  readonly filter?: undefined;
+  readonly journalMatch?: undefined;
+}
+
+/** Every kind of enabled jail: each has its firewall objects; only the log jails read logs. */
+export type AnyEnabledJail = EnabledJail | BansJail;
+
+export function isLogJail(jail: AnyEnabledJail): jail is EnabledJail {
+  return jail.source !== 'bans';
+}
+
 /** A disabled jail: every option is checked, but, as in fail2ban, its filter is not loaded. */
 export interface DisabledJail extends JailSettings {
   readonly enabled: false;
   readonly filter?: undefined;
 }
 
-export type JailDefinition = EnabledJail | DisabledJail;
+export type JailDefinition = EnabledJail | BansJail | DisabledJail;
 
 export interface LoadJailsOptions {
   /** Where filter names are looked up; default `filterSearchDirs(configDir)`. */
@@ -156,6 +177,7 @@ function loadJail(ctx: Context, name: string): JailDefinition {
   const textOf = (key: string): string | undefined => given(key)?.value.text.trim();
 
   const enabled = read('enabled', parseBool, false);
+  const source = read('source', parseSource, 'logs');
   const backend = read('backend', parseBackend, { name: 'auto', options: {} });
   const maxretry = read('maxretry', (v) => parseCount(v, 1), DEFAULTS.maxretry);
   const findtime = read('findtime', (v) => parseJailDuration(v, false) as number, DEFAULTS.findtime);
@@ -182,8 +204,8 @@ function loadJail(ctx: Context, name: string): JailDefinition {
     ? parseJournalSource(backend.options, `${where(backendValue === undefined ? origin : asSourceLine(backendValue.value))}: [${name}] backend`)
     : undefined;
   const logpathValue = option('logpath');
-  const logpaths = backend.name === 'systemd' || logpathValue === undefined ? [] : parseLogPaths(logpathValue);
-  if (enabled && backend.name !== 'systemd' && logpaths.length === 0) {
+  const logpaths = backend.name === 'systemd' || logpathValue === undefined || source === 'bans' ? [] : parseLogPaths(logpathValue);
+  if (enabled && source === 'logs' && backend.name !== 'systemd' && logpaths.length === 0) {
     throw missing('enabled, but no logpath (or backend = systemd) is given', logpathValue === undefined ? origin : asSourceLine(logpathValue.value));
   }
   const actionValue = option('action') ?? option('banaction');
@@ -217,6 +239,10 @@ function loadJail(ctx: Context, name: string): JailDefinition {
   };
   const jailDns = readOptional('usedns', parseUseDns);
   if (!enabled) return { ...settings, enabled, usedns: jailDns ?? 'warn' };
+  if (source === 'bans') {
+    const bansJails = readOptional('bans.jails', parseJailNames);
+    return { ...settings, enabled, source, usedns: jailDns ?? 'warn', ...(bansJails === undefined ? {} : { bansJails }) };
+  }
 
   const filterValue = given('filter');
   if (filterValue === undefined) throw missing('enabled, but no filter is given (filter = name[options])');
@@ -276,6 +302,6 @@ export function jailConfigDir(configDir: string): string {
 }
 
 /** The enabled jails of `configDir` (see jailConfigDir). */
-export function enabledJails(configDir: string, catalog: BackendCatalog): EnabledJail[] {
-  return loadJails(jailConfigDir(configDir), catalog).filter((jail): jail is EnabledJail => jail.enabled);
+export function enabledJails(configDir: string, catalog: BackendCatalog): AnyEnabledJail[] {
+  return loadJails(jailConfigDir(configDir), catalog).filter((jail): jail is AnyEnabledJail => jail.enabled);
 }

@@ -1,6 +1,6 @@
 import { isAbsolute, resolve } from 'node:path';
 import {
-  durationTooLong, InputError, JOURNAL_FLAGS, MAX_DURATION, messageOf, parseDuration, tryParseAddress, type Duration, type JournalSource,
+  checkJailName, durationTooLong, InputError, JOURNAL_FLAGS, MAX_DURATION, messageOf, parseDuration, tryParseAddress, type Duration, type JournalSource,
 } from '../core/index.js';
 import { evaluateArithmetic } from './arithmetic.js';
 import { didYouMean } from './did-you-mean.js';
@@ -21,6 +21,40 @@ export interface LogPath {
 }
 
 export type UseDns = 'yes' | 'warn' | 'no' | 'raw';
+
+/**
+ * What a jail counts: failures its filter finds in its logs, or bans the store recorded in other
+ * jails (a recidive that survives rotation, restarts and `purge`). `source`, not `backend`: the
+ * backend chooses how logs are read, and fail2ban refuses a backend it does not know, while it
+ * takes an unknown key as a variable.
+ */
+export const JAIL_SOURCES = ['logs', 'bans'] as const;
+export type JailSource = (typeof JAIL_SOURCES)[number];
+
+export function parseSource(v: JailValue): JailSource {
+  const value = text(v).toLowerCase();
+  if ((JAIL_SOURCES as readonly string[]).includes(value)) return value as JailSource;
+  return fail(v, `expected logs or bans, not "${text(v)}"${didYouMean(value, JAIL_SOURCES)}`);
+}
+
+/** `bans.jails`: jail names, separated by spaces, commas or lines; never the jail itself (it must not count its own bans). */
+export function parseJailNames(v: JailValue): string[] {
+  const names = new Set<string>();
+  for (const line of lines(v)) {
+    for (const name of line.text.split(/[\s,]+/)) {
+      if (name === '') continue;
+      try {
+        checkJailName(name);
+      } catch (error) {
+        fail(v, messageOf(error), line.origin);
+      }
+      if (name === v.jail) fail(v, `names the jail itself: a jail never counts its own bans (list the jails whose bans it counts)`, line.origin);
+      names.add(name);
+    }
+  }
+  if (names.size === 0) fail(v, 'names no jail (leave it out to count the bans of every jail but those with source = bans)');
+  return [...names];
+}
 
 /** fail2ban's log-watching backends; `systemd` reads the journal instead of files. */
 export const WATCH_BACKENDS = ['auto', 'pyinotify', 'gamin', 'polling', 'systemd'] as const;

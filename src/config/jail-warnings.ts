@@ -14,7 +14,7 @@ import { where } from './sourced-text.js';
 const JAIL_OPTIONS: readonly string[] = [
   'enabled', 'backend', 'filter', 'logpath', 'logencoding', 'logtimezone', 'action', 'maxretry', 'maxmatches', 'findtime', 'bantime',
   'bantime.increment', 'bantime.factor', 'bantime.formula', 'bantime.multipliers', 'bantime.maxtime', 'bantime.rndtime',
-  'bantime.overalljails', 'ignoreip', 'ignoreself', 'ignorecommand', 'ignorecache', 'skip_if_nologs', 'systemd_if_nologs',
+  'bantime.overalljails', 'source', 'bans.jails', 'ignoreip', 'ignoreself', 'ignorecommand', 'ignorecache', 'skip_if_nologs', 'systemd_if_nologs',
   'usedns', 'prefregex', 'ignoreregex', 'failregex', 'maxlines', 'datepattern', 'journalmatch',
   'banaction', 'banaction_allports', 'port', 'protocol', 'chain', 'mta', 'destemail', 'sender', 'sendername', 'fail2ban_agent', 'mode',
   'action_', 'action_mw', 'action_mwl', 'action_xarf', 'action_cf_mwl', 'action_blocklist_de', 'action_abuseipdb',
@@ -98,7 +98,7 @@ const REGEX_TAG = /^(?:HOST|ADDR|IP4|IP6|DNS|CIDR|SUBNET|SKIPLINES|F-.+)$/;
 export function unresolvedFilterTags(jails: readonly JailDefinition[]): string[] {
   const warnings = new Set<string>();
   for (const jail of jails) {
-    if (!jail.enabled) continue;
+    if (!jail.enabled || jail.filter === undefined) continue;
     const { filter } = jail;
     const keys = Object.keys(filter.options);
     for (const regex of [...filter.failregex, ...filter.ignoreregex, ...(filter.prefregex === undefined ? [] : [filter.prefregex])]) {

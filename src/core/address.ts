@@ -21,16 +21,33 @@ function bitsOf(family: Family): number {
   return family === 4 ? 32 : 128;
 }
 
+/**
+ * `::a.b.c.d`, the IPv4-compatible form (RFC 4291 §2.5.5.1, deprecated), as the IPv6 address it
+ * is. ipaddr.js reads it as the IPv4-mapped `::ffff:a.b.c.d`, which would turn it into IPv4 while
+ * `::cb00:7107`, the same address, stays IPv6. It stays IPv6 in both spellings: no kernel hands
+ * an IPv4 peer to a program in this form (dual-stack sockets use the mapped form), so a packet from
+ * it is IPv6 on the wire and only an IPv6 entry can block it; nft and ipset print such entries as
+ * `::a.b.c.d` (inet_ntop), which must read back as the address written. fail2ban keeps it IPv6 too.
+ */
+function ipv4Compatible(text: string): ipaddr.IPv6 | undefined {
+  if (!text.startsWith('::') || !ipaddr.IPv4.isValidFourPartDecimal(text.slice(2))) return undefined;
+  const [a, b, c, d] = ipaddr.IPv4.parse(text.slice(2)).octets as [number, number, number, number];
+  return new ipaddr.IPv6([0, 0, 0, 0, 0, 0, (a << 8) | b, (c << 8) | d]);
+}
+
 function parseIp(text: string): Ip | undefined {
   // ipaddr.js also accepts short IPv4 forms (`1.2.3`, `0x7f.1`): only four-part decimal IPv4 is taken.
   // Its IPv4 check throws internally on IPv6 text (~40 µs each), so the colon decides first.
   if (!text.includes(':')) return ipaddr.IPv4.isValidFourPartDecimal(text) ? ipaddr.IPv4.parse(text) : undefined;
-  return ipaddr.IPv6.isValid(text) ? ipaddr.IPv6.parse(text) : undefined;
+  return ipv4Compatible(text) ?? (ipaddr.IPv6.isValid(text) ? ipaddr.IPv6.parse(text) : undefined);
 }
 
 function build(ip: Ip, prefix: number): Address {
   let addr: Ip = ip;
   let bits = prefix;
+  // An IPv4-mapped address (`::ffff:a.b.c.d`) is what a dual-stack socket shows of an IPv4 peer: the
+  // packets are IPv4, so only the IPv4 form reaches them in a firewall (DESIGN). Its networks of
+  // /96 and longer have an IPv4 form too; wider ones reach beyond ::ffff:0:0/96 and stay IPv6.
   if (addr.kind() === 'ipv6' && (addr as ipaddr.IPv6).isIPv4MappedAddress() && prefix >= 96) {
     addr = (addr as ipaddr.IPv6).toIPv4Address();
     bits = prefix - 96;

@@ -2,13 +2,14 @@ import type { Server } from 'node:net';
 import {
   isoTime, journalSourceName, messageOf, nowSeconds, OperationError, type Address, type JournalSource, type ListenAddress, type LockoutFloor,
 } from '../core/index.js';
-import type { EnabledJail } from '../config/index.js';
+import { isLogJail, type AnyEnabledJail, type BansJail, type EnabledJail } from '../config/index.js';
 import type { Backend } from '../backends/index.js';
 import { DAEMON, ReconcileLoop, checkSchedule, jailRulesOf, type BackendJailCount } from '../reconcile/index.js';
 import type { DaemonMetrics } from '../metrics/index.js';
 import { isDamaged, type BanStore } from '../store/index.js';
 import { JournalReader, journalSelection, LogTailer } from '../watch/index.js';
 import { createBanLog } from './ban-log.js';
+import { BansJails } from './bans-jails.js';
 import { daemonPid, ForeignSocketError, serveControl, type ControlRequest } from './control-socket.js';
 import { LogJails } from './log-jails.js';
 import { LockoutWatch } from './lockout-watch.js';
@@ -24,7 +25,7 @@ const UNWATCHED_WARNING_MS = 3_600_000;
 export interface DaemonOptions {
   readonly store: BanStore;
   /** The backends of these jails (native and action.d); chosen again when SIGHUP reloads the jails. */
-  readonly backends: (jails: readonly EnabledJail[]) => Backend[];
+  readonly backends: (jails: readonly AnyEnabledJail[]) => Backend[];
   readonly schedule: string;
   readonly fullCheck: number;
   readonly pidFile: string;
@@ -32,7 +33,7 @@ export interface DaemonOptions {
   /** The ban log `recidive` reads; '' for none. */
   readonly banLogFile: string;
   /** Loads the enabled jails; called at start and on SIGHUP (a broken configuration keeps the running one). */
-  readonly loadJails: () => readonly EnabledJail[];
+  readonly loadJails: () => readonly AnyEnabledJail[];
   /** The configured lockout floor, applied by the jails and again by the reconciler. */
   readonly lockout: LockoutFloor;
   /** Reads this host's addresses (the namespace's with --netns), for the lockout floor. */
@@ -90,6 +91,8 @@ function journalGroups(jails: readonly EnabledJail[]): Map<string, { journal: Jo
 /** A journal source as a metrics label: beside the files' paths, it says what it is. */
 const journalLabel = (source: string): string => `journal:${source}`;
 
+const bansJailsOf = (jails: readonly AnyEnabledJail[]): BansJail[] => jails.filter((jail): jail is BansJail => !isLogJail(jail));
+
 /** One tailer per log encoding and watch mode: jails sharing a file share its reading. */
 function tailerGroups(jails: readonly EnabledJail[]): Map<string, { encoding: string; polling: boolean; paths: Map<string, boolean> }> {
   const groups = new Map<string, { encoding: string; polling: boolean; paths: Map<string, boolean> }>();
@@ -139,8 +142,14 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     },
   });
   // The fleet is started below; until then what is written waits in the change log for its first push.
+  // A ban written may complete the count of a jail with source = bans (made below).
   const writer = new StoreWriter({
-    store, log, written: () => fleet?.pushNow(), ...(metrics ? { timed: (seconds: number) => metrics.transaction(seconds) } : {}),
+    store, log,
+    written: () => {
+      fleet?.pushNow();
+      void bansJails.check();
+    },
+    ...(metrics ? { timed: (seconds: number) => metrics.transaction(seconds) } : {}),
   });
   const lockout = new LockoutWatch({
     floor: options.lockout, read: options.hostAddresses, log,
@@ -155,7 +164,10 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
       loop.applied(before, after, reports);
       metrics?.applied(reports);
     },
-  }, jails);
+  }, jails.filter(isLogJail));
+  const bansJails = new BansJails({
+    store, writer, now: nowSeconds, log, lockout: () => lockout.lockout(), ban: (decisions) => logJails.decided(decisions),
+  }, bansJailsOf(jails));
   // Damage met from here on is said once (a damaged store met above ends the start with the error
   // itself): every later tick, batch and reload meeting it stays quiet about it.
   store.onDamage((error) => log(`${error.message}; until then the firewall keeps every ban it has, and new bans go to it held in memory (stop f2b-store first)`));
@@ -179,6 +191,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     active: (now) => logJails.active(now),
     floor: () => lockout.banFloor(),
     ...(metrics ? { observer: metrics } : {}),
+    tookIn: () => void bansJails.check(),
   });
   let tailers: LogTailer[] = [];
   let readers = new Map<string, JournalReader>();
@@ -187,7 +200,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   let fleet: RunningFleet | undefined;
 
   const startJournals = (): void => {
-    for (const [source, { journal, group }] of journalGroups(jails)) {
+    for (const [source, { journal, group }] of journalGroups(jails.filter(isLogJail))) {
       for (const jail of group) {
         if (jail.journalMatch === undefined) {
           log(`[${jail.name}] started without 'journalmatch' set: its regexes are checked against every journal entry, which is not advised for performance reasons`);
@@ -226,7 +239,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   const startTailers = async (): Promise<void> => {
     startJournals();
     // A group with nothing to follow (journal jails only) would never report ready.
-    tailers = [...tailerGroups(jails).values()].filter((group) => group.paths.size > 0).map((group) => new LogTailer({
+    tailers = [...tailerGroups(jails.filter(isLogJail)).values()].filter((group) => group.paths.size > 0).map((group) => new LogTailer({
       paths: [...group.paths].map(([pattern, tail]) => ({ pattern, tail })),
       // A position held in memory (the database cannot be written) is newer than the stored one.
       stored: (path) => writer.heldPosition(path) ?? store.logPosition(path),
@@ -252,12 +265,14 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
 
   /** Reloads the jails (`by`: SIGHUP or the reload command); a broken configuration keeps the running one and is told. */
   const reload = async (by: string): Promise<ReloadResult> => {
-    let next: readonly EnabledJail[];
+    let next: readonly AnyEnabledJail[];
     let chosen: Backend[];
     try {
       next = options.loadJails();
       chosen = options.backends(next);
-      logJails.replace(next);
+      const useBansJails = bansJails.prepare(bansJailsOf(next));
+      logJails.replace(next.filter(isLogJail));
+      useBansJails();
     } catch (error) {
       log(`${by}: the configuration has a problem, keeping the running one: ${messageOf(error)}`);
       return { reloaded: false, error: messageOf(error) };

@@ -308,6 +308,15 @@ export class LogJails {
     if (this.uncommitted.batches++ === 0) this.uncommitted.since = monotonicMs();
   }
 
+  /** Records and applies bans decided from the store's history (jails with `source = bans`), as those lines complete. */
+  async decided(decisions: readonly BanDecision[]): Promise<void> {
+    try {
+      await this.commitAndApply(decisions, [], { positions: [] }, this.options.now());
+    } catch (error) {
+      this.options.log(`applying bans decided from recorded bans failed: ${messageOf(error)}; the next reconcile repairs the firewall`);
+    }
+  }
+
   /** Commits what the lines counted so far caused, with where reading stands, and applies the bans. */
   private async commit(what: string, now: number): Promise<void> {
     const { candidates, jails, positions, cursors } = this.uncommitted;

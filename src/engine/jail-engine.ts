@@ -1,7 +1,7 @@
 import { checkJailName, InputError, tryParseAddress, type Address, type BanRequest, type Duration, type LockoutCheck } from '../core/index.js';
 import { failureAddresses, type Failure, type Lookup, type UseDns } from '../filter/index.js';
 import { banTimeCalculator, type BanTimeCalculator, type BanTimeIncrement } from './ban-time.js';
-import { FailureWindows, type AddressFailures } from './failure-window.js';
+import { FailureWindows } from './failure-window.js';
 import { runCommand, type RunCommand } from './ignore-command.js';
 import { IgnoreList, systemResolve } from './ignore-list.js';
 import { decodeFailures, encodeFailures } from './persisted-failures.js';
@@ -179,7 +179,22 @@ export class JailEngine {
     if (ignored !== undefined || this.refused(address, now)) return undefined;
     this.total++;
     const reached = this.windows.record(address.text, time, lines);
-    return reached && this.deps.banned?.(address.text, now) !== true ? this.decide(address.text, reached) : undefined;
+    return reached && this.deps.banned?.(address.text, now) !== true ? this.decide(address.text, reached.times.length, reached.matches) : undefined;
+  }
+
+  /**
+   * A jail with `source = bans`: `address` was banned `bans` times within findtime in the jails
+   * this one watches (the store counted them). At maxretry it is banned here, unless ignored,
+   * refused by the lockout floor, or banned here already; `reason` says by whom. The store keeps
+   * the count, so nothing is held here: a restart or a lost log position forgets nothing.
+   */
+  async judge(address: string, bans: number, reason: string): Promise<BanDecision | undefined> {
+    const now = this.deps.now();
+    const parsed = tryParseAddress(address);
+    if (parsed === undefined || bans < this.options.maxretry) return undefined;
+    if (await this.ignore.reason(parsed, now) !== undefined || this.refused(parsed, now)) return undefined;
+    if (this.deps.banned?.(parsed.text, now) === true) return undefined;
+    return { ...this.decide(parsed.text, bans, []), reason };
   }
 
   /** Clears the counters of `address` (or of every address inside it, for a network): it was unbanned by hand. */
@@ -248,7 +263,7 @@ export class JailEngine {
     return true;
   }
 
-  private decide(address: string, counted: AddressFailures): BanDecision {
+  private decide(address: string, failures: number, matches: readonly string[]): BanDecision {
     const { increment } = this.options;
     // Only bantime.increment needs the history (one store read per ban); the store counts the ban itself.
     const previous = increment.enabled ? this.deps.previousBans(address, increment.overalljails ? undefined : this.jail) : 0;
@@ -260,8 +275,8 @@ export class JailEngine {
       source: 'filter',
       bannedAt,
       expiresAt: seconds === null ? null : bannedAt + seconds,
-      failures: counted.times.length,
-      matches: counted.matches,
+      failures,
+      matches,
     };
   }
 

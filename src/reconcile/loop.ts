@@ -46,6 +46,8 @@ export interface LoopOptions {
   readonly active?: (now: number) => Iterable<Ban>;
   /** The lockout floor as it stands now (this host's addresses change): the bans it refuses reach no backend. */
   readonly floor: () => BanFloor;
+  /** Told after changes of other processes were taken in (a ban of theirs may complete a count, see daemon/bans-jails). */
+  readonly tookIn?: () => void;
   readonly clock: () => number;
   readonly log: (line: string) => void;
   readonly observer?: LoopObserver;
@@ -263,6 +265,14 @@ export class ReconcileLoop {
    * that is the only way (see readChanges).
    */
   private async follow(): Promise<BackendReport[]> {
+    try {
+      return await this.followChanges();
+    } finally {
+      this.options.tookIn?.();
+    }
+  }
+
+  private async followChanges(): Promise<BackendReport[]> {
     const { store, clock, log, rules, backends } = this.options;
     const now = clock();
     const started = monotonicMs();

@@ -1,6 +1,8 @@
 import type Database from 'better-sqlite3';
 import { isActive, tryParseAddress, type Ban, type BanCounts, type BanRequest, type EnforcedBan, type JournalCursor, type LogPosition } from '../core/index.js';
-import { Bans, type BanChange, type StoredBan, type BanRecord, type BanResult, type BanWrite, type RecordImportReport } from './bans.js';
+import {
+  Bans, type BanChange, type StoredBan, type BanRecord, type BanResult, type BanWrite, type JailSelection, type RecordImportReport,
+} from './bans.js';
 import { BanTotals } from './ban-totals.js';
 import { ChangeLog, THIS_HOST_ONLY, type ChangeKind, type ChangeQuery, type StoredChange } from './change-log.js';
 import { FleetCursors } from './fleet-cursors.js';
@@ -374,11 +376,27 @@ export class BanStore {
   }
 
   /**
-   * How often `address` was banned before: in `jail` (the highest ban_count of its rows), or in
-   * any jail when `jail` is undefined (every row counts) — for bantime.increment.
+   * How often `address` was banned before: in `jail` (the highest ban_count of its rows: a ban
+   * lengthened while in force counts, as do the counts imported from fail2ban), or in every jail
+   * when `jail` is undefined (that count of each jail, summed) — for bantime.increment.
    */
   previousBans(address: string, jail: string | undefined): number {
     return this.guard(() => this.bansTable.previousBans(address, jail));
+  }
+
+  /** The id of the newest ban row: bans recorded later have higher ids (see recentBanCounts). */
+  latestBanId(): number {
+    return this.guard(() => this.bansTable.latestId());
+  }
+
+  /**
+   * For a `source = bans` jail: the addresses banned anew in the `jails` selected in ban rows
+   * `after` < id <= `upTo` (see latestBanId), each with how many bans of it those jails recorded
+   * since `since` (epoch seconds), when that is at least `least` (a bulk import of a million bans
+   * returns none of its addresses banned once). A ban lengthened while in force counts once.
+   */
+  recentBanCounts(after: number, upTo: number, jails: JailSelection, since: number, least: number): Map<string, number> {
+    return this.guard(() => this.bansTable.recentBanCounts(after, upTo, jails, since, least));
   }
 
   /**

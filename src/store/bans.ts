@@ -81,6 +81,12 @@ export interface StoredBan {
   readonly ban: Ban;
 }
 
+/** Whose bans a count takes: the jails listed in `only`, or (absent) every jail; never those in `except`. */
+export interface JailSelection {
+  readonly only?: readonly string[];
+  readonly except: readonly string[];
+}
+
 /** What a ban request did: a new row, a longer existing ban, or nothing (already banned at least as long). */
 export type BanChange = 'new' | 'extended' | 'kept';
 
@@ -199,7 +205,20 @@ export class Bans {
       latestWithMatches: db.prepare<[string, string], BanRow & { matches: string | null }>(
         `SELECT ${COLUMNS}, matches FROM bans WHERE address = ? AND jail = ? ORDER BY id DESC LIMIT 1`),
       banCount: db.prepare<[string, string], { n: number | null }>('SELECT max(ban_count) AS n FROM bans WHERE address = ? AND jail = ?'),
-      banCountAllJails: db.prepare<[string], { n: number | null }>('SELECT count(*) AS n FROM bans WHERE address = ?'),
+      // The same count as banCount, per jail, summed: fail2ban's sum(bancount) over its bips rows (one per jail).
+      banCountAllJails: db.prepare<[string], { n: number | null }>(
+        'SELECT sum(n) AS n FROM (SELECT max(ban_count) AS n FROM bans WHERE address = ? GROUP BY jail)'),
+      latestId: db.prepare<[], number | null>('SELECT max(id) FROM bans').pluck(),
+      // A row is a ban: a ban lengthened while in force keeps its row (and its time), so it counts once.
+      recentBanCounts: db.prepare<unknown[], { address: string; n: number }>(
+        `WITH selected(jail) AS (SELECT value FROM json_each(@only)),
+              excluded(jail) AS (SELECT value FROM json_each(@except)),
+              fresh(address) AS (
+                SELECT DISTINCT address FROM bans WHERE id > @after AND id <= @upTo AND banned_at >= @since
+                  AND (@all OR jail IN selected) AND jail NOT IN excluded)
+         SELECT b.address, count(*) AS n FROM bans AS b JOIN fresh USING (address)
+         WHERE b.banned_at >= @since AND (@all OR b.jail IN selected) AND b.jail NOT IN excluded
+         GROUP BY b.address HAVING count(*) >= @least`),
       jailCounts: db.prepare<unknown[], { jail: string; active: number; total: number }>(
         `SELECT jail, sum(lifted_at IS NULL AND (expires_at IS NULL OR expires_at > @now)) AS active, count(*) AS total
          FROM bans GROUP BY jail ORDER BY jail`),
@@ -427,6 +446,24 @@ export class Bans {
   previousBans(address: string, jail: string | undefined): number {
     const row = jail === undefined ? this.stmt.banCountAllJails.get(address) : this.stmt.banCount.get(address, jail);
     return storedCount(row?.n, 0);
+  }
+
+  /** The id of the newest row (0 when there is none). */
+  latestId(): number {
+    return this.stmt.latestId.get() ?? 0;
+  }
+
+  /**
+   * The addresses with a ban (a row) in the `jails` selected among rows `after` < id <= `upTo` that
+   * began at `since` or later, each with how many bans of it in those jails began at `since` or
+   * later, when that is at least `least`.
+   */
+  recentBanCounts(after: number, upTo: number, jails: JailSelection, since: number, least: number): Map<string, number> {
+    if (upTo <= after) return new Map();
+    const rows = this.stmt.recentBanCounts.all({
+      after, upTo, since, least, all: Number(jails.only === undefined), only: JSON.stringify(jails.only ?? []), except: JSON.stringify(jails.except),
+    });
+    return new Map(rows.map((row) => [row.address, row.n]));
   }
 
   /** Deletes history that ended before `before`; returns how many rows went. */

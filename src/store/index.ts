@@ -1,5 +1,5 @@
 export { BanStore, type BulkBanReport, type DecidedBan, type FleetApplyReport, type FleetEvent, type LiftScope, type LogBatchCommit } from './ban-store.js';
-export type { BanChange, BanRecord, BanResult, RecordImportReport, StoredBan } from './bans.js';
+export type { BanChange, BanRecord, BanResult, JailSelection, RecordImportReport, StoredBan } from './bans.js';
 export type { FailureCounter } from './failure-counters.js';
 export { FLEET_PUSHER, type ChangeKind, type ChangeQuery, type StoredChange } from './change-log.js';
 export { loadMigrations, migrate, schemaVersion, SCHEMA_DIR, type Migration, type MigrationReport } from './migrations.js';

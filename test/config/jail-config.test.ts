@@ -126,7 +126,7 @@ function assertAgreesWithFail2ban(dir: string, options: LoadJailsOptions = {}): 
   return ours;
 }
 
-const SHIPPED_JAILS = ['sshd', 'postfix', 'postfix-sasl', 'dovecot', 'vpopmail', 'qmail-rbl', 'qmail-chkuser', 'squirrelmail', 'recidive'];
+const SHIPPED_JAILS = ['sshd', 'postfix', 'postfix-sasl', 'dovecot', 'vpopmail', 'qmail-rbl', 'qmail-chkuser', 'squirrelmail', 'recidive', 'recidive-store'];
 
 describe('jails: the shipped configuration', () => {
   let tmp: ReturnType<typeof tempDir>;
@@ -137,7 +137,7 @@ describe('jails: the shipped configuration', () => {
     const jails = loadJails(SHIPPED_CONFIG_DIR, BACKEND_CATALOG);
     assert.deepEqual(jails.map((j) => [j.name, j.enabled]), SHIPPED_JAILS.map((name) => [name, name === 'sshd']));
     const sshd = byName(jails, 'sshd');
-    assert.ok(sshd.enabled, 'sshd is enabled');
+    assert.ok(sshd.enabled && sshd.source !== 'bans', 'sshd is enabled');
     assert.equal(sshd.filter.file, join(SHIPPED_FILTER_DIR, 'sshd.conf'));
     assert.ok(sshd.filter.failregex.length > 0, 'the sshd filter has failregexes');
     assert.deepEqual(sshd.logpaths, [{ pattern: '/var/log/auth.log', tail: false }]);
@@ -147,7 +147,7 @@ describe('jails: the shipped configuration', () => {
     );
     for (const jail of jails) {
       assert.deepEqual([jail.name, jail.backends, jail.actions, jail.blocktype], [jail.name, [], [], 'reject']);
-      assert.ok(jail.logpaths.length > 0, `${jail.name} has a logpath`);
+      assert.ok(jail.logpaths.length > 0 || jail.name === 'recidive-store', `${jail.name} has a logpath`);
     }
     const recidive = byName(jails, 'recidive');
     assert.deepEqual(
@@ -160,8 +160,10 @@ describe('jails: the shipped configuration', () => {
     cpSync(join(SHIPPED_CONFIG_DIR, 'jail.conf'), join(tmp.dir, 'jail.conf'));
     writeFiles(tmp.dir, { 'jail.local': SHIPPED_JAILS.map((name) => `[${name}]\nenabled = true\n`).join('\n') });
     const jails = loadJails(tmp.dir, BACKEND_CATALOG, { filterDirs: [SHIPPED_FILTER_DIR] });
-    for (const jail of jails) {
-      assert.ok(jail.enabled, `${jail.name} is enabled`);
+    const bans = byName(jails, 'recidive-store');
+    assert.deepEqual([bans.enabled, bans.enabled && bans.source, bans.logpaths, bans.bantime, bans.findtime], [true, 'bans', [], 7 * 86400, 86400]);
+    for (const jail of jails.filter((j) => j !== bans)) {
+      assert.ok(jail.enabled && jail.source !== 'bans', `${jail.name} is enabled`);
       assert.equal(jail.filter.file, join(SHIPPED_FILTER_DIR, `${jail.name}.conf`));
       assert.ok(jail.filter.failregex.length > 0, `${jail.name}'s filter has failregexes`);
     }
@@ -188,7 +190,7 @@ describe("jails: Debian's /etc/fail2ban", () => {
     assert.equal(jails.length, sections.filter((s) => s !== '[INCLUDES]' && s !== '[DEFAULT]').length);
     assert.deepEqual(jails.filter((j) => j.enabled).map((j) => j.name), ['sshd']);
     const sshd = byName(jails, 'sshd');
-    assert.ok(sshd.enabled, 'sshd is enabled');
+    assert.ok(sshd.enabled && sshd.source !== 'bans', 'sshd is enabled');
     assert.equal(sshd.filter.file, join(FAIL2BAN, 'filter.d/sshd.conf'));
     assert.deepEqual(sshd.origin, { file: join(FAIL2BAN, 'jail.conf'), line: readFileSync(join(FAIL2BAN, 'jail.conf'), 'utf8').split('\n').indexOf('[sshd]') + 1 });
     assert.deepEqual([sshd.backends, sshd.blocktype, sshd.port, sshd.protocol], [['iptables'], 'reject', 'ssh', 'tcp']);
@@ -240,7 +242,7 @@ describe("jails: Debian's /etc/fail2ban", () => {
     const jails = assertAgreesWithFail2ban(tmp.dir);
     const sshd = byName(jails, 'sshd');
     assert.deepEqual([sshd.backend, sshd.logpaths], ['systemd', []]);
-    assert.equal(sshd.enabled && sshd.filter.options.logtype, 'journal');
+    assert.equal(sshd.enabled && sshd.filter?.options.logtype, 'journal');
     assert.deepEqual(byName(jails, 'postfix-sasl').backends, ['firewalld', 'hosts-deny', 'iptables']);
     assert.equal(byName(jails, 'postfix-sasl').blocktype, 'drop');
     assert.deepEqual(byName(jails, 'dovecot').actions.map((a) => [a.name, a.file, a.options.dest]), [['sendmail-whois', join(tmp.dir, 'action.d/sendmail-whois.conf'), 'root@localhost']]);
@@ -260,6 +262,15 @@ describe('jails: options', () => {
     return loadJails(tmp.dir, BACKEND_CATALOG, options);
   };
   const sshd = (local: string): JailDefinition => byName(load({ 'jail.conf': BASE, 'jail.local': local }), 'sshd');
+
+  it('source = bans reads no log and loads no filter, bans.jails lists whose bans count; a misspelt source is refused', () => {
+    const jail = sshd('[sshd]\nsource = bans\nbans.jails = postfix, dovecot\n');
+    assert.ok(jail.enabled && jail.source === 'bans', 'a bans jail');
+    assert.deepEqual([jail.bansJails, jail.logpaths, jail.filter], [['postfix', 'dovecot'], [], undefined]);
+    const plain = sshd('[sshd]\n');
+    assert.equal(plain.enabled && plain.source, undefined, 'logs by default');
+    assert.throws(() => sshd('[sshd]\nsource = bams\n'), /\[sshd\] source: expected logs or bans, not "bams"/);
+  });
 
   it('a config dir without jail files has no jails', () => {
     assert.deepEqual(loadJails(join(tmp.dir, 'missing'), BACKEND_CATALOG), []);
@@ -340,7 +351,7 @@ describe('jails: options', () => {
 
   it('a jail option set in the jail replaces the filter\'s, and may extend it with %(known/...)s', () => {
     const jail = sshd('[sshd]\nfilter = sshd[mode=ddos]\nmaxlines = 3\nusedns = no\nignoreregex = ^ignored <HOST>$\nfailregex = %(known/failregex)s\n            ^extra from <HOST>$\n');
-    assert.ok(jail.enabled, 'sshd is enabled');
+    assert.ok(jail.enabled && jail.source !== 'bans', 'sshd is enabled');
     assert.equal(jail.filter.options.mode, 'ddos');
     assert.deepEqual([jail.filter.maxlines, jail.usedns, jail.filter.options.usedns], [3, 'no', 'no']);
     assert.deepEqual(jail.filter.ignoreregex.map((r) => r.text), ['^ignored <HOST>$']);
@@ -351,21 +362,21 @@ describe('jails: options', () => {
 
   it("a blank journalmatch clears the filter's; a blank usedns or maxlines counts as not given", () => {
     const plain = sshd('[sshd]\n');
-    assert.ok(plain.enabled && plain.filter.journalmatch !== undefined, 'the sshd filter has a journalmatch');
+    assert.ok(plain.enabled && plain.source !== 'bans' && plain.filter.journalmatch !== undefined, 'the sshd filter has a journalmatch');
     const jail = sshd('[sshd]\njournalmatch =\nusedns =\nmaxlines =\n');
-    assert.ok(jail.enabled, 'sshd is enabled');
+    assert.ok(jail.enabled && jail.source !== 'bans', 'sshd is enabled');
     assert.deepEqual([jail.filter.journalmatch, jail.usedns, jail.filter.maxlines], [undefined, 'warn', 1]);
   });
 
   it('backend = systemd: the journal options typed, the journalmatch (jail over filter) parsed', () => {
     const plain = sshd('[sshd]\nbackend = systemd\n');
-    assert.ok(plain.enabled, 'sshd is enabled');
+    assert.ok(plain.enabled && plain.source !== 'bans', 'sshd is enabled');
     assert.deepEqual(plain.journal, {});
     // The shipped sshd filter's: _COMM=sshd + _COMM=sshd-session + _COMM=sshd-auth.
     assert.deepEqual(plain.journalMatch, ['sshd', 'sshd-auth', 'sshd-session'].map((value) => [{ field: '_COMM', value }]));
     const options = sshd('[sshd]\nbackend = systemd[journalfiles="/j/a.journal /j/b*.journal", journalflags=12, namespace=web]\n'
       + 'journalmatch = _SYSTEMD_UNIT=ssh.service _SYSTEMD_UNIT=sshd.service PRIORITY=5\n  SYSLOG_IDENTIFIER="my sshd"\n');
-    assert.ok(options.enabled, 'sshd is enabled');
+    assert.ok(options.enabled && options.source !== 'bans', 'sshd is enabled');
     assert.deepEqual(options.journal, { files: ['/j/a.journal', '/j/b*.journal'], flags: 12, namespace: 'web' });
     assert.deepEqual(options.journalMatch, [
       [{ field: 'PRIORITY', value: '5' }, { field: '_SYSTEMD_UNIT', value: 'ssh.service' }, { field: '_SYSTEMD_UNIT', value: 'sshd.service' }],

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { contains, parseAddress, tryParseAddress, InputError } from '../../src/core/index.js';
+import { contains, overlaps, parseAddress, tryParseAddress, InputError } from '../../src/core/index.js';
 
 describe('address canonical form', () => {
   const cases: [string, string][] = [
@@ -13,6 +13,18 @@ describe('address canonical form', () => {
     ['::ffff:203.0.113.7', '203.0.113.7'],
     ['::ffff:cb00:7107', '203.0.113.7'],
     ['::ffff:198.51.100.0/120', '198.51.100.0/24'],
+    ['::ffff:0:0/96', '0.0.0.0/0'],
+    // IPv4-compatible (RFC 4291 §2.5.5.1): an IPv6 address in either spelling, never IPv4.
+    ['::203.0.113.7', '::cb00:7107'],
+    ['::cb00:7107', '::cb00:7107'],
+    ['::CB00:7107', '::cb00:7107'],
+    ['[::203.0.113.7]', '::cb00:7107'],
+    ['::203.0.113.7%eth0', '::cb00:7107'],
+    ['::203.0.113.0/120', '::cb00:7100/120'],
+    ['::cb00:7163/120', '::cb00:7100/120'],
+    ['::1.2.3.4/96', '::/96'],
+    ['::0.0.0.1', '::1'],
+    ['::0.0.0.0', '::'],
     ['2001:0DB8:0000:0000:0000:0000:0000:0001', '2001:db8::1'],
     ['2001:db8:0:0:1:0:0:1', '2001:db8::1:0:0:1'],
     ['fe80::1%eth0', 'fe80::1'],
@@ -53,6 +65,24 @@ describe('address canonical form', () => {
       if (host.family === once.family) assert.ok(contains(once, host), `${once.text} contains ${text}`);
       else assert.ok(once.family === 6 && once.prefix < 96, `${text}: only a wide mapped network changes family`);
     }));
+  });
+});
+
+describe('IPv4-compatible and IPv4-mapped spellings', () => {
+  it('give one address for both spellings of each, and the two never meet', () => {
+    const compatible = [parseAddress('::203.0.113.7'), parseAddress('::cb00:7107'), parseAddress('0:0:0:0:0:0:203.0.113.7')];
+    const mapped = [parseAddress('::ffff:203.0.113.7'), parseAddress('::ffff:cb00:7107'), parseAddress('203.0.113.7')];
+    for (const a of compatible) assert.deepEqual(a, { text: '::cb00:7107', family: 6, prefix: 128, isNetwork: false });
+    for (const a of mapped) assert.deepEqual(a, { text: '203.0.113.7', family: 4, prefix: 32, isNetwork: false });
+    assert.ok(!overlaps(compatible[0]!, mapped[0]!));
+  });
+
+  it('a compatible network holds the compatible address, in both spellings', () => {
+    for (const net of ['::203.0.113.0/120', '::cb00:7100/120']) {
+      assert.ok(contains(parseAddress(net), parseAddress('::203.0.113.7')), net);
+      assert.ok(contains(parseAddress(net), parseAddress('::cb00:7107')), net);
+      assert.ok(!contains(parseAddress(net), parseAddress('203.0.113.7')), net);
+    }
   });
 });
 

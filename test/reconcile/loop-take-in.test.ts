@@ -21,10 +21,13 @@ test('changes another process tells of while a run is under way are enforced whe
   const now = nowSeconds();
   other.ban({ address: '203.0.113.1', jail: 'sshd', expiresAt: now + 3600, source: 'filter' }, now);
   let told = false;
+  /** At each tookIn: whether the change taken in was in the backend already. */
+  const tookIn: boolean[] = [];
   const loop = new ReconcileLoop({
     store: daemon, backends: [createHostsDenyBackend({ file, daemons: 'ALL' })],
     // No tick during the test: only the loop's own runs touch the backend.
     schedule: '0 0 0 1 1 *', fullCheck: 3600, clock: nowSeconds, log: () => undefined, floor: () => banFloor(lockoutCheck([])),
+    tookIn: () => tookIn.push(readFileSync(file, 'utf8').includes('ALL: 203.0.113.2')),
     active: (at) => {
       const bans: Ban[] = [...daemon.active(at)];
       if (!told) {
@@ -42,6 +45,7 @@ test('changes another process tells of while a run is under way are enforced whe
     const deadline = Date.now() + 5000;
     while (!readFileSync(file, 'utf8').includes('ALL: 203.0.113.2') && Date.now() < deadline) await delay(20);
     assert.match(readFileSync(file, 'utf8'), /ALL: 203\.0\.113\.1\nALL: 203\.0\.113\.2\n/);
+    assert.deepEqual(tookIn, [true], 'told once, after the change taken in was applied (a jail counting bans decides then)');
   } finally {
     loop.stop();
     daemon.close();

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { InputError, nowSeconds } from '../../core/index.js';
-import { jailConfigDir, jailWarnings, loadAction, loadJails, storeConfigWarnings } from '../../config/index.js';
+import { isLogJail, jailConfigDir, jailWarnings, loadAction, loadJails, storeConfigWarnings } from '../../config/index.js';
 import { BACKEND_CATALOG } from '../../backends/index.js';
 import { checkSchedule } from '../../reconcile/index.js';
 import { compileLogPattern, matchingFiles } from '../../watch/index.js';
@@ -37,7 +37,7 @@ otherwise, or with --strict when there were warnings. Point it at fail2ban's own
       const dir = jailConfigDir(ctx.configDir);
       const jails = loadJails(dir, BACKEND_CATALOG);
       const enabled = jails.filter((jail) => jail.enabled);
-      const warnings = [...storeConfigWarnings(ctx.configDir), ...compileJailFilters(enabled)];
+      const warnings = [...storeConfigWarnings(ctx.configDir), ...compileJailFilters(enabled.filter(isLogJail))];
       for (const jail of enabled) {
         if (jail.journal !== undefined || jail.logpaths.length === 0) continue;
         if (jail.logpaths.some((path) => matchingFiles(compileLogPattern(path.pattern, path.tail)).length > 0)) continue;

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { isoTime, nowSeconds } from '../../core/index.js';
-import { enabledJails, jailConfigDir, jailWarnings, loadAction, type FleetConfig } from '../../config/index.js';
+import { enabledJails, isLogJail, jailConfigDir, jailWarnings, loadAction, type FleetConfig } from '../../config/index.js';
 import { actionStateFile, BACKEND_CATALOG } from '../../backends/index.js';
 import { BanStore } from '../../store/index.js';
 import type { RunningFleet } from '../../daemon/index.js';
@@ -86,7 +86,7 @@ those entries are kept and the daemon says so once: f2b-store reconcile --yes re
         // misspelt options and actions that cannot run here are told at each load, as check tells them.
         loadJails: () => {
           const jails = enabledJails(ctx.configDir, BACKEND_CATALOG);
-          for (const warning of [...compileJailFilters(jails), ...jailWarnings(jailConfigDir(ctx.configDir), jails)]) log(`warning: ${warning}`);
+          for (const warning of [...compileJailFilters(jails.filter(isLogJail)), ...jailWarnings(jailConfigDir(ctx.configDir), jails)]) log(`warning: ${warning}`);
           return jails;
         },
         log,

@@ -1,0 +1,112 @@
+import { formatDuration, messageOf, type LockoutCheck } from '../core/index.js';
+import type { BansJail } from '../config/index.js';
+import { JailEngine, type BanDecision } from '../engine/index.js';
+import { isDamaged, type BanStore, type JailSelection } from '../store/index.js';
+import type { StoreWriter } from './store-writer.js';
+
+export interface BansJailsOptions {
+  readonly store: BanStore;
+  /** Bans held in memory until the database takes them are active too. */
+  readonly writer: StoreWriter;
+  readonly now: () => number;
+  readonly log: (line: string) => void;
+  readonly lockout: () => LockoutCheck;
+  /** Records the bans decided and applies them to the backends, as the log jails' own. */
+  readonly ban: (decisions: readonly BanDecision[]) => Promise<void>;
+}
+
+interface Running {
+  readonly definition: BansJail;
+  readonly engine: JailEngine;
+  readonly selection: JailSelection;
+}
+
+/**
+ * The jails with `source = bans`: each time bans are recorded (the daemon's own, or another
+ * process's taken in through the change log), the addresses banned anew in the jails each one
+ * watches are counted in the store within its findtime, and banned in it at maxretry. Only bans
+ * recorded after the daemon started are news: the ones before count, but do not decide again
+ * (a repeat offender unbanned by hand is not banned again by a restart).
+ */
+export class BansJails {
+  private jails: Running[] = [];
+  /** The newest ban row looked at. */
+  private after: number;
+  private work: Promise<void> = Promise.resolve();
+  /** A check queued and not started yet: it reads every ban recorded until it starts. */
+  private pending: Promise<void> | undefined;
+
+  constructor(private readonly options: BansJailsOptions, definitions: readonly BansJail[]) {
+    this.after = options.store.latestBanId();
+    this.prepare(definitions)();
+  }
+
+  /**
+   * Checks a new set of `source = bans` jails (a reload): throws InputError for bad options, else
+   * returns what puts them in place. Bans recorded meanwhile are still news to them.
+   */
+  prepare(definitions: readonly BansJail[]): () => void {
+    const counting = definitions.map((d) => d.name);
+    const jails = definitions.map((definition) => ({
+      definition,
+      // A jail never counts its own bans, and without a list never those of another jail counting bans: one would feed the other.
+      selection: definition.bansJails === undefined ? { except: counting } : { only: definition.bansJails, except: [definition.name] },
+      engine: new JailEngine({
+        jail: definition.name, maxretry: definition.maxretry, findtime: definition.findtime, bantime: definition.bantime,
+        increment: definition.increment, ignoreip: definition.ignoreip, ignoreself: definition.ignoreself,
+        maxmatches: 0, usedns: definition.usedns,
+        ...(definition.ignorecommand === undefined ? {} : { ignorecommand: definition.ignorecommand }),
+      }, {
+        previousBans: (address, jail) => this.options.store.previousBans(address, jail),
+        now: this.options.now,
+        log: (message) => this.options.log(`[${definition.name}] ${message}`),
+        lockout: (address) => this.options.lockout()(address),
+        banned: (address, now) => this.bannedIn(definition.name, address, now),
+      }),
+    }));
+    return () => {
+      this.jails = jails;
+    };
+  }
+
+  /** Bans were recorded: counts what is new, once the check under way (if any) is done. */
+  check(): Promise<void> {
+    if (this.pending) return this.pending;
+    const run = this.work.then(() => {
+      this.pending = undefined;
+      return this.run();
+    });
+    this.pending = run;
+    this.work = run.catch(() => undefined);
+    return run;
+  }
+
+  private async run(): Promise<void> {
+    if (this.jails.length === 0) return;
+    const now = this.options.now();
+    const decisions: BanDecision[] = [];
+    let upTo: number;
+    try {
+      upTo = this.options.store.latestBanId();
+      for (const { definition, engine, selection } of this.jails) {
+        const counts = this.options.store.recentBanCounts(this.after, upTo, selection, now - definition.findtime, definition.maxretry);
+        const watched = definition.bansJails?.join(', ') ?? 'other jails';
+        for (const [address, bans] of counts) {
+          const decision = await engine.judge(address, bans, `${bans} bans in ${formatDuration(definition.findtime)} (${watched})`);
+          if (decision) decisions.push(decision);
+        }
+      }
+    } catch (error) {
+      // Counted again with the next bans recorded: the row read up to has not moved.
+      if (!isDamaged(error)) this.options.log(`counting recorded bans failed: ${messageOf(error)}`);
+      return;
+    }
+    this.after = upTo;
+    if (decisions.length > 0) await this.options.ban(decisions);
+  }
+
+  private bannedIn(jail: string, address: string, now: number): boolean {
+    const held = this.options.writer.heldTouching(address, now);
+    return [...this.options.store.activeTouching(address, now), ...held].some((ban) => ban.jail === jail && ban.address === address);
+  }
+}

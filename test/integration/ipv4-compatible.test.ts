@@ -1,0 +1,70 @@
+/**
+ * An IPv4-compatible address (`::203.0.113.7` = `::cb00:7107`) is IPv6 in every spelling, and an
+ * IPv4-mapped one (`::ffff:198.51.100.7`) IPv4: what nft, ipset and ip6tables print back (inet_ntop writes
+ * `::203.0.113.7`) reads as the address banned, so a second reconcile changes nothing.
+ */
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { runCli, tempDir, type CliResult } from '../helpers/cli.js';
+import { createNetns, type Netns } from '../helpers/netns.js';
+
+interface Report { name: string; added: number; removed: number; unchanged: number; error: string | null }
+
+for (const backend of ['nftables', 'ipset', 'iptables'] as const) {
+  describe(`IPv4-compatible and IPv4-mapped addresses in ${backend}`, () => {
+    let tmp: ReturnType<typeof tempDir>;
+    let ns: Netns;
+    const cli = (...rest: string[]): CliResult => runCli(['--db', join(tmp.dir, 'bans.sqlite3'), '--netns', ns.name, '--backend', backend, ...rest]);
+    const ruleset = (): string => ({ nftables: () => ns.run(['nft', 'list', 'ruleset']), ipset: () => ns.run(['ipset', 'list']), iptables: () => ns.run(['ip6tables-save']) + ns.run(['iptables-save']) })[backend]();
+    const reconcile = (): Report => {
+      const result = cli('--json', 'reconcile');
+      assert.equal(result.code, 0, result.stderr);
+      return (JSON.parse(result.stdout) as { backends: Report[] }).backends[0]!;
+    };
+
+    before(() => {
+      tmp = tempDir();
+      ns = createNetns();
+    });
+    after(() => {
+      ns?.remove();
+      tmp?.cleanup();
+    });
+
+    it('bans each once whatever the spelling, and reads them back as banned', () => {
+      for (const address of ['::203.0.113.7', '::ffff:198.51.100.7', '::203.0.113.0/120']) {
+        const result = cli('ban', address, '--for', '1h');
+        assert.equal(result.code, 0, result.stderr);
+      }
+      const list = JSON.parse(cli('--json', 'list').stdout) as { address: string }[];
+      assert.deepEqual(list.map((ban) => ban.address).sort(), ['198.51.100.7', '::cb00:7100/120', '::cb00:7107']);
+      const text = ruleset();
+      assert.match(text, /::203\.0\.113\.7|::cb00:7107/, text);
+      assert.match(text, /198\.51\.100\.7/, text);
+      const again = reconcile();
+      assert.deepEqual([again.added, again.removed, again.error], [0, 0, null], JSON.stringify(again));
+    });
+
+    it('the other spelling of each is the same ban, from the CLI and from an imported list', () => {
+      for (const address of ['::cb00:7107', '198.51.100.7', '::cb00:7163/120']) {
+        const result = cli('--json', 'ban', address, '--for', '1h');
+        assert.equal(result.code, 0, result.stderr);
+      }
+      const file = join(tmp.dir, 'ip.deny');
+      writeFileSync(file, '::203.0.113.7\n::cb00:7107\n::ffff:cb00:7107\n::ffff:198.51.100.7\n');
+      const imported = cli('--json', 'import', 'list', file);
+      assert.equal(imported.code, 0, imported.stderr);
+      const list = JSON.parse(cli('--json', 'list').stdout) as { address: string; jail: string }[];
+      assert.deepEqual(list.map((ban) => `${ban.jail} ${ban.address}`).sort(), [
+        'import 203.0.113.7', 'import 198.51.100.7', 'import ::cb00:7107', 'manual 198.51.100.7', 'manual ::cb00:7100/120', 'manual ::cb00:7107',
+      ].sort());
+      // import records; the import jail's own sets are filled by the next reconcile.
+      const filled = reconcile();
+      assert.deepEqual([filled.added, filled.removed, filled.error], [3, 0, null], JSON.stringify(filled));
+      const again = reconcile();
+      assert.deepEqual([again.added, again.removed, again.error], [0, 0, null], JSON.stringify(again));
+    });
+  });
+}
