@@ -142,26 +142,29 @@ describe('a fleet of three daemons on one PostgreSQL', () => {
     writeFileSync(list, `${many.join('\n')}\n`);
     const pushedOfA = (): number => Number(cluster.psql('SELECT count(*) FROM fleet.events WHERE origin = \'a\' AND address LIKE \'2001:db8::2:%\'').trim());
     const pulledByB = (): number => hosts.b.list().filter((ban) => ban.address.startsWith('2001:db8::2:')).length;
-    // A pushes in statements of 1,000 changes: each of these statements but the first holds its
-    // transaction open 10 s after its rows are in, so A is killed inside one, after the first committed.
-    cluster.psql(`CREATE FUNCTION fleet.slow_push() RETURNS trigger LANGUAGE plpgsql AS $$
+    // A pushes in statements of 1,000 changes: every statement but the first holds its transaction
+    // open after its rows are in until the test releases it, so A is killed inside one (or between
+    // two), after the first committed, however slow the machine.
+    cluster.psql(`CREATE TABLE public.push_released (at timestamptz DEFAULT now());
+      CREATE FUNCTION fleet.held_push() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN IF NEW.origin = 'a' AND NEW.address LIKE '2001:db8::2:%' AND NEW.seq % 1000 = 0
         AND EXISTS (SELECT 1 FROM fleet.events WHERE origin = 'a' AND address LIKE '2001:db8::2:%' AND seq <= NEW.seq - 1000)
-        THEN PERFORM pg_sleep(10); END IF; RETURN NULL; END $$;
-      CREATE TRIGGER slow_push AFTER INSERT ON fleet.events FOR EACH ROW EXECUTE FUNCTION fleet.slow_push();`);
+        THEN WHILE NOT EXISTS (SELECT 1 FROM public.push_released) LOOP PERFORM pg_sleep(0.05); END LOOP; END IF; RETURN NULL; END $$;
+      CREATE TRIGGER held_push AFTER INSERT ON fleet.events FOR EACH ROW EXECUTE FUNCTION fleet.held_push();`);
     const banned = hosts.a.cli('ban', '--file', list, '--for', '1h');
     assert.equal(banned.code, 0, banned.stderr);
     await waitFor('A\'s first statement committed', () => pushedOfA() > 0, 30_000);
     hosts.a.daemon?.child.kill('SIGKILL');
-    // The statement A was inside goes on without it (PostgreSQL notices the dead client only when
-    // it answers, and may commit first): count what A pushed once its session is gone.
+    // The statement A was inside goes on without it once released (PostgreSQL notices the dead
+    // client only when it answers, and commits first): count what A pushed once its session is gone.
+    cluster.psql('INSERT INTO public.push_released DEFAULT VALUES');
     await waitFor('A\'s session in PostgreSQL to end', () =>
       cluster.psql('SELECT count(*) FROM pg_stat_activity WHERE application_name = \'f2b-store a\'').trim() === '0', 30_000);
     const pushedBefore = pushedOfA();
-    await waitFor('B to take in what A pushed', () => pulledByB() === pushedBefore, 20_000);
+    await waitFor('B to take in what A pushed', () => pulledByB() === pushedBefore, 60_000);
     hosts.b.daemon?.child.kill('SIGKILL');
     assert.ok(pushedBefore > 0 && pushedBefore < many.length, `A was killed with ${pushedBefore} of ${many.length} pushed`);
-    cluster.psql('DROP TRIGGER slow_push ON fleet.events');
+    cluster.psql('DROP TRIGGER held_push ON fleet.events');
     await Promise.all([hosts.a.stop(), hosts.b.stop()]);
     await Promise.all([hosts.a.start(), hosts.b.start()]);
     // The firewalls first, as in the outage above; then each store, once they all hold the bans.
