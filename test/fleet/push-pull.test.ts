@@ -250,7 +250,9 @@ describe('pushing and pulling between two stores', () => {
         }
       };
       await until('both connected', () => logs.filter((line) => line.includes('connected')).length === 2);
+      // Each ban wakes A's pusher, as the daemon's writes do (rather than its 5 s look).
       ban(a, '203.0.113.5');
+      runA.pushNow();
       await until('A\'s ban on B', () => active(b).includes('sshd 203.0.113.5 fleet a'));
       cluster.stop();
       ban(a, '203.0.113.6');
@@ -285,12 +287,19 @@ describe('pushing and pulling between two stores', () => {
         return Date.now() - start;
       };
       await until('both connected', () => logs.filter((line) => line.includes('connected')).length === 2, 15_000);
+      // Each ban wakes A's pusher, as the daemon's writes do (rather than its 5 s look).
       ban(a, '203.0.113.7');
+      runA.pushNow();
       await until('A\'s first ban on B (B has just pulled)', () => active(b).includes('sshd 203.0.113.7 fleet a'), 15_000);
-      // B's pusher has passed that change (nothing to push: it came from A), so with the lock held only the pull writes.
+      // B's pusher has passed that change (nothing to push: it came from A), so with the lock held only
+      // the pull writes. Woken now rather than at its 5 s look.
+      runB.pushNow();
       await until('B\'s pusher past it', () => b.changeReader(PUSH_READER) === b.latestChange(), 5000);
       writer.exec('BEGIN IMMEDIATE');
       ban(a, '203.0.113.8');
+      runA.pushNow();
+      // Held for 2 s from when A's ban is in PostgreSQL: B is notified and meets the lock meanwhile.
+      await until('A\'s second ban pushed', () => cluster.psql('SELECT count(*) FROM busy.events WHERE address = \'203.0.113.8\'').trim() === '1', 5000);
       await new Promise((resolve) => setTimeout(resolve, 2000));
       assert.equal(active(b).includes('sshd 203.0.113.8 fleet a'), false, 'B could not write while the lock was held');
       writer.exec('COMMIT');

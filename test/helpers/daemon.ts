@@ -39,7 +39,11 @@ export function startDaemon(args: readonly string[], env: NodeJS.ProcessEnv = {}
     log: () => output,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      const killer = setTimeout(() => {
+        // Said, not only done: a test's after() hook would otherwise hide a daemon deaf to SIGTERM (20 s lost, once seen in CI).
+        console.log(`# the daemon (pid ${child.pid}) did not stop within 20 s of SIGTERM: SIGKILL; its log ends:\n${output.split('\n').slice(-20).map((line) => `#   ${line}`).join('\n')}`);
+        child.kill('SIGKILL');
+      }, 20_000);
       try {
         return await exited;
       } finally {
