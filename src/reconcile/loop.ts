@@ -1,4 +1,4 @@
-import { isoTime, messageOf, monotonicMs, type Ban } from '../core/index.js';
+import { isoTime, messageOf, monotonicMs, type Ban, type Log } from '../core/index.js';
 import type { Backend, EntryKey } from '../backends/index.js';
 import { isDamaged } from '../store/index.js';
 import { changeStates, DAEMON, describeChanges, readChanges } from './change-feed.js';
@@ -31,7 +31,7 @@ export interface LoopOptions {
   /** The lockout floor as it stands now (this host's addresses change): the bans it refuses reach no backend. */
   readonly floor: () => BanFloor;
   readonly clock: () => number;
-  readonly log: (line: string) => void;
+  readonly log: Log;
 }
 
 /** The outcome of the latest full reconcile, for status. */
@@ -163,7 +163,7 @@ export class ReconcileLoop {
 
   /** A damaged database is told once, by the store's own listener (see BanStore.onDamage), not on every run. */
   private problem(what: string, error: unknown): void {
-    if (!isDamaged(error)) this.options.log(`${what} failed: ${messageOf(error)}`);
+    if (!isDamaged(error)) this.options.log(`${what} failed: ${messageOf(error)}`, 'error');
   }
 
   private async tick(): Promise<void> {
@@ -190,7 +190,7 @@ export class ReconcileLoop {
     // they may differ by its change alone, which the next tick takes in as a change.
     if (stale.length === 0 || this.options.store.dataVersion() !== version) return;
     const reason = stale.map((s) => `${s.backend.name}: ${s.why}`).join('; ');
-    this.options.log(`drift check: ${reason}`);
+    this.options.log(`drift check: ${reason}`, 'notice');
     await this.run(reason, stale.map((s) => s.backend));
   }
 
@@ -210,7 +210,7 @@ export class ReconcileLoop {
         for (const note of ensured.notes) log(note);
         return ensured.ran.length > 0 ? 'objects were missing' : undefined;
       } catch (error) {
-        log(`drift check ${backend.name}: ${messageOf(error)}`);
+        log(`drift check ${backend.name}: ${messageOf(error)}`, 'error');
         return 'its objects could not be checked';
       }
     });
@@ -331,8 +331,8 @@ export class ReconcileLoop {
     const { log } = this.options;
     for (const r of reports) {
       for (const note of r.notes ?? []) log(note);
-      for (const { error } of r.skipped ?? []) log(`${what} ${r.name}: ${error}`);
-      if (r.error !== null) log(`${what} ${r.name}: ${r.error}`);
+      for (const { error } of r.skipped ?? []) log(`${what} ${r.name}: ${error}`, 'warning');
+      if (r.error !== null) log(`${what} ${r.name}: ${r.error}`, 'error');
       else if (r.added || r.removed || r.failed.length) {
         log(`${what} ${r.name}: added ${r.added}, removed ${r.removed}, unchanged ${r.unchanged}${r.failed.length ? `, ${r.failed.length} failed` : ''}`);
       }
@@ -348,7 +348,7 @@ export class ReconcileLoop {
       if (this.toldRefused.has(key)) continue;
       // Quoted: a row written by anything but f2b-store may hold any text, line ends included.
       this.options.log(`reconcile: the ban of ${JSON.stringify(ban.address)} in jail ${JSON.stringify(ban.jail)} (${ban.source}, ${isoTime(ban.bannedAt)}) reaches no firewall: `
-        + `${why} (the lockout floor, [lockout] in f2b-store.conf); lift it with f2b-store unban, or ban it with --force if it is meant`);
+        + `${why} (the lockout floor, [lockout] in f2b-store.conf); lift it with f2b-store unban, or ban it with --force if it is meant`, 'warning');
     }
     this.toldRefused = told;
   }
@@ -360,7 +360,7 @@ export class ReconcileLoop {
     if (report.kept === 0) return;
     this.options.log(`reconcile: ${report.name} holds ${report.kept} entries that no ban in the database wants, and the database has held fewer `
       + `bans than that (new, empty, or not the one meant: check --db): kept them; new bans are applied as usual. `
-      + `To remove them: f2b-store reconcile --yes; to keep them as bans: f2b-store import list FILE`);
+      + `To remove them: f2b-store reconcile --yes; to keep them as bans: f2b-store import list FILE`, 'warning');
   }
 
   private armExpiry(): void {
