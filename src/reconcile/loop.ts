@@ -73,6 +73,8 @@ export class ReconcileLoop {
   /** The refused bans already logged (see tellRefused), and each backend's kept entries already logged. */
   private toldRefused = new Set<string>();
   private readonly toldKept = new Map<string, number>();
+  /** Wall time up to which the bans that expired were logged (see tellExpired). */
+  private expiredTold: number | undefined;
 
   constructor(private readonly options: LoopOptions) {
     this.drift = new DriftCheck(monotonicMs, (removed) => this.stillHeld(removed));
@@ -100,6 +102,7 @@ export class ReconcileLoop {
     // A firewall that lost its objects is read back in full anyway; an intact one is probed at
     // start, and read back in full at the first scheduled check.
     this.readBackAt = monotonicMs() + this.options.fullCheck * 1000;
+    this.expiredTold = this.options.clock();
     const first = await this.run('start');
     if (this.stopped) return first;
     this.timer = new CronTimer(this.options.schedule, () => this.tick().catch((error: unknown) => this.problem('drift check', error)));
@@ -251,6 +254,9 @@ export class ReconcileLoop {
           ...(rules ? { rules } : {}), floor: this.options.floor(), known: () => knownBans(store, now),
         }, () => this.options.active?.(now) ?? store.activeAnyOrder(now));
         this.applied(before, after, reports);
+        for (const change of feed.changes) {
+          if (change.kind === 'lift') log(`[${change.jail}] Unban ${change.address}`, 'notice');
+        }
         log(`took in ${feed.changes.length} change${feed.changes.length === 1 ? '' : 's'} made by another process (up to #${feed.upTo}): `
           + `${describeChanges(feed.changes)}; applied to ${backends.map((b) => b.name).join(', ') || 'no backend'} without a full reconcile`);
         this.tellReports('changes from another process', reports);
@@ -313,6 +319,7 @@ export class ReconcileLoop {
       return [];
     }
     this.tellRefused(refused);
+    if (!only) this.tellExpired(now);
     if (upTo !== undefined) this.advance(upTo, now);
     const others = only ? (this.latest?.reports ?? []).filter((r) => !reports.some((mine) => mine.name === r.name)) : [];
     this.latest = { at: now, reason, reports: [...others, ...reports], refused: refused.length };
@@ -336,6 +343,18 @@ export class ReconcileLoop {
       else if (r.added || r.removed || r.failed.length) {
         log(`${what} ${r.name}: added ${r.added}, removed ${r.removed}, unchanged ${r.unchanged}${r.failed.length ? `, ${r.failed.length} failed` : ''}`);
       }
+    }
+  }
+
+  /** An Unban line, as fail2ban writes one, for each ban that expired since the last full reconcile (which took it out of the backends). */
+  private tellExpired(now: number): void {
+    const after = this.expiredTold ?? now;
+    if (now <= after) return;
+    try {
+      for (const ban of this.options.store.expiredBetween(after, now)) this.options.log(`[${ban.jail}] Unban ${ban.address}`, 'notice');
+      this.expiredTold = now;
+    } catch (error) {
+      this.problem('reading the bans that expired', error);
     }
   }
 

@@ -65,8 +65,9 @@ describe('the daemon\'s log on standard error', () => {
     tmp.cleanup();
   });
 
-  /** Runs the daemon with its standard error in a file (whose device and inode JOURNAL_STREAM may name), bans `address`, stops it. */
-  const run = async (name: string, daemonConf: string, address: string, journalStream: (fd: number) => string | undefined): Promise<string> => {
+  /** Runs the daemon with its standard error in a file (whose device and inode JOURNAL_STREAM may name), bans `address`, does `then`, stops it. */
+  const run = async (name: string, daemonConf: string, address: string, journalStream: (fd: number) => string | undefined,
+    then?: (s: Setup, output: () => string) => Promise<void>): Promise<string> => {
     const dir = join(tmp.dir, name);
     mkdirSync(dir);
     const s = setup(dir, daemonConf);
@@ -83,6 +84,7 @@ describe('the daemon\'s log on standard error', () => {
     await following(s, child, output);
     fail(s, address, 3);
     await waitFor('the ban in the ban log', () => banned(s, address), 10_000);
+    await then?.(s, output);
     assert.equal(await stopped(child), 0, output());
     return output();
   };
@@ -99,14 +101,20 @@ describe('the daemon\'s log on standard error', () => {
     assert.doesNotMatch(log, /started|Ban 203\.0\.113\.7|\d{4}-\d\d-\d\dT/, 'no notice or info line, and no time stamp: the journal keeps its own');
   });
 
-  it('by default (info): the ban as fail2ban writes it at notice, its details at info, and no <N> for a JOURNAL_STREAM that is not this stream', async () => {
-    const log = await run('info', '', '203.0.113.8', (fd) => `${devIno(fd).split(':')[0]}:1`);
+  it('by default (info): a ban and a lift as fail2ban writes them at notice, details at info, and no <N> for a JOURNAL_STREAM that is not this stream', async () => {
+    const log = await run('info', '', '203.0.113.8', (fd) => `${devIno(fd).split(':')[0]}:1`, async (s, output) => {
+      assert.equal(runCli([...s.args, 'ban', '203.0.113.12', '--for', '5']).code, 0);
+      assert.equal(runCli([...s.args, 'unban', '203.0.113.8']).code, 0);
+      await waitFor('the lift and the expiry logged', () => /\[sshd\] Unban 203\.0\.113\.8\n/.test(output()) && /\[manual\] Unban 203\.0\.113\.12\n/.test(output()), 15_000);
+    });
     const stamp = '\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ f2b-store: ';
     assert.match(log, new RegExp(`^${stamp}NOTICE \\[sshd\\] Ban 203\\.0\\.113\\.8$`, 'm'));
     assert.match(log, new RegExp(`^${stamp}INFO \\[sshd\\] 203\\.0\\.113\\.8 banned for 3600 s after 3 failures \\(ban #1\\)$`, 'm'));
     assert.match(log, new RegExp(`^${stamp}NOTICE started \\(pid \\d+\\)`, 'm'));
     assert.match(log, new RegExp(`^${stamp}WARNING jail ghost watches no log file`, 'm'));
     assert.match(log, new RegExp(`^${stamp}NOTICE SIGTERM: stopping`, 'm'));
+    assert.match(log, new RegExp(`^${stamp}NOTICE \\[sshd\\] Unban 203\\.0\\.113\\.8$`, 'm'), 'unban, taken in from the CLI');
+    assert.match(log, new RegExp(`^${stamp}NOTICE \\[manual\\] Unban 203\\.0\\.113\\.12$`, 'm'), 'expired');
     assert.doesNotMatch(log, /^</m);
   });
 
