@@ -88,18 +88,19 @@ async function datagramWriter(what: string, path: string, datagram: (entry: LogE
   const socket = createSocket('unix_dgram');
   // Errors come with each send's callback; an 'error' event would otherwise end the process.
   socket.on('error', () => undefined);
-  const send = (entries: readonly LogEntry[], timeMs: number): void => {
-    for (const entry of entries) {
-      const buf = datagram(entry, timeMs);
-      let sendError: Error | undefined;
-      socket.send(buf, 0, buf.length, path, (error) => {
-        sendError = error;
-      });
-      // unix-dgram calls back before send() returns, with a negative errno (1: the receiver's queue is full).
-      if (sendError) throw new Error(sendFailure(sendError));
-    }
+  const send = ([entry]: readonly LogEntry[], timeMs: number): void => {
+    if (entry === undefined) return;
+    const buf = datagram(entry, timeMs);
+    let sendError: Error | undefined;
+    socket.send(buf, 0, buf.length, path, (error) => {
+      sendError = error;
+    });
+    // unix-dgram calls back before send() returns, with a negative errno (1: the receiver's queue is full).
+    if (sendError) throw new Error(sendFailure(sendError));
   };
-  return withFallback(what, send, fallback, () => socket.close());
+  // One line at a time: a line not taken goes to the fallback alone, never the lines sent before it.
+  const writer = withFallback(what, send, fallback, () => socket.close());
+  return { write: (entries, timeMs) => entries.forEach((entry) => writer.write([entry], timeMs)), close: () => writer.close() };
 }
 
 export interface WriterOptions {
