@@ -20,14 +20,17 @@ interface Setup {
   readonly banLog: string;
 }
 
-/** A config dir with an sshd jail on a log file of the test's and a jail whose file does not exist; no firewall. */
+/**
+ * A config dir with an sshd jail on a log file of the test's and a jail whose file does not exist;
+ * no firewall, and a full reconcile (which tells the bans that expired) every 2 s.
+ */
 function setup(dir: string, daemon: string): Setup {
   const config = join(dir, 'etc');
   mkdirSync(config);
   const authLog = join(dir, 'auth.log');
   const banLog = join(dir, 'ban.log');
   writeFileSync(authLog, '');
-  writeFileSync(join(config, 'f2b-store.conf'), `[reconcile]\nbackends = none\n[daemon]\nlogfile = ${banLog}\n${daemon}`);
+  writeFileSync(join(config, 'f2b-store.conf'), `[reconcile]\nbackends = none\nschedule = * * * * * *\nfullcheck = 2\n[daemon]\nlogfile = ${banLog}\n${daemon}`);
   writeFileSync(join(config, 'jail.local'), `[sshd]\nenabled = true\nfilter = sshd\nlogpath = ${authLog}\nmaxretry = 3\nbantime = 1h\n`
     + `[ghost]\nenabled = true\nfilter = sshd\nlogpath = ${join(dir, 'missing', 'auth.log')}\n`);
   return { args: ['--db', join(dir, 'bans.sqlite3'), '--config', config, '--backend', 'none'], authLog, banLog };
@@ -105,7 +108,8 @@ describe('the daemon\'s log on standard error', () => {
     const log = await run('info', '', '203.0.113.8', (fd) => `${devIno(fd).split(':')[0]}:1`, async (s, output) => {
       assert.equal(runCli([...s.args, 'ban', '203.0.113.12', '--for', '5']).code, 0);
       assert.equal(runCli([...s.args, 'unban', '203.0.113.8']).code, 0);
-      await waitFor('the lift and the expiry logged', () => /\[sshd\] Unban 203\.0\.113\.8\n/.test(output()) && /\[manual\] Unban 203\.0\.113\.12\n/.test(output()), 15_000);
+      await waitFor('the lift and the expiry logged', () => /\[sshd\] Unban 203\.0\.113\.8\n/.test(output()) && /\[manual\] Unban 203\.0\.113\.12\n/.test(output()), 20_000)
+        .catch((error: Error) => assert.fail(`${error.message}:\n${output()}`));
     });
     const stamp = '\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ f2b-store: ';
     assert.match(log, new RegExp(`^${stamp}NOTICE \\[sshd\\] Ban 203\\.0\\.113\\.8$`, 'm'));
