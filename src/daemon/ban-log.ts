@@ -1,5 +1,5 @@
 import { messageOf } from '../core/index.js';
-import { fileLine } from './log-format.js';
+import { fileLines } from './log-format.js';
 import { appendLines } from './log-targets.js';
 
 export type BanLogEvent = { readonly action: 'Ban' | 'Unban'; readonly jail: string; readonly address: string; readonly time: number };
@@ -10,7 +10,7 @@ export type BanLogEvent = { readonly action: 'Ban' | 'Unban'; readonly jail: str
  * `2026-11-23 13:05:01,123 f2b-store[1234]: NOTICE [sshd] Ban 203.0.113.7`.
  */
 export function banLogLine(event: BanLogEvent, pid = process.pid): string {
-  return fileLine({ level: 'notice', text: `[${event.jail}] ${event.action} ${event.address}` }, event.time * 1000, pid);
+  return fileLines([{ level: 'notice', text: `[${event.jail}] ${event.action} ${event.address}` }], event.time * 1000, pid).join('');
 }
 
 /**

@@ -1,4 +1,4 @@
-import { isoTime, SYSLOG_SEVERITY, type LogEntry } from '../core/index.js';
+import { isoTime, SYSLOG_SEVERITY, type LogEntry, type LogLevel } from '../core/index.js';
 
 /** The name the daemon's lines carry (syslog tag, journal SYSLOG_IDENTIFIER): what recidive's prefix expects. */
 export const IDENTIFIER = 'f2b-store';
@@ -18,25 +18,29 @@ export function oneLine(text: string): string {
   return text.replace(/[\x00-\x08\x0a-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
+const LEVEL_WORDS: Readonly<Record<LogLevel, string>> = { critical: 'CRITICAL', error: 'ERROR', warning: 'WARNING', notice: 'NOTICE', info: 'INFO', debug: 'DEBUG' };
+
 /** `NOTICE [sshd] Ban 203.0.113.7`: the level in fail2ban's words, then the message. */
 export function leveled(entry: LogEntry): string {
-  return `${entry.level.toUpperCase()} ${oneLine(entry.text)}`;
+  return `${LEVEL_WORDS[entry.level]} ${oneLine(entry.text)}`;
 }
 
-/** A line of a log file, as fail2ban writes its own: `2026-11-23 13:05:01,123 f2b-store[1234]: NOTICE [sshd] Ban 203.0.113.7` (local time). */
-export function fileLine(entry: LogEntry, timeMs: number, pid = process.pid): string {
+/** Lines of a log file, as fail2ban writes its own: `2026-11-23 13:05:01,123 f2b-store[1234]: NOTICE [sshd] Ban 203.0.113.7` (local time). */
+export function fileLines(entries: readonly LogEntry[], timeMs: number, pid = process.pid): string[] {
   const d = new Date(timeMs);
-  const stamp = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())},${pad(d.getMilliseconds(), 3)}`;
-  return `${stamp} ${IDENTIFIER}[${pid}]: ${leveled(entry)}`;
+  const head = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())},${pad(d.getMilliseconds(), 3)} ${IDENTIFIER}[${pid}]: `;
+  return entries.map((entry) => `${head}${leveled(entry)}`);
 }
 
 /**
- * A line on standard error: with the time and name when a person or a file reads it; under
+ * Lines on standard error: with the time and name when a person or a file reads them; under
  * systemd (the stream is the journal's) with sd-daemon(3)'s `<N>` priority instead, as the
  * journal stamps time and unit itself.
  */
-export function streamLine(entry: LogEntry, timeMs: number, journal: boolean): string {
-  return journal ? `<${SYSLOG_SEVERITY[entry.level]}>${leveled(entry)}` : `${isoTime(Math.floor(timeMs / 1000))} ${IDENTIFIER}: ${leveled(entry)}`;
+export function streamLines(entries: readonly LogEntry[], timeMs: number, journal: boolean): string[] {
+  if (journal) return entries.map((entry) => `<${SYSLOG_SEVERITY[entry.level]}>${leveled(entry)}`);
+  const head = `${isoTime(Math.floor(timeMs / 1000))} ${IDENTIFIER}: `;
+  return entries.map((entry) => `${head}${leveled(entry)}`);
 }
 
 /** An RFC 3164 datagram as syslog(3) sends it to /dev/log: `<29>Nov 23 13:05:01 f2b-store[1234]: NOTICE …` (facility daemon, local time). */

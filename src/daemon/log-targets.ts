@@ -2,7 +2,7 @@ import { appendFileSync, fstatSync, mkdirSync } from 'node:fs';
 import { constants } from 'node:os';
 import { dirname } from 'node:path';
 import { messageOf, type LogEntry, type LogTarget } from '../core/index.js';
-import { fileLine, journalDatagram, streamLine, syslogDatagram } from './log-format.js';
+import { fileLines, journalDatagram, streamLines, syslogDatagram } from './log-format.js';
 
 /** The journal's native socket (systemd.journal-fields(7), sd_journal_print(3) write to it). */
 export const JOURNAL_SOCKET = '/run/systemd/journal/socket';
@@ -39,7 +39,7 @@ function streamWriter(stream: NodeJS.WriteStream, fd: number, env: NodeJS.Proces
   const journal = isJournalStream(fd, env);
   return {
     write: (entries, timeMs) => {
-      if (entries.length > 0) stream.write(`${entries.map((e) => streamLine(e, timeMs, journal)).join('\n')}\n`);
+      if (entries.length > 0) stream.write(`${streamLines(entries, timeMs, journal).join('\n')}\n`);
     },
     close: () => undefined,
   };
@@ -120,7 +120,7 @@ export async function openLogWriter(target: LogTarget, options: WriterOptions = 
     case 'stdout':
       return streamWriter(process.stdout, 1, env);
     case 'file':
-      return withFallback(target.path, (entries, timeMs) => appendLines(target.path, entries.map((e) => fileLine(e, timeMs))), stderr, () => undefined);
+      return withFallback(target.path, (entries, timeMs) => appendLines(target.path, fileLines(entries, timeMs)), stderr, () => undefined);
     case 'syslog':
       return datagramWriter(`syslog (${target.socket})`, target.socket, syslogDatagram, stderr);
     case 'journal':

@@ -29,7 +29,11 @@ export async function createLogger(options: LoggerOptions): Promise<Logger> {
   const repeats = new RepeatLimiter(options.monotonic ?? monotonicMs);
   const write = (entries: readonly LogEntry[]): void => writer.write(entries, now());
   const logLines = (entries: readonly LogEntry[]): void => {
-    write(entries.filter((e) => logs(e.level, options.level)).flatMap((e) => repeats.admit(e)));
+    const kept: LogEntry[] = [];
+    for (const entry of entries) {
+      if (logs(entry.level, options.level)) kept.push(...repeats.admit(entry));
+    }
+    write(kept);
   };
   const timer = setInterval(() => write(repeats.due()), REPEATS_TOLD_EVERY_MS);
   timer.unref();

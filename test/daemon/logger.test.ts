@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { createSocket, type UnixDatagramSocket } from 'unix-dgram';
 import { parseLogLevel, type LogEntry } from '../../src/core/index.js';
 import { createLogger } from '../../src/daemon/index.js';
-import { streamLine } from '../../src/daemon/log-format.js';
+import { streamLines } from '../../src/daemon/log-format.js';
 import { RepeatLimiter } from '../../src/daemon/log-repeats.js';
 import { isJournalStream } from '../../src/daemon/log-targets.js';
 import { tempDir } from '../helpers/cli.js';
@@ -88,8 +88,8 @@ describe('the daemon\'s log', () => {
 
   it('on standard error: time and name for a person, sd-daemon <N> priorities when the stream is the journal\'s', () => {
     const entries: LogEntry[] = [{ level: 'error', text: 'e' }, { level: 'warning', text: 'w' }, { level: 'notice', text: '[sshd] Ban 203.0.113.7' }, { level: 'info', text: 'i' }, { level: 'debug', text: 'd' }];
-    assert.deepEqual(entries.map((e) => streamLine(e, T, true)), ['<3>ERROR e', '<4>WARNING w', '<5>NOTICE [sshd] Ban 203.0.113.7', '<6>INFO i', '<7>DEBUG d']);
-    assert.equal(streamLine(entries[2]!, T, false), '2026-11-23T13:05:01Z f2b-store: NOTICE [sshd] Ban 203.0.113.7');
+    assert.deepEqual(streamLines(entries, T, true), ['<3>ERROR e', '<4>WARNING w', '<5>NOTICE [sshd] Ban 203.0.113.7', '<6>INFO i', '<7>DEBUG d']);
+    assert.deepEqual(streamLines([entries[2]!], T, false), ['2026-11-23T13:05:01Z f2b-store: NOTICE [sshd] Ban 203.0.113.7']);
   });
 
   it('JOURNAL_STREAM counts only when it names the stream itself (a redirected child inherits the variable, not the stream)', () => {
