@@ -3,8 +3,8 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import ini from 'ini';
 import {
-  DEFAULT_LOCKOUT_FLOOR, InputError, MAX_DURATION, OperationError, messageOf, parseDuration, parseListenAddress, tryParseAddress, type Address, type Duration,
-  type ListenAddress, type LockoutFloor,
+  DEFAULT_LOCKOUT_FLOOR, InputError, MAX_DURATION, OperationError, messageOf, parseDuration, parseListenAddress, parseLogLevel, tryParseAddress,
+  type Address, type Duration, type ListenAddress, type LockoutFloor, type LogLevel, type LogTarget,
 } from '../core/index.js';
 import { didYouMean } from './did-you-mean.js';
 import { parseIni, type IniFile } from './ini-file.js';
@@ -36,6 +36,9 @@ export interface StoreConfig {
   readonly hostsDenyDaemons: string;
   /** The daemon's log of bans and lifts (the `recidive` filter reads it); empty = none. */
   readonly logFile: string;
+  /** The daemon's own log: the least level written, and where it goes. */
+  readonly logLevel: LogLevel;
+  readonly logTarget: LogTarget;
   /** What is never banned without `ban --force`, by the CLI, the daemon's jails and the reconciler alike. */
   readonly lockout: LockoutFloor;
   /** `[fleet]`: sharing bans with other hosts through PostgreSQL; absent when the section is. */
@@ -91,6 +94,8 @@ export const DEFAULT_STORE_CONFIG: StoreConfig = {
   hostsDenyFile: '/etc/hosts.deny',
   hostsDenyDaemons: 'ALL',
   logFile: '/var/log/f2b-store/f2b-store.log',
+  logLevel: 'info',
+  logTarget: { kind: 'stderr' },
   lockout: DEFAULT_LOCKOUT_FLOOR,
 };
 
@@ -101,7 +106,7 @@ const KNOWN_KEYS: Readonly<Record<string, readonly string[]>> = {
   store: ['dbfile', 'historyage'],
   reconcile: ['backends', 'schedule', 'fullcheck'],
   'hosts-deny': ['file', 'daemons'],
-  daemon: ['logfile'],
+  daemon: ['logfile', 'loglevel', 'logtarget', 'syslogsocket'],
   lockout: ['minprefix4', 'minprefix6', 'protect'],
   fleet: FLEET_KEYS,
   metrics: ['listen'],
@@ -205,6 +210,7 @@ export function loadStoreConfig(dir: string, catalog: BackendCatalog): StoreConf
     if (!address) throw new InputError(`${where('lockout', 'protect')}: "${item}" is not an address or network (e.g. 192.0.2.0/24, 2001:db8::/48)`);
     return address;
   });
+  const logFile = get('daemon', 'logfile') ?? DEFAULT_STORE_CONFIG.logFile;
   const backends = get('reconcile', 'backends');
   const metricsListen = get('metrics', 'listen') ?? '';
   const fleet = merged.fleet === undefined ? undefined : fleetConfig((key) => get('fleet', key), (key) => (sources[`fleet.${key}`] === undefined ? 'f2b-store.conf [fleet]' : where('fleet', key)));
@@ -216,7 +222,9 @@ export function loadStoreConfig(dir: string, catalog: BackendCatalog): StoreConf
     fullCheck: duration('reconcile', 'fullcheck', DEFAULT_STORE_CONFIG.fullCheck),
     hostsDenyFile: get('hosts-deny', 'file') || DEFAULT_STORE_CONFIG.hostsDenyFile,
     hostsDenyDaemons: get('hosts-deny', 'daemons') || DEFAULT_STORE_CONFIG.hostsDenyDaemons,
-    logFile: get('daemon', 'logfile') ?? DEFAULT_STORE_CONFIG.logFile,
+    logFile,
+    logLevel: logLevel(get('daemon', 'loglevel'), where('daemon', 'loglevel')),
+    logTarget: logTarget(get('daemon', 'logtarget'), get('daemon', 'syslogsocket'), logFile, (key) => where('daemon', key)),
     lockout: {
       minPrefix4: prefix('minprefix4', 32, DEFAULT_LOCKOUT_FLOOR.minPrefix4),
       minPrefix6: prefix('minprefix6', 128, DEFAULT_LOCKOUT_FLOOR.minPrefix6),
@@ -225,6 +233,39 @@ export function loadStoreConfig(dir: string, catalog: BackendCatalog): StoreConf
     ...(fleet ? { fleet } : {}),
     ...(metricsListen === '' ? {} : { metrics: parseListenAddress(metricsListen, where('metrics', 'listen')) }),
   };
+}
+
+const LEVEL_WORDS = ['error', 'warning', 'notice', 'info', 'debug'];
+const TARGET_WORDS = ['stderr', 'stdout', 'syslog', 'journal', 'systemd-journal'];
+
+function logLevel(text: string | undefined, where: string): LogLevel {
+  if (text === undefined || text === '') return DEFAULT_STORE_CONFIG.logLevel;
+  const level = parseLogLevel(text);
+  if (level === undefined) throw new InputError(`${where}: "${text}" is no log level${didYouMean(text.toLowerCase(), LEVEL_WORDS, true)}`);
+  return level;
+}
+
+/**
+ * `logtarget`, in fail2ban's words too (STDERR, SYSLOG, SYSTEMD-JOURNAL, a file path). The ban log
+ * (`logfile`) is recidive's, holding only bans: the daemon's log goes to another file.
+ */
+function logTarget(text: string | undefined, socket: string | undefined, logFile: string, where: (key: string) => string): LogTarget {
+  const word = (text ?? '').toLowerCase();
+  if (word === '' || word === 'stderr') return { kind: 'stderr' };
+  if (word === 'stdout' || word === 'journal') return { kind: word };
+  if (word === 'systemd-journal') return { kind: 'journal' };
+  if (word === 'syslog') {
+    if (socket === undefined || socket === '' || socket.toLowerCase() === 'auto') return { kind: 'syslog', socket: '/dev/log' };
+    if (!socket.startsWith('/')) throw new InputError(`${where('syslogsocket')}: "${socket}" is no socket path (use auto, or an absolute path such as /dev/log)`);
+    return { kind: 'syslog', socket };
+  }
+  if (!text?.startsWith('/')) {
+    throw new InputError(`${where('logtarget')}: "${text}" is no log target${didYouMean(word, TARGET_WORDS)} (use stderr, stdout, syslog, journal, or a file's absolute path)`);
+  }
+  if (text === logFile) {
+    throw new InputError(`${where('logtarget')}: ${text} is the ban log ([daemon] logfile, read by recidive, bans only): name another file for the daemon's log`);
+  }
+  return { kind: 'file', path: text };
 }
 
 /** A comma (or space) list of jails, or `all`. */

@@ -9,6 +9,7 @@ export * from './duration.js';
 export * from './errors.js';
 export * from './lockout.js';
 export * from './action.js';
+export * from './log-level.js';
 export * from './log-position.js';
 export * from './journal-match.js';
 export * from './journal-source.js';

@@ -1,6 +1,6 @@
 import type { Server } from 'node:net';
 import {
-  isoTime, journalSourceName, messageOf, nowSeconds, OperationError, type Address, type JournalSource, type ListenAddress, type LockoutFloor,
+  isoTime, journalSourceName, messageOf, nowSeconds, OperationError, type Address, type JournalSource, type ListenAddress, type LockoutFloor, type Log, type LogEntry,
 } from '../core/index.js';
 import { isLogJail, type AnyEnabledJail, type BansJail, type EnabledJail } from '../config/index.js';
 import type { Backend } from '../backends/index.js';
@@ -38,9 +38,9 @@ export interface DaemonOptions {
   readonly lockout: LockoutFloor;
   /** Reads this host's addresses (the namespace's with --netns), for the lockout floor. */
   readonly hostAddresses: () => Promise<Address[]>;
-  readonly log: (line: string) => void;
+  readonly log: Log;
   /** Several lines at once, in one write (a burst's Ban lines); each through `log` when not given. */
-  readonly logLines?: (lines: readonly string[]) => void;
+  readonly logLines?: (entries: readonly LogEntry[]) => void;
   /**
    * Starts the fleet when one is configured (src/fleet/, loaded only then); `changed` has the
    * changes it pulled into the store taken in at once. Told to push after each of the daemon's
@@ -157,7 +157,8 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     changed: () => void loop.run('this host\'s addresses changed'),
   });
   const logJails = new LogJails({
-    store, writer, backends, now: nowSeconds, log, logLines: options.logLines ?? ((lines) => lines.forEach(log)), rules: (name) => rules(name), banLog: createBanLog(options.banLogFile, log),
+    store, writer, backends, now: nowSeconds, log, logLines: options.logLines ?? ((entries) => entries.forEach((e) => log(e.text, e.level))), rules: (name) => rules(name),
+    banLog: createBanLog(options.banLogFile, (message) => log(message, 'warning')),
     lockout: () => lockout.lockout(), floor: () => lockout.banFloor(),
     // The loop is made below; a change is applied only once lines come, after it exists.
     applied: (before, after, reports) => {
@@ -170,7 +171,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   }, bansJailsOf(jails));
   // Damage met from here on is said once (a damaged store met above ends the start with the error
   // itself): every later tick, batch and reload meeting it stays quiet about it.
-  store.onDamage((error) => log(`${error.message}; until then the firewall keeps every ban it has, and new bans go to it held in memory (stop f2b-store first)`));
+  store.onDamage((error) => log(`${error.message}; until then the firewall keeps every ban it has, and new bans go to it held in memory (stop f2b-store first)`, 'error'));
   // One daemon per database: one answering on the socket (its pid file lost) counts as much as the pid file.
   const answering = await daemonPid(options.socketPath).catch((error: unknown) => {
     // Something planted at the socket's name is no daemon: serveControl replaces it.
@@ -203,7 +204,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     for (const [source, { journal, group }] of journalGroups(jails.filter(isLogJail))) {
       for (const jail of group) {
         if (jail.journalMatch === undefined) {
-          log(`[${jail.name}] started without 'journalmatch' set: its regexes are checked against every journal entry, which is not advised for performance reasons`);
+          log(`[${jail.name}] started without 'journalmatch' set: its regexes are checked against every journal entry, which is not advised for performance reasons`, 'warning');
         }
       }
       const { match, fields } = journalSelection(group.map((jail) => jail.journalMatch));
@@ -212,7 +213,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
       try {
         after ??= store.journalCursor(source)?.cursor;
       } catch (error) {
-        if (!isDamaged(error)) log(`journal (${source}): reading its saved cursor failed: ${messageOf(error)}`);
+        if (!isDamaged(error)) log(`journal (${source}): reading its saved cursor failed: ${messageOf(error)}`, 'warning');
       }
       const reader = new JournalReader({
         source: journal, match, fields, encoding: group[0]?.logencoding ?? 'auto',
@@ -224,12 +225,11 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
         },
         onStart: (start) => {
           if (start.kind !== 'since') return;
-          log(start.lostCursor === undefined
-            ? `journal (${source}): no saved cursor, reading from ${isoTime(Math.floor(start.since))} (now − findtime)`
-            : `journal (${source}): the saved cursor is no longer in the journal (rotated or vacuumed), reading from ${isoTime(Math.floor(start.since))}`);
+          if (start.lostCursor === undefined) log(`journal (${source}): no saved cursor, reading from ${isoTime(Math.floor(start.since))} (now − findtime)`);
+          else log(`journal (${source}): the saved cursor is no longer in the journal (rotated or vacuumed), reading from ${isoTime(Math.floor(start.since))}`, 'warning');
         },
-        onError: (message) => log(`journal (${source}): ${message}; retrying with back-off, the rest of the daemon goes on`),
-        onRecovered: () => log(`journal (${source}): reading again`),
+        onError: (message) => log(`journal (${source}): ${message}; retrying with back-off, the rest of the daemon goes on`, 'error'),
+        onRecovered: () => log(`journal (${source}): reading again`, 'notice'),
       });
       reader.start();
       readers.set(source, reader);
@@ -251,7 +251,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
       encoding: group.encoding,
       polling: group.polling,
       onError: (error, path) => {
-        if (!isDamaged(error)) log(`reading ${path ?? 'logs'}: ${messageOf(error)}`);
+        if (!isDamaged(error)) log(`reading ${path ?? 'logs'}: ${messageOf(error)}`, 'error');
       },
     }));
     await Promise.all(tailers.map((tailer) => tailer.start()));
@@ -274,7 +274,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
       logJails.replace(next.filter(isLogJail));
       useBansJails();
     } catch (error) {
-      log(`${by}: the configuration has a problem, keeping the running one: ${messageOf(error)}`);
+      log(`${by}: the configuration has a problem, keeping the running one: ${messageOf(error)}`, 'error');
       return { reloaded: false, error: messageOf(error) };
     }
     await stopTailers();
@@ -282,7 +282,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     rules = jailRulesOf(jails);
     setBackends(chosen);
     await startTailers();
-    log(`${by}: reloaded; jails: ${jails.map((j) => j.name).join(', ') || 'none'}`);
+    log(`${by}: reloaded; jails: ${jails.map((j) => j.name).join(', ') || 'none'}`, 'notice');
     void loop.run('reload');
     return { reloaded: true, jails: jails.map((j) => j.name) };
   };
@@ -291,7 +291,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   const queueReload = (by: string): Promise<ReloadResult> => {
     const next = reloading.then(() => reload(by));
     reloading = next.catch((error: unknown) => {
-      if (!isDamaged(error)) log(`${by}: reloading failed: ${messageOf(error)}`);
+      if (!isDamaged(error)) log(`${by}: reloading failed: ${messageOf(error)}`, 'error');
     });
     return next;
   };
@@ -338,8 +338,8 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     for (const jail of logJails.status(watched(), () => undefined)) {
       const definition = jails.find((j) => j.name === jail.name);
       if (jail.journal !== null || jail.files.length > 0 || definition === undefined) continue;
-      log(`warning: jail ${jail.name} watches no log file: nothing matches ${definition.logpaths.map((p) => p.pattern).join(', ')} `
-        + '(a system that logs only to the journal needs backend = systemd)');
+      log(`jail ${jail.name} watches no log file: nothing matches ${definition.logpaths.map((p) => p.pattern).join(', ')} `
+        + '(a system that logs only to the journal needs backend = systemd)', 'warning');
     }
   };
   const unwatchedCheck = setInterval(warnUnwatched, UNWATCHED_WARNING_MS);
@@ -350,7 +350,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   };
   try {
     log(`started (pid ${process.pid}); backends: ${backends.map((b) => b.name).join(', ') || 'none'}; jails: ${jails.map((j) => j.name).join(', ') || 'none'}; `
-      + `drift check: ${options.schedule}, full check every ${options.fullCheck} s`);
+      + `drift check: ${options.schedule}, full check every ${options.fullCheck} s`, 'notice');
     control = await serveControl(options.socketPath, answer);
     if (metricsModule && metrics && options.metrics) {
       // The first read counts the active bans; the counters count from here.
@@ -370,7 +370,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     warnUnwatched();
     const end = await stopped;
     // A failure is said by the caller (the CLI prints it), after everything is closed.
-    if ('signal' in end) log(`${end.signal}: stopping; bans stay in the firewall`);
+    if ('signal' in end) log(`${end.signal}: stopping; bans stay in the firewall`, 'notice');
     else failure = `${end.failure}: stopped with a failure, for the service manager to start f2b-store again on the new file (the unit's Restart=on-failure); bans stay in the firewall`;
   } finally {
     await fleet?.stop();

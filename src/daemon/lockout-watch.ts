@@ -1,4 +1,4 @@
-import { hostAddresses, lockoutCheck, messageOf, type Address, type LockoutCheck, type LockoutFloor } from '../core/index.js';
+import { hostAddresses, lockoutCheck, messageOf, type Address, type LockoutCheck, type LockoutFloor, type Log } from '../core/index.js';
 import { banFloor, type BanFloor } from '../reconcile/index.js';
 
 /** Seconds between readings of this host's addresses: interfaces come and go (DHCP, VPNs, containers). */
@@ -8,7 +8,7 @@ export interface LockoutWatchOptions {
   readonly floor: LockoutFloor;
   /** Reads this host's addresses (with --netns, the namespace's too: see cli/context). */
   readonly read: () => Promise<Address[]>;
-  readonly log: (line: string) => void;
+  readonly log: Log;
   /** Called when this host's addresses changed after start: bans of its new addresses must leave the firewall. */
   readonly changed: () => void;
   /** Seconds between readings; ADDRESS_REFRESH by default. */
@@ -62,7 +62,7 @@ export class LockoutWatch {
     try {
       found = sorted(await this.options.read());
     } catch (error) {
-      if (!this.failing) this.options.log(`reading this host's addresses failed: ${messageOf(error)}; the lockout floor uses the last ones known, retrying every ${this.options.every ?? ADDRESS_REFRESH} s`);
+      if (!this.failing) this.options.log(`reading this host's addresses failed: ${messageOf(error)}; the lockout floor uses the last ones known, retrying every ${this.options.every ?? ADDRESS_REFRESH} s`, 'warning');
       this.failing = true;
       return;
     }
@@ -72,7 +72,7 @@ export class LockoutWatch {
     this.check = lockoutCheck(found, this.options.floor);
     this.floor = banFloor(this.check);
     if (!tell) return;
-    this.options.log(`this host's addresses changed, the lockout floor follows: ${found.map((a) => a.text).join(', ')}`);
+    this.options.log(`this host's addresses changed, the lockout floor follows: ${found.map((a) => a.text).join(', ')}`, 'notice');
     this.options.changed();
   }
 }

@@ -1,4 +1,4 @@
-import { describeJournalMatch, journalMatches, journalSourceName, messageOf, monotonicMs, parseAddress, type Ban, type JournalCursor, type LockoutCheck, type LogPosition } from '../core/index.js';
+import { describeJournalMatch, journalMatches, journalSourceName, messageOf, monotonicMs, parseAddress, type Ban, type JournalCursor, type LockoutCheck, type LogEntry, type LogPosition, type Log } from '../core/index.js';
 import type { EnabledJail } from '../config/index.js';
 import type { Backend } from '../backends/index.js';
 import { JailEngine, type BanDecision, type FailureCounterChange } from '../engine/index.js';
@@ -68,9 +68,9 @@ export interface LogJailsOptions {
   /** … and for the bans applied (see reconcile's floor). */
   readonly floor: () => BanFloor;
   readonly now: () => number;
-  readonly log: (line: string) => void;
+  readonly log: Log;
   /** As `log`, several lines in one write. */
-  readonly logLines: (lines: readonly string[]) => void;
+  readonly logLines: (entries: readonly LogEntry[]) => void;
   readonly banLog: (events: readonly BanLogEvent[]) => void;
   /** Told every change applied to the backends (the reconcile loop's drift check counts with it and retries failures). */
   readonly applied?: (before: readonly Ban[], after: readonly Ban[], reports: readonly BackendReport[]) => void;
@@ -131,7 +131,7 @@ export class LogJails {
   private journalTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: LogJailsOptions, definitions: readonly EnabledJail[]) {
-    this.worker = new FilterWorker({ filters: filterEntries(definitions), onSlowLine: (slow) => options.log(slowLineMessage(slow)) });
+    this.worker = new FilterWorker({ filters: filterEntries(definitions), onSlowLine: (slow) => options.log(slowLineMessage(slow), 'warning') });
     this.replace(definitions);
   }
 
@@ -178,7 +178,7 @@ export class LogJails {
       }, {
         previousBans: (address, jail) => this.read('earlier bans', () => this.options.store.previousBans(address, jail), 0),
         now: this.options.now,
-        log: (message) => this.options.log(`[${definition.name}] ${message}`),
+        log: (message, level) => this.options.log(`[${definition.name}] ${message}`, level),
         lockout: (address) => this.options.lockout()(address),
         banned: (address, now) => this.banned.has(definition.name, address, now),
       });
@@ -326,7 +326,7 @@ export class LogJails {
       await this.commitAndApply([...candidates.values()], counters, { positions: [...positions.values()], cursors: [...cursors.values()] }, now);
     } catch (error) {
       // The lines are counted already: reading them again would count them twice.
-      this.options.log(`applying what ${what} caused failed: ${messageOf(error)}; the next reconcile repairs the firewall`);
+      this.options.log(`applying what ${what} caused failed: ${messageOf(error)}; the next reconcile repairs the firewall`, 'error');
     }
   }
 
@@ -377,7 +377,7 @@ export class LogJails {
     try {
       return read();
     } catch (error) {
-      if (!isDamaged(error)) this.options.log(`reading ${what} from the database failed: ${messageOf(error)}`);
+      if (!isDamaged(error)) this.options.log(`reading ${what} from the database failed: ${messageOf(error)}`, 'error');
       return fallback;
     }
   }
@@ -417,18 +417,22 @@ export class LogJails {
     this.dropped.set(what, before + dropped);
     if (before === 0) {
       this.options.log(`${what}: dropped ${dropped === 1 ? 'a line' : `${dropped} lines`} longer than ${MAX_LINE_BYTES / 1024} KiB unmatched: `
-        + 'a padded line could otherwise choose the banned address; status counts the lines dropped');
+        + 'a padded line could otherwise choose the banned address; status counts the lines dropped', 'warning');
     }
   }
 
 
   private report(changed: readonly Ban[], decisions: readonly BanDecision[], held: boolean): void {
     const failures = new Map(decisions.map((d) => [`${d.jail} ${d.address}`, d]));
-    this.options.logLines(changed.map((ban) => {
+    // fail2ban's words alone on the notice line (recidive reads it through syslog and the journal, where nothing may follow the address), then what it was.
+    this.options.logLines(changed.flatMap((ban): LogEntry[] => {
       const until = ban.expiresAt === null ? 'permanently' : `for ${ban.expiresAt - ban.bannedAt} s`;
       const decision = failures.get(`${ban.jail} ${ban.address}`);
       const count = held ? `held in memory until the database takes writes` : `ban #${ban.banCount}`;
-      return `[${ban.jail}] Ban ${ban.address} ${until} after ${decision?.failures ?? ban.failures} failures (${count})`;
+      return [
+        { level: 'notice', text: `[${ban.jail}] Ban ${ban.address}` },
+        { level: 'info', text: `[${ban.jail}] ${ban.address} banned ${until} after ${decision?.failures ?? ban.failures} failures (${count})` },
+      ];
     }));
     this.options.banLog(changed.map((ban) => ({ action: 'Ban', jail: ban.jail, address: ban.address, time: ban.bannedAt })));
   }
@@ -436,9 +440,9 @@ export class LogJails {
   private reportBackends(reports: readonly BackendReport[]): void {
     for (const r of reports) {
       for (const note of r.notes ?? []) this.options.log(note);
-      for (const { error } of r.skipped ?? []) this.options.log(`applying bans to ${r.name}: ${error}`);
-      if (r.error !== null) this.options.log(`applying bans to ${r.name} failed: ${r.error}; the next reconcile retries`);
-      for (const f of r.failed) this.options.log(`applying ${f.address} (${f.jail}) to ${r.name} failed: ${f.error}`);
+      for (const { error } of r.skipped ?? []) this.options.log(`applying bans to ${r.name}: ${error}`, 'warning');
+      if (r.error !== null) this.options.log(`applying bans to ${r.name} failed: ${r.error}; the next reconcile retries`, 'error');
+      for (const f of r.failed) this.options.log(`applying ${f.address} (${f.jail}) to ${r.name} failed: ${f.error}`, 'error');
     }
   }
 }

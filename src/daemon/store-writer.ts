@@ -1,4 +1,4 @@
-import { contains, laterExpiry, messageOf, monotonicMs, nowSeconds, tryParseAddress, type Ban, type JournalCursor, type LogPosition } from '../core/index.js';
+import { contains, laterExpiry, messageOf, monotonicMs, nowSeconds, tryParseAddress, type Ban, type JournalCursor, type LogPosition, type Log } from '../core/index.js';
 import { isDamaged, type BanResult, type BanStore, type DecidedBan, type FailureCounter, type LogBatchCommit } from '../store/index.js';
 
 /** How long a daemon write waits for another process's lock: a moment, never a stall of the event loop. */
@@ -8,7 +8,7 @@ const LAST_RETRY_MS = 2000;
 
 export interface StoreWriterOptions {
   readonly store: BanStore;
-  readonly log: (line: string) => void;
+  readonly log: Log;
   /** A write changed bans (so the change log grew). */
   readonly written?: () => void;
   /** Epoch seconds. */
@@ -128,7 +128,7 @@ export class StoreWriter {
     this.closed = true;
     clearTimeout(this.retryTimer);
     if (this.failure === undefined || this.write() !== undefined) return;
-    this.options.log(`stopping with ${this.describeHeld()} not written to the database: the log lines that caused them are read again at the next start`);
+    this.options.log(`stopping with ${this.describeHeld()} not written to the database: the log lines that caused them are read again at the next start`, 'warning');
   }
 
   private commitTimed(batch: LogBatchCommit): BanResult[] {
@@ -169,7 +169,7 @@ export class StoreWriter {
     this.cursors.clear();
     this.tellWritten(results);
     if (this.failure !== undefined) {
-      this.options.log(`the database takes writes again: wrote ${held} held since ${new Date(this.failure.since * 1000).toISOString()}`);
+      this.options.log(`the database takes writes again: wrote ${held} held since ${new Date(this.failure.since * 1000).toISOString()}`, 'notice');
       this.failure = undefined;
       this.retryMs = FIRST_RETRY_MS;
     }
@@ -186,7 +186,7 @@ export class StoreWriter {
     // Damage is said once by the store itself, with what to do about it.
     if (this.failure?.error !== message && !isDamaged(error)) {
       this.options.log(`cannot write the database (${message}): holding ${this.describeHeld()} in memory; `
-        + 'new bans still go to the firewall at once and are written when the database takes writes again');
+        + 'new bans still go to the firewall at once and are written when the database takes writes again', 'error');
     }
     this.failure = { since: this.failure?.since ?? this.now(), error: message };
     clearTimeout(this.retryTimer);

@@ -1,5 +1,5 @@
 import { lookup } from 'node:dns/promises';
-import { AddressMatcher, hostAddresses, InputError, messageOf, tryParseAddress, type Address } from '../core/index.js';
+import { AddressMatcher, hostAddresses, InputError, messageOf, tryParseAddress, type Address, type Log } from '../core/index.js';
 import type { Lookup } from '../filter/index.js';
 import { parseIgnoreCommand, type RunCommand } from './ignore-command.js';
 import { TtlCache } from './ttl-cache.js';
@@ -36,7 +36,7 @@ export interface IgnoreListOptions {
 export interface IgnoreListDeps {
   readonly resolve: Lookup;
   readonly runCommand: RunCommand;
-  readonly log: (message: string) => void;
+  readonly log: Log;
 }
 
 /**
@@ -120,10 +120,10 @@ export class IgnoreList {
   private async lookUp(name: string): Promise<AddressMatcher> {
     try {
       const addresses = (await this.deps.resolve(name)).map((text) => tryParseAddress(text)).filter((a) => a !== undefined);
-      if (addresses.length === 0) this.deps.log(`${this.options.jail}: ignoreip ${name} has no addresses`);
+      if (addresses.length === 0) this.deps.log(`${this.options.jail}: ignoreip ${name} has no addresses`, 'warning');
       return new AddressMatcher(addresses);
     } catch (error) {
-      this.deps.log(`${this.options.jail}: ignoreip ${name} could not be looked up: ${messageOf(error)}`);
+      this.deps.log(`${this.options.jail}: ignoreip ${name} could not be looked up: ${messageOf(error)}`, 'warning');
       return new AddressMatcher([]);
     }
   }
@@ -136,10 +136,10 @@ export class IgnoreList {
     try {
       const status = await this.deps.runCommand(argv);
       // fail2ban: 0 ignores, 1 does not, anything else is the command failing (and does not ignore).
-      if (status !== 0 && status !== 1) this.deps.log(`${this.options.jail}: ignorecommand for ${address.text} exited with ${status}; not ignored`);
+      if (status !== 0 && status !== 1) this.deps.log(`${this.options.jail}: ignorecommand for ${address.text} exited with ${status}; not ignored`, 'warning');
       return status === 0;
     } catch (error) {
-      this.deps.log(`${this.options.jail}: ignorecommand for ${address.text} failed: ${messageOf(error)}; not ignored`);
+      this.deps.log(`${this.options.jail}: ignorecommand for ${address.text} failed: ${messageOf(error)}; not ignored`, 'error');
       return false;
     }
   }

@@ -1,4 +1,4 @@
-import { checkJailName, InputError, tryParseAddress, type Address, type BanRequest, type Duration, type LockoutCheck } from '../core/index.js';
+import { checkJailName, InputError, tryParseAddress, type Address, type BanRequest, type Duration, type LockoutCheck, type Log } from '../core/index.js';
 import { failureAddresses, type Failure, type Lookup, type UseDns } from '../filter/index.js';
 import { banTimeCalculator, type BanTimeCalculator, type BanTimeIncrement } from './ban-time.js';
 import { FailureWindows } from './failure-window.js';
@@ -42,7 +42,7 @@ export interface EngineDeps {
   /** Runs ignorecommand; execFile with a timeout by default. */
   readonly runCommand?: RunCommand;
   /** Problems worth an administrator's eye (a name that does not resolve, an ignorecommand failing); console.error by default. */
-  readonly log?: (message: string) => void;
+  readonly log?: Log;
   /**
    * The lockout floor as it stands now (core/lockout: loopback, this host, networks too wide): the
    * failures of an address it refuses are not counted, and the refusal is said once per findtime.
@@ -103,12 +103,12 @@ export class JailEngine {
   private readonly refusalsTold: TtlCache<string, true>;
   /** IPv6 addresses as the failures name them, parsed: an attacker fails many times, and parsing IPv6 is slow. */
   private readonly parsed = new Map<string, Address | undefined>();
-  private readonly log: (message: string) => void;
+  private readonly log: Log;
 
   /** Throws InputError (naming the jail and the value) for options fail2ban would refuse. */
   constructor(options: JailEngineOptions, deps: EngineDeps) {
     this.jail = checkJailName(options.jail);
-    const log = deps.log ?? ((message: string) => console.error(message));
+    const log: Log = deps.log ?? ((message: string) => console.error(message));
     this.log = log;
     this.resolve = deps.resolve ?? systemResolve;
     try {
@@ -258,7 +258,7 @@ export class JailEngine {
     if (!this.refusalsTold.get(address.text, now)) {
       this.refusalsTold.set(address.text, true, now);
       this.log(`not banning ${address.text}: ${why} (the lockout floor, [lockout] in f2b-store.conf); `
-        + `its failures are not counted (said once per findtime)`);
+        + `its failures are not counted (said once per findtime)`, 'notice');
     }
     return true;
   }

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { FleetConfig } from '../config/index.js';
-import { messageOf, nowSeconds } from '../core/index.js';
+import { messageOf, nowSeconds, type Log } from '../core/index.js';
 import { isDamaged } from '../store/index.js';
 import { connect, fleetName } from './connection.js';
 import { FleetEvents } from './events.js';
@@ -35,7 +35,7 @@ export interface FleetOptions {
   readonly inbox: Pick<PullStore, 'applyFleet' | 'liftFleetBansGone'>;
   /** Pulled events changed the store: the daemon takes them in now instead of at its next tick. */
   readonly changed: () => void;
-  readonly log: (line: string) => void;
+  readonly log: Log;
   readonly clock?: () => number;
 }
 
@@ -132,14 +132,14 @@ export function startFleet(options: FleetOptions): Fleet {
       }
     });
     const migrated = await migrateFleet(client, config.schema);
-    if (migrated.applied.length > 0) log(`fleet: ${name}: tables made or upgraded (${migrated.applied.join(', ')})`);
+    if (migrated.applied.length > 0) log(`fleet: ${name}: tables made or upgraded (${migrated.applied.join(', ')})`, 'notice');
     const events = new FleetEvents(client, config.schema);
     if (await events.join(config.node) && options.outbox.fleetCursor(name) !== undefined) {
       rejoin = true;
-      log(`fleet: ${name} had forgotten this host (fleet forget, or [fleet] forgetafter): loading the fleet's active bans again`);
+      log(`fleet: ${name} had forgotten this host (fleet forget, or [fleet] forgetafter): loading the fleet's active bans again`, 'warning');
     }
     await client.query(`LISTEN ${CHANNEL}`);
-    log(`fleet: connected to ${name} as node ${config.node}`);
+    log(`fleet: connected to ${name} as node ${config.node}`, 'notice');
     connected();
     pullWanted = true;
     let lastPull = 0;
@@ -177,7 +177,7 @@ export function startFleet(options: FleetOptions): Fleet {
           retry = RETRY_FIRST_MS;
         });
       } catch (error) {
-        if (!stopped && !told) log(`fleet: ${messageOf(error)}; this host goes on alone (its changes wait to be pushed), trying again with back-off`);
+        if (!stopped && !told) log(`fleet: ${messageOf(error)}; this host goes on alone (its changes wait to be pushed), trying again with back-off`, 'error');
         told = true;
       } finally {
         await client?.end().catch(() => undefined);

@@ -1,4 +1,4 @@
-import { isoTime, messageOf, monotonicMs, type Ban } from '../core/index.js';
+import { isoTime, messageOf, monotonicMs, type Ban, type Log } from '../core/index.js';
 import type { Backend, EntryKey } from '../backends/index.js';
 import { isDamaged } from '../store/index.js';
 import { changeStates, DAEMON, describeChanges, readChanges } from './change-feed.js';
@@ -49,7 +49,7 @@ export interface LoopOptions {
   /** Told after changes of other processes were taken in (a ban of theirs may complete a count, see daemon/bans-jails). */
   readonly tookIn?: () => void;
   readonly clock: () => number;
-  readonly log: (line: string) => void;
+  readonly log: Log;
   readonly observer?: LoopObserver;
 }
 
@@ -93,6 +93,8 @@ export class ReconcileLoop {
   private toldRefused = new Set<string>();
   private readonly toldKept = new Map<string, number>();
   private readonly entries = new EntryTally();
+  /** Wall time up to which the bans that expired were logged (see tellExpired). */
+  private expiredTold: number | undefined;
 
   constructor(private readonly options: LoopOptions) {
     this.drift = new DriftCheck(monotonicMs, (removed) => this.stillHeld(removed));
@@ -125,6 +127,7 @@ export class ReconcileLoop {
     // A firewall that lost its objects is read back in full anyway; an intact one is probed at
     // start, and read back in full at the first scheduled check.
     this.readBackAt = monotonicMs() + this.options.fullCheck * 1000;
+    this.expiredTold = this.options.clock();
     const first = await this.run('start');
     if (this.stopped) return first;
     this.timer = new CronTimer(this.options.schedule, () => this.tick().catch((error: unknown) => this.problem('drift check', error)));
@@ -188,7 +191,7 @@ export class ReconcileLoop {
 
   /** A damaged database is told once, by the store's own listener (see BanStore.onDamage), not on every run. */
   private problem(what: string, error: unknown): void {
-    if (!isDamaged(error)) this.options.log(`${what} failed: ${messageOf(error)}`);
+    if (!isDamaged(error)) this.options.log(`${what} failed: ${messageOf(error)}`, 'error');
   }
 
   private async tick(): Promise<void> {
@@ -215,7 +218,7 @@ export class ReconcileLoop {
     // they may differ by its change alone, which the next tick takes in as a change.
     if (stale.length === 0 || this.options.store.dataVersion() !== version) return;
     const reason = stale.map((s) => `${s.backend.name}: ${s.why}`).join('; ');
-    this.options.log(`drift check: ${reason}`);
+    this.options.log(`drift check: ${reason}`, 'notice');
     await this.run(reason, stale.map((s) => s.backend));
   }
 
@@ -235,7 +238,7 @@ export class ReconcileLoop {
         for (const note of ensured.notes) log(note);
         return ensured.ran.length > 0 ? 'objects were missing' : undefined;
       } catch (error) {
-        log(`drift check ${backend.name}: ${messageOf(error)}`);
+        log(`drift check ${backend.name}: ${messageOf(error)}`, 'error');
         return 'its objects could not be checked';
       }
     });
@@ -289,6 +292,9 @@ export class ReconcileLoop {
           ...(rules ? { rules } : {}), floor: this.options.floor(), known: () => knownBans(store, now),
         }, () => this.options.active?.(now) ?? store.activeAnyOrder(now));
         this.applied(before, after, reports);
+        for (const change of feed.changes) {
+          if (change.kind === 'lift') log(`[${change.jail}] Unban ${change.address}`, 'notice');
+        }
         log(`took in ${feed.changes.length} change${feed.changes.length === 1 ? '' : 's'} made by another process (up to #${feed.upTo}): `
           + `${describeChanges(feed.changes)}; applied to ${backends.map((b) => b.name).join(', ') || 'no backend'} without a full reconcile`);
         this.tellReports('changes from another process', reports);
@@ -356,6 +362,7 @@ export class ReconcileLoop {
       return [];
     }
     this.tellRefused(refused);
+    if (!only) this.tellExpired(now);
     if (upTo !== undefined) this.advance(upTo, now);
     const others = only ? (this.latest?.reports ?? []).filter((r) => !reports.some((mine) => mine.name === r.name)) : [];
     this.latest = { at: now, reason, reports: [...others, ...reports], refused: refused.length };
@@ -375,11 +382,23 @@ export class ReconcileLoop {
     const { log } = this.options;
     for (const r of reports) {
       for (const note of r.notes ?? []) log(note);
-      for (const { error } of r.skipped ?? []) log(`${what} ${r.name}: ${error}`);
-      if (r.error !== null) log(`${what} ${r.name}: ${r.error}`);
+      for (const { error } of r.skipped ?? []) log(`${what} ${r.name}: ${error}`, 'warning');
+      if (r.error !== null) log(`${what} ${r.name}: ${r.error}`, 'error');
       else if (r.added || r.removed || r.failed.length) {
         log(`${what} ${r.name}: added ${r.added}, removed ${r.removed}, unchanged ${r.unchanged}${r.failed.length ? `, ${r.failed.length} failed` : ''}`);
       }
+    }
+  }
+
+  /** An Unban line, as fail2ban writes one, for each ban that expired since the last full reconcile (which took it out of the backends). */
+  private tellExpired(now: number): void {
+    const after = this.expiredTold ?? now;
+    if (now <= after) return;
+    try {
+      for (const ban of this.options.store.expiredBetween(after, now)) this.options.log(`[${ban.jail}] Unban ${ban.address}`, 'notice');
+      this.expiredTold = now;
+    } catch (error) {
+      this.problem('reading the bans that expired', error);
     }
   }
 
@@ -392,7 +411,7 @@ export class ReconcileLoop {
       if (this.toldRefused.has(key)) continue;
       // Quoted: a row written by anything but f2b-store may hold any text, line ends included.
       this.options.log(`reconcile: the ban of ${JSON.stringify(ban.address)} in jail ${JSON.stringify(ban.jail)} (${ban.source}, ${isoTime(ban.bannedAt)}) reaches no firewall: `
-        + `${why} (the lockout floor, [lockout] in f2b-store.conf); lift it with f2b-store unban, or ban it with --force if it is meant`);
+        + `${why} (the lockout floor, [lockout] in f2b-store.conf); lift it with f2b-store unban, or ban it with --force if it is meant`, 'warning');
     }
     this.toldRefused = told;
   }
@@ -404,7 +423,7 @@ export class ReconcileLoop {
     if (report.kept === 0) return;
     this.options.log(`reconcile: ${report.name} holds ${report.kept} entries that no ban in the database wants, and the database has held fewer `
       + `bans than that (new, empty, or not the one meant: check --db): kept them; new bans are applied as usual. `
-      + `To remove them: f2b-store reconcile --yes; to keep them as bans: f2b-store import list FILE`);
+      + `To remove them: f2b-store reconcile --yes; to keep them as bans: f2b-store import list FILE`, 'warning');
   }
 
   private armExpiry(): void {

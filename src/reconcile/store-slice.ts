@@ -15,6 +15,8 @@ export interface ReconcileStore {
   activeJails(now: number): readonly string[];
   /** When the next active ban expires, or null when none will. */
   nextExpiry(now: number): number | null;
+  /** The bans that ended by expiring in (after, upTo], in the order they ended (the daemon logs each). */
+  expiredBetween(after: number, upTo: number): readonly { readonly address: string; readonly jail: string }[];
   /** Per jail: every ban ever recorded (for the removal guard). */
   jailCounts(now: number): ReadonlyMap<string, { readonly total: number }>;
   /** Changes whenever another connection commits. */

@@ -328,6 +328,11 @@ export class BanStore {
     return this.guard(() => this.bansTable.nextExpiry(now));
   }
 
+  /** The bans that ended by expiring in (after, upTo] (epoch seconds), in the order they ended. */
+  expiredBetween(after: number, upTo: number): { address: string; jail: string }[] {
+    return this.guard(() => this.bansTable.expiredBetween(after, upTo));
+  }
+
   /** Changes whenever another connection (a CLI call, another process) commits: a cheap "anything new?". */
   dataVersion(): number {
     return this.guard(() => this.db.pragma('data_version', { simple: true }) as number);

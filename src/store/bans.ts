@@ -202,6 +202,8 @@ export class Bans {
              AND (b.expires_at IS NULL OR b.expires_at > @now))`),
       nextExpiry: db.prepare<unknown[], { at: number | null }>(
         'SELECT min(expires_at) AS at FROM bans WHERE lifted_at IS NULL AND expires_at > @now'),
+      expiredBetween: db.prepare<unknown[], { address: string; jail: string }>(
+        'SELECT address, jail FROM bans WHERE lifted_at IS NULL AND expires_at > @after AND expires_at <= @upTo ORDER BY expires_at, id'),
       latestWithMatches: db.prepare<[string, string], BanRow & { matches: string | null }>(
         `SELECT ${COLUMNS}, matches FROM bans WHERE address = ? AND jail = ? ORDER BY id DESC LIMIT 1`),
       banCount: db.prepare<[string, string], { n: number | null }>('SELECT max(ban_count) AS n FROM bans WHERE address = ? AND jail = ?'),
@@ -421,6 +423,11 @@ export class Bans {
   nextExpiry(now: number): number | null {
     const at = this.stmt.nextExpiry.get({ now })?.at ?? null;
     return at === null ? null : storedTime(at);
+  }
+
+  /** The bans that ended by expiring in (after, upTo], in the order they ended. */
+  expiredBetween(after: number, upTo: number): { address: string; jail: string }[] {
+    return this.stmt.expiredBetween.all({ after, upTo });
   }
 
   /** Per jail: bans active now, and every ban ever recorded. */

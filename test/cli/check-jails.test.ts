@@ -60,7 +60,7 @@ describe('check and start warn of misspelt jail options and of actions that cann
     const daemon = startDaemon(['--config', config, '--db', join(tmp.dir, 'bans.sqlite3'), '--backend', 'none']);
     try {
       await waitFor('the daemon to watch its log', () => /watching 1 log files/.test(daemon.log()), 60_000);
-      for (const warning of expected) assert.ok(daemon.log().includes(` f2b-store: warning: ${warning}\n`), `${warning} in:\n${daemon.log()}`);
+      for (const warning of expected) assert.ok(daemon.log().includes(` f2b-store: WARNING ${warning}\n`), `${warning} in:\n${daemon.log()}`);
     } finally {
       assert.equal(await daemon.stop(), 0, daemon.log());
     }

@@ -22,7 +22,21 @@ describe('f2b-store.conf', () => {
     assert.deepEqual(loadStoreConfig(tmp.dir, BACKEND_CATALOG), {
       dbfile: '/b.sqlite3', historyAge: 30 * 86400, backends: ['nftables', 'hosts-deny'], schedule: '*/5 * * * * *',
       fullCheck: 120, hostsDenyFile: '/tmp/x.deny', hostsDenyDaemons: 'sshd', logFile: '', lockout: DEFAULT_STORE_CONFIG.lockout,
+      logLevel: 'info', logTarget: { kind: 'stderr' },
     });
+  });
+
+  it('[daemon] loglevel and logtarget in our words and in fail2ban\'s', () => {
+    const daemon = (text: string): unknown => {
+      writeFileSync(join(tmp.dir, 'f2b-store.conf'), `[daemon]\n${text}`);
+      const config = loadStoreConfig(tmp.dir, BACKEND_CATALOG);
+      return [config.logLevel, config.logTarget];
+    };
+    assert.deepEqual(daemon('loglevel = NOTICE\nlogtarget = SYSTEMD-JOURNAL\n'), ['notice', { kind: 'journal' }]);
+    assert.deepEqual(daemon('loglevel = warning\nlogtarget = SYSLOG\n'), ['warning', { kind: 'syslog', socket: '/dev/log' }]);
+    assert.deepEqual(daemon('logtarget = syslog\nsyslogsocket = /run/systemd/journal/dev-log\n'), ['info', { kind: 'syslog', socket: '/run/systemd/journal/dev-log' }]);
+    assert.deepEqual(daemon('loglevel = debug\nlogtarget = /var/log/f2b-store/daemon.log\n'), ['debug', { kind: 'file', path: '/var/log/f2b-store/daemon.log' }]);
+    assert.deepEqual(daemon('logtarget = STDOUT\n'), ['info', { kind: 'stdout' }]);
   });
 
   it('[lockout]: the shortest prefixes banned and the networks never banned', () => {
@@ -61,6 +75,12 @@ describe('f2b-store.conf', () => {
     ['[metrics]\nlisten = 9191\n', /f2b-store\.conf \[metrics\] listen: "9191" is not host:port or a socket path/],
     ['[metrics]\nlisten = 127.0.0.1:99999\n', /\[metrics\] listen: "127\.0\.0\.1:99999" is not host:port/],
     ['[metrics]\nlisten = ::1:9191\n', /\[metrics\] listen: "::1:9191" is not host:port or a socket path \(e\.g\. 127\.0\.0\.1:9191, \[::1\]:9191/],
+    ['[daemon]\nloglevel = verbose\n', /f2b-store\.conf \[daemon\] loglevel: "verbose" is no log level \(known: error, warning, notice, info, debug\)$/],
+    ['[daemon]\nloglevel = notise\n', /\[daemon\] loglevel: "notise" is no log level \(did you mean notice\?\)$/],
+    ['[daemon]\nlogtarget = sylog\n', /\[daemon\] logtarget: "sylog" is no log target \(did you mean syslog\?\)/],
+    ['[daemon]\nlogtarget = daemon.log\n', /\[daemon\] logtarget: "daemon\.log" is no log target .*absolute path/],
+    ['[daemon]\nlogtarget = /var/log/f2b-store/f2b-store.log\n', /\[daemon\] logtarget: \/var\/log\/f2b-store\/f2b-store\.log is the ban log/],
+    ['[daemon]\nlogtarget = syslog\nsyslogsocket = dev/log\n', /\[daemon\] syslogsocket: "dev\/log" is no socket path/],
   ] as const) {
     it(`names the file and key of a bad value: ${text.trim().replace('\n', ' ')}`, () => {
       writeFileSync(join(tmp.dir, 'f2b-store.conf'), text);

@@ -45,7 +45,7 @@ describe('the daemon on a damaged database, with real nftables in a namespace', 
     const addresses = (table: string): string[] => (table.match(/\b\d+\.\d+\.\d+\.\d+(\/\d+)?\b/g) ?? []).sort();
     assert.deepEqual(addresses(s.table()), [...addresses(before), '203.0.113.50'].sort(), 'the firewall is as it was but for the new ban');
     const log = daemon.log();
-    assert.match(log, /Ban 203\.0\.113\.50 .*held in memory until the database takes writes/, 'the new ban is held until the database can take it');
+    assert.match(log, /203\.0\.113\.50 banned .*held in memory until the database takes writes/, 'the new ban is held until the database can take it');
     const damaged = log.split('\n').filter((line) => line.includes(`database ${s.db} is damaged (`));
     assert.equal(damaged.length, 1, log);
     assert.match(damaged[0]!, /run f2b-store repair; until then the firewall keeps every ban it has, and new bans go to it held in memory/);

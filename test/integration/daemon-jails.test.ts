@@ -69,7 +69,7 @@ describe('the daemon bans from an sshd log, with real nftables in a namespace', 
     const shown = s.activeBans('203.0.113.7');
     assert.equal(shown.length, 1, 'no duplicate ban');
     assert.equal(shown[0]!.banCount, 1);
-    assert.ok(!/Ban 203\.0\.113\.7 /.test(daemon.log()), `not banned again:\n${daemon.log()}`);
+    assert.ok(!/\] Ban 203\.0\.113\.7$/m.test(daemon.log()), `not banned again:\n${daemon.log()}`);
   });
 
   it('repairs a flushed ruleset within 5 s', async () => {

@@ -21,7 +21,7 @@ describe('a jail whose log file does not exist (no /var/log/auth.log on a journa
     writeFileSync(join(config, 'jail.local'), `[sshd]\nenabled = true\nfilter = sshd\nlogpath = ${log}\n`);
     const args = ['--db', join(tmp.dir, 'bans.sqlite3'), '--config', config];
     daemon = startDaemon(args);
-    await waitFor('the warning', () => daemon!.log().includes(`warning: jail sshd watches no log file: nothing matches ${log} (a system that logs only to the journal needs backend = systemd)`), 15_000);
+    await waitFor('the warning', () => daemon!.log().includes(`WARNING jail sshd watches no log file: nothing matches ${log} (a system that logs only to the journal needs backend = systemd)`), 15_000);
     const status = JSON.parse(runCli([...args, '--json', 'status', 'sshd']).stdout) as { daemon: { running: boolean }; jails: { files: string[] }[] };
     assert.equal(status.daemon.running, true);
     assert.deepEqual(status.jails[0]!.files, []);

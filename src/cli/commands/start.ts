@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { isoTime, nowSeconds } from '../../core/index.js';
+import { isoTime, nowSeconds, type Log } from '../../core/index.js';
 import { enabledJails, isLogJail, jailConfigDir, jailWarnings, loadAction, type FleetConfig } from '../../config/index.js';
 import { actionStateFile, BACKEND_CATALOG } from '../../backends/index.js';
 import { BanStore } from '../../store/index.js';
@@ -13,7 +13,7 @@ const FLEET_BUSY_TIMEOUT_MS = 100;
  * The daemon's fleet starter: the fleet's modules (and pg) are loaded only here, with [fleet]
  * configured. The fleet pushes from the daemon's connection and pulls into one of its own.
  */
-function startFleet(config: FleetConfig, store: BanStore, dbPath: string, insecure: boolean, log: (line: string) => void) {
+function startFleet(config: FleetConfig, store: BanStore, dbPath: string, insecure: boolean, log: Log) {
   return async (changed: () => void): Promise<RunningFleet> => {
     const fleet = await import('../../fleet/index.js');
     const inbox = BanStore.open(dbPath, { insecure });
@@ -53,17 +53,15 @@ those entries are kept and the daemon says so once: f2b-store reconcile --yes re
     .action(async (_options: unknown, command: Command) => {
       const ctx = createContext(command);
       // Loaded only here: the daemon's modules (watching, engine, filters) would slow every other command's start.
-      const [{ controlSocketFor, pidFileFor, runDaemon }, { compileJailFilters }] = await Promise.all([
+      const [{ controlSocketFor, createLogger, pidFileFor, runDaemon }, { compileJailFilters }] = await Promise.all([
         import('../../daemon/index.js'), import('../jail-filters.js'),
       ]);
-      const log = (line: string): void => console.error(`${isoTime(nowSeconds())} f2b-store: ${line}`);
-      // A burst's Ban lines in one write: one write each cost the daemon about a second per 30,000 bans.
-      const logLines = (lines: readonly string[]): void => {
-        if (lines.length === 0) return;
-        const prefix = `${isoTime(nowSeconds())} f2b-store: `;
-        process.stderr.write(`${prefix}${lines.join(`\n${prefix}`)}\n`);
-      };
-      const store = await ctx.store({ create: true });
+      const logger = await createLogger({ level: ctx.config().logLevel, target: ctx.config().logTarget });
+      const { log, logLines } = logger;
+      const store = await ctx.store({ create: true }).catch((error: unknown) => {
+        logger.close();
+        throw error;
+      });
       await runDaemon({
         store,
         backends: (jails) => ctx.backendsFor(jails.map((jail) => ({
@@ -86,13 +84,13 @@ those entries are kept and the daemon says so once: f2b-store reconcile --yes re
         // misspelt options and actions that cannot run here are told at each load, as check tells them.
         loadJails: () => {
           const jails = enabledJails(ctx.configDir, BACKEND_CATALOG);
-          for (const warning of [...compileJailFilters(jails.filter(isLogJail)), ...jailWarnings(jailConfigDir(ctx.configDir), jails)]) log(`warning: ${warning}`);
+          for (const warning of [...compileJailFilters(jails.filter(isLogJail)), ...jailWarnings(jailConfigDir(ctx.configDir), jails)]) log(warning, 'warning');
           return jails;
         },
         log,
         logLines,
         ...(ctx.config().fleet ? { fleet: startFleet(ctx.config().fleet as FleetConfig, store, ctx.dbPath(), ctx.insecureDb, log) } : {}),
         ...(ctx.config().metrics ? { metrics: ctx.config().metrics } : {}),
-      });
+      }).finally(() => logger.close());
     });
 }
