@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { writeLog } from '../../bench/log-workload.js';
 import { FAIL2BAN_FILTER_DIR, loadFilter, SHIPPED_FILTER_DIR } from '../../src/config/index.js';
 import { FilterWorker, LogFilter, slowLineMessage, type FilterEntry, type LineFailures, type SlowLine } from '../../src/filter/index.js';
-import { packFailures, unpackFailures } from '../../src/filter/worker-protocol.js';
+import { logTextLines, packFailures, unpackFailures } from '../../src/filter/worker-protocol.js';
 import { BIN, tempDir } from '../helpers/cli.js';
 
 const NOW = 1458409244 + 100;
@@ -86,6 +86,15 @@ describe('FilterWorker: filters in a worker thread, with a time budget per line'
     ];
     assert.deepEqual(unpackFailures(packFailures(found)), found);
     assert.deepEqual(unpackFailures(packFailures([])), []);
+  });
+
+  it('a file\'s bytes longer than one decoding run come back as its lines: multi-byte characters, \\r\\n, a line longer than a run, no line cut', () => {
+    const lines = Array.from({ length: 3_000 }, (_, i) => `${i} Failed password for ${'ü€😀'.repeat(i % 7)} from 203.0.113.${i % 250}`);
+    lines.splice(1_000, 0, `long ${'x€'.repeat(70_000)} end`);
+    const bytes = Buffer.from(lines.map((line, i) => `${line}${i % 5 === 0 ? '\r' : ''}\n`).join(''));
+    assert.ok(bytes.length > 4 * 64 * 1024);
+    assert.deepEqual(logTextLines({ bytes, encoding: 'utf-8' }), lines);
+    assert.deepEqual(logTextLines({ bytes: bytes.subarray(0, bytes.length - 3), encoding: 'utf-8' }), lines.slice(0, -1), 'a last line without its \\n is not a line yet');
   });
 
   describe('on a generated auth.log', () => {
