@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { isoTime, nowSeconds, type Log } from '../../core/index.js';
+import type { Log } from '../../core/index.js';
 import { enabledJails, isLogJail, jailConfigDir, jailWarnings, loadAction, type FleetConfig } from '../../config/index.js';
 import { actionStateFile, BACKEND_CATALOG } from '../../backends/index.js';
 import { BanStore } from '../../store/index.js';
