@@ -73,6 +73,8 @@ export class ReconcileLoop {
   private expiryTimer: NodeJS.Timeout | undefined;
   /** Wall time (epoch seconds) of the expiry the timer waits for: a tick runs it if a clock step made it due early. */
   private expiryAt: number | undefined;
+  /** The clock (epoch seconds) the latest full reconcile of every backend computed the firewall at. */
+  private fullAt: number | undefined;
   private running: Promise<BackendReport[]> | undefined;
   private again = false;
   /** takeInChanges was asked while a run was under way: it runs right after. */
@@ -355,7 +357,10 @@ export class ReconcileLoop {
           this.entries.reconciled(backend.name, report.error === null && report.failed.length === 0 ? held : undefined);
         },
       });
-      if (!only) this.lastRunMs = monotonicMs() - started;
+      if (!only) {
+        this.lastRunMs = monotonicMs() - started;
+        this.fullAt = now;
+      }
       if (thorough && !only) this.readBackAt = started + Math.max(this.options.fullCheck * 1000, readBackWait(this.lastRunMs));
     } catch (error) {
       this.problem(`reconcile (${reason})`, error);
@@ -431,13 +436,15 @@ export class ReconcileLoop {
     this.expiryAt = undefined;
     if (this.stopped) return;
     const now = this.options.clock();
-    const next = this.options.store.nextExpiry(now);
+    // From the time the latest full reconcile computed the firewall at, not now: a ban expiring
+    // after that run but at or before now is still in the firewall and must not be skipped.
+    const next = this.options.store.nextExpiry(Math.min(this.fullAt ?? now, now));
     if (next === null) return;
     // With a million bans one expires every second, and a run costs seconds: runs for expiries
     // then take at most a tenth of the time (a firewall's own timeouts remove them on time).
     const spacing = this.lastRunMs > EXPIRY_SPACED_FROM_MS ? this.lastRunMs * 9 : 0;
     this.expiryAt = Math.max(next, now + Math.ceil(spacing / 1000));
-    const delay = Math.min(MAX_TIMER_MS, Math.max((next - now) * 1000 + 50, spacing));
+    const delay = Math.min(MAX_TIMER_MS, Math.max(Math.max(0, next - now) * 1000 + 50, spacing));
     this.expiryTimer = setTimeout(() => void this.run('expiry'), delay);
   }
 }

@@ -53,3 +53,38 @@ test('changes another process tells of while a run is under way are enforced whe
     tmp.cleanup();
   }
 });
+
+test('a ban that expires between a full run and a change taken in is still lifted at once, not at the next full check', async () => {
+  const tmp = tempDir();
+  const db = join(tmp.dir, 'bans.sqlite3');
+  const file = join(tmp.dir, 'hosts.deny');
+  writeFileSync(file, '');
+  const daemon = BanStore.open(db);
+  daemon.setChangeWriter(DAEMON);
+  const other = BanStore.open(db);
+  other.setChangeWriter('fleet');
+  const start = nowSeconds();
+  let clock = start;
+  daemon.ban({ address: '203.0.113.1', jail: 'sshd', expiresAt: start + 60, source: 'filter' }, start);
+  const loop = new ReconcileLoop({
+    store: daemon, backends: [createHostsDenyBackend({ file, daemons: 'ALL' })],
+    schedule: '0 0 0 1 1 *', fullCheck: 3600, clock: () => clock, log: () => undefined, floor: () => banFloor(lockoutCheck([])),
+  });
+  try {
+    await loop.start();
+    assert.match(readFileSync(file, 'utf8'), /ALL: 203\.0\.113\.1\n/);
+    // The clock reaches the expiry; before the expiry timer fires, another process's permanent ban is taken in.
+    clock = start + 60;
+    other.ban({ address: '203.0.113.2', jail: 'manual', expiresAt: null, source: 'manual' }, clock);
+    await loop.takeInChanges();
+    const deadline = Date.now() + 5000;
+    while (readFileSync(file, 'utf8').includes('203.0.113.1') && Date.now() < deadline) await delay(20);
+    assert.equal(readFileSync(file, 'utf8').includes('ALL: 203.0.113.1'), false, 'the expired ban left the backend');
+    assert.match(readFileSync(file, 'utf8'), /ALL: 203\.0\.113\.2\n/);
+  } finally {
+    loop.stop();
+    daemon.close();
+    other.close();
+    tmp.cleanup();
+  }
+});
