@@ -187,9 +187,18 @@ export function planEnsure(state: TableState, jails: readonly JailRule[]): strin
 export interface ElementOp {
   readonly action: 'add' | 'delete';
   readonly set: string;
-  /** The element as written in the batch: the canonical address, then `timeout Ns` if any. */
-  readonly element: string;
   readonly entry: EntryKey;
+  /** The kernel timeout of an add, seconds; null for none. */
+  readonly timeout: number | null;
+}
+
+/**
+ * The element as written in the batch: the canonical address, then `timeout Ns` if any. Made
+ * when the batch is written, not planned: a million of them kept until then would be garbage to
+ * trace all along.
+ */
+export function elementText(op: ElementOp): string {
+  return op.timeout === null ? op.entry.address : `${op.entry.address} timeout ${nftTimeout(op.timeout)}`;
 }
 
 export interface ElementPlan {
@@ -211,14 +220,19 @@ function jailSets(jail: string): JailSets {
   return [name('addr', 4), name('addr', 6), name('net', 4), name('net', 6)];
 }
 
+/** An add, with the entry's expiry at hand for the later-expiry rule. */
+interface AddOp extends ElementOp {
+  readonly entry: Entry;
+}
+
 /** Turns a diff into element operations; every address is checked to be canonical before use. */
 export function planElements(diff: Diff, now: number): ElementPlan {
   const invalid: { entry: EntryKey; error: string }[] = [];
   // Set names made once per jail, not per entry: a name made afresh is hashed afresh as a map key.
   const jails = new Map<string, JailSets>();
-  // Elements are grouped by set, so the batch has one statement per set (and chunk).
+  // Operations grouped by set, each address once, so the batch has one statement per set (and chunk).
   const deletes = new Map<string, Map<string, ElementOp>>();
-  const adds = new Map<string, Map<string, { op: ElementOp; expiresAt: number | null }>>();
+  const adds = new Map<string, Map<string, AddOp>>();
   const target = (entry: EntryKey): string | undefined => {
     let sets = jails.get(entry.jail);
     if (sets === undefined && !jails.has(entry.jail)) jails.set(entry.jail, sets = jailSets(entry.jail));
@@ -240,7 +254,7 @@ export function planElements(diff: Diff, now: number): ElementPlan {
   };
   for (const entry of diff.remove) {
     const set = target(entry);
-    if (set) group(deletes, set).set(entry.address, { action: 'delete', set, element: entry.address, entry });
+    if (set) group(deletes, set).set(entry.address, { action: 'delete', set, entry, timeout: null });
   }
   let expired = 0;
   for (const entry of diff.add) {
@@ -252,27 +266,32 @@ export function planElements(diff: Diff, now: number): ElementPlan {
     }
     const inSet = group(adds, set);
     const before = inSet.get(entry.address);
-    if (before && !outlasts(entry.expiresAt, before.expiresAt)) continue;
-    const timeout = entry.expiresAt === null ? '' : ` timeout ${nftTimeout(Math.min(entry.expiresAt - now, MAX_TIMEOUT_SECONDS))}`;
-    inSet.set(entry.address, { op: { action: 'add', set, element: `${entry.address}${timeout}`, entry }, expiresAt: entry.expiresAt });
+    if (before && !outlasts(entry.expiresAt, before.entry.expiresAt)) continue;
+    inSet.set(entry.address, { action: 'add', set, entry, timeout: entry.expiresAt === null ? null : Math.min(entry.expiresAt - now, MAX_TIMEOUT_SECONDS) });
   }
-  const ops = [...deletes.values()].flatMap((ops) => [...ops.values()]);
-  for (const inSet of adds.values()) for (const { op } of inSet.values()) ops.push(op);
+  const ops: ElementOp[] = [];
+  for (const groups of [deletes, adds]) for (const inGroup of groups.values()) for (const op of inGroup.values()) ops.push(op);
   return { ops, invalid, expired };
 }
 
 /** The `nft -f` text for these operations, in order, at most CHUNK elements per statement. */
 export function elementBatch(ops: readonly ElementOp[]): string {
-  const statements: { action: string; set: string; elements: string[] }[] = [];
-  let current: (typeof statements)[number] | undefined;
+  const statements: string[] = [];
+  let elements: string[] = [];
+  let last: ElementOp | undefined;
+  const close = (): void => {
+    if (last) statements.push(`${last.action} element ${TABLE} ${last.set} { ${elements.join(', ')} }\n`);
+  };
   for (const op of ops) {
-    if (!current || current.action !== op.action || current.set !== op.set || current.elements.length >= CHUNK) {
-      current = { action: op.action, set: op.set, elements: [] };
-      statements.push(current);
+    if (op.action !== last?.action || op.set !== last.set || elements.length >= CHUNK) {
+      close();
+      elements = [];
     }
-    current.elements.push(op.element);
+    elements.push(elementText(op));
+    last = op;
   }
-  return statements.map((s) => `${s.action} element ${TABLE} ${s.set} { ${s.elements.join(', ')} }\n`).join('');
+  close();
+  return statements.join('');
 }
 
 /**

@@ -3,7 +3,7 @@ import { applyInBatches, type Triage } from './batch.js';
 import { isExitError, type Exec, type Follow } from './exec.js';
 import { countElements, parseEntries, parseTableState, removedEntries } from './nftables-json.js';
 import {
-  elementBatch, existingLines, parseSetName, planElements, planEnsure, planProbe, representEntries, setName, TABLE, type ElementOp, type TableState,
+  elementBatch, elementText, existingLines, parseSetName, planElements, planEnsure, planProbe, representEntries, setName, TABLE, type ElementOp, type TableState,
 } from './nftables-plan.js';
 import { ensured, type ApplyReport, type Backend, type Command, type Diff, type Ensured, type Entry, type EntryKey, type JailRule } from './types.js';
 
@@ -127,7 +127,7 @@ export function createNftablesBackend(options: NftablesOptions): Backend {
         ...planned.invalid,
         ...outcome.failed.map(({ item: op, error, alone }) => ({
           entry: op.entry,
-          error: alone ? `nftables: ${op.action} ${op.element} in set ${op.set}: ${messageOf(error)}` : `nftables: ${messageOf(error)}`,
+          error: alone ? `nftables: ${op.action} ${elementText(op)} in set ${op.set}: ${messageOf(error)}` : `nftables: ${messageOf(error)}`,
         })),
       ],
     };

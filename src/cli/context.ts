@@ -103,6 +103,8 @@ export function createContext(command: Command): Context {
     async store(open = {}) {
       if (!store) {
         store = BanStore.open(this.dbPath(), { create: open.create === true, insecure: this.insecureDb });
+        // Closed before the process ends, however it ends (main.ts exits at once): the last connection folds the WAL in.
+        process.once('exit', () => this.close());
       }
       return store;
     },

@@ -51,3 +51,9 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
 });
 
 process.exitCode = await main(process.argv);
+// Exit once stdout has taken everything (a write that failed went to the handler above) rather
+// than when the event loop drains: tearing down the heap of a command that held 100,000 bans took
+// 0.1 s (0.3 s at 1,000,000). The store closes on 'exit' (see Context.store).
+process.stdout.write('', (error) => {
+  if (!error) process.exit();
+});

@@ -13,6 +13,8 @@ export interface PushStore {
   changesAfter(query: ChangeQuery): readonly StoredChange[];
   changeReader(reader: string): number | undefined;
   activeOwn(now: number): readonly StoredBan[];
+  /** activeOwn's count, in `jails` only when given. */
+  countActiveOwn(now: number, jails?: readonly string[]): number;
   pushBase(reader: string): number | undefined;
   savePushBase(reader: string, base: number): void;
   /** Deletes nothing: the daemon, whose cursor may not be saved yet, prunes when it advances. */
@@ -84,7 +86,7 @@ async function pushActive(store: PushStore, events: FleetEvents, node: string, s
 export function pushBacklog(store: PushStore, share: JailSelection, now: number): number {
   const cursor = store.changeReader(PUSH_READER);
   // Not joined yet: its first push shares the bans active here (pushActive).
-  if (cursor === undefined) return store.activeOwn(now).filter(({ ban }) => selected(share, ban.jail)).length;
+  if (cursor === undefined) return store.countActiveOwn(now, share === 'all' ? undefined : share);
   const latest = store.latestChange();
   let waiting = 0;
   for (let after = cursor; after < latest;) {

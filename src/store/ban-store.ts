@@ -287,6 +287,11 @@ export class BanStore {
     return this.guard(() => [...this.bansTable.activeOwn(now)]);
   }
 
+  /** How many own active bans activeOwn() would give, in `jails` only when given: counted, not read. */
+  countActiveOwn(now: number, jails?: readonly string[]): number {
+    return this.guard(() => this.bansTable.countActiveOwn(now, jails));
+  }
+
   /** Every ban, active or not, oldest first. */
   all(jail?: string): IterableIterator<Ban> {
     return this.guarded(() => this.bansTable.all(jail));
@@ -504,8 +509,8 @@ export class BanStore {
     const held = new Set(current.map((event) => `${event.jail} ${event.address}`));
     return this.guard(() => this.db.transaction(() => {
       let lifted = 0;
-      for (const ban of [...this.bansTable.active(now)]) {
-        if (ban.source !== 'fleet' || !jails(ban.jail) || held.has(`${ban.jail} ${ban.address}`)) continue;
+      for (const ban of this.bansTable.activeFleet(now)) {
+        if (!jails(ban.jail) || held.has(`${ban.jail} ${ban.address}`)) continue;
         for (const gone of this.bansTable.liftFleet(ban.address, ban.jail, false, 'fleet:gone', now)) {
           this.changes.append('lift', gone, now, null, gone.origin ?? THIS_HOST_ONLY);
           lifted++;

@@ -175,6 +175,11 @@ export class Bans {
       // Storage order: a sequential read of the table, not a walk of the index through random pages.
       activeAnyOrder: db.prepare<unknown[], BanTuple>(`SELECT ${COLUMNS} FROM bans NOT INDEXED WHERE ${ACTIVE}`).raw(true),
       activeOwn: db.prepare<unknown[], BanRow & { id: number }>(`SELECT id, ${COLUMNS} FROM bans NOT INDEXED WHERE ${ACTIVE} AND source <> 'fleet'`),
+      countActiveOwn: db.prepare<unknown[], number>(`SELECT count(*) FROM bans NOT INDEXED WHERE ${ACTIVE} AND source <> 'fleet'`).pluck(),
+      countActiveOwnIn: db.prepare<unknown[], number>(
+        `SELECT count(*) FROM bans WHERE jail IN (SELECT value FROM json_each(@jails)) AND ${ACTIVE} AND source <> 'fleet'`).pluck(),
+      // Fleet bans are few beside a host's own: a scan that keeps them, then a sort of those.
+      activeFleet: db.prepare<unknown[], BanRow>(`SELECT ${COLUMNS} FROM bans NOT INDEXED WHERE source = 'fleet' AND ${ACTIVE} ORDER BY jail, address`),
       activeEnforced: db.prepare<unknown[], [string, string, number | null, number]>(
         `SELECT address, jail, expires_at, forced FROM bans NOT INDEXED WHERE ${ACTIVE}`).raw(true),
       activeInJail: db.prepare<unknown[], BanRow>(
@@ -371,6 +376,16 @@ export class Bans {
   /** This host's own active bans (not taken from a fleet), with their row ids; streamed. */
   *activeOwn(now: number): IterableIterator<StoredBan> {
     for (const row of this.stmt.activeOwn.iterate({ now })) yield { id: row.id, ban: toBan(row) };
+  }
+
+  /** How many of this host's own active bans there are, in `jails` only when given. */
+  countActiveOwn(now: number, jails?: readonly string[]): number {
+    return jails === undefined ? this.stmt.countActiveOwn.get({ now }) as number : this.stmt.countActiveOwnIn.get({ now, jails: JSON.stringify(jails) }) as number;
+  }
+
+  /** The active bans taken from a fleet, ordered by jail then address. */
+  activeFleet(now: number): Ban[] {
+    return this.stmt.activeFleet.all({ now }).map(toBan);
   }
 
   /** What enforcing the active bans needs of them, in storage order; streamed. A third of the columns: about 40% less time than activeAnyOrder. */

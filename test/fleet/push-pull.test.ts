@@ -46,7 +46,7 @@ describe('pushing and pulling between two stores', () => {
   /** `store` as the pusher sees it, its process killed in `method`. */
   const killedIn = (store: BanStore, method: 'savePushBase' | 'markChangeReader'): PushStore => ({
     latestChange: () => store.latestChange(), changesAfter: (query) => store.changesAfter(query), changeReader: (reader) => store.changeReader(reader),
-    activeOwn: (at) => store.activeOwn(at), pushBase: (reader) => store.pushBase(reader), savePushBase: (reader, base) => store.savePushBase(reader, base),
+    activeOwn: (at) => store.activeOwn(at), countActiveOwn: (at, jails) => store.countActiveOwn(at, jails), pushBase: (reader) => store.pushBase(reader), savePushBase: (reader, base) => store.savePushBase(reader, base),
     markChangeReader: (reader, after, at) => store.markChangeReader(reader, after, at),
     [method]: () => { throw new Error(`killed in ${method}`); },
   });
@@ -130,6 +130,22 @@ describe('pushing and pulling between two stores', () => {
     assert.equal((await pullEvents(a, fleet, 'f', 'a', ALL, now)).banned, 0, 'A took nothing of its own back');
   });
 
+  it('before a host joins, its push backlog counts its own active bans in the shared jails, not those it took from the fleet', async () => {
+    const [a, b] = [open('a-backlog'), open('b-backlog')];
+    const fleet = await events('backlog');
+    await pushChanges(b, fleet, 'b', 'all', now);
+    ban(b, '203.0.113.50');
+    await pushChanges(b, fleet, 'b', 'all', now);
+    await pullEvents(a, fleet, 'f', 'a', ALL, now);
+    ban(a, '203.0.113.51');
+    ban(a, '203.0.113.52', 'postfix');
+    ban(a, '203.0.113.53');
+    a.lift('203.0.113.53', undefined, 'unban', now());
+    assert.deepEqual(active(a), ['postfix 203.0.113.52 filter -', 'sshd 203.0.113.50 fleet b', 'sshd 203.0.113.51 filter -']);
+    assert.deepEqual([pushBacklog(a, 'all', now()), pushBacklog(a, ['sshd'], now()), pushBacklog(a, ['recidive'], now())], [2, 1, 0]);
+    assert.equal(await pushChanges(a, fleet, 'a', 'all', now), 2, 'its first push shares as many');
+  });
+
   it('a host the fleet forgot, whose missed lifts were pruned, loads the active bans again and lifts the fleet bans gone', async () => {
     const [a, b] = [open('a8'), open('b8')];
     const fleet = await events('forgotten');
@@ -144,14 +160,15 @@ describe('pushing and pulling between two stores', () => {
     await pullEvents(a, fleet, 'f', 'a', ALL, now);
     b.lift('203.0.113.40', undefined, 'unban', now());
     await pushChanges(b, fleet, 'b', 'all', now);
+    ban(a, '203.0.113.42');
     assert.equal(await fleet.forget('a'), true);
     await fleet.pulled('b', Number(cluster.psql('SELECT max(id) FROM forgotten.events').trim()));
     assert.equal(await fleet.prune(now()), 2, 'the ban of .40 and its lift');
     assert.equal((await pullEvents(a, fleet, 'f', 'a', ALL, now)).lifted, 0, 'following its cursor, A cannot see the lift');
     const again = await pullEvents(a, fleet, 'f', 'a', ALL, now, true);
     assert.deepEqual([again.snapshot, again.lifted], [true, 1]);
-    assert.deepEqual(active(a), ['sshd 203.0.113.41 fleet b']);
-    assert.equal(await pushChanges(a, fleet, 'a', 'all', now), 0, 'the lift is not pushed back');
+    assert.deepEqual(active(a), ['sshd 203.0.113.41 fleet b', 'sshd 203.0.113.42 filter -'], 'its own ban stays');
+    assert.equal(await pushChanges(a, fleet, 'a', 'all', now), 1, 'its own ban is pushed, the lift is not');
   });
 
   it('a store made again under a node name the fleet knows pushes its bans, and takes the old store\'s active bans in as fleet bans', async () => {
