@@ -66,7 +66,7 @@ describe('check and status without a daemon (the built binary)', () => {
     assert.deepEqual(warned.stderr.trim().split('\n'), [
       `f2b-store: warning: ${conf}:3: unknown key "schedul" in [reconcile] (did you mean schedule?): ignored`,
       `f2b-store: warning: ${conf}:4: unknown section [lockuot] (did you mean lockout?): ignored`,
-      `f2b-store: warning: ${conf}:7: unknown key "foo" in [daemon] (known: logfile): ignored`,
+      `f2b-store: warning: ${conf}:7: unknown key "foo" in [daemon] (known: logfile, loglevel, logtarget, syslogsocket): ignored`,
     ]);
     assert.equal(runCli(['--config', dir, 'check', '--strict']).code, 2);
   });
