@@ -3,28 +3,14 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { nowSeconds, type BanSource } from '../../src/core/index.js';
+import { nowSeconds } from '../../src/core/index.js';
 import { BanStore } from '../../src/store/index.js';
+import { SEED_BANS, seedBans } from '../helpers/ban-seeds.js';
 import { BIN, runCli, SAFE_CONFIG, tempDir } from '../helpers/cli.js';
 
 const MINUTE = 60;
 const HOUR = 3600;
 const DAY = 24 * HOUR;
-
-/** Bans of the past, by age: every age is well inside (or, 40 days, well outside) the default 30 days and the last 24 hours. */
-const SEEDS: readonly { address: string; jail: string; source: BanSource; ago: number }[] = [
-  { address: '203.0.113.7', jail: 'sshd', source: 'filter', ago: 40 * DAY },
-  { address: '203.0.113.7', jail: 'sshd', source: 'filter', ago: 3 * DAY },
-  { address: '203.0.113.7', jail: 'recidive', source: 'filter', ago: 3 * DAY - HOUR },
-  { address: '203.0.113.7', jail: 'sshd', source: 'filter', ago: 2 * HOUR },
-  { address: '203.0.113.7', jail: 'sshd', source: 'filter', ago: 5 * MINUTE },
-  { address: '203.0.113.8', jail: 'sshd', source: 'filter', ago: 2 * HOUR + MINUTE },
-  { address: '2001:db8:1::5', jail: 'sshd', source: 'filter', ago: 90 * MINUTE },
-  { address: '2001:db8:1:ff::1', jail: 'sshd', source: 'fail2ban', ago: 21 * DAY },
-  { address: '2001:db8:1:ff::1', jail: 'sshd', source: 'filter', ago: 20 * DAY },
-  { address: '198.51.100.16/28', jail: 'manual', source: 'manual', ago: 6 * HOUR },
-  { address: '10.1.0.0/16', jail: 'manual', source: 'fleet', ago: 26 * HOUR },
-];
 
 describe('stats: pictures of the bans, and the same numbers in JSON', () => {
   const tmp = tempDir();
@@ -34,10 +20,7 @@ describe('stats: pictures of the bans, and the same numbers in JSON', () => {
   before(() => {
     seededAt = nowSeconds();
     const store = BanStore.open(db);
-    for (const s of SEEDS) {
-      const at = seededAt - s.ago;
-      store.ban({ address: s.address, jail: s.jail, expiresAt: at + 600, source: s.source, ...(s.source === 'fleet' ? { origin: 'web2' } : {}) }, at);
-    }
+    seedBans(store, seededAt);
     store.close();
   });
   after(tmp.cleanup);
@@ -49,28 +32,29 @@ describe('stats: pictures of the bans, and the same numbers in JSON', () => {
     assert.ok(!result.stdout.includes('\x1b'), 'no colour into a pipe');
     const [head, hourly, daily, sources, networks, offenders, ...rest] = result.stdout.split('\n\n');
     assert.deepEqual(rest, []);
-    assert.match(head!, /^10 bans in 3 jails from \d{4}-\d\d-\d\d 00:00 to \d{4}-\d\d-\d\d \d\d:\d\d UTC$/);
+    assert.match(head!, /^12 bans in 4 jails from \d{4}-\d\d-\d\d 00:00 to \d{4}-\d\d-\d\d \d\d:\d\d UTC$/);
     // Each row: the jail, one character per hour, its bans and its busiest hour.
     assert.match(hourly!, /^Per hour, last 24 hours \(UTC\)\n {12}[\d ]{24} {2}bans {2}peak\n/);
     assert.match(hourly!, /\n {2}manual {4}[ ▁-█]{24} {2,}1 +1\n/);
-    assert.match(hourly!, /\n {2}recidive {2}[ ]{24} {2,}0 +0\n/, 'its ban of 3 days ago is not in the last 24 hours');
+    assert.match(hourly!, /\n {2}postfix {3}[ ]{24} {2,}0 +0\n {2}recidive {2}[ ]{24} {2,}0 +0\n/, 'bans of days ago are not in the last 24 hours');
     assert.match(hourly!, /\n {2}sshd {6}[ ▁-█]{24} {2,}4 +[123]\n {2}all {7}[ ▁-█]{24} {2,}5 +[123]$/);
     assert.match(daily!, /^Per day, last 30 days \(UTC\)\n/);
-    assert.match(daily!, /\n {2}manual {4}[ ▁-█]{30} {2,}2 +[12]\n {2}recidive {2}[ ▁-█]{30} {2,}1 +1\n {2}sshd {6}[ ▁-█]{30} {2,}7 +\d\n {2}all {7}[ ▁-█]{30} {2,}10 +\d$/);
+    assert.match(daily!, /\n {2}manual {4}[ ▁-█]{30} {2,}2 +[12]\n {2}postfix {3}[ ▁-█]{30} {2,}1 +1\n {2}recidive {2}[ ▁-█]{30} {2,}1 +1\n {2}sshd {6}[ ▁-█]{30} {2,}8 +\d\n {2}all {7}[ ▁-█]{30} {2,}12 +\d$/);
     assert.equal(sources, [
       'By source',
-      '  filter    ██████████████████████████████  7   70.0%',
-      '  manual    ████▎                           1   10.0%',
-      '  import                                    0    0.0%',
-      '  fail2ban  ████▎                           1   10.0%',
-      '  fleet     ████▎                           1   10.0%',
+      '  filter    ██████████████████████████████  7   58.3%',
+      '  manual    ████████▋                       2   16.7%',
+      '  import    ████▎                           1    8.3%',
+      '  fail2ban  ████▎                           1    8.3%',
+      '  fleet     ████▎                           1    8.3%',
     ].join('\n'));
     assert.equal(networks, [
       'Top networks (/24, /48)',
-      '  203.0.113.0/24   ██████████████████████████████  5 bans  2 addresses',
-      '  2001:db8:1::/48  ██████████████████              3 bans  2 addresses',
-      '  10.1.0.0/16      ██████                          1 ban   1 address',
-      '  198.51.100.0/24  ██████                          1 ban   1 address',
+      '  203.0.113.0/24   ██████████████████████████████  6 bans  3 addresses',
+      '  2001:db8:1::/48  ███████████████                 3 bans  2 addresses',
+      '  10.1.0.0/16      █████                           1 ban   1 address',
+      '  198.51.100.0/24  █████                           1 ban   1 address',
+      '  2001:db8::/48    █████                           1 ban   1 address',
     ].join('\n'));
     assert.match(offenders!, /^Top repeat offenders\n {2}203\.0\.113\.7 {7}█{30} {2}4 bans {2}last \d+m(?: \d+s)? ago {2}recidive, sshd\n {2}2001:db8:1:ff::1 {2}█{15} {17}2 bans {2}last 2w 6d ago {2}sshd\n$/);
   });
@@ -87,31 +71,32 @@ describe('stats: pictures of the bans, and the same numbers in JSON', () => {
     const iso = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/;
     for (const time of [stats.since, stats.until, ...stats.hours, ...stats.days]) assert.match(time, iso);
     assert.match(stats.since, /T00:00:00Z$/);
-    assert.equal(stats.bans, 10);
+    assert.equal(stats.bans, 12);
     assert.equal(stats.hours.length, 24);
     assert.equal(stats.days.length, 30);
     // Each ban lands in the hour and the day whose start the output names.
     const bucketOf = (starts: string[], size: number, at: number): number => starts.findIndex((s) => Date.parse(s) / 1000 <= at && at < Date.parse(s) / 1000 + size);
     const expected = (jail: string, starts: string[], size: number): number[] => {
       const counts = starts.map(() => 0);
-      for (const s of SEEDS.filter((seed) => seed.jail === jail)) {
+      for (const s of SEED_BANS.filter((seed) => seed.jail === jail)) {
         const index = bucketOf(starts, size, seededAt - s.ago);
         if (index !== -1) counts[index]!++;
       }
       return counts;
     };
-    assert.deepEqual(stats.jails.map((j) => j.jail), ['manual', 'recidive', 'sshd']);
+    assert.deepEqual(stats.jails.map((j) => j.jail), ['manual', 'postfix', 'recidive', 'sshd']);
     for (const jail of stats.jails) {
       assert.deepEqual(jail.hourly, expected(jail.jail, stats.hours, HOUR), `${jail.jail} per hour`);
       assert.deepEqual(jail.daily, expected(jail.jail, stats.days, DAY), `${jail.jail} per day`);
     }
-    assert.deepEqual(stats.jails.map((j) => j.bans), [2, 1, 7]);
-    assert.deepEqual(stats.sources, { filter: 7, manual: 1, import: 0, fail2ban: 1, fleet: 1 });
+    assert.deepEqual(stats.jails.map((j) => j.bans), [2, 1, 1, 8]);
+    assert.deepEqual(stats.sources, { filter: 7, manual: 2, import: 1, fail2ban: 1, fleet: 1 });
     assert.deepEqual(stats.networks, [
-      { network: '203.0.113.0/24', bans: 5, addresses: 2 },
+      { network: '203.0.113.0/24', bans: 6, addresses: 3 },
       { network: '2001:db8:1::/48', bans: 3, addresses: 2 },
       { network: '10.1.0.0/16', bans: 1, addresses: 1 },
       { network: '198.51.100.0/24', bans: 1, addresses: 1 },
+      { network: '2001:db8::/48', bans: 1, addresses: 1 },
     ]);
     assert.deepEqual(stats.offenders.map((o) => [o.address, o.bans, o.jails]), [['203.0.113.7', 4, ['recidive', 'sshd']], ['2001:db8:1:ff::1', 2, ['sshd']]]);
     assert.equal(Date.parse(stats.offenders[0]!.lastBannedAt) / 1000, seededAt - 5 * MINUTE);
@@ -123,7 +108,7 @@ describe('stats: pictures of the bans, and the same numbers in JSON', () => {
     assert.equal(stats.hours.length, 4, 'the hours from the one holding --since');
     assert.deepEqual(stats.jails.map((j) => j.jail), ['sshd']);
     const history = JSON.parse(cli('--json', 'stats', '--since', '60d').stdout) as { bans: number };
-    assert.equal(history.bans, 11, 'the ban of 40 days ago too');
+    assert.equal(history.bans, 13, 'the ban of 40 days ago too');
   });
 
   it('says so in one line when the period, or a jail, has no bans', () => {
@@ -143,7 +128,7 @@ describe('stats: pictures of the bans, and the same numbers in JSON', () => {
     const cases: [string[], RegExp][] = [
       [['--since', 'yesterday'], /^f2b-store: bad --since "yesterday": use a duration \(12h, 7d\) or an ISO date/],
       [['--since', '2099-01-01'], /^f2b-store: bad --since "2099-01-01": it is in the future/],
-      [['--jail', 'nope'], /^f2b-store: no jail "nope" in the database or the configuration \(jails: manual, recidive, sshd\)\n$/],
+      [['--jail', 'nope'], /^f2b-store: no jail "nope" in the database or the configuration \(jails: manual, postfix, recidive, sshd\)\n$/],
       [['--jail', 'no such'], /^f2b-store: bad jail name "no such"/],
     ];
     for (const [args, message] of cases) {

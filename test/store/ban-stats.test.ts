@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { parseAddress, type BanRequest, type BanSource } from '../../src/core/index.js';
+import { parseAddress } from '../../src/core/index.js';
 import { BanStore } from '../../src/store/index.js';
+import { seedBans } from '../helpers/ban-seeds.js';
 import { tempDir } from '../helpers/cli.js';
 import { storePerTest } from '../helpers/store.js';
 
@@ -12,49 +13,11 @@ const DAY = 24 * HOUR;
 const NOW = Date.UTC(2027, 0, 15, 10, 30) / 1000;
 const TODAY = Date.UTC(2027, 0, 15) / 1000;
 
-interface Seed {
-  readonly address: string;
-  readonly jail: string;
-  readonly source: BanSource;
-  /** Seconds before NOW. */
-  readonly ago: number;
-}
-
-/** Each seed is one ban row: a ban of an hour, so banning the same address in the same jail later makes a new row. */
-function seed(store: BanStore, seeds: readonly Seed[]): void {
-  for (const s of [...seeds].sort((a, b) => b.ago - a.ago)) {
-    const at = NOW - s.ago;
-    const request: BanRequest = { address: s.address, jail: s.jail, expiresAt: at + 600, source: s.source, ...(s.source === 'fleet' ? { origin: 'web2' } : {}) };
-    assert.equal(store.ban(request, at).change, 'new', `${s.address} ${s.jail} ${s.ago}`);
-  }
-}
-
-const SEEDS: readonly Seed[] = [
-  // 203.0.113.7: four bans in the period, in two jails; and one long before it.
-  { address: '203.0.113.7', jail: 'sshd', source: 'filter', ago: 5 * 60 },
-  { address: '203.0.113.7', jail: 'sshd', source: 'filter', ago: 2 * HOUR },
-  { address: '203.0.113.7', jail: 'sshd', source: 'filter', ago: 3 * DAY },
-  { address: '203.0.113.7', jail: 'recidive', source: 'filter', ago: 3 * DAY - HOUR },
-  { address: '203.0.113.7', jail: 'sshd', source: 'filter', ago: 40 * DAY },
-  // The rest of 203.0.113.0/24.
-  { address: '203.0.113.8', jail: 'sshd', source: 'filter', ago: 2 * HOUR + 60 },
-  { address: '203.0.113.200', jail: 'postfix', source: 'import', ago: 10 * DAY },
-  // 2001:db8:1::/48, written three ways by RFC 5952.
-  { address: '2001:db8:1::5', jail: 'sshd', source: 'filter', ago: 90 * 60 },
-  { address: '2001:db8:1:ff::1', jail: 'sshd', source: 'filter', ago: 20 * DAY },
-  { address: '2001:db8:1:ff::1', jail: 'sshd', source: 'fail2ban', ago: 21 * DAY },
-  // 2001:db8::/48 (the third group is zero) beside it.
-  { address: '2001:db8::66', jail: 'sshd', source: 'manual', ago: 28 * DAY },
-  // Networks: a /28 inside 198.51.100.0/24, and a /16 wider than a /24, which counts as itself.
-  { address: '198.51.100.16/28', jail: 'manual', source: 'manual', ago: 6 * HOUR },
-  { address: '10.1.0.0/16', jail: 'manual', source: 'fleet', ago: 26 * HOUR },
-];
-
 describe('ban stats', () => {
   const store = storePerTest();
 
   it('counts the bans of the period per jail, hour, day and source, with every source named', () => {
-    seed(store(), SEEDS);
+    seedBans(store(), NOW);
     const stats = store().stats({ now: NOW });
     assert.equal(stats.since, TODAY - 29 * DAY, 'by default the 30 UTC days up to today');
     assert.equal(stats.until, NOW);
@@ -85,7 +48,7 @@ describe('ban stats', () => {
   });
 
   it('groups addresses by /24 and /48 (a wider network as itself), and names repeat offenders', () => {
-    seed(store(), SEEDS);
+    seedBans(store(), NOW);
     const stats = store().stats({ now: NOW });
     assert.deepEqual(stats.networks, [
       { network: '203.0.113.0/24', bans: 6, addresses: 3 },
@@ -101,7 +64,7 @@ describe('ban stats', () => {
   });
 
   it('keeps to --since and --jail, for every figure', () => {
-    seed(store(), SEEDS);
+    seedBans(store(), NOW);
     const recent = store().stats({ now: NOW, since: NOW - 3 * HOUR });
     assert.equal(recent.bans, 4);
     assert.deepEqual(recent.hours, [NOW - 30 * 60 - 3 * HOUR, NOW - 30 * 60 - 2 * HOUR, NOW - 30 * 60 - HOUR, NOW - 30 * 60],
@@ -123,7 +86,7 @@ describe('ban stats', () => {
     const empty = store().stats({ now: NOW });
     assert.deepEqual([empty.bans, empty.jails, empty.networks, empty.offenders], [0, [], [], []]);
     assert.deepEqual([...empty.sources.values()], [0, 0, 0, 0, 0]);
-    seed(store(), SEEDS);
+    seedBans(store(), NOW);
     assert.deepEqual(store().jailsWithBans(), ['manual', 'postfix', 'recidive', 'sshd']);
   });
 });
