@@ -63,7 +63,7 @@ export interface BanStats {
   readonly offenders: readonly Offender[];
 }
 
-/** The bans of the period, read from the bans_stats index alone (schema/009). */
+/** The bans of the period, read from the bans_stats index (schema/009) alone. */
 const PERIOD = `jail IN (SELECT value FROM json_each(@jails)) AND source IN (SELECT value FROM json_each(@sources))
   AND banned_at >= @since AND banned_at <= @now`;
 
@@ -121,13 +121,13 @@ export class BanStatistics {
 
   constructor(db: Database.Database) {
     this.stmt = {
-      // A skip-scan of the index: one seek per jail, whatever the number of bans.
-      jails: db.prepare<[], string>(
-        `WITH RECURSIVE seen(jail) AS (
-           SELECT min(jail) FROM bans
+      // A skip-scan of the index for each source: one seek per source and jail, whatever the number of bans.
+      jails: db.prepare<unknown[], string>(
+        `WITH RECURSIVE seen(source, jail) AS (
+           SELECT s.value, (SELECT min(jail) FROM bans WHERE source = s.value) FROM json_each(@sources) AS s
            UNION ALL
-           SELECT (SELECT min(jail) FROM bans WHERE jail > seen.jail) FROM seen WHERE seen.jail IS NOT NULL)
-         SELECT jail FROM seen WHERE jail IS NOT NULL`).pluck(),
+           SELECT source, (SELECT min(jail) FROM bans WHERE source = seen.source AND jail > seen.jail) FROM seen WHERE seen.jail IS NOT NULL)
+         SELECT DISTINCT jail FROM seen WHERE jail IS NOT NULL ORDER BY jail`).pluck(),
       // Range counts on the index, one per jail, source and bucket: no sorting, whatever the period.
       buckets: db.prepare<unknown[], [string, BanSource, number, number]>(
         `SELECT * FROM (SELECT j.value AS jail, s.value AS source, b.key AS bucket,
@@ -148,7 +148,7 @@ export class BanStatistics {
 
   /** Every jail that holds or held a ban, by name. */
   jails(): string[] {
-    return this.stmt.jails.all();
+    return this.stmt.jails.all({ sources: JSON.stringify(SOURCES) });
   }
 
   stats(query: StatsQuery): BanStats {
