@@ -134,12 +134,14 @@ export class BanStatistics {
            (SELECT count(*) FROM bans WHERE bans.jail = j.value AND bans.source = s.value
               AND banned_at >= max(b.value, @since) AND banned_at < b.value + @size AND banned_at <= @now) AS bans
          FROM json_each(@jails) AS j, json_each(@sources) AS s, json_each(@starts) AS b) WHERE bans > 0`).raw(),
-      networks: db.prepare<unknown[], [string, number, number]>(
-        `SELECT ${NETWORK_KEY} AS network, count(*) AS bans, count(DISTINCT address) AS addresses FROM bans
-         WHERE ${PERIOD} GROUP BY 1 ORDER BY bans DESC, network LIMIT ${TOP}`).raw(),
-      offenders: db.prepare<unknown[], [string, number]>(
-        `SELECT address, count(*) AS bans FROM bans WHERE ${PERIOD}
-         GROUP BY address HAVING bans > 1 ORDER BY bans DESC, address LIMIT ${TOP}`).raw(),
+      // One sort of the period's bans by address, then the networks from the addresses: each key is
+      // computed once per address, not per ban.
+      top: db.prepare<unknown[], ['offender' | 'network', string, number, number]>(
+        `WITH per_address AS MATERIALIZED (SELECT address, count(*) AS bans FROM bans WHERE ${PERIOD} GROUP BY address)
+         SELECT * FROM (SELECT 'offender', address, bans, 1 FROM per_address WHERE bans > 1 ORDER BY bans DESC, address LIMIT ${TOP})
+         UNION ALL
+         SELECT * FROM (SELECT 'network', network, sum(bans) AS bans, count(*) FROM (SELECT ${NETWORK_KEY} AS network, bans FROM per_address)
+           GROUP BY network ORDER BY bans DESC, network LIMIT ${TOP})`).raw(),
       offenderJails: db.prepare<unknown[], [string, string, number]>(
         `SELECT address, jail, max(banned_at) FROM bans WHERE address IN (SELECT value FROM json_each(@addresses)) AND ${PERIOD}
          GROUP BY address, jail ORDER BY address, jail`).raw(),
@@ -181,15 +183,17 @@ export class BanStatistics {
     const jails = [...byJail].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([jail, bans]) => ({
       jail, bans, hourly: hourly.get(jail) ?? [], daily: daily.get(jail) ?? [],
     }));
-    const networks = this.stmt.networks.all(period).map(([key, bans, addresses]) => ({ network: networkOfKey(key), bans, addresses }));
+    const top = this.stmt.top.all(period);
+    const networks = top.filter(([kind]) => kind === 'network').map(([, key, bans, addresses]) => ({ network: networkOfKey(key), bans, addresses }));
+    const offenders = top.filter(([kind]) => kind === 'offender').map(([, address, bans]): [string, number] => [address, bans]);
     return {
       since, until: now, bans: [...byJail.values()].reduce((sum, n) => sum + n, 0), hours, days, jails, sources, networks,
-      offenders: this.offenders(period),
+      offenders: this.offenders(offenders, period),
     };
   }
 
-  private offenders(period: Record<string, unknown>): Offender[] {
-    const top = this.stmt.offenders.all(period);
+  /** The offenders `top` names, with their jails and latest ban in the period. */
+  private offenders(top: readonly [string, number][], period: Record<string, unknown>): Offender[] {
     const jails = new Map<string, { jails: string[]; last: number }>();
     for (const [address, jail, last] of this.stmt.offenderJails.all({ ...period, addresses: JSON.stringify(top.map(([address]) => address)) })) {
       const seen = jails.get(address);
