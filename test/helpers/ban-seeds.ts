@@ -39,6 +39,15 @@ export const SEED_BANS: readonly SeedBan[] = [
   { address: '10.1.0.0/16', jail: 'manual', source: 'fleet', ago: 26 * HOUR },
 ];
 
+/** The networks `stats` makes of SEED_BANS over the default 30 days, most banned first (ties by key: IPv4 before IPv6). */
+export const SEED_NETWORKS = [
+  { network: '203.0.113.0/24', bans: 6, addresses: 3 },
+  { network: '2001:db8:1::/48', bans: 3, addresses: 2 },
+  { network: '10.1.0.0/16', bans: 1, addresses: 1 },
+  { network: '198.51.100.0/24', bans: 1, addresses: 1 },
+  { network: '2001:db8::/48', bans: 1, addresses: 1 },
+] as const;
+
 /** Records each seed as one ban row, oldest first: bans of ten minutes, so a later ban of the same address and jail is a new row. */
 export function seedBans(store: BanStore, now: number, seeds: readonly SeedBan[] = SEED_BANS): void {
   for (const s of [...seeds].sort((a, b) => b.ago - a.ago)) {

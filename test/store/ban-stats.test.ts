@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { parseAddress } from '../../src/core/index.js';
 import { BanStore } from '../../src/store/index.js';
-import { seedBans } from '../helpers/ban-seeds.js';
+import { SEED_NETWORKS, seedBans } from '../helpers/ban-seeds.js';
 import { tempDir } from '../helpers/cli.js';
 import { storePerTest } from '../helpers/store.js';
 
@@ -50,13 +50,7 @@ describe('ban stats', () => {
   it('groups addresses by /24 and /48 (a wider network as itself), and names repeat offenders', () => {
     seedBans(store(), NOW);
     const stats = store().stats({ now: NOW });
-    assert.deepEqual(stats.networks, [
-      { network: '203.0.113.0/24', bans: 6, addresses: 3 },
-      { network: '2001:db8:1::/48', bans: 3, addresses: 2 },
-      { network: '10.1.0.0/16', bans: 1, addresses: 1 },
-      { network: '198.51.100.0/24', bans: 1, addresses: 1 },
-      { network: '2001:db8::/48', bans: 1, addresses: 1 },
-    ]);
+    assert.deepEqual(stats.networks, SEED_NETWORKS);
     assert.deepEqual(stats.offenders, [
       { address: '203.0.113.7', bans: 4, jails: ['recidive', 'sshd'], lastBannedAt: NOW - 5 * 60 },
       { address: '2001:db8:1:ff::1', bans: 2, jails: ['sshd'], lastBannedAt: NOW - 20 * DAY },
