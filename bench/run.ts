@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nowSeconds } from '../src/core/index.js';
+import { benchBanStats, STATS_WORKLOAD, type StatsFigures } from './ban-stats-bench.js';
 import { runChangesBench } from './changes-bench.js';
 import { runDaemonBench } from './daemon-bench.js';
 import { runFilterBench } from './filter-bench.js';
@@ -37,6 +38,8 @@ const UNBAN_TARGET: Target = { label: '≤ 150 ms', limitMs: 150, inclusive: tru
 const LOOKUP_TARGET: Target = { label: '< 5 ms', limitMs: 5, inclusive: false, atBans: 1_000_000 };
 const RESTORE_TARGET = { seconds: 1.5, atBans: 100_000 };
 const IMPORT_TARGET: Target = { label: '≤ 10 s', limitMs: 10_000, inclusive: true, atBans: 1_000_000 };
+const STATS_TARGET: Target = { label: '< 300 ms', limitMs: 300, inclusive: false, atBans: 1_000_000 };
+const STATS_RUNS = 7;
 
 const int = (n: number): string => Math.round(n).toLocaleString('en-US');
 const sec = (s: number): string => `${s.toFixed(2)} s`;
@@ -68,8 +71,19 @@ function rows(f: StoreFigures): Row[] {
   ];
 }
 
+function statsRows(f: StatsFigures): Row[] {
+  const bans = int(f.bans);
+  const cpu = (s: Samples): string => `CPU median ${ms(s.median)}`;
+  return [
+    [bans, `\`stats\` (${int(f.inPeriod)} bans in the default 30 days), whole process (${f.cli.wall.runs} runs)`, `${spread(f.cli.wall)}; ${cpu(f.cli.cpu)}`,
+      ...judged(f.cli.wall.median, STATS_TARGET, f.bans)],
+    [bans, `store.stats(), in-process, default period (${f.store.wall.runs} runs)`, `${spread(f.store.wall)}; ${cpu(f.store.cpu)}`, '', ''],
+    [bans, `\`stats --since 1y\` (every ban in the period), whole process (${f.cliYear.wall.runs} runs)`, `${spread(f.cliYear.wall)}; ${cpu(f.cliYear.cpu)}`, '', ''],
+  ];
+}
+
 function notes(figures: readonly StoreFigures[], load: { start: number; end: number }): string[] {
-  const lines = [`Workload: ${WORKLOAD}.`];
+  const lines = [`Workload: ${WORKLOAD}.`, `\`stats\` rows: a store of its own, ${STATS_WORKLOAD}.`];
   const { start, end } = load;
   const busy = start > 0.5 || end > 1.5;
   lines.push(`1-minute load average at start / end: ${start.toFixed(2)} / ${end.toFixed(2)} (the bench itself adds about 1)`
@@ -94,16 +108,18 @@ function storeBench(): void {
   const dir = mkdtempSync(join(tmpdir(), 'f2b-bench-'));
   const env = { ...process.env, F2B_STORE_CONFIG: join(dir, 'no-config') };
   const figures: StoreFigures[] = [];
+  const statsFigures: StatsFigures[] = [];
   try {
     for (const { bans, listRuns } of PLAN) {
       console.error(`store bench: ${int(bans)} bans…`);
       figures.push(benchStore({ bans, dir, now: nowSeconds(), lookups: LOOKUPS, listRuns, unbanRuns: PROCESS_RUNS, env }));
+      statsFigures.push(benchBanStats({ bans, dir, now: nowSeconds(), runs: STATS_RUNS, env }));
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
   const headers = ['bans', 'what', 'result', 'target', 'status'];
-  const table = figures.flatMap(rows);
+  const table = figures.flatMap((f, i) => [...rows(f), ...statsRows(statsFigures[i]!)]);
   const remarks = notes(figures, { start: loadAtStart, end: loadavg()[0]! });
   const title = `Store benchmark — ${startedAt.toISOString().slice(0, 10)}`;
   report('store', title, { machine, startedAt }, headers, table, remarks);

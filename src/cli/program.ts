@@ -14,6 +14,7 @@ const COMMANDS: Readonly<Record<string, () => Promise<{ register: Register }>>> 
   banned: () => import('./commands/banned.js'),
   list: () => import('./commands/list.js'),
   show: () => import('./commands/show.js'),
+  stats: () => import('./commands/stats.js'),
   reconcile: () => import('./commands/reconcile.js'),
   export: () => import('./commands/export.js'),
   import: () => import('./commands/import.js'),

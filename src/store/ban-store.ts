@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { isActive, tryParseAddress, type Ban, type BanCounts, type BanRequest, type EnforcedBan, type JournalCursor, type LogPosition } from '../core/index.js';
+import { BanStatistics, type BanStats, type StatsQuery } from './ban-stats.js';
 import {
   Bans, type BanChange, type StoredBan, type BanRecord, type BanResult, type BanWrite, type JailSelection, type RecordImportReport,
 } from './bans.js';
@@ -82,6 +83,7 @@ export class BanStore {
   private readonly fleetPushBase: FleetPushBase;
   /** Made by the first banTotals(), then kept up to date. */
   private totals: BanTotals | undefined;
+  private statistics: BanStatistics | undefined;
   private damageTold = false;
   private damageListener: ((error: DatabaseDamagedError) => void) | undefined;
 
@@ -346,6 +348,21 @@ export class BanStore {
   /** Per jail: bans active now, and every ban ever recorded (for status). */
   jailCounts(now: number): Map<string, { active: number; total: number }> {
     return this.guard(() => this.bansTable.jailCounts(now));
+  }
+
+  /** Counts of the bans made in a period, per jail, hour, day, source, network and address (`stats`). */
+  stats(query: StatsQuery): BanStats {
+    return this.guard(() => this.statisticsTable().stats(query));
+  }
+
+  /** Every jail that holds or held a ban, by name. */
+  jailsWithBans(): string[] {
+    return this.guard(() => this.statisticsTable().jails());
+  }
+
+  /** Prepared on first use: only `stats` needs its statements. */
+  private statisticsTable(): BanStatistics {
+    return (this.statistics ??= new BanStatistics(this.db));
   }
 
   /** Per jail: how many addresses have counted failures (for status when no daemon runs). */

@@ -1,4 +1,5 @@
 export { BanStore, type BulkBanReport, type DecidedBan, type FleetApplyReport, type FleetEvent, type LiftScope, type LogBatchCommit } from './ban-store.js';
+export { defaultStatsSince, STATS_DAYS, STATS_HOURS, type BanStats, type JailCounts, type NetworkCount, type Offender, type StatsQuery } from './ban-stats.js';
 export type { BanChange, BanRecord, BanResult, JailSelection, RecordImportReport, StoredBan } from './bans.js';
 export type { FailureCounter } from './failure-counters.js';
 export { FLEET_PUSHER, type ChangeKind, type ChangeQuery, type StoredChange } from './change-log.js';
