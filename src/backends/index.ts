@@ -132,7 +132,7 @@ export interface BackendRun {
  * The one place that chooses backends, for every command and the daemon: `--backend` puts every
  * ban there; otherwise a jail whose actions name a firewall is held by that one, and the
  * configured backends hold the rest. With `run.actions`, each jail's action.d actions follow.
- * With `run.exclusive`, each changes the firewall only under it.
+ * With `run.exclusive`, the native ones change the firewall only under it.
  */
 export function backendsFor(config: BackendConfig, jails: readonly BackendJail[], run: BackendRun): Backend[] {
   const settings: BackendSettings = {
@@ -141,8 +141,10 @@ export function backendsFor(config: BackendConfig, jails: readonly BackendJail[]
   const native = run.override ? createBackends(run.override, settings)
     : [...routeJails(config.backends, jails)].flatMap(([name, holds]) => createBackends([name], settings).map((backend) => forJails(backend, holds)));
   const { actions, exclusive } = run;
-  const chosen = !actions ? native : [...native, ...jails.flatMap((jail) => (jail.actions ?? []).map((action) => createActionBackend({
+  // Actions run in the daemon alone, and may take seconds (a mail sent): they never hold the lock.
+  const shared = exclusive ? native.map((backend) => serialised(backend, exclusive)) : native;
+  if (!actions) return shared;
+  return [...shared, ...jails.flatMap((jail) => (jail.actions ?? []).map((action) => createActionBackend({
     action, jail: jail.name, stateFile: actions.stateFile(jail.name, action.actname), details: actions.details,
   })))];
-  return exclusive ? chosen.map((backend) => serialised(backend, exclusive)) : chosen;
 }
