@@ -52,6 +52,8 @@ export function firewallLock(dbPath: string): Exclusive {
       try {
         return await work();
       } finally {
+        // Nothing was written: a COMMIT can still fail with SQLITE_BUSY while another process
+        // tries its turn (seen with six at once), a ROLLBACK never does.
         held.exec('ROLLBACK');
       }
     });
