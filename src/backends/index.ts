@@ -1,4 +1,4 @@
-import { InputError, type ActionDefinition } from '../core/index.js';
+import { InputError, type ActionDefinition, type Exclusive } from '../core/index.js';
 import { createActionBackend, type BanDetailsLookup } from './action-commands.js';
 import type { Exec, Follow, PackageHints } from './exec.js';
 import { createFirewalldBackend } from './firewalld.js';
@@ -6,6 +6,7 @@ import { createHostsDenyBackend, type HostsDenyOptions } from './hosts-deny.js';
 import { createIpsetBackend } from './ipset.js';
 import { createIptablesBackend } from './iptables.js';
 import { createNftablesBackend } from './nftables.js';
+import { serialised } from './serialised.js';
 import { createShorewallBackend } from './shorewall.js';
 import type { Backend } from './types.js';
 
@@ -123,12 +124,15 @@ export interface BackendRun {
   readonly override?: readonly string[];
   /** Where action.d actions keep their record, and what the store knows of a ban: given, the jails' actions run too. */
   readonly actions?: { readonly stateFile: (jail: string, actname: string) => string; readonly details: BanDetailsLookup };
+  /** One writer of the firewall at a time among the processes of this host (the store's firewallLock): given, every change runs under it. */
+  readonly exclusive?: Exclusive;
 }
 
 /**
  * The one place that chooses backends, for every command and the daemon: `--backend` puts every
  * ban there; otherwise a jail whose actions name a firewall is held by that one, and the
  * configured backends hold the rest. With `run.actions`, each jail's action.d actions follow.
+ * With `run.exclusive`, the native ones change the firewall only under it.
  */
 export function backendsFor(config: BackendConfig, jails: readonly BackendJail[], run: BackendRun): Backend[] {
   const settings: BackendSettings = {
@@ -136,9 +140,11 @@ export function backendsFor(config: BackendConfig, jails: readonly BackendJail[]
   };
   const native = run.override ? createBackends(run.override, settings)
     : [...routeJails(config.backends, jails)].flatMap(([name, holds]) => createBackends([name], settings).map((backend) => forJails(backend, holds)));
-  const { actions } = run;
-  if (!actions) return native;
-  return [...native, ...jails.flatMap((jail) => (jail.actions ?? []).map((action) => createActionBackend({
+  const { actions, exclusive } = run;
+  // Actions run in the daemon alone, and may take seconds (a mail sent): they never hold the lock.
+  const shared = exclusive ? native.map((backend) => serialised(backend, exclusive)) : native;
+  if (!actions) return shared;
+  return [...shared, ...jails.flatMap((jail) => (jail.actions ?? []).map((action) => createActionBackend({
     action, jail: jail.name, stateFile: actions.stateFile(jail.name, action.actname), details: actions.details,
   })))];
 }

@@ -70,7 +70,7 @@ export function createNftablesBackend(options: NftablesOptions): Backend {
     }
   }
 
-  async function ensure(jails: readonly JailRule[]): Promise<Ensured> {
+  async function ensure(jails: readonly JailRule[], again = true): Promise<Ensured> {
     let lines: string[];
     try {
       lines = planEnsure(await readState(), jails);
@@ -83,6 +83,10 @@ export function createNftablesBackend(options: NftablesOptions): Backend {
     try {
       await exec(command);
     } catch (error) {
+      // Something else changed the table between the read and the batch (an administrator's nft, a
+      // firewall reload; f2b-store's own processes take turns): nft -f applied none of it, so the
+      // table is read again and the batch planned afresh, once.
+      if (again && isMissingObject(error)) return ensure(jails, false);
       throw new OperationError(`nftables: creating table ${TABLE}, its chain, sets and rules: ${messageOf(error)}`, { cause: error });
     }
     return ensured([command]);

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import {
   checkJailName, hostAddresses, InputError, lockoutCheck, messageOf, nowSeconds, parseAddress, parseDuration,
-  type Address, type Duration, type LockoutCheck,
+  type Address, type Duration, type Exclusive, type LockoutCheck,
 } from '../core/index.js';
 import {
   DEFAULT_CONFIG_DIR, enabledJails, loadStoreConfig, parseBackendList, type AnyEnabledJail, type StoreConfig,
@@ -10,7 +10,7 @@ import {
   BACKEND_CATALOG, backendsFor, PACKAGE_HINTS, readHostAddresses, systemExec, systemFollow, type Backend, type BackendJail, type BackendRun,
 } from '../backends/index.js';
 import { banFloor, jailRulesOf, type EnforceOptions } from '../reconcile/index.js';
-import { BanStore } from '../store/index.js';
+import { BanStore, firewallLock } from '../store/index.js';
 
 /** The global options every command accepts (see DESIGN.md, Contracts). */
 export interface GlobalOptions {
@@ -80,6 +80,7 @@ export function createContext(command: Command): Context {
   let store: BanStore | undefined;
   let jails: AnyEnabledJail[] | undefined;
   let check: Promise<LockoutCheck> | undefined;
+  let lock: Exclusive | undefined;
   const loadConfig = (): StoreConfig => (config ??= loadStoreConfig(configDir, BACKEND_CATALOG));
   const loadJails = (): AnyEnabledJail[] => (jails ??= enabledJails(configDir, BACKEND_CATALOG));
   return {
@@ -109,8 +110,10 @@ export function createContext(command: Command): Context {
       return store;
     },
     backendsFor(jails, actions) {
+      // The lock lives beside the database: opened at the first change of a firewall, not before.
+      const exclusive: Exclusive = (work) => (lock ??= firewallLock(this.dbPath()))(work);
       return backendsFor(loadConfig(), jails, {
-        exec: systemExec(options.netns, PACKAGE_HINTS), follow: systemFollow(options.netns, PACKAGE_HINTS),
+        exec: systemExec(options.netns, PACKAGE_HINTS), follow: systemFollow(options.netns, PACKAGE_HINTS), exclusive,
         ...(backendOverride ? { override: backendOverride } : {}), ...(actions ? { actions } : {}),
       });
     },

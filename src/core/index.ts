@@ -16,3 +16,4 @@ export * from './journal-source.js';
 export * from './parent-death.js';
 export * from './listen-address.js';
 export * from './ban-counts.js';
+export * from './exclusive.js';

@@ -9,3 +9,4 @@ export { checkDatabaseAccess } from './access.js';
 export { DatabaseDamagedError, isDamaged } from './damage.js';
 export { repairDatabase, type RepairReport } from './repair.js';
 export { readFail2banDb, type Fail2banDbBans, type Fail2banDbProblem } from './fail2ban-db.js';
+export { firewallLock, firewallLockFile } from './firewall-lock.js';

@@ -4,7 +4,7 @@ import { createNftablesBackend } from '../../src/backends/nftables.js';
 import { TABLE } from '../../src/backends/nftables-plan.js';
 import type { Command, Entry, JailRule } from '../../src/backends/types.js';
 import { nowSeconds } from '../../src/core/index.js';
-import { entry, inRecordingNetns, keys, reconcilePass, type RecordedRun } from '../helpers/backend.js';
+import { entry, inNetns as withBackend, inRecordingNetns, keys, reconcilePass, type RecordedRun } from '../helpers/backend.js';
 import { createNetns, type Netns } from '../helpers/netns.js';
 import { backendContract, nftShown, perNamespace, watchedExec } from './backend-contract.js';
 
@@ -244,6 +244,28 @@ describe('nftables backend in a network namespace (real nft)', () => {
     assert.deepEqual(keys(await backend.list()), keys(backend.represent(desired)));
     await assertSettled(run, jails, desired, now);
   }));
+
+  it('ensure plans again when another writer changed the table between its read and its batch', async () => {
+    /** Made to delete a rule made twice, each batch first meets it already deleted, as another process would have. */
+    let raced = 0;
+    await withBackend(({ exec }) => createNftablesBackend({
+      exec: async (command) => {
+        const handle = /^delete rule inet f2b-store input handle (\d+)$/m.exec(command.stdin ?? '')?.[1];
+        if (handle !== undefined && raced++ === 0) await exec({ argv: ['nft', 'delete', 'rule', 'inet', 'f2b-store', 'input', 'handle', handle] });
+        return exec(command);
+      },
+    }), async (ns, backend) => {
+      await backend.ensure([sshd], nowSeconds());
+      const rule = /^\s*(ip saddr @addr4-sshd .*) # handle \d+$/m.exec(ns.run(['nft', '-a', 'list', 'chain', 'inet', 'f2b-store', 'input']))?.[1];
+      assert.ok(rule, 'the rule of addr4-sshd');
+      ns.run(['nft', '-f', '-'], `add rule inet f2b-store input ${rule}\n`);
+      await backend.ensure([sshd], nowSeconds());
+      assert.equal(raced, 1, 'the batch deleting the second rule met it deleted');
+      const rules = ns.run(['nft', 'list', 'chain', 'inet', 'f2b-store', 'input']).match(/comment "f2b-store addr4-sshd /g);
+      assert.equal(rules?.length, 1);
+      assert.deepEqual((await backend.ensure([sshd], nowSeconds())).ran, []);
+    })();
+  });
 
   it('applies 100,000 entries to an empty firewall in one pass (time printed)', inNetns(async (run) => {
     const { backend, commands } = run;
