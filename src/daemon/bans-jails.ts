@@ -30,14 +30,19 @@ interface Running {
  */
 export class BansJails {
   private jails: Running[] = [];
-  /** The newest ban row looked at. */
-  private after: number;
+  /** The newest ban row looked at; undefined while a damaged store could not tell (then counting starts at the first check). */
+  private after: number | undefined;
   private work: Promise<void> = Promise.resolve();
   /** A check queued and not started yet: it reads every ban recorded until it starts. */
   private pending: Promise<void> | undefined;
 
   constructor(private readonly options: BansJailsOptions, definitions: readonly BansJail[]) {
-    this.after = options.store.latestBanId();
+    try {
+      this.after = options.store.latestBanId();
+    } catch (error) {
+      // A damaged store must not stop the daemon from starting: it keeps the firewall as it is.
+      if (!isDamaged(error)) throw error;
+    }
     this.prepare(definitions)();
   }
 
@@ -89,7 +94,7 @@ export class BansJails {
     try {
       upTo = this.options.store.latestBanId();
       for (const { definition, engine, selection } of this.jails) {
-        const counts = this.options.store.recentBanCounts(this.after, upTo, selection, now - definition.findtime, definition.maxretry);
+        const counts = this.options.store.recentBanCounts(this.after ?? upTo, upTo, selection, now - definition.findtime, definition.maxretry);
         const watched = definition.bansJails?.join(', ') ?? 'other jails';
         for (const [address, bans] of counts) {
           const decision = await engine.judge(address, bans, `${bans} bans in ${formatDuration(definition.findtime)} (${watched})`);
