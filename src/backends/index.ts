@@ -1,6 +1,6 @@
 import { InputError, type ActionDefinition, type Exclusive } from '../core/index.js';
 import { createActionBackend, type BanDetailsLookup } from './action-commands.js';
-import type { Exec, Follow, PackageHints } from './exec.js';
+import type { Exec, Follow } from './exec.js';
 import { createFirewalldBackend } from './firewalld.js';
 import { createHostsDenyBackend, type HostsDenyOptions } from './hosts-deny.js';
 import { createIpsetBackend } from './ipset.js';
@@ -9,6 +9,7 @@ import { createNftablesBackend } from './nftables.js';
 import { serialised } from './serialised.js';
 import { createShorewallBackend } from './shorewall.js';
 import type { Backend } from './types.js';
+import { BACKEND_CATALOG, NO_BACKEND, type BackendName } from './catalog.js';
 
 export { describeCommand, ExecError, systemExec, systemFollow, type Exec, type ExecFailure, type Follow, type PackageHints } from './exec.js';
 export { ANY_JAIL, createHostsDenyBackend, hostsDenyBlock, representHostsDeny, type HostsDenyOptions } from './hosts-deny.js';
@@ -23,6 +24,7 @@ export { forJails, routeJails };
 export { readHostAddresses } from './host-addresses.js';
 export { parseShorewallDynamic } from './shorewall.js';
 export type * from './types.js';
+export { BACKEND_CATALOG, NO_BACKEND, PACKAGE_HINTS, type BackendName } from './catalog.js';
 
 export interface BackendSettings {
   readonly exec: Exec;
@@ -31,71 +33,26 @@ export interface BackendSettings {
   readonly hostsDeny: HostsDenyOptions;
 }
 
-/** A backend as the registry knows it. */
-export interface BackendKind {
-  readonly create: (settings: BackendSettings) => Backend;
-  /** fail2ban's stock actions it does natively: names, or prefixes ending in `*` (the longest match wins). */
-  readonly replaces: readonly string[];
-  /** The package of each command it runs, for the "not installed" message. */
-  readonly packages: Readonly<Record<string, string>>;
-}
-
-const IPTABLES_PACKAGES = {
-  iptables: 'iptables', ip6tables: 'iptables', 'iptables-restore': 'iptables', 'ip6tables-restore': 'iptables',
-  'iptables-save': 'iptables', 'ip6tables-save': 'iptables',
+/**
+ * Every backend's factory, one per name of the catalog (catalog.ts holds the rest of what is
+ * known of each, so that reading the configuration loads no backend).
+ */
+const FACTORIES: Readonly<Record<BackendName, (settings: BackendSettings) => Backend>> = {
+  nftables: (s) => createNftablesBackend({ exec: s.exec, ...(s.follow ? { follow: s.follow } : {}) }),
+  ipset: (s) => createIpsetBackend({ exec: s.exec }),
+  iptables: (s) => createIptablesBackend({ exec: s.exec }),
+  firewalld: (s) => createFirewalldBackend({ exec: s.exec }),
+  'hosts-deny': (s) => createHostsDenyBackend(s.hostsDeny),
+  shorewall: (s) => createShorewallBackend({ exec: s.exec }),
 };
 
-/**
- * Every backend, once: the configuration's names, fail2ban's actions each replaces (see
- * config/action-mapping) and the package hints derive from here. Adding one: see README.md.
- */
-const REGISTRY = {
-  nftables: {
-    create: (s) => createNftablesBackend({ exec: s.exec, ...(s.follow ? { follow: s.follow } : {}) }),
-    replaces: ['nftables', 'nftables-*'], packages: { nft: 'nftables' },
-  },
-  ipset: { create: (s) => createIpsetBackend({ exec: s.exec }), replaces: ['iptables-ipset*'], packages: { ipset: 'ipset', ...IPTABLES_PACKAGES } },
-  iptables: { create: (s) => createIptablesBackend({ exec: s.exec }), replaces: ['iptables', 'iptables-*'], packages: IPTABLES_PACKAGES },
-  firewalld: {
-    create: (s) => createFirewalldBackend({ exec: s.exec }),
-    replaces: ['firewallcmd-*'], packages: { 'firewall-cmd': 'firewalld', 'dbus-send': 'dbus-bin (dbus-tools on Fedora)' },
-  },
-  'hosts-deny': { create: (s) => createHostsDenyBackend(s.hostsDeny), replaces: ['hostsdeny'], packages: {} },
-  shorewall: { create: (s) => createShorewallBackend({ exec: s.exec }), replaces: ['shorewall'], packages: { shorewall: 'shorewall', shorewall6: 'shorewall6' } },
-} satisfies Record<string, BackendKind>;
-
-export type BackendName = keyof typeof REGISTRY;
-
-/** `none` is no backend at all: bans are only recorded. */
-export const NO_BACKEND = 'none';
-
-const KINDS: ReadonlyMap<string, BackendKind> = new Map(Object.entries(REGISTRY));
-
-/** What the configuration may name, and which backend does the work of a fail2ban action (see config's BackendCatalog). */
-export const BACKEND_CATALOG = {
-  names: [...KINDS.keys(), NO_BACKEND],
-  nativeOf(action: string): string | undefined {
-    let found: { name: string; length: number } | undefined;
-    for (const [name, kind] of KINDS) {
-      for (const pattern of kind.replaces) {
-        const prefix = pattern.endsWith('*') ? pattern.slice(0, -1) : undefined;
-        const length = prefix === undefined ? (pattern === action ? Infinity : -1) : action.startsWith(prefix) ? prefix.length : -1;
-        if (length >= 0 && length > (found?.length ?? -1)) found = { name, length };
-      }
-    }
-    return found?.name;
-  },
-} as const;
-
-/** The package of each command some backend runs, for the "not installed" message. */
-export const PACKAGE_HINTS: PackageHints = Object.assign({}, ...[...KINDS.values()].map((kind) => kind.packages)) as PackageHints;
+const isBackendName = (name: string): name is BackendName => Object.hasOwn(FACTORIES, name);
 
 /** Makes the named backends; `none` makes none. */
 export function createBackends(names: readonly string[], settings: BackendSettings): Backend[] {
   return names.filter((name) => name !== NO_BACKEND).map((name) => {
-    const kind = KINDS.get(name);
-    if (!kind) throw new InputError(`unknown backend "${name}" (known: ${BACKEND_CATALOG.names.join(', ')})`);
-    return kind.create(settings);
+    if (!isBackendName(name)) throw new InputError(`unknown backend "${name}" (known: ${BACKEND_CATALOG.names.join(', ')})`);
+    return FACTORIES[name](settings);
   });
 }
 

@@ -48,7 +48,24 @@ const isHopeless = (error: unknown): boolean => !isExitError(error) || nftSaid(e
  * timeouts are the remaining ban time, a safety net only; the store stays the truth.
  */
 export function createNftablesBackend(options: NftablesOptions): Backend {
-  const { exec } = options;
+  /**
+   * The state readState found, kept until this backend runs its next command or the event loop
+   * turns: a restore's survey and ensure then share one listing, and a table the probe found
+   * missing is not listed in full. Nothing of ours runs in between, and anyone else could as well
+   * change the table between ensure's own read and its batch.
+   */
+  let lastState: TableState | undefined;
+  const exec: Exec = (command) => {
+    lastState = undefined;
+    return options.exec(command);
+  };
+  const remember = (state: TableState): TableState => {
+    lastState = state;
+    setImmediate(() => {
+      if (lastState === state) lastState = undefined;
+    });
+    return state;
+  };
 
   async function readTable(): Promise<string | undefined> {
     try {
@@ -62,11 +79,12 @@ export function createNftablesBackend(options: NftablesOptions): Backend {
   // `-t` leaves set elements out, but nft 1.0.6 still fetches every element for `list table`
   // (about 1 s at 100,000); `list ruleset inet` honours it. Only our table is kept from the answer.
   async function readState(): Promise<TableState> {
+    if (lastState) return lastState;
     try {
-      return parseTableState(await exec({ argv: ['nft', '-j', '-t', 'list', 'ruleset', 'inet'] }));
+      return remember(parseTableState(await exec({ argv: ['nft', '-j', '-t', 'list', 'ruleset', 'inet'] })));
     } catch {
       const table = await readTable();
-      return table === undefined ? { table: false, sets: new Map(), rules: [] } : parseTableState(table);
+      return remember(table === undefined ? { table: false, sets: new Map(), rules: [] } : parseTableState(table));
     }
   }
 
@@ -93,6 +111,7 @@ export function createNftablesBackend(options: NftablesOptions): Backend {
   }
 
   async function read<T>(parse: (table: string) => T, none: T): Promise<T> {
+    if (lastState?.table === false) return none;
     try {
       const table = await readTable();
       return table === undefined ? none : parse(table);

@@ -6,9 +6,10 @@ import {
 import {
   DEFAULT_CONFIG_DIR, enabledJails, loadStoreConfig, parseBackendList, type AnyEnabledJail, type StoreConfig,
 } from '../config/index.js';
-import {
-  BACKEND_CATALOG, backendsFor, PACKAGE_HINTS, readHostAddresses, systemExec, systemFollow, type Backend, type BackendJail, type BackendRun,
-} from '../backends/index.js';
+import type { Backend, BackendJail, BackendRun } from '../backends/index.js';
+import { BACKEND_CATALOG, NO_BACKEND, PACKAGE_HINTS } from '../backends/catalog.js';
+import { systemExec, systemFollow } from '../backends/exec.js';
+import { readHostAddresses } from '../backends/host-addresses.js';
 import { banFloor, jailRulesOf, type EnforceOptions } from '../reconcile/index.js';
 import { BanStore, firewallLock } from '../store/index.js';
 
@@ -41,8 +42,11 @@ export interface Context {
   store(options?: { create?: boolean }): Promise<BanStore>;
   /** The enabled backends: `--backend`, else `[reconcile] backends`; `none` means no backend. */
   backends(): Promise<Backend[]>;
-  /** The backends for these jails (see backendsFor), with the daemon's action.d actions when `actions` is given. */
-  backendsFor(jails: readonly BackendJail[], actions?: BackendRun['actions']): Backend[];
+  /**
+   * What makes the backends for some jails (see backendsFor), with the daemon's action.d actions
+   * when `actions` is given. Loaded on first use: a command that touches no firewall never loads one.
+   */
+  backendsFor(): Promise<BackendChooser>;
   /**
    * The enabled backends and how bans reach them, as the daemon has it from the same
    * configuration: the enabled jails (whose objects must exist), their rules (ports, protocol,
@@ -58,6 +62,8 @@ export interface Context {
   lockout(): Promise<LockoutCheck>;
   close(): void;
 }
+
+export type BackendChooser = (jails: readonly BackendJail[], actions?: BackendRun['actions']) => Backend[];
 
 export interface Enforcement {
   readonly backends: Backend[];
@@ -109,17 +115,19 @@ export function createContext(command: Command): Context {
       }
       return store;
     },
-    backendsFor(jails, actions) {
+    async backendsFor() {
+      const { backendsFor } = await import('../backends/index.js');
       // The lock lives beside the database: opened at the first change of a firewall, not before.
       const exclusive: Exclusive = (work) => (lock ??= firewallLock(this.dbPath()))(work);
-      return backendsFor(loadConfig(), jails, {
+      return (jails, actions) => backendsFor(loadConfig(), jails, {
         exec: systemExec(options.netns, PACKAGE_HINTS), follow: systemFollow(options.netns, PACKAGE_HINTS), exclusive,
         ...(backendOverride ? { override: backendOverride } : {}), ...(actions ? { actions } : {}),
       });
     },
     async backends() {
-      // --backend holds every ban: the jails are not read for it.
-      return this.backendsFor(backendOverride ? [] : loadJails().map((jail) => ({ name: jail.name, backends: jail.backends })));
+      // --backend holds every ban: the jails are not read for it; `none` alone loads no backend.
+      if (backendOverride?.every((name) => name === NO_BACKEND)) return [];
+      return (await this.backendsFor())(backendOverride ? [] : loadJails().map((jail) => ({ name: jail.name, backends: jail.backends })));
     },
     async enforcement() {
       const backends = await this.backends();

@@ -152,6 +152,15 @@ describe('f2b-store command line (the built binary)', () => {
     assert.equal(cli('--backend', 'none', 'ban', '203.0.113.60', '--for', '1m').code, 0);
   });
 
+  it('--backend none with --db unbans without reading the configuration, even one that would not load', () => {
+    const broken = join(tmp.dir, 'broken-config');
+    mkdirSync(broken);
+    writeFileSync(join(broken, 'f2b-store.conf'), '[reconcile]\nbackends = no-such-firewall\n');
+    const result = cli('--config', broken, '--backend', 'none', 'unban', '203.0.113.60');
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, 'unbanned 203.0.113.60 in jail manual\n');
+  });
+
   it('imports a list: bad lines reported by number and skipped, the rest stored, twice adds nothing', () => {
     const file = join(tmp.dir, 'ip.deny');
     writeFileSync(file, '# hand-kept\n203.0.113.100\n\nbogus line\n198.51.100.128/25\n127.0.0.1\n2001:db8::bad\n203.0.113.100\n');

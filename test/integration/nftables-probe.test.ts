@@ -40,6 +40,15 @@ describe(`nftables: a backend of ${COUNT} entries is probed, not read back (real
     assert.equal(readBack(commands), false, commands.map((c) => c.argv.join(' ')).join('\n'));
   }));
 
+  it('a restore into an empty firewall lists the ruleset once and reads nothing back', inNetns(async ({ ns, backend, commands }) => {
+    const [restored] = await reconcile(BANS, [backend], NOW, { allOrNothing: true, known: () => COUNT });
+    assert.deepEqual({ added: restored?.added, kept: restored?.kept, error: restored?.error }, { added: COUNT, kept: 0, error: null });
+    assert.equal(elements(ns, 'addr4-sshd').length, COUNT);
+    const ran = commands.map((c) => c.argv.join(' '));
+    assert.equal(ran.filter((c) => c === 'nft -j -t list ruleset inet').length, 1, ran.join('\n'));
+    assert.equal(readBack(commands), false, ran.join('\n'));
+  }));
+
   it('an emptied set fails the probe and is refilled by the same check', inNetns(async ({ ns, backend }) => {
     await reconcile(BANS, [backend], NOW);
     ns.run(['nft', 'flush', 'set', 'inet', 'f2b-store', 'addr4-sshd']);

@@ -62,9 +62,10 @@ those entries are kept and the daemon says so once: f2b-store reconcile --yes re
         logger.close();
         throw error;
       });
+      const backendsFor = await ctx.backendsFor();
       await runDaemon({
         store,
-        backends: (jails) => ctx.backendsFor(jails.map((jail) => ({
+        backends: (jails) => backendsFor(jails.map((jail) => ({
           name: jail.name,
           backends: jail.backends,
           // f2b-store's own action (fail2ban delegating to it) would only call f2b-store back.
