@@ -129,6 +129,19 @@ describe('escalate / escalate6: enough banned addresses of one network ban the n
     assert.deepEqual(decided.map((d) => d.address), ['2001:db8:1::/48']);
   });
 
+  it('finds every address of networks off the octet or group boundary, and of IPv6 networks with zero groups', async () => {
+    const jails = start(`[DEFAULT]\nescalate = 4/20 in 1h\nescalate6 = 4/40 in 1h\n${SSHD}`);
+    for (const address of ['198.51.96.1', '198.51.100.2', '198.51.111.3', '198.51.112.4', '2001:db8::7', '2001:db8:0:1::7', '2001:db8:0:ff:1::/80', '2001:db8:100::1']) {
+      banned(address);
+    }
+    await jails.check();
+    assert.equal(decided.length, 0, 'three of 198.51.96.0/20 (198.51.112.4 is beyond), three of 2001:db8::/40 (2001:db8:100::1 is beyond)');
+    banned('198.51.97.0');
+    banned('2001:db8:0:ffff::');
+    await jails.check();
+    assert.deepEqual(decided.map((d) => [d.address, d.failures]), [['198.51.96.0/20', 4], ['2001:db8::/40', 4]]);
+  });
+
   it('does nothing in a jail without escalate, and lifting the network by hand starts its count afresh', async () => {
     const jails = start(`${SSHD}[postfix]\nenabled = true\nfilter = postfix\nlogpath = /var/log/mail.log\nescalate = 3/24 in 1h\n`);
     for (const host of [1, 2, 3, 4, 5]) banned(`198.51.100.${host}`);
