@@ -178,6 +178,14 @@ describe('escalate / escalate6: enough banned addresses of one network ban the n
     assert.deepEqual(logged.filter((line) => line.includes('192.0.2.0/24')).length, 1, logged.join('\n'));
     assert.match(logged.find((line) => line.includes('192.0.2.0/24')) ?? '', /contains 192\.0\.2\.10, an address of this host/);
   });
+
+  it('never bans a network wider than the lockout floor allows', async () => {
+    const jails = start(`[DEFAULT]\nescalate = 3/12 in 1h\n${SSHD}`, lockoutCheck([], { minPrefix4: 16, minPrefix6: 32, protect: [] }));
+    for (const address of ['198.51.100.1', '198.51.101.1', '198.52.0.1']) banned(address);
+    await jails.check();
+    assert.equal(decided.length, 0);
+    assert.match(logged.join('\n'), /not banning 198\.48\.0\.0\/12: 198\.48\.0\.0\/12 is wider than \/16/);
+  });
 });
 
 describe('escalate options', () => {
