@@ -212,7 +212,7 @@ export class JailEngine {
       this.tellOnce(parsed.text, now, `not escalating to ${parsed.text}: ${ignored}; its addresses stay banned one by one (said once per findtime)`);
       return undefined;
     }
-    if (this.refused(parsed, now) || this.deps.banned?.(parsed.text, now) === true) return undefined;
+    if (this.refused(parsed, now, 'its addresses stay banned one by one') || this.deps.banned?.(parsed.text, now) === true) return undefined;
     return { address: parsed.text, jail: this.jail, source: 'filter', bannedAt: now, expiresAt: longest === null ? null : now + longest, failures: addresses, matches: [], reason };
   }
 
@@ -271,11 +271,11 @@ export class JailEngine {
   }
 
   /** Whether the lockout floor refuses `address`; said the first time in a findtime. */
-  private refused(address: Address, now: number): boolean {
+  private refused(address: Address, now: number, consequence = 'its failures are not counted'): boolean {
     const why = this.deps.lockout?.(address);
     if (why === undefined) return false;
     this.tellOnce(address.text, now, `not banning ${address.text}: ${why} (the lockout floor, [lockout] in f2b-store.conf); `
-      + `its failures are not counted (said once per findtime)`);
+      + `${consequence} (said once per findtime)`);
     return true;
   }
 
