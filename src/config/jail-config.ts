@@ -10,8 +10,9 @@ import { filterSearchDirs, loadFilter, type FilterDefinition } from './filter-de
 import { readIniFile, type IniOption } from './ini-file.js';
 import { getOption, type Vars } from './interpolation.js';
 import {
-  parseBackend, parseBool, parseCount, parseFactor, parseIgnoreIp, parseJailDuration, parseJailNames, parseJournalSource, parseLogEncoding,
-  parseLogPaths, parseMultipliers, parsePort, parseProtocol, parseSource, parseUseDns, type JailValue, type LogPath, type UseDns,
+  parseBackend, parseBool, parseCount, parseEscalation, parseFactor, parseIgnoreIp, parseJailDuration, parseJailNames, parseJournalSource, parseLogEncoding,
+  parseLogPaths, parseMultipliers, parsePort, parseProtocol, parseSource, parseUseDns, type Escalation, type JailValue, type LogPath,
+  type UseDns,
 } from './jail-values.js';
 import { asSourceLine, textAt, where, type Origin } from './sourced-text.js';
 import type { BackendCatalog } from './store-config.js';
@@ -60,6 +61,10 @@ interface JailSettings {
   readonly logencoding: string;
   readonly usedns: UseDns;
   readonly maxmatches: number;
+  /** `escalate`: networks of IPv4 addresses banned here banned whole (absent: never). */
+  readonly escalate?: Escalation;
+  /** `escalate6`: the same for IPv6. */
+  readonly escalate6?: Escalation;
 }
 
 /** An enabled jail that reads logs (`source = logs`, the default): its filter is loaded (and so known to load). */
@@ -214,6 +219,8 @@ function loadJail(ctx: Context, name: string): JailDefinition {
   const ignoreself = read('ignoreself', parseBool, true);
   const ignorecommand = textOf('ignorecommand');
   const port = readOptional('port', parsePort);
+  const escalate = readOptional('escalate', (v) => parseEscalation(v, 4));
+  const escalate6 = readOptional('escalate6', (v) => parseEscalation(v, 6));
   const protocol = readOptional('protocol', parseProtocol);
   const settings = {
     name,
@@ -236,6 +243,8 @@ function loadJail(ctx: Context, name: string): JailDefinition {
     actions: mapping.actions,
     logencoding: read('logencoding', parseLogEncoding, 'utf-8'),
     maxmatches: read('maxmatches', (v) => parseCount(v, 0), maxretry),
+    ...(escalate === undefined ? {} : { escalate }),
+    ...(escalate6 === undefined ? {} : { escalate6 }),
   };
   const jailDns = readOptional('usedns', parseUseDns);
   if (!enabled) return { ...settings, enabled, usedns: jailDns ?? 'warn' };

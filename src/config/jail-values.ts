@@ -124,6 +124,31 @@ export function parseJailDuration(v: JailValue, permanent: boolean): Duration {
   return seconds;
 }
 
+/**
+ * `escalate` (IPv4) and `escalate6` (IPv6): when `count` distinct addresses of one network of
+ * `prefix` bits are banned in a jail within `window` seconds, the network is banned.
+ */
+export interface Escalation {
+  readonly count: number;
+  readonly prefix: number;
+  readonly window: number;
+}
+
+/** `COUNT/PREFIX in DURATION` (`5/24 in 1h`): a network narrower than the family's width, at least 2 addresses. */
+export function parseEscalation(v: JailValue, family: 4 | 6): Escalation {
+  const value = text(v);
+  const match = /^(\d+)\s*\/\s*(\d+)\s+in\s+(.+)$/i.exec(value);
+  const width = family === 4 ? 32 : 128;
+  const example = family === 4 ? '5/24 in 1h' : '5/48 in 1h';
+  if (!match) return fail(v, `expected COUNT/PREFIX in DURATION, e.g. "${example}", not "${value}"`);
+  const count = Number(match[1]);
+  const prefix = Number(match[2]);
+  if (count < 2) return fail(v, `the count must be at least 2, not ${count} (in "${value}")`);
+  if (prefix < 1 || prefix >= width) return fail(v, `the prefix must be 1 to ${width - 1} for IPv${family}, not /${prefix} (in "${value}")`);
+  const window = parseJailDuration({ ...v, value: { ...v.value, text: match[3] as string } }, false) as number;
+  return { count, prefix, window };
+}
+
 /** `bantime.factor`: a positive number, or arithmetic fail2ban would evaluate (`2.0 / 2.885385`). */
 export function parseFactor(v: JailValue): number {
   let factor: number;

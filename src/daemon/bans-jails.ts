@@ -1,5 +1,5 @@
-import { formatDuration, messageOf, type LockoutCheck } from '../core/index.js';
-import type { BansJail } from '../config/index.js';
+import { formatDuration, messageOf, type Family, type LockoutCheck } from '../core/index.js';
+import { isLogJail, type AnyEnabledJail, type BansJail, type Escalation } from '../config/index.js';
 import { JailEngine, type BanDecision } from '../engine/index.js';
 import { isDamaged, type BanStore, type JailSelection } from '../store/index.js';
 import type { StoreWriter } from './store-writer.js';
@@ -21,22 +21,31 @@ interface Running {
   readonly selection: JailSelection;
 }
 
+/** A jail with `escalate` or `escalate6`: its own bans are counted per network. */
+interface Escalating {
+  readonly jail: string;
+  readonly engine: JailEngine;
+  readonly escalations: readonly (Escalation & { readonly family: Family })[];
+}
+
 /**
- * The jails with `source = bans`: each time bans are recorded (the daemon's own, or another
+ * The jails with `source = bans`, and the jails that escalate to networks (`escalate`, `escalate6`): each time bans are recorded (the daemon's own, or another
  * process's taken in through the change log), the addresses banned anew in the jails each one
  * watches are counted in the store within its findtime, and banned in it at maxretry. Only bans
  * recorded after the daemon started are news: the ones before count, but do not decide again
- * (a repeat offender unbanned by hand is not banned again by a restart).
+ * (a repeat offender unbanned by hand is not banned again by a restart). Escalation counts the
+ * distinct addresses banned in the jail itself per network, and bans the network in that jail.
  */
 export class BansJails {
   private jails: Running[] = [];
+  private escalating: Escalating[] = [];
   /** The newest ban row looked at; undefined while a damaged store could not tell (then counting starts at the first check). */
   private after: number | undefined;
   private work: Promise<void> = Promise.resolve();
   /** A check queued and not started yet: it reads every ban recorded until it starts. */
   private pending: Promise<void> | undefined;
 
-  constructor(private readonly options: BansJailsOptions, definitions: readonly BansJail[]) {
+  constructor(private readonly options: BansJailsOptions, definitions: readonly AnyEnabledJail[]) {
     try {
       this.after = options.store.latestBanId();
     } catch (error) {
@@ -47,31 +56,44 @@ export class BansJails {
   }
 
   /**
-   * Checks a new set of `source = bans` jails (a reload): throws InputError for bad options, else
-   * returns what puts them in place. Bans recorded meanwhile are still news to them.
+   * Checks a new set of jails (a reload): throws InputError for bad options, else returns what puts
+   * the ones counting bans in place. Bans recorded meanwhile are still news to them.
    */
-  prepare(definitions: readonly BansJail[]): () => void {
+  prepare(all: readonly AnyEnabledJail[]): () => void {
+    const definitions = all.filter((jail): jail is BansJail => !isLogJail(jail));
     const counting = definitions.map((d) => d.name);
     const jails = definitions.map((definition) => ({
       definition,
       // A jail never counts its own bans, and without a list never those of another jail counting bans: one would feed the other.
       selection: definition.bansJails === undefined ? { except: counting } : { only: definition.bansJails, except: [definition.name] },
-      engine: new JailEngine({
-        jail: definition.name, maxretry: definition.maxretry, findtime: definition.findtime, bantime: definition.bantime,
-        increment: definition.increment, ignoreip: definition.ignoreip, ignoreself: definition.ignoreself,
-        maxmatches: 0, usedns: definition.usedns,
-        ...(definition.ignorecommand === undefined ? {} : { ignorecommand: definition.ignorecommand }),
-      }, {
-        previousBans: (address, jail) => this.options.store.previousBans(address, jail),
-        now: this.options.now,
-        log: (message) => this.options.log(`[${definition.name}] ${message}`),
-        lockout: (address) => this.options.lockout()(address),
-        banned: (address, now) => this.bannedIn(definition.name, address, now),
-      }),
+      engine: this.engineOf(definition),
     }));
+    const escalating = all.flatMap((definition) => {
+      const escalations = [
+        ...(definition.escalate ? [{ ...definition.escalate, family: 4 as const }] : []),
+        ...(definition.escalate6 ? [{ ...definition.escalate6, family: 6 as const }] : []),
+      ];
+      return escalations.length === 0 ? [] : [{ jail: definition.name, engine: this.engineOf(definition), escalations }];
+    });
     return () => {
       this.jails = jails;
+      this.escalating = escalating;
     };
+  }
+
+  private engineOf(definition: AnyEnabledJail): JailEngine {
+    return new JailEngine({
+      jail: definition.name, maxretry: definition.maxretry, findtime: definition.findtime, bantime: definition.bantime,
+      increment: definition.increment, ignoreip: definition.ignoreip, ignoreself: definition.ignoreself,
+      maxmatches: 0, usedns: definition.usedns,
+      ...(definition.ignorecommand === undefined ? {} : { ignorecommand: definition.ignorecommand }),
+    }, {
+      previousBans: (address, jail) => this.options.store.previousBans(address, jail),
+      now: this.options.now,
+      log: (message) => this.options.log(`[${definition.name}] ${message}`),
+      lockout: (address) => this.options.lockout()(address),
+      banned: (address, now) => this.bannedIn(definition.name, address, now),
+    });
   }
 
   /** Bans were recorded: counts what is new, once the check under way (if any) is done. */
@@ -87,7 +109,7 @@ export class BansJails {
   }
 
   private async run(): Promise<void> {
-    if (this.jails.length === 0) return;
+    if (this.jails.length === 0 && this.escalating.length === 0) return;
     const now = this.options.now();
     const decisions: BanDecision[] = [];
     let upTo: number;
@@ -99,6 +121,15 @@ export class BansJails {
         for (const [address, bans] of counts) {
           const decision = await engine.judge(address, bans, `${bans} bans in ${formatDuration(definition.findtime)} (${watched})`);
           if (decision) decisions.push(decision);
+        }
+      }
+      for (const { jail, engine, escalations } of this.escalating) {
+        for (const { family, prefix, count, window } of escalations) {
+          for (const found of this.options.store.escalations({ jail, family, prefix, since: now - window, least: count, after: this.after ?? upTo, upTo })) {
+            const reason = `escalated: ${found.addresses} addresses of ${found.network} banned in ${formatDuration(window)}`;
+            const decision = await engine.judgeNetwork(found.network, found.addresses, found.longest, reason);
+            if (decision) decisions.push(decision);
+          }
         }
       }
     } catch (error) {

@@ -2,7 +2,7 @@ import type { Server } from 'node:net';
 import {
   isoTime, journalSourceName, messageOf, nowSeconds, OperationError, type Address, type JournalSource, type ListenAddress, type LockoutFloor, type Log, type LogEntry,
 } from '../core/index.js';
-import { isLogJail, type AnyEnabledJail, type BansJail, type EnabledJail } from '../config/index.js';
+import { isLogJail, type AnyEnabledJail, type EnabledJail } from '../config/index.js';
 import type { Backend } from '../backends/index.js';
 import { DAEMON, ReconcileLoop, checkSchedule, jailRulesOf, type BackendJailCount } from '../reconcile/index.js';
 import type { DaemonMetrics } from '../metrics/index.js';
@@ -91,8 +91,6 @@ function journalGroups(jails: readonly EnabledJail[]): Map<string, { journal: Jo
 /** A journal source as a metrics label: beside the files' paths, it says what it is. */
 const journalLabel = (source: string): string => `journal:${source}`;
 
-const bansJailsOf = (jails: readonly AnyEnabledJail[]): BansJail[] => jails.filter((jail): jail is BansJail => !isLogJail(jail));
-
 /** One tailer per log encoding and watch mode: jails sharing a file share its reading. */
 function tailerGroups(jails: readonly EnabledJail[]): Map<string, { encoding: string; polling: boolean; paths: Map<string, boolean> }> {
   const groups = new Map<string, { encoding: string; polling: boolean; paths: Map<string, boolean> }>();
@@ -168,7 +166,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
   }, jails.filter(isLogJail));
   const bansJails = new BansJails({
     store, writer, now: nowSeconds, log, lockout: () => lockout.lockout(), ban: (decisions) => logJails.decided(decisions),
-  }, bansJailsOf(jails));
+  }, jails);
   // Damage met from here on is said once (a damaged store met above ends the start with the error
   // itself): every later tick, batch and reload meeting it stays quiet about it.
   store.onDamage((error) => log(`${error.message}; until then the firewall keeps every ban it has, and new bans go to it held in memory (stop f2b-store first)`, 'error'));
@@ -270,7 +268,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     try {
       next = options.loadJails();
       chosen = options.backends(next);
-      const useBansJails = bansJails.prepare(bansJailsOf(next));
+      const useBansJails = bansJails.prepare(next);
       logJails.replace(next.filter(isLogJail));
       useBansJails();
     } catch (error) {

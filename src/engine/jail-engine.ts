@@ -197,6 +197,25 @@ export class JailEngine {
     return { ...this.decide(parsed.text, bans, []), reason };
   }
 
+  /**
+   * Escalation: `addresses` distinct addresses of `network` were banned in this jail within the
+   * window (the store counted them). The network is banned for `longest` (their longest bantime;
+   * null, permanent), unless it holds an ignored or own address, the lockout floor refuses it
+   * (each said once per findtime), or it is banned here already; `reason` says why.
+   */
+  async judgeNetwork(network: string, addresses: number, longest: Duration, reason: string): Promise<BanDecision | undefined> {
+    const now = this.deps.now();
+    const parsed = tryParseAddress(network);
+    if (parsed === undefined) return undefined;
+    const ignored = await this.ignore.reason(parsed, now);
+    if (ignored !== undefined) {
+      this.tellOnce(parsed.text, now, `not escalating to ${parsed.text}: ${ignored}; its addresses stay banned one by one (said once per findtime)`);
+      return undefined;
+    }
+    if (this.refused(parsed, now, 'its addresses stay banned one by one') || this.deps.banned?.(parsed.text, now) === true) return undefined;
+    return { address: parsed.text, jail: this.jail, source: 'filter', bannedAt: now, expiresAt: longest === null ? null : now + longest, failures: addresses, matches: [], reason };
+  }
+
   /** Clears the counters of `address` (or of every address inside it, for a network): it was unbanned by hand. */
   forget(address: string): void {
     const parsed = tryParseAddress(address);
@@ -252,15 +271,19 @@ export class JailEngine {
   }
 
   /** Whether the lockout floor refuses `address`; said the first time in a findtime. */
-  private refused(address: Address, now: number): boolean {
+  private refused(address: Address, now: number, consequence = 'its failures are not counted'): boolean {
     const why = this.deps.lockout?.(address);
     if (why === undefined) return false;
-    if (!this.refusalsTold.get(address.text, now)) {
-      this.refusalsTold.set(address.text, true, now);
-      this.log(`not banning ${address.text}: ${why} (the lockout floor, [lockout] in f2b-store.conf); `
-        + `its failures are not counted (said once per findtime)`, 'notice');
-    }
+    this.tellOnce(address.text, now, `not banning ${address.text}: ${why} (the lockout floor, [lockout] in f2b-store.conf); `
+      + `${consequence} (said once per findtime)`);
     return true;
+  }
+
+  /** Logs `message` about `address` unless something was said of it within findtime. */
+  private tellOnce(address: string, now: number, message: string): void {
+    if (this.refusalsTold.get(address, now)) return;
+    this.refusalsTold.set(address, true, now);
+    this.log(message, 'notice');
   }
 
   private decide(address: string, failures: number, matches: readonly string[]): BanDecision {

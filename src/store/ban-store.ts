@@ -9,6 +9,7 @@ import { ChangeLog, THIS_HOST_ONLY, type ChangeKind, type ChangeQuery, type Stor
 import { FleetCursors } from './fleet-cursors.js';
 import { FleetPushBase } from './fleet-push-base.js';
 import { asDamaged, checkProblems, DatabaseDamagedError } from './damage.js';
+import { Escalations, type EscalationCount, type EscalationQuery } from './escalations.js';
 import { FailureCounters, type FailureCounter } from './failure-counters.js';
 import { openDatabase, type OpenedDatabase, type OpenOptions } from './open.js';
 import { ReadPositions } from './read-positions.js';
@@ -83,6 +84,7 @@ export class BanStore {
   private readonly fleetPushBase: FleetPushBase;
   /** Made by the first banTotals(), then kept up to date. */
   private totals: BanTotals | undefined;
+  private readonly escalationCounts: Escalations;
   private statistics: BanStatistics | undefined;
   private damageTold = false;
   private damageListener: ((error: DatabaseDamagedError) => void) | undefined;
@@ -92,6 +94,7 @@ export class BanStore {
     this.path = opened.path;
     this.migration = opened.migration;
     this.bansTable = new Bans(this.db);
+    this.escalationCounts = new Escalations(this.db);
     this.counters = new FailureCounters(this.db);
     this.positions = new ReadPositions(this.db);
     this.changes = new ChangeLog(this.db);
@@ -424,6 +427,15 @@ export class BanStore {
    */
   recentBanCounts(after: number, upTo: number, jails: JailSelection, since: number, least: number): Map<string, number> {
     return this.guard(() => this.bansTable.recentBanCounts(after, upTo, jails, since, least));
+  }
+
+  /**
+   * For a jail's `escalate`/`escalate6`: the networks of `query.prefix` bits holding an address banned
+   * in the jail in rows `after` < id <= `upTo` (see latestBanId) that have at least `least` distinct
+   * addresses (or narrower networks) banned in it since `since`, with the longest of their bantimes.
+   */
+  escalations(query: EscalationQuery): EscalationCount[] {
+    return this.guard(() => this.escalationCounts.networks(query));
   }
 
   /**

@@ -1,6 +1,7 @@
 export { BanStore, type BulkBanReport, type DecidedBan, type FleetApplyReport, type FleetEvent, type LiftScope, type LogBatchCommit } from './ban-store.js';
 export { defaultStatsSince, STATS_DAYS, STATS_HOURS, type BanStats, type JailCounts, type NetworkCount, type Offender, type StatsQuery } from './ban-stats.js';
 export type { BanChange, BanRecord, BanResult, JailSelection, RecordImportReport, StoredBan } from './bans.js';
+export type { EscalationCount, EscalationQuery } from './escalations.js';
 export type { FailureCounter } from './failure-counters.js';
 export { FLEET_PUSHER, type ChangeKind, type ChangeQuery, type StoredChange } from './change-log.js';
 export { loadMigrations, migrate, schemaVersion, SCHEMA_DIR, type Migration, type MigrationReport } from './migrations.js';
