@@ -137,3 +137,16 @@ export function failureHost(captures: FailCaptures): FailureHost | undefined {
   if (captures.fid !== undefined) return { kind: 'fid', value: captures.fid };
   return undefined;
 }
+
+/** Groups that are fail2ban's own bookkeeping or the host itself, not what a ban tells about its failure. */
+const UNTOLD_CAPTURE = /^(?:ip4|ip6|dns|cidr|content|mlfid|mlfforget|mlfgained|nofail|skiplines\d*)$/;
+
+/** The captures of a failure worth keeping with its ban (`user`, `fid`, `fport`, custom `<F-*>`): non-empty, without the host and fail2ban's bookkeeping. */
+export function toldCaptures(captures: FailCaptures): [string, string][] {
+  const told: [string, string][] = [];
+  for (const name in captures) {
+    const value = captures[name];
+    if (value !== undefined && value !== '' && !UNTOLD_CAPTURE.test(name)) told.push([name, value]);
+  }
+  return told;
+}

@@ -3,6 +3,7 @@ export { DEFAULT_DATE_PATTERNS } from './date-templates.js';
 export {
   compileFailRegex,
   failureHost,
+  toldCaptures,
   type FailCaptures,
   type FailRegex,
   type FailRegexKind,

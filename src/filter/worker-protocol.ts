@@ -1,5 +1,5 @@
 import type { FilterDefinition } from '../config/index.js';
-import type { FailureHostKind } from './fail-regex.js';
+import { toldCaptures, type FailCaptures, type FailureHostKind } from './fail-regex.js';
 import type { Failure, LogFilterOptions } from './log-filter.js';
 
 /** How a filter runs in the worker: a LogFilter's options, without the clock (each batch carries its time). */
@@ -11,8 +11,8 @@ export interface FilterEntry {
   readonly options: WorkerFilterOptions;
 }
 
-/** What comes back of a failure: who, when, and its lines (the captures stay in the worker). */
-export type MatchedFailure = Pick<Failure, 'host' | 'time' | 'lines'>;
+/** What comes back of a failure: who, when, its lines, and its captures worth telling with a ban (see toldCaptures). */
+export type MatchedFailure = Pick<Failure, 'host' | 'time' | 'lines'> & { readonly captures?: FailCaptures };
 
 /** The failures one line of a batch completed; lines that completed none are left out. */
 export interface LineFailures {
@@ -22,18 +22,20 @@ export interface LineFailures {
 }
 
 const KINDS: readonly FailureHostKind[] = ['ip4', 'ip6', 'dns', 'fid'];
-/** Numbers packed per failure: line index, host kind (index in KINDS), cidr (-1: none), time (NaN: none), how many lines. */
-const FIELDS = 5;
+/** Numbers packed per failure: line index, host kind (index in KINDS), cidr (-1: none), time (NaN: none), how many lines, how many captures. */
+const FIELDS = 6;
 
 /**
  * The failures of one batch for one key, in columns. Crossing to the main thread costs by object
  * (each is serialized and rebuilt property by property), and a burst brings hundreds of
- * thousands of failures: FIELDS numbers per failure, its host value, and its lines, in order.
+ * thousands of failures: FIELDS numbers per failure, its host value, its lines, and its told
+ * captures as name, value pairs, in order.
  */
 export interface PackedFailures {
   readonly numbers: Float64Array;
   readonly values: readonly string[];
   readonly lines: readonly string[];
+  readonly captures: readonly string[];
 }
 
 export function packFailures(found: readonly LineFailures[]): PackedFailures {
@@ -41,37 +43,50 @@ export function packFailures(found: readonly LineFailures[]): PackedFailures {
   const numbers = new Float64Array(count * FIELDS);
   const values: string[] = [];
   const lines: string[] = [];
+  const captures: string[] = [];
   let at = 0;
   for (const { index, failures } of found) {
-    for (const { host, time, lines: matched } of failures) {
+    for (const { host, time, lines: matched, captures: captured } of failures) {
+      const told = captured === undefined ? [] : toldCaptures(captured);
       numbers[at++] = index;
       numbers[at++] = KINDS.indexOf(host.kind);
       numbers[at++] = host.cidr ?? -1;
       numbers[at++] = time ?? Number.NaN;
       numbers[at++] = matched.length;
+      numbers[at++] = told.length;
       values.push(host.value);
       lines.push(...matched);
+      for (const [name, value] of told) captures.push(name, value);
     }
   }
-  return { numbers, values, lines };
+  return { numbers, values, lines, captures };
 }
 
-/** The failures as packFailures took them, grouped by line again. */
+function capturesFrom(pairs: readonly string[], from: number, to: number): FailCaptures {
+  const out: Record<string, string> = {};
+  for (let at = from; at < to; at += 2) out[pairs[at] as string] = pairs[at + 1] as string;
+  return out;
+}
+
+/** The failures as packFailures took them (captures: the told ones only), grouped by line again. */
 export function unpackFailures(packed: PackedFailures): LineFailures[] {
-  const { numbers, values, lines } = packed;
+  const { numbers, values, lines, captures } = packed;
   const out: { index: number; failures: MatchedFailure[] }[] = [];
   let line = 0;
+  let capture = 0;
   for (let n = 0, at = 0; at < numbers.length; n++, at += FIELDS) {
     const index = numbers[at] as number;
     const kind = KINDS[numbers[at + 1] as number] as FailureHostKind;
     const cidr = numbers[at + 2] as number;
     const time = numbers[at + 3] as number;
     const count = numbers[at + 4] as number;
+    const told = numbers[at + 5] as number;
     const value = values[n] as string;
     const failure: MatchedFailure = {
       host: cidr === -1 ? { kind, value } : { kind, value, cidr },
       time: Number.isNaN(time) ? undefined : time,
       lines: lines.slice(line, line += count),
+      ...(told === 0 ? {} : { captures: capturesFrom(captures, capture, capture += 2 * told) }),
     };
     const last = out[out.length - 1];
     if (last?.index === index) last.failures.push(failure);
