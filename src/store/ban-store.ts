@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 import { isActive, tryParseAddress, type Ban, type BanCounts, type BanRequest, type BanWhy, type EnforcedBan, type JournalCursor, type LogPosition } from '../core/index.js';
 import { BanStatistics, type BanStats, type StatsQuery } from './ban-stats.js';
 import {
-  Bans, type BanChange, type StoredBan, type BanRecord, type BanResult, type BanWrite, type JailSelection, type RecordImportReport,
+  Bans, type AddressWhy, type BanChange, type StoredBan, type BanRecord, type BanResult, type BanWrite, type JailSelection, type RecordImportReport,
 } from './bans.js';
 import { BanTotals } from './ban-totals.js';
 import { ChangeLog, THIS_HOST_ONLY, type ChangeKind, type ChangeQuery, type StoredChange } from './change-log.js';
@@ -376,7 +376,7 @@ export class BanStore {
   }
 
   /** The newest ban of `address` in `jail`, active or not, with why it was made (for show and action.d tags). */
-  banDetails(address: string, jail: string): (Ban & BanWhy) | undefined {
+  banDetails(address: string, jail: string): (Ban & BanWhy & AddressWhy) | undefined {
     return this.guard(() => this.bansTable.details(address, jail));
   }
 

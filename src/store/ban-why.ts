@@ -36,13 +36,18 @@ function parsed(text: string | null): unknown {
   }
 }
 
+/** The lines of a stored `matches` column. */
+export function storedLines(text: string | null): string[] {
+  const matches = parsed(text);
+  return Array.isArray(matches) ? matches.filter((m): m is string => typeof m === 'string') : [];
+}
+
 /** The why of a stored row; what is not of the expected shape is left out. */
 export function whyOf(row: WhyRow): BanWhy {
-  const matches = parsed(row.matches);
   const times = parsed(row.failure_times);
   const captures = parsed(row.captures);
   return {
-    matches: Array.isArray(matches) ? matches.filter((m): m is string => typeof m === 'string') : [],
+    matches: storedLines(row.matches),
     failureTimes: Array.isArray(times) ? times.filter((t): t is number => typeof t === 'number' && Number.isFinite(t)) : [],
     captures: typeof captures === 'object' && captures !== null && !Array.isArray(captures)
       ? Object.fromEntries(Object.entries(captures).filter((entry): entry is [string, string] => typeof entry[1] === 'string'))

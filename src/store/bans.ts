@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import { contains, laterExpiry, storedTime, tryParseAddress, type Address, type Ban, type BanRequest, type BanWhy, type BanSource, type EnforcedBan } from '../core/index.js';
-import { whyOf, whyRow, type WhyRow } from './ban-why.js';
+import { storedLines, whyOf, whyRow, type WhyRow } from './ban-why.js';
 
 interface BanRow {
   address: string;
@@ -19,6 +19,17 @@ interface BanRow {
 }
 
 const COLUMNS = 'address, prefix, jail, banned_at, expires_at, source, reason, failures, ban_count, lifted_at, lifted_by, forced, origin';
+/** The bans of an address that `details` reads for its lines in every jail. */
+const MAX_ADDRESS_BANS = 50;
+
+/** What all bans of an address say (fail2ban's `<ipmatches>`, `<ipfailures>`, `<ipjailmatches>`, `<ipjailfailures>`). */
+export interface AddressWhy {
+  readonly ipMatches: readonly string[];
+  readonly ipFailures: number;
+  readonly ipJailMatches: readonly string[];
+  readonly ipJailFailures: number;
+}
+
 const ACTIVE = 'lifted_at IS NULL AND (expires_at IS NULL OR expires_at > @now)';
 
 /** A stored count; anything but a number (a row written by hand) reads as `fallback`. */
@@ -214,6 +225,9 @@ export class Bans {
         'SELECT min(expires_at) AS at FROM bans WHERE lifted_at IS NULL AND expires_at > @now'),
       expiredBetween: db.prepare<unknown[], { address: string; jail: string }>(
         'SELECT address, jail FROM bans WHERE lifted_at IS NULL AND expires_at > @after AND expires_at <= @upTo ORDER BY expires_at, id'),
+      // fail2ban's <ipmatches>/<ipjailmatches> read every ban of the address: the newest MAX_ADDRESS_BANS are plenty for a message.
+      addressWhy: db.prepare<[string, number], { jail: string; failures: number; matches: string | null }>(
+        'SELECT jail, failures, matches FROM bans WHERE address = ? ORDER BY id DESC LIMIT ?'),
       latestWithWhy: db.prepare<[string, string], BanRow & WhyRow>(
         `SELECT ${COLUMNS}, matches, failure_times, captures FROM bans WHERE address = ? AND jail = ? ORDER BY id DESC LIMIT 1`),
       banCount: db.prepare<[string, string], { n: number | null }>('SELECT max(ban_count) AS n FROM bans WHERE address = ? AND jail = ?'),
@@ -462,10 +476,21 @@ export class Bans {
     return new Map(this.stmt.jailCounts.all({ now }).map((row) => [row.jail, { active: row.active, total: row.total }]));
   }
 
-  /** The newest ban of `address` in `jail`, active or not, with why it was made. */
-  details(address: string, jail: string): (Ban & BanWhy) | undefined {
+  /**
+   * The newest ban of `address` in `jail`, active or not, with why it was made, and the failures
+   * and lines of the address's bans in every jail (`ip…`) and in this one (`ipJail…`), oldest first.
+   */
+  details(address: string, jail: string): (Ban & BanWhy & AddressWhy) | undefined {
     const row = this.stmt.latestWithWhy.get(address, jail);
-    return row && { ...toBan(row), ...whyOf(row) };
+    if (!row) return undefined;
+    const all = this.stmt.addressWhy.all(address, MAX_ADDRESS_BANS).reverse();
+    const own = all.filter((ban) => ban.jail === jail);
+    const lines = (bans: typeof all): string[] => bans.flatMap((ban) => storedLines(ban.matches));
+    const failures = (bans: typeof all): number => bans.reduce((sum, ban) => sum + storedCount(ban.failures, 0), 0);
+    return {
+      ...toBan(row), ...whyOf(row),
+      ipMatches: lines(all), ipFailures: failures(all), ipJailMatches: lines(own), ipJailFailures: failures(own),
+    };
   }
 
   /** How often `address` was banned before, in `jail` or in any jail (see BanStore.previousBans). */

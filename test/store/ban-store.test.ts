@@ -61,6 +61,16 @@ describe('ban store', () => {
     assert.deepEqual(store.historyWithWhy('203.0.113.8').map((b) => [b.matches, b.failureTimes, b.captures]), [[[], [], {}]], 'a manual ban has no failures');
   });
 
+  it('details for action tags: the lines and failures of the address in every jail and in this one (<ipmatches>, <ipjailmatches>)', () => {
+    store.ban(request('203.0.113.7', 'sshd', T0 + HOUR, { failures: 2, matches: ['s1', 's2'] }), T0);
+    store.lift('203.0.113.7', 'sshd', 'unban', T0 + 1);
+    store.ban(request('203.0.113.7', 'dovecot', T0 + HOUR, { failures: 3, matches: ['d1'] }), T0 + 2);
+    store.ban(request('203.0.113.7', 'sshd', T0 + HOUR, { failures: 4, matches: ['s3'] }), T0 + 3);
+    const details = store.banDetails('203.0.113.7', 'sshd');
+    assert.deepEqual([details?.matches, details?.ipMatches, details?.ipFailures, details?.ipJailMatches, details?.ipJailFailures],
+      [['s3'], ['s1', 's2', 'd1', 's3'], 9, ['s1', 's2', 's3'], 6]);
+  });
+
   it('reads a why written by hand as far as it makes sense', () => {
     store.ban(request('203.0.113.9'), T0);
     const db = new Database(path);
