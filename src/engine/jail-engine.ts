@@ -1,5 +1,5 @@
 import { checkJailName, InputError, tryParseAddress, type Address, type BanRequest, type Duration, type LockoutCheck, type Log } from '../core/index.js';
-import { failureAddresses, type FailCaptures, type Failure, type Lookup, type UseDns } from '../filter/index.js';
+import { capturesTold, failureAddresses, type Failure, type Lookup, type UseDns } from '../filter/index.js';
 import { banTimeCalculator, type BanTimeCalculator, type BanTimeIncrement } from './ban-time.js';
 import { FailureWindows, type AddressFailures } from './failure-window.js';
 import { runCommand, type RunCommand } from './ignore-command.js';
@@ -62,8 +62,8 @@ const MAX_PARSED = 10_000;
 /** Most refused addresses remembered at once, so each refusal is said once per findtime. */
 const MAX_REFUSALS_TOLD = 10_000;
 
-/** What the engine counts of a failure the filter found: who, when, the lines, and the captures a ban keeps (see toldCaptures). */
-export type CountedFailure = Pick<Failure, 'host' | 'time' | 'lines'> & { readonly captures?: FailCaptures };
+/** What the engine counts of a failure the filter found: who, when, the lines, and the captures a ban keeps, packed (see toldCaptures). */
+export type CountedFailure = Pick<Failure, 'host' | 'time' | 'lines'> & { readonly told?: string };
 
 /** A ban the engine decided on: a BanRequest for the store, with what the engine knows besides. */
 export interface BanDecision extends BanRequest {
@@ -181,7 +181,7 @@ export class JailEngine {
     this.total++;
     const reached = this.windows.record(address.text, time, failure.lines);
     // The ban keeps the captures of the failure that completed it: the counters never hold captures (their bytes are the daemon's cost).
-    return reached && this.deps.banned?.(address.text, now) !== true ? this.decide(address.text, reached.times.length, reached, failure.captures) : undefined;
+    return reached && this.deps.banned?.(address.text, now) !== true ? this.decide(address.text, reached.times.length, reached, failure.told) : undefined;
   }
 
   /**
@@ -266,7 +266,7 @@ export class JailEngine {
   }
 
   /** The ban of `address` after `failures` failures; `counted`: the failures kept, `captures`: those of the last (see count). */
-  private decide(address: string, failures: number, counted: AddressFailures, captures: FailCaptures | undefined): BanDecision {
+  private decide(address: string, failures: number, counted: AddressFailures, told: string | undefined): BanDecision {
     const { increment } = this.options;
     // Only bantime.increment needs the history (one store read per ban); the store counts the ban itself.
     const previous = increment.enabled ? this.deps.previousBans(address, increment.overalljails ? undefined : this.jail) : 0;
@@ -281,7 +281,7 @@ export class JailEngine {
       failures,
       matches: counted.matches,
       failureTimes: counted.times,
-      ...(captures === undefined ? {} : { captures }),
+      ...(told === undefined || told === '' ? {} : { captures: capturesTold(told) }),
     };
   }
 

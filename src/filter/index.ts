@@ -2,6 +2,7 @@ export { createDateDetector, type DateDetector, type DateDetectorOptions, type D
 export { DEFAULT_DATE_PATTERNS } from './date-templates.js';
 export {
   compileFailRegex,
+  capturesTold,
   failureHost,
   toldCaptures,
   type FailCaptures,

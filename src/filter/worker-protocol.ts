@@ -11,8 +11,8 @@ export interface FilterEntry {
   readonly options: WorkerFilterOptions;
 }
 
-/** What comes back of a failure: who, when, its lines, and its captures worth telling with a ban (see toldCaptures). */
-export type MatchedFailure = Pick<Failure, 'host' | 'time' | 'lines'> & { readonly captures?: FailCaptures };
+/** What comes back of a failure: who, when, its lines, and its captures worth telling with a ban, packed (see toldCaptures). */
+export type MatchedFailure = Pick<Failure, 'host' | 'time' | 'lines'> & { readonly told?: string };
 
 /** The failures one line of a batch completed; lines that completed none are left out. */
 export interface LineFailures {
@@ -22,14 +22,14 @@ export interface LineFailures {
 }
 
 const KINDS: readonly FailureHostKind[] = ['ip4', 'ip6', 'dns', 'fid'];
-/** Numbers packed per failure: line index, host kind (index in KINDS), cidr (-1: none), time (NaN: none), how many lines, how many captures. */
-const FIELDS = 6;
+/** Numbers packed per failure: line index, host kind (index in KINDS), cidr (-1: none), time (NaN: none), how many lines. */
+const FIELDS = 5;
 
 /**
  * The failures of one batch for one key, in columns. Crossing to the main thread costs by object
  * (each is serialized and rebuilt property by property), and a burst brings hundreds of
  * thousands of failures: FIELDS numbers per failure, its host value, its lines, and its told
- * captures as name, value pairs, in order.
+ * captures (one string each), in order.
  */
 export interface PackedFailures {
   readonly numbers: Float64Array;
@@ -38,7 +38,10 @@ export interface PackedFailures {
   readonly captures: readonly string[];
 }
 
-export function packFailures(found: readonly LineFailures[]): PackedFailures {
+/** A failure as the worker's filter found it (with its captures) or as it crossed once (told). */
+type FoundFailure = MatchedFailure & { readonly captures?: FailCaptures };
+
+export function packFailures(found: readonly { readonly index: number; readonly failures: readonly FoundFailure[] }[]): PackedFailures {
   const count = found.reduce((n, line) => n + line.failures.length, 0);
   const numbers = new Float64Array(count * FIELDS);
   const values: string[] = [];
@@ -46,47 +49,38 @@ export function packFailures(found: readonly LineFailures[]): PackedFailures {
   const captures: string[] = [];
   let at = 0;
   for (const { index, failures } of found) {
-    for (const { host, time, lines: matched, captures: captured } of failures) {
-      const told = captured === undefined ? [] : toldCaptures(captured);
+    for (const { host, time, lines: matched, captures: captured, told } of failures) {
       numbers[at++] = index;
       numbers[at++] = KINDS.indexOf(host.kind);
       numbers[at++] = host.cidr ?? -1;
       numbers[at++] = time ?? Number.NaN;
       numbers[at++] = matched.length;
-      numbers[at++] = told.length;
       values.push(host.value);
       lines.push(...matched);
-      for (const [name, value] of told) captures.push(name, value);
+      captures.push(told ?? (captured === undefined ? '' : toldCaptures(captured)));
     }
   }
   return { numbers, values, lines, captures };
 }
 
-function capturesFrom(pairs: readonly string[], from: number, to: number): FailCaptures {
-  const out: Record<string, string> = {};
-  for (let at = from; at < to; at += 2) out[pairs[at] as string] = pairs[at + 1] as string;
-  return out;
-}
-
-/** The failures as packFailures took them (captures: the told ones only), grouped by line again. */
+/** The failures as packFailures took them (captures: the told ones, packed), grouped by line again. */
 export function unpackFailures(packed: PackedFailures): LineFailures[] {
   const { numbers, values, lines, captures } = packed;
   const out: { index: number; failures: MatchedFailure[] }[] = [];
   let line = 0;
-  let capture = 0;
   for (let n = 0, at = 0; at < numbers.length; n++, at += FIELDS) {
     const index = numbers[at] as number;
     const kind = KINDS[numbers[at + 1] as number] as FailureHostKind;
     const cidr = numbers[at + 2] as number;
     const time = numbers[at + 3] as number;
     const count = numbers[at + 4] as number;
-    const told = numbers[at + 5] as number;
+    const told = captures[n] as string;
     const value = values[n] as string;
     const failure: MatchedFailure = {
       host: cidr === -1 ? { kind, value } : { kind, value, cidr },
       time: Number.isNaN(time) ? undefined : time,
       lines: lines.slice(line, line += count),
-      ...(told === 0 ? {} : { captures: capturesFrom(captures, capture, capture += 2 * told) }),
+      ...(told === '' ? {} : { told }),
     };
     const last = out[out.length - 1];
     if (last?.index === index) last.failures.push(failure);

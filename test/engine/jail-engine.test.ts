@@ -5,7 +5,7 @@ import { runInNewContext } from 'node:vm';
 import { loadFilter } from '../../src/config/index.js';
 import { InputError, lockoutCheck, parseAddress } from '../../src/core/index.js';
 import { DEFAULT_MAX_TRACKED, JailEngine, MAX_MATCH_CHARS, type BanDecision, type EngineDeps, type JailEngineOptions } from '../../src/engine/index.js';
-import { LogFilter, type Failure, type FailureHost } from '../../src/filter/index.js';
+import { LogFilter, toldCaptures, type Failure, type FailureHost } from '../../src/filter/index.js';
 
 const T0 = 1_767_225_600; // 2026-01-01T00:00:00Z
 
@@ -205,7 +205,7 @@ describe('JailEngine: matched lines (maxmatches)', () => {
     const decisions: BanDecision[] = [];
     for (const [i, user] of ['root', 'admin', 'oracle'].entries()) {
       clock.at = T0 + 10 * i;
-      decisions.push(...await engine.add({ ...sshdFailure('203.0.113.5', T0 + 10 * i), captures: { user } }));
+      decisions.push(...await engine.add({ ...sshdFailure('203.0.113.5', T0 + 10 * i), told: toldCaptures({ user }) }));
     }
     assert.deepEqual(decisions.map((d) => [d.failureTimes, d.captures]), [[[T0, T0 + 10, T0 + 20], { user: 'oracle' }]]);
   });
