@@ -156,9 +156,11 @@ export function parseTemplate(script: string, isTag: (name: string) => boolean):
         text += next;
         at++;
       } else {
-        // A quote written after this backslash would be taken literally: write the bare reference.
+        // `\<matches>` means the value (fail2ban pastes it after the backslash, which then escapes
+        // its first character): the backslash goes, or it would make `${var}` literal text.
+        text = text.slice(0, -1);
         flush();
-        parts.push({ tag: escaped, context: 'other' });
+        parts.push({ tag: escaped, context: CONTEXT[frame] });
         at += escaped.length + 2;
       }
     } else if (frame === 'double' && c === '"') {

@@ -74,6 +74,23 @@ export function relativeTime(at: number | null, now: number): string {
 /** How many rows set the column widths before the rest stream out (like `ps`, wider cells just push). */
 const WIDTH_SAMPLE = 2000;
 
+function tableLine(cells: readonly string[], widths: readonly number[]): string {
+  const last = cells.length - 1;
+  return `${cells.map((c, i) => (i === last ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd()}\n`;
+}
+
+/** A table whose rows each have lines of their own under them (`notes`, printed indented); for a few rows: all are held to size the columns. */
+export function printNotedTable(headers: readonly string[], rows: readonly { cells: readonly string[]; notes: readonly string[] }[]): void {
+  const widths = headers.map((h, i) => rows.reduce((width, row) => Math.max(width, row.cells[i]?.length ?? 0), h.length));
+  const out = new Chunked();
+  out.write(tableLine(headers, widths));
+  for (const row of rows) {
+    out.write(tableLine(row.cells, widths));
+    for (const note of row.notes) out.write(`    ${note}\n`);
+  }
+  out.flush();
+}
+
 /**
  * Prints aligned columns separated by two spaces. Streams: widths come from the first rows, so a
  * million rows print without being held in memory.
@@ -81,10 +98,7 @@ const WIDTH_SAMPLE = 2000;
 export function printTable(headers: readonly string[], rows: Iterable<readonly string[]>): number {
   const out = new Chunked();
   const widths = headers.map((h) => h.length);
-  const emit = (cells: readonly string[]): void => {
-    const last = cells.length - 1;
-    out.write(`${cells.map((c, i) => (i === last ? c : c.padEnd(widths[i] ?? 0))).join('  ').trimEnd()}\n`);
-  };
+  const emit = (cells: readonly string[]): void => { out.write(tableLine(cells, widths)); };
   let pending: (readonly string[])[] | undefined = [];
   const release = (): void => {
     emit(headers);

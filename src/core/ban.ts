@@ -38,10 +38,24 @@ export interface BanRequest {
   readonly reason?: string | null;
   readonly failures?: number;
   readonly matches?: readonly string[];
+  /** When the failures that caused it happened (epoch seconds, ascending). */
+  readonly failureTimes?: readonly number[];
+  /** The filter's captures of its last failure, by fail2ban's names (`user`, `fid`, …). */
+  readonly captures?: Readonly<Record<string, string>>;
   /** Past the lockout floor on the caller's explicit word (`--force`); an extended ban stays forced. */
   readonly forced?: boolean;
   /** The fleet host that decided it (source `fleet` only). */
   readonly origin?: string;
+}
+
+/** Why a ban was made: the failures that caused it, as far as they were kept. */
+export interface BanWhy {
+  /** The matched log lines, oldest first. */
+  readonly matches: readonly string[];
+  /** When the failures happened (epoch seconds, ascending). */
+  readonly failureTimes: readonly number[];
+  /** The filter's captures of its last failure (`user`, `fid`, …). */
+  readonly captures: Readonly<Record<string, string>>;
 }
 
 /** Active at `now`: not lifted and not yet expired. */
@@ -97,6 +111,11 @@ function iso(seconds: number | null): string | null {
 }
 
 /** The JSON form of the CLI contract; lifted means lifted or expired at `now`. */
+/** A BanWhy as JSON: times in ISO-8601 UTC. */
+export function whyToJson(why: BanWhy): Record<string, unknown> {
+  return { failureTimes: why.failureTimes.map(isoTime), matches: why.matches, captures: why.captures };
+}
+
 export function banToJson(ban: Ban, now: number): Record<string, unknown> {
   const ended = endedAt(ban, now);
   return {

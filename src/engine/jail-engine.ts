@@ -1,7 +1,7 @@
 import { checkJailName, InputError, tryParseAddress, type Address, type BanRequest, type Duration, type LockoutCheck, type Log } from '../core/index.js';
-import { failureAddresses, type Failure, type Lookup, type UseDns } from '../filter/index.js';
+import { capturesTold, failureAddresses, type Failure, type Lookup, type UseDns } from '../filter/index.js';
 import { banTimeCalculator, type BanTimeCalculator, type BanTimeIncrement } from './ban-time.js';
-import { FailureWindows } from './failure-window.js';
+import { FailureWindows, type AddressFailures } from './failure-window.js';
 import { runCommand, type RunCommand } from './ignore-command.js';
 import { IgnoreList, systemResolve } from './ignore-list.js';
 import { decodeFailures, encodeFailures } from './persisted-failures.js';
@@ -62,8 +62,8 @@ const MAX_PARSED = 10_000;
 /** Most refused addresses remembered at once, so each refusal is said once per findtime. */
 const MAX_REFUSALS_TOLD = 10_000;
 
-/** What the engine counts of a failure the filter found: who, when, and the lines. */
-export type CountedFailure = Pick<Failure, 'host' | 'time' | 'lines'>;
+/** What the engine counts of a failure the filter found: who, when, the lines, and the captures a ban keeps, packed (see toldCaptures). */
+export type CountedFailure = Pick<Failure, 'host' | 'time' | 'lines'> & { readonly told?: string };
 
 /** A ban the engine decided on: a BanRequest for the store, with what the engine knows besides. */
 export interface BanDecision extends BanRequest {
@@ -71,6 +71,7 @@ export interface BanDecision extends BanRequest {
   readonly bannedAt: number;
   readonly failures: number;
   readonly matches: readonly string[];
+  readonly failureTimes: readonly number[];
 }
 
 /** One address's persisted failure counters as the store keeps them; `state` null means delete. */
@@ -147,7 +148,7 @@ export class JailEngine {
     const { host } = failure;
     if ((host.kind === 'ip4' || host.kind === 'ip6' || host.kind === 'fid') && !this.ignore.asks) {
       const address = this.parse(host.cidr === undefined ? host.value : `${host.value}/${host.cidr}`);
-      const decision = address && this.count(address, this.ignore.addressReason(address, now), time, failure.lines, now);
+      const decision = address && this.count(address, this.ignore.addressReason(address, now), time, failure, now);
       return decision ? [decision] : [];
     }
     return this.addLookingUp(failure, time, now);
@@ -157,7 +158,7 @@ export class JailEngine {
     const decisions: BanDecision[] = [];
     for (const text of await failureAddresses(failure.host, this.options.usedns, this.resolve)) {
       const address = tryParseAddress(text);
-      const decision = address && this.count(address, await this.ignore.reason(address, now), time, failure.lines, now);
+      const decision = address && this.count(address, await this.ignore.reason(address, now), time, failure, now);
       if (decision) decisions.push(decision);
     }
     return decisions;
@@ -175,11 +176,12 @@ export class JailEngine {
   }
 
   /** Counts a failure of `address` unless it is ignored (`ignored`: why) or refused; the ban it completes, if any. */
-  private count(address: Address, ignored: string | undefined, time: number, lines: readonly string[], now: number): BanDecision | undefined {
+  private count(address: Address, ignored: string | undefined, time: number, failure: CountedFailure, now: number): BanDecision | undefined {
     if (ignored !== undefined || this.refused(address, now)) return undefined;
     this.total++;
-    const reached = this.windows.record(address.text, time, lines);
-    return reached && this.deps.banned?.(address.text, now) !== true ? this.decide(address.text, reached.times.length, reached.matches) : undefined;
+    const reached = this.windows.record(address.text, time, failure.lines);
+    // The ban keeps the captures of the failure that completed it: the counters never hold captures (their bytes are the daemon's cost).
+    return reached && this.deps.banned?.(address.text, now) !== true ? this.decide(address.text, reached.times.length, reached, failure.told) : undefined;
   }
 
   /**
@@ -194,7 +196,7 @@ export class JailEngine {
     if (parsed === undefined || bans < this.options.maxretry) return undefined;
     if (await this.ignore.reason(parsed, now) !== undefined || this.refused(parsed, now)) return undefined;
     if (this.deps.banned?.(parsed.text, now) === true) return undefined;
-    return { ...this.decide(parsed.text, bans, []), reason };
+    return { ...this.decide(parsed.text, bans, { times: [], matches: [] }, undefined), reason };
   }
 
   /**
@@ -213,7 +215,7 @@ export class JailEngine {
       return undefined;
     }
     if (this.refused(parsed, now, 'its addresses stay banned one by one') || this.deps.banned?.(parsed.text, now) === true) return undefined;
-    return { address: parsed.text, jail: this.jail, source: 'filter', bannedAt: now, expiresAt: longest === null ? null : now + longest, failures: addresses, matches: [], reason };
+    return { address: parsed.text, jail: this.jail, source: 'filter', bannedAt: now, expiresAt: longest === null ? null : now + longest, failures: addresses, matches: [], failureTimes: [], reason };
   }
 
   /** Clears the counters of `address` (or of every address inside it, for a network): it was unbanned by hand. */
@@ -286,7 +288,8 @@ export class JailEngine {
     this.log(message, 'notice');
   }
 
-  private decide(address: string, failures: number, matches: readonly string[]): BanDecision {
+  /** The ban of `address` after `failures` failures; `counted`: the failures kept, `captures`: those of the last (see count). */
+  private decide(address: string, failures: number, counted: AddressFailures, told: string | undefined): BanDecision {
     const { increment } = this.options;
     // Only bantime.increment needs the history (one store read per ban); the store counts the ban itself.
     const previous = increment.enabled ? this.deps.previousBans(address, increment.overalljails ? undefined : this.jail) : 0;
@@ -299,7 +302,9 @@ export class JailEngine {
       bannedAt,
       expiresAt: seconds === null ? null : bannedAt + seconds,
       failures,
-      matches,
+      matches: counted.matches,
+      failureTimes: counted.times,
+      ...(told === undefined || told === '' ? {} : { captures: capturesTold(told) }),
     };
   }
 

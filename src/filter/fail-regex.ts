@@ -137,3 +137,35 @@ export function failureHost(captures: FailCaptures): FailureHost | undefined {
   if (captures.fid !== undefined) return { kind: 'fid', value: captures.fid };
   return undefined;
 }
+
+/** Groups that are fail2ban's own bookkeeping or the host itself, not what a ban tells about its failure. */
+const UNTOLD_CAPTURE = /^(?:ip4|ip6|dns|cidr|content|mlfid|mlfforget|mlfgained|nofail|skiplines\d*)$/;
+const toldNames = new Map<string, boolean>();
+/** Separates names and values in told captures: no log text holds it (it is replaced). */
+const SEPARATOR = '\0';
+
+/**
+ * The captures of a failure worth keeping with its ban (`user`, `fid`, `fport`, custom `<F-*>`),
+ * non-empty, without the host and fail2ban's bookkeeping, packed in one string ('' for none):
+ * a failure crosses threads with one string more, decoded (capturesTold) only for a ban.
+ */
+export function toldCaptures(captures: FailCaptures): string {
+  let told = '';
+  for (const name in captures) {
+    const value = captures[name];
+    if (value === undefined || value === '') continue;
+    let tells = toldNames.get(name);
+    if (tells === undefined) toldNames.set(name, tells = !UNTOLD_CAPTURE.test(name));
+    if (tells) told += `${told === '' ? '' : SEPARATOR}${name}${SEPARATOR}${value.replaceAll(SEPARATOR, '\uFFFD')}`;
+  }
+  return told;
+}
+
+/** The captures toldCaptures packed. */
+export function capturesTold(told: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (told === '') return out;
+  const parts = told.split(SEPARATOR);
+  for (let at = 0; at + 1 < parts.length; at += 2) out[parts[at] as string] = parts[at + 1] as string;
+  return out;
+}

@@ -2,7 +2,9 @@ export { createDateDetector, type DateDetector, type DateDetectorOptions, type D
 export { DEFAULT_DATE_PATTERNS } from './date-templates.js';
 export {
   compileFailRegex,
+  capturesTold,
   failureHost,
+  toldCaptures,
   type FailCaptures,
   type FailRegex,
   type FailRegexKind,

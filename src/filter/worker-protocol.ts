@@ -1,5 +1,5 @@
 import type { FilterDefinition } from '../config/index.js';
-import type { FailureHostKind } from './fail-regex.js';
+import { toldCaptures, type FailCaptures, type FailureHostKind } from './fail-regex.js';
 import type { Failure, LogFilterOptions } from './log-filter.js';
 
 /** How a filter runs in the worker: a LogFilter's options, without the clock (each batch carries its time). */
@@ -11,8 +11,8 @@ export interface FilterEntry {
   readonly options: WorkerFilterOptions;
 }
 
-/** What comes back of a failure: who, when, and its lines (the captures stay in the worker). */
-export type MatchedFailure = Pick<Failure, 'host' | 'time' | 'lines'>;
+/** What comes back of a failure: who, when, its lines, and its captures worth telling with a ban, packed (see toldCaptures). */
+export type MatchedFailure = Pick<Failure, 'host' | 'time' | 'lines'> & { readonly told?: string };
 
 /** The failures one line of a batch completed; lines that completed none are left out. */
 export interface LineFailures {
@@ -28,22 +28,28 @@ const FIELDS = 5;
 /**
  * The failures of one batch for one key, in columns. Crossing to the main thread costs by object
  * (each is serialized and rebuilt property by property), and a burst brings hundreds of
- * thousands of failures: FIELDS numbers per failure, its host value, and its lines, in order.
+ * thousands of failures: FIELDS numbers per failure, its host value, its lines, and its told
+ * captures (one string each), in order.
  */
 export interface PackedFailures {
   readonly numbers: Float64Array;
   readonly values: readonly string[];
   readonly lines: readonly string[];
+  readonly captures: readonly string[];
 }
 
-export function packFailures(found: readonly LineFailures[]): PackedFailures {
+/** A failure as the worker's filter found it (with its captures) or as it crossed once (told). */
+type FoundFailure = MatchedFailure & { readonly captures?: FailCaptures };
+
+export function packFailures(found: readonly { readonly index: number; readonly failures: readonly FoundFailure[] }[]): PackedFailures {
   const count = found.reduce((n, line) => n + line.failures.length, 0);
   const numbers = new Float64Array(count * FIELDS);
   const values: string[] = [];
   const lines: string[] = [];
+  const captures: string[] = [];
   let at = 0;
   for (const { index, failures } of found) {
-    for (const { host, time, lines: matched } of failures) {
+    for (const { host, time, lines: matched, captures: captured, told } of failures) {
       numbers[at++] = index;
       numbers[at++] = KINDS.indexOf(host.kind);
       numbers[at++] = host.cidr ?? -1;
@@ -51,14 +57,15 @@ export function packFailures(found: readonly LineFailures[]): PackedFailures {
       numbers[at++] = matched.length;
       values.push(host.value);
       lines.push(...matched);
+      captures.push(told ?? (captured === undefined ? '' : toldCaptures(captured)));
     }
   }
-  return { numbers, values, lines };
+  return { numbers, values, lines, captures };
 }
 
-/** The failures as packFailures took them, grouped by line again. */
+/** The failures as packFailures took them (captures: the told ones, packed), grouped by line again. */
 export function unpackFailures(packed: PackedFailures): LineFailures[] {
-  const { numbers, values, lines } = packed;
+  const { numbers, values, lines, captures } = packed;
   const out: { index: number; failures: MatchedFailure[] }[] = [];
   let line = 0;
   for (let n = 0, at = 0; at < numbers.length; n++, at += FIELDS) {
@@ -67,11 +74,13 @@ export function unpackFailures(packed: PackedFailures): LineFailures[] {
     const cidr = numbers[at + 2] as number;
     const time = numbers[at + 3] as number;
     const count = numbers[at + 4] as number;
+    const told = captures[n] as string;
     const value = values[n] as string;
     const failure: MatchedFailure = {
       host: cidr === -1 ? { kind, value } : { kind, value, cidr },
       time: Number.isNaN(time) ? undefined : time,
       lines: lines.slice(line, line += count),
+      ...(told === '' ? {} : { told }),
     };
     const last = out[out.length - 1];
     if (last?.index === index) last.failures.push(failure);

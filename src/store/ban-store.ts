@@ -1,8 +1,8 @@
 import type Database from 'better-sqlite3';
-import { isActive, tryParseAddress, type Ban, type BanCounts, type BanRequest, type EnforcedBan, type JournalCursor, type LogPosition } from '../core/index.js';
+import { isActive, tryParseAddress, type Ban, type BanCounts, type BanRequest, type BanWhy, type EnforcedBan, type JournalCursor, type LogPosition } from '../core/index.js';
 import { BanStatistics, type BanStats, type StatsQuery } from './ban-stats.js';
 import {
-  Bans, type BanChange, type StoredBan, type BanRecord, type BanResult, type BanWrite, type JailSelection, type RecordImportReport,
+  Bans, type AddressWhy, type BanChange, type StoredBan, type BanRecord, type BanResult, type BanWrite, type JailSelection, type RecordImportReport,
 } from './bans.js';
 import { BanTotals } from './ban-totals.js';
 import { ChangeLog, THIS_HOST_ONLY, type ChangeKind, type ChangeQuery, type StoredChange } from './change-log.js';
@@ -307,6 +307,11 @@ export class BanStore {
     return this.guard(() => this.bansTable.history(address));
   }
 
+  /** Every ban of exactly this address, oldest first, with why each was made (show). */
+  historyWithWhy(address: string): (Ban & BanWhy)[] {
+    return this.guard(() => this.bansTable.historyWithWhy(address));
+  }
+
   /** Active bans of networks that contain `address` (other than the address itself). */
   coveringNetworks(address: string, now: number): Ban[] {
     const target = tryParseAddress(address);
@@ -373,8 +378,8 @@ export class BanStore {
     return this.guard(() => this.counters.counts());
   }
 
-  /** The newest ban of `address` in `jail`, active or not, with its matched lines (for action.d tags). */
-  banDetails(address: string, jail: string): (Ban & { readonly matches: string[] }) | undefined {
+  /** The newest ban of `address` in `jail`, active or not, with why it was made (for show and action.d tags). */
+  banDetails(address: string, jail: string): (Ban & BanWhy & AddressWhy) | undefined {
     return this.guard(() => this.bansTable.details(address, jail));
   }
 

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
-import { contains, laterExpiry, storedTime, tryParseAddress, type Address, type Ban, type BanRequest, type BanSource, type EnforcedBan } from '../core/index.js';
+import { contains, laterExpiry, storedTime, tryParseAddress, type Address, type Ban, type BanRequest, type BanWhy, type BanSource, type EnforcedBan } from '../core/index.js';
+import { storedLines, whyOf, whyRow, type WhyRow } from './ban-why.js';
 
 interface BanRow {
   address: string;
@@ -18,6 +19,17 @@ interface BanRow {
 }
 
 const COLUMNS = 'address, prefix, jail, banned_at, expires_at, source, reason, failures, ban_count, lifted_at, lifted_by, forced, origin';
+/** The bans of an address that `details` reads for its lines in every jail. */
+const MAX_ADDRESS_BANS = 50;
+
+/** What all bans of an address say (fail2ban's `<ipmatches>`, `<ipfailures>`, `<ipjailmatches>`, `<ipjailfailures>`). */
+export interface AddressWhy {
+  readonly ipMatches: readonly string[];
+  readonly ipFailures: number;
+  readonly ipJailMatches: readonly string[];
+  readonly ipJailFailures: number;
+}
+
 const ACTIVE = 'lifted_at IS NULL AND (expires_at IS NULL OR expires_at > @now)';
 
 /** A stored count; anything but a number (a row written by hand) reads as `fallback`. */
@@ -154,13 +166,15 @@ export class Bans {
          VALUES (@address, @prefix, @jail, @banned_at, @expires_at, @source, @failures, @matches, @ban_count, @expires_at, 'expired', @forced)`),
       extend: db.prepare<unknown[], BanRow>(
         `UPDATE bans SET expires_at = @expiresAt, ban_count = ban_count + 1, reason = coalesce(@reason, reason),
-           failures = max(failures, @failures), matches = coalesce(@matches, matches), forced = max(forced, @forced)
+           failures = max(failures, @failures), matches = coalesce(@matches, matches), failure_times = coalesce(@times, failure_times),
+           captures = coalesce(@captures, captures), forced = max(forced, @forced)
          WHERE id = @id RETURNING ${COLUMNS}`),
       // Positional: binding by name costs a property lookup per column, felt over a million rows.
-      insert: db.prepare<[string, number | null, string, number, number | null, BanSource, string | null, number, string | null, number, number,
-        string | null]>(
-        `INSERT INTO bans (address, prefix, jail, banned_at, expires_at, source, reason, failures, matches, ban_count, forced, origin)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      insert: db.prepare<[string, number | null, string, number, number | null, BanSource, string | null, number, string | null, string | null,
+        string | null, number, number, string | null]>(
+        `INSERT INTO bans (address, prefix, jail, banned_at, expires_at, source, reason, failures, matches, failure_times, captures, ban_count,
+           forced, origin)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       liftOne: db.prepare<unknown[], BanRow>(
         `UPDATE bans SET lifted_at = @now, lifted_by = @by
          WHERE address = @address AND jail = @jail AND ${ACTIVE} RETURNING ${COLUMNS}`),
@@ -189,6 +203,8 @@ export class Bans {
       all: db.prepare<[], BanRow>(`SELECT ${COLUMNS} FROM bans ORDER BY banned_at, id`),
       allInJail: db.prepare<[string], BanRow>(`SELECT ${COLUMNS} FROM bans WHERE jail = ? ORDER BY banned_at, id`),
       ofAddress: db.prepare<[string], BanRow>(`SELECT ${COLUMNS} FROM bans WHERE address = ? ORDER BY banned_at, id`),
+      ofAddressWithWhy: db.prepare<[string], BanRow & WhyRow>(
+        `SELECT ${COLUMNS}, matches, failure_times, captures FROM bans WHERE address = ? ORDER BY banned_at, id`),
       activeOfAddresses: db.prepare<unknown[], BanRow>(
         `SELECT ${COLUMNS} FROM bans WHERE address IN (SELECT value FROM json_each(@addresses)) AND ${ACTIVE} ORDER BY banned_at, id`),
       // IPv6 text has a colon and IPv4 text has none: the family filter costs nothing.
@@ -209,8 +225,11 @@ export class Bans {
         'SELECT min(expires_at) AS at FROM bans WHERE lifted_at IS NULL AND expires_at > @now'),
       expiredBetween: db.prepare<unknown[], { address: string; jail: string }>(
         'SELECT address, jail FROM bans WHERE lifted_at IS NULL AND expires_at > @after AND expires_at <= @upTo ORDER BY expires_at, id'),
-      latestWithMatches: db.prepare<[string, string], BanRow & { matches: string | null }>(
-        `SELECT ${COLUMNS}, matches FROM bans WHERE address = ? AND jail = ? ORDER BY id DESC LIMIT 1`),
+      // fail2ban's <ipmatches>/<ipjailmatches> read every ban of the address: the newest MAX_ADDRESS_BANS are plenty for a message.
+      addressWhy: db.prepare<[string, number], { jail: string; failures: number; matches: string | null }>(
+        'SELECT jail, failures, matches FROM bans WHERE address = ? ORDER BY id DESC LIMIT ?'),
+      latestWithWhy: db.prepare<[string, string], BanRow & WhyRow>(
+        `SELECT ${COLUMNS}, matches, failure_times, captures FROM bans WHERE address = ? AND jail = ? ORDER BY id DESC LIMIT 1`),
       banCount: db.prepare<[string, string], { n: number | null }>('SELECT max(ban_count) AS n FROM bans WHERE address = ? AND jail = ?'),
       // The same count as banCount, per jail, summed: fail2ban's sum(bancount) over its bips rows (one per jail).
       banCountAllJails: db.prepare<[string], { n: number | null }>(
@@ -235,9 +254,9 @@ export class Bans {
     };
   }
 
-  private insert(row: Omit<BanRow, 'lifted_at' | 'lifted_by'>, matches: string | null): void {
-    this.stmt.insert.run(row.address, row.prefix, row.jail, row.banned_at, row.expires_at, row.source, row.reason, row.failures, matches,
-      row.ban_count, row.forced, row.origin);
+  private insert(row: Omit<BanRow, 'lifted_at' | 'lifted_by'>, why: WhyRow): void {
+    this.stmt.insert.run(row.address, row.prefix, row.jail, row.banned_at, row.expires_at, row.source, row.reason, row.failures, why.matches,
+      why.failure_times, why.captures, row.ban_count, row.forced, row.origin);
   }
 
   /** The newest row of (address, jail), the open one if any: see record. */
@@ -259,7 +278,7 @@ export class Bans {
       this.stmt.closeExpired.run(open.id);
       open = undefined;
     }
-    const matches = request.matches && request.matches.length > 0 ? JSON.stringify(request.matches) : null;
+    const why = whyRow(request);
     const failures = request.failures ?? 0;
     const reason = request.reason ?? null;
     const forced = request.forced === true;
@@ -267,7 +286,9 @@ export class Bans {
       const expiresAt = laterExpiry(open.ban.expiresAt, request.expiresAt);
       if (expiresAt === open.ban.expiresAt && (open.ban.forced || !forced)) return { outcome: 'kept', ban: open.ban, previousExpiresAt: null };
       // UPDATE … RETURNING of an existing id always yields the row.
-      const ban = toBan(this.stmt.extend.get({ id: open.id, expiresAt, reason, failures, matches, forced: Number(forced) }) as BanRow);
+      const ban = toBan(this.stmt.extend.get({
+        id: open.id, expiresAt, reason, failures, matches: why.matches, times: why.failure_times, captures: why.captures, forced: Number(forced),
+      }) as BanRow);
       return { outcome: 'extended', ban, previousExpiresAt: open.ban.expiresAt };
     }
     const row: BanRow = {
@@ -285,7 +306,7 @@ export class Bans {
       forced: Number(forced),
       origin: request.origin ?? null,
     };
-    this.insert(row, matches);
+    this.insert(row, why);
     return { outcome: 'new', ban: toBan(row), previousExpiresAt: null };
   }
 
@@ -297,9 +318,9 @@ export class Bans {
    */
   recordFirst(request: BanRequest, now: number): number | undefined {
     if (this.stmt.anyRow.get(request.address, request.jail) !== undefined) return undefined;
-    const matches = request.matches && request.matches.length > 0 ? JSON.stringify(request.matches) : null;
+    const why = whyRow(request);
     return Number(this.stmt.insert.run(request.address, prefixOf(request.address), request.jail, now, request.expiresAt, request.source, request.reason ?? null,
-      request.failures ?? 0, matches, 1, Number(request.forced === true), request.origin ?? null).lastInsertRowid);
+      request.failures ?? 0, why.matches, why.failure_times, why.captures, 1, Number(request.forced === true), request.origin ?? null).lastInsertRowid);
   }
 
   /**
@@ -343,7 +364,7 @@ export class Bans {
       const ban = { ...open.ban, expiresAt, forced: open.ban.forced || row.forced === 1 };
       return { outcome: 'extended', ban, previousExpiresAt: open.ban.expiresAt };
     }
-    this.insert({ ...row, reason: null }, matches);
+    this.insert({ ...row, reason: null }, { matches, failure_times: null, captures: null });
     return { outcome: 'new', ban: toBan({ ...row, reason: null, lifted_at: null, lifted_by: null }), previousExpiresAt: null };
   }
 
@@ -405,6 +426,11 @@ export class Bans {
     return this.stmt.ofAddress.all(address).map(toBan);
   }
 
+  /** history() with why each ban was made. */
+  historyWithWhy(address: string): (Ban & BanWhy)[] {
+    return this.stmt.ofAddressWithWhy.all(address).map((row) => ({ ...toBan(row), ...whyOf(row) }));
+  }
+
   /** The active bans of each of `addresses` (canonical text), oldest first. */
   activeOf(addresses: readonly string[], now: number): Ban[] {
     return this.stmt.activeOfAddresses.all({ now, addresses: JSON.stringify(addresses) }).map(toBan);
@@ -450,18 +476,21 @@ export class Bans {
     return new Map(this.stmt.jailCounts.all({ now }).map((row) => [row.jail, { active: row.active, total: row.total }]));
   }
 
-  /** The newest ban of `address` in `jail`, active or not, with its matched lines. */
-  details(address: string, jail: string): (Ban & { readonly matches: string[] }) | undefined {
-    const row = this.stmt.latestWithMatches.get(address, jail);
+  /**
+   * The newest ban of `address` in `jail`, active or not, with why it was made, and the failures
+   * and lines of the address's bans in every jail (`ip…`) and in this one (`ipJail…`), oldest first.
+   */
+  details(address: string, jail: string): (Ban & BanWhy & AddressWhy) | undefined {
+    const row = this.stmt.latestWithWhy.get(address, jail);
     if (!row) return undefined;
-    let matches: string[] = [];
-    try {
-      const parsed = JSON.parse(row.matches ?? '[]') as unknown;
-      if (Array.isArray(parsed)) matches = parsed.filter((m): m is string => typeof m === 'string');
-    } catch {
-      matches = [];
-    }
-    return { ...toBan(row), matches };
+    const all = this.stmt.addressWhy.all(address, MAX_ADDRESS_BANS).reverse();
+    const own = all.filter((ban) => ban.jail === jail);
+    const lines = (bans: typeof all): string[] => bans.flatMap((ban) => storedLines(ban.matches));
+    const failures = (bans: typeof all): number => bans.reduce((sum, ban) => sum + storedCount(ban.failures, 0), 0);
+    return {
+      ...toBan(row), ...whyOf(row),
+      ipMatches: lines(all), ipFailures: failures(all), ipJailMatches: lines(own), ipJailFailures: failures(own),
+    };
   }
 
   /** How often `address` was banned before, in `jail` or in any jail (see BanStore.previousBans). */

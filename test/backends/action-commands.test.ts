@@ -32,7 +32,7 @@ describe('shell templates: where a tag stands and how its value reaches the shel
   it('reads quotes, substitutions, here-documents and comments', () => {
     assert.deepEqual(contexts('echo <ip> "<ip>" \'<ip>\' "a $(printf \'%s\' "<matches>") `echo <F-USER>`"'),
       ['ip:unquoted', 'ip:double', 'ip:single', 'matches:double', 'F-USER:unquoted']);
-    assert.deepEqual(contexts('x=${y:-<ip>}; echo $((<ip> + 1)) \\<ip> "\\<ip>" \'it\'"\'"\'s <ip>\''), ['ip:other', 'ip:other', 'ip:other', 'ip:other', 'ip:single']);
+    assert.deepEqual(contexts('x=${y:-<ip>}; echo $((<ip> + 1)) \\<ip> "\\<ip>" \'it\'"\'"\'s <ip>\''), ['ip:other', 'ip:other', 'ip:unquoted', 'ip:double', 'ip:single']);
     assert.deepEqual(contexts("cat <<EOF >> f\nuser '<F-USER>' \"<ip>\"\nEOF\necho '<ip>'"), ['F-USER:other', 'ip:other', 'ip:single']);
     assert.deepEqual(contexts("cat <<-'END'\n\t<matches>\n\tEND\necho <ip> # don't <ip>\necho '<ip>'"), ['matches:other', 'ip:unquoted', 'ip:other', 'ip:single']);
     const script = 'printf "%s\\n" "<ip>"\necho <F-USER> >> /tmp/x';
@@ -133,6 +133,8 @@ describe('action.d commands as a backend', () => {
         `            printf '%%s' '<F-USER>' > <out>/<ip>.single`,
         `            printf '%%s' "lines: <matches>!" > <out>/<ip>.matches`,
         `            printf '%%s' <matches> > <out>/<ip>.matches-unquoted`,
+        `            printf '%%s' \\<matches> > <out>/<ip>.matches-escaped`,
+        `            printf '%%s' "\\<F-USER>" > <out>/<ip>.escaped`,
         `            user=<F-USER>; printf '%%s' "$user" > <out>/<ip>.assigned`,
         `            env F2B_USER=<F-USER> sh -c 'printf "%%s" "$F2B_USER"' > <out>/<ip>.env`,
         `            printf '%%s' "$(printf '%%s' "<F-USER>")" > <out>/<ip>.substituted`,
@@ -154,10 +156,11 @@ describe('action.d commands as a backend', () => {
         const file = (kind: string): string => read(join(out, `${addresses[i]}.${kind}`));
         const plain = /^[\w.:@%+,=-]*$/.test(value);
         const label = JSON.stringify(value);
-        for (const kind of ['unquoted', 'double', 'assigned', 'env', 'substituted']) assert.equal(file(kind), value, `${kind} ${label}`);
+        for (const kind of ['unquoted', 'double', 'assigned', 'env', 'substituted', 'escaped']) assert.equal(file(kind), value, `${kind} ${label}`);
         assert.equal(file('heredoc'), `${value}\n`, `heredoc ${label}`);
         assert.equal(file('matches'), `lines: ${value}\nsecond ${value}!`, `matches ${label}`);
         assert.equal(file('matches-unquoted'), `${value}\nsecond ${value}`, `unquoted matches stay one word ${label}`);
+        assert.equal(file('matches-escaped'), `${value}\nsecond ${value}`, `\\<matches> is the lines, not a variable's name ${label}`);
         // In '…' only a plain value is written; any other stays the inert name of its variable (as in fail2ban 1.0.2).
         assert.equal(file('single'), plain ? value : '${f2bV_F_USER}', `single ${label}`);
       }

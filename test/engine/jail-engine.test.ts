@@ -5,7 +5,7 @@ import { runInNewContext } from 'node:vm';
 import { loadFilter } from '../../src/config/index.js';
 import { InputError, lockoutCheck, parseAddress } from '../../src/core/index.js';
 import { DEFAULT_MAX_TRACKED, JailEngine, MAX_MATCH_CHARS, type BanDecision, type EngineDeps, type JailEngineOptions } from '../../src/engine/index.js';
-import { LogFilter, type Failure, type FailureHost } from '../../src/filter/index.js';
+import { LogFilter, toldCaptures, type Failure, type FailureHost } from '../../src/filter/index.js';
 
 const T0 = 1_767_225_600; // 2026-01-01T00:00:00Z
 
@@ -200,6 +200,16 @@ describe('JailEngine: matched lines (maxmatches)', () => {
     ]);
   });
 
+  it('hands the ban the times of its failures and the captures of the last one', async () => {
+    const { engine, clock } = setup({ maxretry: 3 });
+    const decisions: BanDecision[] = [];
+    for (const [i, user] of ['root', 'admin', 'oracle'].entries()) {
+      clock.at = T0 + 10 * i;
+      decisions.push(...await engine.add({ ...sshdFailure('203.0.113.5', T0 + 10 * i), told: toldCaptures({ user }) }));
+    }
+    assert.deepEqual(decisions.map((d) => [d.failureTimes, d.captures]), [[[T0, T0 + 10, T0 + 20], { user: 'oracle' }]]);
+  });
+
   it('keeps none with maxmatches = 0, and cuts a huge line', async () => {
     const none = setup({ maxmatches: 0 });
     let bans: BanDecision[] = [];
@@ -325,7 +335,7 @@ describe('JailEngine: bantime.increment with the ban history', () => {
   it('counts bans in other jails only with overalljails', async () => {
     for (const overalljails of [false, true]) {
       const { fail, history } = setup({ increment: { ...increment, overalljails } });
-      history.bans.push({ address: '203.0.113.5', jail: 'recidive', source: 'filter', bannedAt: T0 - 5000, expiresAt: T0 - 4000, failures: 5, matches: [] });
+      history.bans.push({ address: '203.0.113.5', jail: 'recidive', source: 'filter', bannedAt: T0 - 5000, expiresAt: T0 - 4000, failures: 5, matches: [], failureTimes: [] });
       await fail('203.0.113.5', T0);
       await fail('203.0.113.5', T0 + 1);
       const [ban] = await fail('203.0.113.5', T0 + 2);

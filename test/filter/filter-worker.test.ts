@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { writeLog } from '../../bench/log-workload.js';
 import { FAIL2BAN_FILTER_DIR, loadFilter, SHIPPED_FILTER_DIR } from '../../src/config/index.js';
-import { FilterWorker, LogFilter, slowLineMessage, type FilterEntry, type LineFailures, type SlowLine } from '../../src/filter/index.js';
+import { capturesTold, FilterWorker, LogFilter, slowLineMessage, toldCaptures, type FilterEntry, type LineFailures, type SlowLine } from '../../src/filter/index.js';
 import { logTextLines, packFailures, unpackFailures } from '../../src/filter/worker-protocol.js';
 import { BIN, tempDir } from '../helpers/cli.js';
 
@@ -75,17 +75,24 @@ describe('FilterWorker: filters in a worker thread, with a time budget per line'
     }
   });
 
-  it('results cross packed in columns and come back as they were: hosts with and without cidr, times or none, several lines, several failures of one line', () => {
+  it('results cross packed in columns and come back as they were: hosts with and without cidr, times or none, several lines, captures, several failures of one line', () => {
     const found: LineFailures[] = [
-      { index: 0, failures: [{ host: { kind: 'ip4', value: '203.0.113.1' }, time: NOW, lines: ['a'] }] },
+      { index: 0, failures: [{ host: { kind: 'ip4', value: '203.0.113.1' }, time: NOW, lines: ['a'], told: toldCaptures({ user: 'root', fport: '22' }) }] },
       { index: 3, failures: [
-        { host: { kind: 'ip6', value: '2001:db8::/64', cidr: 64 }, time: undefined, lines: ['b', 'c'] },
+        { host: { kind: 'ip6', value: '2001:db8::/64', cidr: 64 }, time: undefined, lines: ['b', 'c'], told: toldCaptures({ user: 'admin' }) },
         { host: { kind: 'dns', value: 'scanner.example' }, time: NOW + 0.5, lines: [] },
       ] },
       { index: 4, failures: [{ host: { kind: 'fid', value: 'session-7' }, time: NOW, lines: ['d'] }] },
     ];
     assert.deepEqual(unpackFailures(packFailures(found)), found);
     assert.deepEqual(unpackFailures(packFailures([])), []);
+  });
+
+  it('of the captures, only those a ban tells cross: not the host, fail2ban\'s bookkeeping or empty ones', () => {
+    const captures = { ip4: '203.0.113.1', cidr: '32', mlfid: ' sshd[7]', skiplines0: 'x', user: 'root', alt_user: '', fid: 's-1' };
+    const [line] = unpackFailures(packFailures([{ index: 0, failures: [{ host: { kind: 'ip4', value: '203.0.113.1' }, time: NOW, lines: ['a'], captures }] }]));
+    assert.deepEqual(capturesTold(line?.failures[0]?.told ?? ''), { user: 'root', fid: 's-1' });
+    assert.deepEqual(capturesTold(toldCaptures({ user: 'a\0b', fport: '22' })), { user: 'a\uFFFDb', fport: '22' }, 'a NUL in log text cannot shift the pairs');
   });
 
   it('a file\'s bytes longer than one decoding run come back as its lines: multi-byte characters, \\r\\n, a line longer than a run, no line cut', () => {
@@ -115,7 +122,10 @@ describe('FilterWorker: filters in a worker thread, with a time budget per line'
       const found: [number, unknown][] = [];
       for (const batch of batches) {
         batch.forEach((line, i) => {
-          for (const { host, time, lines: matched } of filter.processLine(line).failures) found.push([offset + i, { host, time, lines: matched }]);
+          for (const { host, time, lines: matched, captures } of filter.processLine(line).failures) {
+            const told = toldCaptures(captures);
+            found.push([offset + i, { host, time, lines: matched, ...(told === '' ? {} : { told }) }]);
+          }
         });
         offset += batch.length;
       }

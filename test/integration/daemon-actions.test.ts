@@ -43,3 +43,46 @@ describe('the daemon runs a jail\'s action.d actions (Debian\'s dummy action)', 
     await waitFor('actionunban on the next reconcile', () => actionFile().includes('-203.0.113.60\n'), 8_000);
   });
 });
+
+describe('the daemon fills an action\'s tags of why with what caused the ban: <F-USER>, <matches>', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  let daemon: DaemonProcess;
+  let args: string[];
+  let target: string;
+  const actionFile = (): string => (existsSync(target) ? readFileSync(target, 'utf8') : '');
+
+  before(async () => {
+    tmp = tempDir();
+    const config = join(tmp.dir, 'etc');
+    mkdirSync(join(config, 'action.d'), { recursive: true });
+    target = join(tmp.dir, 'why.out');
+    writeFileSync(join(tmp.dir, 'auth.log'), '');
+    writeFileSync(join(config, 'action.d', 'why-file.conf'), [
+      '[Definition]',
+      "actionban = printf '%%s user=%%s fid=%%s\\n%%s\\n--\\n' <ip> <F-USER> <fid> \\<matches> >> <target>",
+      'actionunban =',
+      '[Init]',
+      'target =',
+    ].join('\n'));
+    writeFileSync(join(config, 'f2b-store.conf'), `[reconcile]\nbackends = none\nschedule = * * * * * *\n[daemon]\nlogfile =\n`);
+    writeFileSync(join(config, 'jail.local'), `[sshd]\nenabled = true\nfilter = sshd\nlogpath = ${join(tmp.dir, 'auth.log')}\nmaxretry = 2\n`
+      + `action = why-file[target="${target}"]\n`);
+    args = ['--db', join(tmp.dir, 'bans.sqlite3'), '--config', config];
+    assert.equal(runCli([...args, 'check']).code, 0, 'check loads the action');
+    daemon = startDaemon(args);
+    await waitFor('the daemon watching its log', () => daemon.log().includes('watching 1 log files'), 15_000);
+  });
+  after(async () => {
+    await daemon?.stop();
+    tmp?.cleanup();
+  });
+
+  it('actionban gets the user the filter captured and the matched lines, and show tells the same', async () => {
+    const lines = ['root', 'admin'].map((user) => `${syslogDate()} web1 sshd[78]: Failed password for invalid user ${user} from 203.0.113.61 port 4000 ssh2`);
+    appendFileSync(join(tmp.dir, 'auth.log'), lines.map((line) => `${line}\n`).join(''));
+    await waitFor('actionban', () => actionFile().includes('--\n'), 8_000);
+    assert.equal(actionFile(), `203.0.113.61 user=admin fid=203.0.113.61\n${lines.join('\n')}\n--\n`);
+    const shown = JSON.parse(runCli([...args, '--json', 'show', '203.0.113.61']).stdout) as { why: { matches: string[]; captures: Record<string, string>; failureTimes: string[] } }[];
+    assert.deepEqual(shown.map((ban) => [ban.why.matches, ban.why.captures, ban.why.failureTimes.length]), [[lines, { user: 'admin' }, 2]]);
+  });
+});

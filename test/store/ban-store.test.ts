@@ -46,6 +46,39 @@ describe('ban store', () => {
     assert.deepEqual([...store.active(T0 + 1)], [ban]);
   });
 
+  it('keeps why a ban was made: the last 10 failures\' lines and times, and the captures; an extension brings its own', () => {
+    const lines = Array.from({ length: 12 }, (_, i) => `Dec  3 07:00:${String(i).padStart(2, '0')} host sshd[1]: Failed password for root from 203.0.113.7`);
+    const times = lines.map((_, i) => T0 - 60 + i);
+    store.ban(request('203.0.113.7', 'sshd', T0 + HOUR, { failures: 12, matches: lines, failureTimes: times, captures: { user: 'root', fid: 'x' } }), T0);
+    const [shown] = store.historyWithWhy('203.0.113.7');
+    assert.deepEqual(shown?.matches, lines.slice(2), 'the newest 10 lines');
+    assert.deepEqual(shown?.failureTimes, times.slice(2));
+    assert.deepEqual(shown?.captures, { user: 'root', fid: 'x' });
+    assert.deepEqual(store.banDetails('203.0.113.7', 'sshd')?.captures, { user: 'root', fid: 'x' }, 'what action.d tags read');
+    store.ban(request('203.0.113.7', 'sshd', T0 + 2 * HOUR, { failures: 3, matches: ['again'], failureTimes: [T0 + 5], captures: { user: 'admin' } }), T0 + 10);
+    assert.deepEqual(store.historyWithWhy('203.0.113.7').map((b) => [b.matches, b.failureTimes, b.captures]), [[['again'], [T0 + 5], { user: 'admin' }]]);
+    store.ban(request('203.0.113.8', 'manual'), T0);
+    assert.deepEqual(store.historyWithWhy('203.0.113.8').map((b) => [b.matches, b.failureTimes, b.captures]), [[[], [], {}]], 'a manual ban has no failures');
+  });
+
+  it('details for action tags: the lines and failures of the address in every jail and in this one (<ipmatches>, <ipjailmatches>)', () => {
+    store.ban(request('203.0.113.7', 'sshd', T0 + HOUR, { failures: 2, matches: ['s1', 's2'] }), T0);
+    store.lift('203.0.113.7', 'sshd', 'unban', T0 + 1);
+    store.ban(request('203.0.113.7', 'dovecot', T0 + HOUR, { failures: 3, matches: ['d1'] }), T0 + 2);
+    store.ban(request('203.0.113.7', 'sshd', T0 + HOUR, { failures: 4, matches: ['s3'] }), T0 + 3);
+    const details = store.banDetails('203.0.113.7', 'sshd');
+    assert.deepEqual([details?.matches, details?.ipMatches, details?.ipFailures, details?.ipJailMatches, details?.ipJailFailures],
+      [['s3'], ['s1', 's2', 'd1', 's3'], 9, ['s1', 's2', 's3'], 6]);
+  });
+
+  it('reads a why written by hand as far as it makes sense', () => {
+    store.ban(request('203.0.113.9'), T0);
+    const db = new Database(path);
+    db.prepare(`UPDATE bans SET matches = '["ok", 5]', failure_times = 'not json', captures = '{"user": "root", "n": 1}'`).run();
+    db.close();
+    assert.deepEqual(store.historyWithWhy('203.0.113.9').map((b) => [b.matches, b.failureTimes, b.captures]), [[['ok'], [], { user: 'root' }]]);
+  });
+
   it('keeps a forced ban forced: extended without --force it stays so, and forcing a ban already there marks it', () => {
     assert.equal(store.ban(request('10.0.0.0/7', 'manual', T0 + HOUR, { forced: true }), T0).ban.forced, true);
     assert.equal(store.ban(request('10.0.0.0/7', 'manual', T0 + 2 * HOUR), T0).ban.forced, true, 'an extension keeps the mark');
