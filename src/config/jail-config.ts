@@ -60,6 +60,9 @@ interface JailSettings {
   readonly logencoding: string;
   readonly usedns: UseDns;
   readonly maxmatches: number;
+  /** Failures are counted, and bans made, per network of this many bits: 32 and 128 (one address) unless set. */
+  readonly ipv4prefix: number;
+  readonly ipv6prefix: number;
 }
 
 /** An enabled jail that reads logs (`source = logs`, the default): its filter is loaded (and so known to load). */
@@ -236,6 +239,8 @@ function loadJail(ctx: Context, name: string): JailDefinition {
     actions: mapping.actions,
     logencoding: read('logencoding', parseLogEncoding, 'utf-8'),
     maxmatches: read('maxmatches', (v) => parseCount(v, 0), maxretry),
+    ipv4prefix: read('ipv4prefix', (v) => parseCount(v, 1, 32), 32),
+    ipv6prefix: read('ipv6prefix', (v) => parseCount(v, 1, 128), 128),
   };
   const jailDns = readOptional('usedns', parseUseDns);
   if (!enabled) return { ...settings, enabled, usedns: jailDns ?? 'warn' };
