@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { contains, laterExpiry, storedTime, tryParseAddress, type Address, type Ban, type BanRequest, type BanSource, type EnforcedBan } from '../core/index.js';
+import { laterExpiry, networkOf, storedTime, tryParseAddress, type Address, type Ban, type BanRequest, type BanSource, type EnforcedBan } from '../core/index.js';
 
 interface BanRow {
   address: string;
@@ -417,13 +417,23 @@ export class Bans {
       const inFamily = targets.filter((t) => t.family === family);
       if (inFamily.length === 0) continue;
       const prefix = Math.max(...inFamily.map((t) => t.prefix));
-      const rows = this.stmt.activeNetworks.all({ now, prefix, v6: family === 6 ? 1 : 0 });
-      const networks = rows.flatMap((row) => {
+      // By prefix length, then network: a target's networks are looked up, one per length, rather than
+      // matched against every network (thousands of them with a jail banning per ipv6prefix).
+      const byLength = new Map<number, Map<string, Ban[]>>();
+      for (const row of this.stmt.activeNetworks.all({ now, prefix, v6: family === 6 ? 1 : 0 })) {
         const network = tryParseAddress(row.address);
-        return network ? [{ network, ban: toBan(row) }] : [];
-      });
+        if (network === undefined) continue;
+        let networks = byLength.get(network.prefix);
+        if (networks === undefined) byLength.set(network.prefix, networks = new Map());
+        networks.set(network.text, [...networks.get(network.text) ?? [], toBan(row)]);
+      }
       for (const target of inFamily) {
-        out.set(target.text, networks.filter(({ network, ban }) => ban.address !== target.text && contains(network, target)).map(({ ban }) => ban));
+        const found: Ban[] = [];
+        for (const [length, networks] of byLength) {
+          if (length > target.prefix) break;
+          found.push(...(networks.get(networkOf(target, length).text) ?? []).filter((ban) => ban.address !== target.text));
+        }
+        out.set(target.text, found);
       }
     }
     return out;
