@@ -2,25 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { InputError, lockoutCheck, parseAddress } from '../../src/core/index.js';
 import { JailEngine, type BanDecision, type EngineDeps, type JailEngineOptions } from '../../src/engine/index.js';
-
-const T0 = 1_767_225_600; // 2026-01-01T00:00:00Z
-
-const SSHD: JailEngineOptions = {
-  jail: 'sshd',
-  maxretry: 3,
-  findtime: 600,
-  bantime: 600,
-  increment: { enabled: false, factor: 1, overalljails: false },
-  ignoreip: [],
-  ignoreself: false,
-  maxmatches: 10,
-  usedns: 'warn',
-};
+import { SSHD_ENGINE, T0 } from '../helpers/engine-jail.js';
 
 function setup(options: Partial<JailEngineOptions>, deps: Partial<EngineDeps> = {}) {
   let now = T0;
   const logged: string[] = [];
-  const engine = new JailEngine({ ...SSHD, ...options }, { now: () => now, previousBans: () => 0, log: (m) => logged.push(m), ...deps });
+  const engine = new JailEngine({ ...SSHD_ENGINE, ...options }, { now: () => now, previousBans: () => 0, log: (m) => logged.push(m), ...deps });
   /** Each address fails once, a second apart; the bans decided. */
   const fail = async (...ips: string[]): Promise<BanDecision[]> => {
     const bans: BanDecision[] = [];
