@@ -95,9 +95,10 @@ function checkCount(name: string, value: number, least: number, most = Number.MA
 
 /**
  * One jail at run time, as fail2ban's filter + failure manager + ban-time observer: failures
- * counted per address (or per prefix, see ipv4prefix) in a `findtime` window of log time, the ignore rules, and the ban (with
- * its `bantime.increment` length) when an address reaches `maxretry`. Failures older than
- * `findtime` before now are not counted, and ones from the future count as now — as fail2ban.
+ * counted per address (or per prefix, see ipv4prefix) in a `findtime` window of log time, the
+ * ignore rules, and the ban (with its `bantime.increment` length) when an address reaches
+ * `maxretry`. Failures older than `findtime` before now are not counted, and ones from the
+ * future count as now — as fail2ban.
  */
 export class JailEngine {
   readonly jail: string;
