@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { laterExpiry, networkOf, storedTime, tryParseAddress, type Address, type Ban, type BanRequest, type BanSource, type EnforcedBan } from '../core/index.js';
+import { laterExpiry, networkOf, storedTime, type Address, type Ban, type BanRequest, type BanSource, type EnforcedBan } from '../core/index.js';
 
 interface BanRow {
   address: string;
@@ -420,12 +420,12 @@ export class Bans {
       // By prefix length, then network: a target's networks are looked up, one per length, rather than
       // matched against every network (thousands of them with a jail banning per ipv6prefix).
       const byLength = new Map<number, Map<string, Ban[]>>();
+      // Rows are keyed by their stored (canonical) text and prefix: parsing thousands of networks on every commit cost more than the rest.
       for (const row of this.stmt.activeNetworks.all({ now, prefix, v6: family === 6 ? 1 : 0 })) {
-        const network = tryParseAddress(row.address);
-        if (network === undefined) continue;
-        let networks = byLength.get(network.prefix);
-        if (networks === undefined) byLength.set(network.prefix, networks = new Map());
-        networks.set(network.text, [...networks.get(network.text) ?? [], toBan(row)]);
+        if (row.prefix === null) continue;
+        let networks = byLength.get(row.prefix);
+        if (networks === undefined) byLength.set(row.prefix, networks = new Map());
+        networks.set(row.address, [...networks.get(row.address) ?? [], toBan(row)]);
       }
       for (const target of inFamily) {
         const found: Ban[] = [];
