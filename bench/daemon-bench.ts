@@ -20,6 +20,7 @@ import {
   cpuSeconds, driftSchedule, IDLE_SECONDS, IDLE_TARGET_PERCENT, idleCpuShares, loadRemark, memory, POLL_MS, STALL_MS, startDaemon, stopAndCheckBanLines, threadCpuSeconds, threadShares,
   openProgress, writeDaemonConfig, type Daemon, type DaemonProgress,
 } from './daemon-process.js';
+import { networkOf, parseAddress } from '../src/core/index.js';
 import { describeMachine } from './machine.js';
 import { report } from './results.js';
 import { BATCH_LINES, checkBans, MAXRETRY, sshdBatches, sshdWorkload, WORKLOAD_REMARK, type Workload } from './sshd-workload.js';
@@ -115,10 +116,13 @@ async function appendAndFollow(path: string, w: Workload, failuresOf: Uint32Arra
   }
 }
 
-async function measure(dir: string, w: Workload, rate: number): Promise<Figures> {
+/** The IPv6 prefix length the jail counts and bans by; 128: each address alone. */
+const IPV6_PREFIX = 64;
+
+async function measure(dir: string, w: Workload, rate: number, ipv6prefix: number): Promise<Figures> {
   const authLog = join(dir, 'auth.log');
   writeFileSync(authLog, '');
-  const files = writeDaemonConfig(dir, `logpath = ${authLog}`);
+  const files = writeDaemonConfig(dir, `logpath = ${authLog}\nipv6prefix = ${ipv6prefix}`);
   const daemon = startDaemon(files);
   let progress: DaemonProgress | undefined;
   try {
@@ -132,7 +136,7 @@ async function measure(dir: string, w: Workload, rate: number): Promise<Figures>
     const run = await appendAndFollow(authLog, w, failuresOf, rate, progress, daemon);
     const runCpu = cpuSeconds(daemon.pid) - cpuBefore;
     const threads = threadShares(daemon.pid, threadsBefore);
-    const bans = checkBans(progress.bannedAddresses(), failuresOf);
+    const bans = checkBans(progress.bannedAddresses(), failuresOf, (address) => networkOf(parseAddress(address), ipv6prefix).text);
     console.error(`daemon bench: ${int(bans)} bans, as expected; twice ${IDLE_SECONDS} s idle…`);
     const [afterBurstCpu] = await idleCpuShares([daemon.pid]);
     const [idleCpu] = await idleCpuShares([daemon.pid]);
@@ -177,11 +181,14 @@ function rows(w: Workload, f: Figures, rate: number): Row[] {
   ];
 }
 
-/** The daemon following a temp auth.log while `w` is appended (at `rate` lines/s, 0: as fast as the disk allows); its figures. */
-export async function benchFileSource(w: Workload, rate: number): Promise<Figures> {
+/**
+ * The daemon following a temp auth.log while `w` is appended (at `rate` lines/s, 0: as fast as the
+ * disk allows), its jail counting IPv6 per `ipv6prefix` (128, each address alone, by default); its figures.
+ */
+export async function benchFileSource(w: Workload, rate: number, ipv6prefix = 128): Promise<Figures> {
   const dir = mkdtempSync(join(tmpdir(), 'f2b-daemon-bench-'));
   try {
-    return await measure(dir, w, rate);
+    return await measure(dir, w, rate, ipv6prefix);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -197,7 +204,12 @@ export async function runDaemonBench(): Promise<void> {
   const startedAt = new Date();
   const loadAtStart = loadavg()[0]!;
   const figures = await benchFileSource(workload, rate);
+  const prefixed = await benchFileSource(workload, rate, IPV6_PREFIX);
   const loadAtEnd = loadavg()[0]!;
+  const extra = prefixed.runCpu / figures.runCpu - 1;
+  const prefixRow: Row = [`the same run with ipv6prefix = ${IPV6_PREFIX}`, `daemon CPU ${prefixed.runCpu.toFixed(2)} s user+sys `
+    + `(main thread ${prefixed.threads.main.toFixed(2)} s), ${extra >= 0 ? '+' : ''}${(100 * extra).toFixed(1)}% on the run above; `
+    + `${int(prefixed.bans)} bans, each the /${IPV6_PREFIX} of an attacker (the IPv4 ones as before)`, '≤ +10%', extra <= 0.1 ? 'met' : 'NOT met'];
   const remarks = [
     'The real built daemon, `node dist/cli/f2b-store.js --db DB --config DIR start`, with one jail: `[sshd]` on a temp auth.log, '
       + `shipped sshd filter, maxretry ${MAXRETRY}, findtime 1h, bantime 1h. \`[reconcile] backends = none\`: no firewall is touched here; `
@@ -208,6 +220,10 @@ export async function runDaemonBench(): Promise<void> {
       + 'bans are exactly the addresses written with ≥ maxretry failures, each with one line in the ban log and one on stderr.',
     `CPU: user+sys from /proc/PID/stat (10 ms ticks); idle = the second ${IDLE_SECONDS} s after the daemon was done, no writes, `
       + `${driftSchedule(figures.started)}, log sweep every 2 s. Peak RSS is VmHWM from /proc/PID/status.`,
+    `ipv6prefix = ${IPV6_PREFIX}: the same log followed by a fresh daemon right after, its jail counting and banning IPv6 per /${IPV6_PREFIX} `
+      + '(the attackers\' IPv6 addresses each lie in a /64 of their own, so the bans are the same attackers, as their networks): the cost of '
+      + 'finding each address\'s network (remembered per address, as the parse). One run each, one after the other: the load between them '
+      + 'moves CPU by several percent, so one pair shows the order of the cost, alternating pairs measure it.',
     loadRemark(loadAtStart, loadAtEnd, `the writer and the daemon share the machine's ${machine.cores} cores; the run adds about 1`),
     'Where the daemon\'s time goes (cpu profiles with F2B_BENCH_DAEMON_PROF; CPU per thread from /proc/PID/task, as in the CPU row): the '
       + 'tailer reads up to 16 chunks of 256 KiB ahead and hands each to the filter worker as bytes as soon as it is read (the worker splits and '
@@ -285,5 +301,5 @@ export async function runDaemonBench(): Promise<void> {
       + '30 s window read anywhere from 0.4% to 2%; so the first 30 s after the burst are shown apart, and the idle figure is the 30 s after them.',
   ];
   report('daemon', `Daemon benchmark — ${startedAt.toISOString().slice(0, 10)}`, { machine, startedAt },
-    ['what', 'result', 'target', 'status'], rows(workload, figures, rate), remarks);
+    ['what', 'result', 'target', 'status'], [...rows(workload, figures, rate), prefixRow], remarks);
 }

@@ -103,11 +103,14 @@ export function* sshdBatches(w: Workload, failuresOf: Uint32Array): Generator<Ss
   }
 }
 
-/** The active bans must be exactly the attackers written with ≥ maxretry failures; returns how many. */
-export function checkBans(stored: ReadonlySet<string>, failuresOf: Uint32Array): number {
+/**
+ * The active bans must be exactly the attackers written with ≥ maxretry failures, each banned as
+ * `bannedAs` says (its prefix, in a jail counting by prefix); returns how many.
+ */
+export function checkBans(stored: ReadonlySet<string>, failuresOf: Uint32Array, bannedAs: (address: string) => string = (address) => address): number {
   const expected = new Set<string>();
   failuresOf.forEach((n, i) => {
-    if (n >= MAXRETRY) expected.add(attackerAddress(i));
+    if (n >= MAXRETRY) expected.add(bannedAs(attackerAddress(i)));
   });
   const missing = [...expected].filter((a) => !stored.has(a));
   const extra = [...stored].filter((a) => !expected.has(a));

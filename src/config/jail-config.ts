@@ -65,6 +65,9 @@ interface JailSettings {
   readonly escalate?: Escalation;
   /** `escalate6`: the same for IPv6. */
   readonly escalate6?: Escalation;
+  /** Failures are counted, and bans made, per network of this many bits: 32 and 128 (one address) unless set. */
+  readonly ipv4prefix: number;
+  readonly ipv6prefix: number;
 }
 
 /** An enabled jail that reads logs (`source = logs`, the default): its filter is loaded (and so known to load). */
@@ -245,6 +248,8 @@ function loadJail(ctx: Context, name: string): JailDefinition {
     maxmatches: read('maxmatches', (v) => parseCount(v, 0), maxretry),
     ...(escalate === undefined ? {} : { escalate }),
     ...(escalate6 === undefined ? {} : { escalate6 }),
+    ipv4prefix: read('ipv4prefix', (v) => parseCount(v, 1, 32), 32),
+    ipv6prefix: read('ipv6prefix', (v) => parseCount(v, 1, 128), 128),
   };
   const jailDns = readOptional('usedns', parseUseDns);
   if (!enabled) return { ...settings, enabled, usedns: jailDns ?? 'warn' };

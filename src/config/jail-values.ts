@@ -78,11 +78,12 @@ export function parseBool(v: JailValue): boolean {
   return fail(v, `expected true or false (yes/no, on/off, 1/0), not "${text(v)}"${didYouMean(value, [...TRUE, ...FALSE])}`);
 }
 
-/** A whole number of at least `min`. */
-export function parseCount(v: JailValue, min: number): number {
+/** A whole number of at least `min` (and at most `max`, when given). */
+export function parseCount(v: JailValue, min: number, max?: number): number {
   const value = text(v);
-  if (!/^\+?\d+$/.test(value) || Number(value) < min) {
-    return fail(v, `expected a whole number${min > 0 ? ` of at least ${min}` : ''}, not "${value}"`);
+  if (!/^\+?\d+$/.test(value) || Number(value) < min || (max !== undefined && Number(value) > max)) {
+    const range = max === undefined ? (min > 0 ? ` of at least ${min}` : '') : ` from ${min} to ${max}`;
+    return fail(v, `expected a whole number${range}, not "${value}"`);
   }
   return Number(value);
 }

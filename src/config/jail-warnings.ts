@@ -14,7 +14,7 @@ import { where } from './sourced-text.js';
 const JAIL_OPTIONS: readonly string[] = [
   'enabled', 'backend', 'filter', 'logpath', 'logencoding', 'logtimezone', 'action', 'maxretry', 'maxmatches', 'findtime', 'bantime',
   'bantime.increment', 'bantime.factor', 'bantime.formula', 'bantime.multipliers', 'bantime.maxtime', 'bantime.rndtime',
-  'bantime.overalljails', 'source', 'bans.jails', 'escalate', 'escalate6', 'ignoreip', 'ignoreself', 'ignorecommand', 'ignorecache', 'skip_if_nologs', 'systemd_if_nologs',
+  'bantime.overalljails', 'source', 'bans.jails', 'escalate', 'escalate6', 'ipv4prefix', 'ipv6prefix', 'ignoreip', 'ignoreself', 'ignorecommand', 'ignorecache', 'skip_if_nologs', 'systemd_if_nologs',
   'usedns', 'prefregex', 'ignoreregex', 'failregex', 'maxlines', 'datepattern', 'journalmatch',
   'banaction', 'banaction_allports', 'port', 'protocol', 'chain', 'mta', 'destemail', 'sender', 'sendername', 'fail2ban_agent', 'mode',
   'action_', 'action_mw', 'action_mwl', 'action_xarf', 'action_cf_mwl', 'action_blocklist_de', 'action_abuseipdb',

@@ -190,6 +190,14 @@ function ipOf(a: Address): Ip {
   return ipaddr.parse(slash === -1 ? a.text : a.text.slice(0, slash));
 }
 
+/**
+ * The network of `prefix` bits that holds `address` (`2001:db8:1:2::7`, 64 → `2001:db8:1:2::/64`);
+ * `address` itself when it is no wider than that already.
+ */
+export function networkOf(address: Address, prefix: number): Address {
+  return prefix >= address.prefix ? address : build(ipOf(address), prefix);
+}
+
 /** True when every address of `inner` lies in `outer`. */
 export function contains(outer: Address, inner: Address): boolean {
   if (outer.family !== inner.family || outer.prefix > inner.prefix) return false;

@@ -102,7 +102,7 @@ function filterEntries(definitions: readonly EnabledJail[]): Map<string, FilterE
 /** Two jail definitions that count failures the same way: counters carry over a reload. */
 function sameCounting(a: EnabledJail, b: EnabledJail): boolean {
   const counting = (j: EnabledJail): unknown => [j.filter, j.logpaths, j.maxretry, j.findtime, j.bantime, j.increment, j.ignoreip,
-    j.ignoreself, j.ignorecommand, j.maxmatches, j.usedns, j.logencoding];
+    j.ignoreself, j.ignorecommand, j.maxmatches, j.usedns, j.logencoding, j.ipv4prefix, j.ipv6prefix];
   return JSON.stringify(counting(a)) === JSON.stringify(counting(b));
 }
 
@@ -173,7 +173,7 @@ export class LogJails {
       const engine = new JailEngine({
         jail: definition.name, maxretry: definition.maxretry, findtime: definition.findtime, bantime: definition.bantime,
         increment: definition.increment, ignoreip: definition.ignoreip, ignoreself: definition.ignoreself,
-        maxmatches: definition.maxmatches, usedns: definition.usedns,
+        maxmatches: definition.maxmatches, usedns: definition.usedns, ipv4prefix: definition.ipv4prefix, ipv6prefix: definition.ipv6prefix,
         ...(definition.ignorecommand === undefined ? {} : { ignorecommand: definition.ignorecommand }),
       }, {
         previousBans: (address, jail) => this.read('earlier bans', () => this.options.store.previousBans(address, jail), 0),

@@ -77,13 +77,23 @@ export class IgnoreList {
 
   /** Why `address` must not be banned, or undefined when nothing ignores it. */
   async reason(address: Address, now: number): Promise<string | undefined> {
+    const listed = await this.listedReason(address, now);
+    if (listed !== undefined || !this.command) return listed;
+    return (await this.commandIgnores(this.command, address, now)) ? 'ignorecommand' : undefined;
+  }
+
+  /**
+   * Why `address` must not be banned as far as ignoreself and ignoreip (names looked up) say,
+   * without ignorecommand: what a prefix is checked against before it is banned whole, since the
+   * command is written for the single addresses fail2ban hands it.
+   */
+  async listedReason(address: Address, now: number): Promise<string | undefined> {
     const known = this.addressReason(address, now);
-    if (known !== undefined || !this.asks) return known;
+    if (known !== undefined) return known;
     for (const name of this.names) {
       const found = (await this.addressesOf(name, now)).find(address);
       if (found) return `ignoreip ${name} (${found.text})`;
     }
-    if (this.command && (await this.commandIgnores(this.command, address, now))) return 'ignorecommand';
     return undefined;
   }
 

@@ -1,4 +1,4 @@
-import { checkJailName, InputError, tryParseAddress, type Address, type BanRequest, type Duration, type LockoutCheck, type Log } from '../core/index.js';
+import { checkJailName, InputError, networkOf, tryParseAddress, type Address, type BanRequest, type Duration, type LockoutCheck, type Log } from '../core/index.js';
 import { capturesTold, failureAddresses, type Failure, type Lookup, type UseDns } from '../filter/index.js';
 import { banTimeCalculator, type BanTimeCalculator, type BanTimeIncrement } from './ban-time.js';
 import { FailureWindows, type AddressFailures } from './failure-window.js';
@@ -26,6 +26,13 @@ export interface JailEngineOptions {
   readonly ignorecommand?: string;
   readonly maxmatches: number;
   readonly usedns: UseDns;
+  /**
+   * The prefix lengths failures are counted and banned by: an IPv4 address's failures count for
+   * its network of `ipv4prefix` bits, an IPv6 address's for its `ipv6prefix` network, and that
+   * network is banned. 32 and 128 (one address, as fail2ban) when not given.
+   */
+  readonly ipv4prefix?: number;
+  readonly ipv6prefix?: number;
   /** Cap on addresses tracked at once (DEFAULT_MAX_TRACKED). */
   readonly maxTracked?: number;
 }
@@ -81,15 +88,18 @@ export interface FailureCounterChange {
   readonly state: string | null;
 }
 
-function checkCount(name: string, value: number, least: number): void {
-  if (!(Number.isInteger(value) && value >= least)) throw new InputError(`${name} must be a whole number of at least ${least}, not ${value}`);
+function checkCount(name: string, value: number, least: number, most = Number.MAX_SAFE_INTEGER): void {
+  if (!(Number.isInteger(value) && value >= least && value <= most)) {
+    throw new InputError(`${name} must be a whole number of at least ${least}${most < Number.MAX_SAFE_INTEGER ? ` and at most ${most}` : ''}, not ${value}`);
+  }
 }
 
 /**
  * One jail at run time, as fail2ban's filter + failure manager + ban-time observer: failures
- * counted per address in a `findtime` window of log time, the ignore rules, and the ban (with
- * its `bantime.increment` length) when an address reaches `maxretry`. Failures older than
- * `findtime` before now are not counted, and ones from the future count as now — as fail2ban.
+ * counted per address (or per prefix, see ipv4prefix) in a `findtime` window of log time, the
+ * ignore rules, and the ban (with its `bantime.increment` length) when an address reaches
+ * `maxretry`. Failures older than `findtime` before now are not counted, and ones from the
+ * future count as now — as fail2ban.
  */
 export class JailEngine {
   readonly jail: string;
@@ -104,6 +114,10 @@ export class JailEngine {
   private readonly refusalsTold: TtlCache<string, true>;
   /** IPv6 addresses as the failures name them, parsed: an attacker fails many times, and parsing IPv6 is slow. */
   private readonly parsed = new Map<string, Address | undefined>();
+  /** The prefix each address is counted under (see keyOf), for the same reason. */
+  private readonly keys = new Map<string, Address>();
+  private readonly prefix4: number;
+  private readonly prefix6: number;
   private readonly log: Log;
 
   /** Throws InputError (naming the jail and the value) for options fail2ban would refuse. */
@@ -116,6 +130,8 @@ export class JailEngine {
       checkCount('maxretry', options.maxretry, 1);
       checkCount('maxmatches', options.maxmatches, 0);
       checkCount('maxTracked', options.maxTracked ?? DEFAULT_MAX_TRACKED, 1);
+      checkCount('ipv4prefix', options.ipv4prefix ?? 32, 1, 32);
+      checkCount('ipv6prefix', options.ipv6prefix ?? 128, 1, 128);
       if (!(Number.isFinite(options.findtime) && options.findtime > 0)) throw new InputError(`findtime must be a positive number of seconds, not ${options.findtime}`);
       this.banTime = banTimeCalculator(options.bantime, options.increment);
       this.ignore = new IgnoreList(options, { resolve: this.resolve, runCommand: deps.runCommand ?? runCommand, log });
@@ -125,6 +141,8 @@ export class JailEngine {
     }
     this.options = options;
     this.deps = deps;
+    this.prefix4 = options.ipv4prefix ?? 32;
+    this.prefix6 = options.ipv6prefix ?? 128;
     this.refusalsTold = new TtlCache(options.findtime, MAX_REFUSALS_TOLD);
     this.windows = new FailureWindows({
       maxretry: options.maxretry,
@@ -148,7 +166,8 @@ export class JailEngine {
     const { host } = failure;
     if ((host.kind === 'ip4' || host.kind === 'ip6' || host.kind === 'fid') && !this.ignore.asks) {
       const address = this.parse(host.cidr === undefined ? host.value : `${host.value}/${host.cidr}`);
-      const decision = address && this.count(address, this.ignore.addressReason(address, now), time, failure, now);
+      const decision = address && this.count(address, this.ignore.addressReason(address, now), time, failure, now,
+        (network) => this.ignore.addressReason(network, now));
       return decision ? [decision] : [];
     }
     return this.addLookingUp(failure, time, now);
@@ -158,7 +177,10 @@ export class JailEngine {
     const decisions: BanDecision[] = [];
     for (const text of await failureAddresses(failure.host, this.options.usedns, this.resolve)) {
       const address = tryParseAddress(text);
-      const decision = address && this.count(address, await this.ignore.reason(address, now), time, failure, now);
+      if (address === undefined) continue;
+      const key = this.keyOf(address);
+      const whole = key === address ? undefined : await this.ignore.listedReason(key, now);
+      const decision = this.count(address, await this.ignore.reason(address, now), time, failure, now, () => whole);
       if (decision) decisions.push(decision);
     }
     return decisions;
@@ -175,13 +197,45 @@ export class JailEngine {
     return address;
   }
 
-  /** Counts a failure of `address` unless it is ignored (`ignored`: why) or refused; the ban it completes, if any. */
-  private count(address: Address, ignored: string | undefined, time: number, failure: CountedFailure, now: number): BanDecision | undefined {
+  /** The network an address's failures are counted under and banned as (ipv4prefix, ipv6prefix): the address itself by default. */
+  private keyOf(address: Address): Address {
+    const prefix = address.family === 4 ? this.prefix4 : this.prefix6;
+    if (prefix >= address.prefix) return address;
+    const known = this.keys.get(address.text);
+    if (known !== undefined) return known;
+    if (this.keys.size >= MAX_PARSED) this.keys.clear();
+    const key = networkOf(address, prefix);
+    this.keys.set(address.text, key);
+    return key;
+  }
+
+  /**
+   * Counts a failure of `address` under its prefix (keyOf) unless the address is ignored
+   * (`ignored`: why) or refused; the ban it completes, if any. `wholeIgnored` says why a prefix
+   * must not be banned whole (it holds an ignored address).
+   */
+  private count(address: Address, ignored: string | undefined, time: number, failure: CountedFailure, now: number,
+    wholeIgnored: (network: Address) => string | undefined): BanDecision | undefined {
     if (ignored !== undefined || this.refused(address, now)) return undefined;
     this.total++;
-    const reached = this.windows.record(address.text, time, failure.lines);
+    const key = this.keyOf(address);
+    const reached = this.windows.record(key.text, time, failure.lines);
+    if (!reached) return undefined;
+    const target = key === address ? address : this.banTarget(key, address, wholeIgnored(key));
     // The ban keeps the captures of the failure that completed it: the counters never hold captures (their bytes are the daemon's cost).
-    return reached && this.deps.banned?.(address.text, now) !== true ? this.decide(address.text, reached.times.length, reached, failure.told) : undefined;
+    return this.deps.banned?.(target.text, now) === true ? undefined : this.decide(target.text, reached.times.length, reached, failure.told);
+  }
+
+  /**
+   * `network`, or `address` alone when the network holds an ignored address (`ignored`: why) or
+   * one the lockout floor protects, or is wider than the floor allows: said in the log, since the
+   * ban is narrower than configured.
+   */
+  private banTarget(network: Address, address: Address, ignored: string | undefined): Address {
+    const why = ignored ?? this.deps.lockout?.(network);
+    if (why === undefined) return network;
+    this.log(`banning ${address.text} alone, not ${network.text}: ${why}`, 'notice');
+    return address;
   }
 
   /**
@@ -218,10 +272,13 @@ export class JailEngine {
     return { address: parsed.text, jail: this.jail, source: 'filter', bannedAt: now, expiresAt: longest === null ? null : now + longest, failures: addresses, matches: [], failureTimes: [], reason };
   }
 
-  /** Clears the counters of `address` (or of every address inside it, for a network): it was unbanned by hand. */
+  /**
+   * Clears the counters of `address` (or of every address inside it, for a network): it was
+   * unbanned by hand. A single address's failures are counted with its prefix's, which go too.
+   */
   forget(address: string): void {
     const parsed = tryParseAddress(address);
-    if (parsed) this.windows.forget(parsed);
+    if (parsed) this.windows.forget(parsed.isNetwork ? parsed : this.keyOf(parsed));
   }
 
   /** fail2ban's status numbers: addresses with failures in their window now, and failures counted since start. */
@@ -253,7 +310,8 @@ export class JailEngine {
   /**
    * Takes back counters persisted earlier (the store's rows for this jail, or a snapshot), e.g.
    * after a restart. Rows that are damaged, or whose failures have all left the window, are
-   * dropped and reported as deleted by the next takeChanges. Returns how many addresses were restored.
+   * dropped and reported as deleted by the next takeChanges, and so are rows of addresses narrower
+   * than the jail's ipv4prefix or ipv6prefix (counted before it changed). Returns how many were restored.
    */
   restore(counters: Iterable<readonly [string, string]>): number {
     const oldest = this.deps.now() - this.options.findtime;
@@ -262,7 +320,9 @@ export class JailEngine {
       const address = tryParseAddress(key);
       const failures = decodeFailures(state);
       const live = failures && { times: failures.times.filter((t) => t >= oldest), matches: failures.matches };
-      if (address?.text === key && live && live.times.length > 0) {
+      // A key narrower than the prefix was counted before ipv4prefix or ipv6prefix was shortened: nothing counts under it now.
+      const counted = address?.text === key && address.prefix <= (address.family === 4 ? this.prefix4 : this.prefix6);
+      if (counted && live && live.times.length > 0) {
         this.windows.load(key, live);
         restored++;
       } else {

@@ -1,5 +1,7 @@
 import type Database from 'better-sqlite3';
-import { contains, laterExpiry, storedTime, tryParseAddress, type Address, type Ban, type BanRequest, type BanWhy, type BanSource, type EnforcedBan } from '../core/index.js';
+import {
+  laterExpiry, networkOf, storedTime, type Address, type Ban, type BanRequest, type BanWhy, type BanSource, type EnforcedBan,
+} from '../core/index.js';
 import { storedLines, whyOf, whyRow, type WhyRow } from './ban-why.js';
 
 interface BanRow {
@@ -443,13 +445,23 @@ export class Bans {
       const inFamily = targets.filter((t) => t.family === family);
       if (inFamily.length === 0) continue;
       const prefix = Math.max(...inFamily.map((t) => t.prefix));
-      const rows = this.stmt.activeNetworks.all({ now, prefix, v6: family === 6 ? 1 : 0 });
-      const networks = rows.flatMap((row) => {
-        const network = tryParseAddress(row.address);
-        return network ? [{ network, ban: toBan(row) }] : [];
-      });
+      // By prefix length, then network: a target's networks are looked up, one per length, rather than
+      // matched against every network (thousands of them with a jail banning per ipv6prefix).
+      const byLength = new Map<number, Map<string, Ban[]>>();
+      // Rows are keyed by their stored (canonical) text and prefix: parsing thousands of networks on every commit cost more than the rest.
+      for (const row of this.stmt.activeNetworks.all({ now, prefix, v6: family === 6 ? 1 : 0 })) {
+        if (row.prefix === null) continue;
+        let networks = byLength.get(row.prefix);
+        if (networks === undefined) byLength.set(row.prefix, networks = new Map());
+        networks.set(row.address, [...networks.get(row.address) ?? [], toBan(row)]);
+      }
       for (const target of inFamily) {
-        out.set(target.text, networks.filter(({ network, ban }) => ban.address !== target.text && contains(network, target)).map(({ ban }) => ban));
+        const found: Ban[] = [];
+        for (const [length, networks] of byLength) {
+          if (length > target.prefix) break;
+          found.push(...(networks.get(networkOf(target, length).text) ?? []).filter((ban) => ban.address !== target.text));
+        }
+        out.set(target.text, found);
       }
     }
     return out;

@@ -338,6 +338,18 @@ describe('jails: options', () => {
     assert.deepEqual([journal.backend, journal.backendOptions, journal.logpaths], ['systemd', { journalpath: '/run/log/journal' }, []]);
   });
 
+  it('ipv4prefix and ipv6prefix: 32 and 128 unless set, from [DEFAULT] or the jail; out of the family\'s range is refused', () => {
+    const prefixes = (local: string): [number, number] => {
+      const jail = sshd(local);
+      return [jail.ipv4prefix, jail.ipv6prefix];
+    };
+    assert.deepEqual(prefixes('[sshd]\n'), [32, 128]);
+    assert.deepEqual(prefixes('[DEFAULT]\nipv6prefix = 64\n'), [32, 64]);
+    assert.deepEqual(prefixes('[DEFAULT]\nipv6prefix = 64\n[sshd]\nipv6prefix = 56\nipv4prefix = 24\n'), [24, 56]);
+    assert.throws(() => sshd('[DEFAULT]\nipv6prefix = 129\n'), /jail\.local:2: \[sshd\] ipv6prefix: expected a whole number from 1 to 128, not "129"$/);
+    assert.throws(() => sshd('[sshd]\nipv4prefix = /24\n'), /jail\.local:2: \[sshd\] ipv4prefix: expected a whole number from 1 to 32, not "\/24"$/);
+  });
+
   it('jail.conf, jail.d/*.conf, jail.local, jail.d/*.local layer in that order; [DEFAULT] reaches every jail', () => {
     const jails = load({
       'jail.conf': `${BASE}maxretry = 1\n\n[other]\nlogpath = /var/log/other.log\n`,

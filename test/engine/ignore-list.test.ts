@@ -6,20 +6,7 @@ import { after, describe, it } from 'node:test';
 import { hostAddresses } from '../../src/core/index.js';
 import { COMMAND_TTL, JailEngine, NAME_TTL, parseIgnoreCommand, type BanDecision, type EngineDeps, type JailEngineOptions } from '../../src/engine/index.js';
 import type { Failure, FailureHost } from '../../src/filter/index.js';
-
-const T0 = 1_767_225_600;
-
-const JAIL: JailEngineOptions = {
-  jail: 'sshd',
-  maxretry: 3,
-  findtime: 600,
-  bantime: 600,
-  increment: { enabled: false, factor: 1, overalljails: false },
-  ignoreip: [],
-  ignoreself: false,
-  maxmatches: 3,
-  usedns: 'warn',
-};
+import { SSHD_ENGINE, T0 } from '../helpers/engine-jail.js';
 
 function hostOf(ip: string): FailureHost {
   return { kind: ip.includes(':') ? 'ip6' : 'ip4', value: ip };
@@ -32,11 +19,11 @@ function failure(host: FailureHost, time: number): Failure {
 function setup(options: Partial<JailEngineOptions>, deps: Partial<EngineDeps> = {}) {
   const clock = { at: T0 };
   const logged: string[] = [];
-  const engine = new JailEngine({ ...JAIL, ...options }, { now: () => clock.at, previousBans: () => 0, log: (m) => logged.push(m), ...deps });
+  const engine = new JailEngine({ ...SSHD_ENGINE, ...options }, { now: () => clock.at, previousBans: () => 0, log: (m) => logged.push(m), ...deps });
   /** Sends maxretry failures of `host` within a few seconds; returns the bans. */
   const attack = async (host: FailureHost | string): Promise<BanDecision[]> => {
     const bans: BanDecision[] = [];
-    for (let i = 0; i < JAIL.maxretry; i++) bans.push(...(await engine.add(failure(typeof host === 'string' ? hostOf(host) : host, clock.at))));
+    for (let i = 0; i < SSHD_ENGINE.maxretry; i++) bans.push(...(await engine.add(failure(typeof host === 'string' ? hostOf(host) : host, clock.at))));
     return bans;
   };
   return { engine, attack, clock, logged };

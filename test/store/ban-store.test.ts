@@ -206,6 +206,17 @@ describe('ban store', () => {
     assert.deepEqual(store.coveringNetworks('203.0.113.1', T0), []);
   });
 
+  it('finds the covering networks among thousands of /64s, in every jail, and never a network as covering itself', () => {
+    store.banMany(Array.from({ length: 3000 }, (_, i) => request(`2001:db8:${i.toString(16)}::/64`)), T0);
+    store.ban(request('2001:db8:7::/64', 'recidive'), T0);
+    store.ban(request('2001:db8::/32', 'manual'), T0);
+    const touching = store.activeTouchingAll(['2001:db8:7::1', '2001:db8:7::/64', '2001:db9::1'], T0);
+    const bans = (address: string): string[] => (touching.get(address) ?? []).map((b) => `${b.jail} ${b.address}`).sort();
+    assert.deepEqual(bans('2001:db8:7::1'), ['manual 2001:db8::/32', 'recidive 2001:db8:7::/64', 'sshd 2001:db8:7::/64']);
+    assert.deepEqual(bans('2001:db8:7::/64'), ['manual 2001:db8::/32', 'recidive 2001:db8:7::/64', 'sshd 2001:db8:7::/64'], 'its own bans, and the /32 only once');
+    assert.deepEqual(bans('2001:db9::1'), []);
+  });
+
   it('stores many bans in one transaction and reports what each did', () => {
     store.ban(request('203.0.113.1', 'import', T0 + 10), T0);
     const report = store.banMany([
