@@ -31,7 +31,12 @@ export function firewallLock(dbPath: string): Exclusive {
       // Made 0600 first, as the control socket is: a process of another user that could read it
       // could hold a read lock on it, and keep every f2b-store process from changing the firewall.
       if (!db) closeSync(openSync(path, constants.O_CREAT | constants.O_RDWR | constants.O_NOFOLLOW, 0o600));
-      db ??= new Database(path, { timeout: 0 });
+      if (!db) {
+        db = new Database(path, { timeout: 0 });
+        // Nothing is ever written to it; in the default journal mode SQLite still refuses BEGIN
+        // IMMEDIATE on a full disk, and a full disk must never stop bans reaching the firewall.
+        db.pragma('journal_mode = MEMORY');
+      }
     } catch (error) {
       throw new OperationError(`cannot open the firewall lock ${path}: ${messageOf(error)}: its directory must be writable, as the database's is`, { cause: error });
     }
