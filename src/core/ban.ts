@@ -110,12 +110,12 @@ function iso(seconds: number | null): string | null {
   return seconds === null ? null : isoTime(seconds);
 }
 
-/** The JSON form of the CLI contract; lifted means lifted or expired at `now`. */
 /** A BanWhy as JSON: times in ISO-8601 UTC. */
 export function whyToJson(why: BanWhy): Record<string, unknown> {
   return { failureTimes: why.failureTimes.map(isoTime), matches: why.matches, captures: why.captures };
 }
 
+/** The JSON form of the CLI contract; lifted means lifted or expired at `now`. */
 export function banToJson(ban: Ban, now: number): Record<string, unknown> {
   const ended = endedAt(ban, now);
   return {

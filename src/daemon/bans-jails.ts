@@ -1,4 +1,4 @@
-import { formatDuration, messageOf, type Family, type LockoutCheck } from '../core/index.js';
+import { formatDuration, messageOf, type Family, type LockoutCheck, type Log } from '../core/index.js';
 import { isLogJail, type AnyEnabledJail, type BansJail, type Escalation } from '../config/index.js';
 import { JailEngine, type BanDecision } from '../engine/index.js';
 import { isDamaged, type BanStore, type JailSelection } from '../store/index.js';
@@ -9,7 +9,7 @@ export interface BansJailsOptions {
   /** Bans held in memory until the database takes them are active too. */
   readonly writer: StoreWriter;
   readonly now: () => number;
-  readonly log: (line: string) => void;
+  readonly log: Log;
   readonly lockout: () => LockoutCheck;
   /** Records the bans decided and applies them to the backends, as the log jails' own. */
   readonly ban: (decisions: readonly BanDecision[]) => Promise<void>;
@@ -90,7 +90,7 @@ export class BansJails {
     }, {
       previousBans: (address, jail) => this.options.store.previousBans(address, jail),
       now: this.options.now,
-      log: (message) => this.options.log(`[${definition.name}] ${message}`),
+      log: (message, level) => this.options.log(`[${definition.name}] ${message}`, level),
       lockout: (address) => this.options.lockout()(address),
       banned: (address, now) => this.bannedIn(definition.name, address, now),
     });
@@ -134,7 +134,7 @@ export class BansJails {
       }
     } catch (error) {
       // Counted again with the next bans recorded: the row read up to has not moved.
-      if (!isDamaged(error)) this.options.log(`counting recorded bans failed: ${messageOf(error)}`);
+      if (!isDamaged(error)) this.options.log(`counting recorded bans failed: ${messageOf(error)}`, 'error');
       return;
     }
     this.after = upTo;

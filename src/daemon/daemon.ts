@@ -136,7 +136,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     ],
     databaseBytes: () => store.databaseBytes(),
     problem: (what, error) => {
-      if (!isDamaged(error)) log(`metrics: reading ${what} failed: ${messageOf(error)}`);
+      if (!isDamaged(error)) log(`metrics: reading ${what} failed: ${messageOf(error)}`, 'warning');
     },
   });
   // The fleet is started below; until then what is written waits in the change log for its first push.
@@ -355,7 +355,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
       try {
         store.banTotals(nowSeconds());
       } catch (error) {
-        if (!isDamaged(error)) log(`metrics: counting the active bans failed: ${messageOf(error)}`);
+        if (!isDamaged(error)) log(`metrics: counting the active bans failed: ${messageOf(error)}`, 'warning');
       }
       metricsServer = await metricsModule.serveMetrics(options.metrics, metrics, log);
     }

@@ -1,4 +1,4 @@
-import { isoTime, SYSLOG_SEVERITY, type LogEntry, type LogLevel } from '../core/index.js';
+import { isoTime, oneLine, SYSLOG_SEVERITY, type LogEntry, type LogLevel } from '../core/index.js';
 
 /** The name the daemon's lines carry (syslog tag, journal SYSLOG_IDENTIFIER): what recidive's prefix expects. */
 export const IDENTIFIER = 'f2b-store';
@@ -7,16 +7,6 @@ const FACILITY = 3;
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
 const pad = (n: number, width = 2): string => String(n).padStart(width, '0');
-
-/**
- * A message as one line: control characters (a line end in text from a log line or a command's
- * output) become `\xNN`, so no text can start a line of its own that passes for another
- * (a forged `NOTICE [sshd] Ban …` for recidive, a `<0>` priority).
- */
-export function oneLine(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/[\x00-\x08\x0a-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
-}
 
 const LEVEL_WORDS: Readonly<Record<LogLevel, string>> = { critical: 'CRITICAL', error: 'ERROR', warning: 'WARNING', notice: 'NOTICE', info: 'INFO', debug: 'DEBUG' };
 

@@ -313,7 +313,7 @@ export class LogJails {
     try {
       await this.commitAndApply(decisions, [], { positions: [] }, this.options.now());
     } catch (error) {
-      this.options.log(`applying bans decided from recorded bans failed: ${messageOf(error)}; the next reconcile repairs the firewall`);
+      this.options.log(`applying bans decided from recorded bans failed: ${messageOf(error)}; the next reconcile repairs the firewall`, 'error');
     }
   }
 

@@ -1,13 +1,13 @@
 import { lstatSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { describeListenAddress, messageOf, OperationError, type ListenAddress } from '../core/index.js';
+import { describeListenAddress, messageOf, OperationError, type ListenAddress, type Log } from '../core/index.js';
 import type { DaemonMetrics } from './metrics.js';
 
 /**
  * Serves GET /metrics (Prometheus's text format) at `listen`; anything else is 404. A socket
  * path may only replace a stale socket, never another kind of file.
  */
-export async function serveMetrics(listen: ListenAddress, metrics: DaemonMetrics, log: (line: string) => void): Promise<Server> {
+export async function serveMetrics(listen: ListenAddress, metrics: DaemonMetrics, log: Log): Promise<Server> {
   const server = createServer((request, response) => {
     const path = (request.url ?? '').split('?')[0];
     if (path !== '/metrics' || (request.method !== 'GET' && request.method !== 'HEAD')) {
@@ -17,7 +17,7 @@ export async function serveMetrics(listen: ListenAddress, metrics: DaemonMetrics
     metrics.text().then((text) => {
       response.writeHead(200, { 'content-type': metrics.registry.contentType }).end(request.method === 'HEAD' ? undefined : text);
     }, (error: unknown) => {
-      log(`metrics: a scrape failed: ${messageOf(error)}`);
+      log(`metrics: a scrape failed: ${messageOf(error)}`, 'error');
       response.writeHead(500, { 'content-type': 'text/plain' }).end('f2b-store could not read its metrics; the daemon log says why\n');
     });
   });

@@ -84,7 +84,7 @@ export class BanStore {
   private readonly fleetPushBase: FleetPushBase;
   /** Made by the first banTotals(), then kept up to date. */
   private totals: BanTotals | undefined;
-  private readonly escalationCounts: Escalations;
+  private escalationCounts: Escalations | undefined;
   private statistics: BanStatistics | undefined;
   private damageTold = false;
   private damageListener: ((error: DatabaseDamagedError) => void) | undefined;
@@ -94,7 +94,6 @@ export class BanStore {
     this.path = opened.path;
     this.migration = opened.migration;
     this.bansTable = new Bans(this.db);
-    this.escalationCounts = new Escalations(this.db);
     this.counters = new FailureCounters(this.db);
     this.positions = new ReadPositions(this.db);
     this.changes = new ChangeLog(this.db);
@@ -440,7 +439,8 @@ export class BanStore {
    * addresses (or narrower networks) banned in it since `since`, with the longest of their bantimes.
    */
   escalations(query: EscalationQuery): EscalationCount[] {
-    return this.guard(() => this.escalationCounts.networks(query));
+    // Prepared on first use: only a daemon with escalating jails needs it (and its SQL function).
+    return this.guard(() => (this.escalationCounts ??= new Escalations(this.db)).networks(query));
   }
 
   /**

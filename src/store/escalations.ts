@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { tryParseAddress, type Duration, type Family } from '../core/index.js';
+import { networkOf, tryParseAddress, type Duration, type Family } from '../core/index.js';
 
 /** A network whose banned addresses reached an escalation's count (see BanStore.escalations). */
 export interface EscalationCount {
@@ -27,12 +27,11 @@ export interface EscalationQuery {
  * The network of `prefix` bits of a stored address of `family`; NULL for the other family, a
  * network as wide or wider, or text that is no address (a row written by hand).
  */
-function networkOf(address: unknown, family: unknown, prefix: unknown): string | null {
+function storedNetwork(address: unknown, family: unknown, prefix: unknown): string | null {
   if (typeof address !== 'string' || typeof prefix !== 'number') return null;
   const parsed = tryParseAddress(address);
   if (parsed === undefined || parsed.family !== family || parsed.prefix <= prefix) return null;
-  const slash = parsed.text.indexOf('/');
-  return tryParseAddress(`${slash === -1 ? parsed.text : parsed.text.slice(0, slash)}/${prefix}`)?.text ?? null;
+  return networkOf(parsed, prefix).text;
 }
 
 /**
@@ -66,7 +65,7 @@ export class Escalations {
   private readonly count;
 
   constructor(db: Database.Database) {
-    db.function('f2b_network', { deterministic: true }, networkOf);
+    db.function('f2b_network', { deterministic: true }, storedNetwork);
     this.fresh = db.prepare<unknown[], string | null>(
       `SELECT DISTINCT f2b_network(address, @family, @prefix) FROM bans
         WHERE id > @after AND id <= @upTo AND jail = @jail AND banned_at >= @since`).pluck();

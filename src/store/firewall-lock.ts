@@ -30,8 +30,8 @@ export function firewallLock(dbPath: string): Exclusive {
     try {
       // Made 0600 first, as the control socket is: a process of another user that could read it
       // could hold a read lock on it, and keep every f2b-store process from changing the firewall.
-      if (!db) closeSync(openSync(path, constants.O_CREAT | constants.O_RDWR | constants.O_NOFOLLOW, 0o600));
       if (!db) {
+        closeSync(openSync(path, constants.O_CREAT | constants.O_RDWR | constants.O_NOFOLLOW, 0o600));
         db = new Database(path, { timeout: 0 });
         // Nothing is ever written to it; in the default journal mode SQLite still refuses BEGIN
         // IMMEDIATE on a full disk, and a full disk must never stop bans reaching the firewall.

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { banToJson, isoTime, parseAddress, whyToJson, type BanWhy } from '../../core/index.js';
-import { oneLine } from '../../daemon/log-format.js';
+import { banToJson, isoTime, oneLine, parseAddress, whyToJson, type BanWhy } from '../../core/index.js';
 import { createContext } from '../context.js';
 import { banHeaders, banRow, blockedBy, printJson, printNotedTable } from '../output.js';
 
