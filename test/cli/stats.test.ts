@@ -137,9 +137,8 @@ describe('stats: pictures of the bans, and the same numbers in JSON', () => {
   it('colours a terminal, unless NO_COLOR is set', () => {
     // A real terminal: script(1) runs the binary on a pseudo-terminal.
     const onTerminal = (noColor: boolean): string => {
-      const env: NodeJS.ProcessEnv = { ...process.env, F2B_STORE_CONFIG: SAFE_CONFIG, TERM: 'xterm-256color' };
-      delete env['NO_COLOR'];
-      delete env['FORCE_COLOR'];
+      // A clean environment: CI, NODE_DISABLE_COLORS, TMUX and the like in the caller's would decide the colours.
+      const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'], HOME: process.env['HOME'], F2B_STORE_CONFIG: SAFE_CONFIG, TERM: 'xterm-256color' };
       if (noColor) env['NO_COLOR'] = '1';
       const run = spawnSync('script', ['-qec', `${process.execPath} ${BIN} --db ${db} stats`, '/dev/null'], { encoding: 'utf8', env });
       assert.equal(run.status, 0, run.stderr);
