@@ -16,4 +16,5 @@ export * from './journal-source.js';
 export * from './parent-death.js';
 export * from './listen-address.js';
 export * from './ban-counts.js';
+export * from './run-kind.js';
 export * from './exclusive.js';

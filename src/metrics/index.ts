@@ -1,2 +1,2 @@
-export { DaemonMetrics, type BackendOutcome, type LogSourceState, type MetricsSources, type RunReason } from './metrics.js';
+export { DaemonMetrics, type BackendOutcome, type LogSourceState, type MetricsSources } from './metrics.js';
 export { serveMetrics } from './server.js';

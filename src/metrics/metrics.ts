@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { BanCounts, JailSourceCount } from '../core/index.js';
+import type { BanCounts, JailSourceCount, RunKind } from '../core/index.js';
 
 /** Where reading one log source stands: a file's unread bytes, or a journal's lag. */
 export interface LogSourceState {
@@ -33,11 +33,8 @@ export interface MetricsSources {
   readonly problem?: (what: string, error: unknown) => void;
 }
 
-/** The reconcile runs the daemon does: a full run, a drift repair, changes of another process taken in. */
-export type RunReason = 'start' | 'schedule' | 'expiry' | 'drift' | 'change' | 'reload' | 'other';
-
 /** A drift repair: a run of these kinds that changed a backend was a backend found different from the store. */
-const REPAIRING: readonly RunReason[] = ['schedule', 'drift'];
+const REPAIRING: readonly RunKind[] = ['schedule', 'drift'];
 
 const PREFIX = 'f2b_store_';
 
@@ -178,7 +175,7 @@ export class DaemonMetrics {
   }
 
   /** A reconcile run ended. */
-  ran(reason: RunReason, seconds: number, reports: readonly BackendOutcome[]): void {
+  ran(reason: RunKind, seconds: number, reports: readonly BackendOutcome[]): void {
     this.runs.inc({ reason });
     this.runSeconds.observe({ reason }, seconds);
     this.outcomes(reason, reports);

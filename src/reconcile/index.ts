@@ -7,6 +7,6 @@ export { GUARD_MIN, knownBans, needsConsent } from './removal-guard.js';
 export { diffEntries, type DiffResult } from './diff.js';
 export { defaultJailRules, entryOf, jailRulesOf, rulesFor, type JailRules } from './entries.js';
 export { checkSchedule } from './cron-timer.js';
-export { ReconcileLoop, type LastReconcile, type LoopObserver, type LoopOptions, type RunKind } from './loop.js';
+export { ReconcileLoop, type LastReconcile, type LoopObserver, type LoopOptions } from './loop.js';
 export type { BackendJailCount } from './entry-tally.js';
 export { CHANGE_BATCH, changeStates, DAEMON, readChanges, type ChangeFeed } from './change-feed.js';

@@ -1,4 +1,4 @@
-import { isoTime, messageOf, monotonicMs, type Ban, type Log } from '../core/index.js';
+import { isoTime, messageOf, monotonicMs, type Ban, type Log, type RunKind } from '../core/index.js';
 import type { Backend, EntryKey } from '../backends/index.js';
 import { isDamaged } from '../store/index.js';
 import { changeStates, DAEMON, describeChanges, readChanges } from './change-feed.js';
@@ -16,13 +16,6 @@ const EXPIRY_SPACED_FROM_MS = 1000;
 
 /** setTimeout's longest delay; a later expiry is simply re-armed when this one fires. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
-
-/**
- * What a run of the loop was for, as metrics count it: the loop's own runs (at start, on
- * schedule, at an expiry), a backend the drift check found drifted, changes another process
- * made, a reload, or anything else asked (this host's addresses changed, a run queued behind one).
- */
-export type RunKind = 'start' | 'schedule' | 'expiry' | 'drift' | 'change' | 'reload' | 'other';
 
 const NAMED_RUNS: readonly string[] = ['start', 'schedule', 'expiry', 'reload'] satisfies readonly RunKind[];
 
