@@ -76,10 +76,16 @@ describe('the daemon reading the systemd journal (a private journald), with real
         return exited;
       },
     };
-    await waitFor('the daemon following the journal', () => {
-      if (child.exitCode !== null) throw new Error(`the daemon exited (${child.exitCode}):\n${output}`);
-      return /the journal: system/.test(output);
-    }, 15_000);
+    try {
+      await waitFor('the daemon following the journal', () => {
+        if (child.exitCode !== null) throw new Error(`the daemon exited (${child.exitCode}):\n${output}`);
+        return /the journal: system/.test(output);
+      }, 15_000);
+    } catch (error) {
+      // Not yet anyone's to stop: left running, it would hold this file's process open for ever.
+      await started.stop('SIGKILL');
+      throw error;
+    }
     return started;
   };
 
