@@ -71,7 +71,8 @@ describe('the Debian package', { timeout: 600_000 }, () => {
   let deb = '';
 
   before(() => {
-    const built = spawnSync(join(ROOT, 'packaging', 'build-deb'), [dir], { cwd: ROOT, encoding: 'utf8' });
+    // xz at its lowest level (dpkg-deb's own setting): the same files, in 1.5 s of CPU instead of 9.
+    const built = spawnSync(join(ROOT, 'packaging', 'build-deb'), [dir], { cwd: ROOT, encoding: 'utf8', env: { ...process.env, DPKG_DEB_COMPRESSOR_LEVEL: '1' } });
     assert.equal(built.status, 0, built.stderr);
     deb = built.stdout.trim();
   });

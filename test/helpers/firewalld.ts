@@ -163,11 +163,12 @@ export async function startPrivateFirewalld(): Promise<PrivateFirewalld> {
       { env, encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'], timeout: COMMAND_TIMEOUT_MS });
   };
 
-  const callDbus = (path: string, method: string, ...args: string[]): string => {
+  const dbusSend = (path: string, member: string, args: readonly string[]): string => {
     if (!netns) throw new Error('private firewalld is not running');
-    return execFileSync('ip', ['netns', 'exec', netns.name, 'dbus-send', '--system', '--print-reply', `--dest=${DBUS_NAME}`, path, `${DBUS_NAME}.${method}`, ...args],
+    return execFileSync('ip', ['netns', 'exec', netns.name, 'dbus-send', '--system', '--print-reply', `--dest=${DBUS_NAME}`, path, member, ...args],
       { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: COMMAND_TIMEOUT_MS });
   };
+  const callDbus = (path: string, method: string, ...args: string[]): string => dbusSend(path, `${DBUS_NAME}.${method}`, args);
 
   try {
     cpSync('/etc/firewalld', join(dir, 'etc'), { recursive: true });
@@ -192,17 +193,20 @@ export async function startPrivateFirewalld(): Promise<PrivateFirewalld> {
       join(dir, 'run'), 'firewalld', '--nofork', '--nopid', '--log-target', 'console',
       '--system-config', join(dir, 'etc')], firewalldLog);
 
+    // The state property `firewall-cmd --state` reads, read with dbus-send: each firewall-cmd starts
+    // a Python interpreter, tenths of a second of CPU taken from the firewalld being waited for.
     const deadline = Date.now() + START_TIMEOUT_MS;
     let last = '';
     for (;;) {
       if (!alive(firewalld)) throw new Error(`firewalld exited (${firewalld.exitCode ?? firewalld.signalCode})`);
       try {
-        if (firewallCmd(['--state']).trim() === 'running') break;
+        last = dbusSend('/org/fedoraproject/FirewallD1', 'org.freedesktop.DBus.Properties.Get', [`string:${DBUS_NAME}`, 'string:state']);
+        if (/"RUNNING"/.test(last)) break;
       } catch (error) {
         last = error instanceof Error ? (error as { stderr?: string }).stderr?.trim() || error.message : String(error);
       }
-      if (Date.now() > deadline) throw new Error(`firewalld not running after ${START_TIMEOUT_MS / 1000} s (firewall-cmd --state: ${last})`);
-      await sleep(200);
+      if (Date.now() > deadline) throw new Error(`firewalld not running after ${START_TIMEOUT_MS / 1000} s (its state property: ${last.trim()})`);
+      await sleep(100);
     }
   } catch (error) {
     const message = `starting a private firewalld failed: ${error instanceof Error ? error.message : String(error)}\n${logs()}`;
