@@ -9,7 +9,8 @@
  *    (entry counts per set); the CPU share at the default schedule (tick every 10 s, full read-back
  *    every 300 s, the census spaced out by its cost as the daemon's drift check does);
  * 4. the anchor: fail2ban 1.0.2 restoring 10,000 saved bans (bench/fail2ban-restore.ts).
- * Env: F2B_BENCH_NO_FAIL2BAN=1 skips the anchor; F2B_BENCH_FIREWALL_BANS=10000 limits the counts.
+ * Env: F2B_BENCH_NO_FAIL2BAN=1 skips the anchor; F2B_BENCH_FIREWALL_BANS=10000 limits the counts;
+ * F2B_BENCH_FIREWALL_BACKENDS=ipset limits the backends (a comma list).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -17,8 +18,10 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createBackends, systemExec, systemFollow } from '../src/backends/index.js';
+import { BACKEND_CATALOG } from '../src/backends/catalog.js';
+import { enabledJails } from '../src/config/index.js';
 import { nowSeconds } from '../src/core/index.js';
-import { defaultJailRules, rulesFor } from '../src/reconcile/index.js';
+import { jailRulesOf, rulesFor } from '../src/reconcile/index.js';
 import { censusWait } from '../src/reconcile/drift.js';
 import { BanStore } from '../src/store/index.js';
 import { createNetns, type Netns } from '../test/helpers/netns.js';
@@ -86,9 +89,12 @@ export function timeProcess(argv: readonly string[], dir: string): ProcessTime {
   return { wall, cpu: (fields[1] ?? NaN) + (fields[2] ?? NaN), maxRss: (fields[3] ?? NaN) * 1024 };
 }
 
+/** The configuration directory the runs use: none, so the built-in jails. */
+const configOf = (dir: string): string => join(dir, 'no-config');
+
 /** `f2b-store … reconcile` as its own process, under /usr/bin/time for user+sys incl. children. */
 export function runReconcile(db: string, backend: BackendName, ns: string, dir: string): ProcessTime {
-  return timeProcess([process.execPath, CLI, '--db', db, '--backend', backend, '--netns', ns, '--config', join(dir, 'no-config'), 'reconcile'], dir);
+  return timeProcess([process.execPath, CLI, '--db', db, '--backend', backend, '--netns', ns, '--config', configOf(dir), 'reconcile'], dir);
 }
 
 /** Entries the firewall in `netns` holds in f2b-store's own sets. */
@@ -134,13 +140,16 @@ async function measure(step: () => Promise<void>): Promise<{ wall: Samples; cpu:
   return { wall: summarize(times), cpu: ((cpuSeconds() - cpu0) / TICKS) * 1000 };
 }
 
-async function measureTicks(db: string, backend: BackendName, ns: string, bans: number) {
+async function measureTicks(db: string, backend: BackendName, ns: string, bans: number, dir: string) {
   const store = BanStore.open(db);
+  // The jails the `reconcile` runs applied (their ports and blocktypes), as the daemon's tick uses them.
+  const configured = enabledJails(configOf(dir), BACKEND_CATALOG);
+  const jailRules = jailRulesOf(configured);
   try {
     const [fw] = createBackends([backend], { exec: systemExec(ns), follow: systemFollow(ns), hostsDeny: { file: '/dev/null', daemons: 'ALL' } });
     const tick = await measure(async () => {
       const now = nowSeconds();
-      const rules = rulesFor(store.activeJails(now).map((jail) => ({ jail })), defaultJailRules);
+      const rules = rulesFor(store.activeJails(now).map((jail) => ({ jail })), jailRules, configured.map((jail) => jail.name));
       const { ran } = await fw!.ensure(rules, now);
       if (ran.length > 0) throw new Error(`${backend}: ensure() ran ${ran.length} commands on an intact firewall`);
     });
@@ -175,7 +184,7 @@ async function benchOne(db: string, backend: BackendName, bans: number, dir: str
     const restoredEntries = firewallEntries(netns, backend);
     if (restoredEntries !== bans) throw new Error(`${backend}: firewall holds ${restoredEntries} entries after restore, expected ${bans}`);
     const noop = runReconcile(db, backend, netns.name, dir);
-    return { backend, bans, restore, restoredEntries, noop, ...await measureTicks(db, backend, netns.name, bans) };
+    return { backend, bans, restore, restoredEntries, noop, ...await measureTicks(db, backend, netns.name, bans, dir) };
   } finally {
     netns.remove();
   }
@@ -238,13 +247,17 @@ export async function runFirewallBench(): Promise<void> {
   const loadAtStart = loadavg()[0]!;
   const only = Number(process.env['F2B_BENCH_FIREWALL_BANS'] ?? 0);
   const counts = only > 0 ? [only] : COUNTS;
+  const chosen = process.env['F2B_BENCH_FIREWALL_BACKENDS']?.split(',') ?? BACKENDS;
+  const unknown = chosen.find((name) => !(BACKENDS as readonly string[]).includes(name));
+  if (unknown !== undefined) throw new Error(`F2B_BENCH_FIREWALL_BACKENDS: not one of ${BACKENDS.join(', ')}: ${unknown}`);
+  const backends = BACKENDS.filter((name) => chosen.includes(name));
   const dir = mkdtempSync(join(tmpdir(), 'f2b-fwbench-'));
   const figures: FirewallFigures[] = [];
   try {
     for (const bans of counts) {
       console.error(`firewall bench: writing ${int(bans)} bans to the database…`);
       const db = createDatabase(dir, bans);
-      for (const backend of BACKENDS) figures.push(await benchOne(db, backend, bans, dir));
+      for (const backend of backends) figures.push(await benchOne(db, backend, bans, dir));
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
