@@ -251,17 +251,15 @@ export function planSets(headers: ReadonlyMap<string, SetHeader>, jails: readonl
 
 /**
  * Why the sets of these jails may not be as ensure() leaves them, from `ipset list -t` alone: a
- * set missing, one of an earlier f2b-store to take over, or a set no rule matches (its kernel
- * reference count is 0), or undefined. A jail whose set name is someone else's is ensure's to
- * skip, not a drift. It cannot see a rule of ours changed in place, moved, or removed while
- * another rule still matches the set: ensure() at every full check reads the rules themselves.
+ * set missing, or a set no rule matches (its kernel reference count is 0), or undefined. A jail
+ * whose set name is someone else's is ensure's to skip, not a drift. It cannot see a rule of ours
+ * changed in place, moved, or removed while another rule still matches the set, nor a set of an
+ * earlier f2b-store to take over: ensure() at every full check reads the rules themselves.
  */
 export function setsDrift(headers: ReadonlyMap<string, SetHeader>, jails: readonly JailRule[]): string | undefined {
-  const { served, creates, legacy } = planSets(headers, jails);
+  const { served, creates } = planSets(headers, jails);
   const [missing] = creates;
   if (missing) return `ipset ${missing.name} does not exist`;
-  const [old] = legacy;
-  if (old !== undefined) return `ipset ${old}, a set of an earlier f2b-store, is still there`;
   for (const jail of served) {
     for (const family of FAMILIES) {
       const name = ipsetName(jail.name, family);
