@@ -38,16 +38,19 @@ const MAX_PENDING = 10_000;
 const MAX_RETRY_WAIT = 64;
 
 /**
- * The drift tick's structural check of one backend: its census's own cheaper check where it has
- * one (Census.intact), else ensure(), which re-creates what is missing and tells its notes to
- * `log`. Why the backend is due for a full reconcile (whose ensure() repairs it), or undefined.
+ * The drift tick's structural check of one backend: ensure(), which re-creates what is missing and
+ * tells its notes to `log`, run only when the census's cheaper check (Census.intact) finds
+ * something, where it has one. Why the backend is due for a full reconcile, or undefined: what
+ * the cheaper check finds that ensure() would not change (a jail whose bans the floor refuses all)
+ * is no drift, so it cannot make every tick a full reconcile.
  */
 export async function checkStructure(backend: Backend, jails: readonly JailRule[], now: number, log: (note: string) => void): Promise<string | undefined> {
   const intact = backend.census?.intact;
-  if (intact) return intact.call(backend.census, jails);
+  const why = intact ? await intact.call(backend.census, jails) : 'objects were missing';
+  if (why === undefined) return undefined;
   const ensured = await backend.ensure(jails, now);
   for (const note of ensured.notes) log(note);
-  return ensured.ran.length > 0 ? 'objects were missing' : undefined;
+  return ensured.ran.length > 0 ? why : undefined;
 }
 
 /** A backend the drift check wants reconciled in full, and why. */
