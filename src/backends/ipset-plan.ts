@@ -15,6 +15,8 @@ export interface SetHeader {
   readonly family: Family | undefined;
   readonly maxelem: number;
   readonly entries: number;
+  /** How many rules (and list sets) match against it: the kernel's own count, 0 when no rule uses it. */
+  readonly references: number;
   readonly timeout: boolean;
 }
 
@@ -65,6 +67,7 @@ export function parseHeaders(text: string): Map<string, SetHeader> {
       family: family === 'inet' ? 4 : family === 'inet6' ? 6 : undefined,
       maxelem: Number(after('maxelem') ?? MIN_MAXELEM),
       entries: Number(block.get('Number of entries') ?? 0),
+      references: Number(block.get('References') ?? 0),
       timeout: header.includes('timeout'),
     });
   };
@@ -244,6 +247,66 @@ export function planSets(headers: ReadonlyMap<string, SetHeader>, jails: readonl
     }
   }
   return { served, skipped, creates, legacy: new Set(legacy.map((l) => l.header.name)) };
+}
+
+/**
+ * Why the sets of these jails may not be as ensure() leaves them, from `ipset list -t` alone: a
+ * set missing, or a set no rule matches (its kernel reference count is 0), or undefined. A jail
+ * whose set name is someone else's is ensure's to skip, not a drift. It cannot see a rule of ours
+ * changed in place, moved, or removed while another rule still matches the set, nor a set of an
+ * earlier f2b-store to take over: ensure() at every full check reads the rules themselves.
+ */
+export function setsDrift(headers: ReadonlyMap<string, SetHeader>, jails: readonly JailRule[]): string | undefined {
+  const { served, creates } = planSets(headers, jails);
+  const [missing] = creates;
+  if (missing) return `ipset ${missing.name} does not exist`;
+  for (const jail of served) {
+    for (const family of FAMILIES) {
+      const name = ipsetName(jail.name, family);
+      if (headers.get(name)?.references === 0) return `no rule matches ipset ${name}`;
+    }
+  }
+  return undefined;
+}
+
+/** How many entries of each set a probe tests. */
+export const PROBE_SAMPLE = 256;
+
+/**
+ * Why our sets cannot hold exactly what `wanted` says (set → addresses), from the counts of
+ * `ipset list -t`, or undefined: a wanted set missing, or any set of ours holding another number
+ * of entries (one that should be empty, too).
+ */
+export function countsDiffer(headers: ReadonlyMap<string, SetHeader>, wanted: ReadonlyMap<string, readonly string[]>): string | undefined {
+  for (const [set, addresses] of wanted) {
+    const header = headers.get(set);
+    if (!header || !ownerOf(header)) return notOurSet(set, header);
+    if (header.entries !== addresses.length) return `ipset ${set} holds ${header.entries} entries, ${addresses.length} expected`;
+  }
+  for (const header of headers.values()) {
+    if (header.entries > 0 && !wanted.has(header.name) && ownerOf(header)) return `ipset ${header.name} holds ${header.entries} entries, 0 expected`;
+  }
+  return undefined;
+}
+
+/**
+ * `test SET ADDRESS` lines for up to PROBE_SAMPLE addresses of each set, picked with `pick(n)` (an
+ * index below n), or why an address picked is none ipset takes (only canonical addresses reach
+ * a batch: entries come from log lines).
+ */
+export function probeLines(wanted: ReadonlyMap<string, readonly string[]>, pick: (n: number) => number): { lines: string[] } | { bad: string } {
+  const lines: string[] = [];
+  for (const [set, addresses] of wanted) {
+    const picked = new Set<number>();
+    if (addresses.length <= PROBE_SAMPLE) for (let i = 0; i < addresses.length; i++) picked.add(i);
+    else while (picked.size < PROBE_SAMPLE) picked.add(pick(addresses.length));
+    for (const i of picked) {
+      const address = addresses[i] ?? '';
+      if (tryParseAddress(address)?.text !== address) return { bad: address };
+      lines.push(`test ${set} ${address}`);
+    }
+  }
+  return { lines };
 }
 
 /** The restore lines creating a set holding these members. */

@@ -2,13 +2,13 @@ import { messageOf, OperationError, type Family } from '../core/index.js';
 import { applyInBatches } from './batch.js';
 import { isExitError, type Exec } from './exec.js';
 import {
-  createSetLines, deleteSetRules, growRestore, ipsetRestore, itemsRestore, notOurSet, overflows, ownedSets, ownerOf, parseHeaders,
-  parseMembers, planItems, planRestore, planSets, setRule, type Item, type Member, type SetHeader,
+  countsDiffer, createSetLines, deleteSetRules, growRestore, ipsetRestore, itemsRestore, notOurSet, overflows, ownedSets, ownerOf, parseHeaders,
+  parseMembers, planItems, planRestore, planSets, probeLines, setRule, setsDrift, type Item, type Member, type SetHeader,
 } from './ipset-plan.js';
 import { applyReport, checkJail, createAddressMemo, FAMILIES, restoreCommand } from './iptables-rules.js';
 import { readFilterTable, settleInputRule } from './iptables-query.js';
 import { ipsetName } from './object-names.js';
-import type { ApplyReport, Backend, Command, Diff, Ensured, EntryKey, JailRule } from './types.js';
+import type { ApplyReport, Backend, Command, Diff, Ensured, Entry, EntryKey, JailRule } from './types.js';
 
 export interface IpsetBackendOptions {
   readonly exec: Exec;
@@ -170,6 +170,38 @@ export function createIpsetBackend(options: IpsetBackendOptions): Backend {
     await run(ipsetRestore(owned.map((name) => `destroy ${name}`)), `ipset destroy ${owned.join(' ')}`);
   }
 
+  /**
+   * The census's probe: every set holds exactly as many entries as it should (`ipset list -t`
+   * counts them without listing), and a random sample of each set's entries is there, tested in
+   * one `ipset -q restore` of `test` lines that stops with an error at the first one missing (-q
+   * keeps it going past those found). Only an entry swapped for another keeps the counts: it is
+   * missed when the entry gone is outside the sample, or is a host a network of its set still
+   * covers (`test` of a host matches any entry covering it). The full read-back finds those: it
+   * runs whenever a count or a test fails, after any drift the tick finds, and on the daemon's
+   * schedule as often as its cost allows (ReconcileOptions.thorough).
+   */
+  async function probe(entries: readonly Entry[]): Promise<string | undefined> {
+    const wanted = new Map<string, string[]>();
+    for (const entry of entries) {
+      const set = ipsetName(entry.jail, entry.family);
+      const addresses = wanted.get(set);
+      if (addresses) addresses.push(entry.address);
+      else wanted.set(set, [entry.address]);
+    }
+    const differ = countsDiffer(await readHeaders(), wanted);
+    if (differ !== undefined) return differ;
+    const planned = probeLines(wanted, (n) => Math.floor(Math.random() * n));
+    if ('bad' in planned) return `"${planned.bad}" is no address ipset takes`;
+    if (planned.lines.length === 0) return undefined;
+    try {
+      await exec({ argv: ['ipset', '-q', 'restore'], stdin: `${planned.lines.join('\n')}\n` });
+    } catch (error) {
+      if (!isExitError(error)) throw new OperationError(`ipset: testing ${planned.lines.length} sampled entries: ${messageOf(error)}`, { cause: error });
+      return `one of ${planned.lines.length} sampled entries is missing`;
+    }
+    return undefined;
+  }
+
   async function count(): Promise<Map<string, number>> {
     const counts = new Map<string, number>();
     for (const header of (await readHeaders()).values()) {
@@ -186,7 +218,15 @@ export function createIpsetBackend(options: IpsetBackendOptions): Backend {
     plan: (diff, _jails, now) => planRestore(diff, now),
     apply,
     flush,
-    // `ipset list -t` prints each set's header with its number of entries, never the entries.
-    census: { objectOf: (entry) => ipsetName(entry.jail, entry.family), count },
+    // `ipset list -t` prints each set's header with its number of entries and references, never the entries.
+    census: {
+      objectOf: (entry) => ipsetName(entry.jail, entry.family),
+      count,
+      probe,
+      intact: async (jails) => {
+        for (const jail of jails) checkJail(jail);
+        return setsDrift(await readHeaders(), jails);
+      },
+    },
   };
 }

@@ -1,4 +1,4 @@
-import type { Backend, Entry, EntryKey, JailRule } from './types.js';
+import type { Backend, Census, Entry, EntryKey, JailRule } from './types.js';
 
 /**
  * A backend that holds the bans of some jails only (a jail's `banaction` chose another
@@ -18,10 +18,17 @@ export function forJails(backend: Backend, holds: (jail: string) => boolean): Ba
     apply: (diff, jails, now) => backend.apply({ add: diff.add.filter(mine), remove: diff.remove.filter(mine) }, rules(jails), now),
     flush: () => backend.flush(),
     // Counted whole: an object of a jail held elsewhere shows as a difference that a reconcile
-    // cannot change, which the drift check then takes as it is.
-    ...(backend.census ? { census: backend.census } : {}),
+    // cannot change, which the drift check then takes as it is. The structural check looks, as
+    // ensure does, at the objects of its own jails only.
+    ...(backend.census ? { census: routedCensus(backend.census, rules) } : {}),
     ...(backend.replaced ? { replaced: () => backend.replaced?.() } : {}),
   };
+}
+
+function routedCensus(census: Census, rules: (jails: readonly JailRule[]) => JailRule[]): Census {
+  const { intact } = census;
+  if (!intact) return census;
+  return { ...census, intact: (jails) => intact.call(census, rules(jails)) };
 }
 
 /**

@@ -66,6 +66,13 @@ export interface Census {
    * read-back now and then still has to run (see ReconcileOptions.thorough).
    */
   probe?(entries: readonly Entry[]): Promise<string | undefined>;
+  /**
+   * Where ensure() costs more than one read: the drift tick's structural check, why the objects
+   * of these jails may not be as ensure() leaves them, or undefined; the tick runs ensure() only
+   * when it finds something. It changes nothing, and may miss what only a full look finds (the
+   * backend says what): ensure() at every full check still does.
+   */
+  intact?(jails: readonly JailRule[]): Promise<string | undefined>;
 }
 
 /** A jail `ensure` left out: an object of its name is someone else's, so nothing of the jail's was made, read or changed. */

@@ -1,5 +1,5 @@
 import { messageOf, monotonicMs } from '../core/index.js';
-import type { Backend, Census, Entry, EntryKey } from '../backends/index.js';
+import type { Backend, Census, Entry, EntryKey, JailRule } from '../backends/index.js';
 import type { BackendReport } from './reconcile.js';
 
 /**
@@ -36,6 +36,22 @@ const MAX_PENDING = 10_000;
 
 /** A backend that keeps failing is retried at the next tick, then 2, 4, 8 … ticks apart, at most this many. */
 const MAX_RETRY_WAIT = 64;
+
+/**
+ * The drift tick's structural check of one backend: ensure(), which re-creates what is missing and
+ * tells its notes to `log`, run only when the census's cheaper check (Census.intact) finds
+ * something, where it has one. Why the backend is due for a full reconcile, or undefined: what
+ * the cheaper check finds that ensure() would not change (a jail whose bans the floor refuses all)
+ * is no drift, so it cannot make every tick a full reconcile.
+ */
+export async function checkStructure(backend: Backend, jails: readonly JailRule[], now: number, log: (note: string) => void): Promise<string | undefined> {
+  const intact = backend.census?.intact;
+  const why = intact ? await intact.call(backend.census, jails) : 'objects were missing';
+  if (why === undefined) return undefined;
+  const ensured = await backend.ensure(jails, now);
+  for (const note of ensured.notes) log(note);
+  return ensured.ran.length > 0 ? why : undefined;
+}
 
 /** A backend the drift check wants reconciled in full, and why. */
 export interface Stale {

@@ -3,7 +3,7 @@ import type { Backend, EntryKey } from '../backends/index.js';
 import { isDamaged } from '../store/index.js';
 import { changeStates, DAEMON, describeChanges, readChanges } from './change-feed.js';
 import { CronTimer } from './cron-timer.js';
-import { DriftCheck, readBackWait, type Stale } from './drift.js';
+import { checkStructure, DriftCheck, readBackWait, type Stale } from './drift.js';
 import { defaultJailRules, entryOf, rulesFor, type JailRules } from './entries.js';
 import { EntryTally, type BackendJailCount } from './entry-tally.js';
 import { enforceable, type BanFloor, type RefusedBan } from './floor.js';
@@ -219,7 +219,7 @@ export class ReconcileLoop {
 
   /**
    * The cheap check between full read-backs, and the backends it finds worth one: a flush, reload
-   * or deleted table shows as missing objects, which ensure() re-creates; an emptied set or an
+   * or deleted table shows as missing objects (checkStructure); an emptied set or an
    * entry deleted behind our back as counts that differ from what the store implies; and a
    * backend whose last apply failed is retried (see DriftCheck).
    */
@@ -229,9 +229,7 @@ export class ReconcileLoop {
     const rules = rulesFor(store.activeJails(now).map((jail) => ({ jail })), this.options.rules ?? defaultJailRules, this.options.jails?.());
     return this.drift.due(backends, async (backend) => {
       try {
-        const ensured = await backend.ensure(rules, now);
-        for (const note of ensured.notes) log(note);
-        return ensured.ran.length > 0 ? 'objects were missing' : undefined;
+        return await checkStructure(backend, rules, now, log);
       } catch (error) {
         log(`drift check ${backend.name}: ${messageOf(error)}`, 'error');
         return 'its objects could not be checked';

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { growRestore, parseHeaders, parseMembers, planItems, planRestore, planSets } from '../../src/backends/ipset-plan.js';
+import {
+  countsDiffer, growRestore, parseHeaders, parseMembers, planItems, planRestore, planSets, PROBE_SAMPLE, probeLines, setsDrift,
+} from '../../src/backends/ipset-plan.js';
 import type { Entry } from '../../src/backends/types.js';
 import { parseAddress } from '../../src/core/index.js';
 
@@ -84,5 +86,44 @@ describe('ipset plan of sets', () => {
       'destroy f2bs4-sshd~',
       '',
     ].join('\n'));
+  });
+});
+
+describe('ipset checks from `ipset list -t` alone', () => {
+  const header = (name: string, entries: number, references: number, type = 'hash:net', family = name.startsWith('f2bs6') ? 'inet6' : 'inet'): string =>
+    `Name: ${name}\nType: ${type}\nHeader: family ${family} hashsize 1024 maxelem 65536 timeout 0\nReferences: ${references}\nNumber of entries: ${entries}\n`;
+  const jails = [{ name: 'sshd', blocktype: 'drop' as const }, { name: 'cj', blocktype: 'drop' as const }];
+  const intact = [header('f2bs4-sshd', 3, 1), header('f2bs6-sshd', 0, 1), header('f2bs4-cj', 1, 0, 'hash:ip'), header('f2bs6-cj', 0, 0)];
+
+  it('finds the sets of the jails in place, each matched by a rule; a jail whose set is someone else\'s is ensure\'s to skip', () => {
+    assert.equal(setsDrift(parseHeaders(intact.join('\n')), jails), undefined);
+  });
+
+  it('finds a set missing and a set no rule matches', () => {
+    assert.equal(setsDrift(parseHeaders(intact.slice(1).join('\n')), jails), 'ipset f2bs4-sshd does not exist');
+    assert.equal(setsDrift(parseHeaders([header('f2bs4-sshd', 3, 1), header('f2bs6-sshd', 0, 0)].join('\n')), jails.slice(0, 1)), 'no rule matches ipset f2bs6-sshd');
+  });
+
+  it('compares the counts of every set of ours with what it should hold, sets that should be empty too', () => {
+    const headers = parseHeaders(intact.join('\n'));
+    const wanted = new Map([['f2bs4-sshd', ['203.0.113.1', '203.0.113.2', '198.51.100.0/24']]]);
+    assert.equal(countsDiffer(headers, wanted), undefined);
+    assert.equal(countsDiffer(headers, new Map([['f2bs4-sshd', ['203.0.113.1']]])), 'ipset f2bs4-sshd holds 3 entries, 1 expected');
+    assert.equal(countsDiffer(headers, new Map([...wanted, ['f2bs6-web', ['2001:db8::1']]])), 'ipset f2bs6-web does not exist (ensure creates it)');
+    assert.match(countsDiffer(headers, new Map([...wanted, ['f2bs4-cj', ['203.0.113.9']]])) ?? '', /^ipset f2bs4-cj is hash:ip .*someone else's/);
+    const more = parseHeaders([...intact, header('f2bs6-web', 2, 1)].join('\n'));
+    assert.equal(countsDiffer(more, wanted), 'ipset f2bs6-web holds 2 entries, 0 expected');
+  });
+
+  it('tests every entry of a small set and a sample of a large one, and lets only canonical addresses into the batch', () => {
+    const many = Array.from({ length: 1000 }, (_, i) => `10.0.${i >> 8}.${i & 255}`);
+    let next = 0;
+    const planned = probeLines(new Map([['f2bs4-sshd', many], ['f2bs6-sshd', ['2001:db8::1', '2001:db8:1::/48']]]), () => next++ % 300);
+    assert.ok('lines' in planned);
+    assert.equal(planned.lines.length, PROBE_SAMPLE + 2);
+    assert.equal(planned.lines[0], 'test f2bs4-sshd 10.0.0.0');
+    assert.equal(new Set(planned.lines).size, planned.lines.length, 'no entry tested twice');
+    assert.deepEqual(planned.lines.slice(-2), ['test f2bs6-sshd 2001:db8::1', 'test f2bs6-sshd 2001:db8:1::/48']);
+    assert.deepEqual(probeLines(new Map([['f2bs4-sshd', ['203.0.113.1\nflush f2bs4-sshd']]]), () => 0), { bad: '203.0.113.1\nflush f2bs4-sshd' });
   });
 });

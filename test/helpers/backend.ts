@@ -64,6 +64,21 @@ export function inRecordingNetns(create: (options: { exec: Exec }) => Backend, f
   };
 }
 
+/**
+ * A backend restored with `bans` and then checked again in full: the second check changes nothing
+ * and runs no command that reads entries back (`readBack`). Returns what that check ran.
+ */
+export async function assertProbedNoop(run: RecordedRun, bans: readonly Ban[], now: number, readBack: (command: Command) => boolean): Promise<readonly Command[]> {
+  const [restored] = await reconcile(bans, [run.backend], now);
+  assert.equal(restored?.added, bans.length);
+  const from = run.commands.length;
+  const [again] = await reconcile(bans, [run.backend], now);
+  assert.deepEqual({ added: again?.added, removed: again?.removed, unchanged: again?.unchanged, error: again?.error }, { added: 0, removed: 0, unchanged: bans.length, error: null });
+  const ran = run.commands.slice(from);
+  assert.ok(!ran.some(readBack), ran.map((c) => c.argv.join(' ')).join('\n'));
+  return ran;
+}
+
 /** What one reconcile pass did to one backend. */
 export interface Pass {
   /** The reconciler's own report. */

@@ -252,7 +252,8 @@ for (const { name, open, repairMs } of BACKENDS) {
         const took = await waitFor('repair', () => missing(BANNED.slice(1)).length === 0, repairMs);
         console.log(`${name}: the daemon repaired a wipe ${took} ms after it was done`);
         // The drift check noticed (objects missing, gone while it looked, or holding fewer entries) and reconciled.
-        assert.match(daemon.log(), new RegExp(`drift check: ${name}: (objects were missing|its objects could not be checked|.+ holds \\d+ entries, \\d+ expected)\n`));
+        const noticed = 'objects were missing|ipset \\S+ does not exist|no rule matches ipset \\S+|its objects could not be checked|.+ holds \\d+ entries, \\d+ expected';
+        assert.match(daemon.log(), new RegExp(`drift check: ${name}: (${noticed})\n`));
       } finally {
         assert.equal(await daemon.stop(), 0, daemon.log());
       }

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { forJails, routeJails } from '../../src/backends/index.js';
+import { createIpsetBackend } from '../../src/backends/ipset.js';
 import { createNftablesBackend } from '../../src/backends/nftables.js';
 import { nowSeconds } from '../../src/core/index.js';
 import { reconcile } from '../../src/reconcile/index.js';
-import { entry, inNetns, keys } from '../helpers/backend.js';
+import { checkStructure } from '../../src/reconcile/drift.js';
+import { banOf, entry, inNetns, keys } from '../helpers/backend.js';
 
 describe('jails routed to the firewall their banaction names', () => {
   it('routeJails: the configured backends hold every jail without one of its own', () => {
@@ -29,5 +31,16 @@ describe('jails routed to the firewall their banaction names', () => {
     const again = await reconcile([], [forJails(nft, (jail) => jail !== 'web')], now);
     assert.deepEqual([again[0]?.removed, again[0]?.error], [2, null]);
     assert.deepEqual(keys(await nft.list()), ['web 203.0.113.72'], 'the other jail\'s entry is not its to remove');
+  }));
+
+  it('the drift tick\'s structural check of a routed ipset looks at its own jails\' sets only', inNetns(createIpsetBackend, async (ns, inner) => {
+    const now = nowSeconds();
+    const ipset = forJails(inner, (jail) => jail !== 'web');
+    const jails = [{ name: 'sshd', blocktype: 'reject' as const }, { name: 'web', blocktype: 'reject' as const }];
+    await reconcile([banOf(entry('sshd', '203.0.113.70'), now), banOf(entry('web', '203.0.113.71'), now)], [ipset], now, { jails: ['sshd', 'web'] });
+    assert.doesNotMatch(ns.run(['ipset', 'list', '-n']), /f2bs4-web/, 'no set for the jail held elsewhere');
+    assert.equal(await checkStructure(ipset, jails, now, () => undefined), undefined);
+    ns.run(['iptables', '-F', 'INPUT']);
+    assert.equal(await checkStructure(ipset, jails, now, () => undefined), 'no rule matches ipset f2bs4-sshd');
   }));
 });
