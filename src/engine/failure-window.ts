@@ -46,6 +46,12 @@ export class FailureWindows {
   private ordered = true;
   private touches = 0;
   private readonly changed = new Set<string>();
+  /**
+   * The addresses whose failures the store holds as far as takeChanged has said (or load was
+   * given): the deletion of any other is nothing to write. Most addresses of a burst reach
+   * maxretry within one commit and never had a row.
+   */
+  private readonly persisted = new Set<string>();
 
   constructor(private readonly limits: WindowLimits) {}
 
@@ -115,11 +121,13 @@ export class FailureWindows {
     const times = [...failures.times].sort((a, b) => a - b).slice(-maxretry);
     const matches = maxmatches > 0 ? failures.matches.slice(-maxmatches).map(keepLine) : [];
     this.put(address, { times, matches, touched: this.touches++ }, this.entries.has(address));
+    this.persisted.add(address);
   }
 
   /** Marks an address as changed without tracking it: its stored copy is stale and must go. */
   discard(address: string): void {
     this.changed.add(address);
+    this.persisted.add(address);
   }
 
   /** Every tracked address with its failures, least recent first. */
@@ -127,10 +135,21 @@ export class FailureWindows {
     yield* this.inOrder();
   }
 
-  /** The addresses changed since the last call, each with its failures, or undefined when no longer tracked. */
+  /**
+   * The addresses changed since the last call, each with its failures, or undefined when no longer
+   * tracked but persisted (see persisted): what the store must be told.
+   */
   takeChanged(): [string, AddressFailures | undefined][] {
     const out: [string, AddressFailures | undefined][] = [];
-    for (const address of this.changed) out.push([address, this.entries.get(address)]);
+    for (const address of this.changed) {
+      const entry = this.entries.get(address);
+      if (entry !== undefined) {
+        this.persisted.add(address);
+        out.push([address, entry]);
+      } else if (this.persisted.delete(address)) {
+        out.push([address, undefined]);
+      }
+    }
     this.changed.clear();
     return out;
   }

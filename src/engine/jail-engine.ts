@@ -290,12 +290,21 @@ export class JailEngine {
   /**
    * The counters changed since the last call, in the store's form: persist them in the same
    * transaction as the bans and log positions of the lines that changed them.
+   *
+   * Every failure time is persisted, so a restart counts each failure once; the matched lines only
+   * while the address is not known banned in this jail. An attacker failing on after its ban
+   * (most of a burst's failures) rewrites its row at every commit, and the lines were three
+   * quarters of its bytes; its ban already keeps the lines that caused it. The trade: after a
+   * restart, a later ban of such an address keeps only the lines read since the restart (its
+   * failure times and count are whole).
    */
   takeChanges(): FailureCounterChange[] {
+    const now = this.deps.now();
     return this.windows.takeChanged().map(([address, failures]) => ({
       jail: this.jail,
       address,
-      state: failures ? encodeFailures(failures) : null,
+      state: failures === undefined ? null
+        : encodeFailures(this.deps.banned?.(address, now) === true ? { times: failures.times, matches: [] } : failures),
     }));
   }
 

@@ -226,11 +226,14 @@ describe('JailEngine: memory', () => {
 
   it('tracks at most maxTracked addresses, forgetting the least recent', async () => {
     const { engine, fail, clock } = setup({ maxTracked: 10_000 });
-    for (let i = 0; i < 100_000; i++) await engine.add(sshdFailure(address(i), clock.at));
+    for (let i = 0; i < 10_000; i++) await engine.add(sshdFailure(address(i), clock.at));
+    assert.equal(engine.takeChanges().length, 10_000);
+    for (let i = 10_000; i < 100_000; i++) await engine.add(sshdFailure(address(i), clock.at));
     assert.deepEqual(engine.counts(), { currentlyFailed: 10_000, totalFailed: 100_000 });
     const changes = engine.takeChanges();
-    assert.equal(changes.length, 100_000, 'every address touched is reported once');
-    assert.equal(changes.filter((c) => c.state !== null).length, 10_000, 'evicted ones are reported deleted');
+    assert.equal(changes.filter((c) => c.state !== null).length, 10_000, 'the tracked ones are reported');
+    assert.deepEqual(changes.filter((c) => c.state === null).map((c) => c.address), Array.from({ length: 10_000 }, (_, i) => address(i)),
+      'the evicted ones written before are reported deleted; those evicted before they were ever written had no row');
     // The newest is still counted (two more ban it), the oldest was forgotten (two more do not).
     await fail(address(99_999), clock.at);
     assert.equal((await fail(address(99_999), clock.at)).length, 1);
@@ -312,6 +315,49 @@ describe('JailEngine: persisted counters', () => {
     assert.deepEqual(later.engine.takeChanges().map((c) => [c.address, c.state]).sort(), [
       ['198.51.100.7', null], ['203.0.113.5', null], ['203.0.113.9', null], ['not-an-address', null],
     ]);
+  });
+});
+
+describe('JailEngine: what the counters persist', () => {
+  const stateOf = (engine: JailEngine, address: string): unknown => {
+    const change = engine.takeChanges().find((c) => c.address === address);
+    return change && (change.state === null ? null : JSON.parse(change.state));
+  };
+
+  it('writes nothing for an address counted and banned between two commits: it never had a row', async () => {
+    const { engine, fail } = setup();
+    await fail('203.0.113.5', T0);
+    await fail('203.0.113.5', T0 + 1);
+    assert.equal((await fail('203.0.113.5', T0 + 2)).length, 1);
+    assert.deepEqual(engine.takeChanges(), []);
+  });
+
+  it('keeps the lines of an address banned in the jail in memory only; its times are persisted, and a restart counts them once', async () => {
+    const banned = new Set<string>();
+    const first = setup({}, { banned: (address) => banned.has(address) });
+    await first.fail('203.0.113.5', T0);
+    assert.deepEqual((stateOf(first.engine, '203.0.113.5') as { m: string[] }).m.length, 1, 'not banned: its line is persisted');
+    banned.add('203.0.113.5');
+    await first.fail('203.0.113.5', T0 + 1);
+    const row = first.engine.takeChanges().find((c) => c.address === '203.0.113.5');
+    assert.deepEqual(JSON.parse(row?.state ?? 'null'), { t: [T0, T0 + 1], m: [] }, 'banned: times only');
+
+    const inMemory = await first.fail('203.0.113.5', T0 + 2);
+    assert.deepEqual(inMemory, [], 'banned here: nothing decided');
+    banned.clear();
+    await first.fail('203.0.113.9', T0 + 3);
+    await first.fail('203.0.113.9', T0 + 4);
+    const [unrestarted] = await first.fail('203.0.113.9', T0 + 5);
+    assert.equal(unrestarted?.matches.length, 3, 'without a restart every line is kept');
+
+    const second = setup();
+    second.clock.at = T0 + 10;
+    assert.equal(second.engine.restore([['203.0.113.5', row?.state ?? '']]), 1);
+    const [ban] = await second.fail('203.0.113.5', T0 + 10);
+    assert.ok(ban, 'the two persisted failures and a new one ban');
+    assert.equal(ban.failures, 3);
+    assert.deepEqual(ban.failureTimes, [T0, T0 + 1, T0 + 10]);
+    assert.equal(ban.matches.length, 1, 'after the restart, only the lines read since');
   });
 });
 
