@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { accessSync, closeSync, constants, existsSync, linkSync, mkdirSync, openSync, rmSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { OperationError, messageOf } from '../core/index.js';
 import { checkDatabaseAccess } from './access.js';
 import { asDamaged, DatabaseDamagedError } from './damage.js';
 import { loadMigrations, migrate, schemaVersion, type MigrationReport } from './migrations.js';
+import { openSqlite } from './sqlite.js';
 
 /** How long a writer waits for another process's transaction before giving up. */
 const BUSY_TIMEOUT_MS = 15_000;
@@ -65,7 +66,7 @@ function explain(path: string, error: unknown): OperationError {
 /** Builds a new, migrated database (mode 0600, WAL) at `path`, which must not exist yet. */
 export function buildDatabase(path: string): MigrationReport {
   closeSync(openSync(path, 'wx', 0o600));
-  const db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
+  const db = openSqlite(path, { timeout: BUSY_TIMEOUT_MS });
   try {
     const migration = migrate(db, path, loadMigrations());
     configure(db);
@@ -137,7 +138,7 @@ export function openDatabase(path: string, options: OpenOptions = {}): OpenedDat
     checkDatabaseAccess(path, insecure);
     if (!existsSync(path)) created = createDatabase(path);
     if (statSync(path).size === 0) throw new DatabaseDamagedError(path, 'the file is empty');
-    db = new Database(path, { timeout: BUSY_TIMEOUT_MS, fileMustExist: true });
+    db = openSqlite(path, { timeout: BUSY_TIMEOUT_MS, fileMustExist: true });
   } catch (error) {
     if (error instanceof OperationError) throw error;
     throw explain(path, error);
