@@ -1,10 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, renameSync, rmSync, statSync } from 'node:fs';
 import type Database from 'better-sqlite3';
 import { OperationError, messageOf } from '../core/index.js';
 import { checkProblems, isDamaged } from './damage.js';
 import { loadMigrations, schemaVersion } from './migrations.js';
-import { buildDatabase } from './open.js';
+import { buildDatabase, tempPathBeside } from './open.js';
 import { openSqlite } from './sqlite.js';
 
 /** Our tables, in the order they are saved. */
@@ -191,7 +190,7 @@ export function repairDatabase(path: string, now: Date = new Date()): RepairRepo
     throw new OperationError(`cannot repair ${path}: ${messageOf(error)}`, { cause: error });
   }
   const damaged = size === 0 ? undefined : openSqlite(path, { readonly: true, fileMustExist: true });
-  const temp = `${path}.repair-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const temp = tempPathBeside(path, 'repair');
   try {
     const problems = damaged === undefined ? ['the file is empty'] : problemsOf(damaged);
     if (problems.length === 0) return { fine: true, problems, saved: {}, lost: {}, kept: null };
