@@ -3,14 +3,13 @@ import {
   checkJailName, hostAddresses, InputError, lockoutCheck, messageOf, nowSeconds, parseAddress, parseDuration,
   type Address, type Duration, type Exclusive, type LockoutCheck,
 } from '../core/index.js';
-import {
-  DEFAULT_CONFIG_DIR, enabledJails, loadStoreConfig, parseBackendList, type AnyEnabledJail, type StoreConfig,
-} from '../config/index.js';
+import type { AnyEnabledJail } from '../config/index.js';
+// The rest of config (jails, filters, actions), the backends and the reconciler are loaded when a
+// command first needs them: `unban --backend none` and `stats` never do.
+import { DEFAULT_CONFIG_DIR, loadStoreConfig, parseBackendList, type StoreConfig } from '../config/store-config.js';
 import type { Backend, BackendJail, BackendRun } from '../backends/index.js';
 import { BACKEND_CATALOG, NO_BACKEND, PACKAGE_HINTS } from '../backends/catalog.js';
-import { systemExec, systemFollow } from '../backends/exec.js';
-import { readHostAddresses } from '../backends/host-addresses.js';
-import { banFloor, jailRulesOf, type EnforceOptions } from '../reconcile/index.js';
+import type { EnforceOptions } from '../reconcile/index.js';
 import { BanStore, firewallLock } from '../store/index.js';
 
 /** The global options every command accepts (see DESIGN.md, Contracts). */
@@ -88,7 +87,7 @@ export function createContext(command: Command): Context {
   let check: Promise<LockoutCheck> | undefined;
   let lock: Exclusive | undefined;
   const loadConfig = (): StoreConfig => (config ??= loadStoreConfig(configDir, BACKEND_CATALOG));
-  const loadJails = (): AnyEnabledJail[] => (jails ??= enabledJails(configDir, BACKEND_CATALOG));
+  const loadJails = async (): Promise<AnyEnabledJail[]> => (jails ??= (await import('../config/index.js')).enabledJails(configDir, BACKEND_CATALOG));
   return {
     json: options.json === true,
     now: nowSeconds(),
@@ -116,7 +115,7 @@ export function createContext(command: Command): Context {
       return store;
     },
     async backendsFor() {
-      const { backendsFor } = await import('../backends/index.js');
+      const [{ backendsFor }, { systemExec, systemFollow }] = await Promise.all([import('../backends/index.js'), import('../backends/exec.js')]);
       // The lock lives beside the database: opened at the first change of a firewall, not before.
       const exclusive: Exclusive = (work) => (lock ??= firewallLock(this.dbPath()))(work);
       return (jails, actions) => backendsFor(loadConfig(), jails, {
@@ -127,17 +126,19 @@ export function createContext(command: Command): Context {
     async backends() {
       // --backend holds every ban: the jails are not read for it; `none` alone loads no backend.
       if (backendOverride?.every((name) => name === NO_BACKEND)) return [];
-      return (await this.backendsFor())(backendOverride ? [] : loadJails().map((jail) => ({ name: jail.name, backends: jail.backends })));
+      return (await this.backendsFor())(backendOverride ? [] : (await loadJails()).map((jail) => ({ name: jail.name, backends: jail.backends })));
     },
     async enforcement() {
       const backends = await this.backends();
       if (backends.length === 0) return { backends, options: {} };
-      const configured = loadJails();
+      const [configured, { banFloor, jailRulesOf }] = await Promise.all([loadJails(), import('../reconcile/index.js')]);
       return { backends, options: { rules: jailRulesOf(configured), jails: configured.map((jail) => jail.name), floor: banFloor(await this.lockout()) } };
     },
     async hostAddresses() {
       const own = hostAddresses();
-      return options.netns === undefined ? own : [...own, ...await readHostAddresses(systemExec(options.netns))];
+      if (options.netns === undefined) return own;
+      const [{ systemExec }, { readHostAddresses }] = await Promise.all([import('../backends/exec.js'), import('../backends/host-addresses.js')]);
+      return [...own, ...await readHostAddresses(systemExec(options.netns))];
     },
     lockout() {
       // A namespace whose addresses cannot be read cannot be changed either (its firewall commands

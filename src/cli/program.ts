@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
-import { DEFAULT_CONFIG_DIR, DEFAULT_DB_PATH } from '../config/index.js';
+// store-config alone: the rest of config (jails, filters, actions) is for the commands that read them.
+import { DEFAULT_CONFIG_DIR, DEFAULT_DB_PATH } from '../config/store-config.js';
 
 type Register = (program: Command) => void;
 

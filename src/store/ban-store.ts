@@ -103,14 +103,8 @@ export class BanStore {
 
   /** Opens (creating, unless told not to, and migrating as needed) the store at `path`; see openDatabase. */
   static open(path: string, options: OpenOptions = {}): BanStore {
-    const opened = openDatabase(path, options);
-    try {
-      return new BanStore(opened);
-    } catch (error) {
-      // Preparing the statements reads the schema: the first page a damaged file may fail on.
-      opened.db.close();
-      throw asDamaged(path, error);
-    }
+    // Statements are prepared at their first use; the schema they read, openDatabase has read.
+    return new BanStore(openDatabase(path, options));
   }
 
   close(): void {

@@ -3,6 +3,7 @@ import {
   laterExpiry, networkOf, storedTime, type Address, type Ban, type BanRequest, type BanWhy, type BanSource, type EnforcedBan,
 } from '../core/index.js';
 import { storedLines, whyOf, whyRow, type WhyRow } from './ban-why.js';
+import { preparedOnUse } from './prepared-on-use.js';
 
 interface BanRow {
   address: string;
@@ -152,70 +153,70 @@ export class Bans {
   private readonly stmt;
 
   constructor(db: Database.Database) {
-    this.stmt = {
+    this.stmt = preparedOnUse({
       // The open ban, if any, is always the newest row of its (address, jail): see record.
-      latest: db.prepare<[string, string], BanRow & { id: number }>(
+      latest: () => db.prepare<[string, string], BanRow & { id: number }>(
         `SELECT id, ${COLUMNS} FROM bans WHERE address = ? AND jail = ? ORDER BY id DESC LIMIT 1`),
-      anyRow: db.prepare<[string, string], number>('SELECT 1 FROM bans WHERE address = ? AND jail = ? LIMIT 1').pluck(),
-      closeExpired: db.prepare('UPDATE bans SET lifted_at = expires_at, lifted_by = \'expired\' WHERE id = ?'),
-      sameBan: db.prepare<[string, string, number], { id: number }>(
+      anyRow: () => db.prepare<[string, string], number>('SELECT 1 FROM bans WHERE address = ? AND jail = ? LIMIT 1').pluck(),
+      closeExpired: () => db.prepare('UPDATE bans SET lifted_at = expires_at, lifted_by = \'expired\' WHERE id = ?'),
+      sameBan: () => db.prepare<[string, string, number], { id: number }>(
         'SELECT id FROM bans WHERE address = ? AND jail = ? AND banned_at = ? LIMIT 1'),
-      merge: db.prepare(
+      merge: () => db.prepare(
         `UPDATE bans SET expires_at = @expiresAt, ban_count = @banCount, failures = max(failures, @failures),
            matches = coalesce(matches, @matches), forced = max(forced, @forced) WHERE id = @id`),
-      insertLifted: db.prepare(
+      insertLifted: () => db.prepare(
         `INSERT INTO bans (address, prefix, jail, banned_at, expires_at, source, failures, matches, ban_count, lifted_at, lifted_by, forced)
          VALUES (@address, @prefix, @jail, @banned_at, @expires_at, @source, @failures, @matches, @ban_count, @expires_at, 'expired', @forced)`),
-      extend: db.prepare<unknown[], BanRow>(
+      extend: () => db.prepare<unknown[], BanRow>(
         `UPDATE bans SET expires_at = @expiresAt, ban_count = ban_count + 1, reason = coalesce(@reason, reason),
            failures = max(failures, @failures), matches = coalesce(@matches, matches), failure_times = coalesce(@times, failure_times),
            captures = coalesce(@captures, captures), forced = max(forced, @forced)
          WHERE id = @id RETURNING ${COLUMNS}`),
       // Positional: binding by name costs a property lookup per column, felt over a million rows.
-      insert: db.prepare<[string, number | null, string, number, number | null, BanSource, string | null, number, string | null, string | null,
+      insert: () => db.prepare<[string, number | null, string, number, number | null, BanSource, string | null, number, string | null, string | null,
         string | null, number, number, string | null]>(
         `INSERT INTO bans (address, prefix, jail, banned_at, expires_at, source, reason, failures, matches, failure_times, captures, ban_count,
            forced, origin)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-      liftOne: db.prepare<unknown[], BanRow>(
+      liftOne: () => db.prepare<unknown[], BanRow>(
         `UPDATE bans SET lifted_at = @now, lifted_by = @by
          WHERE address = @address AND jail = @jail AND ${ACTIVE} RETURNING ${COLUMNS}`),
       // A fleet's lift: a ban that came from the fleet, and this host's own when @own (see BanStore.applyFleet).
-      liftFleet: db.prepare<unknown[], BanRow>(
+      liftFleet: () => db.prepare<unknown[], BanRow>(
         `UPDATE bans SET lifted_at = @now, lifted_by = @by
          WHERE address = @address AND jail = @jail AND ${ACTIVE} AND (source = 'fleet' OR @own) RETURNING ${COLUMNS}`),
-      liftAll: db.prepare<unknown[], BanRow>(
+      liftAll: () => db.prepare<unknown[], BanRow>(
         `UPDATE bans SET lifted_at = @now, lifted_by = @by
          WHERE address = @address AND ${ACTIVE} RETURNING ${COLUMNS}`),
-      active: db.prepare<unknown[], BanRow>(`SELECT ${COLUMNS} FROM bans WHERE ${ACTIVE} ORDER BY jail, address`),
+      active: () => db.prepare<unknown[], BanRow>(`SELECT ${COLUMNS} FROM bans WHERE ${ACTIVE} ORDER BY jail, address`),
       // Storage order: a sequential read of the table, not a walk of the index through random pages.
-      activeAnyOrder: db.prepare<unknown[], BanTuple>(`SELECT ${COLUMNS} FROM bans NOT INDEXED WHERE ${ACTIVE}`).raw(true),
-      activeOwn: db.prepare<unknown[], BanRow & { id: number }>(`SELECT id, ${COLUMNS} FROM bans NOT INDEXED WHERE ${ACTIVE} AND source <> 'fleet'`),
-      countActiveOwn: db.prepare<unknown[], number>(`SELECT count(*) FROM bans NOT INDEXED WHERE ${ACTIVE} AND source <> 'fleet'`).pluck(),
-      countActiveOwnIn: db.prepare<unknown[], number>(
+      activeAnyOrder: () => db.prepare<unknown[], BanTuple>(`SELECT ${COLUMNS} FROM bans NOT INDEXED WHERE ${ACTIVE}`).raw(true),
+      activeOwn: () => db.prepare<unknown[], BanRow & { id: number }>(`SELECT id, ${COLUMNS} FROM bans NOT INDEXED WHERE ${ACTIVE} AND source <> 'fleet'`),
+      countActiveOwn: () => db.prepare<unknown[], number>(`SELECT count(*) FROM bans NOT INDEXED WHERE ${ACTIVE} AND source <> 'fleet'`).pluck(),
+      countActiveOwnIn: () => db.prepare<unknown[], number>(
         `SELECT count(*) FROM bans WHERE jail IN (SELECT value FROM json_each(@jails)) AND ${ACTIVE} AND source <> 'fleet'`).pluck(),
       // Fleet bans are few beside a host's own: a scan that keeps them, then a sort of those.
-      activeFleet: db.prepare<unknown[], BanRow>(`SELECT ${COLUMNS} FROM bans NOT INDEXED WHERE source = 'fleet' AND ${ACTIVE} ORDER BY jail, address`),
-      activeEnforced: db.prepare<unknown[], [string, string, number | null, number]>(
+      activeFleet: () => db.prepare<unknown[], BanRow>(`SELECT ${COLUMNS} FROM bans NOT INDEXED WHERE source = 'fleet' AND ${ACTIVE} ORDER BY jail, address`),
+      activeEnforced: () => db.prepare<unknown[], [string, string, number | null, number]>(
         `SELECT address, jail, expires_at, forced FROM bans NOT INDEXED WHERE ${ACTIVE}`).raw(true),
-      activeInJail: db.prepare<unknown[], BanRow>(
+      activeInJail: () => db.prepare<unknown[], BanRow>(
         `SELECT ${COLUMNS} FROM bans WHERE jail = @jail AND ${ACTIVE} ORDER BY address`),
       // Walks the open-bans index on (address, jail): in order, without sorting.
-      activeByAddress: db.prepare<unknown[], BanRow>(`SELECT ${COLUMNS} FROM bans WHERE ${ACTIVE} ORDER BY address, jail`),
-      all: db.prepare<[], BanRow>(`SELECT ${COLUMNS} FROM bans ORDER BY banned_at, id`),
-      allInJail: db.prepare<[string], BanRow>(`SELECT ${COLUMNS} FROM bans WHERE jail = ? ORDER BY banned_at, id`),
-      ofAddress: db.prepare<[string], BanRow>(`SELECT ${COLUMNS} FROM bans WHERE address = ? ORDER BY banned_at, id`),
-      ofAddressWithWhy: db.prepare<[string], BanRow & WhyRow>(
+      activeByAddress: () => db.prepare<unknown[], BanRow>(`SELECT ${COLUMNS} FROM bans WHERE ${ACTIVE} ORDER BY address, jail`),
+      all: () => db.prepare<[], BanRow>(`SELECT ${COLUMNS} FROM bans ORDER BY banned_at, id`),
+      allInJail: () => db.prepare<[string], BanRow>(`SELECT ${COLUMNS} FROM bans WHERE jail = ? ORDER BY banned_at, id`),
+      ofAddress: () => db.prepare<[string], BanRow>(`SELECT ${COLUMNS} FROM bans WHERE address = ? ORDER BY banned_at, id`),
+      ofAddressWithWhy: () => db.prepare<[string], BanRow & WhyRow>(
         `SELECT ${COLUMNS}, matches, failure_times, captures FROM bans WHERE address = ? ORDER BY banned_at, id`),
-      activeOfAddresses: db.prepare<unknown[], BanRow>(
+      activeOfAddresses: () => db.prepare<unknown[], BanRow>(
         `SELECT ${COLUMNS} FROM bans WHERE address IN (SELECT value FROM json_each(@addresses)) AND ${ACTIVE} ORDER BY banned_at, id`),
       // IPv6 text has a colon and IPv4 text has none: the family filter costs nothing.
-      activeNetworks: db.prepare<unknown[], BanRow>(
+      activeNetworks: () => db.prepare<unknown[], BanRow>(
         `SELECT ${COLUMNS} FROM bans WHERE prefix IS NOT NULL AND prefix <= @prefix AND (instr(address, ':') > 0) = @v6
            AND ${ACTIVE} ORDER BY prefix, address`),
       // A skip-scan over the open-bans index: one seek per jail instead of reading every ban
       // (the daemon asks this on every drift-check tick).
-      activeJails: db.prepare<unknown[], { jail: string }>(
+      activeJails: () => db.prepare<unknown[], { jail: string }>(
         `WITH RECURSIVE open(jail) AS (
            SELECT min(jail) FROM bans WHERE lifted_at IS NULL
            UNION ALL
@@ -223,22 +224,22 @@ export class Bans {
          SELECT jail FROM open WHERE jail IS NOT NULL
            AND EXISTS (SELECT 1 FROM bans AS b WHERE b.jail = open.jail AND b.lifted_at IS NULL
              AND (b.expires_at IS NULL OR b.expires_at > @now))`),
-      nextExpiry: db.prepare<unknown[], { at: number | null }>(
+      nextExpiry: () => db.prepare<unknown[], { at: number | null }>(
         'SELECT min(expires_at) AS at FROM bans WHERE lifted_at IS NULL AND expires_at > @now'),
-      expiredBetween: db.prepare<unknown[], { address: string; jail: string }>(
+      expiredBetween: () => db.prepare<unknown[], { address: string; jail: string }>(
         'SELECT address, jail FROM bans WHERE lifted_at IS NULL AND expires_at > @after AND expires_at <= @upTo ORDER BY expires_at, id'),
       // fail2ban's <ipmatches>/<ipjailmatches> read every ban of the address: the newest MAX_ADDRESS_BANS are plenty for a message.
-      addressWhy: db.prepare<[string, number], { jail: string; failures: number; matches: string | null }>(
+      addressWhy: () => db.prepare<[string, number], { jail: string; failures: number; matches: string | null }>(
         'SELECT jail, failures, matches FROM bans WHERE address = ? ORDER BY id DESC LIMIT ?'),
-      latestWithWhy: db.prepare<[string, string], BanRow & WhyRow>(
+      latestWithWhy: () => db.prepare<[string, string], BanRow & WhyRow>(
         `SELECT ${COLUMNS}, matches, failure_times, captures FROM bans WHERE address = ? AND jail = ? ORDER BY id DESC LIMIT 1`),
-      banCount: db.prepare<[string, string], { n: number | null }>('SELECT max(ban_count) AS n FROM bans WHERE address = ? AND jail = ?'),
+      banCount: () => db.prepare<[string, string], { n: number | null }>('SELECT max(ban_count) AS n FROM bans WHERE address = ? AND jail = ?'),
       // The same count as banCount, per jail, summed: fail2ban's sum(bancount) over its bips rows (one per jail).
-      banCountAllJails: db.prepare<[string], { n: number | null }>(
+      banCountAllJails: () => db.prepare<[string], { n: number | null }>(
         'SELECT sum(n) AS n FROM (SELECT max(ban_count) AS n FROM bans WHERE address = ? GROUP BY jail)'),
-      latestId: db.prepare<[], number | null>('SELECT max(id) FROM bans').pluck(),
+      latestId: () => db.prepare<[], number | null>('SELECT max(id) FROM bans').pluck(),
       // A row is a ban: a ban lengthened while in force keeps its row (and its time), so it counts once.
-      recentBanCounts: db.prepare<unknown[], { address: string; n: number }>(
+      recentBanCounts: () => db.prepare<unknown[], { address: string; n: number }>(
         `WITH selected(jail) AS (SELECT value FROM json_each(@only)),
               excluded(jail) AS (SELECT value FROM json_each(@except)),
               fresh(address) AS (
@@ -247,13 +248,13 @@ export class Bans {
          SELECT b.address, count(*) AS n FROM bans AS b JOIN fresh USING (address)
          WHERE b.banned_at >= @since AND (@all OR b.jail IN selected) AND b.jail NOT IN excluded
          GROUP BY b.address HAVING count(*) >= @least`),
-      jailCounts: db.prepare<unknown[], { jail: string; active: number; total: number }>(
+      jailCounts: () => db.prepare<unknown[], { jail: string; active: number; total: number }>(
         `SELECT jail, sum(lifted_at IS NULL AND (expires_at IS NULL OR expires_at > @now)) AS active, count(*) AS total
          FROM bans GROUP BY jail ORDER BY jail`),
-      purge: db.prepare(
+      purge: () => db.prepare(
         `DELETE FROM bans WHERE (lifted_at IS NOT NULL AND lifted_at < @before)
            OR (lifted_at IS NULL AND expires_at IS NOT NULL AND expires_at < @before)`),
-    };
+    });
   }
 
   private insert(row: Omit<BanRow, 'lifted_at' | 'lifted_by'>, why: WhyRow): void {

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { MAX_TIME, storedTime, type Ban, type BanSource } from '../core/index.js';
+import { preparedOnUse } from './prepared-on-use.js';
 
 /** What a change did to the active ban of (address, jail): made it, lengthened it (or forced it), lifted it. */
 export type ChangeKind = 'ban' | 'extend' | 'lift';
@@ -63,32 +64,32 @@ export class ChangeLog {
   writer = 'cli';
 
   constructor(db: Database.Database) {
-    this.stmt = {
-      append: db.prepare<[ChangeKind, string, string, number | null, number | null, number, BanSource, number, string, string | null]>(
+    this.stmt = preparedOnUse({
+      append: () => db.prepare<[ChangeKind, string, string, number | null, number | null, number, BanSource, number, string, string | null]>(
         `INSERT INTO changes (kind, address, jail, expires_at, previous_expires_at, forced, source, at, writer, origin)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       // append('ban') of each row, as storedTime holds its expiry: one statement instead of one call per ban.
-      appendBansAfter: db.prepare(
+      appendBansAfter: () => db.prepare(
         `INSERT INTO changes (kind, address, jail, expires_at, previous_expires_at, forced, source, at, writer, origin)
          SELECT 'ban', address, jail, CASE WHEN expires_at IS NULL THEN NULL ELSE min(max(expires_at, 0), @max) END, NULL, forced, source, @at, @writer, NULL
          FROM bans WHERE id > @after ORDER BY id`),
-      after: db.prepare<unknown[], ChangeRow>(
+      after: () => db.prepare<unknown[], ChangeRow>(
         `SELECT id, kind, address, jail, expires_at, previous_expires_at, forced, source, at, writer, origin FROM changes
          WHERE id > @after AND id <= @upTo AND writer <> @except ORDER BY id LIMIT @limit`),
-      oldest: db.prepare<[], { id: number | null }>('SELECT min(id) AS id FROM changes'),
+      oldest: () => db.prepare<[], { id: number | null }>('SELECT min(id) AS id FROM changes'),
       // The highest id ever handed out, also when its row was pruned.
-      latest: db.prepare<[], { seq: number }>('SELECT seq FROM sqlite_sequence WHERE name = \'changes\''),
-      reader: db.prepare<[string], { after: number }>('SELECT after FROM change_readers WHERE reader = ?'),
-      saveReader: db.prepare(
+      latest: () => db.prepare<[], { seq: number }>('SELECT seq FROM sqlite_sequence WHERE name = \'changes\''),
+      reader: () => db.prepare<[string], { after: number }>('SELECT after FROM change_readers WHERE reader = ?'),
+      saveReader: () => db.prepare(
         `INSERT INTO change_readers (reader, after, updated_at) VALUES (@reader, @after, @now)
          ON CONFLICT (reader) DO UPDATE SET after = excluded.after, updated_at = excluded.updated_at`),
       // This host's own ban or extension of (address, jail) that the fleet's pusher has not sent yet.
-      ownUnpushed: db.prepare<unknown[], number>(
+      ownUnpushed: () => db.prepare<unknown[], number>(
         `SELECT 1 FROM changes WHERE id > coalesce((SELECT after FROM change_readers WHERE reader = @reader), 0)
            AND address = @address AND jail = @jail AND origin IS NULL AND kind <> 'lift' LIMIT 1`).pluck(),
-      pruneRead: db.prepare('DELETE FROM changes WHERE id <= (SELECT min(after) FROM change_readers)'),
-      pruneOlder: db.prepare('DELETE FROM changes WHERE at < ?'),
-    };
+      pruneRead: () => db.prepare('DELETE FROM changes WHERE id <= (SELECT min(after) FROM change_readers)'),
+      pruneOlder: () => db.prepare('DELETE FROM changes WHERE at < ?'),
+    });
   }
 
   /**

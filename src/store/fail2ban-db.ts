@@ -1,6 +1,7 @@
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { capDuration, checkJailName, InputError, MAX_TIME, messageOf, OperationError, tryParseAddress } from '../core/index.js';
 import type { BanRecord } from './bans.js';
+import { openSqlite } from './sqlite.js';
 
 /** A row of fail2ban's database that cannot become a ban: where it is and why. */
 export interface Fail2banDbProblem {
@@ -33,7 +34,7 @@ const COLUMNS = 'rowid, ip, jail, timeofban, bantime, bancount, data';
 
 function open(path: string): Database.Database {
   try {
-    return new Database(path, { readonly: true, fileMustExist: true, timeout: BUSY_TIMEOUT_MS });
+    return openSqlite(path, { readonly: true, fileMustExist: true, timeout: BUSY_TIMEOUT_MS });
   } catch (error) {
     throw new InputError(`cannot open fail2ban database ${path}: ${messageOf(error)}`, { cause: error });
   }

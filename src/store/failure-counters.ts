@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { preparedOnUse } from './prepared-on-use.js';
 
 /** A jail's counted failures of one address, as the engine persists them; `state` null deletes them. */
 export interface FailureCounter {
@@ -15,16 +16,16 @@ export class FailureCounters {
   private readonly stmt;
 
   constructor(db: Database.Database) {
-    this.stmt = {
-      ofJail: db.prepare<[string], { address: string; state: string }>('SELECT address, state FROM failure_counters WHERE jail = ?'),
+    this.stmt = preparedOnUse({
+      ofJail: () => db.prepare<[string], { address: string; state: string }>('SELECT address, state FROM failure_counters WHERE jail = ?'),
       // Positional parameters: a burst saves tens of thousands of rows, and binding by name costs more.
-      save: db.prepare<[string, string, string, number]>(
+      save: () => db.prepare<[string, string, string, number]>(
         `INSERT INTO failure_counters (jail, address, state, updated_at) VALUES (?, ?, ?, ?)
          ON CONFLICT (jail, address) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at`),
-      delete: db.prepare<[string, string]>('DELETE FROM failure_counters WHERE jail = ? AND address = ?'),
-      deleteOf: db.prepare('DELETE FROM failure_counters WHERE address = ?'),
-      counts: db.prepare<[], { jail: string; n: number }>('SELECT jail, count(*) AS n FROM failure_counters GROUP BY jail'),
-    };
+      delete: () => db.prepare<[string, string]>('DELETE FROM failure_counters WHERE jail = ? AND address = ?'),
+      deleteOf: () => db.prepare('DELETE FROM failure_counters WHERE address = ?'),
+      counts: () => db.prepare<[], { jail: string; n: number }>('SELECT jail, count(*) AS n FROM failure_counters GROUP BY jail'),
+    });
   }
 
   /** A jail's counters, by address. */

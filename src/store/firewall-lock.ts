@@ -1,7 +1,8 @@
 import { closeSync, constants, openSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { messageOf, OperationError, type Exclusive } from '../core/index.js';
+import { openSqlite } from './sqlite.js';
 
 /** How soon a lock another process holds is tried again: a CLI's firewall change takes tens of milliseconds. */
 const RETRY_MS = 5;
@@ -32,7 +33,7 @@ export function firewallLock(dbPath: string): Exclusive {
       // could hold a read lock on it, and keep every f2b-store process from changing the firewall.
       if (!db) {
         closeSync(openSync(path, constants.O_CREAT | constants.O_RDWR | constants.O_NOFOLLOW, 0o600));
-        db = new Database(path, { timeout: 0 });
+        db = openSqlite(path, { timeout: 0 });
         // Nothing is ever written to it; in the default journal mode SQLite still refuses BEGIN
         // IMMEDIATE on a full disk, and a full disk must never stop bans reaching the firewall.
         db.pragma('journal_mode = MEMORY');

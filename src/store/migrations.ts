@@ -12,10 +12,19 @@ export interface Migration {
 /** The project's `schema/` folder: two levels up from `src/store/` and from the bundle in `dist/cli/`. */
 export const SCHEMA_DIR = fileURLToPath(new URL('../../schema/', import.meta.url));
 
+/** The `NNN_name.sql` files of `dir`, in version order. */
+function migrationFiles(dir: string): string[] {
+  return readdirSync(dir).filter((f) => /^\d{3}_[a-z0-9_]+\.sql$/.test(f)).sort();
+}
+
+/** The newest schema version, from the files' names alone (see loadMigrations). */
+export function latestVersion(dir: string = SCHEMA_DIR): number {
+  return migrationFiles(dir).length;
+}
+
 /** Reads `NNN_name.sql` files in version order; versions must run 1, 2, 3… without gaps. */
 export function loadMigrations(dir: string = SCHEMA_DIR): Migration[] {
-  const files = readdirSync(dir).filter((f) => /^\d{3}_[a-z0-9_]+\.sql$/.test(f)).sort();
-  return files.map((file, index) => {
+  return migrationFiles(dir).map((file, index) => {
     const version = Number(file.slice(0, 3));
     if (version !== index + 1) throw new OperationError(`schema ${dir}${file}: expected version ${index + 1}`);
     return { version, name: file, sql: readFileSync(dir + file, 'utf8') };

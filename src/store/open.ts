@@ -1,11 +1,11 @@
-import { randomBytes } from 'node:crypto';
 import { accessSync, closeSync, constants, existsSync, linkSync, mkdirSync, openSync, rmSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { OperationError, messageOf } from '../core/index.js';
 import { checkDatabaseAccess } from './access.js';
 import { asDamaged, DatabaseDamagedError } from './damage.js';
-import { loadMigrations, migrate, schemaVersion, type MigrationReport } from './migrations.js';
+import { latestVersion, loadMigrations, migrate, schemaVersion, type MigrationReport } from './migrations.js';
+import { openSqlite } from './sqlite.js';
 
 /** How long a writer waits for another process's transaction before giving up. */
 const BUSY_TIMEOUT_MS = 15_000;
@@ -65,7 +65,7 @@ function explain(path: string, error: unknown): OperationError {
 /** Builds a new, migrated database (mode 0600, WAL) at `path`, which must not exist yet. */
 export function buildDatabase(path: string): MigrationReport {
   closeSync(openSync(path, 'wx', 0o600));
-  const db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
+  const db = openSqlite(path, { timeout: BUSY_TIMEOUT_MS });
   try {
     const migration = migrate(db, path, loadMigrations());
     configure(db);
@@ -77,6 +77,15 @@ export function buildDatabase(path: string): MigrationReport {
 }
 
 /**
+ * A name for a file to build beside `path` (`PATH.TAG-PID-RANDOM`), made with O_EXCL. The random
+ * part only keeps clear of what a crashed process of the same pid left; node:crypto is not needed
+ * for that, and loading it cost 4 ms of every command's start.
+ */
+export function tempPathBeside(path: string, tag: string): string {
+  return `${path}.${tag}-${process.pid}-${Math.random().toString(16).slice(2, 10)}`;
+}
+
+/**
  * Makes a new database at `path` that nobody ever sees half made: it is built under a temporary
  * name beside it and then linked into place, which fails when another process got there first
  * (theirs is kept). A crash leaves at most that temporary file behind, never an empty file at
@@ -84,7 +93,7 @@ export function buildDatabase(path: string): MigrationReport {
  * was migrated, or undefined when another process's database won.
  */
 function createDatabase(path: string): MigrationReport | undefined {
-  const temp = `${path}.new-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const temp = tempPathBeside(path, 'new');
   try {
     const migration = buildDatabase(temp);
     try {
@@ -110,9 +119,9 @@ const OUR_BAN_COLUMNS = ['address', 'jail', 'banned_at', 'expires_at', 'lifted_a
 function checkOurs(db: Database.Database, path: string, latest: number): void {
   const version = schemaVersion(db);
   if (version > latest) return;
-  const tables = (db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").pluck().all() as string[]);
   const columns = new Set((db.pragma('table_info(bans)') as { name: string }[]).map((c) => c.name));
   if (version > 0 && OUR_BAN_COLUMNS.every((c) => columns.has(c))) return;
+  const tables = (db.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").pluck().all() as string[]);
   const holds = tables.length === 0 ? 'no tables' : `tables ${tables.slice(0, 6).join(', ')}${tables.length > 6 ? ', …' : ''}`;
   throw new OperationError(`${path} is not an f2b-store database (it holds ${holds}) and was not changed: `
     + `to bring in fail2ban's bans use f2b-store import fail2ban-db ${path}; for f2b-store's own database choose another --db`);
@@ -137,16 +146,18 @@ export function openDatabase(path: string, options: OpenOptions = {}): OpenedDat
     checkDatabaseAccess(path, insecure);
     if (!existsSync(path)) created = createDatabase(path);
     if (statSync(path).size === 0) throw new DatabaseDamagedError(path, 'the file is empty');
-    db = new Database(path, { timeout: BUSY_TIMEOUT_MS, fileMustExist: true });
+    db = openSqlite(path, { timeout: BUSY_TIMEOUT_MS, fileMustExist: true });
   } catch (error) {
     if (error instanceof OperationError) throw error;
     throw explain(path, error);
   }
   try {
-    const migrations = loadMigrations();
-    checkOurs(db, path, migrations.length);
-    // migrate() refuses a newer database before anything writes to the file.
-    const migration = migrate(db, path, migrations);
+    const latest = latestVersion();
+    checkOurs(db, path, latest);
+    const version = schemaVersion(db);
+    // migrate() refuses a newer database before anything writes to the file. One at the newest
+    // version, as every open but the first after an upgrade finds it, needs no schema file read.
+    const migration = version === latest ? { from: version, to: version, applied: [], backup: null } : migrate(db, path, loadMigrations());
     configure(db);
     return { db, path, migration: created ?? migration };
   } catch (error) {

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { JournalCursor, LogPosition } from '../core/index.js';
+import { preparedOnUse } from './prepared-on-use.js';
 
 /**
  * Where reading the logs stands (tables log_positions and journal_cursors) over the store's
@@ -10,19 +11,19 @@ export class ReadPositions {
   private readonly stmt;
 
   constructor(db: Database.Database) {
-    this.stmt = {
-      position: db.prepare<[string], { path: string; device: number; inode: number; offset: number; head_hash: string }>(
+    this.stmt = preparedOnUse({
+      position: () => db.prepare<[string], { path: string; device: number; inode: number; offset: number; head_hash: string }>(
         'SELECT path, device, inode, offset, head_hash FROM log_positions WHERE path = ?'),
-      savePosition: db.prepare(
+      savePosition: () => db.prepare(
         `INSERT INTO log_positions (path, device, inode, offset, head_hash, updated_at) VALUES (@path, @device, @inode, @offset, @headHash, @now)
          ON CONFLICT (path) DO UPDATE SET device = excluded.device, inode = excluded.inode, offset = excluded.offset,
            head_hash = excluded.head_hash, updated_at = excluded.updated_at`),
-      cursor: db.prepare<[string], { source: string; cursor: string; realtime: number }>(
+      cursor: () => db.prepare<[string], { source: string; cursor: string; realtime: number }>(
         'SELECT source, cursor, realtime FROM journal_cursors WHERE source = ?'),
-      saveCursor: db.prepare(
+      saveCursor: () => db.prepare(
         `INSERT INTO journal_cursors (source, cursor, realtime, updated_at) VALUES (@source, @cursor, @realtime, @now)
          ON CONFLICT (source) DO UPDATE SET cursor = excluded.cursor, realtime = excluded.realtime, updated_at = excluded.updated_at`),
-    };
+    });
   }
 
   /** Where `path` was read up to, if it was. */

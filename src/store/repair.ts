@@ -1,10 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, renameSync, rmSync, statSync } from 'node:fs';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { OperationError, messageOf } from '../core/index.js';
 import { checkProblems, isDamaged } from './damage.js';
 import { loadMigrations, schemaVersion } from './migrations.js';
-import { buildDatabase } from './open.js';
+import { buildDatabase, tempPathBeside } from './open.js';
+import { openSqlite } from './sqlite.js';
 
 /** Our tables, in the order they are saved. */
 const STORE_TABLES = ['bans', 'log_positions', 'failure_counters', 'journal_cursors'] as const;
@@ -189,8 +189,8 @@ export function repairDatabase(path: string, now: Date = new Date()): RepairRepo
   } catch (error) {
     throw new OperationError(`cannot repair ${path}: ${messageOf(error)}`, { cause: error });
   }
-  const damaged = size === 0 ? undefined : new Database(path, { readonly: true, fileMustExist: true });
-  const temp = `${path}.repair-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const damaged = size === 0 ? undefined : openSqlite(path, { readonly: true, fileMustExist: true });
+  const temp = tempPathBeside(path, 'repair');
   try {
     const problems = damaged === undefined ? ['the file is empty'] : problemsOf(damaged);
     if (problems.length === 0) return { fine: true, problems, saved: {}, lost: {}, kept: null };
@@ -205,7 +205,7 @@ export function repairDatabase(path: string, now: Date = new Date()): RepairRepo
       }
     }
     buildDatabase(temp);
-    const fresh = new Database(temp);
+    const fresh = openSqlite(temp);
     const saved: Record<string, number> = {};
     const lost: Record<string, number | null> = {};
     try {

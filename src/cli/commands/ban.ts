@@ -1,6 +1,7 @@
 import { Option, type Command } from 'commander';
 import { banToJson, checkSource, formatDuration, isoTime, OperationError } from '../../core/index.js';
-import { changeAddresses } from '../../reconcile/index.js';
+// address-change alone: the rest of reconcile (its loop, node-cron) is the daemon's.
+import { changeAddresses } from '../../reconcile/address-change.js';
 import { tellDaemonChanged } from '../tell-daemon.js';
 import { addressArguments, parseEach } from '../address-args.js';
 import { banTarget, createContext, expiryOption, jailOption } from '../context.js';

@@ -1,7 +1,9 @@
 import type { Command } from 'commander';
 import { banToJson, InputError, OperationError, parseAddress, type Ban } from '../../core/index.js';
 import { askDaemon, controlSocketFor, FORGET_BATCH } from '../../daemon/control-socket.js';
-import { changeAddresses, knownBans, reconcile, type BackendReport } from '../../reconcile/index.js';
+// address-change alone: the rest of reconcile (its loop, node-cron) is the daemon's.
+import { changeAddresses } from '../../reconcile/address-change.js';
+import type { BackendReport } from '../../reconcile/index.js';
 import type { LiftScope } from '../../store/index.js';
 import { addressArguments, parseEach } from '../address-args.js';
 import { createContext, jailOption, type Context } from '../context.js';
@@ -28,9 +30,9 @@ async function liftEvery(ctx: Context, jail: string | undefined, scope: LiftScop
   const store = await ctx.store();
   const { backends, options: enforce } = await ctx.enforcement();
   const lifted = store.liftEvery(jail, 'unban', ctx.now, scope);
-  const reports = backends.length === 0 ? []
-    : await reconcile(store.activeAnyOrder(ctx.now), backends, ctx.now, { ...enforce, known: () => knownBans(store, ctx.now) });
-  return { lifted, reports };
+  if (backends.length === 0) return { lifted, reports: [] };
+  const { knownBans, reconcile } = await import('../../reconcile/index.js');
+  return { lifted, reports: await reconcile(store.activeAnyOrder(ctx.now), backends, ctx.now, { ...enforce, known: () => knownBans(store, ctx.now) }) };
 }
 
 export function register(program: Command): void {
