@@ -157,6 +157,8 @@ export class Bans {
       // The open ban, if any, is always the newest row of its (address, jail): see record.
       latest: () => db.prepare<[string, string], BanRow & { id: number }>(
         `SELECT id, ${COLUMNS} FROM bans WHERE address = ? AND jail = ? ORDER BY id DESC LIMIT 1`),
+      byId: () => db.prepare<[number], BanRow & { id: number }>(`SELECT id, ${COLUMNS} FROM bans WHERE id = ?`),
+      isEmpty: () => db.prepare<[], number>('SELECT 1 FROM bans LIMIT 1').pluck(),
       anyRow: () => db.prepare<[string, string], number>('SELECT 1 FROM bans WHERE address = ? AND jail = ? LIMIT 1').pluck(),
       closeExpired: () => db.prepare('UPDATE bans SET lifted_at = expires_at, lifted_by = \'expired\' WHERE id = ?'),
       sameBan: () => db.prepare<[string, string, number], { id: number }>(
@@ -268,14 +270,20 @@ export class Bans {
     return row && { id: row.id, ban: toBan(row) };
   }
 
+  /** The row of `id`, which must exist. */
+  byId(id: number): StoredBan {
+    const row = this.stmt.byId.get(id) as BanRow & { id: number };
+    return { id: row.id, ban: toBan(row) };
+  }
+
   /**
    * Records a ban. An active ban of the same address in the same jail is extended (later expiry
    * wins, permanent wins) instead of duplicated; an expired one is closed as history first.
+   * `latest` is the newest row of its (address, jail), when the caller knows it without a lookup.
    */
-  record(request: BanRequest, now: number): BanWrite<BanChange> & { readonly ban: Ban } {
+  record(request: BanRequest, now: number, latest = this.latest(request.address, request.jail)): BanWrite<BanChange> & { readonly ban: Ban } {
     // A new row is inserted only when no open one exists, and the unique index allows one open row
     // per (address, jail): so the newest row is the open one if any, and holds the highest ban_count.
-    const latest = this.latest(request.address, request.jail);
     let open = latest?.ban.liftedAt === null ? latest : undefined;
     if (open && open.ban.expiresAt !== null && open.ban.expiresAt <= now) {
       this.stmt.closeExpired.run(open.id);
@@ -313,6 +321,11 @@ export class Bans {
     return { outcome: 'new', ban: toBan(row), previousExpiresAt: null };
   }
 
+  /** Whether the table holds no row at all. */
+  isEmpty(): boolean {
+    return this.stmt.isEmpty.get() === undefined;
+  }
+
   /**
    * record() of a request whose (address, jail) has no row yet, the common case of a bulk write:
    * one lookup and one insert, and no Ban made. Returns the new row's id; undefined, with nothing
@@ -320,7 +333,11 @@ export class Bans {
    * its time of ban.
    */
   recordFirst(request: BanRequest, now: number): number | undefined {
-    if (this.stmt.anyRow.get(request.address, request.jail) !== undefined) return undefined;
+    return this.stmt.anyRow.get(request.address, request.jail) === undefined ? this.insertFirst(request, now) : undefined;
+  }
+
+  /** recordFirst() without the lookup, for a caller that knows (address, jail) has no row; returns the new row's id. */
+  insertFirst(request: BanRequest, now: number): number {
     const why = whyRow(request);
     return Number(this.stmt.insert.run(request.address, prefixOf(request.address), request.jail, now, request.expiresAt, request.source, request.reason ?? null,
       request.failures ?? 0, why.matches, why.failure_times, why.captures, 1, Number(request.forced === true), request.origin ?? null).lastInsertRowid);

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { BIN, runCli, SAFE_CONFIG, tempDir, type CliResult } from '../helpers/cli.js';
@@ -125,6 +127,32 @@ describe('import list: ip.deny, hosts.deny and plain lists through the built bin
     assert.equal(result.code, 0, result.stderr);
     assert.deepEqual(JSON.parse(result.stdout), { imported: 100_000, skipped: 0 });
     assert.equal(result.stderr, '', 'nothing on stderr');
+  });
+
+  it('killed with SIGKILL in the middle of a first import: no ban kept, every index there, and the import runs again', async () => {
+    const file = join(tmp.dir, 'killed.deny');
+    writeFileSync(file, Array.from({ length: 200_000 }, (_, i) => `100.${64 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`).join('\n'));
+    const db = dbOf('killed');
+    const child = spawn(process.execPath, [BIN, '--db', db, '--config', SAFE_CONFIG, 'import', 'list', file], { stdio: 'ignore' });
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+    // Killed once its transaction has written pages to the WAL: bans inserted, indexes dropped, nothing committed.
+    while ((statSync(`${db}-wal`, { throwIfNoEntry: false })?.size ?? 0) < (1 << 20) && child.exitCode === null) await sleep(20);
+    child.kill('SIGKILL');
+    assert.equal(await exited, 'SIGKILL', 'killed before it finished');
+    assert.deepEqual(listed(db), []);
+    const indexes = (path: string): string[] => {
+      const handle = new Database(path, { readonly: true });
+      try {
+        return handle.prepare<[], string>("SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'bans' ORDER BY name").pluck().all();
+      } finally {
+        handle.close();
+      }
+    };
+    const fresh = dbOf('fresh');
+    assert.equal(cli(fresh, 'ban', '203.0.113.60').code, 0);
+    assert.deepEqual(indexes(db), indexes(fresh));
+    const again = cli(db, '--json', 'import', 'list', file);
+    assert.deepEqual(JSON.parse(again.stdout), { imported: 200_000, skipped: 0 });
   });
 
   it('on a terminal, a large import draws a progress bar to the end', () => {

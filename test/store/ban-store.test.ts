@@ -29,6 +29,15 @@ describe('ban store', () => {
     tmp.cleanup();
   });
 
+  const indexes = (): string[] => {
+    const db = new Database(path, { readonly: true });
+    try {
+      return db.prepare<[], string>("SELECT sql FROM sqlite_schema WHERE type = 'index' AND sql IS NOT NULL ORDER BY name").pluck().all();
+    } finally {
+      db.close();
+    }
+  };
+
   it('creates the file 0600 in a 0700 directory, in WAL mode', () => {
     assert.equal(statSync(path).mode & 0o777, 0o600);
     assert.equal(statSync(join(tmp.dir, 'state')).mode & 0o777, 0o700);
@@ -245,10 +254,48 @@ describe('ban store', () => {
     assert.deepEqual(store.history('203.0.113.9').map((b) => [b.jail, b.expiresAt, b.banCount]), [['import', T0 + 200, 3], ['sshd', T0 + 100, 1]]);
   });
 
+  it('a bulk write into an empty store makes the bans, change rows and indexes a store with bans gets', () => {
+    const before = indexes();
+    const requests = [
+      request('203.0.113.1', 'import', T0 + 100),
+      request('203.0.113.2', 'import', T0 - 1),       // expired already: the next one closes it and bans anew
+      request('203.0.113.1', 'sshd', null),
+      request('203.0.113.2', 'import', T0 + 100),
+      request('203.0.113.1', 'import', T0 + 50),      // shorter: kept
+      request('203.0.113.2', 'import', T0 + 200),     // extends the new ban, not the closed one
+      request('198.51.100.0/24', 'import', null),
+    ];
+    const other = BanStore.open(join(tmp.dir, 'other.sqlite3'));
+    try {
+      other.ban(request('192.0.2.200', 'recidive'), T0);
+      const withBans = other.banMany(requests, T0);
+      assert.deepEqual(store.banMany(requests, T0), withBans);
+      assert.deepEqual(withBans, { new: 5, extended: 1, kept: 1 });
+      const bansOf = (s: BanStore): unknown[] => [...s.all()].filter((b) => b.address !== '192.0.2.200')
+        .map((b) => [b.address, b.jail, b.expiresAt, b.banCount, b.liftedBy]).sort();
+      assert.deepEqual(bansOf(store), bansOf(other));
+      const changesOf = (s: BanStore): unknown[] => s.changesAfter({ after: 0, upTo: s.latestChange(), except: '', limit: 100 })
+        .filter((c) => c.address !== '192.0.2.200').map((c) => [c.address, c.jail, c.kind, c.expiresAt, c.previousExpiresAt]).sort();
+      assert.deepEqual(changesOf(store), changesOf(other));
+    } finally {
+      other.close();
+    }
+    assert.deepEqual(indexes(), before, 'every index made again as it was');
+    const db = new Database(path);
+    try {
+      assert.throws(() => db.prepare("INSERT INTO bans (address, jail, banned_at, source) VALUES ('203.0.113.1', 'import', 1, 'import')").run(),
+        /UNIQUE/, 'one open ban per address and jail, as before');
+    } finally {
+      db.close();
+    }
+  });
+
   it('a failing bulk insert stores nothing', () => {
     const bad = { ...request('203.0.113.3', 'import'), source: 'nonsense' } as unknown as BanRequest;
+    const before = indexes();
     assert.throws(() => store.banMany([request('203.0.113.2', 'import'), bad], T0), /CHECK constraint/);
     assert.equal([...store.all()].length, 0);
+    assert.deepEqual(indexes(), before, 'the indexes dropped for the write are back');
   });
 
   it('purges history that ended before the cut-off, never active bans', () => {
