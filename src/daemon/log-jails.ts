@@ -129,6 +129,10 @@ export class LogJails {
   /** Journal batches and their timed commits, one after another (see JOURNAL_COMMIT_GAP_MS). */
   private journalWork: Promise<void> = Promise.resolve();
   private journalTimer: NodeJS.Timeout | undefined;
+  /** Commits what waits for a next batch of a file that may not come (see handle). */
+  private commitTimer: NodeJS.Timeout | undefined;
+  /** Counts under way: a timed commit waits for them, so no batch is committed half counted. */
+  private counting = 0;
 
   constructor(private readonly options: LogJailsOptions, definitions: readonly EnabledJail[]) {
     this.worker = new FilterWorker({ filters: filterEntries(definitions), onSlowLine: (slow) => options.log(slowLineMessage(slow), 'warning') });
@@ -138,6 +142,7 @@ export class LogJails {
   /** Ends the filter worker; no batch is handled after. */
   async close(): Promise<void> {
     clearTimeout(this.journalTimer);
+    clearTimeout(this.commitTimer);
     await this.journalWork;
     await this.flush();
     await this.worker.close();
@@ -225,12 +230,28 @@ export class LogJails {
       await this.commit(batch.path, this.options.now());
       throw error;
     }
-    // Behind (the tailer has read the next batch of this file already): the next one commits both, up to a limit.
-    const behind = this.lastPrepared.get(batch.path) !== batch;
-    if (!behind) this.lastPrepared.delete(batch.path);
+    // Behind (the tailer has read the next batch of this file already, or paused after this one only for the other
+    // files' turn): a later one commits them together, up to a limit. Each 16 MiB turn used to end in a commit.
+    const newest = this.lastPrepared.get(batch.path) === batch;
+    if (newest) this.lastPrepared.delete(batch.path);
     const wait = Math.max(COMMIT_EVERY_MS, COMMIT_SHARE * this.lastCommitMs);
-    if (behind && this.uncommitted.batches < MAX_UNCOMMITTED_BATCHES && monotonicMs() - this.uncommitted.since < wait) return;
+    const left = this.uncommitted.since + wait - monotonicMs();
+    if ((!newest || batch.turnEnd === true) && this.uncommitted.batches < MAX_UNCOMMITTED_BATCHES && left > 0) {
+      // A turn may have ended at the file's end after all: then nothing follows, and this commits what waits.
+      this.commitTimer ??= setTimeout(() => this.commitWaiting(), left);
+      return;
+    }
     await this.commit(batch.path, this.options.now());
+  }
+
+  private commitWaiting(): void {
+    this.commitTimer = undefined;
+    if (this.uncommitted.batches === 0) return;
+    if (this.counting > 0) {
+      this.commitTimer = setTimeout(() => this.commitWaiting(), 10);
+      return;
+    }
+    void this.commit('the lines read', this.options.now());
   }
 
   /** Commits what counted lines caused that is not committed yet (see handle); the worker is no longer needed after. */
@@ -289,6 +310,17 @@ export class LogJails {
   private async count(
     jails: readonly RunningJail[], matched: ReadonlyMap<string, readonly LineFailures[]>, positions: readonly LogPosition[], now: number,
   ): Promise<void> {
+    this.counting++;
+    try {
+      await this.countEach(jails, matched, now);
+    } finally {
+      this.counting--;
+    }
+    for (const position of positions) this.uncommitted.positions.set(position.path, position);
+    if (this.uncommitted.batches++ === 0) this.uncommitted.since = monotonicMs();
+  }
+
+  private async countEach(jails: readonly RunningJail[], matched: ReadonlyMap<string, readonly LineFailures[]>, now: number): Promise<void> {
     this.banned.sync(this.read('the data version', () => this.options.store.dataVersion(), undefined), now);
     for (const jail of jails) {
       this.uncommitted.jails.add(jail);
@@ -304,8 +336,6 @@ export class LogJails {
         }
       }
     }
-    for (const position of positions) this.uncommitted.positions.set(position.path, position);
-    if (this.uncommitted.batches++ === 0) this.uncommitted.since = monotonicMs();
   }
 
   /** Records and applies bans decided from the store's history (jails with `source = bans`), as those lines complete. */
@@ -319,6 +349,8 @@ export class LogJails {
 
   /** Commits what the lines counted so far caused, with where reading stands, and applies the bans. */
   private async commit(what: string, now: number): Promise<void> {
+    clearTimeout(this.commitTimer);
+    this.commitTimer = undefined;
     const { candidates, jails, positions, cursors } = this.uncommitted;
     this.uncommitted = nothingUncommitted();
     const counters = [...jails].flatMap((jail) => jail.engine.takeChanges());

@@ -26,6 +26,8 @@ export interface LineBatch {
   readonly position: LogPosition;
   /** Lines in this stretch longer than `maxLineBytes`: dropped unread, never matched. */
   readonly dropped: number;
+  /** The last batch of a turn: the tailer stopped after it only to give the other files theirs, so more of this file may follow. */
+  readonly turnEnd?: boolean;
 }
 
 export interface LogTailerOptions {
@@ -274,7 +276,7 @@ export class LogTailer {
     if (current === undefined) return;
     if (!(await this.readOn(path, followed, current, () => current.position(path), TURN_CHUNKS))) this.dirty.add(path);
     else if (!this.closed && !samePosition(followed.reported, current.position(path))) {
-      await this.deliver(followed, this.batch(path, Buffer.alloc(0), current, current.position(path), 0));
+      await this.deliver(followed, this.batch(path, Buffer.alloc(0), current, current.position(path), 0, false));
     }
   }
 
@@ -407,7 +409,7 @@ export class LogTailer {
         }
         const dropped = file.takeDropped();
         if (text.length === 0 && dropped === 0) continue;
-        const batch = this.batch(path, text, file, positionOf(), dropped);
+        const batch = this.batch(path, text, file, positionOf(), dropped, n === chunks - 1);
         this.options.prepare?.(batch);
         chain = chain.then(async () => {
           if (failed !== undefined) return;
@@ -430,9 +432,9 @@ export class LogTailer {
   }
 
   /** A batch whose lines are decoded only when asked for: the daemon's filter worker decodes the text itself. */
-  private batch(path: string, text: Buffer, file: LogFile, position: LogPosition, dropped: number): LineBatch {
+  private batch(path: string, text: Buffer, file: LogFile, position: LogPosition, dropped: number, turnEnd: boolean): LineBatch {
     let lines: string[] | undefined;
-    return { path, text, encoding: this.encoding, position, dropped, get lines() {
+    return { path, text, encoding: this.encoding, position, dropped, turnEnd, get lines() {
       return lines ??= file.lines(text);
     } };
   }

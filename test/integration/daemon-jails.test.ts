@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, statSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { waitFor } from '../helpers/daemon.js';
-import { sshdDaemon, type SshdDaemon } from '../helpers/sshd-daemon.js';
+import { sshdDaemon, syslogDate, type SshdDaemon } from '../helpers/sshd-daemon.js';
 
 const PERMANENT = '2001:db8::66';
 
@@ -129,5 +129,37 @@ describe('the daemon bans from an sshd log, with real nftables in a namespace', 
     assert.equal(sshd.currentlyFailed, 1, 'the stored counters: 203.0.113.23 with two failures');
     assert.deepEqual([sshd.currentlyBanned, sshd.totalBanned, sshd.files], [4, 5, [s.authLog]]);
     assert.deepEqual(status.backends, [{ name: 'nftables', inSync: true, missing: 0, extra: 0, kept: 0, error: null }]);
+  });
+});
+
+describe('the daemon on a backlog that ends where the tailer pauses for other files', () => {
+  let s: SshdDaemon;
+
+  before(() => {
+    s = sshdDaemon();
+  });
+  after(async () => {
+    await s?.cleanup();
+  });
+
+  it('commits a burst of exactly one turn (64 chunks of 256 KiB): its bans do not wait for a next line', async () => {
+    await s.start();
+    assert.equal(await s.stop(), 0);
+    // Lines of 1,024 bytes from a line boundary: each 256 KiB chunk ends at a line's end, and the 64th at the file's.
+    const pad = (line: string): string => `${line}${'x'.repeat(1023 - line.length)}\n`;
+    const attacker = '203.0.113.77';
+    const noise = pad(`${syslogDate()} web1 CRON[77]: (root) CMD `);
+    const failure = pad(`${syslogDate()} web1 sshd[4242]: Failed password for invalid user `).replace(/x+\n$/, (x) => {
+      const tail = ` from ${attacker} port 52144 ssh2\n`;
+      return `${'u'.repeat(x.length - tail.length)}${tail}`;
+    });
+    assert.equal(failure.length, 1024, failure);
+    const offset = statSync(s.authLog).size;
+    appendFileSync(s.authLog, noise.repeat(64 * 256 - 3) + failure.repeat(3));
+    assert.equal(statSync(s.authLog).size - offset, 16 * 1024 * 1024);
+    await s.start();
+    // Room for a loaded machine; the commit of what waits comes at most 2 s (or 5 commits' time) after the turn.
+    await waitFor('the attacker banned', () => s.inTable(attacker), 30_000);
+    assert.deepEqual(s.activeBans(attacker).map((b) => b.failures), [3]);
   });
 });

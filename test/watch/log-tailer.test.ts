@@ -467,6 +467,26 @@ describe('LogTailer', () => {
     assert.deepEqual(got, expected, 'each line once, in order');
   });
 
+  it('marks the last batch of a turn, when it stops reading one file for the others (16 MiB), and no other', async (t) => {
+    const log = join(tempDir(t), 'auth.log');
+    writeFileSync(log, '');
+    const batches: { bytes: number; turnEnd: boolean }[] = [];
+    const tailer = new LogTailer({
+      paths: [{ pattern: log, tail: false }],
+      stored: () => undefined,
+      onLines: async (batch) => { batches.push({ bytes: batch.text.length, turnEnd: batch.turnEnd === true }); },
+      onError: () => undefined,
+    });
+    t.after(() => tailer.close());
+    await tailer.start();
+    // 20 MiB at once: one turn of 64 chunks of 256 KiB, then the rest in the next.
+    const line = `${'x'.repeat(1023)}\n`;
+    appendFileSync(log, line.repeat(20 * 1024));
+    await waitFor(() => batches.reduce((sum, b) => sum + b.bytes, 0) === 20 * 1024 * 1024, 'every byte');
+    const ends = batches.filter((b) => b.bytes > 0).flatMap((b, i) => (b.turnEnd ? [i] : []));
+    assert.deepEqual(ends, [63], 'the 64th batch ends the first turn; the file\'s last batch is no turn\'s end');
+  });
+
   it('delivers a batch again when onLines failed, without losing or repeating lines', async (t) => {
     const log = join(tempDir(t), 'auth.log');
     writeFileSync(log, '');
