@@ -202,6 +202,31 @@ export function networkOf(address: Address, prefix: number): Address {
   return prefix >= address.prefix ? address : build(ipOf(address), prefix);
 }
 
+/**
+ * The networks of `lengths` (ascending) that would hold each of `targets` (canonical text), other
+ * than the target itself: network text → the targets inside it. Made by lookup per length rather
+ * than by matching every network; a target no length is shorter than is not even parsed.
+ */
+export function networksHolding(targets: Iterable<string>, lengths: readonly number[]): Map<string, string[]> {
+  const holding = new Map<string, string[]>();
+  const shortest = lengths[0];
+  if (shortest === undefined) return holding;
+  for (const text of targets) {
+    const slash = text.indexOf('/');
+    const prefix = slash !== -1 ? Number(text.slice(slash + 1)) : text.includes(':') ? 128 : 32;
+    const target = shortest < prefix ? tryParseAddress(text) : undefined;
+    if (target === undefined) continue;
+    for (const length of lengths) {
+      if (length >= target.prefix) break;
+      const network = networkOf(target, length).text;
+      const inside = holding.get(network);
+      if (inside === undefined) holding.set(network, [text]);
+      else inside.push(text);
+    }
+  }
+  return holding;
+}
+
 /** True when every address of `inner` lies in `outer`. */
 export function contains(outer: Address, inner: Address): boolean {
   if (outer.family !== inner.family || outer.prefix > inner.prefix) return false;

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import {
-  laterExpiry, networkOf, storedTime, tryParseAddress, type Ban, type BanRequest, type BanWhy, type BanSource, type EnforcedBan,
+  laterExpiry, networksHolding, storedTime, type Ban, type BanRequest, type BanWhy, type BanSource, type EnforcedBan,
 } from '../core/index.js';
 import { storedLines, whyOf, whyRow, type WhyRow } from './ban-why.js';
 
@@ -87,11 +87,6 @@ function* tuplesToBans(rows: IterableIterator<BanTuple>): IterableIterator<Ban> 
 function prefixOf(address: string): number | null {
   const slash = address.indexOf('/');
   return slash === -1 ? null : Number(address.slice(slash + 1));
-}
-
-/** The prefix length of canonical address text, a single address's (32 or 128) included. */
-function prefixOfText(address: string): number {
-  return prefixOf(address) ?? (address.includes(':') ? 128 : 32);
 }
 
 /** A stored ban with its row id. */
@@ -452,32 +447,17 @@ export class Bans {
 
   /**
    * For each of `targets` (canonical text), the active bans of networks containing it (other than
-   * itself), widest first, in one query: each target's networks of the prefix lengths in use are
-   * looked up by their text, rather than every banned network read (thousands with a jail banning
-   * per ipv6prefix). A target no length in use is shorter than is not even parsed.
+   * itself), widest first, in one query: the targets' networks of the prefix lengths in use are
+   * looked up by their stored (canonical) text, rather than every banned network read and parsed
+   * (thousands with a jail banning per ipv6prefix).
    */
   activeNetworks(targets: readonly string[], now: number): Map<string, Ban[]> {
     const out = new Map(targets.map((target): [string, Ban[]] => [target, []]));
-    const lengths = targets.length === 0 ? [] : this.stmt.networkLengths.all();
-    const shortest = lengths[0];
-    if (shortest === undefined) return out;
-    // Rows are matched by their stored (canonical) text: parsing thousands of networks on every commit cost more than the rest.
-    const holders = new Map<string, string[]>();
-    for (const text of targets) {
-      const target = shortest < prefixOfText(text) ? tryParseAddress(text) : undefined;
-      if (target === undefined) continue;
-      for (const length of lengths) {
-        if (length >= target.prefix) break;
-        const network = networkOf(target, length).text;
-        const held = holders.get(network);
-        if (held === undefined) holders.set(network, [text]);
-        else held.push(text);
-      }
-    }
-    if (holders.size === 0) return out;
-    for (const row of this.stmt.activeNetworksIn.all({ now, networks: JSON.stringify([...holders.keys()]) })) {
+    const holding = networksHolding(targets, targets.length === 0 ? [] : this.stmt.networkLengths.all());
+    if (holding.size === 0) return out;
+    for (const row of this.stmt.activeNetworksIn.all({ now, networks: JSON.stringify([...holding.keys()]) })) {
       const ban = toBan(row);
-      for (const target of holders.get(row.address) ?? []) out.get(target)?.push(ban);
+      for (const target of holding.get(row.address) ?? []) out.get(target)?.push(ban);
     }
     return out;
   }
