@@ -1,12 +1,14 @@
-import ipaddr from 'ipaddr.js';
-import { overlaps, type Address } from './address.js';
+import { ipOf, type Address } from './address.js';
 
-type Ip = ipaddr.IPv4 | ipaddr.IPv6;
+type Ip = ReturnType<typeof ipOf>;
 
-// Address.text is canonical, so IPv4 is four plain decimal octets: cheaper to take apart than to parse.
-function ipOf(address: Address): Ip {
-  const host = address.isNetwork ? address.text.slice(0, address.text.indexOf('/')) : address.text;
-  return address.family === 4 ? new ipaddr.IPv4(host.split('.').map(Number)) : ipaddr.IPv6.parse(host);
+interface ParsedEntry {
+  readonly address: Address;
+  readonly ip: Ip;
+}
+
+function parsedEntry(address: Address): ParsedEntry {
+  return { address, ip: ipOf(address) };
 }
 
 /**
@@ -15,11 +17,13 @@ function ipOf(address: Address): Ip {
  */
 export class AddressMatcher {
   private readonly singles = new Map<string, Address>();
-  private readonly networks: { readonly address: Address; readonly ip: Ip }[] = [];
+  private readonly networks: ParsedEntry[] = [];
+  /** The single addresses parsed, for the networks asked about (a ban per ipv6prefix asks one per ban): parsed at the first. */
+  private parsedSingles: ParsedEntry[] | undefined;
 
   constructor(entries: Iterable<Address>) {
     for (const entry of entries) {
-      if (entry.isNetwork) this.networks.push({ address: entry, ip: ipOf(entry) });
+      if (entry.isNetwork) this.networks.push(parsedEntry(entry));
       else this.singles.set(entry.text, entry);
     }
   }
@@ -27,7 +31,12 @@ export class AddressMatcher {
   /** The entry sharing an address with `address` (for a network: any overlap), or undefined. */
   find(address: Address): Address | undefined {
     if (address.isNetwork) {
-      return [...this.singles.values()].find((e) => overlaps(e, address)) ?? this.networks.find((n) => overlaps(n.address, address))?.address;
+      const ip = ipOf(address);
+      // Two networks overlap when the longer one lies in the shorter.
+      const overlapping = ({ address: entry, ip: entryIp }: ParsedEntry): boolean => entry.family === address.family
+        && (entry.prefix >= address.prefix ? entryIp.match(ip, address.prefix) : ip.match(entryIp, entry.prefix));
+      this.parsedSingles ??= [...this.singles.values()].map(parsedEntry);
+      return (this.parsedSingles.find(overlapping) ?? this.networks.find(overlapping))?.address;
     }
     const single = this.singles.get(address.text);
     if (single || this.networks.length === 0) return single;

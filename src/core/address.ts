@@ -48,7 +48,7 @@ function build(ip: Ip, prefix: number): Address {
   // An IPv4-mapped address (`::ffff:a.b.c.d`) is what a dual-stack socket shows of an IPv4 peer: the
   // packets are IPv4, so only the IPv4 form reaches them in a firewall (DESIGN). Its networks of
   // /96 and longer have an IPv4 form too; wider ones reach beyond ::ffff:0:0/96 and stay IPv6.
-  if (addr.kind() === 'ipv6' && (addr as ipaddr.IPv6).isIPv4MappedAddress() && prefix >= 96) {
+  if (prefix >= 96 && addr.kind() === 'ipv6' && (addr as ipaddr.IPv6).isIPv4MappedAddress()) {
     addr = (addr as ipaddr.IPv6).toIPv4Address();
     bits = prefix - 96;
   }
@@ -56,8 +56,9 @@ function build(ip: Ip, prefix: number): Address {
   const full = bitsOf(family);
   // ipaddr.js prints IPv6 in RFC 5952 form: lower case, longest zero run compressed.
   if (bits === full) return remember({ text: addr.toString(), family, prefix: full, isNetwork: false }, addr);
-  const cidr = `${addr.toString()}/${bits}`;
-  const network = family === 4 ? ipaddr.IPv4.networkAddressFromCIDR(cidr) : ipaddr.IPv6.networkAddressFromCIDR(cidr);
+  // What networkAddressFromCIDR does, without printing the address and parsing it back (most of its cost).
+  const mask = (family === 4 ? ipaddr.IPv4 : ipaddr.IPv6).subnetMaskFromPrefixLength(bits).toByteArray();
+  const network = ipaddr.fromByteArray(addr.toByteArray().map((byte, i) => byte & (mask[i] ?? 0)));
   return remember({ text: `${network.toString()}/${bits}`, family, prefix: bits, isNetwork: true }, network);
 }
 
@@ -183,11 +184,14 @@ export function parseAddress(input: string): Address {
   return address;
 }
 
-function ipOf(a: Address): Ip {
-  const known = parsedForm.get(a);
+/** The parsed form of an address (a network's: its first address), remembered if this module made it, else read from its canonical text. */
+export function ipOf(address: Address): ipaddr.IPv4 | ipaddr.IPv6 {
+  const known = parsedForm.get(address);
   if (known) return known;
-  const slash = a.text.indexOf('/');
-  return ipaddr.parse(slash === -1 ? a.text : a.text.slice(0, slash));
+  const slash = address.text.indexOf('/');
+  const host = slash === -1 ? address.text : address.text.slice(0, slash);
+  // Canonical IPv4 is four plain decimal octets: cheaper to take apart than to parse.
+  return address.family === 4 ? new ipaddr.IPv4(host.split('.').map(Number)) : ipaddr.IPv6.parse(host);
 }
 
 /**
@@ -196,6 +200,31 @@ function ipOf(a: Address): Ip {
  */
 export function networkOf(address: Address, prefix: number): Address {
   return prefix >= address.prefix ? address : build(ipOf(address), prefix);
+}
+
+/**
+ * The networks of `lengths` (ascending) that would hold each of `targets` (canonical text), other
+ * than the target itself: network text → the targets inside it. Made by lookup per length rather
+ * than by matching every network; a target no length is shorter than is not even parsed.
+ */
+export function networksHolding(targets: Iterable<string>, lengths: readonly number[]): Map<string, string[]> {
+  const holding = new Map<string, string[]>();
+  const shortest = lengths[0];
+  if (shortest === undefined) return holding;
+  for (const text of targets) {
+    const slash = text.indexOf('/');
+    const prefix = slash !== -1 ? Number(text.slice(slash + 1)) : text.includes(':') ? 128 : 32;
+    const target = shortest < prefix ? tryParseAddress(text) : undefined;
+    if (target === undefined) continue;
+    for (const length of lengths) {
+      if (length >= target.prefix) break;
+      const network = networkOf(target, length).text;
+      const inside = holding.get(network);
+      if (inside === undefined) holding.set(network, [text]);
+      else inside.push(text);
+    }
+  }
+  return holding;
 }
 
 /** True when every address of `inner` lies in `outer`. */

@@ -380,7 +380,7 @@ export class LogJails {
     const changed = results === undefined ? written : results.filter((r) => r.change !== 'kept').map((r) => r.ban);
     this.report(changed, decisions, results === undefined);
     if (changed.length === 0) return;
-    const { before, after } = banBatchChange(this.touching, batch, written, now);
+    const { before, after } = banBatchChange(batch, written);
     const reports = await applyChange(before, after, this.options.backends, now, {
       rules: this.options.rules, floor: this.options.floor(), known: () => knownBans(this.options.store, now),
     }, () => this.active(now));

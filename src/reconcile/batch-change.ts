@@ -1,4 +1,4 @@
-import { tryParseAddress, type Ban } from '../core/index.js';
+import { networksHolding, type Ban } from '../core/index.js';
 import type { ReconcileStore } from './store-slice.js';
 
 /** Which ban: its address and jail. */
@@ -39,16 +39,26 @@ export function beginBanBatch<D extends BanKey>(store: Touching, decisions: read
  * The change the batch's fresh bans made once written (`written`: the bans the write left in force
  * for them), as applyChange takes it: what blocked their addresses before the batch, and what
  * blocks them now. The write changed only its own (jail, address) bans, so what blocks an address
- * now is what blocked it before with its own bans put in: no second read of the store, unless a
- * written ban is a network (it may block other addresses of the batch).
+ * now is what blocked it before with its own bans put in, and the written networks holding it (a
+ * ban per ipv6prefix is a network): no second read of the store.
  */
-export function banBatchChange(store: Touching, batch: BanBatch<BanKey>, written: readonly Ban[], now: number): { before: Ban[]; after: Ban[] } {
+export function banBatchChange(batch: BanBatch<BanKey>, written: readonly Ban[]): { before: Ban[]; after: Ban[] } {
   const addresses = [...new Set(batch.fresh.map((d) => d.address))];
   const before = addresses.flatMap((address) => batch.before.get(address) ?? []);
-  if (written.some((ban) => tryParseAddress(ban.address)?.isNetwork !== false)) {
-    const after = store.activeTouchingAll(addresses, now);
-    return { before, after: addresses.flatMap((address) => after.get(address) ?? []) };
-  }
   const replaced = new Set(written.map((ban) => `${ban.jail} ${ban.address}`));
-  return { before, after: [...before.filter((ban) => !replaced.has(`${ban.jail} ${ban.address}`)), ...written] };
+  const ownBans = new Map<string, Ban[]>();
+  for (const ban of written) ownBans.set(ban.address, [...ownBans.get(ban.address) ?? [], ban]);
+  const networks = written.filter((ban) => ban.address.includes('/'));
+  const lengths = [...new Set(networks.map((ban) => Number(ban.address.slice(ban.address.indexOf('/') + 1))))].sort((a, b) => a - b);
+  const holding = networksHolding(addresses, lengths);
+  const covering = new Map<string, Ban[]>();
+  for (const [network, inside] of holding) {
+    for (const address of inside) covering.set(address, [...covering.get(address) ?? [], ...ownBans.get(network) ?? []]);
+  }
+  const after = addresses.flatMap((address) => [
+    ...(batch.before.get(address) ?? []).filter((ban) => !replaced.has(`${ban.jail} ${ban.address}`)),
+    ...covering.get(address) ?? [],
+    ...ownBans.get(address) ?? [],
+  ]);
+  return { before, after };
 }

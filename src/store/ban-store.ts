@@ -357,7 +357,7 @@ export class BanStore {
   /** Active bans of networks that contain `address` (other than the address itself). */
   coveringNetworks(address: string, now: number): Ban[] {
     const target = tryParseAddress(address);
-    return target ? this.guard(() => this.bansTable.activeNetworks([target], now)).get(target.text) ?? [] : [];
+    return target ? this.guard(() => this.bansTable.activeNetworks([target.text], now)).get(target.text) ?? [] : [];
   }
 
   /** The active bans that block `address`: its own, in every jail, and those of networks covering it. */
@@ -370,8 +370,7 @@ export class BanStore {
     const out = new Map(addresses.map((address): [string, Ban[]] => [address, []]));
     if (addresses.length === 0) return out;
     for (const ban of this.guard(() => this.bansTable.activeOf(addresses, now))) out.get(ban.address)?.push(ban);
-    const targets = addresses.map((address) => tryParseAddress(address)).filter((target) => target !== undefined);
-    for (const [address, networks] of this.guard(() => this.bansTable.activeNetworks(targets, now))) out.get(address)?.push(...networks);
+    for (const [address, networks] of this.guard(() => this.bansTable.activeNetworks(addresses, now))) out.get(address)?.push(...networks);
     return out;
   }
 

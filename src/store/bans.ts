@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import {
-  laterExpiry, networkOf, storedTime, type Address, type Ban, type BanRequest, type BanWhy, type BanSource, type EnforcedBan,
+  laterExpiry, networksHolding, storedTime, type Ban, type BanRequest, type BanWhy, type BanSource, type EnforcedBan,
 } from '../core/index.js';
 import { storedLines, whyOf, whyRow, type WhyRow } from './ban-why.js';
 import { preparedOnUse } from './prepared-on-use.js';
@@ -212,9 +212,16 @@ export class Bans {
         `SELECT ${COLUMNS}, matches, failure_times, captures FROM bans WHERE address = ? ORDER BY banned_at, id`),
       activeOfAddresses: () => db.prepare<unknown[], BanRow>(
         `SELECT ${COLUMNS} FROM bans WHERE address IN (SELECT value FROM json_each(@addresses)) AND ${ACTIVE} ORDER BY banned_at, id`),
-      // IPv6 text has a colon and IPv4 text has none: the family filter costs nothing.
-      activeNetworks: () => db.prepare<unknown[], BanRow>(
-        `SELECT ${COLUMNS} FROM bans WHERE prefix IS NOT NULL AND prefix <= @prefix AND (instr(address, ':') > 0) = @v6
+      // A skip-scan over the open-networks index: one seek per prefix length in use (a handful), not a read of every network.
+      networkLengths: () => db.prepare<[], number>(
+        `WITH RECURSIVE lengths(prefix) AS (
+           SELECT min(prefix) FROM bans WHERE prefix IS NOT NULL AND lifted_at IS NULL
+           UNION ALL
+           SELECT (SELECT min(prefix) FROM bans WHERE prefix IS NOT NULL AND lifted_at IS NULL AND prefix > lengths.prefix)
+             FROM lengths WHERE lengths.prefix IS NOT NULL)
+         SELECT prefix FROM lengths WHERE prefix IS NOT NULL`).pluck(),
+      activeNetworksIn: () => db.prepare<unknown[], BanRow>(
+        `SELECT ${COLUMNS} FROM bans WHERE address IN (SELECT value FROM json_each(@networks)) AND prefix IS NOT NULL
            AND ${ACTIVE} ORDER BY prefix, address`),
       // A skip-scan over the open-bans index: one seek per jail instead of reading every ban
       // (the daemon asks this on every drift-check tick).
@@ -456,31 +463,19 @@ export class Bans {
     return this.stmt.activeOfAddresses.all({ now, addresses: JSON.stringify(addresses) }).map(toBan);
   }
 
-  /** For each of `targets`, the active bans of networks containing it (other than itself), in one query per family. */
-  activeNetworks(targets: readonly Address[], now: number): Map<string, Ban[]> {
-    const out = new Map<string, Ban[]>();
-    for (const family of [4, 6]) {
-      const inFamily = targets.filter((t) => t.family === family);
-      if (inFamily.length === 0) continue;
-      const prefix = Math.max(...inFamily.map((t) => t.prefix));
-      // By prefix length, then network: a target's networks are looked up, one per length, rather than
-      // matched against every network (thousands of them with a jail banning per ipv6prefix).
-      const byLength = new Map<number, Map<string, Ban[]>>();
-      // Rows are keyed by their stored (canonical) text and prefix: parsing thousands of networks on every commit cost more than the rest.
-      for (const row of this.stmt.activeNetworks.all({ now, prefix, v6: family === 6 ? 1 : 0 })) {
-        if (row.prefix === null) continue;
-        let networks = byLength.get(row.prefix);
-        if (networks === undefined) byLength.set(row.prefix, networks = new Map());
-        networks.set(row.address, [...networks.get(row.address) ?? [], toBan(row)]);
-      }
-      for (const target of inFamily) {
-        const found: Ban[] = [];
-        for (const [length, networks] of byLength) {
-          if (length > target.prefix) break;
-          found.push(...(networks.get(networkOf(target, length).text) ?? []).filter((ban) => ban.address !== target.text));
-        }
-        out.set(target.text, found);
-      }
+  /**
+   * For each of `targets` (canonical text), the active bans of networks containing it (other than
+   * itself), widest first, in one query: the targets' networks of the prefix lengths in use are
+   * looked up by their stored (canonical) text, rather than every banned network read and parsed
+   * (thousands with a jail banning per ipv6prefix).
+   */
+  activeNetworks(targets: readonly string[], now: number): Map<string, Ban[]> {
+    const out = new Map(targets.map((target): [string, Ban[]] => [target, []]));
+    const holding = networksHolding(targets, targets.length === 0 ? [] : this.stmt.networkLengths.all());
+    if (holding.size === 0) return out;
+    for (const row of this.stmt.activeNetworksIn.all({ now, networks: JSON.stringify([...holding.keys()]) })) {
+      const ban = toBan(row);
+      for (const target of holding.get(row.address) ?? []) out.get(target)?.push(ban);
     }
     return out;
   }

@@ -28,6 +28,10 @@ describe('lockout protection', () => {
     assert.match(why('2001:db8:1::7') ?? '', /2001:db8:1::7 is protected by \[lockout\] protect/);
     assert.match(why('2001:db8::/32') ?? '', /overlaps 2001:db8:1::7/);
     assert.equal(why('198.51.101.9'), undefined);
+    assert.match(why('198.51.100.128/25') ?? '', /overlaps 198\.51\.100\.0\/24/, 'a network inside a protected one');
+    assert.equal(why('198.51.101.0/24'), undefined, 'the protected network\'s neighbour');
+    assert.match(why('2001:db8:1::/64') ?? '', /overlaps 2001:db8:1::7/);
+    assert.equal(why('2001:db8:2::/64'), undefined);
     assert.match(why('192.0.2.2') ?? '', /address of this host/, 'this host and loopback stay refused whatever the floor');
     assert.match(why('127.0.0.1') ?? '', /loopback/);
   });

@@ -213,6 +213,9 @@ describe('ban store', () => {
     assert.deepEqual(store.coveringNetworks('198.51.100.9', T0 + 20).map((b) => b.address), ['198.51.100.0/24']);
     assert.deepEqual(store.coveringNetworks('2001:db8::5', T0).map((b) => b.address), ['2001:db8::/48']);
     assert.deepEqual(store.coveringNetworks('203.0.113.1', T0), []);
+    assert.deepEqual(store.coveringNetworks('198.51.100.0/25', T0).map((b) => b.address), ['198.51.0.0/16', '198.51.100.0/24']);
+    store.lift('198.51.100.0/24', 'manual', 'unban', T0 + 1);
+    assert.deepEqual(store.coveringNetworks('198.51.100.9', T0 + 1).map((b) => b.address), ['198.51.0.0/16'], 'a lifted network covers nothing');
   });
 
   it('finds the covering networks among thousands of /64s, in every jail, and never a network as covering itself', () => {
