@@ -6,20 +6,7 @@ import { loadFilter } from '../../src/config/index.js';
 import { InputError, lockoutCheck, parseAddress } from '../../src/core/index.js';
 import { DEFAULT_MAX_TRACKED, JailEngine, MAX_MATCH_CHARS, type BanDecision, type EngineDeps, type JailEngineOptions } from '../../src/engine/index.js';
 import { LogFilter, toldCaptures, type Failure, type FailureHost } from '../../src/filter/index.js';
-
-const T0 = 1_767_225_600; // 2026-01-01T00:00:00Z
-
-const SSHD: JailEngineOptions = {
-  jail: 'sshd',
-  maxretry: 3,
-  findtime: 600,
-  bantime: 600,
-  increment: { enabled: false, factor: 1, overalljails: false },
-  ignoreip: [],
-  ignoreself: false,
-  maxmatches: 3,
-  usedns: 'warn',
-};
+import { SSHD_ENGINE as SSHD, T0 } from '../helpers/engine-jail.js';
 
 /** The log's clock: tests move it forward as the log would. */
 class Clock {

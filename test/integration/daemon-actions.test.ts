@@ -6,6 +6,18 @@ import { runCli, tempDir } from '../helpers/cli.js';
 import { startDaemon, waitFor, type DaemonProcess } from '../helpers/daemon.js';
 import { syslogDate } from '../helpers/sshd-daemon.js';
 
+/** An sshd jail (maxretry 2) on an empty auth.log in `dir` with `action`, and the daemon on it (no firewall backend), watching. */
+async function actionDaemon(dir: string, config: string, action: string): Promise<{ daemon: DaemonProcess; args: string[] }> {
+  writeFileSync(join(dir, 'auth.log'), '');
+  writeFileSync(join(config, 'f2b-store.conf'), `[reconcile]\nbackends = none\nschedule = * * * * * *\n[daemon]\nlogfile =\n`);
+  writeFileSync(join(config, 'jail.local'), `[sshd]\nenabled = true\nfilter = sshd\nlogpath = ${join(dir, 'auth.log')}\nmaxretry = 2\n`
+    + `action = ${action}\n`);
+  const args = ['--db', join(dir, 'bans.sqlite3'), '--config', config];
+  assert.equal(runCli([...args, 'check']).code, 0, 'check loads the action');
+  const daemon = startDaemon(args);
+  await waitFor('the daemon watching its log', () => daemon.log().includes('watching 1 log files'), 15_000);
+  return { daemon, args };
+}
 
 describe('the daemon runs a jail\'s action.d actions (Debian\'s dummy action)', () => {
   let tmp: ReturnType<typeof tempDir>;
@@ -19,14 +31,7 @@ describe('the daemon runs a jail\'s action.d actions (Debian\'s dummy action)', 
     const config = join(tmp.dir, 'etc');
     mkdirSync(config);
     target = join(tmp.dir, 'dummy.out');
-    writeFileSync(join(tmp.dir, 'auth.log'), '');
-    writeFileSync(join(config, 'f2b-store.conf'), `[reconcile]\nbackends = none\nschedule = * * * * * *\n[daemon]\nlogfile =\n`);
-    writeFileSync(join(config, 'jail.local'), `[sshd]\nenabled = true\nfilter = sshd\nlogpath = ${join(tmp.dir, 'auth.log')}\nmaxretry = 2\n`
-      + `action = dummy[target="${target}"]\n`);
-    args = ['--db', join(tmp.dir, 'bans.sqlite3'), '--config', config];
-    assert.equal(runCli([...args, 'check']).code, 0, 'check loads the action');
-    daemon = startDaemon(args);
-    await waitFor('the daemon watching its log', () => daemon.log().includes('watching 1 log files'), 15_000);
+    ({ daemon, args } = await actionDaemon(tmp.dir, config, `dummy[target="${target}"]`));
   });
   after(async () => {
     await daemon?.stop();
@@ -56,7 +61,6 @@ describe('the daemon fills an action\'s tags of why with what caused the ban: <F
     const config = join(tmp.dir, 'etc');
     mkdirSync(join(config, 'action.d'), { recursive: true });
     target = join(tmp.dir, 'why.out');
-    writeFileSync(join(tmp.dir, 'auth.log'), '');
     writeFileSync(join(config, 'action.d', 'why-file.conf'), [
       '[Definition]',
       "actionban = printf '%%s user=%%s fid=%%s\\n%%s\\n--\\n' <ip> <F-USER> <fid> \\<matches> >> <target>",
@@ -64,13 +68,7 @@ describe('the daemon fills an action\'s tags of why with what caused the ban: <F
       '[Init]',
       'target =',
     ].join('\n'));
-    writeFileSync(join(config, 'f2b-store.conf'), `[reconcile]\nbackends = none\nschedule = * * * * * *\n[daemon]\nlogfile =\n`);
-    writeFileSync(join(config, 'jail.local'), `[sshd]\nenabled = true\nfilter = sshd\nlogpath = ${join(tmp.dir, 'auth.log')}\nmaxretry = 2\n`
-      + `action = why-file[target="${target}"]\n`);
-    args = ['--db', join(tmp.dir, 'bans.sqlite3'), '--config', config];
-    assert.equal(runCli([...args, 'check']).code, 0, 'check loads the action');
-    daemon = startDaemon(args);
-    await waitFor('the daemon watching its log', () => daemon.log().includes('watching 1 log files'), 15_000);
+    ({ daemon, args } = await actionDaemon(tmp.dir, config, `why-file[target="${target}"]`));
   });
   after(async () => {
     await daemon?.stop();
