@@ -246,7 +246,6 @@ export class LogJails {
 
   private commitWaiting(): void {
     this.commitTimer = undefined;
-    if (this.uncommitted.batches === 0) return;
     if (this.counting > 0) {
       this.commitTimer = setTimeout(() => this.commitWaiting(), 10);
       return;
