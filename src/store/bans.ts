@@ -384,7 +384,10 @@ export class Bans {
       open = undefined;
     }
     if (open) {
-      const expiresAt = laterExpiry(open.ban.expiresAt, record.expiresAt);
+      // fail2ban rounds its time of ban to the second where f2b-store truncates: a ban it delegated
+      // here comes back from its database up to one second later, and is the same ban.
+      const sameLength = open.ban.expiresAt !== null && record.expiresAt !== null && record.expiresAt - open.ban.expiresAt <= 1;
+      const expiresAt = sameLength ? open.ban.expiresAt : laterExpiry(open.ban.expiresAt, record.expiresAt);
       const banCount = Math.max(open.ban.banCount, record.banCount);
       if (expiresAt === open.ban.expiresAt && banCount === open.ban.banCount && (open.ban.forced || !record.forced)) return nothing('kept');
       this.stmt.merge.run({ id: open.id, expiresAt, banCount, failures, matches, forced: row.forced });

@@ -55,6 +55,15 @@ describe('importing bans with their own times (store)', () => {
     assert.deepEqual(shorter, { new: 0, extended: 0, history: 0, kept: 1 }, 'a shorter ban changes nothing');
   });
 
+  it('takes a ban that ends at most one second later for the same ban (fail2ban rounds its time of ban, f2b-store truncates)', () => {
+    store().ban({ address: '203.0.113.7', jail: 'sshd', expiresAt: T0 + HOUR, source: 'fail2ban' }, T0);
+    const delegated = store().importBans([record('203.0.113.7', T0 + 1, T0 + 1 + HOUR)], T0 + 5);
+    assert.deepEqual(delegated, { new: 0, extended: 0, history: 0, kept: 1 });
+    assert.equal(store().history('203.0.113.7')[0]?.expiresAt, T0 + HOUR);
+    const longer = store().importBans([record('203.0.113.7', T0 + 2, T0 + 2 + HOUR)], T0 + 5);
+    assert.deepEqual(longer, { new: 0, extended: 1, history: 0, kept: 0 }, 'two seconds later is longer');
+  });
+
   it('leaves the history of an address it already knows alone, and later bans still work', () => {
     store().ban({ address: '203.0.113.7', jail: 'sshd', expiresAt: T0 + HOUR, source: 'filter' }, T0);
     const report = store().importBans([record('203.0.113.7', T0 - 5 * HOUR, T0 - 4 * HOUR, { banCount: 4 })], T0 + 1);
