@@ -131,8 +131,8 @@ export class LogJails {
   private journalTimer: NodeJS.Timeout | undefined;
   /** Commits what waits for a next batch of a file that may not come (see handle). */
   private commitTimer: NodeJS.Timeout | undefined;
-  /** Counts under way: a timed commit waits for them, so no batch is committed half counted. */
-  private counting = 0;
+  /** Counts under way (one may await an ignorecommand or DNS): a commit waits for them, so no batch is committed half counted. */
+  private readonly counting = new Set<Promise<void>>();
 
   constructor(private readonly options: LogJailsOptions, definitions: readonly EnabledJail[]) {
     this.worker = new FilterWorker({ filters: filterEntries(definitions), onSlowLine: (slow) => options.log(slowLineMessage(slow), 'warning') });
@@ -246,10 +246,6 @@ export class LogJails {
 
   private commitWaiting(): void {
     this.commitTimer = undefined;
-    if (this.counting > 0) {
-      this.commitTimer = setTimeout(() => this.commitWaiting(), 10);
-      return;
-    }
     void this.commit('the lines read', this.options.now());
   }
 
@@ -309,11 +305,12 @@ export class LogJails {
   private async count(
     jails: readonly RunningJail[], matched: ReadonlyMap<string, readonly LineFailures[]>, positions: readonly LogPosition[], now: number,
   ): Promise<void> {
-    this.counting++;
+    const counted = this.countEach(jails, matched, now);
+    this.counting.add(counted);
     try {
-      await this.countEach(jails, matched, now);
+      await counted;
     } finally {
-      this.counting--;
+      this.counting.delete(counted);
     }
     for (const position of positions) this.uncommitted.positions.set(position.path, position);
     if (this.uncommitted.batches++ === 0) this.uncommitted.since = monotonicMs();
@@ -350,6 +347,8 @@ export class LogJails {
   private async commit(what: string, now: number): Promise<void> {
     clearTimeout(this.commitTimer);
     this.commitTimer = undefined;
+    // Each count's own continuation (its position noted) runs before this one's.
+    while (this.counting.size > 0) await Promise.allSettled(this.counting);
     const { candidates, jails, positions, cursors } = this.uncommitted;
     this.uncommitted = nothingUncommitted();
     const counters = [...jails].flatMap((jail) => jail.engine.takeChanges());
