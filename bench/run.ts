@@ -11,7 +11,7 @@ import { runFirewallBench } from './firewall-bench.js';
 import { runFleetBench } from './fleet-bench.js';
 import { runInteropBench } from './interop-bench.js';
 import { runJournalBench } from './journal-bench.js';
-import { describeMachine } from './machine.js';
+import { describeMachine, startAsOnAHost } from './machine.js';
 import { runMetricsBench } from './metrics-bench.js';
 import { report } from './results.js';
 import { runScaleBench } from './scale-bench.js';
@@ -19,6 +19,8 @@ import type { Samples } from './stats.js';
 import { benchStore, type StoreFigures } from './store-bench.js';
 import type { Row } from './table.js';
 import { WORKLOAD } from './workload.js';
+
+startAsOnAHost();
 
 const PROCESS_RUNS = 21;
 const LOOKUPS = 1000;
