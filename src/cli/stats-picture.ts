@@ -31,7 +31,11 @@ export function bar(value: number, max: number, width = BAR_WIDTH): string {
 /** Colours only where stdout takes them: a terminal, without NO_COLOR (node's styleText decides). */
 const paint = (format: Parameters<typeof styleText>[0], text: string): string => (text === '' ? text : styleText(format, text));
 
-const count = (n: number): string => n.toLocaleString('en-US');
+/**
+ * A count as en-US writes it (12,345). Not toLocaleString: its first call loads ICU's number
+ * formats, about 20 ms of CPU in a `stats` that takes 300.
+ */
+const count = (n: number): string => String(n).replace(/\B(?=(\d{3})+$)/g, ',');
 const utc = (at: number): string => new Date(at * 1000).toISOString().slice(0, 16).replace('T', ' ');
 
 /** Labels every `step` characters under a sparkline of `starts`. */

@@ -290,20 +290,34 @@ export class BanStore {
 
   /** Lifts the active ban of `address` in `jail`, or in every jail when `jail` is undefined; `scope` says who is told. */
   lift(address: string, jail: string | undefined, by: string, now: number, scope: LiftScope = 'fleet'): Ban[] {
+    return this.guard(() => this.db.transaction(() => this.logLift(this.bansTable.lift(address, jail, by, now), now, scope)).immediate());
+  }
+
+  /**
+   * An unban by hand: lifts the active bans of each of `addresses` as lift() does, and drops every
+   * jail's counted failures of them, which start afresh. One transaction, so one commit (and one
+   * fsync) however many addresses.
+   */
+  unban(addresses: readonly string[], jail: string | undefined, by: string, now: number, scope: LiftScope = 'fleet'): Ban[] {
     return this.guard(() => this.db.transaction(() => {
-      const lifted = this.bansTable.lift(address, jail, by, now);
-      for (const ban of lifted) this.changes.append('lift', ban, now, null, originOf(scope));
+      const lifted = this.logLift(addresses.flatMap((address) => this.bansTable.lift(address, jail, by, now)), now, scope);
+      for (const address of addresses) this.counters.forget(address);
       return lifted;
     }).immediate());
   }
 
-  /** Lifts every active ban (only those of `jail`, when given) in one transaction. */
-  liftEvery(jail: string | undefined, by: string, now: number, scope: LiftScope = 'fleet'): Ban[] {
+  /** unban() of every active ban (only those of `jail`, when given), in one transaction. */
+  unbanEvery(jail: string | undefined, by: string, now: number, scope: LiftScope = 'fleet'): Ban[] {
     return this.guard(() => this.db.transaction(() => {
-      const lifted = [...this.bansTable.active(now, jail)].flatMap((ban) => this.bansTable.lift(ban.address, ban.jail, by, now));
-      for (const ban of lifted) this.changes.append('lift', ban, now, null, originOf(scope));
+      const lifted = this.logLift([...this.bansTable.active(now, jail)].flatMap((ban) => this.bansTable.lift(ban.address, ban.jail, by, now)), now, scope);
+      for (const address of new Set(lifted.map((ban) => ban.address))) this.counters.forget(address);
       return lifted;
     }).immediate());
+  }
+
+  private logLift(lifted: Ban[], now: number, scope: LiftScope): Ban[] {
+    for (const ban of lifted) this.changes.append('lift', ban, now, null, originOf(scope));
+    return lifted;
   }
 
   /** Active bans, ordered by jail then address; streamed, so a million rows never sit in memory. */
@@ -442,13 +456,6 @@ export class BanStore {
   /** Drops every jail's counted failures of `address` (it was unbanned by hand: it starts afresh). */
   forgetFailures(address: string): void {
     this.guard(() => this.counters.forget(address));
-  }
-
-  /** forgetFailures of many addresses in one transaction (unban --all). */
-  forgetFailuresOf(addresses: readonly string[]): void {
-    this.guard(() => this.db.transaction(() => {
-      for (const address of addresses) this.counters.forget(address);
-    }).immediate());
   }
 
   /**

@@ -150,6 +150,26 @@ describe('stats: pictures of the bans, and the same numbers in JSON', () => {
     assert.match(uncoloured, /By source\r\n {2}filter {4}█{30}/);
   });
 
+  it('writes counts of a thousand and more with a comma every three digits', () => {
+    const many = join(tmp.dir, 'many.sqlite3');
+    const store = BanStore.open(many);
+    const now = nowSeconds();
+    const ban = (address: string, jail: string, bannedAt: number) => ({ address, jail, bannedAt, expiresAt: bannedAt + 30, banCount: 1, source: 'filter' as const });
+    // 512 sshd bans of 512 addresses in the last 9 hours, and 722 recidive bans of one of them a day before.
+    store.importBans([
+      ...Array.from({ length: 512 }, (_, i) => ban(`${i < 256 ? '203.0.113' : '198.51.100'}.${i % 256}`, 'sshd', now - i * MINUTE)),
+      ...Array.from({ length: 722 }, (_, i) => ban('198.51.100.7', 'recidive', now - DAY - i * MINUTE)),
+    ], now);
+    store.close();
+    const result = runCli(['--db', many, 'stats']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^1,234 bans in 2 jails from /);
+    assert.match(result.stdout, /\n {2}all {7}[ ▁-█]{30} {2}1,234 {2}[ \d,]{4,5}\n/, 'the daily total');
+    assert.match(result.stdout, /\n {2}filter {4}█{30} {2}1,234 {2}100\.0%\n/);
+    assert.match(result.stdout, /\n {2}198\.51\.100\.0\/24 {2}█{30} {2}978 bans {2}256 addresses\n/);
+    assert.match(result.stdout, /\n {2}198\.51\.100\.7 {2}█{30} {2}723 bans {2}last /);
+  });
+
   it('an empty store has no bans to show', () => {
     const empty = join(tmp.dir, 'empty.sqlite3');
     BanStore.open(empty).close();

@@ -167,6 +167,32 @@ describe('ban store', () => {
     assert.deepEqual([...store.active(T0 + 2)].map((b) => b.address), ['203.0.113.8']);
   });
 
+  const counted = (...entries: [string, string][]): void => {
+    store.commitLogBatch({ bans: [], counters: entries.map(([jail, address], i) => ({ jail, address, state: `{"t":[${i}]}` })), positions: [] }, T0);
+  };
+
+  it('an unban by hand lifts every address given, in every jail, and drops their counted failures, not those of others', () => {
+    store.ban(request('203.0.113.7', 'sshd'), T0);
+    store.ban(request('203.0.113.7', 'postfix'), T0);
+    store.ban(request('203.0.113.8', 'sshd'), T0);
+    store.ban(request('203.0.113.9', 'sshd'), T0);
+    counted(['sshd', '203.0.113.7'], ['postfix', '203.0.113.8'], ['sshd', '203.0.113.9']);
+    const lifted = store.unban(['203.0.113.7', '203.0.113.8'], undefined, 'unban', T0 + 1);
+    assert.deepEqual(lifted.map((b) => `${b.jail}:${b.address}:${b.liftedBy}`).sort(), ['postfix:203.0.113.7:unban', 'sshd:203.0.113.7:unban', 'sshd:203.0.113.8:unban']);
+    assert.deepEqual([...store.active(T0 + 2)].map((b) => b.address), ['203.0.113.9']);
+    assert.deepEqual([...store.failureCounters('sshd').keys()], ['203.0.113.9']);
+    assert.equal(store.failureCounters('postfix').size, 0, 'the failures of every jail, whichever jail lifts');
+  });
+
+  it('unbanning every ban of a jail by hand drops the counted failures of the addresses it lifted only', () => {
+    store.ban(request('203.0.113.7', 'sshd'), T0);
+    store.ban(request('203.0.113.8', 'postfix'), T0);
+    counted(['sshd', '203.0.113.7'], ['sshd', '203.0.113.8'], ['sshd', '203.0.113.9']);
+    assert.deepEqual(store.unbanEvery('sshd', 'unban', T0 + 1).map((b) => b.address), ['203.0.113.7']);
+    assert.deepEqual([...store.active(T0 + 2)].map((b) => b.address), ['203.0.113.8']);
+    assert.deepEqual([...store.failureCounters('sshd').keys()].sort(), ['203.0.113.8', '203.0.113.9']);
+  });
+
   it('lists active bans by jail, and everything with history', () => {
     store.ban(request('203.0.113.9', 'sshd'), T0);
     store.ban(request('203.0.113.7', 'sshd'), T0);

@@ -16,20 +16,18 @@ interface UnbanOptions {
   local?: boolean;
 }
 
-/** Unbanned by hand: their failures start afresh, in the database and in a running daemon. */
-async function forgetFailures(ctx: Context, addresses: readonly string[]): Promise<void> {
-  const store = await ctx.store();
-  store.forgetFailuresOf(addresses);
+/** Unbanned by hand: their failures start afresh in a running daemon too (the store forgot them with the lift). */
+async function forgetInDaemon(ctx: Context, addresses: readonly string[]): Promise<void> {
   for (let i = 0; i < addresses.length; i += FORGET_BATCH) {
     await askDaemon(controlSocketFor(ctx.dbPath()), { command: 'forget', addresses: addresses.slice(i, i + FORGET_BATCH) });
   }
 }
 
-/** Every active ban, or those of one jail: lifted in one transaction, then one reconcile of every backend. */
+/** Every active ban, or those of one jail: unbanned in one transaction, then one reconcile of every backend. */
 async function liftEvery(ctx: Context, jail: string | undefined, scope: LiftScope): Promise<{ lifted: Ban[]; reports: BackendReport[] }> {
   const store = await ctx.store();
   const { backends, options: enforce } = await ctx.enforcement();
-  const lifted = store.liftEvery(jail, 'unban', ctx.now, scope);
+  const lifted = store.unbanEvery(jail, 'unban', ctx.now, scope);
   if (backends.length === 0) return { lifted, reports: [] };
   const { knownBans, reconcile } = await import('../../reconcile/index.js');
   return { lifted, reports: await reconcile(store.activeAnyOrder(ctx.now), backends, ctx.now, { ...enforce, known: () => knownBans(store, ctx.now) }) };
@@ -77,9 +75,9 @@ Examples:
         const store = await ctx.store();
         const { backends, options: enforce } = await ctx.enforcement();
         ({ result: lifted, reports } = await changeAddresses(store, backends, parsed, ctx.now,
-          () => addresses.flatMap((address) => store.lift(address, jail, 'unban', ctx.now, scope)), enforce));
+          () => store.unban(addresses, jail, 'unban', ctx.now, scope), enforce));
       }
-      await forgetFailures(ctx, options.all ? [...new Set(lifted.map((ban) => ban.address))] : addresses);
+      await forgetInDaemon(ctx, options.all ? [...new Set(lifted.map((ban) => ban.address))] : addresses);
       tellKept(reports);
       const trouble = backendTrouble(reports);
       const failed = trouble ? new OperationError(`the unban is recorded, but removing it from the firewall failed: ${trouble}; the next reconcile retries`) : undefined;
