@@ -242,25 +242,26 @@ export class BanStore {
   private banManyIntoEmpty(requests: Iterable<BanRequest>, now: number): BulkBanReport {
     const report: Record<BanChange, number> = { new: 0, extended: 0, kept: 0 };
     const remake = dropIndexes(this.db, 'bans');
-    let first: BanRequest | undefined;
+    const sorted = inJailAddressOrder(requests);
     let latest = 0;
-    // As in banMany: the new bans after row `from` get their change rows at once, before any other.
-    let from: number | undefined;
-    for (const request of inJailAddressOrder(requests)) {
-      if (first === undefined || request.address !== first.address || request.jail !== first.jail) {
-        first = request;
-        latest = this.bansTable.insertFirst(request, now);
-        report.new++;
-        from ??= latest - 1;
-        continue;
+    // sorted[start, at) are the first requests of their (address, jail): written all at once, then
+    // their change rows, before the next request, which meets the row just written.
+    let start = 0;
+    for (let at = 0; at <= sorted.length; at++) {
+      const request = sorted[at];
+      const previous = sorted[at - 1];
+      if (request !== undefined && (previous === undefined || request.address !== previous.address || request.jail !== previous.jail)) continue;
+      if (at > start) {
+        latest = this.bansTable.insertFirstAll(sorted.slice(start, at), now);
+        this.changes.appendBansAfter(latest - (at - start), now);
+        report.new += at - start;
       }
-      if (from !== undefined) this.changes.appendBansAfter(from, now);
-      from = undefined;
+      start = at + 1;
+      if (request === undefined) break;
       const write = this.bansTable.record(request, now, this.bansTable.byId(latest));
       report[this.logged(write, now)]++;
       if (write.outcome === 'new') latest = this.bansTable.latestId();
     }
-    if (from !== undefined) this.changes.appendBansAfter(from, now);
     remake();
     return report;
   }
