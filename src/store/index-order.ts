@@ -63,7 +63,7 @@ function placesByKey(keys: Uint32Array): Uint32Array {
 const byAddress = (a: BanRequest, b: BanRequest): number => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0);
 
 /**
- * The first four characters of `text` as a number in their text order (the end below any
+ * The first four characters of ASCII `text` as a number in their text order (the end below any
  * character): two texts whose heads differ compare as their heads.
  */
 function headOf(text: string): number {
