@@ -15,6 +15,7 @@ import { openDatabase, type OpenedDatabase, type OpenOptions } from './open.js';
 import { ReadPositions } from './read-positions.js';
 import { inAddressRuns } from './address-runs.js';
 import { dropIndexes } from './deferred-indexes.js';
+import { inJailAddressOrder } from './index-order.js';
 import type { MigrationReport } from './migrations.js';
 
 export interface BulkBanReport {
@@ -198,9 +199,10 @@ export class BanStore {
 
   /**
    * Records many bans in one transaction: all of them or, on error, none. Into an empty table they
-   * are written in their order, with the indexes made after them (see banManyIntoEmpty); otherwise
-   * in runs sorted by address (see inAddressRuns), which makes each ban's change row follow the
-   * order of its run, not of `requests`. The bans of one address and jail keep their order.
+   * are written sorted by jail and address, with the indexes made after them (see
+   * banManyIntoEmpty); otherwise in runs sorted by address (see inAddressRuns). Either way each
+   * ban's change row follows the order of the writes, not of `requests`; the bans of one address
+   * and jail keep their order.
    */
   banMany(requests: Iterable<BanRequest>, now: number): BulkBanReport {
     return this.guard(() => this.db.transaction(() => {
@@ -232,34 +234,34 @@ export class BanStore {
   /**
    * banMany's transaction on a table with no row (a first import): the table's indexes are dropped
    * and made again at the end, each with one sort (1,000,000 bans: SQLite no longer writes each
-   * index page many times over), and the rows of this write are found by a map of their ids
-   * instead of an index, for the requests of an (address, jail) met before.
+   * index page many times over). The requests are written in the order of the open bans' (jail,
+   * address) index (see inJailAddressOrder): `list` reads the table in its storage order, and each
+   * index is made from rows nearly in its order. The requests of an (address, jail) come together,
+   * so the row a later one meets is the one just written.
    */
   private banManyIntoEmpty(requests: Iterable<BanRequest>, now: number): BulkBanReport {
     const report: Record<BanChange, number> = { new: 0, extended: 0, kept: 0 };
     const remake = dropIndexes(this.db, 'bans');
-    // Per jail, the newest row's id of each address written.
-    const written = new Map<string, Map<string, number>>();
-    // As in banMany: the new bans after row `from` get their change rows at once, before any other.
-    let from: number | undefined;
-    for (const request of requests) {
-      let rows = written.get(request.jail);
-      if (rows === undefined) written.set(request.jail, rows = new Map());
-      const id = rows.get(request.address);
-      if (id === undefined) {
-        const inserted = this.bansTable.insertFirst(request, now);
-        rows.set(request.address, inserted);
-        report.new++;
-        from ??= inserted - 1;
-        continue;
+    const sorted = inJailAddressOrder(requests);
+    let latest = 0;
+    // sorted[start, at) are the first requests of their (address, jail): written all at once, then
+    // their change rows, before the next request, which meets the row just written.
+    let start = 0;
+    for (let at = 0; at <= sorted.length; at++) {
+      const request = sorted[at];
+      const previous = sorted[at - 1];
+      if (request !== undefined && (previous === undefined || request.address !== previous.address || request.jail !== previous.jail)) continue;
+      if (at > start) {
+        latest = this.bansTable.insertFirstAll(sorted.slice(start, at), now);
+        this.changes.appendBansAfter(latest - (at - start), now);
+        report.new += at - start;
       }
-      if (from !== undefined) this.changes.appendBansAfter(from, now);
-      from = undefined;
-      const write = this.bansTable.record(request, now, this.bansTable.byId(id));
+      start = at + 1;
+      if (request === undefined) break;
+      const write = this.bansTable.record(request, now, this.bansTable.byId(latest));
       report[this.logged(write, now)]++;
-      if (write.outcome === 'new') rows.set(request.address, this.bansTable.latestId());
+      if (write.outcome === 'new') latest = this.bansTable.latestId();
     }
-    if (from !== undefined) this.changes.appendBansAfter(from, now);
     remake();
     return report;
   }

@@ -22,6 +22,12 @@ interface BanRow {
 }
 
 const COLUMNS = 'address, prefix, jail, banned_at, expires_at, source, reason, failures, ban_count, lifted_at, lifted_by, forced, origin';
+const INSERT = `INSERT INTO bans (address, prefix, jail, banned_at, expires_at, source, reason, failures, matches, failure_times, captures, ban_count,
+  forced, origin)`;
+const INSERT_ROW = '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
+const INSERT_COLUMNS = 14;
+/** Rows one statement inserts in a bulk write: one call per row costs a third more CPU over a million rows. */
+const INSERT_ROWS = 128;
 /** The bans of an address that `details` reads for its lines in every jail. */
 const MAX_ADDRESS_BANS = 50;
 
@@ -88,6 +94,25 @@ function* tuplesToBans(rows: IterableIterator<BanTuple>): IterableIterator<Ban> 
 function prefixOf(address: string): number | null {
   const slash = address.indexOf('/');
   return slash === -1 ? null : Number(address.slice(slash + 1));
+}
+
+/** The INSERT values of a request's first row (ban_count 1, banned at `now`), into `values` from `at`. */
+function putFirstRow(values: unknown[], at: number, request: BanRequest, now: number): void {
+  const why = whyRow(request);
+  values[at] = request.address;
+  values[at + 1] = prefixOf(request.address);
+  values[at + 2] = request.jail;
+  values[at + 3] = now;
+  values[at + 4] = request.expiresAt;
+  values[at + 5] = request.source;
+  values[at + 6] = request.reason ?? null;
+  values[at + 7] = request.failures ?? 0;
+  values[at + 8] = why.matches;
+  values[at + 9] = why.failure_times;
+  values[at + 10] = why.captures;
+  values[at + 11] = 1;
+  values[at + 12] = Number(request.forced === true);
+  values[at + 13] = request.origin ?? null;
 }
 
 /** A stored ban with its row id. */
@@ -175,11 +200,8 @@ export class Bans {
            captures = coalesce(@captures, captures), forced = max(forced, @forced)
          WHERE id = @id RETURNING ${COLUMNS}`),
       // Positional: binding by name costs a property lookup per column, felt over a million rows.
-      insert: () => db.prepare<[string, number | null, string, number, number | null, BanSource, string | null, number, string | null, string | null,
-        string | null, number, number, string | null]>(
-        `INSERT INTO bans (address, prefix, jail, banned_at, expires_at, source, reason, failures, matches, failure_times, captures, ban_count,
-           forced, origin)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      insert: () => db.prepare<unknown[]>(`${INSERT} VALUES ${INSERT_ROW}`),
+      insertRows: () => db.prepare<unknown[]>(`${INSERT} VALUES ${Array<string>(INSERT_ROWS).fill(INSERT_ROW).join(', ')}`),
       liftOne: () => db.prepare<unknown[], BanRow>(
         `UPDATE bans SET lifted_at = @now, lifted_by = @by
          WHERE address = @address AND jail = @jail AND ${ACTIVE} RETURNING ${COLUMNS}`),
@@ -345,9 +367,25 @@ export class Bans {
 
   /** recordFirst() without the lookup, for a caller that knows (address, jail) has no row; returns the new row's id. */
   insertFirst(request: BanRequest, now: number): number {
-    const why = whyRow(request);
-    return Number(this.stmt.insert.run(request.address, prefixOf(request.address), request.jail, now, request.expiresAt, request.source, request.reason ?? null,
-      request.failures ?? 0, why.matches, why.failure_times, why.captures, 1, Number(request.forced === true), request.origin ?? null).lastInsertRowid);
+    const values: unknown[] = [];
+    putFirstRow(values, 0, request, now);
+    return Number(this.stmt.insert.run(values).lastInsertRowid);
+  }
+
+  /**
+   * insertFirst() of each of `requests` in their order, INSERT_ROWS rows a statement; returns the
+   * last new row's id. The rows of one transaction take consecutive ids.
+   */
+  insertFirstAll(requests: readonly BanRequest[], now: number): number {
+    const values: unknown[] = [];
+    let id = 0;
+    let done = 0;
+    for (; done + INSERT_ROWS <= requests.length; done += INSERT_ROWS) {
+      for (let row = 0; row < INSERT_ROWS; row++) putFirstRow(values, row * INSERT_COLUMNS, requests[done + row] as BanRequest, now);
+      id = Number(this.stmt.insertRows.run(values).lastInsertRowid);
+    }
+    for (; done < requests.length; done++) id = this.insertFirst(requests[done] as BanRequest, now);
+    return id;
   }
 
   /**

@@ -319,6 +319,17 @@ describe('ban store', () => {
     }
   });
 
+  it('a bulk write into an empty store lays its bans out in the order list reads them, whatever the order of the requests', () => {
+    // Text order, as SQLite's index keeps it: "1.2.3.40" before "1.2.3.5", "10.0.0.0/8" before "10.0.0.1", "2001:" before "203.".
+    const addresses = ['203.0.113.7', '1.2.3.5', '2001:db8::1', '10.0.0.1', '1.2.3.40', '198.51.100.0/24', '9.9.9.9', '100.0.0.1', '10.0.0.0/8',
+      '2.0.0.1', '1.2.3.4', '2001:db8::/32', '203.0.113.70', '25.0.0.1', '0.0.0.1'];
+    const requests = ['sshd', 'recidive', 'postfix-sasl'].flatMap((jail) => addresses.map((address) => request(address, jail)));
+    store.banMany([...requests].reverse(), T0);
+    const listed = [...store.active(T0)].map((ban) => `${ban.jail} ${ban.address}`);
+    assert.equal(listed.length, requests.length);
+    assert.deepEqual([...store.activeAnyOrder(T0)].map((ban) => `${ban.jail} ${ban.address}`), listed, 'storage order is list order');
+  });
+
   it('a failing bulk insert stores nothing', () => {
     const bad = { ...request('203.0.113.3', 'import'), source: 'nonsense' } as unknown as BanRequest;
     const before = indexes();
