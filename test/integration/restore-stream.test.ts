@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { systemExec, systemStream, type Exec, type ExecStream } from '../../src/backends/exec.js';
 import { createIpsetBackend } from '../../src/backends/ipset.js';
@@ -6,6 +8,7 @@ import { createNftablesBackend } from '../../src/backends/nftables.js';
 import type { Backend, Command, JailRule } from '../../src/backends/types.js';
 import { nowSeconds, type Ban } from '../../src/core/index.js';
 import { jailRulesOf, reconcile, type BackendReport } from '../../src/reconcile/index.js';
+import { runCli, tempDir } from '../helpers/cli.js';
 import { createNetns, type Netns } from '../helpers/netns.js';
 
 const NOW = nowSeconds();
@@ -194,4 +197,39 @@ describe('ipset: a restore into a namespace without our sets is streamed into on
     assert.deepEqual(summary(report), { added: 70_000, removed: 0, failed: 0, error: null });
     assert.equal(ipsetEntries(ns, 'f2bs4-sshd'), 70_000);
   }));
+});
+
+describe('the built binary restores into an empty namespace by the stream, and fails as before when nft refuses (real nft)', { timeout: 120_000 }, () => {
+  it('a refused restore leaves no table and exits 1; once the configuration is right the next one restores every ban', () => {
+    const tmp = tempDir();
+    const ns = createNetns();
+    try {
+      const config = join(tmp.dir, 'etc');
+      mkdirSync(config);
+      writeFileSync(join(tmp.dir, 'auth.log'), '');
+      writeFileSync(join(config, 'f2b-store.conf'), '[reconcile]\nbackends = nftables\n');
+      const jail = (port: string): void => writeFileSync(join(config, 'jail.local'),
+        `[sshd]\nenabled = true\nfilter = sshd\nlogpath = ${join(tmp.dir, 'auth.log')}\nport = ${port}\n`);
+      const args = ['--db', join(tmp.dir, 'bans.sqlite3'), '--config', config, '--netns', ns.name];
+      for (const address of ['203.0.113.7', '2001:db8::7', '198.51.100.0/24']) {
+        assert.equal(runCli([...args, '--backend', 'none', 'ban', address, '--jail', 'sshd', '--for', '1h']).code, 0);
+      }
+      // A service name nft does not know: only nft itself finds out, at the end of the stream.
+      jail('no-such-service');
+      const refused = runCli([...args, 'reconcile'], { timeoutMs: 60_000 });
+      assert.equal(refused.code, 1, refused.stderr);
+      assert.match(refused.stderr, /nftables: the restore streamed into it failed \(.*no-such-service/);
+      assert.match(refused.stderr, /reconcile incomplete: .*no-such-service/);
+      assert.equal(ns.run(['nft', 'list', 'tables']).includes('f2b-store'), false);
+      jail('ssh');
+      const restored = runCli([...args, '--json', 'reconcile'], { timeoutMs: 60_000 });
+      assert.equal(restored.code, 0, restored.stderr);
+      assert.deepEqual((JSON.parse(restored.stdout) as { backends: BackendReport[] }).backends.map(summary), [{ added: 3, removed: 0, failed: 0, error: null }]);
+      const table = ns.run(['nft', 'list', 'table', 'inet', 'f2b-store']);
+      for (const address of ['203.0.113.7', '2001:db8::7', '198.51.100.0/24']) assert.ok(table.includes(address), `${address} in\n${table}`);
+    } finally {
+      ns.remove();
+      tmp.cleanup();
+    }
+  });
 });
