@@ -187,12 +187,11 @@ export function planItems(diff: Diff, now: number): { items: Item[]; invalid: Fa
   return { items: [...removes.values(), ...adds.values()], invalid };
 }
 
-/** `ipset restore -exist`: with -exist every line is safe to repeat. */
-export const RESTORE_ARGV: readonly string[] = ['ipset', 'restore', '-exist'];
+const RESTORE: readonly string[] = ['ipset', 'restore', '-exist'];
 
 /** One `ipset restore -exist` of these lines: with -exist every line is safe to repeat. */
 export function ipsetRestore(lines: readonly string[]): Command {
-  return { argv: RESTORE_ARGV, stdin: `${lines.join('\n')}\n` };
+  return { argv: RESTORE, stdin: `${lines.join('\n')}\n` };
 }
 
 /** The restore of these items, in order. */

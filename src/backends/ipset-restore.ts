@@ -2,44 +2,38 @@ import type { StreamedCommand } from './exec.js';
 import { createLine, MIN_MAXELEM, planItems, type Item } from './ipset-plan.js';
 import { checkJail, FAMILIES } from './iptables-rules.js';
 import { ipsetName } from './object-names.js';
-import { writtenOnce } from './restore-written.js';
 import type { ApplyReport, Entry, EntryKey, JailRule, Restore } from './types.js';
 
 /** What a restore leaves to the usual way once its sets exist: their rules, and the entries beyond a set's first `maxelem`. */
 export type SettleRestore = (jails: readonly JailRule[], rest: readonly Entry[]) => Promise<ApplyReport>;
 
 /**
- * A restore into missing sets as one `ipset restore -exist` (`command`), written while the bans
- * are read: each set created when its first entry comes (for MIN_MAXELEM entries, as ensure makes
- * it), its entries as they come, and at the end the sets of jails without entries. ipset applies
- * each line as it reads it: a refused stream leaves what went before, which the usual way then
- * reads back. Entries beyond a set's `maxelem` are kept for `settle`, whose apply grows the set.
+ * A restore into missing sets as one `ipset restore` (`command`, without -exist), written while
+ * the bans are read: each set created when its first entry comes (for MIN_MAXELEM entries, as
+ * ensure makes it), its entries as they come, and at the end the sets of jails without entries.
+ * ipset applies each line as it reads it and stops at the first it refuses, such as an entry that
+ * comes twice (an active ban given twice, which the store never holds): the usual way then reads
+ * back what went in and adds the rest. Entries beyond a set's `maxelem` are kept for `settle`,
+ * whose apply grows the set.
  */
 export function restoreSets(command: StreamedCommand, now: number, settle: SettleRestore): Restore {
   const held = new Map<string, number>();
   const rest: Entry[] = [];
   const invalid: { entry: EntryKey; error: string }[] = [];
-  const written = writtenOnce();
   let added = 0;
 
   const lines = (items: readonly Item[]): string => {
     let text = '';
     for (const item of items) {
       let count = held.get(item.set);
-      if (count === undefined) {
-        text += `${createLine(item.set, item.key.family, 0)}\n`;
-        count = 0;
-      }
-      const coming = written(item.set, item.address, item.timeout === 0 ? null : item.timeout);
-      if (coming === 'first' && count >= MIN_MAXELEM) {
+      if (count === undefined) text += `${createLine(item.set, item.key.family, 0)}\n`;
+      count ??= 0;
+      if (count >= MIN_MAXELEM) {
         rest.push({ ...item.key, expiresAt: item.timeout === 0 ? null : now + item.timeout });
-      } else if (coming !== undefined) {
-        // Written again, -exist gives the element the later timeout.
+      } else {
         text += `add ${item.set} ${item.address} timeout ${item.timeout}\n`;
-        if (coming === 'first') {
-          count++;
-          added++;
-        }
+        count++;
+        added++;
       }
       held.set(item.set, count);
     }

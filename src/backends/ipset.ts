@@ -3,7 +3,7 @@ import { applyInBatches } from './batch.js';
 import { isExitError, type Exec, type ExecStream } from './exec.js';
 import {
   countsDiffer, createSetLines, deleteSetRules, growRestore, ipsetRestore, itemsRestore, noSetOfOurs, notOurSet, overflows, ownedSets, ownerOf, parseHeaders,
-  parseMembers, planItems, planRestore, planSets, probeLines, RESTORE_ARGV, setRule, setsDrift, type Item, type Member, type SetHeader,
+  parseMembers, planItems, planRestore, planSets, probeLines, setRule, setsDrift, type Item, type Member, type SetHeader,
 } from './ipset-plan.js';
 import { restoreSets } from './ipset-restore.js';
 import { applyReport, checkJail, createAddressMemo, FAMILIES, restoreCommand } from './iptables-rules.js';
@@ -208,7 +208,7 @@ export function createIpsetBackend(options: IpsetBackendOptions): Backend {
   /** A restore streamed into sets none of which exist; their rules, and what did not fit, go through ensure and apply after. */
   async function restore(now: number): Promise<Restore | undefined> {
     if (!options.stream || !noSetOfOurs(await readHeaders())) return undefined;
-    return restoreSets(options.stream({ argv: RESTORE_ARGV }), now, async (jails, rest) => {
+    return restoreSets(options.stream({ argv: ['ipset', 'restore'] }), now, async (jails, rest) => {
       await ensure(jails);
       return rest.length === 0 ? { added: 0, removed: 0, failed: [] } : apply({ add: rest, remove: [] }, jails, now);
     });

@@ -289,13 +289,16 @@ export function planElements(diff: Diff, now: number): ElementPlan {
   return { ops, invalid, expired };
 }
 
-/** The `nft -f` text for these operations, in order, at most CHUNK elements per statement. */
-export function elementBatch(ops: readonly ElementOp[]): string {
+/**
+ * The `nft -f` text for these operations, in order, at most CHUNK elements per statement. With
+ * `create`, adds are written `create element`: an element already there then fails the batch.
+ */
+export function elementBatch(ops: readonly ElementOp[], add: 'add' | 'create' = 'add'): string {
   const statements: string[] = [];
   let elements: string[] = [];
   let last: ElementOp | undefined;
   const close = (): void => {
-    if (last) statements.push(`${last.action} element ${TABLE} ${last.set} { ${elements.join(', ')} }\n`);
+    if (last) statements.push(`${last.action === 'add' ? add : 'delete'} element ${TABLE} ${last.set} { ${elements.join(', ')} }\n`);
   };
   for (const op of ops) {
     if (op.action !== last?.action || op.set !== last.set || elements.length >= CHUNK) {

@@ -1,8 +1,7 @@
 import type { StreamedCommand } from './exec.js';
 import {
-  elementBatch, jailSetLines, madeState, NO_TABLE, planElements, planEnsure, representEntries, type ElementOp,
+  elementBatch, jailSetLines, madeState, NO_TABLE, planElements, planEnsure, representEntries,
 } from './nftables-plan.js';
-import { writtenOnce } from './restore-written.js';
 import type { ApplyReport, Entry, EntryKey, JailRule, Restore } from './types.js';
 
 /**
@@ -10,38 +9,28 @@ import type { ApplyReport, Entry, EntryKey, JailRule, Restore } from './types.js
  * the table and chain first, each jail's sets when its first element comes, host elements as they
  * come, and at the end the prefixes (made overlap-free over all of them), the rules, and the sets
  * of jails without elements. nft commits the whole script in one transaction when its input
- * ends, so a stream aborted or refused leaves no table behind.
+ * ends, so a stream aborted or refused leaves no table behind. Host elements are written
+ * `create`: one that comes twice (an active ban given twice, which the store never holds) fails
+ * the stream, and the usual way, which keeps the later expiry, takes over.
  */
 export async function restoreTable(command: StreamedCommand, now: number): Promise<Restore> {
   const made = new Set<string>();
   const networks: Entry[] = [];
   const invalid: { entry: EntryKey; error: string }[] = [];
-  // An element written again with a later expiry: replaced at the end (delete, then add).
-  const later = new Map<string, ElementOp>();
-  const written = writtenOnce();
   let added = 0;
 
-  /** The batch text of these planned adds, with the sets of jails seen for the first time before them. */
-  const text = (ops: readonly ElementOp[]): string => {
-    const sets: string[] = [];
-    const fresh: ElementOp[] = [];
-    for (const op of ops) {
-      if (!made.has(op.entry.jail)) {
-        made.add(op.entry.jail);
-        sets.push(...jailSetLines(op.entry.jail));
-      }
-      const coming = written(op.set, op.entry.address, op.timeout);
-      if (coming === 'first') fresh.push(op);
-      else if (coming === 'again') later.set(`${op.set} ${op.entry.address}`, op);
-    }
-    added += fresh.length;
-    return `${sets.map((line) => `${line}\n`).join('')}${elementBatch(fresh)}`;
-  };
-
-  const plan = (entries: readonly Entry[]): ElementOp[] => {
+  /** The batch text of these entries, with the sets of jails seen for the first time before their elements. */
+  const text = (entries: readonly Entry[], add: 'add' | 'create'): string => {
     const planned = planElements({ add: entries, remove: [] }, now);
     for (const bad of planned.invalid) invalid.push(bad);
-    return [...planned.ops];
+    const sets: string[] = [];
+    for (const op of planned.ops) {
+      if (made.has(op.entry.jail)) continue;
+      made.add(op.entry.jail);
+      for (const line of jailSetLines(op.entry.jail)) sets.push(`${line}\n`);
+    }
+    added += planned.ops.length;
+    return `${sets.join('')}${elementBatch(planned.ops, add)}`;
   };
 
   await command.write(`${planEnsure(NO_TABLE, []).join('\n')}\n`);
@@ -50,16 +39,14 @@ export async function restoreTable(command: StreamedCommand, now: number): Promi
       const hosts: Entry[] = [];
       // A canonical network always has a prefix length, a host never: what is neither planElements refuses.
       for (const entry of entries) (entry.address.includes('/') ? networks : hosts).push(entry);
-      await command.write(text(plan(hosts)));
+      await command.write(text(hosts, 'create'));
     },
     async end(jails: readonly JailRule[]): Promise<ApplyReport> {
       let tail: string;
       try {
-        const prefixes = text(plan(representEntries(networks)));
-        const structure = planEnsure(madeState(made), jails);
-        const replaced = [...later.values()];
-        const deletes = replaced.map((op): ElementOp => ({ ...op, action: 'delete' }));
-        tail = `${prefixes}${structure.map((line) => `${line}\n`).join('')}${elementBatch(deletes)}${elementBatch(replaced)}`;
+        // Made overlap-free, each prefix once; `create` would refuse two that touch (their ends meet in the kernel).
+        const prefixes = text(representEntries(networks), 'add');
+        tail = `${prefixes}${planEnsure(madeState(made), jails).map((line) => `${line}\n`).join('')}`;
       } catch (error) {
         command.abort();
         throw error;

@@ -126,7 +126,7 @@ describe('nftables: a restore into an empty namespace is streamed into one nft -
     const [report] = await reconcile(active(BANS), [backend], NOW, OPTIONS);
     assert.deepEqual(summary(report), { added: 6_001, removed: 0, failed: 0, error: null });
     assertNftRestored(ns);
-    assert.ok((stream.writtenWhenRead ?? 0) > 1 && stream.writes.slice(1, stream.writtenWhenRead).some((text) => text.includes('add element')),
+    assert.ok((stream.writtenWhenRead ?? 0) > 1 && stream.writes.slice(1, stream.writtenWhenRead).some((text) => text.includes('create element')),
       'elements were written before the last ban was read');
     assert.equal(commands.filter((c) => c.stdin?.includes('add element')).length, 0, 'no element went the usual way');
     const [again] = await reconcile(BANS, [backend], NOW, OPTIONS);
@@ -140,6 +140,16 @@ describe('nftables: a restore into an empty namespace is streamed into one nft -
     assert.match(report?.notes?.[0] ?? '', /^nftables: the restore streamed into it failed \(.*No such file or directory.*\); it was done the usual way$/);
     assertNftRestored(ns);
   }, (text, index) => (index === 2 ? `${text}add element inet f2b-store addr4-nosuch { 192.0.2.1 }\n` : text)));
+
+  it('a ban given twice fails the stream; the usual way then holds it once, with the later expiry', nftInNetns(async ({ ns, backend }) => {
+    const twice = [...BANS, ban('10.0.0.9', 'sshd', null)];
+    const [report] = await reconcile(twice, [backend], NOW, OPTIONS);
+    assert.deepEqual(summary(report), { added: 6_001, removed: 0, failed: 0, error: null });
+    assert.match(report?.notes?.[0] ?? '', /^nftables: the restore streamed into it failed \(.*File exists.*\); it was done the usual way$/);
+    assertNftRestored(ns);
+    const held = ns.run(['nft', 'get', 'element', 'inet', 'f2b-store', 'addr4-sshd', '{ 10.0.0.9 }']);
+    assert.doesNotMatch(held, /10\.0\.0\.9 (timeout|expires)/, held);
+  }));
 
   it('a store that fails while read ends the stream, and leaves no table behind', nftInNetns(async ({ ns, backend, stream }) => {
     function* failing(): Iterable<Ban> {
@@ -190,6 +200,14 @@ describe('ipset: a restore into a namespace without our sets is streamed into on
     assert.match(report?.notes?.[0] ?? '', /^ipset: the restore streamed into it failed \(.*\); it was done the usual way$/);
     assertIpsetRestored(ns);
   }, (text, index) => (index === 1 ? `${text}add f2bs4-nosuch 192.0.2.1\n` : text)));
+
+  it('a ban given twice stops the stream; the usual way then adds what it left out', ipsetInNetns(async ({ ns, backend }) => {
+    const twice = [...BANS, ban('10.0.0.9', 'sshd', null)];
+    const [report] = await reconcile(twice, [backend], NOW, OPTIONS);
+    assert.equal(report?.error, null);
+    assert.match(report?.notes?.[0] ?? '', /^ipset: the restore streamed into it failed \(.*already added.*\); it was done the usual way$/);
+    assertIpsetRestored(ns);
+  }));
 
   it('a set that outgrows what it was created for is grown, and takes every entry', ipsetInNetns(async ({ ns, backend }) => {
     const many = hosts(70_000, 'sshd', v4);
