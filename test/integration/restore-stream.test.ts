@@ -2,12 +2,13 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { systemExec, systemStream, type Exec, type ExecStream } from '../../src/backends/exec.js';
+import { systemStream, type Exec, type ExecStream } from '../../src/backends/exec.js';
 import { createIpsetBackend } from '../../src/backends/ipset.js';
 import { createNftablesBackend } from '../../src/backends/nftables.js';
 import type { Backend, Command, JailRule } from '../../src/backends/types.js';
 import { nowSeconds, type Ban } from '../../src/core/index.js';
 import { jailRulesOf, reconcile, type BackendReport } from '../../src/reconcile/index.js';
+import { inRecordingNetns } from '../helpers/backend.js';
 import { runCli, tempDir } from '../helpers/cli.js';
 import { createNetns, type Netns } from '../helpers/netns.js';
 
@@ -62,23 +63,16 @@ function inNetns(
   spoil: (text: string, index: number) => string = (text) => text,
 ): () => Promise<void> {
   return async () => {
-    const ns = createNetns();
-    try {
-      assert.match(ns.name, /^f2bt-/);
-      const commands: Command[] = [];
-      const inner = systemExec(ns.name);
-      const exec: Exec = (command) => {
-        commands.push(command);
-        return inner(command);
-      };
-      const state: Stream = { writes: [] };
-      const real = systemStream(ns.name);
-      const stream: ExecStream = (command) => {
+    const state: Stream = { writes: [] };
+    let netns: Netns | undefined;
+    const recording = (name: string): ExecStream => {
+      const real = systemStream(name);
+      return (command) => {
         const started = real(command);
         return {
           write: (text) => started.write(spoil(text, state.writes.push(text) - 1)),
           end: () => started.end().catch((error: unknown) => {
-            state.afterFailure = look(ns);
+            state.afterFailure = netns ? look(netns) : '';
             throw error;
           }),
           abort: () => {
@@ -87,14 +81,15 @@ function inNetns(
           },
         };
       };
+    };
+    await inRecordingNetns(({ exec, netns: name }) => create({ exec, stream: recording(name) }), async ({ ns, backend, commands }) => {
+      netns = ns;
       function* active(bans: readonly Ban[]): Iterable<Ban> {
         yield* bans;
         state.writtenWhenRead = state.writes.length;
       }
-      await fn({ ns, backend: create({ exec, stream }), commands, stream: state, active });
-    } finally {
-      ns.remove();
-    }
+      await fn({ ns, backend, commands, stream: state, active });
+    })();
   };
 }
 
