@@ -118,8 +118,9 @@ export interface StreamedCommand {
 }
 
 /**
- * Runs one command whose stdin is made while it runs, so that the command reads and parses while
- * the caller still makes the rest: a restore's batch as the bans are read.
+ * Runs one command whose stdin is made while it runs: a restore's batch as the bans are read, so
+ * that a command that acts on each line as it reads it (`ipset restore`) works beside the caller,
+ * and no caller holds a whole batch in memory.
  */
 export type ExecStream = (command: Omit<Command, 'stdin'>) => StreamedCommand;
 

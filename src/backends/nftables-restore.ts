@@ -8,8 +8,8 @@ import type { ApplyReport, Entry, EntryKey, JailRule, Restore } from './types.js
  * A restore into a missing table as one `nft -f -` (`command`), written while the bans are read:
  * the table and chain first, each jail's sets when its first element comes, host elements as they
  * come, and at the end the prefixes (made overlap-free over all of them), the rules, and the sets
- * of jails without elements. nft commits the whole script in one transaction when its input
- * ends, so a stream aborted or refused leaves no table behind. Host elements are written
+ * of jails without elements. nft 1.0.6 reads its whole input before it parses any of it, and
+ * commits the script in one transaction, so a stream aborted or refused leaves no table behind. Host elements are written
  * `create`: one that comes twice (an active ban given twice, which the store never holds) fails
  * the stream, and the usual way, which keeps the later expiry, takes over.
  */

@@ -99,8 +99,7 @@ export function ensured(ran: readonly Command[]): Ensured {
 
 /**
  * A restore streamed into a backend that holds nothing of its own yet (after a reboot): the
- * entries reach the firewall's own tool while the store is still being read, so its parsing runs
- * beside the reading (see Backend.restore).
+ * entries reach the firewall's own tool while the store is still being read (see Backend.restore).
  */
 export interface Restore {
   /** Takes the next entries, as the active bans are read; resolves when it may be given more. */
