@@ -1,4 +1,4 @@
-import { execFile, spawn, type ExecFileException } from 'node:child_process';
+import { execFile, spawn, type ChildProcess, type ExecFileException } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { endedWithParent, OperationError } from '../core/index.js';
 import type { Command } from './types.js';
@@ -61,18 +61,20 @@ function failureOf(error: ExecFileException, stderr: string, inNetns: boolean): 
   return error.killed && error.signal === 'SIGTERM' && error.code !== 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER' ? 'timeout' : 'exit';
 }
 
-/**
- * The real executor: argument vectors through execFile, never a shell. With `netns`, every
- * command runs inside that network namespace (`ip netns exec NAME …`). `packages` names what to
- * install when a command is missing; a command still running after `defaultTimeoutMs` (or its
- * own timeoutMs, when longer) is killed.
- */
-export function systemExec(netns?: string, packages: PackageHints = {}, defaultTimeoutMs = TIMEOUT_MS): Exec {
-  return (command) => new Promise((resolve, reject) => {
+/** A command started by `started`: the child, and its stdout once it exits 0 (else an ExecError). */
+interface Started {
+  readonly child: ChildProcess;
+  readonly done: Promise<string>;
+}
+
+/** Starts `command` (its argv; stdin is the caller's) as systemExec and systemStream run it. */
+function started(command: Command, netns: string | undefined, packages: PackageHints, defaultTimeoutMs: number): Started {
+  let child!: ChildProcess;
+  const done = new Promise<string>((resolve, reject) => {
     const timeoutMs = Math.max(defaultTimeoutMs, command.timeoutMs ?? 0);
     const argv = netns === undefined ? command.argv : ['ip', 'netns', 'exec', netns, ...command.argv];
     const [file, ...args] = argv as [string, ...string[]];
-    const child = execFile(file, args, { timeout: timeoutMs, maxBuffer: MAX_OUTPUT, encoding: 'utf8' }, (error, stdout, stderr) => {
+    child = execFile(file, args, { timeout: timeoutMs, maxBuffer: MAX_OUTPUT, encoding: 'utf8' }, (error, stdout, stderr) => {
       if (!error) {
         resolve(stdout);
         return;
@@ -87,8 +89,73 @@ export function systemExec(netns?: string, packages: PackageHints = {}, defaultT
     // A command that exits before reading its stdin (e.g. a missing namespace) makes the write
     // fail with EPIPE; its exit status already reports the failure above.
     child.stdin?.on('error', () => undefined);
-    if (command.stdin !== undefined) child.stdin?.end(command.stdin);
   });
+  return { child, done };
+}
+
+/**
+ * The real executor: argument vectors through execFile, never a shell. With `netns`, every
+ * command runs inside that network namespace (`ip netns exec NAME …`). `packages` names what to
+ * install when a command is missing; a command still running after `defaultTimeoutMs` (or its
+ * own timeoutMs, when longer) is killed.
+ */
+export function systemExec(netns?: string, packages: PackageHints = {}, defaultTimeoutMs = TIMEOUT_MS): Exec {
+  return (command) => {
+    const { child, done } = started(command, netns, packages, defaultTimeoutMs);
+    if (command.stdin !== undefined) child.stdin?.end(command.stdin);
+    return done;
+  };
+}
+
+/** A command whose stdin is written while it runs (see ExecStream). */
+export interface StreamedCommand {
+  /** Writes to its stdin; resolves when it may be given more (its pipe drained, or it ended). */
+  write(text: string): Promise<void>;
+  /** Closes its stdin and waits for it: its stdout, or the ExecError an Exec would throw. */
+  end(): Promise<string>;
+  /** Kills it before its stdin ends: a command that acts only at the end of its input (`nft -f -`) then does nothing. */
+  abort(): void;
+}
+
+/**
+ * Runs one command whose stdin is made while it runs: a restore's batch as the bans are read, so
+ * that a command that acts on each line as it reads it (`ipset restore`) works beside the caller,
+ * and no caller holds a whole batch in memory.
+ */
+export type ExecStream = (command: Omit<Command, 'stdin'>) => StreamedCommand;
+
+/** The real streaming executor: as systemExec (argument vector, namespace, timeouts, errors), stdin written piece by piece. */
+export function systemStream(netns?: string, packages: PackageHints = {}, defaultTimeoutMs = TIMEOUT_MS): ExecStream {
+  return (command) => {
+    const { child, done } = started(command, netns, packages, defaultTimeoutMs);
+    const stdin = child.stdin;
+    if (!stdin) throw new OperationError(`${describeCommand(command)}: no stdin to write to`);
+    // It may fail while the caller is still writing: end() reports it.
+    done.catch(() => undefined);
+    // A pipe closed early (the command failed) never drains: its end is reported by `done`.
+    const drained = (): Promise<void> => new Promise((resolve) => {
+      const go = (): void => {
+        stdin.off('drain', go);
+        stdin.off('close', go);
+        resolve();
+      };
+      stdin.on('drain', go);
+      stdin.on('close', go);
+    });
+    return {
+      write: async (text) => {
+        if (!stdin.writable) return;
+        if (!stdin.write(text)) await drained();
+      },
+      end: () => {
+        stdin.end();
+        return done;
+      },
+      abort: () => {
+        child.kill('SIGKILL');
+      },
+    };
+  };
 }
 
 /** What a followed command reports: each line of its stdout, and its end (why it ended) unless stopped. */

@@ -1,6 +1,6 @@
 import { InputError, type ActionDefinition, type Exclusive } from '../core/index.js';
 import { createActionBackend, type BanDetailsLookup } from './action-commands.js';
-import type { Exec, Follow } from './exec.js';
+import type { Exec, ExecStream, Follow } from './exec.js';
 import { createFirewalldBackend } from './firewalld.js';
 import { createHostsDenyBackend, type HostsDenyOptions } from './hosts-deny.js';
 import { createIpsetBackend } from './ipset.js';
@@ -11,7 +11,9 @@ import { createShorewallBackend } from './shorewall.js';
 import type { Backend } from './types.js';
 import { BACKEND_CATALOG, NO_BACKEND, type BackendName } from './catalog.js';
 
-export { describeCommand, ExecError, systemExec, systemFollow, type Exec, type ExecFailure, type Follow, type PackageHints } from './exec.js';
+export {
+  describeCommand, ExecError, systemExec, systemFollow, systemStream, type Exec, type ExecFailure, type ExecStream, type Follow, type PackageHints, type StreamedCommand,
+} from './exec.js';
 export { ANY_JAIL, createHostsDenyBackend, hostsDenyBlock, representHostsDeny, type HostsDenyOptions } from './hosts-deny.js';
 export { NotRegularFileError, openAtomicFile, resolveTarget, rewriteFile, writeFileAtomic, type AtomicFile } from './atomic-file.js';
 export { joinHostsDeny, readHostsDeny } from './hosts-deny-file.js';
@@ -30,6 +32,8 @@ export interface BackendSettings {
   readonly exec: Exec;
   /** For event streams (nftables' monitor); without it, a backend only counts on a timer. */
   readonly follow?: Follow;
+  /** For a restore streamed into an empty firewall (nftables, ipset); without it, ensure then apply. */
+  readonly stream?: ExecStream;
   readonly hostsDeny: HostsDenyOptions;
 }
 
@@ -38,8 +42,8 @@ export interface BackendSettings {
  * known of each, so that reading the configuration loads no backend).
  */
 const FACTORIES: Readonly<Record<BackendName, (settings: BackendSettings) => Backend>> = {
-  nftables: (s) => createNftablesBackend({ exec: s.exec, ...(s.follow ? { follow: s.follow } : {}) }),
-  ipset: (s) => createIpsetBackend({ exec: s.exec }),
+  nftables: (s) => createNftablesBackend({ exec: s.exec, ...(s.follow ? { follow: s.follow } : {}), ...(s.stream ? { stream: s.stream } : {}) }),
+  ipset: (s) => createIpsetBackend({ exec: s.exec, ...(s.stream ? { stream: s.stream } : {}) }),
   iptables: (s) => createIptablesBackend({ exec: s.exec }),
   firewalld: (s) => createFirewalldBackend({ exec: s.exec }),
   'hosts-deny': (s) => createHostsDenyBackend(s.hostsDeny),
@@ -77,6 +81,7 @@ export interface BackendJail {
 export interface BackendRun {
   readonly exec: Exec;
   readonly follow?: Follow;
+  readonly stream?: ExecStream;
   /** `--backend`: these hold every ban, whatever the jails' actions say. */
   readonly override?: readonly string[];
   /** Where action.d actions keep their record, and what the store knows of a ban: given, the jails' actions run too. */
@@ -93,7 +98,7 @@ export interface BackendRun {
  */
 export function backendsFor(config: BackendConfig, jails: readonly BackendJail[], run: BackendRun): Backend[] {
   const settings: BackendSettings = {
-    exec: run.exec, ...(run.follow ? { follow: run.follow } : {}), hostsDeny: { file: config.hostsDenyFile, daemons: config.hostsDenyDaemons },
+    exec: run.exec, ...(run.follow ? { follow: run.follow } : {}), ...(run.stream ? { stream: run.stream } : {}), hostsDeny: { file: config.hostsDenyFile, daemons: config.hostsDenyDaemons },
   };
   const native = run.override ? createBackends(run.override, settings)
     : [...routeJails(config.backends, jails)].flatMap(([name, holds]) => createBackends([name], settings).map((backend) => forJails(backend, holds)));

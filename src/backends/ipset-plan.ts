@@ -3,7 +3,8 @@ import { FAMILIES, portMatch, verdict, type FilterTable, type SavedRule } from '
 import { ipsetName, ipsetOfTemp, ipsetTempName, isJailName, parseIpsetName, parseLegacyIpsetName, type JailFamily } from './object-names.js';
 import type { Command, Diff, EntryKey, JailRule, SkippedJail } from './types.js';
 
-const MIN_MAXELEM = 65_536;
+/** The `maxelem` of a set created for up to half as many entries. */
+export const MIN_MAXELEM = 65_536;
 const MIN_HASHSIZE = 1_024;
 const MAX_HASHSIZE = 1 << 20;
 /** The kernel's limit for an ipset timeout, in seconds. */
@@ -29,6 +30,11 @@ function isOurKind(header: SetHeader, family: Family): boolean {
 export function ownerOf(header: SetHeader): JailFamily | undefined {
   const owner = parseIpsetName(header.name);
   return owner && isOurKind(header, owner.family) ? owner : undefined;
+}
+
+/** Whether no set has a name of ours, or is one of an earlier f2b-store: nothing to read back, take over or skip (a restore after a reboot). */
+export function noSetOfOurs(headers: ReadonlyMap<string, SetHeader>): boolean {
+  return [...headers.values()].every((header) => parseIpsetName(ipsetOfTemp(header.name) ?? header.name) === undefined && !legacyOwner(header));
 }
 
 /** Ours, or the rebuild set of one of ours (left by an interrupted grow). */

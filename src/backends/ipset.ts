@@ -1,17 +1,20 @@
 import { messageOf, OperationError, type Family } from '../core/index.js';
 import { applyInBatches } from './batch.js';
-import { isExitError, type Exec } from './exec.js';
+import { isExitError, type Exec, type ExecStream } from './exec.js';
 import {
-  countsDiffer, createSetLines, deleteSetRules, growRestore, ipsetRestore, itemsRestore, notOurSet, overflows, ownedSets, ownerOf, parseHeaders,
+  countsDiffer, createSetLines, deleteSetRules, growRestore, ipsetRestore, itemsRestore, noSetOfOurs, notOurSet, overflows, ownedSets, ownerOf, parseHeaders,
   parseMembers, planItems, planRestore, planSets, probeLines, setRule, setsDrift, type Item, type Member, type SetHeader,
 } from './ipset-plan.js';
+import { restoreSets } from './ipset-restore.js';
 import { applyReport, checkJail, createAddressMemo, FAMILIES, restoreCommand } from './iptables-rules.js';
 import { readFilterTable, settleInputRule } from './iptables-query.js';
 import { ipsetName } from './object-names.js';
-import type { ApplyReport, Backend, Command, Diff, Ensured, Entry, EntryKey, JailRule } from './types.js';
+import type { ApplyReport, Backend, Command, Diff, Ensured, Entry, EntryKey, JailRule, Restore } from './types.js';
 
 export interface IpsetBackendOptions {
   readonly exec: Exec;
+  /** Streams a restore into missing sets (see Backend.restore); without it, a restore is ensure then apply. */
+  readonly stream?: ExecStream;
 }
 
 /** What ipset itself said of a failed command: its stderr without version and line number, or undefined when it did not run and fail. */
@@ -202,6 +205,15 @@ export function createIpsetBackend(options: IpsetBackendOptions): Backend {
     return undefined;
   }
 
+  /** A restore streamed into sets none of which exist; their rules, and what did not fit, go through ensure and apply after. */
+  async function restore(now: number): Promise<Restore | undefined> {
+    if (!options.stream || !noSetOfOurs(await readHeaders())) return undefined;
+    return restoreSets(options.stream({ argv: ['ipset', 'restore'] }), now, async (jails, rest) => {
+      await ensure(jails);
+      return rest.length === 0 ? { added: 0, removed: 0, failed: [] } : apply({ add: rest, remove: [] }, jails, now);
+    });
+  }
+
   async function count(): Promise<Map<string, number>> {
     const counts = new Map<string, number>();
     for (const header of (await readHeaders()).values()) {
@@ -213,6 +225,7 @@ export function createIpsetBackend(options: IpsetBackendOptions): Backend {
   return {
     name: 'ipset',
     ensure: (jails) => ensure(jails),
+    restore,
     represent: (desired) => [...desired],
     list,
     plan: (diff, _jails, now) => planRestore(diff, now),

@@ -1,4 +1,4 @@
-import type { Backend, Census, Entry, EntryKey, JailRule } from './types.js';
+import type { Backend, Census, Entry, EntryKey, JailRule, Restore } from './types.js';
 
 /**
  * A backend that holds the bans of some jails only (a jail's `banaction` chose another
@@ -17,11 +17,23 @@ export function forJails(backend: Backend, holds: (jail: string) => boolean): Ba
     plan: (diff, jails, now) => backend.plan({ add: diff.add.filter(mine), remove: diff.remove.filter(mine) }, rules(jails), now),
     apply: (diff, jails, now) => backend.apply({ add: diff.add.filter(mine), remove: diff.remove.filter(mine) }, rules(jails), now),
     flush: () => backend.flush(),
+    ...(backend.restore ? { restore: (now: number) => routedRestore(backend, now, mine, rules) } : {}),
     // Counted whole: an object of a jail held elsewhere shows as a difference that a reconcile
     // cannot change, which the drift check then takes as it is. The structural check looks, as
     // ensure does, at the objects of its own jails only.
     ...(backend.census ? { census: routedCensus(backend.census, rules) } : {}),
     ...(backend.replaced ? { replaced: () => backend.replaced?.() } : {}),
+  };
+}
+
+async function routedRestore(
+  backend: Backend, now: number, mine: (entry: EntryKey) => boolean, rules: (jails: readonly JailRule[]) => JailRule[],
+): Promise<Restore | undefined> {
+  const restore = await backend.restore?.(now);
+  return restore && {
+    write: (entries) => restore.write(entries.filter(mine)),
+    end: (jails) => restore.end(rules(jails)),
+    abort: () => restore.abort(),
   };
 }
 

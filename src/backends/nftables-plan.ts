@@ -183,6 +183,21 @@ export function planEnsure(state: TableState, jails: readonly JailRule[]): strin
   return [...head, ...deletes, ...[...recreate].map((name) => `delete set ${TABLE} ${name}`), ...tail];
 }
 
+/** A table that does not exist. */
+export const NO_TABLE: TableState = { table: false, sets: new Map(), rules: [] };
+
+/** The `nft -f` lines creating the sets of one jail (table and chain exist). */
+export function jailSetLines(jail: string): string[] {
+  return setsOf(checkJailName(jail)).map(addSet);
+}
+
+/** What planEnsure's lines leave for these jails when the table was missing, rules aside: the table, its chain, their sets. */
+export function madeState(jails: Iterable<string>): TableState {
+  const sets = new Map<string, { type: string; flags: readonly string[] }>();
+  for (const jail of jails) for (const id of setsOf(jail)) sets.set(setName(id), { type: setType(id), flags: setFlags(id) });
+  return { table: true, chain: CHAIN_SPEC, sets, rules: [] };
+}
+
 /** One element to add to or delete from one set. */
 export interface ElementOp {
   readonly action: 'add' | 'delete';
@@ -274,13 +289,16 @@ export function planElements(diff: Diff, now: number): ElementPlan {
   return { ops, invalid, expired };
 }
 
-/** The `nft -f` text for these operations, in order, at most CHUNK elements per statement. */
-export function elementBatch(ops: readonly ElementOp[]): string {
+/**
+ * The `nft -f` text for these operations, in order, at most CHUNK elements per statement. With
+ * `create`, adds are written `create element`: an element already there then fails the batch.
+ */
+export function elementBatch(ops: readonly ElementOp[], add: 'add' | 'create' = 'add'): string {
   const statements: string[] = [];
   let elements: string[] = [];
   let last: ElementOp | undefined;
   const close = (): void => {
-    if (last) statements.push(`${last.action} element ${TABLE} ${last.set} { ${elements.join(', ')} }\n`);
+    if (last) statements.push(`${last.action === 'add' ? add : 'delete'} element ${TABLE} ${last.set} { ${elements.join(', ')} }\n`);
   };
   for (const op of ops) {
     if (op.action !== last?.action || op.set !== last.set || elements.length >= CHUNK) {

@@ -1,16 +1,21 @@
 import { InputError, messageOf, OperationError } from '../core/index.js';
 import { applyInBatches, type Triage } from './batch.js';
-import { isExitError, type Exec, type Follow } from './exec.js';
+import { isExitError, type Exec, type ExecStream, type Follow } from './exec.js';
+import { restoreTable } from './nftables-restore.js';
 import { countElements, parseEntries, parseTableState, removedEntries } from './nftables-json.js';
 import {
   elementBatch, elementText, existingLines, parseSetName, planElements, planEnsure, planProbe, representEntries, setName, TABLE, type ElementOp, type TableState,
 } from './nftables-plan.js';
-import { ensured, type ApplyReport, type Backend, type Command, type Diff, type Ensured, type Entry, type EntryKey, type JailRule } from './types.js';
+import {
+  ensured, type ApplyReport, type Backend, type Command, type Diff, type Ensured, type Entry, type EntryKey, type JailRule, type Restore,
+} from './types.js';
 
 export interface NftablesOptions {
   readonly exec: Exec;
   /** Follows `nft monitor` so the drift check hears of removed elements at once (see census.watch). */
   readonly follow?: Follow;
+  /** Streams a restore into a missing table (see Backend.restore); without it, a restore is ensure then apply. */
+  readonly stream?: ExecStream;
 }
 
 /**
@@ -200,9 +205,23 @@ export function createNftablesBackend(options: NftablesOptions): Backend {
     return 'the probe batch was applied: the table was missing';
   }
 
+  async function restore(now: number): Promise<Restore | undefined> {
+    if (!options.stream) return undefined;
+    let state: TableState;
+    try {
+      state = await readState();
+    } catch (error) {
+      throw new OperationError(`nftables: reading table ${TABLE}: ${messageOf(error)}`, { cause: error });
+    }
+    if (state.table) return undefined;
+    lastState = undefined;
+    return restoreTable(options.stream({ argv: ['nft', '-f', '-'], timeoutMs: LIST_TIMEOUT_MS }), now);
+  }
+
   return {
     name: 'nftables',
     ensure: (jails) => ensure(jails),
+    restore,
     represent: representEntries,
     list: () => read(parseEntries, []),
     plan(diff, _jails, now) {

@@ -98,6 +98,23 @@ export function ensured(ran: readonly Command[]): Ensured {
 }
 
 /**
+ * A restore streamed into a backend that holds nothing of its own yet (after a reboot): the
+ * entries reach the firewall's own tool while the store is still being read (see Backend.restore).
+ */
+export interface Restore {
+  /** Takes the next entries, as the active bans are read; resolves when it may be given more. */
+  write(entries: readonly Entry[]): Promise<void>;
+  /**
+   * Makes what these jails need beside their entries (rules; objects of jails without one) and
+   * waits for the firewall: what it did. Rejects when the firewall refused: then the reconciler
+   * goes the usual way (ensure, read back, apply, retry one by one) from whatever is there.
+   */
+  end(jails: readonly JailRule[]): Promise<ApplyReport>;
+  /** Gives up before end(), e.g. when the store could not be read: nothing is committed where the firewall's tool allows it. */
+  abort(): void;
+}
+
+/**
  * A firewall (or file) that f2b-store keeps equal to the store. Each backend owns only its own
  * named objects and never reads or changes anything else.
  */
@@ -124,6 +141,12 @@ export interface Backend {
    * failed. Idempotent: adding a present entry or removing an absent one is not a failure.
    */
   apply(diff: Diff, jails: readonly JailRule[], now: number): Promise<ApplyReport>;
+  /**
+   * Where the firewall's tool can take a batch as it is made: when none of its objects exist (a
+   * restore after a reboot), a started Restore; undefined when some do, and the reconciler
+   * surveys and applies as usual.
+   */
+  restore?(now: number): Promise<Restore | undefined>;
   /** Removes every object it owns (for `stop --flush` and tests). */
   flush(): Promise<void>;
   /** Entry counts for the drift check; absent for a backend that cannot count (action.d commands). */

@@ -115,11 +115,12 @@ export function createContext(command: Command): Context {
       return store;
     },
     async backendsFor() {
-      const [{ backendsFor }, { systemExec, systemFollow }] = await Promise.all([import('../backends/index.js'), import('../backends/exec.js')]);
+      const [{ backendsFor }, { systemExec, systemFollow, systemStream }] = await Promise.all([import('../backends/index.js'), import('../backends/exec.js')]);
       // The lock lives beside the database: opened at the first change of a firewall, not before.
       const exclusive: Exclusive = (work) => (lock ??= firewallLock(this.dbPath()))(work);
       return (jails, actions) => backendsFor(loadConfig(), jails, {
-        exec: systemExec(options.netns, PACKAGE_HINTS), follow: systemFollow(options.netns, PACKAGE_HINTS), exclusive,
+        exec: systemExec(options.netns, PACKAGE_HINTS), follow: systemFollow(options.netns, PACKAGE_HINTS),
+        stream: systemStream(options.netns, PACKAGE_HINTS), exclusive,
         ...(backendOverride ? { override: backendOverride } : {}), ...(actions ? { actions } : {}),
       });
     },

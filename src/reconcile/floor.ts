@@ -25,23 +25,59 @@ export function banFloor(check: LockoutCheck): BanFloor {
   };
 }
 
-/**
- * The entries of the bans `floor` lets through, read in one pass without keeping the bans (a
- * million of them take 230 MB); each other one is told to `refused`. Jail names are shared.
- */
-export function enforceableEntries<B extends EnforcedBan>(bans: Iterable<B>, floor: BanFloor | undefined, refused?: (refusal: RefusedBan<B>) => void): Entry[] {
+/** The entry of each ban `floor` lets through, undefined for the others (told to `refused`); jail names are shared. */
+function entryMaker<B extends EnforcedBan>(floor: BanFloor | undefined, refused?: (refusal: RefusedBan<B>) => void): (ban: B) => Entry | undefined {
   const jails = new Map<string, string>();
-  const entries: Entry[] = [];
-  for (const ban of bans) {
+  return (ban) => {
     const why = floor?.(ban);
     if (why !== undefined) {
       refused?.({ ban, why });
-      continue;
+      return undefined;
     }
     let jail = jails.get(ban.jail);
     if (jail === undefined) jails.set(ban.jail, jail = ban.jail);
-    entries.push({ jail, address: ban.address, family: ban.address.includes(':') ? 6 : 4, expiresAt: ban.expiresAt });
+    return { jail, address: ban.address, family: ban.address.includes(':') ? 6 : 4, expiresAt: ban.expiresAt };
+  };
+}
+
+/**
+ * The entries of the bans `floor` lets through, read in one pass without keeping the bans (a
+ * million of them take 230 MB); each other one is told to `refused`.
+ */
+export function enforceableEntries<B extends EnforcedBan>(bans: Iterable<B>, floor: BanFloor | undefined, refused?: (refusal: RefusedBan<B>) => void): Entry[] {
+  const entryOf = entryMaker(floor, refused);
+  const entries: Entry[] = [];
+  for (const ban of bans) {
+    const entry = entryOf(ban);
+    if (entry) entries.push(entry);
   }
+  return entries;
+}
+
+/** How many entries a streamed restore is given at a time. */
+const STREAM_CHUNK = 2_000;
+
+/**
+ * enforceableEntries, handing them to `take` as they are read, a chunk at a time, and waiting for
+ * it before reading on (a firewall's tool that parses slower than the store reads holds the
+ * reading back, instead of the whole batch piling up in memory).
+ */
+export async function streamEnforceableEntries<B extends EnforcedBan>(
+  bans: Iterable<B>, floor: BanFloor | undefined, refused: ((refusal: RefusedBan<B>) => void) | undefined, take: (chunk: readonly Entry[]) => Promise<void>,
+): Promise<Entry[]> {
+  const entryOf = entryMaker(floor, refused);
+  const entries: Entry[] = [];
+  let given = 0;
+  for (const ban of bans) {
+    const entry = entryOf(ban);
+    if (!entry) continue;
+    entries.push(entry);
+    if (entries.length - given >= STREAM_CHUNK) {
+      await take(entries.slice(given));
+      given = entries.length;
+    }
+  }
+  if (given < entries.length) await take(entries.slice(given));
   return entries;
 }
 

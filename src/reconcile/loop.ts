@@ -336,8 +336,9 @@ export class ReconcileLoop {
       // often as its cost allows, and probes large backends in between.
       const started = monotonicMs();
       const thorough = only !== undefined || started >= this.readBackAt;
-      // reconcile() reads every active ban before it changes any backend: a store that fails to
-      // read leaves the firewall as it is, never emptied of the bans it could not read.
+      // reconcile() reads every active ban before it changes any backend (a restore it streams
+      // into an empty one is aborted): a store that fails to read leaves the firewall as it is,
+      // never emptied of the bans it could not read.
       reports = await reconcile(this.options.active?.(now) ?? store.activeAnyOrder(now), backends, now, {
         ...(rules ? { rules } : {}), ...(this.options.jails ? { jails: this.options.jails() } : {}), thorough,
         floor: this.options.floor(),

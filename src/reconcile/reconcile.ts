@@ -1,9 +1,10 @@
 import { messageOf, type EnforcedBan } from '../core/index.js';
-import type { Backend, Command, Diff, Ensured, Entry, EntryKey, JailRule, SkippedJail } from '../backends/index.js';
+import type { ApplyReport, Backend, Command, Diff, Ensured, Entry, EntryKey, JailRule, SkippedJail } from '../backends/index.js';
 import { diffEntries } from './diff.js';
 import { defaultJailRules, entryOf, rulesFor, type JailRules } from './entries.js';
 import { enforceable, enforceableEntries, type BanFloor, type RefusedBan } from './floor.js';
 import { needsConsent } from './removal-guard.js';
+import { abortRestores, feedRestores, startRestores, type Streaming } from './stream-restore.js';
 
 /** What one backend did (or, in a dry run, would do). */
 export interface BackendReport {
@@ -83,7 +84,9 @@ function unskipped<T extends EntryKey>(entries: readonly T[], ensured: Ensured |
 /**
  * Brings each backend to the desired state, the active bans: ensure its objects, read back what
  * it really holds, diff, apply. Safe to run at any moment and twice: with nothing to change it
- * runs no command that changes state. A failing backend is reported; the others go on.
+ * runs no command that changes state. A failing backend is reported; the others go on. A backend
+ * that holds nothing of its own yet (a reboot) and can stream takes the bans as they are read
+ * (see Backend.restore).
  */
 export async function reconcile<B extends EnforcedBan>(
   active: Iterable<B>,
@@ -91,14 +94,46 @@ export async function reconcile<B extends EnforcedBan>(
   now: number,
   options: ReconcileOptions<B> = {},
 ): Promise<BackendReport[]> {
-  const desired = enforceableEntries(active, options.floor, options.refused);
-  const rules = rulesFor(desired, options.rules ?? defaultJailRules, options.jails);
-  if (options.allOrNothing && !options.dryRun) return allOrNothing(desired, rules, backends, now, options);
+  const streams = options.dryRun ? new Map<Backend, Streaming>() : await startRestores(backends, now, options.allOrNothing === true);
+  let desired: Entry[];
+  let rules: JailRule[];
+  try {
+    desired = streams.size === 0 ? enforceableEntries(active, options.floor, options.refused) : await feedRestores(active, options.floor, options.refused, streams);
+    rules = rulesFor(desired, options.rules ?? defaultJailRules, options.jails);
+  } catch (error) {
+    abortRestores(streams);
+    throw error;
+  }
+  // Every backend streaming holds nothing yet: none has entries to keep.
+  if (options.allOrNothing && !options.dryRun && streams.size === 0) return allOrNothing(desired, rules, backends, now, options);
   return Promise.all(backends.map(async (backend) => {
-    const { report, held } = await reconcileBackend(backend, desired, rules, now, options);
+    const streaming = streams.get(backend);
+    const { report, held } = streaming ? await finishRestore(streaming, desired, rules, now, options) : await reconcileBackend(backend, desired, rules, now, options);
     options.observe?.(backend, report, held);
     return report;
   }));
+}
+
+const failedOf = (applied: ApplyReport): BackendReport['failed'] => applied.failed.map(({ entry, error }) => ({ address: entry.address, jail: entry.jail, error }));
+
+/** Ends a streamed restore; one that failed goes the usual way from whatever the firewall holds then, and says so. */
+async function finishRestore(
+  streaming: Streaming, desired: readonly Entry[], rules: readonly JailRule[], now: number, options: BackendOptions,
+): Promise<{ report: BackendReport; held?: readonly Entry[] }> {
+  const { backend, restore } = streaming;
+  let why = streaming.failed?.error;
+  if (!streaming.failed) {
+    try {
+      const applied = await restore.end(rules);
+      const report = { name: backend.name, added: applied.added, removed: 0, kept: 0, unchanged: 0, error: null, failed: failedOf(applied) };
+      return { report, ...(options.observe ? { held: backend.represent(desired) } : {}) };
+    } catch (error) {
+      why = error;
+    }
+  }
+  const usual = await reconcileBackend(backend, desired, rules, now, options);
+  const note = `${backend.name}: the restore streamed into it failed (${messageOf(why)}); it was done the usual way`;
+  return { ...usual, report: { ...usual.report, notes: [note, ...usual.report.notes ?? []] } };
 }
 
 /** What the steps after reading the bans need of the options. */
@@ -141,8 +176,7 @@ async function finish(backend: Backend, found: Survey, rules: readonly JailRule[
   if (options.dryRun) return { report: { ...base, failed: [], plan: backend.plan(diff, rules, now) }, held };
   if (diff.add.length === 0 && diff.remove.length === 0) return { report: { ...base, failed: [] }, held };
   const applied = await backend.apply(diff, rules, now);
-  const failed = applied.failed.map(({ entry, error }) => ({ address: entry.address, jail: entry.jail, error }));
-  return { report: { ...base, added: applied.added, removed: applied.removed, failed }, held };
+  return { report: { ...base, added: applied.added, removed: applied.removed, failed: failedOf(applied) }, held };
 }
 
 const heldNothing = (found: Survey): boolean => found.base.unchanged === 0 && found.diff.remove.length === 0 && found.base.kept === 0;
@@ -229,7 +263,7 @@ export async function applyChange<B extends EnforcedBan>(
       const report = await backend.apply(diff, jailRules, now);
       return {
         name: backend.name, added: report.added, removed: report.removed, kept: 0, unchanged: held.length - changed.add.length, error: null, ...told(ensured),
-        failed: report.failed.map(({ entry, error }) => ({ address: entry.address, jail: entry.jail, error })),
+        failed: failedOf(report),
       };
     } catch (error) {
       return failure(backend.name, error);

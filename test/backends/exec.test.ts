@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ExecError, systemExec } from '../../src/backends/exec.js';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ExecError, systemExec, systemStream } from '../../src/backends/exec.js';
 import { OperationError } from '../../src/core/index.js';
 import { createNetns } from '../helpers/netns.js';
 
@@ -54,5 +57,46 @@ describe('systemExec failures', () => {
     }
     const gone = await failure(systemExec(ns.name)({ argv: ['true'] }));
     assert.equal(gone.kind, 'missing');
+  });
+});
+
+describe('systemStream: stdin written while the command runs', () => {
+  it('holds the writer back while the command does not read, and hands it everything in order', async () => {
+    const command = systemStream()({ argv: ['sh', '-c', 'sleep 0.5; wc -c'] });
+    const piece = 'x'.repeat(64 * 1024);
+    const started = performance.now();
+    // 1 MiB is far more than a pipe holds: the writes wait until the command starts reading.
+    for (let i = 0; i < 16; i++) await command.write(piece);
+    assert.ok(performance.now() - started >= 400, 'the writes waited for the command to read');
+    assert.equal((await command.end()).trim(), String(16 * piece.length));
+  });
+
+  it('a command that fails: end() rejects as systemExec does, and writes after its end do not throw', async () => {
+    const command = systemStream()({ argv: ['sh', '-c', 'echo refused >&2; exit 2'] });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    for (let i = 0; i < 8; i++) await command.write('y'.repeat(64 * 1024));
+    const error = await failure(command.end());
+    assert.deepEqual([error.kind, error.code, error.stderr], ['exit', 2, 'refused\n']);
+    assert.equal(error.message, "sh -c 'echo refused >&2; exit 2': refused");
+  });
+
+  it('a missing binary: end() rejects with kind missing', async () => {
+    const command = systemStream()({ argv: ['f2b-store-no-such-binary'] });
+    await command.write('anything\n');
+    assert.equal((await failure(command.end())).kind, 'missing');
+  });
+
+  it('abort() kills it before its input ends: a command acting at the end of its input does nothing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'f2bt-stream-'));
+    try {
+      const file = join(dir, 'out');
+      const command = systemStream()({ argv: ['sh', '-c', 'cat > /dev/null; echo done > "$0"', file] });
+      await command.write('first part\n');
+      command.abort();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.equal(existsSync(file), false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

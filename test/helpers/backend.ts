@@ -45,8 +45,8 @@ export interface RecordedRun {
   readonly commands: Command[];
 }
 
-/** inNetns, recording every command the backend runs. */
-export function inRecordingNetns(create: (options: { exec: Exec }) => Backend, fn: (run: RecordedRun) => Promise<void>): () => Promise<void> {
+/** inNetns, recording every command the backend runs; `create` is told the namespace's name, for what else it runs there. */
+export function inRecordingNetns(create: (options: { exec: Exec; netns: string }) => Backend, fn: (run: RecordedRun) => Promise<void>): () => Promise<void> {
   return async () => {
     const ns = createNetns();
     try {
@@ -57,7 +57,7 @@ export function inRecordingNetns(create: (options: { exec: Exec }) => Backend, f
         commands.push(command);
         return inner(command);
       };
-      await fn({ ns, backend: create({ exec }), commands });
+      await fn({ ns, backend: create({ exec, netns: ns.name }), commands });
     } finally {
       ns.remove();
     }
