@@ -37,12 +37,17 @@ export interface LogEntry {
   readonly text: string;
 }
 
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;
+const CONTROLS = new RegExp(CONTROL.source, 'g');
+
 /**
  * A message as one line: control characters (a line end in text from a log line or a command's
  * output) become `\xNN`, so no text can start a line of its own that passes for another
  * (a forged `NOTICE [sshd] Ban …` for recidive, a `<0>` priority).
  */
 export function oneLine(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/[\x00-\x08\x0a-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  // Tested first: nearly every message has none, and replace() with a callback cost the daemon 1 µs a line (two per ban).
+  return CONTROL.test(text) ? text.replace(CONTROLS, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`) : text;
 }
+

@@ -1,4 +1,4 @@
-import { messageOf } from '../core/index.js';
+import { messageOf, type LogEntry } from '../core/index.js';
 import { fileLines } from './log-format.js';
 import { appendLines } from './log-targets.js';
 
@@ -10,7 +10,21 @@ export type BanLogEvent = { readonly action: 'Ban' | 'Unban'; readonly jail: str
  * `2026-11-23 13:05:01,123 f2b-store[1234]: NOTICE [sshd] Ban 203.0.113.7`.
  */
 export function banLogLine(event: BanLogEvent, pid = process.pid): string {
-  return fileLines([{ level: 'notice', text: `[${event.jail}] ${event.action} ${event.address}` }], event.time * 1000, pid).join('');
+  return banLogLines([event], pid).join('');
+}
+
+/** The lines of `events`, each run of one time with its time written once (a commit's bans share theirs). */
+function banLogLines(events: readonly BanLogEvent[], pid = process.pid): string[] {
+  const lines: string[] = [];
+  for (let from = 0; from < events.length;) {
+    const time = (events[from] as BanLogEvent).time;
+    let to = from + 1;
+    while (to < events.length && (events[to] as BanLogEvent).time === time) to++;
+    const entries = events.slice(from, to).map((e): LogEntry => ({ level: 'notice', text: `[${e.jail}] ${e.action} ${e.address}` }));
+    for (const line of fileLines(entries, time * 1000, pid)) lines.push(line);
+    from = to;
+  }
+  return lines;
 }
 
 /**
@@ -24,7 +38,7 @@ export function createBanLog(path: string, warn: (message: string) => void): (ev
   return (events) => {
     if (path === '' || events.length === 0) return;
     try {
-      appendLines(path, events.map((e) => banLogLine(e)));
+      appendLines(path, banLogLines(events));
       failing = false;
     } catch (error) {
       if (!failing) warn(`cannot write the ban log ${path}: ${messageOf(error)}; bans are still recorded in the database`);

@@ -90,6 +90,7 @@ export class BanStore {
   private statistics: BanStatistics | undefined;
   private damageTold = false;
   private damageListener: ((error: DatabaseDamagedError) => void) | undefined;
+  private dataVersionQuery: Database.Statement<[], number> | undefined;
 
   constructor(opened: OpenedDatabase) {
     this.db = opened.db;
@@ -407,7 +408,8 @@ export class BanStore {
 
   /** Changes whenever another connection (a CLI call, another process) commits: a cheap "anything new?". */
   dataVersion(): number {
-    return this.guard(() => this.db.pragma('data_version', { simple: true }) as number);
+    // Prepared once: the daemon asks for each batch of lines, and preparing it each time took a quarter of a millisecond on a busy database.
+    return this.guard(() => (this.dataVersionQuery ??= this.db.prepare<[], number>('PRAGMA data_version').pluck()).get() as number);
   }
 
   /** Per jail: bans active now, and every ban ever recorded (for status). */

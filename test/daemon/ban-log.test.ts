@@ -24,12 +24,13 @@ describe('the ban log, as the shipped recidive filter reads it', () => {
       log([
         { action: 'Ban', jail: 'sshd', address: '203.0.113.7', time: T },
         { action: 'Ban', jail: 'postfix-sasl', address: '2001:db8::66', time: T + 1 },
+        { action: 'Ban', jail: 'postfix-sasl', address: '198.51.100.9', time: T + 1 },
         { action: 'Unban', jail: 'sshd', address: '203.0.113.7', time: T + 2 },
         { action: 'Ban', jail: 'recidive', address: '203.0.113.7', time: T + 3 },
       ]);
       const filter = new LogFilter(loadFilter('recidive', [SHIPPED_FILTER_DIR]), { now: () => T + 60 });
       const found = readFileSync(path, 'utf8').trimEnd().split('\n').flatMap((line) => filter.processLine(line).failures);
-      assert.deepEqual(found.map((f) => [f.host.value, f.time]), [['203.0.113.7', Math.floor(T)], ['2001:db8::66', Math.floor(T) + 1]]);
+      assert.deepEqual(found.map((f) => [f.host.value, f.time]), [['203.0.113.7', Math.floor(T)], ['2001:db8::66', Math.floor(T) + 1], ['198.51.100.9', Math.floor(T) + 1]]);
     } finally {
       tmp.cleanup();
     }
