@@ -247,7 +247,8 @@ describe('the daemon with a filter that backtracks catastrophically (fail2ban\'s
     s.fail('203.0.113.195', 3);
     const asked = performance.now();
     assert.equal(s.status().daemon.running, true);
-    assert.ok(performance.now() - asked < 5_000, 'status answers while the line is being matched');
+    // Matched on the main thread, the line would hold it for hours: a CLI call (seconds under load) is far from that.
+    assert.ok(performance.now() - asked < 30_000, 'status answers while the line is being matched');
     await waitFor('the sshd attacker banned', () => s.inTable('203.0.113.195'), 10_000);
     assert.match(s.daemon!.log(), /\[exim\] .*exim-mainlog: a line took over \d+ ms in the filter and was dropped/, 'the dropped line is logged');
     const failure = (address: string, n: number): string =>
