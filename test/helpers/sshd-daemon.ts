@@ -1,10 +1,10 @@
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { banToJson, nowSeconds, parseAddress, type Ban } from '../../src/core/index.js';
-import { BanStore } from '../../src/store/index.js';
+import { parseAddress } from '../../src/core/index.js';
 import { runCli, tempDir, type CliResult } from './cli.js';
 import { startDaemon, waitFor, type DaemonProcess } from './daemon.js';
 import { createNetns, type Netns } from './netns.js';
+import { storeBansJson } from './store.js';
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
@@ -103,17 +103,6 @@ export function sshdDaemon(jailExtra = '', options: SshdDaemonOptions = {}): Ssh
     if (result.code !== 0) throw new Error(`f2b-store ${rest.join(' ')}: exit ${result.code}: ${result.stderr}`);
     return JSON.parse(result.stdout) as T;
   };
-  // The store read in this process, as `list` and `show` read it: a CLI process per look would cost
-  // tenths of a second of CPU, and tests poll it. What the CLI prints is tested through cli().
-  const bansJson = (read: (store: BanStore, now: number) => Iterable<Ban>): BanJson[] => {
-    const store = BanStore.open(db, { create: false });
-    try {
-      const now = nowSeconds();
-      return [...read(store, now)].map((ban) => banToJson(ban, now) as unknown as BanJson);
-    } finally {
-      store.close();
-    }
-  };
   const table = (): string => {
     try {
       return ns.run(['nft', 'list', 'table', 'inet', 'f2b-store']);
@@ -125,8 +114,9 @@ export function sshdDaemon(jailExtra = '', options: SshdDaemonOptions = {}): Ssh
     dir, config, authLog, banLog, db, ns, args, daemon: undefined, cli, table,
     // Whole words only: 203.0.113.7 must not match 203.0.113.70.
     inTable: (address) => new RegExp(`(^|[\\s{,])${address.replace(/[.:]/g, '\\$&')}([\\s},]|$)`, 'm').test(table()),
-    list: () => bansJson((store, now) => store.active(now)),
-    activeBans: (address) => bansJson((store) => store.history(parseAddress(address).text)).filter((ban) => ban.liftedAt === null),
+    // Read in this process, as `list` and `show` read the store: tests poll them.
+    list: () => storeBansJson<BanJson>(db, (store, now) => store.active(now)),
+    activeBans: (address) => storeBansJson<BanJson>(db, (store) => store.history(parseAddress(address).text)).filter((ban) => ban.liftedAt === null),
     status: () => json<StatusJson>('status'),
     sshd: () => {
       const jail = setup.status().jails.find((j) => j.name === 'sshd');

@@ -8,6 +8,7 @@ import { BIN, runCli, SAFE_CONFIG, tempDir, type CliResult } from '../helpers/cl
 import { waitFor } from '../helpers/daemon.js';
 import { fail2banBips, privateFail2ban, type PrivateFail2ban } from '../helpers/fail2ban.js';
 import { createNetns, type Netns } from '../helpers/netns.js';
+import { storeBansJson } from '../helpers/store.js';
 
 interface BanJson {
   address: string; jail: string; bannedAt: string; expiresAt: string | null; source: string; failures: number; banCount: number;
@@ -47,7 +48,9 @@ describe('fail2ban delegating its bans to f2b-store (actions/f2b-store.conf)', (
   const fail = (jail: string, address: string): void => {
     appendFileSync(logs[jail] ?? '', `auth failure from ${address}\n`.repeat(2));
   };
-  const banned = (address: string, jail: string): boolean => bans().some((b) => b.address === address && b.jail === jail);
+  // Polled: read in this process, as `list` reads the store.
+  const banned = (address: string, jail: string): boolean =>
+    storeBansJson<BanJson>(join(tmp.dir, 'store.sqlite3'), (store, now) => store.active(now, jail)).some((b) => b.address === address);
 
   before(async () => {
     tmp = tempDir();
