@@ -54,11 +54,14 @@ export function startDaemon(args: readonly string[], env: NodeJS.ProcessEnv = {}
 }
 
 /** Polls `check` until it returns true or `ms` pass; returns how long it took, or throws with `what`. */
-export async function waitFor(what: string, check: () => boolean, ms: number): Promise<number> {
+export async function waitFor(what: string, check: () => boolean | Promise<boolean>, ms: number): Promise<number> {
   const start = Date.now();
   while (Date.now() - start < ms) {
-    if (check()) return Date.now() - start;
-    await sleep(100);
+    const asked = Date.now();
+    if (await check()) return Date.now() - start;
+    // A check that starts a process (a CLI call: tenths of a second of CPU) takes at most half the
+    // time: on a loaded 2-core machine it would otherwise slow the daemon it waits for.
+    await sleep(Math.max(100, Date.now() - asked));
   }
   throw new Error(`timed out after ${ms} ms waiting for ${what}`);
 }

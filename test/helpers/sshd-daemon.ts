@@ -1,8 +1,11 @@
 import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseAddress } from '../../src/core/index.js';
+import { askDaemon, controlSocketFor, type DaemonStatus, type JailStatus } from '../../src/daemon/index.js';
 import { runCli, tempDir, type CliResult } from './cli.js';
 import { startDaemon, waitFor, type DaemonProcess } from './daemon.js';
 import { createNetns, type Netns } from './netns.js';
+import { storeBansJson } from './store.js';
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
@@ -59,6 +62,12 @@ export interface SshdDaemon {
   activeBans(address: string): BanJson[];
   status(): StatusJson;
   sshd(): StatusJson['jails'][number];
+  /**
+   * The sshd jail's live numbers, asked of the running daemon on its control socket as `status`
+   * asks them: for polls, where a `status` process (which reads every backend back too) per look
+   * would take the CPU the daemon needs.
+   */
+  counts(): Promise<JailStatus>;
   /** Appends `count` failure lines for `address` to auth.log, in one write. */
   fail(address: string, count?: number): void;
   /** Starts the daemon and waits until it follows its log files. */
@@ -112,12 +121,19 @@ export function sshdDaemon(jailExtra = '', options: SshdDaemonOptions = {}): Ssh
     dir, config, authLog, banLog, db, ns, args, daemon: undefined, cli, table,
     // Whole words only: 203.0.113.7 must not match 203.0.113.70.
     inTable: (address) => new RegExp(`(^|[\\s{,])${address.replace(/[.:]/g, '\\$&')}([\\s},]|$)`, 'm').test(table()),
-    list: () => json<BanJson[]>('list'),
-    activeBans: (address) => json<BanJson[]>('show', address).filter((ban) => ban.liftedAt === null),
+    // Read in this process, as `list` and `show` read the store: tests poll them.
+    list: () => storeBansJson<BanJson>(db, (store, now) => store.active(now)),
+    activeBans: (address) => storeBansJson<BanJson>(db, (store) => store.history(parseAddress(address).text)).filter((ban) => ban.liftedAt === null),
     status: () => json<StatusJson>('status'),
     sshd: () => {
       const jail = setup.status().jails.find((j) => j.name === 'sshd');
       if (!jail) throw new Error('no sshd jail in status');
+      return jail;
+    },
+    async counts() {
+      const live = await askDaemon(controlSocketFor(db), { command: 'status' }) as DaemonStatus | undefined;
+      const jail = live?.jails.find((j) => j.name === 'sshd');
+      if (!jail) throw new Error(`no sshd jail in the daemon's status: ${JSON.stringify(live)}`);
       return jail;
     },
     fail: (address, count = 1) => appendFileSync(authLog, sshdFailure(address).repeat(count)),

@@ -98,7 +98,7 @@ describe('ban and unban of several addresses at once', () => {
     let daemon: DaemonProcess | undefined;
     try {
       daemon = startDaemon(args);
-      await waitFor('the daemon', () => /"running":true/.test(ok(['--json', 'status'])), 10_000);
+      await waitFor('the daemon following its log', () => /watching \d+ log files/.test(daemon!.log()), 10_000);
       writeFileSync(log, fail('203.0.113.40') + fail('203.0.113.41') + fail('203.0.113.40') + fail('203.0.113.41'), { flag: 'a' });
       await waitFor('two addresses failing', () => failed() === 2, 10_000);
       ok(['unban', '203.0.113.40', '203.0.113.41']);

@@ -109,7 +109,7 @@ describe('the daemon under faults, with real nftables in a namespace', () => {
     assert.deepEqual([...s.activeBans('198.51.100.9'), ...s.activeBans('203.0.113.5')], [], 'nor in the store');
     assert.equal(s.sshd().droppedLines, 3, 'status counts the dropped lines');
     appendFileSync(s.authLog, line);
-    await waitFor('the fourth counted', () => s.sshd().droppedLines === 4, 5_000);
+    await waitFor('the fourth counted', async () => (await s.counts()).droppedLines === 4, 5_000);
     assert.equal(count(s.daemon!.log(), 'longer than 64 KiB unmatched'), 1, `said once for the file:\n${s.daemon!.log()}`);
   });
 });
@@ -135,7 +135,7 @@ describe('the daemon on a full disk (its database on a 2 MiB tmpfs), with real n
 
   it('keeps banning in the firewall while the disk is full, says so once, and writes every held ban once when space returns', async () => {
     for (const port of [1, 2]) appendFileSync(s.authLog, failureLine('203.0.113.180', port));
-    await waitFor('two failures counted', () => s.sshd().totalFailed === 2, 5_000);
+    await waitFor('two failures counted', async () => (await s.counts()).totalFailed === 2, 5_000);
     const fill = join(state, 'fill');
     const block = Buffer.alloc(64 * 1024);
     try {

@@ -57,7 +57,7 @@ describe('the daemon on hostile logs and its ignore rules, with real nftables in
     const total = s.sshd().totalFailed ?? 0;
     const line = sshdFailure('203.0.113.90');
     appendFileSync(s.authLog, line.repeat(2) + line.slice(0, 40));
-    await waitFor('the two whole lines counted', () => s.sshd().totalFailed === total + 2, 5_000);
+    await waitFor('the two whole lines counted', async () => (await s.counts()).totalFailed === total + 2, 5_000);
     assert.equal(await s.stop(), 0);
     await s.start();
     appendFileSync(s.authLog, line.slice(40));

@@ -28,7 +28,7 @@ describe('the daemon bans from an sshd log, with real nftables in a namespace', 
 
   it('bans an address within 2 s of its maxretry-th failure, in the firewall and the store', async () => {
     s.fail('203.0.113.7', 2);
-    await waitFor('two failures counted', () => s.sshd().currentlyFailed === 1, 5_000);
+    await waitFor('two failures counted', async () => (await s.counts()).currentlyFailed === 1, 5_000);
     assert.ok(!s.inTable('203.0.113.7'), 'not banned after maxretry-1 failures');
     s.fail('203.0.113.7');
     const took = await waitFor('the ban in nftables', () => s.inTable('203.0.113.7'), 2_000);
@@ -54,7 +54,7 @@ describe('the daemon bans from an sshd log, with real nftables in a namespace', 
   it('a restart resumes where it stopped: lines written while down count once, lines read before are not read again', async () => {
     s.fail('203.0.113.20', 2);
     s.fail('203.0.113.21', 2);
-    await waitFor('four more failures counted', () => s.sshd().totalFailed === 7, 5_000);
+    await waitFor('four more failures counted', async () => (await s.counts()).totalFailed === 7, 5_000);
     assert.equal(await s.stop(), 0, 'SIGTERM is a clean exit');
     assert.ok(s.inTable('203.0.113.7') && s.inTable(PERMANENT), `SIGTERM leaves the bans in the firewall:\n${s.table()}`);
     s.fail('203.0.113.20');
@@ -81,7 +81,7 @@ describe('the daemon bans from an sshd log, with real nftables in a namespace', 
 
   it('unban lifts it in the firewall and the store, and clears its failure counters in the daemon', async () => {
     s.fail('203.0.113.7', 2);
-    await waitFor('two failures of the banned address counted', () => s.sshd().currentlyFailed === 1, 5_000);
+    await waitFor('two failures of the banned address counted', async () => (await s.counts()).currentlyFailed === 1, 5_000);
     const result = s.cli('--json', 'unban', '203.0.113.7');
     assert.equal(result.code, 0, result.stderr);
     assert.equal((JSON.parse(result.stdout) as { lifted: unknown[] }).lifted.length, 1);
@@ -109,7 +109,7 @@ describe('the daemon bans from an sshd log, with real nftables in a namespace', 
 
   it('the permanent ban survived the restart and the flush, and SIGTERM leaves every ban in place', async () => {
     s.fail('203.0.113.23', 2);
-    await waitFor('two failures of a new attacker counted', () => s.sshd().currentlyFailed === 1, 5_000);
+    await waitFor('two failures of a new attacker counted', async () => (await s.counts()).currentlyFailed === 1, 5_000);
     assert.equal(await s.stop(), 0, 'clean exit');
     const table = s.table();
     for (const address of [PERMANENT, '203.0.113.7', '203.0.113.20', '203.0.113.21', '203.0.113.22']) {

@@ -32,7 +32,7 @@ describe('the daemon counts and bans an IPv6 /64 (ipv6prefix = 64)', () => {
   it('20 addresses of one /64 failing once each: the /64 is banned, in nftables', async () => {
     failEach('2001:db8:1:2:', 1, MAXRETRY - 1);
     failEach('2001:db8:1:3:', 1, 1);
-    await waitFor('the first 20 failures counted', () => s.sshd().totalFailed === MAXRETRY, 20_000);
+    await waitFor('the first 20 failures counted', async () => (await s.counts()).totalFailed === MAXRETRY, 20_000);
     assert.deepEqual(s.list(), [], `${MAXRETRY - 1} failures of the /64 ban nothing`);
     failEach('2001:db8:1:2:', MAXRETRY, 1);
     await waitFor('the /64 banned', () => s.list().length === 1, 20_000);

@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { runCli, tempDir } from '../helpers/cli.js';
 import { startDaemon, waitFor, type DaemonProcess } from '../helpers/daemon.js';
 import { syslogDate } from '../helpers/sshd-daemon.js';
+import { storeBansJson } from '../helpers/store.js';
 
 
 
@@ -17,7 +18,8 @@ describe('the daemon reloads its jails on SIGHUP (no firewall: backends = none)'
   const mailLog = (): string => join(tmp.dir, 'mail.log');
   const failSsh = (address: string): void => appendFileSync(authLog(),
     `${syslogDate()} web1 sshd[4242]: Failed password for root from ${address} port 52144 ssh2\n`);
-  const banned = (): string[] => (JSON.parse(runCli([...args, '--json', 'list']).stdout) as { address: string; jail: string }[])
+  // Polled: read in this process, as `list` reads the store.
+  const banned = (): string[] => storeBansJson<{ address: string; jail: string }>(join(tmp.dir, 'bans.sqlite3'), (store, now) => store.active(now))
     .map((b) => `${b.jail} ${b.address}`).sort();
   const jails = (extra = ''): void => writeFileSync(join(config, 'jail.local'),
     `[sshd]\nenabled = true\nfilter = sshd\nlogpath = ${authLog()}\nmaxretry = 3\n${extra}`);

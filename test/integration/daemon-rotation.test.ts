@@ -30,7 +30,7 @@ describe('the daemon across log rotation, a crash and a flush under attack, with
     appendFileSync(s.authLog, sshdFailure(spared) + sshdFailure(banned));
     counted += 5;
     await waitFor(`${banned} banned across the rotation`, () => s.inTable(banned), 15_000);
-    await waitFor('every failure counted', () => s.sshd().totalFailed === counted, 15_000);
+    await waitFor('every failure counted', async () => (await s.counts()).totalFailed === counted, 15_000);
     assert.ok(!s.inTable(spared), `${spared} failed maxretry - 1 times across the rotation: not banned`);
     assert.equal(s.sshd().totalFailed, counted, 'no line read twice');
   }
@@ -43,7 +43,7 @@ describe('the daemon across log rotation, a crash and a flush under attack, with
     // The writer still had the old file open: its late line is read too.
     appendFileSync(`${s.authLog}.1`, sshdFailure('198.51.100.2'));
     counted++;
-    await waitFor('the late line in the renamed file counted', () => s.sshd().totalFailed === counted, 15_000);
+    await waitFor('the late line in the renamed file counted', async () => (await s.counts()).totalFailed === counted, 15_000);
     await waitFor('its third failure bans', () => s.inTable('198.51.100.2'), 15_000);
   });
 
@@ -77,7 +77,7 @@ describe('the daemon across log rotation, a crash and a flush under attack, with
   async function rotationWhileDown(banned: string, rotate: () => void): Promise<void> {
     s.fail(banned);
     counted++;
-    await waitFor('the first failure counted', () => s.sshd().totalFailed === counted, 15_000);
+    await waitFor('the first failure counted', async () => (await s.counts()).totalFailed === counted, 15_000);
     assert.equal(await s.stop(), 0);
     s.fail(banned);
     rotate();
@@ -105,7 +105,7 @@ describe('the daemon across log rotation, a crash and a flush under attack, with
   it('delete + create while the daemon is down: the new file from its start', async () => {
     s.fail('198.51.100.12');
     counted++;
-    await waitFor('the first failure counted', () => s.sshd().totalFailed === counted, 15_000);
+    await waitFor('the first failure counted', async () => (await s.counts()).totalFailed === counted, 15_000);
     assert.equal(await s.stop(), 0);
     rmSync(s.authLog);
     writeFileSync(s.authLog, sshdFailure('198.51.100.13') + sshdFailure('198.51.100.12').repeat(2));
@@ -132,7 +132,7 @@ describe('the daemon across log rotation, a crash and a flush under attack, with
     const sparedOnes = Array.from({ length: 50 }, (_, i) => `203.0.113.${i + 1}`);
     // The first two rounds are read; the bans fall due in the third, which is written while the daemon reads it.
     for (const round of [[...attackers, ...sparedOnes], [...sparedOnes, ...attackers]]) appendFileSync(s.authLog, round.map((a) => sshdFailure(a)).join(''));
-    await waitFor('two rounds counted', () => s.sshd().totalFailed === counted + 300, 15_000);
+    await waitFor('two rounds counted', async () => (await s.counts()).totalFailed === counted + 300, 15_000);
     const daemon = s.daemon!;
     let killedAt = -1;
     for (let i = 0; i < attackers.length; i += 5) {

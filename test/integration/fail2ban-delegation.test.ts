@@ -8,6 +8,7 @@ import { BIN, runCli, SAFE_CONFIG, tempDir, type CliResult } from '../helpers/cl
 import { waitFor } from '../helpers/daemon.js';
 import { fail2banBips, privateFail2ban, type PrivateFail2ban } from '../helpers/fail2ban.js';
 import { createNetns, type Netns } from '../helpers/netns.js';
+import { storeBansJson } from '../helpers/store.js';
 
 interface BanJson {
   address: string; jail: string; bannedAt: string; expiresAt: string | null; source: string; failures: number; banCount: number;
@@ -47,7 +48,11 @@ describe('fail2ban delegating its bans to f2b-store (actions/f2b-store.conf)', (
   const fail = (jail: string, address: string): void => {
     appendFileSync(logs[jail] ?? '', `auth failure from ${address}\n`.repeat(2));
   };
-  const banned = (address: string, jail: string): boolean => bans().some((b) => b.address === address && b.jail === jail);
+  // Polled: read in this process, as `list` reads the store.
+  const banned = (address: string, jail: string): boolean =>
+    storeBansJson<BanJson>(join(tmp.dir, 'store.sqlite3'), (store, now) => store.active(now, jail)).some((b) => b.address === address);
+  // The action's `f2b-store ban` (or unban) changes the store and the firewall one after the other: it is done once both show it.
+  const done = (address: string, jail: string, held = true): boolean => banned(address, jail) === held && table().includes(address) === held;
 
   before(async () => {
     tmp = tempDir();
@@ -82,7 +87,7 @@ describe('fail2ban delegating its bans to f2b-store (actions/f2b-store.conf)', (
   it('a ban fail2ban decides is in f2b-store and in its nftables table, with fail2ban as its source', async () => {
     fail('web', '203.0.113.7');
     fail('web', '2001:db8::7');
-    await waitFor('f2b-store to hold both bans', () => banned('203.0.113.7', 'web') && banned('2001:db8::7', 'web'), 10_000);
+    await waitFor('f2b-store to hold both bans', () => done('203.0.113.7', 'web') && done('2001:db8::7', 'web'), 10_000);
     for (const ban of bans('--jail', 'web')) {
       assert.equal(ban.source, 'fail2ban');
       assert.equal(ban.expiresAt && Date.parse(ban.expiresAt) - Date.parse(ban.bannedAt), 3_600_000, 'for the jail\'s bantime');
@@ -93,16 +98,16 @@ describe('fail2ban delegating its bans to f2b-store (actions/f2b-store.conf)', (
 
   it('bantime = -1 becomes a permanent ban', async () => {
     fail('forever', '198.51.100.9');
-    await waitFor('the permanent ban', () => banned('198.51.100.9', 'forever'), 10_000);
+    await waitFor('the permanent ban', () => done('198.51.100.9', 'forever'), 10_000);
     assert.equal(bans('--jail', 'forever')[0]?.expiresAt, null);
     assert.ok(table().includes('198.51.100.9'), 'in the firewall');
   });
 
   it('fail2ban-client unbanip lifts it in f2b-store and its firewall', async () => {
     fail('web', '203.0.113.8');
-    await waitFor('the ban of 203.0.113.8', () => banned('203.0.113.8', 'web'), 10_000);
+    await waitFor('the ban of 203.0.113.8', () => done('203.0.113.8', 'web'), 10_000);
     fail2ban.client(['set', 'web', 'unbanip', '203.0.113.8']);
-    await waitFor('the unban', () => !banned('203.0.113.8', 'web'), 10_000);
+    await waitFor('the unban', () => done('203.0.113.8', 'web', false), 10_000);
     const [ban] = JSON.parse(cli('--json', 'show', '203.0.113.8').stdout) as BanJson[];
     assert.equal(ban?.liftedBy, 'unban');
     assert.ok(!table().includes('203.0.113.8'), 'out of the firewall');
