@@ -50,4 +50,3 @@ export function oneLine(text: string): string {
   // Tested first: nearly every message has none, and replace() with a callback cost the daemon 1 µs a line (two per ban).
   return CONTROL.test(text) ? text.replace(CONTROLS, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`) : text;
 }
-

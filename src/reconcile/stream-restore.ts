@@ -29,28 +29,23 @@ export async function startRestores(backends: readonly Backend[], now: number, a
 
 /**
  * Reads the active bans into the started restores as it goes: the entries, as enforceableEntries
- * gives them. A restore that refuses entries is aborted and left to the usual way; a store that
- * fails to read aborts them all, so none commits part of the bans.
+ * gives them. A restore that refuses entries is aborted and left to the usual way; when reading
+ * fails, the caller aborts them all (abortRestores), so none commits part of the bans.
  */
 export async function feedRestores<B extends EnforcedBan>(
   active: Iterable<B>, floor: BanFloor | undefined, refused: ((refusal: RefusedBan<B>) => void) | undefined, streams: ReadonlyMap<Backend, Streaming>,
 ): Promise<Entry[]> {
-  try {
-    return await streamEnforceableEntries(active, floor, refused, async (chunk) => {
-      await Promise.all([...streams.values()].map(async (streaming) => {
-        if (streaming.failed) return;
-        try {
-          await streaming.restore.write(chunk);
-        } catch (error) {
-          streaming.failed = { error };
-          streaming.restore.abort();
-        }
-      }));
-    });
-  } catch (error) {
-    abortRestores(streams);
-    throw error;
-  }
+  return streamEnforceableEntries(active, floor, refused, async (chunk) => {
+    await Promise.all([...streams.values()].map(async (streaming) => {
+      if (streaming.failed) return;
+      try {
+        await streaming.restore.write(chunk);
+      } catch (error) {
+        streaming.failed = { error };
+        streaming.restore.abort();
+      }
+    }));
+  });
 }
 
 /** Gives every started restore up. */
