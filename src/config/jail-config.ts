@@ -95,6 +95,12 @@ export interface BansJail extends JailSettings {
   readonly journalMatch?: undefined;
 }
 
+/** Whose bans a `source = bans` jail counts: the jails listed in `only`, or (absent) every jail; never those in `except`. */
+export function bansJailSelection(jail: BansJail, all: readonly BansJail[]): { readonly only?: readonly string[]; readonly except: readonly string[] } {
+  // A jail never counts its own bans, and without a list never those of another jail counting bans: one would feed the other.
+  return jail.bansJails === undefined ? { except: all.map((d) => d.name) } : { only: jail.bansJails, except: [jail.name] };
+}
+
 /** Every kind of enabled jail: each has its firewall objects; only the log jails read logs. */
 export type AnyEnabledJail = EnabledJail | BansJail;
 

@@ -1,7 +1,8 @@
 import { formatDuration, messageOf, type Family, type LockoutCheck, type Log } from '../core/index.js';
-import { isLogJail, type AnyEnabledJail, type BansJail, type Escalation } from '../config/index.js';
+import { bansJailSelection, isLogJail, type AnyEnabledJail, type BansJail, type Escalation } from '../config/index.js';
 import { JailEngine, type BanDecision } from '../engine/index.js';
 import { isDamaged, type BanStore, type JailSelection } from '../store/index.js';
+import type { JailStatus } from './log-jails.js';
 import type { StoreWriter } from './store-writer.js';
 
 export interface BansJailsOptions {
@@ -41,6 +42,8 @@ export class BansJails {
   private escalating: Escalating[] = [];
   /** The newest ban row looked at; undefined while a damaged store could not tell (then counting starts at the first check). */
   private after: number | undefined;
+  /** The newest ban row when the daemon started: the bans after it are what `status` counts as failures. */
+  private startedAfter = 0;
   private work: Promise<void> = Promise.resolve();
   /** A check queued and not started yet: it reads every ban recorded until it starts. */
   private pending: Promise<void> | undefined;
@@ -48,6 +51,7 @@ export class BansJails {
   constructor(private readonly options: BansJailsOptions, definitions: readonly AnyEnabledJail[]) {
     try {
       this.after = options.store.latestBanId();
+      this.startedAfter = this.after;
     } catch (error) {
       // A damaged store must not stop the daemon from starting: it keeps the firewall as it is.
       if (!isDamaged(error)) throw error;
@@ -61,13 +65,7 @@ export class BansJails {
    */
   prepare(all: readonly AnyEnabledJail[]): () => void {
     const definitions = all.filter((jail): jail is BansJail => !isLogJail(jail));
-    const counting = definitions.map((d) => d.name);
-    const jails = definitions.map((definition) => ({
-      definition,
-      // A jail never counts its own bans, and without a list never those of another jail counting bans: one would feed the other.
-      selection: definition.bansJails === undefined ? { except: counting } : { only: definition.bansJails, except: [definition.name] },
-      engine: this.engineOf(definition),
-    }));
+    const jails = definitions.map((definition) => ({ definition, selection: bansJailSelection(definition, definitions), engine: this.engineOf(definition) }));
     const escalating = all.flatMap((definition) => {
       const escalations = [
         ...(definition.escalate ? [{ ...definition.escalate, family: 4 as const }] : []),
@@ -79,6 +77,29 @@ export class BansJails {
       this.jails = jails;
       this.escalating = escalating;
     };
+  }
+
+  /**
+   * The live numbers of the jails counting bans, as `status` shows a log jail's: "currently failed"
+   * is the addresses with a ban counted in findtime not banned in the jail yet, "total failed" the
+   * bans counted since the daemon started.
+   */
+  status(): JailStatus[] {
+    const now = this.options.now();
+    return this.jails.map(({ definition, selection }) => {
+      const numbers = { name: definition.name, files: [], journal: null, droppedLines: 0 };
+      try {
+        return {
+          ...numbers,
+          currentlyFailed: this.options.store.offenders(definition.name, selection, now - definition.findtime, now),
+          totalFailed: this.options.store.bansAfter(this.startedAfter, selection),
+        };
+      } catch (error) {
+        // A damaged store must not take status down with it: status itself reports the damage.
+        if (!isDamaged(error)) throw error;
+        return { ...numbers, currentlyFailed: 0, totalFailed: 0 };
+      }
+    });
   }
 
   private engineOf(definition: AnyEnabledJail): JailEngine {

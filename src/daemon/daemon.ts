@@ -310,7 +310,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     const last = loop.last();
     const status: DaemonStatus = {
       pid: process.pid,
-      jails: logJails.status(watched(), (source) => readers.get(source)?.status()),
+      jails: [...logJails.status(watched(), (source) => readers.get(source)?.status()), ...bansJails.status()],
       store: writer.status(),
       reconcile: last ? {
         at: last.at, reason: last.reason, refused: last.refused,

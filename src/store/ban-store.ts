@@ -487,6 +487,19 @@ export class BanStore {
   }
 
   /**
+   * For `status` of a `source = bans` jail: how many addresses have a ban in the `jails` selected
+   * since `since` and are not banned in `jail` now (its "currently failed").
+   */
+  offenders(jail: string, jails: JailSelection, since: number, now: number): number {
+    return this.guard(() => this.bansTable.offenders(jail, jails, since, now));
+  }
+
+  /** How many bans the `jails` selected recorded in rows after `after` (see latestBanId). */
+  bansAfter(after: number, jails: JailSelection): number {
+    return this.guard(() => this.bansTable.bansAfter(after, jails));
+  }
+
+  /**
    * For a jail's `escalate`/`escalate6`: the networks of `query.prefix` bits holding an address banned
    * in the jail in rows `after` < id <= `upTo` (see latestBanId) that have at least `least` distinct
    * addresses (or narrower networks) banned in it since `since`, with the longest of their bantimes.

@@ -127,6 +127,10 @@ export interface JailSelection {
   readonly except: readonly string[];
 }
 
+function selectionParameters(jails: JailSelection): { all: number; only: string; except: string } {
+  return { all: Number(jails.only === undefined), only: JSON.stringify(jails.only ?? []), except: JSON.stringify(jails.except) };
+}
+
 /** What a ban request did: a new row, a longer existing ban, or nothing (already banned at least as long). */
 export type BanChange = 'new' | 'extended' | 'kept';
 
@@ -279,6 +283,18 @@ export class Bans {
          SELECT b.address, count(*) AS n FROM bans AS b JOIN fresh USING (address)
          WHERE b.banned_at >= @since AND (@all OR b.jail IN selected) AND b.jail NOT IN excluded
          GROUP BY b.address HAVING count(*) >= @least`),
+      // What `status` shows of a `source = bans` jail, as failures: addresses with a ban counted in its findtime and not banned in it yet.
+      offenders: () => db.prepare<unknown[], number>(
+        `WITH selected(jail) AS (SELECT value FROM json_each(@only)),
+              excluded(jail) AS (SELECT value FROM json_each(@except))
+         SELECT count(DISTINCT b.address) FROM bans AS b
+         WHERE b.banned_at >= @since AND (@all OR b.jail IN selected) AND b.jail NOT IN excluded
+           AND NOT EXISTS (SELECT 1 FROM bans AS o WHERE o.address = b.address AND o.jail = @jail AND o.lifted_at IS NULL
+             AND (o.expires_at IS NULL OR o.expires_at > @now))`).pluck(),
+      bansAfter: () => db.prepare<unknown[], number>(
+        `WITH selected(jail) AS (SELECT value FROM json_each(@only)),
+              excluded(jail) AS (SELECT value FROM json_each(@except))
+         SELECT count(*) FROM bans WHERE id > @after AND (@all OR jail IN selected) AND jail NOT IN excluded`).pluck(),
       jailCounts: () => db.prepare<unknown[], { jail: string; active: number; total: number }>(
         `SELECT jail, sum(lifted_at IS NULL AND (expires_at IS NULL OR expires_at > @now)) AS active, count(*) AS total
          FROM bans GROUP BY jail ORDER BY jail`),
@@ -577,10 +593,16 @@ export class Bans {
    */
   recentBanCounts(after: number, upTo: number, jails: JailSelection, since: number, least: number): Map<string, number> {
     if (upTo <= after) return new Map();
-    const rows = this.stmt.recentBanCounts.all({
-      after, upTo, since, least, all: Number(jails.only === undefined), only: JSON.stringify(jails.only ?? []), except: JSON.stringify(jails.except),
-    });
+    const rows = this.stmt.recentBanCounts.all({ after, upTo, since, least, ...selectionParameters(jails) });
     return new Map(rows.map((row) => [row.address, row.n]));
+  }
+
+  offenders(jail: string, jails: JailSelection, since: number, now: number): number {
+    return this.stmt.offenders.get({ jail, since, now, ...selectionParameters(jails) }) ?? 0;
+  }
+
+  bansAfter(after: number, jails: JailSelection): number {
+    return this.stmt.bansAfter.get({ after, ...selectionParameters(jails) }) ?? 0;
   }
 
   /** Deletes history that ended before `before`; returns how many rows went. */

@@ -107,4 +107,20 @@ describe('check and status without a daemon (the built binary)', () => {
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /no jail "nope" \(jails: sshd, web\)/);
   });
+
+  it('status of a source = bans jail counts as failed the addresses with bans in its findtime not banned in it yet', () => {
+    const recidive = join(tmp.dir, 'etc-recidive');
+    mkdirSync(recidive);
+    writeFileSync(join(recidive, 'f2b-store.conf'), '[reconcile]\nbackends = none\n');
+    writeFileSync(join(recidive, 'jail.local'), '[recidive-store]\nenabled = true\nsource = bans\nfindtime = 1d\nbantime = 1w\nmaxretry = 3\n');
+    const store = join(tmp.dir, 'recidive.sqlite3');
+    const cli = (...args: string[]): ReturnType<typeof runCli> => runCli(['--db', store, '--config', recidive, ...args]);
+    assert.equal(cli('ban', '--jail', 'sshd', '198.51.100.1', '198.51.100.2').code, 0);
+    assert.equal(cli('ban', '--jail', 'postfix', '198.51.100.1').code, 0);
+    assert.equal(cli('ban', '--jail', 'recidive-store', '198.51.100.2').code, 0);
+    const result = cli('--json', 'status', 'recidive-store');
+    assert.equal(result.code, 0, result.stderr);
+    const [jail] = (JSON.parse(result.stdout) as { jails: Record<string, unknown>[] }).jails;
+    assert.deepEqual([jail?.currentlyFailed, jail?.currentlyBanned], [1, 1], '198.51.100.2 is banned in it already');
+  });
 });

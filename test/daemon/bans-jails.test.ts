@@ -147,6 +147,25 @@ describe('jails with source = bans count the bans recorded in the store', () => 
     assert.equal(decided.length, 0);
   });
 
+  it('tells status its addresses with bans counted in findtime and not banned in it yet, and the bans counted since start', async () => {
+    banned('sshd', 30, '198.51.100.1');
+    const jails = start();
+    assert.deepEqual(jails.status().map(({ currentlyFailed, totalFailed }) => ({ currentlyFailed, totalFailed })),
+      [{ currentlyFailed: 1, totalFailed: 0 }], 'a ban before the start is counted, not new');
+    banned('sshd', DAY + 60, '198.51.100.2');
+    banned('recidive-store', 20, '198.51.100.3');
+    banned('sshd', 10);
+    banned('postfix', 5);
+    await jails.check();
+    assert.deepEqual(jails.status().map(({ name, currentlyFailed, totalFailed }) => ({ name, currentlyFailed, totalFailed })),
+      [{ name: 'recidive-store', currentlyFailed: 2, totalFailed: 3 }], 'its own ban and one older than findtime are no failure');
+    banned('sshd');
+    await jails.check();
+    assert.equal(decided.length, 1);
+    assert.equal(jails.status()[0]?.currentlyFailed, 1, 'banned in recidive-store now: only 198.51.100.1 is left');
+    assert.equal(jails.status()[0]?.totalFailed, 4);
+  });
+
   it('refuses bans.jails naming the jail itself', () => {
     assert.throws(() => bansJails(tmp.dir, `${RECIDIVE}bans.jails = sshd recidive-store\n`),
       /\[recidive-store\] bans.jails: names the jail itself/);

@@ -52,6 +52,10 @@ describe('the daemon bans a repeat offender from the bans in its store (source =
     await recidiveBan(address);
     // In f2b-store's ban log, where the log-based recidive would read it.
     assert.match(readFileSync(s.banLog, 'utf8'), /\[recidive-store\] Ban 203\.0\.113\.7$/m);
+    const status = s.cli('--json', 'status', 'recidive-store');
+    assert.equal(status.code, 0, status.stderr);
+    const [jail] = (JSON.parse(status.stdout) as { jails: Record<string, unknown>[] }).jails;
+    assert.deepEqual([jail?.currentlyFailed, jail?.totalFailed], [0, 3], 'its failures are the sshd bans it counted; the address is banned now');
   });
 
   it('three bans made by the CLI in sshd (another process) do the same, through the change log', async () => {

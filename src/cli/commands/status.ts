@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { describeJournalMatch, InputError, isoTime, journalSourceName } from '../../core/index.js';
-import { jailConfigDir, loadJails } from '../../config/index.js';
+import { bansJailSelection, isLogJail, jailConfigDir, loadJails, type BansJail } from '../../config/index.js';
 import { BACKEND_CATALOG } from '../../backends/catalog.js';
 import { askDaemon, controlSocketFor } from '../../daemon/control-socket.js';
 import type { DaemonStatus, JailStatus } from '../../daemon/index.js';
@@ -70,6 +70,7 @@ Every page of the database is read too: a damaged one makes status fail (exit co
       const configured = loadJails(jailConfigDir(ctx.configDir), BACKEND_CATALOG);
       const counts = store.jailCounts(ctx.now);
       const counters = store.failureCounterCounts();
+      const bansJails = configured.filter((j): j is BansJail => j.enabled && !isLogJail(j));
       const names = new Set([...configured.map((j) => j.name), ...counts.keys()]);
       if (only !== undefined && !names.has(only)) throw new InputError(`no jail "${only}" (jails: ${[...names].sort().join(', ') || 'none'})`);
       const jails: JailLine[] = [...names].filter((name) => only === undefined || name === only).sort().map((name) => {
@@ -78,7 +79,9 @@ Every page of the database is read too: a damaged one makes status fail (exit co
         return {
           name,
           enabled: definition?.enabled ?? false,
-          currentlyFailed: running?.currentlyFailed ?? counters.get(name) ?? 0,
+          currentlyFailed: running?.currentlyFailed ?? (definition?.enabled && !isLogJail(definition)
+            ? store.offenders(name, bansJailSelection(definition, bansJails), ctx.now - definition.findtime, ctx.now)
+            : counters.get(name) ?? 0),
           totalFailed: running?.totalFailed ?? null,
           currentlyBanned: counts.get(name)?.active ?? 0,
           totalBanned: counts.get(name)?.total ?? 0,
