@@ -487,6 +487,25 @@ describe('LogTailer', () => {
     assert.deepEqual(ends, [63], 'the 64th batch ends the first turn; the file\'s last batch is no turn\'s end');
   });
 
+  it('marks each batch read while more of the file waited, and not the one that reached its end', async (t) => {
+    const log = join(tempDir(t), 'auth.log');
+    writeFileSync(log, '');
+    const batches: { bytes: number; more: boolean }[] = [];
+    const tailer = new LogTailer({
+      paths: [{ pattern: log, tail: false }],
+      stored: () => undefined,
+      onLines: async (batch) => { batches.push({ bytes: batch.text.length, more: batch.more === true }); },
+      onError: () => undefined,
+    });
+    t.after(() => tailer.close());
+    await tailer.start();
+    // 1000 KiB at once: three full reads of 256 KiB, then a shorter one at the end.
+    const line = `${'x'.repeat(1023)}\n`;
+    appendFileSync(log, line.repeat(1000));
+    await waitFor(() => batches.reduce((sum, b) => sum + b.bytes, 0) === 1000 * 1024, 'every byte');
+    assert.deepEqual(batches.filter((b) => b.bytes > 0).map((b) => b.more), [true, true, true, false]);
+  });
+
   it('delivers a batch again when onLines failed, without losing or repeating lines', async (t) => {
     const log = join(tempDir(t), 'auth.log');
     writeFileSync(log, '');
