@@ -16,7 +16,6 @@ const TAIL_SCAN_BYTES = 1 << 16;
  */
 export class LogFile {
   private readOffset = 0;
-  /** The last readText filled its buffer: more of the file was there to read at once. */
   private filled = false;
 
   private constructor(
