@@ -292,7 +292,7 @@ export async function runJournalBench(): Promise<void> {
     `Lines: the daemon section's workload generator at ${int(lines)} lines (${int(workload.failures)} failures from ${int(workload.attackers)} attackers); ${WORKLOAD_REMARK} `
       + 'Journal: each line as sshd\'s syslog(3) call sends it, a datagram `<38>Mmm dd hh:mm:ss sshd[PID]: MESSAGE` on journald\'s syslog socket from python3 run as `sshd` '
       + '(bench/sshd-syslog.py), so the journal records `_COMM=sshd`, `SYSLOG_IDENTIFIER=sshd` and each line\'s own `SYSLOG_PID` (the filter tells sessions apart by it, '
-      + 'as in the file); the host and the time come from the journal. File: the same lines in syslog format dated when written, run after the journal.',
+      + 'as in the file); the host and the time come from the journal. File: the same lines in syslog format, made and dated just before the clock starts (as in the daemon section), run after the journal.',
     `Lag and throughput: this process reads the daemon's database read-only every ${POLL_MS} ms. Journal: the daemon is done when its committed cursor `
       + '(stored in the same transaction as the bans and failure counters of those entries) is the last entry\'s (the newest once the journal holds every entry written, counted), '
       + 'timed from that entry\'s `__REALTIME_TIMESTAMP` (journald storing it). File: done when the committed position equals the file size. '

@@ -23,11 +23,11 @@ interface Prepared {
  * an address changed on (most of the table in a burst from many addresses) and fsyncs: fewer,
  * larger ones write each address's counters once for many of its failures, and keep commits to a
  * sixth of the time on a slow disk. A ban waits that much longer for the firewall only while the
- * daemon is behind.
+ * daemon is behind. The batch limit (32 MiB of log) bounds what one commit holds in memory.
  */
 const COMMIT_EVERY_MS = 2000;
 const COMMIT_SHARE = 5;
-const MAX_UNCOMMITTED_BATCHES = 256;
+const MAX_UNCOMMITTED_BATCHES = 128;
 /**
  * A journal batch is committed at once unless the last commit was less than this long ago; then
  * a timer commits it (with what follows meanwhile). journald hands entries over a few at a time
@@ -230,13 +230,14 @@ export class LogJails {
       await this.commit(batch.path, this.options.now());
       throw error;
     }
-    // Behind (the tailer has read the next batch of this file already, or paused after this one only for the other
-    // files' turn): a later one commits them together, up to a limit. Each 16 MiB turn used to end in a commit.
+    // Behind (the tailer has read the next batch of this file already, found more of it waiting when it read this one, or
+    // paused after this one only for the other files' turn): a later one commits them together, up to a limit. Each 16 MiB
+    // turn used to end in a commit, and so did every batch its read-ahead had not got past yet (most commits of a burst).
     const newest = this.lastPrepared.get(batch.path) === batch;
     if (newest) this.lastPrepared.delete(batch.path);
     const wait = Math.max(COMMIT_EVERY_MS, COMMIT_SHARE * this.lastCommitMs);
     const left = this.uncommitted.since + wait - monotonicMs();
-    if ((!newest || batch.turnEnd === true) && this.uncommitted.batches < MAX_UNCOMMITTED_BATCHES && left > 0) {
+    if ((!newest || batch.turnEnd === true || batch.more === true) && this.uncommitted.batches < MAX_UNCOMMITTED_BATCHES && left > 0) {
       // A turn may have ended at the file's end after all: then nothing follows, and this commits what waits.
       this.commitTimer ??= setTimeout(() => this.commitWaiting(), left);
       return;

@@ -16,6 +16,7 @@ const TAIL_SCAN_BYTES = 1 << 16;
  */
 export class LogFile {
   private readOffset = 0;
+  private filled = false;
 
   private constructor(
     private readonly handle: FileHandle,
@@ -109,11 +110,17 @@ export class LogFile {
   /** As `read`, the lines as they were read (each ending in `\n`, see LineSplitter.pushText), not decoded. */
   async readText(buffer: Buffer): Promise<Buffer | undefined | typeof REWRITTEN> {
     const { bytesRead } = await this.handle.read(buffer, 0, buffer.length, this.readOffset);
+    this.filled = bytesRead === buffer.length;
     if (bytesRead === 0) return undefined;
     if (this.readOffset > 0 && this.headHash !== '' && (await readHeadHash(this.handle)) !== this.headHash) return REWRITTEN;
     this.readOffset += bytesRead;
     if (this.headHash === '') this.headHash = await readHeadHash(this.handle);
     return this.splitter.pushText(buffer.subarray(0, bytesRead));
+  }
+
+  /** Whether the last readText filled its buffer: then more of the file follows at once. */
+  get moreToRead(): boolean {
+    return this.filled;
   }
 
   /** The lines of what readText gave, decoded. */

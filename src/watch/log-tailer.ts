@@ -28,6 +28,8 @@ export interface LineBatch {
   readonly dropped: number;
   /** The last batch of a turn: the tailer stopped after it only to give the other files theirs, so more of this file may follow. */
   readonly turnEnd?: boolean;
+  /** The read that gave these lines filled its buffer: more of this file was there to read at once (the reader is behind). */
+  readonly more?: boolean;
 }
 
 export interface LogTailerOptions {
@@ -434,7 +436,7 @@ export class LogTailer {
   /** A batch whose lines are decoded only when asked for: the daemon's filter worker decodes the text itself. */
   private batch(path: string, text: Buffer, file: LogFile, position: LogPosition, dropped: number, turnEnd: boolean): LineBatch {
     let lines: string[] | undefined;
-    return { path, text, encoding: this.encoding, position, dropped, turnEnd, get lines() {
+    return { path, text, encoding: this.encoding, position, dropped, turnEnd, more: file.moreToRead, get lines() {
       return lines ??= file.lines(text);
     } };
   }

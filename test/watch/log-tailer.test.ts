@@ -467,24 +467,25 @@ describe('LogTailer', () => {
     assert.deepEqual(got, expected, 'each line once, in order');
   });
 
-  it('marks the last batch of a turn, when it stops reading one file for the others (16 MiB), and no other', async (t) => {
+  it('marks the last batch of a turn, when it stops reading one file for the others (16 MiB), and each batch read while more of the file waited', async (t) => {
     const log = join(tempDir(t), 'auth.log');
     writeFileSync(log, '');
-    const batches: { bytes: number; turnEnd: boolean }[] = [];
+    const batches: { bytes: number; turnEnd: boolean; more: boolean }[] = [];
     const tailer = new LogTailer({
       paths: [{ pattern: log, tail: false }],
       stored: () => undefined,
-      onLines: async (batch) => { batches.push({ bytes: batch.text.length, turnEnd: batch.turnEnd === true }); },
+      onLines: async (batch) => { batches.push({ bytes: batch.text.length, turnEnd: batch.turnEnd === true, more: batch.more === true }); },
       onError: () => undefined,
     });
     t.after(() => tailer.close());
     await tailer.start();
-    // 20 MiB at once: one turn of 64 chunks of 256 KiB, then the rest in the next.
+    // 20 MiB and 100 lines at once: one turn of 64 full chunks of 256 KiB, then the rest in the next, the last chunk not full.
     const line = `${'x'.repeat(1023)}\n`;
-    appendFileSync(log, line.repeat(20 * 1024));
-    await waitFor(() => batches.reduce((sum, b) => sum + b.bytes, 0) === 20 * 1024 * 1024, 'every byte');
-    const ends = batches.filter((b) => b.bytes > 0).flatMap((b, i) => (b.turnEnd ? [i] : []));
-    assert.deepEqual(ends, [63], 'the 64th batch ends the first turn; the file\'s last batch is no turn\'s end');
+    appendFileSync(log, line.repeat(20 * 1024 + 100));
+    await waitFor(() => batches.reduce((sum, b) => sum + b.bytes, 0) === (20 * 1024 + 100) * 1024, 'every byte');
+    const read = batches.filter((b) => b.bytes > 0);
+    assert.deepEqual(read.flatMap((b, i) => (b.turnEnd ? [i] : [])), [63], 'the 64th batch ends the first turn; the file\'s last batch is no turn\'s end');
+    assert.deepEqual(read.flatMap((b, i) => (b.more ? [] : [i])), [read.length - 1], 'only the read that reached the end found nothing more waiting');
   });
 
   it('delivers a batch again when onLines failed, without losing or repeating lines', async (t) => {
