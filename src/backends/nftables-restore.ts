@@ -5,19 +5,35 @@ import {
 import type { ApplyReport, Entry, EntryKey, JailRule, Restore } from './types.js';
 
 /**
- * A restore into a missing table as one `nft -f -` (`command`), written while the bans are read:
- * the table and chain first, each jail's sets when its first element comes, host elements as they
- * come, and at the end the prefixes (made overlap-free over all of them), the rules, and the sets
- * of jails without elements. nft 1.0.6 reads its whole input before it parses any of it, and
- * commits the script in one transaction, so a stream aborted or refused leaves no table behind. Host elements are written
- * `create`: one that comes twice (an active ban given twice, which the store never holds) fails
- * the stream, and the usual way, which keeps the later expiry, takes over.
+ * Host elements per `nft -f -` of a restore. nft 1.0.6 parses nothing before its input ends, so
+ * one run for everything would parse only after the last ban was read; run by run, nft commits
+ * one while the next is read (about 0.05 s of nft per run of this size).
  */
-export async function restoreTable(command: StreamedCommand, now: number): Promise<Restore> {
+export const RESTORE_RUN = 10_000;
+
+/**
+ * A restore into a missing table as `nft -f -` runs (`start` starts one), written while the bans
+ * are read: the table and chain first, each jail's sets when its first element comes, host
+ * elements as they come, and at the end the prefixes (made overlap-free over all of them), the
+ * rules, and the sets of jails without elements. Every RESTORE_RUN host elements the run is
+ * closed, and nft commits it while the next is written; one commits only after the one before
+ * it has, each as one transaction. Until the last run no rule exists: what the sets hold
+ * meanwhile blocks nothing, and the bans take effect together, as with a single run. A run
+ * refused, or the restore aborted, leaves no table behind: `discard` deletes what the runs before
+ * committed, and the usual way starts from nothing. Host elements are written `create`: one that
+ * comes twice (an active ban given twice, which the store never holds) fails its run, and the
+ * usual way, which keeps the later expiry, takes over.
+ */
+export async function restoreTable(start: () => StreamedCommand, discard: () => Promise<void>, now: number): Promise<Restore> {
   const made = new Set<string>();
   const networks: Entry[] = [];
   const invalid: { entry: EntryKey; error: string }[] = [];
   let added = 0;
+  let current = start();
+  let inCurrent = 0;
+  /** The run closed last, and its end (nft's answer), until the next one is closed. */
+  let committing: { readonly command: StreamedCommand; readonly done: Promise<string> } | undefined;
+  let committed = false;
 
   /** The batch text of these entries, with the sets of jails seen for the first time before their elements. */
   const text = (entries: readonly Entry[], add: 'add' | 'create'): string => {
@@ -30,31 +46,55 @@ export async function restoreTable(command: StreamedCommand, now: number): Promi
       for (const line of jailSetLines(op.entry.jail)) sets.push(`${line}\n`);
     }
     added += planned.ops.length;
+    inCurrent += planned.ops.length;
     return `${sets.join('')}${elementBatch(planned.ops, add)}`;
   };
 
-  await command.write(`${planEnsure(NO_TABLE, []).join('\n')}\n`);
+  /** Closes the current run once the one before it has committed (one transaction at a time); rejects when that one was refused. */
+  const close = async (): Promise<void> => {
+    if (committing) {
+      await committing.done;
+      committed = true;
+    }
+    const done = current.end();
+    // Awaited at the next close; a refusal meanwhile must not count as unhandled.
+    done.catch(() => undefined);
+    committing = { command: current, done };
+  };
+
+  const abort = async (): Promise<void> => {
+    current.abort();
+    committing?.command.abort();
+    // The runs still going are killed before their commit, or have made theirs: either way, once ended, they change nothing more.
+    await committing?.done.then(() => { committed = true; }, () => undefined);
+    if (committed) await discard().catch(() => undefined);
+  };
+
+  await current.write(`${planEnsure(NO_TABLE, []).join('\n')}\n`);
   return {
     async write(entries) {
       const hosts: Entry[] = [];
       // A canonical network always has a prefix length, a host never: what is neither planElements refuses.
       for (const entry of entries) (entry.address.includes('/') ? networks : hosts).push(entry);
-      await command.write(text(hosts, 'create'));
+      await current.write(text(hosts, 'create'));
+      if (inCurrent < RESTORE_RUN) return;
+      await close();
+      current = start();
+      inCurrent = 0;
     },
     async end(jails: readonly JailRule[]): Promise<ApplyReport> {
-      let tail: string;
       try {
         // Made overlap-free, each prefix once; `create` would refuse two that touch (their ends meet in the kernel).
         const prefixes = text(representEntries(networks), 'add');
-        tail = `${prefixes}${planEnsure(madeState(made), jails).map((line) => `${line}\n`).join('')}`;
+        await current.write(`${prefixes}${planEnsure(madeState(made), jails).map((line) => `${line}\n`).join('')}`);
+        await close();
+        await committing?.done;
       } catch (error) {
-        command.abort();
+        await abort();
         throw error;
       }
-      await command.write(tail);
-      await command.end();
       return { added, removed: 0, failed: invalid };
     },
-    abort: () => command.abort(),
+    abort,
   };
 }

@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import { systemStream, type Exec, type ExecStream } from '../../src/backends/exec.js';
 import { createIpsetBackend } from '../../src/backends/ipset.js';
 import { createNftablesBackend } from '../../src/backends/nftables.js';
+import { RESTORE_RUN } from '../../src/backends/nftables-restore.js';
 import type { Backend, Command, JailRule } from '../../src/backends/types.js';
 import { nowSeconds, type Ban } from '../../src/core/index.js';
 import { jailRulesOf, reconcile, type BackendReport } from '../../src/reconcile/index.js';
@@ -41,6 +42,8 @@ interface Stream {
   /** The firewall's own listing right after the stream failed, if it did. */
   afterFailure?: string;
   aborted?: boolean;
+  /** How many commands the restore started. */
+  started: number;
 }
 
 interface Run {
@@ -63,11 +66,12 @@ function inNetns(
   spoil: (text: string, index: number) => string = (text) => text,
 ): () => Promise<void> {
   return async () => {
-    const state: Stream = { writes: [] };
+    const state: Stream = { writes: [], started: 0 };
     let netns: Netns | undefined;
     const recording = (name: string): ExecStream => {
       const real = systemStream(name);
       return (command) => {
+        state.started++;
         const started = real(command);
         return {
           write: (text) => started.write(spoil(text, state.writes.push(text) - 1)),
@@ -154,6 +158,65 @@ describe('nftables: a restore into an empty namespace is streamed into one nft -
     await assert.rejects(reconcile(failing(), [backend], NOW, OPTIONS), /malformed/);
     assert.equal(stream.aborted, true);
     await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(nftTables(ns).includes('f2b-store'), false);
+  }));
+});
+
+/** sshd: 32,000 IPv4 hosts and a prefix; web: 1,000 IPv6 hosts: four nft runs of RESTORE_RUN host elements at most. */
+const MANY = [...hosts(32_000, 'sshd', v4), ban('10.200.0.0/16', 'sshd', null), ...hosts(1_000, 'web', (i) => `2001:db8::${(i + 1).toString(16)}`)];
+const MANY_OPTIONS = { ...OPTIONS, known: () => MANY.length };
+
+function assertManyRestored(ns: Netns): void {
+  assert.equal(nftElements(ns, 'addr4-sshd'), 32_000);
+  assert.equal(nftElements(ns, 'net4-sshd'), 1);
+  assert.equal(nftElements(ns, 'addr6-web'), 1_000);
+  assert.equal(ns.run(['nft', 'list', 'chain', 'inet', 'f2b-store', 'input']).match(/comment "f2b-store /g)?.length, 12);
+}
+
+describe('nftables: a restore of more than RESTORE_RUN elements goes as several nft runs (real nft)', { timeout: 180_000 }, () => {
+  it('runs commit while the bans are still read, without rules until the last; the kernel then holds every ban', nftInNetns(async ({ ns, backend, stream }) => {
+    assert.ok(MANY.length > 3 * RESTORE_RUN);
+    let whenRead: { tables: string; chain: string } | undefined;
+    function* active(): Iterable<Ban> {
+      yield* MANY;
+      whenRead = { tables: nftTables(ns), chain: ns.run(['nft', 'list', 'chain', 'inet', 'f2b-store', 'input']) };
+    }
+    const [report] = await reconcile(active(), [backend], NOW, MANY_OPTIONS);
+    assert.deepEqual(summary(report), { added: 33_001, removed: 0, failed: 0, error: null });
+    assert.equal(stream.started, 4);
+    assert.match(whenRead?.tables ?? '', /f2b-store/, 'a run was committed before the last ban was read');
+    assert.doesNotMatch(whenRead?.chain ?? '', /comment "f2b-store /, 'no rule before the last run');
+    assertManyRestored(ns);
+    const [again] = await reconcile(MANY, [backend], NOW, MANY_OPTIONS);
+    assert.deepEqual({ ...summary(again), unchanged: again?.unchanged }, { added: 0, removed: 0, failed: 0, error: null, unchanged: 33_001 });
+  }));
+
+  it('a run refused after others committed: the usual way leaves the firewall equal to the store, and says so', nftInNetns(async ({ ns, backend, commands }) => {
+    const [report] = await reconcile(MANY, [backend], NOW, MANY_OPTIONS);
+    assert.deepEqual(summary(report), { added: 33_001, removed: 0, failed: 0, error: null });
+    assert.match(report?.notes?.[0] ?? '', /^nftables: the restore streamed into it failed \(.*No such file or directory.*\); it was done the usual way$/);
+    assert.ok(commands.some((c) => c.argv.join(' ') === 'nft delete table inet f2b-store'), 'what the committed runs made was deleted');
+    assertManyRestored(ns);
+    const [again] = await reconcile(MANY, [backend], NOW, MANY_OPTIONS);
+    assert.deepEqual({ ...summary(again), unchanged: again?.unchanged }, { added: 0, removed: 0, failed: 0, error: null, unchanged: 33_001 });
+  }, (text, index) => (index === 7 ? `${text}add element inet f2b-store addr4-nosuch { 192.0.2.1 }\n` : text)));
+
+  it('a last run refused after others committed leaves no table; nor does the usual way, refused as well', nftInNetns(async ({ ns, backend }) => {
+    const jails = [{ name: 'sshd', port: 'no-such-service', blocktype: 'reject' as const }, { name: 'web', blocktype: 'drop' as const }];
+    const [report] = await reconcile(MANY, [backend], NOW, { rules: jailRulesOf(jails), allOrNothing: true, known: () => MANY.length });
+    assert.match(report?.error ?? '', /no-such-service/);
+    assert.match(report?.notes?.[0] ?? '', /^nftables: the restore streamed into it failed \(.*no-such-service.*\); it was done the usual way$/);
+    assert.equal(nftTables(ns).includes('f2b-store'), false);
+  }));
+
+  it('a store that fails after runs were committed leaves no table behind', nftInNetns(async ({ ns, backend, stream }) => {
+    function* failing(): Iterable<Ban> {
+      yield* MANY.slice(0, 25_000);
+      throw new Error('database disk image is malformed');
+    }
+    await assert.rejects(reconcile(failing(), [backend], NOW, MANY_OPTIONS), /malformed/);
+    assert.equal(stream.aborted, true);
+    assert.ok(stream.started >= 3, `${stream.started} runs`);
     assert.equal(nftTables(ns).includes('f2b-store'), false);
   }));
 });
