@@ -5,24 +5,34 @@ import {
 import type { ApplyReport, Entry, EntryKey, JailRule, Restore } from './types.js';
 
 /**
- * Host elements per `nft -f -` of a restore. nft 1.0.6 parses nothing before its input ends, so
- * one run for everything would parse only after the last ban was read; run by run, nft commits
- * one while the next is read (about 0.05 s of nft per run of this size).
+ * Host elements of an `nft -f -` run of a restore: at least RESTORE_RUN, closed as soon as nft
+ * has committed the run before (so nft works while the bans are read and never waits for them),
+ * at most RESTORE_RUN_MAX (then the reading waits for nft). nft 1.0.6 parses nothing before its
+ * input ends: a single run would only start once the last ban was read. Each run costs nft about
+ * 10 ms beyond its elements (100,000 take it 0.4 s).
  */
 export const RESTORE_RUN = 10_000;
+const RESTORE_RUN_MAX = 4 * RESTORE_RUN;
+
+/** A closed run: its command, nft's answer, and whether that has come. */
+interface Closed {
+  readonly command: StreamedCommand;
+  readonly done: Promise<string>;
+  settled: boolean;
+}
 
 /**
  * A restore into a missing table as `nft -f -` runs (`start` starts one), written while the bans
  * are read: the table and chain first, each jail's sets when its first element comes, host
  * elements as they come, and at the end the prefixes (made overlap-free over all of them), the
- * rules, and the sets of jails without elements. Every RESTORE_RUN host elements the run is
- * closed, and nft commits it while the next is written; one commits only after the one before
- * it has, each as one transaction. Until the last run no rule exists: what the sets hold
- * meanwhile blocks nothing, and the bans take effect together, as with a single run. A run
- * refused, or the restore aborted, leaves no table behind: `discard` deletes what the runs before
- * committed, and the usual way starts from nothing. Host elements are written `create`: one that
- * comes twice (an active ban given twice, which the store never holds) fails its run, and the
- * usual way, which keeps the later expiry, takes over.
+ * rules, and the sets of jails without elements. A run closed (see RESTORE_RUN) is committed
+ * by nft while the next is written, each run as one transaction and only after the one before.
+ * Until the last run no rule exists: what the sets hold meanwhile blocks nothing, and the bans
+ * take effect together, as with a single run. A run refused, or the restore aborted, leaves no
+ * table behind: `discard` deletes what the runs before committed, and the usual way starts from
+ * nothing. Host elements are written `create`: one that comes twice (an active ban given twice,
+ * which the store never holds) fails its run, and the usual way, which keeps the later expiry,
+ * takes over.
  */
 export async function restoreTable(start: () => StreamedCommand, discard: () => Promise<void>, now: number): Promise<Restore> {
   const made = new Set<string>();
@@ -31,9 +41,8 @@ export async function restoreTable(start: () => StreamedCommand, discard: () => 
   let added = 0;
   let current = start();
   let inCurrent = 0;
-  /** The run closed last, and its end (nft's answer), until the next one is closed. */
-  let committing: { readonly command: StreamedCommand; readonly done: Promise<string> } | undefined;
-  let committed = false;
+  /** The run closed last, until the next one is closed. */
+  let closed: Closed | undefined;
 
   /** The batch text of these entries, with the sets of jails seen for the first time before their elements. */
   const text = (entries: readonly Entry[], add: 'add' | 'create'): string => {
@@ -50,24 +59,21 @@ export async function restoreTable(start: () => StreamedCommand, discard: () => 
     return `${sets.join('')}${elementBatch(planned.ops, add)}`;
   };
 
-  /** Closes the current run once the one before it has committed (one transaction at a time); rejects when that one was refused. */
+  /** Closes the current run once the one before it has committed; rejects when that one was refused. */
   const close = async (): Promise<void> => {
-    if (committing) {
-      await committing.done;
-      committed = true;
-    }
-    const done = current.end();
+    await closed?.done;
+    const run: Closed = { command: current, done: current.end(), settled: false };
     // Awaited at the next close; a refusal meanwhile must not count as unhandled.
-    done.catch(() => undefined);
-    committing = { command: current, done };
+    run.done.then(() => { run.settled = true; }, () => { run.settled = true; });
+    closed = run;
   };
 
   const abort = async (): Promise<void> => {
     current.abort();
-    committing?.command.abort();
-    // The runs still going are killed before their commit, or have made theirs: either way, once ended, they change nothing more.
-    await committing?.done.then(() => { committed = true; }, () => undefined);
-    if (committed) await discard().catch(() => undefined);
+    closed?.command.abort();
+    // A run killed may have committed still: once it has ended, nothing changes the table but us.
+    await closed?.done.catch(() => undefined);
+    if (closed) await discard().catch(() => undefined);
   };
 
   await current.write(`${planEnsure(NO_TABLE, []).join('\n')}\n`);
@@ -77,7 +83,7 @@ export async function restoreTable(start: () => StreamedCommand, discard: () => 
       // A canonical network always has a prefix length, a host never: what is neither planElements refuses.
       for (const entry of entries) (entry.address.includes('/') ? networks : hosts).push(entry);
       await current.write(text(hosts, 'create'));
-      if (inCurrent < RESTORE_RUN) return;
+      if (inCurrent < RESTORE_RUN || (inCurrent < RESTORE_RUN_MAX && closed?.settled === false)) return;
       await close();
       current = start();
       inCurrent = 0;
@@ -88,7 +94,7 @@ export async function restoreTable(start: () => StreamedCommand, discard: () => 
         const prefixes = text(representEntries(networks), 'add');
         await current.write(`${prefixes}${planEnsure(madeState(made), jails).map((line) => `${line}\n`).join('')}`);
         await close();
-        await committing?.done;
+        await closed?.done;
       } catch (error) {
         await abort();
         throw error;
