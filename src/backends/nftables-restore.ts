@@ -84,6 +84,9 @@ export async function restoreTable(start: () => StreamedCommand, discard: () => 
       // A canonical network always has a prefix length, a host never: what is neither planElements refuses.
       for (const entry of entries) (entry.address.includes('/') ? networks : hosts).push(entry);
       await current.write(text(hosts, 'create'));
+      // The store is read synchronously: only a turn of the event loop takes a closed run's end
+      // to nft (and tells us it committed); without it, every run would wait for the last ban.
+      await new Promise((resolve) => setImmediate(resolve));
       if (inCurrent < RESTORE_RUN || (inCurrent < RESTORE_RUN_MAX && closed?.settled === false)) return;
       await close();
       current = start();
