@@ -2,8 +2,8 @@
  * Scale benchmark: nftables with 1,000,000 active bans, each firewall in a fresh network namespace
  * `f2bt-<random>` (deleted in `finally`; no firewall command runs outside one):
  * 1. restore into an empty nftables (the reboot case), the `reconcile` process against a raw
- *    `nft -f` of the same batch (the table, its sets and rules, every element), 1,000,000 once
- *    and 100,000 three times each, alternating;
+ *    `nft -f` of the same batch (the table, its sets and rules, every element) in one run,
+ *    1,000,000 once and 100,000 three times each, alternating;
  * 2. the full check right after: a no-op `reconcile` (CPU incl. children, peak RSS), and the full
  *    read-back the daemon runs now and then (backend.list(), in-process);
  * 3. the daemon (`start`, backends = nftables in the namespace) over the 1,000,000-ban store:
@@ -177,8 +177,10 @@ export async function runScaleBench(): Promise<void> {
   const remarks = [
     `Workload: ${WORKLOAD}.`,
     'Every firewall is a fresh network namespace (`f2bt-<random>`, deleted afterwards). Restore and no-op rows are the real CLI '
-      + 'process `f2b-store --backend nftables --netns NS reconcile`; the anchor is `nft -f` of the batch f2b-store sends, written '
-      + 'to a file first (table, chain, sets, rules, every element); CPU and peak RSS from `/usr/bin/time`, incl. children.',
+      + 'process `f2b-store --backend nftables --netns NS reconcile`; the anchor is one `nft -f` of the batch f2b-store sends, written '
+      + 'to a file first (table, chain, sets, rules, every element); CPU and peak RSS from `/usr/bin/time`, incl. children. '
+      + 'f2b-store sends it as several `nft -f -` runs (25,000 to 100,000 elements each, the rules with the last), nft committing '
+      + 'each while the next is read: nft 1.0.6 parses nothing before its input ends.',
     'The full check probes a backend of 10,000 entries or more instead of reading it back: every set exists, prefix sets and sets '
       + 'that should be empty are listed, and each hash set proves 256 sampled elements in one `nft -f` of `create element` lines that '
       + 'the kernel rolls back. The daemon reads every element back when a drift is found, and otherwise at most at 1% of wall '

@@ -65,6 +65,6 @@ export function restoreSets(command: StreamedCommand, now: number, settle: Settl
       const settled = await settle(jails, rest);
       return { added: added + settled.added, removed: 0, failed: [...invalid, ...settled.failed] };
     },
-    abort: () => command.abort(),
+    abort: async () => command.abort(),
   };
 }

@@ -215,7 +215,16 @@ export function createNftablesBackend(options: NftablesOptions): Backend {
     }
     if (state.table) return undefined;
     lastState = undefined;
-    return restoreTable(options.stream({ argv: ['nft', '-f', '-'], timeoutMs: LIST_TIMEOUT_MS }), now);
+    const { stream } = options;
+    return restoreTable(() => stream({ argv: ['nft', '-f', '-'], timeoutMs: LIST_TIMEOUT_MS }), dropTable, now);
+  }
+
+  async function dropTable(): Promise<void> {
+    try {
+      await exec({ argv: ['nft', 'delete', 'table', ...TABLE.split(' ')] });
+    } catch (error) {
+      if (!isMissingObject(error)) throw new OperationError(`nftables: deleting table ${TABLE}: ${messageOf(error)}`, { cause: error });
+    }
   }
 
   return {
@@ -237,12 +246,7 @@ export function createNftablesBackend(options: NftablesOptions): Backend {
     apply: (diff, _jails, now) => apply(diff, now),
     async flush() {
       const state = await readState();
-      if (!state.table) return;
-      try {
-        await exec({ argv: ['nft', 'delete', 'table', ...TABLE.split(' ')] });
-      } catch (error) {
-        if (!isMissingObject(error)) throw new OperationError(`nftables: deleting table ${TABLE}: ${messageOf(error)}`, { cause: error });
-      }
+      if (state.table) await dropTable();
     },
     // nft 1.0.6 fetches every element of every set for any element command (0.5-1 s of CPU at
     // 100,000), so counting costs as much as listing. The kernel tells every removal to `nft

@@ -34,10 +34,7 @@ function heldRestore(exclusive: Exclusive, start: () => Promise<Restore | undefi
       resolve({
         write: (entries) => restore.write(entries),
         end: (jails) => restore.end(jails).finally(release),
-        abort: () => {
-          restore.abort();
-          release();
-        },
+        abort: () => restore.abort().finally(release),
       });
       await released;
     }).catch(reject);

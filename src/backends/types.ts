@@ -110,8 +110,11 @@ export interface Restore {
    * goes the usual way (ensure, read back, apply, retry one by one) from whatever is there.
    */
   end(jails: readonly JailRule[]): Promise<ApplyReport>;
-  /** Gives up before end(), e.g. when the store could not be read: nothing is committed where the firewall's tool allows it. */
-  abort(): void;
+  /**
+   * Gives up before end(), e.g. when the store could not be read; resolves once the firewall's
+   * tool has stopped, with nothing of the restore left where the tool allows it.
+   */
+  abort(): Promise<void>;
 }
 
 /**

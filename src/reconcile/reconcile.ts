@@ -101,7 +101,7 @@ export async function reconcile<B extends EnforcedBan>(
     desired = streams.size === 0 ? enforceableEntries(active, options.floor, options.refused) : await feedRestores(active, options.floor, options.refused, streams);
     rules = rulesFor(desired, options.rules ?? defaultJailRules, options.jails);
   } catch (error) {
-    abortRestores(streams);
+    await abortRestores(streams);
     throw error;
   }
   // Every backend streaming holds nothing yet: none has entries to keep.

@@ -23,7 +23,7 @@ export async function startRestores(backends: readonly Backend[], now: number, a
     if (restore && backend) started.set(backend, { backend, restore });
   });
   if (!all || started.size === backends.length) return started;
-  abortRestores(started);
+  await abortRestores(started);
   return new Map();
 }
 
@@ -42,13 +42,13 @@ export async function feedRestores<B extends EnforcedBan>(
         await streaming.restore.write(chunk);
       } catch (error) {
         streaming.failed = { error };
-        streaming.restore.abort();
+        await streaming.restore.abort();
       }
     }));
   });
 }
 
-/** Gives every started restore up. */
-export function abortRestores(streams: ReadonlyMap<Backend, Streaming>): void {
-  for (const { restore } of streams.values()) restore.abort();
+/** Gives every started restore up, and waits for each to have stopped. */
+export async function abortRestores(streams: ReadonlyMap<Backend, Streaming>): Promise<void> {
+  await Promise.all([...streams.values()].map(({ restore }) => restore.abort()));
 }

@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import { systemStream, type Exec, type ExecStream } from '../../src/backends/exec.js';
 import { createIpsetBackend } from '../../src/backends/ipset.js';
 import { createNftablesBackend } from '../../src/backends/nftables.js';
+import { RESTORE_RUN } from '../../src/backends/nftables-restore.js';
 import type { Backend, Command, JailRule } from '../../src/backends/types.js';
 import { nowSeconds, type Ban } from '../../src/core/index.js';
 import { jailRulesOf, reconcile, type BackendReport } from '../../src/reconcile/index.js';
@@ -41,6 +42,8 @@ interface Stream {
   /** The firewall's own listing right after the stream failed, if it did. */
   afterFailure?: string;
   aborted?: boolean;
+  /** How many commands the restore started. */
+  started: number;
 }
 
 interface Run {
@@ -52,6 +55,14 @@ interface Run {
   active(bans: readonly Ban[]): Iterable<Ban>;
 }
 
+/** How the commands of a restore run beside the reading, in a test. */
+interface Timing {
+  /** A command takes its first write only once the one started before it has ended: a store read slower than nft commits. */
+  readonly paced?: boolean;
+  /** Killing a command whose input has ended comes too late: it goes on to its commit. */
+  readonly lateKill?: boolean;
+}
+
 /**
  * A backend in a namespace of its own, streaming through the real systemStream; `spoil` may
  * change what a write sends, and `look` is what is read from the firewall when the stream fails.
@@ -60,24 +71,37 @@ function inNetns(
   create: (options: { exec: Exec; stream: ExecStream }) => Backend,
   look: (ns: Netns) => string,
   fn: (run: Run) => Promise<void>,
-  spoil: (text: string, index: number) => string = (text) => text,
+  spoil: (text: string, index: number, command: number) => string = (text) => text,
+  timing: Timing = {},
 ): () => Promise<void> {
   return async () => {
-    const state: Stream = { writes: [] };
+    const state: Stream = { writes: [], started: 0 };
     let netns: Netns | undefined;
     const recording = (name: string): ExecStream => {
       const real = systemStream(name);
+      let lastEnd: Promise<unknown> | undefined;
       return (command) => {
+        const number = ++state.started;
         const started = real(command);
+        const before = timing.paced ? lastEnd : undefined;
+        let ended = false;
         return {
-          write: (text) => started.write(spoil(text, state.writes.push(text) - 1)),
-          end: () => started.end().catch((error: unknown) => {
-            state.afterFailure = netns ? look(netns) : '';
-            throw error;
-          }),
+          write: async (text) => {
+            await before?.catch(() => undefined);
+            await started.write(spoil(text, state.writes.push(text) - 1, number));
+          },
+          end: () => {
+            ended = true;
+            const done = started.end().catch((error: unknown) => {
+              state.afterFailure = netns ? look(netns) : '';
+              throw error;
+            });
+            lastEnd = done;
+            return done;
+          },
           abort: () => {
             state.aborted = true;
-            started.abort();
+            if (!ended || !timing.lateKill) started.abort();
           },
         };
       };
@@ -113,8 +137,8 @@ function assertNftRestored(ns: Netns): void {
   assert.match(chain, /tcp dport 22 ip saddr @addr4-sshd reject/);
 }
 
-const nftInNetns = (fn: (run: Run) => Promise<void>, spoil?: (text: string, index: number) => string): (() => Promise<void>) =>
-  inNetns(createNftablesBackend, nftTables, fn, spoil);
+const nftInNetns = (fn: (run: Run) => Promise<void>, spoil?: (text: string, index: number, command: number) => string, timing?: Timing): (() => Promise<void>) =>
+  inNetns(createNftablesBackend, nftTables, fn, spoil, timing);
 
 describe('nftables: a restore into an empty namespace is streamed into one nft -f (real nft)', { timeout: 120_000 }, () => {
   it('the elements reach nft while the bans are still read, and the kernel holds every one', nftInNetns(async ({ ns, backend, commands, stream, active }) => {
@@ -156,6 +180,65 @@ describe('nftables: a restore into an empty namespace is streamed into one nft -
     await new Promise((resolve) => setTimeout(resolve, 200));
     assert.equal(nftTables(ns).includes('f2b-store'), false);
   }));
+});
+
+/** sshd: 3 RESTORE_RUNs and 2,000 IPv4 hosts, and a prefix; web: 1,000 IPv6 hosts: three nft runs and a last one, paced. */
+const MANY_HOSTS = 3 * RESTORE_RUN + 2_000;
+const MANY = [...hosts(MANY_HOSTS, 'sshd', v4), ban('10.200.0.0/16', 'sshd', null), ...hosts(1_000, 'web', (i) => `2001:db8::${(i + 1).toString(16)}`)];
+const MANY_OPTIONS = { ...OPTIONS, known: () => MANY.length };
+
+function assertManyRestored(ns: Netns): void {
+  assert.equal(nftElements(ns, 'addr4-sshd'), MANY_HOSTS);
+  assert.equal(nftElements(ns, 'net4-sshd'), 1);
+  assert.equal(nftElements(ns, 'addr6-web'), 1_000);
+  assert.equal(ns.run(['nft', 'list', 'chain', 'inet', 'f2b-store', 'input']).match(/comment "f2b-store /g)?.length, 12);
+}
+
+describe('nftables: a restore of more than RESTORE_RUN elements goes as several nft runs (real nft)', { timeout: 180_000 }, () => {
+  it('runs commit while the bans are still read, without rules until the last; the kernel then holds every ban', nftInNetns(async ({ ns, backend, stream }) => {
+    let whenRead: { tables: string; chain: string } | undefined;
+    function* active(): Iterable<Ban> {
+      yield* MANY;
+      whenRead = { tables: nftTables(ns), chain: ns.run(['nft', 'list', 'chain', 'inet', 'f2b-store', 'input']) };
+    }
+    const [report] = await reconcile(active(), [backend], NOW, MANY_OPTIONS);
+    assert.deepEqual(summary(report), { added: MANY.length, removed: 0, failed: 0, error: null });
+    assert.equal(stream.started, 4);
+    assert.match(whenRead?.tables ?? '', /f2b-store/, 'a run was committed before the last ban was read');
+    assert.doesNotMatch(whenRead?.chain ?? '', /comment "f2b-store /, 'no rule before the last run');
+    assertManyRestored(ns);
+    const [again] = await reconcile(MANY, [backend], NOW, MANY_OPTIONS);
+    assert.deepEqual({ ...summary(again), unchanged: again?.unchanged }, { added: 0, removed: 0, failed: 0, error: null, unchanged: MANY.length });
+  }, undefined, { paced: true }));
+
+  it('a run refused after others committed: the usual way leaves the firewall equal to the store, and says so', nftInNetns(async ({ ns, backend, commands }) => {
+    const [report] = await reconcile(MANY, [backend], NOW, MANY_OPTIONS);
+    assert.deepEqual(summary(report), { added: MANY.length, removed: 0, failed: 0, error: null });
+    assert.match(report?.notes?.[0] ?? '', /^nftables: the restore streamed into it failed \(.*No such file or directory.*\); it was done the usual way$/);
+    assert.ok(commands.some((c) => c.argv.join(' ') === 'nft delete table inet f2b-store'), 'what the committed runs made was deleted');
+    assertManyRestored(ns);
+    const [again] = await reconcile(MANY, [backend], NOW, MANY_OPTIONS);
+    assert.deepEqual({ ...summary(again), unchanged: again?.unchanged }, { added: 0, removed: 0, failed: 0, error: null, unchanged: MANY.length });
+  }, (text, index, command) => (command === 2 ? `${text}add element inet f2b-store addr4-nosuch { 192.0.2.1 }\n` : text), { paced: true }));
+
+  it('a last run refused after others committed leaves no table; nor does the usual way, refused as well', nftInNetns(async ({ ns, backend }) => {
+    const jails = [{ name: 'sshd', port: 'no-such-service', blocktype: 'reject' as const }, { name: 'web', blocktype: 'drop' as const }];
+    const [report] = await reconcile(MANY, [backend], NOW, { rules: jailRulesOf(jails), allOrNothing: true, known: () => MANY.length });
+    assert.match(report?.error ?? '', /no-such-service/);
+    assert.match(report?.notes?.[0] ?? '', /^nftables: the restore streamed into it failed \(.*no-such-service.*\); it was done the usual way$/);
+    assert.equal(nftTables(ns).includes('f2b-store'), false);
+  }));
+
+  it('a store that fails after a run was committed leaves no table behind', nftInNetns(async ({ ns, backend, commands, stream }) => {
+    function* failing(): Iterable<Ban> {
+      yield* MANY.slice(0, 2 * RESTORE_RUN);
+      throw new Error('database disk image is malformed');
+    }
+    await assert.rejects(reconcile(failing(), [backend], NOW, MANY_OPTIONS), /malformed/);
+    assert.equal(stream.aborted, true);
+    assert.ok(commands.some((c) => c.argv.join(' ') === 'nft delete table inet f2b-store'), 'what the committed run made was deleted');
+    assert.equal(nftTables(ns).includes('f2b-store'), false);
+  }, undefined, { lateKill: true }));
 });
 
 const ipsetHeaders = (ns: Netns): string => ns.run(['ipset', 'list', '-t']);
