@@ -126,7 +126,8 @@ for (const firewall of FIREWALLS) {
       writeFileSync(join(config, 'jail.local'), JAIL(authLog));
       writeFileSync(authLog, '');
       daemon = startDaemon(['--db', join(tmp.dir, 'bans.sqlite3'), '--config', config, '--netns', place.ns.name], place.env);
-      await waitFor('the daemon following its log', () => /watching \d+ log files/.test(daemon.log()), 15_000);
+      // Room for start-up on a loaded machine (15 s ran out at load 20), as test/helpers/sshd-daemon.ts gives it.
+      await waitFor('the daemon following its log', () => /watching \d+ log files/.test(daemon.log()), 45_000);
       for (const address of BANNED) appendFileSync(authLog, sshdFailure(address).repeat(3));
       await waitFor('the bans in the firewall', () => holdsAll(BANNED), 15_000);
     });
