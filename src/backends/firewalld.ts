@@ -107,10 +107,9 @@ export function createFirewalldBackend(options: FirewalldOptions): Backend {
    * Changes these entries of one batch, runtime or permanent; returns the refused ones. Adding
    * what is there, removing what is not, and removing from a missing ipset leave it as asked. A few
    * go one D-Bus call each (permanent: on the ipset's object path, looked up once), every one
-   * tried; a file that firewalld refuses for an entry
-   * (INVALID_ENTRY: malformed, overlapping) is split until the refused entries stand alone —
-   * firewalld checks the whole file before changing anything — while any other error would fail
-   * the same way for each one.
+   * tried; a file that firewalld refuses for an entry (INVALID_ENTRY: malformed, overlapping) is
+   * split until the refused entries stand alone — firewalld checks the whole file before changing
+   * anything — while any other error would fail the same way for each one.
    */
   async function attempt(batch: EntryBatch, permanent: boolean, items: readonly BatchItem[]): Promise<{ item: BatchItem; error: string }[]> {
     const done = batch.op === 'add' ? ['ALREADY_ENABLED'] : ['NOT_ENABLED', 'INVALID_IPSET'];
