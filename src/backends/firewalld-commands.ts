@@ -1,5 +1,5 @@
 import { InputError, overlapFree, tryParseAddress, type Family } from '../core/index.js';
-import { runtimeEntryCall, type DbusValue } from './firewalld-dbus.js';
+import { permanentEntryCall, permanentIpsetPathCall, reloadCall, runtimeEntryCall, type DbusValue } from './firewalld-dbus.js';
 import { ipsetName, isJailName, parseIpsetName, parseLegacyIpsetName, type JailFamily } from './object-names.js';
 import type { Command, Diff, Entry, EntryKey, JailRule } from './types.js';
 
@@ -138,7 +138,7 @@ export function policyInfo(settings: { readonly [key: string]: DbusValue }): Pol
   return { ingressZones: strings('ingress_zones'), egressZones: strings('egress_zones'), richRules: strings('rich_rules') };
 }
 
-export const reloadCommand: Command = firewallCmd(false, '--reload');
+export const reloadCommand: Command = reloadCall();
 
 /** Commands creating our (permanent) ipset for one family. */
 export function newIpsetCommand(ipset: string, family: Family, maxelem: number): Command {
@@ -187,27 +187,23 @@ export function richRuleCommands(op: 'add' | 'remove', rules: readonly string[],
   return [firewallCmd(permanent, `--policy=${FIREWALLD_POLICY}`, ...rules.map((r) => `--${op}-rich-rule=${r}`))];
 }
 
-/** Commands removing our policy and ipsets from the permanent configuration (policy first: its rules use the ipsets). */
-export function deleteCommands(policy: boolean, ipsets: readonly string[]): Command[] {
-  return [
-    ...(policy ? [firewallCmd(true, `--delete-policy=${FIREWALLD_POLICY}`)] : []),
-    ...ipsets.map((name) => firewallCmd(true, `--delete-ipset=${name}`)),
-  ];
-}
-
 /**
  * At runtime, firewalld answers a file of entries by re-writing the whole set (flushed, then
  * refilled), which costs with the size of the set (about 10 s at 60,000 entries here); one entry
  * is checked against the set and added alone, by one D-Bus call (milliseconds on a small set;
- * firewalld's overlap check grows with it). So up to this many entries go one call each; more go
- * as one file. The permanent configuration always takes one file: one firewall-cmd per change set.
+ * firewalld's overlap check grows with it). In the permanent configuration a file costs a
+ * firewall-cmd (half a second of CPU), one entry a D-Bus call that rewrites the ipset's file. So
+ * up to this many entries go one call each (the ban or two of a typical change); more go as one file.
  */
 export const FIREWALLD_ONE_BY_ONE = 8;
 
 /** True when `count` entries go one command each (see FIREWALLD_ONE_BY_ONE). */
-export function oneByOne(permanent: boolean, count: number): boolean {
-  return !permanent && count <= FIREWALLD_ONE_BY_ONE;
+export function oneByOne(count: number): boolean {
+  return count <= FIREWALLD_ONE_BY_ONE;
 }
+
+/** How a plan shows the permanent ipset's object path, which only the lookup before it answers. */
+const pathOf = (ipset: string): string => `<path of ${ipset}>`;
 
 /** Command adding or removing entries of one ipset in one go, the entries on stdin. */
 export function entriesCommand(ipset: string, op: 'add' | 'remove', permanent: boolean, entries: readonly string[]): Command {
@@ -260,12 +256,16 @@ export function firewalldBatches(diff: Diff): { batches: EntryBatch[]; invalid: 
   return { batches, invalid };
 }
 
-/** The commands changing these entries of one ipset, runtime or permanent: one each, or one file. */
+/**
+ * The commands changing these entries of one ipset, runtime or permanent: one each (permanent:
+ * after looking up the ipset's object path), or one file.
+ */
 export function itemCommands(ipset: string, op: 'add' | 'remove', permanent: boolean, entries: readonly string[]): Command[] {
   if (entries.length === 0) return [];
-  return oneByOne(permanent, entries.length)
-    ? entries.map((entry) => runtimeEntryCall(ipset, op, entry))
-    : [entriesCommand(ipset, op, permanent, entries)];
+  if (!oneByOne(entries.length)) return [entriesCommand(ipset, op, permanent, entries)];
+  return permanent
+    ? [permanentIpsetPathCall(ipset), ...entries.map((entry) => permanentEntryCall(pathOf(ipset), op, entry))]
+    : entries.map((entry) => runtimeEntryCall(ipset, op, entry));
 }
 
 /** The commands applying the batches: for each, runtime first (in effect at once), then permanent (kept across reloads). */

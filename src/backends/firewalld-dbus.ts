@@ -5,8 +5,9 @@ import type { Command } from './types.js';
  * firewalld's D-Bus API through `dbus-send` (dbus-bin, which firewalld's dbus package needs): a C
  * program that costs a few milliseconds per call, where every firewall-cmd starts a Python
  * interpreter and firewalld's client library (about half a second). Used for everything frequent:
- * reading state, and changing a few entries; firewall-cmd stays for what dbus-send cannot express
- * (structures, dictionaries of lists) and for entry files.
+ * reading state, changing a few entries (runtime and permanent), deleting objects and reloading;
+ * firewall-cmd stays for what dbus-send cannot express (structures, dictionaries of lists) and for
+ * entry files.
  */
 const DESTINATION = 'org.fedoraproject.FirewallD1';
 const RUNTIME = '/org/fedoraproject/FirewallD1';
@@ -19,6 +20,14 @@ function call(path: string, method: string, ...args: readonly string[]): Command
   return { argv: ['dbus-send', '--system', '--print-reply', `--dest=${DESTINATION}`, path, `${DESTINATION}.${method}`, ...args.map((a) => `string:${a}`)] };
 }
 
+/** How long a reload may take: firewalld re-creates every object and refills every ipset (tens of seconds at 100,000 entries). */
+const RELOAD_TIMEOUT_MS = 10 * 60_000;
+
+/** Runtime: reloads the permanent configuration, as `firewall-cmd --reload` does (the reply comes when it is done). */
+export const reloadCall = (): Command => {
+  const { argv } = call(RUNTIME, 'reload');
+  return { argv: [...argv.slice(0, 3), `--reply-timeout=${RELOAD_TIMEOUT_MS}`, ...argv.slice(3)], timeoutMs: RELOAD_TIMEOUT_MS };
+};
 /** Runtime: the names of the ipsets. */
 export const runtimeIpsetsCall = (): Command => call(RUNTIME, 'ipset.getIPSets');
 /** Runtime: the entries of one ipset. */
@@ -32,6 +41,12 @@ export const runtimePoliciesCall = (): Command => call(RUNTIME, 'policy.getPolic
 export const runtimePolicyCall = (policy: string): Command => call(RUNTIME, 'policy.getPolicySettings', policy);
 /** Permanent: the names of the ipsets. */
 export const permanentIpsetsCall = (): Command => call(PERMANENT, 'config.getIPSetNames');
+/** Permanent: the object path of one ipset, for its entries (paths are numbered anew at each reload). */
+export const permanentIpsetPathCall = (ipset: string): Command => call(PERMANENT, 'config.getIPSetByName', ipset);
+/** Permanent: adds or removes one entry of the ipset at `path` (from permanentIpsetPathCall). */
+export const permanentEntryCall = (path: string, op: 'add' | 'remove', entry: string): Command => call(path, `config.ipset.${op}Entry`, entry);
+/** Permanent: deletes the ipset or policy at `path` (from permanentIpsetPathCall or permanentPolicyPathCall). */
+export const permanentRemoveCall = (path: string, kind: 'ipset' | 'policy'): Command => call(path, `config.${kind}.remove`);
 /** Permanent: the names of the policies. */
 export const permanentPoliciesCall = (): Command => call(PERMANENT, 'config.getPolicyNames');
 /** Permanent: the object path of one policy, for its settings. */

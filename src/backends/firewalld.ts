@@ -2,13 +2,14 @@ import { OperationError, messageOf, tryParseAddress, type Family } from '../core
 import { applyInBatches } from './batch.js';
 import { describeCommand, isExitError, type Exec } from './exec.js';
 import {
-  FIREWALLD_DEFAULT_MAXELEM, FIREWALLD_POLICY, batchCommands, deleteCommands, entriesCommand, firewalldBatches, firewalldIpset,
+  FIREWALLD_DEFAULT_MAXELEM, FIREWALLD_POLICY, batchCommands, entriesCommand, firewalldBatches, firewalldIpset,
   firewalldRichRules, ipsetOfRichRule, isOwnIpset, jailOfIpset, legacyIpsetOfRichRule, newIpsetCommand, newPolicyCommand, oneByOne, policyInfo,
   policyZoneCommands, reloadCommand, representFirewalld, richRuleCommands, UNREADABLE_FILE, type BatchItem, type EntryBatch, type PolicyInfo,
 } from './firewalld-commands.js';
 import {
-  permanentIpsetsCall, permanentPoliciesCall, permanentPolicyCall, permanentPolicyPathCall, replyDictionary, replyString, replyStrings,
-  runtimeEntriesCall, runtimeEntryCall, runtimeIpsetsCall, runtimePoliciesCall, runtimePolicyCall,
+  permanentEntryCall, permanentIpsetPathCall, permanentIpsetsCall, permanentPoliciesCall, permanentPolicyCall, permanentPolicyPathCall,
+  permanentRemoveCall, replyDictionary, replyString, replyStrings, runtimeEntriesCall, runtimeEntryCall, runtimeIpsetsCall, runtimePoliciesCall,
+  runtimePolicyCall,
 } from './firewalld-dbus.js';
 import { ensured, type ApplyReport, type Backend, type Command, type Diff, type Ensured, type EntryKey, type JailRule } from './types.js';
 
@@ -35,9 +36,10 @@ function firewalldSaid(error: unknown): string | undefined {
  * firewalld: an ipset per jail and family (`f2bs4-<jail>`, `f2bs6-<jail>`, hash:net) and rich rules
  * in our own policy `f2b-store` (every zone → the host, priority -32000) that reject or drop what
  * they hold. Everything is kept both in the runtime and in the permanent configuration, so
- * `firewall-cmd --reload` (and a reboot) brings the bans straight back. State is read, and a few
- * entries changed, through firewalld's D-Bus API (dbus-send, milliseconds a call); firewall-cmd
- * (half a second a call) only creates objects and takes files of entries.
+ * `firewall-cmd --reload` (and a reboot) brings the bans straight back. State is read, a few
+ * entries changed, objects deleted and firewalld reloaded through its D-Bus API (dbus-send,
+ * milliseconds a call); firewall-cmd (half a second a call) only creates objects, changes rules
+ * and takes files of entries.
  *
  * firewalld creates ipsets and policies only in the permanent configuration, so `ensure` reloads
  * firewalld when it had to create one (only then), and so does `flush` to remove them. No kernel
@@ -76,6 +78,19 @@ export function createFirewalldBackend(options: FirewalldOptions): Backend {
     return commands;
   }
 
+  /** Deletes our policy (first: its rules use the ipsets) and these ipsets from the permanent configuration; returns the deletions. */
+  async function removePermanent(withPolicy: boolean, ipsets: readonly string[]): Promise<Command[]> {
+    const removed: Command[] = [];
+    const remove = async (lookup: Command, kind: 'ipset' | 'policy', name: string): Promise<void> => {
+      const command = permanentRemoveCall(replyString(await run(lookup, `finding ${kind} ${name}`)), kind);
+      await run(command, `removing ${kind} ${name}`);
+      removed.push(command);
+    };
+    if (withPolicy) await remove(permanentPolicyPathCall(FIREWALLD_POLICY), 'policy', FIREWALLD_POLICY);
+    for (const ipset of ipsets) await remove(permanentIpsetPathCall(ipset), 'ipset', ipset);
+    return removed;
+  }
+
   /**
    * Rich rule changes that make `present` hold exactly `wanted` among the rules on `ipsets`; the
    * rules an earlier f2b-store made on its ipsets go too.
@@ -91,20 +106,26 @@ export function createFirewalldBackend(options: FirewalldOptions): Backend {
   /**
    * Changes these entries of one batch, runtime or permanent; returns the refused ones. Adding
    * what is there, removing what is not, and removing from a missing ipset leave it as asked. A few
-   * go one D-Bus call each, every one tried; a file that firewalld refuses for an entry
-   * (INVALID_ENTRY: malformed, overlapping) is split until the refused entries stand alone —
-   * firewalld checks the whole file before changing anything — while any other error would fail
-   * the same way for each one.
+   * go one D-Bus call each (permanent: on the ipset's object path, looked up once), every one
+   * tried; a file that firewalld refuses for an entry (INVALID_ENTRY: malformed, overlapping) is
+   * split until the refused entries stand alone — firewalld checks the whole file before changing
+   * anything — while any other error would fail the same way for each one.
    */
   async function attempt(batch: EntryBatch, permanent: boolean, items: readonly BatchItem[]): Promise<{ item: BatchItem; error: string }[]> {
     const done = batch.op === 'add' ? ['ALREADY_ENABLED'] : ['NOT_ENABLED', 'INVALID_IPSET'];
-    const run = async (some: readonly BatchItem[]): Promise<void> => {
+    let path: Promise<string> | undefined;
+    const commandFor = async (some: readonly BatchItem[]): Promise<Command> => {
       const [only] = some;
-      const command = !permanent && some.length === 1 && only
-        ? runtimeEntryCall(batch.ipset, batch.op, only.text)
-        : entriesCommand(batch.ipset, batch.op, permanent, some.map((i) => i.text));
+      if (some.length !== 1 || !only) return entriesCommand(batch.ipset, batch.op, permanent, some.map((i) => i.text));
+      if (!permanent) return runtimeEntryCall(batch.ipset, batch.op, only.text);
+      path ??= exec(permanentIpsetPathCall(batch.ipset)).then(replyString);
+      return permanentEntryCall(await path, batch.op, only.text);
+    };
+    const run = async (some: readonly BatchItem[]): Promise<void> => {
+      let command: Command;
       let output: string;
       try {
+        command = await commandFor(some);
         output = await exec(command);
       } catch (error) {
         if (done.includes(firewalldSaid(error) ?? '')) return;
@@ -112,7 +133,7 @@ export function createFirewalldBackend(options: FirewalldOptions): Backend {
       }
       if (output.includes(UNREADABLE_FILE)) throw new OperationError(`${describeCommand(command)}: ${output.trim()}`);
     };
-    const outcome = await applyInBatches(items, run, oneByOne(permanent, items.length)
+    const outcome = await applyInBatches(items, run, oneByOne(items.length)
       ? { chunk: 1 }
       : { fatal: (error) => firewalldSaid(error) !== 'INVALID_ENTRY' });
     return outcome.failed.map(({ item, error }) => ({ item, error: `firewalld: ${messageOf(error)}` }));
@@ -160,15 +181,18 @@ export function createFirewalldBackend(options: FirewalldOptions): Backend {
         ...missing.map((name) => newIpsetCommand(name, familyOf.get(name) ?? 4, maxelem)),
         ...copies.flat(),
         ...(permanentPolicy ? [...policyZoneCommands(permanentPolicy, true), ...ruleChanges(permanentPolicy.richRules, rules, ours, true)] : [newPolicyCommand(jails)]),
-        // After the rules that used them.
-        ...deleteCommands(false, legacyPermanent),
       ];
       const reload = runtimePolicy === undefined || legacyPermanent.length > 0 || wanted.some((name) => !runtimeIpsets.has(name));
       const runtime: Command[] = reload ? [reloadCommand] : [
         ...policyZoneCommands(runtimePolicy, false),
         ...ruleChanges(runtimePolicy.richRules, rules, ours, false),
       ];
-      const ran = await runAll([...permanent, ...runtime], 'ensuring ipsets and rules');
+      const ran = [
+        ...await runAll(permanent, 'ensuring ipsets and rules'),
+        // After the rules that used them.
+        ...await removePermanent(false, legacyPermanent),
+        ...await runAll(runtime, 'ensuring ipsets and rules'),
+      ];
       const notes = legacyPermanent.length === 0 ? [] : [
         `firewalld: ipsets of an earlier f2b-store removed with their rules: ${legacyPermanent.join(', ')}`
           + `${copied.length === 0 ? '' : ` (entries copied: ${copied.join(', ')})`}`,
@@ -220,10 +244,8 @@ export function createFirewalldBackend(options: FirewalldOptions): Backend {
       const [permanentIpsets, runtimeIpsets, permanentPolicy, runtimePolicy] =
         await Promise.all([ownIpsets(true), ownIpsets(false), policy(true), policy(false)]);
       const reload = runtimePolicy !== undefined || runtimeIpsets.size > 0;
-      await runAll([
-        ...deleteCommands(permanentPolicy !== undefined, [...permanentIpsets].sort()),
-        ...(reload ? [reloadCommand] : []),
-      ], 'removing ipsets and policy');
+      await removePermanent(permanentPolicy !== undefined, [...permanentIpsets].sort());
+      if (reload) await run(reloadCommand, 'reloading');
     },
 
     census: {

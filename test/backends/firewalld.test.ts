@@ -17,6 +17,8 @@ const SSHD_RULES = [
   'rule family="ipv6" source ipset="f2bs6-sshd" port port="22" protocol="tcp" reject',
 ];
 const DBUS = 'dbus-send --system --print-reply --dest=org.fedoraproject.FirewallD1';
+/** A reload waits for firewalld to refill every ipset: longer than dbus-send's 25 s by default. */
+const RELOAD = 'dbus-send --system --print-reply --reply-timeout=600000 --dest=org.fedoraproject.FirewallD1 /org/fedoraproject/FirewallD1 org.fedoraproject.FirewallD1.reload';
 
 /** A value as `dbus-send --print-reply` prints it (strings unescaped, like dbus-send). */
 function printed(value: DbusValue, indent = '   '): string {
@@ -32,8 +34,11 @@ function printed(value: DbusValue, indent = '   '): string {
 const reply = (value?: DbusValue): string =>
   `method return time=1796197035.963189 sender=:1.1 -> destination=:1.8 serial=7 reply_serial=2\n${value === undefined ? '' : `${printed(value)}\n`}`;
 
-/** A call as the fake sees it: `firewall-cmd ARGS`, or `dbus-send METHOD ARGS` (method without firewalld's prefix). */
-type Answer = (call: string, stdin?: string) => string | DbusValue | undefined;
+/**
+ * A call as the fake sees it: `firewall-cmd ARGS`, or `dbus-send METHOD ARGS` (method without
+ * firewalld's prefix) with the object path it goes to.
+ */
+type Answer = (call: string, stdin?: string, path?: string) => string | DbusValue | undefined;
 
 /**
  * A scripted firewalld for plan and error handling (the real one runs in
@@ -44,11 +49,12 @@ function fakeExec(answer: Answer): { exec: Exec; calls: string[] } {
   const calls: string[] = [];
   const exec: Exec = async (command) => {
     const dbus = command.argv[0] === 'dbus-send';
+    const at = command.argv.findIndex((a) => a.startsWith('/'));
     const call = dbus
-      ? [command.argv[5]!.replace('org.fedoraproject.FirewallD1.', ''), ...command.argv.slice(6).map((a) => a.replace(/^string:/, ''))].join(' ')
+      ? [command.argv[at + 1]!.replace('org.fedoraproject.FirewallD1.', ''), ...command.argv.slice(at + 2).map((a) => a.replace(/^string:/, ''))].join(' ')
       : command.argv.slice(command.argv.lastIndexOf('firewall-cmd') + 1).join(' ');
     calls.push(`${dbus ? 'dbus ' : ''}${call}${command.stdin === undefined ? '' : ` <${command.stdin.split('\n').join(',')}`}`);
-    const out = answer(call, command.stdin);
+    const out = answer(call, command.stdin, dbus ? command.argv[at] : undefined);
     if (typeof out === 'string' && out.startsWith('Error:')) throw execFailure(`${out}\n`);
     if (!dbus) return typeof out === 'string' ? out : 'success\n';
     return reply(out);
@@ -58,12 +64,15 @@ function fakeExec(answer: Answer): { exec: Exec; calls: string[] } {
 
 const POLICY_SETTINGS = { target: 'CONTINUE', priority: -32000, ingress_zones: ['ANY'], egress_zones: ['HOST'], rich_rules: SSHD_RULES };
 const POLICY_PATH = '/org/fedoraproject/FirewallD1/config/policy/1';
+/** firewalld numbers the objects of its permanent configuration; a fake numbers them by name. */
+const ipsetPath = (name: string): string => `/org/fedoraproject/FirewallD1/config/ipset/${name.replace(/\W/g, '_')}`;
 
 /** firewalld with everything for sshd in place, runtime and permanent. */
 const complete: Answer = (call) => {
   if (call === 'ipset.getIPSets' || call === 'config.getIPSetNames') return ['admin-allow', 'f2bs4-sshd', 'f2bs6-sshd'];
   if (call === 'policy.getPolicies' || call === 'config.getPolicyNames') return ['allow-host-ipv6', 'f2b-store'];
   if (call === 'config.getPolicyByName f2b-store') return POLICY_PATH;
+  if (call.startsWith('config.getIPSetByName ')) return ipsetPath(call.split(' ')[1]!);
   if (call === 'policy.getPolicySettings f2b-store' || call === 'config.policy.getSettings') return POLICY_SETTINGS;
   if (call.startsWith('ipset.getEntries')) return [];
   return undefined;
@@ -177,27 +186,33 @@ describe('firewalld represent', () => {
 describe('firewalld plan', () => {
   const backend = createFirewalldBackend({ exec: fakeExec(() => 'success').exec });
 
-  it('runs removals first, runtime before permanent; a few entries one D-Bus call each at runtime, the permanent config by file', () => {
+  it('runs removals first, runtime before permanent; a few entries one D-Bus call each, the permanent ones on the path looked up for the ipset', () => {
     const plan = backend.plan({
       add: [entry('sshd', '203.0.113.7'), entry('sshd', '2001:DB8::66'), entry('sshd', '198.51.100.1/24'), entry('x y', '203.0.113.8')],
       remove: [entry('sshd', '203.0.113.9'), entry('sshd', 'bogus')],
     }, [SSHD], 0);
-    const viaFile = (args: string): string => `sh -c 'cat | exec firewall-cmd "$@"' firewall-cmd ${args}-entries-from-file=/dev/stdin < (1 lines)`;
     const runtime = (method: string, ipset: string, address: string): string =>
       `${DBUS} /org/fedoraproject/FirewallD1 org.fedoraproject.FirewallD1.ipset.${method} string:${ipset} string:${address}`;
+    const lookup = (ipset: string): string => `${DBUS} /org/fedoraproject/FirewallD1/config org.fedoraproject.FirewallD1.config.getIPSetByName string:${ipset}`;
+    const permanent = (method: string, ipset: string, address: string): string =>
+      `${DBUS} '<path of ${ipset}>' org.fedoraproject.FirewallD1.config.ipset.${method} string:${address}`;
     assert.deepEqual(shown(plan), [
       runtime('removeEntry', 'f2bs4-sshd', '203.0.113.9'),
-      viaFile('--permanent --ipset=f2bs4-sshd --remove'),
+      lookup('f2bs4-sshd'),
+      permanent('removeEntry', 'f2bs4-sshd', '203.0.113.9'),
       runtime('addEntry', 'f2bs4-sshd', '203.0.113.7'),
       runtime('addEntry', 'f2bs4-sshd', '198.51.100.0/24'),
-      viaFile('--permanent --ipset=f2bs4-sshd --add').replace('(1 lines)', '(2 lines)'),
+      lookup('f2bs4-sshd'),
+      permanent('addEntry', 'f2bs4-sshd', '203.0.113.7'),
+      permanent('addEntry', 'f2bs4-sshd', '198.51.100.0/24'),
       runtime('addEntry', 'f2bs6-sshd', '2001:db8::66'),
-      viaFile('--permanent --ipset=f2bs6-sshd --add'),
+      lookup('f2bs6-sshd'),
+      permanent('addEntry', 'f2bs6-sshd', '2001:db8::66'),
     ]);
-    assert.deepEqual(plan.filter((c) => c.stdin !== undefined).map((c) => c.stdin), ['203.0.113.9', '203.0.113.7\n198.51.100.0/24', '2001:db8::66']);
+    assert.ok(plan.every((c) => c.stdin === undefined && c.argv[0] === 'dbus-send'), 'no firewall-cmd for a few entries');
   });
 
-  it('sends many entries as one file on stdin, at runtime too', () => {
+  it('sends many entries as one file on stdin, runtime and permanent', () => {
     const add = Array.from({ length: 9 }, (_, i) => entry('sshd', `203.0.113.${i}`));
     const plan = backend.plan({ add, remove: [] }, [SSHD], 0);
     assert.deepEqual(plan.map((c) => c.argv.slice(4).join(' ')), [
@@ -236,7 +251,7 @@ describe('firewalld ensure, list, apply, flush against a scripted firewalld', ()
       'firewall-cmd --permanent --new-ipset=f2bs4-sshd --type=hash:net --option=family=inet --option=maxelem=4096',
       'firewall-cmd --permanent --new-ipset=f2bs6-sshd --type=hash:net --option=family=inet6 --option=maxelem=4096',
       `sh -c 'd=$(mktemp -d) || exit; cat > "$d/$1.xml" && firewall-cmd --permanent --new-policy-from-file="$d/$1.xml"; s=$?; rm -rf "$d"; exit $s' sh f2b-store < (8 lines)`,
-      'firewall-cmd --reload',
+      RELOAD,
     ]);
     assert.equal(commands[2]!.stdin, [
       '<?xml version="1.0" encoding="utf-8"?>',
@@ -284,9 +299,9 @@ describe('firewalld ensure, list, apply, flush against a scripted firewalld', ()
       `sh -c 'cat | exec firewall-cmd "$@"' firewall-cmd --permanent --ipset=f2bs6-sshd --add-entries-from-file=/dev/stdin < (1 lines)`,
       `firewall-cmd --permanent --policy=f2b-store '--remove-rich-rule=${legacy[0]}' '--remove-rich-rule=${legacy[1]}'`,
       `firewall-cmd --permanent --policy=f2b-store '--add-rich-rule=${SSHD_RULES[0]}' '--add-rich-rule=${SSHD_RULES[1]}'`,
-      'firewall-cmd --permanent --delete-ipset=f2b-sshd',
-      'firewall-cmd --permanent --delete-ipset=f2b-sshd-6',
-      'firewall-cmd --reload',
+      `${DBUS} ${ipsetPath('f2b-sshd')} org.fedoraproject.FirewallD1.config.ipset.remove`,
+      `${DBUS} ${ipsetPath('f2b-sshd-6')} org.fedoraproject.FirewallD1.config.ipset.remove`,
+      `${RELOAD}`,
     ]);
     assert.ok(calls.includes('--permanent --ipset=f2bs4-sshd --add-entries-from-file=/dev/stdin <203.0.113.7'), calls.join('\n'));
     assert.ok(!calls.some((c) => c.includes('f2b-web')), 'fail2ban\'s ipset is not even read');
@@ -349,24 +364,32 @@ describe('firewalld ensure, list, apply, flush against a scripted firewalld', ()
   });
 
   it('apply goes on past a refused entry among a few, and takes an entry already there or already gone as done', async () => {
-    const { exec, calls } = fakeExec((call) => {
+    const { exec, calls } = fakeExec((call, _, path) => {
+      if (call.startsWith('config.ipset.') && path !== ipsetPath('f2bs4-sshd')) return `Error: INVALID_IPSET: no ipset at ${path}`;
       if (call === 'ipset.addEntry f2bs4-sshd 198.51.100.9') return 'Error: INVALID_ENTRY: overlaps';
       if (call === 'ipset.addEntry f2bs4-sshd 203.0.113.3') return "Error: ALREADY_ENABLED: '203.0.113.3' already is in 'f2bs4-sshd'";
       if (call === 'ipset.removeEntry f2bs4-sshd 203.0.113.4') return "Error: NOT_ENABLED: '203.0.113.4' not in 'f2bs4-sshd'";
-      return undefined;
+      if (call === 'config.ipset.addEntry 203.0.113.1') return 'Error: ALREADY_ENABLED: 203.0.113.1';
+      if (call === 'config.ipset.removeEntry 203.0.113.4') return 'Error: NOT_ENABLED: 203.0.113.4';
+      return complete(call);
     });
     const add = ['203.0.113.1', '198.51.100.9', '203.0.113.3'].map((a) => entry('sshd', a));
     const report = await createFirewalldBackend({ exec }).apply({ add, remove: [entry('sshd', '203.0.113.4')] }, [SSHD], 0);
     assert.deepEqual({ added: report.added, removed: report.removed, failed: report.failed.map((f) => f.entry.address) },
       { added: 2, removed: 1, failed: ['198.51.100.9'] });
+    // The permanent configuration through the object path of the ipset, looked up once per batch.
     assert.deepEqual(calls, [
       'dbus ipset.removeEntry f2bs4-sshd 203.0.113.4',
-      '--permanent --ipset=f2bs4-sshd --remove-entries-from-file=/dev/stdin <203.0.113.4',
+      'dbus config.getIPSetByName f2bs4-sshd',
+      'dbus config.ipset.removeEntry 203.0.113.4',
       'dbus ipset.addEntry f2bs4-sshd 203.0.113.1',
       'dbus ipset.addEntry f2bs4-sshd 198.51.100.9',
       'dbus ipset.addEntry f2bs4-sshd 203.0.113.3',
-      '--permanent --ipset=f2bs4-sshd --add-entries-from-file=/dev/stdin <203.0.113.1,203.0.113.3',
+      'dbus config.getIPSetByName f2bs4-sshd',
+      'dbus config.ipset.addEntry 203.0.113.1',
+      'dbus config.ipset.addEntry 203.0.113.3',
     ]);
+
   });
 
   it('apply does not retry one by one what fails for every entry alike', async () => {
@@ -378,24 +401,38 @@ describe('firewalld ensure, list, apply, flush against a scripted firewalld', ()
     assert.equal(calls.length, 1);
   });
 
-  it('apply counts removing from a missing ipset as done, and an unreadable entries file as a failure', async () => {
+  it('apply counts removing from a missing ipset as done, adding to one as a failure, and an unreadable entries file as a failure', async () => {
     const gone = fakeExec(() => 'Error: INVALID_IPSET: f2bs4-sshd');
     assert.deepEqual(await createFirewalldBackend({ exec: gone.exec }).apply({ add: [], remove: [entry('sshd', '203.0.113.7')] }, [SSHD], 0),
       { added: 0, removed: 1, failed: [] });
+    const permanentGone = fakeExec((call) => (call.startsWith('config.getIPSetByName') ? 'Error: INVALID_IPSET: f2bs4-sshd' : undefined));
+    const two = [entry('sshd', '203.0.113.7'), entry('sshd', '203.0.113.8')];
+    const refused = await createFirewalldBackend({ exec: permanentGone.exec }).apply({ add: two, remove: [] }, [SSHD], 0);
+    assert.deepEqual(refused.failed.map((f) => f.entry.address), ['203.0.113.7', '203.0.113.8']);
+    assert.match(refused.failed[0]!.error, /INVALID_IPSET/);
+    assert.equal(permanentGone.calls.filter((c) => c.startsWith('dbus config.getIPSetByName')).length, 1, 'looked up once');
+
     const unreadable = fakeExec((call) => (call.startsWith('--permanent') ? "Failed to read file '/dev/stdin': [Errno 6] No such device or address" : undefined));
-    const report = await createFirewalldBackend({ exec: unreadable.exec }).apply({ add: [entry('sshd', '203.0.113.7')], remove: [] }, [SSHD], 0);
+    const nine = Array.from({ length: 9 }, (_, i) => entry('sshd', `203.0.113.${i}`));
+    const report = await createFirewalldBackend({ exec: unreadable.exec }).apply({ add: nine, remove: [] }, [SSHD], 0);
     assert.equal(report.added, 0);
+    assert.equal(report.failed.length, 9);
     assert.match(report.failed[0]!.error, /Failed to read file/);
   });
 
-  it('flush deletes the policy before the ipsets its rules use, then reloads', async () => {
-    const { exec, calls } = fakeExec(complete);
+  it('flush deletes the policy before the ipsets its rules use, then reloads, all through D-Bus', async () => {
+    const changes: string[] = [];
+    const { exec, calls } = fakeExec((call, _, path) => {
+      if (/\.remove$|^reload$/.test(call)) changes.push(`${call} ${path}`);
+      return complete(call);
+    });
     await createFirewalldBackend({ exec }).flush();
-    assert.deepEqual(calls.filter((c) => !c.startsWith('dbus ')), [
-      '--permanent --delete-policy=f2b-store',
-      '--permanent --delete-ipset=f2bs4-sshd',
-      '--permanent --delete-ipset=f2bs6-sshd',
-      '--reload',
+    assert.deepEqual(changes, [
+      `config.policy.remove ${POLICY_PATH}`,
+      `config.ipset.remove ${ipsetPath('f2bs4-sshd')}`,
+      `config.ipset.remove ${ipsetPath('f2bs6-sshd')}`,
+      'reload /org/fedoraproject/FirewallD1',
     ]);
+    assert.deepEqual(calls.filter((c) => !c.startsWith('dbus ')), [], 'no firewall-cmd');
   });
 });

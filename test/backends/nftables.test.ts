@@ -209,7 +209,8 @@ describe('nftables backend: represent', () => {
     const started = performance.now();
     const kept = backend.represent([...many, entry('10.0.0.0/9'), entry('10.128.0.0/9')]);
     assert.deepEqual(kept.map((e) => e.address), ['10.0.0.0/9', '10.128.0.0/9']);
-    assert.ok(performance.now() - started < 5000);
+    // Catches a quadratic pass (minutes at 50,000), with room for a loaded machine (5 s failed at load 14).
+    assert.ok(performance.now() - started < 30_000);
   });
 });
 

@@ -106,15 +106,15 @@ const CONFIG = '/org/fedoraproject/FirewallD1/config';
 
 async function firewalldFirewall(): Promise<Firewall> {
   const fw = await startPrivateFirewalld();
-  const cmd = (...args: string[]): string => fw.firewallCmd(args);
-  cmd('--permanent', '--new-ipset=admin-allow', '--type=hash:ip');
-  cmd('--permanent', '--ipset=admin-allow', '--add-entry=198.51.100.201');
-  cmd('--permanent', '--zone=public', '--add-rich-rule=rule family="ipv4" source address="198.51.100.200" drop');
-  cmd('--reload');
   // Through firewalld's D-Bus API, as firewall-cmd goes, without a Python start per call (half a
   // second of CPU each). A reply without its first line (serial numbers) is the value alone.
   const value = (path: string, method: string, ...args: string[]): string => fw.dbus(path, method, ...args).split('\n').slice(1).join('\n');
   const permanent = (kind: 'IPSet' | 'Zone' | 'Policy', name: string): string => replyString(fw.dbus(CONFIG, `config.get${kind}ByName`, `string:${name}`));
+  // A new ipset takes a structure dbus-send cannot write: firewall-cmd.
+  fw.firewallCmd(['--permanent', '--new-ipset=admin-allow', '--type=hash:ip']);
+  fw.dbus(permanent('IPSet', 'admin-allow'), 'config.ipset.addEntry', 'string:198.51.100.201');
+  fw.dbus(permanent('Zone', 'public'), 'config.zone.addRichRule', 'string:rule family="ipv4" source address="198.51.100.200" drop');
+  fw.dbus(RUNTIME, 'reload');
   return {
     netns: fw.netns.name,
     env: { DBUS_SYSTEM_BUS_ADDRESS: fw.busAddress },
