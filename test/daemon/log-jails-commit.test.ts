@@ -71,7 +71,7 @@ describe('LogJails: a commit waits for the counts under way', () => {
     const text = Buffer.from(failure('203.0.113.7') + failure('203.0.113.8'));
     const fileDone = jails.handle({ path: log, lines: [], text, encoding: 'utf-8', position: { path: log, device: 1, inode: 1, offset: text.length, headHash: '' }, dropped: 0 });
     // The first failure is counted; the count awaits the second's command.
-    await waitFor('the ignorecommand of the second address', () => existsSync(asked), 10_000);
+    await waitFor('the ignorecommand of the second address', () => existsSync(asked), 30_000);
     const journalDone = jails.handleJournal(journalSource, {
       entries: [{ line: message('198.51.100.9'), time: NOW, cursor: 'c1', fields: { _COMM: ['sshd'] } }],
       cursor: 'c1', realtime: NOW * 1e6, dropped: 0,
