@@ -317,7 +317,9 @@ export async function runDaemonBench(): Promise<void> {
       + 'resourceLimits: on the worker, 2 MiB cost it 1.3 s and the GC threads 2 s more): peak 221 MiB (218 to 235), process CPU '
       + '+0.57 s, main thread +0.14 s (medians of the pairs\' differences; main thread scavenges 65 to about 250, their pauses about '
       + '+0.9 s of wall time on this loaded machine). `=2`: 210 MiB (205 to 217), CPU +0.89 s, main thread +0.75 s (about 500 '
-      + 'scavenges), so those 11 MiB cost the main thread, the bottleneck, 0.6 s; `=1` no lower (218 MiB) for more. A ring of '
+      + 'scavenges), so those 11 MiB cost the main thread, the bottleneck, 0.6 s; `=1` no lower (218 MiB) for more. '
+      + '`--heap-growing-percent=60` with `=4`, three pairs: 213 against 223 MiB for 0.55 s more CPU (the GC threads 0.4), as dear '
+      + 'per MiB as `=2`, not kept. A ring of '
       + 'shared buffers for the chunks (filled by the tailer, read by the worker in place, no copy on either side), alternating with '
       + 'and without it: 233 against 229 MiB, not kept, as before. Left for 200 MiB: `=2` in the unit (for the CPU above), or '
       + 'fewer promoted bytes per line (the results and the counters\' JSON of each commit).',
