@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   cpuSeconds, driftSchedule, IDLE_SECONDS, IDLE_TARGET_PERCENT, idleCpuShares, loadRemark, memory, POLL_MS, STALL_MS, startDaemon, stopAndCheckBanLines, threadCpuSeconds, threadShares,
-  openProgress, writeDaemonConfig, type Daemon, type DaemonProgress,
+  openProgress, unitNodeOptions, writeDaemonConfig, type Daemon, type DaemonProgress,
 } from './daemon-process.js';
 import { networkOf, parseAddress } from '../src/core/index.js';
 import { describeMachine } from './machine.js';
@@ -214,7 +214,8 @@ export async function runDaemonBench(): Promise<void> {
     + `(main thread ${prefixed.threads.main.toFixed(2)} s), ${extra >= 0 ? '+' : ''}${(100 * extra).toFixed(1)}% on the run above; `
     + `${int(prefixed.bans)} bans, each the /${IPV6_PREFIX} of an attacker (the IPv4 ones as before)`, '≤ +10%', extra <= 0.1 ? 'met' : 'NOT met'];
   const remarks = [
-    'The real built daemon, `node dist/cli/f2b-store.js --db DB --config DIR start`, with one jail: `[sshd]` on a temp auth.log, '
+    `The real built daemon, \`node ${unitNodeOptions().join(' ')} dist/cli/f2b-store.js --db DB --config DIR start\` (node's options read from `
+      + 'contrib/f2b-store.service, as a host\'s systemd starts it), with one jail: `[sshd]` on a temp auth.log, '
       + `shipped sshd filter, maxretry ${MAXRETRY}, findtime 1h, bantime 1h. \`[reconcile] backends = none\`: no firewall is touched here; `
       + 'applying bans to nftables and ipset is measured by the firewall section.',
     `Log: sshd lines in syslog format, local time, ${rate > 0 ? 'each batch dated when it is written' : 'made and dated just before the clock starts '
@@ -310,8 +311,23 @@ export async function runDaemonBench(): Promise<void> {
       + 'after, start CPU 7.8 s both times before, 7.6 and 10.7 s after (that one at the load\'s worst, 75 s to start). V8 flags measured before on node\'s command '
       + 'line, same conditions: `--max-semi-space-size=2` or `=4` alone, 320 to 330 MiB (about 25 MiB less); with '
       + '`--heap-growing-percent=30` as well, 216 MiB but 4.7 s more CPU (GC threads 6.2 s instead of 3.6 s) and 1.7% idle CPU; '
-      + '`--optimize-for-size --max-semi-space-size=1`, 186 MiB for twice the CPU. Left for 200 MiB: the young generation (a flag on '
-      + 'node\'s command line, in the unit), the chunks above, and collections more often still, each for CPU.',
+      + '`--optimize-for-size --max-semi-space-size=1`, 186 MiB for twice the CPU. '
+      + 'Since then (2026-12-03, the burst alone: daemon started, 1,000,000 lines appended, VmHWM and CPU read when all was committed; '
+      + 'seven runs of each, alternating, load 6 to 15 from other work): the failure windows keep arrays of exactly their length (one '
+      + 'grown by push or splice kept room for 17 numbers or lines, most of an address\'s entry) and no lines for an address banned in '
+      + 'the jail (its stored row keeps none either; two thirds of the burst\'s failures): 300,000 failures of 50,000 addresses alone '
+      + 'leave 12 MiB alive instead of 25, at the same CPU, and the peak falls twice that (the old generation grows to twice what is '
+      + 'alive): 282 to 249 MiB (median). The unit starts node with `--max-semi-space-size=4` (the bench reads it from there), '
+      + 'and `start` sets the flag back to 0 for the isolates made after (V8 reads it for each, and it overrides the filter worker\'s '
+      + 'resourceLimits: on the worker, 2 MiB cost it 1.3 s and the GC threads 2 s more): peak 221 MiB (218 to 235), process CPU '
+      + '+0.57 s, main thread +0.14 s (medians of the pairs\' differences; main thread scavenges 65 to about 250, their pauses about '
+      + '+0.9 s of wall time on this loaded machine). `=2`: 210 MiB (205 to 217), CPU +0.89 s, main thread +0.75 s (about 500 '
+      + 'scavenges), so those 11 MiB cost the main thread, the bottleneck, 0.6 s; `=1` no lower (218 MiB) for more. '
+      + '`--heap-growing-percent=60` with `=4`, three pairs: 213 against 223 MiB for 0.55 s more CPU (the GC threads 0.4), as dear '
+      + 'per MiB as `=2`, not kept. A ring of '
+      + 'shared buffers for the chunks (filled by the tailer, read by the worker in place, no copy on either side), alternating with '
+      + 'and without it: 233 against 229 MiB, not kept, as before. Left for 200 MiB: `=2` in the unit (for the CPU above), or '
+      + 'fewer promoted bytes per line (the results and the counters\' JSON of each commit).',
     'Smaller costs per ban and per batch (cpu profiles of the main thread, before and after, and the parts alone): every message on '
       + 'stderr and in the ban log went through a regex replace with a callback even without a control character in it (70,000 messages: '
       + '50 to 110 ms alone, 6 to 11 ms with a test first), every ban log line formatted its local time anew (35,000 lines: 160 to 370 ms, '
@@ -364,7 +380,9 @@ export async function runDaemonBench(): Promise<void> {
       + '30 s window read anywhere from 0.4% to 2%; so the first 30 s after the burst are shown apart, and the idle figure is the 30 s after them. '
       + 'Since the daemon sets --heap-growing-percent=100 (less garbage held at the peak, see Memory) that shrink comes later, in the second '
       + '30 s (0.9 to 1.4% there, 2026-12-03); the three windows after it read 0.10 to 0.13%: so the first minute is shown apart, and the idle '
-      + 'figure is the 30 s after it.',
+      + 'figure is the 30 s after it. With the unit\'s `--max-semi-space-size=4` the shrink still comes once but not at a fixed time: '
+      + 'in the first 30 s of a quiet run (1.70%, then 0.17 to 0.20% over four windows; without the flag 0.53, 0.20, 1.30, then 0.17%), '
+      + 'in the third of a run at load 15 (2.0%, once).',
   ];
   report('daemon', `Daemon benchmark — ${startedAt.toISOString().slice(0, 10)}`, { machine, startedAt },
     ['what', 'result', 'target', 'status'], [...rows(workload, figures, rate), prefixRow], remarks);

@@ -1,6 +1,6 @@
 /**
  * The real built daemon (`f2b-store start`) as a child process of a benchmark: its configuration
- * (one `[sshd]` jail, `backends = none` unless told), its output, and its CPU and memory from /proc.
+ * (one `[sshd]` jail, `backends = none` unless told), started with the unit's node options, its output, and its CPU and memory from /proc.
  * F2B_BENCH_DAEMON_PROF=DIR runs it with `node --cpu-prof` writing its profile into DIR.
  */
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
@@ -13,6 +13,7 @@ import Database from 'better-sqlite3';
 import { MAXRETRY } from './sshd-workload.js';
 
 export const CLI = fileURLToPath(new URL('../dist/cli/f2b-store.js', import.meta.url));
+const UNIT = fileURLToPath(new URL('../contrib/f2b-store.service', import.meta.url));
 const CLK_TCK = 100;
 /** How often the benchmarks read the daemon's progress from its database. */
 export const POLL_MS = 10;
@@ -67,10 +68,21 @@ export interface DaemonExtras {
   readonly onLine?: (line: string) => void;
 }
 
+/**
+ * The node options of the shipped unit's ExecStart= (the words between node and f2b-store.js):
+ * the benchmarks start the daemon as a host's systemd does, read from the unit so the two cannot drift.
+ */
+export function unitNodeOptions(): string[] {
+  const words = (/^ExecStart=(.*)$/m.exec(readFileSync(UNIT, 'utf8'))?.[1] ?? '').split(/\s+/).filter((w) => w !== '');
+  const bin = words.findIndex((w) => w.endsWith('/f2b-store.js'));
+  if (bin < 1) throw new Error(`${UNIT}: no ExecStart= of node running f2b-store.js: ${words.join(' ')}`);
+  return words.slice(1, bin);
+}
+
 export function startDaemon(files: DaemonFiles, spawner: Spawner = spawnHere, extras: DaemonExtras = {}): Daemon {
   const profile = process.env['F2B_BENCH_DAEMON_PROF'];
   const node = profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [];
-  const argv = [process.execPath, ...node, CLI, '--db', files.db, '--config', files.config, ...extras.options ?? [], 'start'];
+  const argv = [process.execPath, ...unitNodeOptions(), ...node, CLI, '--db', files.db, '--config', files.config, ...extras.options ?? [], 'start'];
   const child = spawner(argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   if (child.pid === undefined) throw new Error(`could not start ${CLI}`);
   const last: string[] = [];

@@ -31,6 +31,28 @@ function keepLine(line: string): string {
 }
 
 /**
+ * `times` with `time` in its place, less those before `findtime` from the newest and all but the
+ * newest `maxretry`, as a new array of exactly that length: one grown by push or splice keeps room
+ * for 17 numbers, most of what a window held per address.
+ */
+function windowTimes(times: readonly number[], time: number, findtime: number, maxretry: number): number[] {
+  let at = times.length;
+  while (at > 0 && (times[at - 1] ?? 0) > time) at--;
+  const all = at === times.length ? times.concat(time) : times.slice(0, at).concat(time, times.slice(at));
+  const oldest = (all[all.length - 1] ?? time) - findtime;
+  let drop = 0;
+  while (drop < all.length && (all[drop] ?? 0) < oldest) drop++;
+  drop = Math.max(drop, all.length - maxretry);
+  return drop > 0 ? all.slice(drop) : all;
+}
+
+/** `matches` and then `lines`, the newest `maxmatches` of them, as a new array of exactly that length (see windowTimes). */
+function windowMatches(matches: readonly string[], lines: readonly string[], maxmatches: number): string[] {
+  const all = matches.concat(lines.length === 1 ? keepLine(lines[0] as string) : lines.map(keepLine));
+  return all.length > maxmatches ? all.slice(all.length - maxmatches) : all;
+}
+
+/**
  * The failures of every address in one jail, each inside its `findtime` window: a failure older
  * than `findtime` before the address's newest failure no longer counts. Remembers which
  * addresses changed, so only those are written back to the store.
@@ -69,20 +91,9 @@ export class FailureWindows {
     const entry = known ?? { times: [], matches: [], touched: 0 };
     entry.touched = this.touches++;
     this.changed.add(address);
-    const times = entry.times;
-    let at = times.length;
-    while (at > 0 && (times[at - 1] ?? 0) > time) at--;
-    times.splice(at, 0, time);
-    const oldest = (times[times.length - 1] ?? time) - findtime;
-    let drop = 0;
-    while (drop < times.length && (times[drop] ?? 0) < oldest) drop++;
-    drop = Math.max(drop, times.length - maxretry);
-    if (drop > 0) times.splice(0, drop);
-    if (maxmatches > 0) {
-      for (const line of lines) entry.matches.push(keepLine(line));
-      if (entry.matches.length > maxmatches) entry.matches.splice(0, entry.matches.length - maxmatches);
-    }
-    if (times.length >= maxretry) {
+    entry.times = windowTimes(entry.times, time, findtime, maxretry);
+    if (maxmatches > 0 && lines.length > 0) entry.matches = windowMatches(entry.matches, lines, maxmatches);
+    if (entry.times.length >= maxretry) {
       if (known) this.entries.delete(address);
       return entry;
     }

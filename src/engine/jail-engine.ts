@@ -219,7 +219,8 @@ export class JailEngine {
     if (ignored !== undefined || this.refused(address, now)) return undefined;
     this.total++;
     const key = this.keyOf(address);
-    const reached = this.windows.record(key.text, time, failure.lines);
+    // A banned address keeps no lines in memory either, as in its stored row (see takeChanges): most of a burst's failures.
+    const reached = this.windows.record(key.text, time, this.deps.banned?.(key.text, now) === true ? [] : failure.lines);
     if (!reached) return undefined;
     const target = key === address ? address : this.banTarget(key, address, wholeIgnored(key));
     // The ban keeps the captures of the failure that completed it: the counters never hold captures (their bytes are the daemon's cost).

@@ -65,6 +65,10 @@ describe('contrib/f2b-store.service', () => {
     assert.equal(unit.get('Restart'), 'on-failure');
   });
 
+  it('runs node with the main thread\'s young generation held small, which only node\'s command line sets', () => {
+    assert.match(unit.get('ExecStart') ?? '', /^\/usr\/bin\/node --max-semi-space-size=\d+ \S+\/dist\/cli\/f2b-store\.js start$/);
+  });
+
   it('follows the firewall services: a restart of theirs restarts it, a reload reloads it (SIGHUP)', () => {
     assert.equal(unit.get('PartOf'), 'nftables.service firewalld.service');
     assert.equal(unit.get('ReloadPropagatedFrom'), 'nftables.service firewalld.service');
@@ -84,14 +88,16 @@ describe('contrib/install-unit', () => {
     tmp.cleanup();
   });
 
-  it('writes the unit with ExecStart= naming node and this built binary by absolute path, still a valid unit', () => {
+  it('writes the unit with ExecStart= naming node and this built binary by absolute path, with the unit\'s node options, still a valid unit', () => {
     const result = spawnSync(join(pkg.root, 'contrib', 'install-unit'), [tmp.dir], { encoding: 'utf8' });
     assert.equal(result.status, 0, result.stderr);
     const installed = join(tmp.dir, 'f2b-store.service');
     verify(installed);
     const execStart = settings(readFileSync(installed, 'utf8')).get('ExecStart');
     const bin = pkg.root === ROOT ? BIN : join(pkg.root, 'dist', 'cli', 'f2b-store.js');
-    assert.equal(execStart, `${execFileSync('readlink', ['-f', process.execPath], { encoding: 'utf8' }).trim()} ${bin} start`);
+    const options = (settings(readFileSync(UNIT, 'utf8')).get('ExecStart') ?? '').split(' ').slice(1, -2);
+    assert.ok(options.length > 0, 'the unit names node options');
+    assert.equal(execStart, [execFileSync('readlink', ['-f', process.execPath], { encoding: 'utf8' }).trim(), ...options, bin, 'start'].join(' '));
     assert.equal(statSync(installed).mode & 0o777, 0o644);
   });
 

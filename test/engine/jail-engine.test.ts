@@ -319,7 +319,7 @@ describe('JailEngine: what the counters persist', () => {
     assert.deepEqual(engine.takeChanges(), []);
   });
 
-  it('keeps the lines of an address banned in the jail in memory only; its times are persisted, and a restart counts them once', async () => {
+  it('keeps no lines of an address banned in the jail, in memory or stored; its times are persisted, and a restart counts them once', async () => {
     const banned = new Set<string>();
     const first = setup({}, { banned: (address) => banned.has(address) });
     await first.fail('203.0.113.5', T0);
@@ -336,6 +336,13 @@ describe('JailEngine: what the counters persist', () => {
     await first.fail('203.0.113.9', T0 + 4);
     const [unrestarted] = await first.fail('203.0.113.9', T0 + 5);
     assert.equal(unrestarted?.matches.length, 3, 'without a restart every line is kept');
+    await first.fail('203.0.113.7', T0 + 6);
+    banned.add('203.0.113.7');
+    await first.fail('203.0.113.7', T0 + 7);
+    banned.delete('203.0.113.7');
+    const [lifted] = await first.fail('203.0.113.7', T0 + 8);
+    assert.deepEqual(lifted?.failureTimes, [T0 + 6, T0 + 7, T0 + 8], 'a failure while banned counts');
+    assert.equal(lifted?.matches.length, 2, 'but its line is not kept');
 
     const second = setup();
     second.clock.at = T0 + 10;

@@ -64,6 +64,9 @@ those entries are kept and the daemon says so once: f2b-store reconcile --yes re
       const ctx = createContext(command);
       // The daemon's process alone: read by V8 at each full collection, for both threads.
       setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
+      // The unit's --max-semi-space-size (contrib/f2b-store.service) sized the main thread's young generation; V8 reads the
+      // flag again for each thread made after, where it would override the filter worker's resourceLimits: 0 gives them back.
+      setFlagsFromString('--max-semi-space-size=0');
       // Loaded only here: the daemon's modules (watching, engine, filters) would slow every other command's start.
       const [{ controlSocketFor, createLogger, pidFileFor, runDaemon }, { compileJailFilters }] = await Promise.all([
         import('../../daemon/index.js'), import('../jail-filters.js'),
