@@ -16,18 +16,22 @@ const PERMANENT = '/org/fedoraproject/FirewallD1/config';
 /** A value of a D-Bus reply: strings (object paths too), numbers, booleans, arrays, and dictionaries with string keys. */
 export type DbusValue = string | number | boolean | readonly DbusValue[] | { readonly [key: string]: DbusValue };
 
-function call(path: string, method: string, ...args: readonly string[]): Command {
-  return { argv: ['dbus-send', '--system', '--print-reply', `--dest=${DESTINATION}`, path, `${DESTINATION}.${method}`, ...args.map((a) => `string:${a}`)] };
+/** A call whose reply may take up to `replyTimeoutMs` (dbus-send waits 25 s by default). */
+function callWaiting(replyTimeoutMs: number | undefined, path: string, method: string, args: readonly string[]): Command {
+  const timeout = replyTimeoutMs === undefined ? [] : [`--reply-timeout=${replyTimeoutMs}`];
+  return {
+    argv: ['dbus-send', '--system', '--print-reply', ...timeout, `--dest=${DESTINATION}`, path, `${DESTINATION}.${method}`, ...args.map((a) => `string:${a}`)],
+    ...(replyTimeoutMs === undefined ? {} : { timeoutMs: replyTimeoutMs }),
+  };
 }
+
+const call = (path: string, method: string, ...args: readonly string[]): Command => callWaiting(undefined, path, method, args);
 
 /** How long a reload may take: firewalld re-creates every object and refills every ipset (tens of seconds at 100,000 entries). */
 const RELOAD_TIMEOUT_MS = 10 * 60_000;
 
 /** Runtime: reloads the permanent configuration, as `firewall-cmd --reload` does (the reply comes when it is done). */
-export const reloadCall = (): Command => {
-  const { argv } = call(RUNTIME, 'reload');
-  return { argv: [...argv.slice(0, 3), `--reply-timeout=${RELOAD_TIMEOUT_MS}`, ...argv.slice(3)], timeoutMs: RELOAD_TIMEOUT_MS };
-};
+export const reloadCall = (): Command => callWaiting(RELOAD_TIMEOUT_MS, RUNTIME, 'reload', []);
 /** Runtime: the names of the ipsets. */
 export const runtimeIpsetsCall = (): Command => call(RUNTIME, 'ipset.getIPSets');
 /** Runtime: the entries of one ipset. */

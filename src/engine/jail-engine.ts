@@ -219,12 +219,14 @@ export class JailEngine {
     if (ignored !== undefined || this.refused(address, now)) return undefined;
     this.total++;
     const key = this.keyOf(address);
+    const keyBanned = this.deps.banned?.(key.text, now) === true;
     // A banned address keeps no lines in memory either, as in its stored row (see takeChanges): most of a burst's failures.
-    const reached = this.windows.record(key.text, time, this.deps.banned?.(key.text, now) === true ? [] : failure.lines);
+    const reached = this.windows.record(key.text, time, keyBanned ? [] : failure.lines);
     if (!reached) return undefined;
     const target = key === address ? address : this.banTarget(key, address, wholeIgnored(key));
+    const banned = target === key ? keyBanned : this.deps.banned?.(target.text, now) === true;
     // The ban keeps the captures of the failure that completed it: the counters never hold captures (their bytes are the daemon's cost).
-    return this.deps.banned?.(target.text, now) === true ? undefined : this.decide(target.text, reached.times.length, reached, failure.told);
+    return banned ? undefined : this.decide(target.text, reached.times.length, reached, failure.told);
   }
 
   /**
