@@ -179,8 +179,11 @@ export async function runScaleBench(): Promise<void> {
     'Every firewall is a fresh network namespace (`f2bt-<random>`, deleted afterwards). Restore and no-op rows are the real CLI '
       + 'process `f2b-store --backend nftables --netns NS reconcile`; the anchor is one `nft -f` of the batch f2b-store sends, written '
       + 'to a file first (table, chain, sets, rules, every element); CPU and peak RSS from `/usr/bin/time`, incl. children. '
-      + 'f2b-store sends it as several `nft -f -` runs (25,000 to 100,000 elements each, the rules with the last), nft committing '
-      + 'each while the next is read: nft 1.0.6 parses nothing before its input ends.',
+      + 'f2b-store sends it as several `nft -f -` runs, nft committing each while the next is read (nft 1.0.6 parses nothing '
+      + 'before its input ends): the active bans are counted first (from the open bans\' expiry index, which also holds '
+      + 'everything the read takes, so the table\'s rows are never read), every run is started before the first ban is read, '
+      + 'and the runs shrink towards the end (25,000 elements at most, up to 100,000 while nft falls behind, then 40% of what '
+      + 'is still to come, down to 2,000), so that nft is left a small last run, with the rules, once the last ban was read.',
     'The full check probes a backend of 10,000 entries or more instead of reading it back: every set exists, prefix sets and sets '
       + 'that should be empty are listed, and each hash set proves 256 sampled elements in one `nft -f` of `create element` lines that '
       + 'the kernel rolls back. The daemon reads every element back when a drift is found, and otherwise at most at 1% of wall '
