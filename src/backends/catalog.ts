@@ -21,7 +21,7 @@ const FACTS = {
   nftables: { replaces: ['nftables', 'nftables-*'], packages: { nft: 'nftables' } },
   ipset: { replaces: ['iptables-ipset*'], packages: { ipset: 'ipset', ...IPTABLES_PACKAGES } },
   iptables: { replaces: ['iptables', 'iptables-*'], packages: IPTABLES_PACKAGES },
-  firewalld: { replaces: ['firewallcmd-*'], packages: { 'firewall-cmd': 'firewalld', 'dbus-send': 'dbus-bin (dbus-tools on Fedora)' } },
+  firewalld: { replaces: ['firewallcmd-*'], packages: { 'firewall-cmd': 'firewalld', 'dbus-send': 'dbus-bin (dbus-tools on Fedora)', busctl: 'systemd' } },
   'hosts-deny': { replaces: ['hostsdeny'], packages: {} },
   shorewall: { replaces: ['shorewall'], packages: { shorewall: 'shorewall', shorewall6: 'shorewall6' } },
 } satisfies Record<string, BackendFacts>;
