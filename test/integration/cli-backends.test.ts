@@ -161,8 +161,8 @@ function shorewallFirewall(): Firewall {
  * second; the test polls, so a generous bound costs nothing when the repair is quick).
  * firewalld's wipe deletes our policy and ipsets from its permanent configuration, and putting
  * them back takes firewall-cmd calls (half a second each, more on a loaded machine) and a reload;
- * shorewall's takes `shorewall show dynamic` and `shorewall drop` per family, shell scripts that
- * each run several iptables commands (over 5 s together on a loaded 2-core machine). Their bounds
+ * shorewall's takes `shorewall drop` per family, a shell script that runs several iptables commands
+ * per address, each checked by a listing of its chain (seconds together on a loaded 2-core machine). Their bounds
  * leave room for load; the test asserts how the repair came about, and prints how long it took.
  * (A plain `firewall-cmd --reload` keeps the bans: firewalld.test.ts.)
  */
