@@ -275,6 +275,17 @@ describe('firewalld ensure, list, apply, flush against a scripted firewalld', ()
     ]);
   });
 
+  it('ensure gives a policy of ours the zones it lacks in one settings call each, runtime and permanent, keeping the zones it has', async () => {
+    const settings = { ...POLICY_SETTINGS, ingress_zones: ['public'], egress_zones: [] };
+    const { exec } = fakeExec((call) => (call === 'policy.getPolicySettings f2b-store' || call === 'config.policy.getSettings' ? settings : complete(call)));
+    const ran = shown((await createFirewalldBackend({ exec }).ensure([SSHD], 0)).ran);
+    const zones = 'ingress_zones as 2 public ANY egress_zones as 1 HOST';
+    assert.deepEqual(ran, [
+      `${BUSCTL} ${POLICY_PATH} org.fedoraproject.FirewallD1.config.policy update 'a{sv}' 2 ${zones}`,
+      `${BUSCTL} /org/fedoraproject/FirewallD1 org.fedoraproject.FirewallD1.policy setPolicySettings 'sa{sv}' f2b-store 2 ${zones}`,
+    ]);
+  });
+
   it('ensure moves the ipsets an earlier f2b-store bound in its policy to the new names, and leaves fail2ban\'s f2b-<jail> ipsets alone', async () => {
     const legacy = ['rule family="ipv4" source ipset="f2b-sshd" port port="22" protocol="tcp" reject', 'rule family="ipv6" source ipset="f2b-sshd-6" port port="22" protocol="tcp" reject'];
     const settings = { ...POLICY_SETTINGS, rich_rules: legacy };
