@@ -1,5 +1,7 @@
 import { InputError, overlapFree, tryParseAddress, type Family } from '../core/index.js';
-import { permanentEntryCall, permanentIpsetPathCall, reloadCall, runtimeEntryCall, type DbusValue } from './firewalld-dbus.js';
+import {
+  newIpsetCall, newPolicyCall, permanentEntryCall, permanentIpsetPathCall, reloadCall, runtimeEntryCall, type BusctlValue, type DbusValue,
+} from './firewalld-dbus.js';
 import { ipsetName, isJailName, parseIpsetName, parseLegacyIpsetName, type JailFamily } from './object-names.js';
 import type { Command, Diff, Entry, EntryKey, JailRule } from './types.js';
 
@@ -27,8 +29,6 @@ const THROUGH_PIPE = ['sh', '-c', 'cat | exec firewall-cmd "$@"', 'firewall-cmd'
 /** What firewall-cmd prints, with exit status 0, when it cannot read an entries file. */
 export const UNREADABLE_FILE = 'Failed to read file';
 
-const firewallCmd = (permanent: boolean, ...args: string[]): Command =>
-  ({ argv: ['firewall-cmd', ...(permanent ? ['--permanent'] : []), ...args] });
 
 /** The ipset of a jail for one family, named as the ipset backend names its sets (`f2bs4-sshd`). Throws InputError for a bad jail name. */
 export function firewalldIpset(jail: string, family: Family): string {
@@ -100,15 +100,6 @@ function richRuleText(rule: RichRule): string {
   return `rule family="${FAMILY_NAME[rule.family]}" source ipset="${rule.ipset}"${port} ${rule.verdict}`;
 }
 
-const xmlEscapes: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };
-const xml = (text: string): string => text.replace(/[&<>"']/g, (c) => xmlEscapes[c] ?? c);
-
-/** A rich rule as an element of a policy file. */
-function richRuleXml(rule: RichRule): string {
-  const port = rule.port ? `<port port="${xml(rule.port.port)}" protocol="${xml(rule.port.protocol)}"/>` : '';
-  return `<rule family="${FAMILY_NAME[rule.family]}"><source ipset="${xml(rule.ipset)}"/>${port}<${rule.verdict}/></rule>`;
-}
-
 /**
  * The rich rules (in the text firewalld prints back) that bind a jail's ipsets: one per family
  * and port, e.g. `rule family="ipv4" source ipset="f2bs4-sshd" port port="22" protocol="tcp" reject`.
@@ -140,51 +131,32 @@ export function policyInfo(settings: { readonly [key: string]: DbusValue }): Pol
 
 export const reloadCommand: Command = reloadCall();
 
-/** Commands creating our (permanent) ipset for one family. */
+/** The call creating our (permanent) ipset for one family. */
 export function newIpsetCommand(ipset: string, family: Family, maxelem: number): Command {
-  return firewallCmd(true, `--new-ipset=${ipset}`, '--type=hash:net', `--option=family=${IPSET_FAMILY[family]}`, `--option=maxelem=${maxelem}`);
+  return newIpsetCall(ipset, 'hash:net', { family: IPSET_FAMILY[family], maxelem: String(maxelem) });
 }
 
-/**
- * firewall-cmd reads a new policy only from a file named after it (`f2b-store.xml`), so a fixed
- * script writes stdin into one in a temp dir, hands it over and removes it.
- */
-const POLICY_FROM_STDIN = [
-  'sh', '-c',
-  'd=$(mktemp -d) || exit; cat > "$d/$1.xml" && firewall-cmd --permanent --new-policy-from-file="$d/$1.xml"; s=$?; rm -rf "$d"; exit $s',
-  'sh',
-];
-
-/**
- * The command creating our (permanent) policy in one firewall-cmd call: every zone to the host,
- * before any zone's rules, with the rich rules of these jails.
- */
+/** The call creating our (permanent) policy: every zone to the host, before any zone's rules, with the rich rules of these jails. */
 export function newPolicyCommand(jails: readonly JailRule[]): Command {
-  const rules = [...new Map(jails.flatMap(richRules).map((rule) => [richRuleText(rule), rule])).values()];
-  const stdin = [
-    '<?xml version="1.0" encoding="utf-8"?>',
-    `<policy priority="${FIREWALLD_POLICY_PRIORITY}" target="CONTINUE">`,
-    '<ingress-zone name="ANY"/>',
-    '<egress-zone name="HOST"/>',
-    ...rules.map(richRuleXml),
-    '</policy>',
-    '',
-  ].join('\n');
-  return { argv: [...POLICY_FROM_STDIN, FIREWALLD_POLICY], stdin };
+  return newPolicyCall(FIREWALLD_POLICY, {
+    priority: FIREWALLD_POLICY_PRIORITY, target: 'CONTINUE', ingress_zones: ['ANY'], egress_zones: ['HOST'],
+    rich_rules: [...new Set(jails.flatMap(firewalldRichRules))],
+  });
 }
 
-/** Commands giving an existing policy the ingress/egress zones it lacks. */
-export function policyZoneCommands(info: PolicyInfo, permanent: boolean): Command[] {
-  const commands: Command[] = [];
-  if (!info.ingressZones.includes('ANY')) commands.push(firewallCmd(permanent, `--policy=${FIREWALLD_POLICY}`, '--add-ingress-zone=ANY'));
-  if (!info.egressZones.includes('HOST')) commands.push(firewallCmd(permanent, `--policy=${FIREWALLD_POLICY}`, '--add-egress-zone=HOST'));
-  return commands;
-}
-
-/** One command adding or removing several rich rules of our policy (none when `rules` is empty). */
-export function richRuleCommands(op: 'add' | 'remove', rules: readonly string[], permanent: boolean): Command[] {
-  if (rules.length === 0) return [];
-  return [firewallCmd(permanent, `--policy=${FIREWALLD_POLICY}`, ...rules.map((r) => `--${op}-rich-rule=${r}`))];
+/**
+ * The settings that make an existing policy of ours right, or undefined when it is: the zones it
+ * lacks, and rich rules holding exactly `wanted` among the rules on `ipsets` (the rules an earlier
+ * f2b-store made on its ipsets go too; other rules stay).
+ */
+export function policyChanges(info: PolicyInfo, wanted: readonly string[], ipsets: ReadonlySet<string>): Record<string, BusctlValue> | undefined {
+  const changes: Record<string, BusctlValue> = {};
+  if (!info.ingressZones.includes('ANY')) changes['ingress_zones'] = [...info.ingressZones, 'ANY'];
+  if (!info.egressZones.includes('HOST')) changes['egress_zones'] = [...info.egressZones, 'HOST'];
+  const stale = info.richRules.filter((r) => !wanted.includes(r) && (ipsets.has(ipsetOfRichRule(r) ?? '') || legacyIpsetOfRichRule(r) !== undefined));
+  const missing = wanted.filter((r) => !info.richRules.includes(r));
+  if (stale.length > 0 || missing.length > 0) changes['rich_rules'] = [...info.richRules.filter((r) => !stale.includes(r)), ...missing];
+  return Object.keys(changes).length === 0 ? undefined : changes;
 }
 
 /**
@@ -207,7 +179,7 @@ const pathOf = (ipset: string): string => `<path of ${ipset}>`;
 
 /** Command adding or removing entries of one ipset in one go, the entries on stdin. */
 export function entriesCommand(ipset: string, op: 'add' | 'remove', permanent: boolean, entries: readonly string[]): Command {
-  const [, ...args] = firewallCmd(permanent, `--ipset=${ipset}`, `--${op}-entries-from-file=${STDIN_FILE}`).argv;
+  const args = [...(permanent ? ['--permanent'] : []), `--ipset=${ipset}`, `--${op}-entries-from-file=${STDIN_FILE}`];
   return { argv: [...THROUGH_PIPE, ...args], stdin: entries.join('\n') };
 }
 

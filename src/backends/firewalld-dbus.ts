@@ -2,12 +2,12 @@ import { OperationError } from '../core/index.js';
 import type { Command } from './types.js';
 
 /**
- * firewalld's D-Bus API through `dbus-send` (dbus-bin, which firewalld's dbus package needs): a C
- * program that costs a few milliseconds per call, where every firewall-cmd starts a Python
- * interpreter and firewalld's client library (about half a second). Used for everything frequent:
- * reading state, changing a few entries (runtime and permanent), deleting objects and reloading;
- * firewall-cmd stays for what dbus-send cannot express (structures, dictionaries of lists) and for
- * entry files.
+ * firewalld's D-Bus API through `dbus-send` (dbus-bin, which firewalld's dbus package needs) and,
+ * for the arguments dbus-send cannot write (structures, dictionaries of lists), systemd's
+ * `busctl`: C programs that cost a few milliseconds per call, where every firewall-cmd starts a
+ * Python interpreter and firewalld's client library (about half a second). Used for everything but
+ * entry files: reading state, changing a few entries (runtime and permanent), creating, changing
+ * and deleting our ipsets and policy, and reloading.
  */
 const DESTINATION = 'org.fedoraproject.FirewallD1';
 const RUNTIME = '/org/fedoraproject/FirewallD1';
@@ -26,6 +26,49 @@ function callWaiting(replyTimeoutMs: number | undefined, path: string, method: s
 }
 
 const call = (path: string, method: string, ...args: readonly string[]): Command => callWaiting(undefined, path, method, args);
+
+/** A value busctl writes for us: a string (`s`), an int32 (`i`) or a list of strings (`as`). */
+export type BusctlValue = string | number | readonly string[];
+
+/** busctl's words for one value: its signature, then the value (a list: its length, then its items). */
+function busctlValue(value: BusctlValue): { signature: string; words: string[] } {
+  if (typeof value === 'string') return { signature: 's', words: [value] };
+  if (typeof value === 'number') return { signature: 'i', words: [String(value)] };
+  return { signature: 'as', words: [String(value.length), ...value] };
+}
+
+/** A dictionary `a{sv}` as busctl's words: its length, then key, signature and value of each entry. */
+function busctlDictionary(settings: Readonly<Record<string, BusctlValue>>): string[] {
+  const entries = Object.entries(settings);
+  return [String(entries.length), ...entries.flatMap(([key, value]) => {
+    const { signature, words } = busctlValue(value);
+    return [key, signature, ...words];
+  })];
+}
+
+/**
+ * A call through busctl with arguments of `signature` already in busctl's words. `--` ends its
+ * options, so an argument such as `-32000` stays an argument.
+ */
+function busctlCall(path: string, method: string, signature: string, words: readonly string[]): Command {
+  const dot = method.lastIndexOf('.');
+  const iface = dot < 0 ? DESTINATION : `${DESTINATION}.${method.slice(0, dot)}`;
+  return { argv: ['busctl', '--system', '--', 'call', DESTINATION, path, iface, method.slice(dot + 1), signature, ...words] };
+}
+
+/** Permanent: creates an ipset of `type` with these options (firewalld's structure: version, short, description, type, options, entries). */
+export const newIpsetCall = (ipset: string, type: string, options: Readonly<Record<string, string>>): Command =>
+  busctlCall(PERMANENT, 'config.addIPSet', 's(ssssa{ss}as)',
+    [ipset, '', '', '', type, String(Object.keys(options).length), ...Object.entries(options).flat(), '0']);
+/** Permanent: creates a policy with these settings. */
+export const newPolicyCall = (policy: string, settings: Readonly<Record<string, BusctlValue>>): Command =>
+  busctlCall(PERMANENT, 'config.addPolicy', 'sa{sv}', [policy, ...busctlDictionary(settings)]);
+/** Permanent: sets these settings of the policy at `path` (from permanentPolicyPathCall); the others stay. */
+export const permanentPolicyUpdateCall = (path: string, settings: Readonly<Record<string, BusctlValue>>): Command =>
+  busctlCall(path, 'config.policy.update', 'a{sv}', busctlDictionary(settings));
+/** Runtime: sets these settings of one policy; the others stay. */
+export const runtimePolicyUpdateCall = (policy: string, settings: Readonly<Record<string, BusctlValue>>): Command =>
+  busctlCall(RUNTIME, 'policy.setPolicySettings', 'sa{sv}', [policy, ...busctlDictionary(settings)]);
 
 /** How long a reload may take: firewalld re-creates every object and refills every ipset (tens of seconds at 100,000 entries). */
 const RELOAD_TIMEOUT_MS = 10 * 60_000;

@@ -2,27 +2,32 @@ import { OperationError, messageOf, tryParseAddress, type Family } from '../core
 import { applyInBatches } from './batch.js';
 import { describeCommand, isExitError, type Exec } from './exec.js';
 import {
-  FIREWALLD_DEFAULT_MAXELEM, FIREWALLD_POLICY, batchCommands, entriesCommand, firewalldBatches, firewalldIpset,
-  firewalldRichRules, ipsetOfRichRule, isOwnIpset, jailOfIpset, legacyIpsetOfRichRule, newIpsetCommand, newPolicyCommand, oneByOne, policyInfo,
-  policyZoneCommands, reloadCommand, representFirewalld, richRuleCommands, UNREADABLE_FILE, type BatchItem, type EntryBatch, type PolicyInfo,
+  FIREWALLD_DEFAULT_MAXELEM, FIREWALLD_POLICY, batchCommands, entriesCommand, firewalldBatches, firewalldIpset, firewalldRichRules, isOwnIpset,
+  jailOfIpset, legacyIpsetOfRichRule, newIpsetCommand, newPolicyCommand, oneByOne, policyChanges, policyInfo, reloadCommand, representFirewalld,
+  UNREADABLE_FILE, type BatchItem, type EntryBatch, type PolicyInfo,
 } from './firewalld-commands.js';
 import {
   permanentEntryCall, permanentIpsetPathCall, permanentIpsetsCall, permanentPoliciesCall, permanentPolicyCall, permanentPolicyPathCall,
-  permanentRemoveCall, replyDictionary, replyString, replyStrings, runtimeEntriesCall, runtimeEntryCall, runtimeIpsetsCall, runtimePoliciesCall,
-  runtimePolicyCall,
+  permanentPolicyUpdateCall, permanentRemoveCall, replyDictionary, replyString, replyStrings, runtimeEntriesCall, runtimeEntryCall, runtimeIpsetsCall,
+  runtimePoliciesCall, runtimePolicyCall, runtimePolicyUpdateCall, type BusctlValue,
 } from './firewalld-dbus.js';
 import { ensured, type ApplyReport, type Backend, type Command, type Diff, type Ensured, type EntryKey, type JailRule } from './types.js';
 
 export { FIREWALLD_DEFAULT_MAXELEM, FIREWALLD_POLICY, firewalldIpset, firewalldRichRules, representFirewalld } from './firewalld-commands.js';
 
 export interface FirewalldOptions {
-  /** Runs firewall-cmd; it talks D-Bus, so the system bus it reaches is the firewalld it changes. */
+  /** Runs dbus-send, busctl and firewall-cmd; they talk D-Bus, so the system bus they reach is the firewalld they change. */
   readonly exec: Exec;
   /** `maxelem` of the ipsets it creates (FIREWALLD_DEFAULT_MAXELEM by default). */
   readonly maxelem?: number;
 }
 
 const FAMILIES: readonly Family[] = [4, 6];
+
+/** Our policy as found, runtime or permanent, with the call that changes these of its settings. */
+interface OurPolicy extends PolicyInfo {
+  update(changes: Readonly<Record<string, BusctlValue>>): Command;
+}
 
 /**
  * firewalld's error code in what a failed command printed: `Error: INVALID_ENTRY: …` from
@@ -37,9 +42,9 @@ function firewalldSaid(error: unknown): string | undefined {
  * in our own policy `f2b-store` (every zone → the host, priority -32000) that reject or drop what
  * they hold. Everything is kept both in the runtime and in the permanent configuration, so
  * `firewall-cmd --reload` (and a reboot) brings the bans straight back. State is read, a few
- * entries changed, objects deleted and firewalld reloaded through its D-Bus API (dbus-send,
- * milliseconds a call); firewall-cmd (half a second a call) only creates objects, changes rules
- * and takes files of entries.
+ * entries changed, objects made, changed and deleted and firewalld reloaded through its D-Bus API
+ * (dbus-send and busctl, milliseconds a call); firewall-cmd (half a second a call) only takes
+ * files of entries.
  *
  * firewalld creates ipsets and policies only in the permanent configuration, so `ensure` reloads
  * firewalld when it had to create one (only then), and so does `flush` to remove them. No kernel
@@ -63,15 +68,24 @@ export function createFirewalldBackend(options: FirewalldOptions): Backend {
 
   const entriesOf = async (ipset: string): Promise<string[]> => replyStrings(await run(runtimeEntriesCall(ipset), `reading ipset ${ipset}`));
 
-  /** Our policy, or undefined when it does not exist: its name is looked up first, so firewalld never logs asking for a missing one. */
-  async function policy(permanent: boolean): Promise<PolicyInfo | undefined> {
+  /**
+   * Our policy and the call that changes its settings, or undefined when it does not exist: its
+   * name is looked up first, so firewalld never logs asking for a missing one.
+   */
+  async function policy(permanent: boolean): Promise<OurPolicy | undefined> {
     const names = replyStrings(await run(permanent ? permanentPoliciesCall() : runtimePoliciesCall(), 'listing policies'));
     if (!names.includes(FIREWALLD_POLICY)) return undefined;
-    const settings = permanent
-      ? permanentPolicyCall(replyString(await run(permanentPolicyPathCall(FIREWALLD_POLICY), 'finding policy')))
-      : runtimePolicyCall(FIREWALLD_POLICY);
-    return policyInfo(replyDictionary(await run(settings, 'reading policy')));
+    const path = permanent ? replyString(await run(permanentPolicyPathCall(FIREWALLD_POLICY), 'finding policy')) : undefined;
+    const settings = path === undefined ? runtimePolicyCall(FIREWALLD_POLICY) : permanentPolicyCall(path);
+    const info = policyInfo(replyDictionary(await run(settings, 'reading policy')));
+    return { ...info, update: (changes) => (path === undefined ? runtimePolicyUpdateCall(FIREWALLD_POLICY, changes) : permanentPolicyUpdateCall(path, changes)) };
   }
+
+  /** The call that makes an existing policy of ours hold these rules on our ipsets, if it needs one. */
+  const policyUpdate = (found: OurPolicy, rules: readonly string[], ours: ReadonlySet<string>): Command[] => {
+    const changes = policyChanges(found, rules, ours);
+    return changes ? [found.update(changes)] : [];
+  };
 
   async function runAll(commands: readonly Command[], doing: string): Promise<readonly Command[]> {
     for (const command of commands) await run(command, doing);
@@ -89,18 +103,6 @@ export function createFirewalldBackend(options: FirewalldOptions): Backend {
     if (withPolicy) await remove(permanentPolicyPathCall(FIREWALLD_POLICY), 'policy', FIREWALLD_POLICY);
     for (const ipset of ipsets) await remove(permanentIpsetPathCall(ipset), 'ipset', ipset);
     return removed;
-  }
-
-  /**
-   * Rich rule changes that make `present` hold exactly `wanted` among the rules on `ipsets`; the
-   * rules an earlier f2b-store made on its ipsets go too.
-   */
-  function ruleChanges(present: readonly string[], wanted: readonly string[], ipsets: ReadonlySet<string>, permanent: boolean): Command[] {
-    const stale = present.filter((r) => !wanted.includes(r) && (ipsets.has(ipsetOfRichRule(r) ?? '') || legacyIpsetOfRichRule(r) !== undefined));
-    return [
-      ...richRuleCommands('remove', stale, permanent),
-      ...richRuleCommands('add', wanted.filter((r) => !present.includes(r)), permanent),
-    ];
   }
 
   /**
@@ -180,13 +182,10 @@ export function createFirewalldBackend(options: FirewalldOptions): Backend {
       const permanent: Command[] = [
         ...missing.map((name) => newIpsetCommand(name, familyOf.get(name) ?? 4, maxelem)),
         ...copies.flat(),
-        ...(permanentPolicy ? [...policyZoneCommands(permanentPolicy, true), ...ruleChanges(permanentPolicy.richRules, rules, ours, true)] : [newPolicyCommand(jails)]),
+        ...(permanentPolicy ? policyUpdate(permanentPolicy, rules, ours) : [newPolicyCommand(jails)]),
       ];
       const reload = runtimePolicy === undefined || legacyPermanent.length > 0 || wanted.some((name) => !runtimeIpsets.has(name));
-      const runtime: Command[] = reload ? [reloadCommand] : [
-        ...policyZoneCommands(runtimePolicy, false),
-        ...ruleChanges(runtimePolicy.richRules, rules, ours, false),
-      ];
+      const runtime: Command[] = reload ? [reloadCommand] : policyUpdate(runtimePolicy, rules, ours);
       const ran = [
         ...await runAll(permanent, 'ensuring ipsets and rules'),
         // After the rules that used them.

@@ -17,6 +17,12 @@ const CHUNK = 100;
 const OURS = 'DROP';
 
 const toolOf = (family: Family): string => (family === 4 ? 'shorewall' : 'shorewall6');
+/**
+ * What `shorewall show dynamic` runs after loading shorewall's shell library (over 0.1 s of CPU a
+ * call): the listing of the dynamic chain. Shorewall's own iptables is the one on the PATH unless
+ * its IPTABLES/IP6TABLES setting names another.
+ */
+const readCommand = (family: Family): Command => ({ argv: [family === 4 ? 'iptables' : 'ip6tables', '-w', '-n', '-v', '-L', 'dynamic'] });
 const objectOf = (family: Family): string => `${toolOf(family)} dynamic`;
 const anywhere = (family: Family): string => (family === 4 ? '0.0.0.0/0' : '::/0');
 
@@ -33,7 +39,7 @@ function argumentOf(entry: EntryKey): string {
 }
 
 /**
- * Our entries in `shorewall show dynamic` (iptables -L -n -v of the dynamic chain): the rows
+ * Our entries in `shorewall show dynamic` (iptables -n -v -L dynamic): the rows
  * `DROP … SOURCE anywhere` with no further match. Hosts come without /32 or /128.
  */
 export function parseShorewallDynamic(text: string, family: Family): EntryKey[] {
@@ -75,18 +81,29 @@ class Undone extends OperationError {}
  * IPv6): it survives `shorewall restart` and `stop`/`start`. It has no jails, so like hosts.deny
  * it holds each address once. Its entries are ours when their target is DROP; the reject,
  * logdrop and logreject entries an administrator makes by hand are left alone. Shorewall must be
- * started with DYNAMIC_BLACKLIST=Yes; f2b-store never starts, stops or reloads it.
+ * started with DYNAMIC_BLACKLIST=Yes; f2b-store never starts, stops or reloads it. Changes go
+ * through shorewall; reads list its `dynamic` chain directly (see readCommand).
  */
 export function createShorewallBackend(options: ShorewallOptions): Backend {
   const { exec } = options;
 
+  /** True when the tool is missing (asked only once its chain could not be read). */
+  async function missing(family: Family): Promise<boolean> {
+    try {
+      await exec({ argv: [toolOf(family), 'version'] });
+      return false;
+    } catch (error) {
+      return error instanceof ExecError && error.kind === 'missing';
+    }
+  }
+
   async function read(family: Family): Promise<EntryKey[]> {
     let text: string;
     try {
-      text = await exec({ argv: [toolOf(family), 'show', 'dynamic'] });
+      text = await exec(readCommand(family));
     } catch (error) {
       // A host with shorewall but no shorewall6 has no IPv6 blacklist to read; banning an IPv6 address there fails, saying what to install.
-      if (family === 6 && error instanceof ExecError && error.kind === 'missing') return [];
+      if (family === 6 && await missing(6)) return [];
       throw new OperationError(`${toolOf(family)}: cannot read its dynamic blacklist (is it started, with DYNAMIC_BLACKLIST=Yes?): ${messageOf(error)}`, { cause: error });
     }
     return parseShorewallDynamic(text, family);

@@ -17,6 +17,10 @@ const SSHD_RULES = [
   'rule family="ipv6" source ipset="f2bs6-sshd" port port="22" protocol="tcp" reject',
 ];
 const DBUS = 'dbus-send --system --print-reply --dest=org.fedoraproject.FirewallD1';
+/** busctl writes the structures and dictionaries of lists dbus-send cannot. */
+const BUSCTL = 'busctl --system -- call org.fedoraproject.FirewallD1';
+const NEW_IPSET = `${BUSCTL} /org/fedoraproject/FirewallD1/config org.fedoraproject.FirewallD1.config addIPSet 's(ssssa{ss}as)'`;
+const quoted = (rules: readonly string[]): string => rules.map((r) => `'${r}'`).join(' ');
 /** A reload waits for firewalld to refill every ipset: longer than dbus-send's 25 s by default. */
 const RELOAD = 'dbus-send --system --print-reply --reply-timeout=600000 --dest=org.fedoraproject.FirewallD1 /org/fedoraproject/FirewallD1 org.fedoraproject.FirewallD1.reload';
 
@@ -248,21 +252,13 @@ describe('firewalld ensure, list, apply, flush against a scripted firewalld', ()
     });
     const commands = (await createFirewalldBackend({ exec, maxelem: 4096 }).ensure([SSHD], 0)).ran;
     assert.deepEqual(shown(commands), [
-      'firewall-cmd --permanent --new-ipset=f2bs4-sshd --type=hash:net --option=family=inet --option=maxelem=4096',
-      'firewall-cmd --permanent --new-ipset=f2bs6-sshd --type=hash:net --option=family=inet6 --option=maxelem=4096',
-      `sh -c 'd=$(mktemp -d) || exit; cat > "$d/$1.xml" && firewall-cmd --permanent --new-policy-from-file="$d/$1.xml"; s=$?; rm -rf "$d"; exit $s' sh f2b-store < (8 lines)`,
+      `${NEW_IPSET} f2bs4-sshd '' '' '' hash:net 2 family inet maxelem 4096 0`,
+      `${NEW_IPSET} f2bs6-sshd '' '' '' hash:net 2 family inet6 maxelem 4096 0`,
+      `${BUSCTL} /org/fedoraproject/FirewallD1/config org.fedoraproject.FirewallD1.config addPolicy 'sa{sv}' f2b-store 5 priority i -32000 target s CONTINUE `
+        + `ingress_zones as 1 ANY egress_zones as 1 HOST rich_rules as 2 ${quoted(SSHD_RULES)}`,
       RELOAD,
     ]);
-    assert.equal(commands[2]!.stdin, [
-      '<?xml version="1.0" encoding="utf-8"?>',
-      '<policy priority="-32000" target="CONTINUE">',
-      '<ingress-zone name="ANY"/>',
-      '<egress-zone name="HOST"/>',
-      '<rule family="ipv4"><source ipset="f2bs4-sshd"/><port port="22" protocol="tcp"/><reject/></rule>',
-      '<rule family="ipv6"><source ipset="f2bs6-sshd"/><port port="22" protocol="tcp"/><reject/></rule>',
-      '</policy>',
-      '',
-    ].join('\n'));
+    assert.ok(commands.every((c) => c.argv[0] !== 'firewall-cmd' && c.stdin === undefined), 'no firewall-cmd');
     assert.ok(!calls.some((c) => c.startsWith('dbus ') && c.includes('f2b-store')), `no D-Bus call asks for the missing policy: ${calls.join('; ')}`);
   });
 
@@ -272,11 +268,21 @@ describe('firewalld ensure, list, apply, flush against a scripted firewalld', ()
     const settings = { ...POLICY_SETTINGS, rich_rules: [stale, SSHD_RULES[1]!, other] };
     const { exec } = fakeExec((call) => (call === 'policy.getPolicySettings f2b-store' || call === 'config.policy.getSettings' ? settings : complete(call)));
     const ran = shown((await createFirewalldBackend({ exec }).ensure([SSHD], 0)).ran);
+    const rules = `rich_rules as 3 ${quoted([SSHD_RULES[1]!, other, SSHD_RULES[0]!])}`;
     assert.deepEqual(ran, [
-      `firewall-cmd --permanent --policy=f2b-store '--remove-rich-rule=${stale}'`,
-      `firewall-cmd --permanent --policy=f2b-store '--add-rich-rule=${SSHD_RULES[0]}'`,
-      `firewall-cmd --policy=f2b-store '--remove-rich-rule=${stale}'`,
-      `firewall-cmd --policy=f2b-store '--add-rich-rule=${SSHD_RULES[0]}'`,
+      `${BUSCTL} ${POLICY_PATH} org.fedoraproject.FirewallD1.config.policy update 'a{sv}' 1 ${rules}`,
+      `${BUSCTL} /org/fedoraproject/FirewallD1 org.fedoraproject.FirewallD1.policy setPolicySettings 'sa{sv}' f2b-store 1 ${rules}`,
+    ]);
+  });
+
+  it('ensure gives a policy of ours the zones it lacks in one settings call each, runtime and permanent, keeping the zones it has', async () => {
+    const settings = { ...POLICY_SETTINGS, ingress_zones: ['public'], egress_zones: [] };
+    const { exec } = fakeExec((call) => (call === 'policy.getPolicySettings f2b-store' || call === 'config.policy.getSettings' ? settings : complete(call)));
+    const ran = shown((await createFirewalldBackend({ exec }).ensure([SSHD], 0)).ran);
+    const zones = 'ingress_zones as 2 public ANY egress_zones as 1 HOST';
+    assert.deepEqual(ran, [
+      `${BUSCTL} ${POLICY_PATH} org.fedoraproject.FirewallD1.config.policy update 'a{sv}' 2 ${zones}`,
+      `${BUSCTL} /org/fedoraproject/FirewallD1 org.fedoraproject.FirewallD1.policy setPolicySettings 'sa{sv}' f2b-store 2 ${zones}`,
     ]);
   });
 
@@ -293,12 +299,11 @@ describe('firewalld ensure, list, apply, flush against a scripted firewalld', ()
     });
     const ensured = await createFirewalldBackend({ exec, maxelem: 4096 }).ensure([SSHD], 0);
     assert.deepEqual(shown(ensured.ran), [
-      'firewall-cmd --permanent --new-ipset=f2bs4-sshd --type=hash:net --option=family=inet --option=maxelem=4096',
-      'firewall-cmd --permanent --new-ipset=f2bs6-sshd --type=hash:net --option=family=inet6 --option=maxelem=4096',
+      `${NEW_IPSET} f2bs4-sshd '' '' '' hash:net 2 family inet maxelem 4096 0`,
+      `${NEW_IPSET} f2bs6-sshd '' '' '' hash:net 2 family inet6 maxelem 4096 0`,
       `sh -c 'cat | exec firewall-cmd "$@"' firewall-cmd --permanent --ipset=f2bs4-sshd --add-entries-from-file=/dev/stdin < (1 lines)`,
       `sh -c 'cat | exec firewall-cmd "$@"' firewall-cmd --permanent --ipset=f2bs6-sshd --add-entries-from-file=/dev/stdin < (1 lines)`,
-      `firewall-cmd --permanent --policy=f2b-store '--remove-rich-rule=${legacy[0]}' '--remove-rich-rule=${legacy[1]}'`,
-      `firewall-cmd --permanent --policy=f2b-store '--add-rich-rule=${SSHD_RULES[0]}' '--add-rich-rule=${SSHD_RULES[1]}'`,
+      `${BUSCTL} ${POLICY_PATH} org.fedoraproject.FirewallD1.config.policy update 'a{sv}' 1 rich_rules as 2 ${quoted(SSHD_RULES)}`,
       `${DBUS} ${ipsetPath('f2b-sshd')} org.fedoraproject.FirewallD1.config.ipset.remove`,
       `${DBUS} ${ipsetPath('f2b-sshd-6')} org.fedoraproject.FirewallD1.config.ipset.remove`,
       `${RELOAD}`,
@@ -317,7 +322,7 @@ describe('firewalld ensure, list, apply, flush against a scripted firewalld', ()
     });
     const ran = shown((await createFirewalldBackend({ exec }).ensure([SSHD], 0)).ran);
     assert.equal(ran.length, 2);
-    assert.match(ran[0]!, /--new-ipset=f2bs6-sshd /);
+    assert.match(ran[0]!, / addIPSet 's\(ssssa\{ss\}as\)' f2bs6-sshd /);
     assert.ok(calls.includes('--permanent --ipset=f2bs6-sshd --add-entries-from-file=/dev/stdin <2001:db8::1,2001:db8::2'));
   });
 

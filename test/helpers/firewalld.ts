@@ -3,6 +3,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readFi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Command } from '../../src/backends/types.js';
 import { createNetns, type Netns } from './netns.js';
 
 /**
@@ -25,6 +26,8 @@ export interface PrivateFirewalld {
    * reply. Milliseconds, where each firewall-cmd starts a Python interpreter.
    */
   dbus(path: string, method: string, ...args: string[]): string;
+  /** Runs one of the backend's own calls (src/backends/firewalld-dbus.ts) in the namespace on the private bus; returns stdout. */
+  call(command: Command): string;
   /** firewalld's and dbus-daemon's output so far, for failure messages. */
   logs(): string;
   /** Stops firewalld and dbus-daemon (SIGTERM, then SIGKILL), deletes the namespace and the temp dir. Safe to call twice. */
@@ -169,6 +172,11 @@ export async function startPrivateFirewalld(): Promise<PrivateFirewalld> {
       { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: COMMAND_TIMEOUT_MS });
   };
   const callDbus = (path: string, method: string, ...args: string[]): string => dbusSend(path, `${DBUS_NAME}.${method}`, args);
+  const call = (command: Command): string => {
+    if (!netns) throw new Error('private firewalld is not running');
+    return execFileSync('ip', ['netns', 'exec', netns.name, ...command.argv],
+      { env, encoding: 'utf8', input: command.stdin, stdio: ['pipe', 'pipe', 'pipe'], timeout: COMMAND_TIMEOUT_MS });
+  };
 
   try {
     cpSync('/etc/firewalld', join(dir, 'etc'), { recursive: true });
@@ -214,5 +222,5 @@ export async function startPrivateFirewalld(): Promise<PrivateFirewalld> {
     throw new Error(message, { cause: error });
   }
 
-  return { netns, env, busAddress, dir, firewallCmd, dbus: callDbus, logs, stop };
+  return { netns, env, busAddress, dir, firewallCmd, dbus: callDbus, call, logs, stop };
 }

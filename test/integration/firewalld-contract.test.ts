@@ -1,6 +1,6 @@
 import { systemExec } from '../../src/backends/exec.js';
 import { createFirewalldBackend } from '../../src/backends/firewalld.js';
-import { replyString, replyStrings } from '../../src/backends/firewalld-dbus.js';
+import { newIpsetCall, replyString, replyStrings } from '../../src/backends/firewalld-dbus.js';
 import type { Command, Entry } from '../../src/backends/types.js';
 import { parseAddress } from '../../src/core/index.js';
 import type { PrivateFirewalld } from '../helpers/firewalld.js';
@@ -83,8 +83,7 @@ backendContract({
       ],
       async plantForeign() {
         planted = true;
-        // A new ipset takes a structure dbus-send cannot write: firewall-cmd.
-        fw.firewallCmd(['--permanent', `--new-ipset=${CONTRACT_FOREIGN_IPSET}`, '--type=hash:net']);
+        fw.call(newIpsetCall(CONTRACT_FOREIGN_IPSET, 'hash:net', {}));
         fw.dbus(permanent('IPSet', CONTRACT_FOREIGN_IPSET), 'config.ipset.addEntry', 'string:198.51.100.0/25');
         fw.dbus(permanent('Zone', 'public'), 'config.zone.addRichRule', `string:${CONTRACT_FOREIGN_RULE}`);
         reload();

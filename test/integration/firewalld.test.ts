@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { systemExec } from '../../src/backends/exec.js';
 import { createFirewalldBackend } from '../../src/backends/firewalld.js';
-import { replyDictionary, replyString, replyStrings } from '../../src/backends/firewalld-dbus.js';
+import { newIpsetCall, replyDictionary, replyString, replyStrings } from '../../src/backends/firewalld-dbus.js';
 import type { Backend, Entry, EntryKey, JailRule } from '../../src/backends/types.js';
 import { parseAddress } from '../../src/core/index.js';
 import { diffEntries } from '../../src/reconcile/diff.js';
@@ -82,7 +82,7 @@ describe('firewalld backend in a private firewalld', () => {
     fw = await sharedFirewalld();
     backend = createFirewalldBackend({ exec: systemExec(fw.netns.name) });
 
-    cmd('--permanent', `--new-ipset=${FOREIGN_IPSET}`, '--type=hash:ip');
+    fw.call(newIpsetCall(FOREIGN_IPSET, 'hash:ip', {}));
     fw.dbus(permanentPath('IPSet', FOREIGN_IPSET), 'config.ipset.addEntry', 'string:198.51.100.201');
     fw.dbus(permanentPath('Zone', 'public'), 'config.zone.addRichRule', `string:${FOREIGN_RULE}`);
     reload();

@@ -94,7 +94,7 @@ backendContract({
   refusal: { held: [], refused: entry('sshd', REFUSED), error: new RegExp(`^shorewall: did not drop ${REFUSED.replace(/\./g, '\\.')} `) },
   async open() {
     const { netns: ns } = sharedShorewall();
-    const { exec, watch } = watchedExec(refusing(systemExec(ns.name)), (c) => c.argv[1] === 'show');
+    const { exec, watch } = watchedExec(refusing(systemExec(ns.name)), (c) => c.argv.includes('-L'));
     const foreign = (): string => dynamic(ns).split('\n').filter((l) => l.startsWith('-A') && !l.endsWith('-j DROP')).join('\n');
     return {
       async fresh() {
