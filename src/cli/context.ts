@@ -10,8 +10,9 @@ import { DEFAULT_CONFIG_DIR, loadStoreConfig, parseBackendList, type StoreConfig
 import type { Backend, BackendJail, BackendRun } from '../backends/index.js';
 import { BACKEND_CATALOG, NO_BACKEND, PACKAGE_HINTS } from '../backends/catalog.js';
 import type { EnforceOptions } from '../reconcile/index.js';
-// The store (and SQLite's native binding) is loaded when first opened: help and usage errors never load it.
-import type { BanStore } from '../store/index.js';
+// Imported, not loaded on first use: a dynamic import of the store split it into more chunks, one
+// more module for every command to load (SQLite's native binding is loaded when a database opens).
+import { BanStore, firewallLock } from '../store/index.js';
 
 /** The global options every command accepts (see DESIGN.md, Contracts). */
 export interface GlobalOptions {
@@ -84,7 +85,6 @@ export function createContext(command: Command): Context {
   }
   let config: StoreConfig | undefined;
   let store: BanStore | undefined;
-  let opening: Promise<BanStore> | undefined;
   let jails: AnyEnabledJail[] | undefined;
   let check: Promise<LockoutCheck> | undefined;
   let lock: Exclusive | undefined;
@@ -108,19 +108,16 @@ export function createContext(command: Command): Context {
       }
       return options.db;
     },
-    store(open = {}) {
-      opening ??= import('../store/index.js').then(({ BanStore }) => {
+    async store(open = {}) {
+      if (!store) {
         store = BanStore.open(this.dbPath(), { create: open.create === true, insecure: this.insecureDb });
         // Closed before the process ends, however it ends (main.ts exits at once): the last connection folds the WAL in.
         process.once('exit', () => this.close());
-        return store;
-      });
-      return opening;
+      }
+      return store;
     },
     async backendsFor() {
-      const [{ backendsFor }, { systemExec, systemFollow, systemStream }, { firewallLock }] = await Promise.all([
-        import('../backends/index.js'), import('../backends/exec.js'), import('../store/index.js'),
-      ]);
+      const [{ backendsFor }, { systemExec, systemFollow, systemStream }] = await Promise.all([import('../backends/index.js'), import('../backends/exec.js')]);
       // The lock lives beside the database: opened at the first change of a firewall, not before.
       const exclusive: Exclusive = (work) => (lock ??= firewallLock(this.dbPath()))(work);
       return (jails, actions) => backendsFor(loadConfig(), jails, {
@@ -137,7 +134,7 @@ export function createContext(command: Command): Context {
     async enforcement() {
       const backends = await this.backends();
       if (backends.length === 0) return { backends, options: {} };
-      const [configured, { banFloor }, { jailRulesOf }] = await Promise.all([loadJails(), import('../reconcile/floor.js'), import('../reconcile/entries.js')]);
+      const [configured, { banFloor, jailRulesOf }] = await Promise.all([loadJails(), import('./reconcile-pass.js')]);
       return { backends, options: { rules: jailRulesOf(configured), jails: configured.map((jail) => jail.name), floor: banFloor(await this.lockout()) } };
     },
     async hostAddresses() {
@@ -158,7 +155,6 @@ export function createContext(command: Command): Context {
     close() {
       store?.close();
       store = undefined;
-      opening = undefined;
     },
   };
 }

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { parseAddress } from '../../core/index.js';
-import type { BanRecord } from '../../store/index.js';
+import { readFail2banDb, type BanRecord } from '../../store/index.js';
 import { createContext } from '../context.js';
 import { printJson } from '../output.js';
 import { tellDaemonChanged } from '../tell-daemon.js';
@@ -23,7 +23,6 @@ reported and skipped. A ban already here is left as it is, so importing twice ad
 fail2ban may keep running meanwhile.`)
     .action(async (path: string, options: { force?: boolean }, command: Command) => {
       const ctx = createContext(command);
-      const { readFail2banDb } = await import('../../store/index.js');
       const { records, problems } = readFail2banDb(path);
       const messages = problems.map((p) => `${path}: ${p.table} row ${p.rowid}: ${p.message}`);
       const lockout = await ctx.lockout();

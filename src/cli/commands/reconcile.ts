@@ -1,9 +1,7 @@
 import type { Command } from 'commander';
 import { OperationError } from '../../core/index.js';
 import { describeCommand } from '../../backends/exec.js';
-// reconcile's pass alone: its index brings the daemon's loop and node-cron.
-import { reconcile } from '../../reconcile/reconcile.js';
-import { GUARD_MIN, knownBans } from '../../reconcile/removal-guard.js';
+import { GUARD_MIN, knownBans, reconcile } from '../reconcile-pass.js';
 import type { BackendReport, RefusedBan } from '../../reconcile/index.js';
 import { createContext } from '../context.js';
 import { backendTrouble, printJson, printTable, tellRefused } from '../output.js';

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { OperationError } from '../../core/index.js';
 import { controlSocketFor, daemonPid } from '../../daemon/control-socket.js';
 import { pidFileFor, runningDaemon } from '../../daemon/pidfile.js';
-import type { RepairReport } from '../../store/index.js';
+import { checkDatabaseAccess, repairDatabase, type RepairReport } from '../../store/index.js';
 import { createContext } from '../context.js';
 import { printJson } from '../output.js';
 
@@ -37,7 +37,6 @@ Exit code 0 when the database is sound or was rebuilt, 1 when nothing could be d
         throw new OperationError(`the daemon (pid ${daemon}) is using ${path}: stop it first (f2b-store stop), then run repair again; nothing was changed`);
       }
       // What repair saves becomes firewall rules: a file someone else may write is refused here too.
-      const { checkDatabaseAccess, repairDatabase } = await import('../../store/index.js');
       checkDatabaseAccess(path, ctx.insecureDb);
       const report = repairDatabase(path);
       if (ctx.json) {

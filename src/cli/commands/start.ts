@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import type { Log } from '../../core/index.js';
 import type { FleetConfig } from '../../config/index.js';
 import { BACKEND_CATALOG } from '../../backends/catalog.js';
-import type { BanStore } from '../../store/index.js';
+import { BanStore } from '../../store/index.js';
 import type { RunningFleet } from '../../daemon/index.js';
 import { createContext } from '../context.js';
 
@@ -25,7 +25,7 @@ const FLEET_BUSY_TIMEOUT_MS = 100;
  */
 function startFleet(config: FleetConfig, store: BanStore, dbPath: string, insecure: boolean, log: Log) {
   return async (changed: () => void): Promise<RunningFleet> => {
-    const [fleet, { BanStore }] = await Promise.all([import('../../fleet/index.js'), import('../../store/index.js')]);
+    const fleet = await import('../../fleet/index.js');
     const inbox = BanStore.open(dbPath, { insecure });
     inbox.setChangeWriter('fleet');
     inbox.setBusyTimeout(FLEET_BUSY_TIMEOUT_MS);

@@ -1,10 +1,7 @@
 import type { Command } from 'commander';
 import { banToJson, InputError, OperationError, parseAddress, type Ban } from '../../core/index.js';
 import { askDaemon, controlSocketFor, FORGET_BATCH } from '../../daemon/control-socket.js';
-// address-change and the pass it runs alone: the rest of reconcile (its loop, node-cron) is the daemon's.
-import { changeAddresses } from '../../reconcile/address-change.js';
-import { reconcile } from '../../reconcile/reconcile.js';
-import { knownBans } from '../../reconcile/removal-guard.js';
+import { changeAddresses, knownBans, reconcile } from '../reconcile-pass.js';
 import type { BackendReport } from '../../reconcile/index.js';
 import type { LiftScope } from '../../store/index.js';
 import { addressArguments, parseEach } from '../address-args.js';
