@@ -10,6 +10,8 @@ import { DEFAULT_CONFIG_DIR, loadStoreConfig, parseBackendList, type StoreConfig
 import type { Backend, BackendJail, BackendRun } from '../backends/index.js';
 import { BACKEND_CATALOG, NO_BACKEND, PACKAGE_HINTS } from '../backends/catalog.js';
 import type { EnforceOptions } from '../reconcile/index.js';
+// Imported, not loaded on first use: a dynamic import of the store split it into more chunks, one
+// more module for every command to load (SQLite's native binding is loaded when a database opens).
 import { BanStore, firewallLock } from '../store/index.js';
 
 /** The global options every command accepts (see DESIGN.md, Contracts). */
@@ -132,7 +134,7 @@ export function createContext(command: Command): Context {
     async enforcement() {
       const backends = await this.backends();
       if (backends.length === 0) return { backends, options: {} };
-      const [configured, { banFloor, jailRulesOf }] = await Promise.all([loadJails(), import('../reconcile/index.js')]);
+      const [configured, { banFloor, jailRulesOf }] = await Promise.all([loadJails(), import('./reconcile-pass.js')]);
       return { backends, options: { rules: jailRulesOf(configured), jails: configured.map((jail) => jail.name), floor: banFloor(await this.lockout()) } };
     },
     async hostAddresses() {

@@ -1,4 +1,4 @@
-import { openAtomicFile, type AtomicFile } from '../backends/index.js';
+import { openAtomicFile, type AtomicFile } from '../backends/atomic-file.js';
 import { F2bError, messageOf, OperationError } from '../core/index.js';
 import { Chunked } from './output.js';
 

@@ -38,11 +38,15 @@ const WHOLE_TREE = new Set(['completion']);
 const VALUE_OPTIONS = new Set(['--db', '--config', '--backend', '--netns']);
 const FLAG_OPTIONS = new Set(['--json', '--insecure-db']);
 
+/** Commander prints the version before it looks at any command: none is loaded for it. */
+const VERSION_FLAGS = new Set(['-V', '--version']);
+
 /**
- * The command `args` (the arguments after the script) run, found past the global options; undefined
- * for anything else (help, the version, a mistake), which then sees every command.
+ * The commands to load for `args` (the arguments after the script): the one they run, found past
+ * the global options; none for the version; every one for anything else (help, a mistake).
  */
-function commandOf(args: readonly string[]): string | undefined {
+function commandsFor(args: readonly string[]): readonly string[] {
+  const all = Object.keys(COMMANDS);
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] as string;
     if (VALUE_OPTIONS.has(arg)) {
@@ -50,9 +54,10 @@ function commandOf(args: readonly string[]): string | undefined {
       continue;
     }
     if (FLAG_OPTIONS.has(arg) || (arg.includes('=') && VALUE_OPTIONS.has(arg.slice(0, arg.indexOf('='))))) continue;
-    return Object.hasOwn(COMMANDS, arg) ? arg : undefined;
+    if (VERSION_FLAGS.has(arg)) return [];
+    return Object.hasOwn(COMMANDS, arg) && !WHOLE_TREE.has(arg) ? [arg] : all;
   }
-  return undefined;
+  return all;
 }
 
 /** The whole command-line interface for `argv` (as process.argv), with the command it runs loaded; main.ts runs it. */
@@ -71,9 +76,7 @@ export async function buildProgram(version: string, argv: readonly string[]): Pr
     .configureOutput({ outputError: () => undefined })
     .addHelpText('after', `
 Exit codes: 0 done; 1 could not be done (the message says what was kept); 2 bad input.`);
-  const command = commandOf(argv.slice(2));
-  const names = command === undefined || WHOLE_TREE.has(command) ? Object.keys(COMMANDS) : [command];
-  const modules = await Promise.all(names.map((name) => (COMMANDS[name] as () => Promise<{ register: Register }>)()));
+  const modules = await Promise.all(commandsFor(argv.slice(2)).map((name) => (COMMANDS[name] as () => Promise<{ register: Register }>)()));
   for (const { register } of modules) register(program);
   return program;
 }

@@ -1,4 +1,12 @@
-import cliProgress from 'cli-progress';
+// Not `createRequire`: the build's banner declares that name in every chunk.
+import { createRequire as requireFrom } from 'node:module';
+import type * as CliProgress from 'cli-progress';
+
+/**
+ * cli-progress (with string-width and emoji-regex, ~50 KB) is loaded from node_modules when a bar
+ * is drawn, not bundled into every import: scripts and pipes never draw one.
+ */
+const load = requireFrom(import.meta.url);
 
 /** Fewer items than this are done before a bar would be worth drawing. */
 const MIN_ITEMS = 10_000;
@@ -18,7 +26,7 @@ export function* withProgress<T>(items: Iterable<T>, total: number, label: strin
     yield* items;
     return;
   }
-  const bar = new cliProgress.SingleBar({ format: `${label} [{bar}] {percentage}% {value}/{total}`, stream: process.stderr });
+  const bar = new (load('cli-progress') as typeof CliProgress).SingleBar({ format: `${label} [{bar}] {percentage}% {value}/{total}`, stream: process.stderr });
   bar.start(total, 0);
   try {
     let done = 0;

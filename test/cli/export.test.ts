@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import Database from 'better-sqlite3';
+import { nowSeconds, parseDuration } from '../../src/core/index.js';
+import { BanStore } from '../../src/store/index.js';
 import { runCli, tempDir, type CliResult } from '../helpers/cli.js';
 
 type BanJson = Record<string, string | number | null>;
@@ -75,20 +76,24 @@ describe('export FORMAT through the built binary', () => {
   before(() => {
     tmp = tempDir();
     db = join(tmp.dir, 'bans.sqlite3');
-    for (const args of [
-      ['203.0.113.7', '--for', '1h', '--reason', 'he said "no", twice'],
-      ['203.0.113.7', '--jail', 'sshd', '--permanent'],
-      ['198.51.100.0/24', '--jail', 'sshd', '--for', '2d'],
-      ['198.51.100.128/25', '--for', '1d', '--reason', 'line one\nline two'],
-      ['2001:db8::66', '--jail', 'sshd', '--permanent'],
-      ['2001:db8::/32', '--jail', 'web', '--for', '20y'],
-      ['203.0.113.99', '--jail', 'old', '--for', '7d'],
-    ]) assert.equal(cli('ban', ...args).code, 0);
-    // One ban made three days ago, for --since.
-    const handle = new Database(db);
-    handle.prepare('UPDATE bans SET banned_at = banned_at - ? WHERE address = ?').run(3 * DAY, '203.0.113.99');
-    handle.close();
-    now = Math.floor(Date.now() / 1000);
+    // Recorded in this process, as `ban` records them: the tests are about export, not about a process per ban.
+    now = nowSeconds();
+    const store = BanStore.open(db);
+    const bans: [address: string, jail: string, duration: string, reason?: string][] = [
+      ['203.0.113.7', 'manual', '1h', 'he said "no", twice'],
+      ['203.0.113.7', 'sshd', 'permanent'],
+      ['198.51.100.0/24', 'sshd', '2d'],
+      ['198.51.100.128/25', 'manual', '1d', 'line one\nline two'],
+      ['2001:db8::66', 'sshd', 'permanent'],
+      ['2001:db8::/32', 'web', '20y'],
+    ];
+    for (const [address, jail, duration, reason] of bans) {
+      const length = parseDuration(duration);
+      store.ban({ address, jail, expiresAt: length === null ? null : now + length, source: 'manual', reason: reason ?? null }, now);
+    }
+    // One ban made three days ago (for --since), for seven days from now.
+    store.ban({ address: '203.0.113.99', jail: 'old', expiresAt: now + 7 * DAY, source: 'manual', reason: null }, now - 3 * DAY);
+    store.close();
   });
   after(() => tmp.cleanup());
 

@@ -48,9 +48,9 @@ describe('fail2ban delegating its bans to f2b-store (actions/f2b-store.conf)', (
   const fail = (jail: string, address: string): void => {
     appendFileSync(logs[jail] ?? '', `auth failure from ${address}\n`.repeat(2));
   };
-  // Polled: read in this process, as `list` reads the store.
-  const banned = (address: string, jail: string): boolean =>
-    storeBansJson<BanJson>(join(tmp.dir, 'store.sqlite3'), (store, now) => store.active(now, jail)).some((b) => b.address === address);
+  // Polled: read in this process, as `list --json --jail` reads the store.
+  const active = (jail: string): BanJson[] => storeBansJson<BanJson>(join(tmp.dir, 'store.sqlite3'), (store, now) => store.active(now, jail));
+  const banned = (address: string, jail: string): boolean => active(jail).some((b) => b.address === address);
   // The action's `f2b-store ban` (or unban) changes the store and the firewall one after the other: it is done once both show it.
   const done = (address: string, jail: string, held = true): boolean => banned(address, jail) === held && table().includes(address) === held;
 
@@ -173,7 +173,7 @@ describe('fail2ban delegating its bans to f2b-store (actions/f2b-store.conf)', (
     await waitFor('fail2ban\'s unban', () => /\[repeat\] Unban 203\.0\.113\.50/.test(fail2ban.log()), 20_000);
     fail('repeat', '203.0.113.50');
     const length = (): number => {
-      const ban = bans('--jail', 'repeat')[0];
+      const ban = active('repeat')[0];
       return ban?.expiresAt ? (Date.parse(ban.expiresAt) - Date.parse(ban.bannedAt)) / 1000 : 0;
     };
     // fail2ban doubles the second ban (3 s → 6 s) just after running actionban with the first length.

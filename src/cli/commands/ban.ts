@@ -1,7 +1,6 @@
 import { Option, type Command } from 'commander';
 import { banToJson, checkSource, formatDuration, isoTime, OperationError } from '../../core/index.js';
-// address-change alone: the rest of reconcile (its loop, node-cron) is the daemon's.
-import { changeAddresses } from '../../reconcile/address-change.js';
+import { changeAddresses } from '../reconcile-pass.js';
 import { tellDaemonChanged } from '../tell-daemon.js';
 import { addressArguments, parseEach } from '../address-args.js';
 import { banTarget, createContext, expiryOption, jailOption } from '../context.js';

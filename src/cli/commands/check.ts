@@ -1,9 +1,6 @@
 import type { Command } from 'commander';
 import { InputError, nowSeconds } from '../../core/index.js';
-import { isLogJail, jailConfigDir, jailWarnings, loadAction, loadJails, storeConfigWarnings } from '../../config/index.js';
-import { BACKEND_CATALOG } from '../../backends/index.js';
-import { checkSchedule } from '../../reconcile/index.js';
-import { compileLogPattern, matchingFiles } from '../../watch/index.js';
+import { BACKEND_CATALOG } from '../../backends/catalog.js';
 import { createContext } from '../context.js';
 import { printJson } from '../output.js';
 
@@ -31,7 +28,14 @@ otherwise, or with --strict when there were warnings. Point it at fail2ban's own
 --config /etc/fail2ban.`)
     .action(async (options: { strict?: boolean }, command: Command) => {
       const ctx = createContext(command);
-      const [{ JailEngine }, { compileJailFilters }] = await Promise.all([import('../../engine/index.js'), import('../jail-filters.js')]);
+      // Loaded here, not with the help text; from watch, the log patterns alone (not chokidar).
+      const [
+        { isLogJail, jailConfigDir, jailWarnings, loadAction, loadJails, storeConfigWarnings }, { JailEngine }, { compileJailFilters },
+        { checkSchedule }, { compileLogPattern, matchingFiles },
+      ] = await Promise.all([
+        import('../../config/index.js'), import('../../engine/index.js'), import('../jail-filters.js'),
+        import('../../reconcile/cron-timer.js'), import('../../watch/log-pattern.js'),
+      ]);
       const config = ctx.config();
       checkSchedule(config.schedule, '[reconcile] schedule');
       const dir = jailConfigDir(ctx.configDir);

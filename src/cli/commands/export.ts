@@ -1,10 +1,13 @@
 import type { Command } from 'commander';
 import { InputError, laterExpiry, messageOf, OperationError, type Ban } from '../../core/index.js';
-import {
-  ANY_JAIL, checkExportTable, DEFAULT_EXPORT_SET, DEFAULT_EXPORT_TABLE, exportSetNames, hostsDenyBlock, ipsetExportLines,
-  joinHostsDeny, nftExportLines, NotRegularFileError, readHostsDeny, representHostsDeny, rewriteFile, type Entry,
-} from '../../backends/index.js';
-import { entryOf } from '../../reconcile/index.js';
+// The export formats alone: the backends' index brings every firewall's module.
+import { NotRegularFileError, rewriteFile } from '../../backends/atomic-file.js';
+import { ANY_JAIL, hostsDenyBlock, representHostsDeny } from '../../backends/hosts-deny.js';
+import { joinHostsDeny, readHostsDeny } from '../../backends/hosts-deny-file.js';
+import { DEFAULT_EXPORT_SET, exportSetNames, ipsetExportLines } from '../../backends/ipset-export.js';
+import { checkExportTable, DEFAULT_EXPORT_TABLE, nftExportLines } from '../../backends/nftables-export.js';
+import type { Entry } from '../../backends/index.js';
+import { entryOf } from '../reconcile-pass.js';
 import type { BanStore } from '../../store/index.js';
 import { createContext, jailOption } from '../context.js';
 import { atomicFileSink, stdoutSink, type Sink } from '../output-file.js';

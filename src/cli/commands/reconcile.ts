@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { OperationError } from '../../core/index.js';
-import { describeCommand } from '../../backends/index.js';
-import { GUARD_MIN, knownBans, reconcile, type BackendReport, type RefusedBan } from '../../reconcile/index.js';
+import { describeCommand } from '../../backends/exec.js';
+import { GUARD_MIN, knownBans, reconcile } from '../reconcile-pass.js';
+import type { BackendReport, RefusedBan } from '../../reconcile/index.js';
 import { createContext } from '../context.js';
 import { backendTrouble, printJson, printTable, tellRefused } from '../output.js';
 

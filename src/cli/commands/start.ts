@@ -1,8 +1,8 @@
 import { setFlagsFromString } from 'node:v8';
 import type { Command } from 'commander';
 import type { Log } from '../../core/index.js';
-import { enabledJails, isLogJail, jailConfigDir, jailWarnings, loadAction, type FleetConfig } from '../../config/index.js';
-import { actionStateFile, BACKEND_CATALOG } from '../../backends/index.js';
+import type { FleetConfig } from '../../config/index.js';
+import { BACKEND_CATALOG } from '../../backends/catalog.js';
 import { BanStore } from '../../store/index.js';
 import type { RunningFleet } from '../../daemon/index.js';
 import { createContext } from '../context.js';
@@ -68,8 +68,11 @@ those entries are kept and the daemon says so once: f2b-store reconcile --yes re
       // flag again for each thread made after, where it would override the filter worker's resourceLimits: 0 gives them back.
       setFlagsFromString('--max-semi-space-size=0');
       // Loaded only here: the daemon's modules (watching, engine, filters) would slow every other command's start.
-      const [{ controlSocketFor, createLogger, pidFileFor, runDaemon }, { compileJailFilters }] = await Promise.all([
-        import('../../daemon/index.js'), import('../jail-filters.js'),
+      const [
+        { controlSocketFor, createLogger, pidFileFor, runDaemon }, { compileJailFilters },
+        { enabledJails, isLogJail, jailConfigDir, jailWarnings, loadAction }, { actionStateFile },
+      ] = await Promise.all([
+        import('../../daemon/index.js'), import('../jail-filters.js'), import('../../config/index.js'), import('../../backends/index.js'),
       ]);
       const logger = await createLogger({ level: ctx.config().logLevel, target: ctx.config().logTarget });
       const { log, logLines } = logger;

@@ -100,7 +100,7 @@ Every page of the database is read too: a damaged one makes status fail (exit co
       const { backends: enabled, options: enforce } = await ctx.enforcement();
       let refused = 0;
       // No backend, no lockout floor: nothing to compare, and no ban to read.
-      const reports = enabled.length === 0 ? [] : await import('../../reconcile/index.js').then(({ knownBans, reconcile }) => reconcile(
+      const reports = enabled.length === 0 ? [] : await import('../reconcile-pass.js').then(({ knownBans, reconcile }) => reconcile(
         store.activeAnyOrder(ctx.now), enabled, ctx.now, { ...enforce, dryRun: true, known: () => knownBans(store, ctx.now), refused: () => refused++ }));
       const backends: BackendLine[] = reports.map((r) => ({
         name: r.name, inSync: r.error === null && r.added === 0 && r.removed === 0 && r.kept === 0,

@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
 import { banToJson, InputError, OperationError, parseAddress, type Ban } from '../../core/index.js';
 import { askDaemon, controlSocketFor, FORGET_BATCH } from '../../daemon/control-socket.js';
-// address-change alone: the rest of reconcile (its loop, node-cron) is the daemon's.
-import { changeAddresses } from '../../reconcile/address-change.js';
+import { changeAddresses, knownBans, reconcile } from '../reconcile-pass.js';
 import type { BackendReport } from '../../reconcile/index.js';
 import type { LiftScope } from '../../store/index.js';
 import { addressArguments, parseEach } from '../address-args.js';
@@ -29,7 +28,6 @@ async function liftEvery(ctx: Context, jail: string | undefined, scope: LiftScop
   const { backends, options: enforce } = await ctx.enforcement();
   const lifted = store.unbanEvery(jail, 'unban', ctx.now, scope);
   if (backends.length === 0) return { lifted, reports: [] };
-  const { knownBans, reconcile } = await import('../../reconcile/index.js');
   return { lifted, reports: await reconcile(store.activeAnyOrder(ctx.now), backends, ctx.now, { ...enforce, known: () => knownBans(store, ctx.now) }) };
 }
 
