@@ -220,16 +220,16 @@ export class Bans {
       // Storage order: a sequential read of the table, not a walk of the index through random pages.
       activeAnyOrder: () => db.prepare<unknown[], BanTuple>(`SELECT ${COLUMNS} FROM bans NOT INDEXED WHERE ${ACTIVE}`).raw(true),
       activeOwn: () => db.prepare<unknown[], BanRow & { id: number }>(`SELECT id, ${COLUMNS} FROM bans NOT INDEXED WHERE ${ACTIVE} AND source <> 'fleet'`),
-      // Answered from the open-bans expiry index: a few ms at 100,000, where a scan of the table takes 50.
+      // Walks the open-bans expiry index: about 11 ms at 100,000 (rows looked up), a scan of the table about 30.
       countActive: () => db.prepare<unknown[], number>(`SELECT count(*) FROM bans WHERE ${ACTIVE}`).pluck(),
       countActiveOwn: () => db.prepare<unknown[], number>(`SELECT count(*) FROM bans NOT INDEXED WHERE ${ACTIVE} AND source <> 'fleet'`).pluck(),
       countActiveOwnIn: () => db.prepare<unknown[], number>(
         `SELECT count(*) FROM bans WHERE jail IN (SELECT value FROM json_each(@jails)) AND ${ACTIVE} AND source <> 'fleet'`).pluck(),
       // Fleet bans are few beside a host's own: a scan that keeps them, then a sort of those.
       activeFleet: () => db.prepare<unknown[], BanRow>(`SELECT ${COLUMNS} FROM bans NOT INDEXED WHERE source = 'fleet' AND ${ACTIVE} ORDER BY jail, address`),
-      // From the open-bans expiry index alone, which holds these columns (schema 011).
+      // The table itself, not an index that could hold these columns: a reconcile reads every row, so a damaged page is told, not passed over.
       activeEnforced: () => db.prepare<unknown[], [string, string, number | null, number]>(
-        `SELECT address, jail, expires_at, forced FROM bans INDEXED BY bans_open_expiry WHERE ${ACTIVE}`).raw(true),
+        `SELECT address, jail, expires_at, forced FROM bans NOT INDEXED WHERE ${ACTIVE}`).raw(true),
       activeInJail: () => db.prepare<unknown[], BanRow>(
         `SELECT ${COLUMNS} FROM bans WHERE jail = @jail AND ${ACTIVE} ORDER BY address`),
       // Walks the open-bans index on (address, jail): in order, without sorting.
