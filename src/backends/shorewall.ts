@@ -87,13 +87,13 @@ class Undone extends OperationError {}
 export function createShorewallBackend(options: ShorewallOptions): Backend {
   const { exec } = options;
 
-  /** True when the tool is missing (asked only once its chain could not be read). */
-  async function missing(family: Family): Promise<boolean> {
+  /** The error of a missing tool, or undefined when it is there (asked only once its chain could not be read). */
+  async function missing(family: Family): Promise<ExecError | undefined> {
     try {
       await exec({ argv: [toolOf(family), 'version'] });
-      return false;
+      return undefined;
     } catch (error) {
-      return error instanceof ExecError && error.kind === 'missing';
+      return error instanceof ExecError && error.kind === 'missing' ? error : undefined;
     }
   }
 
@@ -102,9 +102,12 @@ export function createShorewallBackend(options: ShorewallOptions): Backend {
     try {
       text = await exec(readCommand(family));
     } catch (error) {
+      const absent = await missing(family);
       // A host with shorewall but no shorewall6 has no IPv6 blacklist to read; banning an IPv6 address there fails, saying what to install.
-      if (family === 6 && await missing(6)) return [];
-      throw new OperationError(`${toolOf(family)}: cannot read its dynamic blacklist (is it started, with DYNAMIC_BLACKLIST=Yes?): ${messageOf(error)}`, { cause: error });
+      if (family === 6 && absent) return [];
+      // No shorewall at all: that is what to say (with its package), not the chain iptables could not list.
+      const cause = absent ?? error;
+      throw new OperationError(`${toolOf(family)}: cannot read its dynamic blacklist (is it started, with DYNAMIC_BLACKLIST=Yes?): ${messageOf(cause)}`, { cause });
     }
     return parseShorewallDynamic(text, family);
   }
