@@ -6,12 +6,11 @@ import type { ApplyReport, Entry, EntryKey, JailRule, Restore } from './types.js
 
 /**
  * Host elements of an `nft -f -` run of a restore: at least RESTORE_RUN (or the run's share, see
- * RUN_SHARE), closed as soon as nft has committed the run before (so nft works while the bans
- * are read and never waits for them), at most RESTORE_RUN_MAX (then the reading waits for nft).
- * nft 1.0.6 parses nothing before its input ends: a single run would only start once the last
- * ban was read. Each run costs 10 to 20 ms of CPU beyond its elements (starting it here, and
- * nft's own start), 100,000 elements about 0.4 s: few runs, but the last, which nft parses after
- * the last ban was read, small.
+ * RUN_SHARE), closed as soon as nft has committed the run before (so nft works while the bans are read and never waits for them),
+ * at most RESTORE_RUN_MAX (then the reading waits for nft). nft 1.0.6 parses nothing before its
+ * input ends: a single run would only start once the last ban was read. Each run costs 10 to
+ * 20 ms of CPU beyond its elements (starting it here, and nft's own start), 100,000 elements
+ * about 0.4 s: few runs, but the last, which nft parses after the last ban was read, small.
  */
 export const RESTORE_RUN = 25_000;
 const RESTORE_RUN_MAX = 4 * RESTORE_RUN;
