@@ -17,7 +17,7 @@ export function forJails(backend: Backend, holds: (jail: string) => boolean): Ba
     plan: (diff, jails, now) => backend.plan({ add: diff.add.filter(mine), remove: diff.remove.filter(mine) }, rules(jails), now),
     apply: (diff, jails, now) => backend.apply({ add: diff.add.filter(mine), remove: diff.remove.filter(mine) }, rules(jails), now),
     flush: () => backend.flush(),
-    ...(backend.restore ? { restore: (now: number, count?: () => number) => routedRestore(backend, now, count, mine, rules) } : {}),
+    ...(backend.restore ? { restore: (now: number) => routedRestore(backend, now, mine, rules) } : {}),
     // Counted whole: an object of a jail held elsewhere shows as a difference that a reconcile
     // cannot change, which the drift check then takes as it is. The structural check looks, as
     // ensure does, at the objects of its own jails only.
@@ -27,9 +27,9 @@ export function forJails(backend: Backend, holds: (jail: string) => boolean): Ba
 }
 
 async function routedRestore(
-  backend: Backend, now: number, count: (() => number) | undefined, mine: (entry: EntryKey) => boolean, rules: (jails: readonly JailRule[]) => JailRule[],
+  backend: Backend, now: number, mine: (entry: EntryKey) => boolean, rules: (jails: readonly JailRule[]) => JailRule[],
 ): Promise<Restore | undefined> {
-  const restore = await backend.restore?.(now, count);
+  const restore = await backend.restore?.(now);
   return restore && {
     write: (entries) => restore.write(entries.filter(mine)),
     end: (jails) => restore.end(rules(jails)),

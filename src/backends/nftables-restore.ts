@@ -5,8 +5,8 @@ import {
 import type { ApplyReport, Entry, EntryKey, JailRule, Restore } from './types.js';
 
 /**
- * Host elements of an `nft -f -` run of a restore: at least RESTORE_RUN (or the run's share, see
- * RUN_SHARE), closed as soon as nft has committed the run before (so nft works while the bans are read and never waits for them),
+ * Host elements of an `nft -f -` run of a restore: at least RESTORE_RUN, closed as soon as nft
+ * has committed the run before (so nft works while the bans are read and never waits for them),
  * at most RESTORE_RUN_MAX (then the reading waits for nft). nft 1.0.6 parses nothing before its
  * input ends: a single run would only start once the last ban was read. Each run costs 10 to
  * 20 ms of CPU beyond its elements (starting it here, and nft's own start), 100,000 elements
@@ -14,32 +14,6 @@ import type { ApplyReport, Entry, EntryKey, JailRule, Restore } from './types.js
  */
 export const RESTORE_RUN = 25_000;
 const RESTORE_RUN_MAX = 4 * RESTORE_RUN;
-
-/**
- * When the restore is told how many entries are coming, a run is RUN_SHARE of those still to
- * come (between LAST_RUN and RESTORE_RUN): nft parses and commits a run in about 60% of the time
- * the store takes to read it, so each run is committed while the next is read, and the run left
- * for nft once the last ban was read is small (the wait then: about 0.1 s for 25,000 elements).
- */
-const RUN_SHARE = 0.4;
-const LAST_RUN = 2_000;
-
-/** At most this many runs are started before the first ban is read (see restoreTable); more start as they are needed. */
-const STARTED_AHEAD = 12;
-
-/** The host elements the run started when `coming` entries are still to come takes (see RUN_SHARE). */
-function runTarget(count: number | undefined, coming: number): number {
-  if (count === undefined || count <= RESTORE_RUN) return RESTORE_RUN;
-  return Math.min(RESTORE_RUN, Math.max(LAST_RUN, Math.ceil(coming * RUN_SHARE)));
-}
-
-/** How many runs `count` entries take: their targets, then the last with what is left. */
-function runsFor(count: number | undefined): number {
-  let runs = 1;
-  if (count === undefined) return runs;
-  for (let coming = count; coming > runTarget(count, coming) && runs < STARTED_AHEAD; runs++) coming -= runTarget(count, coming);
-  return runs;
-}
 
 /** A closed run: its command, nft's answer, and whether that has come. */
 interface Closed {
@@ -59,23 +33,14 @@ interface Closed {
  * table behind: `discard` deletes what the runs before committed, and the usual way starts from
  * nothing. Host elements are written `create`: one that comes twice (an active ban given twice,
  * which the store never holds) fails its run, and the usual way, which keeps the later expiry,
- * takes over. With `count` (how many entries at most are coming), the runs they take are started
- * at once, before any is read: each start costs the reading's thread 3 to 4 ms, a little more
- * from a grown heap, and its page faults after; those not needed are killed at the end, unread.
+ * takes over.
  */
-export async function restoreTable(start: () => StreamedCommand, discard: () => Promise<void>, now: number, count?: number): Promise<Restore> {
+export async function restoreTable(start: () => StreamedCommand, discard: () => Promise<void>, now: number): Promise<Restore> {
   const made = new Set<string>();
   const networks: Entry[] = [];
   const invalid: { entry: EntryKey; error: string }[] = [];
   let added = 0;
-  const ahead = Array.from({ length: runsFor(count) }, start);
-  const next = (): StreamedCommand => ahead.shift() ?? start();
-  const unused = (): void => {
-    for (const command of ahead.splice(0)) command.abort();
-  };
-  let given = 0;
-  let current = next();
-  let target = runTarget(count, count ?? 0);
+  let current = start();
   let inCurrent = 0;
   /** The run closed last, until the next one is closed. */
   let closed: Closed | undefined;
@@ -105,7 +70,6 @@ export async function restoreTable(start: () => StreamedCommand, discard: () => 
   };
 
   const abort = async (): Promise<void> => {
-    unused();
     current.abort();
     closed?.command.abort();
     // A run killed may have committed still: once it has ended, nothing changes the table but us.
@@ -116,7 +80,6 @@ export async function restoreTable(start: () => StreamedCommand, discard: () => 
   await current.write(`${planEnsure(NO_TABLE, []).join('\n')}\n`);
   return {
     async write(entries) {
-      given += entries.length;
       const hosts: Entry[] = [];
       // A canonical network always has a prefix length, a host never: what is neither planElements refuses.
       for (const entry of entries) (entry.address.includes('/') ? networks : hosts).push(entry);
@@ -124,10 +87,9 @@ export async function restoreTable(start: () => StreamedCommand, discard: () => 
       // The store is read synchronously: only a turn of the event loop takes a closed run's end
       // to nft (and tells us it committed); without it, every run would wait for the last ban.
       await new Promise((resolve) => setImmediate(resolve));
-      if (inCurrent < target || (inCurrent < RESTORE_RUN_MAX && closed?.settled === false)) return;
+      if (inCurrent < RESTORE_RUN || (inCurrent < RESTORE_RUN_MAX && closed?.settled === false)) return;
       await close();
-      current = next();
-      target = runTarget(count, (count ?? 0) - given);
+      current = start();
       inCurrent = 0;
     },
     async end(jails: readonly JailRule[]): Promise<ApplyReport> {
@@ -136,7 +98,6 @@ export async function restoreTable(start: () => StreamedCommand, discard: () => 
         const prefixes = text(representEntries(networks), 'add');
         await current.write(`${prefixes}${planEnsure(madeState(made), jails).map((line) => `${line}\n`).join('')}`);
         await close();
-        unused();
         await closed?.done;
       } catch (error) {
         await abort();

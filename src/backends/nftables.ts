@@ -205,7 +205,7 @@ export function createNftablesBackend(options: NftablesOptions): Backend {
     return 'the probe batch was applied: the table was missing';
   }
 
-  async function restore(now: number, count?: () => number): Promise<Restore | undefined> {
+  async function restore(now: number): Promise<Restore | undefined> {
     if (!options.stream) return undefined;
     let state: TableState;
     try {
@@ -216,7 +216,7 @@ export function createNftablesBackend(options: NftablesOptions): Backend {
     if (state.table) return undefined;
     lastState = undefined;
     const { stream } = options;
-    return restoreTable(() => stream({ argv: ['nft', '-f', '-'], timeoutMs: LIST_TIMEOUT_MS }), dropTable, now, count?.());
+    return restoreTable(() => stream({ argv: ['nft', '-f', '-'], timeoutMs: LIST_TIMEOUT_MS }), dropTable, now);
   }
 
   async function dropTable(): Promise<void> {

@@ -147,10 +147,9 @@ export interface Backend {
   /**
    * Where the firewall's tool can take a batch as it is made: when none of its objects exist (a
    * restore after a reboot), a started Restore; undefined when some do, and the reconciler
-   * surveys and applies as usual. `count`, when given, tells how many entries at most will come
-   * (asked only when a restore starts).
+   * surveys and applies as usual.
    */
-  restore?(now: number, count?: () => number): Promise<Restore | undefined>;
+  restore?(now: number): Promise<Restore | undefined>;
   /** Removes every object it owns (for `stop --flush` and tests). */
   flush(): Promise<void>;
   /** Entry counts for the drift check; absent for a backend that cannot count (action.d commands). */

@@ -55,8 +55,6 @@ export interface ReconcileOptions<B extends EnforcedBan = EnforcedBan> extends E
   readonly allOrNothing?: boolean;
   /** Jails whose objects must exist even without a ban (the configured ones). */
   readonly jails?: readonly string[];
-  /** How many bans `active` gives, where the caller can count them without reading them: asked only by a backend that restores (see Backend.restore). */
-  readonly activeCount?: () => number;
   /** Told each backend's outcome and, when it got that far, what it was brought to (its represent() of the active bans, and the entries it kept). */
   readonly observe?: (backend: Backend, report: BackendReport, held?: readonly Entry[]) => void;
 }
@@ -96,7 +94,7 @@ export async function reconcile<B extends EnforcedBan>(
   now: number,
   options: ReconcileOptions<B> = {},
 ): Promise<BackendReport[]> {
-  const streams = options.dryRun ? new Map<Backend, Streaming>() : await startRestores(backends, now, options.allOrNothing === true, options.activeCount);
+  const streams = options.dryRun ? new Map<Backend, Streaming>() : await startRestores(backends, now, options.allOrNothing === true);
   let desired: Entry[];
   let rules: JailRule[];
   try {

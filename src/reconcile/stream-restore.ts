@@ -12,12 +12,11 @@ export interface Streaming {
 /**
  * Starts a streamed restore in each backend that can take one and holds nothing yet (see
  * Backend.restore). With `all` (all or nothing), only when every backend can: one that holds
- * something may have entries to keep, for which the others must not change either. `count`: see
- * ReconcileOptions.activeCount.
+ * something may have entries to keep, for which the others must not change either.
  */
-export async function startRestores(backends: readonly Backend[], now: number, all: boolean, count?: () => number): Promise<Map<Backend, Streaming>> {
+export async function startRestores(backends: readonly Backend[], now: number, all: boolean): Promise<Map<Backend, Streaming>> {
   // One that cannot tell (its tool missing, its state unreadable) goes the usual way, which reports why.
-  const restores = await Promise.all(backends.map((backend) => backend.restore?.(now, count).catch(() => undefined)));
+  const restores = await Promise.all(backends.map((backend) => backend.restore?.(now).catch(() => undefined)));
   const started = new Map<Backend, Streaming>();
   restores.forEach((restore, i) => {
     const backend = backends[i];
