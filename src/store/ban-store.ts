@@ -351,11 +351,6 @@ export class BanStore {
     return this.guard(() => [...this.bansTable.activeOwn(now)]);
   }
 
-  /** How many active bans activeEnforced() would give: counted, not read. */
-  countActive(now: number): number {
-    return this.guard(() => this.bansTable.countActive(now));
-  }
-
   /** How many own active bans activeOwn() would give, in `jails` only when given: counted, not read. */
   countActiveOwn(now: number, jails?: readonly string[]): number {
     return this.guard(() => this.bansTable.countActiveOwn(now, jails));

@@ -220,8 +220,6 @@ export class Bans {
       // Storage order: a sequential read of the table, not a walk of the index through random pages.
       activeAnyOrder: () => db.prepare<unknown[], BanTuple>(`SELECT ${COLUMNS} FROM bans NOT INDEXED WHERE ${ACTIVE}`).raw(true),
       activeOwn: () => db.prepare<unknown[], BanRow & { id: number }>(`SELECT id, ${COLUMNS} FROM bans NOT INDEXED WHERE ${ACTIVE} AND source <> 'fleet'`),
-      // Walks the open-bans expiry index: about 11 ms at 100,000 (rows looked up), a scan of the table about 30.
-      countActive: () => db.prepare<unknown[], number>(`SELECT count(*) FROM bans WHERE ${ACTIVE}`).pluck(),
       countActiveOwn: () => db.prepare<unknown[], number>(`SELECT count(*) FROM bans NOT INDEXED WHERE ${ACTIVE} AND source <> 'fleet'`).pluck(),
       countActiveOwnIn: () => db.prepare<unknown[], number>(
         `SELECT count(*) FROM bans WHERE jail IN (SELECT value FROM json_each(@jails)) AND ${ACTIVE} AND source <> 'fleet'`).pluck(),
@@ -484,11 +482,6 @@ export class Bans {
   /** This host's own active bans (not taken from a fleet), with their row ids; streamed. */
   *activeOwn(now: number): IterableIterator<StoredBan> {
     for (const row of this.stmt.activeOwn.iterate({ now })) yield { id: row.id, ban: toBan(row) };
-  }
-
-  /** How many active bans activeEnforced() would give. */
-  countActive(now: number): number {
-    return this.stmt.countActive.get({ now }) as number;
   }
 
   /** How many of this host's own active bans there are, in `jails` only when given. */
