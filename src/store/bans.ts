@@ -39,7 +39,12 @@ export interface AddressWhy {
   readonly ipJailFailures: number;
 }
 
-const ACTIVE = 'lifted_at IS NULL AND (expires_at IS NULL OR expires_at > @now)';
+/** Whether the ban row (of table alias `row`, when given) is active at @now. */
+const activeRow = (row?: string): string => {
+  const column = (name: string): string => (row === undefined ? name : `${row}.${name}`);
+  return `${column('lifted_at')} IS NULL AND (${column('expires_at')} IS NULL OR ${column('expires_at')} > @now)`;
+};
+const ACTIVE = activeRow();
 
 /** A stored count; anything but a number (a row written by hand) reads as `fallback`. */
 function storedCount(value: unknown, fallback: number): number {
@@ -130,6 +135,12 @@ export interface JailSelection {
 function selectionParameters(jails: JailSelection): { all: number; only: string; except: string } {
   return { all: Number(jails.only === undefined), only: JSON.stringify(jails.only ?? []), except: JSON.stringify(jails.except) };
 }
+
+/** A selection's parameters (selectionParameters) as two tables for a query's WITH clause. */
+const SELECTION_TABLES = 'selected(jail) AS (SELECT value FROM json_each(@only)), excluded(jail) AS (SELECT value FROM json_each(@except))';
+
+/** Whether the jail in `column` is one of the selection (see SELECTION_TABLES). */
+const selects = (column: string): string => `(@all OR ${column} IN selected) AND ${column} NOT IN excluded`;
 
 /** What a ban request did: a new row, a longer existing ban, or nothing (already banned at least as long). */
 export type BanChange = 'new' | 'extended' | 'kept';
@@ -276,26 +287,20 @@ export class Bans {
       latestId: () => db.prepare<[], number | null>('SELECT max(id) FROM bans').pluck(),
       // A row is a ban: a ban lengthened while in force keeps its row (and its time), so it counts once.
       recentBanCounts: () => db.prepare<unknown[], { address: string; n: number }>(
-        `WITH selected(jail) AS (SELECT value FROM json_each(@only)),
-              excluded(jail) AS (SELECT value FROM json_each(@except)),
+        `WITH ${SELECTION_TABLES},
               fresh(address) AS (
-                SELECT DISTINCT address FROM bans WHERE id > @after AND id <= @upTo AND banned_at >= @since
-                  AND (@all OR jail IN selected) AND jail NOT IN excluded)
+                SELECT DISTINCT address FROM bans WHERE id > @after AND id <= @upTo AND banned_at >= @since AND ${selects('jail')})
          SELECT b.address, count(*) AS n FROM bans AS b JOIN fresh USING (address)
-         WHERE b.banned_at >= @since AND (@all OR b.jail IN selected) AND b.jail NOT IN excluded
+         WHERE b.banned_at >= @since AND ${selects('b.jail')}
          GROUP BY b.address HAVING count(*) >= @least`),
       // What `status` shows of a `source = bans` jail, as failures: addresses with a ban counted in its findtime and not banned in it yet.
       offenders: () => db.prepare<unknown[], number>(
-        `WITH selected(jail) AS (SELECT value FROM json_each(@only)),
-              excluded(jail) AS (SELECT value FROM json_each(@except))
+        `WITH ${SELECTION_TABLES}
          SELECT count(DISTINCT b.address) FROM bans AS b
-         WHERE b.banned_at >= @since AND (@all OR b.jail IN selected) AND b.jail NOT IN excluded
-           AND NOT EXISTS (SELECT 1 FROM bans AS o WHERE o.address = b.address AND o.jail = @jail AND o.lifted_at IS NULL
-             AND (o.expires_at IS NULL OR o.expires_at > @now))`).pluck(),
+         WHERE b.banned_at >= @since AND ${selects('b.jail')}
+           AND NOT EXISTS (SELECT 1 FROM bans AS o WHERE o.address = b.address AND o.jail = @jail AND ${activeRow('o')})`).pluck(),
       bansAfter: () => db.prepare<unknown[], number>(
-        `WITH selected(jail) AS (SELECT value FROM json_each(@only)),
-              excluded(jail) AS (SELECT value FROM json_each(@except))
-         SELECT count(*) FROM bans WHERE id > @after AND (@all OR jail IN selected) AND jail NOT IN excluded`).pluck(),
+        `WITH ${SELECTION_TABLES} SELECT count(*) FROM bans WHERE id > @after AND ${selects('jail')}`).pluck(),
       jailCounts: () => db.prepare<unknown[], { jail: string; active: number; total: number }>(
         `SELECT jail, sum(lifted_at IS NULL AND (expires_at IS NULL OR expires_at > @now)) AS active, count(*) AS total
          FROM bans GROUP BY jail ORDER BY jail`),
