@@ -1,7 +1,5 @@
 import type { StreamedCommand } from './exec.js';
-import {
-  elementBatch, jailSetLines, madeState, NO_TABLE, planElements, planEnsure, representEntries,
-} from './nftables-plan.js';
+import { addBatch, jailSetLines, madeState, NO_TABLE, planEnsure, representEntries } from './nftables-plan.js';
 import type { ApplyReport, Entry, EntryKey, JailRule, Restore } from './types.js';
 
 /**
@@ -47,17 +45,17 @@ export async function restoreTable(start: () => StreamedCommand, discard: () => 
 
   /** The batch text of these entries, with the sets of jails seen for the first time before their elements. */
   const text = (entries: readonly Entry[], add: 'add' | 'create'): string => {
-    const planned = planElements({ add: entries, remove: [] }, now);
-    for (const bad of planned.invalid) invalid.push(bad);
+    const batch = addBatch(entries, now, add);
+    for (const bad of batch.invalid) invalid.push(bad);
     const sets: string[] = [];
-    for (const op of planned.ops) {
-      if (made.has(op.entry.jail)) continue;
-      made.add(op.entry.jail);
-      for (const line of jailSetLines(op.entry.jail)) sets.push(`${line}\n`);
+    for (const jail of batch.jails) {
+      if (made.has(jail)) continue;
+      made.add(jail);
+      for (const line of jailSetLines(jail)) sets.push(`${line}\n`);
     }
-    added += planned.ops.length;
-    inCurrent += planned.ops.length;
-    return `${sets.join('')}${elementBatch(planned.ops, add)}`;
+    added += batch.added;
+    inCurrent += batch.added;
+    return `${sets.join('')}${batch.text}`;
   };
 
   /** Closes the current run once the one before it has committed; rejects when that one was refused. */
@@ -81,7 +79,7 @@ export async function restoreTable(start: () => StreamedCommand, discard: () => 
   return {
     async write(entries) {
       const hosts: Entry[] = [];
-      // A canonical network always has a prefix length, a host never: what is neither planElements refuses.
+      // A canonical network always has a prefix length, a host never: what is neither addBatch refuses.
       for (const entry of entries) (entry.address.includes('/') ? networks : hosts).push(entry);
       await current.write(text(hosts, 'create'));
       // The store is read synchronously: only a turn of the event loop takes a closed run's end
