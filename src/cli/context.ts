@@ -89,8 +89,17 @@ export function createContext(command: Command): Context {
   let check: Promise<LockoutCheck> | undefined;
   let lock: Exclusive | undefined;
   const loadConfig = (): StoreConfig => (config ??= loadStoreConfig(configDir, BACKEND_CATALOG));
+  let hosts: Promise<Address[]> | undefined;
+  /** hostAddresses(), started once; a failure is told by whoever awaits it (lockout). */
+  const readHosts = (): Promise<Address[]> => {
+    if (!hosts) {
+      hosts = context.hostAddresses();
+      hosts.catch(() => undefined);
+    }
+    return hosts;
+  };
   const loadJails = async (): Promise<AnyEnabledJail[]> => (jails ??= (await import('../config/index.js')).enabledJails(configDir, BACKEND_CATALOG));
-  return {
+  const context: Context = {
     json: options.json === true,
     now: nowSeconds(),
     configDir,
@@ -132,6 +141,8 @@ export function createContext(command: Command): Context {
       return (await this.backendsFor())(backendOverride ? [] : (await loadJails()).map((jail) => ({ name: jail.name, backends: jail.backends })));
     },
     async enforcement() {
+      // The floor's read of the namespace's addresses (a command) runs while the backends and jails load.
+      if (!backendOverride?.every((name) => name === NO_BACKEND)) void readHosts();
       const backends = await this.backends();
       if (backends.length === 0) return { backends, options: {} };
       const [configured, { banFloor, jailRulesOf }] = await Promise.all([loadJails(), import('./reconcile-pass.js')]);
@@ -146,7 +157,7 @@ export function createContext(command: Command): Context {
     lockout() {
       // A namespace whose addresses cannot be read cannot be changed either (its firewall commands
       // fail too, and say so); the reconciler checks again whenever it can be.
-      check ??= this.hostAddresses().catch((error: unknown) => {
+      check ??= readHosts().catch((error: unknown) => {
         console.error(`f2b-store: warning: ${messageOf(error)}: the lockout floor knows only this host's own addresses`);
         return hostAddresses();
       }).then((addresses) => lockoutCheck(addresses, loadConfig().lockout));
@@ -157,6 +168,7 @@ export function createContext(command: Command): Context {
       store = undefined;
     },
   };
+  return context;
 }
 
 export function jailOption(jail: string | undefined, fallback: string): string {
