@@ -60,25 +60,26 @@ const STREAM_CHUNK = 2_000;
 /**
  * enforceableEntries, handing them to `take` as they are read, a chunk at a time, and waiting for
  * it before reading on (a firewall's tool that parses slower than the store reads holds the
- * reading back, instead of the whole batch piling up in memory).
+ * reading back, instead of the whole batch piling up in memory). Each entry is shown to `seen`
+ * first: what the caller keeps of them is its choice.
  */
 export async function streamEnforceableEntries<B extends EnforcedBan>(
-  bans: Iterable<B>, floor: BanFloor | undefined, refused: ((refusal: RefusedBan<B>) => void) | undefined, take: (chunk: readonly Entry[]) => Promise<void>,
-): Promise<Entry[]> {
+  bans: Iterable<B>, floor: BanFloor | undefined, refused: ((refusal: RefusedBan<B>) => void) | undefined,
+  take: (chunk: readonly Entry[]) => Promise<void>, seen: (entry: Entry) => void,
+): Promise<void> {
   const entryOf = entryMaker(floor, refused);
-  const entries: Entry[] = [];
-  let given = 0;
+  let chunk: Entry[] = [];
   for (const ban of bans) {
     const entry = entryOf(ban);
     if (!entry) continue;
-    entries.push(entry);
-    if (entries.length - given >= STREAM_CHUNK) {
-      await take(entries.slice(given));
-      given = entries.length;
+    seen(entry);
+    chunk.push(entry);
+    if (chunk.length >= STREAM_CHUNK) {
+      await take(chunk);
+      chunk = [];
     }
   }
-  if (given < entries.length) await take(entries.slice(given));
-  return entries;
+  if (chunk.length > 0) await take(chunk);
 }
 
 /** The bans `floor` lets through; each other one is told to `refused`. Without a floor, all of them. */

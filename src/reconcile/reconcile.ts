@@ -57,6 +57,19 @@ export interface ReconcileOptions<B extends EnforcedBan = EnforcedBan> extends E
   readonly jails?: readonly string[];
   /** Told each backend's outcome and, when it got that far, what it was brought to (its represent() of the active bans, and the entries it kept). */
   readonly observe?: (backend: Backend, report: BackendReport, held?: readonly Entry[]) => void;
+  /**
+   * The active bans read again, as `active` gives them. Given (and no `observe`), a restore
+   * streamed into every backend keeps none of the entries it read, only their jails: kept, they
+   * are most of the garbage collector's work (100 MB for a million). A restore that fails then
+   * reads them again for the usual way.
+   */
+  readonly reread?: () => Iterable<B>;
+}
+
+/** The entries wanted and their jails' rules, from the active bans. */
+interface Desired {
+  readonly entries: readonly Entry[];
+  readonly rules: readonly JailRule[];
 }
 
 /**
@@ -95,20 +108,38 @@ export async function reconcile<B extends EnforcedBan>(
   options: ReconcileOptions<B> = {},
 ): Promise<BackendReport[]> {
   const streams = options.dryRun ? new Map<Backend, Streaming>() : await startRestores(backends, now, options.allOrNothing === true);
-  let desired: Entry[];
+  const { reread } = options;
+  const keepNone = reread !== undefined && !options.observe && streams.size > 0 && streams.size === backends.length;
+  const jailRules = options.rules ?? defaultJailRules;
+  let desired: Entry[] = [];
+  const jails = new Set<string>();
   let rules: JailRule[];
   try {
-    desired = streams.size === 0 ? enforceableEntries(active, options.floor, options.refused) : await feedRestores(active, options.floor, options.refused, streams);
-    rules = rulesFor(desired, options.rules ?? defaultJailRules, options.jails);
+    if (streams.size === 0) {
+      desired = enforceableEntries(active, options.floor, options.refused);
+    } else {
+      await feedRestores(active, options.floor, options.refused, streams, keepNone ? (entry) => jails.add(entry.jail) : (entry) => desired.push(entry));
+    }
+    rules = rulesFor(keepNone ? [...jails].map((jail) => ({ jail })) : desired, jailRules, options.jails);
   } catch (error) {
     await abortRestores(streams);
     throw error;
   }
   // Every backend streaming holds nothing yet: none has entries to keep.
   if (options.allOrNothing && !options.dryRun && streams.size === 0) return allOrNothing(desired, rules, backends, now, options);
+  let again: Desired | undefined;
+  // Read again once, for every restore that failed; its refusals were told by the first read.
+  const wanted = (): Desired => {
+    if (!keepNone) return { entries: desired, rules };
+    if (!again) {
+      const entries = enforceableEntries(reread(), options.floor);
+      again = { entries, rules: rulesFor(entries, jailRules, options.jails) };
+    }
+    return again;
+  };
   return Promise.all(backends.map(async (backend) => {
     const streaming = streams.get(backend);
-    const { report, held } = streaming ? await finishRestore(streaming, desired, rules, now, options) : await reconcileBackend(backend, desired, rules, now, options);
+    const { report, held } = streaming ? await finishRestore(streaming, wanted, rules, now, options) : await reconcileBackend(backend, desired, rules, now, options);
     options.observe?.(backend, report, held);
     return report;
   }));
@@ -116,9 +147,12 @@ export async function reconcile<B extends EnforcedBan>(
 
 const failedOf = (applied: ApplyReport): BackendReport['failed'] => applied.failed.map(({ entry, error }) => ({ address: entry.address, jail: entry.jail, error }));
 
-/** Ends a streamed restore; one that failed goes the usual way from whatever the firewall holds then, and says so. */
+/**
+ * Ends a streamed restore; one that failed goes the usual way from whatever the firewall holds
+ * then, and says so. `wanted` gives the entries and rules for that (or for observe).
+ */
 async function finishRestore(
-  streaming: Streaming, desired: readonly Entry[], rules: readonly JailRule[], now: number, options: BackendOptions,
+  streaming: Streaming, wanted: () => Desired, rules: readonly JailRule[], now: number, options: BackendOptions,
 ): Promise<{ report: BackendReport; held?: readonly Entry[] }> {
   const { backend, restore } = streaming;
   let why = streaming.failed?.error;
@@ -126,12 +160,13 @@ async function finishRestore(
     try {
       const applied = await restore.end(rules);
       const report = { name: backend.name, added: applied.added, removed: 0, kept: 0, unchanged: 0, error: null, failed: failedOf(applied) };
-      return { report, ...(options.observe ? { held: backend.represent(desired) } : {}) };
+      return { report, ...(options.observe ? { held: backend.represent(wanted().entries) } : {}) };
     } catch (error) {
       why = error;
     }
   }
-  const usual = await reconcileBackend(backend, desired, rules, now, options);
+  const desired = wanted();
+  const usual = await reconcileBackend(backend, desired.entries, desired.rules, now, options);
   const note = `${backend.name}: the restore streamed into it failed (${messageOf(why)}); it was done the usual way`;
   return { ...usual, report: { ...usual.report, notes: [note, ...usual.report.notes ?? []] } };
 }

@@ -29,13 +29,15 @@ export async function startRestores(backends: readonly Backend[], now: number, a
 
 /**
  * Reads the active bans into the started restores as it goes: the entries, as enforceableEntries
- * gives them. A restore that refuses entries is aborted and left to the usual way; when reading
- * fails, the caller aborts them all (abortRestores), so none commits part of the bans.
+ * gives them, each shown to `seen` too. A restore that refuses entries is aborted and left to the
+ * usual way; when reading fails, the caller aborts them all (abortRestores), so none commits part
+ * of the bans.
  */
 export async function feedRestores<B extends EnforcedBan>(
-  active: Iterable<B>, floor: BanFloor | undefined, refused: ((refusal: RefusedBan<B>) => void) | undefined, streams: ReadonlyMap<Backend, Streaming>,
-): Promise<Entry[]> {
-  return streamEnforceableEntries(active, floor, refused, async (chunk) => {
+  active: Iterable<B>, floor: BanFloor | undefined, refused: ((refusal: RefusedBan<B>) => void) | undefined,
+  streams: ReadonlyMap<Backend, Streaming>, seen: (entry: Entry) => void,
+): Promise<void> {
+  await streamEnforceableEntries(active, floor, refused, async (chunk) => {
     await Promise.all([...streams.values()].map(async (streaming) => {
       if (streaming.failed) return;
       try {
@@ -45,7 +47,7 @@ export async function feedRestores<B extends EnforcedBan>(
         await streaming.restore.abort();
       }
     }));
-  });
+  }, seen);
 }
 
 /** Gives every started restore up, and waits for each to have stopped. */

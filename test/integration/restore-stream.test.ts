@@ -7,8 +7,8 @@ import { createIpsetBackend } from '../../src/backends/ipset.js';
 import { createNftablesBackend } from '../../src/backends/nftables.js';
 import { RESTORE_RUN } from '../../src/backends/nftables-restore.js';
 import type { Backend, Command, JailRule } from '../../src/backends/types.js';
-import { nowSeconds, type Ban } from '../../src/core/index.js';
-import { jailRulesOf, reconcile, type BackendReport } from '../../src/reconcile/index.js';
+import { lockoutCheck, nowSeconds, type Ban } from '../../src/core/index.js';
+import { banFloor, jailRulesOf, reconcile, type BackendReport, type RefusedBan } from '../../src/reconcile/index.js';
 import { inRecordingNetns } from '../helpers/backend.js';
 import { runCli, tempDir } from '../helpers/cli.js';
 import { createNetns, type Netns } from '../helpers/netns.js';
@@ -201,8 +201,14 @@ describe('nftables: a restore of more than RESTORE_RUN elements goes as several 
       yield* MANY;
       whenRead = { tables: nftTables(ns), chain: ns.run(['nft', 'list', 'chain', 'inet', 'f2b-store', 'input']) };
     }
-    const [report] = await reconcile(active(), [backend], NOW, MANY_OPTIONS);
+    let reads = 0;
+    const reread = (): Iterable<Ban> => {
+      reads++;
+      return MANY;
+    };
+    const [report] = await reconcile(active(), [backend], NOW, { ...MANY_OPTIONS, reread });
     assert.deepEqual(summary(report), { added: MANY.length, removed: 0, failed: 0, error: null });
+    assert.equal(reads, 0, 'a restore that succeeds reads the bans once');
     assert.equal(stream.started, 4);
     assert.match(whenRead?.tables ?? '', /f2b-store/, 'a run was committed before the last ban was read');
     assert.doesNotMatch(whenRead?.chain ?? '', /comment "f2b-store /, 'no rule before the last run');
@@ -219,6 +225,23 @@ describe('nftables: a restore of more than RESTORE_RUN elements goes as several 
     assertManyRestored(ns);
     const [again] = await reconcile(MANY, [backend], NOW, MANY_OPTIONS);
     assert.deepEqual({ ...summary(again), unchanged: again?.unchanged }, { added: 0, removed: 0, failed: 0, error: null, unchanged: MANY.length });
+  }, (text, index, command) => (command === 2 ? `${text}add element inet f2b-store addr4-nosuch { 192.0.2.1 }\n` : text), { paced: true }));
+
+  it('a run refused after others committed, the entries read not kept: the usual way reads the bans again, and the floor\'s refusals are told once', nftInNetns(async ({ ns, backend }) => {
+    const loopback = ban('127.0.0.1', 'sshd');
+    const refused: string[] = [];
+    let reads = 0;
+    const reread = (): Iterable<Ban> => {
+      reads++;
+      return [...MANY, loopback];
+    };
+    const options = { ...MANY_OPTIONS, floor: banFloor(lockoutCheck([])), refused: ({ ban: { address } }: RefusedBan) => refused.push(address), reread };
+    const [report] = await reconcile([...MANY, loopback], [backend], NOW, options);
+    assert.deepEqual(summary(report), { added: MANY.length, removed: 0, failed: 0, error: null });
+    assert.match(report?.notes?.[0] ?? '', /^nftables: the restore streamed into it failed \(.*No such file or directory.*\); it was done the usual way$/);
+    assert.equal(reads, 1);
+    assert.deepEqual(refused, ['127.0.0.1']);
+    assertManyRestored(ns);
   }, (text, index, command) => (command === 2 ? `${text}add element inet f2b-store addr4-nosuch { 192.0.2.1 }\n` : text), { paced: true }));
 
   it('a last run refused after others committed leaves no table; nor does the usual way, refused as well', nftInNetns(async ({ ns, backend }) => {

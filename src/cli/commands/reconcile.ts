@@ -46,6 +46,7 @@ brought in) reach no backend and leave any that holds them; each is named on std
       const allOrNothing = !options.dryRun && !options.yes;
       const reports = await reconcile(store.activeEnforced(ctx.now), backends, ctx.now, {
         ...enforce, ...guard, dryRun: options.dryRun === true, allOrNothing, refused: (refusal) => refused.push(refusal),
+        reread: () => store.activeEnforced(ctx.now),
       });
       const held = allOrNothing ? reports.find((r) => r.error === null && r.kept > 0) : undefined;
       if (held) {
