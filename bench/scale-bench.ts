@@ -180,9 +180,12 @@ export async function runScaleBench(): Promise<void> {
       + 'process `f2b-store --backend nftables --netns NS reconcile`; the anchor is one `nft -f` of the batch f2b-store sends, written '
       + 'to a file first (table, chain, sets, rules, every element); CPU and peak RSS from `/usr/bin/time`, incl. children. '
       + 'f2b-store sends it as several `nft -f -` runs (25,000 to 100,000 elements each, the rules with the last), nft committing '
-      + 'each while the next is read: nft 1.0.6 parses nothing before its input ends. Tried on 2026-12-03 and not kept: an index '
-      + 'holding what the read takes (0.1 s less CPU, but a damaged page of the table went untold), and every run started '
-      + 'before the first ban is read with runs shrinking towards the end (no gain in 18 alternating pairs on a quiet machine).',
+      + 'each while the next is read: nft 1.0.6 parses nothing before its input ends. The reconcile keeps none of the entries it '
+      + 'streams, only their jails (a restore that fails reads the bans again), and writes each element without an object of its '
+      + 'own. Tried on 2026-12-03 and not kept: an index holding what the read takes (0.1 s less CPU, but a damaged page of the '
+      + 'table went untold), every run started before the first ban is read with runs shrinking towards the end (no gain in 18 '
+      + 'alternating pairs on a quiet machine), and a young generation of 16 MiB from the start (`--min-semi-space-size=16` on '
+      + 'the CLI\'s first line: a third of the scavenge pauses, but no less CPU or wall in 18 alternating pairs).',
     'The full check probes a backend of 10,000 entries or more instead of reading it back: every set exists, prefix sets and sets '
       + 'that should be empty are listed, and each hash set proves 256 sampled elements in one `nft -f` of `create element` lines that '
       + 'the kernel rolls back. The daemon reads every element back when a drift is found, and otherwise at most at 1% of wall '
