@@ -173,7 +173,12 @@ export class BanStore {
    * when it is freed: 90 ms of CPU at close after a restore of 100,000 bans, 2 ms released here.
    */
   private *scanned<T>(bans: () => IterableIterator<T>): IterableIterator<T> {
-    yield* this.guarded(bans);
+    // guarded() written out: one generator less for every row to pass through.
+    try {
+      yield* bans();
+    } catch (error) {
+      throw this.damaged(error);
+    }
     this.db.pragma('shrink_memory');
   }
 
