@@ -53,8 +53,9 @@ export class IgnoreList {
   private readonly commandCache = new TtlCache<string, Promise<boolean>>(COMMAND_TTL, 10_000);
   private self: { readonly addresses: AddressMatcher; readonly until: number } | undefined;
   /**
-   * What addressReason answered per address ('' for nothing), until this host's addresses are read
-   * again: an attacker fails many times, and matching it against networks parses it each time.
+   * What addressReason answered per IPv6 address or network ('' for nothing), until this host's
+   * addresses are read again: an attacker fails many times, and matching one against networks
+   * parses it each time (a single IPv4 address is matched as a number instead).
    */
   private readonly verdicts = new Map<string, string>();
 
