@@ -20,10 +20,17 @@ export interface WindowLimits {
 export const MAX_MATCH_CHARS = 2048;
 
 interface Entry {
+  readonly address: string;
   times: number[];
   matches: string[];
   /** When it last failed, in the order of record and load calls: what eviction goes by. */
   touched: number;
+  /** In `changes` since the last takeChanged. */
+  changed: boolean;
+  /** The store holds a row of it (takeChanged told it, or it was loaded). */
+  stored: boolean;
+  /** No longer tracked (banned, expired, evicted or forgotten). */
+  gone: boolean;
 }
 
 function keepLine(line: string): string {
@@ -67,13 +74,15 @@ export class FailureWindows {
   private entries = new Map<string, Entry>();
   private ordered = true;
   private touches = 0;
-  private readonly changed = new Set<string>();
   /**
-   * The addresses whose failures the store holds as far as takeChanged has said (or load was
-   * given): the deletion of any other is nothing to write. Most addresses of a burst reach
-   * maxretry within one commit and never had a row.
+   * What the store must be told: the entries changed since the last takeChanged, and the addresses
+   * whose stored row must go. Flags on the entries, not a set of addresses: a burst counts hundreds
+   * of thousands of failures, and every lookup by address text is a hash of it in a table of tens
+   * of thousands. Most addresses of a burst reach maxretry within one commit and never had a row:
+   * their going is nothing to write.
    */
-  private readonly persisted = new Set<string>();
+  private changes: Entry[] = [];
+  private removed = new Set<string>();
 
   constructor(private readonly limits: WindowLimits) {}
 
@@ -88,41 +97,42 @@ export class FailureWindows {
   record(address: string, time: number, lines: readonly string[]): AddressFailures | undefined {
     const { maxretry, findtime, maxmatches } = this.limits;
     const known = this.entries.get(address);
-    const entry = known ?? { times: [], matches: [], touched: 0 };
+    const entry = known ?? { address, times: [], matches: [], touched: 0, changed: false, stored: false, gone: false };
     entry.touched = this.touches++;
-    this.changed.add(address);
     entry.times = windowTimes(entry.times, time, findtime, maxretry);
     if (maxmatches > 0 && lines.length > 0) entry.matches = windowMatches(entry.matches, lines, maxmatches);
     if (entry.times.length >= maxretry) {
-      if (known) this.entries.delete(address);
+      if (known) this.drop(known);
       return entry;
     }
-    this.put(address, entry, known !== undefined);
+    this.noteChanged(entry);
+    if (known === undefined) {
+      this.entries.set(address, entry);
+      this.evict();
+    } else if (this.ordered) {
+      this.entries.delete(address);
+      this.entries.set(address, entry);
+    }
     return undefined;
   }
 
   /** Forgets the address, or every tracked address inside it when it is a network. */
   forget(address: Address): void {
     if (!address.isNetwork) {
-      if (this.entries.delete(address.text)) this.changed.add(address.text);
+      const entry = this.entries.get(address.text);
+      if (entry !== undefined) this.drop(entry);
       return;
     }
-    for (const key of this.entries.keys()) {
+    for (const [key, entry] of this.entries) {
       const tracked = tryParseAddress(key);
-      if (tracked && contains(address, tracked)) {
-        this.entries.delete(key);
-        this.changed.add(key);
-      }
+      if (tracked && contains(address, tracked)) this.drop(entry);
     }
   }
 
   /** Drops addresses whose newest failure is before `oldest`: none of their failures can count again. */
   expire(oldest: number): void {
-    for (const [key, entry] of this.entries) {
-      if ((entry.times[entry.times.length - 1] ?? 0) < oldest) {
-        this.entries.delete(key);
-        this.changed.add(key);
-      }
+    for (const entry of this.entries.values()) {
+      if ((entry.times[entry.times.length - 1] ?? 0) < oldest) this.drop(entry);
     }
   }
 
@@ -131,45 +141,57 @@ export class FailureWindows {
     const { maxretry, maxmatches } = this.limits;
     const times = [...failures.times].sort((a, b) => a - b).slice(-maxretry);
     const matches = maxmatches > 0 ? failures.matches.slice(-maxmatches).map(keepLine) : [];
-    this.put(address, { times, matches, touched: this.touches++ }, this.entries.has(address));
-    this.persisted.add(address);
+    const known = this.entries.get(address);
+    if (known !== undefined) this.drop(known);
+    const entry: Entry = { address, times, matches, touched: this.touches++, changed: false, stored: true, gone: false };
+    this.entries.set(address, entry);
+    this.removed.delete(address);
+    if (known?.changed === true) this.noteChanged(entry);
+    this.evict();
   }
 
   /** Marks an address as changed without tracking it: its stored copy is stale and must go. */
   discard(address: string): void {
-    this.changed.add(address);
-    this.persisted.add(address);
+    this.removed.add(address);
   }
 
   /** Every tracked address with its failures, least recent first. */
   *all(): IterableIterator<[string, AddressFailures]> {
-    yield* this.inOrder();
+    for (const [address, entry] of this.inOrder()) yield [address, entry];
   }
 
   /**
    * The addresses changed since the last call, each with its failures, or undefined when no longer
-   * tracked but persisted (see persisted): what the store must be told.
+   * tracked but stored: what the store must be told.
    */
   takeChanged(): [string, AddressFailures | undefined][] {
     const out: [string, AddressFailures | undefined][] = [];
-    for (const address of this.changed) {
-      const entry = this.entries.get(address);
-      if (entry !== undefined) {
-        this.persisted.add(address);
-        out.push([address, entry]);
-      } else if (this.persisted.delete(address)) {
-        out.push([address, undefined]);
-      }
+    for (const address of this.removed) {
+      // Tracked again since its row was to go: the row is written over below instead.
+      if (!this.entries.has(address)) out.push([address, undefined]);
     }
-    this.changed.clear();
+    for (const entry of this.changes) {
+      entry.changed = false;
+      if (entry.gone) continue;
+      entry.stored = true;
+      out.push([entry.address, entry]);
+    }
+    this.changes = [];
+    this.removed = new Set();
     return out;
   }
 
-  /** Tracks `entry` as the most recent failure; `known`: the address is tracked already. */
-  private put(address: string, entry: Entry, known: boolean): void {
-    if (known && this.ordered) this.entries.delete(address);
-    this.entries.set(address, entry);
-    if (!known) this.evict();
+  private noteChanged(entry: Entry): void {
+    if (entry.changed) return;
+    entry.changed = true;
+    this.changes.push(entry);
+  }
+
+  /** Stops tracking `entry`; its stored row, if any, is to go. */
+  private drop(entry: Entry): void {
+    this.entries.delete(entry.address);
+    entry.gone = true;
+    if (entry.stored) this.removed.add(entry.address);
   }
 
   /** The entries in order of last failure: put in that order once, kept in it while at the cap. */
@@ -187,10 +209,9 @@ export class FailureWindows {
       if (this.ordered && this.entries.size < this.limits.maxTracked / 2) this.ordered = false;
       return;
     }
-    for (const key of this.inOrder().keys()) {
+    for (const entry of this.inOrder().values()) {
       if (this.entries.size <= this.limits.maxTracked) return;
-      this.entries.delete(key);
-      this.changed.add(key);
+      this.drop(entry);
     }
   }
 }

@@ -53,8 +53,9 @@ export class IgnoreList {
   private readonly commandCache = new TtlCache<string, Promise<boolean>>(COMMAND_TTL, 10_000);
   private self: { readonly addresses: AddressMatcher; readonly until: number } | undefined;
   /**
-   * What addressReason answered per address ('' for nothing), until this host's addresses are read
-   * again: an attacker fails many times, and matching it against networks parses it each time.
+   * What addressReason answered per IPv6 address or network ('' for nothing), until this host's
+   * addresses are read again: an attacker fails many times, and matching one against networks
+   * parses it each time (a single IPv4 address is matched as a number instead).
    */
   private readonly verdicts = new Map<string, string>();
 
@@ -105,11 +106,14 @@ export class IgnoreList {
   /** Why `address` must not be banned as far as this host's addresses and ignoreip's addresses and networks say. */
   addressReason(address: Address, now: number): string | undefined {
     const self = this.options.ignoreself ? this.selfAddresses(now) : undefined;
-    const known = this.verdicts.get(address.text);
+    // A single IPv4 address is matched as a number at once, cheaper than looking its verdict up among tens of thousands.
+    const remembered = address.family === 6 || address.isNetwork;
+    const known = remembered ? this.verdicts.get(address.text) : undefined;
     if (known !== undefined) return known === '' ? undefined : known;
     const own = self?.find(address);
     const listed = own === undefined ? this.listed.find(address) : undefined;
     const reason = own ? `ignoreself (${own.text})` : listed && `ignoreip ${listed.text}`;
+    if (!remembered) return reason;
     if (this.verdicts.size >= MAX_VERDICTS) this.verdicts.clear();
     this.verdicts.set(address.text, reason ?? '');
     return reason;

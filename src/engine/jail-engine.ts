@@ -307,7 +307,8 @@ export class JailEngine {
       jail: this.jail,
       address,
       state: failures === undefined ? null
-        : encodeFailures(this.deps.banned?.(address, now) === true ? { times: failures.times, matches: [] } : failures),
+        // Asked only of an address with lines: one failing on while banned (most of a burst's) keeps none already (see count).
+        : encodeFailures(failures.matches.length > 0 && this.deps.banned?.(address, now) === true ? { times: failures.times, matches: [] } : failures),
     }));
   }
 
