@@ -319,13 +319,18 @@ export class LogJails {
 
   private async countEach(jails: readonly RunningJail[], matched: ReadonlyMap<string, readonly LineFailures[]>, now: number): Promise<void> {
     this.banned.sync(this.read('the data version', () => this.options.store.dataVersion(), undefined), now);
+    // Indexed loops: a for-of holding an await keeps its iterators in the function's state, one result object per failure.
     for (const jail of jails) {
       this.uncommitted.jails.add(jail);
-      for (const { failures } of matched.get(jail.definition.name) ?? []) {
-        for (const failure of failures) {
-          const added = jail.engine.add(failure);
+      const lines = matched.get(jail.definition.name) ?? [];
+      for (let l = 0; l < lines.length; l++) {
+        const { failures } = lines[l] as LineFailures;
+        for (let f = 0; f < failures.length; f++) {
+          const added = jail.engine.add(failures[f] as LineFailures['failures'][number]);
+          const decisions = Array.isArray(added) ? added : await added;
           // A burst longer than maxretry decides again every maxretry lines: one ban is enough.
-          for (const decision of Array.isArray(added) ? added : await added) {
+          for (let d = 0; d < decisions.length; d++) {
+            const decision = decisions[d] as BanDecision;
             const key = `${decision.jail} ${decision.address}`;
             // Read afresh: a commit while this awaited started a new set.
             if (!this.uncommitted.candidates.has(key)) this.uncommitted.candidates.set(key, decision);

@@ -89,6 +89,8 @@ export class StoreWriter {
 
   /** The held active bans that block `address`: its own and those of networks covering it. */
   heldTouching(address: string, now: number): Ban[] {
+    // Asked for every address of every commit: nothing held (the usual case) costs no parse.
+    if (this.bans.size === 0) return [];
     const target = tryParseAddress(address);
     if (target === undefined) return [];
     return this.held(now).filter((ban) => {
