@@ -40,6 +40,12 @@ function parsedEntry(address: Address): ParsedEntry {
   return { address, ip: ipOf(address) };
 }
 
+/** Whether `entry` and the network `address` (parsed: `ip`) overlap: the longer one lies in the shorter. */
+function overlapping(entry: ParsedEntry, address: Address, ip: Ip): boolean {
+  return entry.address.family === address.family
+    && (entry.address.prefix >= address.prefix ? entry.ip.match(ip, address.prefix) : ip.match(entry.ip, entry.address.prefix));
+}
+
 /**
  * A fixed list of addresses and networks, asked on every failure whether it covers an address:
  * single addresses by a lookup, networks by prefix match on the address parsed once (IPv4 as
@@ -66,11 +72,10 @@ export class AddressMatcher {
   find(address: Address): Address | undefined {
     if (address.isNetwork) {
       const ip = ipOf(address);
-      // Two networks overlap when the longer one lies in the shorter.
-      const overlapping = ({ address: entry, ip: entryIp }: ParsedEntry): boolean => entry.family === address.family
-        && (entry.prefix >= address.prefix ? entryIp.match(ip, address.prefix) : ip.match(entryIp, entry.prefix));
       this.parsedSingles ??= [...this.singles.values()].map(parsedEntry);
-      return (this.parsedSingles.find(overlapping) ?? this.networks.find(overlapping))?.address;
+      for (const entry of this.parsedSingles) if (overlapping(entry, address, ip)) return entry.address;
+      for (const entry of this.networks) if (overlapping(entry, address, ip)) return entry.address;
+      return undefined;
     }
     const single = this.singles.get(address.text);
     if (single || this.networks.length === 0) return single;

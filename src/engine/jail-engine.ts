@@ -166,8 +166,7 @@ export class JailEngine {
     const { host } = failure;
     if ((host.kind === 'ip4' || host.kind === 'ip6' || host.kind === 'fid') && !this.ignore.asks) {
       const address = this.parse(host.cidr === undefined ? host.value : `${host.value}/${host.cidr}`);
-      const decision = address && this.count(address, this.ignore.addressReason(address, now), time, failure, now,
-        (network) => this.ignore.addressReason(network, now));
+      const decision = address && this.count(address, this.ignore.addressReason(address, now), time, failure, now);
       return decision ? [decision] : [];
     }
     return this.addLookingUp(failure, time, now);
@@ -212,10 +211,11 @@ export class JailEngine {
   /**
    * Counts a failure of `address` under its prefix (keyOf) unless the address is ignored
    * (`ignored`: why) or refused; the ban it completes, if any. `wholeIgnored` says why a prefix
-   * must not be banned whole (it holds an ignored address).
+   * must not be banned whole (it holds an ignored address); without it, the ignore list's
+   * addressReason does (no closure made for each of a burst's failures).
    */
   private count(address: Address, ignored: string | undefined, time: number, failure: CountedFailure, now: number,
-    wholeIgnored: (network: Address) => string | undefined): BanDecision | undefined {
+    wholeIgnored?: (network: Address) => string | undefined): BanDecision | undefined {
     if (ignored !== undefined || this.refused(address, now)) return undefined;
     this.total++;
     const key = this.keyOf(address);
@@ -223,7 +223,7 @@ export class JailEngine {
     // A banned address keeps no lines in memory either, as in its stored row (see takeChanges): most of a burst's failures.
     const reached = this.windows.record(key.text, time, keyBanned ? [] : failure.lines);
     if (!reached) return undefined;
-    const target = key === address ? address : this.banTarget(key, address, wholeIgnored(key));
+    const target = key === address ? address : this.banTarget(key, address, wholeIgnored ? wholeIgnored(key) : this.ignore.addressReason(key, now));
     const banned = target === key ? keyBanned : this.deps.banned?.(target.text, now) === true;
     // The ban keeps the captures of the failure that completed it: the counters never hold captures (their bytes are the daemon's cost).
     return banned ? undefined : this.decide(target.text, reached.times.length, reached, failure.told);
