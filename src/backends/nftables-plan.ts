@@ -213,7 +213,21 @@ export interface ElementOp {
  * trace all along.
  */
 export function elementText(op: ElementOp): string {
-  return op.timeout === null ? op.entry.address : `${op.entry.address} timeout ${nftTimeout(op.timeout)}`;
+  return elementWords(op.entry.address, op.timeout);
+}
+
+function elementWords(address: string, timeout: number | null): string {
+  return timeout === null ? address : `${address} timeout ${nftTimeout(timeout)}`;
+}
+
+/** The kernel timeout of adding an entry that expires at `expiresAt` (null: never), seconds. */
+function addTimeout(expiresAt: number | null, now: number): number | null {
+  return expiresAt === null ? null : Math.min(expiresAt - now, MAX_TIMEOUT_SECONDS);
+}
+
+/** One statement of a batch: `verb element` of these elements (already written) in `set`. */
+function elementStatement(verb: string, set: string, elements: readonly string[]): string {
+  return `${verb} element ${TABLE} ${set} { ${elements.join(', ')} }\n`;
 }
 
 export interface ElementPlan {
@@ -287,7 +301,7 @@ export function planElements(diff: Diff, now: number): ElementPlan {
     const inSet = group(adds, set);
     const before = inSet.get(entry.address);
     if (before && !outlasts(entry.expiresAt, before.entry.expiresAt)) continue;
-    inSet.set(entry.address, { action: 'add', set, entry, timeout: entry.expiresAt === null ? null : Math.min(entry.expiresAt - now, MAX_TIMEOUT_SECONDS) });
+    inSet.set(entry.address, { action: 'add', set, entry, timeout: addTimeout(entry.expiresAt, now) });
   }
   const ops: ElementOp[] = [];
   for (const groups of [deletes, adds]) for (const inGroup of groups.values()) for (const op of inGroup.values()) ops.push(op);
@@ -303,7 +317,7 @@ export function elementBatch(ops: readonly ElementOp[], add: 'add' | 'create' = 
   let elements: string[] = [];
   let last: ElementOp | undefined;
   const close = (): void => {
-    if (last) statements.push(`${last.action === 'add' ? add : 'delete'} element ${TABLE} ${last.set} { ${elements.join(', ')} }\n`);
+    if (last) statements.push(elementStatement(last.action === 'add' ? add : 'delete', last.set, elements));
   };
   for (const op of ops) {
     if (op.action !== last?.action || op.set !== last.set || elements.length >= CHUNK) {
@@ -346,13 +360,13 @@ export function addBatch(entries: readonly Entry[], now: number, add: 'add' | 'c
       bySet.set(set, elements = []);
       jails.add(entry.jail);
     }
-    elements.push(entry.expiresAt === null ? entry.address : `${entry.address} timeout ${nftTimeout(Math.min(entry.expiresAt - now, MAX_TIMEOUT_SECONDS))}`);
+    elements.push(elementWords(entry.address, addTimeout(entry.expiresAt, now)));
     added++;
   }
   const statements: string[] = [];
   for (const [set, elements] of bySet) {
     for (let at = 0; at < elements.length; at += CHUNK) {
-      statements.push(`${add} element ${TABLE} ${set} { ${elements.slice(at, at + CHUNK).join(', ')} }\n`);
+      statements.push(elementStatement(add, set, elements.slice(at, at + CHUNK)));
     }
   }
   return { text: statements.join(''), added, jails: [...jails], invalid };
