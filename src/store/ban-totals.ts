@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { BanCounts, JailSourceCount } from '../core/index.js';
+import { ACTIVE } from './bans.js';
 
 interface CountRow {
   jail: string;
@@ -38,7 +39,7 @@ export class BanTotals {
     this.stmt = {
       // A plain scan: through the open-bans index it looks every row up again (twice as long at 100,000).
       activeNow: db.prepare<unknown[], CountRow>(
-        `SELECT jail, source, count(*) AS n FROM bans NOT INDEXED WHERE lifted_at IS NULL AND (expires_at IS NULL OR expires_at > @now)
+        `SELECT jail, source, count(*) AS n FROM bans NOT INDEXED WHERE ${ACTIVE}
          GROUP BY jail, source`),
       changes: db.prepare<unknown[], CountRow & { kind: string }>(
         `SELECT kind, jail, source, count(*) AS n FROM changes WHERE id > @after AND id <= @upTo AND kind <> 'extend'

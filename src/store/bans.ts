@@ -44,7 +44,8 @@ const activeRow = (row?: string): string => {
   const column = (name: string): string => (row === undefined ? name : `${row}.${name}`);
   return `${column('lifted_at')} IS NULL AND (${column('expires_at')} IS NULL OR ${column('expires_at')} > @now)`;
 };
-const ACTIVE = activeRow();
+/** Whether a bans row is active at @now: every query of the store that asks it says it this way. */
+export const ACTIVE = activeRow();
 
 /** A stored count; anything but a number (a row written by hand) reads as `fallback`. */
 function storedCount(value: unknown, fallback: number): number {
@@ -269,8 +270,7 @@ export class Bans {
            UNION ALL
            SELECT (SELECT min(jail) FROM bans WHERE lifted_at IS NULL AND jail > open.jail) FROM open WHERE open.jail IS NOT NULL)
          SELECT jail FROM open WHERE jail IS NOT NULL
-           AND EXISTS (SELECT 1 FROM bans AS b WHERE b.jail = open.jail AND b.lifted_at IS NULL
-             AND (b.expires_at IS NULL OR b.expires_at > @now))`),
+           AND EXISTS (SELECT 1 FROM bans AS b WHERE b.jail = open.jail AND ${activeRow('b')})`),
       nextExpiry: () => db.prepare<unknown[], { at: number | null }>(
         'SELECT min(expires_at) AS at FROM bans WHERE lifted_at IS NULL AND expires_at > @now'),
       expiredBetween: () => db.prepare<unknown[], { address: string; jail: string }>(
@@ -302,7 +302,7 @@ export class Bans {
       bansAfter: () => db.prepare<unknown[], number>(
         `WITH ${SELECTION_TABLES} SELECT count(*) FROM bans WHERE id > @after AND ${selects('jail')}`).pluck(),
       jailCounts: () => db.prepare<unknown[], { jail: string; active: number; total: number }>(
-        `SELECT jail, sum(lifted_at IS NULL AND (expires_at IS NULL OR expires_at > @now)) AS active, count(*) AS total
+        `SELECT jail, sum(${ACTIVE}) AS active, count(*) AS total
          FROM bans GROUP BY jail ORDER BY jail`),
       purge: () => db.prepare(
         `DELETE FROM bans WHERE (lifted_at IS NOT NULL AND lifted_at < @before)
