@@ -29,7 +29,6 @@ const THROUGH_PIPE = ['sh', '-c', 'cat | exec firewall-cmd "$@"', 'firewall-cmd'
 /** What firewall-cmd prints, with exit status 0, when it cannot read an entries file. */
 export const UNREADABLE_FILE = 'Failed to read file';
 
-
 /** The ipset of a jail for one family, named as the ipset backend names its sets (`f2bs4-sshd`). Throws InputError for a bad jail name. */
 export function firewalldIpset(jail: string, family: Family): string {
   if (!isJailName(jail)) throw new InputError(`firewalld: bad jail name "${jail}": use 1-24 letters, digits, '-', '_' or '.', starting with a letter or digit`);

@@ -131,7 +131,9 @@ function isCanonicalIPv6(text: string): boolean {
   const zeros = 8 - count;
   if (gap === -1 ? zeros !== 0 : zeros < 2) return false;
   // An IPv4-mapped address (::ffff:0:0/96) is printed as IPv4.
-  if (groupAt(5, gap, zeros) === 0xffff && [0, 1, 2, 3, 4].every((i) => groupAt(i, gap, zeros) === 0)) return false;
+  let mapped = groupAt(5, gap, zeros) === 0xffff;
+  for (let i = 0; mapped && i < 5; i++) mapped = groupAt(i, gap, zeros) === 0;
+  if (mapped) return false;
   // The `::` must stand for the leftmost longest run of zeros, and no run of two or more may be left written out.
   let best = 0;
   let bestAt = -1;
