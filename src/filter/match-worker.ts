@@ -6,7 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { LogFilter } from './log-filter.js';
 import type { FilterEntry, FromWorker, LineFailures, LogText, ToWorker, WorkerData } from './worker-protocol.js';
-import { logTextLines, packFailures, PROGRESS_BATCH, PROGRESS_KEY, PROGRESS_LINE } from './worker-protocol.js';
+import { logTextTerminated, packFailures, PROGRESS_BATCH, PROGRESS_KEY, PROGRESS_LINE } from './worker-protocol.js';
 
 const port = parentPort;
 if (port === null) throw new Error('match-worker.js runs as a worker thread of FilterWorker');
@@ -41,7 +41,9 @@ function filterFor(key: string, path: string): LogFilter {
 function runBatch(message: Extract<ToWorker, { type: 'batch' }>): void {
   now = message.now;
   Atomics.store(progress, PROGRESS_BATCH, message.id);
-  const text = Array.isArray(message.lines) ? message.lines as readonly string[] : logTextLines(message.lines as LogText);
+  // Lines read from a file come with their `\n` (see LogFilter.processLine); the journal's come as strings.
+  const decoded = Array.isArray(message.lines) ? undefined : logTextTerminated(message.lines as LogText);
+  const text = decoded?.lines ?? message.lines as readonly string[];
   const { times } = message;
   for (const [k, key] of message.keys.entries()) {
     Atomics.store(progress, PROGRESS_LINE, -1);
@@ -52,7 +54,10 @@ function runBatch(message: Extract<ToWorker, { type: 'batch' }>): void {
     for (let index = 0; index < text.length; index++) {
       if (skip.has(index)) continue;
       Atomics.store(progress, PROGRESS_LINE, index);
-      const { failures } = filter.processLine(text[index] as string, times?.[index]);
+      const line = text[index] as string;
+      const { failures } = decoded === undefined
+        ? filter.processLine(line, times?.[index])
+        : filter.processLine(line.slice(0, -1), times?.[index], line, decoded.ascii[index]);
       // Only what the daemon counts goes back (see packFailures).
       if (failures.length > 0) lines.push({ index, failures });
     }

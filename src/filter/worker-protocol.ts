@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer';
 import type { FilterDefinition } from '../config/index.js';
 import { toldCaptures, type FailCaptures, type FailureHostKind } from './fail-regex.js';
 import type { Failure, LogFilterOptions } from './log-filter.js';
@@ -116,26 +117,45 @@ function utf8RunEnd(bytes: Buffer, from: number): number {
 
 /** The lines of `text`, decoded (bytes invalid in the encoding become U+FFFD). */
 export function logTextLines(text: LogText): string[] {
+  return decodeLogText(text, false).lines;
+}
+
+/**
+ * The lines of `text` each with its `\n`, as LogFilter.processLine takes them (`terminated`): a
+ * slice of the decoded text, where the filter would otherwise copy each line to add it. `ascii`,
+ * by line: it was decoded from ASCII bytes only, so the filter's cheaper RegExps may search it.
+ */
+export function logTextTerminated(text: LogText): { readonly lines: string[]; readonly ascii: boolean[] } {
+  return decodeLogText(text, true);
+}
+
+function decodeLogText(text: LogText, terminated: boolean): { lines: string[]; ascii: boolean[] } {
   const bytes = Buffer.from(text.bytes.buffer, text.bytes.byteOffset, text.bytes.byteLength);
   const lines: string[] = [];
+  const ascii: boolean[] = [];
+  const newline = terminated ? '\n' : '';
+  const keep = terminated ? 1 : 0;
   if (text.encoding === 'utf-8') {
     // \n never occurs inside a UTF-8 sequence, so decoding a run of whole lines splits as decoding each line.
     for (let from = 0; from < bytes.length;) {
       const to = utf8RunEnd(bytes, from);
+      const runAscii = terminated && isAscii(bytes.subarray(from, to));
       const run = bytes.toString('utf8', from, to);
       for (let start = 0, end = run.indexOf('\n'); end !== -1; start = end + 1, end = run.indexOf('\n', start)) {
-        lines.push(run.slice(start, end > start && run.charCodeAt(end - 1) === 13 ? end - 1 : end));
+        lines.push(end > start && run.charCodeAt(end - 1) === 13 ? run.slice(start, end - 1) + newline : run.slice(start, end + keep));
+        ascii.push(runAscii);
       }
       from = to;
     }
-    return lines;
+    return { lines, ascii };
   }
   // Each line on its own: a stateful encoding (ISO-2022-JP) starts every line afresh.
   const decoder = new TextDecoder(text.encoding);
   for (let start = 0, end = bytes.indexOf(10); end !== -1; start = end + 1, end = bytes.indexOf(10, start)) {
-    lines.push(decoder.decode(bytes.subarray(start, end > start && bytes[end - 1] === 13 ? end - 1 : end)));
+    lines.push(decoder.decode(bytes.subarray(start, end > start && bytes[end - 1] === 13 ? end - 1 : end)) + newline);
+    ascii.push(false);
   }
-  return lines;
+  return { lines, ascii };
 }
 
 export interface WorkerData {

@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { writeLog } from '../../bench/log-workload.js';
 import { FAIL2BAN_FILTER_DIR, loadFilter, SHIPPED_FILTER_DIR } from '../../src/config/index.js';
 import { capturesTold, FilterWorker, LogFilter, slowLineMessage, toldCaptures, type FilterEntry, type LineFailures, type SlowLine } from '../../src/filter/index.js';
-import { logTextLines, packFailures, unpackFailures } from '../../src/filter/worker-protocol.js';
+import { logTextLines, logTextTerminated, packFailures, unpackFailures } from '../../src/filter/worker-protocol.js';
 import { BIN, tempDir } from '../helpers/cli.js';
 
 const NOW = 1458409244 + 100;
@@ -102,6 +102,20 @@ describe('FilterWorker: filters in a worker thread, with a time budget per line'
     assert.ok(bytes.length > 4 * 64 * 1024);
     assert.deepEqual(logTextLines({ bytes, encoding: 'utf-8' }), lines);
     assert.deepEqual(logTextLines({ bytes: bytes.subarray(0, bytes.length - 3), encoding: 'utf-8' }), lines.slice(0, -1), 'a last line without its \\n is not a line yet');
+  });
+
+  it('the lines handed to the filter keep their \\n, and are marked ASCII only where every byte of their run is', () => {
+    const ascii = Array.from({ length: 2_000 }, (_, i) => `${i} Failed password for root from 203.0.113.${i % 250}`);
+    const wide = Array.from({ length: 2_000 }, (_, i) => `${i} Failed password for ${i === 1_999 ? 'jürgen' : 'root'} from 203.0.113.${i % 250}`);
+    const lines = [...ascii, ...wide];
+    const bytes = Buffer.from(lines.map((line, i) => `${line}${i % 3 === 0 ? '\r' : ''}\n`).join(''));
+    const decoded = logTextTerminated({ bytes, encoding: 'utf-8' });
+    assert.deepEqual(decoded.lines, lines.map((line) => `${line}\n`));
+    assert.equal(decoded.ascii[0], true, 'a run of ASCII bytes');
+    assert.equal(decoded.ascii[lines.length - 1], false, 'the run holding ü');
+    assert.ok(decoded.ascii.every((flag, i) => flag || i >= ascii.length - 1_000), 'no ASCII line of an ASCII run is marked otherwise');
+    const latin1 = logTextTerminated({ bytes: Buffer.from('caf\xe9 1\r\nb\n', 'latin1'), encoding: 'latin1' });
+    assert.deepEqual(latin1, { lines: ['café 1\n', 'b\n'], ascii: [false, false] }, 'another encoding, line by line');
   });
 
   describe('on a generated auth.log', () => {
