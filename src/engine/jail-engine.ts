@@ -303,13 +303,15 @@ export class JailEngine {
    */
   takeChanges(): FailureCounterChange[] {
     const now = this.deps.now();
-    return this.windows.takeChanged().map(([address, failures]) => ({
+    const changes: FailureCounterChange[] = [];
+    this.windows.takeChanged((address, failures) => changes.push({
       jail: this.jail,
       address,
       state: failures === undefined ? null
         // Asked only of an address with lines: one failing on while banned (most of a burst's) keeps none already (see count).
         : encodeFailures(failures.matches.length > 0 && this.deps.banned?.(address, now) === true ? { times: failures.times, matches: [] } : failures),
     }));
+    return changes;
   }
 
   /** Every tracked address's counters in the stored form (address → state), as restore takes them. */
