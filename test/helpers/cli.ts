@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { scaled } from './slowness.js';
 
 /** The built binary, as users run it. `npm test` builds it first. */
 export const BIN = fileURLToPath(new URL('../../dist/cli/f2b-store.js', import.meta.url));
@@ -32,7 +33,7 @@ export function runCli(args: readonly string[], options: { env?: NodeJS.ProcessE
     cwd: options.cwd,
     env: testEnv(options.env),
     input: options.input,
-    timeout: options.timeoutMs,
+    timeout: options.timeoutMs === undefined ? undefined : scaled(options.timeoutMs),
   });
   if (result.error) throw result.error;
   return { code: result.status ?? -1, stdout: result.stdout, stderr: result.stderr };

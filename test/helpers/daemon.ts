@@ -3,6 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BIN, SAFE_CONFIG } from './cli.js';
+import { scaled } from './slowness.js';
 
 /** The real daemon (`f2b-store start`) as a child process; `stop()` sends SIGTERM and waits. */
 export interface DaemonProcess {
@@ -41,9 +42,9 @@ export function startDaemon(args: readonly string[], env: NodeJS.ProcessEnv = {}
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       const killer = setTimeout(() => {
         // Said, not only done: a test's after() hook would otherwise hide a daemon deaf to SIGTERM (20 s lost, once seen in CI).
-        console.log(`# the daemon (pid ${child.pid}) did not stop within 20 s of SIGTERM: SIGKILL; its log ends:\n${output.split('\n').slice(-20).map((line) => `#   ${line}`).join('\n')}`);
+        console.log(`# the daemon (pid ${child.pid}) did not stop within ${scaled(20_000)} ms of SIGTERM: SIGKILL; its log ends:\n${output.split('\n').slice(-20).map((line) => `#   ${line}`).join('\n')}`);
         child.kill('SIGKILL');
-      }, 20_000);
+      }, scaled(20_000));
       try {
         return await exited;
       } finally {
@@ -53,15 +54,19 @@ export function startDaemon(args: readonly string[], env: NodeJS.ProcessEnv = {}
   };
 }
 
-/** Polls `check` until it returns true or `ms` pass; returns how long it took, or throws with `what`. */
+/**
+ * Polls `check` until it returns true or `ms` (scaled to this machine's speed) pass; returns how
+ * long it took, or throws with `what`.
+ */
 export async function waitFor(what: string, check: () => boolean | Promise<boolean>, ms: number): Promise<number> {
   const start = Date.now();
-  while (Date.now() - start < ms) {
+  const limit = scaled(ms);
+  while (Date.now() - start < limit) {
     const asked = Date.now();
     if (await check()) return Date.now() - start;
     // A check that starts a process (a CLI call: tenths of a second of CPU) takes at most half the
     // time: on a loaded 2-core machine it would otherwise slow the daemon it waits for.
     await sleep(Math.max(100, Date.now() - asked));
   }
-  throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+  throw new Error(`timed out after ${limit} ms waiting for ${what}`);
 }

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Netns } from './netns.js';
+import { scaled } from './slowness.js';
 
 /**
  * The real fail2ban (Debian's fail2ban-server) in a sandbox: it runs under `ip netns exec` in a
@@ -30,8 +31,8 @@ export interface PrivateFail2ban {
 
 const SERVER = '/usr/bin/fail2ban-server';
 const CLIENT = '/usr/bin/fail2ban-client';
-const START_TIMEOUT_MS = 20_000;
-const STOP_TIMEOUT_MS = 15_000;
+const START_TIMEOUT_MS = scaled(20_000);
+const STOP_TIMEOUT_MS = scaled(15_000);
 
 function alive(child: ChildProcess | undefined): boolean {
   return child !== undefined && child.exitCode === null && child.signalCode === null;

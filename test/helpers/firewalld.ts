@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from '../../src/backends/types.js';
 import { createNetns, type Netns } from './netns.js';
+import { scaled } from './slowness.js';
 
 /**
  * A firewalld of our own: its own D-Bus system bus on a socket in a temp dir, its own copy of
@@ -40,9 +41,9 @@ const DBUS_POLICY_DIRS = ['/usr/share/dbus-1/system.d', '/etc/dbus-1/system.d'];
 const PINNED_CONF: Readonly<Record<string, string>> = {
   FirewallBackend: 'nftables', Lockdown: 'no', LogDenied: 'off', CleanupOnExit: 'yes', FlushAllOnReload: 'yes', IndividualCalls: 'no',
 };
-const START_TIMEOUT_MS = 30_000;
-const STOP_TIMEOUT_MS = 10_000;
-const COMMAND_TIMEOUT_MS = 60_000;
+const START_TIMEOUT_MS = scaled(30_000);
+const STOP_TIMEOUT_MS = scaled(10_000);
+const COMMAND_TIMEOUT_MS = scaled(60_000);
 
 function busConfig(socket: string): string {
   const includes = DBUS_POLICY_DIRS.map((d) => `  <includedir>${d}</includedir>`).join('\n');

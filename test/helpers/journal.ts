@@ -17,6 +17,7 @@ import { existsSync, mkdirSync, mkdtempSync, readlinkSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { scaled } from './slowness.js';
 
 export const JOURNAL_REMOTE = '/lib/systemd/systemd-journal-remote';
 const JOURNALD = '/lib/systemd/systemd-journald';
@@ -124,7 +125,7 @@ async function end(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Pro
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.kill(signal);
-  const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
+  const killer = setTimeout(() => child.kill('SIGKILL'), scaled(5000));
   await exited;
   clearTimeout(killer);
 }
@@ -171,7 +172,7 @@ export async function privateJournald(options: PrivateJournaldOptions = {}): Pro
     journald = child;
     // /proc/PID/root shows the files as the process sees them, in its mount namespace.
     const socket = `/proc/${child.pid}/root/run/systemd/journal/stdout`;
-    const deadline = Date.now() + 15_000;
+    const deadline = Date.now() + scaled(15_000);
     while (!existsSync(socket)) {
       if (child.exitCode !== null || Date.now() > deadline) throw new Error(`systemd-journald did not start: ${stderr}`);
       await sleep(20);
@@ -185,7 +186,7 @@ export async function privateJournald(options: PrivateJournaldOptions = {}): Pro
   try {
     // unshare makes the namespace, then becomes sleep: until then, the holder is in ours.
     const ours = readlinkSync('/proc/self/ns/mnt');
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + scaled(10_000);
     while (readlinkSync(`/proc/${holder}/ns/mnt`) === ours) {
       if (Date.now() > deadline) throw new Error('the mount namespace was not made');
       await sleep(20);

@@ -3,6 +3,7 @@ import { appendFileSync, readFileSync, statSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { waitFor } from '../helpers/daemon.js';
 import { sshdDaemon, syslogDate, type SshdDaemon } from '../helpers/sshd-daemon.js';
+import { scaled } from '../helpers/slowness.js';
 
 const PERMANENT = '2001:db8::66';
 
@@ -32,7 +33,7 @@ describe('the daemon bans from an sshd log, with real nftables in a namespace', 
     assert.ok(!s.inTable('203.0.113.7'), 'not banned after maxretry-1 failures');
     s.fail('203.0.113.7');
     const took = await waitFor('the ban in nftables', () => s.inTable('203.0.113.7'), 2_000);
-    assert.ok(took <= 2_000, `banned in ${took} ms`);
+    assert.ok(took <= scaled(2_000), `banned in ${took} ms`);
     const bans = s.list().filter((b) => b.address === '203.0.113.7');
     assert.equal(bans.length, 1, JSON.stringify(bans));
     const [ban] = bans;
@@ -73,10 +74,15 @@ describe('the daemon bans from an sshd log, with real nftables in a namespace', 
   });
 
   it('repairs a flushed ruleset within 5 s', async () => {
+    // The daemon hears of the flush from `nft monitor` and may have begun a new table before a
+    // listing here: a table with another handle is what shows the flush happened and was repaired.
+    const handle = (): number | undefined => (JSON.parse(s.ns.run(['nft', '-j', 'list', 'tables'])) as { nftables: { table?: { name: string; handle: number } }[] })
+      .nftables.find((o) => o.table?.name === 'f2b-store')?.table?.handle;
+    const before = handle();
+    assert.ok(before !== undefined, 'the table is there before the flush');
     s.ns.run(['nft', 'flush', 'ruleset']);
-    assert.equal(s.table(), '', 'flushed');
-    const took = await waitFor('the repair', () => ['203.0.113.7', '203.0.113.20', '203.0.113.21', PERMANENT].every((a) => s.inTable(a)), 5_000);
-    assert.ok(took <= 5_000, `repaired in ${took} ms`);
+    const took = await waitFor('the repair', () => handle() !== before && ['203.0.113.7', '203.0.113.20', '203.0.113.21', PERMANENT].every((a) => s.inTable(a)), 5_000);
+    assert.ok(took <= scaled(5_000), `repaired in ${took} ms`);
   });
 
   it('unban lifts it in the firewall and the store, and clears its failure counters in the daemon', async () => {

@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { LogTailer, type LineBatch, type LogPosition, type LogTailerOptions } from '../../src/watch/index.js';
+import { scaled } from '../helpers/slowness.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -54,7 +55,7 @@ async function follow(t: TestContext, options: Partial<LogTailerOptions> & Pick<
 }
 
 async function waitFor(condition: () => boolean, what: string, timeoutMs = 4000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = Date.now() + scaled(timeoutMs);
   while (!condition()) {
     if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
     await sleep(10);
