@@ -347,9 +347,10 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     void queueReload('SIGHUP').catch(() => undefined);
   };
   try {
+    control = await serveControl(options.socketPath, answer);
+    // Said once the control socket answers: a script that waits for this line may run `stop` or `status` at once.
     log(`started (pid ${process.pid}); backends: ${backends.map((b) => b.name).join(', ') || 'none'}; jails: ${jails.map((j) => j.name).join(', ') || 'none'}; `
       + `drift check: ${options.schedule}, full check every ${options.fullCheck} s`, 'notice');
-    control = await serveControl(options.socketPath, answer);
     if (metricsModule && metrics && options.metrics) {
       // The first read counts the active bans; the counters count from here.
       try {
