@@ -405,6 +405,16 @@ export async function runDaemonBench(): Promise<void> {
       + 'ignored address, asked only when a prefix completes) and the closures of the network matches: gone, 7.0 to 7.5 s process CPU and '
       + '191,000 to 203,000 lines/s in six burst runs that hour; the ipv6prefix row, which had read +12% once the plain run was cheaper '
       + '(its network matches still made closures), +1.3 to +6.0%.',
+    'The two threads over time (2026-12-04; cpu profiles of both, binned by 250 ms, on a quiet machine where the burst ran at 193,000 to '
+      + '207,000 lines/s, 6.8 to 7.7 s process CPU): the main thread spends about a third of the burst in 3 or 4 commits of 0.5 to 0.75 s, '
+      + 'and through each of them the filter worker is idle after its first 0.1 s: the tailer reads on the main thread\'s event loop, which '
+      + 'a synchronous commit holds, so the worker runs out of chunks. Between commits the worker is 80 to 90% busy and the main thread 70 '
+      + 'to 80% (counting, its GC, taking results). Neither more read-ahead with more batches in flight (64 and 64 instead of 16 and 32: the '
+      + 'worker then ran right up to each commit, still idle through it; peak 256 to 270 MiB) nor letting a file that no other waits for read '
+      + 'on past its 64-chunk turn (no drain of the read-ahead at each turn) moved the rate beyond the noise of alternating runs (176,000 to '
+      + '219,000 lines/s either way). So the next step to 250,000 lines/s is a commit that does not hold the main thread (its own thread '
+      + 'and connection, see Commits while behind), or a worker that reads its chunks itself; then the 2 cores (about 7 s of CPU for the '
+      + 'burst, 3.5 s at best) bound it.',
     'Idle: a profile of the idle daemon after a burst showed the 2 s log sweep as the main thread\'s largest cost (it stat-ed every followed '
       + 'file, read at its offset and read and hashed its first line); it now stats each file and checks only one whose identity, size or '
       + 'modification time changed since the last sweep (a missed event is still caught within 2 s, a rotated file still read on). The rest '
