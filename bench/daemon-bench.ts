@@ -10,6 +10,7 @@
  * Env: F2B_BENCH_DAEMON_LINES=N changes the log length (attackers scale with it);
  * F2B_BENCH_DAEMON_RATE=N writes N lines/s instead of as fast as the disk allows;
  * F2B_BENCH_DAEMON_PROF=DIR runs the daemon with `node --cpu-prof` writing its profile into DIR.
+ * bench/cpu-timeline.ts shows such a profile over time.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
@@ -412,7 +413,7 @@ export async function runDaemonBench(): Promise<void> {
       + 'ignored address, asked only when a prefix completes) and the closures of the network matches: gone, 7.0 to 7.5 s process CPU and '
       + '191,000 to 203,000 lines/s in six burst runs that hour; the ipv6prefix row, which had read +12% once the plain run was cheaper '
       + '(its network matches still made closures), +1.3 to +6.0%.',
-    'The two threads over time (2026-12-04; cpu profiles of both, binned by 250 ms, on a quiet machine where the burst ran at 193,000 to '
+    'The two threads over time (2026-12-04; cpu profiles of both, binned by 250 ms with bench/cpu-timeline.ts, on a quiet machine where the burst ran at 193,000 to '
       + '207,000 lines/s, 6.8 to 7.7 s process CPU): the main thread spends about a third of the burst in 3 or 4 commits of 0.5 to 0.75 s, '
       + 'and through each of them the filter worker is idle after its first 0.1 s: the tailer reads on the main thread\'s event loop, which '
       + 'a synchronous commit holds, so the worker runs out of chunks. Between commits the worker is 80 to 90% busy and the main thread 70 '
