@@ -8,6 +8,7 @@
  */
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
 import type { benchFileSource as BenchFileSource } from './daemon-bench.js';
 import type { sshdWorkload as SshdWorkload } from './sshd-workload.js';
 import { summarize } from './stats.js';
@@ -34,10 +35,9 @@ async function burst(tree: string): Promise<Run> {
   };
 }
 
-const args = process.argv.slice(2);
-const roundsAt = args.indexOf('--rounds');
-const rounds = roundsAt === -1 ? 3 : Number(args[roundsAt + 1]);
-const trees = args.filter((_, index) => roundsAt === -1 || (index !== roundsAt && index !== roundsAt + 1)).map((tree) => resolve(tree));
+const { values, positionals } = parseArgs({ options: { rounds: { type: 'string', default: '3' } }, allowPositionals: true, strict: false });
+const rounds = Number(values.rounds);
+const trees = positionals.map((tree) => resolve(tree));
 if (trees.length === 0 || !(rounds >= 1)) {
   console.error('usage: node --import tsx bench/daemon-ab.ts TREE [TREE…] [--rounds N]');
   process.exit(2);
