@@ -89,7 +89,8 @@ export function startDaemon(files: DaemonFiles, spawner: Spawner = spawnHere, ex
   let started = '';
   let bans = 0;
   let exited = false;
-  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => {
+  // 'close', not 'exit': a process's last writes may still be in the pipes when it has exited, and the Ban lines are counted from them.
+  const exit = new Promise<number | null>((resolve) => child.once('close', (code) => {
     exited = true;
     resolve(code);
   }));

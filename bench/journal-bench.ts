@@ -71,7 +71,8 @@ function countEntries(journald: PrivateJournald, match: string): Promise<number>
     for (let at = chunk.indexOf(10); at !== -1; at = chunk.indexOf(10, at + 1)) lines++;
   });
   child.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
-  return new Promise((resolve, reject) => child.once('exit', (code) => {
+  // 'close': the lines are counted from the pipe, which may still hold some when the process has exited.
+  return new Promise((resolve, reject) => child.once('close', (code) => {
     if (code === 0) resolve(lines);
     else reject(new Error(`journalctl --output=cat ${match} exited ${code}: ${stderr.trim()}`));
   }));

@@ -34,7 +34,15 @@ export function startDaemon(args: readonly string[], env: NodeJS.ProcessEnv = {}
   let output = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => { output += d; });
   child.stderr!.setEncoding('utf8').on('data', (d: string) => { output += d; });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // Its last output may still be in the pipes when it has exited: read to their end ('close'), or for a moment when a child of
+  // its own holds them open.
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => {
+    const drained = setTimeout(() => resolve(code), scaled(1000));
+    child.once('close', () => {
+      clearTimeout(drained);
+      resolve(code);
+    });
+  }));
   return {
     child,
     log: () => output,
