@@ -255,7 +255,7 @@ export async function runDaemonBench(): Promise<void> {
       + 'CPU median 13.6 s before, 10.7 s after, the run without it 10.8 and 10.6 s (medians of the ratios +19.5% before, +6.2% after).',
     loadRemark(loadAtStart, loadAtEnd, `the writer and the daemon share the machine's ${machine.cores} cores; the run adds about 1`),
     'Where the daemon\'s time goes (cpu profiles with F2B_BENCH_DAEMON_PROF; CPU per thread from /proc/PID/task, as in the CPU row): the '
-      + 'tailer reads up to 16 chunks of 256 KiB ahead and hands each to the filter worker as bytes as soon as it is read (the worker splits and '
+      + 'tailer reads up to 32 chunks of 256 KiB ahead and hands each to the filter worker as bytes as soon as it is read (the worker splits and '
       + 'decodes the lines; only the host, time and lines of each failure come back). The worker takes up to 32 batches at once: it used to be '
       + 'handed the next batch only when the main thread had taken the last result, so it sat idle through every commit (a commit holds the '
       + 'main thread 0.1 to 0.9 s on this busy disk) and the two threads mostly took turns. While behind, what the lines caused is committed '
@@ -420,9 +420,25 @@ export async function runDaemonBench(): Promise<void> {
       + 'to 80% (counting, its GC, taking results). Neither more read-ahead with more batches in flight (64 and 64 instead of 16 and 32: the '
       + 'worker then ran right up to each commit, still idle through it; peak 256 to 270 MiB) nor letting a file that no other waits for read '
       + 'on past its 64-chunk turn (no drain of the read-ahead at each turn) moved the rate beyond the noise of alternating runs (176,000 to '
-      + '219,000 lines/s either way). So the next step to 250,000 lines/s is a commit that does not hold the main thread (its own thread '
-      + 'and connection, see Commits while behind), or a worker that reads its chunks itself; then the 2 cores (about 7 s of CPU for the '
-      + 'burst, 3.5 s at best) bound it.',
+      + '219,000 lines/s either way).',
+    'Why the worker sat idle through the commits (2026-12-04, later: a trace of each read, delivery, result and commit with its time): every '
+      + 'commit of the burst fell on the last batch of a tailer\'s turn, when nothing is read ahead, because the limit of 128 batches between '
+      + 'commits is exactly two turns of 64 chunks; and the read-ahead was seldom full anyway, because each read, handed to libuv\'s pool, '
+      + 'came back only when the event loop got to it, behind the counting and the worker\'s results (up to 60 ms for a 256 KiB read from the '
+      + 'page cache; a read is two of them, the chunk and the first line\'s hash). So the worker had nothing to match from the start of each '
+      + 'commit to the end of it, however deep the read-ahead was allowed to be. Now the chunks of a file followed with inotify are read '
+      + 'synchronously (tens of microseconds from the page cache; a file that is polled, as on a network file system, is still read through '
+      + 'the pool, so a server that hangs cannot hold the event loop), the read-ahead is 32 chunks (8 MiB), and a commit that falls due while '
+      + 'the daemon is behind waits for a batch with at least 24 read ahead of it (at most until 256 batches wait): the worker matches those '
+      + 'through the commit. By turns with the build before (bench/daemon-ab.ts, two sets of three rounds, load about 2 from the writer): '
+      + '232,703 against 211,812 lines/s and 240,199 against 224,734 (medians; +10% and +7%), process CPU 6.30 against 6.66 s, but peak RSS '
+      + '248 against 223 MiB and 245 against 226 (what the deeper read-ahead holds: the chunks on both sides and the results waiting through '
+      + 'a commit). A read-ahead of 16 with the rest the same: 210,642 lines/s, no gain (the worker runs dry a tenth of a second into a '
+      + 'commit); 64: 239,730 lines/s at 266 MiB, no better than 32 for 20 MiB more. Results kept packed until counted (tried again with 32 ahead, three '
+      + 'rounds by turns in a slower hour): 190,491 against 183,247 lines/s, peak 253 against 254 MiB, within the noise; not kept. What is left between this and 250,000 lines/s: the commits themselves, about 1 s of the main thread per burst in '
+      + 'SQLite (counter upserts 0.29 s, ban rows 0.21 s, COMMIT 0.29 s, the rest reads and the Ban lines), which a thread of their own with '
+      + 'its own connection would take off the main thread (see Commits while behind); then the 2 cores (about 6.3 s of CPU for the burst, '
+      + '3.2 s at best) bound it.',
     'Idle: a profile of the idle daemon after a burst showed the 2 s log sweep as the main thread\'s largest cost (it stat-ed every followed '
       + 'file, read at its offset and read and hashed its first line); it now stats each file and checks only one whose identity, size or '
       + 'modification time changed since the last sweep (a missed event is still caught within 2 s, a rotated file still read on). The rest '

@@ -5,7 +5,7 @@ import { JailEngine, type BanDecision, type FailureCounterChange } from '../engi
 import { FilterWorker, slowLineMessage, type FilterEntry, type LineFailures } from '../filter/index.js';
 import { applyChange, banBatchChange, beginBanBatch, knownBans, type BackendReport, type BanFloor, type JailRules } from '../reconcile/index.js';
 import { isDamaged, type BanStore, type LogBatchCommit } from '../store/index.js';
-import { compileLogPattern, MAX_LINE_BYTES, patternMatches, type JournalBatch, type JournalStatus, type LineBatch, type LogPattern } from '../watch/index.js';
+import { compileLogPattern, MAX_LINE_BYTES, patternMatches, READ_AHEAD, type JournalBatch, type JournalStatus, type LineBatch, type LogPattern } from '../watch/index.js';
 import type { BanLogEvent } from './ban-log.js';
 import { BannedView } from './banned-view.js';
 import type { StoreWriter } from './store-writer.js';
@@ -14,6 +14,8 @@ import type { StoreWriter } from './store-writer.js';
 interface Prepared {
   readonly jails: readonly RunningJail[];
   readonly matched: Promise<Map<string, readonly LineFailures[]>>;
+  /** Its place among the batches prepared of its file (see newestPrepared). */
+  readonly sequence: number;
 }
 
 /**
@@ -28,6 +30,14 @@ interface Prepared {
 const COMMIT_EVERY_MS = 2000;
 const COMMIT_SHARE = 5;
 const MAX_UNCOMMITTED_BATCHES = 128;
+/**
+ * A commit due while behind waits for a batch with this many read ahead of it (a turn's last has
+ * none), up to twice the batch limit: the filter worker matches them while the commit holds the
+ * main thread, where it sat idle through every commit made at a turn's end.
+ */
+const COMMIT_AHEAD = (READ_AHEAD * 3) / 4;
+/** How long a commit deferred at a turn's end waits for the next turn (the file may have ended there after all). */
+const NEXT_TURN_MS = 100;
 /**
  * A journal batch is committed at once unless the last commit was less than this long ago; then
  * a timer commits it (with what follows meanwhile). journald hands entries over a few at a time
@@ -120,8 +130,8 @@ export class LogJails {
   private readonly banned = new BannedView();
   /** Batches the tailers read ahead, being matched until they are delivered. */
   private readonly prepared = new WeakMap<LineBatch, Prepared>();
-  /** The newest batch prepared of each file: a batch delivered before it is behind. */
-  private readonly lastPrepared = new Map<string, LineBatch>();
+  /** The sequence of the newest batch prepared of each file: the batches read ahead of one delivered are those after it. */
+  private readonly newestPrepared = new Map<string, number>();
   private uncommitted = nothingUncommitted();
   /** How long the last commit of what lines caused took, and when it started (monotonicMs). */
   private lastCommitMs = 0;
@@ -208,8 +218,9 @@ export class LogJails {
     const matched = this.worker.process(batch.path, jails.map((jail) => jail.definition.name), { bytes: batch.text, encoding: batch.encoding }, now);
     // A batch read ahead is not delivered when the one before it fails: its failure is nobody's.
     matched.catch(() => undefined);
-    this.prepared.set(batch, { jails, matched });
-    this.lastPrepared.set(batch.path, batch);
+    const sequence = (this.newestPrepared.get(batch.path) ?? 0) + 1;
+    this.prepared.set(batch, { jails, matched, sequence });
+    this.newestPrepared.set(batch.path, sequence);
   }
 
   /**
@@ -220,7 +231,7 @@ export class LogJails {
   async handle(batch: LineBatch): Promise<void> {
     this.noteDropped(batch.path, batch.dropped);
     if (!this.prepared.has(batch)) this.prepare(batch);
-    const { jails, matched } = this.prepared.get(batch) as Prepared;
+    const { jails, matched, sequence } = this.prepared.get(batch) as Prepared;
     this.prepared.delete(batch);
     try {
       const results = await matched;
@@ -233,13 +244,15 @@ export class LogJails {
     // Behind (the tailer has read the next batch of this file already, found more of it waiting when it read this one, or
     // paused after this one only for the other files' turn): a later one commits them together, up to a limit. Each 16 MiB
     // turn used to end in a commit, and so did every batch its read-ahead had not got past yet (most commits of a burst).
-    const newest = this.lastPrepared.get(batch.path) === batch;
-    if (newest) this.lastPrepared.delete(batch.path);
+    const ahead = (this.newestPrepared.get(batch.path) ?? sequence) - sequence;
+    const behind = ahead > 0 || batch.turnEnd === true || batch.more === true;
     const wait = Math.max(COMMIT_EVERY_MS, COMMIT_SHARE * this.lastCommitMs);
     const left = this.uncommitted.since + wait - monotonicMs();
-    if ((!newest || batch.turnEnd === true || batch.more === true) && this.uncommitted.batches < MAX_UNCOMMITTED_BATCHES && left > 0) {
+    const due = this.uncommitted.batches >= MAX_UNCOMMITTED_BATCHES || left <= 0;
+    const overdue = this.uncommitted.batches >= 2 * MAX_UNCOMMITTED_BATCHES;
+    if (behind && (!due || (ahead < COMMIT_AHEAD && !overdue))) {
       // A turn may have ended at the file's end after all: then nothing follows, and this commits what waits.
-      this.commitTimer ??= setTimeout(() => this.commitWaiting(), left);
+      this.commitTimer ??= setTimeout(() => this.commitWaiting(), Math.max(left, NEXT_TURN_MS));
       return;
     }
     await this.commit(batch.path, this.options.now());

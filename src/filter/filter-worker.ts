@@ -27,7 +27,7 @@ export interface SlowLine {
 
 const DEFAULT_BUDGET_MS = 1000;
 /**
- * Most batches handed to the worker at once. The daemon reads at most 16 chunks ahead (see the
+ * Most batches handed to the worker at once. The daemon reads at most 32 chunks ahead (see the
  * tailer's READ_AHEAD), so they all go; the bound is for callers that queue more.
  */
 const MAX_IN_FLIGHT = 32;

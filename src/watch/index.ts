@@ -1,4 +1,4 @@
-export { LogTailer, MAX_LINE_BYTES, type LineBatch, type LogTailerOptions } from './log-tailer.js';
+export { LogTailer, MAX_LINE_BYTES, READ_AHEAD, type LineBatch, type LogTailerOptions } from './log-tailer.js';
 export type { LogPosition } from './log-position.js';
 export { compileLogPattern, matchingFiles, patternMatches, type LogPattern } from './log-pattern.js';
 export { formatJournalLine, journalFields, journalTime, LINE_FIELDS, type JournalJson } from './journal-entry.js';

@@ -1,7 +1,7 @@
-import { constants } from 'node:fs';
+import { constants, readSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { LineSplitter, type LineDecoder } from './line-splitter.js';
-import { readHeadHash, type FileIdentity, type LogPosition } from './log-position.js';
+import { readHeadHash, readHeadHashSync, type FileIdentity, type LogPosition } from './log-position.js';
 
 /** What `LogFile.read` gives when the file was rewritten under the offset (copytruncate). */
 export const REWRITTEN = Symbol('rewritten');
@@ -107,14 +107,23 @@ export class LogFile {
     return text === undefined || text === REWRITTEN ? text : this.splitter.lines(text);
   }
 
-  /** As `read`, the lines as they were read (each ending in `\n`, see LineSplitter.pushText), not decoded. */
-  async readText(buffer: Buffer): Promise<Buffer | undefined | typeof REWRITTEN> {
-    const { bytesRead } = await this.handle.read(buffer, 0, buffer.length, this.readOffset);
+  /**
+   * As `read`, the lines as they were read (each ending in `\n`, see LineSplitter.pushText), not
+   * decoded. `blocking` reads on this thread: a chunk of a local file comes from the page cache in
+   * tens of microseconds, where a read handed to libuv's pool waits for the event loop, behind
+   * whatever else it has to do, to deliver it (a network file system is read the other way: a
+   * server that hangs must not hold the thread).
+   */
+  async readText(buffer: Buffer, blocking = false): Promise<Buffer | undefined | typeof REWRITTEN> {
+    const head = async (): Promise<string> => (blocking ? readHeadHashSync(this.handle.fd) : readHeadHash(this.handle));
+    const bytesRead = blocking
+      ? readSync(this.handle.fd, buffer, 0, buffer.length, this.readOffset)
+      : (await this.handle.read(buffer, 0, buffer.length, this.readOffset)).bytesRead;
     this.filled = bytesRead === buffer.length;
     if (bytesRead === 0) return undefined;
-    if (this.readOffset > 0 && this.headHash !== '' && (await readHeadHash(this.handle)) !== this.headHash) return REWRITTEN;
+    if (this.readOffset > 0 && this.headHash !== '' && (await head()) !== this.headHash) return REWRITTEN;
     this.readOffset += bytesRead;
-    if (this.headHash === '') this.headHash = await readHeadHash(this.handle);
+    if (this.headHash === '') this.headHash = await head();
     return this.splitter.pushText(buffer.subarray(0, bytesRead));
   }
 

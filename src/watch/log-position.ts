@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { readSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import type { LogPosition } from '../core/index.js';
 
@@ -22,11 +23,19 @@ const HEAD_BYTES = 4096;
 export async function readHeadHash(handle: FileHandle): Promise<string> {
   const buffer = Buffer.alloc(HEAD_BYTES);
   const { bytesRead } = await handle.read(buffer, 0, HEAD_BYTES, 0);
-  const newline = buffer.subarray(0, bytesRead).indexOf(10);
-  if (newline === -1 && bytesRead < HEAD_BYTES) return '';
-  return createHash('sha256')
-    .update(buffer.subarray(0, newline === -1 ? HEAD_BYTES : newline + 1))
-    .digest('hex');
+  return headHashOf(buffer.subarray(0, bytesRead));
+}
+
+/** As readHeadHash, without leaving the thread (see LogFile.readText). */
+export function readHeadHashSync(fd: number): string {
+  const buffer = Buffer.alloc(HEAD_BYTES);
+  return headHashOf(buffer.subarray(0, readSync(fd, buffer, 0, HEAD_BYTES, 0)));
+}
+
+function headHashOf(head: Buffer): string {
+  const newline = head.indexOf(10);
+  if (newline === -1 && head.length < HEAD_BYTES) return '';
+  return createHash('sha256').update(head.subarray(0, newline === -1 ? HEAD_BYTES : newline + 1)).digest('hex');
 }
 
 /**
