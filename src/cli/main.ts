@@ -4,6 +4,9 @@ import { CommanderError } from 'commander';
 import { EXIT_BAD_INPUT, EXIT_FAILED, F2bError } from '../core/index.js';
 import { buildProgram } from './program.js';
 
+/** How long an exit waits for the reader of stderr to take what was written (a stopping daemon's last lines). */
+const STDERR_DRAIN_MS = 10_000;
+
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
   return pkg.version;
@@ -51,9 +54,25 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
 });
 
 process.exitCode = await main(process.argv);
-// Exit once stdout has taken everything (a write that failed went to the handler above) rather
-// than when the event loop drains: tearing down the heap of a command that held 100,000 bans took
-// 0.1 s (0.3 s at 1,000,000). The store closes on 'exit' (see Context.store).
+// Exit once stdout and stderr have taken everything (a write to stdout that failed went to the
+// handler above) rather than when the event loop drains: tearing down the heap of a command that
+// held 100,000 bans took 0.1 s (0.3 s at 1,000,000). A write to a pipe or socket its reader lags
+// behind waits in memory, and exit would drop it: a stopping daemon's last Ban lines, most of them
+// after a burst. The store closes on 'exit' (see Context.store).
+let draining = 2;
+const drained = (): void => {
+  if (--draining === 0) process.exit();
+};
 process.stdout.write('', (error) => {
-  if (!error) process.exit();
+  if (!error) drained();
 });
+// A reader of stdout may be a pager, waited for as long as it takes; one of stderr that stopped reading gets a few seconds.
+let stderrDone = false;
+const stderrDrained = (): void => {
+  if (stderrDone) return;
+  stderrDone = true;
+  clearTimeout(stderrGivenUp);
+  drained();
+};
+const stderrGivenUp = setTimeout(stderrDrained, STDERR_DRAIN_MS);
+process.stderr.write('', stderrDrained);

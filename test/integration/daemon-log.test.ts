@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { BIN, runCli, SAFE_CONFIG, tempDir } from '../helpers/cli.js';
 import { waitFor } from '../helpers/daemon.js';
@@ -127,6 +128,34 @@ describe('the daemon\'s log on standard error', () => {
     assert.equal(log.split('cannot write the log to syslog').length, 2, log);
     assert.match(log, /ERROR cannot write the log to syslog \(.*no-such-socket\): ENOENT; writing it to standard error until that works again\n/);
     assert.match(log, /f2b-store: NOTICE \[sshd\] Ban 203\.0\.113\.11$/m);
+  });
+
+  it('stopped while the reader of its standard error lags (a pipe, as journald\'s stream): every Ban line still reaches it', async () => {
+    const dir = join(tmp.dir, 'slow-reader');
+    mkdirSync(dir);
+    const s = setup(dir, '');
+    const child = spawn(process.execPath, [BIN, ...s.args, 'start'], { env: { ...process.env, F2B_STORE_CONFIG: SAFE_CONFIG }, stdio: ['ignore', 'ignore', 'pipe'] });
+    children.push(child);
+    let output = '';
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (output += d));
+    await following(s, child, () => output);
+    // Not read from now on: the socket's buffers (a few hundred KiB) fill, and the daemon's writes wait in its memory.
+    child.stderr!.pause();
+    const attackers = Array.from({ length: 10_000 }, (_, i) => `198.18.${Math.floor(i / 250)}.${(i % 250) + 1}`);
+    appendFileSync(s.authLog, attackers.map((address) => `${syslogDate()} web1 sshd[4242]: Failed password for root from ${address} port 50000 ssh2\n`.repeat(3)).join(''));
+    const inBanLog = (): number => (existsSync(s.banLog) ? readFileSync(s.banLog, 'utf8').split('] Ban ').length - 1 : 0);
+    await waitFor('10,000 bans in the ban log', () => inBanLog() === attackers.length, 30_000);
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
+    child.kill('SIGTERM');
+    // The reader catches up once the daemon has stopped (its exit, which used to drop what waited) or had time to.
+    await Promise.race([exited, sleep(2000)]);
+    child.stderr!.resume();
+    assert.equal(await exited, 0);
+    await closed;
+    const told = attackers.filter((address) => output.includes(`] Ban ${address}\n`));
+    assert.equal(told.length, attackers.length, `Ban lines on standard error for ${told.length} of ${attackers.length} bans; it ends:\n${output.slice(-500)}`);
+    assert.match(output, /NOTICE SIGTERM: stopping/);
   });
 
   it('check refuses a bad loglevel or logtarget with one line', () => {
