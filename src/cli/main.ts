@@ -52,6 +52,10 @@ function outputFailed(error: NodeJS.ErrnoException): number {
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   process.exit(outputFailed(error));
 });
+// A write to stderr that failed has nowhere to be told: its reader went away (a closed pipe, a
+// journald restarted without keeping the stream). Unhandled, it ended a running daemon (exit 1);
+// its bans go on in the database, the ban log and the firewall.
+process.stderr.on('error', () => undefined);
 
 process.exitCode = await main(process.argv);
 // Exit once stdout and stderr have taken everything (a write to stdout that failed went to the

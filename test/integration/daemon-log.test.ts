@@ -158,6 +158,26 @@ describe('the daemon\'s log on standard error', () => {
     assert.match(output, /NOTICE SIGTERM: stopping/);
   });
 
+  it('the reader of its standard error goes away (a closed pipe): the daemon goes on banning, and stops cleanly', async () => {
+    const dir = join(tmp.dir, 'gone-reader');
+    mkdirSync(dir);
+    const s = setup(dir, '');
+    const child = spawn(process.execPath, [BIN, ...s.args, 'start'], { env: { ...process.env, F2B_STORE_CONFIG: SAFE_CONFIG }, stdio: ['ignore', 'ignore', 'pipe'] });
+    children.push(child);
+    let output = '';
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (output += d));
+    await following(s, child, () => output);
+    child.stderr!.destroy();
+    fail(s, '203.0.113.30', 3);
+    await waitFor('the ban in the ban log', () => banned(s, '203.0.113.30') || child.exitCode !== null, 10_000);
+    assert.equal(child.exitCode, null, `the daemon exited (${child.exitCode}) when its standard error went away; it had written:\n${output}`);
+    fail(s, '203.0.113.31', 3);
+    await waitFor('the next ban in the ban log', () => banned(s, '203.0.113.31') || child.exitCode !== null, 10_000);
+    assert.equal(child.exitCode, null, 'still running after more lines to log');
+    assert.equal(runCli([...s.args, 'status']).code, 0);
+    assert.equal(await stopped(child), 0);
+  });
+
   it('check refuses a bad loglevel or logtarget with one line', () => {
     for (const [conf, message] of [
       ['loglevel = loud\n', /\[daemon\] loglevel: "loud" is no log level \(known: error, warning, notice, info, debug\)$/],
