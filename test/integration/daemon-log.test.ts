@@ -92,6 +92,19 @@ describe('the daemon\'s log on standard error', () => {
     assert.equal(await stopped(child), 0, output());
     return output();
   };
+  /** Runs the daemon with its standard error on a pipe read by this test, until it follows its log. */
+  const piped = async (name: string): Promise<{ s: Setup; child: ChildProcess; output: () => string }> => {
+    const dir = join(tmp.dir, name);
+    mkdirSync(dir);
+    const s = setup(dir, '');
+    const child = spawn(process.execPath, [BIN, ...s.args, 'start'], { env: { ...process.env, F2B_STORE_CONFIG: SAFE_CONFIG }, stdio: ['ignore', 'ignore', 'pipe'] });
+    children.push(child);
+    let text = '';
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (text += d));
+    const output = (): string => text;
+    await following(s, child, output);
+    return { s, child, output };
+  };
   const devIno = (fd: number): string => {
     const stat = fstatSync(fd, { bigint: true });
     return `${stat.dev}:${stat.ino}`;
@@ -131,14 +144,7 @@ describe('the daemon\'s log on standard error', () => {
   });
 
   it('stopped while the reader of its standard error lags (a pipe, as journald\'s stream): every Ban line still reaches it', async () => {
-    const dir = join(tmp.dir, 'slow-reader');
-    mkdirSync(dir);
-    const s = setup(dir, '');
-    const child = spawn(process.execPath, [BIN, ...s.args, 'start'], { env: { ...process.env, F2B_STORE_CONFIG: SAFE_CONFIG }, stdio: ['ignore', 'ignore', 'pipe'] });
-    children.push(child);
-    let output = '';
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => (output += d));
-    await following(s, child, () => output);
+    const { s, child, output } = await piped('slow-reader');
     // Not read from now on: the socket's buffers (a few hundred KiB) fill, and the daemon's writes wait in its memory.
     child.stderr!.pause();
     const attackers = Array.from({ length: 10_000 }, (_, i) => `198.18.${Math.floor(i / 250)}.${(i % 250) + 1}`);
@@ -153,24 +159,17 @@ describe('the daemon\'s log on standard error', () => {
     child.stderr!.resume();
     assert.equal(await exited, 0);
     await closed;
-    const told = attackers.filter((address) => output.includes(`] Ban ${address}\n`));
-    assert.equal(told.length, attackers.length, `Ban lines on standard error for ${told.length} of ${attackers.length} bans; it ends:\n${output.slice(-500)}`);
-    assert.match(output, /NOTICE SIGTERM: stopping/);
+    const told = attackers.filter((address) => output().includes(`] Ban ${address}\n`));
+    assert.equal(told.length, attackers.length, `Ban lines on standard error for ${told.length} of ${attackers.length} bans; it ends:\n${output().slice(-500)}`);
+    assert.match(output(), /NOTICE SIGTERM: stopping/);
   });
 
   it('the reader of its standard error goes away (a closed pipe): the daemon goes on banning, and stops cleanly', async () => {
-    const dir = join(tmp.dir, 'gone-reader');
-    mkdirSync(dir);
-    const s = setup(dir, '');
-    const child = spawn(process.execPath, [BIN, ...s.args, 'start'], { env: { ...process.env, F2B_STORE_CONFIG: SAFE_CONFIG }, stdio: ['ignore', 'ignore', 'pipe'] });
-    children.push(child);
-    let output = '';
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => (output += d));
-    await following(s, child, () => output);
+    const { s, child, output } = await piped('gone-reader');
     child.stderr!.destroy();
     fail(s, '203.0.113.30', 3);
     await waitFor('the ban in the ban log', () => banned(s, '203.0.113.30') || child.exitCode !== null, 10_000);
-    assert.equal(child.exitCode, null, `the daemon exited (${child.exitCode}) when its standard error went away; it had written:\n${output}`);
+    assert.equal(child.exitCode, null, `the daemon exited (${child.exitCode}) when its standard error went away; it had written:\n${output()}`);
     fail(s, '203.0.113.31', 3);
     await waitFor('the next ban in the ban log', () => banned(s, '203.0.113.31') || child.exitCode !== null, 10_000);
     assert.equal(child.exitCode, null, 'still running after more lines to log');
