@@ -92,15 +92,16 @@ describe('the daemon\'s log on standard error', () => {
     assert.equal(await stopped(child), 0, output());
     return output();
   };
-  /** Runs the daemon with its standard error on a pipe read by this test, until it follows its log. */
-  const piped = async (name: string): Promise<{ s: Setup; child: ChildProcess; output: () => string }> => {
+  /** Runs the daemon with its standard error (or output) on a pipe read by this test, until it follows its log. */
+  const piped = async (name: string, daemonConf = '', stream: 'stderr' | 'stdout' = 'stderr'): Promise<{ s: Setup; child: ChildProcess; output: () => string }> => {
     const dir = join(tmp.dir, name);
     mkdirSync(dir);
-    const s = setup(dir, '');
-    const child = spawn(process.execPath, [BIN, ...s.args, 'start'], { env: { ...process.env, F2B_STORE_CONFIG: SAFE_CONFIG }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const s = setup(dir, daemonConf);
+    const stdio = stream === 'stderr' ? ['ignore', 'ignore', 'pipe'] as const : ['ignore', 'pipe', 'ignore'] as const;
+    const child = spawn(process.execPath, [BIN, ...s.args, 'start'], { env: { ...process.env, F2B_STORE_CONFIG: SAFE_CONFIG }, stdio: [...stdio] });
     children.push(child);
     let text = '';
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => (text += d));
+    child[stream]!.setEncoding('utf8').on('data', (d: string) => (text += d));
     const output = (): string => text;
     await following(s, child, output);
     return { s, child, output };
@@ -164,18 +165,20 @@ describe('the daemon\'s log on standard error', () => {
     assert.match(output(), /NOTICE SIGTERM: stopping/);
   });
 
-  it('the reader of its standard error goes away (a closed pipe): the daemon goes on banning, and stops cleanly', async () => {
-    const { s, child, output } = await piped('gone-reader');
-    child.stderr!.destroy();
-    fail(s, '203.0.113.30', 3);
-    await waitFor('the ban in the ban log', () => banned(s, '203.0.113.30') || child.exitCode !== null, 10_000);
-    assert.equal(child.exitCode, null, `the daemon exited (${child.exitCode}) when its standard error went away; it had written:\n${output()}`);
-    fail(s, '203.0.113.31', 3);
-    await waitFor('the next ban in the ban log', () => banned(s, '203.0.113.31') || child.exitCode !== null, 10_000);
-    assert.equal(child.exitCode, null, 'still running after more lines to log');
-    assert.equal(runCli([...s.args, 'status']).code, 0);
-    assert.equal(await stopped(child), 0);
-  });
+  for (const stream of ['stderr', 'stdout'] as const) {
+    it(`the reader of its ${stream} (its log) goes away, a closed pipe: the daemon goes on banning, and stops cleanly`, async () => {
+      const { s, child, output } = await piped(`gone-${stream}`, stream === 'stdout' ? 'logtarget = stdout\n' : '', stream);
+      child[stream]!.destroy();
+      fail(s, '203.0.113.30', 3);
+      await waitFor('the ban in the ban log', () => banned(s, '203.0.113.30') || child.exitCode !== null, 10_000);
+      assert.equal(child.exitCode, null, `the daemon exited (${child.exitCode}) when its ${stream} went away; it had written:\n${output()}`);
+      fail(s, '203.0.113.31', 3);
+      await waitFor('the next ban in the ban log', () => banned(s, '203.0.113.31') || child.exitCode !== null, 10_000);
+      assert.equal(child.exitCode, null, 'still running after more lines to log');
+      assert.equal(runCli([...s.args, 'status']).code, 0);
+      assert.equal(await stopped(child), 0);
+    });
+  }
 
   it('check refuses a bad loglevel or logtarget with one line', () => {
     for (const [conf, message] of [

@@ -62,6 +62,9 @@ too, read again every 30 s). On a database that has held fewer bans than a backe
 those entries are kept and the daemon says so once: f2b-store reconcile --yes removes them.`)
     .action(async (_options: unknown, command: Command) => {
       const ctx = createContext(command);
+      // A one-shot command ends on a failed write to stdout (see main.ts); the daemon's stdout is at most its log, whose reader
+      // going away must not stop it (its bans go on in the database, the ban log and the firewall).
+      process.stdout.removeAllListeners('error').on('error', () => undefined);
       // The daemon's process alone: read by V8 at each full collection, for both threads.
       setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
       // The unit's --max-semi-space-size (contrib/f2b-store.service) sized the main thread's young generation; V8 reads the
