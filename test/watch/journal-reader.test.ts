@@ -156,7 +156,7 @@ describe('JournalReader: journalctl --follow, exactly once', () => {
     t.after(() => journald.stop());
     const source = { path: `/proc/${journald.holder}/root/run/log/journal` };
     const match = parseJournalMatch('SYSLOG_IDENTIFIER=f2bt-sshd');
-    const text = (run: Run): string[] => run.batches.flatMap((b) => b.entries.map((e) => e.line.replace(/^.* f2bt-sshd\[\d+\]: /, '')));
+    const text = (run: Run): string[] => run.batches.flatMap((b) => b.entries.map((e) => e.line.replace(/^.* f2bt-sshd(?:\[\d+\])?: /, '')));
     const waitForText = (run: Run, count: number): Promise<number> => waitFor(`${count} entries`, () => text(run).length >= count, 10_000);
 
     journald.log('f2bt-sshd', ['a1', 'a2']);
@@ -339,7 +339,8 @@ new JournalReader({ source: {}, match: parseJournalMatch('SYSLOG_IDENTIFIER=f2bt
     journald.log('f2bt-sshd', ['Failed password for root from 203.0.113.4 port 22 ssh2']);
     await waitFor('the entry in the daemon', () => output.includes('203.0.113.4'), 20_000);
     const read = JSON.parse(output.split('\n')[0] ?? '') as { line: string; time: number; fields: Record<string, string[]> };
-    assert.match(read.line, /^\S+ f2bt-sshd\[\d+\]: Failed password for root from 203\.0\.113\.4 port 22 ssh2$/);
+    // [PID] as the journal has the sender's _PID: systemd-cat gone before journald took its stream leaves none (seen in CI).
+    assert.match(read.line, /^\S+ f2bt-sshd(?:\[\d+\])?: Failed password for root from 203\.0\.113\.4 port 22 ssh2$/);
     assert.ok(Math.abs(read.time - started) < 60, `the entry's own time: ${read.time}`);
     assert.deepEqual(read.fields.SYSLOG_IDENTIFIER, ['f2bt-sshd']);
   });
