@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { CommanderError } from 'commander';
 import { EXIT_BAD_INPUT, EXIT_FAILED, F2bError } from '../core/index.js';
 import { buildProgram } from './program.js';
@@ -63,20 +64,10 @@ process.exitCode = await main(process.argv);
 // held 100,000 bans took 0.1 s (0.3 s at 1,000,000). A write to a pipe or socket its reader lags
 // behind waits in memory, and exit would drop it: a stopping daemon's last Ban lines, most of them
 // after a burst. The store closes on 'exit' (see Context.store).
-let draining = 2;
-const drained = (): void => {
-  if (--draining === 0) process.exit();
-};
-process.stdout.write('', (error) => {
-  if (!error) drained();
-});
+const stdoutDrained = new Promise<void>((resolve) => process.stdout.write('', (error) => {
+  if (!error) resolve();
+}));
 // A reader of stdout may be a pager, waited for as long as it takes; one of stderr that stopped reading gets a few seconds.
-let stderrDone = false;
-const stderrDrained = (): void => {
-  if (stderrDone) return;
-  stderrDone = true;
-  clearTimeout(stderrGivenUp);
-  drained();
-};
-const stderrGivenUp = setTimeout(stderrDrained, STDERR_DRAIN_MS);
-process.stderr.write('', stderrDrained);
+const stderrDrained = Promise.race([new Promise<void>((resolve) => process.stderr.write('', () => resolve())), sleep(STDERR_DRAIN_MS, undefined, { ref: false })]);
+// Not awaited: a daemon whose stdout reader went away never sees it drain, and ends when its event loop does.
+void Promise.all([stdoutDrained, stderrDrained]).then(() => process.exit());

@@ -27,7 +27,7 @@ function failure(address: string): string {
  * LogJails with a file jail whose ignorecommand takes a while (its count awaits it) and a journal
  * jail: what one commits must never carry the other's batch half counted.
  */
-describe('LogJails: a commit waits for the counts under way', () => {
+describe('LogJails: when what the lines caused is committed', () => {
   let tmp: ReturnType<typeof tempDir>;
   let store: BanStore;
   let writer: StoreWriter;
@@ -91,4 +91,14 @@ describe('LogJails: a commit waits for the counts under way', () => {
     assert.deepEqual([...store.failureCounters('sshd').keys()].sort(), ['203.0.113.7', '203.0.113.8']);
     assert.equal(store.logPosition(log)?.offset, text.length);
   });
+
+  for (const behind of [{ more: true }, { turnEnd: true }] as const) {
+    it(`a batch read while behind (${Object.keys(behind)[0]}) with nothing after it: held for the next, then committed by the timer`, async () => {
+      const text = Buffer.from(failure('203.0.113.7'));
+      await jails.handle({ path: log, lines: [], text, encoding: 'utf-8', position: { path: log, device: 1, inode: 1, offset: text.length, headHash: '' }, dropped: 0, ...behind });
+      assert.equal(store.logPosition(log), undefined, 'not committed at once: more of the file was expected');
+      await waitFor('the position committed without another batch', () => store.logPosition(log)?.offset === text.length, 10_000);
+      assert.deepEqual([...store.failureCounters('sshd').keys()], ['203.0.113.7']);
+    });
+  }
 });
