@@ -22,3 +22,18 @@ export interface JournalCursor {
   /** The entry's `__REALTIME_TIMESTAMP`, microseconds since the epoch. */
   readonly realtime: number;
 }
+
+/**
+ * Complete lines of a log as they lie in the file: `length` bytes at `offset` of the file open as
+ * descriptor `fd` (`device`/`inode`), whose CRC-32 was `crc` when the tailer read them. The filter
+ * worker reads them itself, so the bytes never cross threads; the CRC tells it the file changed
+ * under them meanwhile (copytruncate), and then it refuses them, to be read again.
+ */
+export interface LogRange {
+  readonly fd: number;
+  readonly device: number;
+  readonly inode: number;
+  readonly offset: number;
+  readonly length: number;
+  readonly crc: number;
+}

@@ -242,6 +242,8 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
       // A position held in memory (the database cannot be written) is newer than the stored one.
       stored: (path) => writer.heldPosition(path) ?? store.logPosition(path),
       prepare: (batch) => logJails.prepare(batch),
+      // The filter worker reads each batch's lines from the file itself: the bytes never cross threads.
+      ranges: true,
       onLines: (batch) => {
         metrics?.linesRead(batch.path, batch.lines.length);
         return logJails.handle(batch);

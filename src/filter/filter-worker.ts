@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
-import type { FilterEntry, FromWorker, LineFailures, LogText, ToWorker, WorkerData } from './worker-protocol.js';
-import { logTextLines, unpackFailures, PROGRESS_BATCH, PROGRESS_KEY, PROGRESS_LINE, PROGRESS_SLOTS } from './worker-protocol.js';
+import type { FilterEntry, FromWorker, LineFailures, LogFileText, LogText, ToWorker, WorkerData } from './worker-protocol.js';
+import { logTextLines, logTextOf, unpackFailures, PROGRESS_BATCH, PROGRESS_KEY, PROGRESS_LINE, PROGRESS_SLOTS } from './worker-protocol.js';
 
 export interface FilterWorkerOptions {
   /** The filters, by key (the daemon's jail names). */
@@ -45,7 +45,7 @@ interface Job {
   sent: readonly string[];
   readonly path: string;
   readonly keys: readonly string[];
-  readonly lines: readonly string[] | LogText;
+  readonly lines: readonly string[] | LogText | LogFileText;
   readonly times: readonly number[] | undefined;
   readonly now: number;
   readonly skip: (readonly [string, number])[];
@@ -109,12 +109,12 @@ export class FilterWorker {
 
   /**
    * Runs `lines` of the log `path` through the filters of `keys`, read at time `now` (epoch
-   * seconds, for dates without a year and lines without a date); LogText is decoded by the worker. `times`, when the source knows
+   * seconds, for dates without a year and lines without a date); LogText is decoded by the worker, and a LogFileText read by it. `times`, when the source knows
    * them (the journal), are the lines' times by index: no date is looked for in those lines.
    * Resolves with the lines that completed failures, by key.
    */
   process(
-    path: string, keys: readonly string[], lines: readonly string[] | LogText, now: number, times?: readonly number[],
+    path: string, keys: readonly string[], lines: readonly string[] | LogText | LogFileText, now: number, times?: readonly number[],
   ): Promise<Map<string, readonly LineFailures[]>> {
     if (this.closed) return Promise.reject(new Error('the filter worker is closed'));
     return new Promise((resolve, reject) => {
@@ -247,6 +247,16 @@ export class FilterWorker {
     this.watchdog = undefined;
   }
 
+  /** A batch's lines, to quote one: a file range is read again here (nothing, when it cannot be). */
+  private linesOf(job: Job): readonly string[] {
+    if (Array.isArray(job.lines)) return job.lines as readonly string[];
+    try {
+      return logTextLines(logTextOf(job.lines as LogText | LogFileText));
+    } catch {
+      return [];
+    }
+  }
+
   private async drop(job: Job, key: string, index: number, ms: number): Promise<void> {
     this.stopWatchdog();
     const stuck = this.worker;
@@ -255,7 +265,7 @@ export class FilterWorker {
     this.requeue();
     job.skip.push([key, index]);
     await stuck.terminate();
-    this.onSlowLine({ key, path: job.path, index, line: ((Array.isArray(job.lines) ? job.lines as readonly string[] : logTextLines(job.lines as LogText))[index] ?? '').slice(0, SLOW_LINE_CHARS), ms });
+    this.onSlowLine({ key, path: job.path, index, line: (this.linesOf(job)[index] ?? '').slice(0, SLOW_LINE_CHARS), ms });
     if (this.closed) return;
     this.next();
   }

@@ -5,8 +5,8 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { LogFilter } from './log-filter.js';
-import type { FilterEntry, FromWorker, LineFailures, LogText, ToWorker, WorkerData } from './worker-protocol.js';
-import { logTextTerminated, packFailures, PROGRESS_BATCH, PROGRESS_KEY, PROGRESS_LINE } from './worker-protocol.js';
+import type { FilterEntry, FromWorker, LineFailures, LogFileText, LogText, ToWorker, WorkerData } from './worker-protocol.js';
+import { logTextOf, logTextTerminated, packFailures, PROGRESS_BATCH, PROGRESS_KEY, PROGRESS_LINE } from './worker-protocol.js';
 
 const port = parentPort;
 if (port === null) throw new Error('match-worker.js runs as a worker thread of FilterWorker');
@@ -16,6 +16,8 @@ const progress = new Int32Array(data.progress);
 /** Each entry with its JSON, to tell on `filters` which keys changed. */
 let entries = new Map<string, { entry: FilterEntry; json: string }>();
 const running = new Map<string, Map<string, LogFilter>>();
+/** What a file range is read into: one buffer for every batch (the lines are decoded from it before the next). */
+const rangeBuffer = Buffer.allocUnsafe(1 << 19);
 /** The batch's clock: every line of a batch is read at the time the main thread sent it. */
 let now = 0;
 
@@ -42,7 +44,7 @@ function runBatch(message: Extract<ToWorker, { type: 'batch' }>): void {
   now = message.now;
   Atomics.store(progress, PROGRESS_BATCH, message.id);
   // Lines read from a file come with their `\n` (see LogFilter.processLine); the journal's come as strings.
-  const decoded = Array.isArray(message.lines) ? undefined : logTextTerminated(message.lines as LogText);
+  const decoded = Array.isArray(message.lines) ? undefined : logTextTerminated(logTextOf(message.lines as LogText | LogFileText, rangeBuffer));
   const text = decoded?.lines ?? message.lines as readonly string[];
   const { times } = message;
   for (const [k, key] of message.keys.entries()) {

@@ -94,6 +94,16 @@ export class LineSplitter {
    * ending in `\n`, without the lines over the limit: one copy, decoded later (by the filter worker).
    */
   pushText(chunk: Buffer): Buffer {
+    // Copied: the chunk's buffer is reused for the next read.
+    return Buffer.concat(this.pushParts(chunk));
+  }
+
+  /**
+   * As pushText, in parts, not copied: the end of the line begun before (a copy of its own) and
+   * runs of `chunk` itself, which the next read overwrites. Without a line dropped (takeDropped),
+   * they are the bytes of the file from the offset before the read to the offset after it.
+   */
+  pushParts(chunk: Buffer): Buffer[] {
     const parts: Buffer[] = [];
     let start = 0;
     let run = 0;
@@ -112,8 +122,7 @@ export class LineSplitter {
     }
     if (run < start) parts.push(chunk.subarray(run, start));
     this.keep(chunk.subarray(start));
-    // Copied: the chunk's buffer is reused for the next read.
-    return Buffer.concat(parts);
+    return parts;
   }
 
   reset(): void {

@@ -64,6 +64,11 @@ export class LogFile {
     return (this.device === other.device && this.inode === other.inode) || (this.headHash !== '' && this.headHash === other.headHash);
   }
 
+  /** The open descriptor: the filter worker reads ranges of the file through it (see LogRange). */
+  get fd(): number {
+    return this.handle.fd;
+  }
+
   seek(offset: number): void {
     this.readOffset = offset;
     this.splitter.reset();
@@ -115,6 +120,13 @@ export class LogFile {
    * server that hangs must not hold the thread).
    */
   async readText(buffer: Buffer, blocking = false): Promise<Buffer | undefined | typeof REWRITTEN> {
+    const parts = await this.readParts(buffer, blocking);
+    // Copied: the buffer is reused for the next read.
+    return parts === undefined || parts === REWRITTEN ? parts : Buffer.concat(parts);
+  }
+
+  /** As readText, in parts that the next read into `buffer` overwrites (see LineSplitter.pushParts). */
+  async readParts(buffer: Buffer, blocking = false): Promise<Buffer[] | undefined | typeof REWRITTEN> {
     const head = async (): Promise<string> => (blocking ? readHeadHashSync(this.handle.fd) : readHeadHash(this.handle));
     const bytesRead = blocking
       ? readSync(this.handle.fd, buffer, 0, buffer.length, this.readOffset)
@@ -124,7 +136,7 @@ export class LogFile {
     if (this.readOffset > 0 && this.headHash !== '' && (await head()) !== this.headHash) return REWRITTEN;
     this.readOffset += bytesRead;
     if (this.headHash === '') this.headHash = await head();
-    return this.splitter.pushText(buffer.subarray(0, bytesRead));
+    return this.splitter.pushParts(buffer.subarray(0, bytesRead));
   }
 
   /** Whether the last readText filled its buffer: then more of the file follows at once. */

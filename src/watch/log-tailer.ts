@@ -1,8 +1,9 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
-import { InputError, monotonicMs, OperationError } from '../core/index.js';
+import { crc32 } from 'node:zlib';
+import { InputError, monotonicMs, OperationError, type LogRange } from '../core/index.js';
 import { LogFile, REWRITTEN } from './log-file.js';
 import { compileLogPattern, patternLeadsTo, patternMatches, type LogPattern } from './log-pattern.js';
 import { encodingName, lineDecoder, type LineDecoder } from './line-splitter.js';
@@ -14,8 +15,18 @@ export interface LineBatch {
   readonly path: string;
   /** Complete lines without `\n` (a trailing `\r` dropped), decoded when first asked for; may be empty when only the position moved. */
   readonly lines: readonly string[];
-  /** The same lines as they were read: each ends in `\n` (a `\r` before it kept), not decoded. */
-  readonly text: Buffer;
+  /**
+   * The same lines as they were read: each ends in `\n` (a `\r` before it kept), not decoded.
+   * Left out when `range` says where they lie instead.
+   */
+  readonly text?: Buffer;
+  /**
+   * Where the lines lie in a local file, with `ranges`, when they lie there in one run (no
+   * over-long line was dropped among them): the daemon's filter worker reads them itself, so the
+   * bytes are neither kept here nor copied to it. A file read by polling (a network file system,
+   * which may hang) always gives `text`.
+   */
+  readonly range?: LogRange;
   /** How `text` decodes: the WHATWG name of the log's encoding (see encodingName). */
   readonly encoding: string;
   /**
@@ -51,6 +62,12 @@ export interface LogTailerOptions {
    * never delivered: it is read, and prepared, again with the failed one.
    */
   readonly prepare?: (batch: LineBatch) => void;
+  /**
+   * Give a local file's lines as the range of the file they lie in (LineBatch.range) where they
+   * can be: for a consumer that reads them through the descriptor itself, before the delivery ends
+   * (the file may be closed after). Default: as bytes.
+   */
+  readonly ranges?: boolean;
   /** Poll with stat instead of inotify (network file systems); also chosen when inotify fails. */
   readonly polling?: boolean;
   /** Milliseconds between polls; default 1000. */
@@ -405,15 +422,17 @@ export class LogTailer {
     try {
       for (let n = 0; !this.closed && n < chunks && failed === undefined; n++) {
         const before = file.offset;
-        const text = await file.readText(this.buffer, !this.polling);
-        if (text === undefined || text === REWRITTEN) {
+        const parts = await file.readParts(this.buffer, !this.polling);
+        if (parts === undefined || parts === REWRITTEN) {
           await delivered();
           // Rewritten after the check before this read: the next check reads the copy, then the file anew.
-          return text === undefined;
+          return parts === undefined;
         }
         const dropped = file.takeDropped();
-        if (text.length === 0 && dropped === 0) continue;
-        const batch = this.batch(path, text, file, positionOf(), dropped, n === chunks - 1);
+        const length = parts.reduce((sum, part) => sum + part.length, 0);
+        if (length === 0 && dropped === 0) continue;
+        const inPlace = this.options.ranges === true && !this.polling && dropped === 0 && file.offset - before === length;
+        const batch = this.batch(path, inPlace ? rangeOf(file, before, parts) : Buffer.concat(parts), file, positionOf(), dropped, n === chunks - 1);
         this.options.prepare?.(batch);
         chain = chain.then(async () => {
           if (failed !== undefined) return;
@@ -435,11 +454,12 @@ export class LogTailer {
     return this.closed;
   }
 
-  /** A batch whose lines are decoded only when asked for: the daemon's filter worker decodes the text itself. */
-  private batch(path: string, text: Buffer, file: LogFile, position: LogPosition, dropped: number, turnEnd: boolean): LineBatch {
-    let lines: string[] | undefined;
-    return { path, text, encoding: this.encoding, position, dropped, turnEnd, more: file.moreToRead, get lines() {
-      return lines ??= file.lines(text);
+  /** A batch whose lines are decoded only when asked for: the daemon's filter worker decodes (or reads) them itself. */
+  private batch(path: string, lines: Buffer | LogRange, file: LogFile, position: LogPosition, dropped: number, turnEnd: boolean): LineBatch {
+    let decoded: string[] | undefined;
+    const given = Buffer.isBuffer(lines) ? { text: lines } : { range: lines };
+    return { path, ...given, encoding: this.encoding, position, dropped, turnEnd, more: file.moreToRead, get lines() {
+      return decoded ??= file.lines(Buffer.isBuffer(lines) ? lines : readRange(lines));
     } };
   }
 
@@ -458,6 +478,24 @@ export class LogTailer {
     if (this.options.onError !== undefined) this.options.onError(err, path);
     else console.error(`f2b-store: watching ${path ?? 'logs'}: ${err.message}`);
   }
+}
+
+/** The lines just read, `parts` of the file from `offset` on, as a range of it (see LineBatch.range). */
+function rangeOf(file: LogFile, offset: number, parts: readonly Buffer[]): LogRange {
+  let crc = 0;
+  let length = 0;
+  for (const part of parts) {
+    crc = crc32(part, crc);
+    length += part.length;
+  }
+  return { fd: file.fd, device: file.device, inode: file.inode, offset, length, crc };
+}
+
+/** The bytes of a range, read again (a batch's lines decoded on this thread, which the daemon does not ask for). */
+function readRange(range: LogRange): Buffer {
+  const bytes = Buffer.alloc(range.length);
+  readSync(range.fd, bytes, 0, range.length, range.offset);
+  return bytes;
 }
 
 function first(set: Set<string>): string | undefined {

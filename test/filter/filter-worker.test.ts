@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it, type TestContext } from 'node:test';
+import { crc32 } from 'node:zlib';
 import { writeLog } from '../../bench/log-workload.js';
 import { FAIL2BAN_FILTER_DIR, loadFilter, SHIPPED_FILTER_DIR } from '../../src/config/index.js';
 import { capturesTold, FilterWorker, LogFilter, slowLineMessage, toldCaptures, type FilterEntry, type LineFailures, type SlowLine } from '../../src/filter/index.js';
-import { logTextLines, logTextTerminated, packFailures, unpackFailures } from '../../src/filter/worker-protocol.js';
+import { logTextLines, logTextTerminated, packFailures, unpackFailures, type LogFileText } from '../../src/filter/worker-protocol.js';
 import { BIN, tempDir } from '../helpers/cli.js';
 import { scaled } from '../helpers/slowness.js';
 
@@ -17,6 +19,19 @@ const EXIM_FAILURE = '2016-03-19 18:40:44 [26221] SMTP protocol error in "AUTH L
 /** About 30 hours in V8: 22 quotes take ~0.4 s, and each quote doubles it. */
 const EXIM_ATTACK = `2016-03-19 18:40:44 [26221] SMTP protocol error in "a${'"'.repeat(40)} [198.51.100.9]:14243 AUTH command used when not advertised!`;
 const sshdFailure = (address: string): string => `Mar 19 18:40:45 host sshd[31602]: Failed password for invalid user root from ${address} port 50273 ssh2`;
+
+/** A log of `lines` in a temp dir, held open as a tailer holds it, and the range of the file its lines lie in. */
+async function openLog(t: TestContext, name: string, lines: readonly string[]): Promise<{ path: string; handle: FileHandle; bytes: Buffer; range: LogFileText }> {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  const path = join(dir, name);
+  writeFileSync(path, `${lines.join('\n')}\n`);
+  const handle = await open(path, 'r+');
+  t.after(() => handle.close());
+  const bytes = readFileSync(path);
+  const { dev, ino } = statSync(path);
+  return { path, handle, bytes, range: { fd: handle.fd, device: dev, inode: ino, offset: 0, length: bytes.length, crc: crc32(bytes), encoding: 'utf-8' } };
+}
 
 describe('FilterWorker: filters in a worker thread, with a time budget per line', () => {
   it('drops a line that runs past the budget, logs it once, and goes on: the other lines and filters keep their failures', async () => {
@@ -175,6 +190,43 @@ describe('FilterWorker: filters in a worker thread, with a time budget per line'
         await worker.close();
       }
     });
+  });
+
+  it('reads a range of a log file itself: the failures of its bytes, and a refusal, batch by batch, where the file changed under it or the descriptor is another file', async (t) => {
+    const lines = [sshdFailure('203.0.113.21'), 'Mar 19 18:40:46 host sshd[31602]: Connection closed by 203.0.113.22', sshdFailure('203.0.113.23')];
+    const { path, handle, bytes, range } = await openLog(t, 'auth.log', lines);
+    const ino = range.inode;
+    const worker = new FilterWorker({ filters: new Map([['sshd', sshd]]) });
+    try {
+      const hosts = (result: Map<string, readonly LineFailures[]>): [number, string][] =>
+        (result.get('sshd') ?? []).flatMap(({ index, failures }) => failures.map((f): [number, string] => [index, f.host.value]));
+      const expected: [number, string][] = [[0, '203.0.113.21'], [2, '203.0.113.23']];
+      assert.deepEqual(hosts(await worker.process(path, ['sshd'], range, NOW)), expected);
+      assert.deepEqual(hosts(await worker.process(path, ['sshd'], { bytes, encoding: 'utf-8' }, NOW)), expected, 'as from its bytes');
+      // Rewritten in place (copytruncate and new lines of the same length): not the bytes the tailer read.
+      await handle.write(Buffer.from(bytes.toString().replace('203.0.113.21', '203.0.113.99')), 0, undefined, 0);
+      await assert.rejects(worker.process(path, ['sshd'], range, NOW), /the log changed under bytes 0 to \d+ before they were matched/);
+      await handle.truncate(10);
+      await assert.rejects(worker.process(path, ['sshd'], range, NOW), /the log changed under bytes/);
+      await assert.rejects(worker.process(path, ['sshd'], { ...range, inode: ino + 1 }, NOW), /is no longer the log read/);
+      // The worker goes on with the next batch.
+      assert.deepEqual(hosts(await worker.process(path, ['sshd'], [sshdFailure('203.0.113.24')], NOW)), [[0, '203.0.113.24']]);
+    } finally {
+      await worker.close();
+    }
+  });
+
+  it('a line of a file range past the budget is quoted as the file holds it', async (t) => {
+    const { path, range } = await openLog(t, 'exim.log', [EXIM_FAILURE, EXIM_ATTACK]);
+    const slow: SlowLine[] = [];
+    const worker = new FilterWorker({ filters: new Map([['exim', exim]]), budgetMs: scaled(300), onSlowLine: (s) => slow.push(s) });
+    try {
+      const results = await worker.process(path, ['exim'], range, NOW);
+      assert.deepEqual(results.get('exim')?.map((l) => l.index), [0]);
+      assert.deepEqual(slow.map((s) => [s.index, s.line]), [[1, EXIM_ATTACK]]);
+    } finally {
+      await worker.close();
+    }
   });
 
   it('replace brings new filters in, and close rejects what is still queued', async () => {

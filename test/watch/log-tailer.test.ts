@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { crc32 } from 'node:zlib';
 import { LogTailer, type LineBatch, type LogPosition, type LogTailerOptions } from '../../src/watch/index.js';
 import { scaled } from '../helpers/slowness.js';
 
@@ -353,6 +354,40 @@ describe('LogTailer', () => {
     assert.deepEqual(await settledLines(run, 1, 'the appended line'), ['written after'], 'only lines after it was seen');
   });
 
+  it('with ranges, gives a local file\'s lines as the range of the file they lie in (with its CRC), and as bytes where a line was dropped among them or the file is polled', async (t) => {
+    const dir = tempDir(t);
+    const log = join(dir, 'auth.log');
+    writeFileSync(log, 'before start\n');
+    const run = await follow(t, { paths: [{ pattern: log, tail: false }], maxLineBytes: 100, ranges: true });
+    const start = statSync(log).size;
+    // A line begun in one write and ended in the next: its first part waits in the tailer, and the range still starts at it.
+    appendFileSync(log, 'one\ntw');
+    await sleep(QUIET_MS);
+    appendFileSync(log, 'o\nthree\n');
+    await run.waitForLines(3, 'three lines');
+    const ranged = run.batches.filter((b) => b.range !== undefined);
+    assert.ok(ranged.length > 0 && run.batches.every((b) => b.range !== undefined || b.text?.length === 0), 'every batch with lines gives a range, not bytes');
+    const bytes = readFileSync(log);
+    for (const { range } of ranged) {
+      const { offset, length, crc, device, inode } = range!;
+      assert.equal(crc, crc32(bytes.subarray(offset, offset + length)), 'the CRC is that of the bytes in the file');
+      assert.deepEqual([device, inode], [statSync(log).dev, statSync(log).ino]);
+    }
+    assert.deepEqual([ranged[0]!.range!.offset, ranged.at(-1)!.range!.offset + ranged.at(-1)!.range!.length], [start, bytes.length], 'the ranges cover what was appended');
+    // A line over the limit among the lines: what is left is no longer one run of the file.
+    appendFileSync(log, `four\n${'x'.repeat(200)}\nfive\n`);
+    await run.waitForLines(5, 'the lines around the long one');
+    const last = run.batches.at(-1)!;
+    assert.deepEqual([last.range, last.text?.toString(), last.dropped], [undefined, 'four\nfive\n', 1]);
+
+    const polled = join(dir, 'polled.log');
+    writeFileSync(polled, '');
+    const byPolling = await follow(t, { paths: [{ pattern: polled, tail: false }], polling: true, pollInterval: 50, ranges: true });
+    appendFileSync(polled, 'p1\n');
+    await byPolling.waitForLines(1, 'a polled line');
+    assert.deepEqual(byPolling.batches.filter((b) => b.lines.length > 0).map((b) => [b.range, b.text?.toString()]), [[undefined, 'p1\n']]);
+  });
+
   it('follows appends and a rotation by polling', async (t) => {
     const log = join(tempDir(t), 'auth.log');
     writeFileSync(log, 'before start\n');
@@ -475,7 +510,7 @@ describe('LogTailer', () => {
     const tailer = new LogTailer({
       paths: [{ pattern: log, tail: false }],
       stored: () => undefined,
-      onLines: async (batch) => { batches.push({ bytes: batch.text.length, turnEnd: batch.turnEnd === true, more: batch.more === true }); },
+      onLines: async (batch) => { batches.push({ bytes: batch.range?.length ?? batch.text?.length ?? 0, turnEnd: batch.turnEnd === true, more: batch.more === true }); },
       onError: () => undefined,
     });
     t.after(() => tailer.close());
