@@ -267,7 +267,7 @@ export async function runDaemonBench(): Promise<void> {
       + 'after the last line was matched) included. The worker takes up to 32 batches at once: it used to be '
       + 'handed the next batch only when the main thread had taken the last result, so it sat idle through every commit (a commit holds the '
       + 'main thread 0.1 to 0.9 s on this busy disk) and the two threads mostly took turns. While behind, what the lines caused is committed '
-      + 'every 2 s (or 5 times the last commit\'s time, or every 32 MiB of log): a commit rewrites every page of the failure-counter table on '
+      + 'every 2 s (or 5 times the last commit\'s time, or every 16 MiB of log; 32 MiB until 2026-12-04, when halving it took the peak from 226, 233, 236, 243, 220, 226, 235, 228 to 212, 211, 208, 216, 217, 215, 216, 220 MiB in eight pairs alternating with the build before, throughput within the noise, the main thread about 0.1 s more): a commit rewrites every page of the failure-counter table on '
       + 'which an address changed (in this burst most of the table, tens of MB of WAL) and fsyncs, so fewer commits write each address\'s '
       + 'counters once for more of its failures (about 5 commits for the burst, see Commits while behind). The Ban lines of a commit go to stderr in one write (one '
       + 'synchronous pipe write each cost the main thread about 1 s per 30,000 bans).',
@@ -389,7 +389,7 @@ export async function runDaemonBench(): Promise<void> {
       + 'most of all right after a commit, when the read-ahead had to fill again: about 13 commits of this burst were made at such a batch, '
       + 'tens of MB before the end of the file (a debug line per commit: nearly all at a batch of a full 256 KiB read). '
       + 'A batch now says whether its read filled the buffer (more of the file was waiting): such a batch is behind, and what the lines '
-      + 'caused is committed every 32 MiB of log (128 batches) or by the time rule above, so the burst takes 2 or 3 commits while the writer '
+      + 'caused is committed every 32 MiB of log (128 batches; 16 MiB since 2026-12-04, see above) or by the time rule above, so the burst takes 2 or 3 commits while the writer '
       + 'is still writing and the daemon keeps up with it, then one per 32 MiB: 5 to 7 in all, 120,000 to 150,000 counter upserts instead '
       + 'of about 250,000 (the same 300,000 failures of 50,000 addresses committed alone with real SQLite: 13 commits 600 to 850 ms CPU, '
       + '5 commits 350 to 500 ms). In the whole daemon that did not show beyond the noise: four pairs alternating with the build before '
