@@ -2,7 +2,8 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/'] },
+  // The .js beside the sources are written by `npm run build:tests`.
+  { ignores: ['dist/', 'node_modules/', 'src/**/*.js', 'test/**/*.js', 'bench/**/*.js'] },
   js.configs.recommended,
   ...tseslint.configs.strict,
   {
