@@ -245,7 +245,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
       // The filter worker reads each batch's lines from the file itself: the bytes never cross threads.
       ranges: true,
       onLines: (batch) => {
-        metrics?.linesRead(batch.path, batch.lines.length);
+        metrics?.linesRead(batch.path, batch.lineCount);
         return logJails.handle(batch);
       },
       encoding: group.encoding,

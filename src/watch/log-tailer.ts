@@ -15,6 +15,8 @@ export interface LineBatch {
   readonly path: string;
   /** Complete lines without `\n` (a trailing `\r` dropped), decoded when first asked for; may be empty when only the position moved. */
   readonly lines: readonly string[];
+  /** How many lines there are, counted without decoding them (the daemon's metrics). */
+  readonly lineCount: number;
   /**
    * The same lines as they were read: each ends in `\n` (a `\r` before it kept), not decoded.
    * Left out when `range` says where they lie instead.
@@ -458,8 +460,11 @@ export class LogTailer {
   private batch(path: string, lines: Buffer | LogRange, file: LogFile, position: LogPosition, dropped: number, turnEnd: boolean): LineBatch {
     let decoded: string[] | undefined;
     const given = Buffer.isBuffer(lines) ? { text: lines } : { range: lines };
+    const bytes = (): Buffer => (Buffer.isBuffer(lines) ? lines : readRange(lines));
     return { path, ...given, encoding: this.encoding, position, dropped, turnEnd, more: file.moreToRead, get lines() {
-      return decoded ??= file.lines(Buffer.isBuffer(lines) ? lines : readRange(lines));
+      return decoded ??= file.lines(bytes());
+    }, get lineCount() {
+      return decoded?.length ?? countLines(bytes());
     } };
   }
 
@@ -491,11 +496,18 @@ function rangeOf(file: LogFile, offset: number, parts: readonly Buffer[]): LogRa
   return { fd: file.fd, device: file.device, inode: file.inode, offset, length, crc };
 }
 
-/** The bytes of a range, read again (a batch's lines decoded on this thread, which the daemon does not ask for). */
+/** The bytes of a range, read again: a batch's lines decoded or counted on this thread (the daemon only counts them, for its metrics). */
 function readRange(range: LogRange): Buffer {
   const bytes = Buffer.alloc(range.length);
   readSync(range.fd, bytes, 0, range.length, range.offset);
   return bytes;
+}
+
+/** The lines in `text`: each ends in `\n`. */
+function countLines(text: Buffer): number {
+  let count = 0;
+  for (let at = text.indexOf(10); at !== -1; at = text.indexOf(10, at + 1)) count++;
+  return count;
 }
 
 function first(set: Set<string>): string | undefined {

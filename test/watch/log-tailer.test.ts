@@ -366,6 +366,7 @@ describe('LogTailer', () => {
     appendFileSync(log, 'o\nthree\n');
     await run.waitForLines(3, 'three lines');
     const ranged = run.batches.filter((b) => b.range !== undefined);
+    assert.deepEqual(ranged.map((b) => b.lineCount), ranged.map((b) => b.lines.length), 'the lines counted are those decoded');
     assert.ok(ranged.length > 0 && run.batches.every((b) => b.range !== undefined || b.text?.length === 0), 'every batch with lines gives a range, not bytes');
     const bytes = readFileSync(log);
     for (const { range } of ranged) {
