@@ -62,11 +62,18 @@ export class LineSplitter {
   private kept = 0;
   private skipped = 0;
   private dropped = 0;
+  /** Complete lines the last push gave (its `\n`s, less the lines dropped). */
+  private pushed = 0;
 
   constructor(
     private readonly decode: LineDecoder,
     private readonly maxLineBytes: number,
   ) {}
+
+  /** How many complete lines the last pushText or pushParts gave: counted as they are split, never decoded. */
+  get lastLines(): number {
+    return this.pushed;
+  }
 
   /** Bytes of the line begun but not yet ended by `\n`. */
   get pendingBytes(): number {
@@ -105,9 +112,12 @@ export class LineSplitter {
    */
   pushParts(chunk: Buffer): Buffer[] {
     const parts: Buffer[] = [];
+    const droppedBefore = this.dropped;
+    let ended = 0;
     let start = 0;
     let run = 0;
     for (let end = chunk.indexOf(10, start); end !== -1; end = chunk.indexOf(10, start)) {
+      ended++;
       if (this.pendingBytes > 0) {
         const line = this.finish(chunk.subarray(start, end + 1));
         if (line === undefined) this.dropped++;
@@ -122,6 +132,7 @@ export class LineSplitter {
     }
     if (run < start) parts.push(chunk.subarray(run, start));
     this.keep(chunk.subarray(start));
+    this.pushed = ended - (this.dropped - droppedBefore);
     return parts;
   }
 

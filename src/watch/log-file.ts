@@ -144,6 +144,11 @@ export class LogFile {
     return this.filled;
   }
 
+  /** The complete lines in what the last read of bytes gave (see LineSplitter.lastLines). */
+  get linesRead(): number {
+    return this.splitter.lastLines;
+  }
+
   /** The lines of what readText gave, decoded. */
   lines(text: Buffer): string[] {
     return this.splitter.lines(text);

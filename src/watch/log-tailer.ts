@@ -299,7 +299,7 @@ export class LogTailer {
     if (current === undefined) return;
     if (!(await this.readOn(path, followed, current, () => current.position(path), TURN_CHUNKS))) this.dirty.add(path);
     else if (!this.closed && !samePosition(followed.reported, current.position(path))) {
-      await this.deliver(followed, this.batch(path, Buffer.alloc(0), current, current.position(path), 0, false));
+      await this.deliver(followed, this.batch(path, Buffer.alloc(0), 0, current, current.position(path), 0, false));
     }
   }
 
@@ -434,7 +434,7 @@ export class LogTailer {
         const length = parts.reduce((sum, part) => sum + part.length, 0);
         if (length === 0 && dropped === 0) continue;
         const inPlace = this.options.ranges === true && !this.polling && dropped === 0 && file.offset - before === length;
-        const batch = this.batch(path, inPlace ? rangeOf(file, before, parts) : Buffer.concat(parts), file, positionOf(), dropped, n === chunks - 1);
+        const batch = this.batch(path, inPlace ? rangeOf(file, before, length, parts) : Buffer.concat(parts), file.linesRead, file, positionOf(), dropped, n === chunks - 1);
         this.options.prepare?.(batch);
         chain = chain.then(async () => {
           if (failed !== undefined) return;
@@ -457,14 +457,11 @@ export class LogTailer {
   }
 
   /** A batch whose lines are decoded only when asked for: the daemon's filter worker decodes (or reads) them itself. */
-  private batch(path: string, lines: Buffer | LogRange, file: LogFile, position: LogPosition, dropped: number, turnEnd: boolean): LineBatch {
+  private batch(path: string, lines: Buffer | LogRange, lineCount: number, file: LogFile, position: LogPosition, dropped: number, turnEnd: boolean): LineBatch {
     let decoded: string[] | undefined;
     const given = Buffer.isBuffer(lines) ? { text: lines } : { range: lines };
-    const bytes = (): Buffer => (Buffer.isBuffer(lines) ? lines : readRange(lines));
-    return { path, ...given, encoding: this.encoding, position, dropped, turnEnd, more: file.moreToRead, get lines() {
-      return decoded ??= file.lines(bytes());
-    }, get lineCount() {
-      return decoded?.length ?? countLines(bytes());
+    return { path, ...given, lineCount, encoding: this.encoding, position, dropped, turnEnd, more: file.moreToRead, get lines() {
+      return decoded ??= file.lines(Buffer.isBuffer(lines) ? lines : readRange(lines));
     } };
   }
 
@@ -485,29 +482,17 @@ export class LogTailer {
   }
 }
 
-/** The lines just read, `parts` of the file from `offset` on, as a range of it (see LineBatch.range). */
-function rangeOf(file: LogFile, offset: number, parts: readonly Buffer[]): LogRange {
-  let crc = 0;
-  let length = 0;
-  for (const part of parts) {
-    crc = crc32(part, crc);
-    length += part.length;
-  }
+/** The lines just read, `parts` of the file (`length` bytes from `offset` on), as a range of it (see LineBatch.range). */
+function rangeOf(file: LogFile, offset: number, length: number, parts: readonly Buffer[]): LogRange {
+  const crc = parts.reduce((sum, part) => crc32(part, sum), 0);
   return { fd: file.fd, device: file.device, inode: file.inode, offset, length, crc };
 }
 
-/** The bytes of a range, read again: a batch's lines decoded or counted on this thread (the daemon only counts them, for its metrics). */
+/** The bytes of a range, read again: a batch's lines decoded on this thread, which the daemon never asks for (its filter worker reads the range itself, CRC checked). */
 function readRange(range: LogRange): Buffer {
   const bytes = Buffer.alloc(range.length);
   readSync(range.fd, bytes, 0, range.length, range.offset);
   return bytes;
-}
-
-/** The lines in `text`: each ends in `\n`. */
-function countLines(text: Buffer): number {
-  let count = 0;
-  for (let at = text.indexOf(10); at !== -1; at = text.indexOf(10, at + 1)) count++;
-  return count;
 }
 
 function first(set: Set<string>): string | undefined {

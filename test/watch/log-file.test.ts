@@ -27,3 +27,19 @@ it('a file truncated and written longer between the rotation check and the read 
   await file.rewind();
   assert.deepEqual(await file.read(buffer), ['e1 after a truncation to a longer file'], 'then the new file from its start');
 });
+
+it('counts the complete lines each read gives as it splits them: a line ended in the next read counts there, a dropped one not at all', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'f2bt-logfile-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const path = join(dir, 'auth.log');
+  writeFileSync(path, 'one\ntw');
+  const file = (await LogFile.open(path, lineDecoder(), 8))!;
+  t.after(() => file.close());
+  const buffer = Buffer.alloc(1 << 12);
+  assert.deepEqual(await file.read(buffer), ['one']);
+  assert.equal(file.linesRead, 1);
+  appendFileSync(path, 'o\nfar too long a line\nthree\r\n');
+  assert.deepEqual(await file.read(buffer), ['two', 'three']);
+  assert.equal(file.linesRead, 2, 'the line begun before counts, the one over the limit does not');
+  assert.equal(file.takeDropped(), 1);
+});

@@ -379,7 +379,7 @@ describe('LogTailer', () => {
     appendFileSync(log, `four\n${'x'.repeat(200)}\nfive\n`);
     await run.waitForLines(5, 'the lines around the long one');
     const last = run.batches.at(-1)!;
-    assert.deepEqual([last.range, last.text?.toString(), last.dropped], [undefined, 'four\nfive\n', 1]);
+    assert.deepEqual([last.range, last.text?.toString(), last.dropped, last.lineCount], [undefined, 'four\nfive\n', 1, 2]);
 
     const polled = join(dir, 'polled.log');
     writeFileSync(polled, '');
