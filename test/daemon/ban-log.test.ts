@@ -6,11 +6,12 @@ import { loadFilter, SHIPPED_FILTER_DIR } from '../../src/config/index.js';
 import { banLogLine, createBanLog } from '../../src/daemon/ban-log.js';
 import { LogFilter } from '../../src/filter/index.js';
 import { tempDir } from '../helpers/cli.js';
+import { inTimeZone } from '../helpers/time-zone.js';
 
-process.env.TZ = 'UTC';
 const T = Date.UTC(2026, 10, 23, 13, 5, 1, 123) / 1000;
 
 describe('the ban log, as the shipped recidive filter reads it', () => {
+  inTimeZone('UTC');
   it('writes the stable line format', () => {
     assert.equal(banLogLine({ action: 'Ban', jail: 'sshd', address: '203.0.113.7', time: T }, 1234),
       '2026-11-23 13:05:01,123 f2b-store[1234]: NOTICE [sshd] Ban 203.0.113.7');

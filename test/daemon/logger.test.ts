@@ -9,8 +9,8 @@ import { streamLines } from '../../src/daemon/log-format.js';
 import { RepeatLimiter } from '../../src/daemon/log-repeats.js';
 import { isJournalStream } from '../../src/daemon/log-targets.js';
 import { tempDir } from '../helpers/cli.js';
+import { inTimeZone } from '../helpers/time-zone.js';
 
-process.env.TZ = 'UTC';
 const T = Date.UTC(2026, 10, 23, 13, 5, 1, 123);
 
 /** A unix datagram socket of the test's own, standing for /dev/log or the journal's socket. */
@@ -53,6 +53,7 @@ function journalFields(datagram: string): Record<string, string> {
 }
 
 describe('the daemon\'s log', () => {
+  inTimeZone('UTC');
   let tmp: ReturnType<typeof tempDir>;
   beforeEach(() => { tmp = tempDir(); });
   afterEach(() => tmp.cleanup());
@@ -152,6 +153,7 @@ describe('the daemon\'s log', () => {
 });
 
 describe('repeated problems', () => {
+  inTimeZone('UTC');
   const error = (text: string): LogEntry => ({ level: 'error', text });
 
   it('counts identical warnings and errors for a window, then tells the count and goes on counting while they last', () => {

@@ -9,8 +9,8 @@ import { describe, it } from 'node:test';
 import { loadFilter } from '../../src/config/index.js';
 import { LogFilter, type Failure } from '../../src/filter/index.js';
 import { readSampleRecords, SAMPLES_NOW as NOW, SAMPLES_TZ, type SampleRecord } from '../helpers/fail2ban-samples.js';
+import { inTimeZone } from '../helpers/time-zone.js';
 
-process.env.TZ = SAMPLES_TZ;
 const FILTER_D = '/etc/fail2ban/filter.d';
 const TEST_FILTER_D = '/usr/lib/python3/dist-packages/fail2ban/tests/config/filter.d';
 /** Only ever raised. */
@@ -50,6 +50,7 @@ function compare(record: SampleRecord, failures: readonly Failure[]): string {
 }
 
 describe('fail2ban conformance: stock filters on fail2ban\'s sample logs', () => {
+  inTimeZone(SAMPLES_TZ);
   it(`passes at least ${REQUIRED_PASS_RATE * 100}% of the corpus, and all of ${MUST_PASS.join(', ')}`, () => {
     const records = readSampleRecords();
     const filters = new Map<string, LogFilter | Error>();

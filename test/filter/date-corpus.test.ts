@@ -3,9 +3,9 @@ import { describe, it } from 'node:test';
 import { loadFilter } from '../../src/config/index.js';
 import { createDateDetector, type DateDetector } from '../../src/filter/index.js';
 import { readSampleRecords, SAMPLES_NOW as NOW, SAMPLES_TZ } from '../helpers/fail2ban-samples.js';
+import { inTimeZone } from '../helpers/time-zone.js';
 
 // The corpus conventions (test/fixtures/compat/README.md): TZ as below, now = 2005-08-14 12:00 CEST.
-process.env.TZ = SAMPLES_TZ;
 const FILTER_D = '/etc/fail2ban/filter.d';
 const TEST_FILTER_D = '/usr/lib/python3/dist-packages/fail2ban/tests/config/filter.d';
 // Only goes up.
@@ -22,6 +22,7 @@ function effectiveDatepattern(filter: string, options: Readonly<Record<string, s
 }
 
 describe('date detection on fail2ban\'s sample-log corpus', () => {
+  inTimeZone(SAMPLES_TZ);
   it('finds the failure time of every matching line, exact to the millisecond', () => {
     const records = readSampleRecords();
     records.sort((a, b) => a.seq - b.seq);

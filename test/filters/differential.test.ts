@@ -16,8 +16,8 @@ import { FAIL2BAN_FILTER_DIR, loadFilter } from '../../src/config/index.js';
 import { tryParseAddress } from '../../src/core/index.js';
 import { LogFilter, type Failure } from '../../src/filter/index.js';
 import { readSampleRecords, SAMPLES_NOW as NOW, SAMPLES_TZ } from '../helpers/fail2ban-samples.js';
+import { inTimeZone } from '../helpers/time-zone.js';
 
-process.env.TZ = SAMPLES_TZ;
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 interface Exception {
@@ -73,6 +73,7 @@ const canonical = (failure: Failure): string => tryParseAddress(failure.host.val
 const records = readSampleRecords();
 
 describe('shipped filters against fail2ban\'s on fail2ban\'s sample logs', () => {
+  inTimeZone(SAMPLES_TZ);
   for (const { family, filter, modes, exceptions } of FAMILIES) {
     it(`${family}: every line fail2ban's filter counts, ${filter} counts for the same host, or says why not; none its samples refuse`, () => {
       const mine = records.filter((r) => r.filter === family);

@@ -11,8 +11,8 @@ import { loadJails, SHIPPED_CONFIG_DIR, SHIPPED_FILTER_DIR, type JailDefinition 
 import { BACKEND_CATALOG } from '../../src/backends/index.js';
 import { LogFilter } from '../../src/filter/index.js';
 import { tempDir } from '../helpers/cli.js';
+import { inTimeZone } from '../helpers/time-zone.js';
 
-process.env.TZ = 'UTC';
 const NOW = Date.UTC(2026, 10, 23, 13, 5, 1) / 1000;
 
 const LINES = {
@@ -33,6 +33,7 @@ function counted(jail: JailDefinition): LineName[] {
 }
 
 describe('shipped mail jails', () => {
+  inTimeZone('UTC');
   let tmp: ReturnType<typeof tempDir>;
   beforeEach(() => { tmp = tempDir(); });
   afterEach(() => tmp.cleanup());

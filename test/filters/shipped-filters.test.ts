@@ -18,8 +18,8 @@ import { describe, it } from 'node:test';
 import { loadFilter, SHIPPED_FILTER_DIR } from '../../src/config/index.js';
 import { expandFailTags, LogFilter, type Failure } from '../../src/filter/index.js';
 import { checkHostAnchoring } from './host-anchoring.js';
+import { inTimeZone } from '../helpers/time-zone.js';
 
-process.env.TZ = 'UTC';
 const NOW = Date.UTC(2026, 10, 23, 13, 5, 1) / 1000;
 const SAMPLES = fileURLToPath(new URL('samples/', import.meta.url));
 const NOT_CAPTURES = new Set(['time', 'match', 'host', 'desc']);
@@ -92,6 +92,7 @@ function modesOf(name: string): string[] {
 const modeOf = (name: string, options: Record<string, string>): string => options.mode ?? loadFilter(name, [SHIPPED_FILTER_DIR]).options.mode ?? 'normal';
 
 describe('shipped filters on their sample logs', () => {
+  inTimeZone('UTC');
   it('every shipped filter has a sample log', () => {
     const samples = new Set(readdirSync(SAMPLES));
     assert.deepEqual(shipped.filter((name) => !samples.has(name)), []);

@@ -1,0 +1,4 @@
+// The module tests of test/helpers/unit-groups.ts's first group, in this one process.
+import { runGroup } from './helpers/unit-groups.js';
+
+await runGroup(1);
