@@ -4,12 +4,11 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { BanStore } from '../../src/store/index.js';
 import { runCliAsync, tempDir } from '../helpers/cli.js';
-
-const WORKER = new URL('../helpers/store-worker.ts', import.meta.url).pathname;
+import { helperScript } from '../helpers/script.js';
 
 function runWorker(db: string, worker: number, count: number): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', WORKER, db, String(worker), String(count)]);
+    const child = spawn(process.execPath, [...helperScript('store-worker'), db, String(worker), String(count)]);
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
     child.on('error', reject);
