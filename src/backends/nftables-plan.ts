@@ -19,7 +19,8 @@ export function nftTimeout(seconds: number): string {
   const days = Math.floor(seconds / 86_400);
   return days === 0 ? `${seconds}s` : `${days}d${seconds - days * 86_400}s`;
 }
-const CHUNK = 10_000;
+/** Elements in one `add element` / `delete element` statement of a batch. */
+export const CHUNK = 10_000;
 
 /**
  * Set naming: `<kind><family>-<jail>`, kind `addr` (single addresses, a hash set) or `net`
