@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { systemFollow } from '../../src/backends/exec.js';
+import { CHILD_LOADER, sourcePath } from '../helpers/script.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -29,9 +30,9 @@ describe('systemFollow: a long-running command, as lines', () => {
 
   it('the command dies with the process that started it, even on SIGKILL', async () => {
     // A process that follows `sleep 300` and prints the pid of what it follows.
-    const script = `import { systemFollow } from './src/backends/exec.ts';
+    const script = `import { systemFollow } from ${JSON.stringify(sourcePath('src/backends/exec'))};
       systemFollow()(['sh', '-c', 'echo $$; exec sleep 300'], { onLine: (l) => console.log(l), onExit: () => undefined });`;
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [...CHILD_LOADER, '--input-type=module', '-e', script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
     const pid = await new Promise<number>((resolve) => child.stdout.setEncoding('utf8').once('data', (d: string) => resolve(Number(d.trim()))));
     assert.ok(pid > 0 && existsSync(`/proc/${pid}`), `the followed command runs (pid ${pid})`);
     child.kill('SIGKILL');

@@ -1,12 +1,21 @@
 import { fileURLToPath } from 'node:url';
 
 /**
- * Node's arguments to run the helper script `name` (in test/helpers, without extension) in a child
- * process, as the calling test itself runs: its built `.js` when the suite runs as JavaScript
- * (`npm run build:tests`), else its `.ts` under tsx. Loading tsx cost about 0.8 s of CPU a process.
+ * Child processes run this checkout's code as the calling test itself runs: the built `.js`
+ * beside each source when the suite runs as JavaScript (`npm run build:tests`), else the `.ts`
+ * under tsx. Loading tsx cost about 0.8 s of CPU a process.
  */
+const JS = import.meta.url.endsWith('.js');
+
+/** Node's options for such a child: tsx's loader, or none. */
+export const CHILD_LOADER: readonly string[] = JS ? [] : ['--import', 'tsx'];
+
+/** The absolute path of a module of this checkout, `path` relative to its root without extension (`src/watch/index`). */
+export function sourcePath(path: string): string {
+  return fileURLToPath(new URL(`../../${path}.${JS ? 'js' : 'ts'}`, import.meta.url));
+}
+
+/** Node's arguments to run the helper script `name` (in test/helpers, without extension) in a child process. */
 export function helperScript(name: string): string[] {
-  const js = import.meta.url.endsWith('.js');
-  const path = fileURLToPath(new URL(`./${name}.${js ? 'js' : 'ts'}`, import.meta.url));
-  return js ? [path] : ['--import', 'tsx', path];
+  return [...CHILD_LOADER, sourcePath(`test/helpers/${name}`)];
 }

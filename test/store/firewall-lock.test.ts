@@ -7,14 +7,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 import { firewallLock, firewallLockFile } from '../../src/store/index.js';
 import { tempDir } from '../helpers/cli.js';
-
-const HOLDER = new URL('../helpers/lock-holder.ts', import.meta.url).pathname;
+import { helperScript } from '../helpers/script.js';
 
 describe('the firewall lock', () => {
   it('waits while another process holds it, and is free as soon as that process is killed (kill -9)', async () => {
     const tmp = tempDir();
     const db = join(tmp.dir, 'bans.sqlite3');
-    const holder = spawn(process.execPath, ['--import', 'tsx', HOLDER, db], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const holder = spawn(process.execPath, [...helperScript('lock-holder'), db], { stdio: ['ignore', 'pipe', 'inherit'] });
     try {
       const [said] = await once(holder.stdout.setEncoding('utf8'), 'data') as [string];
       assert.equal(said, 'held\n');

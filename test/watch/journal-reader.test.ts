@@ -14,6 +14,7 @@ import { journalMatches, parseJournalMatch } from '../../src/core/index.js';
 import { DEFAULT_BATCH, JournalReader, journalSelection, type JournalBatch, type JournalReaderOptions, type JournalStartPoint } from '../../src/watch/index.js';
 import { waitFor } from '../helpers/daemon.js';
 import { journalFile, privateJournald, type ExportEntry, type JournalFile } from '../helpers/journal.js';
+import { CHILD_LOADER, sourcePath } from '../helpers/script.js';
 
 const T0 = 1_700_000_000;
 const FAST_RETRY = { first: 50, max: 400 };
@@ -303,11 +304,10 @@ describe('JournalReader: journalctl --follow, exactly once', () => {
 
   it('journalctl ends with its daemon, even when the daemon is killed with SIGKILL', async (t) => {
     const journal = file(t, [entry(T0, 'one')]);
-    const reader = fileURLToPath(new URL('../../src/watch/index.ts', import.meta.url));
-    const script = `import { JournalReader } from ${JSON.stringify(reader)};
+    const script = `import { JournalReader } from ${JSON.stringify(sourcePath('src/watch/index'))};
 new JournalReader({ source: { files: [${JSON.stringify(journal.path)}] }, match: undefined, since: 0,
   onEntries: async () => console.log('read') }).start();`;
-    const daemon = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: fileURLToPath(new URL('../..', import.meta.url)), stdio: ['ignore', 'pipe', 'inherit'] });
+    const daemon = spawn(process.execPath, [...CHILD_LOADER, '--input-type=module', '-e', script], { cwd: fileURLToPath(new URL('../..', import.meta.url)), stdio: ['ignore', 'pipe', 'inherit'] });
     t.after(() => daemon.kill('SIGKILL'));
     let output = '';
     daemon.stdout.setEncoding('utf8').on('data', (d: string) => { output += d; });
@@ -322,14 +322,12 @@ new JournalReader({ source: { files: [${JSON.stringify(journal.path)}] }, match:
     t.after(() => journald.stop());
     const dir = mkdtempSync(join(tmpdir(), 'f2bt-daemon-'));
     t.after(() => rmSync(dir, { recursive: true, force: true }));
-    const reader = fileURLToPath(new URL('../../src/watch/index.ts', import.meta.url));
-    const core = fileURLToPath(new URL('../../src/core/index.ts', import.meta.url));
-    writeFileSync(join(dir, 'daemon.ts'), `import { JournalReader } from ${JSON.stringify(reader)};
-import { parseJournalMatch } from ${JSON.stringify(core)};
+    writeFileSync(join(dir, 'daemon.mjs'), `import { JournalReader } from ${JSON.stringify(sourcePath('src/watch/index'))};
+import { parseJournalMatch } from ${JSON.stringify(sourcePath('src/core/index'))};
 new JournalReader({ source: {}, match: parseJournalMatch('SYSLOG_IDENTIFIER=f2bt-sshd'), since: Date.now() / 1000 - 60,
   onEntries: async (batch) => { for (const e of batch.entries) console.log(JSON.stringify(e)); } }).start();
 `);
-    const daemon = journald.spawn([process.execPath, '--import', 'tsx', join(dir, 'daemon.ts')], {
+    const daemon = journald.spawn([process.execPath, ...CHILD_LOADER, join(dir, 'daemon.mjs')], {
       cwd: fileURLToPath(new URL('../..', import.meta.url)), stdio: ['ignore', 'pipe', 'inherit'],
     });
     t.after(() => daemon.kill('SIGKILL'));

@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import { crc32 } from 'node:zlib';
 import { LogTailer, type LineBatch, type LogPosition, type LogTailerOptions } from '../../src/watch/index.js';
 import { scaled } from '../helpers/slowness.js';
+import { CHILD_LOADER, sourcePath } from '../helpers/script.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -407,7 +408,7 @@ describe('LogTailer', () => {
     const root = fileURLToPath(new URL('../..', import.meta.url));
     const child = `
       import { appendFileSync } from 'node:fs';
-      import { LogTailer } from ${JSON.stringify(join(root, 'src/watch/index.ts'))};
+      import { LogTailer } from ${JSON.stringify(sourcePath('src/watch/index'))};
       const log = process.argv[1];
       let done;
       const delivered = new Promise((resolve) => (done = resolve));
@@ -423,7 +424,7 @@ describe('LogTailer', () => {
     // A user namespace of its own whose inotify watch limit is 0: the host's limits are untouched.
     const { stdout } = await execFileAsync(
       'unshare',
-      ['--user', '--map-root-user', 'sh', '-c', 'echo 0 > /proc/sys/user/max_inotify_watches && exec "$@"', 'sh', process.execPath, '--import', 'tsx', '--input-type=module', '-e', child, log],
+      ['--user', '--map-root-user', 'sh', '-c', 'echo 0 > /proc/sys/user/max_inotify_watches && exec "$@"', 'sh', process.execPath, ...CHILD_LOADER, '--input-type=module', '-e', child, log],
       { cwd: root, timeout: 15_000 },
     );
     assert.deepEqual(
