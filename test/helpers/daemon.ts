@@ -64,9 +64,11 @@ export function startDaemon(args: readonly string[], env: NodeJS.ProcessEnv = {}
 
 /**
  * Polls `check` until it returns true or `ms` (scaled to this machine's speed) pass; returns how
- * long it took, or throws with `what`.
+ * long it took, or throws with `what`. `everyMs` is the least wait between two looks: more than
+ * the default for a look that costs much (a listing of thousands of entries) while what it waits
+ * for takes seconds anyway.
  */
-export async function waitFor(what: string, check: () => boolean | Promise<boolean>, ms: number): Promise<number> {
+export async function waitFor(what: string, check: () => boolean | Promise<boolean>, ms: number, everyMs = 100): Promise<number> {
   const start = Date.now();
   const limit = scaled(ms);
   while (Date.now() - start < limit) {
@@ -74,7 +76,7 @@ export async function waitFor(what: string, check: () => boolean | Promise<boole
     if (await check()) return Date.now() - start;
     // A check that starts a process (a CLI call: tenths of a second of CPU) takes at most half the
     // time: on a loaded 2-core machine it would otherwise slow the daemon it waits for.
-    await sleep(Math.max(100, Date.now() - asked));
+    await sleep(Math.max(everyMs, Date.now() - asked));
   }
   throw new Error(`timed out after ${limit} ms waiting for ${what}`);
 }

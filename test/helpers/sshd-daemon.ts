@@ -56,7 +56,8 @@ export interface SshdDaemon {
   cli(...rest: string[]): CliResult;
   /** `nft list table inet f2b-store`, or '' without the table. */
   table(): string;
-  inTable(address: string): boolean;
+  /** Whether the table holds `address`; in `listing` (a table() read once to look up several) when given. */
+  inTable(address: string, listing?: string): boolean;
   list(): BanJson[];
   /** The active bans of `address` (every jail). */
   activeBans(address: string): BanJson[];
@@ -120,7 +121,7 @@ export function sshdDaemon(jailExtra = '', options: SshdDaemonOptions = {}): Ssh
   const setup: SshdDaemon = {
     dir, config, authLog, banLog, db, ns, args, daemon: undefined, cli, table,
     // Whole words only: 203.0.113.7 must not match 203.0.113.70.
-    inTable: (address) => new RegExp(`(^|[\\s{,])${address.replace(/[.:]/g, '\\$&')}([\\s},]|$)`, 'm').test(table()),
+    inTable: (address, listing = table()) => new RegExp(`(^|[\\s{,])${address.replace(/[.:]/g, '\\$&')}([\\s},]|$)`, 'm').test(listing),
     // Read in this process, as `list` and `show` read the store: tests poll them.
     list: () => storeBansJson<BanJson>(db, (store, now) => store.active(now)),
     activeBans: (address) => storeBansJson<BanJson>(db, (store) => store.history(parseAddress(address).text)).filter((ban) => ban.liftedAt === null),
