@@ -182,24 +182,52 @@ describe('nftables: a restore into an empty namespace is streamed into one nft -
   }));
 });
 
-/** sshd: 3 RESTORE_RUNs and 2,000 IPv4 hosts, and a prefix; web: 1,000 IPv6 hosts: three nft runs and a last one, paced. */
-const MANY_HOSTS = 3 * RESTORE_RUN + 2_000;
+/**
+ * sshd: 2 RESTORE_RUNs and 2,000 IPv4 hosts, and a prefix; web: 1,000 IPv6 hosts: two nft runs
+ * and a last one, paced. The second run is neither the first nor the last: what a run refused
+ * after another committed leaves, and a run between others, need no more.
+ */
+const MANY_HOSTS = 2 * RESTORE_RUN + 2_000;
 const MANY = [...hosts(MANY_HOSTS, 'sshd', v4), ban('10.200.0.0/16', 'sshd', null), ...hosts(1_000, 'web', (i) => `2001:db8::${(i + 1).toString(16)}`)];
 const MANY_OPTIONS = { ...OPTIONS, known: () => MANY.length };
 
+/**
+ * Every set's element count and the comments of the input chain's rules, from one listing: nft
+ * 1.0.6 fetches every element of the table for any listing of it, a set's or a chain's alike
+ * (about 0.3 s of CPU at 50,000), so one read of the whole table costs no more than one of those.
+ */
+function nftTable(ns: Netns): { elements: Map<string, number>; ruleComments: string[] } {
+  const json = JSON.parse(ns.run(['nft', '-j', 'list', 'table', 'inet', 'f2b-store'])) as {
+    nftables: { set?: { name: string; elem?: unknown[] }; rule?: { chain: string; comment?: string } }[];
+  };
+  const elements = new Map<string, number>();
+  const ruleComments: string[] = [];
+  for (const item of json.nftables) {
+    if (item.set) elements.set(item.set.name, item.set.elem?.length ?? 0);
+    if (item.rule?.chain === 'input') ruleComments.push(item.rule.comment ?? '');
+  }
+  return { elements, ruleComments };
+}
+
 function assertManyRestored(ns: Netns): void {
-  assert.equal(nftElements(ns, 'addr4-sshd'), MANY_HOSTS);
-  assert.equal(nftElements(ns, 'net4-sshd'), 1);
-  assert.equal(nftElements(ns, 'addr6-web'), 1_000);
-  assert.equal(ns.run(['nft', 'list', 'chain', 'inet', 'f2b-store', 'input']).match(/comment "f2b-store /g)?.length, 12);
+  const { elements, ruleComments } = nftTable(ns);
+  assert.equal(elements.get('addr4-sshd'), MANY_HOSTS);
+  assert.equal(elements.get('net4-sshd'), 1);
+  assert.equal(elements.get('addr6-web'), 1_000);
+  assert.equal(ruleComments.filter((comment) => comment.startsWith('f2b-store ')).length, 12, ruleComments.join('\n'));
 }
 
 describe('nftables: a restore of more than RESTORE_RUN elements goes as several nft runs (real nft)', { timeout: 180_000 }, () => {
   it('runs commit while the bans are still read, without rules until the last; the kernel then holds every ban', nftInNetns(async ({ ns, backend, stream }) => {
-    let whenRead: { tables: string; chain: string } | undefined;
+    let whenRead: ReturnType<typeof nftTable> | string | undefined;
     function* active(): Iterable<Ban> {
       yield* MANY;
-      whenRead = { tables: nftTables(ns), chain: ns.run(['nft', 'list', 'chain', 'inet', 'f2b-store', 'input']) };
+      try {
+        whenRead = nftTable(ns);
+      } catch (error) {
+        // No table yet: nft says so.
+        whenRead = String(error);
+      }
     }
     let reads = 0;
     const reread = (): Iterable<Ban> => {
@@ -209,9 +237,9 @@ describe('nftables: a restore of more than RESTORE_RUN elements goes as several 
     const [report] = await reconcile(active(), [backend], NOW, { ...MANY_OPTIONS, reread });
     assert.deepEqual(summary(report), { added: MANY.length, removed: 0, failed: 0, error: null });
     assert.equal(reads, 0, 'a restore that succeeds reads the bans once');
-    assert.equal(stream.started, 4);
-    assert.match(whenRead?.tables ?? '', /f2b-store/, 'a run was committed before the last ban was read');
-    assert.doesNotMatch(whenRead?.chain ?? '', /comment "f2b-store /, 'no rule before the last run');
+    assert.equal(stream.started, 3);
+    assert.ok(typeof whenRead === 'object', `a run was committed before the last ban was read (${whenRead})`);
+    assert.deepEqual(whenRead.ruleComments.filter((comment) => comment.startsWith('f2b-store ')), [], 'no rule before the last run');
     assertManyRestored(ns);
     const [again] = await reconcile(MANY, [backend], NOW, MANY_OPTIONS);
     assert.deepEqual({ ...summary(again), unchanged: again?.unchanged }, { added: 0, removed: 0, failed: 0, error: null, unchanged: MANY.length });
@@ -330,9 +358,8 @@ describe('the built binary restores into an empty namespace by the stream, and f
       const jail = (port: string): void => writeFileSync(join(config, 'jail.local'),
         `[sshd]\nenabled = true\nfilter = sshd\nlogpath = ${join(tmp.dir, 'auth.log')}\nport = ${port}\n`);
       const args = ['--db', join(tmp.dir, 'bans.sqlite3'), '--config', config, '--netns', ns.name];
-      for (const address of ['203.0.113.7', '2001:db8::7', '198.51.100.0/24']) {
-        assert.equal(runCli([...args, '--backend', 'none', 'ban', address, '--jail', 'sshd', '--for', '1h']).code, 0);
-      }
+      const banned = runCli([...args, '--backend', 'none', 'ban', '203.0.113.7', '2001:db8::7', '198.51.100.0/24', '--jail', 'sshd', '--for', '1h']);
+      assert.equal(banned.code, 0, banned.stderr);
       // A service name nft does not know: only nft itself finds out, at the end of the stream.
       jail('no-such-service');
       const refused = runCli([...args, 'reconcile'], { timeoutMs: 60_000 });
