@@ -10,6 +10,7 @@ import { appendFileSync, closeSync, existsSync, fstatSync, mkdirSync, openSync, 
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
+import { askDaemon, controlSocketFor, type DaemonStatus } from '../../src/daemon/index.js';
 import { BIN, runCli, SAFE_CONFIG, tempDir } from '../helpers/cli.js';
 import { waitFor } from '../helpers/daemon.js';
 import { privateJournald, type PrivateJournald } from '../helpers/journal.js';
@@ -17,6 +18,7 @@ import { syslogDate } from '../helpers/sshd-daemon.js';
 
 interface Setup {
   readonly args: string[];
+  readonly db: string;
   readonly authLog: string;
   readonly banLog: string;
 }
@@ -34,21 +36,26 @@ function setup(dir: string, daemon: string): Setup {
   writeFileSync(join(config, 'f2b-store.conf'), `[reconcile]\nbackends = none\nschedule = * * * * * *\nfullcheck = 2\n[daemon]\nlogfile = ${banLog}\n${daemon}`);
   writeFileSync(join(config, 'jail.local'), `[sshd]\nenabled = true\nfilter = sshd\nlogpath = ${authLog}\nmaxretry = 3\nbantime = 1h\n`
     + `[ghost]\nenabled = true\nfilter = sshd\nlogpath = ${join(dir, 'missing', 'auth.log')}\n`);
-  return { args: ['--db', join(dir, 'bans.sqlite3'), '--config', config, '--backend', 'none'], authLog, banLog };
+  const db = join(dir, 'bans.sqlite3');
+  return { args: ['--db', db, '--config', config, '--backend', 'none'], db, authLog, banLog };
 }
 
 function fail(s: Setup, address: string, count: number): void {
   for (let i = 0; i < count; i++) appendFileSync(s.authLog, `${syslogDate()} web1 sshd[4242]: Failed password for root from ${address} port ${50000 + i} ssh2\n`);
 }
 
-/** Waits until the daemon follows the auth log (status shows it), so the failures written next are read. */
+/**
+ * Waits until the daemon follows the auth log, so the failures written next are read: its status,
+ * asked on its control socket as `status` asks it, in this process (a `status` process per look
+ * would cost tenths of a second of CPU).
+ */
 async function following(s: Setup, child: ChildProcess, output: () => string): Promise<void> {
-  await waitFor('the daemon following the log', () => {
+  const socket = controlSocketFor(s.db);
+  await waitFor('the daemon following the log', async () => {
     if (child.exitCode !== null) throw new Error(`the daemon exited (${child.exitCode}):\n${output()}`);
-    const result = runCli([...s.args, '--json', 'status', 'sshd']);
-    if (result.code !== 0) return false;
-    const status = JSON.parse(result.stdout) as { daemon: { running: boolean }; jails: { files: string[] }[] };
-    return status.daemon.running && status.jails[0]?.files.includes(s.authLog) === true;
+    // Not listening yet (no socket, or refused), or not answering yet: not following either.
+    const status = await askDaemon(socket, { command: 'status' }).catch(() => undefined) as DaemonStatus | undefined;
+    return status?.jails.find((jail) => jail.name === 'sshd')?.files.includes(s.authLog) === true;
   }, 20_000);
 }
 
