@@ -9,6 +9,12 @@ export interface Netns {
   readonly name: string;
   /** Runs a command inside the namespace and returns stdout (no shell). */
   run(argv: readonly string[], input?: string): string;
+  /**
+   * Runs commands one after another inside the namespace (a shell, every argument quoted),
+   * stopping at the first that fails, and returns their stdout together: one process start and one
+   * namespace entry (about 12 ms of CPU each from a test process) for all of them.
+   */
+  runAll(argvs: readonly (readonly string[])[]): string;
   remove(): void;
 }
 
@@ -39,11 +45,13 @@ export function createNetns(): Netns {
   }
   const run = (argv: readonly string[], input?: string): string =>
     execFileSync('ip', ['netns', 'exec', name, ...argv], { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'], maxBuffer: 256 * 1024 * 1024 });
+  const quote = (arg: string): string => `'${arg.replace(/'/g, `'\\''`)}'`;
+  const runAll = (argvs: readonly (readonly string[])[]): string => run(['sh', '-ec', argvs.map((argv) => argv.map(quote).join(' ')).join('\n')]);
   try {
     run(['ip', 'link', 'set', 'lo', 'up']);
   } catch (error) {
     removeNetns(name);
     throw error;
   }
-  return { name, run, remove: () => removeNetns(name) };
+  return { name, run, runAll, remove: () => removeNetns(name) };
 }

@@ -29,13 +29,17 @@ interface Firewall {
   close(): Promise<void>;
 }
 
+/** Between two listings read in one go. */
+const SEPARATOR = '--- f2bt ---';
+
 const withoutCounters = (text: string): string => text.split('\n')
   .filter((line) => line !== '' && !line.startsWith('#') && !line.includes('f2bs'))
   .map((line) => line.replace(/\[\d+:\d+\]$/, '')).join('\n');
 
 /** Every rule and chain of both families, as iptables-save prints them, without ours. */
 function foreignRules(ns: Netns): { v4: string; v6: string } {
-  return { v4: withoutCounters(ns.run(['iptables-save'])), v6: withoutCounters(ns.run(['ip6tables-save'])) };
+  const [v4, v6] = ns.runAll([['iptables-save'], ['echo', SEPARATOR], ['ip6tables-save']]).split(`${SEPARATOR}\n`) as [string, string];
+  return { v4: withoutCounters(v4), v6: withoutCounters(v6) };
 }
 
 /** The administrator reloads their own rules file (replacing the table): whatever f2b-store had put in is gone. */
@@ -45,23 +49,22 @@ function reloadForeignRules(ns: Netns, saved: { v4: string; v6: string }): void 
 }
 
 function addForeignRules(ns: Netns): void {
-  ns.run(['iptables', '-N', 'admin']);
-  ns.run(['iptables', '-A', 'admin', '-s', '192.0.2.9', '-j', 'ACCEPT']);
-  ns.run(['iptables', '-A', 'INPUT', '-p', 'tcp', '--dport', '9999', '-j', 'admin']);
-  ns.run(['ip6tables', '-A', 'INPUT', '-s', '2001:db8:ffff::/48', '-j', 'ACCEPT']);
+  ns.runAll([
+    ['iptables', '-N', 'admin'], ['iptables', '-A', 'admin', '-s', '192.0.2.9', '-j', 'ACCEPT'],
+    ['iptables', '-A', 'INPUT', '-p', 'tcp', '--dport', '9999', '-j', 'admin'], ['ip6tables', '-A', 'INPUT', '-s', '2001:db8:ffff::/48', '-j', 'ACCEPT'],
+  ]);
 }
 
 function ipsetFirewall(): Firewall {
   const ns = createNetns();
-  ns.run(['ipset', 'create', 'admin-allow', 'hash:ip']);
-  ns.run(['ipset', 'add', 'admin-allow', '192.0.2.44']);
+  ns.runAll([['ipset', 'create', 'admin-allow', 'hash:ip'], ['ipset', 'add', 'admin-allow', '192.0.2.44']]);
   addForeignRules(ns);
   ns.run(['iptables', '-A', 'INPUT', '-m', 'set', '--match-set', 'admin-allow', 'src', '-j', 'ACCEPT']);
   const rules = foreignRules(ns);
   return {
     netns: ns.name,
     env: {},
-    dump: () => ns.run(['ipset', 'save']) + ns.run(['iptables-save']) + ns.run(['ip6tables-save']),
+    dump: () => ns.runAll([['ipset', 'save'], ['iptables-save'], ['ip6tables-save']]),
     foreign: () => `${ns.run(['ipset', 'save', 'admin-allow'])}${JSON.stringify(foreignRules(ns))}`,
     wipe() {
       // A set is destroyable only once no rule uses it, and a running daemon may put its rule back
@@ -88,13 +91,10 @@ function iptablesFirewall(): Firewall {
   return {
     netns: ns.name,
     env: {},
-    dump: () => ns.run(['iptables-save']) + ns.run(['ip6tables-save']),
+    dump: () => ns.runAll([['iptables-save'], ['ip6tables-save']]),
     foreign: () => JSON.stringify(foreignRules(ns)),
     wipe() {
-      for (const tool of ['iptables', 'ip6tables']) {
-        ns.run([tool, '-F']);
-        ns.run([tool, '-X']);
-      }
+      ns.runAll(['iptables', 'ip6tables'].flatMap((tool) => [[tool, '-F'], [tool, '-X']]));
       reloadForeignRules(ns, rules);
     },
     close: async () => ns.remove(),
@@ -137,7 +137,7 @@ function shorewallFirewall(): Firewall {
   const sw = startPrivateShorewall();
   const ns = sw.netns;
   ns.run(['shorewall', 'reject', '192.0.2.77']);
-  const dynamic = (): string => ns.run(['iptables', '-S', 'dynamic']) + ns.run(['ip6tables', '-S', 'dynamic']);
+  const dynamic = (): string => ns.runAll([['iptables', '-S', 'dynamic'], ['ip6tables', '-S', 'dynamic']]);
   return {
     netns: ns.name,
     env: {},
@@ -196,10 +196,8 @@ for (const { name, open, repairMs } of BACKENDS) {
       return result.stdout;
     };
     const reconcile = (): Report => (JSON.parse(ok('--json', 'reconcile')) as { backends: Report[] }).backends[0]!;
-    const missing = (addresses: readonly string[]): string[] => {
-      const text = fw.dump();
-      return addresses.filter((a) => !holds(text, a));
-    };
+    /** The addresses not in `text` (one reading of the firewall, for several checks). */
+    const missing = (addresses: readonly string[], text = fw.dump()): string[] => addresses.filter((a) => !holds(text, a));
 
     before(async () => {
       fw = await open();
@@ -217,14 +215,16 @@ for (const { name, open, repairMs } of BACKENDS) {
 
     it('ban puts IPv4, IPv6 and a network into the firewall at once', () => {
       for (const address of BANNED) ok('ban', address, '--for', '1h');
-      assert.deepEqual(missing(BANNED), [], fw.dump());
+      const text = fw.dump();
+      assert.deepEqual(missing(BANNED, text), [], text);
       assert.equal(fw.foreign(), foreign, 'foreign objects untouched');
     });
 
     it('unban takes an address out at once, the others stay', () => {
       ok('unban', '203.0.113.7');
-      assert.ok(!holds(fw.dump(), '203.0.113.7'), 'gone from the firewall');
-      assert.deepEqual(missing(BANNED.slice(1)), []);
+      const text = fw.dump();
+      assert.ok(!holds(text, '203.0.113.7'), 'gone from the firewall');
+      assert.deepEqual(missing(BANNED.slice(1), text), []);
     });
 
     it('after a wipe behind its back, reconcile restores exactly the active bans and leaves foreign objects alone', () => {
@@ -232,8 +232,9 @@ for (const { name, open, repairMs } of BACKENDS) {
       assert.deepEqual(missing(BANNED.slice(1)), BANNED.slice(1), 'the wipe removed them');
       const restored = reconcile();
       assert.deepEqual([restored.added, restored.removed, restored.error], [2, 0, null]);
-      assert.deepEqual(missing(BANNED.slice(1)), []);
-      assert.ok(!holds(fw.dump(), '203.0.113.7'), 'the lifted ban stays out');
+      const text = fw.dump();
+      assert.deepEqual(missing(BANNED.slice(1), text), []);
+      assert.ok(!holds(text, '203.0.113.7'), 'the lifted ban stays out');
       assert.equal(fw.foreign(), foreign, 'foreign objects untouched');
     });
 
@@ -247,8 +248,9 @@ for (const { name, open, repairMs } of BACKENDS) {
       assert.ok(holds(fw.dump(), '203.0.113.50'), 'banned for a second');
       await sleep(1_500);
       assert.equal(reconcile().error, null);
-      assert.ok(!holds(fw.dump(), '203.0.113.50'), 'expired, removed');
-      assert.deepEqual(missing(BANNED.slice(1)), []);
+      const text = fw.dump();
+      assert.ok(!holds(text, '203.0.113.50'), 'expired, removed');
+      assert.deepEqual(missing(BANNED.slice(1), text), []);
     });
 
     it(`the daemon notices a wipe by itself and repairs it within ${repairMs / 1000} s, and SIGTERM leaves the bans`, async () => {
@@ -256,11 +258,13 @@ for (const { name, open, repairMs } of BACKENDS) {
       try {
         await waitFor('the daemon done starting', () => /watching \d+ log files/.test(daemon.log()), 30_000);
         fw.wipe();
-        const took = await waitFor('repair', () => missing(BANNED.slice(1)).length === 0, repairMs);
-        console.log(`${name}: the daemon repaired a wipe ${took} ms after it was done`);
         // The drift check noticed (objects missing, gone while it looked or counted, or holding fewer entries) and reconciled.
         const noticed = 'objects were missing|ipset \\S+ does not exist|no rule matches ipset \\S+|its objects could not be checked|counting its entries failed: .+|.+ holds \\d+ entries, \\d+ expected';
-        assert.match(daemon.log(), new RegExp(`drift check: ${name}: (${noticed})\n`));
+        const driftCheck = new RegExp(`drift check: ${name}: (${noticed})\n`);
+        // The firewall is read (several processes) only once the daemon's log says it noticed, as it must: not every 100 ms from the wipe.
+        const took = await waitFor('repair', () => driftCheck.test(daemon.log()) && missing(BANNED.slice(1)).length === 0, repairMs);
+        console.log(`${name}: the daemon repaired a wipe ${took} ms after it was done`);
+        assert.match(daemon.log(), driftCheck);
       } finally {
         assert.equal(await daemon.stop(), 0, daemon.log());
       }
