@@ -9,9 +9,9 @@ import { backendContract, iptablesReads, perNamespace, watchedExec } from './bac
 
 /** `iptables-save`/`ip6tables-save` lines that are not ours (no f2bs* name), without comments and counters. */
 function foreignRules(ns: Netns): string[] {
-  return ['iptables-save', 'ip6tables-save'].flatMap((save) => ns.run([save]).split('\n')
+  return ns.runAll([['iptables-save'], ['ip6tables-save']]).split('\n')
     .filter((line) => line !== '' && !line.startsWith('#') && !line.includes('f2bs'))
-    .map((line) => line.replace(/\[\d+:\d+\]$/, '')));
+    .map((line) => line.replace(/\[\d+:\d+\]$/, ''));
 }
 
 /** What our sets hold, from `ipset save`, as `keys()` gives them. */
@@ -164,23 +164,22 @@ backendContract(perNamespace({
   return {
     backend: createIpsetBackend({ exec }),
     shown: async () => shown(ns),
-    objects: async () => [...ourSets(ns), ...['iptables-save', 'ip6tables-save'].flatMap((save) => ns.run([save]).split('\n').filter((l) => l.includes('f2bs')))],
+    objects: async () => [...ourSets(ns), ...ns.runAll([['iptables-save'], ['ip6tables-save']]).split('\n').filter((l) => l.includes('f2bs'))],
     watch,
     wipes: [
       {
         name: 'iptables -F INPUT, ip6tables -F INPUT and ipset destroy of our sets',
         run: () => {
-          ns.run(['iptables', '-F', 'INPUT']);
-          ns.run(['ip6tables', '-F', 'INPUT']);
-          for (const set of ourSets(ns)) ns.run(['ipset', 'destroy', set]);
+          ns.runAll([['iptables', '-F', 'INPUT'], ['ip6tables', '-F', 'INPUT']]);
+          ns.runAll(ourSets(ns).map((set) => ['ipset', 'destroy', set]));
         },
       },
       { name: 'nft flush ruleset', run: () => void ns.run(['nft', 'flush', 'ruleset']) },
       { name: 'ipset flush f2bs4-sshd', run: () => void ns.run(['ipset', 'flush', 'f2bs4-sshd']) },
     ],
     async plantForeign() {
-      for (const argv of FOREIGN) ns.run(argv);
-      return async () => ns.run(['ipset', 'save', 'other']) + ns.run(['ipset', 'save', 'f2b']) + foreignRules(ns).join('\n');
+      ns.runAll(FOREIGN);
+      return async () => ns.runAll([['ipset', 'save', 'other'], ['ipset', 'save', 'f2b']]) + foreignRules(ns).join('\n');
     },
   };
 }));

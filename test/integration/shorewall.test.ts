@@ -32,7 +32,7 @@ function withShorewall(fn: (ns: Netns, backend: Backend) => Promise<void>): () =
   };
 }
 
-const dynamic = (ns: Netns): string => ns.run(['iptables', '-S', 'dynamic']) + ns.run(['ip6tables', '-S', 'dynamic']);
+const dynamic = (ns: Netns): string => ns.runAll([['iptables', '-S', 'dynamic'], ['ip6tables', '-S', 'dynamic']]);
 
 describe('shorewall backend', () => {
   it('reads only its own DROP rows of `show dynamic`, hosts without a prefix', () => {
@@ -66,8 +66,9 @@ describe('shorewall backend', () => {
     const desired = [entry('sshd', '203.0.113.7'), entry('web', '203.0.113.7', now + 60), entry('sshd', '2001:db8::7'), entry('sshd', '198.51.100.0/24')];
     const { report } = await reconcilePass(backend, [sshd], desired, now);
     assert.deepEqual([report.added, report.failed], [3, []]);
-    assert.match(dynamic(ns), /-A dynamic -s 203\.0\.113\.7\/32 -j DROP/);
-    assert.match(dynamic(ns), /-A dynamic -s 2001:db8::7\/128 -j DROP/);
+    const dropped = dynamic(ns);
+    assert.match(dropped, /-A dynamic -s 203\.0\.113\.7\/32 -j DROP/);
+    assert.match(dropped, /-A dynamic -s 2001:db8::7\/128 -j DROP/);
     ns.run(['shorewall', 'restart']);
     assert.deepEqual(keys(await backend.list()), ['* 198.51.100.0/24', '* 2001:db8::7', '* 203.0.113.7']);
     await backend.flush();
@@ -98,13 +99,13 @@ backendContract({
     const foreign = (): string => dynamic(ns).split('\n').filter((l) => l.startsWith('-A') && !l.endsWith('-j DROP')).join('\n');
     return {
       async fresh() {
-        for (const tool of ['iptables', 'ip6tables']) ns.run([tool, '-F', 'dynamic']);
+        ns.runAll([['iptables', '-F', 'dynamic'], ['ip6tables', '-F', 'dynamic']]);
         return {
           backend: createShorewallBackend({ exec }),
           shown: async () => shown(ns),
           objects: async () => dynamic(ns).split('\n').filter((l) => l.endsWith('-j DROP')),
           watch,
-          wipes: [{ name: 'iptables -F dynamic, ip6tables -F dynamic', run: () => ['iptables', 'ip6tables'].forEach((tool) => ns.run([tool, '-F', 'dynamic'])) }],
+          wipes: [{ name: 'iptables -F dynamic, ip6tables -F dynamic', run: () => void ns.runAll([['iptables', '-F', 'dynamic'], ['ip6tables', '-F', 'dynamic']]) }],
           async plantForeign() {
             ns.run(['shorewall', 'reject', '203.0.113.200']);
             ns.run(['shorewall6', 'reject', '2001:db8::200']);
