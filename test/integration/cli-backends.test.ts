@@ -262,7 +262,7 @@ for (const { name, open, repairMs } of BACKENDS) {
         const noticed = 'objects were missing|ipset \\S+ does not exist|no rule matches ipset \\S+|its objects could not be checked|counting its entries failed: .+|.+ holds \\d+ entries, \\d+ expected';
         const driftCheck = new RegExp(`drift check: ${name}: (${noticed})\n`);
         // The firewall is read (several processes) only once the daemon's log says it noticed, as it must: not every 100 ms from the wipe.
-        const took = await waitFor('repair', () => driftCheck.test(daemon.log()) && missing(BANNED.slice(1)).length === 0, repairMs);
+        const took = await waitFor('the drift check to notice the wipe and the repair', () => driftCheck.test(daemon.log()) && missing(BANNED.slice(1)).length === 0, repairMs);
         console.log(`${name}: the daemon repaired a wipe ${took} ms after it was done`);
         assert.match(daemon.log(), driftCheck);
       } finally {
