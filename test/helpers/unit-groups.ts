@@ -11,10 +11,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { it } from 'node:test';
+import { RUNS_AS_JS } from './script.js';
 
 const TEST = fileURLToPath(new URL('../', import.meta.url));
-/** Built as JavaScript beside the sources, or run from TypeScript under tsx. */
-const EXT = import.meta.url.endsWith('.ts') ? '.test.ts' : '.test.js';
+const EXT = RUNS_AS_JS ? '.test.js' : '.test.ts';
 
 /** Folders whose files each run in a process of their own: they start daemons, firewalls and the CLI, and set up the process for it. */
 export const OWN_PROCESS = ['cli', 'contrib', 'integration'];
