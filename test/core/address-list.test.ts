@@ -110,9 +110,16 @@ describe('ban lists', () => {
       assert.deepEqual([entries.length, problems.length], [100_000, 0]);
       return performance.now() - started;
     };
+    const denyLines = plain.map((line) => `ALL: ${line}`);
     timed(plain);
-    const hostsDeny = timed(plain.map((line) => `ALL: ${line}`));
-    const bare = timed(plain);
-    assert.ok(hostsDeny < 5 * bare + 100, `hosts.deny lines took ${Math.round(hostsDeny)} ms, plain ones ${Math.round(bare)} ms`);
+    // The best of three each, taken by turns: one run alone can meet a collection or another process on its core (the
+    // full suite once made it 644 ms against 106 ms); a slow path for hosts.deny lines shows in every run.
+    let hostsDeny = Number.POSITIVE_INFINITY;
+    let bare = Number.POSITIVE_INFINITY;
+    for (let round = 0; round < 3; round++) {
+      hostsDeny = Math.min(hostsDeny, timed(denyLines));
+      bare = Math.min(bare, timed(plain));
+    }
+    assert.ok(hostsDeny < 5 * bare + 100, `hosts.deny lines took ${Math.round(hostsDeny)} ms, plain ones ${Math.round(bare)} ms (the best of three each)`);
   });
 });
