@@ -1,8 +1,6 @@
 import { isAscii } from 'node:buffer';
-import { fstatSync, readSync } from 'node:fs';
-import { crc32 } from 'node:zlib';
 import type { FilterDefinition } from '../config/index.js';
-import type { LogRange } from '../core/index.js';
+import { readLogRange, type LogRange } from '../core/index.js';
 import { toldCaptures, type FailCaptures, type FailureHostKind } from './fail-regex.js';
 import type { Failure, LogFilterOptions } from './log-filter.js';
 
@@ -104,26 +102,6 @@ export interface LogText {
 
 /** Lines to read from the file itself (see LogRange), in the encoding named. */
 export type LogFileText = LogRange & { readonly encoding: string };
-
-/**
- * The bytes of `range`, read into `buffer` when it is long enough; throws when the descriptor is
- * no longer that file, or the bytes are not those the tailer read (the file was truncated or
- * rewritten since): the batch then fails, and the tailer reads it again.
- */
-export function readLogRange(range: LogRange, buffer?: Buffer): Buffer {
-  const { fd, device, inode, offset, length, crc } = range;
-  const stats = fstatSync(fd);
-  if (stats.dev !== device || stats.ino !== inode) throw new Error(`descriptor ${fd} is no longer the log read (inode ${inode}): it is read again`);
-  const bytes = buffer !== undefined && buffer.length >= length ? buffer.subarray(0, length) : Buffer.allocUnsafe(length);
-  let read = 0;
-  while (read < length) {
-    const n = readSync(fd, bytes, read, length - read, offset + read);
-    if (n === 0) break;
-    read += n;
-  }
-  if (read !== length || crc32(bytes) !== crc) throw new Error(`the log changed under bytes ${offset} to ${offset + length} before they were matched (truncated or rewritten): they are read again`);
-  return bytes;
-}
 
 /** What the worker decodes: the bytes given, or those of the file range read now (into `buffer`, when long enough). */
 export function logTextOf(lines: LogText | LogFileText, buffer?: Buffer): LogText {

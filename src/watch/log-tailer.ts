@@ -1,9 +1,9 @@
-import { existsSync, readSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import { crc32 } from 'node:zlib';
-import { InputError, monotonicMs, OperationError, type LogRange } from '../core/index.js';
+import { InputError, monotonicMs, OperationError, readLogRange, type LogRange } from '../core/index.js';
 import { LogFile, REWRITTEN } from './log-file.js';
 import { compileLogPattern, patternLeadsTo, patternMatches, type LogPattern } from './log-pattern.js';
 import { encodingName, lineDecoder, type LineDecoder } from './line-splitter.js';
@@ -456,12 +456,15 @@ export class LogTailer {
     return this.closed;
   }
 
-  /** A batch whose lines are decoded only when asked for: the daemon's filter worker decodes (or reads) them itself. */
+  /**
+   * A batch whose lines are decoded only when asked for: the daemon's filter worker decodes (or
+   * reads) them itself. A range is read again as the worker reads it, refused if the file changed.
+   */
   private batch(path: string, lines: Buffer | LogRange, lineCount: number, file: LogFile, position: LogPosition, dropped: number, turnEnd: boolean): LineBatch {
     let decoded: string[] | undefined;
     const given = Buffer.isBuffer(lines) ? { text: lines } : { range: lines };
     return { path, ...given, lineCount, encoding: this.encoding, position, dropped, turnEnd, more: file.moreToRead, get lines() {
-      return decoded ??= file.lines(Buffer.isBuffer(lines) ? lines : readRange(lines));
+      return decoded ??= file.lines(Buffer.isBuffer(lines) ? lines : readLogRange(lines));
     } };
   }
 
@@ -488,12 +491,6 @@ function rangeOf(file: LogFile, offset: number, length: number, parts: readonly 
   return { fd: file.fd, device: file.device, inode: file.inode, offset, length, crc };
 }
 
-/** The bytes of a range, read again: a batch's lines decoded on this thread, which the daemon never asks for (its filter worker reads the range itself, CRC checked). */
-function readRange(range: LogRange): Buffer {
-  const bytes = Buffer.alloc(range.length);
-  readSync(range.fd, bytes, 0, range.length, range.offset);
-  return bytes;
-}
 
 function first(set: Set<string>): string | undefined {
   for (const item of set) return item;
