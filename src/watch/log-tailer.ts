@@ -11,24 +11,30 @@ import { continues, samePosition, type LogPosition } from './log-position.js';
 import { openRotated } from './rotated-file.js';
 
 /** Lines read from a log, in file order, and where reading stands after them. */
-export interface LineBatch {
+/** Where a batch's lines are: the bytes as read, or the stretch of the file they lie in. */
+type LineSource =
+  | {
+      /** The lines as they were read: each ends in `\n` (a `\r` before it kept), not decoded. */
+      readonly text: Buffer;
+      readonly range?: undefined;
+    }
+  | {
+      /**
+       * Where the lines lie in a local file, when they lie there in one run (no over-long line
+       * was dropped among them): the daemon's filter worker reads them itself, so the bytes are
+       * neither kept here nor copied to it. A file read by polling (a network file system,
+       * which may hang) always gives `text`.
+       */
+      readonly range: LogRange;
+      readonly text?: undefined;
+    };
+
+export type LineBatch = LineSource & {
   readonly path: string;
   /** Complete lines without `\n` (a trailing `\r` dropped), decoded when first asked for; may be empty when only the position moved. */
   readonly lines: readonly string[];
   /** How many lines there are, counted without decoding them (the daemon's metrics). */
   readonly lineCount: number;
-  /**
-   * The same lines as they were read: each ends in `\n` (a `\r` before it kept), not decoded.
-   * Left out when `range` says where they lie instead.
-   */
-  readonly text?: Buffer;
-  /**
-   * Where the lines lie in a local file, with `ranges`, when they lie there in one run (no
-   * over-long line was dropped among them): the daemon's filter worker reads them itself, so the
-   * bytes are neither kept here nor copied to it. A file read by polling (a network file system,
-   * which may hang) always gives `text`.
-   */
-  readonly range?: LogRange;
   /** How `text` decodes: the WHATWG name of the log's encoding (see encodingName). */
   readonly encoding: string;
   /**
@@ -43,7 +49,7 @@ export interface LineBatch {
   readonly turnEnd?: boolean;
   /** The read that gave these lines filled its buffer: more of this file was there to read at once (the reader is behind). */
   readonly more?: boolean;
-}
+};
 
 export interface LogTailerOptions {
   /**
