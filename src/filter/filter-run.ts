@@ -31,10 +31,11 @@ export interface TerminatedLines {
   readonly ascii: boolean;
 }
 
-export type LineBatch = readonly string[] | TimedLines | TerminatedLines;
+/** One batch of lines for runFilter: plain, each with its `\n`, or with their times (named apart from the watcher's LineBatch). */
+export type RunLines = readonly string[] | TimedLines | TerminatedLines;
 
-const isPlain = (batch: LineBatch): batch is readonly string[] => Array.isArray(batch);
-const isTimed = (batch: LineBatch): batch is TimedLines => !isPlain(batch) && 'times' in batch;
+const isPlain = (batch: RunLines): batch is readonly string[] => Array.isArray(batch);
+const isTimed = (batch: RunLines): batch is TimedLines => !isPlain(batch) && 'times' in batch;
 
 /**
  * Runs `filter` over batches of lines (of a file, alone or each with its `\n`, or with their times), calling `each` for every
@@ -42,7 +43,7 @@ const isTimed = (batch: LineBatch): batch is TimedLines => !isPlain(batch) && 't
  */
 export async function runFilter(
   filter: LogFilter,
-  batches: AsyncIterable<LineBatch> | Iterable<LineBatch>,
+  batches: AsyncIterable<RunLines> | Iterable<RunLines>,
   each: (lineno: number, line: string, outcome: LineOutcome, failures: readonly Failure[]) => void = () => undefined,
 ): Promise<FilterRun> {
   const failregexHits = filter.definition.failregex.map(() => 0);

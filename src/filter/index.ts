@@ -26,6 +26,6 @@ export { catastrophicBacktracking, describeBacktracking, type BacktrackingShape 
 export { FilterWorker, slowLineMessage, type FilterWorkerOptions, type SlowLine } from './filter-worker.js';
 export type { FilterEntry, LineFailures, WorkerFilterOptions } from './worker-protocol.js';
 export { LogFilter, type Failure, type LineResult, type LogFilterOptions } from './log-filter.js';
-export { runFilter, type FilterRun, type LineBatch, type LineOutcome, type TerminatedLines, type TimedLines } from './filter-run.js';
+export { runFilter, type FilterRun, type LineOutcome, type RunLines, type TerminatedLines, type TimedLines } from './filter-run.js';
 export { logLineBatches, terminatedLineBatches } from './log-lines.js';
 export { failureAddresses, type Lookup } from './failure-addresses.js';

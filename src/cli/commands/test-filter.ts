@@ -4,7 +4,7 @@ import {
   describeJournalMatch, InputError, isoTime, nowSeconds, parseJournalMatch, type JournalMatch, type JournalSource,
 } from '../../core/index.js';
 import { DEFAULT_CONFIG_DIR, filterSearchDirs, loadFilter, parseJournalSource, parseOptionSpec, type FilterDefinition } from '../../config/index.js';
-import type { Failure, FilterRun, LineBatch, LineOutcome, LogFilter, TimedLines } from '../../filter/index.js';
+import type { Failure, FilterRun, RunLines, LineOutcome, LogFilter, TimedLines } from '../../filter/index.js';
 import type { JournalBatch } from '../../watch/index.js';
 import type { GlobalOptions } from '../context.js';
 import { Chunked, printTable } from '../output.js';
@@ -147,7 +147,7 @@ says (yes, warn: looked up; raw, no: none).`)
       const filter = new LogFilter(definition, { now: () => now, checkAllRegex: true });
       for (const warning of filter.warnings) console.error(`f2b-store: warning: ${warning}`);
       const dropped = { count: 0 };
-      let lines: AsyncIterable<LineBatch> | Iterable<LineBatch>;
+      let lines: AsyncIterable<RunLines> | Iterable<RunLines>;
       if (journal !== undefined) {
         const match = journalMatch(journal, options.journalmatch, definition);
         if (!ctx.json) process.stdout.write(`Journal match: ${describeJournalMatch(match)}\n\n`);
@@ -176,7 +176,7 @@ says (yes, warn: looked up; raw, no: none).`)
             first = false;
           }
         };
-        const batches = async function* (): AsyncGenerator<LineBatch> {
+        const batches = async function* (): AsyncGenerator<RunLines> {
           for await (const batch of lines) {
             yield batch;
             await flush();
