@@ -63,7 +63,7 @@ const FAMILIES: readonly Family[] = [
     filter: 'filters/nginx-http-auth.conf',
     modes: ['normal', 'auth', 'fallback', 'aggressive'],
     exceptions: [
-      { file: 'nginx-http-auth', lineno: 14, why: 'fail2ban\'s injection test: ", client: " twice in the line, and no reading can tell which one nginx wrote (fail2ban\'s filter takes the last, which a Referer can forge: our samples\' line 27); ours counts neither' },
+      { file: 'nginx-http-auth', lineno: 14, why: 'fail2ban\'s injection test: ", client: " twice in the line. nginx cuts a Basic user name at its first ":", so the first ", client: " is nginx\'s own and the rest came in the Host header: ours counts that first address (127.0.0.1); fail2ban\'s filter takes the last, which a Referer can forge (our samples\' line 41)' },
     ],
   },
   { family: 'qmail', filter: 'filters/qmail-rbl.conf', modes: ['normal'], exceptions: [] },
