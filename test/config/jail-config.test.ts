@@ -126,14 +126,15 @@ function assertAgreesWithFail2ban(dir: string, options: LoadJailsOptions = {}): 
   return ours;
 }
 
-const SHIPPED_JAILS = ['sshd', 'postfix', 'postfix-sasl', 'dovecot', 'vpopmail', 'qmail-rbl', 'qmail-chkuser', 'squirrelmail', 'apache-auth', 'nginx-http-auth', 'recidive', 'recidive-store'];
+const SHIPPED_JAILS = ['sshd', 'postfix', 'postfix-sasl', 'dovecot', 'vpopmail', 'qmail-rbl', 'qmail-chkuser', 'squirrelmail', 'apache-auth', 'nginx-http-auth',
+  'exim', 'asterisk', 'vsftpd', 'proftpd', 'pure-ftpd', 'roundcube-auth', 'mysqld-auth', 'recidive', 'recidive-store'];
 
 describe('jails: the shipped configuration', () => {
   let tmp: ReturnType<typeof tempDir>;
   beforeEach(() => { tmp = tempDir(); });
   afterEach(() => tmp.cleanup());
 
-  it('has sshd on and the mail, webmail, web server and recidive jails present but off (recidive reading the ban log), all through the configured backends', () => {
+  it('has sshd on and the mail, webmail, web, FTP, VoIP, database and recidive jails present but off (recidive reading the ban log), all through the configured backends', () => {
     const jails = loadJails(SHIPPED_CONFIG_DIR, BACKEND_CATALOG);
     assert.deepEqual(jails.map((j) => [j.name, j.enabled]), SHIPPED_JAILS.map((name) => [name, name === 'sshd']));
     const sshd = byName(jails, 'sshd');

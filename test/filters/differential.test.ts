@@ -67,6 +67,13 @@ const FAMILIES: readonly Family[] = [
     ],
   },
   { family: 'qmail', filter: 'filters/qmail-rbl.conf', modes: ['normal'], exceptions: [] },
+  { family: 'exim', filter: 'filters/exim.conf', modes: ['normal', 'aggressive'], exceptions: [] },
+  { family: 'asterisk', filter: 'filters/asterisk.conf', modes: ['normal'], exceptions: [] },
+  { family: 'vsftpd', filter: 'filters/vsftpd.conf', modes: ['normal'], exceptions: [] },
+  { family: 'proftpd', filter: 'filters/proftpd.conf', modes: ['normal'], exceptions: [] },
+  { family: 'pure-ftpd', filter: 'filters/pure-ftpd.conf', modes: ['normal'], exceptions: [] },
+  { family: 'roundcube-auth', filter: 'filters/roundcube-auth.conf', modes: ['normal'], exceptions: [] },
+  { family: 'mysqld-auth', filter: 'filters/mysqld-auth.conf', modes: ['normal'], exceptions: [] },
   { family: 'recidive', filter: 'filters/recidive.conf', modes: ['normal'], exceptions: [] },
   { family: 'squirrelmail', filter: 'filters/squirrelmail.conf', modes: ['normal'], exceptions: [] },
 ];
