@@ -5,6 +5,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { BIN, runCli, tempDir } from '../helpers/cli.js';
 
+/** fail2ban's own exim filter, by its path: `filter = exim` now names the one f2b-store ships. */
+const FAIL2BAN_EXIM = '/etc/fail2ban/filter.d/exim.conf';
+
 /** The failregex of the report: 14 s on a 28-character line in fail2ban, doubling per character. */
 const SLOW = String.raw`^\s*login failed for (\w+\s?)+ from <HOST>$`;
 const REFUSAL = /^f2b-store: .*\/filter\.d\/slow\.conf:3: failregex '.*': nested quantifier \(\?:\\w\+\\s\?\)\+ can backtrack exponentially: .*rewrite it.*\n$/;
@@ -47,7 +50,7 @@ describe('a filter that can backtrack catastrophically is refused at load (the b
   it('fail2ban\'s own exim filter still loads, with a warning naming its regex', () => {
     const exim = join(tmp.dir, 'exim');
     mkdirSync(exim);
-    writeFileSync(join(exim, 'jail.local'), `[exim]\nenabled = true\nfilter = exim\nlogpath = ${join(tmp.dir, 'app.log')}\n`);
+    writeFileSync(join(exim, 'jail.local'), `[exim]\nenabled = true\nfilter = ${FAIL2BAN_EXIM}\nlogpath = ${join(tmp.dir, 'app.log')}\n`);
     const result = runCli(['--config', exim, 'check']);
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /^configuration OK .*: exim\n$/);
