@@ -10,7 +10,6 @@ import { encodingName, lineDecoder, type LineDecoder } from './line-splitter.js'
 import { continues, samePosition, type LogPosition } from './log-position.js';
 import { openRotated } from './rotated-file.js';
 
-/** Lines read from a log, in file order, and where reading stands after them. */
 /** Where a batch's lines are: the bytes as read, or the stretch of the file they lie in. */
 type LineSource =
   | {
@@ -29,6 +28,7 @@ type LineSource =
       readonly text?: undefined;
     };
 
+/** Lines read from a log, in file order, and where reading stands after them. */
 export type LineBatch = LineSource & {
   readonly path: string;
   /** Complete lines without `\n` (a trailing `\r` dropped), decoded when first asked for; may be empty when only the position moved. */
@@ -496,7 +496,6 @@ function rangeOf(file: LogFile, offset: number, length: number, parts: readonly 
   const crc = parts.reduce((sum, part) => crc32(part, sum), 0);
   return { fd: file.fd, device: file.device, inode: file.inode, offset, length, crc };
 }
-
 
 function first(set: Set<string>): string | undefined {
   for (const item of set) return item;

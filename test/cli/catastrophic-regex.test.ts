@@ -3,10 +3,11 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { FAIL2BAN_FILTER_DIR } from '../../src/config/index.js';
 import { BIN, runCli, tempDir } from '../helpers/cli.js';
 
-/** fail2ban's own exim filter, by its path: `filter = exim` now names the one f2b-store ships. */
-const FAIL2BAN_EXIM = '/etc/fail2ban/filter.d/exim.conf';
+/** fail2ban's own exim filter, by its path: `filter = exim` names the one f2b-store ships. */
+const FAIL2BAN_EXIM = join(FAIL2BAN_FILTER_DIR, 'exim.conf');
 
 /** The failregex of the report: 14 s on a 28-character line in fail2ban, doubling per character. */
 const SLOW = String.raw`^\s*login failed for (\w+\s?)+ from <HOST>$`;

@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
+import { FAIL2BAN_FILTER_DIR } from '../../src/config/index.js';
 import { tempDir } from '../helpers/cli.js';
 import { waitFor } from '../helpers/daemon.js';
 import { sshdDaemon, syslogDate, type SshdDaemon } from '../helpers/sshd-daemon.js';
@@ -235,7 +236,7 @@ describe('the daemon with a filter that backtracks catastrophically (fail2ban\'s
     writeFileSync(eximLog, '');
     // fail2ban's exim.conf, by its path (`filter = exim` names the one f2b-store ships), loads with a warning (its failregex
     // at line 24 backtracks exponentially on quotes).
-    s = sshdDaemon(`\n[exim]\nenabled = true\nfilter = /etc/fail2ban/filter.d/exim.conf\nlogpath = ${eximLog}\nmaxretry = 3\n`);
+    s = sshdDaemon(`\n[exim]\nenabled = true\nfilter = ${join(FAIL2BAN_FILTER_DIR, 'exim.conf')}\nlogpath = ${eximLog}\nmaxretry = 3\n`);
     await s.start();
   });
   after(async () => {
