@@ -18,7 +18,7 @@ const NOW = Date.UTC(2026, 10, 23, 13, 5, 1) / 1000;
 const LINES = {
   relay: 'Nov 20 01:00:00 mx1 postfix/smtpd[2101]: NOQUEUE: reject: RCPT from unknown[203.0.113.10]: 554 5.7.1 <victim@example.com>: Relay access denied; from=<spam@example.net> to=<victim@example.com> proto=ESMTP helo=<x>',
   sasl: 'Nov 20 03:00:00 mx1 postfix/smtpd[2301]: warning: unknown[203.0.113.50]: SASL LOGIN authentication failed: authentication failure',
-  lostAfterAuth: 'Nov 20 04:00:00 mx1 postfix/smtpd[2401]: lost connection after AUTH from unknown[203.0.113.60]',
+  lostAfterEhlo: 'Nov 20 04:00:00 mx1 postfix/smtpd[2401]: lost connection after EHLO from unknown[203.0.113.60]',
   imapFailed: 'Nov 21 10:00:00 mail dovecot: imap-login: Disconnected (auth failed, 1 attempts in 2 secs): user=<alice>, method=PLAIN, rip=203.0.113.7, lip=10.0.0.5, TLS',
   imapNoAuth: 'Nov 21 11:00:00 mail dovecot: imap-login: Disconnected (no auth attempts in 0 secs): user=<>, rip=203.0.113.30, lip=10.0.0.5, TLS',
 } as const;
@@ -53,7 +53,7 @@ describe('shipped mail jails', () => {
 
   it('mode = aggressive in the jail widens postfix and dovecot to their aggressive modes', () => {
     const enabled = jails('[postfix]\nenabled = true\nmode = aggressive\n[dovecot]\nenabled = true\nmode = aggressive\n');
-    assert.deepEqual(counted(enabled.get('postfix')!), ['relay', 'sasl', 'lostAfterAuth']);
+    assert.deepEqual(counted(enabled.get('postfix')!), ['relay', 'sasl', 'lostAfterEhlo']);
     assert.deepEqual(counted(enabled.get('dovecot')!), ['imapFailed', 'imapNoAuth']);
   });
 });
