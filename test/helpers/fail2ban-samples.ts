@@ -20,9 +20,12 @@ export interface SampleRecord {
   readonly epoch: number | null;
 }
 
-/** Every record, in the order fail2ban's test feeds them. */
-export function readSampleRecords(): SampleRecord[] {
-  const corpus = fileURLToPath(new URL('../fixtures/compat/fail2ban-samples.jsonl', import.meta.url));
+/**
+ * Every record, in the order fail2ban's test feeds them: of fail2ban 1.0.2 (Debian 12's), or of
+ * another corpus in test/fixtures/compat (fail2ban-upstream-samples.jsonl: fail2ban's newest).
+ */
+export function readSampleRecords(file = 'fail2ban-samples.jsonl'): SampleRecord[] {
+  const corpus = fileURLToPath(new URL(`../fixtures/compat/${file}`, import.meta.url));
   return readFileSync(corpus, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as SampleRecord)
     .sort((a, b) => a.seq - b.seq);
 }
