@@ -51,6 +51,14 @@ describe('fail2ban delegating its bans to f2b-store (actions/f2b-store.conf)', (
   // Polled: read in this process, as `list --json --jail` reads the store.
   const active = (jail: string): BanJson[] => storeBansJson<BanJson>(join(tmp.dir, 'store.sqlite3'), (store, now) => store.active(now, jail));
   const banned = (address: string, jail: string): boolean => active(jail).some((b) => b.address === address);
+  // fail2ban's log on a timeout: what it read, decided and ran is the only account of why a ban did not come.
+  const waitForBan = async (what: string, check: () => boolean, ms: number): Promise<void> => {
+    try {
+      await waitFor(what, check, ms);
+    } catch (error) {
+      throw new Error(`${(error as Error).message}\n${fail2ban.log()}`, { cause: error });
+    }
+  };
   // The action's `f2b-store ban` (or unban) changes the store and the firewall one after the other: it is done once both show it.
   const done = (address: string, jail: string, held = true): boolean => banned(address, jail) === held && table().includes(address) === held;
 
@@ -87,7 +95,7 @@ describe('fail2ban delegating its bans to f2b-store (actions/f2b-store.conf)', (
   it('a ban fail2ban decides is in f2b-store and in its nftables table, with fail2ban as its source', async () => {
     fail('web', '203.0.113.7');
     fail('web', '2001:db8::7');
-    await waitFor('f2b-store to hold both bans', () => done('203.0.113.7', 'web') && done('2001:db8::7', 'web'), 10_000);
+    await waitForBan('f2b-store to hold both bans', () => done('203.0.113.7', 'web') && done('2001:db8::7', 'web'), 10_000);
     for (const ban of bans('--jail', 'web')) {
       assert.equal(ban.source, 'fail2ban');
       assert.equal(ban.expiresAt && Date.parse(ban.expiresAt) - Date.parse(ban.bannedAt), 3_600_000, 'for the jail\'s bantime');
@@ -98,16 +106,16 @@ describe('fail2ban delegating its bans to f2b-store (actions/f2b-store.conf)', (
 
   it('bantime = -1 becomes a permanent ban', async () => {
     fail('forever', '198.51.100.9');
-    await waitFor('the permanent ban', () => done('198.51.100.9', 'forever'), 10_000);
+    await waitForBan('the permanent ban', () => done('198.51.100.9', 'forever'), 10_000);
     assert.equal(bans('--jail', 'forever')[0]?.expiresAt, null);
     assert.ok(table().includes('198.51.100.9'), 'in the firewall');
   });
 
   it('fail2ban-client unbanip lifts it in f2b-store and its firewall', async () => {
     fail('web', '203.0.113.8');
-    await waitFor('the ban of 203.0.113.8', () => done('203.0.113.8', 'web'), 10_000);
+    await waitForBan('the ban of 203.0.113.8', () => done('203.0.113.8', 'web'), 10_000);
     fail2ban.client(['set', 'web', 'unbanip', '203.0.113.8']);
-    await waitFor('the unban', () => done('203.0.113.8', 'web', false), 10_000);
+    await waitForBan('the unban', () => done('203.0.113.8', 'web', false), 10_000);
     const [ban] = JSON.parse(cli('--json', 'show', '203.0.113.8').stdout) as BanJson[];
     assert.equal(ban?.liftedBy, 'unban');
     assert.ok(!table().includes('203.0.113.8'), 'out of the firewall');
@@ -122,7 +130,7 @@ describe('fail2ban delegating its bans to f2b-store (actions/f2b-store.conf)', (
     assert.equal(table(), firewall, 'and left the firewall alone');
     await fail2ban.start(jails);
     // fail2ban restores its bans a moment after the jails start.
-    await waitFor('fail2ban to restore its 3 bans', () => fail2ban.log().match(/Restore Ban /g)?.length === 3, 10_000);
+    await waitForBan('fail2ban to restore its 3 bans', () => fail2ban.log().match(/Restore Ban /g)?.length === 3, 10_000);
     const list = /Banned IP list:\s*(.*)/.exec(fail2ban.client(['status', 'web']))?.[1]?.split(/\s+/).sort();
     assert.deepEqual(list, ['2001:db8::7', '203.0.113.7'], 'fail2ban holds them again');
     // An actionban for a restored ban would run right after "Restore Ban": give it the time to (not) happen.
@@ -167,17 +175,17 @@ describe('fail2ban delegating its bans to f2b-store (actions/f2b-store.conf)', (
   it('a longer ban from bantime.increment (actionprolong) lengthens the ban in f2b-store', async () => {
     await fail2ban.start(jails);
     fail('repeat', '203.0.113.50');
-    await waitFor('the first ban', () => banned('203.0.113.50', 'repeat'), 20_000);
-    await waitFor('the first ban to end', () => !banned('203.0.113.50', 'repeat'), 20_000);
+    await waitForBan('the first ban', () => banned('203.0.113.50', 'repeat'), 20_000);
+    await waitForBan('the first ban to end', () => !banned('203.0.113.50', 'repeat'), 20_000);
     // fail2ban ignores failures of an address it still holds banned: wait for its own unban too.
-    await waitFor('fail2ban\'s unban', () => /\[repeat\] Unban 203\.0\.113\.50/.test(fail2ban.log()), 20_000);
+    await waitForBan('fail2ban\'s unban', () => /\[repeat\] Unban 203\.0\.113\.50/.test(fail2ban.log()), 20_000);
     fail('repeat', '203.0.113.50');
     const length = (): number => {
       const ban = active('repeat')[0];
       return ban?.expiresAt ? (Date.parse(ban.expiresAt) - Date.parse(ban.bannedAt)) / 1000 : 0;
     };
     // fail2ban doubles the second ban (3 s → 6 s) just after running actionban with the first length.
-    await waitFor('the second ban, doubled', () => length() >= 6, 20_000);
+    await waitForBan('the second ban, doubled', () => length() >= 6, 20_000);
     const bip = fail2banBips(fail2ban.db).find((b) => b.jail === 'repeat');
     assert.deepEqual([bip?.bantime, bip?.bancount], [6, 2], 'fail2ban counted and doubled it');
   });
