@@ -8,7 +8,9 @@
  *
  * Beside the samples, fail2ban's two guards of its own sample test, for every shipped filter in
  * every mode it has: each failregex is hit by some sample line, and no expression lets text of
- * the client's stand where the address is read (host-anchoring.ts).
+ * the client's stand where the address is read (host-anchoring.ts). And every syslog sample line
+ * is read again in the other framings common.conf promises (FRAMINGS): the same hosts, or the
+ * filter lost a framing (as five did by setting their own datepattern).
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -79,6 +81,35 @@ function problem(expect: Readonly<Record<string, unknown>>, failures: readonly F
   }
   return wrong.length === 0 ? undefined : wrong.join('; ');
 }
+
+/** A sample line as syslog writes it to a file: "Nov 20 12:00:01 host tag[pid]: message". */
+const RFC3164 = /^(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ([ \d]\d) (\d\d:\d\d:\d\d) ([^\s:]+) ([\w./-]+?)(?:\[(\d+)\])?: (.*)$/;
+const RFC3164_ANYWHERE = /^(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ \d]\d \d\d:\d\d:\d\d /m;
+type Rfc3164Parts = [string, string, string, string, string, string, string | undefined, string];
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/**
+ * The other framings filters/common.conf reads (README, Filters), made from an RFC 3164 line:
+ * rsyslog's ISO 8601 (Debian 12's default), journalctl's short-iso, short-precise and short-full,
+ * a priority before the RFC 3164 date, and RFC 5424. The year is the samples' (2026). Lines
+ * are compared by the hosts they give, with their sessions (each framing reads the whole
+ * section again, as the plain one does).
+ */
+const FRAMINGS: readonly (readonly [string, (p: Rfc3164Parts) => string])[] = (() => {
+  const iso = (p: Rfc3164Parts): string => `2026-${String(MONTHS.indexOf(p[1]) + 1).padStart(2, '0')}-${p[2].trim().padStart(2, '0')}T${p[3]}`;
+  const tag = (p: Rfc3164Parts): string => `${p[5]}${p[6] === undefined ? '' : `[${p[6]}]`}`;
+  const weekday = (p: Rfc3164Parts): string => ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'][new Date(`${iso(p)}Z`).getUTCDay()]!;
+  return [
+    ['rsyslog ISO 8601', (p) => `${iso(p)}.123456+00:00 ${p[4]} ${tag(p)}: ${p[7]}`],
+    ['journalctl -o short-iso', (p) => `${iso(p)}+0000 ${p[4]} ${tag(p)}: ${p[7]}`],
+    ['journalctl -o short-precise', (p) => `${p[1]} ${p[2].trim().padStart(2, '0')} ${p[3]}.123456 ${p[4]} ${tag(p)}: ${p[7]}`],
+    ['journalctl -o short-full', (p) => `${weekday(p)} ${iso(p).replace('T', ' ')} UTC ${p[4]} ${tag(p)}: ${p[7]}`],
+    ['<PRI> RFC 3164', (p) => `<38>${p[0]}`],
+    // Only a tag with a pid: without one, "host word: " may be no tag at all (Dovecot's own file
+    // relayed with a host name), and its RFC 5424 form would be no line anyone writes.
+    ['RFC 5424', (p) => (p[6] === undefined ? p[0] : `<38>1 ${iso(p)}.123Z ${p[4]} ${p[5]} ${p[6]} - - ${p[7]}`)],
+  ];
+})();
 
 const shipped = readdirSync(SHIPPED_FILTER_DIR).filter((f) => f.endsWith('.conf') && f !== 'common.conf' && !f.endsWith('-common.conf')).map((f) => f.slice(0, -5)).sort();
 
@@ -160,6 +191,37 @@ describe('shipped filters on their sample logs', () => {
       }
       if (allowed.length > 0) console.log(`${name}: allowed by their own reason:\n  ${[...new Set(allowed)].join('\n  ')}`);
       assert.deepEqual([...new Set(flagged)], [], `${name}: expressions a client's text can steer`);
+    });
+  }
+
+  for (const name of shipped) {
+    it(`${name}: its syslog sample lines read the same under every framing of common.conf`, () => {
+      const wrong: string[] = [];
+      let framed = 0;
+      for (const section of readSamples(name)) {
+        for (const options of section.options) {
+          if (options.logtype !== undefined) continue;
+          const hosts = (lines: readonly string[]): string[] => {
+            const filter = new LogFilter(loadFilter(name, [SHIPPED_FILTER_DIR], { overrides: options }), { now: () => NOW, checkAllRegex: true });
+            return lines.map((line) => filter.processLine(line).failures.map(hostText).join(' '));
+          };
+          const lines = section.lines.map((l) => l.line);
+          const plain = hosts(lines);
+          for (const [framing, frame] of FRAMINGS) {
+            const reframed = lines.map((line) => {
+              const parts = RFC3164.exec(line);
+              return parts === null ? line : frame(parts as unknown as Rfc3164Parts);
+            });
+            hosts(reframed).forEach((got, i) => {
+              if (reframed[i] === lines[i]) return;
+              framed++;
+              if (got !== plain[i]) wrong.push(`${section.lines[i]!.lineno} ${JSON.stringify(options)} ${framing}: ${got || 'nothing'}, plain ${plain[i] || 'nothing'}\n    ${reframed[i]!}`);
+            });
+          }
+        }
+      }
+      assert.deepEqual(wrong, [], `${name}: lines read otherwise in another framing`);
+      assert.ok(framed > 0 || !readFileSync(`${SAMPLES}${name}`, 'utf8').match(RFC3164_ANYWHERE), `${name}: some sample line was reframed`);
     });
   }
 
