@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { DEFAULT_STORE_CONFIG } from '../../src/config/index.js';
 import { BIN, runCli, tempDir } from '../helpers/cli.js';
-import { waitFor } from '../helpers/daemon.js';
+import { waitForLogged } from '../helpers/daemon.js';
 import { createNetns, type Netns } from '../helpers/netns.js';
 import { parseUnit, startSandboxed, type SandboxedService } from '../helpers/unit-sandbox.js';
 
@@ -185,8 +185,7 @@ describe('the daemon under the unit\'s own sandbox (its mounts reproduced with u
 
   it('writes the stored bans into hosts.deny at start, in place, keeping everything else', async () => {
     const inode = statSync(hostsDeny).ino;
-    await waitFor('the bans in hosts.deny', () => holds('203.0.113.7') && holds('203.0.113.8'), 20_000)
-      .catch((error: Error) => assert.fail(`${error.message}; the daemon said:\n${service!.log()}`));
+    await waitForLogged('the bans in hosts.deny', () => holds('203.0.113.7') && holds('203.0.113.8'), 20_000, () => service!.log());
     const text = readFileSync(hostsDeny, 'utf8');
     assert.ok(text.startsWith(FOREIGN), text);
     assert.equal(statSync(hostsDeny).ino, inode, 'the same file: the one the unit made writable');
@@ -195,8 +194,7 @@ describe('the daemon under the unit\'s own sandbox (its mounts reproduced with u
 
   it('lifts a ban from hosts.deny on its schedule, with the database in its StateDirectory', async () => {
     assert.equal(runCli(['--db', stateDb, '--backend', 'none', 'unban', '203.0.113.8']).code, 0);
-    await waitFor('the lifted ban gone from hosts.deny', () => !holds('203.0.113.8'), 20_000)
-      .catch((error: Error) => assert.fail(`${error.message}; the daemon said:\n${service!.log()}`));
+    await waitForLogged('the lifted ban gone from hosts.deny', () => !holds('203.0.113.8'), 20_000, () => service!.log());
     assert.ok(holds('203.0.113.7'), 'the other ban stays');
     assert.doesNotMatch(service!.log(), /cannot write|EROFS/, service!.log());
   });
@@ -211,8 +209,7 @@ describe('the daemon under the unit\'s own sandbox (its mounts reproduced with u
     assert.ok(holds('203.0.113.20'), readFileSync(hostsDeny, 'utf8'));
     assert.equal(statSync(hostsDeny).ino, inode, 'written in place: the file the service\'s mount holds');
     assert.equal(runCli(['--db', stateDb, '--backend', 'none', 'ban', '203.0.113.21', '--permanent']).code, 0);
-    await waitFor('the service\'s write in the file the host sees', () => holds('203.0.113.21'), 20_000)
-      .catch((error: Error) => assert.fail(`${error.message}; the daemon said:\n${service!.log()}`));
+    await waitForLogged('the service\'s write in the file the host sees', () => holds('203.0.113.21'), 20_000, () => service!.log());
     assert.ok(holds('203.0.113.20') && holds('203.0.113.7'), readFileSync(hostsDeny, 'utf8'));
   });
 
@@ -232,8 +229,7 @@ describe('the daemon under the unit\'s own sandbox (its mounts reproduced with u
     await service!.stop();
     service = await start();
     assert.equal(runCli(['--db', stateDb, '--backend', 'none', 'ban', '203.0.113.22', '--permanent']).code, 0);
-    await waitFor('the new ban and the stored ones in the new file', () => holds('203.0.113.22') && holds('203.0.113.7') && holds('203.0.113.21'), 20_000)
-      .catch((error: Error) => assert.fail(`${error.message}; the daemon said:\n${service!.log()}`));
+    await waitForLogged('the new ban and the stored ones in the new file', () => holds('203.0.113.22') && holds('203.0.113.7') && holds('203.0.113.21'), 20_000, () => service!.log());
     assert.ok(readFileSync(hostsDeny, 'utf8').startsWith('# written by config management\nsshd: 10.7.7.7\n'), 'what the host wrote is kept');
   });
 

@@ -110,6 +110,16 @@ const FAMILIES: readonly Family[] = [
 /** An address in one spelling; a host name as written. */
 const canonical = (failure: Failure): string => tryParseAddress(failure.host.value)?.text ?? failure.host.value;
 
+/** A filter as the samples' test runs it: their clock, every failregex tried, host names as written. */
+const sampleFilter = (spec: string, dirs: string[], options: Readonly<Record<string, string>>): LogFilter =>
+  new LogFilter(loadFilter(spec, dirs, { overrides: options }), { now: () => NOW, checkAllRegex: true, useDns: 'raw' });
+
+const whereOf = (e: { readonly file: string; readonly lineno: number }): string => `${e.file}:${e.lineno}`;
+
+/** Listed exceptions no line needed: ours reads them as the samples say now. */
+const stale = (exceptions: readonly Exception[], excused: ReadonlySet<string>): string[] =>
+  exceptions.map(whereOf).filter((where) => !excused.has(where));
+
 const records = readSampleRecords();
 
 describe('shipped filters against fail2ban\'s on fail2ban\'s sample logs', () => {
@@ -127,9 +137,7 @@ describe('shipped filters against fail2ban\'s on fail2ban\'s sample logs', () =>
         const options = record.filterOptions ?? {};
         let pair = filters.get(record.instance);
         if (pair === undefined) {
-          const make = (spec: string, dirs: string[]): LogFilter =>
-            new LogFilter(loadFilter(spec, dirs, { overrides: options }), { now: () => NOW, checkAllRegex: true, useDns: 'raw' });
-          pair = { ours: make(`${ROOT}${filter}`, []), theirs: make(family, [FAIL2BAN_FILTER_DIR]) };
+          pair = { ours: sampleFilter(`${ROOT}${filter}`, [], options), theirs: sampleFilter(family, [FAIL2BAN_FILTER_DIR], options) };
           filters.set(record.instance, pair);
         }
         const time = options.logtype === 'journal' ? NOW : undefined;
@@ -141,8 +149,8 @@ describe('shipped filters against fail2ban\'s on fail2ban\'s sample logs', () =>
         if (theirs.length > 0) count.theirs++;
         if (ours.length > 0) count.ours++;
         if (theirs.length === 0 && ours.length > 0) count.oursOnly++;
-        const where = `${record.file}:${record.lineno}`;
-        const exception = exceptions.some((e) => `${e.file}:${e.lineno}` === where);
+        const where = whereOf(record);
+        const exception = exceptions.some((e) => whereOf(e) === where);
         if (!record.expect.match && ours.length > 0) {
           if (exception) excused.add(where);
           else falseAlarms.push(`${where} ${key}: ours ${ours.join(', ')}\n    ${record.line}`);
@@ -165,8 +173,7 @@ describe('shipped filters against fail2ban\'s on fail2ban\'s sample logs', () =>
       assert.deepEqual(modes.filter((m) => !exercised.has(m)), [], `${family}: modes the corpus does not exercise`);
       assert.deepEqual(missed, [], `${family}: lines fail2ban counts and ours does not`);
       assert.deepEqual(falseAlarms, [], `${family}: lines fail2ban's samples say must not count, and ours counts`);
-      const stale = exceptions.filter((e) => !excused.has(`${e.file}:${e.lineno}`)).map((e) => `${e.file}:${e.lineno}`);
-      assert.deepEqual(stale, [], `${family}: listed exceptions ours now counts (remove them)`);
+      assert.deepEqual(stale(exceptions, excused), [], `${family}: listed exceptions ours now counts (remove them)`);
     });
   }
 });
@@ -186,23 +193,22 @@ describe('shipped filters on fail2ban\'s newest sample logs (fail2ban-upstream-s
         const options = record.filterOptions ?? {};
         let ours = filters.get(record.instance);
         if (ours === undefined) {
-          ours = new LogFilter(loadFilter(`${ROOT}${filter}`, [], { overrides: options }), { now: () => NOW, checkAllRegex: true, useDns: 'raw' });
+          ours = sampleFilter(`${ROOT}${filter}`, [], options);
           filters.set(record.instance, ours);
         }
         const got = ours.processLine(record.line, options.logtype === 'journal' ? NOW : undefined).failures.map(canonical);
         const host = typeof record.expect.host === 'string' ? tryParseAddress(record.expect.host)?.text ?? record.expect.host : undefined;
         const right = record.expect.match ? (host === undefined ? got.length > 0 : got.includes(host)) : got.length === 0;
         if (right) continue;
-        const where = `${record.file}:${record.lineno}`;
-        if (exceptions.some((e) => `${e.file}:${e.lineno}` === where)) {
+        const where = whereOf(record);
+        if (exceptions.some((e) => whereOf(e) === where)) {
           excused.add(where);
           continue;
         }
         wrong.push(`${where} ${JSON.stringify(options)}: the samples say ${record.expect.match ? host ?? 'a match' : 'no match'}, ours ${got.join(', ') || 'nothing'}\n    ${record.line}`);
       }
       assert.deepEqual(wrong, [], `${family}: lines ours reads otherwise than fail2ban's newest samples say`);
-      const stale = exceptions.filter((e) => !excused.has(`${e.file}:${e.lineno}`)).map((e) => `${e.file}:${e.lineno}`);
-      assert.deepEqual(stale, [], `${family}: listed exceptions ours now reads as the samples say (remove them)`);
+      assert.deepEqual(stale(exceptions, excused), [], `${family}: listed exceptions ours now reads as the samples say (remove them)`);
     });
   }
 });

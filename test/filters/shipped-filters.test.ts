@@ -84,7 +84,6 @@ function problem(expect: Readonly<Record<string, unknown>>, failures: readonly F
 
 /** A sample line as syslog writes it to a file: "Nov 20 12:00:01 host tag[pid]: message". */
 const RFC3164 = /^(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ([ \d]\d) (\d\d:\d\d:\d\d) ([^\s:]+) ([\w./-]+?)(?:\[(\d+)\])?: (.*)$/;
-const RFC3164_ANYWHERE = /^(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ \d]\d \d\d:\d\d:\d\d /m;
 type Rfc3164Parts = [string, string, string, string, string, string, string | undefined, string];
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
@@ -221,7 +220,8 @@ describe('shipped filters on their sample logs', () => {
         }
       }
       assert.deepEqual(wrong, [], `${name}: lines read otherwise in another framing`);
-      assert.ok(framed > 0 || !readFileSync(`${SAMPLES}${name}`, 'utf8').match(RFC3164_ANYWHERE), `${name}: some sample line was reframed`);
+      // Every shipped filter reads syslog: its samples hold syslog lines to read again.
+      assert.ok(framed > 0, `${name}: no sample line in RFC 3164 form to read again`);
     });
   }
 

@@ -80,3 +80,12 @@ export async function waitFor(what: string, check: () => boolean | Promise<boole
   }
   throw new Error(`timed out after ${limit} ms waiting for ${what}`);
 }
+
+/** waitFor, with what the process waited on has logged (`log()`) added to the error on a timeout: often the only account of why. */
+export async function waitForLogged(what: string, check: () => boolean | Promise<boolean>, ms: number, log: () => string): Promise<number> {
+  try {
+    return await waitFor(what, check, ms);
+  } catch (error) {
+    throw new Error(`${(error as Error).message}; its log:\n${log()}`, { cause: error });
+  }
+}

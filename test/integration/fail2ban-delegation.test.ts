@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isoTime } from '../../src/core/index.js';
 import { BIN, runCli, SAFE_CONFIG, tempDir, type CliResult } from '../helpers/cli.js';
-import { waitFor } from '../helpers/daemon.js';
+import { waitForLogged } from '../helpers/daemon.js';
 import { fail2banBips, privateFail2ban, type PrivateFail2ban } from '../helpers/fail2ban.js';
 import { createNetns, type Netns } from '../helpers/netns.js';
 import { storeBansJson } from '../helpers/store.js';
@@ -52,13 +52,7 @@ describe('fail2ban delegating its bans to f2b-store (actions/f2b-store.conf)', (
   const active = (jail: string): BanJson[] => storeBansJson<BanJson>(join(tmp.dir, 'store.sqlite3'), (store, now) => store.active(now, jail));
   const banned = (address: string, jail: string): boolean => active(jail).some((b) => b.address === address);
   // fail2ban's log on a timeout: what it read, decided and ran is the only account of why a ban did not come.
-  const waitForBan = async (what: string, check: () => boolean, ms: number): Promise<void> => {
-    try {
-      await waitFor(what, check, ms);
-    } catch (error) {
-      throw new Error(`${(error as Error).message}\n${fail2ban.log()}`, { cause: error });
-    }
-  };
+  const waitForBan = (what: string, check: () => boolean, ms: number): Promise<number> => waitForLogged(what, check, ms, () => fail2ban.log());
   // The action's `f2b-store ban` (or unban) changes the store and the firewall one after the other: it is done once both show it.
   const done = (address: string, jail: string, held = true): boolean => banned(address, jail) === held && table().includes(address) === held;
 
