@@ -342,8 +342,10 @@ describe('LogTailer', () => {
     copyFileSync(log, join(dir, 'app-20250102.log'));
     truncateSync(log, 0);
     appendFileSync(log, 's4\n');
-    assert.deepEqual(await settledLines(run, 4, 'lines around the copy'), ['s1', 's2', 's3', 's4'], 'each line once');
-    assert.deepEqual(run.tailer.watched().length, 3, 'the rotated files are followed from their end');
+    await settledLines(run, 4, 'lines around the copy');
+    // A new file is found when its directory is polled next (pollInterval).
+    await waitFor(() => run.tailer.watched().length === 3, 'the rotated files to be followed');
+    assert.deepEqual(await settledLines(run, 4, 'lines after the rotated files were found'), ['s1', 's2', 's3', 's4'], 'each line once: the rotated files are followed from their end');
   });
 
   it('with tail, starts a file that appears later at its end', async (t) => {
