@@ -256,7 +256,6 @@ export class LogTailer {
     if (this.closed) return;
     if (event === 'unlinkDir') return this.rewatch(path);
     if (!this.patterns.some((p) => patternMatches(p, path))) return;
-    if (event === 'add') this.fileWatcher?.add(path);
     if (this.scanning && event === 'add') this.initial.add(path);
     this.schedule(path);
     clearTimeout(this.rechecks.get(path));
@@ -366,6 +365,7 @@ export class LogTailer {
     this.unfinished.delete(path);
     this.initial.delete(path);
     this.files.set(path, followed);
+    this.fileWatcher?.add(path);
     return followed;
   }
 
@@ -386,6 +386,8 @@ export class LogTailer {
     const stats = await stat(path).catch(() => undefined);
     const present = stats?.isFile() === true;
     const current = followed.current;
+    // chokidar drops a file's watch when the file goes: the one that took its place is watched anew.
+    if (present && current?.inode !== stats.ino) this.fileWatcher?.add(path);
     if (current === undefined) {
       if (present) followed.current = await LogFile.open(path, this.decode, this.maxLineBytes);
     } else if (!present || stats.dev !== current.device || stats.ino !== current.inode) {
