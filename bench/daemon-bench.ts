@@ -133,6 +133,7 @@ const PREFIX_PAIRS = 5;
 /** The log's directory holds this many other files, as /var/log does, and one of them is written this often while the daemon idles. */
 const BUSY_DIR_FILES = 200;
 const BUSY_DIR_WRITE_MS = 50;
+const otherLog = (dir: string, i: number): string => join(dir, `other-${i}.log`);
 
 /** The daemon's CPU share over IDLE_SECONDS while `other` (a file beside its log, not its own) gets a line every BUSY_DIR_WRITE_MS. */
 async function busyDirCpuShare(pid: number, other: string): Promise<number> {
@@ -147,7 +148,7 @@ async function busyDirCpuShare(pid: number, other: string): Promise<number> {
 async function measure(dir: string, w: Workload, rate: number, ipv6prefix: number, idle: boolean): Promise<Figures> {
   const authLog = join(dir, 'auth.log');
   writeFileSync(authLog, '');
-  for (let i = 0; i < BUSY_DIR_FILES; i++) writeFileSync(join(dir, `other-${i}.log`), '');
+  for (let i = 0; i < BUSY_DIR_FILES; i++) writeFileSync(otherLog(dir, i), '');
   const files = writeDaemonConfig(dir, `logpath = ${authLog}\nipv6prefix = ${ipv6prefix}`);
   const daemon = startDaemon(files);
   let progress: DaemonProgress | undefined;
@@ -166,7 +167,7 @@ async function measure(dir: string, w: Workload, rate: number, ipv6prefix: numbe
     console.error(`daemon bench: ${int(bans)} bans, as expected${idle ? `; three times ${IDLE_SECONDS} s idle…` : ''}`);
     const afterBurstCpu = idle ? [(await idleCpuShares([daemon.pid]))[0]!, (await idleCpuShares([daemon.pid]))[0]!] : [];
     const [idleCpu] = idle ? await idleCpuShares([daemon.pid]) : [Number.NaN];
-    const busyDirCpu = idle ? await busyDirCpuShare(daemon.pid, join(dir, 'other-7.log')) : Number.NaN;
+    const busyDirCpu = idle ? await busyDirCpuShare(daemon.pid, otherLog(dir, 7)) : Number.NaN;
     const peakRss = memory(daemon.pid, 'VmHWM');
     const endRss = memory(daemon.pid, 'VmRSS');
     await stopAndCheckBanLines(daemon, files, bans);
