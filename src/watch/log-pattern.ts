@@ -1,4 +1,4 @@
-import { readdirSync, statSync } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 
 /**
@@ -75,25 +75,23 @@ function segmentRegExp(segment: string): RegExp {
   return new RegExp(`^${hidden}${source}$`, 's');
 }
 
-/** The files `pattern` names now (sorted): what a jail would watch if it started this moment. */
-export function matchingFiles(pattern: LogPattern): string[] {
-  if (pattern.literal) return isFile(pattern.pattern) ? [pattern.pattern] : [];
+/**
+ * The files `pattern` names now (sorted): what a jail would watch if it started this moment.
+ * Asynchronous: the daemon's sweep asks it, and a log directory on a network file system that
+ * hangs must not hold the event loop.
+ */
+export async function matchingFiles(pattern: LogPattern): Promise<string[]> {
+  if (pattern.literal) return (await isFile(pattern.pattern)) ? [pattern.pattern] : [];
   let dirs = [pattern.base];
-  pattern.segments.forEach((segment, index) => {
+  for (const [index, segment] of pattern.segments.entries()) {
     const last = index === pattern.segments.length - 1;
-    dirs = dirs.flatMap((dir) => entries(dir).filter((name) => segment.test(name)).map((name) => join(dir, name))
-      .filter((path) => (last ? isFile(path) : isDirectory(path))));
-  });
+    const named = (await Promise.all(dirs.map(async (dir) => (await entries(dir)).filter((name) => segment.test(name)).map((name) => join(dir, name))))).flat();
+    const kept = await Promise.all(named.map((path) => (last ? isFile(path) : isDirectory(path))));
+    dirs = named.filter((_, i) => kept[i]);
+  }
   return dirs.sort();
 }
 
-function entries(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch {
-    return [];
-  }
-}
-
-const isFile = (path: string): boolean => statSync(path, { throwIfNoEntry: false })?.isFile() ?? false;
-const isDirectory = (path: string): boolean => statSync(path, { throwIfNoEntry: false })?.isDirectory() ?? false;
+const entries = (dir: string): Promise<string[]> => readdir(dir).catch(() => []);
+const isFile = async (path: string): Promise<boolean> => (await stat(path).catch(() => undefined))?.isFile() ?? false;
+const isDirectory = async (path: string): Promise<boolean> => (await stat(path).catch(() => undefined))?.isDirectory() ?? false;

@@ -286,7 +286,7 @@ export class LogTailer {
       const now = (await stat(p.base).catch(() => undefined))?.mtimeMs;
       if (now === seen || this.closed) continue;
       this.globDirs.set(p, now);
-      for (const path of matchingFiles(p)) if (!this.files.has(path)) this.schedule(path);
+      for (const path of await matchingFiles(p)) if (!this.files.has(path)) this.schedule(path);
     }
   }
 

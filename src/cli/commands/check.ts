@@ -44,7 +44,8 @@ otherwise, or with --strict when there were warnings. Point it at fail2ban's own
       const warnings = [...storeConfigWarnings(ctx.configDir), ...compileJailFilters(enabled.filter(isLogJail))];
       for (const jail of enabled) {
         if (jail.journal !== undefined || jail.logpaths.length === 0) continue;
-        if (jail.logpaths.some((path) => matchingFiles(compileLogPattern(path.pattern, path.tail)).length > 0)) continue;
+        const found = await Promise.all(jail.logpaths.map((path) => matchingFiles(compileLogPattern(path.pattern, path.tail))));
+        if (found.some((files) => files.length > 0)) continue;
         warnings.push(`jail ${jail.name}: no log file matches ${jail.logpaths.map((p) => p.pattern).join(', ')}: it watches nothing until one appears `
           + '(a system that logs only to the journal needs backend = systemd)');
       }
