@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
@@ -112,6 +112,25 @@ async function expectLinesOnce(tailer: FailingTailer, expected: string[]): Promi
   assert.deepEqual(tailer.got, expected, 'each line once, in order');
 }
 
+/**
+ * The inodes this process watches by inotify, from /proc/self/fdinfo (one `inotify wd:N ino:HEX …`
+ * line per watch): whether a file is heard at once, not only at the next poll or sweep.
+ */
+function inotifyWatchedInodes(): Set<number> {
+  const inodes = new Set<number>();
+  for (const fd of readdirSync('/proc/self/fd')) {
+    let target: string;
+    try {
+      target = readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      continue;
+    }
+    if (target !== 'anon_inode:inotify') continue;
+    for (const m of readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8').matchAll(/^inotify wd:\d+ ino:([0-9a-f]+) /gm)) inodes.add(Number.parseInt(m[1] as string, 16));
+  }
+  return inodes;
+}
+
 function numbered(prefix: string, count: number): string[] {
   return Array.from({ length: count }, (_, i) => `${prefix}${i}`);
 }
@@ -135,6 +154,25 @@ describe('LogTailer', () => {
     }
     assert.deepEqual(await settledLines(run, expected.length, 'the appended lines'), expected, 'every appended line, once, in order');
     assert.equal(run.last()?.offset, statSync(log).size, 'the position is at the end after the last line');
+  });
+
+  it('hears a followed file by inotify, its own watch, and the file that takes its path after a rotation; the directory is polled', async (t) => {
+    const dir = tempDir(t);
+    const log = join(dir, 'auth.log');
+    writeFileSync(log, 'before start\n');
+    const run = await follow(t, { paths: [{ pattern: log, tail: false }] });
+    const first = statSync(log).ino;
+    await waitFor(() => inotifyWatchedInodes().has(first), 'an inotify watch on the followed file');
+    // A watch on the directory would hear every write to every file beside the log (see LogTailer).
+    assert.ok(!inotifyWatchedInodes().has(statSync(dir).ino), 'no inotify watch on the log\'s directory');
+    appendFileSync(log, 'a1\n');
+    renameSync(log, `${log}.1`);
+    writeFileSync(log, 'b1\n');
+    await settledLines(run, 2, 'the lines of both files');
+    const second = statSync(log).ino;
+    await waitFor(() => inotifyWatchedInodes().has(second), 'an inotify watch on the new file at the path');
+    appendFileSync(log, 'b2\n');
+    assert.deepEqual(await settledLines(run, 3, 'a line appended to the new file'), ['a1', 'b1', 'b2'], 'each line once');
   });
 
   it('holds a partial last line until its newline arrives, and drops a trailing \\r', async (t) => {
