@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CommanderError } from 'commander';
 import { EXIT_BAD_INPUT, EXIT_FAILED, F2bError } from '../core/index.js';
-import { buildProgram } from './program.js';
+import { buildProgram, commandOf } from './program.js';
 
 /** How long an exit waits for the reader of stderr to take what was written (a stopping daemon's last lines). */
 const STDERR_DRAIN_MS = 10_000;
@@ -23,7 +23,8 @@ async function main(argv: readonly string[]): Promise<number> {
       if (error.exitCode === 0) return 0;
       // Bare `f2b-store`: the help, on stderr, is the message.
       if (error.code === 'commander.help') return EXIT_BAD_INPUT;
-      console.error(`f2b-store: ${error.message.replace(/^error: /, '')} (see f2b-store --help)`);
+      const command = commandOf(argv);
+      console.error(`f2b-store: ${error.message.replace(/^error: /, '')} (see f2b-store ${command === undefined ? '' : `${command} `}--help)`);
       return EXIT_BAD_INPUT;
     }
     if (error instanceof F2bError) {

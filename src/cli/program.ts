@@ -60,6 +60,12 @@ function commandsFor(args: readonly string[]): readonly string[] {
   return all;
 }
 
+/** The command `argv` (as process.argv) runs, when it names one: its help is the one a usage error points to. */
+export function commandOf(argv: readonly string[]): string | undefined {
+  const found = commandsFor(argv.slice(2));
+  return found.length === 1 ? found[0] : undefined;
+}
+
 /** The whole command-line interface for `argv` (as process.argv), with the command it runs loaded; main.ts runs it. */
 export async function buildProgram(version: string, argv: readonly string[]): Promise<Command> {
   const program = new Command('f2b-store')
