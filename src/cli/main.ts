@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CommanderError } from 'commander';
+import { CommanderError, type Command } from 'commander';
 import { EXIT_BAD_INPUT, EXIT_FAILED, F2bError } from '../core/index.js';
 import { buildProgram, commandOf } from './program.js';
 
@@ -15,15 +15,17 @@ function version(): string {
 
 /** The only place that turns errors into exit codes; everything below throws or returns. */
 async function main(argv: readonly string[]): Promise<number> {
+  let program: Command | undefined;
   try {
-    await (await buildProgram(version(), argv)).parseAsync(argv);
+    program = await buildProgram(version(), argv);
+    await program.parseAsync(argv);
     return 0;
   } catch (error) {
     if (error instanceof CommanderError) {
       if (error.exitCode === 0) return 0;
       // Bare `f2b-store`: the help, on stderr, is the message.
       if (error.code === 'commander.help') return EXIT_BAD_INPUT;
-      const command = commandOf(argv);
+      const command = program && commandOf(program, argv);
       console.error(`f2b-store: ${error.message.replace(/^error: /, '')} (see f2b-store ${command === undefined ? '' : `${command} `}--help)`);
       return EXIT_BAD_INPUT;
     }

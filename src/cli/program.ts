@@ -60,10 +60,19 @@ function commandsFor(args: readonly string[]): readonly string[] {
   return all;
 }
 
-/** The command `argv` (as process.argv) runs, when it names one: its help is the one a usage error points to. */
-export function commandOf(argv: readonly string[]): string | undefined {
-  const found = commandsFor(argv.slice(2));
-  return found.length === 1 ? found[0] : undefined;
+/**
+ * The command `argv` (as process.argv) runs, when it names one, with its subcommand (`fleet
+ * init`): its help is the one a usage error points to.
+ */
+export function commandOf(program: Command, argv: readonly string[]): string | undefined {
+  const args = argv.slice(2);
+  const found = commandsFor(args);
+  if (found.length !== 1) return undefined;
+  const name = found[0] as string;
+  const command = program.commands.find((c) => c.name() === name);
+  const next = args.slice(args.indexOf(name) + 1).find((arg) => !arg.startsWith('-'));
+  const sub = command?.commands.find((c) => c.name() === next);
+  return sub === undefined ? name : `${name} ${sub.name()}`;
 }
 
 /** The whole command-line interface for `argv` (as process.argv), with the command it runs loaded; main.ts runs it. */

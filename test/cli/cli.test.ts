@@ -129,6 +129,7 @@ describe('f2b-store command line (the built binary)', () => {
     // The help that lists the options the mistyped one was meant for: the command's own.
     failsWith(2, /unknown option '--nope' \(see f2b-store ban --help\)\n$/, 'ban', '203.0.113.9', '--nope');
     failsWith(2, /unknown option '--nope' \(see f2b-store --help\)\n$/, '--nope', 'list');
+    failsWith(2, /unknown option '--nope' \(see f2b-store export plain --help\)\n$/, 'export', 'plain', '--nope');
     failsWith(2, /cannot be used with/, 'ban', '203.0.113.9', '--for', '1h', '--permanent');
     failsWith(2, /bad jail name "no spaces"/, 'ban', '203.0.113.9', '--jail', 'no spaces');
     failsWith(2, /bad source "robot"/, 'ban', '203.0.113.9', '--source', 'robot');
