@@ -41,12 +41,8 @@ const FLAG_OPTIONS = new Set(['--json', '--insecure-db']);
 /** Commander prints the version before it looks at any command: none is loaded for it. */
 const VERSION_FLAGS = new Set(['-V', '--version']);
 
-/**
- * The commands to load for `args` (the arguments after the script): the one they run, found past
- * the global options; none for the version; every one for anything else (help, a mistake).
- */
-function commandsFor(args: readonly string[]): readonly string[] {
-  const all = Object.keys(COMMANDS);
+/** Where the command stands in `args` (the arguments after the script), past the global options; -1 when nothing follows them. */
+function commandIndex(args: readonly string[]): number {
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] as string;
     if (VALUE_OPTIONS.has(arg)) {
@@ -54,10 +50,21 @@ function commandsFor(args: readonly string[]): readonly string[] {
       continue;
     }
     if (FLAG_OPTIONS.has(arg) || (arg.includes('=') && VALUE_OPTIONS.has(arg.slice(0, arg.indexOf('='))))) continue;
-    if (VERSION_FLAGS.has(arg)) return [];
-    return Object.hasOwn(COMMANDS, arg) && !WHOLE_TREE.has(arg) ? [arg] : all;
+    return i;
   }
-  return all;
+  return -1;
+}
+
+/**
+ * The commands to load for `args` (the arguments after the script): the one they run, found past
+ * the global options; none for the version; every one for anything else (help, a mistake).
+ */
+function commandsFor(args: readonly string[]): readonly string[] {
+  const all = Object.keys(COMMANDS);
+  const arg = args[commandIndex(args)];
+  if (arg === undefined) return all;
+  if (VERSION_FLAGS.has(arg)) return [];
+  return Object.hasOwn(COMMANDS, arg) && !WHOLE_TREE.has(arg) ? [arg] : all;
 }
 
 /**
@@ -66,13 +73,12 @@ function commandsFor(args: readonly string[]): readonly string[] {
  */
 export function commandOf(program: Command, argv: readonly string[]): string | undefined {
   const args = argv.slice(2);
-  const found = commandsFor(args);
-  if (found.length !== 1) return undefined;
-  const name = found[0] as string;
-  const command = program.commands.find((c) => c.name() === name);
-  const next = args.slice(args.indexOf(name) + 1).find((arg) => !arg.startsWith('-'));
-  const sub = command?.commands.find((c) => c.name() === next);
-  return sub === undefined ? name : `${name} ${sub.name()}`;
+  const at = commandIndex(args);
+  const command = program.commands.find((c) => c.name() === args[at]);
+  if (command === undefined) return undefined;
+  const next = args.slice(at + 1).find((arg) => !arg.startsWith('-'));
+  const sub = command.commands.find((c) => c.name() === next);
+  return sub === undefined ? command.name() : `${command.name()} ${sub.name()}`;
 }
 
 /** The whole command-line interface for `argv` (as process.argv), with the command it runs loaded; main.ts runs it. */
