@@ -153,6 +153,8 @@ export class LogTailer {
   private watcher?: FSWatcher;
   /** The files that match, by inotify (none while polling): their writes are read at once. */
   private fileWatcher?: FSWatcher | undefined;
+  /** The sweep under way, if any (see sweep). */
+  private sweeping: Promise<void> | undefined;
   private scanning = false;
   private scanned: () => void = () => undefined;
   private closed = false;
@@ -274,8 +276,12 @@ export class LogTailer {
   }
 
   private sweep(): void {
-    void this.sweepFollowed();
-    void this.sweepGlobs();
+    // One sweep at a time: on a file system that hangs, stats would otherwise pile up every SWEEP_MS.
+    if (this.sweeping === undefined) {
+      this.sweeping = Promise.all([this.sweepFollowed(), this.sweepGlobs()]).then(() => undefined, (error: unknown) => this.report(error)).finally(() => {
+        this.sweeping = undefined;
+      });
+    }
     // A named log whose directory was created after start-up is found even if no event came.
     for (const p of this.patterns) if (p.literal && !this.files.has(p.pattern)) this.schedule(p.pattern);
   }
