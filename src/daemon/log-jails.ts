@@ -2,7 +2,7 @@ import { describeJournalMatch, journalMatches, journalSourceName, messageOf, mon
 import type { EnabledJail } from '../config/index.js';
 import type { Backend } from '../backends/index.js';
 import { JailEngine, type BanDecision, type FailureCounterChange } from '../engine/index.js';
-import { FilterWorker, slowLineMessage, type FilterEntry, type LineFailures } from '../filter/index.js';
+import { FilterWorker, slowLineMessage, unpackFailures, type FilterEntry, type LineFailures, type PackedFailures } from '../filter/index.js';
 import { applyChange, banBatchChange, beginBanBatch, knownBans, type BackendReport, type BanFloor, type JailRules } from '../reconcile/index.js';
 import { isDamaged, type BanStore, type LogBatchCommit } from '../store/index.js';
 import { compileLogPattern, MAX_LINE_BYTES, patternMatches, READ_AHEAD, type JournalBatch, type JournalStatus, type LineBatch, type LogPattern } from '../watch/index.js';
@@ -13,7 +13,7 @@ import type { StoreWriter } from './store-writer.js';
 /** A batch of lines sent to the filter worker, with the jails it was sent for. */
 interface Prepared {
   readonly jails: readonly RunningJail[];
-  readonly matched: Promise<Map<string, readonly LineFailures[]>>;
+  readonly matched: Promise<Map<string, PackedFailures>>;
   /** Its place among the batches prepared of its file (see newestPrepared). */
   readonly sequence: number;
 }
@@ -283,12 +283,13 @@ export class LogJails {
     this.noteDropped(label, batch.dropped);
     const now = this.options.now();
     const jails = this.journalJails(source);
-    const matched = new Map<string, readonly LineFailures[]>();
+    const matched = new Map<string, PackedFailures>();
     for (const jail of jails) {
       const entries = batch.entries.filter((entry) => journalMatches(jail.definition.journalMatch, entry.fields));
       if (entries.length === 0) continue;
       const results = await this.worker.process(label, [jail.definition.name], entries.map((e) => e.line), now, entries.map((e) => e.time));
-      matched.set(jail.definition.name, results.get(jail.definition.name) ?? []);
+      const packed = results.get(jail.definition.name);
+      if (packed !== undefined) matched.set(jail.definition.name, packed);
     }
     await this.count(jails, matched, [], now);
     if (batch.cursor !== undefined && batch.realtime !== undefined) this.uncommitted.cursors.set(source, { source, cursor: batch.cursor, realtime: batch.realtime });
@@ -319,7 +320,7 @@ export class LogJails {
 
   /** Counts the failures the lines completed in their jails; what they caused waits in `uncommitted` with where reading stands. */
   private async count(
-    jails: readonly RunningJail[], matched: ReadonlyMap<string, readonly LineFailures[]>, positions: readonly LogPosition[], now: number,
+    jails: readonly RunningJail[], matched: ReadonlyMap<string, PackedFailures>, positions: readonly LogPosition[], now: number,
   ): Promise<void> {
     const counted = this.countEach(jails, matched, now);
     this.counting.add(counted);
@@ -332,12 +333,14 @@ export class LogJails {
     if (this.uncommitted.batches++ === 0) this.uncommitted.since = monotonicMs();
   }
 
-  private async countEach(jails: readonly RunningJail[], matched: ReadonlyMap<string, readonly LineFailures[]>, now: number): Promise<void> {
+  private async countEach(jails: readonly RunningJail[], matched: ReadonlyMap<string, PackedFailures>, now: number): Promise<void> {
     this.banned.sync(this.read('the data version', () => this.options.store.dataVersion(), undefined), now);
     // Indexed loops: a for-of holding an await keeps its iterators in the function's state, one result object per failure.
     for (const jail of jails) {
       this.uncommitted.jails.add(jail);
-      const lines = matched.get(jail.definition.name) ?? [];
+      // Unpacked only now, so what they become dies young (see PackedFailures).
+      const packed = matched.get(jail.definition.name);
+      const lines = packed === undefined ? [] : unpackFailures(packed);
       for (let l = 0; l < lines.length; l++) {
         const { failures } = lines[l] as LineFailures;
         for (let f = 0; f < failures.length; f++) {
@@ -372,7 +375,11 @@ export class LogJails {
     while (this.counting.size > 0) await Promise.allSettled(this.counting);
     const { candidates, jails, positions, cursors } = this.uncommitted;
     this.uncommitted = nothingUncommitted();
-    const counters = [...jails].flatMap((jail) => jail.engine.takeChanges());
+    const changes = [...jails].map((jail) => jail.engine.takeChanges());
+    // Each jail's made as written (see JailEngine.takeChanges), not gathered first.
+    const counters = { *[Symbol.iterator]() {
+      for (const jailChanges of changes) yield* jailChanges;
+    } };
     try {
       await this.commitAndApply([...candidates.values()], counters, { positions: [...positions.values()], cursors: [...cursors.values()] }, now);
     } catch (error) {
@@ -382,7 +389,7 @@ export class LogJails {
   }
 
   private async commitAndApply(
-    candidates: readonly BanDecision[], counters: readonly FailureCounterChange[], at: Pick<LogBatchCommit, 'positions' | 'cursors'>, now: number,
+    candidates: readonly BanDecision[], counters: Iterable<FailureCounterChange>, at: Pick<LogBatchCommit, 'positions' | 'cursors'>, now: number,
   ): Promise<void> {
     const { writer } = this.options;
     const batch = beginBanBatch(this.touching, candidates, now);

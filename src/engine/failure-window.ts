@@ -179,25 +179,36 @@ export class FailureWindows {
   }
 
   /**
-   * Tells `visit` each address changed since the last call, with its failures, or undefined when
-   * no longer tracked but stored: what the store must be told. The failures are made for the call
-   * (a burst's commit takes tens of thousands): kept only as what `visit` makes of them, they die young.
+   * The addresses changed since the last call, as the store must be told them: each with its
+   * failures, or undefined when no longer tracked but stored. Taken now; the failures are made as
+   * the result is iterated (each time it is): a burst's commit tells tens of thousands, and made
+   * all at once, with what is made of them, they outlived the young generation. Iterate it before
+   * counting again.
    */
-  takeChanged(visit: (address: string, failures: AddressFailures | undefined) => void): void {
+  takeChanged(): Iterable<readonly [string, AddressFailures | undefined]> {
+    const gone: string[] = [];
     for (const address of this.removed) {
       // Tracked again since its row was to go: the row is written over below instead.
       const slot = this.slots.get(address);
-      if (slot === undefined || this.counts[slot] === 0) visit(address, undefined);
+      if (slot === undefined || this.counts[slot] === 0) gone.push(address);
     }
+    const changed: number[] = [];
     for (const slot of this.changes) {
       const flags = this.flags[slot] as number;
       // Freed since (its flags cleared), or listed twice after being freed and taken again.
       if ((flags & CHANGED) === 0) continue;
       this.flags[slot] = STORED;
-      visit(this.addresses[slot] as string, this.failuresOf(slot));
+      changed.push(slot);
     }
     this.changes = [];
     this.removed = new Set();
+    const tell = (slot: number): readonly [string, AddressFailures] => [this.addresses[slot] as string, this.failuresOf(slot)];
+    return {
+      *[Symbol.iterator]() {
+        for (const address of gone) yield [address, undefined];
+        for (const slot of changed) yield tell(slot);
+      },
+    };
   }
 
   private failuresOf(slot: number): AddressFailures {

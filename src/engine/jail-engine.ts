@@ -301,17 +301,22 @@ export class JailEngine {
    * restart, a later ban of such an address keeps only the lines read since the restart (its
    * failure times and count are whole).
    */
-  takeChanges(): FailureCounterChange[] {
+  takeChanges(): Iterable<FailureCounterChange> {
     const now = this.deps.now();
-    const changes: FailureCounterChange[] = [];
-    this.windows.takeChanged((address, failures) => changes.push({
+    const changed = this.windows.takeChanged();
+    const change = (address: string, failures: AddressFailures | undefined): FailureCounterChange => ({
       jail: this.jail,
       address,
       state: failures === undefined ? null
         // Asked only of an address with lines: one failing on while banned (most of a burst's) keeps none already (see count).
         : encodeFailures(failures.matches.length > 0 && this.deps.banned?.(address, now) === true ? { times: failures.times, matches: [] } : failures),
-    }));
-    return changes;
+    });
+    // Made as iterated, as the windows' failures are (see FailureWindows.takeChanged).
+    return {
+      *[Symbol.iterator]() {
+        for (const [address, failures] of changed) yield change(address, failures);
+      },
+    };
   }
 
   /** Every tracked address's counters in the stored form (address → state), as restore takes them. */

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
-import type { FilterEntry, FromWorker, LineFailures, LogFileText, LogText, ToWorker, WorkerData } from './worker-protocol.js';
-import { logTextLines, logTextOf, unpackFailures, PROGRESS_BATCH, PROGRESS_KEY, PROGRESS_LINE, PROGRESS_SLOTS } from './worker-protocol.js';
+import type { FilterEntry, FromWorker, LogFileText, LogText, PackedFailures, ToWorker, WorkerData } from './worker-protocol.js';
+import { logTextLines, logTextOf, PROGRESS_BATCH, PROGRESS_KEY, PROGRESS_LINE, PROGRESS_SLOTS } from './worker-protocol.js';
 
 export interface FilterWorkerOptions {
   /** The filters, by key (the daemon's jail names). */
@@ -49,8 +49,8 @@ interface Job {
   readonly times: readonly number[] | undefined;
   readonly now: number;
   readonly skip: (readonly [string, number])[];
-  readonly results: Map<string, readonly LineFailures[]>;
-  readonly resolve: (results: Map<string, readonly LineFailures[]>) => void;
+  readonly results: Map<string, PackedFailures>;
+  readonly resolve: (results: Map<string, PackedFailures>) => void;
   readonly reject: (error: Error) => void;
 }
 
@@ -60,6 +60,8 @@ interface Job {
  * peak memory about 30 MiB lower.
  */
 const WORKER_LIMITS = { maxYoungGenerationSizeMb: 16 };
+
+const NO_FAILURES: PackedFailures = { numbers: new Float64Array(0), ends: new Uint32Array(0), text: new Uint8Array(0) };
 
 /** Where the worker's entry point is: beside this module, as `.ts` under tsx and `.js` in the bundle. */
 const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './match-worker.ts' : './match-worker.js', import.meta.url);
@@ -111,11 +113,12 @@ export class FilterWorker {
    * Runs `lines` of the log `path` through the filters of `keys`, read at time `now` (epoch
    * seconds, for dates without a year and lines without a date); LogText is decoded by the worker, and a LogFileText read by it. `times`, when the source knows
    * them (the journal), are the lines' times by index: no date is looked for in those lines.
-   * Resolves with the lines that completed failures, by key.
+   * Resolves with the lines that completed failures, by key, packed: unpackFailures them when
+   * they are counted, not before (see PackedFailures).
    */
   process(
     path: string, keys: readonly string[], lines: readonly string[] | LogText | LogFileText, now: number, times?: readonly number[],
-  ): Promise<Map<string, readonly LineFailures[]>> {
+  ): Promise<Map<string, PackedFailures>> {
     if (this.closed) return Promise.reject(new Error('the filter worker is closed'));
     return new Promise((resolve, reject) => {
       this.queue.push({ id: 0, sent: [], path, keys, lines, times, now, skip: [], results: new Map(), resolve, reject });
@@ -184,7 +187,7 @@ export class FilterWorker {
     const job = this.inFlight[0];
     if (worker !== this.worker || job === undefined || message.id !== job.id) return;
     if (message.type === 'result') {
-      job.results.set(message.key, unpackFailures(message.failures));
+      job.results.set(message.key, message.failures);
       return;
     }
     this.finish(message.type === 'done' ? undefined : new Error(`filter worker: ${message.message}`));
@@ -194,7 +197,7 @@ export class FilterWorker {
   private finish(error: Error | undefined): void {
     const job = this.inFlight.shift();
     if (job === undefined) return;
-    if (error === undefined) job.resolve(new Map(job.keys.map((key) => [key, job.results.get(key) ?? []])));
+    if (error === undefined) job.resolve(new Map(job.keys.map((key) => [key, job.results.get(key) ?? NO_FAILURES])));
     else job.reject(error);
     this.next();
   }

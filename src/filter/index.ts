@@ -24,7 +24,8 @@ export {
 } from './python-regex.js';
 export { catastrophicBacktracking, describeBacktracking, type BacktrackingShape } from './backtracking.js';
 export { FilterWorker, slowLineMessage, type FilterWorkerOptions, type SlowLine } from './filter-worker.js';
-export type { FilterEntry, LineFailures, WorkerFilterOptions } from './worker-protocol.js';
+export type { FilterEntry, LineFailures, PackedFailures, WorkerFilterOptions } from './worker-protocol.js';
+export { unpackFailures } from './worker-protocol.js';
 export { LogFilter, type Failure, type LineResult, type LogFilterOptions } from './log-filter.js';
 export { runFilter, type FilterRun, type LineOutcome, type RunLines, type TerminatedLines, type TimedLines } from './filter-run.js';
 export { logLineBatches, terminatedLineBatches } from './log-lines.js';

@@ -6,7 +6,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { LogFilter } from './log-filter.js';
 import type { FilterEntry, FromWorker, LineFailures, LogFileText, LogText, ToWorker, WorkerData } from './worker-protocol.js';
-import { logTextOf, logTextTerminated, packFailures, PROGRESS_BATCH, PROGRESS_KEY, PROGRESS_LINE } from './worker-protocol.js';
+import { logTextOf, logTextTerminated, packedBuffers, packFailures, PROGRESS_BATCH, PROGRESS_KEY, PROGRESS_LINE } from './worker-protocol.js';
 
 const port = parentPort;
 if (port === null) throw new Error('match-worker.js runs as a worker thread of FilterWorker');
@@ -63,13 +63,14 @@ function runBatch(message: Extract<ToWorker, { type: 'batch' }>): void {
       // Only what the daemon counts goes back (see packFailures).
       if (failures.length > 0) lines.push({ index, failures });
     }
-    post({ type: 'result', id: message.id, key, failures: packFailures(lines) });
+    const failures = packFailures(lines);
+    post({ type: 'result', id: message.id, key, failures }, packedBuffers(failures));
   }
   Atomics.store(progress, PROGRESS_LINE, -1);
   post({ type: 'done', id: message.id });
 }
 
-const post = (message: FromWorker): void => port.postMessage(message);
+const post = (message: FromWorker, transfer?: ArrayBuffer[]): void => port.postMessage(message, transfer);
 
 setFilters(data.filters);
 port.on('message', (message: ToWorker) => {

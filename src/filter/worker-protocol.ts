@@ -28,28 +28,52 @@ const KINDS: readonly FailureHostKind[] = ['ip4', 'ip6', 'dns', 'fid'];
 const FIELDS = 5;
 
 /**
- * The failures of one batch for one key, in columns. Crossing to the main thread costs by object
- * (each is serialized and rebuilt property by property), and a burst brings hundreds of
- * thousands of failures: FIELDS numbers per failure, its host value, its lines, and its told
- * captures (one string each), in order.
+ * The failures of one batch for one key, as bytes: FIELDS numbers per failure, and its host
+ * value, its lines and its told captures (see toldCaptures) as UTF-8, one string after another.
+ * A burst brings hundreds of thousands of failures. Cloned as objects and strings, each was
+ * rebuilt in the main thread's heap as soon as its batch was done, and waited there through the
+ * batches before it and a commit: long enough to be copied into the old generation, where it died
+ * (most of what that thread's collector copied). As bytes they wait outside the heap, and become
+ * strings only when counted (unpackFailures), to die young. A lone surrogate, which no decoded
+ * log text holds, would come back as U+FFFD.
  */
 export interface PackedFailures {
   readonly numbers: Float64Array;
-  readonly values: readonly string[];
-  readonly lines: readonly string[];
-  readonly captures: readonly string[];
+  /** Where each string ends in `text`. */
+  readonly ends: Uint32Array;
+  readonly text: Uint8Array;
 }
 
 /** A failure as the worker's filter found it (with its captures) or as it crossed once (told). */
 type FoundFailure = MatchedFailure & { readonly captures?: FailCaptures };
 
+/** Where the worker writes a batch's strings before they are copied out, grown as needed: one for every batch. */
+let scratch = Buffer.alloc(0);
+
 export function packFailures(found: readonly { readonly index: number; readonly failures: readonly FoundFailure[] }[]): PackedFailures {
-  const count = found.reduce((n, line) => n + line.failures.length, 0);
+  let count = 0;
+  let strings = 0;
+  for (const line of found) {
+    for (const failure of line.failures) {
+      count++;
+      strings += 2 + failure.lines.length;
+    }
+  }
   const numbers = new Float64Array(count * FIELDS);
-  const values: string[] = [];
-  const lines: string[] = [];
-  const captures: string[] = [];
+  const ends = new Uint32Array(strings);
   let at = 0;
+  let string = 0;
+  let bytes = 0;
+  const put = (text: string): void => {
+    // UTF-8 takes at most 3 bytes per UTF-16 unit.
+    if (bytes + 3 * text.length > scratch.length) {
+      const grown = Buffer.allocUnsafeSlow(Math.max(2 * scratch.length, bytes + 3 * text.length, 1 << 16));
+      scratch.copy(grown, 0, 0, bytes);
+      scratch = grown;
+    }
+    bytes += scratch.write(text, bytes, 'utf8');
+    ends[string++] = bytes;
+  };
   for (const { index, failures } of found) {
     for (const { host, time, lines: matched, captures: captured, told } of failures) {
       numbers[at++] = index;
@@ -57,31 +81,43 @@ export function packFailures(found: readonly { readonly index: number; readonly 
       numbers[at++] = host.cidr ?? -1;
       numbers[at++] = time ?? Number.NaN;
       numbers[at++] = matched.length;
-      values.push(host.value);
-      lines.push(...matched);
-      captures.push(told ?? (captured === undefined ? '' : toldCaptures(captured)));
+      put(host.value);
+      for (const line of matched) put(line);
+      put(told ?? (captured === undefined ? '' : toldCaptures(captured)));
     }
   }
-  return { numbers, values, lines, captures };
+  // A buffer of its own (not a slice of the scratch or of Buffer's pool), so it can be transferred.
+  const text = new Uint8Array(bytes);
+  text.set(scratch.subarray(0, bytes));
+  return { numbers, ends, text };
+}
+
+/** What to transfer with a PackedFailures rather than copy. */
+export function packedBuffers(packed: PackedFailures): ArrayBuffer[] {
+  return [packed.numbers.buffer as ArrayBuffer, packed.ends.buffer as ArrayBuffer, packed.text.buffer as ArrayBuffer];
 }
 
 /** The failures as packFailures took them (captures: the told ones, packed), grouped by line again. */
 export function unpackFailures(packed: PackedFailures): LineFailures[] {
-  const { numbers, values, lines, captures } = packed;
+  const { numbers, ends } = packed;
+  const text = Buffer.from(packed.text.buffer, packed.text.byteOffset, packed.text.byteLength);
   const out: { index: number; failures: MatchedFailure[] }[] = [];
-  let line = 0;
-  for (let n = 0, at = 0; at < numbers.length; n++, at += FIELDS) {
+  let string = 0;
+  const next = (): string => text.toString('utf8', string === 0 ? 0 : ends[string - 1] as number, ends[string++] as number);
+  for (let at = 0; at < numbers.length; at += FIELDS) {
     const index = numbers[at] as number;
     const kind = KINDS[numbers[at + 1] as number] as FailureHostKind;
     const cidr = numbers[at + 2] as number;
     const time = numbers[at + 3] as number;
     const count = numbers[at + 4] as number;
-    const told = captures[n] as string;
-    const value = values[n] as string;
+    const value = next();
+    const lines: string[] = [];
+    for (let l = 0; l < count; l++) lines.push(next());
+    const told = next();
     const failure: MatchedFailure = {
       host: cidr === -1 ? { kind, value } : { kind, value, cidr },
       time: Number.isNaN(time) ? undefined : time,
-      lines: lines.slice(line, line += count),
+      lines,
       ...(told === '' ? {} : { told }),
     };
     const last = out[out.length - 1];

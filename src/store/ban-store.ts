@@ -32,7 +32,8 @@ export interface DecidedBan extends BanRequest {
 /** What one batch of log lines caused, committed together: a crash leaves all of it or none. */
 export interface LogBatchCommit {
   readonly bans: readonly DecidedBan[];
-  readonly counters: readonly FailureCounter[];
+  /** Iterated once when written, and again only if it could not be (see JailEngine.takeChanges). */
+  readonly counters: Iterable<FailureCounter>;
   readonly positions: readonly LogPosition[];
   readonly cursors?: readonly JournalCursor[];
 }

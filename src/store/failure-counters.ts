@@ -33,7 +33,7 @@ export class FailureCounters {
     return new Map(this.stmt.ofJail.all(jail).map((row) => [row.address, row.state]));
   }
 
-  save(counters: readonly FailureCounter[], now: number): void {
+  save(counters: Iterable<FailureCounter>, now: number): void {
     for (const { jail, address, state } of counters) {
       if (state === null) this.stmt.delete.run(jail, address);
       else this.stmt.save.run(jail, address, state, now);

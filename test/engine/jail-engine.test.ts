@@ -214,10 +214,10 @@ describe('JailEngine: memory', () => {
   it('tracks at most maxTracked addresses, forgetting the least recent', async () => {
     const { engine, fail, clock } = setup({ maxTracked: 10_000 });
     for (let i = 0; i < 10_000; i++) await engine.add(sshdFailure(address(i), clock.at));
-    assert.equal(engine.takeChanges().length, 10_000);
+    assert.equal([...engine.takeChanges()].length, 10_000);
     for (let i = 10_000; i < 100_000; i++) await engine.add(sshdFailure(address(i), clock.at));
     assert.deepEqual(engine.counts(), { currentlyFailed: 10_000, totalFailed: 100_000 });
-    const changes = engine.takeChanges();
+    const changes = [...engine.takeChanges()];
     assert.equal(changes.filter((c) => c.state !== null).length, 10_000, 'the tracked ones are reported');
     assert.deepEqual(changes.filter((c) => c.state === null).map((c) => c.address), Array.from({ length: 10_000 }, (_, i) => address(i)),
       'the evicted ones written before are reported deleted; those evicted before they were ever written had no row');
@@ -284,12 +284,12 @@ describe('JailEngine: persisted counters', () => {
     const { engine, fail, clock } = setup();
     await fail('203.0.113.5', T0);
     await fail('198.51.100.7', T0);
-    const changes = engine.takeChanges();
+    const changes = [...engine.takeChanges()];
     assert.deepEqual(changes.map((c) => [c.jail, c.address]).sort(), [['sshd', '198.51.100.7'], ['sshd', '203.0.113.5']]);
-    assert.deepEqual(engine.takeChanges(), [], 'nothing changed since');
+    assert.deepEqual([...engine.takeChanges()], [], 'nothing changed since');
     await fail('203.0.113.5', T0 + 1);
     await fail('203.0.113.5', T0 + 2);
-    assert.deepEqual(engine.takeChanges(), [{ jail: 'sshd', address: '203.0.113.5', state: null }], 'banned: its row goes');
+    assert.deepEqual([...engine.takeChanges()], [{ jail: 'sshd', address: '203.0.113.5', state: null }], 'banned: its row goes');
 
     const later = setup();
     later.clock.at = clock.at + 601;
@@ -299,7 +299,7 @@ describe('JailEngine: persisted counters', () => {
       ['not-an-address', '{"t":[1],"m":[]}'],
     ];
     assert.equal(later.engine.restore(rows), 0);
-    assert.deepEqual(later.engine.takeChanges().map((c) => [c.address, c.state]).sort(), [
+    assert.deepEqual([...later.engine.takeChanges()].map((c) => [c.address, c.state]).sort(), [
       ['198.51.100.7', null], ['203.0.113.5', null], ['203.0.113.9', null], ['not-an-address', null],
     ]);
   });
@@ -307,7 +307,7 @@ describe('JailEngine: persisted counters', () => {
 
 describe('JailEngine: what the counters persist', () => {
   const stateOf = (engine: JailEngine, address: string): unknown => {
-    const change = engine.takeChanges().find((c) => c.address === address);
+    const change = [...engine.takeChanges()].find((c) => c.address === address);
     return change && (change.state === null ? null : JSON.parse(change.state));
   };
 
@@ -316,7 +316,7 @@ describe('JailEngine: what the counters persist', () => {
     await fail('203.0.113.5', T0);
     await fail('203.0.113.5', T0 + 1);
     assert.equal((await fail('203.0.113.5', T0 + 2)).length, 1);
-    assert.deepEqual(engine.takeChanges(), []);
+    assert.deepEqual([...engine.takeChanges()], []);
   });
 
   it('keeps no lines of an address banned in the jail, in memory or stored; its times are persisted, and a restart counts them once', async () => {
@@ -326,7 +326,7 @@ describe('JailEngine: what the counters persist', () => {
     assert.deepEqual((stateOf(first.engine, '203.0.113.5') as { m: string[] }).m.length, 1, 'not banned: its line is persisted');
     banned.add('203.0.113.5');
     await first.fail('203.0.113.5', T0 + 1);
-    const row = first.engine.takeChanges().find((c) => c.address === '203.0.113.5');
+    const row = [...first.engine.takeChanges()].find((c) => c.address === '203.0.113.5');
     assert.deepEqual(JSON.parse(row?.state ?? 'null'), { t: [T0, T0 + 1], m: [] }, 'banned: times only');
 
     const inMemory = await first.fail('203.0.113.5', T0 + 2);

@@ -96,7 +96,7 @@ describe('JailEngine: failures counted per prefix (ipv4prefix, ipv6prefix)', () 
     await perAddress.fail('2001:db8::1', '2001:db8::1');
     const shortened = setup({ ipv6prefix: 64 });
     assert.equal(shortened.engine.restore(perAddress.engine.snapshot()), 0);
-    assert.deepEqual(shortened.engine.takeChanges(), [{ jail: 'sshd', address: '2001:db8::1', state: null }]);
+    assert.deepEqual([...shortened.engine.takeChanges()], [{ jail: 'sshd', address: '2001:db8::1', state: null }]);
   });
 
   it('forgets the prefix of an address unbanned by hand', async () => {

@@ -7,7 +7,7 @@ import { crc32 } from 'node:zlib';
 import { writeLog } from '../../bench/log-workload.js';
 import { FAIL2BAN_FILTER_DIR, loadFilter, SHIPPED_FILTER_DIR } from '../../src/config/index.js';
 import { capturesTold, FilterWorker, LogFilter, slowLineMessage, toldCaptures, type FilterEntry, type LineFailures, type SlowLine } from '../../src/filter/index.js';
-import { logTextLines, logTextTerminated, packFailures, unpackFailures, type LogFileText } from '../../src/filter/worker-protocol.js';
+import { logTextLines, logTextTerminated, packedBuffers, packFailures, unpackFailures, type LogFileText } from '../../src/filter/worker-protocol.js';
 import { BIN, tempDir } from '../helpers/cli.js';
 import { scaled } from '../helpers/slowness.js';
 
@@ -18,6 +18,10 @@ const sshd: FilterEntry = { definition: loadFilter('sshd', [SHIPPED_FILTER_DIR])
 const EXIM_FAILURE = '2016-03-19 18:40:44 [26221] SMTP protocol error in "AUTH LOGIN aW5mb0BtYW5iYXQub3Jn" H=([127.0.0.1]) [198.51.100.4]:14243 I=[172.89.0.6]:587 AUTH command used when not advertised';
 /** About 30 hours in V8: 22 quotes take ~0.4 s, and each quote doubles it. */
 const EXIM_ATTACK = `2016-03-19 18:40:44 [26221] SMTP protocol error in "a${'"'.repeat(40)} [198.51.100.9]:14243 AUTH command used when not advertised!`;
+/** The worker's results for a batch, unpacked as the daemon unpacks them when it counts them. */
+async function processed(worker: FilterWorker, ...batch: Parameters<FilterWorker['process']>): Promise<Map<string, readonly LineFailures[]>> {
+  return new Map([...await worker.process(...batch)].map(([key, packed]) => [key, unpackFailures(packed)]));
+}
 const sshdFailure = (address: string): string => `Mar 19 18:40:45 host sshd[31602]: Failed password for invalid user root from ${address} port 50273 ssh2`;
 
 /** A log of `lines` in a temp dir, held open as a tailer holds it, and the range of the file its lines lie in. */
@@ -45,7 +49,7 @@ describe('FilterWorker: filters in a worker thread, with a time budget per line'
     const started = performance.now();
     try {
       const lines = [sshdFailure('203.0.113.1'), EXIM_ATTACK, EXIM_FAILURE, sshdFailure('203.0.113.2')];
-      const results = await worker.process('/var/log/mixed.log', ['exim', 'sshd'], lines, NOW);
+      const results = await processed(worker, '/var/log/mixed.log', ['exim', 'sshd'], lines, NOW);
       const elapsed = performance.now() - started;
       const hosts = (key: string): [number, string][] =>
         (results.get(key) ?? []).flatMap(({ index, failures }) => failures.map((f): [number, string] => [index, f.host.value]));
@@ -59,7 +63,7 @@ describe('FilterWorker: filters in a worker thread, with a time budget per line'
       assert.ok(ticks >= 0.3 * (elapsed / 10), `the event loop ran meanwhile: ${ticks} ticks of 10 ms in ${Math.round(elapsed)} ms`);
       assert.match(slowLineMessage(dropped), /^\[exim\] \/var\/log\/mixed\.log: a line took over \d+ ms in the filter and was dropped \(.*multi-line state.*\): "2016-03-19/);
       // The fresh worker serves the next batch.
-      const next = await worker.process('/var/log/mixed.log', ['sshd'], [sshdFailure('203.0.113.3')], NOW);
+      const next = await processed(worker, '/var/log/mixed.log', ['sshd'], [sshdFailure('203.0.113.3')], NOW);
       assert.deepEqual(next.get('sshd')?.map((l) => l.failures[0]?.host.value), ['203.0.113.3']);
     } finally {
       clearInterval(counter);
@@ -80,7 +84,7 @@ describe('FilterWorker: filters in a worker thread, with a time budget per line'
       ];
       const done: number[] = [];
       const results = await Promise.all(batches.map(async (lines, n) => {
-        const result = await worker.process('/var/log/mixed.log', ['exim', 'sshd'], lines, NOW);
+        const result = await processed(worker, '/var/log/mixed.log', ['exim', 'sshd'], lines, NOW);
         done.push(n);
         return result;
       }));
@@ -95,7 +99,7 @@ describe('FilterWorker: filters in a worker thread, with a time budget per line'
     }
   });
 
-  it('results cross packed in columns and come back as they were: hosts with and without cidr, times or none, several lines, captures, several failures of one line', () => {
+  it('results cross packed as bytes and come back as they were: hosts with and without cidr, times or none, several lines, captures, several failures of one line, text past ASCII', () => {
     const found: LineFailures[] = [
       { index: 0, failures: [{ host: { kind: 'ip4', value: '203.0.113.1' }, time: NOW, lines: ['a'], told: toldCaptures({ user: 'root', fport: '22' }) }] },
       { index: 3, failures: [
@@ -103,8 +107,14 @@ describe('FilterWorker: filters in a worker thread, with a time budget per line'
         { host: { kind: 'dns', value: 'scanner.example' }, time: NOW + 0.5, lines: [] },
       ] },
       { index: 4, failures: [{ host: { kind: 'fid', value: 'session-7' }, time: NOW, lines: ['d'] }] },
+      // Text past ASCII, and more of it than the packing's first buffer holds.
+      { index: 9, failures: [{ host: { kind: 'fid', value: 'sitzung-ü' }, time: NOW, lines: ['für 😀 €', 'x€'.repeat(70_000)], told: toldCaptures({ user: 'jürgen' }) }] },
     ];
-    assert.deepEqual(unpackFailures(packFailures(found)), found);
+    const packed = packFailures(found);
+    assert.deepEqual(unpackFailures(packed), found);
+    assert.deepEqual(packedBuffers(packed).map((buffer) => buffer.byteLength), [packed.numbers, packed.ends, packed.text].map((part) => part.byteLength),
+      'each part the whole of a buffer of its own (not of the packing\'s scratch or Buffer\'s pool): transferring it takes nothing else');
+    assert.deepEqual(unpackFailures(packFailures(found.slice(0, 1))), found.slice(0, 1), 'the next batch packs on its own');
     assert.deepEqual(unpackFailures(packFailures([])), []);
   });
 
@@ -178,7 +188,7 @@ describe('FilterWorker: filters in a worker thread, with a time budget per line'
         for (const batch of batches) {
           // Every other batch as a file holds it, some lines ending in \r\n.
           const text = { bytes: Buffer.from(batch.map((line, i) => `${line}${i % 3 === 0 ? '\r' : ''}\n`).join('')), encoding: 'utf-8' };
-          const results = await worker.process('/var/log/auth.log', ['sshd', 'sshd-aggressive'], (offset / 2_500) % 2 === 0 ? batch : text, NOW);
+          const results = await processed(worker, '/var/log/auth.log', ['sshd', 'sshd-aggressive'], (offset / 2_500) % 2 === 0 ? batch : text, NOW);
           for (const [key, perLine] of results) for (const { index, failures } of perLine) for (const f of failures) found.get(key)?.push([offset + index, f]);
           offset += batch.length;
         }
@@ -201,16 +211,16 @@ describe('FilterWorker: filters in a worker thread, with a time budget per line'
       const hosts = (result: Map<string, readonly LineFailures[]>): [number, string][] =>
         (result.get('sshd') ?? []).flatMap(({ index, failures }) => failures.map((f): [number, string] => [index, f.host.value]));
       const expected: [number, string][] = [[0, '203.0.113.21'], [2, '203.0.113.23']];
-      assert.deepEqual(hosts(await worker.process(path, ['sshd'], range, NOW)), expected);
-      assert.deepEqual(hosts(await worker.process(path, ['sshd'], { bytes, encoding: 'utf-8' }, NOW)), expected, 'as from its bytes');
+      assert.deepEqual(hosts(await processed(worker, path, ['sshd'], range, NOW)), expected);
+      assert.deepEqual(hosts(await processed(worker, path, ['sshd'], { bytes, encoding: 'utf-8' }, NOW)), expected, 'as from its bytes');
       // Rewritten in place (copytruncate and new lines of the same length): not the bytes the tailer read.
       await handle.write(Buffer.from(bytes.toString().replace('203.0.113.21', '203.0.113.99')), 0, undefined, 0);
-      await assert.rejects(worker.process(path, ['sshd'], range, NOW), /the log changed under bytes 0 to \d+ before they were matched/);
+      await assert.rejects(processed(worker, path, ['sshd'], range, NOW), /the log changed under bytes 0 to \d+ before they were matched/);
       await handle.truncate(10);
-      await assert.rejects(worker.process(path, ['sshd'], range, NOW), /the log changed under bytes/);
-      await assert.rejects(worker.process(path, ['sshd'], { ...range, inode: ino + 1 }, NOW), /is no longer the log read/);
+      await assert.rejects(processed(worker, path, ['sshd'], range, NOW), /the log changed under bytes/);
+      await assert.rejects(processed(worker, path, ['sshd'], { ...range, inode: ino + 1 }, NOW), /is no longer the log read/);
       // The worker goes on with the next batch.
-      assert.deepEqual(hosts(await worker.process(path, ['sshd'], [sshdFailure('203.0.113.24')], NOW)), [[0, '203.0.113.24']]);
+      assert.deepEqual(hosts(await processed(worker, path, ['sshd'], [sshdFailure('203.0.113.24')], NOW)), [[0, '203.0.113.24']]);
     } finally {
       await worker.close();
     }
@@ -221,7 +231,7 @@ describe('FilterWorker: filters in a worker thread, with a time budget per line'
     const slow: SlowLine[] = [];
     const worker = new FilterWorker({ filters: new Map([['exim', exim]]), budgetMs: scaled(300), onSlowLine: (s) => slow.push(s) });
     try {
-      const results = await worker.process(path, ['exim'], range, NOW);
+      const results = await processed(worker, path, ['exim'], range, NOW);
       assert.deepEqual(results.get('exim')?.map((l) => l.index), [0]);
       assert.deepEqual(slow.map((s) => [s.index, s.line]), [[1, EXIM_ATTACK]]);
     } finally {
@@ -232,13 +242,13 @@ describe('FilterWorker: filters in a worker thread, with a time budget per line'
   it('replace brings new filters in, and close rejects what is still queued', async () => {
     const worker = new FilterWorker({ filters: new Map([['sshd', sshd]]) });
     worker.replace(new Map([['sshd', sshd], ['exim', exim]]));
-    const results = await worker.process('/var/log/auth.log', ['sshd', 'exim'], [sshdFailure('203.0.113.5'), EXIM_FAILURE], NOW);
+    const results = await processed(worker, '/var/log/auth.log', ['sshd', 'exim'], [sshdFailure('203.0.113.5'), EXIM_FAILURE], NOW);
     assert.deepEqual([...results.keys()], ['sshd', 'exim']);
     assert.equal(results.get('exim')?.[0]?.index, 1);
-    const pending = assert.rejects(worker.process('/var/log/auth.log', ['exim'], [EXIM_ATTACK], NOW), /closed/);
+    const pending = assert.rejects(processed(worker, '/var/log/auth.log', ['exim'], [EXIM_ATTACK], NOW), /closed/);
     await worker.close();
     await pending;
-    await assert.rejects(worker.process('/var/log/auth.log', ['sshd'], [], NOW), /closed/);
+    await assert.rejects(processed(worker, '/var/log/auth.log', ['sshd'], [], NOW), /closed/);
   });
 
   it('lines with their times (the journal): each failure has its line\'s time, not a date read from the text nor now', async () => {
@@ -250,11 +260,11 @@ describe('FilterWorker: filters in a worker thread, with a time budget per line'
       const times = [1_700_000_000.25, 1_700_000_001, 1_700_000_002.5];
       const timed = (results: Map<string, readonly LineFailures[]>, key: string): [number, number | undefined][] =>
         (results.get(key) ?? []).map((l) => [l.index, l.failures[0]?.time]);
-      const results = await worker.process('journal', ['journal', 'file'], lines, NOW, times);
+      const results = await processed(worker, 'journal', ['journal', 'file'], lines, NOW, times);
       assert.deepEqual(timed(results, 'journal'), [[0, 1_700_000_000.25], [2, 1_700_000_002.5]]);
       // A file filter given times looks for no date either: the journal's line is read at its time.
       assert.deepEqual(timed(results, 'file'), [[0, 1_700_000_000.25], [2, 1_700_000_002.5]]);
-      const untimed = await worker.process('journal', ['journal'], lines, NOW);
+      const untimed = await processed(worker, 'journal', ['journal'], lines, NOW);
       assert.deepEqual(timed(untimed, 'journal'), [[0, NOW], [2, NOW]]);
     } finally {
       await worker.close();
@@ -264,7 +274,7 @@ describe('FilterWorker: filters in a worker thread, with a time budget per line'
   it('the worker entry of the built bundle loads and runs the same protocol', async () => {
     const worker = new FilterWorker({ filters: new Map([['sshd', sshd]]), workerUrl: new URL('match-worker.js', new URL(`file://${BIN}`)) });
     try {
-      const results = await worker.process('/var/log/auth.log', ['sshd'], ['noise', sshdFailure('203.0.113.6')], NOW);
+      const results = await processed(worker, '/var/log/auth.log', ['sshd'], ['noise', sshdFailure('203.0.113.6')], NOW);
       assert.deepEqual(results.get('sshd')?.map((l) => [l.index, l.failures[0]?.host.value]), [[1, '203.0.113.6']]);
     } finally {
       await worker.close();
