@@ -61,7 +61,7 @@ interface Job {
  */
 const WORKER_LIMITS = { maxYoungGenerationSizeMb: 16 };
 
-const NO_FAILURES: PackedFailures = { numbers: new Float64Array(0), ends: new Uint32Array(0), text: new Uint8Array(0) };
+const NO_FAILURES: PackedFailures = { numbers: new Float64Array(0), ends: new Uint32Array(0), text: new Uint8Array(0), encoding: 'latin1' };
 
 /** Where the worker's entry point is: beside this module, as `.ts` under tsx and `.js` in the bundle. */
 const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './match-worker.ts' : './match-worker.js', import.meta.url);

@@ -29,67 +29,54 @@ const FIELDS = 5;
 
 /**
  * The failures of one batch for one key, as bytes: FIELDS numbers per failure, and its host
- * value, its lines and its told captures (see toldCaptures) as UTF-8, one string after another.
+ * value, its lines and its told captures (see toldCaptures) one string after another.
  * A burst brings hundreds of thousands of failures. Cloned as objects and strings, each was
  * rebuilt in the main thread's heap as soon as its batch was done, and waited there through the
  * batches before it and a commit: long enough to be copied into the old generation, where it died
  * (most of what that thread's collector copied). As bytes they wait outside the heap, and become
- * strings only when counted (unpackFailures), to die young. A lone surrogate, which no decoded
- * log text holds, would come back as U+FFFD.
+ * strings only when counted (unpackFailures), to die young.
  */
 export interface PackedFailures {
   readonly numbers: Float64Array;
   /** Where each string ends in `text`. */
   readonly ends: Uint32Array;
   readonly text: Uint8Array;
+  /**
+   * How `text` is encoded: Latin-1 (one byte per UTF-16 unit) when no string has a unit above
+   * 0xFF, as log text nearly always is: written at once, each string read back as one-byte. Else
+   * UTF-8, string by string (a lone surrogate, which no decoded log text holds, would come back as U+FFFD).
+   */
+  readonly encoding: 'latin1' | 'utf8';
 }
 
 /** A failure as the worker's filter found it (with its captures) or as it crossed once (told). */
 type FoundFailure = MatchedFailure & { readonly captures?: FailCaptures };
 
-/** Where the worker writes a batch's strings before they are copied out, grown as needed: one for every batch. */
-let scratch = Buffer.alloc(0);
+const BEYOND_LATIN1 = /[^\0-\xff]/;
 
 export function packFailures(found: readonly { readonly index: number; readonly failures: readonly FoundFailure[] }[]): PackedFailures {
-  let count = 0;
-  let strings = 0;
-  for (const line of found) {
-    for (const failure of line.failures) {
-      count++;
-      strings += 2 + failure.lines.length;
-    }
-  }
-  const numbers = new Float64Array(count * FIELDS);
-  const ends = new Uint32Array(strings);
-  let at = 0;
-  let string = 0;
-  let bytes = 0;
-  const put = (text: string): void => {
-    // UTF-8 takes at most 3 bytes per UTF-16 unit.
-    if (bytes + 3 * text.length > scratch.length) {
-      const grown = Buffer.allocUnsafeSlow(Math.max(2 * scratch.length, bytes + 3 * text.length, 1 << 16));
-      scratch.copy(grown, 0, 0, bytes);
-      scratch = grown;
-    }
-    bytes += scratch.write(text, bytes, 'utf8');
-    ends[string++] = bytes;
-  };
+  const numbers: number[] = [];
+  const strings: string[] = [];
   for (const { index, failures } of found) {
     for (const { host, time, lines: matched, captures: captured, told } of failures) {
-      numbers[at++] = index;
-      numbers[at++] = KINDS.indexOf(host.kind);
-      numbers[at++] = host.cidr ?? -1;
-      numbers[at++] = time ?? Number.NaN;
-      numbers[at++] = matched.length;
-      put(host.value);
-      for (const line of matched) put(line);
-      put(told ?? (captured === undefined ? '' : toldCaptures(captured)));
+      numbers.push(index, KINDS.indexOf(host.kind), host.cidr ?? -1, time ?? Number.NaN, matched.length);
+      strings.push(host.value, ...matched, told ?? (captured === undefined ? '' : toldCaptures(captured)));
     }
   }
-  // A buffer of its own (not a slice of the scratch or of Buffer's pool), so it can be transferred.
-  const text = new Uint8Array(bytes);
-  text.set(scratch.subarray(0, bytes));
-  return { numbers, ends, text };
+  const ends = new Uint32Array(strings.length);
+  const joined = strings.join('');
+  // Buffers of their own (not slices of Buffer's pool), so they can be transferred.
+  if (!BEYOND_LATIN1.test(joined)) {
+    let end = 0;
+    for (let i = 0; i < strings.length; i++) ends[i] = end += (strings[i] as string).length;
+    const text = Buffer.from(new ArrayBuffer(joined.length));
+    text.write(joined, 0, 'latin1');
+    return { numbers: Float64Array.from(numbers), ends, text, encoding: 'latin1' };
+  }
+  const text = Buffer.from(new ArrayBuffer(Buffer.byteLength(joined, 'utf8')));
+  let end = 0;
+  for (let i = 0; i < strings.length; i++) ends[i] = end += text.write(strings[i] as string, end, 'utf8');
+  return { numbers: Float64Array.from(numbers), ends, text, encoding: 'utf8' };
 }
 
 /** What to transfer with a PackedFailures rather than copy. */
@@ -99,11 +86,11 @@ export function packedBuffers(packed: PackedFailures): ArrayBuffer[] {
 
 /** The failures as packFailures took them (captures: the told ones, packed), grouped by line again. */
 export function unpackFailures(packed: PackedFailures): LineFailures[] {
-  const { numbers, ends } = packed;
+  const { numbers, ends, encoding } = packed;
   const text = Buffer.from(packed.text.buffer, packed.text.byteOffset, packed.text.byteLength);
   const out: { index: number; failures: MatchedFailure[] }[] = [];
   let string = 0;
-  const next = (): string => text.toString('utf8', string === 0 ? 0 : ends[string - 1] as number, ends[string++] as number);
+  const next = (): string => text.toString(encoding, string === 0 ? 0 : ends[string - 1] as number, ends[string++] as number);
   for (let at = 0; at < numbers.length; at += FIELDS) {
     const index = numbers[at] as number;
     const kind = KINDS[numbers[at + 1] as number] as FailureHostKind;

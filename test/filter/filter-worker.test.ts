@@ -114,7 +114,11 @@ describe('FilterWorker: filters in a worker thread, with a time budget per line'
     assert.deepEqual(unpackFailures(packed), found);
     assert.deepEqual(packedBuffers(packed).map((buffer) => buffer.byteLength), [packed.numbers, packed.ends, packed.text].map((part) => part.byteLength),
       'each part the whole of a buffer of its own (not of the packing\'s scratch or Buffer\'s pool): transferring it takes nothing else');
-    assert.deepEqual(unpackFailures(packFailures(found.slice(0, 1))), found.slice(0, 1), 'the next batch packs on its own');
+    assert.equal(packed.encoding, 'utf8');
+    const latin: LineFailures[] = [...found.slice(0, 3), { index: 5, failures: [{ host: { kind: 'ip4', value: '203.0.113.9' }, time: NOW, lines: ['für ÿ\u0080'] }] }];
+    const packedLatin = packFailures(latin);
+    assert.equal(packedLatin.encoding, 'latin1', 'no unit above 0xFF: one byte each');
+    assert.deepEqual(unpackFailures(packedLatin), latin);
     assert.deepEqual(unpackFailures(packFailures([])), []);
   });
 
