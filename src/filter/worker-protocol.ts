@@ -73,7 +73,8 @@ export function packFailures(found: readonly { readonly index: number; readonly 
     text.write(joined, 0, 'latin1');
     return { numbers: Float64Array.from(numbers), ends, text, encoding: 'latin1' };
   }
-  const text = Buffer.from(new ArrayBuffer(Buffer.byteLength(joined, 'utf8')));
+  // Measured string by string: written so, a lone surrogate at either end of one takes 3 bytes, not half of a pair's 4.
+  const text = Buffer.from(new ArrayBuffer(strings.reduce((bytes, string) => bytes + Buffer.byteLength(string, 'utf8'), 0)));
   let end = 0;
   for (let i = 0; i < strings.length; i++) ends[i] = end += text.write(strings[i] as string, end, 'utf8');
   return { numbers: Float64Array.from(numbers), ends, text, encoding: 'utf8' };

@@ -115,6 +115,8 @@ describe('FilterWorker: filters in a worker thread, with a time budget per line'
     assert.deepEqual(packedBuffers(packed).map((buffer) => buffer.byteLength), [packed.numbers, packed.ends, packed.text].map((part) => part.byteLength),
       'each part the whole of a buffer of its own (not of the packing\'s scratch or Buffer\'s pool): transferring it takes nothing else');
     assert.equal(packed.encoding, 'utf8');
+    const halves = packFailures([{ index: 0, failures: [{ host: { kind: 'fid', value: 'a\uD83D' }, time: NOW, lines: ['\uDE00b'] }] }]);
+    assert.deepEqual(unpackFailures(halves)[0]?.failures[0]?.lines, ['\uFFFDb'], 'a pair split between two strings: each half alone, nothing cut');
     const latin: LineFailures[] = [...found.slice(0, 3), { index: 5, failures: [{ host: { kind: 'ip4', value: '203.0.113.9' }, time: NOW, lines: ['für ÿ\u0080'] }] }];
     const packedLatin = packFailures(latin);
     assert.equal(packedLatin.encoding, 'latin1', 'no unit above 0xFF: one byte each');
