@@ -107,7 +107,8 @@ export interface JailStatus {
 }
 
 function filterEntries(definitions: readonly EnabledJail[]): Map<string, FilterEntry> {
-  return new Map(definitions.map((d) => [d.name, { definition: d.filter, options: { assumeNow: true, useDns: d.usedns } }]));
+  // Checked for catastrophic backtracking when compiled here before (see cli/jail-filters.ts).
+  return new Map(definitions.map((d) => [d.name, { definition: d.filter, options: { assumeNow: true, useDns: d.usedns, backtrackingChecked: true } }]));
 }
 
 /** Two jail definitions that count failures the same way: counters carry over a reload. */

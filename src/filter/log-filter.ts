@@ -25,6 +25,12 @@ export interface LogFilterOptions {
    * test-filter, where such a failure has no time.
    */
   readonly assumeNow?: boolean;
+  /**
+   * The regexes were checked for catastrophic backtracking where the filter was loaded: not
+   * again (the daemon's filter worker, whose filters the main thread compiled first; the check
+   * was most of a worker's start).
+   */
+  readonly backtrackingChecked?: boolean;
 }
 
 /** One failure a line completed, with everything fail2ban would put in its ticket. */
@@ -120,7 +126,9 @@ const isFail2bansOwn = (file: string): boolean => file.startsWith(`${FAIL2BAN_FI
  * Compiles each regex, refusing (or, in fail2ban's own files, reporting to `warn`) one that can
  * backtrack catastrophically; every problem names the file and line that wrote the regex.
  */
-function compileAll(sources: readonly RegexSource[], compile: (text: string) => FailRegex, warn: (message: string) => void): FailRegex[] {
+function compileAll(
+  sources: readonly RegexSource[], compile: (text: string) => FailRegex, warn: (message: string) => void, checked: boolean,
+): FailRegex[] {
   return sources.map((source) => {
     const where = `${source.file}:${source.line}`;
     let regex: FailRegex;
@@ -130,7 +138,7 @@ function compileAll(sources: readonly RegexSource[], compile: (text: string) => 
       if (error instanceof InputError) throw new InputError(`${where}: ${error.message}`, { cause: error });
       throw error;
     }
-    const shape = catastrophicBacktracking(regex.javascript);
+    const shape = checked ? undefined : catastrophicBacktracking(regex.javascript);
     if (shape === undefined) return regex;
     const problem = `${where}: ${regex.kind} '${source.text}': ${describeBacktracking(shape)}`;
     if (!isFail2bansOwn(source.file)) throw new InputError(problem);
@@ -235,13 +243,14 @@ export class LogFilter {
     });
     const warnings: string[] = [];
     const warn = (message: string): void => void warnings.push(message);
-    const prefregex = definition.prefregex && compileAll([definition.prefregex], (text) => compileFailRegex(text, { kind: 'prefregex', useDns }), warn)[0];
+    const checked = options.backtrackingChecked === true;
+    const prefregex = definition.prefregex && compileAll([definition.prefregex], (text) => compileFailRegex(text, { kind: 'prefregex', useDns }), warn, checked)[0];
     this.prefregex = prefregex;
     this.failregex = compileAll(definition.failregex, (text) => compileFailRegex(text, {
       kind: 'failregex', multiline: this.maxlines > 1, useDns, ...(prefregex ? { prefregex } : {}),
-    }), warn);
+    }), warn, checked);
     this.nextFailregex = failregexTables(this.failregex);
-    this.ignoreregex = compileAll(definition.ignoreregex, (text) => compileFailRegex(text, { kind: 'ignoreregex', useDns }), warn);
+    this.ignoreregex = compileAll(definition.ignoreregex, (text) => compileFailRegex(text, { kind: 'ignoreregex', useDns }), warn, checked);
     this.warnings = warnings;
   }
 

@@ -53,6 +53,15 @@ describe('catastrophic backtracking: the shapes', () => {
     // fail2ban's directory, but a user's .local: refused as well.
     assert.throws(() => new LogFilter(filterIn(join(FAIL2BAN_FILTER_DIR, 'custom.local'), regex), { now: () => 0 }), InputError);
   });
+
+  it('a filter checked where it was loaded (the daemon\'s filter worker) is not analysed again: neither refused nor warned of', () => {
+    const regex = String.raw`^\s*login failed for (\w+\s?)+ from <HOST>$`;
+    const filter = new LogFilter(filterIn('/etc/f2b-store/filter.d/custom.conf', regex), { now: () => 0, backtrackingChecked: true });
+    assert.deepEqual(filter.warnings, []);
+    const exim = loadFilter('exim', [FAIL2BAN_FILTER_DIR]);
+    assert.notDeepEqual(new LogFilter(exim, { now: () => 0 }).warnings, [], 'fail2ban\'s exim.conf:24 is warned of when loaded');
+    assert.deepEqual(new LogFilter(exim, { now: () => 0, backtrackingChecked: true }).warnings, []);
+  });
 });
 
 describe('catastrophic backtracking: the filters that must load', () => {
