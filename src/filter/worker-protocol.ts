@@ -65,19 +65,14 @@ export function packFailures(found: readonly { readonly index: number; readonly 
   }
   const ends = new Uint32Array(strings.length);
   const joined = strings.join('');
-  // Buffers of their own (not slices of Buffer's pool), so they can be transferred.
-  if (!BEYOND_LATIN1.test(joined)) {
-    let end = 0;
-    for (let i = 0; i < strings.length; i++) ends[i] = end += (strings[i] as string).length;
-    const text = Buffer.from(new ArrayBuffer(joined.length));
-    text.write(joined, 0, 'latin1');
-    return { numbers: Float64Array.from(numbers), ends, text, encoding: 'latin1' };
-  }
-  // Measured string by string: written so, a lone surrogate at either end of one takes 3 bytes, not half of a pair's 4.
-  const text = Buffer.from(new ArrayBuffer(strings.reduce((bytes, string) => bytes + Buffer.byteLength(string, 'utf8'), 0)));
+  const latin1 = !BEYOND_LATIN1.test(joined);
+  // A buffer of its own (not a slice of Buffer's pool), so it can be transferred. UTF-8 is measured
+  // string by string, as written: a lone surrogate at either end of one takes 3 bytes, not half of a pair's 4.
+  const text = Buffer.from(new ArrayBuffer(latin1 ? joined.length : strings.reduce((bytes, string) => bytes + Buffer.byteLength(string, 'utf8'), 0)));
+  if (latin1) text.write(joined, 0, 'latin1');
   let end = 0;
-  for (let i = 0; i < strings.length; i++) ends[i] = end += text.write(strings[i] as string, end, 'utf8');
-  return { numbers: Float64Array.from(numbers), ends, text, encoding: 'utf8' };
+  for (let i = 0; i < strings.length; i++) ends[i] = end += latin1 ? (strings[i] as string).length : text.write(strings[i] as string, end, 'utf8');
+  return { numbers: Float64Array.from(numbers), ends, text, encoding: latin1 ? 'latin1' : 'utf8' };
 }
 
 /** What to transfer with a PackedFailures rather than copy. */
