@@ -115,7 +115,7 @@ describe('the Debian package', { timeout: 600_000 }, () => {
         '644 root /lib/systemd/system/f2b-store.service',
         '644 root /etc/f2b-store/jail.conf',
       ]);
-      assert.equal(files[4], 'ExecStart=/usr/bin/node --max-semi-space-size=4 /usr/lib/f2b-store/dist/cli/f2b-store.js start');
+      assert.equal(files[4], 'ExecStart=/usr/bin/node --max-semi-space-size=4 --single-threaded-gc /usr/lib/f2b-store/dist/cli/f2b-store.js start');
       assert.equal(files[5], '0', 'the package enabled the service');
       assert.equal(files[6], '/usr/share/man/man8/f2b-store.8.gz');
       assert.deepEqual(out['ban'], ['1']);

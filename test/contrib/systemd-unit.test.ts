@@ -65,8 +65,8 @@ describe('contrib/f2b-store.service', () => {
     assert.equal(unit.get('Restart'), 'on-failure');
   });
 
-  it('runs node with the main thread\'s young generation held small, which only node\'s command line sets', () => {
-    assert.match(unit.get('ExecStart') ?? '', /^\/usr\/bin\/node --max-semi-space-size=\d+ \S+\/dist\/cli\/f2b-store\.js start$/);
+  it('runs node with the main thread\'s young generation held small and its collector on the thread, which only node\'s command line sets', () => {
+    assert.match(unit.get('ExecStart') ?? '', /^\/usr\/bin\/node --max-semi-space-size=\d+ --single-threaded-gc \S+\/dist\/cli\/f2b-store\.js start$/);
   });
 
   it('follows the firewall services: a restart of theirs restarts it, a reload reloads it (SIGHUP)', () => {
