@@ -431,6 +431,16 @@ export async function runDaemonBench(): Promise<void> {
       + 'main thread does now (cpu profile): SQLite about a third (the counter upserts, the ban rows with their six indexes, the COMMIT), '
       + 'the collector a sixth, the known bans\' and failure windows\' lookups, the rest spread thin. Tried the same day, no gain beyond '
       + 'the noise: `synchronous = NORMAL` (the fsync of a commit is not what holds the thread), `wal_autocheckpoint = 0`, a 16 MiB page cache.',
+    'The collector on the main thread (2026-12-05, later): V8 collected both threads\' heaps with helper threads (parallel scavenges, '
+      + 'concurrent marking and sweeping), and on 2 cores shared by the daemon\'s two threads, the log\'s writer and the host, waking them '
+      + 'cost more than it saved: the "other threads" took 1.4 to 1.6 s of CPU in a burst. The unit now runs node with '
+      + '`--single-threaded-gc`: by turns with the build before (bench/daemon-ab.ts), faster in every round of nine, in a quick hour '
+      + '254,773, 263,848, 276,302, 231,062 against 221,845, 239,591, 256,927, 166,647 lines/s, process CPU 6.0 against 6.4 s (other '
+      + 'threads 0.64 against 1.50 s; the main thread 0.3 s more, its collector now 0.9 s of it: 184 scavenges pausing it 0.52 s, 9 full '
+      + 'collections, 93 MB promoted), in a slow hour +3 to +18% (median +9%). Its marking is no longer concurrent, so the old generation '
+      + 'grows further while a collection is under way: peak 198 to 208 MiB with the growing factor at 1.6; `start` now sets 1.5 (190 to '
+      + '195 MiB, as fast). Tried the same day, not kept: only `--no-parallel-scavenge` or only `--no-concurrent-marking` (no gain beyond '
+      + 'the noise), `--single-threaded-gc` with `--max-semi-space-size=2` (slower).',
     'Commits while behind (2026-12-03): the daemon took itself to be caught up, and committed at once, whenever it had counted the newest '
       + 'batch the tailer had read; but the tailer\'s reads run on the main thread\'s event loop and fell behind its counting now and then, '
       + 'most of all right after a commit, when the read-ahead had to fill again: about 13 commits of this burst were made at such a batch, '
