@@ -152,6 +152,18 @@ describe('ban store', () => {
     assert.deepEqual([...store.activeEnforced(T0 + HOUR)].map((ban) => ban.address), ['203.0.113.8'], 'expired exactly at expires_at');
   });
 
+  it('gives the connection its page cache back after a full read of the bans, one stopped early too', () => {
+    for (let i = 1; i <= 5; i++) store.ban(request(`203.0.113.${i}`), T0);
+    // The scans read through a small cache of their own (see BanStore.scanned); what they must not do is leave it so.
+    const cacheSize = (): number => (store as unknown as { db: Database.Database }).db.pragma('cache_size', { simple: true }) as number;
+    const before = cacheSize();
+    assert.equal([...store.activeEnforced(T0)].length, 5);
+    assert.equal(cacheSize(), before);
+    for (const ban of store.activeAnyOrder(T0)) if (ban.address === '203.0.113.2') break;
+    assert.equal(cacheSize(), before, 'after a break');
+    assert.equal([...store.activeAnyOrder(T0)].length, 5, 'and the next scan reads everything');
+  });
+
   it('lifting keeps the row as history and makes the address inactive', () => {
     store.ban(request('203.0.113.7'), T0);
     const lifted = store.lift('203.0.113.7', 'sshd', 'unban', T0 + 60);
