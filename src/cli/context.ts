@@ -3,7 +3,7 @@ import {
   checkJailName, hostAddresses, InputError, lockoutCheck, messageOf, nowSeconds, parseAddress, parseDuration,
   type Address, type Duration, type Exclusive, type LockoutCheck,
 } from '../core/index.js';
-import type { AnyEnabledJail } from '../config/index.js';
+import type { JailSettings } from '../config/index.js';
 // The rest of config (jails, filters, actions), the backends and the reconciler are loaded when a
 // command first needs them: `unban --backend none` and `stats` never do.
 import { DEFAULT_CONFIG_DIR, loadStoreConfig, parseBackendList, type StoreConfig } from '../config/store-config.js';
@@ -85,7 +85,7 @@ export function createContext(command: Command): Context {
   }
   let config: StoreConfig | undefined;
   let store: BanStore | undefined;
-  let jails: AnyEnabledJail[] | undefined;
+  let jails: JailSettings[] | undefined;
   let check: Promise<LockoutCheck> | undefined;
   let lock: Exclusive | undefined;
   const loadConfig = (): StoreConfig => (config ??= loadStoreConfig(configDir, BACKEND_CATALOG));
@@ -98,7 +98,8 @@ export function createContext(command: Command): Context {
     }
     return hosts;
   };
-  const loadJails = async (): Promise<AnyEnabledJail[]> => (jails ??= (await import('../config/index.js')).enabledJails(configDir, BACKEND_CATALOG));
+  // What enforcing bans needs of the jails (backends, ports, rules): their filters are not read here.
+  const loadJails = async (): Promise<JailSettings[]> => (jails ??= (await import('../config/index.js')).enabledJailSettings(configDir, BACKEND_CATALOG));
   const context: Context = {
     json: options.json === true,
     now: nowSeconds(),

@@ -27,7 +27,7 @@ export const FAIL2BAN_VERSION = '1.0.2';
 export type IncrementOptions = BanTimeIncrement;
 
 
-interface JailSettings {
+export interface JailSettings {
   readonly name: string;
   /** The jail's `[name]` header (its first appearance in the layered files). */
   readonly origin: Origin;
@@ -134,6 +134,8 @@ interface Context {
   readonly filterDirs: readonly string[];
   readonly actions: ActionFiles;
   readonly catalog: BackendCatalog;
+  /** Whether an enabled log jail's filter is loaded (see enabledJailSettings). */
+  readonly filters: boolean;
 }
 
 /** fail2ban adds these to [DEFAULT] before it resolves anything, over what the files say. */
@@ -162,7 +164,10 @@ function knownOf(filter: FilterDefinition): Vars {
   return new Map(Object.entries(filter.options).map(([key, text]) => [`known/${key}`, textAt(text, origin)]));
 }
 
-function loadJail(ctx: Context, name: string): JailDefinition {
+/** An enabled jail as enabledJailSettings reads it: its filter not loaded. */
+type UnfilteredJail = JailSettings & { readonly enabled: true; readonly filter?: undefined };
+
+function loadJail(ctx: Context, name: string): JailDefinition | UnfilteredJail {
   const { tree } = ctx;
   const origin = ctx.headers.get(name) ?? { file: tree.files[0] ?? '', line: 0 };
   try {
@@ -263,6 +268,7 @@ function loadJail(ctx: Context, name: string): JailDefinition {
     const bansJails = readOptional('bans.jails', parseJailNames);
     return { ...settings, enabled, source, usedns: jailDns ?? 'warn', ...(bansJails === undefined ? {} : { bansJails }) };
   }
+  if (!ctx.filters) return { ...settings, enabled, usedns: jailDns ?? 'warn' };
 
   const filterValue = given('filter');
   if (filterValue === undefined) throw missing('enabled, but no filter is given (filter = name[options])');
@@ -302,6 +308,10 @@ function readJournalMatch(jail: string, filter: FilterDefinition, own: JailValue
  * has no jails. The first problem is an InputError naming file, line, option and value.
  */
 export function loadJails(configDir: string, catalog: BackendCatalog, options: LoadJailsOptions = {}): JailDefinition[] {
+  return readJails(configDir, catalog, options, true) as JailDefinition[];
+}
+
+function readJails(configDir: string, catalog: BackendCatalog, options: LoadJailsOptions, filters: boolean): (JailDefinition | UnfilteredJail)[] {
   const tree = withStaticDefaults(readConfig(configDir, 'jail'), configDir);
   const ctx: Context = {
     tree,
@@ -309,6 +319,7 @@ export function loadJails(configDir: string, catalog: BackendCatalog, options: L
     filterDirs: options.filterDirs ?? filterSearchDirs(configDir),
     actions: actionFiles(options.actionDirs ?? actionSearchDirs(configDir)),
     catalog,
+    filters,
   };
   return [...tree.sections.keys()].filter((name) => name !== 'INCLUDES').map((name) => loadJail(ctx, name));
 }
@@ -324,4 +335,13 @@ export function jailConfigDir(configDir: string): string {
 /** The enabled jails of `configDir` (see jailConfigDir). */
 export function enabledJails(configDir: string, catalog: BackendCatalog): AnyEnabledJail[] {
   return loadJails(jailConfigDir(configDir), catalog).filter((jail): jail is AnyEnabledJail => jail.enabled);
+}
+
+/**
+ * The enabled jails of `configDir` as checked as enabledJails does, but without reading their
+ * filters: what routing bans to backends and the backends' rules need (a command that bans or
+ * unbans reads no filter file; `check` and the daemon load them). `usedns` is the jail's own.
+ */
+export function enabledJailSettings(configDir: string, catalog: BackendCatalog): JailSettings[] {
+  return readJails(jailConfigDir(configDir), catalog, {}, false).filter((jail) => jail.enabled);
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli, tempDir } from '../helpers/cli.js';
@@ -64,5 +64,33 @@ describe('check and start warn of misspelt jail options and of actions that cann
     } finally {
       assert.equal(await daemon.stop(), 0, daemon.log());
     }
+  });
+});
+
+describe('a jail whose filter cannot be read (the built binary)', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  let config: string;
+
+  before(() => {
+    tmp = tempDir();
+    config = join(tmp.dir, 'etc');
+    mkdirSync(config);
+    writeFileSync(join(tmp.dir, 'hosts.deny'), '');
+    writeFileSync(join(config, 'f2b-store.conf'), `[reconcile]\nbackends = hosts-deny\n[hosts-deny]\nfile = ${join(tmp.dir, 'hosts.deny')}\n`);
+    writeFileSync(join(config, 'jail.local'), `[sshd]\nenabled = true\nfilter = f2bt-no-such-filter\nlogpath = ${join(tmp.dir, 'auth.log')}\n`);
+  });
+  after(() => tmp.cleanup());
+
+  it('stops check, never a ban or unban by hand: those read no filter', () => {
+    const checked = runCli(['--config', config, 'check']);
+    assert.equal(checked.code, 2);
+    assert.match(checked.stderr, /^f2b-store: .*jail\.local:3: filter "f2bt-no-such-filter": no filter "f2bt-no-such-filter" in /);
+    const db = join(tmp.dir, 'bans.sqlite3');
+    const banned = runCli(['--db', db, '--config', config, 'ban', '198.51.100.9', '--jail', 'sshd']);
+    assert.equal(banned.code, 0, banned.stderr);
+    assert.match(readFileSync(join(tmp.dir, 'hosts.deny'), 'utf8'), /^ALL: 198\.51\.100\.9$/m);
+    const unbanned = runCli(['--db', db, '--config', config, 'unban', '198.51.100.9']);
+    assert.equal(unbanned.code, 0, unbanned.stderr);
+    assert.doesNotMatch(readFileSync(join(tmp.dir, 'hosts.deny'), 'utf8'), /198\.51\.100\.9/);
   });
 });
