@@ -308,6 +308,7 @@ function readJournalMatch(jail: string, filter: FilterDefinition, own: JailValue
  * has no jails. The first problem is an InputError naming file, line, option and value.
  */
 export function loadJails(configDir: string, catalog: BackendCatalog, options: LoadJailsOptions = {}): JailDefinition[] {
+  // With filters read, every enabled log jail has its filter: none is an UnfilteredJail.
   return readJails(configDir, catalog, options, true) as JailDefinition[];
 }
 

@@ -175,8 +175,8 @@ export class BanStore {
    * of a large table evicts its own pages before anything reads them again, and a cache still full
    * when this process next forks (every firewall command does) costs a page fault for each of its
    * pages when it is freed: 90 ms of CPU at close after a restore of 100,000 bans. Released after
-   * a scan through the whole 16 MiB cache that still took 40-50 ms on the restore's critical path
-   * (the runs forked during the scan), 8-10 ms from the small cache, and the scan no slower.
+   * a scan through the whole 16 MiB cache, that still took 40-50 ms of CPU (the restore's runs had
+   * forked the process during the scan); 8-10 ms from the small cache, and the scan no slower.
    */
   private *scanned<T>(bans: () => IterableIterator<T>): IterableIterator<T> {
     // Nothing else runs on the connection while a statement iterates (better-sqlite3 refuses it): no other scan overlaps.
