@@ -339,7 +339,7 @@ export function enabledJails(configDir: string, catalog: BackendCatalog): AnyEna
 }
 
 /**
- * The enabled jails of `configDir` as checked as enabledJails does, but without reading their
+ * The enabled jails of `configDir`, checked as enabledJails checks them, but without reading their
  * filters: what routing bans to backends and the backends' rules need (a command that bans or
  * unbans reads no filter file; `check` and the daemon load them). `usedns` is the jail's own.
  */

@@ -107,13 +107,13 @@ describe('FilterWorker: filters in a worker thread, with a time budget per line'
         { host: { kind: 'dns', value: 'scanner.example' }, time: NOW + 0.5, lines: [] },
       ] },
       { index: 4, failures: [{ host: { kind: 'fid', value: 'session-7' }, time: NOW, lines: ['d'] }] },
-      // Text past ASCII, and more of it than the packing's first buffer holds.
+      // Text past ASCII (UTF-8 then, measured string by string), in a line longer than 64 KiB.
       { index: 9, failures: [{ host: { kind: 'fid', value: 'sitzung-ü' }, time: NOW, lines: ['für 😀 €', 'x€'.repeat(70_000)], told: toldCaptures({ user: 'jürgen' }) }] },
     ];
     const packed = packFailures(found);
     assert.deepEqual(unpackFailures(packed), found);
     assert.deepEqual(packedBuffers(packed).map((buffer) => buffer.byteLength), [packed.numbers, packed.ends, packed.text].map((part) => part.byteLength),
-      'each part the whole of a buffer of its own (not of the packing\'s scratch or Buffer\'s pool): transferring it takes nothing else');
+      'each part the whole of a buffer of its own (not a slice of Buffer\'s pool): transferring it takes nothing else');
     assert.equal(packed.encoding, 'utf8');
     const halves = packFailures([{ index: 0, failures: [{ host: { kind: 'fid', value: 'a\uD83D' }, time: NOW, lines: ['\uDE00b'] }] }]);
     assert.deepEqual(unpackFailures(halves)[0]?.failures[0]?.lines, ['\uFFFDb'], 'a pair split between two strings: each half alone, nothing cut');
