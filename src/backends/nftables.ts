@@ -30,10 +30,14 @@ const batch = (stdin: string, elements = 0): Command => ({
   argv: ['nft', '-f', '-'], stdin, ...(elements * PER_ELEMENT_MS > 60_000 ? { timeoutMs: 60_000 + elements * PER_ELEMENT_MS } : {}),
 });
 
-/** nft's own word on a failed command: a missing table, set or element, or no permission to change anything. */
+/**
+ * nft's own word on a failed command: a missing table, set or element, or no permission to change
+ * anything. The kernel refuses a missing element of a hash set (ENOENT); nft 1.0.x refuses one of an
+ * interval set itself, when it merges the set's ranges, in words of its own.
+ */
 function nftSaid(error: unknown): 'missing' | 'denied' | undefined {
   if (!isExitError(error)) return undefined;
-  if (/Error: (?:Could not process rule: )?No such file or directory/.test(error.stderr)) return 'missing';
+  if (/Error: (?:(?:Could not process rule: )?No such file or directory|element does not exist)/.test(error.stderr)) return 'missing';
   return /Operation not permitted/.test(error.stderr) ? 'denied' : undefined;
 }
 

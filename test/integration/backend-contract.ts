@@ -248,8 +248,12 @@ export function backendContract(target: ContractTarget): void {
       await pass(sys, desired, now);
       const [present] = sys.backend.represent(desired);
       assert.ok(present);
-      const gone = sys.backend.represent([entry('sshd', '203.0.113.250'), entry('sshd', '2001:db8::250')]);
-      assert.deepEqual(await sys.backend.apply({ add: [present], remove: gone }, JAILS, now), { added: 1, removed: 2, failed: [] });
+      // Networks too: nft refuses a missing element of an interval set in its own words, and another
+      // of our processes may have lifted it between this one's listing and its batch.
+      const gone = sys.backend.represent([
+        entry('sshd', '203.0.113.250'), entry('sshd', '2001:db8::250'), entry('sshd', '192.0.2.128/25'), entry('sshd', '2001:db8:9::/48'),
+      ]);
+      assert.deepEqual(await sys.backend.apply({ add: [present], remove: gone }, JAILS, now), { added: 1, removed: gone.length, failed: [] });
       await assertHolds(sys, desired, 'unchanged');
     });
 
