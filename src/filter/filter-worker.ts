@@ -1,11 +1,16 @@
 import { Worker } from 'node:worker_threads';
 import type { FilterEntry, FromWorker, LogFileText, LogText, PackedFailures, ToWorker, WorkerData } from './worker-protocol.js';
-import { logTextLines, logTextOf, PROGRESS_BATCH, PROGRESS_KEY, PROGRESS_LINE, PROGRESS_SLOTS } from './worker-protocol.js';
+import { threadCpuMs } from './thread-cpu.js';
+import { logTextLines, logTextOf, PROGRESS_BATCH, PROGRESS_KEY, PROGRESS_LINE, PROGRESS_SLOTS, PROGRESS_THREAD } from './worker-protocol.js';
 
 export interface FilterWorkerOptions {
   /** The filters, by key (the daemon's jail names). */
   readonly filters: ReadonlyMap<string, FilterEntry>;
-  /** Longest one line may take in one filter before it is dropped, in ms (default 1000). */
+  /**
+   * Most CPU time one line may take in one filter before it is dropped, in ms (default 1000): the
+   * worker thread's own (wall time where /proc cannot tell it), so a thread that did not run (a
+   * paused VM, a machine short of cores) is not taken for a stuck line.
+   */
   readonly budgetMs?: number;
   /** Told once for each dropped line. */
   readonly onSlowLine?: (slow: SlowLine) => void;
@@ -21,7 +26,7 @@ export interface SlowLine {
   readonly index: number;
   /** The line, cut to SLOW_LINE_CHARS characters. */
   readonly line: string;
-  /** How long it had run when the worker was ended. */
+  /** How long it had run when the worker was ended: the worker thread's CPU time, in ms (see budgetMs). */
   readonly ms: number;
 }
 
@@ -78,9 +83,9 @@ function tsWorker(url: URL, workerData: WorkerData): Worker {
 
 /**
  * Runs filters in a worker thread, so that no regex ever blocks the caller's event loop, with a
- * time budget per line: the worker publishes the line it is on, and one that runs past the
- * budget ends the thread; the line yields no failures, is reported to `onSlowLine`, and the
- * batch goes on in a fresh worker from the next line. The worker keeps one LogFilter per (key,
+ * CPU time budget per line (see budgetMs): the worker publishes the line it is on, and one that
+ * runs past the budget ends the thread; the line yields no failures, is reported to
+ * `onSlowLine`, and the batch goes on in a fresh worker from the next line. The worker keeps one LogFilter per (key,
  * path), so multi-line state carries from batch to batch, as in the daemon (and is lost when a
  * line is dropped). Batches run one at a time, in the order given; up to MAX_IN_FLIGHT of them
  * are handed to the worker at once, so it matches on while the caller is busy (a commit that
@@ -219,11 +224,11 @@ export class FilterWorker {
 
   /**
    * Looks at the worker's position a few times per budget: the same line of the same batch seen
-   * for longer than the budget is a line to drop.
+   * while the worker thread spent more than the budget of CPU time is a line to drop.
    */
   private startWatchdog(): NodeJS.Timeout {
     let seen = '';
-    let since = 0;
+    let since = { cpu: false, ms: 0 };
     const watchdog = setInterval(() => {
       const line = Atomics.load(this.progress, PROGRESS_LINE);
       const job = this.inFlight.find((j) => j.id === Atomics.load(this.progress, PROGRESS_BATCH));
@@ -232,14 +237,18 @@ export class FilterWorker {
         return;
       }
       const key = job.sent[Atomics.load(this.progress, PROGRESS_KEY)] ?? '';
-      const at = `${job.id}\n${key}\n${line}`;
-      const now = performance.now();
-      if (at !== seen) {
+      const thread = Atomics.load(this.progress, PROGRESS_THREAD);
+      const at = `${thread}\n${job.id}\n${key}\n${line}`;
+      const cpu = threadCpuMs(thread);
+      const now = cpu === undefined ? { cpu: false, ms: performance.now() } : { cpu: true, ms: cpu };
+      // A new line, or the clock changed kind (the thread's id came, or its CPU time went): measured afresh.
+      if (at !== seen || now.cpu !== since.cpu) {
         seen = at;
         since = now;
-      } else if (now - since >= this.budgetMs) {
-        void this.drop(job, key, line, now - since);
+        return;
       }
+      const used = now.ms - since.ms;
+      if (used >= this.budgetMs) void this.drop(job, key, line, used);
     }, Math.max(5, Math.floor(this.budgetMs / 4)));
     watchdog.unref();
     return watchdog;

@@ -6,12 +6,14 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { LogFilter } from './log-filter.js';
 import type { FilterEntry, FromWorker, LineFailures, LogFileText, LogText, ToWorker, WorkerData } from './worker-protocol.js';
-import { logTextOf, logTextTerminated, packedBuffers, packFailures, PROGRESS_BATCH, PROGRESS_KEY, PROGRESS_LINE } from './worker-protocol.js';
+import { currentThreadId } from './thread-cpu.js';
+import { logTextOf, logTextTerminated, packedBuffers, packFailures, PROGRESS_BATCH, PROGRESS_KEY, PROGRESS_LINE, PROGRESS_THREAD } from './worker-protocol.js';
 
 const port = parentPort;
 if (port === null) throw new Error('match-worker.js runs as a worker thread of FilterWorker');
 const data = workerData as WorkerData;
 const progress = new Int32Array(data.progress);
+Atomics.store(progress, PROGRESS_THREAD, currentThreadId());
 
 /** Each entry with its JSON, to tell on `filters` which keys changed. */
 let entries = new Map<string, { entry: FilterEntry; json: string }>();

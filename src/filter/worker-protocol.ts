@@ -198,7 +198,9 @@ export const PROGRESS_BATCH = 0;
 export const PROGRESS_KEY = 1;
 /** The index of the line it matches, or -1 between lines. */
 export const PROGRESS_LINE = 2;
-export const PROGRESS_SLOTS = 3;
+/** The worker's thread id, whose CPU time the budget counts; 0 until known, or where it cannot be read. */
+export const PROGRESS_THREAD = 3;
+export const PROGRESS_SLOTS = 4;
 
 export type ToWorker =
   | { readonly type: 'filters'; readonly filters: readonly (readonly [string, FilterEntry])[] }

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -9,6 +11,7 @@ import { FAIL2BAN_FILTER_DIR, loadFilter, SHIPPED_FILTER_DIR } from '../../src/c
 import { capturesTold, FilterWorker, LogFilter, slowLineMessage, toldCaptures, type FilterEntry, type LineFailures, type SlowLine } from '../../src/filter/index.js';
 import { logTextLines, logTextTerminated, packedBuffers, packFailures, unpackFailures, type LogFileText } from '../../src/filter/worker-protocol.js';
 import { BIN, tempDir } from '../helpers/cli.js';
+import { helperScript } from '../helpers/script.js';
 import { scaled } from '../helpers/slowness.js';
 
 const NOW = 1458409244 + 100;
@@ -37,7 +40,7 @@ async function openLog(t: TestContext, name: string, lines: readonly string[]): 
   return { path, handle, bytes, range: { fd: handle.fd, device: dev, inode: ino, offset: 0, length: bytes.length, crc: crc32(bytes), encoding: 'utf-8' } };
 }
 
-describe('FilterWorker: filters in a worker thread, with a time budget per line', () => {
+describe('FilterWorker: filters in a worker thread, with a CPU time budget per line', () => {
   it('drops a line that runs past the budget, logs it once, and goes on: the other lines and filters keep their failures', async () => {
     const slow: SlowLine[] = [];
     // A fresh worker's first line in a filter compiles its RegExps: on a slow machine that alone can take 300 ms.
@@ -69,6 +72,29 @@ describe('FilterWorker: filters in a worker thread, with a time budget per line'
       clearInterval(counter);
       await worker.close();
     }
+  });
+
+  it('counts the worker thread\'s CPU time, not the clock: a process paused mid-line (SIGSTOP, as a paused VM) for thrice the budget drops nothing', async () => {
+    const budgetMs = scaled(600);
+    const child = spawn(process.execPath, [...helperScript('paused-worker'), String(budgetMs)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.setEncoding('utf8');
+    const ready = new Promise<void>((resolve) => child.stdout.on('data', (chunk: string) => {
+      out += chunk;
+      if (out.startsWith('ready\n')) resolve();
+    }));
+    const exited = once(child, 'exit');
+    await ready;
+    // Eight lines of a sixth of the budget each: the worker is on one of the first when the process stops.
+    await new Promise((resolve) => setTimeout(resolve, budgetMs / 4));
+    child.kill('SIGSTOP');
+    await new Promise((resolve) => setTimeout(resolve, 3 * budgetMs));
+    child.kill('SIGCONT');
+    const [code] = await exited;
+    assert.equal(code, 0, out);
+    const result = JSON.parse(out.split('\n')[1] ?? '') as { quotes: number; dropped: number[]; found: [number, string][] };
+    assert.deepEqual(result.dropped, [], `no line dropped (lines of ${result.quotes} quotes)`);
+    assert.deepEqual(result.found, [[8, '198.51.100.4']]);
   });
 
   it('several batches handed over at once: a line dropped in one of them leaves the others whole, in order', async () => {
