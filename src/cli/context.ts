@@ -3,7 +3,7 @@ import {
   checkJailName, hostAddresses, InputError, lockoutCheck, messageOf, nowSeconds, parseAddress, parseDuration,
   type Address, type Duration, type Exclusive, type LockoutCheck,
 } from '../core/index.js';
-import type { JailSettings } from '../config/index.js';
+import type { JailDefinition, JailSettings } from '../config/index.js';
 // The rest of config (jails, filters, actions), the backends and the reconciler are loaded when a
 // command first needs them: `unban --backend none` and `stats` never do.
 import { DEFAULT_CONFIG_DIR, loadStoreConfig, parseBackendList, type StoreConfig } from '../config/store-config.js';
@@ -41,6 +41,11 @@ export interface Context {
    * database; for the others a missing one is an error, so a typo in --db never reads as "no bans".
    */
   store(options?: { create?: boolean }): Promise<BanStore>;
+  /**
+   * Every jail of the configuration, enabled or not, each log jail with its filter read (status,
+   * stats); read once, and enforcement() then takes its jails from the same read.
+   */
+  jails(): Promise<JailDefinition[]>;
   /** The enabled backends: `--backend`, else `[reconcile] backends`; `none` means no backend. */
   backends(): Promise<Backend[]>;
   /**
@@ -86,6 +91,7 @@ export function createContext(command: Command): Context {
   let config: StoreConfig | undefined;
   let store: BanStore | undefined;
   let jails: JailSettings[] | undefined;
+  let definitions: JailDefinition[] | undefined;
   let check: Promise<LockoutCheck> | undefined;
   let lock: Exclusive | undefined;
   const loadConfig = (): StoreConfig => (config ??= loadStoreConfig(configDir, BACKEND_CATALOG));
@@ -98,8 +104,9 @@ export function createContext(command: Command): Context {
     }
     return hosts;
   };
-  // What enforcing bans needs of the jails (backends, ports, rules): their filters are not read here.
-  const loadJails = async (): Promise<JailSettings[]> => (jails ??= (await import('../config/index.js')).enabledJailSettings(configDir, BACKEND_CATALOG));
+  // What enforcing bans needs of the jails (backends, ports, rules): their filters are not read for it, unless jails() read them already.
+  const loadJails = async (): Promise<JailSettings[]> => (jails ??= definitions?.filter((jail) => jail.enabled)
+    ?? (await import('../config/index.js')).enabledJailSettings(configDir, BACKEND_CATALOG));
   const context: Context = {
     json: options.json === true,
     now: nowSeconds(),
@@ -135,6 +142,13 @@ export function createContext(command: Command): Context {
         stream: systemStream(options.netns, PACKAGE_HINTS), exclusive,
         ...(backendOverride ? { override: backendOverride } : {}), ...(actions ? { actions } : {}),
       });
+    },
+    async jails() {
+      if (!definitions) {
+        const { jailConfigDir, loadJails: readJails } = await import('../config/index.js');
+        definitions = readJails(jailConfigDir(configDir), BACKEND_CATALOG);
+      }
+      return definitions;
     },
     async backends() {
       // --backend holds every ban: the jails are not read for it; `none` alone loads no backend.

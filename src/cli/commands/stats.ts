@@ -10,8 +10,7 @@ import { statsPicture } from '../stats-picture.js';
 async function knownJail(jail: string, store: BanStore, ctx: Context): Promise<string> {
   const stored = store.jailsWithBans();
   if (stored.includes(jail)) return jail;
-  const [{ jailConfigDir, loadJails }, { BACKEND_CATALOG }] = await Promise.all([import('../../config/index.js'), import('../../backends/catalog.js')]);
-  const configured = loadJails(jailConfigDir(ctx.configDir), BACKEND_CATALOG).map((j) => j.name);
+  const configured = (await ctx.jails()).map((j) => j.name);
   if (configured.includes(jail)) return jail;
   const names = [...new Set([...stored, ...configured])].sort();
   throw new InputError(`no jail "${jail}" in the database or the configuration (jails: ${names.join(', ') || 'none'})`);

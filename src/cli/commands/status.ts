@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import { describeJournalMatch, InputError, isoTime, journalSourceName } from '../../core/index.js';
-import { bansJailSelection, isLogJail, jailConfigDir, loadJails, type BansJail } from '../../config/index.js';
-import { BACKEND_CATALOG } from '../../backends/catalog.js';
+import { bansJailSelection, isLogJail, type BansJail } from '../../config/index.js';
 import { askDaemon, controlSocketFor } from '../../daemon/control-socket.js';
 import type { DaemonStatus, JailStatus } from '../../daemon/index.js';
 import { createContext } from '../context.js';
@@ -67,7 +66,7 @@ Every page of the database is read too: a damaged one makes status fail (exit co
       // status vouches for the database too: a damaged page is found even where no count below reads.
       store.checkPages();
       const live = await askDaemon(controlSocketFor(ctx.dbPath()), { command: 'status' }) as DaemonStatus | undefined;
-      const configured = loadJails(jailConfigDir(ctx.configDir), BACKEND_CATALOG);
+      const configured = await ctx.jails();
       const counts = store.jailCounts(ctx.now);
       const counters = store.failureCounterCounts();
       const bansJails = configured.filter((j): j is BansJail => j.enabled && !isLogJail(j));
