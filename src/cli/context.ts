@@ -90,7 +90,7 @@ export function createContext(command: Command): Context {
   }
   let config: StoreConfig | undefined;
   let store: BanStore | undefined;
-  let jails: JailSettings[] | undefined;
+  let enabledJails: JailSettings[] | undefined;
   let definitions: JailDefinition[] | undefined;
   let check: Promise<LockoutCheck> | undefined;
   let lock: Exclusive | undefined;
@@ -105,7 +105,7 @@ export function createContext(command: Command): Context {
     return hosts;
   };
   // What enforcing bans needs of the jails (backends, ports, rules): their filters are not read for it, unless jails() read them already.
-  const loadJails = async (): Promise<JailSettings[]> => (jails ??= definitions?.filter((jail) => jail.enabled)
+  const loadJails = async (): Promise<JailSettings[]> => (enabledJails ??= definitions?.filter((jail) => jail.enabled)
     ?? (await import('../config/index.js')).enabledJailSettings(configDir, BACKEND_CATALOG));
   const context: Context = {
     json: options.json === true,
