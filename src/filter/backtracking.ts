@@ -61,9 +61,43 @@ const charsOf = (element: AST.Element | AST.Alternative, flags: ReadonlyFlags): 
   return chars;
 };
 
-/** The first catastrophic shape in a JavaScript pattern, if it has one. */
-export function catastrophicBacktracking(pattern: { readonly source: string; readonly flags: string }): BacktrackingShape | undefined {
-  const groups = repeatedGroups(pattern.source).filter(mayBranch);
+/**
+ * The repeated groups the shipped filters compile to, in every mode and log type, as (flags,
+ * group): each is cleared by the analysis below (test/filter/backtracking.test.ts checks it, and
+ * that the shipped filters repeat no other). A pattern that repeats only these needs neither the
+ * parser nor the analysis: loading them is about 0.1 s of CPU at every start of a daemon,
+ * `test-filter` or `check`. A group not listed is analysed as any other.
+ */
+export const CLEARED_GROUPS: readonly (readonly [flags: string, group: string])[] = [
+  ['u', String.raw`(?: (?:F=<[^<>]*>|(?:DN|SNI)="[^"]*"|[A-Za-z]{1,4}=[^\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+))*`],
+  ['u', String.raw`(?: [\-\p{L}\p{N}_]+=[\p{Nd}]+(?:\/[\p{Nd}]+)?)*`],
+  ['u', String.raw`(?: [^"=\]\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+="[^"]*")*`],
+  ['u', String.raw`(?: \((?:[Pp]assword mismatch\?|for LDAP bind)\))*`],
+  ['u', String.raw`(?:(?! from [^\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+ ?\(X-(?:Real-IP|Forwarded-For): )[^\n])*`],
+  ['u', String.raw`(?:,(?!(?:RemoteAddress=|ACLName="registrar_))[\p{L}\p{N}_]+="[^"]*")*`],
+  ['u', String.raw`(?::[a-f\p{Nd}]{2}){15}`],
+  ['u', String.raw`(?:<[^<>]*>)*`],
+  ['u', String.raw`(?:[\--.\p{L}\p{N}_]+\/)*`],
+  ['u', String.raw`(?:[\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+(?:logname|uid|euid|tty)=[^\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*)*`],
+  ['u', String.raw`(?:[^(-)]|\([\p{Nd}]+\))*?`],
+  ['u', String.raw`(?:[^(-)]|\([\p{Nd}]+\))+`],
+  ['u', String.raw`(?:[^(]|\([^(-)]*\))*?`],
+  ['u', String.raw`(?:\/[+\--.\p{L}\p{N}_]+)+`],
+  ['u', String.raw`(?:\[[^\]]+\] )*`],
+];
+const CLEARED = new Set(CLEARED_GROUPS.map(([flags, group]) => `${flags} ${group}`));
+
+/** The groups of a pattern the analysis must look at: those a loop repeats that may branch, less the `cleared` ones. */
+export function unclearedGroups(pattern: { readonly source: string; readonly flags: string }, cleared: ReadonlySet<string> = CLEARED): string[] {
+  return repeatedGroups(pattern.source).filter((group) => mayBranch(group) && !cleared.has(`${pattern.flags} ${group}`));
+}
+
+/**
+ * The first catastrophic shape in a JavaScript pattern, if it has one. `cleared` holds groups
+ * known to have none ("flags group"); by default CLEARED_GROUPS.
+ */
+export function catastrophicBacktracking(pattern: { readonly source: string; readonly flags: string }, cleared: ReadonlySet<string> = CLEARED): BacktrackingShape | undefined {
+  const groups = unclearedGroups(pattern, cleared);
   if (groups.length === 0) return undefined;
   const flags: ReadonlyFlags = {
     unicode: pattern.flags.includes('u'),
