@@ -87,9 +87,10 @@ function tsWorker(url: URL, workerData: WorkerData): Worker {
  * runs past the budget ends the thread; the line yields no failures, is reported to
  * `onSlowLine`, and the batch goes on in a fresh worker from the next line. The worker keeps one
  * LogFilter per (key, path), so multi-line state carries from batch to batch, as in the daemon
- * (and is lost when a line is dropped). Batches run one at a time, in the order given; up to MAX_IN_FLIGHT of them
- * are handed to the worker at once, so it matches on while the caller is busy (a commit that
- * holds the daemon's main thread for a second) instead of waiting to be handed the next.
+ * (and is lost when a line is dropped). Batches run one at a time, in the order given; up to
+ * MAX_IN_FLIGHT of them are handed to the worker at once, so it matches on while the caller is
+ * busy (a commit that holds the daemon's main thread for a second) instead of waiting to be
+ * handed the next.
  */
 export class FilterWorker {
   private worker: Worker;

@@ -20,6 +20,7 @@ import { describe, it } from 'node:test';
 import { loadFilter, SHIPPED_FILTER_DIR } from '../../src/config/index.js';
 import { expandFailTags, LogFilter, type Failure } from '../../src/filter/index.js';
 import { checkHostAnchoring } from './host-anchoring.js';
+import { modesOf, SHIPPED_FILTERS } from '../helpers/shipped-filter-list.js';
 import { inTimeZone } from '../helpers/time-zone.js';
 
 const NOW = Date.UTC(2026, 10, 23, 13, 5, 1) / 1000;
@@ -110,14 +111,7 @@ const FRAMINGS: readonly (readonly [string, (p: Rfc3164Parts) => string])[] = ((
   ];
 })();
 
-const shipped = readdirSync(SHIPPED_FILTER_DIR).filter((f) => f.endsWith('.conf') && f !== 'common.conf' && !f.endsWith('-common.conf')).map((f) => f.slice(0, -5)).sort();
-
-/** The modes a filter offers, fail2ban's way: a `mdre-<mode>` definition each, and its default. */
-function modesOf(name: string): string[] {
-  const options = loadFilter(name, [SHIPPED_FILTER_DIR]).options;
-  const modes = Object.keys(options).flatMap((key) => /^mdre-([a-z]+)$/.exec(key)?.[1] ?? []);
-  return [...new Set([options.mode ?? 'normal', ...modes])].sort();
-}
+const shipped = SHIPPED_FILTERS;
 
 const modeOf = (name: string, options: Record<string, string>): string => options.mode ?? loadFilter(name, [SHIPPED_FILTER_DIR]).options.mode ?? 'normal';
 

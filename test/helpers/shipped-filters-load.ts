@@ -6,10 +6,10 @@
  * analysis, once loaded, stays in the module cache.
  */
 import { createRequire } from 'node:module';
-import { readdirSync } from 'node:fs';
 import { loadFilter, SHIPPED_FILTER_DIR, type FilterDefinition } from '../../src/config/index.js';
 import { compileFailRegex, LogFilter, type UseDns } from '../../src/filter/index.js';
 import { unclearedGroups } from '../../src/filter/backtracking.js';
+import { modesOf, SHIPPED_FILTERS } from './shipped-filter-list.js';
 
 const ANALYSIS = /\/node_modules\/(?:@eslint-community\/regexpp|refa|regexp-ast-analysis)\//;
 const cache = createRequire(import.meta.url).cache;
@@ -30,12 +30,8 @@ function uncleared(definition: FilterDefinition): string[] {
 }
 
 const loading: { filter: string; groups: string[] }[] = [];
-// common.conf is only included; postfix-common.conf loads as a filter of its own too.
-for (const file of readdirSync(SHIPPED_FILTER_DIR).filter((f) => f.endsWith('.conf') && f !== 'common.conf').sort()) {
-  const name = file.slice(0, -5);
-  const { options } = loadFilter(name, [SHIPPED_FILTER_DIR]);
-  const modes = [...new Set([options['mode'] ?? 'normal', ...Object.keys(options).flatMap((key) => /^mdre-([a-z]+)$/.exec(key)?.[1] ?? [])])];
-  for (const mode of modes) {
+for (const name of SHIPPED_FILTERS) {
+  for (const mode of modesOf(name)) {
     for (const logtype of ['file', 'journal', 'rfc5424']) {
       const definition = loadFilter(name, [SHIPPED_FILTER_DIR], { overrides: { mode, logtype } });
       const before = analysisLoaded();
