@@ -20,7 +20,8 @@ function typeProgram(): ts.Program {
     },
   });
   if (config === undefined) throw new Error('tsconfig.json: not read');
-  return ts.createProgram({ rootNames: config.fileNames, options: config.options });
+  // With the errors of tsconfig.json itself (an unknown option, an include that finds nothing), which tsc reports too.
+  return ts.createProgram({ rootNames: config.fileNames, options: config.options, configFileParsingDiagnostics: config.errors });
 }
 
 /** tsc's own report of `diagnostics` (with the source around each, on a terminal); true when there were any. */
