@@ -145,8 +145,10 @@ export function createContext(command: Command): Context {
     },
     async jails() {
       if (!definitions) {
-        const { jailConfigDir, loadJails: readJails } = await import('../config/index.js');
-        definitions = readJails(jailConfigDir(configDir), BACKEND_CATALOG);
+        const [{ jailConfigDir, loadJails: readJails }, { journalInsteadOfFiles }] = await Promise.all([
+          import('../config/index.js'), import('../watch/journal-instead.js'),
+        ]);
+        definitions = readJails(jailConfigDir(configDir), BACKEND_CATALOG, { journalInstead: journalInsteadOfFiles });
       }
       return definitions;
     },

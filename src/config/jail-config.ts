@@ -39,6 +39,11 @@ export interface JailSettings {
   readonly backendOptions: Readonly<Record<string, string>>;
   /** The journal the systemd backend reads (its backend options, checked); absent for the file backends. */
   readonly journal?: JournalSource;
+  /**
+   * With `backend = auto`, the `logpath` lines that named no file when the jail was read, on a
+   * system where journald runs: the jail reads the journal instead (see LoadJailsOptions).
+   */
+  readonly journalInsteadOf?: readonly LogPath[];
   readonly maxretry: number;
   /** Seconds. */
   readonly findtime: number;
@@ -121,6 +126,14 @@ export interface LoadJailsOptions {
   readonly filterDirs?: readonly string[];
   /** Where action names are looked up; default `actionSearchDirs(configDir)`. */
   readonly actionDirs?: readonly string[];
+  /**
+   * For an enabled log jail with `backend = auto` whose filter has a journalmatch: whether it reads
+   * the systemd journal instead of its `logpath` (which names no file, and journald runs). A
+   * system that logs only to the journal (Debian 12 without rsyslog, Fedora, Arch) has no
+   * /var/log/auth.log: there fail2ban refuses to start, and a jail watching nothing protects
+   * nothing. Absent: `auto` always reads files, as in fail2ban.
+   */
+  readonly journalInstead?: (logpaths: readonly LogPath[]) => boolean;
 }
 
 /** The [Definition] keys of a filter that a jail may set, replacing the filter's own (fail2ban's rule). */
@@ -136,6 +149,7 @@ interface Context {
   readonly catalog: BackendCatalog;
   /** Whether an enabled log jail's filter is loaded (see enabledJailSettings). */
   readonly filters: boolean;
+  readonly journalInstead: LoadJailsOptions['journalInstead'];
 }
 
 /** fail2ban adds these to [DEFAULT] before it resolves anything, over what the files say. */
@@ -274,8 +288,8 @@ function loadJail(ctx: Context, name: string): JailDefinition | UnfilteredJail {
   if (filterValue === undefined) throw missing('enabled, but no filter is given (filter = name[options])');
   const spec = filterValue.value.text.trim();
   const specOrigin = asSourceLine(filterValue.value);
-  const load = (overrides: Record<string, string>): FilterDefinition =>
-    loadFilter(spec, ctx.filterDirs, { backend: backend.name, specOrigin, overrides });
+  const load = (overrides: Record<string, string>, backendName = backend.name): FilterDefinition =>
+    loadFilter(spec, ctx.filterDirs, { backend: backendName, specOrigin, overrides });
   const raw = (key: string): string | undefined => (tree.sections.get(name)?.get(key) ?? tree.defaults.get(key))?.value.text;
   const known = FILTER_OPTIONS.some((key) => raw(key)?.includes('known/')) ? knownOf(load({})) : undefined;
   const overrides = Object.fromEntries(FILTER_OPTIONS.flatMap((key) => {
@@ -287,6 +301,17 @@ function loadJail(ctx: Context, name: string): JailDefinition | UnfilteredJail {
   const journalMatch = journal === undefined ? undefined : readJournalMatch(name, filter, option('journalmatch'));
   const filterDns = filter.options.usedns;
   const usedns = jailDns ?? (filterDns === undefined ? 'warn' : parseUseDns({ jail: name, key: 'usedns', value: textAt(filterDns, { file: filter.file, line: 0 }) }));
+  if (backend.name === 'auto' && logpaths.length > 0 && ctx.journalInstead?.(logpaths) === true) {
+    // As `backend = systemd` would read it: the filter's journal form (logtype = journal), the system journal, its journalmatch.
+    const journalFilter = load(overrides, 'systemd');
+    const match = readJournalMatch(name, journalFilter, option('journalmatch'));
+    if (match !== undefined) {
+      return {
+        ...settings, enabled, usedns, backend: 'systemd', logpaths: [], journal: parseJournalSource({}, `[${name}] backend`), journalInsteadOf: logpaths,
+        filter: journalFilter, journalMatch: match,
+      };
+    }
+  }
   return { ...settings, enabled, filter, usedns, ...(journalMatch === undefined ? {} : { journalMatch }) };
 }
 
@@ -321,6 +346,7 @@ function readJails(configDir: string, catalog: BackendCatalog, options: LoadJail
     actions: actionFiles(options.actionDirs ?? actionSearchDirs(configDir)),
     catalog,
     filters,
+    journalInstead: options.journalInstead,
   };
   return [...tree.sections.keys()].filter((name) => name !== 'INCLUDES').map((name) => loadJail(ctx, name));
 }
@@ -333,9 +359,14 @@ export function jailConfigDir(configDir: string): string {
   return existsSync(configDir) ? configDir : SHIPPED_CONFIG_DIR;
 }
 
+/** What `check` and the daemon say of a jail that reads the journal for `backend = auto` (see LoadJailsOptions). */
+export function journalInsteadNotice(jail: string, logpaths: readonly LogPath[]): string {
+  return `jail ${jail}: no log file matches ${logpaths.map((p) => p.pattern).join(', ')}: it reads the systemd journal instead (backend = auto)`;
+}
+
 /** The enabled jails of `configDir` (see jailConfigDir). */
-export function enabledJails(configDir: string, catalog: BackendCatalog): AnyEnabledJail[] {
-  return loadJails(jailConfigDir(configDir), catalog).filter((jail): jail is AnyEnabledJail => jail.enabled);
+export function enabledJails(configDir: string, catalog: BackendCatalog, options: LoadJailsOptions = {}): AnyEnabledJail[] {
+  return loadJails(jailConfigDir(configDir), catalog, options).filter((jail): jail is AnyEnabledJail => jail.enabled);
 }
 
 /**

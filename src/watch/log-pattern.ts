@@ -1,3 +1,4 @@
+import { readdirSync, statSync, type Stats } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 
@@ -92,6 +93,36 @@ export async function matchingFiles(pattern: LogPattern): Promise<string[]> {
   return dirs.sort();
 }
 
+/**
+ * Whether `pattern` names a file now, read synchronously: for a configuration being read (which
+ * reads its own files so), where matchingFiles serves the running daemon.
+ */
+export function namesAFile(pattern: LogPattern): boolean {
+  if (pattern.literal) return isFileSync(pattern.pattern);
+  let dirs = [pattern.base];
+  for (const [index, segment] of pattern.segments.entries()) {
+    const last = index === pattern.segments.length - 1;
+    dirs = dirs.flatMap((dir) => entriesSync(dir).filter((name) => segment.test(name)).map((name) => join(dir, name)))
+      .filter((path) => (last ? isFileSync(path) : statOf(path)?.isDirectory() === true));
+  }
+  return dirs.length > 0;
+}
+
+const entriesSync = (dir: string): string[] => {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+};
+const statOf = (path: string): Stats | undefined => {
+  try {
+    return statSync(path);
+  } catch {
+    return undefined;
+  }
+};
+const isFileSync = (path: string): boolean => statOf(path)?.isFile() === true;
 const entries = (dir: string): Promise<string[]> => readdir(dir).catch(() => []);
 const isFile = async (path: string): Promise<boolean> => (await stat(path).catch(() => undefined))?.isFile() ?? false;
 const isDirectory = async (path: string): Promise<boolean> => (await stat(path).catch(() => undefined))?.isDirectory() ?? false;

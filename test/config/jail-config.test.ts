@@ -401,6 +401,40 @@ describe('jails: options', () => {
     assert.deepEqual([files.journal, files.enabled && files.journalMatch], [undefined, undefined]);
   });
 
+  it('backend = auto where no logpath names a file and journald runs: the journal, as backend = systemd reads it; otherwise the files', () => {
+    const asked: string[][] = [];
+    const journalHere = { journalInstead: (logpaths: readonly { pattern: string }[]): boolean => {
+      asked.push(logpaths.map((p) => p.pattern));
+      return true;
+    } };
+    const jails = load({ 'jail.conf': BASE, 'jail.local': '[sshd]\nlogpath = /var/log/auth.log\n          /var/log/sshd/*.log tail\n' }, journalHere);
+    const fallen = byName(jails, 'sshd');
+    assert.ok(fallen.enabled && fallen.source !== 'bans', 'sshd is enabled');
+    assert.deepEqual(asked, [['/var/log/auth.log', '/var/log/sshd/*.log']]);
+    assert.deepEqual([fallen.backend, fallen.logpaths, fallen.journal], ['systemd', [], {}]);
+    assert.deepEqual(fallen.journalInsteadOf, [{ pattern: '/var/log/auth.log', tail: false }, { pattern: '/var/log/sshd/*.log', tail: true }]);
+    assert.deepEqual(fallen.journalMatch, ['sshd', 'sshd-auth', 'sshd-session'].map((value) => [{ field: '_COMM', value }]));
+    // The filter as backend = systemd loads it: its journal form (logtype = journal), where the file form reads a syslog prefix.
+    const systemd = sshd('[sshd]\nbackend = systemd\n');
+    assert.ok(systemd.enabled && systemd.source !== 'bans', 'sshd is enabled');
+    assert.equal(fallen.filter.prefregex?.text, systemd.filter.prefregex?.text);
+    assert.equal(fallen.filter.options.logtype, 'journal');
+
+    const sshdWith = (local: string, options: LoadJailsOptions): JailDefinition => byName(load({ 'jail.conf': BASE, 'jail.local': local }, options), 'sshd');
+    const files = (jail: JailDefinition): [string, number, unknown] => [jail.backend, jail.logpaths.length, jail.journalInsteadOf];
+    // A file is there (or journald does not run): the files, as fail2ban reads them.
+    assert.deepEqual(files(sshdWith('[sshd]\n', { journalInstead: () => false })), ['auto', 1, undefined]);
+    // A file backend named, a filter without journalmatch, or no probe at all: never the journal.
+    assert.deepEqual(files(sshdWith('[sshd]\nbackend = polling\n', journalHere)), ['polling', 1, undefined]);
+    assert.deepEqual(files(sshdWith('[sshd]\njournalmatch =\n', journalHere)), ['auto', 1, undefined]);
+    assert.deepEqual(files(sshdWith('[sshd]\n', {})), ['auto', 1, undefined]);
+    // Neither a disabled jail nor one counting bans reads logs: nothing is asked.
+    asked.length = 0;
+    sshdWith('[sshd]\nenabled = false\n', journalHere);
+    sshdWith('[sshd]\nsource = bans\n', journalHere);
+    assert.deepEqual(asked, []);
+  });
+
   it('backend = systemd: bad journal options and journalmatch terms are refused, naming file, line and value', () => {
     throwsInput(() => sshd('[sshd]\nbackend = systemd[journaldir=/x]\n'), /jail\.local:2: \[sshd\] backend: unknown journal option "journaldir"/);
     throwsInput(() => sshd('[sshd]\nbackend = systemd[journalpath=/x, journalfiles=/y]\n'), /journalpath or journalfiles, not both/);

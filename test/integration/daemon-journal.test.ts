@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { copyFileSync, cpSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
@@ -205,5 +205,36 @@ describe('the daemon reading the systemd journal (a private journald), with real
     // Read in this process, as `list` reads it: a list process per look cost tenths of a second of CPU.
     await waitFor('banned by fail2ban\'s own sshd jail',
       () => storeBansJson<{ address: string }>(other, (store, now) => store.active(now)).some((b) => b.address === '203.0.113.105'), 5_000);
+  });
+
+  it('backend = auto on a system that logs only to the journal: a jail whose log file is missing reads the journal, and check and the log say so', async () => {
+    assert.equal(await daemon!.stop(), 0);
+    daemon = undefined;
+    const config = join(tmp.dir, 'auto');
+    const missing = join(tmp.dir, 'no-rsyslog', 'auth.log');
+    mkdirSync(config);
+    writeFileSync(join(config, 'f2b-store.conf'), '[daemon]\nlogfile =\n');
+    // No backend given: fail2ban's default, auto. Here journald runs and nothing writes auth.log, as on a fresh Debian 12.
+    writeFileSync(join(config, 'jail.local'), `[sshd]\nenabled = true\nfilter = sshd\nlogpath = ${missing}\nmaxretry = 3\n`);
+    const notice = `jail sshd: no log file matches ${missing}: it reads the systemd journal instead (backend = auto)`;
+    const other = join(tmp.dir, 'auto.sqlite3');
+    const autoArgs = ['--db', other, '--config', config, '--backend', 'none'];
+    const checked = journald.run([process.execPath, BIN, ...autoArgs, 'check']);
+    assert.deepEqual([checked.code, checked.stderr], [0, '']);
+    assert.equal(checked.stdout.split('\n')[1], notice);
+    daemon = await start(autoArgs);
+    assert.match(daemon.log(), new RegExp(`NOTICE ${notice.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\n`));
+    assert.doesNotMatch(daemon.log(), /watches no log file/);
+    fail('203.0.113.107', 3);
+    await waitFor('banned from the journal',
+      () => storeBansJson<{ address: string }>(other, (store, now) => store.active(now)).some((b) => b.address === '203.0.113.107'), 5_000);
+    // Once the file is there (rsyslog installed), a reload reads it instead of the journal.
+    mkdirSync(dirname(missing));
+    writeFileSync(missing, '');
+    daemon.child.kill('SIGHUP');
+    await waitFor('the reload', () => daemon!.log().includes('SIGHUP: reloaded'), 10_000);
+    const jail = (await askDaemon(controlSocketFor(other), { command: 'status' }) as DaemonStatus | undefined)?.jails.find((j) => j.name === 'sshd');
+    assert.deepEqual([jail?.files, jail?.journal], [[missing], null]);
+    assert.equal(daemon.log().split(notice).length, 2, 'said at start, not at the reload that found the file');
   });
 });

@@ -15,8 +15,10 @@ each enabled jail's filter and checks its options (durations, ignoreip, bantime.
 regex that can backtrack catastrophically (a nested quantifier such as (\\w+\\s?)+, or alternatives
 that match the same text under a repetition) is refused; in fail2ban's own filter files it is
 only reported, on stderr.
-A jail none of whose log paths names a file now is watching nothing (on a system that logs only
-to the journal, such as a fresh Debian 12, set backend = systemd for it): a warning. So are an
+A jail none of whose log paths names a file now is watching nothing: a warning. Where journald
+runs (a system that logs only to the journal, such as a fresh Debian 12), such a jail with
+backend = auto reads the systemd journal instead, through its filter's journalmatch, and check
+says so after its OK line (a filter without a journalmatch keeps the warning). So are an
 option of a jail file that nothing reads and that is a small edit away from one that is read
 (maxrety, fitler: fail2ban takes any other key as a variable for %(name)s), a filter mode
 that names nothing (sshd[mode=agressive]), and an enabled jail's action calling a program that
@@ -30,16 +32,16 @@ otherwise, or with --strict when there were warnings. Point it at fail2ban's own
       const ctx = createContext(command);
       // Loaded here, not with the help text; from watch, the log patterns alone (not chokidar).
       const [
-        { isLogJail, jailConfigDir, jailWarnings, loadAction, loadJails, storeConfigWarnings }, { JailEngine }, { compileJailFilters },
-        { checkSchedule }, { compileLogPattern, matchingFiles },
+        { isLogJail, jailConfigDir, jailWarnings, journalInsteadNotice, loadAction, loadJails, storeConfigWarnings }, { JailEngine }, { compileJailFilters },
+        { checkSchedule }, { compileLogPattern, matchingFiles }, { journalInsteadOfFiles },
       ] = await Promise.all([
         import('../../config/index.js'), import('../../engine/index.js'), import('../jail-filters.js'),
-        import('../../reconcile/cron-timer.js'), import('../../watch/log-pattern.js'),
+        import('../../reconcile/cron-timer.js'), import('../../watch/log-pattern.js'), import('../../watch/journal-instead.js'),
       ]);
       const config = ctx.config();
       checkSchedule(config.schedule, '[reconcile] schedule');
       const dir = jailConfigDir(ctx.configDir);
-      const jails = loadJails(dir, BACKEND_CATALOG);
+      const jails = loadJails(dir, BACKEND_CATALOG, { journalInstead: journalInsteadOfFiles });
       const enabled = jails.filter((jail) => jail.enabled);
       const warnings = [...storeConfigWarnings(ctx.configDir), ...compileJailFilters(enabled.filter(isLogJail))];
       for (const jail of enabled) {
@@ -58,11 +60,12 @@ otherwise, or with --strict when there were warnings. Point it at fail2ban's own
         throw new InputError(`${warnings[0]}${warnings.length > 1 ? ` (and ${warnings.length - 1} more warning${warnings.length > 2 ? 's' : ''})` : ''}; --strict refuses warnings`);
       }
       for (const warning of warnings) console.error(`f2b-store: warning: ${warning}`);
+      const notices = enabled.flatMap((jail) => (jail.journalInsteadOf ? [journalInsteadNotice(jail.name, jail.journalInsteadOf)] : []));
       if (ctx.json) {
-        printJson({ ok: true, configDir: dir, jails: jails.map((j) => ({ name: j.name, enabled: j.enabled })), warnings });
+        printJson({ ok: true, configDir: dir, jails: jails.map((j) => ({ name: j.name, enabled: j.enabled })), warnings, notices });
         return;
       }
       process.stdout.write(`configuration OK (${dir}): ${jails.length} jails, ${enabled.length} enabled`
-        + `${enabled.length > 0 ? `: ${enabled.map((j) => j.name).join(', ')}` : ''}\n`);
+        + `${enabled.length > 0 ? `: ${enabled.map((j) => j.name).join(', ')}` : ''}\n${notices.map((notice) => `${notice}\n`).join('')}`);
     });
 }

@@ -76,10 +76,11 @@ those entries are kept and the daemon says so once: f2b-store reconcile --yes re
       // Loaded only here: the daemon's modules (watching, engine, filters) would slow every other command's start.
       const [
         { controlSocketFor, createLogger, pidFileFor, runDaemon }, { compileJailFilters },
-        { enabledJails, isLogJail, jailConfigDir, jailWarnings, loadAction }, { actionStateFile },
+        { enabledJails, isLogJail, jailConfigDir, jailWarnings, journalInsteadNotice, loadAction }, { actionStateFile },
       ] = await Promise.all([
         import('../../daemon/index.js'), import('../jail-filters.js'), import('../../config/index.js'), import('../../backends/index.js'),
       ]);
+      const { journalInsteadOfFiles } = await import('../../watch/journal-instead.js');
       const logger = await createLogger({ level: ctx.config().logLevel, target: ctx.config().logTarget });
       const { log, logLines } = logger;
       const store = await ctx.store({ create: true }).catch((error: unknown) => {
@@ -108,8 +109,9 @@ those entries are kept and the daemon says so once: f2b-store reconcile --yes re
         // Filters are compiled here: a bad regex stops start (or a reload) naming its file and line;
         // misspelt options and actions that cannot run here are told at each load, as check tells them.
         loadJails: () => {
-          const jails = enabledJails(ctx.configDir, BACKEND_CATALOG);
+          const jails = enabledJails(ctx.configDir, BACKEND_CATALOG, { journalInstead: journalInsteadOfFiles });
           for (const warning of [...compileJailFilters(jails.filter(isLogJail)), ...jailWarnings(jailConfigDir(ctx.configDir), jails)]) log(warning, 'warning');
+          for (const jail of jails) if (jail.journalInsteadOf) log(journalInsteadNotice(jail.name, jail.journalInsteadOf), 'notice');
           return jails;
         },
         log,
