@@ -35,7 +35,8 @@ function setup(dir: string, daemon: string): Setup {
   writeFileSync(authLog, '');
   writeFileSync(join(config, 'f2b-store.conf'), `[reconcile]\nbackends = none\nschedule = * * * * * *\nfullcheck = 2\n[daemon]\nlogfile = ${banLog}\n${daemon}`);
   writeFileSync(join(config, 'jail.local'), `[sshd]\nenabled = true\nfilter = sshd\nlogpath = ${authLog}\nmaxretry = 3\nbantime = 1h\n`
-    + `[ghost]\nenabled = true\nfilter = sshd\nlogpath = ${join(dir, 'missing', 'auth.log')}\n`);
+    // A file backend named: with auto, a daemon run where journald runs (the private one below) would read the journal instead.
+    + `[ghost]\nenabled = true\nfilter = sshd\nbackend = polling\nlogpath = ${join(dir, 'missing', 'auth.log')}\n`);
   const db = join(dir, 'bans.sqlite3');
   return { args: ['--db', db, '--config', config, '--backend', 'none'], db, authLog, banLog };
 }
