@@ -222,6 +222,8 @@ describe('the daemon reading the systemd journal (a private journald), with real
     const checked = journald.run([process.execPath, BIN, ...autoArgs, 'check']);
     assert.deepEqual([checked.code, checked.stderr], [0, '']);
     assert.equal(checked.stdout.split('\n')[1], notice);
+    const json = JSON.parse(journald.run([process.execPath, BIN, ...autoArgs, '--json', 'check']).stdout) as { notices: string[]; warnings: string[] };
+    assert.deepEqual([json.notices, json.warnings], [[notice], []]);
     daemon = await start(autoArgs);
     assert.match(daemon.log(), new RegExp(`NOTICE ${notice.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\n`));
     assert.doesNotMatch(daemon.log(), /watches no log file/);
