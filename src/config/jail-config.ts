@@ -297,22 +297,22 @@ function loadJail(ctx: Context, name: string): JailDefinition | UnfilteredJail {
     const v = key === 'usedns' || key === 'maxlines' ? given(key, known) : option(key, known);
     return v === undefined ? [] : [[key, v.value.text]];
   }));
-  const filter = load(overrides);
-  const journalMatch = journal === undefined ? undefined : readJournalMatch(name, filter, option('journalmatch'));
-  const filterDns = filter.options.usedns;
-  const usedns = jailDns ?? (filterDns === undefined ? 'warn' : parseUseDns({ jail: name, key: 'usedns', value: textAt(filterDns, { file: filter.file, line: 0 }) }));
+  const usednsOf = (filter: FilterDefinition): UseDns => jailDns
+    ?? (filter.options.usedns === undefined ? 'warn' : parseUseDns({ jail: name, key: 'usedns', value: textAt(filter.options.usedns, { file: filter.file, line: 0 }) }));
   if (backend.name === 'auto' && logpaths.length > 0 && ctx.journalInstead?.(logpaths) === true) {
     // As `backend = systemd` would read it: the filter's journal form (logtype = journal), the system journal, its journalmatch.
     const journalFilter = load(overrides, 'systemd');
     const match = readJournalMatch(name, journalFilter, option('journalmatch'));
     if (match !== undefined) {
       return {
-        ...settings, enabled, usedns, backend: 'systemd', logpaths: [], journal: parseJournalSource({}, `[${name}] backend`), journalInsteadOf: logpaths,
-        filter: journalFilter, journalMatch: match,
+        ...settings, enabled, usedns: usednsOf(journalFilter), backend: 'systemd', logpaths: [], journal: parseJournalSource({}, `[${name}] backend`),
+        journalInsteadOf: logpaths, filter: journalFilter, journalMatch: match,
       };
     }
   }
-  return { ...settings, enabled, filter, usedns, ...(journalMatch === undefined ? {} : { journalMatch }) };
+  const filter = load(overrides);
+  const journalMatch = journal === undefined ? undefined : readJournalMatch(name, filter, option('journalmatch'));
+  return { ...settings, enabled, filter, usedns: usednsOf(filter), ...(journalMatch === undefined ? {} : { journalMatch }) };
 }
 
 /** The jail's effective journalmatch, parsed; a problem names the jail's own `journalmatch` line, or the filter file. */

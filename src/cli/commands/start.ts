@@ -76,11 +76,11 @@ those entries are kept and the daemon says so once: f2b-store reconcile --yes re
       // Loaded only here: the daemon's modules (watching, engine, filters) would slow every other command's start.
       const [
         { controlSocketFor, createLogger, pidFileFor, runDaemon }, { compileJailFilters },
-        { enabledJails, isLogJail, jailConfigDir, jailWarnings, journalInsteadNotice, loadAction }, { actionStateFile },
+        { enabledJails, isLogJail, jailConfigDir, jailWarnings, journalInsteadNotice, loadAction }, { actionStateFile }, { journalInsteadOfFiles },
       ] = await Promise.all([
         import('../../daemon/index.js'), import('../jail-filters.js'), import('../../config/index.js'), import('../../backends/index.js'),
+        import('../../watch/journal-instead.js'),
       ]);
-      const { journalInsteadOfFiles } = await import('../../watch/journal-instead.js');
       const logger = await createLogger({ level: ctx.config().logLevel, target: ctx.config().logTarget });
       const { log, logLines } = logger;
       const store = await ctx.store({ create: true }).catch((error: unknown) => {
