@@ -26,6 +26,16 @@ export interface NftablesOptions {
 const LIST_TIMEOUT_MS = 20 * 60_000;
 const PER_ELEMENT_MS = 0.4;
 
+/**
+ * A table that held at most this many elements when last listed whole is read whole for its state
+ * too: the drift check counts such a table at every tick (reconcile/drift.ts), and one listing
+ * then serves the structural check and the count, one nft run a tick instead of two. A larger
+ * table's state comes from the terse read, which skips the elements.
+ */
+const WHOLE_READ_MAX = 10_000;
+
+const NO_TABLE: TableState = { table: false, sets: new Map(), rules: [] };
+
 const batch = (stdin: string, elements = 0): Command => ({
   argv: ['nft', '-f', '-'], stdin, ...(elements * PER_ELEMENT_MS > 60_000 ? { timeoutMs: 60_000 + elements * PER_ELEMENT_MS } : {}),
 });
@@ -61,17 +71,25 @@ export function createNftablesBackend(options: NftablesOptions): Backend {
    * The state readState found, kept until this backend runs its next command or the event loop
    * turns: a restore's survey and ensure then share one listing, and a table the probe found
    * missing is not listed in full. Nothing of ours runs in between, and anyone else could as well
-   * change the table between ensure's own read and its batch.
+   * change the table between ensure's own read and its batch. `lastTable` is the whole listing the
+   * state was read from, if it was: the census's count parses it rather than list again.
    */
   let lastState: TableState | undefined;
+  let lastTable: string | undefined;
+  /** About how many elements the table held at its last whole listing, counting our applies since; unknown at first. */
+  let lastElements: number | undefined;
   const exec: Exec = (command) => {
     lastState = undefined;
+    lastTable = undefined;
     return options.exec(command);
   };
-  const remember = (state: TableState): TableState => {
+  const remember = (state: TableState, table?: string): TableState => {
     lastState = state;
+    lastTable = table;
     setImmediate(() => {
-      if (lastState === state) lastState = undefined;
+      if (lastState !== state) return;
+      lastState = undefined;
+      lastTable = undefined;
     });
     return state;
   };
@@ -85,15 +103,20 @@ export function createNftablesBackend(options: NftablesOptions): Backend {
     }
   }
 
-  // `-t` leaves set elements out, but nft 1.0.6 still fetches every element for `list table`
-  // (about 1 s at 100,000); `list ruleset inet` honours it. Only our table is kept from the answer.
+  // A small table is listed whole (see WHOLE_READ_MAX). Otherwise: `-t` leaves set elements out,
+  // but nft 1.0.6 still fetches every element for `list table` (about 1 s at 100,000); `list
+  // ruleset inet` honours it. Only our table is kept from the answer.
   async function readState(): Promise<TableState> {
     if (lastState) return lastState;
+    if (lastElements !== undefined && lastElements <= WHOLE_READ_MAX) {
+      const table = await readTable();
+      return table === undefined ? remember(NO_TABLE) : remember(parseTableState(table), table);
+    }
     try {
       return remember(parseTableState(await exec({ argv: ['nft', '-j', '-t', 'list', 'ruleset', 'inet'] })));
     } catch {
       const table = await readTable();
-      return remember(table === undefined ? { table: false, sets: new Map(), rules: [] } : parseTableState(table));
+      return remember(table === undefined ? NO_TABLE : parseTableState(table));
     }
   }
 
@@ -119,10 +142,11 @@ export function createNftablesBackend(options: NftablesOptions): Backend {
     return ensured([command]);
   }
 
-  async function read<T>(parse: (table: string) => T, none: T): Promise<T> {
+  /** Our table listed and parsed; `reuse`: the listing readState just made, if it made one. */
+  async function read<T>(parse: (table: string) => T, none: T, reuse = false): Promise<T> {
     if (lastState?.table === false) return none;
     try {
-      const table = await readTable();
+      const table = (reuse ? lastTable : undefined) ?? await readTable();
       return table === undefined ? none : parse(table);
     } catch (error) {
       throw new OperationError(`nftables: listing table ${TABLE}: ${messageOf(error)}`, { cause: error });
@@ -152,6 +176,9 @@ export function createNftablesBackend(options: NftablesOptions): Backend {
       };
     };
     const outcome = await applyInBatches(planned.ops, run, { fatal: isHopeless, triage });
+    if (lastElements !== undefined) {
+      for (const op of outcome.applied) lastElements += op.action === 'add' ? 1 : -1;
+    }
     return {
       added: outcome.applied.filter((op) => op.action === 'add').length,
       removed: outcome.applied.filter((op) => op.action === 'delete').length,
@@ -219,6 +246,9 @@ export function createNftablesBackend(options: NftablesOptions): Backend {
     }
     if (state.table) return undefined;
     lastState = undefined;
+    lastTable = undefined;
+    // How many a restore brings is the store's to know: read tersely until the next whole listing.
+    lastElements = undefined;
     const { stream } = options;
     return restoreTable(() => stream({ argv: ['nft', '-f', '-'], timeoutMs: LIST_TIMEOUT_MS }), dropTable, now);
   }
@@ -236,7 +266,11 @@ export function createNftablesBackend(options: NftablesOptions): Backend {
     ensure: (jails) => ensure(jails),
     restore,
     represent: representEntries,
-    list: () => read(parseEntries, []),
+    async list() {
+      const entries = await read(parseEntries, []);
+      lastElements = entries.length;
+      return entries;
+    },
     plan(diff, _jails, now) {
       const planned = planElements(diff, now);
       const [bad] = planned.invalid;
@@ -257,7 +291,12 @@ export function createNftablesBackend(options: NftablesOptions): Backend {
     // monitor` for nothing, though: with it, a costly count runs only after a removal.
     census: {
       objectOf,
-      count: () => read(countElements, new Map()),
+      async count() {
+        // What a drift tick's structural check just listed whole serves here (list() always reads the table afresh).
+        const counts = await read(countElements, new Map(), true);
+        lastElements = [...counts.values()].reduce((sum, n) => sum + n, 0);
+        return counts;
+      },
       probe: async (entries) => {
         try {
           return await probe(entries);

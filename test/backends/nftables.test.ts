@@ -240,6 +240,73 @@ describe('nftables backend: list', () => {
   });
 });
 
+describe('nftables backend: one listing a drift tick', () => {
+  // Our whole table as `nft -j list table` writes it: the structure ensure wants, and `hosts` elements in addr4-sshd.
+  const whole = (hosts: number): string => nftJson(
+    TABLE,
+    { set: { ...SSHD_SETS[0]!.set, elem: Array.from({ length: hosts }, (_, i) => `10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`) } },
+    ...SSHD_SETS.slice(1), CHAIN, ...SSHD_RULES,
+  );
+  const argvs = (calls: readonly Command[]): string[] => calls.map((c) => c.argv.join(' '));
+  /** A drift tick as the daemon runs one: the structural check (ensure), then the count, in one turn of the event loop. */
+  const tick = async (backend: ReturnType<typeof fakeNft>['backend']): Promise<ReadonlyMap<string, number>> => {
+    assert.deepEqual((await backend.ensure([SSHD], T0)).ran, []);
+    return backend.census!.count();
+  };
+
+  it('a table of at most 10,000 elements at its last listing: its structure and its counts come from one nft run', async () => {
+    const { backend, calls } = fakeNft({ [READ_TABLE]: whole(10_000), [READ_STATE]: nftJson(TABLE, ...SSHD_SETS, CHAIN, ...SSHD_RULES) });
+    // Nothing is known at first (a table of a million must not be listed for its structure): the terse read.
+    assert.equal((await backend.census!.count()).get('addr4-sshd'), 10_000);
+    assert.deepEqual(argvs(calls), [READ_TABLE]);
+    for (let n = 0; n < 2; n++) {
+      // Ticks are seconds apart: what one read is gone by the next.
+      await new Promise((resolve) => setImmediate(resolve));
+      calls.length = 0;
+      assert.deepEqual(Object.fromEntries(await tick(backend)), { 'addr4-sshd': 10_000, 'addr6-sshd': 0, 'net4-sshd': 0, 'net6-sshd': 0 });
+      assert.deepEqual(argvs(calls), [READ_TABLE], 'one listing for the tick');
+    }
+    // list() reads the real state back, always: not the listing the structural check just made.
+    await new Promise((resolve) => setImmediate(resolve));
+    calls.length = 0;
+    await backend.ensure([SSHD], T0);
+    assert.equal((await backend.list()).length, 10_000);
+    assert.deepEqual(argvs(calls), [READ_TABLE, READ_TABLE]);
+  });
+
+  it('a larger table is read tersely for its structure, and listed for its count', async () => {
+    const { backend, calls } = fakeNft({ [READ_TABLE]: whole(10_001), [READ_STATE]: nftJson(TABLE, ...SSHD_SETS, CHAIN, ...SSHD_RULES) });
+    await backend.census!.count();
+    calls.length = 0;
+    assert.equal((await tick(backend)).get('addr4-sshd'), 10_001);
+    assert.deepEqual(argvs(calls), [READ_STATE, READ_TABLE]);
+  });
+
+  it('our applies count: a table grown past 10,000 by them is read tersely from then on', async () => {
+    const { backend, calls } = fakeNft({ [READ_TABLE]: whole(9_999), [READ_STATE]: nftJson(TABLE, ...SSHD_SETS, CHAIN, ...SSHD_RULES) });
+    await backend.census!.count();
+    await backend.apply({ add: [entry('203.0.113.1'), entry('203.0.113.2')], remove: [] }, [SSHD], T0);
+    calls.length = 0;
+    await backend.ensure([SSHD], T0);
+    assert.deepEqual(argvs(calls), [READ_STATE]);
+  });
+
+  it('a command run between the two, or a turn of the event loop, makes the count list again', async () => {
+    const { backend, calls } = fakeNft({ [READ_TABLE]: whole(3), [READ_STATE]: nftJson(TABLE, ...SSHD_SETS, CHAIN, ...SSHD_RULES) });
+    await backend.census!.count();
+    calls.length = 0;
+    await backend.ensure([SSHD], T0);
+    await backend.apply({ add: [entry('203.0.113.1')], remove: [] }, [SSHD], T0);
+    await backend.census!.count();
+    assert.deepEqual(argvs(calls), [READ_TABLE, 'nft -f -', READ_TABLE]);
+    calls.length = 0;
+    await backend.ensure([SSHD], T0);
+    await new Promise((resolve) => setImmediate(resolve));
+    await backend.census!.count();
+    assert.deepEqual(argvs(calls), [READ_TABLE, READ_TABLE]);
+  });
+});
+
 describe('nftables backend: ensure', () => {
   it('creates table, chain, four sets and four rules per jail in one batch on an empty ruleset', async () => {
     const { backend, changes } = fakeNft({ [READ_STATE]: nftJson(...OTHER) });
