@@ -9,6 +9,7 @@ import { restoreSets } from './ipset-restore.js';
 import { applyReport, checkJail, createAddressMemo, FAMILIES, restoreCommand } from './iptables-rules.js';
 import { readFilterTable, settleInputRule } from './iptables-query.js';
 import { ipsetName } from './object-names.js';
+import { turnMemo } from './turn-memo.js';
 import type { ApplyReport, Backend, Command, Diff, Ensured, Entry, EntryKey, JailRule, Restore } from './types.js';
 
 export interface IpsetBackendOptions {
@@ -31,8 +32,13 @@ function ipsetSaid(error: unknown): string | undefined {
  * planned in ipset-plan.ts; this runs it and reads back.
  */
 export function createIpsetBackend(options: IpsetBackendOptions): Backend {
-  const { exec } = options;
   const memo = createAddressMemo();
+  /** The headers the census's intact() read, for the count that follows it in the drift tick (see turnMemo). */
+  const intactHeaders = turnMemo<Map<string, SetHeader>>();
+  const exec: Exec = (command) => {
+    intactHeaders.clear();
+    return options.exec(command);
+  };
 
   async function run(command: Command, what: string): Promise<string> {
     try {
@@ -208,6 +214,7 @@ export function createIpsetBackend(options: IpsetBackendOptions): Backend {
   /** A restore streamed into sets none of which exist; their rules, and what did not fit, go through ensure and apply after. */
   async function restore(now: number): Promise<Restore | undefined> {
     if (!options.stream || !noSetOfOurs(await readHeaders())) return undefined;
+    intactHeaders.clear();
     return restoreSets(options.stream({ argv: ['ipset', 'restore'] }), now, async (jails, rest) => {
       await ensure(jails);
       return rest.length === 0 ? { added: 0, removed: 0, failed: [] } : apply({ add: rest, remove: [] }, jails, now);
@@ -216,7 +223,7 @@ export function createIpsetBackend(options: IpsetBackendOptions): Backend {
 
   async function count(): Promise<Map<string, number>> {
     const counts = new Map<string, number>();
-    for (const header of (await readHeaders()).values()) {
+    for (const header of (intactHeaders.get() ?? await readHeaders()).values()) {
       if (ownerOf(header)) counts.set(header.name, header.entries);
     }
     return counts;
@@ -238,7 +245,7 @@ export function createIpsetBackend(options: IpsetBackendOptions): Backend {
       probe,
       intact: async (jails) => {
         for (const jail of jails) checkJail(jail);
-        return setsDrift(await readHeaders(), jails);
+        return setsDrift(intactHeaders.set(await readHeaders()), jails);
       },
     },
   };

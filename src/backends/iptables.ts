@@ -8,6 +8,7 @@ import {
 import { readFilterTable, settleInputRule, succeeds } from './iptables-query.js';
 import { applyReport, checkCommand, checkJail, createAddressMemo, FAMILIES, restoreCommand } from './iptables-rules.js';
 import { chainName, parseChainName, parseLegacyChainName } from './object-names.js';
+import { turnMemo } from './turn-memo.js';
 import type { ApplyReport, Backend, Command, Diff, Ensured, EntryKey, JailRule } from './types.js';
 
 export interface IptablesBackendOptions {
@@ -25,8 +26,13 @@ const CHECK_ONE_BY_ONE = 2;
  * iptables-plan.ts; this runs it and reads back.
  */
 export function createIptablesBackend(options: IptablesBackendOptions): Backend {
-  const { exec } = options;
   const memo = createAddressMemo();
+  /** The filter tables of both families as an ensure that changed nothing read them, for the count that follows it in the drift tick (see turnMemo). */
+  const ensuredTables = turnMemo<ReadonlyMap<Family, FamilyTable>>();
+  const exec: Exec = (command) => {
+    ensuredTables.clear();
+    return options.exec(command);
+  };
 
   async function run(command: Command, what: string): Promise<void> {
     try {
@@ -69,6 +75,7 @@ export function createIptablesBackend(options: IptablesBackendOptions): Backend 
         notes.push(legacyChainNote(family, chain));
       }
     }
+    if (ran.length === 0) ensuredTables.set(new Map(tables.map((table) => [table.family, table])));
     return { ran, skipped, notes };
   }
 
@@ -141,8 +148,10 @@ export function createIptablesBackend(options: IptablesBackendOptions): Backend 
   async function count(): Promise<Map<string, number>> {
     const counts = new Map<string, number>();
     memo.turn();
+    const ensured = ensuredTables.get();
     for (const family of FAMILIES) {
-      for (const [chain, addresses] of banIndex(await readFilterTable(exec, family), memo.parse)) counts.set(chainObject(chain, family), addresses.size);
+      const table = ensured?.get(family)?.table ?? await readFilterTable(exec, family);
+      for (const [chain, addresses] of banIndex(table, memo.parse)) counts.set(chainObject(chain, family), addresses.size);
     }
     return counts;
   }

@@ -2,6 +2,7 @@ import { InputError, messageOf, OperationError } from '../core/index.js';
 import { applyInBatches, type Triage } from './batch.js';
 import { isExitError, type Exec, type ExecStream, type Follow } from './exec.js';
 import { restoreTable } from './nftables-restore.js';
+import { turnMemo } from './turn-memo.js';
 import { countElements, parseEntries, parseTableState, removedEntries } from './nftables-json.js';
 import {
   elementBatch, elementText, existingLines, parseSetName, planElements, planEnsure, planProbe, representEntries, setName, TABLE, type ElementOp, type TableState,
@@ -68,31 +69,20 @@ const isHopeless = (error: unknown): boolean => !isExitError(error) || nftSaid(e
  */
 export function createNftablesBackend(options: NftablesOptions): Backend {
   /**
-   * The state readState found, kept until this backend runs its next command or the event loop
-   * turns: a restore's survey and ensure then share one listing, and a table the probe found
-   * missing is not listed in full. Nothing of ours runs in between, and anyone else could as well
-   * change the table between ensure's own read and its batch. `lastTable` is the whole listing the
-   * state was read from, if it was: the census's count parses it rather than list again.
+   * The state readState found (see turnMemo): a restore's survey and ensure then share one
+   * listing, and a table the probe found missing is not listed in full. Nothing of ours runs in
+   * between, and anyone else could as well change the table between ensure's own read and its
+   * batch. `table` is the whole listing the state was read from, if it was: the census's count
+   * parses it rather than list again.
    */
-  let lastState: TableState | undefined;
-  let lastTable: string | undefined;
+  const last = turnMemo<{ readonly state: TableState; readonly table?: string }>();
   /** About how many elements the table held at its last whole listing, counting our applies since; unknown at first. */
   let lastElements: number | undefined;
   const exec: Exec = (command) => {
-    lastState = undefined;
-    lastTable = undefined;
+    last.clear();
     return options.exec(command);
   };
-  const remember = (state: TableState, table?: string): TableState => {
-    lastState = state;
-    lastTable = table;
-    setImmediate(() => {
-      if (lastState !== state) return;
-      lastState = undefined;
-      lastTable = undefined;
-    });
-    return state;
-  };
+  const remember = (state: TableState, table?: string): TableState => last.set(table === undefined ? { state } : { state, table }).state;
 
   async function readTable(): Promise<string | undefined> {
     try {
@@ -107,7 +97,8 @@ export function createNftablesBackend(options: NftablesOptions): Backend {
   // but nft 1.0.6 still fetches every element for `list table` (about 1 s at 100,000); `list
   // ruleset inet` honours it. Only our table is kept from the answer.
   async function readState(): Promise<TableState> {
-    if (lastState) return lastState;
+    const known = last.get();
+    if (known) return known.state;
     if (lastElements !== undefined && lastElements <= WHOLE_READ_MAX) {
       const table = await readTable();
       return table === undefined ? remember(NO_TABLE) : remember(parseTableState(table), table);
@@ -144,9 +135,9 @@ export function createNftablesBackend(options: NftablesOptions): Backend {
 
   /** Our table listed and parsed; `reuse`: the listing readState just made, if it made one. */
   async function read<T>(parse: (table: string) => T, none: T, reuse = false): Promise<T> {
-    if (lastState?.table === false) return none;
+    if (last.get()?.state.table === false) return none;
     try {
-      const table = (reuse ? lastTable : undefined) ?? await readTable();
+      const table = (reuse ? last.get()?.table : undefined) ?? await readTable();
       return table === undefined ? none : parse(table);
     } catch (error) {
       throw new OperationError(`nftables: listing table ${TABLE}: ${messageOf(error)}`, { cause: error });
@@ -245,8 +236,7 @@ export function createNftablesBackend(options: NftablesOptions): Backend {
       throw new OperationError(`nftables: reading table ${TABLE}: ${messageOf(error)}`, { cause: error });
     }
     if (state.table) return undefined;
-    lastState = undefined;
-    lastTable = undefined;
+    last.clear();
     // How many a restore brings is the store's to know: read tersely until the next whole listing.
     lastElements = undefined;
     const { stream } = options;

@@ -201,6 +201,45 @@ describe('ipset backend list', () => {
   });
 });
 
+describe('ipset backend census', () => {
+  const listOnly = () => fakeExec((_c, argv) => {
+    if (argv === 'ipset list -t') return LIST_T;
+    throw new Error(`unexpected ${argv}`);
+  });
+
+  it('a drift tick lists the headers once: the count takes what intact() just read', async () => {
+    const fake = listOnly();
+    const { census } = createIpsetBackend({ exec: fake.exec });
+    for (let tick = 0; tick < 2; tick++) {
+      // Ticks are seconds apart: what one read is gone by the next.
+      await new Promise((resolve) => setImmediate(resolve));
+      fake.ran.length = 0;
+      await census!.intact!([sshd]);
+      assert.deepEqual(Object.fromEntries(await census!.count()), { 'f2bs4-sshd': 3, 'f2bs6-sshd': 3, 'f2bs4-web-6': 1 });
+      assert.deepEqual(fake.argvs(), ['ipset list -t']);
+    }
+  });
+
+  it('a command run between the two, or a turn of the event loop, makes the count list again', async () => {
+    const fake = fakeExec((_c, argv) => {
+      if (argv === 'ipset list -t') return LIST_T;
+      if (argv.endsWith(' restore')) return '';
+      throw new Error(`unexpected ${argv}`);
+    });
+    const backend = createIpsetBackend({ exec: fake.exec });
+    await backend.census!.intact!([sshd]);
+    await backend.apply({ add: [entry('sshd', '203.0.113.9')], remove: [] }, [sshd], NOW);
+    fake.ran.length = 0;
+    await backend.census!.count();
+    assert.deepEqual(fake.argvs(), ['ipset list -t'], 'after the apply');
+    fake.ran.length = 0;
+    await backend.census!.intact!([sshd]);
+    await new Promise((resolve) => setImmediate(resolve));
+    await backend.census!.count();
+    assert.deepEqual(fake.argvs(), ['ipset list -t', 'ipset list -t'], 'a turn later');
+  });
+});
+
 describe('ipset backend ensure', () => {
   it('changes nothing when sets and rules exist: only reads and -C checks', async () => {
     const fake = fakeExec((_c, argv) => {

@@ -87,6 +87,40 @@ COMMIT
   });
 });
 
+describe('iptables backend census', () => {
+  const SAVES = ['iptables-save -t filter', 'ip6tables-save -t filter'];
+
+  it('a drift tick saves each table once: the count takes what an ensure that changed nothing read', async () => {
+    const fake = fakeExec(saves());
+    const backend = createIptablesBackend({ exec: fake.exec });
+    for (let tick = 0; tick < 2; tick++) {
+      // Ticks are seconds apart: what one read is gone by the next.
+      await new Promise((resolve) => setImmediate(resolve));
+      fake.ran.length = 0;
+      assert.deepEqual((await backend.ensure([sshd], NOW)).ran, []);
+      assert.deepEqual(Object.fromEntries(await backend.census!.count()), { 'iptables f2bs-sshd': 2, 'ip6tables f2bs-sshd': 2 });
+      assert.deepEqual(fake.argvs().filter((argv) => argv.includes('-save')), SAVES);
+    }
+  });
+
+  it('an ensure that changed something, or a turn of the event loop, makes the count save the tables again', async () => {
+    const v6 = SAVE_V6.replace(/^-A f2bs-sshd .*\n/gm, '');
+    const fake = fakeExec(saves(SAVE_V4, v6));
+    const backend = createIptablesBackend({ exec: fake.exec });
+    assert.equal((await backend.ensure([sshd], NOW)).ran.length, 1);
+    fake.ran.length = 0;
+    await backend.census!.count();
+    assert.deepEqual(fake.argvs(), SAVES, 'after a change');
+    const intact = fakeExec(saves());
+    const again = createIptablesBackend({ exec: intact.exec });
+    await again.ensure([sshd], NOW);
+    await new Promise((resolve) => setImmediate(resolve));
+    intact.ran.length = 0;
+    await again.census!.count();
+    assert.deepEqual(intact.argvs(), SAVES, 'a turn later');
+  });
+});
+
 // fail2ban's `iptables` action for jail sshd (chain f2b-sshd, as an earlier f2b-store made it too),
 // and a chain of our name that f2b-store did not make (no mark).
 const OTHERS_V4 = `*filter

@@ -1,0 +1,31 @@
+/**
+ * What a backend read of the firewall, kept for a second look in the same turn of the event loop
+ * and no longer: the drift tick's structural check and its count follow each other without
+ * waiting on anything, and one read then serves both. Ticks are seconds apart, so the next tick
+ * reads afresh. The backend clears it before each command it runs, since a command may change
+ * what was read.
+ */
+export interface TurnMemo<T> {
+  get(): T | undefined;
+  /** Keeps `value` until the event loop turns or clear(); returns it. */
+  set(value: T): T;
+  clear(): void;
+}
+
+export function turnMemo<T>(): TurnMemo<T> {
+  let kept: { readonly value: T } | undefined;
+  return {
+    get: () => kept?.value,
+    set(value) {
+      const held = { value };
+      kept = held;
+      setImmediate(() => {
+        if (kept === held) kept = undefined;
+      });
+      return value;
+    },
+    clear() {
+      kept = undefined;
+    },
+  };
+}
