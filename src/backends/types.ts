@@ -50,7 +50,11 @@ export interface ApplyReport {
 export interface Census {
   /** The object that holds `entry` (one of `represent()`'s), named as `count()` names it. Pure. */
   objectOf(entry: EntryKey): string;
-  /** How many entries each of its objects holds now, read from the system; an object that does not exist is absent. */
+  /**
+   * How many entries each of its objects holds now, read from the system; an object that does not
+   * exist is absent. Right after the drift tick's structural check (intact() or an ensure that
+   * changed nothing), in the same turn of the event loop, it may count from what that check read.
+   */
   count(): Promise<ReadonlyMap<string, number>>;
   /**
    * Where counting is costly: follows the firewall's own event stream and calls `onRemoved` when
