@@ -11,6 +11,7 @@ import {
   permanentPolicyUpdateCall, permanentRemoveCall, replyDictionary, replyString, replyStrings, runtimeEntriesCall, runtimeEntryCall, runtimeIpsetsCall,
   runtimePoliciesCall, runtimePolicyCall, runtimePolicyUpdateCall, type BusctlValue,
 } from './firewalld-dbus.js';
+import { turnMemo } from './turn-memo.js';
 import { ensured, type ApplyReport, type Backend, type Command, type Diff, type Ensured, type EntryKey, type JailRule } from './types.js';
 
 export { FIREWALLD_DEFAULT_MAXELEM, FIREWALLD_POLICY, firewalldIpset, firewalldRichRules, representFirewalld } from './firewalld-commands.js';
@@ -52,7 +53,12 @@ function firewalldSaid(error: unknown): string | undefined {
  * so expiry is the store's alone.
  */
 export function createFirewalldBackend(options: FirewalldOptions): Backend {
-  const { exec } = options;
+  /** Our runtime ipsets as an ensure that changed nothing found them, for the count that follows it in the drift tick (see turnMemo). */
+  const ensuredIpsets = turnMemo<ReadonlySet<string>>();
+  const exec: Exec = (command) => {
+    ensuredIpsets.clear();
+    return options.exec(command);
+  };
   const maxelem = options.maxelem ?? FIREWALLD_DEFAULT_MAXELEM;
 
   async function run(command: Command, doing: string): Promise<string> {
@@ -196,6 +202,7 @@ export function createFirewalldBackend(options: FirewalldOptions): Backend {
         `firewalld: ipsets of an earlier f2b-store removed with their rules: ${legacyPermanent.join(', ')}`
           + `${copied.length === 0 ? '' : ` (entries copied: ${copied.join(', ')})`}`,
       ];
+      if (ran.length === 0) ensuredIpsets.set(runtimeIpsets);
       return { ran, skipped: [], notes };
     },
 
@@ -250,7 +257,7 @@ export function createFirewalldBackend(options: FirewalldOptions): Backend {
     census: {
       objectOf: (entry) => firewalldIpset(entry.jail, entry.family),
       async count() {
-        const names = [...await ownIpsets(false)];
+        const names = [...ensuredIpsets.get() ?? await ownIpsets(false)];
         const counts = await Promise.all(names.map(async (name) => (await entriesOf(name)).length));
         return new Map(names.map((name, i) => [name, counts[i] ?? 0]));
       },

@@ -233,6 +233,25 @@ describe('firewalld plan', () => {
   });
 });
 
+describe('firewalld census', () => {
+  it('a drift tick lists the runtime ipsets once: the count takes what an ensure that changed nothing found', async () => {
+    const { exec, calls } = fakeExec(complete);
+    const backend = createFirewalldBackend({ exec });
+    for (let tick = 0; tick < 2; tick++) {
+      // Ticks are seconds apart: what one read is gone by the next.
+      await new Promise((resolve) => setImmediate(resolve));
+      calls.length = 0;
+      assert.deepEqual((await backend.ensure([SSHD], 0)).ran, []);
+      assert.deepEqual(Object.fromEntries(await backend.census!.count()), { 'f2bs4-sshd': 0, 'f2bs6-sshd': 0 });
+      assert.deepEqual(calls.filter((call) => call === 'dbus ipset.getIPSets'), ['dbus ipset.getIPSets']);
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+    calls.length = 0;
+    await backend.census!.count();
+    assert.deepEqual(calls.filter((call) => call === 'dbus ipset.getIPSets'), ['dbus ipset.getIPSets'], 'alone, the count lists them');
+  });
+});
+
 describe('firewalld ensure, list, apply, flush against a scripted firewalld', () => {
   it('ensure reads state through D-Bus and changes nothing when everything exists', async () => {
     const { exec, calls } = fakeExec(complete);
