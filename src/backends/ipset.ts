@@ -214,7 +214,6 @@ export function createIpsetBackend(options: IpsetBackendOptions): Backend {
   /** A restore streamed into sets none of which exist; their rules, and what did not fit, go through ensure and apply after. */
   async function restore(now: number): Promise<Restore | undefined> {
     if (!options.stream || !noSetOfOurs(await readHeaders())) return undefined;
-    intactHeaders.clear();
     return restoreSets(options.stream({ argv: ['ipset', 'restore'] }), now, async (jails, rest) => {
       await ensure(jails);
       return rest.length === 0 ? { added: 0, removed: 0, failed: [] } : apply({ add: rest, remove: [] }, jails, now);

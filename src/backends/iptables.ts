@@ -6,7 +6,7 @@ import {
   type FamilyTable, type Op,
 } from './iptables-plan.js';
 import { readFilterTable, settleInputRule, succeeds } from './iptables-query.js';
-import { applyReport, checkCommand, checkJail, createAddressMemo, FAMILIES, restoreCommand } from './iptables-rules.js';
+import { applyReport, checkCommand, checkJail, createAddressMemo, FAMILIES, restoreCommand, type FilterTable } from './iptables-rules.js';
 import { chainName, parseChainName, parseLegacyChainName } from './object-names.js';
 import { turnMemo } from './turn-memo.js';
 import type { ApplyReport, Backend, Command, Diff, Ensured, EntryKey, JailRule } from './types.js';
@@ -28,7 +28,7 @@ const CHECK_ONE_BY_ONE = 2;
 export function createIptablesBackend(options: IptablesBackendOptions): Backend {
   const memo = createAddressMemo();
   /** The filter tables of both families as an ensure that changed nothing read them, for the count that follows it in the drift tick (see turnMemo). */
-  const ensuredTables = turnMemo<ReadonlyMap<Family, FamilyTable>>();
+  const ensuredTables = turnMemo<ReadonlyMap<Family, FilterTable>>();
   const exec: Exec = (command) => {
     ensuredTables.clear();
     return options.exec(command);
@@ -75,7 +75,7 @@ export function createIptablesBackend(options: IptablesBackendOptions): Backend 
         notes.push(legacyChainNote(family, chain));
       }
     }
-    if (ran.length === 0) ensuredTables.set(new Map(tables.map((table) => [table.family, table])));
+    if (ran.length === 0) ensuredTables.set(new Map(tables.map(({ family, table }) => [family, table])));
     return { ran, skipped, notes };
   }
 
@@ -150,7 +150,7 @@ export function createIptablesBackend(options: IptablesBackendOptions): Backend 
     memo.turn();
     const ensured = ensuredTables.get();
     for (const family of FAMILIES) {
-      const table = ensured?.get(family)?.table ?? await readFilterTable(exec, family);
+      const table = ensured?.get(family) ?? await readFilterTable(exec, family);
       for (const [chain, addresses] of banIndex(table, memo.parse)) counts.set(chainObject(chain, family), addresses.size);
     }
     return counts;

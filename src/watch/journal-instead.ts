@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { compileLogPattern, namesAFile } from './log-pattern.js';
+import { logpathsNameAFile } from './log-pattern.js';
 
 /** Where journald listens: while it runs, the journal holds what this system's daemons log. */
 const JOURNALD_SOCKET = '/run/systemd/journal/socket';
@@ -10,5 +10,5 @@ const JOURNALD_SOCKET = '/run/systemd/journal/socket';
  * that appears later is read from the next start or reload on.
  */
 export function journalInsteadOfFiles(logpaths: readonly { readonly pattern: string; readonly tail: boolean }[], socket = JOURNALD_SOCKET): boolean {
-  return existsSync(socket) && !logpaths.some((path) => namesAFile(compileLogPattern(path.pattern, path.tail)));
+  return existsSync(socket) && !logpathsNameAFile(logpaths);
 }

@@ -101,11 +101,17 @@ export function namesAFile(pattern: LogPattern): boolean {
   if (pattern.literal) return isFileSync(pattern.pattern);
   let dirs = [pattern.base];
   for (const [index, segment] of pattern.segments.entries()) {
-    const last = index === pattern.segments.length - 1;
-    dirs = dirs.flatMap((dir) => entriesSync(dir).filter((name) => segment.test(name)).map((name) => join(dir, name)))
-      .filter((path) => (last ? isFileSync(path) : statOf(path)?.isDirectory() === true));
+    const paths = dirs.flatMap((dir) => entriesSync(dir).filter((name) => segment.test(name)).map((name) => join(dir, name)));
+    // The first file found answers: the last level is not stat'ed further.
+    if (index === pattern.segments.length - 1) return paths.some(isFileSync);
+    dirs = paths.filter((path) => statOf(path)?.isDirectory() === true);
   }
-  return dirs.length > 0;
+  return false;
+}
+
+/** Whether any of a jail's `logpath` lines names a file now (see namesAFile). */
+export function logpathsNameAFile(logpaths: readonly { readonly pattern: string; readonly tail: boolean }[]): boolean {
+  return logpaths.some((path) => namesAFile(compileLogPattern(path.pattern, path.tail)));
 }
 
 const entriesSync = (dir: string): string[] => {

@@ -33,7 +33,7 @@ otherwise, or with --strict when there were warnings. Point it at fail2ban's own
       // Loaded here, not with the help text; from watch, the log patterns alone (not chokidar).
       const [
         { isLogJail, jailConfigDir, jailWarnings, journalInsteadNotice, loadAction, loadJails, storeConfigWarnings }, { JailEngine }, { compileJailFilters },
-        { checkSchedule }, { compileLogPattern, namesAFile }, { journalInsteadOfFiles },
+        { checkSchedule }, { logpathsNameAFile }, { journalInsteadOfFiles },
       ] = await Promise.all([
         import('../../config/index.js'), import('../../engine/index.js'), import('../jail-filters.js'),
         import('../../reconcile/cron-timer.js'), import('../../watch/log-pattern.js'), import('../../watch/journal-instead.js'),
@@ -46,7 +46,7 @@ otherwise, or with --strict when there were warnings. Point it at fail2ban's own
       const warnings = [...storeConfigWarnings(ctx.configDir), ...compileJailFilters(enabled.filter(isLogJail))];
       for (const jail of enabled) {
         if (jail.journal !== undefined || jail.logpaths.length === 0) continue;
-        if (jail.logpaths.some((path) => namesAFile(compileLogPattern(path.pattern, path.tail)))) continue;
+        if (logpathsNameAFile(jail.logpaths)) continue;
         warnings.push(`jail ${jail.name}: no log file matches ${jail.logpaths.map((p) => p.pattern).join(', ')}: it watches nothing until one appears `
           + '(a system that logs only to the journal needs backend = systemd)');
       }
