@@ -16,7 +16,7 @@ export {
   bansJailSelection, enabledJails, enabledJailSettings, FAIL2BAN_VERSION, isLogJail, jailConfigDir, journalInsteadNotice, loadJails, SHIPPED_CONFIG_DIR, type AnyEnabledJail, type BansJail, type DisabledJail, type EnabledJail, type IncrementOptions, type JailDefinition, type JailSettings,
   type LoadJailsOptions,
 } from './jail-config.js';
-export { parseJournalSource, WATCH_BACKENDS, type Escalation, type LogPath, type UseDns } from './jail-values.js';
+export { LOG_FORMATS, parseJournalSource, WATCH_BACKENDS, type Escalation, type LogFormat, type LogPath, type UseDns } from './jail-values.js';
 export { loadAction, type ActionJail, type LoadedAction } from './action-definition.js';
 export { jailWarnings, misspeltJailOptions, unresolvedFilterTags, unrunnableActions } from './jail-warnings.js';
 export { onPath, scriptPrograms } from './script-programs.js';

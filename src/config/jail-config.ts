@@ -11,8 +11,8 @@ import { readIniFile, type IniOption } from './ini-file.js';
 import { getOption, type Vars } from './interpolation.js';
 import {
   parseBackend, parseBool, parseCount, parseEscalation, parseFactor, parseIgnoreIp, parseJailDuration, parseJailNames, parseJournalSource, parseLogEncoding,
-  parseLogPaths, parseMultipliers, parsePort, parseProtocol, parseSource, parseUseDns, type Escalation, type JailValue, type LogPath,
-  type UseDns,
+  parseLogFormat, parseLogPaths, parseMultipliers, parsePort, parseProtocol, parseSource, parseUseDns, type Escalation, type JailValue, type LogFormat,
+  type LogPath, type UseDns,
 } from './jail-values.js';
 import { asSourceLine, textAt, where, type Origin } from './sourced-text.js';
 import type { BackendCatalog } from './store-config.js';
@@ -64,6 +64,10 @@ export interface JailSettings {
   readonly actions: readonly JailAction[];
   /** A WHATWG encoding name (`utf-8` for fail2ban's `auto`). */
   readonly logencoding: string;
+  /** How the log files hold their lines: as written, or in a container runtime's records (`plain` unless set). */
+  readonly logformat: LogFormat;
+  /** fail2ban's `logtimezone`, as given: the zone of dates in the log that carry none (the filter checks it). */
+  readonly logtimezone?: string;
   readonly usedns: UseDns;
   readonly maxmatches: number;
   /** `escalate`: networks of IPv4 addresses banned here banned whole (absent: never). */
@@ -241,6 +245,13 @@ function loadJail(ctx: Context, name: string): JailDefinition | UnfilteredJail {
   if (enabled && source === 'logs' && backend.name !== 'systemd' && logpaths.length === 0) {
     throw missing('enabled, but no logpath (or backend = systemd) is given', logpathValue === undefined ? origin : asSourceLine(logpathValue.value));
   }
+  const logformatValue = given('logformat');
+  const logformat = logformatValue === undefined ? 'plain' : parseLogFormat(logformatValue);
+  if (logformatValue !== undefined && logformat !== 'plain' && backend.name === 'systemd') {
+    // Docker's and podman's journald drivers write each line as a plain entry.
+    throw missing(`logformat = ${logformat} reads container log files: the journal holds no records to unwrap (use logformat = plain)`, asSourceLine(logformatValue.value));
+  }
+  const logtimezone = textOf('logtimezone');
   const actionValue = option('action') ?? option('banaction');
   const specs = actionValue === undefined ? [] : parseActionList(actionValue.value, `[${name}] ${actionValue.key}`);
   const mapping = mapActions(specs, ctx.actions, { name, enabled }, ctx.catalog);
@@ -270,6 +281,8 @@ function loadJail(ctx: Context, name: string): JailDefinition | UnfilteredJail {
     backends: mapping.backends,
     actions: mapping.actions,
     logencoding: read('logencoding', parseLogEncoding, 'utf-8'),
+    logformat,
+    ...(logtimezone === undefined ? {} : { logtimezone }),
     maxmatches: read('maxmatches', (v) => parseCount(v, 0), maxretry),
     ...(escalate === undefined ? {} : { escalate }),
     ...(escalate6 === undefined ? {} : { escalate6 }),
@@ -299,7 +312,8 @@ function loadJail(ctx: Context, name: string): JailDefinition | UnfilteredJail {
   }));
   const usednsOf = (filter: FilterDefinition): UseDns => jailDns
     ?? (filter.options.usedns === undefined ? 'warn' : parseUseDns({ jail: name, key: 'usedns', value: textAt(filter.options.usedns, { file: filter.file, line: 0 }) }));
-  if (backend.name === 'auto' && logpaths.length > 0 && ctx.journalInstead?.(logpaths) === true) {
+  // A container's log is no system log: the journal never stands in for it.
+  if (backend.name === 'auto' && logformat === 'plain' && logpaths.length > 0 && ctx.journalInstead?.(logpaths) === true) {
     // As `backend = systemd` would read it: the filter's journal form (logtype = journal), the system journal, its journalmatch.
     const journalFilter = load(overrides, 'systemd');
     const match = readJournalMatch(name, journalFilter, option('journalmatch'));

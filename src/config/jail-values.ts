@@ -276,6 +276,17 @@ export function parseUseDns(v: JailValue): UseDns {
   return fail(v, `expected yes, warn, no or raw, not "${text(v)}"${didYouMean(value, ['yes', 'warn', 'no', 'raw'])}`);
 }
 
+/** How a jail's log files hold their lines: as written (`plain`), or in a container runtime's records (see filter/container-frame.ts). */
+export type LogFormat = 'plain' | 'docker' | 'cri';
+export const LOG_FORMATS: readonly LogFormat[] = ['plain', 'docker', 'cri'];
+
+/** `logformat`: plain, docker (json-file) or cri (containerd, CRI-O, podman's k8s-file). */
+export function parseLogFormat(v: JailValue): LogFormat {
+  const value = text(v).toLowerCase();
+  const format = LOG_FORMATS.find((f) => f === value);
+  return format ?? fail(v, `expected ${LOG_FORMATS.join(', ')}, not "${text(v)}"${didYouMean(value, LOG_FORMATS)}`);
+}
+
 /** `logencoding`: `auto` (UTF-8) or an encoding Node can decode, by its WHATWG name (`utf-8`, `windows-1252`). */
 export function parseLogEncoding(v: JailValue): string {
   const value = text(v).toLowerCase();

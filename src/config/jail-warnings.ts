@@ -12,7 +12,7 @@ import { where } from './sourced-text.js';
  * systemd_if_nologs), the variables its jail.conf defines for the actions, and f2b-store's (the same).
  */
 const JAIL_OPTIONS: readonly string[] = [
-  'enabled', 'backend', 'filter', 'logpath', 'logencoding', 'logtimezone', 'action', 'maxretry', 'maxmatches', 'findtime', 'bantime',
+  'enabled', 'backend', 'filter', 'logpath', 'logencoding', 'logformat', 'logtimezone', 'action', 'maxretry', 'maxmatches', 'findtime', 'bantime',
   'bantime.increment', 'bantime.factor', 'bantime.formula', 'bantime.multipliers', 'bantime.maxtime', 'bantime.rndtime',
   'bantime.overalljails', 'source', 'bans.jails', 'escalate', 'escalate6', 'ipv4prefix', 'ipv6prefix', 'ignoreip', 'ignoreself', 'ignorecommand', 'ignorecache', 'skip_if_nologs', 'systemd_if_nologs',
   'usedns', 'prefregex', 'ignoreregex', 'failregex', 'maxlines', 'datepattern', 'journalmatch',

@@ -108,13 +108,19 @@ export interface JailStatus {
 
 function filterEntries(definitions: readonly EnabledJail[]): Map<string, FilterEntry> {
   // Checked for catastrophic backtracking when compiled here before (see cli/jail-filters.ts).
-  return new Map(definitions.map((d) => [d.name, { definition: d.filter, options: { assumeNow: true, useDns: d.usedns, backtrackingChecked: true } }]));
+  return new Map(definitions.map((d) => [d.name, {
+    definition: d.filter,
+    options: {
+      assumeNow: true, useDns: d.usedns, backtrackingChecked: true, logFormat: d.logformat,
+      ...(d.logtimezone === undefined ? {} : { timeZone: d.logtimezone }),
+    },
+  }]));
 }
 
 /** Two jail definitions that count failures the same way: counters carry over a reload. */
 function sameCounting(a: EnabledJail, b: EnabledJail): boolean {
   const counting = (j: EnabledJail): unknown => [j.filter, j.logpaths, j.maxretry, j.findtime, j.bantime, j.increment, j.ignoreip,
-    j.ignoreself, j.ignorecommand, j.maxmatches, j.usedns, j.logencoding, j.ipv4prefix, j.ipv6prefix];
+    j.ignoreself, j.ignorecommand, j.maxmatches, j.usedns, j.logencoding, j.logformat, j.logtimezone, j.ipv4prefix, j.ipv6prefix];
   return JSON.stringify(counting(a)) === JSON.stringify(counting(b));
 }
 

@@ -1,10 +1,11 @@
 import { InputError } from '../core/index.js';
-import { FAIL2BAN_FILTER_DIR, type FilterDefinition, type RegexSource } from '../config/index.js';
+import { FAIL2BAN_FILTER_DIR, type FilterDefinition, type LogFormat, type RegexSource } from '../config/index.js';
 import { catastrophicBacktracking, describeBacktracking } from './backtracking.js';
 import { createDateDetector, type DateDetector } from './date-detector.js';
 import { compileFailRegex, failureHost, type FailCaptures, type FailRegex, type FailRegexMatch, type FailureHost } from './fail-regex.js';
 import type { UseDns } from './fail-tags.js';
 import { SessionCache } from './session-cache.js';
+import { FrameReader } from './container-frame.js';
 
 /** A log line split around its date as fail2ban keeps it: [before the date, the date text, after]. */
 type TupleLine = readonly [string, string, string];
@@ -31,6 +32,11 @@ export interface LogFilterOptions {
    * was most of a worker's start).
    */
   readonly backtrackingChecked?: boolean;
+  /**
+   * The jail's `logformat`: each line of the log is a container runtime's record, and the filter
+   * reads the line inside at the record's time (see container-frame.ts). Default `plain`.
+   */
+  readonly logFormat?: LogFormat;
 }
 
 /** One failure a line completed, with everything fail2ban would put in its ticket. */
@@ -215,6 +221,7 @@ export class LogFilter {
   readonly useDns: UseDns;
   private readonly options: LogFilterOptions;
   private readonly dates: DateDetector | undefined;
+  private readonly frames: FrameReader | undefined;
   private readonly prefregex: FailRegex | undefined;
   private readonly failregex: readonly FailRegex[];
   /** See failregexTables. */
@@ -252,6 +259,7 @@ export class LogFilter {
     this.nextFailregex = failregexTables(this.failregex);
     this.ignoreregex = compileAll(definition.ignoreregex, (text) => compileFailRegex(text, { kind: 'ignoreregex', useDns }), warn, checked);
     this.warnings = warnings;
+    this.frames = options.logFormat === undefined || options.logFormat === 'plain' ? undefined : new FrameReader(options.logFormat);
   }
 
   /** Date templates in their current order, with how often each read a date. */
@@ -264,9 +272,22 @@ export class LogFilter {
    * then carries no date to look for. `terminated`, when given, is `line + '\n'` as a slice of
    * the text the line was read from: the text searched (the line without its date, and a `\n`)
    * is then a slice of it, where a concatenation would be copied again by every RegExp run.
-   * `ascii`: the line holds only ASCII characters, so cheaper RegExps may search it.
+   * `ascii`: the line holds only ASCII characters, so cheaper RegExps may search it. With a
+   * `logFormat`, the line is a container runtime's record: the line it holds is read, and a
+   * record that holds none (not one of the format's, or a piece of a cut line) matches nothing.
    */
   processLine(line: string, time?: number, terminated?: string, ascii = false): LineResult {
+    if (this.frames === undefined) return this.readLine(line, time, terminated, ascii, undefined);
+    const framed = this.frames.next(line, ascii);
+    return framed === undefined ? this.noMatch : this.readLine(framed.text, undefined, undefined, framed.ascii, framed.time);
+  }
+
+  /**
+   * processLine's work on the line itself. `recordTime`, for a line a container runtime's record
+   * held: its date, if it has one, is found and set aside as in any log, but the record's time is
+   * the failure's (the runtime's clock, with its zone, where a date in the line may have none).
+   */
+  private readLine(line: string, time: number | undefined, terminated: string | undefined, ascii: boolean, recordTime: number | undefined): LineResult {
     let tuple: TupleLine;
     let date: number | undefined;
     let dateTemplate: string | undefined;
@@ -304,6 +325,7 @@ export class LogFilter {
         }
       }
     }
+    if (recordTime !== undefined) date = recordTime;
     // The line's rest is always a suffix of the line: with nothing before the date, `rest + '\n'` ends `terminated`.
     const text = terminated !== undefined && tuple[0] === '' ? terminated.slice(line.length - tuple[2].length) : undefined;
     return this.findFailures(tuple, date, now, dateTemplate, text, ascii);

@@ -127,6 +127,36 @@ describe('f2b-store test-filter (the built binary)', () => {
     assert.match(broken.stderr, /broken\.conf:2: .*\n$/, broken.stderr);
   });
 
+  it('--logformat docker and cri read the line in each container record, at its time; a bad format or zone is exit 2', () => {
+    const failed = 'Failed password for root from 203.0.113.7 port 52214 ssh2';
+    const dockerLog = join(tmp.dir, 'c-json.log');
+    writeFileSync(dockerLog, [
+      JSON.stringify({ log: `${failed}\n`, stream: 'stderr', time: '2024-01-12T10:11:12.123456789Z' }),
+      JSON.stringify({ log: 'Server listening on :: port 22.\n', stream: 'stderr', time: '2024-01-12T10:11:13Z' }),
+      '',
+    ].join('\n'));
+    const docker = json('--logformat', 'docker', dockerLog, 'sshd');
+    assert.deepEqual([docker.lines, docker.matched, docker.missed], [2, 1, 1]);
+    assert.deepEqual(docker.matches.map((m) => [m.lineno, m.host, m.time]), [[1, '203.0.113.7', '2024-01-12T10:11:12Z']]);
+    // Read as plain, the records hold no line the filter knows.
+    assert.equal(json(dockerLog, 'sshd').matched, 0);
+    const criLog = join(tmp.dir, '0.log');
+    writeFileSync(criLog, `2024-01-12T10:11:12.5+01:00 stderr F ${failed}\n`);
+    assert.deepEqual(json('--logformat', 'cri', criLog, 'sshd').matches.map((m) => [m.host, m.time]), [['203.0.113.7', '2024-01-12T09:11:12Z']]);
+    // A date without a zone, read in the zone given.
+    assert.deepEqual(json('--logtimezone', '+0200', '--line', `2024-01-12 10:11:12 h sshd[1]: ${failed}`, 'sshd').matches.map((m) => m.time),
+      ['2024-01-12T08:11:12Z']);
+    const badFormat = cli('test-filter', '--logformat', 'json', dockerLog, 'sshd');
+    assert.equal(badFormat.code, 2);
+    assert.match(badFormat.stderr, /^f2b-store: option '--logformat <format>' argument 'json' is invalid\. Allowed choices are plain, docker, cri\./);
+    const badZone = cli('test-filter', '--logtimezone', 'Mars/Base', dockerLog, 'sshd');
+    assert.equal(badZone.code, 2);
+    assert.match(badZone.stderr, /^f2b-store: bad logtimezone "Mars\/Base": use UTC/);
+    const journal = cli('test-filter', '--logformat', 'docker', 'journal', 'sshd');
+    assert.equal(journal.code, 2);
+    assert.match(journal.stderr, /--logformat docker reads container log files/);
+  });
+
   describe('the systemd journal', () => {
     const T0 = 1_700_000_000;
     /** sshd's failures and noise (some of it from another program saying the same words), as journald would hold them. */

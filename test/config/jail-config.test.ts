@@ -427,6 +427,9 @@ describe('jails: options', () => {
     // A file backend named, a filter without journalmatch, or no probe at all: never the journal.
     assert.deepEqual(files(sshdWith('[sshd]\nbackend = polling\n', journalHere)), ['polling', 1, undefined]);
     assert.deepEqual(files(sshdWith('[sshd]\njournalmatch =\n', journalHere)), ['auto', 1, undefined]);
+    // A container's log (logformat) is no system log: the journal never stands in for it.
+    const docker = sshdWith('[sshd]\nlogformat = docker\n', journalHere);
+    assert.deepEqual([...files(docker), docker.logformat], ['auto', 1, undefined, 'docker']);
     assert.deepEqual(files(sshdWith('[sshd]\n', {})), ['auto', 1, undefined]);
     // Neither a disabled jail nor one counting bans reads logs: nothing is asked.
     asked.length = 0;
@@ -555,6 +558,8 @@ describe('jails: errors name the file, the line, the jail, the option and the va
       ['[sshd]\nusedns = maybe\n', /jail\.local:2: \[sshd\] usedns: expected yes, warn, no or raw, not "maybe"$/],
       ['[sshd]\nusedns = wran\n', /jail\.local:2: \[sshd\] usedns: expected yes, warn, no or raw, not "wran" \(did you mean warn\?\)$/],
       ['[sshd]\nlogencoding = klingon\n', /jail\.local:2: \[sshd\] logencoding: unknown encoding "klingon"/],
+      ['[sshd]\nlogformat = dockr\n', /jail\.local:2: \[sshd\] logformat: expected plain, docker, cri, not "dockr" \(did you mean docker\?\)$/],
+      ['[sshd]\nbackend = systemd\nlogformat = cri\n', /jail\.local:3: \[sshd\] logformat = cri reads container log files: the journal holds no records/],
       ['[sshd]\nbantime.factor = lots\n', /jail\.local:2: \[sshd\] bantime\.factor: expected a number: .*"lots"/],
       ['[sshd]\nbantime.multipliers = 1 2 x\n', /jail\.local:2: \[sshd\] bantime\.multipliers: .*not "x"/],
       ['[sshd]\nbantime.maxtime = -1\n', /jail\.local:2: \[sshd\] bantime\.maxtime: must be a duration, not permanent/],

@@ -1,9 +1,11 @@
 import { existsSync, statSync } from 'node:fs';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import {
   describeJournalMatch, InputError, isoTime, nowSeconds, parseJournalMatch, type JournalMatch, type JournalSource,
 } from '../../core/index.js';
-import { DEFAULT_CONFIG_DIR, filterSearchDirs, loadFilter, parseJournalSource, parseOptionSpec, type FilterDefinition } from '../../config/index.js';
+import {
+  DEFAULT_CONFIG_DIR, filterSearchDirs, loadFilter, LOG_FORMATS, parseJournalSource, parseOptionSpec, type FilterDefinition, type LogFormat,
+} from '../../config/index.js';
 import type { Failure, FilterRun, RunLines, LineOutcome, LogFilter, TimedLines } from '../../filter/index.js';
 import type { JournalBatch } from '../../watch/index.js';
 import type { GlobalOptions } from '../context.js';
@@ -13,6 +15,8 @@ interface TestFilterOptions {
   verbose?: boolean;
   line?: boolean;
   journalmatch?: string;
+  logformat?: LogFormat;
+  logtimezone?: string;
 }
 
 /** `journal[…]` / `systemd-journal[…]`: which journal, and a match given with it (else the filter's). */
@@ -116,10 +120,17 @@ export function register(program: Command): void {
     .option('-v, --verbose', 'also print the lines no regex matched')
     .option('-l, --line', 'LOG is one log line, even when a file has that name or it has no space')
     .option('-m, --journalmatch <match>', "the journal: read with this journalctl match instead of the filter's (FIELD=value, + between alternatives)")
+    .addOption(new Option('--logformat <format>', "each line is a container runtime's record: docker (json-file), cri (containerd, CRI-O, podman)").choices(LOG_FORMATS))
+    .option('--logtimezone <zone>', 'the zone of dates that carry none (UTC, +0200, CET), as a jail\'s logtimezone')
     .addHelpText('after', `
 A filter name is looked up in CONFIG/filter.d, then the filters shipped with f2b-store, then
 /etc/fail2ban/filter.d. Dates without a year are read as fail2ban reads them: the latest date
 not after now.
+
+--logformat docker reads Docker's json-file logs (/var/lib/docker/containers/ID/ID-json.log),
+--logformat cri those of containerd, CRI-O and Kubernetes (/var/log/pods/…/N.log) and podman's
+k8s-file: the filter sees the line each record holds, at the record's time. A line the runtime
+cut into several records (over 16 KiB) is skipped, as the daemon skips it.
 
 The journal is read as fail2ban-regex systemd-journal reads it, everything it holds, each entry
 as "HOST IDENT[PID]: MESSAGE" with the entry's own time, through the filter's journalmatch (or
@@ -140,11 +151,18 @@ says (yes, warn: looked up; raw, no: none).`)
       const file = 'file' in source ? source.file : undefined;
       const line = 'line' in source ? source.line : '';
       if (journal === undefined && options.journalmatch !== undefined) throw new InputError('--journalmatch reads the journal: give "journal" as the log');
+      if (journal !== undefined && options.logformat !== undefined && options.logformat !== 'plain') {
+        throw new InputError(`--logformat ${options.logformat} reads container log files: the journal holds no records to unwrap`);
+      }
       // As fail2ban-regex: a filter read for the journal defaults to logtype = journal.
       const definition = loadFilter(spec, filterSearchDirs(ctx.configDir), journal === undefined ? {} : { backend: 'systemd' });
       // One "now" for the whole run: the file is read as it stands, and the clock is not read per line.
       const now = nowSeconds();
-      const filter = new LogFilter(definition, { now: () => now, checkAllRegex: true });
+      const filter = new LogFilter(definition, {
+        now: () => now, checkAllRegex: true,
+        ...(options.logformat === undefined ? {} : { logFormat: options.logformat }),
+        ...(options.logtimezone === undefined ? {} : { timeZone: options.logtimezone }),
+      });
       for (const warning of filter.warnings) console.error(`f2b-store: warning: ${warning}`);
       const dropped = { count: 0 };
       let lines: AsyncIterable<RunLines> | Iterable<RunLines>;

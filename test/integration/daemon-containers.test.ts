@@ -1,0 +1,91 @@
+/**
+ * The real daemon on container logs (`logformat = docker`, `cri`) and on a log dated in another
+ * zone (`logtimezone`): bans from the line inside each record, at the record's time, read back
+ * from the store and from real nftables in a namespace.
+ */
+import assert from 'node:assert/strict';
+import { appendFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { askDaemon, controlSocketFor, type DaemonStatus } from '../../src/daemon/index.js';
+import { waitFor } from '../helpers/daemon.js';
+import { sshdDaemon, syslogDate, type SshdDaemon } from '../helpers/sshd-daemon.js';
+
+const failed = (address: string): string => `Failed password for root from ${address} port 52144 ssh2`;
+const dockerRecord = (line: string, time = new Date()): string => `${JSON.stringify({ log: `${line}\n`, stream: 'stderr', time: time.toISOString() })}\n`;
+const criRecord = (line: string, time = new Date(), tag = 'F'): string => `${time.toISOString()} stderr ${tag} ${line}\n`;
+/** Now as a date without a zone, in UTC: `2024-01-12 10:11:12`. */
+const utcDate = (): string => new Date().toISOString().slice(0, 19).replace('T', ' ');
+
+describe('the daemon on container logs (logformat) and on a log in another zone (logtimezone)', () => {
+  let s: SshdDaemon;
+  let dockerLog: string;
+  let criLog: string;
+  let zonedLog: string;
+  const jailStatus = async (name: string): Promise<DaemonStatus['jails'][number]> => {
+    const live = await askDaemon(controlSocketFor(s.db), { command: 'status' }) as DaemonStatus | undefined;
+    const jail = live?.jails.find((j) => j.name === name);
+    if (!jail) throw new Error(`no jail ${name} in the daemon's status: ${JSON.stringify(live)}`);
+    return jail;
+  };
+  const bansIn = (jail: string): string[] => s.list().filter((b) => b.jail === jail).map((b) => b.address).sort();
+
+  before(async () => {
+    const s0 = sshdDaemon();
+    // The helper's jail file, with three more jails on logs of the temp dir.
+    dockerLog = join(s0.dir, 'c1-json.log');
+    criLog = join(s0.dir, '0.log');
+    zonedLog = join(s0.dir, 'zoned.log');
+    for (const log of [dockerLog, criLog, zonedLog]) writeFileSync(log, '');
+    const jail = (name: string, log: string, extra: string): string =>
+      `[${name}]\nenabled = true\nfilter = sshd\nlogpath = ${log}\nmaxretry = 3\nfindtime = 10m\nbantime = 1h\n${extra}`;
+    appendFileSync(join(s0.config, 'jail.local'), [
+      jail('sshd-docker', dockerLog, 'logformat = docker\n'),
+      jail('sshd-cri', criLog, 'logformat = cri\n'),
+      jail('zone-utc', zonedLog, 'logtimezone = UTC\n'),
+      jail('zone-far', zonedLog, 'logtimezone = +1200\n'),
+    ].join(''));
+    s = s0;
+    await s.start();
+  });
+  after(async () => {
+    await s?.cleanup();
+  });
+
+  it('docker: three records of failures ban their address; a line cut into records bans nobody', async () => {
+    const pad = 'x'.repeat(16 * 1024);
+    // The last piece alone reads as a failure of 192.0.2.77: it must not count.
+    const cut = [`Invalid user ${pad}`, pad, `${failed('192.0.2.77')}\n`]
+      .map((log) => `${JSON.stringify({ log, stream: 'stderr', time: new Date().toISOString() })}\n`).join('');
+    appendFileSync(dockerLog, cut.repeat(3) + dockerRecord(failed('203.0.113.31')).repeat(3));
+    await waitFor('203.0.113.31 banned in sshd-docker', () => bansIn('sshd-docker').includes('203.0.113.31'), 20_000);
+    await waitFor('the ban in nftables', () => s.inTable('203.0.113.31'), 10_000);
+    assert.deepEqual(bansIn('sshd-docker'), ['203.0.113.31']);
+    assert.equal((await jailStatus('sshd-docker')).totalFailed, 3);
+  });
+
+  it('docker: the record\'s time counts, not a date in the line: records a day old ban nobody', async () => {
+    const dayAgo = new Date(Date.now() - 86_400_000);
+    appendFileSync(dockerLog, dockerRecord(`${syslogDate()} web sshd[7]: ${failed('203.0.113.34')}`, dayAgo).repeat(3)
+      + dockerRecord(failed('203.0.113.35')).repeat(3));
+    await waitFor('203.0.113.35 banned', () => bansIn('sshd-docker').includes('203.0.113.35'), 20_000);
+    assert.deepEqual(bansIn('sshd-docker'), ['203.0.113.31', '203.0.113.35']);
+  });
+
+  it('cri: three full records ban their address; partial ones and what completes them do not count', async () => {
+    appendFileSync(criLog, criRecord(`Invalid user ${'y'.repeat(100)}`, new Date(), 'P').concat(criRecord(failed('192.0.2.78'))).repeat(3)
+      + criRecord(failed('203.0.113.32')).repeat(3));
+    await waitFor('203.0.113.32 banned in sshd-cri', () => bansIn('sshd-cri').includes('203.0.113.32'), 20_000);
+    assert.deepEqual(bansIn('sshd-cri'), ['203.0.113.32']);
+    assert.equal((await jailStatus('sshd-cri')).totalFailed, 3);
+  });
+
+  it('logtimezone: the same lines, dated now in UTC, ban in the jail read in UTC and are 12 h old in the one read at +1200', async () => {
+    appendFileSync(zonedLog, `${utcDate()} web sshd[9]: ${failed('203.0.113.33')}\n`.repeat(3));
+    await waitFor('203.0.113.33 banned in zone-utc', () => bansIn('zone-utc').includes('203.0.113.33'), 20_000);
+    // Both jails read each batch of the file together: zone-far has had the lines.
+    assert.deepEqual(bansIn('zone-far'), []);
+    assert.equal((await jailStatus('zone-far')).totalFailed, 0);
+    assert.equal((await jailStatus('zone-utc')).totalFailed, 3);
+  });
+});
