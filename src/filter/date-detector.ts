@@ -38,15 +38,16 @@ export interface DateDetectorOptions {
   readonly localTimeZone?: string;
 }
 
+/** fail2ban's `logtimezone` in minutes east of UTC; one it does not know throws an InputError naming it. */
+export function logTimeZoneMinutes(timeZone: string): number {
+  const minutes = zoneOffsetMinutes(timeZone);
+  if (minutes === undefined) throw new InputError(`bad logtimezone "${timeZone}": use UTC, an offset like +0200 or UTC-03:00, or a zone abbreviation like CET`);
+  return minutes;
+}
+
 /** Builds a detector; a bad `datepattern` or `timeZone` throws an InputError naming it. */
 export function createDateDetector(options: DateDetectorOptions): DateDetector {
-  let defaultZone: number | undefined;
-  if (options.timeZone !== undefined && options.timeZone !== '') {
-    defaultZone = zoneOffsetMinutes(options.timeZone);
-    if (defaultZone === undefined) {
-      throw new InputError(`bad logtimezone "${options.timeZone}": use UTC, an offset like +0200 or UTC-03:00, or a zone abbreviation like CET`);
-    }
-  }
+  const defaultZone = options.timeZone === undefined || options.timeZone === '' ? undefined : logTimeZoneMinutes(options.timeZone);
   const local = createLocalTime(options.localTimeZone ?? process.env.TZ);
   // fail2ban builds %ExY from the real clock, not its test clock: take the later of both.
   const year = (epoch: number): number => yearOfDays(Math.floor(local.toWall(epoch) / DAY_SECONDS));

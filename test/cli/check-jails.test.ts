@@ -48,6 +48,8 @@ describe('check and start warn of misspelt jail options and of actions that cann
       ['enabled = ture', /jail\.local:2: \[sshd\] enabled: expected true or false .*not "ture" \(did you mean true\?\)\n$/],
       ['enabled = true\nbackend = pooling', /jail\.local:5: \[sshd\] backend: unknown backend "pooling" \(did you mean polling\?\)/],
       ['enabled = true\naction = sendmal-whois', /jail\.local:5: \[sshd\] action: no action "sendmal-whois" \(did you mean sendmail-whois\?\) in /],
+      ['enabled = true\nlogformat = dockr', /jail\.local:5: \[sshd\] logformat: expected plain, docker, cri, not "dockr" \(did you mean docker\?\)/],
+      ['enabled = true\nlogtimezone = Mars/Olympus', /^f2b-store: jail sshd: bad logtimezone "Mars\/Olympus": use UTC, an offset like \+0200/],
     ] as const) {
       writeFileSync(join(dir, 'jail.local'), `[sshd]\n${text.split('\n')[0]}\nfilter = sshd\nlogpath = /var/log/auth.log\n${text.split('\n')[1] ?? ''}\n`);
       const result = runCli(['--config', dir, 'check']);
