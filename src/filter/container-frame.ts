@@ -70,6 +70,11 @@ function criRecord(record: string): RuntimeRecord | undefined {
   return { text: tagsEnd === -1 ? '' : record.slice(tagsEnd + 1), time: at, partial: flag === 'P' };
 }
 
+/** Whether `line` (without its `\n`) is a record of `format`: a file's last line tells whether a jail's `logformat` is its. */
+export function isRecord(format: Exclude<LogFormat, 'plain'>, line: string): boolean {
+  return (format === 'docker' ? dockerRecord : criRecord)(line) !== undefined;
+}
+
 /**
  * Reads the records of one log in order. A line the runtime cut into several records (Docker and
  * containerd cut at 16 KiB) is dropped whole, every piece, as the tailer drops a line over its

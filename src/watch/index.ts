@@ -1,6 +1,6 @@
 export { LogTailer, MAX_LINE_BYTES, READ_AHEAD, type LineBatch, type LogTailerOptions } from './log-tailer.js';
 export type { LogPosition } from './log-position.js';
-export { compileLogPattern, logpathsNameAFile, matchingFiles, namesAFile, patternMatches, type LogPattern } from './log-pattern.js';
+export { compileLogPattern, logpathsFirstFile, logpathsNameAFile, matchingFiles, namesAFile, patternMatches, type LogPattern } from './log-pattern.js';
 export { journalInsteadOfFiles } from './journal-instead.js';
 export { formatJournalLine, journalFields, journalTime, LINE_FIELDS, type JournalJson } from './journal-entry.js';
 export { JournalReader, journalSelection, type JournalReaderOptions, type JournalStartPoint, type JournalStatus } from './journal-reader.js';

@@ -94,24 +94,38 @@ export async function matchingFiles(pattern: LogPattern): Promise<string[]> {
 }
 
 /**
- * Whether `pattern` names a file now, read synchronously: for a configuration being read (which
- * reads its own files so), where matchingFiles serves the running daemon.
+ * A file `pattern` names now, the first found, read synchronously: for a configuration being
+ * read (which reads its own files so), where matchingFiles serves the running daemon.
  */
-export function namesAFile(pattern: LogPattern): boolean {
-  if (pattern.literal) return isFileSync(pattern.pattern);
+export function firstMatchingFile(pattern: LogPattern): string | undefined {
+  if (pattern.literal) return isFileSync(pattern.pattern) ? pattern.pattern : undefined;
   let dirs = [pattern.base];
   for (const [index, segment] of pattern.segments.entries()) {
-    const paths = dirs.flatMap((dir) => entriesSync(dir).filter((name) => segment.test(name)).map((name) => join(dir, name)));
+    const paths = dirs.flatMap((dir) => entriesSync(dir).filter((name) => segment.test(name)).map((name) => join(dir, name)).sort());
     // The first file found answers: the last level is not stat'ed further.
-    if (index === pattern.segments.length - 1) return paths.some(isFileSync);
+    if (index === pattern.segments.length - 1) return paths.find(isFileSync);
     dirs = paths.filter((path) => statOf(path)?.isDirectory() === true);
   }
-  return false;
+  return undefined;
+}
+
+/** Whether `pattern` names a file now (see firstMatchingFile). */
+export function namesAFile(pattern: LogPattern): boolean {
+  return firstMatchingFile(pattern) !== undefined;
+}
+
+/** A file one of a jail's `logpath` lines names now, if any (see firstMatchingFile). */
+export function logpathsFirstFile(logpaths: readonly { readonly pattern: string; readonly tail: boolean }[]): string | undefined {
+  for (const path of logpaths) {
+    const file = firstMatchingFile(compileLogPattern(path.pattern, path.tail));
+    if (file !== undefined) return file;
+  }
+  return undefined;
 }
 
 /** Whether any of a jail's `logpath` lines names a file now (see namesAFile). */
 export function logpathsNameAFile(logpaths: readonly { readonly pattern: string; readonly tail: boolean }[]): boolean {
-  return logpaths.some((path) => namesAFile(compileLogPattern(path.pattern, path.tail)));
+  return logpathsFirstFile(logpaths) !== undefined;
 }
 
 const entriesSync = (dir: string): string[] => {

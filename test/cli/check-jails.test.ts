@@ -58,6 +58,30 @@ describe('check and start warn of misspelt jail options and of actions that cann
     }
   });
 
+  it('check warns of a logformat the jail\'s file does not follow, by its last line; --strict refuses it', () => {
+    const dir = join(tmp.dir, 'formats');
+    mkdirSync(dir);
+    const plain = join(tmp.dir, 'plain.log');
+    const docker = join(tmp.dir, 'c-json.log');
+    writeFileSync(plain, 'Jan 12 10:11:12 web sshd[1]: Server listening on :: port 22.\n');
+    writeFileSync(docker, `${JSON.stringify({ log: 'Server listening on :: port 22.\n', stream: 'stderr', time: '2024-01-12T10:11:12Z' })}\n`);
+    const jail = (name: string, log: string, format: string): string => `[${name}]\nenabled = true\nfilter = sshd\nlogpath = ${log}\nlogformat = ${format}\n`;
+    // A line still being written is not judged: the one before it is.
+    const growing = join(tmp.dir, 'growing-json.log');
+    writeFileSync(growing, `${readFileSync(docker, 'utf8')}{"log":"Accepted publickey for`);
+    writeFileSync(join(dir, 'jail.local'), jail('told-docker', plain, 'docker') + jail('told-cri', docker, 'cri') + jail('right', docker, 'docker')
+      + jail('growing', growing, 'docker'));
+    const checked = runCli(['--config', dir, 'check']);
+    assert.equal(checked.code, 0, checked.stderr);
+    assert.deepEqual(checked.stderr.trim().split('\n'), [
+      `f2b-store: warning: jail told-docker: the last line of ${plain} is no docker record: with logformat = docker the jail skips every line that is not one (check logformat: cri or plain?)`,
+      `f2b-store: warning: jail told-cri: the last line of ${docker} is no cri record: with logformat = cri the jail skips every line that is not one (check logformat: docker or plain?)`,
+    ]);
+    const strict = runCli(['--config', dir, 'check', '--strict']);
+    assert.equal(strict.code, 2);
+    assert.match(strict.stderr, /^f2b-store: jail told-docker: .* \(and 1 more warning\); --strict refuses warnings\n$/);
+  });
+
   it('start logs the same warnings when it loads the jails', async () => {
     const daemon = startDaemon(['--config', config, '--db', join(tmp.dir, 'bans.sqlite3'), '--backend', 'none']);
     try {

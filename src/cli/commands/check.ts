@@ -33,17 +33,20 @@ otherwise, or with --strict when there were warnings. Point it at fail2ban's own
       // Loaded here, not with the help text; from watch, the log patterns alone (not chokidar).
       const [
         { isLogJail, jailConfigDir, jailWarnings, journalInsteadNotice, loadAction, loadJails, storeConfigWarnings }, { JailEngine }, { compileJailFilters },
-        { checkSchedule }, { logpathsNameAFile }, { journalInsteadOfFiles },
+        { checkSchedule }, { logpathsNameAFile }, { journalInsteadOfFiles }, { logFormatWarnings },
       ] = await Promise.all([
         import('../../config/index.js'), import('../../engine/index.js'), import('../jail-filters.js'),
         import('../../reconcile/cron-timer.js'), import('../../watch/log-pattern.js'), import('../../watch/journal-instead.js'),
+        import('../log-format-probe.js'),
       ]);
       const config = ctx.config();
       checkSchedule(config.schedule, '[reconcile] schedule');
       const dir = jailConfigDir(ctx.configDir);
       const jails = loadJails(dir, BACKEND_CATALOG, { journalInstead: journalInsteadOfFiles });
       const enabled = jails.filter((jail) => jail.enabled);
-      const warnings = [...storeConfigWarnings(ctx.configDir), ...compileJailFilters(enabled.filter(isLogJail))];
+      const warnings = [
+        ...storeConfigWarnings(ctx.configDir), ...compileJailFilters(enabled.filter(isLogJail)), ...logFormatWarnings(enabled.filter(isLogJail)),
+      ];
       for (const jail of enabled) {
         if (jail.journal !== undefined || jail.logpaths.length === 0) continue;
         if (logpathsNameAFile(jail.logpaths)) continue;

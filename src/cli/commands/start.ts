@@ -77,9 +77,10 @@ those entries are kept and the daemon says so once: f2b-store reconcile --yes re
       const [
         { controlSocketFor, createLogger, pidFileFor, runDaemon }, { compileJailFilters },
         { enabledJails, isLogJail, jailConfigDir, jailWarnings, journalInsteadNotice, loadAction }, { actionStateFile }, { journalInsteadOfFiles },
+        { logFormatWarnings },
       ] = await Promise.all([
         import('../../daemon/index.js'), import('../jail-filters.js'), import('../../config/index.js'), import('../../backends/index.js'),
-        import('../../watch/journal-instead.js'),
+        import('../../watch/journal-instead.js'), import('../log-format-probe.js'),
       ]);
       const logger = await createLogger({ level: ctx.config().logLevel, target: ctx.config().logTarget });
       const { log, logLines } = logger;
@@ -110,7 +111,10 @@ those entries are kept and the daemon says so once: f2b-store reconcile --yes re
         // misspelt options and actions that cannot run here are told at each load, as check tells them.
         loadJails: () => {
           const jails = enabledJails(ctx.configDir, BACKEND_CATALOG, { journalInstead: journalInsteadOfFiles });
-          for (const warning of [...compileJailFilters(jails.filter(isLogJail)), ...jailWarnings(jailConfigDir(ctx.configDir), jails)]) log(warning, 'warning');
+          const logJails = jails.filter(isLogJail);
+          for (const warning of [...compileJailFilters(logJails), ...logFormatWarnings(logJails), ...jailWarnings(jailConfigDir(ctx.configDir), jails)]) {
+            log(warning, 'warning');
+          }
           for (const jail of jails) if (jail.journalInsteadOf) log(journalInsteadNotice(jail.name, jail.journalInsteadOf), 'notice');
           return jails;
         },
