@@ -5,13 +5,14 @@
  * each whole process (/usr/bin/time), and the ratio. Both must count the same lines as matched.
  * Then the sshd filter f2b-store ships (filters/sshd.conf, broader: every OpenSSH version and
  * syslog framing) beside fail2ban's stock sshd.conf, both through `f2b-store test-filter` on the
- * same auth.log, alternating runs: the broader filter may cost at most 20% of the speed.
+ * same auth.log, alternating runs: the broader filter may cost at most 20% of the speed; and
+ * that auth.log in Docker and CRI records read with `--logformat`, beside the plain file.
  * Then the same sshd comparison on a log a tenth as long, where start-up weighs more, and the
  * start-up itself: `test-filter` on a one-line log beside `node -e 0`, in CPU time.
  * Env: F2B_BENCH_FILTER_LINES=N changes the log length.
  */
 import { spawnSync } from 'node:child_process';
-import { closeSync, fsyncSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -66,7 +67,7 @@ function timedRun(argv: readonly string[], dir: string, matched: (stdout: string
   return { seconds: run.seconds, cpu: run.cpu, peakMiB: run.peakMiB, matched: matched(run.stdout) };
 }
 
-const ours = (log: string, filter: string, dir: string): ProcessRun => timedRun([process.execPath, CLI, 'test-filter', log, filter], dir, (out) => {
+const ours = (log: string, filter: string, dir: string, options: readonly string[] = []): ProcessRun => timedRun([process.execPath, CLI, 'test-filter', ...options, log, filter], dir, (out) => {
   const m = /^Lines: \d+, matched (\d+)/m.exec(out);
   if (!m) throw new Error(`test-filter printed no counts: ${out.slice(-300)}`);
   return Number(m[1]);
@@ -105,6 +106,39 @@ function shippedBesideStock(log: string, lines: number, dir: string): Row[] {
     ['sshd', int(lines), '`test-filter` fail2ban\'s sshd.conf', cell(stock), '', ''],
     ['sshd', int(lines), '`test-filter` shipped filters/sshd.conf', cell(shipped), `≥ ${SHIPPED_SPEED_SHARE * 100}% of stock's lines/s`, `${share >= SHIPPED_SPEED_SHARE ? 'met' : 'NOT met'} (${(100 * share).toFixed(0)}%)`],
   ];
+}
+
+/**
+ * Container records: the same auth.log with each line in a Docker json-file record and in a CRI
+ * record (as a container that logs syslog-style lines to stdout leaves it), through the shipped
+ * sshd filter with `--logformat`, beside the plain file: what unwrapping costs. Each must match
+ * the lines the plain file does.
+ */
+function containerRecords(log: string, lines: number, dir: string): Row[] {
+  const text = readFileSync(log, 'utf8');
+  const time = new Date().toISOString();
+  const wrapped = { docker: join(dir, 'auth-json.log'), cri: join(dir, 'auth-cri.log') } as const;
+  const records = text.split('\n').filter((line) => line !== '');
+  writeFileSync(wrapped.docker, records.map((line) => `${JSON.stringify({ log: `${line}\n`, stream: 'stdout', time })}\n`).join(''));
+  writeFileSync(wrapped.cri, records.map((line) => `${time} stdout F ${line}\n`).join(''));
+  const plain: ProcessRun[] = [];
+  const runs = { docker: [] as ProcessRun[], cri: [] as ProcessRun[] };
+  for (let i = 0; i < SHIPPED_RUNS; i++) {
+    plain.push(ours(log, SHIPPED_SSHD, dir));
+    for (const format of ['docker', 'cri'] as const) runs[format].push(ours(wrapped[format], SHIPPED_SSHD, dir, ['--logformat', format]));
+  }
+  const rate = (r: ProcessRun[]): number => lines / median(r.map((run) => run.cpu));
+  const rows: Row[] = [];
+  for (const format of ['docker', 'cri'] as const) {
+    if (runs[format][0]!.matched !== plain[0]!.matched) {
+      throw new Error(`logformat ${format}: matched ${runs[format][0]!.matched} lines, the plain file ${plain[0]!.matched}`);
+    }
+    const size = readFileSync(wrapped[format]).length / 1024 / 1024;
+    rows.push(['sshd', int(lines), `\`test-filter --logformat ${format}\` shipped sshd`,
+      `median of ${SHIPPED_RUNS}: ${int(rate(runs[format]))} lines per CPU second (${size.toFixed(0)} MiB), ${(100 * rate(runs[format]) / rate(plain)).toFixed(0)}% of the plain file's `
+      + `${int(rate(plain))}; matched ${int(plain[0]!.matched)} as the plain file`, '', '']);
+  }
+  return rows;
 }
 
 /** The sshd comparison on a shorter log, where start-up weighs more. */
@@ -174,6 +208,8 @@ export async function runFilterBench(): Promise<void> {
     }
     console.error('filter bench: shipped sshd beside stock sshd, both in f2b-store…');
     table.push(...shippedBesideStock(join(dir, 'auth.log'), lines, dir));
+    console.error('filter bench: the same auth.log in container records (logformat)…');
+    table.push(...containerRecords(join(dir, 'auth.log'), lines, dir));
     console.error(`filter bench: sshd on ${int(lines / 10)} lines, then start-up…`);
     table.push(...await shortLog(Math.floor(lines / 10), dir), ...await startup(dir));
   } finally {
@@ -184,6 +220,7 @@ export async function runFilterBench(): Promise<void> {
     'Both tools read fail2ban\'s own filter file and the same log file; times are whole processes (start-up included), peak memory is the maximum resident set size from /usr/bin/time. The run fails if the matched-line counts differ.',
     `Ratios and lines/s are on CPU time (user + system, from /usr/bin/time): the machine is shared with other sessions, and one run of each tool after the other can meet very different loads, which wall time shows in full (wall ratios are given beside). f2b-store runs ${OUR_RUNS} times before fail2ban-regex's one run and its run of median CPU time counts: its few seconds are the more exposed to a burst of load. Node's collector threads count in its CPU time, so on an idle machine the wall ratio is the larger.`,
     `The last two rows run f2b-store alone, on the same auth.log, with fail2ban's sshd.conf and with the sshd filter f2b-store ships (${SHIPPED_RUNS} alternating runs each): its broader expressions (every OpenSSH version and syslog framing) may cost at most ${100 - SHIPPED_SPEED_SHARE * 100}% of the speed.`,
+    'Then `logformat`: the same auth.log with each line in a Docker json-file record and in a CRI record, read with `test-filter --logformat docker|cri` and the shipped sshd filter, beside the plain file (CPU time, median of alternating runs); each must match the same lines as the plain file.',
     `Then the same sshd comparison on a log a tenth as long (start-up weighs more there), and start-up alone: \`test-filter\` with fail2ban's sshd.conf on a one-line log beside \`node -e 0\`, ${STARTUP_RUNS} alternating runs each, CPU time (user + system) rather than wall time, which the other helpers' load distorts most on short runs.`,
     'f2b-store test-filter runs in one thread (no worker threads): the ratios compare one Node process with one Python process.',
     'Profile (node --cpu-prof, 1,000,000 lines, stock sshd.conf), earlier round: LogFilter.processLine about half of the process, garbage collection about 20%, reading the file 6%, start-up 5%. Changed then: a regex anchored at the start is checked there (its literal prefix, or its possible first characters); the prefregex\'s content is searched as a slice of the line\'s text; a date whose fields and clock are those of the line before keeps its instant; lines that match nothing share one result object; the file is read synchronously.',
