@@ -20,7 +20,9 @@ function lastLine(path: string): string | undefined {
     const buffer = Buffer.alloc(length);
     const read = readSync(fd, buffer, 0, length, size - length);
     const text = buffer.toString('utf8', 0, read);
-    const lines = text.slice(0, text.lastIndexOf('\n')).split('\n');
+    const end = text.lastIndexOf('\n');
+    if (end === -1) return undefined;
+    const lines = text.slice(0, end).split('\n');
     const line = lines.at(-1)?.replace(/\r$/, '');
     // A line cut by the window's start is no line to judge.
     return line === undefined || line === '' || (lines.length === 1 && length < size) ? undefined : line;

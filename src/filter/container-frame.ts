@@ -84,11 +84,14 @@ export function isRecord(format: Exclude<LogFormat, 'plain'>, line: string): boo
  */
 export class FrameReader {
   private readonly read: (record: string) => RuntimeRecord | undefined;
+  /** JSON's \u escapes may write other characters in ASCII: a record's ASCII says nothing of its line. */
+  private readonly escaped: boolean;
   /** The last record was a piece of a line that goes on. */
   private cut = false;
 
   constructor(format: Exclude<LogFormat, 'plain'>) {
     this.read = format === 'docker' ? dockerRecord : criRecord;
+    this.escaped = format === 'docker';
   }
 
   /**
@@ -102,7 +105,6 @@ export class FrameReader {
     const piece = this.cut || found.partial;
     this.cut = found.partial;
     if (piece) return undefined;
-    // JSON's \u escapes may write other characters in ASCII.
-    return { text: found.text, time: found.time, ascii: ascii && !(this.read === dockerRecord && record.includes('\\u')) };
+    return { text: found.text, time: found.time, ascii: ascii && !(this.escaped && record.includes('\\u')) };
   }
 }

@@ -69,8 +69,10 @@ describe('check and start warn of misspelt jail options and of actions that cann
     // A line still being written is not judged: the one before it is.
     const growing = join(tmp.dir, 'growing-json.log');
     writeFileSync(growing, `${readFileSync(docker, 'utf8')}{"log":"Accepted publickey for`);
+    const unfinished = join(tmp.dir, 'unfinished.log');
+    writeFileSync(unfinished, 'Jan 12 10:11:12 web sshd[1]: Server listening on');
     writeFileSync(join(dir, 'jail.local'), jail('told-docker', plain, 'docker') + jail('told-cri', docker, 'cri') + jail('right', docker, 'docker')
-      + jail('growing', growing, 'docker'));
+      + jail('growing', growing, 'docker') + jail('unfinished', unfinished, 'cri'));
     const checked = runCli(['--config', dir, 'check']);
     assert.equal(checked.code, 0, checked.stderr);
     assert.deepEqual(checked.stderr.trim().split('\n'), [
