@@ -13,7 +13,7 @@ export {
   actionSearchDirs, blockTypeOf, FAIL2BAN_ACTION_DIR, parseActionList, type ActionSpec, type BlockType, type JailAction,
 } from './action-mapping.js';
 export {
-  bansJailSelection, enabledJails, enabledJailSettings, FAIL2BAN_VERSION, isLogJail, jailConfigDir, journalInsteadNotice, loadJails, SHIPPED_CONFIG_DIR, type AnyEnabledJail, type BansJail, type DisabledJail, type EnabledJail, type IncrementOptions, type JailDefinition, type JailSettings,
+  bansJailSelection, enabledJails, enabledJailSettings, FAIL2BAN_VERSION, isLogJail, jailConfigDir, journalInsteadNotice, loadJails, watchesNothingHint, SHIPPED_CONFIG_DIR, type AnyEnabledJail, type BansJail, type DisabledJail, type EnabledJail, type IncrementOptions, type JailDefinition, type JailSettings,
   type LoadJailsOptions,
 } from './jail-config.js';
 export { LOG_FORMATS, parseJournalSource, WATCH_BACKENDS, type Escalation, type LogFormat, type LogPath, type UseDns } from './jail-values.js';

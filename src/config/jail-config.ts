@@ -378,6 +378,16 @@ export function journalInsteadNotice(jail: string, logpaths: readonly LogPath[])
   return `jail ${jail}: no log file matches ${logpaths.map((p) => p.pattern).join(', ')}: it reads the systemd journal instead (backend = auto)`;
 }
 
+/**
+ * What to try when a jail watches no file, after the warning that says so: the journal for a
+ * system log; a container's log appears when the container first writes.
+ */
+export function watchesNothingHint(logformat: LogFormat): string {
+  return logformat === 'plain'
+    ? '(a system that logs only to the journal needs backend = systemd)'
+    : `(with logformat = ${logformat}: the container's log appears when it starts)`;
+}
+
 /** The enabled jails of `configDir` (see jailConfigDir). */
 export function enabledJails(configDir: string, catalog: BackendCatalog, options: LoadJailsOptions = {}): AnyEnabledJail[] {
   return loadJails(jailConfigDir(configDir), catalog, options).filter((jail): jail is AnyEnabledJail => jail.enabled);

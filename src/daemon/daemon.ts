@@ -2,7 +2,7 @@ import type { Server } from 'node:net';
 import {
   isoTime, journalSourceName, messageOf, nowSeconds, OperationError, type Address, type JournalSource, type ListenAddress, type LockoutFloor, type Log, type LogEntry,
 } from '../core/index.js';
-import { isLogJail, type AnyEnabledJail, type EnabledJail } from '../config/index.js';
+import { isLogJail, watchesNothingHint, type AnyEnabledJail, type EnabledJail } from '../config/index.js';
 import type { Backend } from '../backends/index.js';
 import { DAEMON, ReconcileLoop, checkSchedule, jailRulesOf, type BackendJailCount } from '../reconcile/index.js';
 import type { DaemonMetrics } from '../metrics/index.js';
@@ -339,7 +339,7 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
       const definition = jails.find((j) => j.name === jail.name);
       if (jail.journal !== null || jail.files.length > 0 || definition === undefined) continue;
       log(`jail ${jail.name} watches no log file: nothing matches ${definition.logpaths.map((p) => p.pattern).join(', ')} `
-        + '(a system that logs only to the journal needs backend = systemd)', 'warning');
+        + watchesNothingHint(definition.logformat), 'warning');
     }
   };
   const unwatchedCheck = setInterval(warnUnwatched, UNWATCHED_WARNING_MS);

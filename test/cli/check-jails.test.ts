@@ -72,16 +72,19 @@ describe('check and start warn of misspelt jail options and of actions that cann
     const unfinished = join(tmp.dir, 'unfinished.log');
     writeFileSync(unfinished, 'Jan 12 10:11:12 web sshd[1]: Server listening on');
     writeFileSync(join(dir, 'jail.local'), jail('told-docker', plain, 'docker') + jail('told-cri', docker, 'cri') + jail('right', docker, 'docker')
-      + jail('growing', growing, 'docker') + jail('unfinished', unfinished, 'cri'));
+      + jail('growing', growing, 'docker') + jail('unfinished', unfinished, 'cri') + jail('not-started', join(tmp.dir, 'none', '*-json.log'), 'docker'));
     const checked = runCli(['--config', dir, 'check']);
     assert.equal(checked.code, 0, checked.stderr);
     assert.deepEqual(checked.stderr.trim().split('\n'), [
       `f2b-store: warning: jail told-docker: the last line of ${plain} is no docker record: with logformat = docker the jail skips every line that is not one (check logformat: cri or plain?)`,
       `f2b-store: warning: jail told-cri: the last line of ${docker} is no cri record: with logformat = cri the jail skips every line that is not one (check logformat: docker or plain?)`,
+      // A container's log that is not there yet: no word of the journal.
+      `f2b-store: warning: jail not-started: no log file matches ${join(tmp.dir, 'none', '*-json.log')}: it watches nothing until one appears `
+        + '(with logformat = docker: the container\'s log appears when it starts)',
     ]);
     const strict = runCli(['--config', dir, 'check', '--strict']);
     assert.equal(strict.code, 2);
-    assert.match(strict.stderr, /^f2b-store: jail told-docker: .* \(and 1 more warning\); --strict refuses warnings\n$/);
+    assert.match(strict.stderr, /^f2b-store: jail told-docker: .* \(and 2 more warnings\); --strict refuses warnings\n$/);
   });
 
   it('start logs the same warnings when it loads the jails', async () => {

@@ -32,7 +32,7 @@ otherwise, or with --strict when there were warnings. Point it at fail2ban's own
       const ctx = createContext(command);
       // Loaded here, not with the help text; from watch, the log patterns alone (not chokidar).
       const [
-        { isLogJail, jailConfigDir, jailWarnings, journalInsteadNotice, loadAction, loadJails, storeConfigWarnings }, { JailEngine }, { compileJailFilters },
+        { isLogJail, jailConfigDir, jailWarnings, journalInsteadNotice, loadAction, loadJails, storeConfigWarnings, watchesNothingHint }, { JailEngine }, { compileJailFilters },
         { checkSchedule }, { logpathsNameAFile }, { journalInsteadOfFiles }, { logFormatWarnings },
       ] = await Promise.all([
         import('../../config/index.js'), import('../../engine/index.js'), import('../jail-filters.js'),
@@ -51,7 +51,7 @@ otherwise, or with --strict when there were warnings. Point it at fail2ban's own
         if (jail.journal !== undefined || jail.logpaths.length === 0) continue;
         if (logpathsNameAFile(jail.logpaths)) continue;
         warnings.push(`jail ${jail.name}: no log file matches ${jail.logpaths.map((p) => p.pattern).join(', ')}: it watches nothing until one appears `
-          + '(a system that logs only to the journal needs backend = systemd)');
+          + watchesNothingHint(jail.logformat));
       }
       for (const jail of enabled) {
         new JailEngine({ ...jail, jail: jail.name }, { previousBans: () => 0, now: nowSeconds });
