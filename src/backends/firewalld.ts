@@ -55,10 +55,7 @@ function firewalldSaid(error: unknown): string | undefined {
 export function createFirewalldBackend(options: FirewalldOptions): Backend {
   /** Our runtime ipsets as an ensure that changed nothing found them, for the count that follows it in the drift tick (see turnMemo). */
   const ensuredIpsets = turnMemo<ReadonlySet<string>>();
-  const exec: Exec = (command) => {
-    ensuredIpsets.clear();
-    return options.exec(command);
-  };
+  const exec: Exec = ensuredIpsets.clearingBefore(options.exec);
   const maxelem = options.maxelem ?? FIREWALLD_DEFAULT_MAXELEM;
 
   async function run(command: Command, doing: string): Promise<string> {

@@ -35,10 +35,7 @@ export function createIpsetBackend(options: IpsetBackendOptions): Backend {
   const memo = createAddressMemo();
   /** The headers the census's intact() read, for the count that follows it in the drift tick (see turnMemo). */
   const intactHeaders = turnMemo<Map<string, SetHeader>>();
-  const exec: Exec = (command) => {
-    intactHeaders.clear();
-    return options.exec(command);
-  };
+  const exec: Exec = intactHeaders.clearingBefore(options.exec);
 
   async function run(command: Command, what: string): Promise<string> {
     try {

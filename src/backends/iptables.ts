@@ -29,10 +29,7 @@ export function createIptablesBackend(options: IptablesBackendOptions): Backend 
   const memo = createAddressMemo();
   /** The filter tables of both families as an ensure that changed nothing read them, for the count that follows it in the drift tick (see turnMemo). */
   const ensuredTables = turnMemo<ReadonlyMap<Family, FilterTable>>();
-  const exec: Exec = (command) => {
-    ensuredTables.clear();
-    return options.exec(command);
-  };
+  const exec: Exec = ensuredTables.clearingBefore(options.exec);
 
   async function run(command: Command, what: string): Promise<void> {
     try {

@@ -78,10 +78,7 @@ export function createNftablesBackend(options: NftablesOptions): Backend {
   const last = turnMemo<{ readonly state: TableState; readonly table?: string }>();
   /** About how many elements the table held at its last whole listing, counting our applies since; unknown at first. */
   let lastElements: number | undefined;
-  const exec: Exec = (command) => {
-    last.clear();
-    return options.exec(command);
-  };
+  const exec: Exec = last.clearingBefore(options.exec);
   const remember = (state: TableState, table?: string): TableState => last.set(table === undefined ? { state } : { state, table }).state;
 
   async function readTable(): Promise<string | undefined> {

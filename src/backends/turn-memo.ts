@@ -10,6 +10,8 @@ export interface TurnMemo<T> {
   /** Keeps `value` until the event loop turns or clear(); returns it. */
   set(value: T): T;
   clear(): void;
+  /** `run`, clearing this memo before each call: a command the backend runs may change what was read. */
+  clearingBefore<A extends unknown[], R>(run: (...args: A) => R): (...args: A) => R;
 }
 
 export function turnMemo<T>(): TurnMemo<T> {
@@ -26,6 +28,10 @@ export function turnMemo<T>(): TurnMemo<T> {
     },
     clear() {
       kept = undefined;
+    },
+    clearingBefore: (run) => (...args) => {
+      kept = undefined;
+      return run(...args);
     },
   };
 }
