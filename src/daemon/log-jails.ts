@@ -223,7 +223,9 @@ export class LogJails {
     const jails = [...this.jails.values()].filter((jail) => jail.patterns.some((p) => patternMatches(p, batch.path)));
     // Matched in the filter worker: no regex holds up the event loop, and a line past its time budget is dropped.
     // As bytes, or where they lie in the file: the worker decodes them (or reads them itself), which costs far less than cloning each line.
-    const lines = batch.range === undefined ? { bytes: batch.text, encoding: batch.encoding } : { ...batch.range, encoding: batch.encoding };
+    const lines = batch.range === undefined
+      ? { bytes: batch.text, encoding: batch.encoding, ...(batch.dropped > 0 ? { droppedAt: batch.droppedAt } : {}) }
+      : { ...batch.range, encoding: batch.encoding };
     const matched = this.worker.process(batch.path, jails.map((jail) => jail.definition.name), lines, now);
     // A batch read ahead is not delivered when the one before it fails: its failure is nobody's.
     matched.catch(() => undefined);

@@ -95,6 +95,17 @@ export class FrameReader {
   }
 
   /**
+   * A record went missing here (the tailer drops a line over its limit, as a piece of a cut line
+   * escaped into JSON may be). It may have begun a cut line, gone on with one or ended one: the
+   * record after it is taken for a piece, so the end of a cut line is never read as a line of
+   * its own (a client's padding before it would choose its text). This costs the line after a
+   * lost record when that was a whole line.
+   */
+  lost(): void {
+    this.cut = true;
+  }
+
+  /**
    * The line in `record` (one line of the file, without its `\n`) and its time; undefined for a
    * record that is not one of the format's, or a piece of a cut line. `ascii`: the record holds
    * only ASCII characters.

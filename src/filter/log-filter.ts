@@ -283,6 +283,14 @@ export class LogFilter {
   }
 
   /**
+   * The log had a line here that was dropped unread (over the length limit). With a `logFormat`,
+   * the record dropped may have begun or gone on with a line cut into several: see FrameReader.lost.
+   */
+  lineDropped(): void {
+    this.frames?.lost();
+  }
+
+  /**
    * processLine's work on the line itself. `recordTime`, for a line a container runtime's record
    * held: its date, if it has one, is found and set aside as in any log, but the record's time is
    * the failure's (the runtime's clock, with its zone, where a date in the line may have none).

@@ -49,13 +49,16 @@ function runBatch(message: Extract<ToWorker, { type: 'batch' }>): void {
   const decoded = Array.isArray(message.lines) ? undefined : logTextTerminated(logTextOf(message.lines as LogText | LogFileText, rangeBuffer));
   const text = decoded?.lines ?? message.lines as readonly string[];
   const { times } = message;
+  const droppedAt = Array.isArray(message.lines) || !('droppedAt' in message.lines) ? [] : message.lines.droppedAt ?? [];
   for (const [k, key] of message.keys.entries()) {
     Atomics.store(progress, PROGRESS_LINE, -1);
     Atomics.store(progress, PROGRESS_KEY, k);
     const filter = filterFor(key, message.path);
     const skip = new Set(message.skip.filter(([k]) => k === key).map(([, index]) => index));
     const lines: LineFailures[] = [];
+    let dropped = 0;
     for (let index = 0; index < text.length; index++) {
+      for (; droppedAt[dropped] === index; dropped++) filter.lineDropped();
       if (skip.has(index)) continue;
       Atomics.store(progress, PROGRESS_LINE, index);
       const line = text[index] as string;
@@ -65,6 +68,7 @@ function runBatch(message: Extract<ToWorker, { type: 'batch' }>): void {
       // Only what the daemon counts goes back (see packFailures).
       if (failures.length > 0) lines.push({ index, failures });
     }
+    for (; dropped < droppedAt.length; dropped++) filter.lineDropped();
     const failures = packFailures(lines);
     post({ type: 'result', id: message.id, key, failures }, packedBuffers(failures));
   }

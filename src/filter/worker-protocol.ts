@@ -117,6 +117,8 @@ export function unpackFailures(packed: PackedFailures): LineFailures[] {
 export interface LogText {
   readonly bytes: Uint8Array;
   readonly encoding: string;
+  /** Where the file had lines over the length limit, dropped unread: how many of these lines came before each (see LogFilter.lineDropped). */
+  readonly droppedAt?: readonly number[];
 }
 
 /** Lines to read from the file itself (see LogRange), in the encoding named. */

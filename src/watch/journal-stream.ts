@@ -142,7 +142,7 @@ export class JournalStream {
 
   private read(chunk: Buffer): void {
     for (const text of this.splitter.push(chunk)) this.take(text);
-    this.pendingDropped += this.splitter.takeDropped();
+    this.pendingDropped += this.splitter.takeDropped().length;
     if (this.pending.length >= this.options.batch.entries || this.pendingBytes >= this.options.batch.bytes) {
       void this.flush();
     } else if (this.idle === undefined && this.hasNews()) {

@@ -61,7 +61,10 @@ export class LineSplitter {
   private parts: Buffer[] = [];
   private kept = 0;
   private skipped = 0;
-  private dropped = 0;
+  /** Where lines were dropped since takeDropped: how many lines given since then came before each. */
+  private droppedAt: number[] = [];
+  /** Complete lines given since takeDropped. */
+  private given = 0;
   /** Complete lines the last push gave (its `\n`s, less the lines dropped). */
   private pushed = 0;
 
@@ -80,10 +83,14 @@ export class LineSplitter {
     return this.kept + this.skipped;
   }
 
-  /** How many over-long lines were dropped since the last call. */
-  takeDropped(): number {
-    const dropped = this.dropped;
-    this.dropped = 0;
+  /**
+   * Where over-long lines were dropped since the last call, one entry each: how many of the lines
+   * given since then came before it (a reader of container records must know where a piece went missing).
+   */
+  takeDropped(): number[] {
+    const dropped = this.droppedAt;
+    this.droppedAt = [];
+    this.given = 0;
     return dropped;
   }
 
@@ -112,27 +119,28 @@ export class LineSplitter {
    */
   pushParts(chunk: Buffer): Buffer[] {
     const parts: Buffer[] = [];
-    const droppedBefore = this.dropped;
     let ended = 0;
+    let dropped = 0;
     let start = 0;
     let run = 0;
     for (let end = chunk.indexOf(10, start); end !== -1; end = chunk.indexOf(10, start)) {
       ended++;
       if (this.pendingBytes > 0) {
         const line = this.finish(chunk.subarray(start, end + 1));
-        if (line === undefined) this.dropped++;
+        if (line === undefined) this.droppedAt.push(this.given + ended - 1 - dropped++);
         else parts.push(line);
         run = end + 1;
       } else if (end - start - (chunk[end - 1] === 13 && end > start ? 1 : 0) > this.maxLineBytes) {
         if (run < start) parts.push(chunk.subarray(run, start));
-        this.dropped++;
+        this.droppedAt.push(this.given + ended - 1 - dropped++);
         run = end + 1;
       }
       start = end + 1;
     }
     if (run < start) parts.push(chunk.subarray(run, start));
     this.keep(chunk.subarray(start));
-    this.pushed = ended - (this.dropped - droppedBefore);
+    this.pushed = ended - dropped;
+    this.given += this.pushed;
     return parts;
   }
 

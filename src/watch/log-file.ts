@@ -154,8 +154,8 @@ export class LogFile {
     return this.splitter.lines(text);
   }
 
-  /** How many lines over the length limit were dropped unread since the last call. */
-  takeDropped(): number {
+  /** Where lines over the length limit were dropped unread since the last call (see LineSplitter.takeDropped). */
+  takeDropped(): number[] {
     return this.splitter.takeDropped();
   }
 

@@ -45,6 +45,8 @@ export type LineBatch = LineSource & {
   readonly position: LogPosition;
   /** Lines in this stretch longer than `maxLineBytes`: dropped unread, never matched. */
   readonly dropped: number;
+  /** Where each of those lay: how many of `lines` came before it (a container record reader must know where a piece went missing). */
+  readonly droppedAt: readonly number[];
   /** The last batch of a turn: the tailer stopped after it only to give the other files theirs, so more of this file may follow. */
   readonly turnEnd?: boolean;
   /** The read that gave these lines filled its buffer: more of this file was there to read at once (the reader is behind). */
@@ -345,7 +347,7 @@ export class LogTailer {
     if (current === undefined) return;
     if (!(await this.readOn(path, followed, current, () => current.position(path), TURN_CHUNKS))) this.dirty.add(path);
     else if (!this.closed && !samePosition(followed.reported, current.position(path))) {
-      await this.deliver(followed, this.batch(path, Buffer.alloc(0), 0, current, current.position(path), 0, false));
+      await this.deliver(followed, this.batch(path, Buffer.alloc(0), 0, current, current.position(path), [], false));
     }
   }
 
@@ -481,8 +483,8 @@ export class LogTailer {
         }
         const dropped = file.takeDropped();
         const length = parts.reduce((sum, part) => sum + part.length, 0);
-        if (length === 0 && dropped === 0) continue;
-        const inPlace = this.options.ranges === true && !this.polling && dropped === 0 && file.offset - before === length;
+        if (length === 0 && dropped.length === 0) continue;
+        const inPlace = this.options.ranges === true && !this.polling && dropped.length === 0 && file.offset - before === length;
         const batch = this.batch(path, inPlace ? rangeOf(file, before, length, parts) : Buffer.concat(parts), file.linesRead, file, positionOf(), dropped, n === chunks - 1);
         this.options.prepare?.(batch);
         chain = chain.then(async () => {
@@ -509,10 +511,10 @@ export class LogTailer {
    * A batch whose lines are decoded only when asked for: the daemon's filter worker decodes (or
    * reads) them itself. A range is read again as the worker reads it, refused if the file changed.
    */
-  private batch(path: string, lines: Buffer | LogRange, lineCount: number, file: LogFile, position: LogPosition, dropped: number, turnEnd: boolean): LineBatch {
+  private batch(path: string, lines: Buffer | LogRange, lineCount: number, file: LogFile, position: LogPosition, droppedAt: readonly number[], turnEnd: boolean): LineBatch {
     let decoded: string[] | undefined;
     const given = Buffer.isBuffer(lines) ? { text: lines } : { range: lines };
-    return { path, ...given, lineCount, encoding: this.encoding, position, dropped, turnEnd, more: file.moreToRead, get lines() {
+    return { path, ...given, lineCount, encoding: this.encoding, position, dropped: droppedAt.length, droppedAt, turnEnd, more: file.moreToRead, get lines() {
       return decoded ??= file.lines(Buffer.isBuffer(lines) ? lines : readLogRange(lines));
     } };
   }

@@ -5,14 +5,21 @@ import { LogFilter, type Failure } from '../../src/filter/index.js';
 
 const NOW = Date.parse('2024-01-12T12:00:00Z') / 1000;
 
-/** Each line through the shipped sshd filter (or `filter`), as the daemon reads a jail's file with this logformat. */
-function read(format: LogFormat, lines: readonly string[], filter = 'sshd', timeZone?: string): { failures: Failure[]; perLine: number[] } {
+/**
+ * Each line through the shipped sshd filter (or `filter`), as the daemon reads a jail's file with
+ * this logformat; `null` is a record the tailer dropped unread (over its length limit).
+ */
+function read(format: LogFormat, lines: readonly (string | null)[], filter = 'sshd', timeZone?: string): { failures: Failure[]; perLine: number[] } {
   const logFilter = new LogFilter(loadFilter(filter, [SHIPPED_FILTER_DIR]), {
     now: () => NOW, assumeNow: true, logFormat: format, ...(timeZone === undefined ? {} : { timeZone }),
   });
   const failures: Failure[] = [];
   const perLine: number[] = [];
   for (const line of lines) {
+    if (line === null) {
+      logFilter.lineDropped();
+      continue;
+    }
     const found = logFilter.processLine(line).failures;
     failures.push(...found);
     perLine.push(found.length);
@@ -71,6 +78,17 @@ describe('container log records (logformat)', () => {
       `2024-01-12T10:11:13Z stderr F ${SSHD_FAIL}`,
     ]);
     assert.deepEqual(criLines, [0, 0, 1]);
+  });
+
+  it('a record dropped unread (a piece escaped past the tailer\'s limit) leaves what follows it a piece: the end of a cut line is never read alone', () => {
+    const planted = `${SSHD_FAIL.replace('203.0.113.7', '192.0.2.99')}`;
+    // The first piece dropped: its end, which reads as a failure of another address, counts nothing; the next line does.
+    assert.deepEqual(read('docker', [null, docker(`${planted}\n`), docker(`${SSHD_FAIL}\n`)]).perLine, [0, 1]);
+    assert.deepEqual(read('cri', [null, `2024-01-12T10:11:12Z stderr F ${planted}`, `2024-01-12T10:11:13Z stderr F ${SSHD_FAIL}`]).perLine, [0, 1]);
+    // A middle piece dropped: the pieces after it up to the end are skipped as before.
+    assert.deepEqual(read('docker', [docker('Invalid user x'), null, docker('y'), docker(`${planted}\n`), docker(`${SSHD_FAIL}\n`)]).perLine, [0, 0, 0, 1]);
+    // A whole line dropped: the price is the line after it, never a wrong address.
+    assert.deepEqual(read('docker', [docker(`${SSHD_FAIL}\n`), null, docker(`${SSHD_FAIL}\n`), docker(`${SSHD_FAIL}\n`)]).perLine, [1, 0, 1]);
   });
 
   it('a line that is no record of the format matches nothing, even when the text inside would', () => {

@@ -64,12 +64,24 @@ describe('the daemon on container logs (logformat) and on a log in another zone 
     assert.equal((await jailStatus('sshd-docker')).totalFailed, 3);
   });
 
+  it('docker: a piece escaped past the tailer\'s limit is dropped, and the end of its line is not read as a line of its own', async () => {
+    // 16 KiB of control characters: six bytes each in JSON, a first piece of 96 KiB that the tailer drops unread.
+    const escaped = `${JSON.stringify({ log: `Invalid user ${'\x01'.repeat(16 * 1024)}`, stream: 'stderr', time: new Date().toISOString() })}\n`;
+    const before = await jailStatus('sshd-docker');
+    appendFileSync(dockerLog, (escaped + dockerRecord(failed('192.0.2.79'))).repeat(3) + dockerRecord(failed('203.0.113.33')).repeat(3));
+    await waitFor('203.0.113.33 banned in sshd-docker', () => bansIn('sshd-docker').includes('203.0.113.33'), 20_000);
+    assert.deepEqual(bansIn('sshd-docker'), ['203.0.113.31', '203.0.113.33']);
+    const after = await jailStatus('sshd-docker');
+    assert.equal(after.totalFailed - before.totalFailed, 3, 'only the three whole lines count');
+    assert.equal(after.droppedLines - before.droppedLines, 3, 'the three pieces are counted as dropped');
+  });
+
   it('docker: the record\'s time counts, not a date in the line: records a day old ban nobody', async () => {
     const dayAgo = new Date(Date.now() - 86_400_000);
     appendFileSync(dockerLog, dockerRecord(`${syslogDate()} web sshd[7]: ${failed('203.0.113.34')}`, dayAgo).repeat(3)
       + dockerRecord(failed('203.0.113.35')).repeat(3));
     await waitFor('203.0.113.35 banned', () => bansIn('sshd-docker').includes('203.0.113.35'), 20_000);
-    assert.deepEqual(bansIn('sshd-docker'), ['203.0.113.31', '203.0.113.35']);
+    assert.deepEqual(bansIn('sshd-docker'), ['203.0.113.31', '203.0.113.33', '203.0.113.35']);
   });
 
   it('cri: three full records ban their address; partial ones and what completes them do not count', async () => {

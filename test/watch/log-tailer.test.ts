@@ -420,7 +420,7 @@ describe('LogTailer', () => {
     appendFileSync(log, `four\n${'x'.repeat(200)}\nfive\n`);
     await run.waitForLines(5, 'the lines around the long one');
     const last = run.batches.at(-1)!;
-    assert.deepEqual([last.range, last.text?.toString(), last.dropped, last.lineCount], [undefined, 'four\nfive\n', 1, 2]);
+    assert.deepEqual([last.range, last.text?.toString(), last.dropped, last.droppedAt, last.lineCount], [undefined, 'four\nfive\n', 1, [1], 2], 'dropped after the first line of the batch');
 
     const polled = join(dir, 'polled.log');
     writeFileSync(polled, '');
