@@ -14,12 +14,18 @@ export interface FramedLine {
   readonly ascii: boolean;
 }
 
-/** One record as written: its line, or a piece of it when the line goes on in the next record. */
+/** One record as written: its line, or a piece of it when the line goes on in the stream's next record. */
 interface RuntimeRecord {
   readonly text: string;
   readonly time: number;
+  readonly stream: Stream;
   readonly partial: boolean;
 }
+
+/** The two streams a runtime takes a container's lines from, each on its own into one file. */
+const STREAMS = ['stdout', 'stderr'] as const;
+type Stream = (typeof STREAMS)[number];
+const isStream = (value: unknown): value is Stream => value === 'stdout' || value === 'stderr';
 
 /** RFC 3339 with up to nanoseconds, as both formats write it (Go's RFC3339Nano): nothing looser reaches Date.parse. */
 const RFC3339 = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:\d\d)$/;
@@ -42,12 +48,12 @@ function dockerRecord(record: string): RuntimeRecord | undefined {
     return undefined;
   }
   if (typeof parsed !== 'object' || parsed === null) return undefined;
-  const { log, time } = parsed as { log?: unknown; time?: unknown };
-  if (typeof log !== 'string' || typeof time !== 'string') return undefined;
+  const { log, stream, time } = parsed as { log?: unknown; stream?: unknown; time?: unknown };
+  if (typeof log !== 'string' || typeof time !== 'string' || !isStream(stream)) return undefined;
   const at = recordTime(time);
   if (at === undefined) return undefined;
-  if (!log.endsWith('\n')) return { text: log, time: at, partial: true };
-  return { text: log.slice(0, log.endsWith('\r\n') ? -2 : -1), time: at, partial: false };
+  if (!log.endsWith('\n')) return { text: log, time: at, stream, partial: true };
+  return { text: log.slice(0, log.endsWith('\r\n') ? -2 : -1), time: at, stream, partial: false };
 }
 
 /**
@@ -59,7 +65,7 @@ function criRecord(record: string): RuntimeRecord | undefined {
   const streamEnd = record.indexOf(' ', timeEnd + 1);
   if (timeEnd === -1 || streamEnd === -1) return undefined;
   const stream = record.slice(timeEnd + 1, streamEnd);
-  if (stream !== 'stdout' && stream !== 'stderr') return undefined;
+  if (!isStream(stream)) return undefined;
   const at = recordTime(record.slice(0, timeEnd));
   if (at === undefined) return undefined;
   // An empty line may come without the space after its tags.
@@ -67,7 +73,7 @@ function criRecord(record: string): RuntimeRecord | undefined {
   const tags = record.slice(streamEnd + 1, tagsEnd === -1 ? undefined : tagsEnd);
   const flag = tags.split(':', 1)[0];
   if (flag !== 'F' && flag !== 'P') return undefined;
-  return { text: tagsEnd === -1 ? '' : record.slice(tagsEnd + 1), time: at, partial: flag === 'P' };
+  return { text: tagsEnd === -1 ? '' : record.slice(tagsEnd + 1), time: at, stream, partial: flag === 'P' };
 }
 
 /** Whether `line` (without its `\n`) is a record of `format`: a file's last line tells whether a jail's `logformat` is its. */
@@ -86,8 +92,11 @@ export class FrameReader {
   private readonly read: (record: string) => RuntimeRecord | undefined;
   /** JSON's \u escapes may write other characters in ASCII: a record's ASCII says nothing of its line. */
   private readonly escaped: boolean;
-  /** The last record was a piece of a line that goes on. */
-  private cut = false;
+  /**
+   * The streams whose last record was a piece of a line that goes on. Each stream's lines are cut
+   * on their own: a stdout line may come between two pieces of a stderr line.
+   */
+  private readonly cut = new Set<Stream>();
 
   constructor(format: Exclude<LogFormat, 'plain'>) {
     this.read = format === 'docker' ? dockerRecord : criRecord;
@@ -96,13 +105,13 @@ export class FrameReader {
 
   /**
    * A record went missing here (the tailer drops a line over its limit, as a piece of a cut line
-   * escaped into JSON may be). It may have begun a cut line, gone on with one or ended one: the
-   * record after it is taken for a piece, so the end of a cut line is never read as a line of
-   * its own (a client's padding before it would choose its text). This costs the line after a
-   * lost record when that was a whole line.
+   * escaped into JSON may be), of a stream not known. It may have begun a cut line, gone on with
+   * one or ended one: each stream's next record is taken for a piece, so the end of a cut line is
+   * never read as a line of its own (a client's padding before it would choose its text). This
+   * costs a stream's next line where it was a whole one.
    */
   lost(): void {
-    this.cut = true;
+    for (const stream of STREAMS) this.cut.add(stream);
   }
 
   /**
@@ -113,8 +122,9 @@ export class FrameReader {
   next(record: string, ascii: boolean): FramedLine | undefined {
     const found = this.read(record);
     if (found === undefined) return undefined;
-    const piece = this.cut || found.partial;
-    this.cut = found.partial;
+    const piece = this.cut.has(found.stream) || found.partial;
+    if (found.partial) this.cut.add(found.stream);
+    else this.cut.delete(found.stream);
     if (piece) return undefined;
     return { text: found.text, time: found.time, ascii: ascii && !(this.escaped && record.includes('\\u')) };
   }

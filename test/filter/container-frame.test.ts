@@ -87,8 +87,19 @@ describe('container log records (logformat)', () => {
     assert.deepEqual(read('cri', [null, `2024-01-12T10:11:12Z stderr F ${planted}`, `2024-01-12T10:11:13Z stderr F ${SSHD_FAIL}`]).perLine, [0, 1]);
     // A middle piece dropped: the pieces after it up to the end are skipped as before.
     assert.deepEqual(read('docker', [docker('Invalid user x'), null, docker('y'), docker(`${planted}\n`), docker(`${SSHD_FAIL}\n`)]).perLine, [0, 0, 0, 1]);
-    // A whole line dropped: the price is the line after it, never a wrong address.
-    assert.deepEqual(read('docker', [docker(`${SSHD_FAIL}\n`), null, docker(`${SSHD_FAIL}\n`), docker(`${SSHD_FAIL}\n`)]).perLine, [1, 0, 1]);
+    // A whole line dropped: the price is each stream's next line, never a wrong address.
+    assert.deepEqual(read('docker', [
+      docker(`${SSHD_FAIL}\n`), null, docker(`${SSHD_FAIL}\n`), docker(`${SSHD_FAIL}\n`, undefined, 'stdout'), docker(`${SSHD_FAIL}\n`),
+    ]).perLine, [1, 0, 0, 1]);
+  });
+
+  it('each stream\'s lines are cut on their own: a stdout line between two pieces of a stderr line is read, the stderr line\'s end is not', () => {
+    const planted = `${SSHD_FAIL.replace('203.0.113.7', '192.0.2.99')}`;
+    const pad = 'x'.repeat(16 * 1024);
+    assert.deepEqual(read('docker', [docker(`Invalid user ${pad}`), docker(`${SSHD_FAIL}\n`, undefined, 'stdout'), docker(`${planted}\n`)]).perLine, [0, 1, 0]);
+    assert.deepEqual(read('cri', [
+      `2024-01-12T10:11:12Z stderr P Invalid user ${pad}`, `2024-01-12T10:11:12Z stdout F ${SSHD_FAIL}`, `2024-01-12T10:11:12Z stderr F ${planted}`,
+    ]).perLine, [0, 1, 0]);
   });
 
   it('a line that is no record of the format matches nothing, even when the text inside would', () => {
