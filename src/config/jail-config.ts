@@ -11,7 +11,7 @@ import { readIniFile, type IniOption } from './ini-file.js';
 import { getOption, type Vars } from './interpolation.js';
 import {
   parseBackend, parseBool, parseCount, parseEscalation, parseFactor, parseIgnoreIp, parseJailDuration, parseJailNames, parseJournalSource, parseLogEncoding,
-  parseLogFormat, parseLogPaths, parseMultipliers, parsePort, parseProtocol, parseSource, parseUseDns, type Escalation, type JailValue, type LogFormat,
+  parseLogFormat, parseLogPaths, parseLogTimeZone, parseMultipliers, parsePort, parseProtocol, parseSource, parseUseDns, type Escalation, type JailValue, type LogFormat,
   type LogPath, type UseDns,
 } from './jail-values.js';
 import { asSourceLine, textAt, where, type Origin } from './sourced-text.js';
@@ -66,7 +66,7 @@ export interface JailSettings {
   readonly logencoding: string;
   /** How the log files hold their lines: as written, or in a container runtime's records (`plain` unless set). */
   readonly logformat: LogFormat;
-  /** fail2ban's `logtimezone`, as given: the zone of dates in the log that carry none (the filter checks it). */
+  /** fail2ban's `logtimezone`, as given (a zone it knows): the zone of dates in the log that carry none. */
   readonly logtimezone?: string;
   readonly usedns: UseDns;
   readonly maxmatches: number;
@@ -251,7 +251,7 @@ function loadJail(ctx: Context, name: string): JailDefinition | UnfilteredJail {
     // Docker's and podman's journald drivers write each line as a plain entry.
     throw missing(`logformat = ${logformat} reads container log files: the journal holds no records to unwrap (use logformat = plain)`, asSourceLine(logformatValue.value));
   }
-  const logtimezone = textOf('logtimezone');
+  const logtimezone = readOptional('logtimezone', parseLogTimeZone);
   const actionValue = option('action') ?? option('banaction');
   const specs = actionValue === undefined ? [] : parseActionList(actionValue.value, `[${name}] ${actionValue.key}`);
   const mapping = mapActions(specs, ctx.actions, { name, enabled }, ctx.catalog);

@@ -1,6 +1,6 @@
 import { isAbsolute, resolve } from 'node:path';
 import {
-  checkJailName, durationTooLong, InputError, JOURNAL_FLAGS, MAX_DURATION, messageOf, parseDuration, tryParseAddress, type Duration, type JournalSource,
+  checkJailName, durationTooLong, InputError, JOURNAL_FLAGS, MAX_DURATION, messageOf, parseDuration, tryParseAddress, zoneOffsetMinutes, type Duration, type JournalSource,
 } from '../core/index.js';
 import { evaluateArithmetic } from './arithmetic.js';
 import { didYouMean } from './did-you-mean.js';
@@ -285,6 +285,13 @@ export function parseLogFormat(v: JailValue): LogFormat {
   const value = text(v).toLowerCase();
   const format = LOG_FORMATS.find((f) => f === value);
   return format ?? fail(v, `expected ${LOG_FORMATS.join(', ')}, not "${text(v)}"${didYouMean(value, LOG_FORMATS)}`);
+}
+
+/** `logtimezone`: a zone fail2ban knows (see zoneOffsetMinutes), kept as given. */
+export function parseLogTimeZone(v: JailValue): string {
+  const value = text(v);
+  if (zoneOffsetMinutes(value) === undefined) fail(v, `expected UTC, an offset like +0200 or UTC-03:00, or a zone abbreviation like CET, not "${value}"`);
+  return value;
 }
 
 /** `logencoding`: `auto` (UTF-8) or an encoding Node can decode, by its WHATWG name (`utf-8`, `windows-1252`). */

@@ -18,3 +18,4 @@ export * from './listen-address.js';
 export * from './ban-counts.js';
 export * from './run-kind.js';
 export * from './exclusive.js';
+export * from './zone-offset.js';

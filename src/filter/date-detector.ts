@@ -1,10 +1,9 @@
-import { InputError, nowSeconds } from '../core/index.js';
+import { InputError, nowSeconds, zoneOffsetMinutes } from '../core/index.js';
 import { DAY_SECONDS, yearOfDays } from './calendar.js';
 import { LINE_BEGIN, LINE_END, type DateTemplate } from './date-template.js';
 import { datePatternTemplates } from './date-templates.js';
 import { createLocalTime, type LocalTime } from './local-time.js';
 import { exactYearRegex, type TimeContext } from './strptime.js';
-import { zoneOffsetMinutes } from './zone-offset.js';
 
 /** The date found in a log line. */
 export interface DateMatch {

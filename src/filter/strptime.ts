@@ -1,6 +1,6 @@
 import { DAY_SECONDS, dayOfDays, daysFromCivil, daysInMonth, monthOfDays, weekdayOfDays, yearOfDays } from './calendar.js';
+import { zoneOffsetMinutes } from '../core/index.js';
 import type { LocalTime } from './local-time.js';
-import { zoneOffsetMinutes } from './zone-offset.js';
 
 /**
  * fail2ban's strptime: the `%` directives of a datepattern as Python regex pieces (named groups

@@ -49,7 +49,7 @@ describe('check and start warn of misspelt jail options and of actions that cann
       ['enabled = true\nbackend = pooling', /jail\.local:5: \[sshd\] backend: unknown backend "pooling" \(did you mean polling\?\)/],
       ['enabled = true\naction = sendmal-whois', /jail\.local:5: \[sshd\] action: no action "sendmal-whois" \(did you mean sendmail-whois\?\) in /],
       ['enabled = true\nlogformat = dockr', /jail\.local:5: \[sshd\] logformat: expected plain, docker, cri, not "dockr" \(did you mean docker\?\)/],
-      ['enabled = true\nlogtimezone = Mars/Olympus', /^f2b-store: jail sshd: bad logtimezone "Mars\/Olympus": use UTC, an offset like \+0200/],
+      ['enabled = true\nlogtimezone = Mars/Olympus', /jail\.local:5: \[sshd\] logtimezone: expected UTC, an offset like \+0200 or UTC-03:00, or a zone abbreviation like CET, not "Mars\/Olympus"\n$/],
     ] as const) {
       writeFileSync(join(dir, 'jail.local'), `[sshd]\n${text.split('\n')[0]}\nfilter = sshd\nlogpath = /var/log/auth.log\n${text.split('\n')[1] ?? ''}\n`);
       const result = runCli(['--config', dir, 'check']);
