@@ -1,5 +1,5 @@
-import { DAY_SECONDS, dayOfDays, daysFromCivil, daysInMonth, monthOfDays, weekdayOfDays, yearOfDays } from './calendar.js';
 import { zoneOffsetMinutes } from '../core/index.js';
+import { DAY_SECONDS, dayOfDays, daysFromCivil, daysInMonth, monthOfDays, weekdayOfDays, yearOfDays } from './calendar.js';
 import type { LocalTime } from './local-time.js';
 
 /**
