@@ -7,7 +7,7 @@ import { LogFilter } from '../filter/index.js';
  * translated, or that can backtrack catastrophically) stops `check` and `start` with an
  * InputError naming its file and line. Returns the warnings about fail2ban's own filters, once each.
  */
-export function compileJailFilters(jails: readonly Pick<EnabledJail, 'name' | 'filter' | 'usedns' | 'logtimezone'>[]): string[] {
+export function compileJailFilters(jails: readonly Pick<EnabledJail, 'filter' | 'usedns' | 'logtimezone'>[]): string[] {
   const warnings = new Set<string>();
   for (const jail of jails) {
     const { logtimezone } = jail;

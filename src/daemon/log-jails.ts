@@ -224,7 +224,7 @@ export class LogJails {
     // Matched in the filter worker: no regex holds up the event loop, and a line past its time budget is dropped.
     // As bytes, or where they lie in the file: the worker decodes them (or reads them itself), which costs far less than cloning each line.
     const lines = batch.range === undefined
-      ? { bytes: batch.text, encoding: batch.encoding, ...(batch.dropped > 0 ? { droppedAt: batch.droppedAt } : {}) }
+      ? { bytes: batch.text, encoding: batch.encoding, ...(batch.droppedAt.length > 0 ? { droppedAt: batch.droppedAt } : {}) }
       : { ...batch.range, encoding: batch.encoding };
     const matched = this.worker.process(batch.path, jails.map((jail) => jail.definition.name), lines, now);
     // A batch read ahead is not delivered when the one before it fails: its failure is nobody's.
@@ -240,7 +240,7 @@ export class LogJails {
    * nothing here asks the tailer to deliver the lines again.
    */
   async handle(batch: LineBatch): Promise<void> {
-    this.noteDropped(batch.path, batch.dropped);
+    this.noteDropped(batch.path, batch.droppedAt.length);
     if (!this.prepared.has(batch)) this.prepare(batch);
     const { jails, matched, sequence } = this.prepared.get(batch) as Prepared;
     this.prepared.delete(batch);

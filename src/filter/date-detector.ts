@@ -38,7 +38,7 @@ export interface DateDetectorOptions {
 }
 
 /** fail2ban's `logtimezone` in minutes east of UTC; one it does not know throws an InputError naming it. */
-export function logTimeZoneMinutes(timeZone: string): number {
+function logTimeZoneMinutes(timeZone: string): number {
   const minutes = zoneOffsetMinutes(timeZone);
   if (minutes === undefined) throw new InputError(`bad logtimezone "${timeZone}": use UTC, an offset like +0200 or UTC-03:00, or a zone abbreviation like CET`);
   return minutes;

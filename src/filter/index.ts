@@ -1,4 +1,4 @@
-export { createDateDetector, logTimeZoneMinutes, type DateDetector, type DateDetectorOptions, type DateMatch } from './date-detector.js';
+export { createDateDetector, type DateDetector, type DateDetectorOptions, type DateMatch } from './date-detector.js';
 export { DEFAULT_DATE_PATTERNS } from './date-templates.js';
 export {
   compileFailRegex,
@@ -30,4 +30,4 @@ export { LogFilter, type Failure, type LineResult, type LogFilterOptions } from 
 export { runFilter, type FilterRun, type LineOutcome, type RunLines, type TerminatedLines, type TimedLines } from './filter-run.js';
 export { logLineBatches, terminatedLineBatches } from './log-lines.js';
 export { failureAddresses, type Lookup } from './failure-addresses.js';
-export { FrameReader, isRecord, type FramedLine } from './container-frame.js';
+export { isRecord } from './container-frame.js';

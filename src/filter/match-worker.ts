@@ -49,7 +49,7 @@ function runBatch(message: Extract<ToWorker, { type: 'batch' }>): void {
   const decoded = Array.isArray(message.lines) ? undefined : logTextTerminated(logTextOf(message.lines as LogText | LogFileText, rangeBuffer));
   const text = decoded?.lines ?? message.lines as readonly string[];
   const { times } = message;
-  const droppedAt = Array.isArray(message.lines) || !('droppedAt' in message.lines) ? [] : message.lines.droppedAt ?? [];
+  const droppedAt = (decoded !== undefined && 'droppedAt' in message.lines ? message.lines.droppedAt : undefined) ?? [];
   for (const [k, key] of message.keys.entries()) {
     Atomics.store(progress, PROGRESS_LINE, -1);
     Atomics.store(progress, PROGRESS_KEY, k);

@@ -43,9 +43,10 @@ export type LineBatch = LineSource & {
    * position in the file now at the path.
    */
   readonly position: LogPosition;
-  /** Lines in this stretch longer than `maxLineBytes`: dropped unread, never matched. */
-  readonly dropped: number;
-  /** Where each of those lay: how many of `lines` came before it (a container record reader must know where a piece went missing). */
+  /**
+   * Lines in this stretch longer than `maxLineBytes`, dropped unread and never matched: where each
+   * lay, as how many of `lines` came before it (a container record reader must know where a piece went missing).
+   */
   readonly droppedAt: readonly number[];
   /** The last batch of a turn: the tailer stopped after it only to give the other files theirs, so more of this file may follow. */
   readonly turnEnd?: boolean;
@@ -84,7 +85,7 @@ export interface LogTailerOptions {
   readonly pollInterval?: number;
   /** fail2ban `logencoding`; default UTF-8. Bytes invalid in it become U+FFFD. */
   readonly encoding?: string;
-  /** A longer line is dropped whole (counted in `LineBatch.dropped`), never cut and matched; default 64 KiB. */
+  /** A longer line is dropped whole (counted in `LineBatch.droppedAt`), never cut and matched; default 64 KiB. */
   readonly maxLineBytes?: number;
   /** Problems reading a file or watching; following carries on. Default: printed to stderr. */
   readonly onError?: (error: Error, path?: string) => void;
@@ -514,7 +515,7 @@ export class LogTailer {
   private batch(path: string, lines: Buffer | LogRange, lineCount: number, file: LogFile, position: LogPosition, droppedAt: readonly number[], turnEnd: boolean): LineBatch {
     let decoded: string[] | undefined;
     const given = Buffer.isBuffer(lines) ? { text: lines } : { range: lines };
-    return { path, ...given, lineCount, encoding: this.encoding, position, dropped: droppedAt.length, droppedAt, turnEnd, more: file.moreToRead, get lines() {
+    return { path, ...given, lineCount, encoding: this.encoding, position, droppedAt, turnEnd, more: file.moreToRead, get lines() {
       return decoded ??= file.lines(Buffer.isBuffer(lines) ? lines : readLogRange(lines));
     } };
   }

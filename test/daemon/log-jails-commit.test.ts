@@ -69,7 +69,7 @@ describe('LogJails: when what the lines caused is committed', () => {
 
   it('a journal batch counted while a file batch waits for its ignorecommand is not committed with that batch half counted', async () => {
     const text = Buffer.from(failure('203.0.113.7') + failure('203.0.113.8'));
-    const fileDone = jails.handle({ path: log, lines: [], lineCount: 0, text, encoding: 'utf-8', position: { path: log, device: 1, inode: 1, offset: text.length, headHash: '' }, dropped: 0, droppedAt: [] });
+    const fileDone = jails.handle({ path: log, lines: [], lineCount: 0, text, encoding: 'utf-8', position: { path: log, device: 1, inode: 1, offset: text.length, headHash: '' }, droppedAt: [] });
     // The first failure is counted; the count awaits the second's command.
     await waitFor('the ignorecommand of the second address', () => existsSync(asked), 30_000);
     const journalDone = jails.handleJournal(journalSource, {
@@ -95,7 +95,7 @@ describe('LogJails: when what the lines caused is committed', () => {
   for (const behind of [{ more: true }, { turnEnd: true }] as const) {
     it(`a batch read while behind (${Object.keys(behind)[0]}) with nothing after it: held for the next, then committed by the timer`, async () => {
       const text = Buffer.from(failure('203.0.113.7'));
-      await jails.handle({ path: log, lines: [], lineCount: 0, text, encoding: 'utf-8', position: { path: log, device: 1, inode: 1, offset: text.length, headHash: '' }, dropped: 0, droppedAt: [], ...behind });
+      await jails.handle({ path: log, lines: [], lineCount: 0, text, encoding: 'utf-8', position: { path: log, device: 1, inode: 1, offset: text.length, headHash: '' }, droppedAt: [], ...behind });
       assert.equal(store.logPosition(log), undefined, 'not committed at once: more of the file was expected');
       await waitFor('the position committed without another batch', () => store.logPosition(log)?.offset === text.length, 10_000);
       assert.deepEqual([...store.failureCounters('sshd').keys()], ['203.0.113.7']);

@@ -420,7 +420,7 @@ describe('LogTailer', () => {
     appendFileSync(log, `four\n${'x'.repeat(200)}\nfive\n`);
     await run.waitForLines(5, 'the lines around the long one');
     const last = run.batches.at(-1)!;
-    assert.deepEqual([last.range, last.text?.toString(), last.dropped, last.droppedAt, last.lineCount], [undefined, 'four\nfive\n', 1, [1], 2], 'dropped after the first line of the batch');
+    assert.deepEqual([last.range, last.text?.toString(), last.droppedAt, last.lineCount], [undefined, 'four\nfive\n', [1], 2], 'one line dropped, after the first line of the batch');
 
     const polled = join(dir, 'polled.log');
     writeFileSync(polled, '');
@@ -491,7 +491,7 @@ describe('LogTailer', () => {
     assert.equal(lines[2], 'bad \uFFFD\uFFFD', 'invalid UTF-8 replaced');
     assert.equal(lines[3], 'after', 'following continues');
     assert.ok(!lines.some((line) => line.startsWith('xxx')), 'no part of the huge line is delivered');
-    assert.equal(run.batches.reduce((n, b) => n + b.dropped, 0), 1, 'the huge line is counted as dropped');
+    assert.equal(run.batches.reduce((n, b) => n + b.droppedAt.length, 0), 1, 'the huge line is counted as dropped');
     assert.equal(run.last()?.offset, statSync(log).size, 'the position counts the whole huge line');
   });
 
@@ -506,7 +506,7 @@ describe('LogTailer', () => {
     appendFileSync(log, '567890\nlast\n');
     const lines = await settledLines(run, 4, 'the lines within the limit');
     assert.deepEqual(lines, ['0123456789', '0123456789', 'end', 'last'], 'only the lines within the limit');
-    assert.equal(run.batches.reduce((n, b) => n + b.dropped, 0), 3, 'three lines dropped');
+    assert.equal(run.batches.reduce((n, b) => n + b.droppedAt.length, 0), 3, 'three lines dropped');
   });
 
   it('reads the log encoding given', async (t) => {
