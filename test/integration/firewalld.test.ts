@@ -73,10 +73,13 @@ describe('firewalld backend in a private firewalld', () => {
   /**
    * From the attacker's namespace, whose one address is ATTACKER: does a TCP connection to the
    * server's port 22 open? With bash's /dev/tcp: a node started for it cost tenths of a second of CPU.
+   * A refusal takes a second: over the veth pair the reject's ICMP comes back while connect() still
+   * holds its socket, so only the SYN sent again a second later is refused for good. The bound is
+   * far above that, for a loaded machine (1.5 s timed out there); no test expects a timeout.
    */
   function probe(): string {
     try {
-      peer!.run(['timeout', '1.5', 'bash', '-c', `exec 3<>/dev/tcp/${SERVER}/22`]);
+      peer!.run(['timeout', '10', 'bash', '-c', `exec 3<>/dev/tcp/${SERVER}/22`]);
       return 'open';
     } catch (error) {
       const { status, stderr } = error as { status: number | null; stderr: string };
