@@ -41,6 +41,25 @@ export interface LogRange {
   readonly crc: number;
 }
 
+/** Lines longer than this (in bytes, without the newline) are dropped unread, unless a tailer is told otherwise. */
+export const MAX_LINE_BYTES = 1 << 16;
+
+/**
+ * Up to `length` bytes of the file just before `range` (read through its descriptor, once
+ * readLogRange has found it the same file), and whether they reach back to the file's start.
+ */
+export function readBeforeRange(range: LogRange, length: number): { readonly bytes: Buffer; readonly fromStart: boolean } {
+  const want = Math.min(length, range.offset);
+  const bytes = Buffer.allocUnsafe(want);
+  let read = 0;
+  while (read < want) {
+    const n = readSync(range.fd, bytes, read, want - read, range.offset - want + read);
+    if (n === 0) break;
+    read += n;
+  }
+  return { bytes: bytes.subarray(0, read), fromStart: read === range.offset };
+}
+
 /**
  * The bytes of `range`, read into `buffer` when it is long enough; throws when the descriptor is
  * no longer that file, or the bytes are not those the tailer read (the file was truncated or

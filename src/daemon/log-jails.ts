@@ -1,11 +1,11 @@
-import { describeJournalMatch, journalMatches, journalSourceName, messageOf, monotonicMs, parseAddress, type Ban, type JournalCursor, type LockoutCheck, type LogEntry, type LogPosition, type Log } from '../core/index.js';
+import { describeJournalMatch, journalMatches, journalSourceName, MAX_LINE_BYTES, messageOf, monotonicMs, parseAddress, type Ban, type JournalCursor, type LockoutCheck, type LogEntry, type LogPosition, type Log } from '../core/index.js';
 import type { EnabledJail } from '../config/index.js';
 import type { Backend } from '../backends/index.js';
 import { JailEngine, type BanDecision, type FailureCounterChange } from '../engine/index.js';
 import { FilterWorker, slowLineMessage, unpackFailures, type FilterEntry, type LineFailures, type PackedFailures } from '../filter/index.js';
 import { applyChange, banBatchChange, beginBanBatch, knownBans, type BackendReport, type BanFloor, type JailRules } from '../reconcile/index.js';
 import { isDamaged, type BanStore, type LogBatchCommit } from '../store/index.js';
-import { compileLogPattern, MAX_LINE_BYTES, patternMatches, READ_AHEAD, type JournalBatch, type JournalStatus, type LineBatch, type LogPattern } from '../watch/index.js';
+import { compileLogPattern, patternMatches, READ_AHEAD, type JournalBatch, type JournalStatus, type LineBatch, type LogPattern } from '../watch/index.js';
 import type { BanLogEvent } from './ban-log.js';
 import { BannedView } from './banned-view.js';
 import type { StoreWriter } from './store-writer.js';

@@ -115,6 +115,18 @@ export class FrameReader {
   }
 
   /**
+   * The reader starts part way into a log (a daemon resuming, or a worker started again), where the
+   * record before may have begun a cut line. `before`: the records just before where it starts, in
+   * order, and whether they go back to the log's start; undefined when they could not be read. A
+   * stream whose last record there was a piece, and one with no record there unless they go back to
+   * the start, has its next record taken for a piece (see lost).
+   */
+  resume(before: { readonly records: readonly string[]; readonly fromStart: boolean } | undefined): void {
+    if (before?.fromStart !== true) this.lost();
+    for (const record of before?.records ?? []) this.next(record, false);
+  }
+
+  /**
    * The line in `record` (one line of the file, without its `\n`) and its time; undefined for a
    * record that is not one of the format's, or a piece of a cut line. `ascii`: the record holds
    * only ASCII characters.

@@ -282,6 +282,19 @@ export class LogFilter {
     return framed === undefined ? this.noMatch : this.readLine(framed.text, undefined, undefined, framed.ascii, framed.time);
   }
 
+  /** Whether lines are a container runtime's records (a `logFormat`): see resume. */
+  get readsRecords(): boolean {
+    return this.frames !== undefined;
+  }
+
+  /**
+   * This filter starts reading its log part way in: `before` holds the lines just before (see
+   * FrameReader.resume). Only a `logFormat` carries state from those lines that matters here.
+   */
+  resume(before: { readonly records: readonly string[]; readonly fromStart: boolean } | undefined): void {
+    this.frames?.resume(before);
+  }
+
   /**
    * The log had a line here that was dropped unread (over the length limit). With a `logFormat`,
    * the record dropped may have begun or gone on with a line cut into several: see FrameReader.lost.

@@ -4,6 +4,7 @@
  * shared array, so the main thread can see a line that takes too long and end the thread.
  */
 import { parentPort, workerData } from 'node:worker_threads';
+import { MAX_LINE_BYTES, readBeforeRange } from '../core/index.js';
 import { LogFilter } from './log-filter.js';
 import type { FilterEntry, FromWorker, LineFailures, LogFileText, LogText, ToWorker, WorkerData } from './worker-protocol.js';
 import { currentThreadId } from './thread-cpu.js';
@@ -29,7 +30,22 @@ function setFilters(filters: readonly (readonly [string, FilterEntry])[]): void 
   entries = next;
 }
 
-function filterFor(key: string, path: string): LogFilter {
+/**
+ * The lines just before `lines` in their file, for a filter that starts there (see
+ * LogFilter.resume): read back through the descriptor of a range, two of the longest lines the
+ * tailer reads; undefined for lines sent as text, whose place in the file is not known here.
+ */
+function linesBefore(lines: Extract<ToWorker, { type: 'batch' }>['lines']): { records: string[]; fromStart: boolean } | undefined {
+  if (Array.isArray(lines) || !('fd' in lines)) return undefined;
+  const { bytes, fromStart } = readBeforeRange(lines, 2 * MAX_LINE_BYTES);
+  const records = new TextDecoder(lines.encoding).decode(bytes).split('\n').map((line) => line.replace(/\r$/, ''));
+  // The bytes end with a line's `\n`, and unless they go back to the start they begin inside one.
+  records.pop();
+  if (!fromStart) records.shift();
+  return { records, fromStart };
+}
+
+function filterFor(key: string, path: string, lines: Extract<ToWorker, { type: 'batch' }>['lines']): LogFilter {
   let byPath = running.get(key);
   if (byPath === undefined) running.set(key, byPath = new Map());
   let filter = byPath.get(path);
@@ -37,6 +53,7 @@ function filterFor(key: string, path: string): LogFilter {
     const found = entries.get(key);
     if (found === undefined) throw new Error(`no filter "${key}" in the worker`);
     filter = new LogFilter(found.entry.definition, { ...found.entry.options, now: () => now });
+    if (filter.readsRecords) filter.resume(linesBefore(lines));
     byPath.set(path, filter);
   }
   return filter;
@@ -53,7 +70,7 @@ function runBatch(message: Extract<ToWorker, { type: 'batch' }>): void {
   for (const [k, key] of message.keys.entries()) {
     Atomics.store(progress, PROGRESS_LINE, -1);
     Atomics.store(progress, PROGRESS_KEY, k);
-    const filter = filterFor(key, message.path);
+    const filter = filterFor(key, message.path, message.lines);
     const skip = new Set(message.skip.filter(([k]) => k === key).map(([, index]) => index));
     const lines: LineFailures[] = [];
     let dropped = 0;

@@ -1,4 +1,4 @@
-export { LogTailer, MAX_LINE_BYTES, READ_AHEAD, type LineBatch, type LogTailerOptions } from './log-tailer.js';
+export { LogTailer, READ_AHEAD, type LineBatch, type LogTailerOptions } from './log-tailer.js';
 export type { LogPosition } from './log-position.js';
 export { compileLogPattern, logpathsFirstFile, logpathsNameAFile, matchingFiles, namesAFile, patternMatches, type LogPattern } from './log-pattern.js';
 export { journalInsteadOfFiles } from './journal-instead.js';

@@ -1,8 +1,7 @@
-import { journalMatchFields, journalMatchUnion, messageOf, type JournalMatch, type JournalSource } from '../core/index.js';
+import { journalMatchFields, MAX_LINE_BYTES, journalMatchUnion, messageOf, type JournalMatch, type JournalSource } from '../core/index.js';
 import { cursorRealtime, journalctlArgv, probeCursor, type JournalStart } from './journalctl.js';
 import { DEFAULT_BATCH, JournalStream, type BatchLimits, type JournalBatch } from './journal-stream.js';
 import { lineDecoder } from './line-splitter.js';
-import { MAX_LINE_BYTES } from './log-tailer.js';
 
 /** Where a journalctl run started, told each time one starts. */
 export type JournalStartPoint =

@@ -1,9 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { monotonicMs, OperationError, type JournalFields, type JournalMatch, type JournalSource } from '../core/index.js';
+import { MAX_LINE_BYTES, monotonicMs, OperationError, type JournalFields, type JournalMatch, type JournalSource } from '../core/index.js';
 import { formatJournalLine, journalFields, journalTime, type JournalJson } from './journal-entry.js';
 import { cursorRealtime, journalctlArgv, journalctlEnd } from './journalctl.js';
 import { lineDecoder, LineSplitter, type LineDecoder } from './line-splitter.js';
-import { MAX_LINE_BYTES } from './log-tailer.js';
 
 /** One journal entry as the filters get it. */
 export interface JournalEntry {

@@ -3,7 +3,7 @@ import { stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import { crc32 } from 'node:zlib';
-import { InputError, monotonicMs, OperationError, readLogRange, type LogRange } from '../core/index.js';
+import { InputError, MAX_LINE_BYTES, monotonicMs, OperationError, readLogRange, type LogRange } from '../core/index.js';
 import { LogFile, REWRITTEN } from './log-file.js';
 import { compileLogPattern, matchingFiles, patternLeadsTo, patternMatches, type LogPattern } from './log-pattern.js';
 import { encodingName, lineDecoder, type LineDecoder } from './line-splitter.js';
@@ -91,8 +91,6 @@ export interface LogTailerOptions {
   readonly onError?: (error: Error, path?: string) => void;
 }
 
-/** Lines longer than this (in bytes, without the newline) are dropped unless `maxLineBytes` says otherwise. */
-export const MAX_LINE_BYTES = 1 << 16;
 /** After an event, look once more this much later: chokidar drops events of writes close together. */
 const RECHECK_MS = 100;
 /** Every followed file is checked this often even without events, and rotated files are read on. */

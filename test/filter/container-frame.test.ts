@@ -102,6 +102,28 @@ describe('container log records (logformat)', () => {
     ]).perLine, [0, 1, 0]);
   });
 
+  it('started part way into a log, the reader takes each stream\'s state from the records before; unknown, each stream\'s next record is a piece', () => {
+    const planted = `${SSHD_FAIL.replace('203.0.113.7', '192.0.2.99')}`;
+    const perLine = (before: Parameters<LogFilter['resume']>[0], lines: readonly string[]): number[] => {
+      const filter = new LogFilter(loadFilter('sshd', [SHIPPED_FILTER_DIR]), { now: () => NOW, assumeNow: true, logFormat: 'docker' });
+      filter.resume(before);
+      return lines.map((line) => filter.processLine(line).failures.length);
+    };
+    const stdout = (log: string): string => docker(log, undefined, 'stdout');
+    const lines = [docker(`${planted}\n`), stdout(`${SSHD_FAIL}\n`), docker(`${SSHD_FAIL}\n`)];
+    // A stderr piece last before, a whole stdout line before it: stderr's next record ends the cut line.
+    assert.deepEqual(perLine({ records: [stdout('Server listening\n'), docker('Invalid user x')], fromStart: false }, lines), [0, 1, 1]);
+    // Whole lines before on both streams: every line is read.
+    assert.deepEqual(perLine({ records: [stdout('Server listening\n'), docker('Connection closed\n')], fromStart: false }, lines), [1, 1, 1]);
+    // Only stderr before, not back to the log's start: stdout's state is not known, and its next record is taken for a piece.
+    assert.deepEqual(perLine({ records: [docker('Connection closed\n')], fromStart: false }, lines), [1, 0, 1]);
+    // Back to the log's start, a stream with no record before has no line going on.
+    assert.deepEqual(perLine({ records: [docker('Connection closed\n')], fromStart: true }, lines), [1, 1, 1]);
+    assert.deepEqual(perLine({ records: [], fromStart: true }, lines), [1, 1, 1]);
+    // Not known at all (lines sent as text): each stream's next record is a piece.
+    assert.deepEqual(perLine(undefined, lines), [0, 0, 1]);
+  });
+
   it('a line that is no record of the format matches nothing, even when the text inside would', () => {
     const { perLine } = read('docker', [
       SSHD_FAIL,

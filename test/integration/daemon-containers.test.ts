@@ -84,6 +84,24 @@ describe('the daemon on container logs (logformat) and on a log in another zone 
     assert.deepEqual(bansIn('sshd-docker'), ['203.0.113.31', '203.0.113.33', '203.0.113.35']);
   });
 
+  it('docker: stopped between two pieces of a cut line, the daemon started again does not read the line\'s end as a line', async () => {
+    const pad = 'x'.repeat(16 * 1024);
+    const piece = (log: string, stream = 'stderr'): string => `${JSON.stringify({ log, stream, time: new Date().toISOString() })}\n`;
+    // Stdout lines between the pieces: each stream's lines are cut on their own. The first is taken
+    // for a piece since the record dropped in an earlier test (see FrameReader.lost), and counts for nothing.
+    appendFileSync(dockerLog, piece('Server listening on :: port 22.\n', 'stdout') + piece(`Invalid user ${pad}`) + piece(pad)
+      + piece(`${failed('203.0.113.36')}\n`, 'stdout').repeat(3));
+    await waitFor('203.0.113.36 banned in sshd-docker', () => bansIn('sshd-docker').includes('203.0.113.36'), 20_000);
+    await s.stop();
+    await s.start();
+    const before = await jailStatus('sshd-docker');
+    // The line's end reads as a failure of 192.0.2.80, and with the two whole lines after it would ban it.
+    appendFileSync(dockerLog, piece(`${failed('192.0.2.80')}\n`) + dockerRecord(failed('192.0.2.80')).repeat(2) + dockerRecord(failed('203.0.113.37')).repeat(3));
+    await waitFor('203.0.113.37 banned in sshd-docker', () => bansIn('sshd-docker').includes('203.0.113.37'), 20_000);
+    assert.ok(!bansIn('sshd-docker').includes('192.0.2.80'), 'the end of the cut line did not count');
+    assert.equal((await jailStatus('sshd-docker')).totalFailed - before.totalFailed, 5, 'the two whole lines of 192.0.2.80 and three of 203.0.113.37');
+  });
+
   it('cri: three full records ban their address; partial ones and what completes them do not count', async () => {
     appendFileSync(criLog, criRecord(`Invalid user ${'y'.repeat(100)}`, new Date(), 'P').concat(criRecord(failed('192.0.2.78'))).repeat(3)
       + criRecord(failed('203.0.113.32')).repeat(3));
