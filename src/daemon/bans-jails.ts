@@ -87,7 +87,7 @@ export class BansJails {
   status(): JailStatus[] {
     const now = this.options.now();
     return this.jails.map(({ definition, selection }) => {
-      const numbers = { name: definition.name, files: [], journal: null, droppedLines: 0 };
+      const numbers = { name: definition.name, files: [], journal: null, droppedLines: 0, notRecords: null };
       try {
         return {
           ...numbers,

@@ -104,6 +104,8 @@ export interface JailStatus {
   } | null;
   /** Lines of its files (or journal) over the length limit, dropped unmatched since start. */
   readonly droppedLines: number;
+  /** With a `logformat`: lines of its files that were no record of it, skipped since start; null without one. */
+  readonly notRecords: number | null;
 }
 
 function filterEntries(definitions: readonly EnabledJail[]): Map<string, FilterEntry> {
@@ -134,6 +136,8 @@ export class LogJails {
   private readonly worker: FilterWorker;
   /** Over-long lines dropped per file since start. */
   private readonly dropped = new Map<string, number>();
+  /** Lines that were no record of the jail's logformat, per jail since start. */
+  private readonly notRecords = new Map<string, number>();
   /** Bans known active, so an attacker failing on after its ban is not decided again and again. */
   private readonly banned = new BannedView();
   /** Batches the tailers read ahead, being matched until they are delivered. */
@@ -153,7 +157,11 @@ export class LogJails {
   private readonly counting = new Set<Promise<void>>();
 
   constructor(private readonly options: LogJailsOptions, definitions: readonly EnabledJail[]) {
-    this.worker = new FilterWorker({ filters: filterEntries(definitions), onSlowLine: (slow) => options.log(slowLineMessage(slow), 'warning') });
+    this.worker = new FilterWorker({
+      filters: filterEntries(definitions),
+      onSlowLine: (slow) => options.log(slowLineMessage(slow), 'warning'),
+      onNotRecords: (notice) => this.noteNotRecords(notice),
+    });
     this.replace(definitions);
   }
 
@@ -474,8 +482,19 @@ export class LogJails {
           reading: reading?.running ?? false, error: reading?.error ?? null, lagSeconds: reading?.lagSeconds ?? 0,
         },
         droppedLines: dropped,
+        notRecords: definition.logformat === 'plain' ? null : this.notRecords.get(definition.name) ?? 0,
       };
     });
+  }
+
+  /** Said once a jail's first time: a file that is no container log (or of another runtime) counts nothing. */
+  private noteNotRecords({ key, path, count }: { readonly key: string; readonly path: string; readonly count: number }): void {
+    const before = this.notRecords.get(key) ?? 0;
+    this.notRecords.set(key, before + count);
+    if (before > 0) return;
+    const format = this.jails.get(key)?.definition.logformat ?? 'container';
+    this.options.log(`[${key}] ${path}: skipped ${count === 1 ? 'a line that is' : `${count} lines that are`} no ${format} record, matched against nothing: `
+      + 'check the jail\'s logformat; status counts the lines skipped', 'warning');
   }
 
   private noteDropped(what: string, dropped: number): void {

@@ -97,6 +97,8 @@ export class FrameReader {
    * on their own: a stdout line may come between two pieces of a stderr line.
    */
   private readonly cut = new Set<Stream>();
+  /** Lines read that were no record of the format (the pieces of a cut line are records: not counted). */
+  notRecords = 0;
 
   constructor(format: Exclude<LogFormat, 'plain'>) {
     this.read = format === 'docker' ? dockerRecord : criRecord;
@@ -123,7 +125,9 @@ export class FrameReader {
    */
   resume(before: { readonly records: readonly string[]; readonly fromStart: boolean } | undefined): void {
     if (before?.fromStart !== true) this.lost();
+    const counted = this.notRecords;
     for (const record of before?.records ?? []) this.next(record, false);
+    this.notRecords = counted;
   }
 
   /**
@@ -133,7 +137,10 @@ export class FrameReader {
    */
   next(record: string, ascii: boolean): FramedLine | undefined {
     const found = this.read(record);
-    if (found === undefined) return undefined;
+    if (found === undefined) {
+      this.notRecords++;
+      return undefined;
+    }
     const piece = this.cut.has(found.stream) || found.partial;
     if (found.partial) this.cut.add(found.stream);
     else this.cut.delete(found.stream);

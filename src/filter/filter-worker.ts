@@ -14,6 +14,8 @@ export interface FilterWorkerOptions {
   readonly budgetMs?: number;
   /** Told once for each dropped line. */
   readonly onSlowLine?: (slow: SlowLine) => void;
+  /** Told of the lines of a batch that were no record of the filter's `logFormat` (when there were any). */
+  readonly onNotRecords?: (notice: { readonly key: string; readonly path: string; readonly count: number }) => void;
   /** The worker's entry point: match-worker beside this module unless given (a test runs the bundle's). */
   readonly workerUrl?: URL;
 }
@@ -98,6 +100,7 @@ export class FilterWorker {
   private filters: [string, FilterEntry][];
   private readonly budgetMs: number;
   private readonly onSlowLine: (slow: SlowLine) => void;
+  private readonly onNotRecords: NonNullable<FilterWorkerOptions['onNotRecords']>;
   private readonly workerUrl: URL;
   /** Not handed to the worker yet. */
   private readonly queue: Job[] = [];
@@ -111,6 +114,7 @@ export class FilterWorker {
     this.filters = [...options.filters];
     this.budgetMs = options.budgetMs ?? DEFAULT_BUDGET_MS;
     this.onSlowLine = options.onSlowLine ?? ((): void => undefined);
+    this.onNotRecords = options.onNotRecords ?? ((): void => undefined);
     this.workerUrl = options.workerUrl ?? WORKER_URL;
     [this.worker, this.progress] = this.spawn();
   }
@@ -194,6 +198,8 @@ export class FilterWorker {
     if (worker !== this.worker || job === undefined || message.id !== job.id) return;
     if (message.type === 'result') {
       job.results.set(message.key, message.failures);
+      // A key's result comes once for a batch: one sent again after a dropped line leaves out the keys that came back.
+      if (message.notRecords > 0) this.onNotRecords({ key: message.key, path: job.path, count: message.notRecords });
       return;
     }
     this.finish(message.type === 'done' ? undefined : new Error(`filter worker: ${message.message}`));

@@ -282,6 +282,11 @@ export class LogFilter {
     return framed === undefined ? this.noMatch : this.readLine(framed.text, undefined, undefined, framed.ascii, framed.time);
   }
 
+  /** With a `logFormat`, how many lines read were no record of it (and matched nothing); 0 without. */
+  get notRecords(): number {
+    return this.frames?.notRecords ?? 0;
+  }
+
   /** Whether lines are a container runtime's records (a `logFormat`): see resume. */
   get readsRecords(): boolean {
     return this.frames !== undefined;

@@ -73,6 +73,7 @@ function runBatch(message: Extract<ToWorker, { type: 'batch' }>): void {
     const filter = filterFor(key, message.path, message.lines);
     const skip = new Set(message.skip.filter(([k]) => k === key).map(([, index]) => index));
     const lines: LineFailures[] = [];
+    const notRecords = filter.notRecords;
     let dropped = 0;
     for (let index = 0; index < text.length; index++) {
       for (; droppedAt[dropped] === index; dropped++) filter.lineDropped();
@@ -87,7 +88,7 @@ function runBatch(message: Extract<ToWorker, { type: 'batch' }>): void {
     }
     for (; dropped < droppedAt.length; dropped++) filter.lineDropped();
     const failures = packFailures(lines);
-    post({ type: 'result', id: message.id, key, failures }, packedBuffers(failures));
+    post({ type: 'result', id: message.id, key, failures, notRecords: filter.notRecords - notRecords }, packedBuffers(failures));
   }
   Atomics.store(progress, PROGRESS_LINE, -1);
   post({ type: 'done', id: message.id });

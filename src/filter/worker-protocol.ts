@@ -220,6 +220,6 @@ export type ToWorker =
     };
 
 export type FromWorker =
-  | { readonly type: 'result'; readonly id: number; readonly key: string; readonly failures: PackedFailures }
+  | { readonly type: 'result'; readonly id: number; readonly key: string; readonly failures: PackedFailures; readonly notRecords: number }
   | { readonly type: 'done'; readonly id: number }
   | { readonly type: 'error'; readonly id: number; readonly message: string };

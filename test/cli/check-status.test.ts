@@ -91,8 +91,8 @@ describe('check and status without a daemon (the built binary)', () => {
     const status = JSON.parse(result.stdout) as { daemon: { running: boolean }; jails: Record<string, unknown>[]; backends: unknown[] };
     assert.deepEqual(status.daemon, { running: false });
     assert.deepEqual(status.jails, [
-      { name: 'sshd', enabled: true, currentlyFailed: 0, totalFailed: null, currentlyBanned: 1, totalBanned: 2, files: [join(tmp.dir, 'auth.log')], droppedLines: null, journal: null },
-      { name: 'web', enabled: false, currentlyFailed: 0, totalFailed: null, currentlyBanned: 0, totalBanned: 0, files: [], droppedLines: null, journal: null },
+      { name: 'sshd', enabled: true, currentlyFailed: 0, totalFailed: null, currentlyBanned: 1, totalBanned: 2, files: [join(tmp.dir, 'auth.log')], droppedLines: null, notRecords: null, journal: null },
+      { name: 'web', enabled: false, currentlyFailed: 0, totalFailed: null, currentlyBanned: 0, totalBanned: 0, files: [], droppedLines: null, notRecords: null, journal: null },
     ]);
     assert.deepEqual(status.backends, []);
     const text = runCli(['--db', db, '--config', config, 'status', 'sshd']);

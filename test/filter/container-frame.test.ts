@@ -9,7 +9,7 @@ const NOW = Date.parse('2024-01-12T12:00:00Z') / 1000;
  * Each line through the shipped sshd filter (or `filter`), as the daemon reads a jail's file with
  * this logformat; `null` is a record the tailer dropped unread (over its length limit).
  */
-function read(format: LogFormat, lines: readonly (string | null)[], filter = 'sshd', timeZone?: string): { failures: Failure[]; perLine: number[] } {
+function read(format: LogFormat, lines: readonly (string | null)[], filter = 'sshd', timeZone?: string): { failures: Failure[]; perLine: number[]; notRecords: number } {
   const logFilter = new LogFilter(loadFilter(filter, [SHIPPED_FILTER_DIR]), {
     now: () => NOW, assumeNow: true, logFormat: format, ...(timeZone === undefined ? {} : { timeZone }),
   });
@@ -24,7 +24,7 @@ function read(format: LogFormat, lines: readonly (string | null)[], filter = 'ss
     failures.push(...found);
     perLine.push(found.length);
   }
-  return { failures, perLine };
+  return { failures, perLine, notRecords: logFilter.notRecords };
 }
 
 const docker = (log: string, time = '2024-01-12T10:11:12.123456789Z', stream = 'stderr'): string => JSON.stringify({ log, stream, time });
@@ -68,11 +68,12 @@ describe('container log records (logformat)', () => {
     const pad = 'x'.repeat(16 * 1024);
     // The last piece alone reads like a failure of another address.
     const planted = `${SSHD_FAIL.replace('203.0.113.7', '192.0.2.99')}`;
-    const { perLine: dockerLines } = read('docker', [
+    const { perLine: dockerLines, notRecords } = read('docker', [
       docker(`Invalid user ${pad}`), docker(pad), docker(`${planted}\n`),
       docker(`${SSHD_FAIL}\n`),
     ]);
     assert.deepEqual(dockerLines, [0, 0, 0, 1]);
+    assert.equal(notRecords, 0, 'pieces are records: status does not count them');
     const { perLine: criLines } = read('cri', [
       `2024-01-12T10:11:12Z stderr P Invalid user ${pad}`, `2024-01-12T10:11:12Z stderr F ${planted}`,
       `2024-01-12T10:11:13Z stderr F ${SSHD_FAIL}`,
@@ -107,14 +108,16 @@ describe('container log records (logformat)', () => {
     const perLine = (before: Parameters<LogFilter['resume']>[0], lines: readonly string[]): number[] => {
       const filter = new LogFilter(loadFilter('sshd', [SHIPPED_FILTER_DIR]), { now: () => NOW, assumeNow: true, logFormat: 'docker' });
       filter.resume(before);
-      return lines.map((line) => filter.processLine(line).failures.length);
+      const found = lines.map((line) => filter.processLine(line).failures.length);
+      assert.equal(filter.notRecords, 0, 'what was read back is not counted');
+      return found;
     };
     const stdout = (log: string): string => docker(log, undefined, 'stdout');
     const lines = [docker(`${planted}\n`), stdout(`${SSHD_FAIL}\n`), docker(`${SSHD_FAIL}\n`)];
     // A stderr piece last before, a whole stdout line before it: stderr's next record ends the cut line.
     assert.deepEqual(perLine({ records: [stdout('Server listening\n'), docker('Invalid user x')], fromStart: false }, lines), [0, 1, 1]);
-    // Whole lines before on both streams: every line is read.
-    assert.deepEqual(perLine({ records: [stdout('Server listening\n'), docker('Connection closed\n')], fromStart: false }, lines), [1, 1, 1]);
+    // Whole lines before on both streams (and a line that is no record): every line is read.
+    assert.deepEqual(perLine({ records: [stdout('Server listening\n'), 'not a record', docker('Connection closed\n')], fromStart: false }, lines), [1, 1, 1]);
     // Only stderr before, not back to the log's start: stdout's state is not known, and its next record is taken for a piece.
     assert.deepEqual(perLine({ records: [docker('Connection closed\n')], fromStart: false }, lines), [1, 0, 1]);
     // Back to the log's start, a stream with no record before has no line going on.
@@ -125,7 +128,7 @@ describe('container log records (logformat)', () => {
   });
 
   it('a line that is no record of the format matches nothing, even when the text inside would', () => {
-    const { perLine } = read('docker', [
+    const { perLine, notRecords } = read('docker', [
       SSHD_FAIL,
       `{"log":"${SSHD_FAIL}\\n"}`,
       `{"log":"${SSHD_FAIL}\\n","time":"yesterday"}`,
@@ -135,7 +138,8 @@ describe('container log records (logformat)', () => {
       docker(`${SSHD_FAIL}\n`),
     ]);
     assert.deepEqual(perLine, [0, 0, 0, 0, 0, 0, 1]);
-    const { perLine: cri } = read('cri', [
+    assert.equal(notRecords, 6, 'each counted for status');
+    const { perLine: cri, notRecords: criNotRecords } = read('cri', [
       SSHD_FAIL,
       `2024-01-12T10:11:12Z stdin F ${SSHD_FAIL}`,
       `2024-01-12T10:11:12Z stderr X ${SSHD_FAIL}`,
@@ -143,6 +147,7 @@ describe('container log records (logformat)', () => {
       `2024-01-12T10:11:12Z stderr F:x ${SSHD_FAIL}`,
     ]);
     assert.deepEqual(cri, [0, 0, 0, 0, 1]);
+    assert.equal(criNotRecords, 4);
   });
 
   it('JSON escapes are read back: quotes, backslashes, and characters beyond ASCII in a user name', () => {

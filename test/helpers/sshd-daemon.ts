@@ -35,7 +35,7 @@ export interface StatusJson {
   daemon: { running: boolean; pid?: number; store?: { writable: boolean; error: string | null; heldBans: number } };
   jails: {
     name: string; enabled: boolean; currentlyFailed: number; totalFailed: number | null; currentlyBanned: number; totalBanned: number; files: string[];
-    droppedLines: number | null;
+    droppedLines: number | null; notRecords: number | null;
   }[];
   backends: { name: string; inSync: boolean; missing: number; extra: number; kept: number; error: string | null }[];
 }

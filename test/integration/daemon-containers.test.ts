@@ -102,6 +102,22 @@ describe('the daemon on container logs (logformat) and on a log in another zone 
     assert.equal((await jailStatus('sshd-docker')).totalFailed - before.totalFailed, 5, 'the two whole lines of 192.0.2.80 and three of 203.0.113.37');
   });
 
+  it('docker: a line that is no record counts nothing; the daemon warns at the first, and status counts them', async () => {
+    const plain = `${syslogDate()} web sshd[7]: ${failed('192.0.2.81')}\n`;
+    appendFileSync(dockerLog, plain.repeat(3) + dockerRecord(failed('203.0.113.38')).repeat(3));
+    await waitFor('203.0.113.38 banned in sshd-docker', () => bansIn('sshd-docker').includes('203.0.113.38'), 20_000);
+    appendFileSync(dockerLog, plain + dockerRecord(failed('203.0.113.39')).repeat(3));
+    await waitFor('203.0.113.39 banned in sshd-docker', () => bansIn('sshd-docker').includes('203.0.113.39'), 20_000);
+    assert.ok(!bansIn('sshd-docker').includes('192.0.2.81'));
+    assert.equal((await jailStatus('sshd-docker')).notRecords, 4);
+    assert.equal((await jailStatus('sshd-cri')).notRecords, 0);
+    assert.equal((await jailStatus('zone-utc')).notRecords, null, 'a plain jail has no records to count');
+    const warned = s.daemon!.log().split('\n').filter((line) => line.includes('no docker record'));
+    assert.equal(warned.length, 1, warned.join('\n'));
+    assert.match(warned[0]!, /WARNING \[sshd-docker\] .*c1-json\.log: skipped (?:a line that is|[23] lines that are) no docker record, matched against nothing: check the jail's logformat/);
+    assert.match(s.cli('status').stdout, /^sshd-docker: 4 log lines that are no record of its logformat skipped unmatched \(check logformat\)$/m);
+  });
+
   it('cri: three full records ban their address; partial ones and what completes them do not count', async () => {
     appendFileSync(criLog, criRecord(`Invalid user ${'y'.repeat(100)}`, new Date(), 'P').concat(criRecord(failed('192.0.2.78'))).repeat(3)
       + criRecord(failed('203.0.113.32')).repeat(3));

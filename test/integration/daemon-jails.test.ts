@@ -47,7 +47,7 @@ describe('the daemon bans from an sshd log, with real nftables in a namespace', 
     assert.equal(status.daemon.running, true);
     const sshd = status.jails.find((j) => j.name === 'sshd');
     assert.deepEqual(sshd, {
-      name: 'sshd', enabled: true, currentlyFailed: 0, totalFailed: 3, currentlyBanned: 1, totalBanned: 1, files: [s.authLog], droppedLines: 0, journal: null,
+      name: 'sshd', enabled: true, currentlyFailed: 0, totalFailed: 3, currentlyBanned: 1, totalBanned: 1, files: [s.authLog], droppedLines: 0, notRecords: null, journal: null,
     });
     assert.deepEqual(status.backends, [{ name: 'nftables', inSync: true, missing: 0, extra: 0, kept: 0, error: null }]);
   });

@@ -17,6 +17,8 @@ interface JailLine {
   files: string[];
   /** Log lines over the length limit dropped unmatched since the daemon started; null when no daemon runs. */
   droppedLines: number | null;
+  /** With a `logformat`: lines of its files that were no record of it, skipped since the daemon started; null without one or without a daemon. */
+  notRecords: number | null;
   /** A journal jail's source and match, and with a daemon how its reader does; null for a file jail. */
   journal: JailStatus['journal'] | { source: string; match: string } | null;
   /** With `status JAIL` only: the addresses it bans now, as fail2ban-client status JAIL lists them. */
@@ -86,6 +88,7 @@ Every page of the database is read too: a damaged one makes status fail (exit co
           totalBanned: counts.get(name)?.total ?? 0,
           files: running ? [...running.files] : (definition?.enabled ? definition.logpaths.map((p) => p.pattern) : []),
           droppedLines: running?.droppedLines ?? null,
+          notRecords: running?.notRecords ?? null,
           journal: running?.journal
             ?? (definition?.enabled && definition.journal ? { source: journalSourceName(definition.journal), match: describeJournalMatch(definition.journalMatch) } : null),
           ...(only === undefined ? {} : { banned: [...store.active(ctx.now, name)].map((ban) => ban.address) }),
@@ -138,6 +141,7 @@ Every page of the database is read too: a damaged one makes status fail (exit co
           else if (lagSeconds > 5) lines.push(`${j.name}: ${Math.round(lagSeconds)} s behind the journal`);
         }
         if (j.droppedLines) lines.push(`${j.name}: ${j.droppedLines} log lines over the length limit dropped unmatched`);
+        if (j.notRecords) lines.push(`${j.name}: ${j.notRecords} log lines that are no record of its logformat skipped unmatched (check logformat)`);
       }
       for (const b of backends) {
         const kept = b.kept > 0 ? `; ${b.kept} of the extra kept, as the database has held fewer bans (f2b-store reconcile --yes removes them)` : '';
