@@ -97,8 +97,7 @@ export class FrameReader {
    * on their own: a stdout line may come between two pieces of a stderr line.
    */
   private readonly cut = new Set<Stream>();
-  /** Lines read that were no record of the format (the pieces of a cut line are records: not counted). */
-  notRecords = 0;
+  private skipped = 0;
 
   constructor(format: Exclude<LogFormat, 'plain'>) {
     this.read = format === 'docker' ? dockerRecord : criRecord;
@@ -116,6 +115,11 @@ export class FrameReader {
     for (const stream of STREAMS) this.cut.add(stream);
   }
 
+  /** Lines read that were no record of the format (the pieces of a cut line are records: not counted). */
+  get notRecords(): number {
+    return this.skipped;
+  }
+
   /**
    * The reader starts part way into a log (a daemon resuming, or a worker started again), where the
    * record before may have begun a cut line. `before`: the records just before where it starts, in
@@ -125,9 +129,9 @@ export class FrameReader {
    */
   resume(before: { readonly records: readonly string[]; readonly fromStart: boolean } | undefined): void {
     if (before?.fromStart !== true) this.lost();
-    const counted = this.notRecords;
+    const counted = this.skipped;
     for (const record of before?.records ?? []) this.next(record, false);
-    this.notRecords = counted;
+    this.skipped = counted;
   }
 
   /**
@@ -138,7 +142,7 @@ export class FrameReader {
   next(record: string, ascii: boolean): FramedLine | undefined {
     const found = this.read(record);
     if (found === undefined) {
-      this.notRecords++;
+      this.skipped++;
       return undefined;
     }
     const piece = this.cut.has(found.stream) || found.partial;

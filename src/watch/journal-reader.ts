@@ -1,4 +1,4 @@
-import { journalMatchFields, MAX_LINE_BYTES, journalMatchUnion, messageOf, type JournalMatch, type JournalSource } from '../core/index.js';
+import { journalMatchFields, journalMatchUnion, MAX_LINE_BYTES, messageOf, type JournalMatch, type JournalSource } from '../core/index.js';
 import { cursorRealtime, journalctlArgv, probeCursor, type JournalStart } from './journalctl.js';
 import { DEFAULT_BATCH, JournalStream, type BatchLimits, type JournalBatch } from './journal-stream.js';
 import { lineDecoder } from './line-splitter.js';
