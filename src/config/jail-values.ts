@@ -1,6 +1,6 @@
 import { isAbsolute, resolve } from 'node:path';
 import {
-  checkJailName, durationTooLong, InputError, JOURNAL_FLAGS, MAX_DURATION, messageOf, parseDuration, tryParseAddress, zoneOffsetMinutes, type Duration, type JournalSource,
+  checkJailName, durationTooLong, InputError, JOURNAL_FLAGS, MAX_DURATION, messageOf, parseDuration, tryParseAddress, ZONE_FORMS, zoneOffsetMinutes, type Duration, type JournalSource,
 } from '../core/index.js';
 import { evaluateArithmetic } from './arithmetic.js';
 import { didYouMean } from './did-you-mean.js';
@@ -290,7 +290,7 @@ export function parseLogFormat(v: JailValue): LogFormat {
 /** `logtimezone`: a zone fail2ban knows (see zoneOffsetMinutes), kept as given. */
 export function parseLogTimeZone(v: JailValue): string {
   const value = text(v);
-  if (zoneOffsetMinutes(value) === undefined) fail(v, `expected UTC, an offset like +0200 or UTC-03:00, or a zone abbreviation like CET, not "${value}"`);
+  if (zoneOffsetMinutes(value) === undefined) fail(v, `expected ${ZONE_FORMS}, not "${value}"`);
   return value;
 }
 

@@ -55,6 +55,9 @@ const OFFSETS: ReadonlyMap<string, number> = new Map(
 
 const ZONE = /^([A-Z](?:[A-Z]{2,4})?)?([+-][01]\d(?::?\d{2})?)?$/;
 
+/** What a zone text may be, for a message refusing one. */
+export const ZONE_FORMS = 'UTC, an offset like +0200 or UTC-03:00, or a zone abbreviation like CET';
+
 /** Minutes east of UTC for a fail2ban zone text, or undefined when fail2ban would refuse it. */
 export function zoneOffsetMinutes(text: string): number | undefined {
   const at = ZONE.exec(text);

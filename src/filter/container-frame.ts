@@ -22,6 +22,12 @@ interface RuntimeRecord {
   readonly partial: boolean;
 }
 
+/** The records just before where a reader starts, in order, and whether they go back to the log's start (see FrameReader.resume). */
+export interface RecordsBefore {
+  readonly records: readonly string[];
+  readonly fromStart: boolean;
+}
+
 /** The two streams a runtime takes a container's lines from, each on its own into one file. */
 const STREAMS = ['stdout', 'stderr'] as const;
 type Stream = (typeof STREAMS)[number];
@@ -127,11 +133,12 @@ export class FrameReader {
    * stream whose last record there was a piece, and one with no record there unless they go back to
    * the start, has its next record taken for a piece (see lost).
    */
-  resume(before: { readonly records: readonly string[]; readonly fromStart: boolean } | undefined): void {
+  resume(before: RecordsBefore | undefined): void {
     if (before?.fromStart !== true) this.lost();
-    const counted = this.skipped;
-    for (const record of before?.records ?? []) this.next(record, false);
-    this.skipped = counted;
+    for (const record of before?.records ?? []) {
+      const found = this.read(record);
+      if (found !== undefined) this.isPiece(found);
+    }
   }
 
   /**
@@ -145,10 +152,15 @@ export class FrameReader {
       this.skipped++;
       return undefined;
     }
+    if (this.isPiece(found)) return undefined;
+    return { text: found.text, time: found.time, ascii: ascii && !(this.escaped && record.includes('\\u')) };
+  }
+
+  /** Whether `found` is a piece of a cut line; notes whether its stream's line goes on after it. */
+  private isPiece(found: RuntimeRecord): boolean {
     const piece = this.cut.has(found.stream) || found.partial;
     if (found.partial) this.cut.add(found.stream);
     else this.cut.delete(found.stream);
-    if (piece) return undefined;
-    return { text: found.text, time: found.time, ascii: ascii && !(this.escaped && record.includes('\\u')) };
+    return piece;
   }
 }

@@ -1,4 +1,4 @@
-import { InputError, nowSeconds, zoneOffsetMinutes } from '../core/index.js';
+import { InputError, nowSeconds, ZONE_FORMS, zoneOffsetMinutes } from '../core/index.js';
 import { DAY_SECONDS, yearOfDays } from './calendar.js';
 import { LINE_BEGIN, LINE_END, type DateTemplate } from './date-template.js';
 import { datePatternTemplates } from './date-templates.js';
@@ -40,7 +40,7 @@ export interface DateDetectorOptions {
 /** fail2ban's `logtimezone` in minutes east of UTC; one it does not know throws an InputError naming it. */
 function logTimeZoneMinutes(timeZone: string): number {
   const minutes = zoneOffsetMinutes(timeZone);
-  if (minutes === undefined) throw new InputError(`bad logtimezone "${timeZone}": use UTC, an offset like +0200 or UTC-03:00, or a zone abbreviation like CET`);
+  if (minutes === undefined) throw new InputError(`bad logtimezone "${timeZone}": use ${ZONE_FORMS}`);
   return minutes;
 }
 

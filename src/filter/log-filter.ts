@@ -5,7 +5,7 @@ import { createDateDetector, type DateDetector } from './date-detector.js';
 import { compileFailRegex, failureHost, type FailCaptures, type FailRegex, type FailRegexMatch, type FailureHost } from './fail-regex.js';
 import type { UseDns } from './fail-tags.js';
 import { SessionCache } from './session-cache.js';
-import { FrameReader } from './container-frame.js';
+import { FrameReader, type RecordsBefore } from './container-frame.js';
 
 /** A log line split around its date as fail2ban keeps it: [before the date, the date text, after]. */
 type TupleLine = readonly [string, string, string];
@@ -296,7 +296,7 @@ export class LogFilter {
    * This filter starts reading its log part way in: `before` holds the lines just before (see
    * FrameReader.resume). Only a `logFormat` carries state from those lines that matters here.
    */
-  resume(before: { readonly records: readonly string[]; readonly fromStart: boolean } | undefined): void {
+  resume(before: RecordsBefore | undefined): void {
     this.frames?.resume(before);
   }
 

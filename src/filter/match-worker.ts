@@ -5,6 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { MAX_LINE_BYTES, readBeforeRange } from '../core/index.js';
+import type { RecordsBefore } from './container-frame.js';
 import { LogFilter } from './log-filter.js';
 import type { FilterEntry, FromWorker, LineFailures, LogFileText, LogText, ToWorker, WorkerData } from './worker-protocol.js';
 import { currentThreadId } from './thread-cpu.js';
@@ -35,7 +36,7 @@ function setFilters(filters: readonly (readonly [string, FilterEntry])[]): void 
  * LogFilter.resume): read back through the descriptor of a range, two of the longest lines the
  * tailer reads; undefined for lines sent as text, whose place in the file is not known here.
  */
-function linesBefore(lines: Extract<ToWorker, { type: 'batch' }>['lines']): { records: string[]; fromStart: boolean } | undefined {
+function linesBefore(lines: Extract<ToWorker, { type: 'batch' }>['lines']): RecordsBefore | undefined {
   if (Array.isArray(lines) || !('fd' in lines)) return undefined;
   const { bytes, fromStart } = readBeforeRange(lines, 2 * MAX_LINE_BYTES);
   const records = new TextDecoder(lines.encoding).decode(bytes).split('\n').map((line) => line.replace(/\r$/, ''));
