@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
-  countsDiffer, growRestore, parseHeaders, parseMembers, planItems, planRestore, planSets, PROBE_SAMPLE, probeLines, setsDrift,
+  countsDiffer, createLine, growRestore, parseHeaders, parseMembers, planItems, planRestore, planSets, PROBE_SAMPLE, probeLines, setsDrift,
 } from '../../src/backends/ipset-plan.js';
 import type { Entry } from '../../src/backends/types.js';
 import { parseAddress } from '../../src/core/index.js';
@@ -86,6 +86,15 @@ describe('ipset plan of sets', () => {
       'destroy f2bs4-sshd~',
       '',
     ].join('\n'));
+  });
+});
+
+describe('ipset set sizes', () => {
+  it('room for twice the entries, a hash of half as many buckets: 1,000,000 fit; the hash stops growing at 2^20 buckets', () => {
+    assert.equal(createLine('s', 4, 0), 'create s hash:net family inet hashsize 1024 maxelem 65536 timeout 0');
+    assert.equal(createLine('s', 4, 32_768), 'create s hash:net family inet hashsize 16384 maxelem 65536 timeout 0');
+    assert.equal(createLine('s', 6, 1_000_000), 'create s hash:net family inet6 hashsize 524288 maxelem 2097152 timeout 0');
+    assert.equal(createLine('s', 4, 5_000_000), 'create s hash:net family inet hashsize 1048576 maxelem 16777216 timeout 0');
   });
 });
 
