@@ -4,7 +4,7 @@
  * from the store and from real nftables in a namespace.
  */
 import assert from 'node:assert/strict';
-import { appendFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { askDaemon, controlSocketFor, type DaemonStatus } from '../../src/daemon/index.js';
@@ -100,6 +100,25 @@ describe('the daemon on container logs (logformat) and on a log in another zone 
     await waitFor('203.0.113.37 banned in sshd-docker', () => bansIn('sshd-docker').includes('203.0.113.37'), 20_000);
     assert.ok(!bansIn('sshd-docker').includes('192.0.2.80'), 'the end of the cut line did not count');
     assert.equal((await jailStatus('sshd-docker')).totalFailed - before.totalFailed, 5, 'the two whole lines of 192.0.2.80 and three of 203.0.113.37');
+  });
+
+  it('docker: reloaded between two pieces of a cut line with the jail\'s filter changed, the new filter does not read the line\'s end as a line', async () => {
+    const pad = 'x'.repeat(16 * 1024);
+    const piece = (log: string, stream = 'stderr'): string => `${JSON.stringify({ log, stream, time: new Date().toISOString() })}\n`;
+    // The stderr line stays cut; whole stdout lines after it are read as they come.
+    appendFileSync(dockerLog, piece(`Invalid user ${pad}`) + piece(pad) + piece(`${failed('203.0.113.40')}\n`, 'stdout').repeat(3));
+    await waitFor('203.0.113.40 banned in sshd-docker', () => bansIn('sshd-docker').includes('203.0.113.40'), 20_000);
+    // Another filter for the jail: the worker starts a new one for its log, part way into the file.
+    const jails = join(s.config, 'jail.local');
+    writeFileSync(jails, readFileSync(jails, 'utf8').replace(`filter = sshd\nlogpath = ${dockerLog}\n`, `filter = sshd[mode=aggressive]\nlogpath = ${dockerLog}\n`));
+    const reloads = s.daemon!.log().split('SIGHUP: reloaded').length;
+    s.daemon!.child.kill('SIGHUP');
+    await waitFor('the reload', () => s.daemon!.log().split('SIGHUP: reloaded').length > reloads, 10_000);
+    const before = await jailStatus('sshd-docker');
+    appendFileSync(dockerLog, piece(`${failed('192.0.2.82')}\n`) + dockerRecord(failed('192.0.2.82')).repeat(2) + dockerRecord(failed('203.0.113.41')).repeat(3));
+    await waitFor('203.0.113.41 banned in sshd-docker', () => bansIn('sshd-docker').includes('203.0.113.41'), 20_000);
+    assert.ok(!bansIn('sshd-docker').includes('192.0.2.82'), 'the end of the cut line did not count');
+    assert.equal((await jailStatus('sshd-docker')).totalFailed - before.totalFailed, 5, 'the two whole lines of 192.0.2.82 and three of 203.0.113.41');
   });
 
   it('docker: a line that is no record counts nothing; the daemon warns at the first, and status counts them', async () => {
