@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { loadFilter, FAIL2BAN_FILTER_DIR } from '../src/config/index.js';
-import { FilterWorker, LogFilter, logLineBatches, unpackFailures, type FilterEntry, type PackedFailures } from '../src/filter/index.js';
+import { FilterWorker, LogFilter, logLineBatches, unpackFailures, type FilterEntry, type MatchedBatch } from '../src/filter/index.js';
 import { writeLog } from './log-workload.js';
 import { describeMachine } from './machine.js';
 import { report } from './results.js';
@@ -53,8 +53,8 @@ async function inProcess(entries: readonly FilterEntry[], batches: readonly stri
   return failures;
 }
 
-const count = (results: Map<string, PackedFailures>): number =>
-  [...results.values()].reduce((n, packed) => n + unpackFailures(packed).reduce((m, l) => m + l.failures.length, 0), 0);
+const count = ({ failures }: MatchedBatch): number =>
+  [...failures.values()].reduce((n, packed) => n + unpackFailures(packed).reduce((m, l) => m + l.failures.length, 0), 0);
 
 async function throughWorkers(workers: readonly { worker: FilterWorker; keys: string[] }[], batches: readonly string[][], now: number, queued: boolean): Promise<number> {
   let failures = 0;

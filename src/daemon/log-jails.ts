@@ -2,7 +2,7 @@ import { describeJournalMatch, journalMatches, journalSourceName, MAX_LINE_BYTES
 import type { EnabledJail } from '../config/index.js';
 import type { Backend } from '../backends/index.js';
 import { JailEngine, type BanDecision, type FailureCounterChange } from '../engine/index.js';
-import { FilterWorker, slowLineMessage, unpackFailures, type FilterEntry, type LineFailures, type PackedFailures } from '../filter/index.js';
+import { FilterWorker, slowLineMessage, unpackFailures, type FilterEntry, type LineFailures, type MatchedBatch, type PackedFailures } from '../filter/index.js';
 import { applyChange, banBatchChange, beginBanBatch, knownBans, type BackendReport, type BanFloor, type JailRules } from '../reconcile/index.js';
 import { isDamaged, type BanStore, type LogBatchCommit } from '../store/index.js';
 import { compileLogPattern, patternMatches, READ_AHEAD, type JournalBatch, type JournalStatus, type LineBatch, type LogPattern } from '../watch/index.js';
@@ -13,7 +13,7 @@ import type { StoreWriter } from './store-writer.js';
 /** A batch of lines sent to the filter worker, with the jails it was sent for. */
 interface Prepared {
   readonly jails: readonly RunningJail[];
-  readonly matched: Promise<Map<string, PackedFailures>>;
+  readonly matched: Promise<MatchedBatch>;
   /** Its place among the batches prepared of its file (see newestPrepared). */
   readonly sequence: number;
 }
@@ -160,7 +160,6 @@ export class LogJails {
     this.worker = new FilterWorker({
       filters: filterEntries(definitions),
       onSlowLine: (slow) => options.log(slowLineMessage(slow), 'warning'),
-      onNotRecords: (notice) => this.noteNotRecords(notice),
     });
     this.replace(definitions);
   }
@@ -253,8 +252,9 @@ export class LogJails {
     const { jails, matched, sequence } = this.prepared.get(batch) as Prepared;
     this.prepared.delete(batch);
     try {
-      const results = await matched;
-      await this.count(jails, results, [batch.position], this.options.now());
+      const { failures, notRecords } = await matched;
+      await this.count(jails, failures, [batch.position], this.options.now());
+      for (const [key, count] of notRecords) this.noteNotRecords(key, batch.path, count);
     } catch (error) {
       // Read again by the tailer: what the batches before it caused is committed first.
       await this.commit(batch.path, this.options.now());
@@ -304,8 +304,8 @@ export class LogJails {
     for (const jail of jails) {
       const entries = batch.entries.filter((entry) => journalMatches(jail.definition.journalMatch, entry.fields));
       if (entries.length === 0) continue;
-      const results = await this.worker.process(label, [jail.definition.name], entries.map((e) => e.line), now, entries.map((e) => e.time));
-      const packed = results.get(jail.definition.name);
+      const { failures } = await this.worker.process(label, [jail.definition.name], entries.map((e) => e.line), now, entries.map((e) => e.time));
+      const packed = failures.get(jail.definition.name);
       if (packed !== undefined) matched.set(jail.definition.name, packed);
     }
     await this.count(jails, matched, [], now);
@@ -488,7 +488,7 @@ export class LogJails {
   }
 
   /** Said once a jail's first time: a file that is no container log (or of another runtime) counts nothing. */
-  private noteNotRecords({ key, path, count }: { readonly key: string; readonly path: string; readonly count: number }): void {
+  private noteNotRecords(key: string, path: string, count: number): void {
     const before = this.notRecords.get(key) ?? 0;
     this.notRecords.set(key, before + count);
     if (before > 0) return;

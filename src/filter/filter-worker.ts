@@ -14,10 +14,16 @@ export interface FilterWorkerOptions {
   readonly budgetMs?: number;
   /** Told once for each dropped line. */
   readonly onSlowLine?: (slow: SlowLine) => void;
-  /** Told of the lines of a batch that were no record of the filter's `logFormat` (when there were any). */
-  readonly onNotRecords?: (notice: { readonly key: string; readonly path: string; readonly count: number }) => void;
   /** The worker's entry point: match-worker beside this module unless given (a test runs the bundle's). */
   readonly workerUrl?: URL;
+}
+
+/** What a batch's lines gave, by key. */
+export interface MatchedBatch {
+  /** The lines that completed failures, packed (see PackedFailures); every key of the batch has an entry. */
+  readonly failures: ReadonlyMap<string, PackedFailures>;
+  /** How many lines were no record of the filter's `logFormat`: only the keys with any. */
+  readonly notRecords: ReadonlyMap<string, number>;
 }
 
 /** A line that took longer than the budget in one filter: it was dropped and the worker restarted. */
@@ -57,7 +63,8 @@ interface Job {
   readonly now: number;
   readonly skip: (readonly [string, number])[];
   readonly results: Map<string, PackedFailures>;
-  readonly resolve: (results: Map<string, PackedFailures>) => void;
+  readonly notRecords: Map<string, number>;
+  readonly resolve: (matched: MatchedBatch) => void;
   readonly reject: (error: Error) => void;
 }
 
@@ -100,7 +107,6 @@ export class FilterWorker {
   private filters: [string, FilterEntry][];
   private readonly budgetMs: number;
   private readonly onSlowLine: (slow: SlowLine) => void;
-  private readonly onNotRecords: NonNullable<FilterWorkerOptions['onNotRecords']>;
   private readonly workerUrl: URL;
   /** Not handed to the worker yet. */
   private readonly queue: Job[] = [];
@@ -114,7 +120,6 @@ export class FilterWorker {
     this.filters = [...options.filters];
     this.budgetMs = options.budgetMs ?? DEFAULT_BUDGET_MS;
     this.onSlowLine = options.onSlowLine ?? ((): void => undefined);
-    this.onNotRecords = options.onNotRecords ?? ((): void => undefined);
     this.workerUrl = options.workerUrl ?? WORKER_URL;
     [this.worker, this.progress] = this.spawn();
   }
@@ -124,14 +129,15 @@ export class FilterWorker {
    * seconds, for dates without a year and lines without a date); LogText is decoded by the worker, and a LogFileText read by it. `times`, when the source knows
    * them (the journal), are the lines' times by index: no date is looked for in those lines.
    * Resolves with the lines that completed failures, by key, packed: unpackFailures them when
-   * they are counted, not before (see PackedFailures).
+   * they are counted, not before (see PackedFailures). A batch the caller reads again (its count
+   * failed) is matched again, and so are its lines that were no record: count them with the batch.
    */
   process(
     path: string, keys: readonly string[], lines: readonly string[] | LogText | LogFileText, now: number, times?: readonly number[],
-  ): Promise<Map<string, PackedFailures>> {
+  ): Promise<MatchedBatch> {
     if (this.closed) return Promise.reject(new Error('the filter worker is closed'));
     return new Promise((resolve, reject) => {
-      this.queue.push({ id: 0, sent: [], path, keys, lines, times, now, skip: [], results: new Map(), resolve, reject });
+      this.queue.push({ id: 0, sent: [], path, keys, lines, times, now, skip: [], results: new Map(), notRecords: new Map(), resolve, reject });
       this.next();
     });
   }
@@ -199,7 +205,7 @@ export class FilterWorker {
     if (message.type === 'result') {
       job.results.set(message.key, message.failures);
       // A key's result comes once for a batch: one sent again after a dropped line leaves out the keys that came back.
-      if (message.notRecords > 0) this.onNotRecords({ key: message.key, path: job.path, count: message.notRecords });
+      if (message.notRecords > 0) job.notRecords.set(message.key, message.notRecords);
       return;
     }
     this.finish(message.type === 'done' ? undefined : new Error(`filter worker: ${message.message}`));
@@ -209,7 +215,7 @@ export class FilterWorker {
   private finish(error: Error | undefined): void {
     const job = this.inFlight.shift();
     if (job === undefined) return;
-    if (error === undefined) job.resolve(new Map(job.keys.map((key) => [key, job.results.get(key) ?? NO_FAILURES])));
+    if (error === undefined) job.resolve({ failures: new Map(job.keys.map((key) => [key, job.results.get(key) ?? NO_FAILURES])), notRecords: job.notRecords });
     else job.reject(error);
     this.next();
   }

@@ -23,7 +23,7 @@ export {
   type TranslatedRegex,
 } from './python-regex.js';
 export { catastrophicBacktracking, describeBacktracking, type BacktrackingShape } from './backtracking.js';
-export { FilterWorker, slowLineMessage, type FilterWorkerOptions, type SlowLine } from './filter-worker.js';
+export { FilterWorker, slowLineMessage, type FilterWorkerOptions, type MatchedBatch, type SlowLine } from './filter-worker.js';
 export type { FilterEntry, LineFailures, PackedFailures, WorkerFilterOptions } from './worker-protocol.js';
 export { unpackFailures } from './worker-protocol.js';
 export { LogFilter, type Failure, type LineResult, type LogFilterOptions } from './log-filter.js';

@@ -23,7 +23,7 @@ const EXIM_FAILURE = '2016-03-19 18:40:44 [26221] SMTP protocol error in "AUTH L
 const EXIM_ATTACK = `2016-03-19 18:40:44 [26221] SMTP protocol error in "a${'"'.repeat(40)} [198.51.100.9]:14243 AUTH command used when not advertised!`;
 /** The worker's results for a batch, unpacked as the daemon unpacks them when it counts them. */
 async function processed(worker: FilterWorker, ...batch: Parameters<FilterWorker['process']>): Promise<Map<string, readonly LineFailures[]>> {
-  return new Map([...await worker.process(...batch)].map(([key, packed]) => [key, unpackFailures(packed)]));
+  return new Map([...(await worker.process(...batch)).failures].map(([key, packed]) => [key, unpackFailures(packed)]));
 }
 const sshdFailure = (address: string): string => `Mar 19 18:40:45 host sshd[31602]: Failed password for invalid user root from ${address} port 50273 ssh2`;
 

@@ -30,7 +30,7 @@ const worker = new FilterWorker({ filters: new Map([['exim', exim]]), budgetMs, 
 await worker.process('/var/log/exim4/mainlog', ['exim'], [FAILURE], NOW);
 const batch = worker.process('/var/log/exim4/mainlog', ['exim'], [...Array<string>(8).fill(slowLine(quotes)), FAILURE], NOW);
 process.stdout.write('ready\n');
-const packed = (await batch).get('exim');
+const packed = (await batch).failures.get('exim');
 const found = packed === undefined ? [] : unpackFailures(packed);
 await worker.close();
 process.stdout.write(`${JSON.stringify({ quotes, dropped: slow.map((s) => s.index), found: found.map((l) => [l.index, l.failures[0]?.host.value]) })}\n`);
