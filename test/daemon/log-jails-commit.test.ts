@@ -3,15 +3,12 @@ import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { BACKEND_CATALOG } from '../../src/backends/index.js';
-import { isLogJail, loadJails, SHIPPED_FILTER_DIR, type EnabledJail } from '../../src/config/index.js';
 import { journalSourceName, type JournalSource } from '../../src/core/index.js';
-import { LogJails } from '../../src/daemon/log-jails.js';
-import { StoreWriter } from '../../src/daemon/store-writer.js';
-import { banFloor, defaultJailRules } from '../../src/reconcile/index.js';
-import { BanStore } from '../../src/store/index.js';
+import type { LogJails } from '../../src/daemon/log-jails.js';
+import type { BanStore } from '../../src/store/index.js';
 import { tempDir } from '../helpers/cli.js';
 import { waitFor } from '../helpers/daemon.js';
+import { openLogJails, type LogJailsFixture } from '../helpers/log-jails.js';
 
 const NOW = 1_800_000_000;
 const message = (address: string): string => `host sshd[42]: Failed password for root from ${address} port 22 ssh2`;
@@ -29,8 +26,8 @@ function failure(address: string): string {
  */
 describe('LogJails: when what the lines caused is committed', () => {
   let tmp: ReturnType<typeof tempDir>;
+  let fixture: LogJailsFixture;
   let store: BanStore;
-  let writer: StoreWriter;
   let jails: LogJails;
   let journalSource: string;
   let release: string;
@@ -39,31 +36,22 @@ describe('LogJails: when what the lines caused is committed', () => {
 
   beforeEach(() => {
     tmp = tempDir();
-    store = BanStore.open(join(tmp.dir, 'bans.sqlite3'));
-    writer = new StoreWriter({ store, log: () => undefined, now: () => NOW });
     // Says "not ignored" at once for the first address; for the second only once the test lets it go on.
     const ignore = join(tmp.dir, 'ignore');
     release = join(tmp.dir, 'release');
     asked = join(tmp.dir, 'asked');
     writeFileSync(ignore, `#!/bin/sh\n[ "$1" = 203.0.113.8 ] || exit 1\ntouch ${asked}\nwhile [ ! -e ${release} ]; do sleep 0.02; done\nexit 1\n`);
     chmodSync(ignore, 0o755);
-    writeFileSync(join(tmp.dir, 'jail.conf'), [
+    fixture = openLogJails(tmp.dir, [
       `[sshd]\nenabled = true\nfilter = sshd\nlogpath = ${log}\nmaxretry = 5\nignorecommand = ${ignore} <ip>`,
       '[sshd-journal]\nenabled = true\nfilter = sshd\nbackend = systemd\nmaxretry = 5',
-    ].join('\n\n'));
-    const definitions = loadJails(tmp.dir, BACKEND_CATALOG, { filterDirs: [SHIPPED_FILTER_DIR] })
-      .filter((jail): jail is EnabledJail => jail.enabled && isLogJail(jail));
-    const journal = definitions.find((jail) => jail.name === 'sshd-journal')?.journal as JournalSource;
+    ].join('\n\n'), NOW);
+    ({ store, jails } = fixture);
+    const journal = fixture.definitions.find((jail) => jail.name === 'sshd-journal')?.journal as JournalSource;
     journalSource = journalSourceName(journal);
-    jails = new LogJails({
-      store, writer, backends: [], rules: defaultJailRules, lockout: () => () => undefined, floor: () => banFloor(() => undefined),
-      now: () => NOW, log: () => undefined, logLines: () => undefined, banLog: () => undefined,
-    }, definitions);
   });
   afterEach(async () => {
-    await jails.close();
-    writer.close();
-    store.close();
+    await fixture.close();
     tmp.cleanup();
   });
 

@@ -2,15 +2,11 @@ import assert from 'node:assert/strict';
 import { closeSync, fstatSync, openSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { BACKEND_CATALOG } from '../../src/backends/index.js';
-import { isLogJail, loadJails, SHIPPED_FILTER_DIR, type EnabledJail } from '../../src/config/index.js';
 import type { LogPosition } from '../../src/core/index.js';
-import { LogJails } from '../../src/daemon/log-jails.js';
-import { StoreWriter } from '../../src/daemon/store-writer.js';
-import { banFloor, defaultJailRules } from '../../src/reconcile/index.js';
-import { BanStore } from '../../src/store/index.js';
+import type { LogJails } from '../../src/daemon/log-jails.js';
 import type { LineBatch } from '../../src/watch/index.js';
 import { tempDir } from '../helpers/cli.js';
+import { openLogJails, type LogJailsFixture } from '../helpers/log-jails.js';
 
 const NOW = 1_800_000_000;
 const record = (line: string): string => `${JSON.stringify({ log: `${line}\n`, stream: 'stderr', time: new Date(NOW * 1000).toISOString() })}\n`;
@@ -18,8 +14,7 @@ const record = (line: string): string => `${JSON.stringify({ log: `${line}\n`, s
 /** LogJails on a docker container log: the lines that are no docker record are counted once each, whatever is read again. */
 describe('LogJails: lines that are no record of a jail\'s logformat', () => {
   let tmp: ReturnType<typeof tempDir>;
-  let store: BanStore;
-  let writer: StoreWriter;
+  let fixture: LogJailsFixture;
   let jails: LogJails;
   let log: string;
   const warnings: string[] = [];
@@ -27,21 +22,14 @@ describe('LogJails: lines that are no record of a jail\'s logformat', () => {
   beforeEach(() => {
     tmp = tempDir();
     log = join(tmp.dir, 'c1-json.log');
-    store = BanStore.open(join(tmp.dir, 'bans.sqlite3'));
-    writer = new StoreWriter({ store, log: () => undefined, now: () => NOW });
-    writeFileSync(join(tmp.dir, 'jail.conf'), `[sshd-docker]\nenabled = true\nfilter = sshd\nlogpath = ${log}\nlogformat = docker\nmaxretry = 5\n`);
-    const definitions = loadJails(tmp.dir, BACKEND_CATALOG, { filterDirs: [SHIPPED_FILTER_DIR] })
-      .filter((jail): jail is EnabledJail => jail.enabled && isLogJail(jail));
     warnings.length = 0;
-    jails = new LogJails({
-      store, writer, backends: [], rules: defaultJailRules, lockout: () => () => undefined, floor: () => banFloor(() => undefined),
-      now: () => NOW, log: (line, level) => { if (level === 'warning') warnings.push(line); }, logLines: () => undefined, banLog: () => undefined,
-    }, definitions);
+    fixture = openLogJails(tmp.dir, `[sshd-docker]\nenabled = true\nfilter = sshd\nlogpath = ${log}\nlogformat = docker\nmaxretry = 5\n`, NOW, (line, level) => {
+      if (level === 'warning') warnings.push(line);
+    });
+    jails = fixture.jails;
   });
   afterEach(async () => {
-    await jails.close();
-    writer.close();
-    store.close();
+    await fixture.close();
     tmp.cleanup();
   });
 
