@@ -46,7 +46,8 @@ function linesBefore(lines: Extract<ToWorker, { type: 'batch' }>['lines']): Reco
   return { records, fromStart };
 }
 
-function filterFor(key: string, path: string, lines: Extract<ToWorker, { type: 'batch' }>['lines']): LogFilter {
+/** `recordsBefore`: the lines before the batch (see linesBefore), read once for all its new filters and only if one needs them. */
+function filterFor(key: string, path: string, recordsBefore: () => RecordsBefore | undefined): LogFilter {
   let byPath = running.get(key);
   if (byPath === undefined) running.set(key, byPath = new Map());
   let filter = byPath.get(path);
@@ -54,7 +55,7 @@ function filterFor(key: string, path: string, lines: Extract<ToWorker, { type: '
     const found = entries.get(key);
     if (found === undefined) throw new Error(`no filter "${key}" in the worker`);
     filter = new LogFilter(found.entry.definition, { ...found.entry.options, now: () => now });
-    if (filter.readsRecords) filter.resume(linesBefore(lines));
+    if (filter.readsRecords) filter.resume(recordsBefore());
     byPath.set(path, filter);
   }
   return filter;
@@ -68,10 +69,12 @@ function runBatch(message: Extract<ToWorker, { type: 'batch' }>): void {
   const text = decoded?.lines ?? message.lines as readonly string[];
   const { times } = message;
   const droppedAt = (decoded !== undefined && 'droppedAt' in message.lines ? message.lines.droppedAt : undefined) ?? [];
+  let before: { readonly records: RecordsBefore | undefined } | undefined;
+  const recordsBefore = (): RecordsBefore | undefined => (before ??= { records: linesBefore(message.lines) }).records;
   for (const [k, key] of message.keys.entries()) {
     Atomics.store(progress, PROGRESS_LINE, -1);
     Atomics.store(progress, PROGRESS_KEY, k);
-    const filter = filterFor(key, message.path, message.lines);
+    const filter = filterFor(key, message.path, recordsBefore);
     const skip = new Set(message.skip.filter(([k]) => k === key).map(([, index]) => index));
     const lines: LineFailures[] = [];
     const notRecords = filter.notRecords;

@@ -29,6 +29,20 @@ describe('the daemon on container logs (logformat) and on a log in another zone 
     return jail;
   };
   const bansIn = (jail: string): string[] => s.list().filter((b) => b.jail === jail).map((b) => b.address).sort();
+  /** A docker record of `log` as written (a piece of a cut line unless it ends in `\n`). */
+  const piece = (log: string, stream = 'stderr'): string => `${JSON.stringify({ log, stream, time: new Date().toISOString() })}\n`;
+  const pad = 'x'.repeat(16 * 1024);
+  /**
+   * The end of a stderr line cut before: it reads as a failure of `forged`, which two whole lines
+   * after it would bring to a ban. Only those two and three of `attacker` may count.
+   */
+  const endOfCutLineCountsNothing = async (forged: string, attacker: string): Promise<void> => {
+    const before = await jailStatus('sshd-docker');
+    appendFileSync(dockerLog, piece(`${failed(forged)}\n`) + dockerRecord(failed(forged)).repeat(2) + dockerRecord(failed(attacker)).repeat(3));
+    await waitFor(`${attacker} banned in sshd-docker`, () => bansIn('sshd-docker').includes(attacker), 20_000);
+    assert.ok(!bansIn('sshd-docker').includes(forged), 'the end of the cut line did not count');
+    assert.equal((await jailStatus('sshd-docker')).totalFailed - before.totalFailed, 5, `the two whole lines of ${forged} and three of ${attacker}`);
+  };
 
   before(async () => {
     const s0 = sshdDaemon();
@@ -53,10 +67,8 @@ describe('the daemon on container logs (logformat) and on a log in another zone 
   });
 
   it('docker: three records of failures ban their address; a line cut into records bans nobody', async () => {
-    const pad = 'x'.repeat(16 * 1024);
     // The last piece alone reads as a failure of 192.0.2.77: it must not count.
-    const cut = [`Invalid user ${pad}`, pad, `${failed('192.0.2.77')}\n`]
-      .map((log) => `${JSON.stringify({ log, stream: 'stderr', time: new Date().toISOString() })}\n`).join('');
+    const cut = [`Invalid user ${pad}`, pad, `${failed('192.0.2.77')}\n`].map((log) => piece(log)).join('');
     appendFileSync(dockerLog, cut.repeat(3) + dockerRecord(failed('203.0.113.31')).repeat(3));
     await waitFor('203.0.113.31 banned in sshd-docker', () => bansIn('sshd-docker').includes('203.0.113.31'), 20_000);
     await waitFor('the ban in nftables', () => s.inTable('203.0.113.31'), 10_000);
@@ -85,8 +97,6 @@ describe('the daemon on container logs (logformat) and on a log in another zone 
   });
 
   it('docker: stopped between two pieces of a cut line, the daemon started again does not read the line\'s end as a line', async () => {
-    const pad = 'x'.repeat(16 * 1024);
-    const piece = (log: string, stream = 'stderr'): string => `${JSON.stringify({ log, stream, time: new Date().toISOString() })}\n`;
     // Stdout lines between the pieces: each stream's lines are cut on their own. The first is taken
     // for a piece since the record dropped in an earlier test (see FrameReader.lost), and counts for nothing.
     appendFileSync(dockerLog, piece('Server listening on :: port 22.\n', 'stdout') + piece(`Invalid user ${pad}`) + piece(pad)
@@ -94,17 +104,10 @@ describe('the daemon on container logs (logformat) and on a log in another zone 
     await waitFor('203.0.113.36 banned in sshd-docker', () => bansIn('sshd-docker').includes('203.0.113.36'), 20_000);
     await s.stop();
     await s.start();
-    const before = await jailStatus('sshd-docker');
-    // The line's end reads as a failure of 192.0.2.80, and with the two whole lines after it would ban it.
-    appendFileSync(dockerLog, piece(`${failed('192.0.2.80')}\n`) + dockerRecord(failed('192.0.2.80')).repeat(2) + dockerRecord(failed('203.0.113.37')).repeat(3));
-    await waitFor('203.0.113.37 banned in sshd-docker', () => bansIn('sshd-docker').includes('203.0.113.37'), 20_000);
-    assert.ok(!bansIn('sshd-docker').includes('192.0.2.80'), 'the end of the cut line did not count');
-    assert.equal((await jailStatus('sshd-docker')).totalFailed - before.totalFailed, 5, 'the two whole lines of 192.0.2.80 and three of 203.0.113.37');
+    await endOfCutLineCountsNothing('192.0.2.80', '203.0.113.37');
   });
 
   it('docker: reloaded between two pieces of a cut line with the jail\'s filter changed, the new filter does not read the line\'s end as a line', async () => {
-    const pad = 'x'.repeat(16 * 1024);
-    const piece = (log: string, stream = 'stderr'): string => `${JSON.stringify({ log, stream, time: new Date().toISOString() })}\n`;
     // The stderr line stays cut; whole stdout lines after it are read as they come.
     appendFileSync(dockerLog, piece(`Invalid user ${pad}`) + piece(pad) + piece(`${failed('203.0.113.40')}\n`, 'stdout').repeat(3));
     await waitFor('203.0.113.40 banned in sshd-docker', () => bansIn('sshd-docker').includes('203.0.113.40'), 20_000);
@@ -114,11 +117,7 @@ describe('the daemon on container logs (logformat) and on a log in another zone 
     const reloads = s.daemon!.log().split('SIGHUP: reloaded').length;
     s.daemon!.child.kill('SIGHUP');
     await waitFor('the reload', () => s.daemon!.log().split('SIGHUP: reloaded').length > reloads, 10_000);
-    const before = await jailStatus('sshd-docker');
-    appendFileSync(dockerLog, piece(`${failed('192.0.2.82')}\n`) + dockerRecord(failed('192.0.2.82')).repeat(2) + dockerRecord(failed('203.0.113.41')).repeat(3));
-    await waitFor('203.0.113.41 banned in sshd-docker', () => bansIn('sshd-docker').includes('203.0.113.41'), 20_000);
-    assert.ok(!bansIn('sshd-docker').includes('192.0.2.82'), 'the end of the cut line did not count');
-    assert.equal((await jailStatus('sshd-docker')).totalFailed - before.totalFailed, 5, 'the two whole lines of 192.0.2.82 and three of 203.0.113.41');
+    await endOfCutLineCountsNothing('192.0.2.82', '203.0.113.41');
   });
 
   it('docker: a line that is no record counts nothing; the daemon warns at the first, and status counts them', async () => {
