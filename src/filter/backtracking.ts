@@ -70,6 +70,7 @@ const charsOf = (element: AST.Element | AST.Alternative, flags: ReadonlyFlags): 
  */
 export const CLEARED_GROUPS: readonly (readonly [flags: string, group: string])[] = [
   ['u', String.raw`(?: (?:F=<[^<>]*>|(?:DN|SNI)="[^"]*"|[A-Za-z]{1,4}=[^\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+))*`],
+  ['u', String.raw`(?: (?:F=<[^<>]*>|(?:DN|SNI)="[^"]*"|(?!A=)[A-Za-z]{1,4}=[^\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+))*`],
   ['u', String.raw`(?: [\-\p{L}\p{N}_]+=[\p{Nd}]+(?:\/[\p{Nd}]+)?)*`],
   ['u', String.raw`(?: [^"=\]\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+="[^"]*")*`],
   ['u', String.raw`(?: \((?:[Pp]assword mismatch\?|for LDAP bind)\))*`],
