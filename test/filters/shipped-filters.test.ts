@@ -91,11 +91,13 @@ const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', '
 /**
  * The other framings filters/common.conf reads (README, Filters), made from an RFC 3164 line:
  * rsyslog's ISO 8601 (Debian 12's default), journalctl's short-iso, short-precise and short-full,
- * a priority before the RFC 3164 date, and RFC 5424. The year is the samples' (2026). Lines
+ * a priority before the RFC 3164 date, and RFC 5424 (bare, rsyslog's template, and structured
+ * data that differs on every line). The year is the samples' (2026). Lines
  * are compared by the hosts they give, with their sessions (each framing reads the whole
  * section again, as the plain one does).
  */
 const FRAMINGS: readonly (readonly [string, (p: Rfc3164Parts) => string])[] = (() => {
+  let sequence = 1;
   const iso = (p: Rfc3164Parts): string => `2026-${String(MONTHS.indexOf(p[1]) + 1).padStart(2, '0')}-${p[2].trim().padStart(2, '0')}T${p[3]}`;
   const tag = (p: Rfc3164Parts): string => `${p[5]}${p[6] === undefined ? '' : `[${p[6]}]`}`;
   const weekday = (p: Rfc3164Parts): string => ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'][new Date(`${iso(p)}Z`).getUTCDay()]!;
@@ -108,6 +110,10 @@ const FRAMINGS: readonly (readonly [string, (p: Rfc3164Parts) => string])[] = ((
     // Only a tag with a pid: without one, "host word: " may be no tag at all (Dovecot's own file
     // relayed with a host name), and its RFC 5424 form would be no line anyone writes.
     ['RFC 5424', (p) => (p[6] === undefined ? p[0] : `<38>1 ${iso(p)}.123Z ${p[4]} ${p[5]} ${p[6]} - - ${p[7]}`)],
+    // rsyslog's RSYSLOG_SyslogProtocol23Format keeps the blank after the legacy tag.
+    ['RFC 5424, rsyslog template', (p) => (p[6] === undefined ? p[0] : `<38>1 ${iso(p)}.123456+00:00 ${p[4]} ${p[5]} ${p[6]} - -  ${p[7]}`)],
+    // OPNsense's syslog-ng numbers every line in its structured data: a connection's lines differ there.
+    ['RFC 5424, structured data', (p) => (p[6] === undefined ? p[0] : `<38>1 ${iso(p)}+00:00 ${p[4]} ${p[5]} ${p[6]} - [meta sequenceId="${sequence++}"] ${p[7]}`)],
   ];
 })();
 
