@@ -252,6 +252,11 @@ describe("jails: Debian's /etc/fail2ban", () => {
 });
 
 const BASE = '[DEFAULT]\nfilter = %(__name__)s\naction = nftables\n\n[sshd]\nenabled = true\nlogpath = /var/log/auth.log\n';
+/** The shipped sshd filter's journalmatch as parsed: one alternative per term, in order of field and value. */
+const SSHD_JOURNAL_MATCH = [
+  ...['sshd', 'sshd-session'].map((value) => [{ field: 'SYSLOG_IDENTIFIER', value }]),
+  ...['sshd', 'sshd-auth', 'sshd-session'].map((value) => [{ field: '_COMM', value }]),
+];
 
 describe('jails: options', () => {
   let tmp: ReturnType<typeof tempDir>;
@@ -385,8 +390,8 @@ describe('jails: options', () => {
     const plain = sshd('[sshd]\nbackend = systemd\n');
     assert.ok(plain.enabled && plain.source !== 'bans', 'sshd is enabled');
     assert.deepEqual(plain.journal, {});
-    // The shipped sshd filter's: _COMM=sshd + _COMM=sshd-session + _COMM=sshd-auth.
-    assert.deepEqual(plain.journalMatch, ['sshd', 'sshd-auth', 'sshd-session'].map((value) => [{ field: '_COMM', value }]));
+    // The shipped sshd filter's: _COMM=sshd + _COMM=sshd-session + _COMM=sshd-auth + SYSLOG_IDENTIFIER=sshd + SYSLOG_IDENTIFIER=sshd-session.
+    assert.deepEqual(plain.journalMatch, SSHD_JOURNAL_MATCH);
     const options = sshd('[sshd]\nbackend = systemd[journalfiles="/j/a.journal /j/b*.journal", journalflags=12, namespace=web]\n'
       + 'journalmatch = _SYSTEMD_UNIT=ssh.service _SYSTEMD_UNIT=sshd.service PRIORITY=5\n  SYSLOG_IDENTIFIER="my sshd"\n');
     assert.ok(options.enabled && options.source !== 'bans', 'sshd is enabled');
@@ -413,7 +418,7 @@ describe('jails: options', () => {
     assert.deepEqual(asked, [['/var/log/auth.log', '/var/log/sshd/*.log']]);
     assert.deepEqual([fallen.backend, fallen.logpaths, fallen.journal], ['systemd', [], {}]);
     assert.deepEqual(fallen.journalInsteadOf, [{ pattern: '/var/log/auth.log', tail: false }, { pattern: '/var/log/sshd/*.log', tail: true }]);
-    assert.deepEqual(fallen.journalMatch, ['sshd', 'sshd-auth', 'sshd-session'].map((value) => [{ field: '_COMM', value }]));
+    assert.deepEqual(fallen.journalMatch, SSHD_JOURNAL_MATCH);
     // The filter as backend = systemd loads it: its journal form (logtype = journal), where the file form reads a syslog prefix.
     const systemd = sshd('[sshd]\nbackend = systemd\n');
     assert.ok(systemd.enabled && systemd.source !== 'bans', 'sshd is enabled');
