@@ -113,9 +113,14 @@ export class DriftCheck {
   /**
    * `clock`: monotonic milliseconds, to space out each backend's census by its cost. `stillHeld`:
    * whether any of these removed entries is still an active ban's; a removal the event stream
-   * names that is not (the daemon's own lifts and expiries) costs no count.
+   * names that is not (the daemon's own lifts and expiries) costs no count. `note`: what each tick
+   * found, for the debug log (a drift that goes unrepaired is explained by nothing else).
    */
-  constructor(private readonly clock: () => number = monotonicMs, private readonly stillHeld?: (removed: readonly EntryKey[]) => boolean) {}
+  constructor(
+    private readonly clock: () => number = monotonicMs,
+    private readonly stillHeld?: (removed: readonly EntryKey[]) => boolean,
+    private readonly note?: (text: string) => void,
+  ) {}
 
   /** After a full reconcile of `backend`; `held` is what it was brought to (its represent() of the active bans). */
   reconciled(backend: Backend, report: BackendReport, held?: readonly Entry[]): void {
@@ -158,6 +163,7 @@ export class DriftCheck {
     const found = await Promise.all(backends.map(async (backend): Promise<Stale | undefined> => {
       const state = this.state(backend.name);
       if (state.wait > 0) {
+        this.note?.(`${backend.name}: resting after ${state.failures} failures in a row, ${state.wait} more tick${state.wait === 1 ? '' : 's'}`);
         state.wait--;
         return undefined;
       }
@@ -215,6 +221,7 @@ export class DriftCheck {
       state.censusAt = wait === 0 ? 0 : state.unwatch ? Number.POSITIVE_INFINITY : started + wait;
     }
     const why = difference(counts, expected);
+    this.note?.(`${backend.name}: ${why ?? `counts as expected, ${total(expected)} in all`}`);
     if (why !== undefined) state.seen = counts;
     return why;
   }

@@ -92,7 +92,7 @@ export class ReconcileLoop {
   private expiredTold: number | undefined;
 
   constructor(private readonly options: LoopOptions) {
-    this.drift = new DriftCheck(monotonicMs, (removed) => this.stillHeld(removed));
+    this.drift = new DriftCheck(monotonicMs, (removed) => this.stillHeld(removed), (note) => this.options.log(`drift check: ${note}`, 'debug'));
   }
 
   /** Whether any of these entries a firewall lost is an active ban's: what the daemon lifted or let expire is not. */
@@ -207,7 +207,10 @@ export class ReconcileLoop {
       await this.run('expiry');
       return;
     }
-    if (this.running) return;
+    if (this.running) {
+      this.options.log('drift check: left for the next tick, a reconcile is under way', 'debug');
+      return;
+    }
     const stale = await this.stale();
     // Another process changed bans (and its own firewall entries) while the counts were taken:
     // they may differ by its change alone, which the next tick takes in as a change.

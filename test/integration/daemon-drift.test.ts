@@ -10,7 +10,7 @@ import { appendFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { tempDir } from '../helpers/cli.js';
-import { startDaemon, waitFor, type DaemonProcess } from '../helpers/daemon.js';
+import { startDaemon, waitForLogged, type DaemonProcess } from '../helpers/daemon.js';
 import { startPrivateFirewalld } from '../helpers/firewalld.js';
 import { createNetns, type Netns } from '../helpers/netns.js';
 import { JAIL, sshdFailure } from '../helpers/sshd-daemon.js';
@@ -122,14 +122,15 @@ for (const firewall of FIREWALLS) {
       const config = join(tmp.dir, 'etc');
       authLog = join(tmp.dir, 'auth.log');
       mkdirSync(config);
-      writeFileSync(join(config, 'f2b-store.conf'), `[reconcile]\nbackends = ${firewall.name}\nschedule = * * * * * *\n[daemon]\nlogfile =\n`);
+      // At debug level its log tells what each tick counted: what a timeout below prints with it.
+      writeFileSync(join(config, 'f2b-store.conf'), `[reconcile]\nbackends = ${firewall.name}\nschedule = * * * * * *\n[daemon]\nlogfile =\nloglevel = debug\n`);
       writeFileSync(join(config, 'jail.local'), JAIL(authLog));
       writeFileSync(authLog, '');
       daemon = startDaemon(['--db', join(tmp.dir, 'bans.sqlite3'), '--config', config, '--netns', place.ns.name], place.env);
       // Room for start-up on a loaded machine (15 s ran out at load 20), as test/helpers/sshd-daemon.ts gives it.
-      await waitFor('the daemon following its log', () => /watching \d+ log files/.test(daemon.log()), 45_000);
+      await waitForLogged('the daemon following its log', () => /watching \d+ log files/.test(daemon.log()), 45_000, () => daemon.log());
       for (const address of BANNED) appendFileSync(authLog, sshdFailure(address).repeat(3));
-      await waitFor('the bans in the firewall', () => holdsAll(BANNED), 15_000);
+      await waitForLogged('the bans in the firewall', () => holdsAll(BANNED), 15_000, () => daemon.log());
     });
     after(async () => {
       try {
@@ -147,16 +148,16 @@ for (const firewall of FIREWALLS) {
       firewall.empty(place);
       // Not checked empty here: the daemon ticks every second and may refill it before a look could
       // (emptying takes firewalld seconds); its log tells the repair.
-      const took = await waitFor('the bans back, by a repair', () => repairs() > before && holdsAll(BANNED), 5_000);
+      const took = await waitForLogged('the bans back, by a repair', () => repairs() > before && holdsAll(BANNED), 5_000, () => daemon.log());
       console.log(`${firewall.name}: an emptied ${firewall.object} was refilled in ${took} ms`);
     });
 
     it('an entry deleted behind its back is back within 5 s, noticed by its count', async () => {
       // Not checked gone here, for the same reason: the repair line below tells it was.
       firewall.remove(place, BANNED[0]);
-      const took = await waitFor('the ban back', () => holdsAll(BANNED), 5_000);
+      const took = await waitForLogged('the ban back', () => holdsAll(BANNED), 5_000, () => daemon.log());
       console.log(`${firewall.name}: a deleted entry was back in ${took} ms`);
-      await waitFor('the repair in the log', () => repairLine(`${firewall.object} holds 1 entries, 2 expected`).test(daemon.log()), 5_000);
+      await waitForLogged('the repair in the log', () => repairLine(`${firewall.object} holds 1 entries, 2 expected`).test(daemon.log()), 5_000, () => daemon.log());
     });
 
     it('a ban whose apply failed is applied at the next ticks once the firewall answers again', async () => {
@@ -166,19 +167,17 @@ for (const firewall of FIREWALLS) {
       execIp(['netns', 'delete', place.ns.name]);
       try {
         appendFileSync(authLog, sshdFailure(LATE).repeat(3));
-        await waitFor('the failed apply', () => failures() > 0, 15_000);
+        await waitForLogged('the failed apply', () => failures() > 0, 15_000, () => daemon.log());
       } finally {
         execIp(['netns', 'attach', place.ns.name, String(keeper.pid)]);
       }
       assert.ok(!firewall.holds(place, LATE), 'not applied while the firewall was out of reach');
-      const took = await waitFor('the ban applied by a retry', () => firewall.holds(place, LATE), 15_000);
+      const took = await waitForLogged('the ban applied by a retry', () => firewall.holds(place, LATE), 15_000, () => daemon.log());
       console.log(`${firewall.name}: a failed apply was retried and done ${took} ms after the firewall answered again`);
       // The tick that finds the firewall back retries the failed apply, unless its check of the
       // objects (which comes first) already found them needing a reconcile.
       const retried = repairLine('(?:retrying after a failed apply|objects were missing|its objects could not be checked)');
-      await waitFor('the retry in the log', () => retried.test(daemon.log()), 5_000).catch((error: unknown) => {
-        throw new Error(`${String(error)}; the daemon's log:\n${daemon.log()}`);
-      });
+      await waitForLogged('the retry in the log', () => retried.test(daemon.log()), 5_000, () => daemon.log());
       assert.ok(holdsAll(BANNED), 'the other bans stay');
     });
   });

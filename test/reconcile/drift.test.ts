@@ -54,6 +54,16 @@ describe('the drift check', () => {
     assert.deepEqual(await due(), []);
   });
 
+  it('tells what each count found, for the debug log: as expected, or what differs', async () => {
+    const notes: string[] = [];
+    drift = new DriftCheck(undefined, undefined, (note) => notes.push(note));
+    await settle();
+    await due();
+    editBlock((lines) => lines.slice(1));
+    await due();
+    assert.deepEqual(notes, ['hosts-deny: counts as expected, 3 in all', `hosts-deny: ${file} holds 2 entries, 3 expected`]);
+  });
+
   it('counts with the changes applied since, without a read-back', async () => {
     const before = active.filter((b) => b.address === '203.0.113.7');
     active = active.filter((b) => b.address !== '203.0.113.7');
