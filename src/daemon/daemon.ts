@@ -159,8 +159,9 @@ export async function runDaemon(options: DaemonOptions): Promise<void> {
     banLog: createBanLog(options.banLogFile, (message) => log(message, 'warning')),
     lockout: () => lockout.lockout(), floor: () => lockout.banFloor(),
     // The loop is made below; a change is applied only once lines come, after it exists.
-    applied: (before, after, reports) => {
-      loop.applied(before, after, reports);
+    mark: (): number => loop.mark(),
+    applied: (before, after, reports, committed) => {
+      loop.applied(before, after, reports, committed);
       metrics?.applied(reports);
     },
   }, jails.filter(isLogJail));

@@ -83,8 +83,13 @@ export interface LogJailsOptions {
   /** As `log`, several lines in one write. */
   readonly logLines: (entries: readonly LogEntry[]) => void;
   readonly banLog: (events: readonly BanLogEvent[]) => void;
-  /** Told every change applied to the backends (the reconcile loop's drift check counts with it and retries failures). */
-  readonly applied?: (before: readonly Ban[], after: readonly Ban[], reports: readonly BackendReport[]) => void;
+  /**
+   * Told every change applied to the backends (the reconcile loop's drift check counts with it and
+   * retries failures), with the mark `mark` gave right after the change was committed.
+   */
+  readonly applied?: (before: readonly Ban[], after: readonly Ban[], reports: readonly BackendReport[], committed?: number) => void;
+  /** A mark ordering this commit among the reconcile loop's reads of the active bans (see ReconcileLoop.mark). */
+  readonly mark?: () => number;
 }
 
 /** A jail's live numbers, as `status` shows them. */
@@ -414,6 +419,7 @@ export class LogJails {
     const decisions = batch.fresh;
     this.lastCommitAt = monotonicMs();
     const results = writer.commit({ bans: decisions, counters, ...at });
+    const committed = this.options.mark?.();
     this.lastCommitMs = monotonicMs() - this.lastCommitAt;
     if (decisions.length === 0) return;
     for (const ban of results?.map((r) => r.ban) ?? decisions) this.banned.note(ban, now);
@@ -427,7 +433,7 @@ export class LogJails {
     const reports = await applyChange(before, after, this.options.backends, now, {
       rules: this.options.rules, floor: this.options.floor(), known: () => knownBans(this.options.store, now),
     }, () => this.active(now));
-    this.options.applied?.(before, after, reports);
+    this.options.applied?.(before, after, reports, committed);
     this.reportBackends(reports);
   }
 

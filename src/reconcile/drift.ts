@@ -98,6 +98,12 @@ interface BackendState {
   removed: boolean;
   /** Removals the event stream named since the last tick, to be told from the daemon's own (see DriftCheck's stillHeld). */
   pending: EntryKey[];
+  /** While a full reconcile runs: the mark of its read of the active bans (see reconciling). */
+  readMark: number | undefined;
+  /** While a full reconcile runs: what the changes committed after its read changed, per object. */
+  during: Map<string, number> | undefined;
+  /** While a full reconcile runs: a change committed after its read failed to apply. */
+  failedDuring: boolean;
 }
 
 /**
@@ -122,13 +128,34 @@ export class DriftCheck {
     private readonly note?: (text: string) => void,
   ) {}
 
+  /**
+   * A full reconcile of these backends is about to read the active bans; `mark` orders that read
+   * among the commits of changes (see changed). A change committed after it is not in what the
+   * reconcile brings the backend to, though it may be applied before the reconcile ends: its
+   * counts are added to the reconcile's, and its failure outlives the reconcile's success.
+   */
+  reconciling(backends: readonly Backend[], mark: number): void {
+    for (const backend of backends) {
+      const state = this.state(backend.name);
+      state.readMark = mark;
+      state.during = new Map();
+      state.failedDuring = false;
+    }
+  }
+
   /** After a full reconcile of `backend`; `held` is what it was brought to (its represent() of the active bans). */
   reconciled(backend: Backend, report: BackendReport, held?: readonly Entry[]): void {
     const state = this.state(backend.name);
+    const { during, failedDuring } = state;
+    state.readMark = undefined;
+    state.during = undefined;
+    state.failedDuring = false;
     if (report.error !== null || report.failed.length > 0 || held === undefined) {
       this.failed(state);
       return;
     }
+    // That change's failure stands (changed() counted it): its retry is due at the next tick.
+    if (failedDuring) return;
     state.failures = 0;
     state.wait = 0;
     this.watch(backend, state);
@@ -136,22 +163,34 @@ export class DriftCheck {
       // A reconcile that changed nothing cannot bring the counts to what the store implies (the
       // firewall counts an entry list() does not show, e.g. an ipset `nomatch`): take them as they are.
       const unfixable = state.seen !== undefined && report.added === 0 && report.removed === 0;
-      state.expected = unfixable && state.seen ? new Map(state.seen) : tally(backend.census, held);
+      if (unfixable && state.seen) state.expected = new Map(state.seen);
+      else {
+        state.expected = tally(backend.census, held);
+        for (const [object, n] of during ?? []) state.expected.set(object, (state.expected.get(object) ?? 0) + n);
+      }
     }
     state.seen = undefined;
   }
 
-  /** After one change applied without a full read-back: `was` and `will` are the backend's represent() of the bans it touched. */
-  changed(backend: Backend, was: readonly Entry[], will: readonly Entry[], report: BackendReport): void {
+  /**
+   * After one change applied without a full read-back: `was` and `will` are the backend's
+   * represent() of the bans it touched; `committed`, the mark taken when the change was committed
+   * (see reconciling), when a full reconcile may run meanwhile.
+   */
+  changed(backend: Backend, was: readonly Entry[], will: readonly Entry[], report: BackendReport, committed?: number): void {
     const state = this.state(backend.name);
+    const late = committed !== undefined && state.readMark !== undefined && committed > state.readMark;
     if (report.error !== null || report.failed.length > 0) {
+      if (late) state.failedDuring = true;
       this.failed(state);
       return;
     }
-    const { expected } = state;
-    if (!backend.census || !expected) return;
-    for (const [object, n] of tally(backend.census, will)) expected.set(object, (expected.get(object) ?? 0) + n);
-    for (const [object, n] of tally(backend.census, was)) expected.set(object, (expected.get(object) ?? 0) - n);
+    if (!backend.census) return;
+    for (const counts of [state.expected, late ? state.during : undefined]) {
+      if (!counts) continue;
+      for (const [object, n] of tally(backend.census, will)) counts.set(object, (counts.get(object) ?? 0) + n);
+      for (const [object, n] of tally(backend.census, was)) counts.set(object, (counts.get(object) ?? 0) - n);
+    }
   }
 
   /**
@@ -237,6 +276,7 @@ export class DriftCheck {
     let state = this.states.get(name);
     if (!state) this.states.set(name, state = {
       expected: undefined, seen: undefined, failures: 0, wait: 0, censusAt: 0, took: [], unwatch: undefined, removed: false, pending: [],
+      readMark: undefined, during: undefined, failedDuring: false,
     });
     return state;
   }

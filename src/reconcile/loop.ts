@@ -90,9 +90,19 @@ export class ReconcileLoop {
   private readonly entries = new EntryTally();
   /** Wall time up to which the bans that expired were logged (see tellExpired). */
   private expiredTold: number | undefined;
+  /** Orders a full reconcile's read of the active bans among the commits of the daemon's changes (see mark). */
+  private marks = 0;
 
   constructor(private readonly options: LoopOptions) {
     this.drift = new DriftCheck(monotonicMs, (removed) => this.stillHeld(removed), (note) => this.options.log(`drift check: ${note}`, 'debug'));
+  }
+
+  /**
+   * A mark taken right after the daemon commits a change, passed with it to applied(): the drift
+   * check then knows whether a full reconcile under way read the active bans before the change or after.
+   */
+  mark(): number {
+    return ++this.marks;
   }
 
   /** Whether any of these entries a firewall lost is an active ban's: what the daemon lifted or let expire is not. */
@@ -244,7 +254,7 @@ export class ReconcileLoop {
    * The daemon applied a change right away (`before` and `after`: the active bans it touched),
    * with these reports: the drift check counts with it, and retries what failed at the next tick.
    */
-  applied(before: readonly Ban[], after: readonly Ban[], reports: readonly BackendReport[]): void {
+  applied(before: readonly Ban[], after: readonly Ban[], reports: readonly BackendReport[], committed?: number): void {
     const floor = this.options.floor();
     const was = enforceable(before, floor).map(entryOf);
     const will = enforceable(after, floor).map(entryOf);
@@ -252,7 +262,7 @@ export class ReconcileLoop {
       const backend = this.options.backends.find((b) => b.name === report.name);
       if (!backend) continue;
       const [backendWas, backendWill] = [backend.represent(was), backend.represent(will)];
-      this.drift.changed(backend, backendWas, backendWill, report);
+      this.drift.changed(backend, backendWas, backendWill, report, committed);
       if (report.error === null && report.failed.length === 0) this.entries.changed(backend.name, backendWas, backendWill);
       else this.entries.reconciled(backend.name, undefined);
     }
@@ -341,7 +351,8 @@ export class ReconcileLoop {
       const thorough = only !== undefined || started >= this.readBackAt;
       // reconcile() reads every active ban before it changes any backend (a restore it streams
       // into an empty one is aborted): a store that fails to read leaves the firewall as it is,
-      // never emptied of the bans it could not read.
+      // never emptied of the bans it could not read. The daemon's changes go on meanwhile.
+      this.drift.reconciling(backends, this.mark());
       reports = await reconcile(this.options.active?.(now) ?? store.activeAnyOrder(now), backends, now, {
         ...(rules ? { rules } : {}), ...(this.options.jails ? { jails: this.options.jails() } : {}), thorough,
         floor: this.options.floor(),

@@ -64,6 +64,39 @@ describe('the drift check', () => {
     assert.deepEqual(notes, ['hosts-deny: counts as expected, 3 in all', `hosts-deny: ${file} holds 2 entries, 3 expected`]);
   });
 
+  it('counts a ban committed after a full reconcile read the bans and applied before it ended: when that reconcile took it out, the next tick finds it missing', async () => {
+    const late = ban('203.0.113.30');
+    drift.reconciling([backend], 1);
+    drift.changed(backend, [], backend.represent([entryOf(late)]), (await applyChange([], [late], [backend], NOW))[0]!, 2);
+    assert.match(readFileSync(file, 'utf8'), /ALL: 203\.0\.113\.30\n/);
+    // The reconcile read the active bans before the late one was committed: it takes the entry out again.
+    await settle();
+    assert.doesNotMatch(readFileSync(file, 'utf8'), /203\.0\.113\.30/);
+    assert.deepEqual(await due(), [`hosts-deny: ${file} holds 3 entries, 4 expected`]);
+    active = [...active, late];
+    await settle();
+    assert.match(readFileSync(file, 'utf8'), /ALL: 203\.0\.113\.30\n/);
+    assert.deepEqual(await due(), []);
+  });
+
+  it('does not count twice a ban committed before a full reconcile read the bans', async () => {
+    const early = ban('203.0.113.31');
+    active = [...active, early];
+    drift.reconciling([backend], 2);
+    drift.changed(backend, [], backend.represent([entryOf(early)]), (await applyChange([], [early], [backend], NOW))[0]!, 1);
+    await settle();
+    assert.deepEqual(await due(), []);
+  });
+
+  it('retries a change committed after a full reconcile read the bans whose apply failed, though the reconcile succeeded', async () => {
+    const late = ban('203.0.113.32');
+    drift.reconciling([backend], 1);
+    const [report] = await applyChange([], [late], [backend], NOW);
+    drift.changed(backend, [], backend.represent([entryOf(late)]), { ...report!, error: 'the firewall did not answer' }, 2);
+    await settle();
+    assert.deepEqual(await due(), ['hosts-deny: retrying after a failed apply']);
+  });
+
   it('counts with the changes applied since, without a read-back', async () => {
     const before = active.filter((b) => b.address === '203.0.113.7');
     active = active.filter((b) => b.address !== '203.0.113.7');
