@@ -98,12 +98,23 @@ interface BackendState {
   removed: boolean;
   /** Removals the event stream named since the last tick, to be told from the daemon's own (see DriftCheck's stillHeld). */
   pending: EntryKey[];
-  /** While a full reconcile runs: the mark of its read of the active bans (see reconciling). */
-  readMark: number | undefined;
-  /** While a full reconcile runs: what the changes committed after its read changed, per object. */
-  during: Map<string, number> | undefined;
-  /** While a full reconcile runs: a change committed after its read failed to apply. */
-  failedDuring: boolean;
+  /** While a full reconcile runs (see reconciling). */
+  inFlight: InFlight | undefined;
+}
+
+/** A full reconcile under way, as the changes applied meanwhile see it. */
+interface InFlight {
+  /** The mark of its read of the active bans. */
+  readonly mark: number;
+  /** What the changes committed after that read changed, per object. */
+  readonly late: Map<string, number>;
+  /** A change committed after that read failed to apply. */
+  lateFailed: boolean;
+}
+
+/** Adds `sign` times the tally of `entries` to `counts`. */
+function add(counts: Map<string, number>, census: Census, entries: readonly Entry[], sign: 1 | -1): void {
+  for (const [object, n] of tally(census, entries)) counts.set(object, (counts.get(object) ?? 0) + sign * n);
 }
 
 /**
@@ -135,27 +146,20 @@ export class DriftCheck {
    * counts are added to the reconcile's, and its failure outlives the reconcile's success.
    */
   reconciling(backends: readonly Backend[], mark: number): void {
-    for (const backend of backends) {
-      const state = this.state(backend.name);
-      state.readMark = mark;
-      state.during = new Map();
-      state.failedDuring = false;
-    }
+    for (const backend of backends) this.state(backend.name).inFlight = { mark, late: new Map(), lateFailed: false };
   }
 
   /** After a full reconcile of `backend`; `held` is what it was brought to (its represent() of the active bans). */
   reconciled(backend: Backend, report: BackendReport, held?: readonly Entry[]): void {
     const state = this.state(backend.name);
-    const { during, failedDuring } = state;
-    state.readMark = undefined;
-    state.during = undefined;
-    state.failedDuring = false;
+    const { inFlight } = state;
+    state.inFlight = undefined;
     if (report.error !== null || report.failed.length > 0 || held === undefined) {
       this.failed(state);
       return;
     }
     // That change's failure stands (changed() counted it): its retry is due at the next tick.
-    if (failedDuring) return;
+    if (inFlight?.lateFailed) return;
     state.failures = 0;
     state.wait = 0;
     this.watch(backend, state);
@@ -166,7 +170,7 @@ export class DriftCheck {
       if (unfixable && state.seen) state.expected = new Map(state.seen);
       else {
         state.expected = tally(backend.census, held);
-        for (const [object, n] of during ?? []) state.expected.set(object, (state.expected.get(object) ?? 0) + n);
+        for (const [object, n] of inFlight?.late ?? []) state.expected.set(object, (state.expected.get(object) ?? 0) + n);
       }
     }
     state.seen = undefined;
@@ -179,17 +183,19 @@ export class DriftCheck {
    */
   changed(backend: Backend, was: readonly Entry[], will: readonly Entry[], report: BackendReport, committed?: number): void {
     const state = this.state(backend.name);
-    const late = committed !== undefined && state.readMark !== undefined && committed > state.readMark;
+    const { inFlight } = state;
+    const late = inFlight !== undefined && committed !== undefined && committed > inFlight.mark ? inFlight : undefined;
     if (report.error !== null || report.failed.length > 0) {
-      if (late) state.failedDuring = true;
+      if (late) late.lateFailed = true;
       this.failed(state);
       return;
     }
-    if (!backend.census) return;
-    for (const counts of [state.expected, late ? state.during : undefined]) {
+    const { census } = backend;
+    if (!census) return;
+    for (const counts of [state.expected, late?.late]) {
       if (!counts) continue;
-      for (const [object, n] of tally(backend.census, will)) counts.set(object, (counts.get(object) ?? 0) + n);
-      for (const [object, n] of tally(backend.census, was)) counts.set(object, (counts.get(object) ?? 0) - n);
+      add(counts, census, will, 1);
+      add(counts, census, was, -1);
     }
   }
 
@@ -276,7 +282,7 @@ export class DriftCheck {
     let state = this.states.get(name);
     if (!state) this.states.set(name, state = {
       expected: undefined, seen: undefined, failures: 0, wait: 0, censusAt: 0, took: [], unwatch: undefined, removed: false, pending: [],
-      readMark: undefined, during: undefined, failedDuring: false,
+      inFlight: undefined,
     });
     return state;
   }

@@ -91,8 +91,8 @@ const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', '
 /**
  * The other framings filters/common.conf reads (README, Filters), made from an RFC 3164 line:
  * rsyslog's ISO 8601 (Debian 12's default), journalctl's short-iso, short-precise and short-full,
- * a priority before the RFC 3164 date, and RFC 5424 (bare, rsyslog's template, and structured
- * data that differs on every line). The year is the samples' (2026). Lines
+ * a priority before the RFC 3164 date, and RFC 5424 (bare, rsyslog's template, structured
+ * data that differs on every line, and inside a relay's RFC 3164 line). The year is the samples' (2026). Lines
  * are compared by the hosts they give, with their sessions (each framing reads the whole
  * section again, as the plain one does).
  */
@@ -114,6 +114,8 @@ const FRAMINGS: readonly (readonly [string, (p: Rfc3164Parts) => string])[] = ((
     ['RFC 5424, rsyslog template', (p) => (p[6] === undefined ? p[0] : `<38>1 ${iso(p)}.123456+00:00 ${p[4]} ${p[5]} ${p[6]} - -  ${p[7]}`)],
     // OPNsense's syslog-ng numbers every line in its structured data: a connection's lines differ there.
     ['RFC 5424, structured data', (p) => (p[6] === undefined ? p[0] : `<38>1 ${iso(p)}+00:00 ${p[4]} ${p[5]} ${p[6]} - [meta sequenceId="${sequence++}"] ${p[7]}`)],
+    // syslog-ng before 3.19 on FreeBSD 12: the RFC 5424 message taken whole for an RFC 3164 one's text.
+    ['RFC 5424 inside a relay\'s RFC 3164 line', (p) => (p[6] === undefined ? p[0] : `${p[1]} ${p[2]} ${p[3]} ${p[4]} 1 ${iso(p)}.245714+00:00 ${p[4]} ${p[5]} ${p[6]} - - ${p[7]}`)],
   ];
 })();
 

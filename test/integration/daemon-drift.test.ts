@@ -112,6 +112,8 @@ for (const firewall of FIREWALLS) {
     // A process inside the namespace keeps it alive while its name is gone (see the failed apply below).
     let keeper: ChildProcess;
     const holdsAll = (addresses: readonly string[]): boolean => addresses.every((a) => firewall.holds(place, a));
+    /** waitFor, with the daemon's log (at debug: what each tick counted) added to a timeout. */
+    const waitLogged = (what: string, check: () => boolean, ms: number): Promise<number> => waitForLogged(what, check, ms, () => daemon.log());
     const repairLine = (why: string): RegExp =>
       new RegExp(`reconcile \\(${firewall.name}: ${why}\\) ${firewall.name}: added \\d+, removed 0`);
 
@@ -128,9 +130,9 @@ for (const firewall of FIREWALLS) {
       writeFileSync(authLog, '');
       daemon = startDaemon(['--db', join(tmp.dir, 'bans.sqlite3'), '--config', config, '--netns', place.ns.name], place.env);
       // Room for start-up on a loaded machine (15 s ran out at load 20), as test/helpers/sshd-daemon.ts gives it.
-      await waitForLogged('the daemon following its log', () => /watching \d+ log files/.test(daemon.log()), 45_000, () => daemon.log());
+      await waitLogged('the daemon following its log', () => /watching \d+ log files/.test(daemon.log()), 45_000);
       for (const address of BANNED) appendFileSync(authLog, sshdFailure(address).repeat(3));
-      await waitForLogged('the bans in the firewall', () => holdsAll(BANNED), 15_000, () => daemon.log());
+      await waitLogged('the bans in the firewall', () => holdsAll(BANNED), 15_000);
     });
     after(async () => {
       try {
@@ -148,16 +150,16 @@ for (const firewall of FIREWALLS) {
       firewall.empty(place);
       // Not checked empty here: the daemon ticks every second and may refill it before a look could
       // (emptying takes firewalld seconds); its log tells the repair.
-      const took = await waitForLogged('the bans back, by a repair', () => repairs() > before && holdsAll(BANNED), 5_000, () => daemon.log());
+      const took = await waitLogged('the bans back, by a repair', () => repairs() > before && holdsAll(BANNED), 5_000);
       console.log(`${firewall.name}: an emptied ${firewall.object} was refilled in ${took} ms`);
     });
 
     it('an entry deleted behind its back is back within 5 s, noticed by its count', async () => {
       // Not checked gone here, for the same reason: the repair line below tells it was.
       firewall.remove(place, BANNED[0]);
-      const took = await waitForLogged('the ban back', () => holdsAll(BANNED), 5_000, () => daemon.log());
+      const took = await waitLogged('the ban back', () => holdsAll(BANNED), 5_000);
       console.log(`${firewall.name}: a deleted entry was back in ${took} ms`);
-      await waitForLogged('the repair in the log', () => repairLine(`${firewall.object} holds 1 entries, 2 expected`).test(daemon.log()), 5_000, () => daemon.log());
+      await waitLogged('the repair in the log', () => repairLine(`${firewall.object} holds 1 entries, 2 expected`).test(daemon.log()), 5_000);
     });
 
     it('a ban whose apply failed is applied at the next ticks once the firewall answers again', async () => {
@@ -167,17 +169,17 @@ for (const firewall of FIREWALLS) {
       execIp(['netns', 'delete', place.ns.name]);
       try {
         appendFileSync(authLog, sshdFailure(LATE).repeat(3));
-        await waitForLogged('the failed apply', () => failures() > 0, 15_000, () => daemon.log());
+        await waitLogged('the failed apply', () => failures() > 0, 15_000);
       } finally {
         execIp(['netns', 'attach', place.ns.name, String(keeper.pid)]);
       }
       assert.ok(!firewall.holds(place, LATE), 'not applied while the firewall was out of reach');
-      const took = await waitForLogged('the ban applied by a retry', () => firewall.holds(place, LATE), 15_000, () => daemon.log());
+      const took = await waitLogged('the ban applied by a retry', () => firewall.holds(place, LATE), 15_000);
       console.log(`${firewall.name}: a failed apply was retried and done ${took} ms after the firewall answered again`);
       // The tick that finds the firewall back retries the failed apply, unless its check of the
       // objects (which comes first) already found them needing a reconcile.
       const retried = repairLine('(?:retrying after a failed apply|objects were missing|its objects could not be checked)');
-      await waitForLogged('the retry in the log', () => retried.test(daemon.log()), 5_000, () => daemon.log());
+      await waitLogged('the retry in the log', () => retried.test(daemon.log()), 5_000);
       assert.ok(holdsAll(BANNED), 'the other bans stay');
     });
   });
